@@ -1,0 +1,54 @@
+/*
+ * envelope/provider.h - names the envelope.so OpenSSL provider understands.
+ *
+ * The provider exposes KEKs held in a PKCS#11 token, a TPM or a KMS as
+ * ordinary EVP_PKEYs, reached with OSSL_STORE_open(uri). These names are the
+ * whole contract between a caller (libenvelope, or any OpenSSL program) and
+ * the provider; nothing else is needed at compile time.
+ *
+ * Wrapping a DEK bound to a context ("AEAD wrap"):
+ *   EVP_PKEY_encrypt_init(ctx);
+ *   params = { OSSL_PARAM_octet_string(ENVELOPE_PKEY_PARAM_AAD, aad, aadlen) };
+ *   EVP_PKEY_CTX_set_params(ctx, params);
+ *   EVP_PKEY_encrypt(ctx, NULL, &bloblen, dek, deklen);   -> max blob size
+ *   EVP_PKEY_encrypt(ctx, blob, &bloblen, dek, deklen);   -> the wrapped blob
+ * and EVP_PKEY_decrypt with the same AAD returns the DEK; any other AAD, or
+ * any change to the blob, fails with reason "authentication failed".
+ * The blob is versioned and self-describing (docs/WRAP-BLOB.md). A caller can
+ * tell an envelope key that supports this by finding ENVELOPE_PKEY_PARAM_AAD
+ * in EVP_PKEY_CTX_settable_params() after the *_init call.
+ *
+ * Without the AAD parameter an envelope RSA key behaves exactly like
+ * OpenSSL's own RSA (pad-mode, digest, mgf1-digest, oaep-label; PKCS#1 v1.5
+ * by default), so EVP_SealInit/EVP_OpenInit and CMS work unchanged.
+ *
+ * KEM: EVP_PKEY_encapsulate returns a fresh 32-byte secret and its wrapped
+ * blob (the same blob format); ENVELOPE_PKEY_PARAM_AAD binds a context.
+ */
+#ifndef ENVELOPE_PROVIDER_H
+#define ENVELOPE_PROVIDER_H
+
+#define ENVELOPE_PROVIDER_NAME "envelope"
+
+/* EVP_PKEY types (KEYMGMT names) of the provider's keys. Token RSA keys are
+ * "RSA" so that CMS, X509_check_private_key and EVP_PKEY_is_a treat them as
+ * RSA keys; AES KEKs have a type of their own. */
+#define ENVELOPE_KEYTYPE_AES_KEK "ENVELOPE-AES-KEK"
+
+/* ctx param (octet string): additional authenticated data bound to a wrap. */
+#define ENVELOPE_PKEY_PARAM_AAD "aad"
+#define ENVELOPE_MAX_AAD 1024
+/* Largest payload an AEAD wrap accepts (a DEK is 32 bytes). */
+#define ENVELOPE_MAX_WRAP_PLAINTEXT 64
+
+/* Key params (gettable with EVP_PKEY_get_*_param). */
+/* utf8 string: the key's URI with every secret and module path removed. */
+#define ENVELOPE_PKEY_PARAM_URI "envelope-uri"
+/* octet string: a stable id of the key (PKCS#11 CKA_ID, TPM name, ...). */
+#define ENVELOPE_PKEY_PARAM_KEY_ID "envelope-key-id"
+
+/* KEYMGMT gen params for creating KEKs through EVP_PKEY_generate. */
+#define ENVELOPE_GEN_PARAM_URI "envelope-uri" /* where to create it */
+#define ENVELOPE_GEN_PARAM_BITS "bits"        /* RSA modulus size */
+
+#endif

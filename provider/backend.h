@@ -1,0 +1,90 @@
+/*
+ * backend.h - the one interface between the provider's OpenSSL operations
+ * (keymgmt, asym cipher, KEM, store) and the homes of keys (hsm/ PKCS#11,
+ * tpm/ TPM 2.0). An operation never calls a vendor API; it calls the ops of
+ * the key it was given.
+ *
+ * Ownership: an envkey is reference counted (envkey_up/envkey_free). The
+ * backend handle is owned by the key and freed through ops->free when the
+ * last reference goes. All ops are thread-safe (the backend locks).
+ *
+ * Return convention for ops: ENVPROV_R_OK (0) or an envprov_reason; the op
+ * has already raised the error with a specific message when it fails.
+ */
+#ifndef ENVPROV_BACKEND_H
+#define ENVPROV_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/evp.h>
+
+#include "errors.h"
+
+typedef enum {
+    ENVKEY_AES_KEK = 1, /* symmetric AEAD KEK, never leaves its home */
+    ENVKEY_RSA = 2,     /* RSA key pair; private half never leaves its home */
+    ENVKEY_EC_P256 = 3, /* EC P-256 key pair for ECDH (TPM) */
+} envkey_kind;
+
+typedef struct {
+    int padding;     /* RSA_PKCS1_PADDING or RSA_PKCS1_OAEP_PADDING */
+    int oaep_md;     /* NID of the OAEP hash */
+    int mgf1_md;     /* NID of the MGF1 hash */
+    const unsigned char *label;
+    size_t label_len;
+} envkey_rsa_params;
+
+/* How a backend's AEAD returned its IV (real tokens differ, FIELD-NOTES). */
+typedef struct {
+    unsigned char iv[16];
+    size_t iv_len;
+} envkey_aead_iv;
+
+typedef struct envkey_backend_ops {
+    const char *name; /* "pkcs11", "tpm2": appears in logs and audit */
+
+    /* RSA: 1 if the device can do this form in hardware, 0 if not. */
+    int (*rsa_supports)(void *be, const envkey_rsa_params *p);
+    int (*rsa_decrypt)(void *be, const envkey_rsa_params *p,
+                       const unsigned char *in, size_t inlen,
+                       unsigned char *out, size_t *outlen, size_t outsize);
+
+    /* AES-GCM in the device. On encrypt `iv` is the IV to use, or iv_len 0
+     * to let the device choose; on return it holds the IV actually used.
+     * out = ciphertext || 16-byte tag. */
+    int (*aead_encrypt)(void *be, envkey_aead_iv *iv,
+                        const unsigned char *aad, size_t aadlen,
+                        const unsigned char *in, size_t inlen,
+                        unsigned char *out, size_t *outlen, size_t outsize);
+    int (*aead_decrypt)(void *be, const envkey_aead_iv *iv,
+                        const unsigned char *aad, size_t aadlen,
+                        const unsigned char *in, size_t inlen,
+                        unsigned char *out, size_t *outlen, size_t outsize);
+
+    /* ECDH: the shared x-coordinate for `peer` (uncompressed SEC1 point). */
+    int (*ecdh_zgen)(void *be, const unsigned char *peer, size_t peerlen,
+                     unsigned char *z, size_t *zlen, size_t zsize);
+
+    void (*free)(void *be);
+} envkey_backend_ops;
+
+typedef struct envkey {
+    int refs; /* atomic, see envkey_up */
+    envkey_kind kind;
+    const envkey_backend_ops *ops;
+    void *be;           /* the backend's handle */
+    char *uri;          /* reference without secrets (ENVELOPE_PKEY_PARAM_URI) */
+    unsigned char key_id[64];
+    size_t key_id_len;
+    int bits;           /* RSA modulus bits, 256 for AES and P-256 */
+    int has_private;    /* 0 for a public-only object */
+    /* Public half in the provider's own library context (RSA, EC), used for
+     * software wraps and for export; NULL for AES. */
+    EVP_PKEY *pub;
+} envkey;
+
+envkey *envkey_new(envkey_kind kind, const envkey_backend_ops *ops, void *be);
+envkey *envkey_up(envkey *k);
+void envkey_free(envkey *k);
+
+#endif

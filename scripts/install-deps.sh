@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages envelope needs to build, test, demo and
+# benchmark, and only those that are missing. Run as root.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config clang libclang-rt-14-dev
+  # libraries
+  libssl-dev libp11-kit-dev libcmocka-dev libtss2-dev
+  # real components the tests and the demo drive
+  openssl softhsm2 opensc libengine-pkcs11-openssl
+  swtpm swtpm-tools tpm2-tools tpm2-openssl
+  python3-pykmip python3-cryptography
+  # benchmark peers and tools
+  age valgrind
+  # test helpers
+  xxd procps iproute2
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing packages: ${missing[*]}; run this script as root" >&2
+    exit 1
+  fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
