@@ -1,0 +1,261 @@
+/*
+ * tpm_ctx.c - the connection to one TPM: TCTI by name through the TCTI
+ * loader, lazy open, one recursive lock, fork detection, and the
+ * reconnect-and-retry-once rule for TPM resets and lost connections.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+
+#include "tpm_int.h"
+
+static int hex_nibble(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static int parse_name_hex(const char *hex, unsigned char *out, size_t *len)
+{
+    size_t n = strlen(hex), i;
+
+    if (n == 0 || n % 2 != 0 || n / 2 > ENVTPM_MAX_NAME)
+        return 0;
+    for (i = 0; i < n / 2; i++) {
+        int hi = hex_nibble(hex[2 * i]), lo = hex_nibble(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return 0;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    *len = n / 2;
+    return 1;
+}
+
+static void init_lock(pthread_mutex_t *m)
+{
+    pthread_mutexattr_t a;
+
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(m, &a);
+    pthread_mutexattr_destroy(&a);
+}
+
+int envtpm_ctx_new(const envtpm_config *cfg, struct envtpm_ctx **out)
+{
+    struct envtpm_ctx *t;
+    const char *tcti = NULL, *env;
+
+    *out = NULL;
+    t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "TPM: out of memory");
+        return ENVPROV_R_INTERNAL;
+    }
+    init_lock(&t->lock);
+    t->pid = (int)getpid();
+    t->srk = ESYS_TR_NONE;
+    t->session = ESYS_TR_NONE;
+    /* The environment wins over the configuration so that tests and
+     * operators can point a deployed openssl.cnf at another TPM. */
+    env = secure_getenv(ENVTPM_TCTI_ENV);
+    if (env != NULL && *env != '\0')
+        tcti = env;
+    else if (cfg != NULL && cfg->tcti != NULL && *cfg->tcti != '\0')
+        tcti = cfg->tcti;
+    else
+        tcti = ENVTPM_DEFAULT_TCTI;
+    t->tcti = strdup(tcti);
+    if (cfg != NULL && cfg->pin_source != NULL)
+        t->pin_source = strdup(cfg->pin_source);
+    if (t->tcti == NULL || (cfg != NULL && cfg->pin_source != NULL && t->pin_source == NULL)) {
+        envtpm_ctx_free(t);
+        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "TPM: out of memory");
+        return ENVPROV_R_INTERNAL;
+    }
+    if (cfg != NULL && cfg->srk_name_hex != NULL && *cfg->srk_name_hex != '\0' &&
+        !parse_name_hex(cfg->srk_name_hex, t->srk_pin, &t->srk_pin_len)) {
+        envtpm_ctx_free(t);
+        ENVPROV_RAISE(ENVPROV_R_BAD_CONFIG,
+                      "tpm2-srk-name must be the SRK's name in hex (e.g. from "
+                      "`tpm2_readpublic -c 0x81000001`), got something else");
+        return ENVPROV_R_BAD_CONFIG;
+    }
+    t->libctx = cfg != NULL ? cfg->libctx : NULL;
+    *out = t;
+    return ENVPROV_R_OK;
+}
+
+/*
+ * Drops the connection. `orderly` flushes our session first; after an error
+ * we do not flush: without a resource manager a TPM that was reset may have
+ * given the same session handle to another client since.
+ */
+static void disconnect(struct envtpm_ctx *t, int orderly)
+{
+    if (t->esys != NULL) {
+        if (orderly && t->session != ESYS_TR_NONE)
+            (void)ENVTPM_ESYS(t, Esys_FlushContext, t->session);
+        Esys_Finalize(&t->esys);
+    }
+    if (t->tcti_ctx != NULL)
+        Tss2_TctiLdr_Finalize(&t->tcti_ctx);
+    t->esys = NULL;
+    t->tcti_ctx = NULL;
+    t->srk = ESYS_TR_NONE;
+    t->session = ESYS_TR_NONE;
+}
+
+/* In a child of fork() the lock may be held by a thread that no longer
+ * exists and the session's nonces belong to the parent: start afresh. The
+ * child never sends a command on the parent's session. */
+static void fork_check(struct envtpm_ctx *t)
+{
+    if (t->pid == (int)getpid())
+        return;
+    init_lock(&t->lock);
+    disconnect(t, 0);
+    t->pid = (int)getpid();
+}
+
+static int connect_tpm(struct envtpm_ctx *t)
+{
+    TSS2_RC rc;
+    int r;
+
+    rc = ENVTPM_CALL(t, "Tss2_TctiLdr_Initialize", Tss2_TctiLdr_Initialize(t->tcti, &t->tcti_ctx));
+    if (rc != TSS2_RC_SUCCESS) {
+        t->tcti_ctx = NULL;
+        ENVPROV_RAISE(ENVPROV_R_BACKEND_UNAVAILABLE,
+                      "TPM: cannot open TCTI \"%s\"; check tpm2-tcti or %s", t->tcti,
+                      ENVTPM_TCTI_ENV);
+        return ENVPROV_R_BACKEND_UNAVAILABLE;
+    }
+    rc = ENVTPM_CALL(t, "Esys_Initialize", Esys_Initialize(&t->esys, t->tcti_ctx, NULL));
+    if (rc != TSS2_RC_SUCCESS) {
+        t->esys = NULL;
+        disconnect(t, 0);
+        return envtpm_raise_rc(ENVPROV_R_BACKEND_UNAVAILABLE, "Esys_Initialize", rc);
+    }
+    /* Part 3 §9.3: after a reset the TPM accepts nothing before Startup. A
+     * TPM (or resource manager) that is already started answers
+     * TPM_RC_INITIALIZE, which is the normal case. */
+    rc = ENVTPM_ESYS(t, Esys_Startup, TPM2_SU_CLEAR);
+    if (rc != TSS2_RC_SUCCESS && envtpm_rc_base(rc) != TPM2_RC_INITIALIZE) {
+        disconnect(t, 0);
+        return envtpm_raise_rc(envtpm_rc_reason(rc) == ENVPROV_R_BACKEND_UNAVAILABLE
+                                   ? ENVPROV_R_BACKEND_UNAVAILABLE
+                                   : ENVPROV_R_BACKEND_ERROR,
+                               "TPM2_Startup", rc);
+    }
+    r = envtpm_srk_setup(t);
+    if (r != ENVPROV_R_OK) {
+        disconnect(t, 0);
+        return r;
+    }
+    t->generation++;
+    return ENVPROV_R_OK;
+}
+
+static int ensure_connected(struct envtpm_ctx *t)
+{
+    if (t->esys != NULL && t->session != ESYS_TR_NONE)
+        return ENVPROV_R_OK;
+    disconnect(t, 0);
+    return connect_tpm(t);
+}
+
+int envtpm_run(struct envtpm_ctx *t, envtpm_op_fn op, void *arg)
+{
+    int r;
+
+    fork_check(t);
+    pthread_mutex_lock(&t->lock);
+    r = ensure_connected(t);
+    if (r == ENVPROV_R_OK) {
+        ERR_set_mark();
+        t->last_rc = TSS2_RC_SUCCESS;
+        r = op(t, arg);
+        if (r != ENVPROV_R_OK && envtpm_rc_retryable(t->last_rc)) {
+            /* A reset TPM or a dropped connection: the session is gone.
+             * Reconnect and retry once; the first attempt's errors go. */
+            envprov_debug("tpm2: %s failed with a retryable code; reconnecting",
+                          t->last_fn != NULL ? t->last_fn : "?");
+            ERR_pop_to_mark();
+            disconnect(t, 0);
+            t->reconnects++;
+            r = connect_tpm(t);
+            if (r == ENVPROV_R_OK) {
+                t->last_rc = TSS2_RC_SUCCESS;
+                r = op(t, arg);
+            }
+        } else {
+            ERR_clear_last_mark();
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+    return r;
+}
+
+static int noop(struct envtpm_ctx *t, void *arg)
+{
+    return ENVPROV_R_OK;
+}
+
+int envtpm_ctx_connect(struct envtpm_ctx *t)
+{
+    return envtpm_run(t, noop, NULL);
+}
+
+int envtpm_srk_name(struct envtpm_ctx *t, unsigned char *name, size_t *len, size_t size)
+{
+    int r = ENVPROV_R_OK;
+
+    fork_check(t);
+    pthread_mutex_lock(&t->lock);
+    if (t->srk_name_len == 0) {
+        r = ENVPROV_R_BACKEND_UNAVAILABLE;
+        ENVPROV_RAISE(r, "TPM: not connected yet");
+    } else if (size < t->srk_name_len) {
+        r = ENVPROV_R_BUFFER_TOO_SMALL;
+        ENVPROV_RAISE(r, "TPM: buffer too small for the SRK name");
+    } else {
+        memcpy(name, t->srk_name, t->srk_name_len);
+        *len = t->srk_name_len;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return r;
+}
+
+unsigned envtpm_reconnects(struct envtpm_ctx *t)
+{
+    unsigned n;
+
+    pthread_mutex_lock(&t->lock);
+    n = t->reconnects;
+    pthread_mutex_unlock(&t->lock);
+    return n;
+}
+
+void envtpm_ctx_free(struct envtpm_ctx *t)
+{
+    if (t == NULL)
+        return;
+    fork_check(t);
+    pthread_mutex_lock(&t->lock);
+    disconnect(t, 1);
+    pthread_mutex_unlock(&t->lock);
+    pthread_mutex_destroy(&t->lock);
+    free(t->tcti);
+    free(t->pin_source);
+    OPENSSL_cleanse(t, sizeof(*t));
+    free(t);
+}

@@ -1,0 +1,174 @@
+/*
+ * tpm_int.h - internals of the TPM backend shared by its files. Not a
+ * public header: the provider includes envtpm.h only.
+ */
+#ifndef ENVELOPE_TPM_INT_H
+#define ENVELOPE_TPM_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+
+#include <tss2/tss2_esys.h>
+#include <tss2/tss2_tctildr.h>
+
+#include "envtpm.h"
+#include "errors.h"
+
+/* A name is nameAlg (2 bytes) || digest; we only create SHA-256 names. */
+#define ENVTPM_MAX_NAME (2 + 64)
+
+struct envtpm_ctx {
+    pthread_mutex_t lock; /* recursive: an operation holds it across calls */
+    _Atomic int pid;      /* process the lock and connection belong to */
+    char *tcti;           /* effective TCTI string (env override applied) */
+    char *pin_source;     /* default pin source, or NULL */
+    unsigned char srk_pin[ENVTPM_MAX_NAME];
+    size_t srk_pin_len;   /* 0 = SRK name not pinned */
+    OSSL_LIB_CTX *libctx;
+
+    TSS2_TCTI_CONTEXT *tcti_ctx;
+    ESYS_CONTEXT *esys;
+    ESYS_TR srk;          /* persistent SRK, ESYS_TR_NONE until connected */
+    ESYS_TR session;      /* salted HMAC session, response encryption */
+    unsigned char srk_name[ENVTPM_MAX_NAME];
+    size_t srk_name_len;
+    unsigned generation;  /* bumps on every (re)connect: ESYS_TRs go stale */
+    unsigned reconnects;
+
+    TSS2_RC last_rc;      /* of the last failing Esys call, for retry decisions */
+    const char *last_fn;
+};
+
+/* ---- tpm_esys.c: the one wrapper around every Esys_* call ------------- */
+
+/* Takes the context lock (recursive) before the call. */
+void envtpm_esys_begin(struct envtpm_ctx *t);
+/* Logs the call and, on failure, the Tss2_RC_Decode text (debug log only);
+ * records the rc for retry decisions; releases the lock taken by begin. */
+TSS2_RC envtpm_esys_end(struct envtpm_ctx *t, const char *fn, TSS2_RC rc);
+#define ENVTPM_CALL(t, name, expr) \
+    envtpm_esys_end((t), (name), (envtpm_esys_begin(t), (expr)))
+#define ENVTPM_ESYS(t, fn, ...) ENVTPM_CALL((t), #fn, fn((t)->esys, __VA_ARGS__))
+
+/* TPM 2.0 Part 2 §6.6: strips the parameter/handle/session number. */
+TSS2_RC envtpm_rc_base(TSS2_RC rc);
+/* Our reason for a TSS2_RC (coarse; callers refine by context). */
+int envtpm_rc_reason(TSS2_RC rc);
+/* 1 if re-opening the connection and session may cure rc. */
+int envtpm_rc_retryable(TSS2_RC rc);
+/* Raise `reason` for a failed call with a plain-words message. */
+int envtpm_raise_rc(int reason, const char *what, TSS2_RC rc);
+
+/* ---- tpm_ctx.c: connection, lock, fork, retry ------------------------- */
+
+typedef int (*envtpm_op_fn)(struct envtpm_ctx *t, void *arg);
+/* Runs op with the lock held on a connected context; if it fails with a
+ * retryable TPM/TCTI code, reconnects once and runs it again (errors of the
+ * first attempt are dropped with an error mark). */
+int envtpm_run(struct envtpm_ctx *t, envtpm_op_fn op, void *arg);
+
+/* ---- tpm_srk.c: SRK and sessions --------------------------------------- */
+
+/* Finds (or creates) the SRK, checks the pinned name, starts the session. */
+int envtpm_srk_setup(struct envtpm_ctx *t);
+/* A salted policy session (for PCR-policy keys), response encryption on. */
+int envtpm_policy_session(struct envtpm_ctx *t, TPM2_SE type, ESYS_TR *out);
+/* Name of a public area: nameAlg || H(marshalled TPMT_PUBLIC). */
+int envtpm_public_name(const TPMT_PUBLIC *pub, unsigned char *name, size_t *len);
+/* The ECC P-256 storage key template (TCG Provisioning Guidance §7.5,
+ * identical to `tpm2_createprimary -C o -G ecc`). */
+void envtpm_srk_template(TPM2B_PUBLIC *tmpl);
+
+/* ---- tpm_uri.c ---------------------------------------------------------- */
+
+typedef struct envtpm_uri {
+    int has_handle;
+    uint32_t handle;
+    char *file;       /* malloc'd, or NULL */
+    char *pcrs;       /* malloc'd, or NULL */
+    char *pin_source; /* malloc'd, or NULL */
+} envtpm_uri;
+
+int envtpm_uri_parse(const char *uri, envtpm_uri *u) ENVTPM_WARN_UNUSED;
+void envtpm_uri_clear(envtpm_uri *u);
+/* The URI without pin-source, canonical form; malloc'd. */
+char *envtpm_uri_public(const envtpm_uri *u);
+
+/* ---- tpm_pcr.c ---------------------------------------------------------- */
+
+/* "sha256:0,7" -> one-bank selection. */
+int envtpm_pcrs_parse(const char *spec, TPML_PCR_SELECTION *sel) ENVTPM_WARN_UNUSED;
+
+/* ---- tpm_pin.c ---------------------------------------------------------- */
+
+/* Reads an auth value from "file:PATH" or "env:NAME" into secret memory
+ * (*auth, envelope_secmem_free it). At most ENVTPM_MAX_AUTH bytes; one
+ * trailing newline is dropped. */
+int envtpm_pin_read(const char *source, unsigned char **auth, size_t *len) ENVTPM_WARN_UNUSED;
+
+/* ---- tpm_keyfile.c: TSS2 PRIVATE KEY PEM -------------------------------- */
+
+typedef struct envtpm_keyfile {
+    int empty_auth;
+    uint32_t parent;
+    TPM2B_PUBLIC pub;
+    TPM2B_PRIVATE priv;
+    int has_pcr_policy;       /* a TPM2_PolicyPCR entry */
+    TPM2B_DIGEST pcr_digest;  /* its pcrDigest (may be empty) */
+    TPML_PCR_SELECTION pcrs;
+    int policy_auth_value;    /* a TPM2_PolicyAuthValue entry */
+} envtpm_keyfile;
+
+int envtpm_keyfile_read(const char *path, envtpm_keyfile *kf) ENVTPM_WARN_UNUSED;
+/* Parses a PEM held in memory (the bounded reader the file path uses). */
+int envtpm_keyfile_parse(const unsigned char *pem, size_t len, envtpm_keyfile *kf) ENVTPM_WARN_UNUSED;
+/* Writes with O_CREAT|O_EXCL, mode 0600. */
+int envtpm_keyfile_write(const char *path, const envtpm_keyfile *kf) ENVTPM_WARN_UNUSED;
+
+/* ---- tpm_pub.c: TPM2B_PUBLIC -> EVP_PKEY, attribute checks ------------- */
+
+int envtpm_pub_to_pkey(OSSL_LIB_CTX *libctx, const TPMT_PUBLIC *pub, EVP_PKEY **out) ENVTPM_WARN_UNUSED;
+/* Refuses what is not a safe KEK (restricted, signing, duplicable...). */
+int envtpm_pub_check_kek(const TPMT_PUBLIC *pub) ENVTPM_WARN_UNUSED;
+/* KEK templates (Part 2 §12.2.4): decrypt-only, under a storage parent. */
+void envtpm_kek_template(envtpm_key_type type, int with_policy, TPM2B_PUBLIC *tmpl);
+
+/* ---- tpm_key.c ---------------------------------------------------------- */
+
+struct envtpm_key {
+    struct envtpm_ctx *t;
+    envtpm_key_type type;
+    int persistent;
+    uint32_t handle;
+    TPM2B_PUBLIC pub;
+    TPM2B_PRIVATE priv;            /* for file keys */
+    unsigned char name[ENVTPM_MAX_NAME];
+    size_t name_len;
+    char *uri;
+    EVP_PKEY *pkey;
+    int bits;
+
+    int use_policy;                /* authorise with a policy session */
+    TPML_PCR_SELECTION pcrs;
+    TPM2B_DIGEST pcr_digest;       /* empty: "current values" */
+    int policy_auth_value;
+    unsigned char *auth;           /* secret memory, or NULL for empty */
+    size_t auth_len;
+
+    ESYS_TR tr;                    /* cached ESYS_TR of a persistent key */
+    unsigned tr_generation;
+};
+
+/* With the lock held: an ESYS_TR for the key's object, loaded if it is a file
+ * key (*flush = 1 then: flush it with envtpm_key_release). */
+int envtpm_key_acquire(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR *tr, int *flush);
+void envtpm_key_release(struct envtpm_ctx *t, ESYS_TR tr, int flush);
+/* Sets up authorisation for one use of the key: returns the session to put
+ * in slot 1 (the shared HMAC session, or a fresh policy session with
+ * *policy = 1 that the caller flushes with envtpm_flush). */
+int envtpm_key_authorize(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR tr,
+                         ESYS_TR *session, int *policy);
+void envtpm_flush(struct envtpm_ctx *t, ESYS_TR handle);
+
+#endif

@@ -1,0 +1,395 @@
+/*
+ * tpm_key.c - opening KEKs by URI, and getting one authorised use of a key:
+ * an ESYS_TR for it (a persistent handle, or a file key loaded under the
+ * SRK and flushed right after) and the session that authorises it.
+ *
+ * A key's TPM name is recorded when it is opened; every later use checks
+ * that the object at the handle still has that name, so a key swapped at a
+ * persistent handle (after TPM2_EvictControl by someone with owner auth) is
+ * refused instead of used.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "secmem.h"
+#include "tpm_int.h"
+
+typedef struct {
+    struct envtpm_key *k;
+    const envtpm_keyfile *kf;
+} open_arg;
+
+static int check_name(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR tr)
+{
+    TPM2B_NAME *name = NULL;
+    TSS2_RC rc = ENVTPM_ESYS(t, Esys_TR_GetName, tr, &name);
+    int ok;
+
+    if (rc != TSS2_RC_SUCCESS)
+        return envtpm_raise_rc(ENVPROV_R_INTERNAL, "reading a key's name", rc);
+    ok = name->size == k->name_len && CRYPTO_memcmp(name->name, k->name, k->name_len) == 0;
+    Esys_Free(name);
+    if (!ok) {
+        ENVPROV_RAISE(ENVPROV_R_KEY_NOT_SAFE,
+                      "TPM: the key at 0x%08x is not the key that was opened (its name "
+                      "changed); refusing to use it",
+                      (unsigned)k->handle);
+        return ENVPROV_R_KEY_NOT_SAFE;
+    }
+    return ENVPROV_R_OK;
+}
+
+int envtpm_key_acquire(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR *tr, int *flush)
+{
+    TSS2_RC rc;
+    int r;
+
+    *tr = ESYS_TR_NONE;
+    *flush = 0;
+    if (k->persistent) {
+        if (k->tr != ESYS_TR_NONE && k->tr_generation == t->generation) {
+            *tr = k->tr;
+            return ENVPROV_R_OK;
+        }
+        k->tr = ESYS_TR_NONE;
+        rc = ENVTPM_ESYS(t, Esys_TR_FromTPMPublic, k->handle, ESYS_TR_NONE, ESYS_TR_NONE,
+                         ESYS_TR_NONE, tr);
+        if (rc != TSS2_RC_SUCCESS) {
+            int reason = envtpm_rc_reason(rc);
+            *tr = ESYS_TR_NONE;
+            if (reason == ENVPROV_R_OBJECT_NOT_FOUND) {
+                ENVPROV_RAISE(reason, "TPM: no key at persistent handle 0x%08x; create one "
+                                      "with: envelope kek create tpm2:handle=0x%08x",
+                              (unsigned)k->handle, (unsigned)k->handle);
+                return reason;
+            }
+            return envtpm_raise_rc(reason, "opening a persistent key", rc);
+        }
+        if (k->name_len != 0 && (r = check_name(t, k, *tr)) != ENVPROV_R_OK) {
+            (void)ENVTPM_ESYS(t, Esys_TR_Close, tr);
+            return r;
+        }
+        k->tr = *tr;
+        k->tr_generation = t->generation;
+        return ENVPROV_R_OK;
+    }
+    /* A file key: load it under the SRK. Load's only secret input is the
+     * private blob, already encrypted to the SRK (Part 1 §23.3), so a
+     * password session (empty SRK auth) does not expose anything. */
+    rc = ENVTPM_ESYS(t, Esys_Load, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                     &k->priv, &k->pub, tr);
+    if (rc != TSS2_RC_SUCCESS) {
+        int reason = envtpm_rc_reason(rc);
+        *tr = ESYS_TR_NONE;
+        if (reason == ENVPROV_R_BACKEND_ERROR || reason == ENVPROV_R_PIN_INCORRECT) {
+            ENVPROV_RAISE(ENVPROV_R_BACKEND_ERROR,
+                          "TPM: the key file does not load under the SRK 0x81000001 (made "
+                          "under another parent or on another TPM?)");
+            return ENVPROV_R_BACKEND_ERROR;
+        }
+        return envtpm_raise_rc(reason, "loading a key file", rc);
+    }
+    *flush = 1;
+    if (k->name_len != 0 && (r = check_name(t, k, *tr)) != ENVPROV_R_OK) {
+        envtpm_flush(t, *tr);
+        *tr = ESYS_TR_NONE;
+        *flush = 0;
+        return r;
+    }
+    return ENVPROV_R_OK;
+}
+
+void envtpm_key_release(struct envtpm_ctx *t, ESYS_TR tr, int flush)
+{
+    TPM2B_AUTH empty = { 0 };
+
+    if (tr == ESYS_TR_NONE)
+        return;
+    /* ESYS keeps a copy of the auth value in the object: overwrite it. */
+    (void)ENVTPM_ESYS(t, Esys_TR_SetAuth, tr, &empty);
+    if (flush)
+        envtpm_flush(t, tr);
+}
+
+static int set_auth(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR tr)
+{
+    TPM2B_AUTH a = { 0 };
+    TSS2_RC rc;
+
+    if (k->auth_len > sizeof(a.buffer))
+        return ENVPROV_R_INTERNAL;
+    a.size = (UINT16)k->auth_len;
+    if (k->auth_len != 0)
+        memcpy(a.buffer, k->auth, k->auth_len);
+    rc = ENVTPM_ESYS(t, Esys_TR_SetAuth, tr, &a);
+    OPENSSL_cleanse(&a, sizeof(a));
+    if (rc != TSS2_RC_SUCCESS)
+        return envtpm_raise_rc(ENVPROV_R_INTERNAL, "setting a key's auth value", rc);
+    return ENVPROV_R_OK;
+}
+
+int envtpm_key_authorize(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR tr,
+                         ESYS_TR *session, int *policy)
+{
+    ESYS_TR s = ESYS_TR_NONE;
+    TSS2_RC rc;
+    int r;
+
+    *session = ESYS_TR_NONE;
+    *policy = 0;
+    if (!k->use_policy) {
+        /* HMAC authorisation in the shared salted session (Part 1 §19.6.9):
+         * the auth value is an HMAC key, never sent. */
+        r = set_auth(t, k, tr);
+        if (r == ENVPROV_R_OK)
+            *session = t->session;
+        return r;
+    }
+    r = envtpm_policy_session(t, TPM2_SE_POLICY, &s);
+    if (r != ENVPROV_R_OK)
+        return r;
+    /* Part 3 §23.7: with a pcrDigest the TPM compares it with the current
+     * PCRs here (TPM_RC_VALUE on mismatch); with an empty one it extends the
+     * policy with the current values and the use fails (TPM_RC_POLICY_FAIL). */
+    rc = ENVTPM_ESYS(t, Esys_PolicyPCR, s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                     &k->pcr_digest, &k->pcrs);
+    if (rc != TSS2_RC_SUCCESS) {
+        envtpm_flush(t, s);
+        if (envtpm_rc_base(rc) == (TPM2_RC_FMT1 | TPM2_RC_VALUE)) {
+            ENVPROV_RAISE(ENVPROV_R_PCR_POLICY_NOT_SATISFIED,
+                          "TPM: PCR policy not satisfied: the selected PCRs changed since the "
+                          "key was created (different boot state?)");
+            return ENVPROV_R_PCR_POLICY_NOT_SATISFIED;
+        }
+        return envtpm_raise_rc(envtpm_rc_reason(rc), "TPM2_PolicyPCR", rc);
+    }
+    if (k->policy_auth_value) {
+        rc = ENVTPM_ESYS(t, Esys_PolicyAuthValue, s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE);
+        if (rc != TSS2_RC_SUCCESS) {
+            envtpm_flush(t, s);
+            return envtpm_raise_rc(envtpm_rc_reason(rc), "TPM2_PolicyAuthValue", rc);
+        }
+    }
+    r = set_auth(t, k, tr);
+    if (r != ENVPROV_R_OK) {
+        envtpm_flush(t, s);
+        return r;
+    }
+    *session = s;
+    *policy = 1;
+    return ENVPROV_R_OK;
+}
+
+/* Reads the key's public area (persistent) or checks it loads (file). */
+static int open_op(struct envtpm_ctx *t, void *varg)
+{
+    open_arg *a = varg;
+    struct envtpm_key *k = a->k;
+    TPM2B_PUBLIC *pub = NULL;
+    ESYS_TR tr;
+    int flush, r;
+
+    r = envtpm_key_acquire(t, k, &tr, &flush);
+    if (r != ENVPROV_R_OK)
+        return r;
+    if (k->persistent) {
+        TSS2_RC rc = ENVTPM_ESYS(t, Esys_ReadPublic, tr, ESYS_TR_NONE, ESYS_TR_NONE,
+                                 ESYS_TR_NONE, &pub, NULL, NULL);
+        if (rc != TSS2_RC_SUCCESS)
+            return envtpm_raise_rc(envtpm_rc_reason(rc), "reading a key's public area", rc);
+        k->pub = *pub;
+        Esys_Free(pub);
+        r = envtpm_public_name(&k->pub.publicArea, k->name, &k->name_len);
+        if (r == ENVPROV_R_OK)
+            r = check_name(t, k, tr); /* ESYS's name (from the TPM) = ours */
+        else
+            ENVPROV_RAISE(r, "TPM key: cannot compute its name (name algorithm not sha256?)");
+    }
+    envtpm_key_release(t, tr, flush);
+    return r;
+}
+
+static int setup_policy(struct envtpm_key *k, const envtpm_uri *u, const envtpm_keyfile *kf)
+{
+    TPML_PCR_SELECTION from_uri;
+    int r;
+
+    if (u->pcrs != NULL && (r = envtpm_pcrs_parse(u->pcrs, &from_uri)) != ENVPROV_R_OK)
+        return r;
+    if (kf != NULL && kf->has_pcr_policy) {
+        if (u->pcrs != NULL && memcmp(&from_uri, &kf->pcrs, sizeof(from_uri)) != 0) {
+            ENVPROV_RAISE(ENVPROV_R_BAD_URI, "tpm2 URI: pcrs= differs from the key file's "
+                                             "PCR policy; drop pcrs= for file keys");
+            return ENVPROV_R_BAD_URI;
+        }
+        k->use_policy = 1;
+        k->pcrs = kf->pcrs;
+        k->pcr_digest = kf->pcr_digest;
+        k->policy_auth_value = kf->policy_auth_value;
+        return ENVPROV_R_OK;
+    }
+    if (u->pcrs != NULL) {
+        k->use_policy = 1;
+        k->pcrs = from_uri;
+        /* Our keys with both add PolicyAuthValue after PolicyPCR. */
+        k->policy_auth_value = k->auth_len != 0;
+        return ENVPROV_R_OK;
+    }
+    if (!(k->pub.publicArea.objectAttributes & TPMA_OBJECT_USERWITHAUTH)) {
+        ENVPROV_RAISE(ENVPROV_R_BAD_URI,
+                      "TPM key can only be used with its policy; add the PCR selection it was "
+                      "created with to the URI (;pcrs=sha256:0,7)");
+        return ENVPROV_R_BAD_URI;
+    }
+    return ENVPROV_R_OK;
+}
+
+static int setup_auth(struct envtpm_ctx *t, struct envtpm_key *k, const envtpm_uri *u,
+                      const envtpm_keyfile *kf)
+{
+    const char *src = u->pin_source;
+
+    /* The URI's pin source wins; a file that says emptyAuth needs none; else
+     * the provider's tpm2-pin-source, if configured. */
+    if (src == NULL && !(kf != NULL && kf->empty_auth))
+        src = t->pin_source;
+    if (src == NULL) {
+        if (kf != NULL && !kf->empty_auth) {
+            ENVPROV_RAISE(ENVPROV_R_PIN_MISSING,
+                          "TPM key file needs an auth value: add ;pin-source=file:PATH to the "
+                          "URI or set tpm2-pin-source");
+            return ENVPROV_R_PIN_MISSING;
+        }
+        return ENVPROV_R_OK;
+    }
+    return envtpm_pin_read(src, &k->auth, &k->auth_len);
+}
+
+int envtpm_key_open(struct envtpm_ctx *t, const char *uri, struct envtpm_key **out)
+{
+    envtpm_uri u;
+    envtpm_keyfile kf;
+    struct envtpm_key *k;
+    open_arg a;
+    int r, have_kf = 0;
+
+    *out = NULL;
+    r = envtpm_uri_parse(uri, &u);
+    if (r != ENVPROV_R_OK)
+        return r;
+    k = calloc(1, sizeof(*k));
+    if (k == NULL) {
+        envtpm_uri_clear(&u);
+        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "TPM: out of memory");
+        return ENVPROV_R_INTERNAL;
+    }
+    k->t = t;
+    k->tr = ESYS_TR_NONE;
+    if (u.has_handle) {
+        k->persistent = 1;
+        k->handle = u.handle;
+    } else {
+        r = envtpm_keyfile_read(u.file, &kf);
+        if (r != ENVPROV_R_OK)
+            goto fail;
+        have_kf = 1;
+        if (kf.parent != ENVTPM_SRK_HANDLE) {
+            r = ENVPROV_R_NOT_SUPPORTED;
+            ENVPROV_RAISE(r, "TPM key file: its parent is 0x%08x; only keys under the SRK "
+                             "0x81000001 are supported",
+                          (unsigned)kf.parent);
+            goto fail;
+        }
+        k->pub = kf.pub;
+        k->priv = kf.priv;
+        r = envtpm_public_name(&k->pub.publicArea, k->name, &k->name_len);
+        if (r != ENVPROV_R_OK) {
+            ENVPROV_RAISE(r, "TPM key file: name algorithm not sha256");
+            goto fail;
+        }
+    }
+    a.k = k;
+    a.kf = have_kf ? &kf : NULL;
+    r = envtpm_run(t, open_op, &a);
+    if (r != ENVPROV_R_OK)
+        goto fail;
+    if ((r = envtpm_pub_check_kek(&k->pub.publicArea)) != ENVPROV_R_OK ||
+        (r = setup_auth(t, k, &u, a.kf)) != ENVPROV_R_OK ||
+        (r = setup_policy(k, &u, a.kf)) != ENVPROV_R_OK ||
+        (r = envtpm_pub_to_pkey(t->libctx, &k->pub.publicArea, &k->pkey)) != ENVPROV_R_OK)
+        goto fail;
+    k->type = k->pub.publicArea.type == TPM2_ALG_ECC ? ENVTPM_KEY_EC_P256 : ENVTPM_KEY_RSA_2048;
+    k->bits = k->type == ENVTPM_KEY_EC_P256 ? 256 : k->pub.publicArea.parameters.rsaDetail.keyBits;
+    k->uri = envtpm_uri_public(&u);
+    if (k->uri == NULL) {
+        r = ENVPROV_R_INTERNAL;
+        ENVPROV_RAISE(r, "TPM: out of memory");
+        goto fail;
+    }
+    envtpm_uri_clear(&u);
+    if (have_kf)
+        OPENSSL_cleanse(&kf, sizeof(kf));
+    *out = k;
+    return ENVPROV_R_OK;
+fail:
+    envtpm_uri_clear(&u);
+    if (have_kf)
+        OPENSSL_cleanse(&kf, sizeof(kf));
+    envtpm_key_free(k);
+    return r;
+}
+
+void envtpm_key_free(struct envtpm_key *k)
+{
+    if (k == NULL)
+        return;
+    if (k->tr != ESYS_TR_NONE) {
+        struct envtpm_ctx *t = k->t;
+        pthread_mutex_lock(&t->lock);
+        if (k->tr_generation == t->generation && t->esys != NULL &&
+            t->pid == (int)getpid())
+            (void)ENVTPM_ESYS(t, Esys_TR_Close, &k->tr);
+        pthread_mutex_unlock(&t->lock);
+    }
+    envelope_secmem_free(k->auth);
+    EVP_PKEY_free(k->pkey);
+    free(k->uri);
+    OPENSSL_cleanse(k, sizeof(*k));
+    free(k);
+}
+
+envtpm_key_type envtpm_key_get_type(const struct envtpm_key *k)
+{
+    return k->type;
+}
+
+EVP_PKEY *envtpm_key_public(const struct envtpm_key *k)
+{
+    return k->pkey;
+}
+
+const unsigned char *envtpm_key_name(const struct envtpm_key *k, size_t *len)
+{
+    *len = k->name_len;
+    return k->name;
+}
+
+const char *envtpm_key_uri(const struct envtpm_key *k)
+{
+    return k->uri;
+}
+
+int envtpm_key_bits(const struct envtpm_key *k)
+{
+    return k->bits;
+}
+
+int envtpm_key_allows_pkcs1(const struct envtpm_key *k)
+{
+    TPMI_ALG_RSA_SCHEME s = k->pub.publicArea.parameters.rsaDetail.scheme.scheme;
+    return k->type == ENVTPM_KEY_RSA_2048 && (s == TPM2_ALG_NULL || s == TPM2_ALG_RSAES);
+}

@@ -1,0 +1,248 @@
+/*
+ * tpm_ops.c - the unwrap primitives: TPM2_ECDH_ZGen (Part 3 §14.5) and
+ * TPM2_RSA_Decrypt (Part 3 §14.3), each authorised by the key's session
+ * (shared salted HMAC session, or a salted policy session) with response
+ * encryption, so Z and the plaintext cross the bus only encrypted.
+ *
+ * CT: the outputs are secrets. They are copied out of ESYS's buffers and
+ * those are wiped before Esys_Free; on failure `out` is wiped.
+ */
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "tpm_int.h"
+
+/* Reason for a failed use of a key, refined by what the command was. */
+static int use_failed(struct envtpm_ctx *t, TSS2_RC rc, int policy, const char *what)
+{
+    int reason = envtpm_rc_reason(rc);
+
+    switch (reason) {
+    case ENVPROV_R_PIN_INCORRECT:
+        ENVPROV_RAISE(reason, "TPM: wrong auth value for the key (%s refused); check its pin "
+                              "source. Repeated failures lock the TPM (dictionary-attack "
+                              "protection)",
+                      what);
+        return reason;
+    case ENVPROV_R_PIN_LOCKED:
+        ENVPROV_RAISE(reason, "TPM: in dictionary-attack lockout after wrong auth values; "
+                              "wait for recovery or reset it with tpm2_dictionarylockout");
+        return reason;
+    case ENVPROV_R_PCR_POLICY_NOT_SATISFIED:
+        ENVPROV_RAISE(reason, "TPM: PCR policy not satisfied: the selected PCRs changed since "
+                              "the key was created (different boot state?)");
+        return reason;
+    default:
+        (void)policy;
+        return envtpm_raise_rc(reason, what, rc);
+    }
+}
+
+typedef struct {
+    struct envtpm_key *k;
+    const unsigned char *peer;
+    unsigned char *z;
+    size_t zlen;
+} zgen_arg;
+
+static int zgen_op(struct envtpm_ctx *t, void *varg)
+{
+    zgen_arg *a = varg;
+    TPM2B_ECC_POINT in = { 0 };
+    TPM2B_ECC_POINT *outp = NULL;
+    ESYS_TR tr, s;
+    int flush, policy, r;
+    TSS2_RC rc;
+
+    in.point.x.size = 32;
+    memcpy(in.point.x.buffer, a->peer + 1, 32);
+    in.point.y.size = 32;
+    memcpy(in.point.y.buffer, a->peer + 33, 32);
+    r = envtpm_key_acquire(t, a->k, &tr, &flush);
+    if (r != ENVPROV_R_OK)
+        return r;
+    r = envtpm_key_authorize(t, a->k, tr, &s, &policy);
+    if (r != ENVPROV_R_OK) {
+        envtpm_key_release(t, tr, flush);
+        return r;
+    }
+    rc = ENVTPM_ESYS(t, Esys_ECDH_ZGen, tr, s, ESYS_TR_NONE, ESYS_TR_NONE, &in, &outp);
+    if (policy)
+        envtpm_flush(t, s);
+    envtpm_key_release(t, tr, flush);
+    if (rc != TSS2_RC_SUCCESS)
+        return use_failed(t, rc, policy, "TPM2_ECDH_ZGen");
+    /* Part 1 §C.6.1: Z is the x-coordinate, as long as the field (32). */
+    if (outp->point.x.size == 0 || outp->point.x.size > 32) {
+        OPENSSL_cleanse(outp, sizeof(*outp));
+        Esys_Free(outp);
+        ENVPROV_RAISE(ENVPROV_R_BACKEND_ERROR, "TPM: ZGen returned a malformed point");
+        return ENVPROV_R_BACKEND_ERROR;
+    }
+    memset(a->z, 0, 32 - outp->point.x.size);
+    memcpy(a->z + 32 - outp->point.x.size, outp->point.x.buffer, outp->point.x.size);
+    a->zlen = 32;
+    OPENSSL_cleanse(outp, sizeof(*outp));
+    Esys_Free(outp);
+    return ENVPROV_R_OK;
+}
+
+int envtpm_ecdh_zgen(struct envtpm_key *k, const unsigned char *peer, size_t peerlen,
+                     unsigned char *z, size_t *zlen, size_t zsize)
+{
+    zgen_arg a;
+    int r;
+
+    if (k == NULL || k->type != ENVTPM_KEY_EC_P256) {
+        ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED, "TPM: ECDH needs an EC P-256 key");
+        return ENVPROV_R_NOT_SUPPORTED;
+    }
+    if (peer == NULL || peerlen != 65 || peer[0] != 0x04) {
+        ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT,
+                      "TPM ECDH: peer key must be an uncompressed P-256 point (65 bytes)");
+        return ENVPROV_R_BAD_ARGUMENT;
+    }
+    if (zsize < 32) {
+        ENVPROV_RAISE(ENVPROV_R_BUFFER_TOO_SMALL, "TPM ECDH: output buffer under 32 bytes");
+        return ENVPROV_R_BUFFER_TOO_SMALL;
+    }
+    a.k = k;
+    a.peer = peer;
+    a.z = z;
+    a.zlen = 0;
+    r = envtpm_run(k->t, zgen_op, &a);
+    if (r != ENVPROV_R_OK) {
+        OPENSSL_cleanse(z, zsize);
+        return r;
+    }
+    *zlen = a.zlen;
+    return ENVPROV_R_OK;
+}
+
+int envtpm_rsa_label_ok(const unsigned char *label, size_t len)
+{
+    /* Part 3 §14.2/§14.3 (and the reference code's IsLabelProperlyFormatted):
+     * a non-empty label must end with its first and only zero octet, which
+     * is part of the OAEP label L. */
+    if (len == 0)
+        return 1;
+    if (label == NULL || len > sizeof(((TPM2B_DATA *)0)->buffer) || label[len - 1] != 0)
+        return 0;
+    return memchr(label, 0, len) == label + len - 1;
+}
+
+typedef struct {
+    struct envtpm_key *k;
+    int oaep;
+    const TPM2B_DATA *label;
+    const unsigned char *in;
+    size_t inlen;
+    unsigned char *out;
+    size_t outlen, outsize;
+} rsa_arg;
+
+static int rsa_op(struct envtpm_ctx *t, void *varg)
+{
+    rsa_arg *a = varg;
+    TPM2B_PUBLIC_KEY_RSA ct = { 0 };
+    TPM2B_PUBLIC_KEY_RSA *msg = NULL;
+    TPMT_RSA_DECRYPT scheme = { 0 };
+    ESYS_TR tr, s;
+    int flush, policy, r;
+    TSS2_RC rc;
+
+    ct.size = (UINT16)a->inlen;
+    memcpy(ct.buffer, a->in, a->inlen);
+    if (a->oaep) {
+        scheme.scheme = TPM2_ALG_OAEP;
+        scheme.details.oaep.hashAlg = TPM2_ALG_SHA256;
+    } else {
+        scheme.scheme = TPM2_ALG_RSAES;
+    }
+    r = envtpm_key_acquire(t, a->k, &tr, &flush);
+    if (r != ENVPROV_R_OK)
+        return r;
+    r = envtpm_key_authorize(t, a->k, tr, &s, &policy);
+    if (r != ENVPROV_R_OK) {
+        envtpm_key_release(t, tr, flush);
+        return r;
+    }
+    rc = ENVTPM_ESYS(t, Esys_RSA_Decrypt, tr, s, ESYS_TR_NONE, ESYS_TR_NONE, &ct, &scheme,
+                     a->label, &msg);
+    if (policy)
+        envtpm_flush(t, s);
+    envtpm_key_release(t, tr, flush);
+    if (rc != TSS2_RC_SUCCESS) {
+        if (envtpm_rc_base(rc) == (TPM2_RC_FMT1 | TPM2_RC_VALUE)) {
+            /* Part 3 §14.3: TPM_RC_VALUE = the padding did not decode. One
+             * message for every cause (wrong key, label, tampering). */
+            ENVPROV_RAISE(ENVPROV_R_AUTHENTICATION_FAILED,
+                          "TPM: RSA decryption failed (wrong key or label, or the "
+                          "ciphertext was altered)");
+            return ENVPROV_R_AUTHENTICATION_FAILED;
+        }
+        return use_failed(t, rc, policy, "TPM2_RSA_Decrypt");
+    }
+    if (msg->size > a->outsize) {
+        OPENSSL_cleanse(msg, sizeof(*msg));
+        Esys_Free(msg);
+        ENVPROV_RAISE(ENVPROV_R_BUFFER_TOO_SMALL, "TPM: decrypted message larger than the "
+                                                  "output buffer");
+        return ENVPROV_R_BUFFER_TOO_SMALL;
+    }
+    memcpy(a->out, msg->buffer, msg->size);
+    a->outlen = msg->size;
+    OPENSSL_cleanse(msg, sizeof(*msg));
+    Esys_Free(msg);
+    return ENVPROV_R_OK;
+}
+
+int envtpm_rsa_decrypt(struct envtpm_key *k, int oaep, const unsigned char *label,
+                       size_t labellen, const unsigned char *in, size_t inlen,
+                       unsigned char *out, size_t *outlen, size_t outsize)
+{
+    TPM2B_DATA l = { 0 };
+    rsa_arg a;
+    int r;
+
+    if (k == NULL || k->type != ENVTPM_KEY_RSA_2048) {
+        ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED, "TPM: RSA decryption needs an RSA key");
+        return ENVPROV_R_NOT_SUPPORTED;
+    }
+    if (!oaep && (labellen != 0 || !envtpm_key_allows_pkcs1(k))) {
+        ENVPROV_RAISE(ENVPROV_R_MECHANISM_NOT_SUPPORTED,
+                      "TPM: this key allows only RSA-OAEP-SHA256 (its scheme), not PKCS#1 v1.5");
+        return ENVPROV_R_MECHANISM_NOT_SUPPORTED;
+    }
+    if (!envtpm_rsa_label_ok(label, labellen)) {
+        ENVPROV_RAISE(ENVPROV_R_MECHANISM_NOT_SUPPORTED,
+                      "TPM: an OAEP label must end with its only zero byte (TPM 2.0 Part 3 "
+                      "§14.3); this label cannot be used with a TPM");
+        return ENVPROV_R_MECHANISM_NOT_SUPPORTED;
+    }
+    if (in == NULL || inlen == 0 || inlen != (size_t)k->bits / 8) {
+        ENVPROV_RAISE(ENVPROV_R_AUTHENTICATION_FAILED,
+                      "TPM: RSA ciphertext length is not the modulus length");
+        return ENVPROV_R_AUTHENTICATION_FAILED;
+    }
+    l.size = (UINT16)labellen;
+    if (labellen != 0)
+        memcpy(l.buffer, label, labellen);
+    memset(&a, 0, sizeof(a));
+    a.k = k;
+    a.oaep = oaep;
+    a.label = &l;
+    a.in = in;
+    a.inlen = inlen;
+    a.out = out;
+    a.outsize = outsize;
+    r = envtpm_run(k->t, rsa_op, &a);
+    if (r != ENVPROV_R_OK) {
+        if (out != NULL)
+            OPENSSL_cleanse(out, outsize);
+        return r;
+    }
+    *outlen = a.outlen;
+    return ENVPROV_R_OK;
+}
