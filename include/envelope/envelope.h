@@ -1,0 +1,328 @@
+/*
+ * envelope/envelope.h - libenvelope: envelope encryption of records, files
+ * and streams with a fresh AES-256-GCM data-encryption key (DEK) wrapped by
+ * one or more key-encryption keys (KEKs) that OpenSSL reaches by URI.
+ *
+ * The message format is specified in docs/FORMAT.md; the library's use in
+ * docs/LIBRARY.md. This header is the contract.
+ *
+ * Misuse warnings (read these first):
+ *  - A KEK is whatever OSSL_STORE_open() returns for its URI. A software
+ *    RSA key in a PEM file works, but then the "hardware" guarantee is
+ *    gone: a real KEK belongs in a token, TPM or KMS (envelope.so).
+ *  - Decryption returns a frame's plaintext only after its tag verified,
+ *    but a stream is only complete when envelope_decryptor_final() returns
+ *    ENVELOPE_OK: a caller that acts on plaintext before that may act on a
+ *    truncated message. envelope_open() (one shot) has no such window.
+ *  - An envelope_sealer reuses one DEK for many records (each record still
+ *    gets its own data key and key commitment from its 256-bit random
+ *    message id). Bound its lifetime with max_messages.
+ *  - Objects are not thread-safe, except envelope_lib and envelope_kek,
+ *    which may be shared between threads once created. Use one sealer,
+ *    opener, encryptor or decryptor per thread.
+ *  - Every function that can fail returns an envelope_status and is
+ *    warn_unused_result. On failure the envelope_err (if not NULL) holds a
+ *    stable code and a message for humans that never contains a key,
+ *    PIN, plaintext or context value.
+ *
+ * Ownership: every _new/_open has a _free that is NULL-safe and wipes what
+ * it held. Pointers returned by accessors stay valid until the owning
+ * object is freed. Lengths are in bytes.
+ */
+#ifndef ENVELOPE_ENVELOPE_H
+#define ENVELOPE_ENVELOPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define ENVELOPE_API __attribute__((visibility("default")))
+#define ENVELOPE_WUR __attribute__((warn_unused_result))
+#else
+#define ENVELOPE_API
+#define ENVELOPE_WUR
+#endif
+
+/* ---- limits (docs/FORMAT.md §6); functions return the same values ---- */
+#define ENVELOPE_VERSION 1
+#define ENVELOPE_SUITE_AES256GCM_HKDFSHA512_COMMIT 0x0001
+#define ENVELOPE_DEK_BYTES 32
+#define ENVELOPE_MESSAGE_ID_BYTES 32
+#define ENVELOPE_FRAME_SIZE_DEFAULT 65536u
+#define ENVELOPE_FRAME_SIZE_MIN 4096u
+#define ENVELOPE_FRAME_SIZE_MAX 16777216u
+#define ENVELOPE_MAX_EDKS 16
+#define ENVELOPE_MAX_CONTEXT_PAIRS 64
+#define ENVELOPE_MAX_CONTEXT_KEY 255
+#define ENVELOPE_MAX_CONTEXT_VALUE 1024
+#define ENVELOPE_MAX_CONTEXT_BYTES 8192 /* encoded pairs, count excluded */
+#define ENVELOPE_MAX_KEK_URI 1024
+#define ENVELOPE_MAX_KEY_ID 64
+#define ENVELOPE_MAX_WRAPPED 2048
+#define ENVELOPE_MAX_FRAMES 0xFFFFFFFFull
+#define ENVELOPE_TAG_BYTES 16
+
+ENVELOPE_API size_t envelope_frame_size_default(void);
+ENVELOPE_API size_t envelope_max_edks(void);
+
+/* ---- errors ---- */
+typedef enum envelope_category {
+    ENVELOPE_CAT_OK = 0,
+    ENVELOPE_CAT_USAGE = 1,    /* the caller asked for something invalid */
+    ENVELOPE_CAT_FORMAT = 2,   /* the input is not a valid message */
+    ENVELOPE_CAT_AUTH = 3,     /* authentication failed: tampered, wrong key or context */
+    ENVELOPE_CAT_BACKEND = 4,  /* KEK home unreachable: retryable */
+    ENVELOPE_CAT_POLICY = 5,   /* refused by policy */
+    ENVELOPE_CAT_INTERNAL = 6  /* out of memory, OpenSSL failure, bug */
+} envelope_category;
+
+/* Stable codes: the hundreds digit is the category. Never renumbered. */
+typedef enum envelope_status {
+    ENVELOPE_OK = 0,
+
+    ENVELOPE_ERR_ARGUMENT = 100,         /* NULL or out-of-range argument */
+    ENVELOPE_ERR_CONTEXT_INVALID = 101,  /* bad key/value given by the caller */
+    ENVELOPE_ERR_FRAME_SIZE = 102,       /* frame size outside 4 KiB..16 MiB */
+    ENVELOPE_ERR_KEK_COUNT = 103,        /* 0 or more than 16 KEKs */
+    ENVELOPE_ERR_BUFFER_TOO_SMALL = 104, /* output buffer too small */
+    ENVELOPE_ERR_STATE = 105,            /* call out of order (after final/failure) */
+    ENVELOPE_ERR_KEK_UNSUPPORTED = 106,  /* KEK type cannot wrap a DEK */
+    ENVELOPE_ERR_KEK_NOT_FOUND = 107,    /* URI names no key */
+    ENVELOPE_ERR_SEALER_EXHAUSTED = 108, /* sealer reached max_messages */
+    ENVELOPE_ERR_OUTPUT = 109,           /* the caller's sink refused the bytes */
+
+    ENVELOPE_ERR_BAD_MAGIC = 200,        /* not an envelope message */
+    ENVELOPE_ERR_VERSION = 201,          /* unknown format version */
+    ENVELOPE_ERR_SUITE = 202,            /* unknown suite id */
+    ENVELOPE_ERR_RESERVED = 203,         /* a reserved field is not zero */
+    ENVELOPE_ERR_HDR_FRAME_SIZE = 204,   /* frame size field out of range */
+    ENVELOPE_ERR_CONTEXT_LIMIT = 205,    /* context count/length over a limit */
+    ENVELOPE_ERR_CONTEXT_ENCODING = 206, /* pairs unsorted, duplicate, bad UTF-8 */
+    ENVELOPE_ERR_EDK_COUNT = 207,        /* EDK count 0 or over 16 */
+    ENVELOPE_ERR_EDK_FIELD = 208,        /* EDK field length out of range */
+    ENVELOPE_ERR_WRAP_KIND = 209,        /* unknown wrap kind */
+    ENVELOPE_ERR_TRUNCATED = 210,        /* input ended early (no final frame) */
+    ENVELOPE_ERR_TRAILING_DATA = 211,    /* bytes after the final frame */
+    ENVELOPE_ERR_FRAME_TYPE = 212,       /* unknown frame type byte */
+    ENVELOPE_ERR_FRAME_LENGTH = 213,     /* final frame length out of range */
+    ENVELOPE_ERR_TOO_MANY_FRAMES = 214,  /* frame count over 2^32-1 */
+
+    ENVELOPE_ERR_AUTH = 300,             /* uniform: the message failed authentication */
+    ENVELOPE_ERR_NO_KEK = 301,           /* no EDK could be unwrapped with the KEKs at hand */
+    ENVELOPE_ERR_CONTEXT_MISMATCH = 302, /* an expected context pair is missing or differs */
+
+    ENVELOPE_ERR_BACKEND = 400,          /* the KEK's home is unavailable */
+
+    ENVELOPE_ERR_KEK_REF_REFUSED = 500,  /* an EDK's KEK reference may not be opened */
+    ENVELOPE_ERR_POLICY = 501,           /* the KEK's home refused by policy */
+
+    ENVELOPE_ERR_INTERNAL = 600,
+    ENVELOPE_ERR_NOMEM = 601,
+    ENVELOPE_ERR_CRYPTO = 602            /* an OpenSSL primitive failed */
+} envelope_status;
+
+typedef struct envelope_err {
+    envelope_status code;
+    char message[320]; /* NUL-terminated; says the fact and the next step */
+} envelope_err;
+
+ENVELOPE_API envelope_category envelope_status_category(envelope_status s);
+/* A stable short name, e.g. "ENVELOPE_ERR_AUTH"; never NULL. */
+ENVELOPE_API const char *envelope_status_name(envelope_status s);
+
+/* ---- library context ---- */
+typedef struct envelope_lib envelope_lib;
+
+/* Fetches AES-256-GCM, HMAC, SHA-256 and SHA-512 once from libctx (NULL =
+ * the default library context) with propq (NULL = none: the plain fetch
+ * resolves to OpenSSL's default provider even when envelope.so is loaded). */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_lib_new(void *ossl_libctx, const char *propq,
+                                                           envelope_lib **out, envelope_err *err);
+ENVELOPE_API void envelope_lib_free(envelope_lib *lib);
+
+/* ---- encryption context (sorted UTF-8 key=value pairs) ---- */
+typedef struct envelope_context envelope_context;
+
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_context_new(envelope_context **out,
+                                                               envelope_err *err);
+/* Keys: 1..255 bytes of UTF-8 without NUL or '='; values 0..1024 bytes of
+ * UTF-8 without NUL; at most 64 pairs; a key given twice is an error. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_context_add(envelope_context *c, const char *key,
+                                                               const char *value, envelope_err *err);
+/* "KEY=VALUE" (the first '=' splits). */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_context_add_kv(envelope_context *c,
+                                                                  const char *kv, envelope_err *err);
+ENVELOPE_API size_t envelope_context_count(const envelope_context *c);
+/* Pairs in canonical (byte-wise sorted) order; NULL if i is out of range. */
+ENVELOPE_API const char *envelope_context_key(const envelope_context *c, size_t i);
+ENVELOPE_API const char *envelope_context_value(const envelope_context *c, size_t i);
+/* The value for key, or NULL. */
+ENVELOPE_API const char *envelope_context_get(const envelope_context *c, const char *key);
+ENVELOPE_API void envelope_context_free(envelope_context *c);
+
+/* ---- KEKs ---- */
+typedef struct envelope_kek envelope_kek;
+
+typedef enum envelope_wrap_kind {
+    ENVELOPE_WRAP_RSA_OAEP_SHA256 = 1, /* software RSA key: OAEP-SHA256, label = wrap AAD */
+    ENVELOPE_WRAP_PROVIDER_AEAD = 2    /* envelope.so key: provider blob bound to the AAD */
+} envelope_wrap_kind;
+
+/* Opens the first key (private, public or certificate's) at uri through
+ * OSSL_STORE. The KEK reference recorded in messages is the provider's
+ * ENVELOPE_PKEY_PARAM_URI/KEY_ID for envelope keys, else uri without query
+ * and secrets plus SHA-256(SubjectPublicKeyInfo). */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_kek_open(envelope_lib *lib, const char *uri,
+                                                            envelope_kek **out, envelope_err *err);
+ENVELOPE_API void envelope_kek_free(envelope_kek *k);
+ENVELOPE_API const char *envelope_kek_reference(const envelope_kek *k); /* URI without secrets */
+ENVELOPE_API const uint8_t *envelope_kek_key_id(const envelope_kek *k, size_t *len);
+ENVELOPE_API envelope_wrap_kind envelope_kek_wrap_kind(const envelope_kek *k);
+ENVELOPE_API const char *envelope_wrap_kind_name(int kind); /* "rsa-oaep-sha256", ... or "unknown" */
+
+/* Creates a KEK inside the envelope provider's key home at uri (PKCS#11
+ * token etc.) through its KEYMGMT: type "aes-256" or "rsa-3072". */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_kek_create(envelope_lib *lib, const char *type,
+                                                              const char *uri, envelope_err *err);
+
+typedef struct envelope_kek_info {
+    const char *type;          /* OpenSSL key type name, e.g. "RSA", "ENVELOPE-AES-KEK" */
+    const char *reference;     /* URI without secrets (or "" if unknown) */
+    const uint8_t *key_id;
+    size_t key_id_len;
+    int bits;
+} envelope_kek_info;
+/* Calls fn for each key OSSL_STORE finds at uri; fn returns 0 to go on. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_kek_list(envelope_lib *lib, const char *uri,
+                                                            int (*fn)(void *arg, const envelope_kek_info *ki),
+                                                            void *arg, envelope_err *err);
+
+/* ---- options shared by the encrypting objects ---- */
+typedef struct envelope_encrypt_opts {
+    envelope_kek *const *keks; /* 1..16, borrowed for the object's life */
+    size_t nkeks;
+    const envelope_context *context; /* NULL = empty; copied */
+    size_t frame_size;               /* 0 = 64 KiB */
+} envelope_encrypt_opts;
+
+typedef struct envelope_decrypt_opts {
+    /* KEKs the caller names; if nkeks > 0 only these are used. If 0, the
+     * KEK references in the message are opened, except file: URIs, unknown
+     * schemes and any carrying module-path, module-name, pin-source or
+     * pin-value (ENVELOPE_ERR_KEK_REF_REFUSED): those must be named. */
+    envelope_kek *const *keks;
+    size_t nkeks;
+    /* Every pair here must be in the message with the same value. */
+    const envelope_context *expected;
+} envelope_decrypt_opts;
+
+/* ---- one-shot records ---- */
+/* Size of the message for a plaintext of len bytes (0 on overflow).
+ * Exact once the EDKs are known: use envelope_sealer_sealed_size. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_seal(envelope_lib *lib, const envelope_encrypt_opts *o,
+                                                        const uint8_t *in, size_t inlen,
+                                                        uint8_t **out, size_t *outlen, envelope_err *err);
+/* *out is allocated with OPENSSL_malloc (free with envelope_buffer_free).
+ * On any failure *out is NULL and no plaintext was released. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_open(envelope_lib *lib, const envelope_decrypt_opts *o,
+                                                        const uint8_t *in, size_t inlen,
+                                                        uint8_t **out, size_t *outlen,
+                                                        envelope_context **msg_context, envelope_err *err);
+ENVELOPE_API void envelope_buffer_free(uint8_t *buf, size_t len); /* wipes, NULL-safe */
+
+/* ---- the record hot path: one wrapped DEK for many records ---- */
+typedef struct envelope_sealer envelope_sealer;
+/* Generates a DEK and wraps it once for every KEK; each seal then costs one
+ * message id, one key derivation and the AES-GCM work, no allocation.
+ * max_messages 0 = 2^32. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_sealer_new(envelope_lib *lib, const envelope_encrypt_opts *o,
+                                                              uint64_t max_messages,
+                                                              envelope_sealer **out, envelope_err *err);
+ENVELOPE_API size_t envelope_sealer_sealed_size(const envelope_sealer *s, size_t inlen);
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_sealer_seal(envelope_sealer *s, const uint8_t *in,
+                                                               size_t inlen, uint8_t *out, size_t outsize,
+                                                               size_t *outlen, envelope_err *err);
+ENVELOPE_API void envelope_sealer_free(envelope_sealer *s);
+
+typedef struct envelope_opener envelope_opener;
+/* Remembers the last EDK list it unwrapped, so records from one sealer
+ * cost one unwrap. Plaintext is at most inlen bytes; on failure out is
+ * wiped. msg_context (optional) receives a copy the caller frees. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_opener_new(envelope_lib *lib, const envelope_decrypt_opts *o,
+                                                              envelope_opener **out, envelope_err *err);
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_opener_open(envelope_opener *op, const uint8_t *in,
+                                                               size_t inlen, uint8_t *out, size_t outsize,
+                                                               size_t *outlen, envelope_err *err);
+/* The context of the last message opened (valid until the next open). */
+ENVELOPE_API const envelope_context *envelope_opener_context(envelope_opener *op);
+ENVELOPE_API void envelope_opener_free(envelope_opener *op);
+
+/* ---- streaming, constant memory (one frame buffered) ---- */
+/* Receives output bytes; returns 0 to continue, non-zero to abort
+ * (the call then fails with ENVELOPE_ERR_OUTPUT). */
+typedef int (*envelope_sink_fn)(void *arg, const uint8_t *buf, size_t len);
+
+typedef struct envelope_encryptor envelope_encryptor;
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_encryptor_new(envelope_lib *lib, const envelope_encrypt_opts *o,
+                                                                 envelope_sink_fn sink, void *arg,
+                                                                 envelope_encryptor **out, envelope_err *err);
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_encryptor_update(envelope_encryptor *e, const uint8_t *in,
+                                                                    size_t inlen, envelope_err *err);
+/* Writes the final frame. Without it the output is an unfinished message
+ * that every decryptor rejects. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_encryptor_final(envelope_encryptor *e, envelope_err *err);
+ENVELOPE_API void envelope_encryptor_free(envelope_encryptor *e);
+
+typedef struct envelope_decryptor envelope_decryptor;
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_decryptor_new(envelope_lib *lib, const envelope_decrypt_opts *o,
+                                                                 envelope_sink_fn sink, void *arg,
+                                                                 envelope_decryptor **out, envelope_err *err);
+/* Passes verified plaintext frames to the sink. After a failure every
+ * later call fails with the same code. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_decryptor_update(envelope_decryptor *d, const uint8_t *in,
+                                                                    size_t inlen, envelope_err *err);
+/* ENVELOPE_OK only if the final frame was seen and nothing followed it. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_decryptor_final(envelope_decryptor *d, envelope_err *err);
+/* The message's context once the header was read, else NULL. */
+ENVELOPE_API const envelope_context *envelope_decryptor_context(const envelope_decryptor *d);
+ENVELOPE_API void envelope_decryptor_free(envelope_decryptor *d);
+
+/* ---- inspection without a key ---- */
+typedef struct envelope_inspector envelope_inspector;
+typedef struct envelope_edk_info {
+    int wrap_kind;
+    const char *reference;  /* as stored: untrusted */
+    const uint8_t *key_id;
+    size_t key_id_len;
+    size_t wrapped_len;
+} envelope_edk_info;
+
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_inspector_new(envelope_inspector **out, envelope_err *err);
+/* Reads the header, then walks the frames (no decryption). */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_inspector_update(envelope_inspector *in, const uint8_t *buf,
+                                                                    size_t len, envelope_err *err);
+/* ENVELOPE_OK if the message is structurally complete. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_inspector_final(envelope_inspector *in, envelope_err *err);
+/* Valid once the header was read (envelope_inspector_has_header). */
+ENVELOPE_API int envelope_inspector_has_header(const envelope_inspector *in);
+ENVELOPE_API int envelope_inspector_version(const envelope_inspector *in);
+ENVELOPE_API int envelope_inspector_suite(const envelope_inspector *in);
+ENVELOPE_API const uint8_t *envelope_inspector_message_id(const envelope_inspector *in);
+ENVELOPE_API size_t envelope_inspector_frame_size(const envelope_inspector *in);
+ENVELOPE_API size_t envelope_inspector_header_len(const envelope_inspector *in);
+ENVELOPE_API const envelope_context *envelope_inspector_context(const envelope_inspector *in);
+ENVELOPE_API size_t envelope_inspector_edk_count(const envelope_inspector *in);
+ENVELOPE_API int envelope_inspector_edk(const envelope_inspector *in, size_t i, envelope_edk_info *out);
+/* Counted so far; final after envelope_inspector_final. */
+ENVELOPE_API uint64_t envelope_inspector_frame_count(const envelope_inspector *in);
+ENVELOPE_API uint64_t envelope_inspector_plaintext_len(const envelope_inspector *in);
+ENVELOPE_API void envelope_inspector_free(envelope_inspector *in);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

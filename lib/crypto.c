@@ -1,0 +1,172 @@
+/*
+ * crypto.c - key derivation, key commitment, header tag and frames
+ * (docs/FORMAT.md §5). One HMAC and two GCM contexts per object, created
+ * once and re-keyed per message: no allocation per frame or record.
+ *
+ * CT: the DEK, PRK, data key and commitment live in envelope_secmem memory
+ * (c->s) and never reach a branch or an index; tags and the commitment are
+ * compared with CRYPTO_memcmp.
+ */
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/params.h>
+
+#include "bytes.h"
+#include "internal.h"
+#include "secmem.h"
+
+#define AUTH_FAILED "message failed authentication (tampered, truncated, or not made for this key)"
+
+envelope_status env_crypto_init(env_crypto *c, envelope_lib *lib, envelope_err *err)
+{
+    memset(c, 0, sizeof(*c));
+    c->lib = lib;
+    c->s = envelope_secmem_alloc(sizeof(*c->s));
+    c->mac = EVP_MAC_CTX_new(lib->hmac);
+    c->enc = EVP_CIPHER_CTX_new();
+    c->dec = EVP_CIPHER_CTX_new();
+    if (c->s == NULL || c->mac == NULL || c->enc == NULL || c->dec == NULL) {
+        env_crypto_cleanup(c);
+        return env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
+    }
+    OSSL_PARAM p[3], *q = p;
+    *q++ = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA2-512", 0);
+    if (lib->propq != NULL)
+        *q++ = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_PROPERTIES, lib->propq, 0);
+    *q = OSSL_PARAM_construct_end();
+    if (EVP_MAC_CTX_set_params(c->mac, p) != 1) {
+        env_crypto_cleanup(c);
+        return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "cannot set up HMAC-SHA-512");
+    }
+    return ENVELOPE_OK;
+}
+
+void env_crypto_cleanup(env_crypto *c)
+{
+    EVP_MAC_CTX_free(c->mac);
+    EVP_CIPHER_CTX_free(c->enc); /* frees with the key schedule wiped */
+    EVP_CIPHER_CTX_free(c->dec);
+    envelope_secmem_free(c->s);
+    memset(c, 0, sizeof(*c));
+}
+
+/* RFC 5869 with HMAC-SHA-512: L = 64, so Expand is the single block T(1). */
+envelope_status env_crypto_derive(env_crypto *c, const uint8_t *message_id, envelope_err *err)
+{
+    env_secrets *s = c->s;
+    size_t l = 0;
+    static const uint8_t info_tail[3] = { 0x00, 0x01, 0x01 }; /* suite 0x0001, counter 0x01 */
+    if (EVP_MAC_init(c->mac, message_id, ENVELOPE_MESSAGE_ID_BYTES, NULL) != 1 ||
+        EVP_MAC_update(c->mac, s->dek, ENVELOPE_DEK_BYTES) != 1 ||
+        EVP_MAC_final(c->mac, s->prk, &l, sizeof(s->prk)) != 1 || l != 64 ||
+        EVP_MAC_init(c->mac, s->prk, sizeof(s->prk), NULL) != 1 ||
+        EVP_MAC_update(c->mac, (const uint8_t *)ENV_HKDF_INFO, strlen(ENV_HKDF_INFO)) != 1 ||
+        EVP_MAC_update(c->mac, info_tail, sizeof(info_tail)) != 1 ||
+        EVP_MAC_final(c->mac, s->okm, &l, sizeof(s->okm)) != 1 || l != 64)
+        return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "key derivation failed");
+    OPENSSL_cleanse(s->prk, sizeof(s->prk));
+    if (EVP_EncryptInit_ex2(c->enc, c->lib->gcm, s->okm, NULL, NULL) != 1 ||
+        EVP_DecryptInit_ex2(c->dec, c->lib->gcm, s->okm, NULL, NULL) != 1)
+        return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "AES-256-GCM key setup failed");
+    return ENVELOPE_OK;
+}
+
+envelope_status env_crypto_header_tag(env_crypto *c, const uint8_t *body, size_t len,
+                                      uint8_t tag[ENV_TAG_LEN], envelope_err *err)
+{
+    static const uint8_t zero_nonce[12] = { 0 };
+    uint8_t dummy[16];
+    int outl = 0;
+    if (len > 0x7fffffff || EVP_EncryptInit_ex2(c->enc, NULL, NULL, zero_nonce, NULL) != 1 ||
+        EVP_EncryptUpdate(c->enc, NULL, &outl, body, (int)len) != 1 ||
+        EVP_EncryptFinal_ex(c->enc, dummy, &outl) != 1 ||
+        EVP_CIPHER_CTX_ctrl(c->enc, EVP_CTRL_AEAD_GET_TAG, ENV_TAG_LEN, tag) != 1)
+        return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "header tag computation failed");
+    return ENVELOPE_OK;
+}
+
+envelope_status env_header_verify(env_crypto *c, const env_header *h, envelope_err *err)
+{
+    uint8_t tag[ENV_TAG_LEN];
+    /* Commitment first: a DEK that does not commit to this header never
+     * decrypts a byte (and never sees the header tag check either). */
+    if (CRYPTO_memcmp(h->commitment, c->s->okm + 32, ENV_COMMIT_LEN) != 0)
+        return env_fail(err, ENVELOPE_ERR_AUTH, AUTH_FAILED);
+    ENV_GUARD(env_crypto_header_tag(c, h->body, h->body_len, tag, err));
+    if (CRYPTO_memcmp(tag, h->tag, ENV_TAG_LEN) != 0)
+        return env_fail(err, ENVELOPE_ERR_AUTH, AUTH_FAILED);
+    return ENVELOPE_OK;
+}
+
+static void frame_nonce_aad(uint8_t nonce[12], uint8_t aad[ENV_FRAME_AAD_LEN],
+                            const uint8_t *message_id, uint64_t frame_no, int final, size_t len)
+{
+    memset(nonce, 0, 4);
+    env_put_u64(nonce + 4, frame_no);
+    memcpy(aad, message_id, 32);
+    env_put_u64(aad + 32, frame_no);
+    aad[40] = final ? ENV_FRAME_FINAL : ENV_FRAME_REGULAR;
+    env_put_u32(aad + 41, (uint32_t)len);
+}
+
+envelope_status env_frame_seal(env_crypto *c, const uint8_t *message_id, uint64_t frame_no,
+                               int final, const uint8_t *in, size_t len, uint8_t *out,
+                               uint8_t tag[ENV_TAG_LEN], envelope_err *err)
+{
+    uint8_t nonce[12], aad[ENV_FRAME_AAD_LEN];
+    int outl = 0, fl = 0;
+    frame_nonce_aad(nonce, aad, message_id, frame_no, final, len);
+    if (EVP_EncryptInit_ex2(c->enc, NULL, NULL, nonce, NULL) != 1 ||
+        EVP_EncryptUpdate(c->enc, NULL, &outl, aad, sizeof(aad)) != 1 ||
+        (len > 0 && EVP_EncryptUpdate(c->enc, out, &outl, in, (int)len) != 1) ||
+        EVP_EncryptFinal_ex(c->enc, out + (len > 0 ? (size_t)outl : 0), &fl) != 1 ||
+        EVP_CIPHER_CTX_ctrl(c->enc, EVP_CTRL_AEAD_GET_TAG, ENV_TAG_LEN, tag) != 1)
+        return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "frame encryption failed");
+    return ENVELOPE_OK;
+}
+
+envelope_status env_frame_open(env_crypto *c, const uint8_t *message_id, uint64_t frame_no,
+                               int final, const uint8_t *in, size_t len, const uint8_t *tag,
+                               uint8_t *out, envelope_err *err)
+{
+    uint8_t nonce[12], aad[ENV_FRAME_AAD_LEN], t[ENV_TAG_LEN];
+    int outl = 0, fl = 0;
+    memcpy(t, tag, sizeof(t));
+    frame_nonce_aad(nonce, aad, message_id, frame_no, final, len);
+    if (EVP_DecryptInit_ex2(c->dec, NULL, NULL, nonce, NULL) != 1 ||
+        EVP_DecryptUpdate(c->dec, NULL, &outl, aad, sizeof(aad)) != 1 ||
+        (len > 0 && EVP_DecryptUpdate(c->dec, out, &outl, in, (int)len) != 1) ||
+        EVP_CIPHER_CTX_ctrl(c->dec, EVP_CTRL_AEAD_SET_TAG, ENV_TAG_LEN, t) != 1)
+        return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "frame decryption failed");
+    /* EVP_DecryptFinal_ex checks the tag in constant time. */
+    if (EVP_DecryptFinal_ex(c->dec, out + (len > 0 ? (size_t)outl : 0), &fl) != 1) {
+        if (len > 0)
+            OPENSSL_cleanse(out, len);
+        return env_fail(err, ENVELOPE_ERR_AUTH, AUTH_FAILED);
+    }
+    return ENVELOPE_OK;
+}
+
+envelope_status env_wrap_aad(envelope_lib *lib, uint16_t suite, const uint8_t *ctx_enc,
+                             size_t ctx_enc_len, int kind, const uint8_t *uri, size_t uri_len,
+                             const uint8_t *key_id, size_t key_id_len, uint8_t out[32],
+                             envelope_err *err)
+{
+    uint8_t pre[3] = { ENVELOPE_VERSION, (uint8_t)(suite >> 8), (uint8_t)suite };
+    uint8_t k = (uint8_t)kind, ul[2] = { (uint8_t)(uri_len >> 8), (uint8_t)uri_len };
+    uint8_t il = (uint8_t)key_id_len;
+    unsigned int olen = 0;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int ok = md != NULL && EVP_DigestInit_ex2(md, lib->sha256, NULL) == 1 &&
+             EVP_DigestUpdate(md, ENV_WRAP_AAD_LABEL, strlen(ENV_WRAP_AAD_LABEL)) == 1 &&
+             EVP_DigestUpdate(md, pre, sizeof(pre)) == 1 &&
+             EVP_DigestUpdate(md, ctx_enc, ctx_enc_len) == 1 && EVP_DigestUpdate(md, &k, 1) == 1 &&
+             EVP_DigestUpdate(md, ul, 2) == 1 && EVP_DigestUpdate(md, uri, uri_len) == 1 &&
+             EVP_DigestUpdate(md, &il, 1) == 1 &&
+             (key_id_len == 0 || EVP_DigestUpdate(md, key_id, key_id_len) == 1) &&
+             EVP_DigestFinal_ex(md, out, &olen) == 1 && olen == 32;
+    EVP_MD_CTX_free(md);
+    return ok ? ENVELOPE_OK : env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "SHA-256 failed");
+}

@@ -1,0 +1,252 @@
+/*
+ * decrypt_stream.c - the streaming decryptor: constant memory (the header,
+ * then one frame), any length. A frame's plaintext reaches the sink only
+ * after its tag verified; the stream is complete only when
+ * envelope_decryptor_final says so (final frame seen, nothing after it).
+ * Whole frames found in the caller's buffer are decrypted in place.
+ */
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "bytes.h"
+#include "internal.h"
+
+enum { DEC_HEADER, DEC_FRAMES, DEC_DONE, DEC_CLOSED, DEC_FAILED };
+
+struct envelope_decryptor {
+    envelope_lib *lib;
+    env_crypto c;
+    envelope_kek **keks;
+    size_t nkeks;
+    envelope_context *expected;
+    envelope_sink_fn sink;
+    void *arg;
+    env_hdracc acc;
+    envelope_context *msgctx;
+    uint8_t id[ENVELOPE_MESSAGE_ID_BYTES];
+    size_t fs;
+    uint8_t *fbuf; /* a partial encoded frame */
+    size_t flen;
+    uint8_t *pbuf; /* one frame of verified plaintext */
+    uint64_t no;
+    int state;
+    envelope_err failure;
+};
+
+envelope_status envelope_decryptor_new(envelope_lib *lib, const envelope_decrypt_opts *o,
+                                       envelope_sink_fn sink, void *arg, envelope_decryptor **out,
+                                       envelope_err *err)
+{
+    if (lib == NULL || sink == NULL || out == NULL)
+        return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_decryptor_new: NULL argument");
+    *out = NULL;
+    size_t n = o ? o->nkeks : 0;
+    if (n > 0 && o->keks == NULL)
+        return env_fail(err, ENVELOPE_ERR_ARGUMENT, "decrypt options: keks is NULL");
+    envelope_decryptor *d = OPENSSL_zalloc(sizeof(*d));
+    if (d == NULL)
+        return env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
+    d->lib = lib;
+    d->sink = sink;
+    d->arg = arg;
+    d->no = 1;
+    envelope_status s = env_crypto_init(&d->c, lib, err);
+    if (s == ENVELOPE_OK)
+        s = env_hdracc_init(&d->acc, err);
+    if (s == ENVELOPE_OK && n > 0) {
+        if ((d->keks = OPENSSL_malloc(n * sizeof(*d->keks))) == NULL)
+            s = env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; s == ENVELOPE_OK && i < n; i++)
+            if ((d->keks[i] = o->keks[i]) == NULL)
+                s = env_fail(err, ENVELOPE_ERR_ARGUMENT, "KEK %zu is NULL", i + 1);
+        d->nkeks = n;
+    }
+    if (s == ENVELOPE_OK && o && o->expected)
+        s = env_context_dup(o->expected, &d->expected, err);
+    if (s != ENVELOPE_OK) {
+        envelope_decryptor_free(d);
+        return s;
+    }
+    *out = d;
+    return ENVELOPE_OK;
+}
+
+static envelope_status on_header(envelope_decryptor *d, envelope_err *err)
+{
+    const env_header *h = &d->acc.h;
+    ENV_GUARD(env_context_check(d->expected, h->ctx_enc, h->ctx_enc_len, err));
+    ENV_GUARD(env_unwrap_header(&d->c, d->keks, d->nkeks, h, err));
+    ENV_GUARD(env_context_decode(h->ctx_enc, h->ctx_enc_len, &d->msgctx, err));
+    memcpy(d->id, h->message_id, sizeof(d->id));
+    d->fs = h->frame_size;
+    d->fbuf = OPENSSL_malloc(5 + d->fs + ENV_TAG_LEN);
+    d->pbuf = OPENSSL_malloc(d->fs);
+    if (d->fbuf == NULL || d->pbuf == NULL)
+        return env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
+    env_hdracc_cleanup(&d->acc);
+    d->state = DEC_FRAMES;
+    return ENVELOPE_OK;
+}
+
+/* How long the frame starting at p is, from the have >= 1 bytes known;
+ * *target = 5 while a final frame's length is still unknown. */
+static envelope_status frame_target(const envelope_decryptor *d, const uint8_t *p, size_t have,
+                                    size_t *target, envelope_err *err)
+{
+    if (d->no > ENVELOPE_MAX_FRAMES)
+        return env_fail(err, ENVELOPE_ERR_TOO_MANY_FRAMES, "message has more than 2^32-1 frames");
+    if (p[0] == ENV_FRAME_REGULAR) {
+        *target = 1 + d->fs + ENV_TAG_LEN;
+        return ENVELOPE_OK;
+    }
+    if (p[0] != ENV_FRAME_FINAL)
+        return env_fail(err, ENVELOPE_ERR_FRAME_TYPE, "frame %llu has unknown type 0x%02x",
+                        (unsigned long long)d->no, p[0]);
+    if (have < 5) {
+        *target = 5;
+        return ENVELOPE_OK;
+    }
+    uint32_t len = ((uint32_t)p[1] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 8) | p[4];
+    if (len > d->fs || (len == 0 && d->no != 1))
+        return env_fail(err, ENVELOPE_ERR_FRAME_LENGTH,
+                        "final frame length %u is not allowed (1..%zu, or 0 for an empty message)",
+                        len, d->fs);
+    *target = 5 + (size_t)len + ENV_TAG_LEN;
+    return ENVELOPE_OK;
+}
+
+static envelope_status open_frame(envelope_decryptor *d, const uint8_t *p, size_t n,
+                                  envelope_err *err)
+{
+    int final = p[0] == ENV_FRAME_FINAL;
+    size_t off = final ? 5 : 1, len = n - off - ENV_TAG_LEN;
+    ENV_GUARD(env_frame_open(&d->c, d->id, d->no, final, p + off, len, p + off + len, d->pbuf, err));
+    d->no++;
+    if (final)
+        d->state = DEC_DONE;
+    if (len > 0 && d->sink(d->arg, d->pbuf, len) != 0)
+        return env_fail(err, ENVELOPE_ERR_OUTPUT, "writing the plaintext failed");
+    return ENVELOPE_OK;
+}
+
+static envelope_status frames(envelope_decryptor *d, const uint8_t *in, size_t inlen,
+                              envelope_err *err)
+{
+    size_t target;
+    while (inlen > 0) {
+        if (d->state == DEC_DONE)
+            return env_fail(err, ENVELOPE_ERR_TRAILING_DATA,
+                            "bytes follow the final frame; the message was appended to");
+        if (d->flen == 0) {
+            /* A whole frame in the caller's buffer: decrypt it in place.
+             * (A final frame's target is a placeholder 5 until its length
+             * bytes are in, and then inlen < 5.) */
+            ENV_GUARD(frame_target(d, in, inlen, &target, err));
+            if (inlen >= target) {
+                ENV_GUARD(open_frame(d, in, target, err));
+                in += target;
+                inlen -= target;
+                continue;
+            }
+        }
+        /* Partial frame: gather it in fbuf, never past its target. */
+        for (;;) {
+            if (d->flen == 0) {
+                d->fbuf[d->flen++] = *in++;
+                inlen--;
+            }
+            ENV_GUARD(frame_target(d, d->fbuf, d->flen, &target, err));
+            if (d->flen == target)
+                break;
+            size_t take = target - d->flen < inlen ? target - d->flen : inlen;
+            memcpy(d->fbuf + d->flen, in, take);
+            d->flen += take;
+            in += take;
+            inlen -= take;
+            if (d->flen < target)
+                return ENVELOPE_OK; /* all input used */
+        }
+        d->flen = 0;
+        ENV_GUARD(open_frame(d, d->fbuf, target, err));
+    }
+    return ENVELOPE_OK;
+}
+
+static envelope_status fail(envelope_decryptor *d, envelope_status s, envelope_err *err)
+{
+    d->state = DEC_FAILED;
+    if (err != NULL)
+        d->failure = *err;
+    else
+        d->failure.code = s, d->failure.message[0] = '\0';
+    if (d->pbuf != NULL)
+        OPENSSL_cleanse(d->pbuf, d->fs);
+    OPENSSL_cleanse(d->c.s, sizeof(*d->c.s));
+    return s;
+}
+
+envelope_status envelope_decryptor_update(envelope_decryptor *d, const uint8_t *in, size_t inlen,
+                                          envelope_err *err)
+{
+    if (d == NULL || (in == NULL && inlen > 0))
+        return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_decryptor_update: NULL argument");
+    if (d->state == DEC_FAILED) {
+        if (err != NULL)
+            *err = d->failure;
+        return d->failure.code;
+    }
+    if (d->state == DEC_CLOSED)
+        return env_fail(err, ENVELOPE_ERR_STATE, "the decryptor is already finished");
+    envelope_status s = ENVELOPE_OK;
+    if (d->state == DEC_HEADER) {
+        s = env_hdracc_feed(&d->acc, &in, &inlen, err);
+        if (s == ENVELOPE_ERR_TRUNCATED)
+            return ENVELOPE_OK; /* the header is not complete yet */
+        if (s == ENVELOPE_OK)
+            s = on_header(d, err);
+    }
+    if (s == ENVELOPE_OK)
+        s = frames(d, in, inlen, err);
+    return s == ENVELOPE_OK ? s : fail(d, s, err);
+}
+
+envelope_status envelope_decryptor_final(envelope_decryptor *d, envelope_err *err)
+{
+    if (d == NULL)
+        return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_decryptor_final: NULL argument");
+    if (d->state == DEC_FAILED) {
+        if (err != NULL)
+            *err = d->failure;
+        return d->failure.code;
+    }
+    if (d->state == DEC_CLOSED)
+        return env_fail(err, ENVELOPE_ERR_STATE, "the decryptor is already finished");
+    if (d->state != DEC_DONE)
+        return fail(d, env_fail(err, ENVELOPE_ERR_TRUNCATED,
+                                d->state == DEC_HEADER ? "input ends inside the message header"
+                                                       : "message ends before its final frame (truncated)"),
+                    err);
+    d->state = DEC_CLOSED;
+    return ENVELOPE_OK;
+}
+
+const envelope_context *envelope_decryptor_context(const envelope_decryptor *d)
+{
+    return d ? d->msgctx : NULL;
+}
+
+void envelope_decryptor_free(envelope_decryptor *d)
+{
+    if (d == NULL)
+        return;
+    env_crypto_cleanup(&d->c);
+    env_hdracc_cleanup(&d->acc);
+    OPENSSL_free(d->keks);
+    envelope_context_free(d->expected);
+    envelope_context_free(d->msgctx);
+    OPENSSL_free(d->fbuf);
+    if (d->pbuf)
+        OPENSSL_clear_free(d->pbuf, d->fs);
+    OPENSSL_clear_free(d, sizeof(*d));
+}

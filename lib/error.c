@@ -1,0 +1,158 @@
+/*
+ * error.c - stable status codes, their categories and names, and the one
+ * place where a failure is written into the caller's envelope_err.
+ * Messages state the fact and the next step; callers never pass secrets,
+ * plaintext or context values into them (STYLE.md rule 3).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+
+#include "internal.h"
+
+envelope_category envelope_status_category(envelope_status s)
+{
+    if (s == ENVELOPE_OK)
+        return ENVELOPE_CAT_OK;
+    switch ((int)s / 100) {
+    case 1: return ENVELOPE_CAT_USAGE;
+    case 2: return ENVELOPE_CAT_FORMAT;
+    case 3: return ENVELOPE_CAT_AUTH;
+    case 4: return ENVELOPE_CAT_BACKEND;
+    case 5: return ENVELOPE_CAT_POLICY;
+    default: return ENVELOPE_CAT_INTERNAL;
+    }
+}
+
+const char *envelope_status_name(envelope_status s)
+{
+    switch (s) {
+#define N(x) case x: return #x
+    N(ENVELOPE_OK);
+    N(ENVELOPE_ERR_ARGUMENT);
+    N(ENVELOPE_ERR_CONTEXT_INVALID);
+    N(ENVELOPE_ERR_FRAME_SIZE);
+    N(ENVELOPE_ERR_KEK_COUNT);
+    N(ENVELOPE_ERR_BUFFER_TOO_SMALL);
+    N(ENVELOPE_ERR_STATE);
+    N(ENVELOPE_ERR_KEK_UNSUPPORTED);
+    N(ENVELOPE_ERR_KEK_NOT_FOUND);
+    N(ENVELOPE_ERR_SEALER_EXHAUSTED);
+    N(ENVELOPE_ERR_OUTPUT);
+    N(ENVELOPE_ERR_BAD_MAGIC);
+    N(ENVELOPE_ERR_VERSION);
+    N(ENVELOPE_ERR_SUITE);
+    N(ENVELOPE_ERR_RESERVED);
+    N(ENVELOPE_ERR_HDR_FRAME_SIZE);
+    N(ENVELOPE_ERR_CONTEXT_LIMIT);
+    N(ENVELOPE_ERR_CONTEXT_ENCODING);
+    N(ENVELOPE_ERR_EDK_COUNT);
+    N(ENVELOPE_ERR_EDK_FIELD);
+    N(ENVELOPE_ERR_WRAP_KIND);
+    N(ENVELOPE_ERR_TRUNCATED);
+    N(ENVELOPE_ERR_TRAILING_DATA);
+    N(ENVELOPE_ERR_FRAME_TYPE);
+    N(ENVELOPE_ERR_FRAME_LENGTH);
+    N(ENVELOPE_ERR_TOO_MANY_FRAMES);
+    N(ENVELOPE_ERR_AUTH);
+    N(ENVELOPE_ERR_NO_KEK);
+    N(ENVELOPE_ERR_CONTEXT_MISMATCH);
+    N(ENVELOPE_ERR_BACKEND);
+    N(ENVELOPE_ERR_KEK_REF_REFUSED);
+    N(ENVELOPE_ERR_POLICY);
+    N(ENVELOPE_ERR_INTERNAL);
+    N(ENVELOPE_ERR_NOMEM);
+    N(ENVELOPE_ERR_CRYPTO);
+#undef N
+    }
+    return "ENVELOPE_ERR_UNKNOWN";
+}
+
+static envelope_status vfail(envelope_err *err, envelope_status code, int with_ossl,
+                             const char *fmt, va_list ap)
+{
+    if (err == NULL)
+        return code;
+    err->code = code;
+    int n = vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    if (n < 0)
+        err->message[0] = '\0';
+    if (with_ossl) {
+        unsigned long e = ERR_peek_last_error();
+        const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
+        size_t used = strlen(err->message);
+        if (r != NULL && used < sizeof(err->message))
+            snprintf(err->message + used, sizeof(err->message) - used, " (OpenSSL: %s)", r);
+    }
+    return code;
+}
+
+envelope_status env_fail(envelope_err *err, envelope_status code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(err, code, 0, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* Formats with the newest OpenSSL reason, then classifies and clears the
+ * queue (the error now lives in *err; leaving it would confuse a caller
+ * that checks OpenSSL's queue later). */
+envelope_status env_fail_ossl(envelope_err *err, envelope_status code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(err, code, 1, fmt, ap);
+    va_end(ap);
+    code = env_ossl_status(code);
+    if (err != NULL)
+        err->code = code;
+    return code;
+}
+
+/*
+ * envelope.so raises its reasons under its own library code, whose name is
+ * the provider's name (OpenSSL's core_vset_error uses the provider's error
+ * library). The reason numbers are the provider's stable codes
+ * (include/envelope/provider.h points at them); only the categories a
+ * caller acts on are mapped here.
+ */
+#define ENVPROV_REASON_AUTHENTICATION_FAILED 11
+#define ENVPROV_REASON_BACKEND_UNAVAILABLE 12
+#define ENVPROV_REASON_TOKEN_NOT_PRESENT 9
+#define ENVPROV_REASON_POLICY_REFUSED 14
+#define ENVPROV_REASON_KEY_NOT_SAFE 15
+#define ENVPROV_REASON_ACCESS_DENIED 20
+#define ENVPROV_REASON_PIN_LOCKED 7
+
+envelope_status env_ossl_status(envelope_status dflt)
+{
+    envelope_status s = dflt;
+    unsigned long e;
+    while ((e = ERR_get_error()) != 0) {
+        const char *lib = ERR_lib_error_string(e);
+        if (lib == NULL || strcmp(lib, "envelope") != 0)
+            continue;
+        switch (ERR_GET_REASON(e)) {
+        case ENVPROV_REASON_BACKEND_UNAVAILABLE:
+        case ENVPROV_REASON_TOKEN_NOT_PRESENT:
+            s = ENVELOPE_ERR_BACKEND;
+            break;
+        case ENVPROV_REASON_POLICY_REFUSED:
+        case ENVPROV_REASON_KEY_NOT_SAFE:
+        case ENVPROV_REASON_ACCESS_DENIED:
+        case ENVPROV_REASON_PIN_LOCKED:
+            s = ENVELOPE_ERR_POLICY;
+            break;
+        case ENVPROV_REASON_AUTHENTICATION_FAILED:
+            s = ENVELOPE_ERR_AUTH;
+            break;
+        default:
+            break;
+        }
+    }
+    return s;
+}

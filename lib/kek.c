@@ -1,0 +1,259 @@
+/*
+ * kek.c - KEKs are URIs (the layer rule: lib/ speaks only public OpenSSL
+ * APIs and never a backend). OSSL_STORE gives the EVP_PKEY; wrapping is
+ * either the envelope provider's AEAD wrap (the key's encrypt context
+ * accepts ENVELOPE_PKEY_PARAM_AAD) or, for a plain RSA key, RSA-OAEP with
+ * SHA-256/MGF1-SHA-256 and the wrap AAD as the OAEP label (RFC 8017 §7.1).
+ */
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/params.h>
+#include <openssl/rsa.h>
+#include <openssl/store.h>
+#include <openssl/x509.h>
+
+#include "envelope/provider.h"
+#include "internal.h"
+
+const char *envelope_wrap_kind_name(int kind)
+{
+    switch (kind) {
+    case ENVELOPE_WRAP_RSA_OAEP_SHA256: return "rsa-oaep-sha256";
+    case ENVELOPE_WRAP_PROVIDER_AEAD: return "provider-aead";
+    default: return "unknown";
+    }
+}
+
+static int ctx_accepts_aad(EVP_PKEY_CTX *pctx)
+{
+    const OSSL_PARAM *sp = EVP_PKEY_CTX_settable_params(pctx);
+    return sp != NULL && OSSL_PARAM_locate_const(sp, ENVELOPE_PKEY_PARAM_AAD) != NULL;
+}
+
+/* Decides the wrap kind from what the key's provider offers. */
+static envelope_status classify(envelope_kek *k, const char *uri, envelope_err *err)
+{
+    EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(k->lib->libctx, k->pkey, k->lib->propq);
+    if (pctx == NULL)
+        return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "cannot use KEK \"%.200s\"", k->ref);
+    int init = EVP_PKEY_encrypt_init(pctx) == 1;
+    int aead = init && ctx_accepts_aad(pctx);
+    EVP_PKEY_CTX_free(pctx);
+    ERR_clear_error();
+    if (aead) {
+        k->kind = ENVELOPE_WRAP_PROVIDER_AEAD;
+        return ENVELOPE_OK;
+    }
+    if (init && EVP_PKEY_is_a(k->pkey, "RSA")) {
+        if (EVP_PKEY_get_bits(k->pkey) < 2048)
+            return env_fail(err, ENVELOPE_ERR_KEK_UNSUPPORTED,
+                            "KEK \"%.200s\" is RSA-%d; a KEK must be RSA-2048 or larger", k->ref,
+                            EVP_PKEY_get_bits(k->pkey));
+        k->kind = ENVELOPE_WRAP_RSA_OAEP_SHA256;
+        return ENVELOPE_OK;
+    }
+    return env_fail(err, ENVELOPE_ERR_KEK_UNSUPPORTED,
+                    "KEK type not supported: \"%.200s\" is a %s key; use an RSA key or an "
+                    "envelope provider key (pkcs11:, tpm2:, kms:)",
+                    uri, EVP_PKEY_get0_type_name(k->pkey) ? EVP_PKEY_get0_type_name(k->pkey) : "unknown");
+}
+
+/* The reference a message records: the provider's own for its keys, else
+ * the caller's URI without secrets and SHA-256(SubjectPublicKeyInfo). */
+static envelope_status reference(envelope_kek *k, const char *uri, envelope_err *err)
+{
+    size_t ulen = 0, idlen = 0;
+    if (EVP_PKEY_get_utf8_string_param(k->pkey, ENVELOPE_PKEY_PARAM_URI, k->ref, sizeof(k->ref),
+                                       &ulen) == 1 &&
+        ulen > 0 &&
+        EVP_PKEY_get_octet_string_param(k->pkey, ENVELOPE_PKEY_PARAM_KEY_ID, k->key_id,
+                                        sizeof(k->key_id), &idlen) == 1) {
+        k->key_id_len = idlen;
+        return ENVELOPE_OK;
+    }
+    ERR_clear_error();
+    ENV_GUARD(env_uri_strip(uri, k->ref, sizeof(k->ref), err));
+    unsigned char *der = NULL;
+    int dlen = i2d_PUBKEY(k->pkey, &der);
+    unsigned int mdlen = 0;
+    int ok = dlen > 0 && EVP_Digest(der, (size_t)dlen, k->key_id, &mdlen, k->lib->sha256, NULL) == 1;
+    OPENSSL_free(der);
+    if (!ok)
+        return env_fail_ossl(err, ENVELOPE_ERR_KEK_UNSUPPORTED,
+                             "cannot encode the public key of KEK \"%.200s\"", k->ref);
+    k->key_id_len = mdlen;
+    return ENVELOPE_OK;
+}
+
+envelope_status envelope_kek_open(envelope_lib *lib, const char *uri, envelope_kek **out,
+                                  envelope_err *err)
+{
+    if (lib == NULL || uri == NULL || out == NULL)
+        return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_kek_open: NULL argument");
+    *out = NULL;
+    if (strlen(uri) > ENVELOPE_MAX_KEK_URI)
+        return env_fail(err, ENVELOPE_ERR_ARGUMENT, "KEK URI is longer than %d bytes",
+                        ENVELOPE_MAX_KEK_URI);
+    char shown[ENVELOPE_MAX_KEK_URI + 1];
+    if (env_uri_strip(uri, shown, sizeof(shown), NULL) != ENVELOPE_OK)
+        shown[0] = '\0';
+    ERR_set_mark();
+    OSSL_STORE_CTX *st = OSSL_STORE_open_ex(uri, lib->libctx, lib->propq, NULL, NULL, NULL,
+                                            NULL, NULL);
+    if (st == NULL) {
+        ERR_clear_last_mark();
+        return env_fail_ossl(err, ENVELOPE_ERR_KEK_NOT_FOUND,
+                             "cannot open KEK \"%.200s\"; check the URI (list keys with: "
+                             "envelope kek list URI)", shown);
+    }
+    EVP_PKEY *pkey = NULL;
+    while (pkey == NULL && !OSSL_STORE_eof(st)) {
+        OSSL_STORE_INFO *info = OSSL_STORE_load(st);
+        if (info == NULL)
+            break;
+        switch (OSSL_STORE_INFO_get_type(info)) {
+        case OSSL_STORE_INFO_PKEY: pkey = OSSL_STORE_INFO_get1_PKEY(info); break;
+        case OSSL_STORE_INFO_PUBKEY: pkey = OSSL_STORE_INFO_get1_PUBKEY(info); break;
+        case OSSL_STORE_INFO_CERT: {
+            X509 *x = OSSL_STORE_INFO_get0_CERT(info);
+            pkey = x ? X509_get_pubkey(x) : NULL;
+            break;
+        }
+        default: break;
+        }
+        OSSL_STORE_INFO_free(info);
+    }
+    OSSL_STORE_close(st);
+    if (pkey == NULL) {
+        ERR_clear_last_mark();
+        return env_fail_ossl(err, ENVELOPE_ERR_KEK_NOT_FOUND,
+                             "no key found at \"%.200s\"; list keys with: envelope kek list URI",
+                             shown);
+    }
+    /* Loaders try several decoders; the ones that failed before one
+     * succeeded leave errors that are not ours to report. */
+    ERR_pop_to_mark();
+    envelope_kek *k = OPENSSL_zalloc(sizeof(*k));
+    if (k == NULL) {
+        EVP_PKEY_free(pkey);
+        return env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
+    }
+    k->lib = lib;
+    k->pkey = pkey;
+    envelope_status s = reference(k, uri, err);
+    if (s == ENVELOPE_OK)
+        s = classify(k, shown, err);
+    if (s != ENVELOPE_OK) {
+        envelope_kek_free(k);
+        return s;
+    }
+    *out = k;
+    return ENVELOPE_OK;
+}
+
+void envelope_kek_free(envelope_kek *k)
+{
+    if (k == NULL)
+        return;
+    EVP_PKEY_free(k->pkey);
+    OPENSSL_clear_free(k, sizeof(*k));
+}
+
+const char *envelope_kek_reference(const envelope_kek *k)
+{
+    return k ? k->ref : NULL;
+}
+
+const uint8_t *envelope_kek_key_id(const envelope_kek *k, size_t *len)
+{
+    if (len)
+        *len = k ? k->key_id_len : 0;
+    return k ? k->key_id : NULL;
+}
+
+envelope_wrap_kind envelope_kek_wrap_kind(const envelope_kek *k)
+{
+    return k ? k->kind : 0;
+}
+
+static int set_oaep(EVP_PKEY_CTX *pctx, const uint8_t aad[32])
+{
+    /* EVP_PKEY_CTX_set0_rsa_oaep_label takes ownership of the label. */
+    uint8_t *label = OPENSSL_memdup(aad, 32);
+    if (label == NULL)
+        return 0;
+    if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
+        EVP_PKEY_CTX_set_rsa_oaep_md_name(pctx, "SHA2-256", NULL) != 1 ||
+        EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, "SHA2-256", NULL) != 1 ||
+        EVP_PKEY_CTX_set0_rsa_oaep_label(pctx, label, 32) != 1) {
+        OPENSSL_free(label);
+        return 0;
+    }
+    return 1;
+}
+
+static int set_aad(EVP_PKEY_CTX *pctx, const uint8_t aad[32])
+{
+    OSSL_PARAM p[2] = { OSSL_PARAM_construct_octet_string(ENVELOPE_PKEY_PARAM_AAD, (void *)aad, 32),
+                        OSSL_PARAM_construct_end() };
+    return EVP_PKEY_CTX_set_params(pctx, p) == 1;
+}
+
+envelope_status env_kek_wrap(const envelope_kek *k, const uint8_t aad[32], const uint8_t *dek,
+                             uint8_t *out, size_t *outlen, size_t outsize, envelope_err *err)
+{
+    EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(k->lib->libctx, k->pkey, k->lib->propq);
+    size_t need = 0;
+    int ok = pctx != NULL && EVP_PKEY_encrypt_init(pctx) == 1 &&
+             (k->kind == ENVELOPE_WRAP_PROVIDER_AEAD ? set_aad(pctx, aad) : set_oaep(pctx, aad)) &&
+             EVP_PKEY_encrypt(pctx, NULL, &need, dek, ENVELOPE_DEK_BYTES) == 1;
+    if (ok && need > outsize) {
+        EVP_PKEY_CTX_free(pctx);
+        return env_fail(err, ENVELOPE_ERR_KEK_UNSUPPORTED,
+                        "KEK \"%.200s\" makes wrapped keys of %zu bytes; the format allows %d",
+                        k->ref, need, ENVELOPE_MAX_WRAPPED);
+    }
+    *outlen = outsize;
+    ok = ok && EVP_PKEY_encrypt(pctx, out, outlen, dek, ENVELOPE_DEK_BYTES) == 1 && *outlen > 0;
+    EVP_PKEY_CTX_free(pctx);
+    if (!ok)
+        /* Fail closed: no message is written whose DEK is not wrapped. */
+        return env_fail_ossl(err, ENVELOPE_ERR_BACKEND, "wrapping the DEK with KEK \"%.200s\" failed",
+                             k->ref);
+    return ENVELOPE_OK;
+}
+
+envelope_status env_kek_unwrap(const envelope_kek *k, int kind, const uint8_t aad[32],
+                               const uint8_t *wrapped, size_t wlen, uint8_t *dek, envelope_err *err)
+{
+    if (kind != (int)k->kind)
+        return env_fail(err, ENVELOPE_ERR_NO_KEK, "KEK \"%.200s\" does not do wrap kind %s", k->ref,
+                        envelope_wrap_kind_name(kind));
+    EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(k->lib->libctx, k->pkey, k->lib->propq);
+    /* RSA output can be up to the modulus size: decrypt into a bounded
+     * buffer and accept exactly a DEK. */
+    uint8_t buf[ENVELOPE_MAX_WRAPPED];
+    size_t outl = sizeof(buf);
+    int init = pctx != NULL && EVP_PKEY_decrypt_init(pctx) == 1 &&
+               (kind == ENVELOPE_WRAP_PROVIDER_AEAD ? set_aad(pctx, aad) : set_oaep(pctx, aad));
+    int ok = init && EVP_PKEY_decrypt(pctx, buf, &outl, wrapped, wlen) == 1 &&
+             outl == ENVELOPE_DEK_BYTES;
+    EVP_PKEY_CTX_free(pctx);
+    if (ok)
+        memcpy(dek, buf, ENVELOPE_DEK_BYTES);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    if (ok) {
+        ERR_clear_error();
+        return ENVELOPE_OK;
+    }
+    if (!init)
+        return env_fail_ossl(err, ENVELOPE_ERR_KEK_UNSUPPORTED,
+                             "KEK \"%.200s\" cannot unwrap (is it only a public key?)", k->ref);
+    /* An OAEP or AEAD failure means this EDK was not made for this KEK
+     * and header: authentication, unless the provider says its home is
+     * unreachable or refused. */
+    return env_fail_ossl(err, ENVELOPE_ERR_AUTH, "unwrapping with KEK \"%.200s\" failed", k->ref);
+}

@@ -1,0 +1,154 @@
+/*
+ * uri.c - KEK references. What a message records must carry no secret, and
+ * what a message says must never choose code or files (issue 3): a
+ * reference read back from a message is opened only if it uses a key-home
+ * scheme served by the configured provider (pkcs11:, tpm2:, kms:) and has
+ * none of the attributes that name a module or a PIN (RFC 7512 §2.3:
+ * module-name, module-path, pin-source, pin-value). file: and bare paths
+ * must be named by the caller (decrypt --kek).
+ */
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+
+static const char *const secret_attrs[] = { "pin-value", "pin-source", "module-path",
+                                            "module-name" };
+
+static size_t scheme_len(const char *s, size_t n)
+{
+    size_t i = 0;
+    if (n == 0 || !isalpha((unsigned char)s[0]))
+        return 0;
+    while (i < n && (isalnum((unsigned char)s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.'))
+        i++;
+    return i < n && s[i] == ':' ? i : 0;
+}
+
+static int is_secret_attr(const char *a, size_t n)
+{
+    for (size_t i = 0; i < sizeof(secret_attrs) / sizeof(secret_attrs[0]); i++) {
+        size_t l = strlen(secret_attrs[i]);
+        if (n >= l && strncasecmp(a, secret_attrs[i], l) == 0 && (n == l || a[l] == '='))
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * pkcs11: path attributes are ';'-separated, query attributes '&'-separated
+ * after '?'. Secret and module attributes go; everything else is kept in
+ * order. For other schemes (and bare paths) the query is dropped.
+ */
+envelope_status env_uri_strip(const char *uri, char *out, size_t outsize, envelope_err *err)
+{
+    size_t n = strlen(uri);
+    size_t sl = scheme_len(uri, n);
+    if (n == 0)
+        return env_fail(err, ENVELOPE_ERR_ARGUMENT, "empty KEK URI");
+    if (sl == 0 || strncasecmp(uri, "pkcs11", sl) != 0 || sl != 6) {
+        const char *q = strchr(uri, '?');
+        size_t keep = q ? (size_t)(q - uri) : n;
+        if (keep + 1 > outsize || keep > ENVELOPE_MAX_KEK_URI)
+            return env_fail(err, ENVELOPE_ERR_ARGUMENT, "KEK URI is longer than %d bytes",
+                            ENVELOPE_MAX_KEK_URI);
+        memcpy(out, uri, keep);
+        out[keep] = '\0';
+        return ENVELOPE_OK;
+    }
+    size_t o = 0;
+    if (outsize < 8)
+        return env_fail(err, ENVELOPE_ERR_ARGUMENT, "KEK URI buffer too small");
+    memcpy(out, "pkcs11:", 7);
+    o = 7;
+    const char *p = uri + 7, *end = uri + n;
+    int first = 1;
+    while (p < end) {
+        size_t alen = strcspn(p, ";?");
+        if (p + alen > end)
+            alen = (size_t)(end - p);
+        if (alen > 0 && !is_secret_attr(p, alen)) {
+            size_t extra = first ? 0 : 1;
+            if (o + extra + alen + 1 > outsize || o + extra + alen > ENVELOPE_MAX_KEK_URI)
+                return env_fail(err, ENVELOPE_ERR_ARGUMENT, "KEK URI is longer than %d bytes",
+                                ENVELOPE_MAX_KEK_URI);
+            if (!first)
+                out[o++] = ';';
+            memcpy(out + o, p, alen);
+            o += alen;
+            first = 0;
+        }
+        p += alen;
+        if (p < end && *p == '?')
+            break; /* query attributes reach the key (PIN, module): never part of its name */
+        if (p < end)
+            p++;
+    }
+    out[o] = '\0';
+    return ENVELOPE_OK;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = tolower(c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+envelope_status env_uri_check_untrusted(const uint8_t *uri, size_t len, char *out, size_t outsize,
+                                        envelope_err *err)
+{
+    if (len == 0 || len + 1 > outsize)
+        return env_fail(err, ENVELOPE_ERR_KEK_REF_REFUSED, "KEK reference in the message is too long");
+    for (size_t i = 0; i < len; i++)
+        if (uri[i] < 0x21 || uri[i] > 0x7e)
+            return env_fail(err, ENVELOPE_ERR_KEK_REF_REFUSED,
+                            "KEK reference in the message has a byte outside printable ASCII; "
+                            "name the KEK with --kek");
+    memcpy(out, uri, len);
+    out[len] = '\0';
+    size_t sl = scheme_len(out, len);
+    static const char *const allowed[] = { "pkcs11", "tpm2", "kms" };
+    int ok = 0;
+    for (size_t i = 0; sl && i < sizeof(allowed) / sizeof(allowed[0]); i++)
+        if (sl == strlen(allowed[i]) && strncasecmp(out, allowed[i], sl) == 0)
+            ok = 1;
+    if (!ok)
+        return env_fail(err, ENVELOPE_ERR_KEK_REF_REFUSED,
+                        "the message names KEK \"%.200s\", which is not opened from a message "
+                        "(only pkcs11:, tpm2: and kms: references are); name it with --kek",
+                        out);
+    /* Decode %XX before looking for attribute names, so that an encoded
+     * "pin%2dsource" cannot slip through. */
+    char dec[ENVELOPE_MAX_KEK_URI + 1];
+    size_t d = 0;
+    for (size_t i = 0; i < len; i++) {
+        int hi, lo;
+        if (out[i] == '%' && i + 2 < len && (hi = hexval(out[i + 1])) >= 0 &&
+            (lo = hexval(out[i + 2])) >= 0) {
+            dec[d++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            dec[d++] = out[i];
+        }
+    }
+    dec[d] = '\0';
+    if (memchr(dec, '\0', d) != NULL)
+        return env_fail(err, ENVELOPE_ERR_KEK_REF_REFUSED,
+                        "the message's KEK reference has an encoded NUL; refused");
+    for (size_t i = 0; i < d; i++) {
+        if (i > 0 && dec[i - 1] != ';' && dec[i - 1] != '?' && dec[i - 1] != '&' && dec[i - 1] != ':')
+            continue;
+        for (size_t j = 0; j < sizeof(secret_attrs) / sizeof(secret_attrs[0]); j++) {
+            size_t l = strlen(secret_attrs[j]);
+            if (d - i >= l && strncasecmp(dec + i, secret_attrs[j], l) == 0 &&
+                (dec[i + l] == '\0' || !(isalnum((unsigned char)dec[i + l]) || dec[i + l] == '-')))
+                return env_fail(err, ENVELOPE_ERR_KEK_REF_REFUSED,
+                                "the message's KEK reference carries a module or PIN attribute "
+                                "(%s); refused: name the KEK with --kek", secret_attrs[j]);
+        }
+    }
+    return ENVELOPE_OK;
+}
