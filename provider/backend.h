@@ -43,7 +43,8 @@ typedef struct {
 typedef struct envkey_backend_ops {
     const char *name; /* "pkcs11", "tpm2": appears in logs and audit */
 
-    /* RSA: 1 if the device can do this form in hardware, 0 if not. */
+    /* RSA: 1 if the device can do this form in hardware, 0 if not, -1 if
+     * it could not be asked (error raised). */
     int (*rsa_supports)(void *be, const envkey_rsa_params *p);
     int (*rsa_decrypt)(void *be, const envkey_rsa_params *p,
                        const unsigned char *in, size_t inlen,

@@ -9,6 +9,7 @@
 #include <openssl/core_dispatch.h>
 #include <openssl/types.h>
 
+#include "envelope/provider.h"
 #include "backend.h"
 #include "errors.h"
 
@@ -45,6 +46,13 @@ typedef struct envprov_ctx {
 /* The provider's one context, for code reached without a ctx argument
  * (KEYMGMT load of a store reference). One per loaded provider instance. */
 envprov_ctx *envprov_ctx_get(void);
+
+/* The PKCS#11 client, created on first use (NULL on allocation failure). */
+struct hsm_ctx *envprov_hsm(envprov_ctx *pc);
+/* Warns once if a plain "RSA" fetch resolves to us (activated before default). */
+void envprov_check_order(envprov_ctx *pc);
+/* Remembers the core's error functions (errors.c). */
+void envprov_errors_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in);
 
 /* Dispatch tables (one file per OpenSSL operation). */
 extern const OSSL_DISPATCH envprov_rsa_keymgmt_functions[];

@@ -1,0 +1,96 @@
+/*
+ * hsm_call.c - the one wrapper around every C_* call: debug logging (call
+ * name and return code only, never arguments that might hold secrets) and
+ * the mapping of CK_RV to the provider's error reasons.
+ */
+#include "hsm_internal.h"
+
+#include <stdio.h>
+
+#include "errors.h"
+
+const char *hsm_rv_name(CK_RV rv)
+{
+    switch (rv) {
+#define N(x) case x: return #x
+    N(CKR_OK); N(CKR_CANCEL); N(CKR_HOST_MEMORY); N(CKR_SLOT_ID_INVALID);
+    N(CKR_GENERAL_ERROR); N(CKR_FUNCTION_FAILED); N(CKR_ARGUMENTS_BAD);
+    N(CKR_CANT_LOCK); N(CKR_ATTRIBUTE_SENSITIVE); N(CKR_ATTRIBUTE_TYPE_INVALID);
+    N(CKR_ATTRIBUTE_VALUE_INVALID); N(CKR_DATA_INVALID); N(CKR_DATA_LEN_RANGE);
+    N(CKR_DEVICE_ERROR); N(CKR_DEVICE_MEMORY); N(CKR_DEVICE_REMOVED);
+    N(CKR_ENCRYPTED_DATA_INVALID); N(CKR_ENCRYPTED_DATA_LEN_RANGE);
+    N(CKR_FUNCTION_CANCELED); N(CKR_FUNCTION_NOT_SUPPORTED); N(CKR_KEY_HANDLE_INVALID);
+    N(CKR_KEY_SIZE_RANGE); N(CKR_KEY_TYPE_INCONSISTENT); N(CKR_KEY_FUNCTION_NOT_PERMITTED);
+    N(CKR_MECHANISM_INVALID); N(CKR_MECHANISM_PARAM_INVALID); N(CKR_OBJECT_HANDLE_INVALID);
+    N(CKR_OPERATION_ACTIVE); N(CKR_OPERATION_NOT_INITIALIZED); N(CKR_PIN_INCORRECT);
+    N(CKR_PIN_INVALID); N(CKR_PIN_LEN_RANGE); N(CKR_PIN_EXPIRED); N(CKR_PIN_LOCKED);
+    N(CKR_SESSION_CLOSED); N(CKR_SESSION_COUNT); N(CKR_SESSION_HANDLE_INVALID);
+    N(CKR_TEMPLATE_INCOMPLETE); N(CKR_TEMPLATE_INCONSISTENT); N(CKR_TOKEN_NOT_PRESENT);
+    N(CKR_TOKEN_NOT_RECOGNIZED); N(CKR_TOKEN_WRITE_PROTECTED); N(CKR_USER_ALREADY_LOGGED_IN);
+    N(CKR_USER_NOT_LOGGED_IN); N(CKR_USER_PIN_NOT_INITIALIZED); N(CKR_USER_TYPE_INVALID);
+    N(CKR_BUFFER_TOO_SMALL); N(CKR_CRYPTOKI_NOT_INITIALIZED);
+    N(CKR_CRYPTOKI_ALREADY_INITIALIZED); N(CKR_RANDOM_NO_RNG);
+#undef N
+    default: return "CKR_(vendor or unknown)";
+    }
+}
+
+CK_RV hsm_rv(const char *fn, CK_RV rv)
+{
+    if (envprov_debug_enabled())
+        envprov_debug("pkcs11: %s -> %s (0x%lx)", fn, hsm_rv_name(rv), (unsigned long)rv);
+    return rv;
+}
+
+static int reason_of(CK_RV rv)
+{
+    switch (rv) {
+    case CKR_PIN_INCORRECT:
+    case CKR_PIN_INVALID:
+    case CKR_PIN_LEN_RANGE:
+    case CKR_PIN_EXPIRED:
+        return ENVPROV_R_PIN_INCORRECT;
+    case CKR_PIN_LOCKED:
+        return ENVPROV_R_PIN_LOCKED;
+    case CKR_USER_NOT_LOGGED_IN:
+    case CKR_USER_PIN_NOT_INITIALIZED:
+        return ENVPROV_R_PIN_MISSING;
+    case CKR_TOKEN_NOT_PRESENT:
+    case CKR_TOKEN_NOT_RECOGNIZED:
+    case CKR_SLOT_ID_INVALID:
+        return ENVPROV_R_TOKEN_NOT_PRESENT;
+    case CKR_DEVICE_REMOVED:
+    case CKR_DEVICE_ERROR:
+    case CKR_DEVICE_MEMORY:
+    case CKR_SESSION_COUNT:
+    case CKR_CRYPTOKI_NOT_INITIALIZED:
+        return ENVPROV_R_BACKEND_UNAVAILABLE;
+    case CKR_MECHANISM_INVALID:
+    case CKR_MECHANISM_PARAM_INVALID:
+    case CKR_KEY_TYPE_INCONSISTENT:
+    case CKR_KEY_FUNCTION_NOT_PERMITTED:
+        return ENVPROV_R_MECHANISM_NOT_SUPPORTED;
+    case CKR_ENCRYPTED_DATA_INVALID:
+    case CKR_ENCRYPTED_DATA_LEN_RANGE:
+        return ENVPROV_R_AUTHENTICATION_FAILED;
+    case CKR_KEY_HANDLE_INVALID:
+    case CKR_OBJECT_HANDLE_INVALID:
+        return ENVPROV_R_OBJECT_NOT_FOUND;
+    case CKR_BUFFER_TOO_SMALL:
+        return ENVPROV_R_BUFFER_TOO_SMALL;
+    case CKR_HOST_MEMORY:
+        return ENVPROV_R_INTERNAL;
+    default:
+        return ENVPROV_R_BACKEND_ERROR;
+    }
+}
+
+int hsm_raise_rv(CK_RV rv, const char *what, const char *token, const char *object)
+{
+    int reason = reason_of(rv);
+    ENVPROV_RAISE(reason, "%s%s%s%s%s%s: %s (0x%lx)", what,
+                  token ? " on token \"" : "", token ? token : "", token ? "\"" : "",
+                  object ? " for object " : "", object ? object : "",
+                  hsm_rv_name(rv), (unsigned long)rv);
+    return reason;
+}

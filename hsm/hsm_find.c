@@ -1,0 +1,225 @@
+/*
+ * hsm_find.c - from a pkcs11: URI to the keys it names.
+ *
+ * Tokens are enumerated on every lookup (C_GetSlotList(TRUE) is cheap and a
+ * token may have been inserted since); token structures are never freed
+ * before the context, because keys point at them.
+ */
+#include "hsm_internal.h"
+
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+
+#define HSM_MAX_SLOTS 64
+#define HSM_MAX_OBJECTS 256
+
+static struct hsm_token *token_for_slot(struct hsm_ctx *h, struct hsm_module *m, CK_SLOT_ID slot)
+{
+    for (struct hsm_token *t = m->tokens; t != NULL; t = t->next)
+        if (t->slot == slot)
+            return t;
+    struct hsm_token *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return NULL;
+    t->mod = m;
+    t->slot = slot;
+    t->default_pin_source = h->pin_source;
+    pthread_mutex_init(&t->lock, NULL);
+    t->next = m->tokens;
+    m->tokens = t;
+    return t;
+}
+
+/* Refresh the token list of one module. Called with h->lock held. */
+static void refresh_tokens(struct hsm_ctx *h, struct hsm_module *m)
+{
+    CK_SLOT_ID slots[HSM_MAX_SLOTS];
+    CK_ULONG n = HSM_MAX_SLOTS;
+    CK_RV rv = P11(m, C_GetSlotList, CK_TRUE, slots, &n);
+    if (rv != CKR_OK)
+        return;
+    for (CK_ULONG i = 0; i < n; i++) {
+        CK_TOKEN_INFO info;
+        if (P11(m, C_GetTokenInfo, slots[i], &info) != CKR_OK)
+            continue;
+        if (!(info.flags & CKF_TOKEN_INITIALIZED))
+            continue;
+        struct hsm_token *t = token_for_slot(h, m, slots[i]);
+        if (t == NULL)
+            continue;
+        pthread_mutex_lock(&t->lock);
+        t->info = info;
+        hsm_trim_label(t->label, info.label, sizeof(info.label));
+        pthread_mutex_unlock(&t->lock);
+    }
+}
+
+static int module_matches(const struct hsm_module *m, P11KitUri *p)
+{
+    const char *want_path = p11_kit_uri_get_module_path(p);
+    if (want_path != NULL && strcmp(want_path, m->path) != 0)
+        return 0;
+    const char *want_name = p11_kit_uri_get_module_name(p);
+    if (want_name != NULL) {
+        char *copy = strdup(m->path);
+        if (copy == NULL)
+            return 0;
+        const char *base = basename(copy);
+        size_t wl = strlen(want_name);
+        int ok = strcmp(base, want_name) == 0
+                 || (strncmp(base, want_name, wl) == 0 && strcmp(base + wl, ".so") == 0);
+        free(copy);
+        return ok;
+    }
+    return 1;
+}
+
+struct found {
+    CK_OBJECT_HANDLE obj;
+    CK_OBJECT_CLASS cls;
+    unsigned char id[HSM_MAX_ID];
+    CK_ULONG id_len;
+};
+
+/* Search one token; report keys to cb. *nfound counts reported keys. */
+static int search_token(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *swctx, P11KitUri *p,
+                        hsm_key_cb cb, void *arg, int *nfound)
+{
+    CK_SESSION_HANDLE s;
+    int ret = hsm_session_get(t, p11_kit_uri_get_pin_source(p), p11_kit_uri_get_pin_value(p), &s);
+    if (ret != ENVPROV_R_OK)
+        return ret;
+    CK_ULONG nattr = 0;
+    CK_ATTRIBUTE *tmpl = p11_kit_uri_get_attributes(p, &nattr);
+    CK_OBJECT_CLASS want_cls = (CK_OBJECT_CLASS)-1;
+    for (CK_ULONG i = 0; i < nattr; i++)
+        if (tmpl[i].type == CKA_CLASS && tmpl[i].ulValueLen == sizeof(CK_OBJECT_CLASS))
+            want_cls = *(CK_OBJECT_CLASS *)tmpl[i].pValue;
+
+    struct found *list = calloc(HSM_MAX_OBJECTS, sizeof(*list));
+    if (list == NULL) {
+        hsm_session_put(t, s, 0);
+        return ENVPROV_R_INTERNAL;
+    }
+    CK_ULONG count = 0;
+    CK_RV rv = P11(t->mod, C_FindObjectsInit, s, tmpl, nattr);
+    if (rv == CKR_OK) {
+        CK_OBJECT_HANDLE handles[HSM_MAX_OBJECTS];
+        rv = P11(t->mod, C_FindObjects, s, handles, HSM_MAX_OBJECTS, &count);
+        (void)P11(t->mod, C_FindObjectsFinal, s);
+        for (CK_ULONG i = 0; rv == CKR_OK && i < count; i++) {
+            list[i].obj = handles[i];
+            CK_ATTRIBUTE a[2] = {{CKA_CLASS, &list[i].cls, sizeof(list[i].cls)},
+                                 {CKA_ID, list[i].id, sizeof(list[i].id)}};
+            if (P11(t->mod, C_GetAttributeValue, s, handles[i], a, 2) != CKR_OK) {
+                list[i].cls = (CK_OBJECT_CLASS)-1; /* unreadable: skip it */
+                continue;
+            }
+            list[i].id_len = a[1].ulValueLen == (CK_ULONG)-1 ? 0 : a[1].ulValueLen;
+        }
+    }
+    if (rv != CKR_OK) {
+        hsm_session_put(t, s, hsm_session_rv_is_broken(rv));
+        free(list);
+        return hsm_raise_rv(rv, "C_FindObjects", t->label, NULL);
+    }
+    ret = ENVPROV_R_OK;
+    for (CK_ULONG i = 0; i < count && ret == ENVPROV_R_OK; i++) {
+        struct found *f = &list[i];
+        if (f->cls != CKO_SECRET_KEY && f->cls != CKO_PRIVATE_KEY && f->cls != CKO_PUBLIC_KEY)
+            continue;
+        /* One EVP_PKEY per key pair: the private key carries the public
+         * half, so its public object is reported only when asked for. */
+        if (f->cls == CKO_PUBLIC_KEY && want_cls != CKO_PUBLIC_KEY) {
+            int paired = 0;
+            for (CK_ULONG j = 0; j < count && !paired; j++)
+                paired = list[j].cls == CKO_PRIVATE_KEY && list[j].id_len == f->id_len
+                         && memcmp(list[j].id, f->id, f->id_len) == 0;
+            if (paired)
+                continue;
+        }
+        int reason = ENVPROV_R_OK;
+        envkey *k = hsm_key_wrap(h, t, swctx, s, f->obj, &reason);
+        if (k == NULL) {
+            if (reason == ENVPROV_R_NOT_SUPPORTED && want_cls == (CK_OBJECT_CLASS)-1)
+                continue; /* listing a token: skip keys that are not KEKs */
+            ret = reason;
+            break;
+        }
+        (*nfound)++;
+        ret = cb(k, arg);
+        envkey_free(k);
+    }
+    hsm_session_put(t, s, 0);
+    free(list);
+    return ret;
+}
+
+int hsm_find_keys(struct hsm_ctx *h, OSSL_LIB_CTX *swctx, const char *uri, hsm_key_cb cb, void *arg)
+{
+    P11KitUri *p = NULL;
+    int ret = hsm_uri_parse(uri, &p);
+    if (ret != ENVPROV_R_OK)
+        return ret;
+    if ((ret = hsm_ensure_loaded(h)) != ENVPROV_R_OK) {
+        p11_kit_uri_free(p);
+        return ret;
+    }
+    struct hsm_token *matched[HSM_MAX_SLOTS * HSM_MAX_MODULES];
+    size_t nmatched = 0;
+    int any_module = 0;
+    pthread_mutex_lock(&h->lock);
+    for (size_t i = 0; i < h->nmods; i++) {
+        struct hsm_module *m = &h->mods[i];
+        if (!module_matches(m, p))
+            continue;
+        any_module = 1;
+        refresh_tokens(h, m);
+        for (struct hsm_token *t = m->tokens; t != NULL; t = t->next)
+            if (nmatched < sizeof(matched) / sizeof(matched[0])
+                && p11_kit_uri_match_token_info(p, &t->info))
+                matched[nmatched++] = t;
+    }
+    pthread_mutex_unlock(&h->lock);
+
+    if (!any_module) {
+        ENVPROV_RAISE(ENVPROV_R_BAD_URI,
+                      "the URI's module-path/module-name names no module in pkcs11-module "
+                      "(only configured modules are used)");
+        p11_kit_uri_free(p);
+        return ENVPROV_R_BAD_URI;
+    }
+    if (nmatched == 0) {
+        const CK_TOKEN_INFO *want = p11_kit_uri_get_token_info(p);
+        char label[33];
+        hsm_trim_label(label, want->label, sizeof(want->label));
+        ENVPROV_RAISE(ENVPROV_R_TOKEN_NOT_PRESENT,
+                      "no token matching \"%s\" is present in the configured PKCS#11 modules; "
+                      "list tokens with: pkcs11-tool --module MODULE -L",
+                      label[0] ? label : "(any)");
+        p11_kit_uri_free(p);
+        return ENVPROV_R_TOKEN_NOT_PRESENT;
+    }
+    int nfound = 0;
+    for (size_t i = 0; i < nmatched && ret == ENVPROV_R_OK; i++)
+        ret = search_token(h, matched[i], swctx, p, cb, arg, &nfound);
+    if (ret == ENVPROV_R_OK && nfound == 0) {
+        CK_ATTRIBUTE *lab = p11_kit_uri_get_attribute(p, CKA_LABEL);
+        char obj[HSM_MAX_LABEL + 1] = "";
+        if (lab != NULL && lab->ulValueLen <= HSM_MAX_LABEL) {
+            memcpy(obj, lab->pValue, lab->ulValueLen);
+            obj[lab->ulValueLen] = '\0';
+        }
+        ENVPROV_RAISE(ENVPROV_R_OBJECT_NOT_FOUND,
+                      "object not found: no key%s%s%s on token \"%s\"; list keys with: "
+                      "envelope kek list 'pkcs11:token=%s'",
+                      obj[0] ? " \"" : "", obj, obj[0] ? "\"" : "", matched[0]->label,
+                      matched[0]->label);
+        ret = ENVPROV_R_OBJECT_NOT_FOUND;
+    }
+    p11_kit_uri_free(p);
+    return ret;
+}

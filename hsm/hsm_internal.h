@@ -1,0 +1,135 @@
+/*
+ * hsm_internal.h - structures shared by the files of the PKCS#11 client.
+ *
+ * Locking: hsm_ctx.lock guards module load/re-init and the token lists;
+ * hsm_token.lock guards that token's session pool, login state and
+ * mechanism cache. Lock order: ctx before token. No lock is held across a
+ * user callback.
+ */
+#ifndef ENVELOPE_HSM_INTERNAL_H
+#define ENVELOPE_HSM_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <p11-kit/pkcs11.h>
+#include <p11-kit/uri.h>
+
+#include "hsm.h"
+
+#define HSM_MAX_MODULES 8
+#define HSM_MAX_POOL 16        /* idle sessions kept per token */
+#define HSM_MAX_ID 64          /* bytes of CKA_ID we accept */
+#define HSM_MAX_LABEL 128      /* bytes of CKA_LABEL we accept */
+#define HSM_MAX_PIN 256        /* bytes of PIN we read from a pin source */
+
+/* Cached answer of whether the token can do an RSA form (probed once). */
+enum hsm_cap { HSM_CAP_UNKNOWN = 0, HSM_CAP_YES, HSM_CAP_NO };
+
+struct hsm_module;
+
+struct hsm_token {
+    struct hsm_module *mod;
+    CK_SLOT_ID slot;
+    CK_TOKEN_INFO info;
+    char label[33];          /* CKA token label, trailing blanks removed */
+    pthread_mutex_t lock;
+    CK_SESSION_HANDLE pool[HSM_MAX_POOL];
+    size_t npool;
+    unsigned pool_generation; /* module generation the pool belongs to */
+    int logged_in;
+    unsigned login_generation;
+    char *pin;               /* secmem, NULL until first login */
+    const char *default_pin_source; /* the ctx's pkcs11-pin-source, or NULL */
+    /* A PIN the token rejected is never offered again by us: tokens count
+     * failures and lock. We keep its SHA-256, not the PIN. */
+    unsigned char bad_pin_hash[32];
+    int have_bad_pin;
+    /* mechanism capabilities */
+    int mech_probed;
+    int has_gcm, has_rsa_pkcs, has_rsa_oaep;
+    enum hsm_cap oaep_cap[5][5][2]; /* [hash][mgf1 hash][label] */
+    struct hsm_token *next;
+};
+
+struct hsm_module {
+    char *path;
+    CK_FUNCTION_LIST *fl;
+    int initialized_by_us;   /* we called C_Initialize and own C_Finalize */
+    int finalized;
+    pid_t pid;               /* process that initialised it */
+    unsigned generation;     /* bumped on every (re-)initialisation */
+    struct hsm_token *tokens;
+};
+
+struct hsm_ctx {
+    pthread_mutex_t lock;
+    char *modules_conf;
+    char *pin_source;
+    int allow_extractable;
+    struct hsm_module mods[HSM_MAX_MODULES];
+    size_t nmods;
+    int loaded;
+    struct hsm_ctx *next_live; /* global list walked by the exit handler */
+};
+
+/* The backend handle of one PKCS#11 key (envkey.be). */
+struct hsm_key {
+    struct hsm_ctx *h;
+    struct hsm_token *tok;
+    CK_OBJECT_CLASS cls;
+    CK_KEY_TYPE ktype;
+    unsigned char id[HSM_MAX_ID];
+    size_t id_len;
+    char label[HSM_MAX_LABEL + 1];
+    size_t mod_bytes;        /* RSA modulus length in bytes */
+    CK_OBJECT_HANDLE handle;
+    unsigned handle_generation;
+    pthread_mutex_t lock;    /* guards handle re-lookup */
+};
+
+/* hsm_call.c: the one wrapper every C_* call goes through. */
+CK_RV hsm_rv(const char *fn, CK_RV rv);
+#define P11(mod, fn, ...) hsm_rv(#fn, (mod)->fl->fn(__VA_ARGS__))
+/* Map a return value to our reason and raise it with `what` as context. */
+int hsm_raise_rv(CK_RV rv, const char *what, const char *token, const char *object);
+const char *hsm_rv_name(CK_RV rv);
+
+/* hsm_module.c */
+int hsm_ensure_loaded(struct hsm_ctx *h);   /* loads, initialises, re-inits after fork */
+int hsm_process_exiting(void);
+
+/* hsm_session.c */
+int hsm_session_get(struct hsm_token *t, const char *uri_pin_source,
+                    const char *uri_pin_value, CK_SESSION_HANDLE *out);
+void hsm_session_put(struct hsm_token *t, CK_SESSION_HANDLE s, int broken);
+int hsm_token_login(struct hsm_token *t, CK_SESSION_HANDLE s, const char *uri_pin_source,
+                    const char *uri_pin_value);
+void hsm_token_drop_sessions(struct hsm_token *t);
+int hsm_session_rv_is_broken(CK_RV rv);
+
+/* hsm_pin.c */
+int hsm_pin_read(const char *source, char **pin_out);
+
+/* hsm_uri.c */
+int hsm_uri_parse(const char *uri, P11KitUri **out);
+/* The URI with only token identity and object attributes, no secrets or
+ * module paths (for ENVELOPE_PKEY_PARAM_URI and audit). Caller frees. */
+char *hsm_uri_canonical(const struct hsm_token *t, const char *label,
+                        const unsigned char *id, size_t id_len, CK_OBJECT_CLASS cls);
+
+/* hsm_mech.c */
+void hsm_token_probe_mechanisms(struct hsm_token *t, CK_SESSION_HANDLE s);
+int hsm_oaep_hash_index(int md_nid);
+
+/* hsm_keyops.c */
+extern const envkey_backend_ops hsm_key_ops;
+envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *swctx,
+                     CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj, int *reason);
+int hsm_key_handle(struct hsm_key *k, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *out);
+
+/* small helpers */
+void hsm_trim_label(char *dst, const unsigned char *src, size_t n);
+
+#endif

@@ -1,0 +1,209 @@
+/*
+ * hsm_keyobj.c - turning a PKCS#11 object into an envkey.
+ *
+ * The KEK check lives here: a secret or private key that is extractable
+ * or not sensitive (its value can be read out of the token; pkcs11-tool
+ * --keygen makes such AES keys unless --sensitive is given) is refused as a
+ * KEK unless the operator set allow-extractable-kek = yes.
+ */
+#include "hsm_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/sha.h>
+
+#include "errors.h"
+
+#define HSM_MAX_MODULUS 1024 /* bytes: RSA-8192 */
+
+static EVP_PKEY *rsa_public(OSSL_LIB_CTX *swctx, const unsigned char *n, size_t nlen,
+                            const unsigned char *e, size_t elen)
+{
+    EVP_PKEY *pkey = NULL;
+    BIGNUM *bn = BN_bin2bn(n, (int)nlen, NULL), *be = BN_bin2bn(e, (int)elen, NULL);
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(swctx, "RSA", "provider=default");
+    if (bn && be && bld && pc && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn)
+        && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be)
+        && (params = OSSL_PARAM_BLD_to_param(bld)) != NULL && EVP_PKEY_fromdata_init(pc) > 0)
+        (void)EVP_PKEY_fromdata(pc, &pkey, EVP_PKEY_PUBLIC_KEY, params);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    EVP_PKEY_CTX_free(pc);
+    BN_free(bn);
+    BN_free(be);
+    return pkey;
+}
+
+static int refuse_unsafe(struct hsm_ctx *h, struct hsm_token *t, const char *label,
+                         CK_BBOOL sensitive, CK_BBOOL extractable)
+{
+    if ((sensitive && !extractable) || h->allow_extractable)
+        return ENVPROV_R_OK;
+    ENVPROV_RAISE(ENVPROV_R_KEY_NOT_SAFE,
+                  "key \"%s\" on token \"%s\" is %s: its value can leave the token, so it is "
+                  "refused as a KEK; create one with `envelope kek create`, or set "
+                  "allow-extractable-kek = yes",
+                  label, t->label,
+                  extractable ? (sensitive ? "extractable" : "extractable and not sensitive")
+                              : "not sensitive");
+    return ENVPROV_R_KEY_NOT_SAFE;
+}
+
+envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *swctx,
+                     CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj, int *reason)
+{
+    struct hsm_key *hk = calloc(1, sizeof(*hk));
+    unsigned char *mod = NULL, exp[16];
+    envkey *k = NULL;
+    *reason = ENVPROV_R_INTERNAL;
+    if (hk == NULL)
+        return NULL;
+    pthread_mutex_init(&hk->lock, NULL);
+    hk->h = h;
+    hk->tok = t;
+    hk->handle = obj;
+    hk->handle_generation = t->mod->generation;
+    CK_BBOOL sensitive = CK_FALSE, extractable = CK_TRUE;
+    CK_ULONG value_len = 0;
+    CK_ATTRIBUTE a[] = {
+        {CKA_CLASS, &hk->cls, sizeof(hk->cls)},
+        {CKA_KEY_TYPE, &hk->ktype, sizeof(hk->ktype)},
+        {CKA_ID, hk->id, sizeof(hk->id)},
+        {CKA_LABEL, hk->label, HSM_MAX_LABEL},
+    };
+    CK_RV rv = P11(t->mod, C_GetAttributeValue, s, obj, a, 4);
+    if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID) {
+        *reason = hsm_raise_rv(rv, "C_GetAttributeValue", t->label, NULL);
+        goto err;
+    }
+    hk->id_len = a[2].ulValueLen == (CK_ULONG)-1 ? 0 : a[2].ulValueLen;
+    hk->label[a[3].ulValueLen == (CK_ULONG)-1 ? 0 : a[3].ulValueLen] = '\0';
+
+    envkey_kind kind;
+    if (hk->cls == CKO_SECRET_KEY && hk->ktype == CKK_AES)
+        kind = ENVKEY_AES_KEK;
+    else if ((hk->cls == CKO_PRIVATE_KEY || hk->cls == CKO_PUBLIC_KEY) && hk->ktype == CKK_RSA)
+        kind = ENVKEY_RSA;
+    else {
+        ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED,
+                      "key \"%s\" on token \"%s\" is neither an AES secret key nor an RSA key",
+                      hk->label, t->label);
+        *reason = ENVPROV_R_NOT_SUPPORTED;
+        goto err;
+    }
+    if (hk->cls != CKO_PUBLIC_KEY) {
+        CK_ATTRIBUTE sa[] = {{CKA_SENSITIVE, &sensitive, sizeof(sensitive)},
+                             {CKA_EXTRACTABLE, &extractable, sizeof(extractable)}};
+        rv = P11(t->mod, C_GetAttributeValue, s, obj, sa, 2);
+        if (rv != CKR_OK) {
+            *reason = hsm_raise_rv(rv, "reading CKA_SENSITIVE/CKA_EXTRACTABLE", t->label, hk->label);
+            goto err;
+        }
+        if ((*reason = refuse_unsafe(h, t, hk->label, sensitive, extractable)) != ENVPROV_R_OK)
+            goto err;
+    }
+    if (kind == ENVKEY_AES_KEK) {
+        CK_ATTRIBUTE va = {CKA_VALUE_LEN, &value_len, sizeof(value_len)};
+        rv = P11(t->mod, C_GetAttributeValue, s, obj, &va, 1);
+        if (rv != CKR_OK || value_len != 32) {
+            ENVPROV_RAISE(ENVPROV_R_KEY_NOT_SAFE,
+                          "key \"%s\" on token \"%s\" is not AES-256 (CKA_VALUE_LEN %lu)",
+                          hk->label, t->label, (unsigned long)value_len);
+            *reason = ENVPROV_R_KEY_NOT_SAFE;
+            goto err;
+        }
+    }
+    if ((k = envkey_new(kind, &hsm_key_ops, hk)) == NULL)
+        goto err;
+    hk = NULL; /* owned by k now */
+    struct hsm_key *kb = k->be;
+    k->has_private = kb->cls != CKO_PUBLIC_KEY;
+    if (kind == ENVKEY_RSA) {
+        mod = malloc(HSM_MAX_MODULUS);
+        CK_ATTRIBUTE ra[] = {{CKA_MODULUS, mod, HSM_MAX_MODULUS},
+                             {CKA_PUBLIC_EXPONENT, exp, sizeof(exp)}};
+        if (mod == NULL
+            || (rv = P11(t->mod, C_GetAttributeValue, s, obj, ra, 2)) != CKR_OK) {
+            *reason = mod ? hsm_raise_rv(rv, "reading the RSA public key", t->label, kb->label)
+                          : ENVPROV_R_INTERNAL;
+            goto err;
+        }
+        k->pub = rsa_public(swctx, mod, ra[0].ulValueLen, exp, ra[1].ulValueLen);
+        if (k->pub == NULL) {
+            ENVPROV_RAISE(ENVPROV_R_BACKEND_ERROR, "RSA key \"%s\" has an unusable public half",
+                          kb->label);
+            *reason = ENVPROV_R_BACKEND_ERROR;
+            goto err;
+        }
+        k->bits = EVP_PKEY_get_bits(k->pub);
+        kb->mod_bytes = ra[0].ulValueLen;
+        if (kb->id_len == 0) { /* no CKA_ID: identify the key by its modulus */
+            SHA256(mod, ra[0].ulValueLen, k->key_id);
+            k->key_id_len = SHA256_DIGEST_LENGTH;
+        }
+    } else {
+        k->bits = 256;
+    }
+    if (kb->id_len > 0) {
+        memcpy(k->key_id, kb->id, kb->id_len);
+        k->key_id_len = kb->id_len;
+    } else if (kind == ENVKEY_AES_KEK) {
+        SHA256((const unsigned char *)kb->label, strlen(kb->label), k->key_id);
+        k->key_id_len = SHA256_DIGEST_LENGTH;
+    }
+    k->uri = hsm_uri_canonical(t, kb->label, kb->id, kb->id_len, kb->cls);
+    if (k->uri == NULL)
+        goto err;
+    free(mod);
+    *reason = ENVPROV_R_OK;
+    return k;
+err:
+    free(mod);
+    if (hk != NULL) {
+        pthread_mutex_destroy(&hk->lock);
+        free(hk);
+    }
+    envkey_free(k);
+    return NULL;
+}
+
+int hsm_key_handle(struct hsm_key *k, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *out)
+{
+    pthread_mutex_lock(&k->lock);
+    if (k->handle_generation == k->tok->mod->generation) {
+        *out = k->handle;
+        pthread_mutex_unlock(&k->lock);
+        return ENVPROV_R_OK;
+    }
+    /* The module was re-initialised (fork): handles may have changed, so
+     * find the object again by class, id and label. */
+    CK_ATTRIBUTE tmpl[3] = {{CKA_CLASS, &k->cls, sizeof(k->cls)},
+                            {CKA_ID, k->id, k->id_len},
+                            {CKA_LABEL, k->label, strlen(k->label)}};
+    CK_OBJECT_HANDLE found[2];
+    CK_ULONG n = 0;
+    CK_RV rv = P11(k->tok->mod, C_FindObjectsInit, s, tmpl, 3);
+    if (rv == CKR_OK) {
+        rv = P11(k->tok->mod, C_FindObjects, s, found, 2, &n);
+        (void)P11(k->tok->mod, C_FindObjectsFinal, s);
+    }
+    if (rv != CKR_OK || n != 1) {
+        pthread_mutex_unlock(&k->lock);
+        if (rv != CKR_OK)
+            return hsm_raise_rv(rv, "C_FindObjects", k->tok->label, k->label);
+        ENVPROV_RAISE(ENVPROV_R_OBJECT_NOT_FOUND, "key \"%s\" is no longer on token \"%s\"%s",
+                      k->label, k->tok->label, n > 1 ? " (or is no longer unique)" : "");
+        return ENVPROV_R_OBJECT_NOT_FOUND;
+    }
+    k->handle = found[0];
+    k->handle_generation = k->tok->mod->generation;
+    *out = found[0];
+    pthread_mutex_unlock(&k->lock);
+    return ENVPROV_R_OK;
+}

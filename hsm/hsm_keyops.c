@@ -1,0 +1,350 @@
+/*
+ * hsm_keyops.c - the envkey backend ops for PKCS#11 keys: RSA decrypt and
+ * AES-GCM encrypt/decrypt inside the token.
+ *
+ * Every op takes a pooled session, runs, and returns the session; a session
+ * the device says is gone is dropped and the op is tried once more on a new
+ * one (HSM session loss recovers without restarting the program).
+ */
+#include "hsm_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/obj_mac.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+
+#include "errors.h"
+
+#define GCM_TAG 16
+#define GCM_IV 12
+#define RSA_MAX_BYTES 1024
+#define ENVELOPE_HSM_MAX_AEAD 64
+
+static int begin(struct hsm_key *k, CK_SESSION_HANDLE *s, CK_OBJECT_HANDLE *obj)
+{
+    int ret = hsm_ensure_loaded(k->h);
+    if (ret != ENVPROV_R_OK)
+        return ret;
+    if ((ret = hsm_session_get(k->tok, NULL, NULL, s)) != ENVPROV_R_OK)
+        return ret;
+    if ((ret = hsm_key_handle(k, *s, obj)) != ENVPROV_R_OK)
+        hsm_session_put(k->tok, *s, 0);
+    return ret;
+}
+
+static int oaep_mechs(int md, CK_MECHANISM_TYPE *hash, CK_RSA_PKCS_MGF_TYPE *mgf)
+{
+    switch (md) {
+    case NID_sha1: *hash = CKM_SHA_1; *mgf = CKG_MGF1_SHA1; return 1;
+    case NID_sha224: *hash = CKM_SHA224; *mgf = CKG_MGF1_SHA224; return 1;
+    case NID_sha256: *hash = CKM_SHA256; *mgf = CKG_MGF1_SHA256; return 1;
+    case NID_sha384: *hash = CKM_SHA384; *mgf = CKG_MGF1_SHA384; return 1;
+    case NID_sha512: *hash = CKM_SHA512; *mgf = CKG_MGF1_SHA512; return 1;
+    default: return 0;
+    }
+}
+
+/* Fill mech (and oaep) from our parameters; 0 if not expressible. */
+static int rsa_mech(const envkey_rsa_params *p, CK_MECHANISM *mech, CK_RSA_PKCS_OAEP_PARAMS *oaep)
+{
+    memset(mech, 0, sizeof(*mech));
+    if (p->padding == RSA_PKCS1_PADDING) {
+        mech->mechanism = CKM_RSA_PKCS;
+        return 1;
+    }
+    if (p->padding != RSA_PKCS1_OAEP_PADDING)
+        return 0;
+    CK_RSA_PKCS_MGF_TYPE unused;
+    memset(oaep, 0, sizeof(*oaep));
+    if (!oaep_mechs(p->oaep_md, &oaep->hashAlg, &unused) || !oaep_mechs(p->mgf1_md, &unused, &oaep->mgf))
+        return 0;
+    oaep->source = CKZ_DATA_SPECIFIED;
+    oaep->pSourceData = p->label_len ? (void *)p->label : NULL;
+    oaep->ulSourceDataLen = p->label_len;
+    mech->mechanism = CKM_RSA_PKCS_OAEP;
+    mech->pParameter = oaep;
+    mech->ulParameterLen = sizeof(*oaep);
+    return 1;
+}
+
+static int mech_refused(CK_RV rv)
+{
+    return rv == CKR_MECHANISM_INVALID || rv == CKR_MECHANISM_PARAM_INVALID
+           || rv == CKR_ARGUMENTS_BAD || rv == CKR_KEY_TYPE_INCONSISTENT
+           || rv == CKR_KEY_FUNCTION_NOT_PERMITTED;
+}
+
+/* 1 if the token does this RSA form in hardware, 0 if not, -1 on error. */
+static int hsm_rsa_supports(void *be, const envkey_rsa_params *p)
+{
+    struct hsm_key *k = be;
+    struct hsm_token *t = k->tok;
+    CK_SESSION_HANDLE s;
+    CK_OBJECT_HANDLE obj;
+    if (k->cls != CKO_PRIVATE_KEY)
+        return 0;
+    if (begin(k, &s, &obj) != ENVPROV_R_OK)
+        return -1;
+    hsm_token_probe_mechanisms(t, s);
+    int yes = 0;
+    if (p->padding == RSA_PKCS1_PADDING) {
+        yes = t->has_rsa_pkcs;
+    } else if (p->padding == RSA_PKCS1_OAEP_PADDING && t->has_rsa_oaep) {
+        int hi = hsm_oaep_hash_index(p->oaep_md), mi = hsm_oaep_hash_index(p->mgf1_md);
+        int li = p->label_len > 0;
+        if (hi >= 0 && mi >= 0) {
+            pthread_mutex_lock(&t->lock);
+            enum hsm_cap cap = t->oaep_cap[hi][mi][li];
+            pthread_mutex_unlock(&t->lock);
+            if (cap == HSM_CAP_UNKNOWN) {
+                CK_MECHANISM mech;
+                CK_RSA_PKCS_OAEP_PARAMS oaep;
+                cap = HSM_CAP_NO;
+                if (rsa_mech(p, &mech, &oaep)) {
+                    CK_RV rv = P11(t->mod, C_DecryptInit, s, &mech, obj);
+                    if (rv == CKR_OK) {
+                        /* PKCS#11 v2.40 §5.9: a failing C_Decrypt ends the
+                         * operation; an all-zero block never decodes. */
+                        unsigned char zero[RSA_MAX_BYTES] = {0}, out[RSA_MAX_BYTES];
+                        CK_ULONG outlen = sizeof(out);
+                        (void)P11(t->mod, C_Decrypt, s, zero, (CK_ULONG)k->mod_bytes, out, &outlen);
+                        OPENSSL_cleanse(out, sizeof(out));
+                        cap = HSM_CAP_YES;
+                    } else if (!mech_refused(rv)) {
+                        cap = HSM_CAP_UNKNOWN; /* a device error, not an answer */
+                    }
+                }
+                pthread_mutex_lock(&t->lock);
+                t->oaep_cap[hi][mi][li] = cap;
+                pthread_mutex_unlock(&t->lock);
+            }
+            yes = cap == HSM_CAP_YES;
+        }
+    }
+    hsm_session_put(t, s, 0);
+    return yes;
+}
+
+static int hsm_rsa_decrypt(void *be, const envkey_rsa_params *p, const unsigned char *in,
+                           size_t inlen, unsigned char *out, size_t *outlen, size_t outsize)
+{
+    struct hsm_key *k = be;
+    CK_MECHANISM mech;
+    CK_RSA_PKCS_OAEP_PARAMS oaep;
+    if (k->cls != CKO_PRIVATE_KEY) {
+        ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED, "key \"%s\" is a public key: it cannot decrypt", k->label);
+        return ENVPROV_R_NOT_SUPPORTED;
+    }
+    if (!rsa_mech(p, &mech, &oaep) || inlen != k->mod_bytes) {
+        ENVPROV_RAISE(inlen != k->mod_bytes ? ENVPROV_R_AUTHENTICATION_FAILED : ENVPROV_R_MECHANISM_NOT_SUPPORTED,
+                      "RSA decryption failed");
+        return inlen != k->mod_bytes ? ENVPROV_R_AUTHENTICATION_FAILED : ENVPROV_R_MECHANISM_NOT_SUPPORTED;
+    }
+    unsigned char buf[RSA_MAX_BYTES];
+    CK_ULONG n = 0;
+    CK_RV rv = CKR_OK;
+    int ret;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        CK_SESSION_HANDLE s;
+        CK_OBJECT_HANDLE obj;
+        if ((ret = begin(k, &s, &obj)) != ENVPROV_R_OK)
+            return ret;
+        int init_failed = 0;
+        rv = P11(k->tok->mod, C_DecryptInit, s, &mech, obj);
+        if (rv == CKR_OK) {
+            n = sizeof(buf);
+            rv = P11(k->tok->mod, C_Decrypt, s, (CK_BYTE_PTR)in, (CK_ULONG)inlen, buf, &n);
+        } else {
+            init_failed = 1;
+        }
+        int broken = hsm_session_rv_is_broken(rv);
+        hsm_session_put(k->tok, s, broken);
+        if (broken && attempt == 0)
+            continue;
+        if (rv != CKR_OK && init_failed && mech_refused(rv)) {
+            ENVPROV_RAISE(ENVPROV_R_MECHANISM_NOT_SUPPORTED,
+                          "mechanism not supported by token \"%s\": %s (%s)", k->tok->label,
+                          mech.mechanism == CKM_RSA_PKCS ? "RSA PKCS#1 v1.5" : "RSA-OAEP with these parameters",
+                          hsm_rv_name(rv));
+            return ENVPROV_R_MECHANISM_NOT_SUPPORTED;
+        }
+        break;
+    }
+    if (rv != CKR_OK) {
+        OPENSSL_cleanse(buf, sizeof(buf));
+        if (hsm_session_rv_is_broken(rv) || rv == CKR_DEVICE_ERROR || rv == CKR_DEVICE_MEMORY)
+            return hsm_raise_rv(rv, "RSA decryption", k->tok->label, k->label);
+        /* One message for every padding or data failure: the reason must not
+         * become an oracle (Bleichenbacher, Manger). */
+        ENVPROV_RAISE(ENVPROV_R_AUTHENTICATION_FAILED, "RSA decryption failed");
+        return ENVPROV_R_AUTHENTICATION_FAILED;
+    }
+    if (n > outsize) {
+        OPENSSL_cleanse(buf, sizeof(buf));
+        ENVPROV_RAISE(ENVPROV_R_BUFFER_TOO_SMALL, "output buffer too small for the RSA plaintext");
+        return ENVPROV_R_BUFFER_TOO_SMALL;
+    }
+    memcpy(out, buf, n);
+    *outlen = n;
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return ENVPROV_R_OK;
+}
+
+static int gcm_run(struct hsm_key *k, int encrypt, unsigned char *iv, size_t ivlen,
+                   const unsigned char *aad, size_t aadlen, const unsigned char *in, size_t inlen,
+                   unsigned char *out, CK_ULONG *outlen, CK_RV *rv_out)
+{
+    CK_GCM_PARAMS gcm;
+    memset(&gcm, 0, sizeof(gcm));
+    gcm.pIv = iv;
+    gcm.ulIvLen = ivlen;
+    gcm.ulIvBits = ivlen * 8;
+    gcm.pAAD = aadlen ? (CK_BYTE_PTR)aad : NULL;
+    gcm.ulAADLen = aadlen;
+    gcm.ulTagBits = GCM_TAG * 8;
+    CK_MECHANISM mech = {CKM_AES_GCM, &gcm, sizeof(gcm)};
+    CK_RV rv = CKR_OK;
+    CK_ULONG cap = *outlen;
+    int ret;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        CK_SESSION_HANDLE s;
+        CK_OBJECT_HANDLE obj;
+        if ((ret = begin(k, &s, &obj)) != ENVPROV_R_OK)
+            return ret;
+        *outlen = cap;
+        rv = encrypt ? P11(k->tok->mod, C_EncryptInit, s, &mech, obj)
+                     : P11(k->tok->mod, C_DecryptInit, s, &mech, obj);
+        if (rv == CKR_OK)
+            rv = encrypt ? P11(k->tok->mod, C_Encrypt, s, (CK_BYTE_PTR)in, inlen, out, outlen)
+                         : P11(k->tok->mod, C_Decrypt, s, (CK_BYTE_PTR)in, inlen, out, outlen);
+        else if (mech_refused(rv)) {
+            hsm_session_put(k->tok, s, 0);
+            ENVPROV_RAISE(ENVPROV_R_MECHANISM_NOT_SUPPORTED,
+                          "mechanism not supported by token \"%s\": AES-GCM (%s)", k->tok->label,
+                          hsm_rv_name(rv));
+            return ENVPROV_R_MECHANISM_NOT_SUPPORTED;
+        }
+        int broken = hsm_session_rv_is_broken(rv);
+        hsm_session_put(k->tok, s, broken);
+        if (!(broken && attempt == 0))
+            break;
+    }
+    *rv_out = rv;
+    return ENVPROV_R_OK;
+}
+
+static int hsm_aead_encrypt(void *be, envkey_aead_iv *iv, const unsigned char *aad, size_t aadlen,
+                            const unsigned char *in, size_t inlen, unsigned char *out,
+                            size_t *outlen, size_t outsize)
+{
+    struct hsm_key *k = be;
+    unsigned char buf[ENVELOPE_HSM_MAX_AEAD + GCM_TAG + 16];
+    unsigned char ivbuf[16];
+    if (inlen > ENVELOPE_HSM_MAX_AEAD) {
+        ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT, "AES KEK wraps at most %d bytes", ENVELOPE_HSM_MAX_AEAD);
+        return ENVPROV_R_BAD_ARGUMENT;
+    }
+    /* A fresh random 96-bit IV per wrap (SP 800-38D §8.2.2); the token may
+     * replace it (written back into pIv) or append its own: see below. */
+    if (RAND_bytes(ivbuf, GCM_IV) != 1) {
+        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "no randomness for the GCM IV");
+        return ENVPROV_R_INTERNAL;
+    }
+    memset(ivbuf + GCM_IV, 0, sizeof(ivbuf) - GCM_IV);
+    CK_ULONG n = sizeof(buf);
+    CK_RV rv;
+    int ret = gcm_run(k, 1, ivbuf, GCM_IV, aad, aadlen, in, inlen, buf, &n, &rv);
+    if (ret != ENVPROV_R_OK)
+        return ret;
+    if (rv != CKR_OK)
+        return hsm_raise_rv(rv, "AES-GCM wrap", k->tok->label, k->label);
+    /* Three IV behaviours of real tokens (FIELD-NOTES): the standard one
+     * (ours used, out = ct||tag); the token's own IV written back into
+     * pIv (we read ivbuf after the call, so it is covered); or a 12/16-byte
+     * IV appended after the tag (an HSM in FIPS mode). */
+    size_t ivlen = GCM_IV;
+    if (n == inlen + GCM_TAG + 16 || n == inlen + GCM_TAG + GCM_IV) {
+        ivlen = n - inlen - GCM_TAG;
+        memcpy(ivbuf, buf + inlen + GCM_TAG, ivlen);
+        n = inlen + GCM_TAG;
+    } else if (n != inlen + GCM_TAG) {
+        ENVPROV_RAISE(ENVPROV_R_BACKEND_ERROR,
+                      "token \"%s\" returned %lu bytes of AES-GCM output for %zu bytes of input",
+                      k->tok->label, (unsigned long)n, inlen);
+        return ENVPROV_R_BACKEND_ERROR;
+    }
+    if (n > outsize) {
+        ENVPROV_RAISE(ENVPROV_R_BUFFER_TOO_SMALL, "output buffer too small for the wrapped key");
+        return ENVPROV_R_BUFFER_TOO_SMALL;
+    }
+    memcpy(out, buf, n);
+    *outlen = n;
+    memcpy(iv->iv, ivbuf, ivlen);
+    iv->iv_len = ivlen;
+    return ENVPROV_R_OK;
+}
+
+static int hsm_aead_decrypt(void *be, const envkey_aead_iv *iv, const unsigned char *aad,
+                            size_t aadlen, const unsigned char *in, size_t inlen,
+                            unsigned char *out, size_t *outlen, size_t outsize)
+{
+    struct hsm_key *k = be;
+    unsigned char buf[ENVELOPE_HSM_MAX_AEAD + GCM_TAG];
+    unsigned char ivbuf[16];
+    if (inlen < GCM_TAG || inlen > ENVELOPE_HSM_MAX_AEAD + GCM_TAG || iv->iv_len < GCM_IV
+        || iv->iv_len > sizeof(ivbuf)) {
+        ENVPROV_RAISE(ENVPROV_R_AUTHENTICATION_FAILED, "authentication failed: wrapped key has a bad length");
+        return ENVPROV_R_AUTHENTICATION_FAILED;
+    }
+    memcpy(ivbuf, iv->iv, iv->iv_len);
+    CK_ULONG n = sizeof(buf);
+    CK_RV rv;
+    int ret = gcm_run(k, 0, ivbuf, iv->iv_len, aad, aadlen, in, inlen, buf, &n, &rv);
+    if (ret != ENVPROV_R_OK)
+        return ret;
+    if (rv != CKR_OK) {
+        OPENSSL_cleanse(buf, sizeof(buf));
+        if (hsm_session_rv_is_broken(rv) || rv == CKR_DEVICE_ERROR || rv == CKR_DEVICE_MEMORY
+            || rv == CKR_PIN_INCORRECT || rv == CKR_USER_NOT_LOGGED_IN)
+            return hsm_raise_rv(rv, "AES-GCM unwrap", k->tok->label, k->label);
+        /* SoftHSM2 reports a tag or AAD mismatch as CKR_GENERAL_ERROR, not
+         * CKR_ENCRYPTED_DATA_INVALID (FIELD-NOTES): after a successful
+         * C_DecryptInit, a failed C_Decrypt on well-formed input means the
+         * data did not authenticate. */
+        ENVPROV_RAISE(ENVPROV_R_AUTHENTICATION_FAILED,
+                      "authentication failed: the wrapped key or its AAD was changed, or it was "
+                      "wrapped by another KEK (token \"%s\": %s)", k->tok->label, hsm_rv_name(rv));
+        return ENVPROV_R_AUTHENTICATION_FAILED;
+    }
+    if (n > outsize) {
+        OPENSSL_cleanse(buf, sizeof(buf));
+        ENVPROV_RAISE(ENVPROV_R_BUFFER_TOO_SMALL, "output buffer too small for the unwrapped key");
+        return ENVPROV_R_BUFFER_TOO_SMALL;
+    }
+    memcpy(out, buf, n);
+    *outlen = n;
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return ENVPROV_R_OK;
+}
+
+static void hsm_key_free(void *be)
+{
+    struct hsm_key *k = be;
+    if (k == NULL)
+        return;
+    pthread_mutex_destroy(&k->lock);
+    free(k);
+}
+
+const envkey_backend_ops hsm_key_ops = {
+    .name = "pkcs11",
+    .rsa_supports = hsm_rsa_supports,
+    .rsa_decrypt = hsm_rsa_decrypt,
+    .aead_encrypt = hsm_aead_encrypt,
+    .aead_decrypt = hsm_aead_decrypt,
+    .ecdh_zgen = NULL,
+    .free = hsm_key_free,
+};

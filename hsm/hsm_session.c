@@ -1,0 +1,162 @@
+/*
+ * hsm_session.c - the per-token session pool and login.
+ *
+ * PKCS#11 login state is per application and token (v2.40 §6.7.1), so one
+ * C_Login serves every session of the token. Sessions are opened on demand
+ * and up to HSM_MAX_POOL idle ones are kept. A session that returned a
+ * "gone" code (closed, handle invalid, device removed) is dropped, never
+ * pooled again.
+ *
+ * PINs: a token counts failed logins and locks itself, so a PIN the token
+ * rejected is never retried by us: we remember its hash and refuse to send
+ * it again until the PIN source yields a different one.
+ */
+#include "hsm_internal.h"
+
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "errors.h"
+#include "secmem.h"
+
+int hsm_session_rv_is_broken(CK_RV rv)
+{
+    return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED
+           || rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT
+           || rv == CKR_CRYPTOKI_NOT_INITIALIZED;
+}
+
+void hsm_token_drop_sessions(struct hsm_token *t)
+{
+    pthread_mutex_lock(&t->lock);
+    if (t->pool_generation == t->mod->generation && !t->mod->finalized)
+        for (size_t i = 0; i < t->npool; i++)
+            (void)P11(t->mod, C_CloseSession, t->pool[i]);
+    t->npool = 0;
+    pthread_mutex_unlock(&t->lock);
+}
+
+/* Called with t->lock held. */
+static int login_locked(struct hsm_token *t, CK_SESSION_HANDLE s, const char *uri_pin_source,
+                        const char *uri_pin_value)
+{
+    if (!(t->info.flags & CKF_LOGIN_REQUIRED)) {
+        t->logged_in = 1;
+        t->login_generation = t->mod->generation;
+        return ENVPROV_R_OK;
+    }
+    char *pin = NULL;
+    int ret;
+    if (uri_pin_value != NULL) {
+        pin = envelope_secmem_strdup(uri_pin_value);
+        ret = pin ? ENVPROV_R_OK : ENVPROV_R_INTERNAL;
+    } else if (uri_pin_source != NULL) {
+        ret = hsm_pin_read(uri_pin_source, &pin);
+    } else if (t->pin != NULL) {
+        pin = envelope_secmem_strdup(t->pin);
+        ret = pin ? ENVPROV_R_OK : ENVPROV_R_INTERNAL;
+    } else if (t->default_pin_source != NULL) {
+        ret = hsm_pin_read(t->default_pin_source, &pin);
+    } else {
+        ENVPROV_RAISE(ENVPROV_R_PIN_MISSING,
+                      "token \"%s\" needs a PIN: set pkcs11-pin-source in openssl.cnf "
+                      "or pin-source in the URI", t->label);
+        return ENVPROV_R_PIN_MISSING;
+    }
+    if (ret != ENVPROV_R_OK)
+        return ret;
+    unsigned char h[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)pin, strlen(pin), h);
+    if (t->have_bad_pin && CRYPTO_memcmp(h, t->bad_pin_hash, sizeof(h)) == 0) {
+        envelope_secmem_free(pin);
+        ENVPROV_RAISE(ENVPROV_R_PIN_INCORRECT,
+                      "PIN for token \"%s\" was rejected before; not retrying it (tokens lock "
+                      "after repeated failures): fix the PIN source", t->label);
+        return ENVPROV_R_PIN_INCORRECT;
+    }
+    CK_RV rv = P11(t->mod, C_Login, s, CKU_USER, (CK_UTF8CHAR_PTR)pin, (CK_ULONG)strlen(pin));
+    if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
+        t->logged_in = 1;
+        t->login_generation = t->mod->generation;
+        t->have_bad_pin = 0;
+        envelope_secmem_free(t->pin);
+        t->pin = pin; /* kept, in locked memory, to log in again after fork */
+        OPENSSL_cleanse(h, sizeof(h));
+        return ENVPROV_R_OK;
+    }
+    if (rv == CKR_PIN_INCORRECT) {
+        memcpy(t->bad_pin_hash, h, sizeof(h));
+        t->have_bad_pin = 1;
+    }
+    OPENSSL_cleanse(h, sizeof(h));
+    envelope_secmem_free(pin);
+    if (rv == CKR_PIN_INCORRECT) {
+        ENVPROV_RAISE(ENVPROV_R_PIN_INCORRECT, "PIN incorrect for token \"%s\"", t->label);
+        return ENVPROV_R_PIN_INCORRECT;
+    }
+    return hsm_raise_rv(rv, "C_Login", t->label, NULL);
+}
+
+int hsm_token_login(struct hsm_token *t, CK_SESSION_HANDLE s, const char *uri_pin_source,
+                    const char *uri_pin_value)
+{
+    pthread_mutex_lock(&t->lock);
+    int ret = login_locked(t, s, uri_pin_source, uri_pin_value);
+    pthread_mutex_unlock(&t->lock);
+    return ret;
+}
+
+int hsm_session_get(struct hsm_token *t, const char *uri_pin_source, const char *uri_pin_value,
+                    CK_SESSION_HANDLE *out)
+{
+    pthread_mutex_lock(&t->lock);
+    if (t->pool_generation != t->mod->generation) {
+        t->npool = 0; /* handles from before a re-initialisation */
+        t->pool_generation = t->mod->generation;
+    }
+    if (t->logged_in && t->login_generation != t->mod->generation)
+        t->logged_in = 0;
+    CK_SESSION_HANDLE s;
+    if (t->npool > 0) {
+        s = t->pool[--t->npool];
+    } else {
+        CK_RV rv = P11(t->mod, C_OpenSession, t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL,
+                       NULL, &s);
+        if (rv != CKR_OK) {
+            pthread_mutex_unlock(&t->lock);
+            return hsm_raise_rv(rv, "C_OpenSession", t->label, NULL);
+        }
+    }
+    int ret = ENVPROV_R_OK;
+    if (!t->logged_in)
+        ret = login_locked(t, s, uri_pin_source, uri_pin_value);
+    if (ret != ENVPROV_R_OK) {
+        if (t->npool < HSM_MAX_POOL)
+            t->pool[t->npool++] = s;
+        else
+            (void)P11(t->mod, C_CloseSession, s);
+        pthread_mutex_unlock(&t->lock);
+        return ret;
+    }
+    pthread_mutex_unlock(&t->lock);
+    *out = s;
+    return ENVPROV_R_OK;
+}
+
+void hsm_session_put(struct hsm_token *t, CK_SESSION_HANDLE s, int broken)
+{
+    pthread_mutex_lock(&t->lock);
+    if (broken || t->pool_generation != t->mod->generation) {
+        if (!broken && !t->mod->finalized && t->pool_generation == t->mod->generation)
+            (void)P11(t->mod, C_CloseSession, s);
+        if (broken)
+            t->logged_in = 0; /* the device may have lost the login too */
+    } else if (t->npool < HSM_MAX_POOL) {
+        t->pool[t->npool++] = s;
+    } else {
+        (void)P11(t->mod, C_CloseSession, s);
+    }
+    pthread_mutex_unlock(&t->lock);
+}

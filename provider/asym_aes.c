@@ -1,0 +1,135 @@
+/*
+ * asym_aes.c - ASYM_CIPHER "ENVELOPE-AES-KEK": wrap and unwrap small
+ * payloads (<= 64 bytes: keys) with an AES-256 KEK inside the device, using
+ * AES-GCM with the "aad" ctx param as additional authenticated data. The
+ * ciphertext is the self-describing blob of wrapblob.h; this is what
+ * `openssl pkeyutl -encrypt -inkey pkcs11:...;type=secret-key` produces.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_dispatch.h>
+#include <openssl/crypto.h>
+#include <openssl/params.h>
+
+#include "provider.h"
+#include "wrap.h"
+
+typedef struct {
+    envprov_ctx *pc;
+    envkey *key;
+    unsigned char aad[ENVELOPE_MAX_AAD];
+    size_t aad_len;
+} aes_ctx;
+
+static OSSL_FUNC_asym_cipher_newctx_fn aes_newctx;
+static OSSL_FUNC_asym_cipher_freectx_fn aes_freectx;
+static OSSL_FUNC_asym_cipher_dupctx_fn aes_dupctx;
+static OSSL_FUNC_asym_cipher_encrypt_init_fn aes_op_init;
+static OSSL_FUNC_asym_cipher_encrypt_fn aes_encrypt;
+static OSSL_FUNC_asym_cipher_decrypt_fn aes_decrypt;
+static OSSL_FUNC_asym_cipher_set_ctx_params_fn aes_set_ctx_params;
+static OSSL_FUNC_asym_cipher_settable_ctx_params_fn aes_settable_ctx_params;
+
+static void *aes_newctx(void *provctx)
+{
+    aes_ctx *c = calloc(1, sizeof(*c));
+    if (c != NULL)
+        c->pc = provctx;
+    return c;
+}
+
+static void aes_freectx(void *vctx)
+{
+    aes_ctx *c = vctx;
+    if (c == NULL)
+        return;
+    envkey_free(c->key);
+    OPENSSL_cleanse(c, sizeof(*c));
+    free(c);
+}
+
+static void *aes_dupctx(void *vctx)
+{
+    aes_ctx *d = malloc(sizeof(*d));
+    if (d == NULL)
+        return NULL;
+    *d = *(aes_ctx *)vctx;
+    envkey_up(d->key);
+    return d;
+}
+
+static int aes_op_init(void *vctx, void *key, const OSSL_PARAM params[])
+{
+    aes_ctx *c = vctx;
+    envkey *k = key;
+    if (k == NULL || k->kind != ENVKEY_AES_KEK)
+        return 0;
+    envkey_free(c->key);
+    c->key = envkey_up(k);
+    c->aad_len = 0;
+    return aes_set_ctx_params(c, params);
+}
+
+static int aes_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t outsize,
+                       const unsigned char *in, size_t inlen)
+{
+    aes_ctx *c = vctx;
+    if (out == NULL) {
+        *outlen = envprov_wrap_size(c->key, inlen);
+        return 1;
+    }
+    return envprov_wrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, out, outlen, outsize)
+           == ENVPROV_R_OK;
+}
+
+static int aes_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t outsize,
+                       const unsigned char *in, size_t inlen)
+{
+    aes_ctx *c = vctx;
+    if (out == NULL) {
+        *outlen = ENVELOPE_MAX_WRAP_PLAINTEXT;
+        return 1;
+    }
+    return envprov_unwrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, out, outlen, outsize)
+           == ENVPROV_R_OK;
+}
+
+static int aes_set_ctx_params(void *vctx, const OSSL_PARAM params[])
+{
+    aes_ctx *c = vctx;
+    const OSSL_PARAM *p;
+    if (params == NULL)
+        return 1;
+    if ((p = OSSL_PARAM_locate_const(params, ENVELOPE_PKEY_PARAM_AAD)) != NULL) {
+        void *buf = c->aad;
+        if (!OSSL_PARAM_get_octet_string(p, &buf, sizeof(c->aad), &c->aad_len)) {
+            ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT, "aad must be an octet string of at most %d bytes",
+                          ENVELOPE_MAX_AAD);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static const OSSL_PARAM *aes_settable_ctx_params(void *vctx, void *provctx)
+{
+    static const OSSL_PARAM settable[] = {
+        OSSL_PARAM_octet_string(ENVELOPE_PKEY_PARAM_AAD, NULL, 0),
+        OSSL_PARAM_END,
+    };
+    return settable;
+}
+
+const OSSL_DISPATCH envprov_aes_asym_cipher_functions[] = {
+    {OSSL_FUNC_ASYM_CIPHER_NEWCTX, (void (*)(void))aes_newctx},
+    {OSSL_FUNC_ASYM_CIPHER_FREECTX, (void (*)(void))aes_freectx},
+    {OSSL_FUNC_ASYM_CIPHER_DUPCTX, (void (*)(void))aes_dupctx},
+    {OSSL_FUNC_ASYM_CIPHER_ENCRYPT_INIT, (void (*)(void))aes_op_init},
+    {OSSL_FUNC_ASYM_CIPHER_ENCRYPT, (void (*)(void))aes_encrypt},
+    {OSSL_FUNC_ASYM_CIPHER_DECRYPT_INIT, (void (*)(void))aes_op_init},
+    {OSSL_FUNC_ASYM_CIPHER_DECRYPT, (void (*)(void))aes_decrypt},
+    {OSSL_FUNC_ASYM_CIPHER_SET_CTX_PARAMS, (void (*)(void))aes_set_ctx_params},
+    {OSSL_FUNC_ASYM_CIPHER_SETTABLE_CTX_PARAMS, (void (*)(void))aes_settable_ctx_params},
+    {0, NULL},
+};

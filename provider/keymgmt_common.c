@@ -1,0 +1,118 @@
+/*
+ * keymgmt_common.c - key manager pieces shared by RSA and AES-KEK keys.
+ */
+#include "keymgmt_common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/params.h>
+
+#include "hsm.h"
+
+void *envprov_keymgmt_load(const void *reference, size_t reference_sz, envkey_kind want)
+{
+    envprov_keyref ref;
+    if (reference == NULL || reference_sz != sizeof(ref))
+        return NULL;
+    memcpy(&ref, reference, sizeof(ref));
+    if (ref.magic != ENVPROV_KEYREF_MAGIC || ref.key == NULL || ref.key->kind != want)
+        return NULL;
+    return envkey_up(ref.key);
+}
+
+int envprov_keymgmt_get_common_params(const envkey *k, OSSL_PARAM params[])
+{
+    OSSL_PARAM *p;
+    if ((p = OSSL_PARAM_locate(params, ENVELOPE_PKEY_PARAM_URI)) != NULL
+        && !OSSL_PARAM_set_utf8_string(p, k->uri ? k->uri : ""))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, ENVELOPE_PKEY_PARAM_KEY_ID)) != NULL
+        && !OSSL_PARAM_set_octet_string(p, k->key_id, k->key_id_len))
+        return 0;
+    return 1;
+}
+
+void *envprov_gen_init(void *provctx, int selection, const OSSL_PARAM params[], envkey_kind kind)
+{
+    if ((selection & OSSL_KEYMGMT_SELECT_KEYPAIR) == 0)
+        return NULL;
+    struct envprov_gen_ctx *g = calloc(1, sizeof(*g));
+    if (g == NULL)
+        return NULL;
+    g->pc = provctx;
+    g->kind = kind;
+    g->bits = kind == ENVKEY_RSA ? 3072 : 256;
+    if (!envprov_gen_set_params(g, params)) {
+        envprov_gen_cleanup(g);
+        return NULL;
+    }
+    return g;
+}
+
+int envprov_gen_set_params(void *genctx, const OSSL_PARAM params[])
+{
+    struct envprov_gen_ctx *g = genctx;
+    const OSSL_PARAM *p;
+    if (params == NULL)
+        return 1;
+    if ((p = OSSL_PARAM_locate_const(params, ENVELOPE_GEN_PARAM_URI)) != NULL) {
+        char *s = NULL;
+        if (!OSSL_PARAM_get_utf8_string(p, &s, 4096))
+            return 0;
+        OPENSSL_free(g->uri);
+        g->uri = s;
+    }
+    if ((p = OSSL_PARAM_locate_const(params, ENVELOPE_GEN_PARAM_BITS)) != NULL) {
+        size_t bits;
+        if (!OSSL_PARAM_get_size_t(p, &bits) || bits > 16384)
+            return 0;
+        g->bits = (int)bits;
+    }
+    return 1;
+}
+
+const OSSL_PARAM *envprov_gen_settable_params(void *genctx, void *provctx)
+{
+    static const OSSL_PARAM settable[] = {
+        OSSL_PARAM_utf8_string(ENVELOPE_GEN_PARAM_URI, NULL, 0),
+        OSSL_PARAM_size_t(ENVELOPE_GEN_PARAM_BITS, NULL),
+        OSSL_PARAM_END,
+    };
+    return settable;
+}
+
+void *envprov_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
+{
+    struct envprov_gen_ctx *g = genctx;
+    if (g->uri == NULL) {
+        ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT,
+                      "key generation needs the \"" ENVELOPE_GEN_PARAM_URI "\" parameter: the "
+                      "URI of the key to create, e.g. pkcs11:token=prod;object=kek-1");
+        return NULL;
+    }
+    if (!hsm_is_pkcs11_uri(g->uri)) {
+        ENVPROV_RAISE(ENVPROV_R_BAD_URI, "cannot create a key at \"%.64s\": not a pkcs11: URI",
+                      g->uri);
+        return NULL;
+    }
+    struct hsm_ctx *h = envprov_hsm(g->pc);
+    if (h == NULL)
+        return NULL;
+    envkey *k = NULL;
+    if (hsm_generate_key(h, g->pc->swctx, g->uri, g->kind, g->bits, &k) != ENVPROV_R_OK)
+        return NULL;
+    envprov_debug("keygen: created %s", k->uri);
+    return k;
+}
+
+void envprov_gen_cleanup(void *genctx)
+{
+    struct envprov_gen_ctx *g = genctx;
+    if (g == NULL)
+        return;
+    OPENSSL_free(g->uri);
+    free(g);
+}

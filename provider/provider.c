@@ -1,0 +1,248 @@
+/*
+ * provider.c - the envelope provider: init, configuration, algorithm
+ * tables, teardown.
+ *
+ * Nothing touches a device at init: PKCS#11 modules are loaded on first
+ * use, so loading the provider from openssl.cnf costs nothing for programs
+ * that never use a KEK, and a module that itself loads OpenSSL (and so this
+ * provider) cannot re-enter C_Initialize.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/core_dispatch.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/provider.h>
+
+#include "hsm.h"
+#include "provider.h"
+#include "secmem.h"
+
+static envprov_ctx *the_ctx;
+static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
+
+envprov_ctx *envprov_ctx_get(void)
+{
+    return the_ctx;
+}
+
+struct hsm_ctx *envprov_hsm(envprov_ctx *pc)
+{
+    pthread_mutex_lock(&ctx_lock);
+    if (pc->hsm == NULL) {
+        hsm_config cfg = {pc->pkcs11_modules, pc->pkcs11_pin_source, pc->allow_extractable};
+        pc->hsm = hsm_ctx_new(&cfg);
+        if (pc->hsm == NULL)
+            ENVPROV_RAISE(ENVPROV_R_INTERNAL, "out of memory creating the PKCS#11 client");
+    }
+    pthread_mutex_unlock(&ctx_lock);
+    return pc->hsm;
+}
+
+/* DESIGN.md §2: loading us must not change what a plain fetch gets. If a
+ * fetch of "RSA" with no property query lands on us, we were activated
+ * before the default provider: say so once, loudly. */
+void envprov_check_order(envprov_ctx *pc)
+{
+    static int checked;
+    if (__atomic_exchange_n(&checked, 1, __ATOMIC_ACQ_REL))
+        return;
+    EVP_KEYMGMT *km = EVP_KEYMGMT_fetch(pc->libctx, "RSA", NULL);
+    if (km != NULL) {
+        const char *name = OSSL_PROVIDER_get0_name(EVP_KEYMGMT_get0_provider(km));
+        if (name != NULL && strcmp(name, ENVELOPE_PROVIDER_NAME) == 0)
+            fprintf(stderr, "envelope: warning: the envelope provider is activated before the "
+                            "default provider, so plain RSA operations reach it; list default "
+                            "first in openssl.cnf (see conf/openssl-softhsm2.cnf)\n");
+    }
+    EVP_KEYMGMT_free(km);
+}
+
+static const OSSL_ALGORITHM keymgmt_algs[] = {
+    {ENVPROV_NAMES_RSA, ENVPROV_PROPS, envprov_rsa_keymgmt_functions, "RSA keys held in a device"},
+    {ENVPROV_NAMES_AES_KEK, ENVPROV_PROPS, envprov_aes_keymgmt_functions, "AES-256 KEKs held in a device"},
+    {NULL, NULL, NULL, NULL},
+};
+static const OSSL_ALGORITHM asym_algs[] = {
+    {ENVPROV_OPNAME_RSA, ENVPROV_PROPS, envprov_rsa_asym_cipher_functions, NULL},
+    {ENVPROV_OPNAME_AES, ENVPROV_PROPS, envprov_aes_asym_cipher_functions, NULL},
+    {NULL, NULL, NULL, NULL},
+};
+static const OSSL_ALGORITHM kem_algs[] = {
+    {ENVPROV_OPNAME_RSA, ENVPROV_PROPS, envprov_kem_functions, NULL},
+    {ENVPROV_OPNAME_AES, ENVPROV_PROPS, envprov_kem_functions, NULL},
+    {NULL, NULL, NULL, NULL},
+};
+static const OSSL_ALGORITHM store_algs[] = {
+    {"pkcs11", ENVPROV_PROPS, envprov_pkcs11_store_functions, "PKCS#11 tokens (RFC 7512 URIs)"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const OSSL_ALGORITHM *envprov_query(void *provctx, int operation_id, int *no_cache)
+{
+    *no_cache = 0;
+    switch (operation_id) {
+    case OSSL_OP_KEYMGMT: return keymgmt_algs;
+    case OSSL_OP_ASYM_CIPHER: return asym_algs;
+    case OSSL_OP_KEM: return kem_algs;
+    case OSSL_OP_STORE: return store_algs;
+    default: return NULL;
+    }
+}
+
+static const OSSL_PARAM *envprov_gettable_params(void *provctx)
+{
+    static const OSSL_PARAM gettable[] = {
+        OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_NAME, NULL, 0),
+        OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_VERSION, NULL, 0),
+        OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_BUILDINFO, NULL, 0),
+        OSSL_PARAM_int(OSSL_PROV_PARAM_STATUS, NULL),
+        OSSL_PARAM_END,
+    };
+    return gettable;
+}
+
+static int envprov_get_params(void *provctx, OSSL_PARAM params[])
+{
+    OSSL_PARAM *p;
+    if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_NAME)) != NULL
+        && !OSSL_PARAM_set_utf8_ptr(p, "envelope: hardware-held KEKs (PKCS#11, TPM 2.0, KMS)"))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_VERSION)) != NULL
+        && !OSSL_PARAM_set_utf8_ptr(p, ENVELOPE_VERSION))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_BUILDINFO)) != NULL
+        && !OSSL_PARAM_set_utf8_ptr(p, ENVELOPE_VERSION))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_STATUS)) != NULL && !OSSL_PARAM_set_int(p, 1))
+        return 0;
+    return 1;
+}
+
+static const OSSL_ITEM *envprov_reasons(void *provctx)
+{
+    return envprov_reason_strings();
+}
+
+static void envprov_teardown(void *provctx)
+{
+    envprov_ctx *pc = provctx;
+    if (pc == NULL)
+        return;
+    hsm_ctx_free(pc->hsm);
+    free(pc->pkcs11_modules);
+    free(pc->pkcs11_pin_source);
+    free(pc->tpm2_tcti);
+    free(pc->tpm2_srk_name);
+    free(pc->tpm2_pin_source);
+    OSSL_LIB_CTX_free(pc->swctx);
+    OSSL_LIB_CTX_free(pc->libctx);
+    pthread_mutex_lock(&ctx_lock);
+    if (the_ctx == pc)
+        the_ctx = NULL;
+    pthread_mutex_unlock(&ctx_lock);
+    free(pc);
+}
+
+static const OSSL_DISPATCH envprov_dispatch[] = {
+    {OSSL_FUNC_PROVIDER_TEARDOWN, (void (*)(void))envprov_teardown},
+    {OSSL_FUNC_PROVIDER_GETTABLE_PARAMS, (void (*)(void))envprov_gettable_params},
+    {OSSL_FUNC_PROVIDER_GET_PARAMS, (void (*)(void))envprov_get_params},
+    {OSSL_FUNC_PROVIDER_QUERY_OPERATION, (void (*)(void))envprov_query},
+    {OSSL_FUNC_PROVIDER_GET_REASON_STRINGS, (void (*)(void))envprov_reasons},
+    {0, NULL},
+};
+
+static int parse_bool(const char *name, const char *v, int dflt, int *out)
+{
+    if (v == NULL) {
+        *out = dflt;
+        return 1;
+    }
+    if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "on"))
+        *out = 1;
+    else if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "off"))
+        *out = 0;
+    else {
+        ENVPROV_RAISE(ENVPROV_R_BAD_CONFIG, "%s = %s: expected yes or no", name, v);
+        return 0;
+    }
+    return 1;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s != NULL && *s != '\0' ? strdup(s) : NULL;
+}
+
+static int read_config(envprov_ctx *pc, const OSSL_DISPATCH *in)
+{
+    OSSL_FUNC_core_get_params_fn *get_params = NULL;
+    for (const OSSL_DISPATCH *d = in; d->function_id != 0; d++)
+        if (d->function_id == OSSL_FUNC_CORE_GET_PARAMS)
+            get_params = OSSL_FUNC_core_get_params(d);
+    if (get_params == NULL)
+        return 0;
+    char *module = NULL, *pin = NULL, *v15 = NULL, *allow = NULL, *tcti = NULL, *srk = NULL,
+         *tpin = NULL;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_utf8_ptr(ENVPROV_CONF_PKCS11_MODULE, &module, 0),
+        OSSL_PARAM_utf8_ptr(ENVPROV_CONF_PKCS11_PIN_SOURCE, &pin, 0),
+        OSSL_PARAM_utf8_ptr(ENVPROV_CONF_RSA_PKCS1_V15, &v15, 0),
+        OSSL_PARAM_utf8_ptr(ENVPROV_CONF_ALLOW_EXTRACTABLE, &allow, 0),
+        OSSL_PARAM_utf8_ptr(ENVPROV_CONF_TPM2_TCTI, &tcti, 0),
+        OSSL_PARAM_utf8_ptr(ENVPROV_CONF_TPM2_SRK_NAME, &srk, 0),
+        OSSL_PARAM_utf8_ptr(ENVPROV_CONF_TPM2_PIN_SOURCE, &tpin, 0),
+        OSSL_PARAM_END,
+    };
+    if (!get_params(pc->handle, params))
+        return 0;
+    /* Environment overrides, for tests and one-off runs. */
+    const char *env_module = getenv("ENVELOPE_PKCS11_MODULE");
+    pc->pkcs11_modules = dup_or_null(env_module ? env_module : module);
+    pc->pkcs11_pin_source = dup_or_null(pin);
+    pc->tpm2_tcti = dup_or_null(tcti);
+    pc->tpm2_srk_name = dup_or_null(srk);
+    pc->tpm2_pin_source = dup_or_null(tpin);
+    return parse_bool(ENVPROV_CONF_RSA_PKCS1_V15, v15, 1, &pc->rsa_pkcs1_v15)
+           && parse_bool(ENVPROV_CONF_ALLOW_EXTRACTABLE, allow, 0, &pc->allow_extractable);
+}
+
+/* The one exported symbol (everything else is hidden by the build). */
+__attribute__((visibility("default"))) OSSL_provider_init_fn OSSL_provider_init;
+
+int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
+                       const OSSL_DISPATCH **out, void **provctx)
+{
+    envprov_errors_init(handle, in);
+    envprov_ctx *pc = calloc(1, sizeof(*pc));
+    if (pc == NULL)
+        return 0;
+    pc->handle = handle;
+    if (!read_config(pc, in))
+        goto err;
+    pc->libctx = OSSL_LIB_CTX_new_child(handle, in);
+    pc->swctx = OSSL_LIB_CTX_new();
+    if (pc->libctx == NULL || pc->swctx == NULL || OSSL_PROVIDER_load(pc->swctx, "default") == NULL) {
+        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "cannot create the provider's library contexts");
+        goto err;
+    }
+    pthread_mutex_lock(&ctx_lock);
+    if (the_ctx == NULL)
+        the_ctx = pc;
+    pthread_mutex_unlock(&ctx_lock);
+    envprov_debug("provider: loaded (pkcs11-module=%s, rsa-pkcs1-v15=%s)",
+                  pc->pkcs11_modules ? pc->pkcs11_modules : "(none)",
+                  pc->rsa_pkcs1_v15 ? "yes" : "no");
+    *out = envprov_dispatch;
+    *provctx = pc;
+    return 1;
+err:
+    envprov_teardown(pc);
+    return 0;
+}

@@ -1,0 +1,269 @@
+/*
+ * wrap.c - AEAD key wrap and unwrap for every key kind.
+ *
+ * AES KEK:  AES-256-GCM inside the device, AAD = the caller's AAD.
+ * RSA KEK:  RSA-OAEP with the public half, in software; unwrap in the
+ *           device. The strongest form the token can decrypt is chosen by
+ *           asking it (C_DecryptInit probe, cached): OAEP-SHA-256 with the
+ *           AAD as label, then OAEP-SHA-1 with label; a token that takes no
+ *           label at all (SoftHSM2 2.6.1) gets the AAD's hash sealed inside
+ *           the OAEP payload, checked in constant time after unwrap. The
+ *           form is recorded in the blob; nothing is ever decoded on the host
+ *           that the token should have checked.
+ */
+#include "wrap.h"
+
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/obj_mac.h>
+#include <openssl/rsa.h>
+
+#include "wrapblob.h"
+
+#define AAD_HASH_LEN 32
+static const char aad_domain[] = "envelope rsa-oaep aad v1";
+
+size_t envprov_wrap_size(const envkey *k, size_t inlen)
+{
+    if (k->kind == ENVKEY_AES_KEK)
+        return 4 + 1 + 16 + 2 + inlen + 16 + 16;
+    if (k->kind == ENVKEY_RSA)
+        return 4 + 3 + 2 + (size_t)(k->bits + 7) / 8;
+    return WRAPBLOB_MAX;
+}
+
+static int aad_hash(const unsigned char *aad, size_t aadlen, unsigned char out[AAD_HASH_LEN])
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    unsigned int n = 0;
+    int ok = c != NULL && EVP_DigestInit_ex(c, EVP_sha256(), NULL)
+             && EVP_DigestUpdate(c, aad_domain, sizeof(aad_domain) - 1)
+             && EVP_DigestUpdate(c, aad, aadlen) && EVP_DigestFinal_ex(c, out, &n);
+    EVP_MD_CTX_free(c);
+    return ok && n == AAD_HASH_LEN;
+}
+
+static const char *md_name(int nid)
+{
+    return OBJ_nid2sn(nid);
+}
+
+int envprov_rsa_public_encrypt(envprov_ctx *pc, const envkey *k, const envkey_rsa_params *p,
+                               const unsigned char *in, size_t inlen, unsigned char *out,
+                               size_t *outlen, size_t outsize)
+{
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(pc->swctx, k->pub, "provider=default");
+    int ok = c != NULL && EVP_PKEY_encrypt_init(c) > 0
+             && EVP_PKEY_CTX_set_rsa_padding(c, p->padding) > 0;
+    if (ok && p->padding == RSA_PKCS1_OAEP_PADDING) {
+        OSSL_PARAM params[4];
+        int n = 0;
+        params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST,
+                                                       (char *)md_name(p->oaep_md), 0);
+        params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST,
+                                                       (char *)md_name(p->mgf1_md), 0);
+        if (p->label_len > 0)
+            params[n++] = OSSL_PARAM_construct_octet_string(OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL,
+                                                            (void *)p->label, p->label_len);
+        params[n] = OSSL_PARAM_construct_end();
+        ok = EVP_PKEY_CTX_set_params(c, params) > 0;
+    }
+    size_t n = outsize;
+    ok = ok && EVP_PKEY_encrypt(c, out, &n, in, inlen) > 0;
+    EVP_PKEY_CTX_free(c);
+    if (!ok) {
+        ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT, "RSA encryption with the public key failed "
+                      "(input too long for this key and padding?)");
+        return ENVPROV_R_BAD_ARGUMENT;
+    }
+    *outlen = n;
+    return ENVPROV_R_OK;
+}
+
+/* Pick the OAEP form for a wrap; returns ENVPROV_R_OK and fills p/binding. */
+static int choose_oaep(envkey *k, size_t aadlen, envkey_rsa_params *p, int *binding)
+{
+    static const int hashes[] = {NID_sha256, NID_sha1};
+    memset(p, 0, sizeof(*p));
+    p->padding = RSA_PKCS1_OAEP_PADDING;
+    if (k->has_private && k->ops != NULL && k->ops->rsa_supports != NULL) {
+        /* With a label, when there is an AAD to bind. */
+        for (int withlabel = aadlen > 0; withlabel >= 0; withlabel--)
+            for (size_t i = 0; i < sizeof(hashes) / sizeof(hashes[0]); i++) {
+                envkey_rsa_params q = {RSA_PKCS1_OAEP_PADDING, hashes[i], hashes[i],
+                                       (const unsigned char *)"x", (size_t)withlabel};
+                int r = k->ops->rsa_supports(k->be, &q);
+                if (r < 0)
+                    return ENVPROV_R_BACKEND_UNAVAILABLE;
+                if (r > 0) {
+                    p->oaep_md = p->mgf1_md = hashes[i];
+                    *binding = withlabel ? WRAPBLOB_BIND_LABEL : WRAPBLOB_BIND_PAYLOAD;
+                    return ENVPROV_R_OK;
+                }
+            }
+        ENVPROV_RAISE(ENVPROV_R_MECHANISM_NOT_SUPPORTED,
+                      "mechanism not supported by token: it cannot decrypt RSA-OAEP with SHA-256 "
+                      "or SHA-1, so no safe wrap exists for this key");
+        return ENVPROV_R_MECHANISM_NOT_SUPPORTED;
+    }
+    /* A public-only object cannot be asked what its private half's token
+     * supports; SHA-1 OAEP with the AAD sealed in the payload is the form
+     * every OAEP-capable token decrypts (OAEP's security does not rest on
+     * SHA-1's collision resistance). */
+    p->oaep_md = p->mgf1_md = NID_sha1;
+    *binding = WRAPBLOB_BIND_PAYLOAD;
+    return ENVPROV_R_OK;
+}
+
+static int wrap_rsa(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aadlen,
+                    const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen,
+                    size_t outsize)
+{
+    envkey_rsa_params p;
+    int binding = 0;
+    int ret = choose_oaep(k, aadlen, &p, &binding);
+    if (ret != ENVPROV_R_OK)
+        return ret;
+    unsigned char payload[ENVELOPE_MAX_WRAP_PLAINTEXT + AAD_HASH_LEN];
+    unsigned char ct[WRAPBLOB_MAX_RSA_CT];
+    size_t plen = inlen, ctlen = 0;
+    memcpy(payload, in, inlen);
+    if (binding == WRAPBLOB_BIND_PAYLOAD) {
+        if (!aad_hash(aad, aadlen, payload + inlen)) {
+            OPENSSL_cleanse(payload, sizeof(payload));
+            return ENVPROV_R_INTERNAL;
+        }
+        plen += AAD_HASH_LEN;
+    } else {
+        p.label = aad;
+        p.label_len = aadlen;
+    }
+    ret = envprov_rsa_public_encrypt(pc, k, &p, payload, plen, ct, &ctlen, sizeof(ct));
+    OPENSSL_cleanse(payload, sizeof(payload));
+    if (ret != ENVPROV_R_OK)
+        return ret;
+    wrapblob b = {.kind = WRAPBLOB_KIND_RSA_OAEP, .oaep_md = p.oaep_md, .mgf1_md = p.mgf1_md,
+                  .binding = binding, .ct = ct, .ct_len = ctlen};
+    size_t n = wrapblob_encode(&b, out, outsize);
+    if (n == 0) {
+        ENVPROV_RAISE(ENVPROV_R_BUFFER_TOO_SMALL, "output buffer too small for the wrapped key");
+        return ENVPROV_R_BUFFER_TOO_SMALL;
+    }
+    *outlen = n;
+    return ENVPROV_R_OK;
+}
+
+static int wrap_aes(envkey *k, const unsigned char *aad, size_t aadlen, const unsigned char *in,
+                    size_t inlen, unsigned char *out, size_t *outlen, size_t outsize)
+{
+    envkey_aead_iv iv = {{0}, 0};
+    unsigned char ct[WRAPBLOB_AES_MAX_CT];
+    size_t ctlen = 0;
+    int ret = k->ops->aead_encrypt(k->be, &iv, aad, aadlen, in, inlen, ct, &ctlen, sizeof(ct));
+    if (ret != ENVPROV_R_OK)
+        return ret;
+    wrapblob b = {.kind = WRAPBLOB_KIND_AES_GCM, .iv_len = iv.iv_len, .ct = ct, .ct_len = ctlen};
+    memcpy(b.iv, iv.iv, iv.iv_len);
+    size_t n = wrapblob_encode(&b, out, outsize);
+    if (n == 0) {
+        ENVPROV_RAISE(ENVPROV_R_BUFFER_TOO_SMALL, "output buffer too small for the wrapped key");
+        return ENVPROV_R_BUFFER_TOO_SMALL;
+    }
+    *outlen = n;
+    return ENVPROV_R_OK;
+}
+
+int envprov_wrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aadlen,
+                 const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen,
+                 size_t outsize)
+{
+    if (inlen == 0 || inlen > ENVELOPE_MAX_WRAP_PLAINTEXT || aadlen > ENVELOPE_MAX_AAD) {
+        ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT,
+                      "a wrap takes 1..%d bytes of key and at most %d bytes of AAD (got %zu, %zu)",
+                      ENVELOPE_MAX_WRAP_PLAINTEXT, ENVELOPE_MAX_AAD, inlen, aadlen);
+        return ENVPROV_R_BAD_ARGUMENT;
+    }
+    switch (k->kind) {
+    case ENVKEY_AES_KEK:
+        return wrap_aes(k, aad, aadlen, in, inlen, out, outlen, outsize);
+    case ENVKEY_RSA:
+        return wrap_rsa(pc, k, aad, aadlen, in, inlen, out, outlen, outsize);
+    default:
+        ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED, "this key kind has no AEAD wrap");
+        return ENVPROV_R_NOT_SUPPORTED;
+    }
+}
+
+static int auth_failed(unsigned char *out, size_t outsize)
+{
+    OPENSSL_cleanse(out, outsize);
+    ENVPROV_RAISE(ENVPROV_R_AUTHENTICATION_FAILED,
+                  "authentication failed: the wrapped key does not match this KEK and AAD");
+    return ENVPROV_R_AUTHENTICATION_FAILED;
+}
+
+int envprov_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aadlen,
+                   const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen,
+                   size_t outsize)
+{
+    (void)pc;
+    wrapblob b;
+    if (aadlen > ENVELOPE_MAX_AAD) {
+        ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT, "AAD longer than %d bytes", ENVELOPE_MAX_AAD);
+        return ENVPROV_R_BAD_ARGUMENT;
+    }
+    if (!wrapblob_decode(&b, in, inlen)) {
+        ENVPROV_RAISE(ENVPROV_R_BAD_BLOB, "malformed wrapped key (not an envelope wrap blob v1)");
+        return ENVPROV_R_BAD_BLOB;
+    }
+    if (!k->has_private) {
+        ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED, "a public key cannot unwrap");
+        return ENVPROV_R_NOT_SUPPORTED;
+    }
+    if (b.kind == WRAPBLOB_KIND_AES_GCM && k->kind == ENVKEY_AES_KEK) {
+        envkey_aead_iv iv;
+        memcpy(iv.iv, b.iv, b.iv_len);
+        iv.iv_len = b.iv_len;
+        int ret = k->ops->aead_decrypt(k->be, &iv, aad, aadlen, b.ct, b.ct_len, out, outlen, outsize);
+        if (ret != ENVPROV_R_OK)
+            OPENSSL_cleanse(out, outsize);
+        return ret;
+    }
+    if (b.kind == WRAPBLOB_KIND_RSA_OAEP && k->kind == ENVKEY_RSA) {
+        envkey_rsa_params p = {RSA_PKCS1_OAEP_PADDING, b.oaep_md, b.mgf1_md, NULL, 0};
+        if (b.binding == WRAPBLOB_BIND_LABEL) {
+            p.label = aad;
+            p.label_len = aadlen;
+        }
+        unsigned char payload[WRAPBLOB_MAX_RSA_CT];
+        size_t plen = 0;
+        int ret = k->ops->rsa_decrypt(k->be, &p, b.ct, b.ct_len, payload, &plen, sizeof(payload));
+        if (ret != ENVPROV_R_OK) {
+            OPENSSL_cleanse(out, outsize);
+            return ret;
+        }
+        if (b.binding == WRAPBLOB_BIND_PAYLOAD) {
+            unsigned char h[AAD_HASH_LEN];
+            if (plen <= AAD_HASH_LEN || !aad_hash(aad, aadlen, h)
+                || CRYPTO_memcmp(h, payload + plen - AAD_HASH_LEN, AAD_HASH_LEN) != 0) {
+                OPENSSL_cleanse(payload, sizeof(payload));
+                return auth_failed(out, outsize);
+            }
+            plen -= AAD_HASH_LEN;
+        }
+        if (plen > outsize || plen > ENVELOPE_MAX_WRAP_PLAINTEXT) {
+            OPENSSL_cleanse(payload, sizeof(payload));
+            return auth_failed(out, outsize);
+        }
+        memcpy(out, payload, plen);
+        *outlen = plen;
+        OPENSSL_cleanse(payload, sizeof(payload));
+        return ENVPROV_R_OK;
+    }
+    ENVPROV_RAISE(ENVPROV_R_BAD_BLOB, "this wrapped key was not made by a key of this kind");
+    return ENVPROV_R_BAD_BLOB;
+}
