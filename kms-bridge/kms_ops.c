@@ -1,0 +1,229 @@
+/*
+ * kms_ops.c - KMIP operations over the slot's pool, see kms_ops.h.
+ */
+#include "kms_ops.h"
+
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "kms_log.h"
+#include "secmem.h"
+
+const char *kms_status_name(kms_status s)
+{
+    switch (s) {
+    case KMS_OK: return "ok";
+    case KMS_E_INTERNAL: return "internal error";
+    case KMS_E_NOMEM: return "out of memory";
+    case KMS_E_UNREACHABLE: return "no endpoint reachable";
+    case KMS_E_IO: return "connection lost";
+    case KMS_E_TIMEOUT: return "timeout";
+    case KMS_E_PROTOCOL: return "malformed or unexpected response";
+    case KMS_E_TOO_LARGE: return "response too large";
+    case KMS_E_IDENTITY: return "client identity refused or not loaded";
+    case KMS_E_RESULT: return "server refused";
+    case KMS_E_ARGS: return "request exceeds limits";
+    }
+    return "?";
+}
+
+static const char *op_name(uint32_t op)
+{
+    switch (op) {
+    case KMIP_OP_CREATE: return "Create";
+    case KMIP_OP_LOCATE: return "Locate";
+    case KMIP_OP_GET_ATTRIBUTES: return "GetAttributes";
+    case KMIP_OP_ACTIVATE: return "Activate";
+    case KMIP_OP_REVOKE: return "Revoke";
+    case KMIP_OP_DESTROY: return "Destroy";
+    case KMIP_OP_ENCRYPT: return "Encrypt";
+    case KMIP_OP_DECRYPT: return "Decrypt";
+    }
+    return "?";
+}
+
+/* One in-flight request: its buffer is secret memory (it may hold a DEK). */
+typedef struct {
+    kmip_req q;
+    ttlv_w w;
+    uint8_t *buf;
+    uint8_t *resp;
+    size_t resplen;
+    int64_t t0;
+} exchange;
+
+static kms_status ex_begin(exchange *x, uint32_t op, size_t payload_bytes)
+{
+    memset(x, 0, sizeof(*x));
+    x->q.op = op;
+    x->q.now = (int64_t)time(NULL);
+    x->t0 = kms_now_ms();
+    if (RAND_bytes(x->q.batch_id, sizeof(x->q.batch_id)) != 1)
+        return KMS_E_INTERNAL;
+    size_t cap = kmip_request_capacity(payload_bytes);
+    x->buf = envelope_secmem_alloc(cap);
+    if (x->buf == NULL)
+        return KMS_E_NOMEM;
+    ttlv_w_init(&x->w, x->buf, cap);
+    return KMS_OK;
+}
+
+static void ex_end(exchange *x)
+{
+    envelope_secmem_free(x->buf);
+    envelope_secmem_free(x->resp);
+    x->buf = x->resp = NULL;
+}
+
+/* Sends the built request, parses the response frame. */
+static kms_status ex_run(kms_slot *s, exchange *x, int idempotent, kmip_result *res,
+                         ttlv_r *payload)
+{
+    memset(res, 0, sizeof(*res));
+    if (x->w.err) {
+        kms_debug("slot %s: %s request exceeds limits", s->cfg.label, op_name(x->q.op));
+        return KMS_E_ARGS;
+    }
+    kms_status st = kms_slot_call(s, x->buf, x->w.len, idempotent, &x->resp, &x->resplen);
+    /* The request may hold a DEK: wipe it as soon as it is sent. */
+    envelope_secmem_free(x->buf);
+    x->buf = NULL;
+    if (st == KMS_OK)
+        st = kmip_parse_response(x->resp, x->resplen, &x->q, res, payload);
+    if (st == KMS_OK && res->status != KMIP_STATUS_SUCCESS)
+        st = KMS_E_RESULT;
+    long ms = (long)(kms_now_ms() - x->t0);
+    if (st == KMS_E_RESULT)
+        kms_debug("slot %s: %s: server refused: status %u reason 0x%x \"%s\" (%ld ms)",
+                  s->cfg.label, op_name(x->q.op), (unsigned)res->status, (unsigned)res->reason,
+                  res->message, ms);
+    else
+        kms_debug("slot %s: %s: %s (%ld ms)", s->cfg.label, op_name(x->q.op), kms_status_name(st), ms);
+    return st;
+}
+
+kms_status kms_op_locate(kms_slot *s, const char *name, char uids[][KMIP_MAX_UID + 1],
+                         size_t max, size_t *n, kmip_result *res)
+{
+    exchange x;
+    ttlv_r p;
+    *n = 0;
+    kms_status st = ex_begin(&x, KMIP_OP_LOCATE, name ? strlen(name) : 0);
+    if (st == KMS_OK) {
+        kmip_build_locate(&x.w, &x.q, name);
+        st = ex_run(s, &x, 1, res, &p);
+    }
+    if (st == KMS_OK)
+        st = kmip_parse_locate(&p, uids, max, n);
+    ex_end(&x);
+    return st;
+}
+
+kms_status kms_op_get_attributes(kms_slot *s, const char *uid, kmip_key_attrs *a, kmip_result *res)
+{
+    exchange x;
+    ttlv_r p;
+    kms_status st = ex_begin(&x, KMIP_OP_GET_ATTRIBUTES, strlen(uid));
+    if (st == KMS_OK) {
+        kmip_build_get_attributes(&x.w, &x.q, uid);
+        st = ex_run(s, &x, 1, res, &p);
+    }
+    if (st == KMS_OK)
+        st = kmip_parse_attributes(&p, uid, a);
+    ex_end(&x);
+    return st;
+}
+
+/* Activate, Revoke, Destroy: a uid in, the same uid back. */
+static kms_status uid_op(kms_slot *s, uint32_t op, const char *uid, kmip_result *res)
+{
+    exchange x;
+    ttlv_r p;
+    char got[KMIP_MAX_UID + 1];
+    kms_status st = ex_begin(&x, op, strlen(uid));
+    if (st == KMS_OK) {
+        if (op == KMIP_OP_REVOKE)
+            kmip_build_revoke(&x.w, &x.q, uid);
+        else
+            kmip_build_uid_op(&x.w, &x.q, uid);
+        st = ex_run(s, &x, 0, res, &p);
+    }
+    if (st == KMS_OK && (st = kmip_parse_uid(&p, got)) == KMS_OK && strcmp(got, uid) != 0) {
+        kms_debug("slot %s: %s answered for another object", s->cfg.label, op_name(op));
+        st = KMS_E_PROTOCOL;
+    }
+    ex_end(&x);
+    return st;
+}
+
+kms_status kms_op_create_key(kms_slot *s, const char *name, char uid[KMIP_MAX_UID + 1],
+                             kmip_result *res)
+{
+    exchange x;
+    ttlv_r p;
+    kms_status st = ex_begin(&x, KMIP_OP_CREATE, strlen(name));
+    if (st == KMS_OK) {
+        kmip_build_create_aes256(&x.w, &x.q, name);
+        st = ex_run(s, &x, 0, res, &p);
+    }
+    if (st == KMS_OK)
+        st = kmip_parse_uid(&p, uid);
+    ex_end(&x);
+    if (st != KMS_OK)
+        return st;
+    st = uid_op(s, KMIP_OP_ACTIVATE, uid, res);
+    if (st != KMS_OK) {
+        /* Do not leave a named, unusable key behind for Locate to find. */
+        kmip_result r2;
+        if (uid_op(s, KMIP_OP_DESTROY, uid, &r2) != KMS_OK)
+            kms_debug("slot %s: could not remove key %s after failed Activate", s->cfg.label, uid);
+    }
+    return st;
+}
+
+kms_status kms_op_destroy_key(kms_slot *s, const char *uid, kmip_result *res)
+{
+    kms_status st = uid_op(s, KMIP_OP_REVOKE, uid, res);
+    /* A key that is already not Active (never activated, or revoked by an
+     * earlier, interrupted destroy) refuses Revoke; Destroy decides. */
+    if (st != KMS_OK && st != KMS_E_RESULT)
+        return st;
+    return uid_op(s, KMIP_OP_DESTROY, uid, res);
+}
+
+kms_status kms_op_encrypt(kms_slot *s, const char *uid, const uint8_t *iv, size_t ivlen,
+                          const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t inlen,
+                          uint8_t *out, uint8_t tag[KMIP_GCM_TAG_LEN], uint8_t *iv_out,
+                          size_t iv_cap, size_t *ivlen_out, kmip_result *res)
+{
+    exchange x;
+    ttlv_r p;
+    kms_status st = ex_begin(&x, KMIP_OP_ENCRYPT, strlen(uid) + ivlen + aadlen + inlen);
+    if (st == KMS_OK) {
+        kmip_build_encrypt(&x.w, &x.q, uid, iv, ivlen, aad, aadlen, in, inlen);
+        st = ex_run(s, &x, 1, res, &p);
+    }
+    if (st == KMS_OK)
+        st = kmip_parse_encrypt(&p, uid, inlen, out, tag, iv_out, iv_cap, ivlen_out);
+    ex_end(&x);
+    return st;
+}
+
+kms_status kms_op_decrypt(kms_slot *s, const char *uid, const uint8_t *iv, size_t ivlen,
+                          const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t inlen,
+                          const uint8_t tag[KMIP_GCM_TAG_LEN], uint8_t *out, kmip_result *res)
+{
+    exchange x;
+    ttlv_r p;
+    kms_status st = ex_begin(&x, KMIP_OP_DECRYPT, strlen(uid) + ivlen + aadlen + inlen + KMIP_GCM_TAG_LEN);
+    if (st == KMS_OK) {
+        kmip_build_decrypt(&x.w, &x.q, uid, iv, ivlen, aad, aadlen, in, inlen, tag);
+        st = ex_run(s, &x, 1, res, &p);
+    }
+    if (st == KMS_OK)
+        st = kmip_parse_decrypt(&p, uid, inlen, out);
+    ex_end(&x);
+    return st;
+}

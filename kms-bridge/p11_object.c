@@ -1,0 +1,426 @@
+/*
+ * p11_object.c - KMS keys as PKCS#11 secret-key objects (2.40 §4.10 secret
+ * key objects, §5.7 object management): FindObjects (KMIP Locate by Name,
+ * or Get Attributes by Unique Identifier for CKA_ID), GetAttributeValue,
+ * GenerateKey (Create + Activate) and DestroyObject (Revoke + Destroy).
+ *
+ * Every key is presented as CKA_TOKEN=TRUE, CKA_SENSITIVE=TRUE,
+ * CKA_EXTRACTABLE=FALSE: through this module its value can never be read.
+ * (The KMS itself may allow Get to its owner; see docs/KMS-BRIDGE.md.)
+ * CKA_ID is the KMIP Unique Identifier, CKA_LABEL the first KMIP Name.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kms_log.h"
+#include "kms_module.h"
+#include "kms_ops.h"
+
+/* A candidate found on the KMS, before it gets a handle. */
+typedef struct {
+    char uid[KMIP_MAX_UID + 1];
+    kmip_key_attrs a;
+} candidate;
+
+static const CK_BBOOL ck_true = CK_TRUE, ck_false = CK_FALSE;
+
+/* Fills one attribute of object o. Returns CKR_OK, CKR_ATTRIBUTE_SENSITIVE,
+ * CKR_ATTRIBUTE_TYPE_INVALID or CKR_BUFFER_TOO_SMALL (§5.7 C_GetAttributeValue). */
+static CK_RV get_attr(const kms_object *o, CK_ATTRIBUTE *at)
+{
+    static const CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    static const CK_KEY_TYPE kt = CKK_AES;
+    static const CK_MECHANISM_TYPE allowed[] = {CKM_AES_GCM};
+    static const CK_MECHANISM_TYPE gen = CK_UNAVAILABLE_INFORMATION;
+    const void *v = NULL;
+    CK_ULONG n = 0;
+    switch (at->type) {
+    case CKA_CLASS: v = &cls; n = sizeof(cls); break;
+    case CKA_KEY_TYPE: v = &kt; n = sizeof(kt); break;
+    case CKA_TOKEN:
+    case CKA_SENSITIVE:
+    case CKA_ENCRYPT:
+    case CKA_DECRYPT:
+        v = &ck_true; n = sizeof(ck_true); break;
+    /* The KMS may have let its owner Get the key before (PyKMIP: the Get
+     * right is the Encrypt right), so we cannot claim "always sensitive" or
+     * "never extractable"; and we did not necessarily generate it. */
+    case CKA_ALWAYS_SENSITIVE:
+    case CKA_NEVER_EXTRACTABLE:
+    case CKA_LOCAL:
+    case CKA_EXTRACTABLE:
+    case CKA_PRIVATE:
+    case CKA_MODIFIABLE:
+    case CKA_COPYABLE:
+    case CKA_WRAP:
+    case CKA_UNWRAP:
+    case CKA_SIGN:
+    case CKA_VERIFY:
+    case CKA_DERIVE:
+    case CKA_TRUSTED:
+    case CKA_WRAP_WITH_TRUSTED:
+        v = &ck_false; n = sizeof(ck_false); break;
+    case CKA_DESTROYABLE:
+        v = &ck_true; n = sizeof(ck_true); break;
+    case CKA_LABEL: v = o->label; n = strlen(o->label); break;
+    case CKA_ID: v = o->uid; n = strlen(o->uid); break;
+    case CKA_VALUE_LEN: v = &o->value_len; n = sizeof(o->value_len); break;
+    case CKA_KEY_GEN_MECHANISM: v = &gen; n = sizeof(gen); break;
+    case CKA_ALLOWED_MECHANISMS: v = allowed; n = sizeof(allowed); break;
+    case CKA_VALUE:
+        at->ulValueLen = CK_UNAVAILABLE_INFORMATION;
+        return CKR_ATTRIBUTE_SENSITIVE;
+    default:
+        at->ulValueLen = CK_UNAVAILABLE_INFORMATION;
+        return CKR_ATTRIBUTE_TYPE_INVALID;
+    }
+    if (at->pValue == NULL) {
+        at->ulValueLen = n;
+        return CKR_OK;
+    }
+    if (at->ulValueLen < n) {
+        at->ulValueLen = CK_UNAVAILABLE_INFORMATION;
+        return CKR_BUFFER_TOO_SMALL;
+    }
+    if (n)
+        memcpy(at->pValue, v, n);
+    at->ulValueLen = n;
+    return CKR_OK;
+}
+
+CK_RV kms_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
+{
+    if (tmpl == NULL && n > 0)
+        return CKR_ARGUMENTS_BAD;
+    kms_session *s;
+    CK_RV rv = kms_session_lock(h, &s);
+    if (rv != CKR_OK)
+        return rv;
+    kms_object *o = kms_object_get(s->slot, oh);
+    if (o == NULL) {
+        kms_unlock();
+        return CKR_OBJECT_HANDLE_INVALID;
+    }
+    /* §5.7: process every attribute; report the "worst" error. */
+    for (CK_ULONG i = 0; i < n; i++) {
+        CK_RV r = get_attr(o, &tmpl[i]);
+        if (r != CKR_OK && (rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL))
+            rv = r;
+    }
+    kms_unlock();
+    return rv;
+}
+
+/* 1 if object o has every attribute value in tmpl. */
+static int matches(const kms_object *o, const CK_ATTRIBUTE *tmpl, CK_ULONG n)
+{
+    unsigned char buf[KMIP_MAX_NAME + KMIP_MAX_UID + 64];
+    for (CK_ULONG i = 0; i < n; i++) {
+        CK_ATTRIBUTE at = {.type = tmpl[i].type, .pValue = buf, .ulValueLen = sizeof(buf)};
+        if (get_attr(o, &at) != CKR_OK || at.ulValueLen != tmpl[i].ulValueLen ||
+            (at.ulValueLen && memcmp(buf, tmpl[i].pValue, at.ulValueLen) != 0))
+            return 0;
+    }
+    return 1;
+}
+
+/* Copies a CK_UTF8CHAR attribute into a C string (refusing NULs). */
+static int attr_string(const CK_ATTRIBUTE *at, char *dst, size_t cap)
+{
+    if (at->pValue == NULL || at->ulValueLen == 0 || at->ulValueLen >= cap ||
+        memchr(at->pValue, 0, at->ulValueLen) != NULL)
+        return 0;
+    memcpy(dst, at->pValue, at->ulValueLen);
+    dst[at->ulValueLen] = 0;
+    return 1;
+}
+
+/* AES keys of a size we can use; anything else on the KMS is not shown. */
+static int usable(const kmip_key_attrs *a)
+{
+    return a->object_type == KMIP_OBJECT_SYMMETRIC_KEY && a->algorithm == KMIP_ALG_AES &&
+           (a->length_bits == 128 || a->length_bits == 192 || a->length_bits == 256);
+}
+
+CK_RV kms_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
+{
+    if (tmpl == NULL && n > 0)
+        return CKR_ARGUMENTS_BAD;
+    char label[KMIP_MAX_NAME + 1] = "", id[KMIP_MAX_UID + 1] = "";
+    int by_label = 0, by_id = 0, impossible = 0;
+    for (CK_ULONG i = 0; i < n; i++) {
+        if (tmpl[i].type == CKA_LABEL) {
+            by_label = 1;
+            impossible |= !attr_string(&tmpl[i], label, sizeof(label));
+        } else if (tmpl[i].type == CKA_ID) {
+            by_id = 1;
+            impossible |= !attr_string(&tmpl[i], id, sizeof(id));
+        } else if (tmpl[i].type == CKA_CLASS) {
+            CK_OBJECT_CLASS c;
+            impossible |= tmpl[i].ulValueLen != sizeof(c) || tmpl[i].pValue == NULL ||
+                          (memcpy(&c, tmpl[i].pValue, sizeof(c)), c != CKO_SECRET_KEY);
+        }
+    }
+    kms_session *s;
+    CK_RV rv = kms_session_lock(h, &s);
+    if (rv != CKR_OK)
+        return rv;
+    if (s->finding || s->op != KMS_OP_NONE) {
+        kms_unlock();
+        return CKR_OPERATION_ACTIVE;
+    }
+    CK_SLOT_ID slot = s->slot;
+    kms_unlock();
+
+    /* Network I/O without the lock. */
+    kms_slot *ks = &g_kms.slots[slot];
+    candidate *c = calloc(KMIP_MAX_LOCATE, sizeof(*c));
+    char (*uids)[KMIP_MAX_UID + 1] = calloc(KMIP_MAX_LOCATE, sizeof(*uids));
+    size_t nc = 0, nu = 0;
+    kmip_result res;
+    kms_status st = KMS_OK;
+    if (c == NULL || uids == NULL) {
+        rv = CKR_HOST_MEMORY;
+        goto out;
+    }
+    if (impossible) {
+        nu = 0; /* e.g. CKA_CLASS = CKO_PRIVATE_KEY: nothing here matches */
+    } else if (by_id) {
+        snprintf(uids[0], sizeof(uids[0]), "%s", id);
+        nu = 1;
+    } else {
+        st = kms_op_locate(ks, by_label ? label : NULL, uids, KMIP_MAX_LOCATE, &nu, &res);
+        if (st != KMS_OK) {
+            rv = kms_ckr(st, &res, KMS_CTX_OBJECT);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < nu; i++) {
+        st = kms_op_get_attributes(ks, uids[i], &c[nc].a, &res);
+        if (st == KMS_E_RESULT && res.reason == KMIP_REASON_ITEM_NOT_FOUND)
+            continue; /* gone since Locate, or an unknown CKA_ID: no match */
+        if (st != KMS_OK) {
+            /* Permission Denied on an id we were given is reported as such
+             * (CKR_KEY_FUNCTION_NOT_PERMITTED): the caller asked for this
+             * key and may not use it; it must not look like "not found". */
+            rv = kms_ckr(st, &res, KMS_CTX_KEY);
+            goto out;
+        }
+        if (!usable(&c[nc].a))
+            continue;
+        snprintf(c[nc].uid, sizeof(c[nc].uid), "%s", uids[i]);
+        nc++;
+    }
+
+    rv = kms_session_lock(h, &s);
+    if (rv != CKR_OK)
+        goto out;
+    s->n_found = s->next_found = 0;
+    for (size_t i = 0; i < nc; i++) {
+        CK_OBJECT_HANDLE oh = kms_object_intern(slot, c[i].uid, c[i].a.name,
+                                                (CK_ULONG)c[i].a.length_bits / 8);
+        if (oh == 0) {
+            kms_unlock();
+            rv = CKR_HOST_MEMORY;
+            goto out;
+        }
+        if (matches(kms_object_get(slot, oh), tmpl, n))
+            s->found[s->n_found++] = oh;
+    }
+    s->finding = 1;
+    kms_unlock();
+out:
+    free(c);
+    free(uids);
+    return rv;
+}
+
+CK_RV kms_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR out, CK_ULONG max, CK_ULONG_PTR n)
+{
+    if (out == NULL || n == NULL)
+        return CKR_ARGUMENTS_BAD;
+    kms_session *s;
+    CK_RV rv = kms_session_lock(h, &s);
+    if (rv != CKR_OK)
+        return rv;
+    if (!s->finding) {
+        kms_unlock();
+        return CKR_OPERATION_NOT_INITIALIZED;
+    }
+    CK_ULONG k = 0;
+    while (k < max && s->next_found < s->n_found)
+        out[k++] = s->found[s->next_found++];
+    *n = k;
+    kms_unlock();
+    return CKR_OK;
+}
+
+CK_RV kms_FindObjectsFinal(CK_SESSION_HANDLE h)
+{
+    kms_session *s;
+    CK_RV rv = kms_session_lock(h, &s);
+    if (rv != CKR_OK)
+        return rv;
+    rv = s->finding ? CKR_OK : CKR_OPERATION_NOT_INITIALIZED;
+    s->finding = 0;
+    s->n_found = s->next_found = 0;
+    kms_unlock();
+    return rv;
+}
+
+/* Template check for C_GenerateKey: only what we will really create. */
+static CK_RV gen_template(const CK_ATTRIBUTE *t, CK_ULONG n, char *label, size_t cap)
+{
+    int have_label = 0;
+    for (CK_ULONG i = 0; i < n; i++) {
+        const CK_ATTRIBUTE *a = &t[i];
+        CK_BBOOL b = CK_FALSE;
+        int is_bool = a->ulValueLen == sizeof(CK_BBOOL) && a->pValue != NULL;
+        if (is_bool)
+            b = *(const CK_BBOOL *)a->pValue;
+        switch (a->type) {
+        case CKA_CLASS: {
+            CK_OBJECT_CLASS c;
+            if (a->ulValueLen != sizeof(c) || a->pValue == NULL)
+                return CKR_ATTRIBUTE_VALUE_INVALID;
+            memcpy(&c, a->pValue, sizeof(c));
+            if (c != CKO_SECRET_KEY)
+                return CKR_TEMPLATE_INCONSISTENT;
+            break;
+        }
+        case CKA_KEY_TYPE: {
+            CK_KEY_TYPE k;
+            if (a->ulValueLen != sizeof(k) || a->pValue == NULL)
+                return CKR_ATTRIBUTE_VALUE_INVALID;
+            memcpy(&k, a->pValue, sizeof(k));
+            if (k != CKK_AES)
+                return CKR_TEMPLATE_INCONSISTENT;
+            break;
+        }
+        case CKA_VALUE_LEN: {
+            CK_ULONG l;
+            if (a->ulValueLen != sizeof(l) || a->pValue == NULL)
+                return CKR_ATTRIBUTE_VALUE_INVALID;
+            memcpy(&l, a->pValue, sizeof(l));
+            if (l != 32)
+                return CKR_ATTRIBUTE_VALUE_INVALID; /* AES-256 KEKs only */
+            break;
+        }
+        case CKA_LABEL:
+            if (!attr_string(a, label, cap))
+                return CKR_ATTRIBUTE_VALUE_INVALID;
+            have_label = 1;
+            break;
+        case CKA_ID:
+            return CKR_ATTRIBUTE_READ_ONLY; /* the KMS assigns it (Unique Identifier) */
+        /* Must be TRUE if given: the key will be a token key usable for both. */
+        case CKA_TOKEN:
+        case CKA_ENCRYPT:
+        case CKA_DECRYPT:
+            if (!is_bool || !b)
+                return CKR_ATTRIBUTE_VALUE_INVALID;
+            break;
+        /* Must be FALSE if given. */
+        case CKA_EXTRACTABLE:
+        case CKA_WRAP:
+        case CKA_UNWRAP:
+        case CKA_SIGN:
+        case CKA_VERIFY:
+        case CKA_DERIVE:
+            if (!is_bool || b)
+                return CKR_ATTRIBUTE_VALUE_INVALID;
+            break;
+        /* pkcs11-tool sends CKA_SENSITIVE=FALSE unless --sensitive: the key
+         * is sensitive regardless (its value never crosses this module), so
+         * either value is accepted and CKA_SENSITIVE reads back TRUE. */
+        case CKA_SENSITIVE:
+        case CKA_PRIVATE:
+        case CKA_MODIFIABLE:
+            if (!is_bool)
+                return CKR_ATTRIBUTE_VALUE_INVALID;
+            break;
+        default:
+            return CKR_ATTRIBUTE_TYPE_INVALID;
+        }
+    }
+    return have_label ? CKR_OK : CKR_TEMPLATE_INCOMPLETE; /* the KMIP Name */
+}
+
+CK_RV kms_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n,
+                      CK_OBJECT_HANDLE_PTR out)
+{
+    if (mech == NULL || out == NULL || (tmpl == NULL && n > 0))
+        return CKR_ARGUMENTS_BAD;
+    if (mech->mechanism != CKM_AES_KEY_GEN)
+        return CKR_MECHANISM_INVALID;
+    if (mech->pParameter != NULL || mech->ulParameterLen != 0)
+        return CKR_MECHANISM_PARAM_INVALID;
+    char label[KMIP_MAX_NAME + 1];
+    CK_RV rv = gen_template(tmpl, n, label, sizeof(label));
+    if (rv != CKR_OK)
+        return rv;
+    kms_session *s;
+    if ((rv = kms_session_lock(h, &s)) != CKR_OK)
+        return rv;
+    CK_SLOT_ID slot = s->slot;
+    int rw = (s->flags & CKF_RW_SESSION) != 0;
+    kms_unlock();
+    if (!rw)
+        return CKR_SESSION_READ_ONLY; /* §5.7: token objects need R/W */
+
+    kms_slot *ks = &g_kms.slots[slot];
+    kmip_result res;
+    char uids[1][KMIP_MAX_UID + 1];
+    size_t nu = 0;
+    /* Labels pick KEKs in URIs (object=...): refuse a second key of the same
+     * name rather than make lookups ambiguous. */
+    kms_status st = kms_op_locate(ks, label, uids, 1, &nu, &res);
+    if (st == KMS_E_PROTOCOL)
+        nu = 1; /* more than one already */
+    else if (st != KMS_OK)
+        return kms_ckr(st, &res, KMS_CTX_OBJECT);
+    if (nu > 0) {
+        kms_debug("slot %s: a key named \"%s\" exists already", ks->cfg.label, label);
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    }
+    char uid[KMIP_MAX_UID + 1];
+    st = kms_op_create_key(ks, label, uid, &res);
+    if (st != KMS_OK)
+        return kms_ckr(st, &res, KMS_CTX_OBJECT);
+    if ((rv = kms_session_lock(h, &s)) != CKR_OK)
+        return rv;
+    *out = kms_object_intern(slot, uid, label, 32);
+    kms_unlock();
+    return *out ? CKR_OK : CKR_HOST_MEMORY;
+}
+
+CK_RV kms_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh)
+{
+    kms_session *s;
+    CK_RV rv = kms_session_lock(h, &s);
+    if (rv != CKR_OK)
+        return rv;
+    CK_SLOT_ID slot = s->slot;
+    int rw = (s->flags & CKF_RW_SESSION) != 0;
+    kms_object *o = kms_object_get(slot, oh);
+    char uid[KMIP_MAX_UID + 1];
+    if (o != NULL)
+        snprintf(uid, sizeof(uid), "%s", o->uid);
+    kms_unlock();
+    if (o == NULL)
+        return CKR_OBJECT_HANDLE_INVALID;
+    if (!rw)
+        return CKR_SESSION_READ_ONLY;
+    kmip_result res;
+    kms_status st = kms_op_destroy_key(&g_kms.slots[slot], uid, &res);
+    if (st != KMS_OK)
+        return kms_ckr(st, &res, KMS_CTX_OBJECT);
+    if (kms_session_lock(h, &s) == CKR_OK) {
+        o = kms_object_get(slot, oh);
+        if (o != NULL && strcmp(o->uid, uid) == 0)
+            memset(o, 0, sizeof(*o));
+        kms_unlock();
+    }
+    return CKR_OK;
+}
