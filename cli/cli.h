@@ -1,0 +1,93 @@
+/*
+ * cli.h - the envelope command-line tool: shared options, exit codes and
+ * the I/O helpers (temporary output file renamed on success, bounded
+ * input reads, progress bar). One file per subcommand (cmd_*.c).
+ */
+#ifndef ENVELOPE_CLI_H
+#define ENVELOPE_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "envelope/envelope.h"
+
+/* Exit codes (docs/envelope.1). */
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_USAGE = 1,
+    CLI_EXIT_AUTH = 2,    /* authentication or format failure */
+    CLI_EXIT_BACKEND = 3, /* KEK home unavailable: retry later */
+    CLI_EXIT_POLICY = 4,
+    CLI_EXIT_INTERNAL = 5 /* I/O error, out of memory, bug */
+};
+
+#define CLI_CHUNK (1u << 20)            /* read size: constant memory */
+#define CLI_PROGRESS_MIN (8u << 20)     /* show progress for inputs over 8 MiB */
+
+typedef struct cli_common {
+    const char *config; /* --config FILE (overrides OPENSSL_CONF) */
+    int quiet;
+    int force;
+} cli_common;
+
+/* Reports err on stderr as "envelope: <message>" and returns its exit code. */
+int cli_report(const envelope_err *err);
+int cli_exit_for(envelope_status s);
+/* "envelope: <fmt>" on stderr; returns code. */
+int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Loads the OpenSSL configuration (--config or OPENSSL_CONF) and makes
+ * the library context. Returns an exit code. */
+int cli_lib_open(const cli_common *c, envelope_lib **lib);
+
+/* ---- input ---- */
+typedef struct cli_in {
+    int fd;
+    const char *name; /* for messages */
+    int is_stdin;
+    uint64_t size;    /* 0 if unknown */
+    uint8_t *buf;     /* CLI_CHUNK bytes */
+} cli_in;
+int cli_in_open(cli_in *in, const char *path);
+/* Bytes read (0 = end of input), or -1 on error (reported). */
+long cli_in_read(cli_in *in);
+void cli_in_close(cli_in *in);
+
+/* ---- output: stdout, or a temporary file in the target's folder that is
+ * fsync'd and renamed over the target only by cli_out_commit ---- */
+typedef struct cli_out {
+    int fd;
+    int is_stdout;
+    char *path;
+    char *tmp;
+    int failed;
+} cli_out;
+int cli_out_open(cli_out *o, const char *path, int force, const cli_in *in);
+/* envelope_sink_fn: 0 on success. */
+int cli_out_sink(void *arg, const uint8_t *buf, size_t len);
+int cli_out_commit(cli_out *o);
+void cli_out_abort(cli_out *o); /* removes the temporary file */
+
+/* ---- progress on a terminal ---- */
+typedef struct cli_progress {
+    int on;
+    uint64_t total, done;
+    double start, last;
+} cli_progress;
+void cli_progress_start(cli_progress *p, const cli_common *c, uint64_t total);
+void cli_progress_add(cli_progress *p, uint64_t n);
+void cli_progress_end(cli_progress *p);
+
+/* Subcommands: argc/argv start at the subcommand name. */
+int cmd_encrypt(int argc, char **argv, cli_common *c);
+int cmd_decrypt(int argc, char **argv, cli_common *c);
+int cmd_inspect(int argc, char **argv, cli_common *c);
+int cmd_kek(int argc, char **argv, cli_common *c);
+
+/* Shared option parsing helpers. */
+int cli_parse_size(const char *s, size_t *out); /* "65536", "64K", "1M" */
+int cli_open_keks(envelope_lib *lib, char **uris, size_t n, envelope_kek **keks);
+void cli_free_keks(envelope_kek **keks, size_t n);
+void cli_hex(FILE *f, const uint8_t *b, size_t n);
+
+#endif

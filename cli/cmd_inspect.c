@@ -1,0 +1,181 @@
+/*
+ * cmd_inspect.c - `envelope inspect [--json]`: the header, the context, each
+ * EDK's KEK reference and wrap kind, and the frame count; no key needed.
+ * Everything shown is unauthenticated until a decrypt verifies it.
+ * The JSON form is stable (docs/envelope.1, "INSPECT JSON"): keys are only
+ * ever added, never renamed or removed, within format version 1.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: envelope inspect [--json] [IN]\n"
+            "\n"
+            "Shows a message's header fields, encryption context, EDKs (KEK reference, key id,\n"
+            "wrap kind) and frame count without decrypting it. The fields are not authenticated\n"
+            "until `envelope decrypt` succeeds.\n"
+            "  --json   one JSON object on stdout (stable schema, see envelope(1))\n");
+}
+
+/* JSON string; bytes outside printable ASCII are \u00XX-escaped unless
+ * utf8 (context values are validated UTF-8; references are untrusted). */
+static void json_str(FILE *f, const char *s, int utf8)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7f || (*p >= 0x80 && !utf8))
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+/* Text form: control characters escaped so a message cannot drive the terminal. */
+static void text_str(FILE *f, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            fprintf(f, "\\x%02x", *p);
+        else
+            fputc(*p, f);
+    }
+}
+
+static void print_json(const envelope_inspector *ins, int complete, const envelope_err *err)
+{
+    FILE *f = stdout;
+    const envelope_context *ctx = envelope_inspector_context(ins);
+    fprintf(f, "{\"format\":\"envelope\",\"version\":%d,\"suite\":%d,\"suite_name\":\"%s\",",
+            envelope_inspector_version(ins), envelope_inspector_suite(ins),
+            "AES-256-GCM/HKDF-SHA-512/commit");
+    fputs("\"message_id\":\"", f);
+    cli_hex(f, envelope_inspector_message_id(ins), ENVELOPE_MESSAGE_ID_BYTES);
+    fprintf(f, "\",\"frame_size\":%zu,\"header_length\":%zu,\"context\":{",
+            envelope_inspector_frame_size(ins), envelope_inspector_header_len(ins));
+    for (size_t i = 0; i < envelope_context_count(ctx); i++) {
+        if (i)
+            fputc(',', f);
+        json_str(f, envelope_context_key(ctx, i), 1);
+        fputc(':', f);
+        json_str(f, envelope_context_value(ctx, i), 1);
+    }
+    fputs("},\"edks\":[", f);
+    for (size_t i = 0; i < envelope_inspector_edk_count(ins); i++) {
+        envelope_edk_info e;
+        if (!envelope_inspector_edk(ins, i, &e))
+            continue;
+        fprintf(f, "%s{\"wrap_kind\":\"%s\",\"wrap_kind_id\":%d,\"kek\":", i ? "," : "",
+                envelope_wrap_kind_name(e.wrap_kind), e.wrap_kind);
+        json_str(f, e.reference, 0);
+        fputs(",\"key_id\":\"", f);
+        cli_hex(f, e.key_id, e.key_id_len);
+        fprintf(f, "\",\"wrapped_length\":%zu}", e.wrapped_len);
+    }
+    fprintf(f, "],\"frames\":%" PRIu64 ",\"plaintext_length\":%" PRIu64 ",\"complete\":%s",
+            envelope_inspector_frame_count(ins), envelope_inspector_plaintext_len(ins),
+            complete ? "true" : "false");
+    if (!complete) {
+        fprintf(f, ",\"error\":\"%s\"", envelope_status_name(err->code));
+    }
+    fputs("}\n", f);
+}
+
+static void print_text(const envelope_inspector *ins, int complete)
+{
+    FILE *f = stdout;
+    const envelope_context *ctx = envelope_inspector_context(ins);
+    fprintf(f, "format:        envelope v%d\n", envelope_inspector_version(ins));
+    fprintf(f, "suite:         0x%04x (AES-256-GCM, HKDF-SHA-512, key commitment)\n",
+            envelope_inspector_suite(ins));
+    fputs("message id:    ", f);
+    cli_hex(f, envelope_inspector_message_id(ins), ENVELOPE_MESSAGE_ID_BYTES);
+    fprintf(f, "\nframe size:    %zu\nheader length: %zu\n", envelope_inspector_frame_size(ins),
+            envelope_inspector_header_len(ins));
+    fprintf(f, "context:       %zu pair%s\n", envelope_context_count(ctx),
+            envelope_context_count(ctx) == 1 ? "" : "s");
+    for (size_t i = 0; i < envelope_context_count(ctx); i++) {
+        fputs("  ", f);
+        text_str(f, envelope_context_key(ctx, i));
+        fputc('=', f);
+        text_str(f, envelope_context_value(ctx, i));
+        fputc('\n', f);
+    }
+    fprintf(f, "EDKs:          %zu\n", envelope_inspector_edk_count(ins));
+    for (size_t i = 0; i < envelope_inspector_edk_count(ins); i++) {
+        envelope_edk_info e;
+        if (!envelope_inspector_edk(ins, i, &e))
+            continue;
+        fprintf(f, "  %zu: %s kek=", i + 1, envelope_wrap_kind_name(e.wrap_kind));
+        text_str(f, e.reference);
+        fputs(" key-id=", f);
+        cli_hex(f, e.key_id, e.key_id_len);
+        fprintf(f, " wrapped=%zu bytes\n", e.wrapped_len);
+    }
+    fprintf(f, "frames:        %" PRIu64 "%s\n", envelope_inspector_frame_count(ins),
+            complete ? "" : " (incomplete: no valid final frame)");
+    fprintf(f, "plaintext:     %" PRIu64 " bytes\n", envelope_inspector_plaintext_len(ins));
+}
+
+int cmd_inspect(int argc, char **argv, cli_common *c)
+{
+    static const struct option opts[] = { { "json", no_argument, NULL, 'j' },
+                                          { "config", required_argument, NULL, 'c' },
+                                          { "quiet", no_argument, NULL, 'q' },
+                                          { "help", no_argument, NULL, 'h' },
+                                          { NULL, 0, NULL, 0 } };
+    int json = 0, ch;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'j': json = 1; break;
+        case 'c': c->config = optarg; break; /* accepted for symmetry; no key is used */
+        case 'q': c->quiet = 1; break;
+        case 'h': help(stdout); return CLI_EXIT_OK;
+        default: help(stderr); return CLI_EXIT_USAGE;
+        }
+    }
+    if (argc - optind > 1)
+        return cli_fail(CLI_EXIT_USAGE, "inspect takes one input");
+    cli_in in = { .fd = -1 };
+    envelope_inspector *ins = NULL;
+    envelope_err err = { 0 };
+    int rc = cli_in_open(&in, optind < argc ? argv[optind] : NULL);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    if (envelope_inspector_new(&ins, &err) != ENVELOPE_OK) {
+        cli_in_close(&in);
+        return cli_report(&err);
+    }
+    envelope_status s = ENVELOPE_OK;
+    for (;;) {
+        long n = cli_in_read(&in);
+        if (n < 0) {
+            rc = CLI_EXIT_INTERNAL;
+            goto done;
+        }
+        if (n == 0)
+            break;
+        if ((s = envelope_inspector_update(ins, in.buf, (size_t)n, &err)) != ENVELOPE_OK)
+            break;
+    }
+    if (s == ENVELOPE_OK)
+        s = envelope_inspector_final(ins, &err);
+    if (envelope_inspector_has_header(ins)) {
+        if (json)
+            print_json(ins, s == ENVELOPE_OK, &err);
+        else
+            print_text(ins, s == ENVELOPE_OK);
+    }
+    rc = s == ENVELOPE_OK ? CLI_EXIT_OK : cli_report(&err);
+done:
+    envelope_inspector_free(ins);
+    cli_in_close(&in);
+    return rc;
+}

@@ -1,0 +1,83 @@
+/*
+ * cmd_kek.c - `envelope kek create|list`: KEKs are created inside their
+ * home by the envelope provider (EVP_PKEY_generate through its KEYMGMT)
+ * and listed through OSSL_STORE.
+ */
+#include <getopt.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: envelope kek create --type aes-256|rsa-3072 URI\n"
+            "       envelope kek list [URI]\n"
+            "\n"
+            "create  makes a KEK inside the key home URI names (e.g.\n"
+            "        pkcs11:token=prod;object=payments-v3;id=%%01), through the envelope\n"
+            "        provider loaded by OPENSSL_CONF or --config. The key never leaves it.\n"
+            "list    shows the keys OSSL_STORE finds at URI (default \"pkcs11:\"): type,\n"
+            "        bits, key id and the reference a message would record.\n"
+            "  --config FILE   OpenSSL configuration to use instead of OPENSSL_CONF\n");
+}
+
+static int print_key(void *arg, const envelope_kek_info *ki)
+{
+    (void)arg;
+    printf("%-18s %5d  id=", ki->type, ki->bits);
+    cli_hex(stdout, ki->key_id, ki->key_id_len);
+    printf("  %s\n", ki->reference);
+    return 0;
+}
+
+int cmd_kek(int argc, char **argv, cli_common *c)
+{
+    static const struct option opts[] = { { "type", required_argument, NULL, 't' },
+                                          { "config", required_argument, NULL, 'c' },
+                                          { "quiet", no_argument, NULL, 'q' },
+                                          { "help", no_argument, NULL, 'h' },
+                                          { NULL, 0, NULL, 0 } };
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        help(argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+    const char *verb = argv[1];
+    if (strcmp(verb, "create") != 0 && strcmp(verb, "list") != 0) {
+        help(stderr);
+        return cli_fail(CLI_EXIT_USAGE, "unknown kek command \"%s\"", verb);
+    }
+    const char *type = NULL;
+    int ch;
+    while ((ch = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 't': type = optarg; break;
+        case 'c': c->config = optarg; break;
+        case 'q': c->quiet = 1; break;
+        case 'h': help(stdout); return CLI_EXIT_OK;
+        default: help(stderr); return CLI_EXIT_USAGE;
+        }
+    }
+    int rest = argc - 1 - optind;
+    char **args = argv + 1 + optind;
+    if (strcmp(verb, "create") == 0 && (type == NULL || rest != 1))
+        return cli_fail(CLI_EXIT_USAGE, "usage: envelope kek create --type aes-256|rsa-3072 URI");
+    if (strcmp(verb, "list") == 0 && (type != NULL || rest > 1))
+        return cli_fail(CLI_EXIT_USAGE, "usage: envelope kek list [URI]");
+    envelope_lib *lib = NULL;
+    envelope_err err = { 0 };
+    int rc = cli_lib_open(c, &lib);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    envelope_status s;
+    if (strcmp(verb, "create") == 0) {
+        s = envelope_kek_create(lib, type, args[0], &err);
+        if (s == ENVELOPE_OK && !c->quiet)
+            fprintf(stderr, "envelope: created %s KEK\n", type);
+    } else {
+        s = envelope_kek_list(lib, rest ? args[0] : "pkcs11:", print_key, NULL, &err);
+    }
+    rc = s == ENVELOPE_OK ? CLI_EXIT_OK : cli_report(&err);
+    envelope_lib_free(lib);
+    return rc;
+}
