@@ -37,6 +37,7 @@ const char *hsm_rv_name(CK_RV rv)
 
 CK_RV hsm_rv(const char *fn, CK_RV rv)
 {
+    ERR_pop_to_mark();
     if (envprov_debug_enabled())
         envprov_debug("pkcs11: %s -> %s (0x%lx)", fn, hsm_rv_name(rv), (unsigned long)rv);
     return rv;

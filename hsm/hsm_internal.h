@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <openssl/err.h>
 #include <p11-kit/pkcs11.h>
 #include <p11-kit/uri.h>
 
@@ -91,7 +92,9 @@ struct hsm_key {
 
 /* hsm_call.c: the one wrapper every C_* call goes through. */
 CK_RV hsm_rv(const char *fn, CK_RV rv);
-#define P11(mod, fn, ...) hsm_rv(#fn, (mod)->fl->fn(__VA_ARGS__))
+/* The error mark keeps a module's own OpenSSL errors (SoftHSM2 uses
+ * libcrypto and our thread's error queue) off the caller's queue. */
+#define P11(mod, fn, ...) (ERR_set_mark(), hsm_rv(#fn, (mod)->fl->fn(__VA_ARGS__)))
 /* Map a return value to our reason and raise it with `what` as context. */
 int hsm_raise_rv(CK_RV rv, const char *what, const char *token, const char *object);
 const char *hsm_rv_name(CK_RV rv);

@@ -28,6 +28,7 @@
 #include <openssl/rsa.h>
 
 #include "provider.h"
+#include "rsa_forms.h"
 #include "wrap.h"
 
 typedef struct {
@@ -116,9 +117,10 @@ static int rsa_decrypt_init(void *vctx, void *key, const OSSL_PARAM params[])
     return rsa_init(vctx, key, params);
 }
 
-static int check_padding(rsa_ctx *c)
+static int check_padding(rsa_ctx *c, int decrypting)
 {
-    if (c->padding == RSA_PKCS1_PADDING && !c->pc->rsa_pkcs1_v15) {
+    /* The policy is about decryption: a v1.5 decryption is the oracle. */
+    if (decrypting && c->padding == RSA_PKCS1_PADDING && !c->pc->rsa_pkcs1_v15) {
         ENVPROV_RAISE(ENVPROV_R_POLICY_REFUSED,
                       "refused by policy: RSA PKCS#1 v1.5 is disabled (rsa-pkcs1-v15 = no); "
                       "use RSA-OAEP (e.g. -keyopt rsa_padding_mode:oaep)");
@@ -153,7 +155,7 @@ static int rsa_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
         return envprov_wrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, out, outlen, outsize)
                == ENVPROV_R_OK;
     }
-    if (!check_padding(c))
+    if (!check_padding(c, 0))
         return 0;
     size_t modlen = (size_t)(c->key->bits + 7) / 8;
     if (out == NULL) {
@@ -178,7 +180,7 @@ static int rsa_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
         return envprov_unwrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, out, outlen, outsize)
                == ENVPROV_R_OK;
     }
-    if (!check_padding(c))
+    if (!check_padding(c, 1))
         return 0;
     if (out == NULL) {
         *outlen = (size_t)(c->key->bits + 7) / 8;
@@ -190,6 +192,19 @@ static int rsa_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
     }
     envkey_rsa_params p;
     params_of(c, &p);
+    if (p.padding == RSA_PKCS1_OAEP_PADDING) {
+        int form = envprov_rsa_form_ok(c->pc, c->key, &p);
+        if (form < 0)
+            return 0;
+        if (form == 0) {
+            ENVPROV_RAISE(ENVPROV_R_MECHANISM_NOT_SUPPORTED,
+                          "mechanism not supported by token: RSA-OAEP with %s, MGF1-%s%s (SoftHSM2 "
+                          "2.6 decrypts only SHA-1 without a label); nothing was decrypted on the host",
+                          OBJ_nid2sn(p.oaep_md), OBJ_nid2sn(p.mgf1_md),
+                          p.label_len ? " and a label" : "");
+            return 0;
+        }
+    }
     return c->key->ops->rsa_decrypt(c->key->be, &p, in, inlen, out, outlen, outsize) == ENVPROV_R_OK;
 }
 

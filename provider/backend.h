@@ -82,6 +82,9 @@ typedef struct envkey {
     /* Public half in the provider's own library context (RSA, EC), used for
      * software wraps and for export; NULL for AES. */
     EVP_PKEY *pub;
+    /* RSA forms this key's device was seen to decrypt correctly
+     * (rsa_forms.c): [oaep hash][mgf1 hash][label] = 0 unknown, 1 yes, 2 no. */
+    unsigned char rsa_forms[5][5][2];
 } envkey;
 
 envkey *envkey_new(envkey_kind kind, const envkey_backend_ops *ops, void *be);

@@ -22,6 +22,7 @@
 #include <openssl/obj_mac.h>
 #include <openssl/rsa.h>
 
+#include "rsa_forms.h"
 #include "wrapblob.h"
 
 #define AAD_HASH_LEN 32
@@ -85,7 +86,7 @@ int envprov_rsa_public_encrypt(envprov_ctx *pc, const envkey *k, const envkey_rs
 }
 
 /* Pick the OAEP form for a wrap; returns ENVPROV_R_OK and fills p/binding. */
-static int choose_oaep(envkey *k, size_t aadlen, envkey_rsa_params *p, int *binding)
+static int choose_oaep(envprov_ctx *pc, envkey *k, size_t aadlen, envkey_rsa_params *p, int *binding)
 {
     static const int hashes[] = {NID_sha256, NID_sha1};
     memset(p, 0, sizeof(*p));
@@ -96,7 +97,7 @@ static int choose_oaep(envkey *k, size_t aadlen, envkey_rsa_params *p, int *bind
             for (size_t i = 0; i < sizeof(hashes) / sizeof(hashes[0]); i++) {
                 envkey_rsa_params q = {RSA_PKCS1_OAEP_PADDING, hashes[i], hashes[i],
                                        (const unsigned char *)"x", (size_t)withlabel};
-                int r = k->ops->rsa_supports(k->be, &q);
+                int r = envprov_rsa_form_ok(pc, k, &q);
                 if (r < 0)
                     return ENVPROV_R_BACKEND_UNAVAILABLE;
                 if (r > 0) {
@@ -125,7 +126,7 @@ static int wrap_rsa(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t
 {
     envkey_rsa_params p;
     int binding = 0;
-    int ret = choose_oaep(k, aadlen, &p, &binding);
+    int ret = choose_oaep(pc, k, aadlen, &p, &binding);
     if (ret != ENVPROV_R_OK)
         return ret;
     unsigned char payload[ENVELOPE_MAX_WRAP_PLAINTEXT + AAD_HASH_LEN];

@@ -6,6 +6,7 @@
 #       "envtest") with SO PIN 12345678 and user PIN in DIR/pin (file, 0600),
 #       and DIR/openssl.cnf; exports SOFTHSM2_CONF, OPENSSL_CONF,
 #       OPENSSL_MODULES, ENV_TOKEN, ENV_PIN_FILE, ENV_PIN, ENV_P11_MODULE.
+#   softhsm_write_conf               rewrite openssl.cnf (ENV_EXTRA_PROVIDER_CONF adds lines)
 #   softhsm_add_token LABEL          another token in the same SoftHSM2 store
 #   softhsm_keygen_aes LABEL ID      AES-256 KEK with pkcs11-tool (sensitive, non-extractable)
 #   softhsm_keygen_rsa LABEL ID      RSA-3072 key pair with pkcs11-tool
@@ -29,8 +30,16 @@ CONF
   export ENV_PIN_FILE=$dir/pin
   (umask 077; printf '%s' "$ENV_PIN" >"$ENV_PIN_FILE")
   softhsm2-util --init-token --free --label "$label" --so-pin 12345678 --pin "$ENV_PIN" >/dev/null
+  export ENV_PROVIDER_DIR=$provdir
   export OPENSSL_MODULES=$provdir
   export OPENSSL_CONF=$dir/openssl.cnf
+  softhsm_write_conf
+}
+
+# softhsm_write_conf: (re)writes $OPENSSL_CONF; extra provider settings come
+# from ENV_EXTRA_PROVIDER_CONF (lines of "key = value").
+softhsm_write_conf() {
+  local provdir=$ENV_PROVIDER_DIR
   cat >"$OPENSSL_CONF" <<CONF
 openssl_conf = openssl_init
 
