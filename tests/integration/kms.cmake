@@ -1,0 +1,20 @@
+# kms-bridge integration tests: a real PyKMIP server (tests/integration/kms/harness.sh)
+# driven through envelope-kms-pkcs11.so by pkcs11-tool and by kms_p11.
+if(TARGET envelope_kms_pkcs11)
+  add_executable(kms_p11 kms/kms_p11.c kms/kms_p11_semantics.c)
+  target_link_libraries(kms_p11 PRIVATE PkgConfig::OPENSSL PkgConfig::P11KIT ${CMAKE_DL_LIBS}
+    envelope_warnings)
+
+  set(KMS_IT_ENV
+    "KMS_MODULE=$<TARGET_FILE:envelope_kms_pkcs11>"
+    "KMS_P11=$<TARGET_FILE:kms_p11>"
+    "KMS_HARNESS=${ENVELOPE_TEST_ROOT}/integration/kms/harness.sh"
+    "KMS_FAULT_INJECTOR=${ENVELOPE_TEST_ROOT}/integration/kms/fault_injector_replay.py")
+  foreach(t pkcs11_tool semantics identity restart failover config faults)
+    if(EXISTS ${ENVELOPE_TEST_ROOT}/integration/kms_${t}.sh)
+      add_test(NAME kms_${t} COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/kms_${t}.sh)
+      set_tests_properties(kms_${t} PROPERTIES ENVIRONMENT "${KMS_IT_ENV}" TIMEOUT 300
+        LABELS "kms;integration")
+    endif()
+  endforeach()
+endif()
