@@ -140,6 +140,7 @@ static void envprov_teardown(void *provctx)
     free(pc->tpm2_tcti);
     free(pc->tpm2_srk_name);
     free(pc->tpm2_pin_source);
+    OSSL_PROVIDER_unload(pc->swdefault);
     OSSL_LIB_CTX_free(pc->swctx);
     OSSL_LIB_CTX_free(pc->libctx);
     pthread_mutex_lock(&ctx_lock);
@@ -228,7 +229,7 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
         goto err;
     pc->libctx = OSSL_LIB_CTX_new_child(handle, in);
     pc->swctx = OSSL_LIB_CTX_new();
-    if (pc->libctx == NULL || pc->swctx == NULL || OSSL_PROVIDER_load(pc->swctx, "default") == NULL) {
+    if (pc->libctx == NULL || pc->swctx == NULL || (pc->swdefault = OSSL_PROVIDER_load(pc->swctx, "default")) == NULL) {
         ENVPROV_RAISE(ENVPROV_R_INTERNAL, "cannot create the provider's library contexts");
         goto err;
     }

@@ -29,6 +29,7 @@ typedef struct envprov_ctx {
      * the software halves of wraps (RSA-OAEP with a public key, HKDF,
      * AES-GCM). It never sees our own provider, so nothing recurses. */
     OSSL_LIB_CTX *swctx;
+    OSSL_PROVIDER *swdefault; /* our reference to "default" in swctx */
 
     /* configuration (strings owned here; NULL when not set) */
     char *pkcs11_modules;   /* comma-separated module paths */

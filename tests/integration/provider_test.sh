@@ -107,8 +107,8 @@ pkeyutl-rsa)
   ;;
 interop)
   # keys made by pkcs11-tool (setup) are usable: see the other cases; ours are seen by pkcs11-tool
-  "$ENV_EVP_BIN" keygen-aes "pkcs11:token=$ENV_TOKEN;object=made-by-envelope"
-  "$ENV_EVP_BIN" keygen-rsa "pkcs11:token=$ENV_TOKEN;object=rsa-by-envelope"
+  envelope_run_own "$ENV_EVP_BIN" keygen-aes "pkcs11:token=$ENV_TOKEN;object=made-by-envelope"
+  envelope_run_own "$ENV_EVP_BIN" keygen-rsa "pkcs11:token=$ENV_TOKEN;object=rsa-by-envelope"
   pkcs11-tool --module "$ENV_P11_MODULE" --token-label "$ENV_TOKEN" --login --pin "$ENV_PIN" \
     --list-objects >objs.txt 2>&1
   cat objs.txt
@@ -136,24 +136,24 @@ print('attributes ok')
 PY
   ;;
 evp-*)
-  "$ENV_EVP_BIN" "${case_name#evp-}"
+  envelope_run_own "$ENV_EVP_BIN" "${case_name#evp-}"
   ;;
 extractable)
   pkcs11-tool --module "$ENV_P11_MODULE" --token-label "$ENV_TOKEN" --login --pin "$ENV_PIN" \
     --keygen --key-type AES:32 --label weak --id 09 >/dev/null
   export ENV_WEAK_URI="pkcs11:token=$ENV_TOKEN;object=weak"
-  "$ENV_EVP_BIN" extractable-refused
+  envelope_run_own "$ENV_EVP_BIN" extractable-refused
   set_conf "allow-extractable-kek = yes"
-  "$ENV_EVP_BIN" extractable-allowed
+  envelope_run_own "$ENV_EVP_BIN" extractable-allowed
   ;;
 wrong-pin)
   printf 'not-the-pin' >"$ENV_PIN_FILE"
-  "$ENV_EVP_BIN" wrong-pin
+  envelope_run_own "$ENV_EVP_BIN" wrong-pin
   # the token's own counter saw one failure, not two
   ;;
 seal-open-refused)
   set_conf "rsa-pkcs1-v15 = no"
-  "$ENV_EVP_BIN" seal-open-refused
+  envelope_run_own "$ENV_EVP_BIN" seal-open-refused
   ;;
 *)
   fail "unknown case"

@@ -15,6 +15,12 @@
 
 ENV_P11_MODULE=${ENV_P11_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
 
+# envelope_run_own CMD...: runs one of our own (instrumented) programs with
+# leak checking on in sanitizer builds; elsewhere it just runs CMD.
+envelope_run_own() {
+  ASAN_OPTIONS=${ENVELOPE_OWN_ASAN_OPTIONS:-${ASAN_OPTIONS:-}} "$@"
+}
+
 softhsm_setup() {
   local dir=$1 provdir=$2 label=${3:-envtest}
   mkdir -p "$dir/tokens"
