@@ -10,6 +10,6 @@ set(provider_cases providers-list cms-oaep cms-default cms-v15-refused pkeyutl-a
 foreach(c ${provider_cases})
   add_test(NAME provider.${c} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/provider_test.sh ${c})
   set_tests_properties(provider.${c} PROPERTIES
-    ENVIRONMENT "ENV_PROVIDER_DIR=$<TARGET_FILE_DIR:envelope_provider>;ENV_EVP_BIN=$<TARGET_FILE:provider_evp>"
+    ENVIRONMENT "ENV_PROVIDER_DIR=$<TARGET_FILE_DIR:envelope_provider>;ENV_EVP_BIN=$<TARGET_FILE:provider_evp>;${ENVELOPE_TEST_ENV}"
     TIMEOUT 600)
 endforeach()
