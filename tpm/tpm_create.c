@@ -56,11 +56,9 @@ static int policy_digest(struct envtpm_ctx *t, const create_arg *a, TPM2B_DIGEST
 static int handle_free(struct envtpm_ctx *t, uint32_t handle)
 {
     ESYS_TR tr = ESYS_TR_NONE;
-    TSS2_RC rc = ENVTPM_ESYS(t, Esys_TR_FromTPMPublic, handle, ESYS_TR_NONE, ESYS_TR_NONE,
-                             ESYS_TR_NONE, &tr);
+    TSS2_RC rc = envtpm_tr_persistent(t, handle, &tr);
 
     if (rc == TSS2_RC_SUCCESS) {
-        (void)ENVTPM_ESYS(t, Esys_TR_Close, &tr);
         ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT,
                       "TPM: persistent handle 0x%08x is in use; pick another or remove it "
                       "with `tpm2_evictcontrol -C o -c 0x%08x`",
@@ -110,7 +108,7 @@ static int create_op(struct envtpm_ctx *t, void *varg)
     TSS2_RC rc, rc2;
     int r;
 
-    envtpm_kek_template(a->type, a->has_pcrs, &tmpl);
+    envtpm_kek_template(a->type, a->has_pcrs, a->auth_len != 0, &tmpl);
     if (a->has_pcrs && (r = policy_digest(t, a, &tmpl.publicArea.authPolicy)) != ENVPROV_R_OK)
         return r;
     if (a->u->has_handle && (r = handle_free(t, a->u->handle)) != ENVPROV_R_OK)

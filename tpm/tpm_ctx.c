@@ -55,6 +55,12 @@ int envtpm_ctx_new(const envtpm_config *cfg, struct envtpm_ctx **out)
     const char *tcti = NULL, *env;
 
     *out = NULL;
+    /* tpm2-tss logs its own errors to stderr by default, which a library
+     * inside other people's programs must not do (and a wrong-PIN attempt
+     * would print there). Our debug log carries the decoded codes; a user
+     * who wants tpm2-tss's own log sets TSS2_LOG, which we then leave. */
+    if (getenv("TSS2_LOG") == NULL)
+        setenv("TSS2_LOG", "all+none", 0);
     t = calloc(1, sizeof(*t));
     if (t == NULL) {
         ENVPROV_RAISE(ENVPROV_R_INTERNAL, "TPM: out of memory");
@@ -112,6 +118,37 @@ static void disconnect(struct envtpm_ctx *t, int orderly)
     t->tcti_ctx = NULL;
     t->srk = ESYS_TR_NONE;
     t->session = ESYS_TR_NONE;
+    t->ntrs = 0; /* Esys_Finalize freed them */
+}
+
+TSS2_RC envtpm_tr_persistent(struct envtpm_ctx *t, uint32_t handle, ESYS_TR *tr)
+{
+    TSS2_RC rc;
+    unsigned i;
+
+    for (i = 0; i < t->ntrs; i++) {
+        if (t->trs[i].handle == handle) {
+            *tr = t->trs[i].tr;
+            return TSS2_RC_SUCCESS;
+        }
+    }
+    rc = ENVTPM_ESYS(t, Esys_TR_FromTPMPublic, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                     tr);
+    if (rc != TSS2_RC_SUCCESS) {
+        *tr = ESYS_TR_NONE;
+        return rc;
+    }
+    if (t->ntrs == sizeof(t->trs) / sizeof(t->trs[0])) {
+        /* Full: drop the oldest. Nothing else holds it: ESYS_TRs are only
+         * used inside one operation, under the lock. */
+        (void)ENVTPM_ESYS(t, Esys_TR_Close, &t->trs[0].tr);
+        memmove(&t->trs[0], &t->trs[1], sizeof(t->trs[0]) * (t->ntrs - 1));
+        t->ntrs--;
+    }
+    t->trs[t->ntrs].handle = handle;
+    t->trs[t->ntrs].tr = *tr;
+    t->ntrs++;
+    return TSS2_RC_SUCCESS;
 }
 
 /* In a child of fork() the lock may be held by a thread that no longer

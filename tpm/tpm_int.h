@@ -34,6 +34,14 @@ struct envtpm_ctx {
     unsigned char srk_name[ENVTPM_MAX_NAME];
     size_t srk_name_len;
     unsigned generation;  /* bumps on every (re)connect: ESYS_TRs go stale */
+    /* ESYS hands out one ESYS_TR per TPM handle: closing it for one key
+     * would close it for all, so persistent handles are cached here, per
+     * connection, and only dropped with it. */
+    struct {
+        uint32_t handle;
+        ESYS_TR tr;
+    } trs[8];
+    unsigned ntrs;
     unsigned reconnects;
 
     TSS2_RC last_rc;      /* of the last failing Esys call, for retry decisions */
@@ -67,6 +75,10 @@ typedef int (*envtpm_op_fn)(struct envtpm_ctx *t, void *arg);
  * retryable TPM/TCTI code, reconnects once and runs it again (errors of the
  * first attempt are dropped with an error mark). */
 int envtpm_run(struct envtpm_ctx *t, envtpm_op_fn op, void *arg);
+
+/* With the lock held: the ESYS_TR of a persistent handle (cached per
+ * connection). Returns the TSS2_RC of the lookup; never close the result. */
+TSS2_RC envtpm_tr_persistent(struct envtpm_ctx *t, uint32_t handle, ESYS_TR *tr);
 
 /* ---- tpm_srk.c: SRK and sessions --------------------------------------- */
 
@@ -132,7 +144,8 @@ int envtpm_pub_to_pkey(OSSL_LIB_CTX *libctx, const TPMT_PUBLIC *pub, EVP_PKEY **
 /* Refuses what is not a safe KEK (restricted, signing, duplicable...). */
 int envtpm_pub_check_kek(const TPMT_PUBLIC *pub) ENVTPM_WARN_UNUSED;
 /* KEK templates (Part 2 §12.2.4): decrypt-only, under a storage parent. */
-void envtpm_kek_template(envtpm_key_type type, int with_policy, TPM2B_PUBLIC *tmpl);
+void envtpm_kek_template(envtpm_key_type type, int with_policy, int with_auth,
+                         TPM2B_PUBLIC *tmpl);
 
 /* ---- tpm_key.c ---------------------------------------------------------- */
 
@@ -155,9 +168,6 @@ struct envtpm_key {
     int policy_auth_value;
     unsigned char *auth;           /* secret memory, or NULL for empty */
     size_t auth_len;
-
-    ESYS_TR tr;                    /* cached ESYS_TR of a persistent key */
-    unsigned tr_generation;
 };
 
 /* With the lock held: an ESYS_TR for the key's object, loaded if it is a file

@@ -51,16 +51,9 @@ int envtpm_key_acquire(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR *tr, 
     *tr = ESYS_TR_NONE;
     *flush = 0;
     if (k->persistent) {
-        if (k->tr != ESYS_TR_NONE && k->tr_generation == t->generation) {
-            *tr = k->tr;
-            return ENVPROV_R_OK;
-        }
-        k->tr = ESYS_TR_NONE;
-        rc = ENVTPM_ESYS(t, Esys_TR_FromTPMPublic, k->handle, ESYS_TR_NONE, ESYS_TR_NONE,
-                         ESYS_TR_NONE, tr);
+        rc = envtpm_tr_persistent(t, k->handle, tr);
         if (rc != TSS2_RC_SUCCESS) {
             int reason = envtpm_rc_reason(rc);
-            *tr = ESYS_TR_NONE;
             if (reason == ENVPROV_R_OBJECT_NOT_FOUND) {
                 ENVPROV_RAISE(reason, "TPM: no key at persistent handle 0x%08x; create one "
                                       "with: envelope kek create tpm2:handle=0x%08x",
@@ -69,12 +62,11 @@ int envtpm_key_acquire(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR *tr, 
             }
             return envtpm_raise_rc(reason, "opening a persistent key", rc);
         }
+        /* the object at the handle must still be the key that was opened */
         if (k->name_len != 0 && (r = check_name(t, k, *tr)) != ENVPROV_R_OK) {
-            (void)ENVTPM_ESYS(t, Esys_TR_Close, tr);
+            *tr = ESYS_TR_NONE;
             return r;
         }
-        k->tr = *tr;
-        k->tr_generation = t->generation;
         return ENVPROV_R_OK;
     }
     /* A file key: load it under the SRK. Load's only secret input is the
@@ -288,7 +280,6 @@ int envtpm_key_open(struct envtpm_ctx *t, const char *uri, struct envtpm_key **o
         return ENVPROV_R_INTERNAL;
     }
     k->t = t;
-    k->tr = ESYS_TR_NONE;
     if (u.has_handle) {
         k->persistent = 1;
         k->handle = u.handle;
@@ -347,14 +338,6 @@ void envtpm_key_free(struct envtpm_key *k)
 {
     if (k == NULL)
         return;
-    if (k->tr != ESYS_TR_NONE) {
-        struct envtpm_ctx *t = k->t;
-        pthread_mutex_lock(&t->lock);
-        if (k->tr_generation == t->generation && t->esys != NULL &&
-            t->pid == (int)getpid())
-            (void)ENVTPM_ESYS(t, Esys_TR_Close, &k->tr);
-        pthread_mutex_unlock(&t->lock);
-    }
     envelope_secmem_free(k->auth);
     EVP_PKEY_free(k->pkey);
     free(k->uri);

@@ -174,9 +174,14 @@ static int rsa_op(struct envtpm_ctx *t, void *varg)
         envtpm_flush(t, s);
     envtpm_key_release(t, tr, flush);
     if (rc != TSS2_RC_SUCCESS) {
-        if (envtpm_rc_base(rc) == (TPM2_RC_FMT1 | TPM2_RC_VALUE)) {
+        if (envtpm_rc_base(rc) == (TPM2_RC_FMT1 | TPM2_RC_VALUE) ||
+            envtpm_rc_base(rc) == TPM2_RC_FAILURE) {
             /* Part 3 §14.3: TPM_RC_VALUE = the padding did not decode. One
-             * message for every cause (wrong key, label, tampering). */
+             * message for every cause (wrong key, label, tampering).
+             * libtpms (swtpm 0.7) answers a bad OAEP decode with
+             * TPM_RC_FAILURE instead, without entering failure mode; a TPM
+             * that really is in failure mode fails every other command too,
+             * so the next operation reports it. */
             ENVPROV_RAISE(ENVPROV_R_AUTHENTICATION_FAILED,
                           "TPM: RSA decryption failed (wrong key or label, or the "
                           "ciphertext was altered)");

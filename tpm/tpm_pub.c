@@ -10,7 +10,8 @@
 
 #include "tpm_int.h"
 
-void envtpm_kek_template(envtpm_key_type type, int with_policy, TPM2B_PUBLIC *tmpl)
+void envtpm_kek_template(envtpm_key_type type, int with_policy, int with_auth,
+                         TPM2B_PUBLIC *tmpl)
 {
     TPMT_PUBLIC *p = &tmpl->publicArea;
 
@@ -21,11 +22,16 @@ void envtpm_kek_template(envtpm_key_type type, int with_policy, TPM2B_PUBLIC *tm
      * only, not restricted (ZGen and RSA_Decrypt refuse restricted keys) and
      * not sign (no cross-protocol use of one key). A PCR policy key clears
      * userWithAuth so that the policy is the only way to use it (§19.7.1).
-     * Dictionary-attack protection stays on (noDA clear). */
+     * Dictionary-attack protection (§19.8) is on for keys with an auth
+     * value; a key with an empty one has nothing to guess, and leaving it
+     * DA-protected would lock it out after a few unorderly shutdowns
+     * (§19.8.6 counts each one as a failed try). */
     p->objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
                           TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_DECRYPT;
     if (!with_policy)
         p->objectAttributes |= TPMA_OBJECT_USERWITHAUTH;
+    if (!with_auth)
+        p->objectAttributes |= TPMA_OBJECT_NODA;
     if (type == ENVTPM_KEY_EC_P256) {
         p->type = TPM2_ALG_ECC;
         p->parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;

@@ -116,3 +116,9 @@ swtpm_restart() {
   done
   _swtpm_launch "$dir" "$port"
 }
+
+swtpm_relaunch() {
+  # start again on the same state and ports after swtpm_kill
+  local dir=$1
+  _swtpm_launch "$dir" "$(cat "$dir/swtpm.port")"
+}

@@ -1,0 +1,149 @@
+/*
+ * tpm_it_policy.c - PCR policies and auth values: extend a PCR and unwrap
+ * is refused with ENVPROV_R_PCR_POLICY_NOT_SATISFIED; a wrong auth value is
+ * refused with ENVPROV_R_PIN_INCORRECT (at most two wrong tries per TPM:
+ * swtpm locks out after three, TPM2_PT_MAX_AUTH_FAIL).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tpm_it.h"
+
+static void write_pin(const char *name, const char *value)
+{
+    FILE *f = fopen(it_path(name), "w");
+    assert_non_null(f);
+    fputs(value, f);
+    fclose(f);
+}
+
+static void pcr_policy(void **state)
+{
+    struct envtpm_ctx *t = it_ctx(NULL);
+    struct envtpm_key *eh, *rf, *ef, *plain, *k = NULL;
+    char uri_rf[4200], uri_ef[4200];
+    int i;
+
+    snprintf(uri_rf, sizeof(uri_rf), "tpm2:file=%s", it_path("rsa-pcr.pem"));
+    snprintf(uri_ef, sizeof(uri_ef), "tpm2:file=%s", it_path("ec-pcr.pem"));
+    it_create(t, "tpm2:handle=0x81000201", ENVTPM_KEY_EC_P256, "sha256:0,7", NULL);
+    it_create(t, uri_rf, ENVTPM_KEY_RSA_2048, "sha256:7", NULL);
+    it_create(t, uri_ef, ENVTPM_KEY_EC_P256, "sha256:0,7", NULL);
+    it_create(t, "tpm2:handle=0x81000202", ENVTPM_KEY_EC_P256, NULL, NULL);
+
+    /* a policy-only key at a handle needs its PCR selection in the URI */
+    tpm_test_reset_reason();
+    assert_int_equal(envtpm_key_open(t, "tpm2:handle=0x81000201", &k), ENVPROV_R_BAD_URI);
+    assert_null(k);
+    /* a file key carries its policy; a different pcrs= is refused */
+    {
+        char bad[4300];
+        snprintf(bad, sizeof(bad), "%s;pcrs=sha256:0", uri_ef);
+        assert_int_equal(envtpm_key_open(t, bad, &k), ENVPROV_R_BAD_URI);
+    }
+    eh = it_open(t, "tpm2:handle=0x81000201;pcrs=sha256:0,7");
+    assert_string_equal(envtpm_key_uri(eh), "tpm2:handle=0x81000201;pcrs=sha256:0,7");
+    rf = it_open(t, uri_rf);
+    ef = it_open(t, uri_ef);
+    plain = it_open(t, "tpm2:handle=0x81000202");
+    it_ec_roundtrip(eh);
+    it_rsa_roundtrip(rf);
+    it_ec_roundtrip(ef);
+    /* the key file holds its policy as a TPM2_PolicyPCR (0x17F) entry */
+    it_sh("openssl asn1parse -in '%s' | grep -q 'INTEGER *:017F'", it_path("ec-pcr.pem"));
+
+    /* a wrong PCR selection on the handle URI does not open a back door */
+    k = it_open(t, "tpm2:handle=0x81000201;pcrs=sha256:0");
+    assert_int_equal(it_ec_try(k), ENVPROV_R_PCR_POLICY_NOT_SATISFIED);
+    envtpm_key_free(k);
+
+    it_sh("tpm2_pcrextend 7:sha256=0000000000000000000000000000000000000000000000000000000000000001");
+
+    /* several times: a failed policy session must be flushed (3 slots) */
+    for (i = 0; i < 4; i++) {
+        tpm_test_reset_reason();
+        assert_int_equal(it_ec_try(eh), ENVPROV_R_PCR_POLICY_NOT_SATISFIED);
+        assert_int_equal(tpm_test_last_reason(), ENVPROV_R_PCR_POLICY_NOT_SATISFIED);
+        assert_non_null(strstr(tpm_test_last_message(), "PCR policy not satisfied"));
+        assert_int_equal(it_rsa_try(rf), ENVPROV_R_PCR_POLICY_NOT_SATISFIED);
+        assert_int_equal(it_ec_try(ef), ENVPROV_R_PCR_POLICY_NOT_SATISFIED);
+    }
+    /* keys without a policy are unaffected, and the session still works */
+    it_ec_roundtrip(plain);
+    /* a key created now binds the new PCR values */
+    it_create(t, "tpm2:handle=0x81000203", ENVTPM_KEY_EC_P256, "sha256:0,7", NULL);
+    k = it_open(t, "tpm2:handle=0x81000203;pcrs=sha256:0,7");
+    it_ec_roundtrip(k);
+    envtpm_key_free(k);
+    envtpm_key_free(eh);
+    envtpm_key_free(rf);
+    envtpm_key_free(ef);
+    envtpm_key_free(plain);
+    envtpm_ctx_free(t);
+}
+
+static void auth_value(void **state)
+{
+    struct envtpm_ctx *t = it_ctx(NULL);
+    struct envtpm_key *k = NULL;
+    char uri[4400], base[4200];
+    envtpm_create_params p = { .type = ENVTPM_KEY_EC_P256 };
+
+    write_pin("pin", "s3cret-pin\n");
+    write_pin("wrong", "s3cret-pim\n");
+    write_pin("long", "0123456789abcdef0123456789abcdef0");
+    snprintf(uri, sizeof(uri), "file:%s", it_path("pin"));
+    it_create(t, "tpm2:handle=0x81000301", ENVTPM_KEY_EC_P256, NULL, uri);
+    /* an auth value longer than a SHA-256 digest is refused, not cut */
+    snprintf(uri, sizeof(uri), "file:%s", it_path("long"));
+    p.pin_source = uri;
+    assert_int_equal(envtpm_key_create(t, "tpm2:handle=0x81000302", &p), ENVPROV_R_BAD_ARGUMENT);
+
+    snprintf(uri, sizeof(uri), "tpm2:handle=0x81000301;pin-source=file:%s", it_path("pin"));
+    k = it_open(t, uri);
+    assert_string_equal(envtpm_key_uri(k), "tpm2:handle=0x81000301"); /* no secret source */
+    it_ec_roundtrip(k);
+    envtpm_key_free(k);
+
+    /* wrong auth value (one try): refused with PIN_INCORRECT */
+    snprintf(uri, sizeof(uri), "tpm2:handle=0x81000301;pin-source=file:%s", it_path("wrong"));
+    k = it_open(t, uri);
+    tpm_test_reset_reason();
+    assert_int_equal(it_ec_try(k), ENVPROV_R_PIN_INCORRECT);
+    assert_null(strstr(tpm_test_last_message(), "s3cret"));
+    envtpm_key_free(k);
+    /* the right value (from env:NAME this time) still works: one failure
+     * so far, under the lockout threshold */
+    setenv("ENVTPM_IT_PIN", "s3cret-pin", 1);
+    k = it_open(t, "tpm2:handle=0x81000301;pin-source=env:ENVTPM_IT_PIN");
+    it_ec_roundtrip(k);
+    envtpm_key_free(k);
+
+    /* file key with auth value + PCR policy: PolicyPCR + PolicyAuthValue */
+    snprintf(base, sizeof(base), "tpm2:file=%s", it_path("rsa-auth.pem"));
+    snprintf(uri, sizeof(uri), "file:%s", it_path("pin"));
+    it_create(t, base, ENVTPM_KEY_RSA_2048, "sha256:0", uri);
+    /* its file says the key has an auth value: without a source, refused */
+    assert_int_equal(envtpm_key_open(t, base, &k), ENVPROV_R_PIN_MISSING);
+    snprintf(uri, sizeof(uri), "%s;pin-source=file:%s", base, it_path("pin"));
+    k = it_open(t, uri);
+    it_rsa_roundtrip(k);
+    envtpm_key_free(k);
+    snprintf(uri, sizeof(uri), "%s;pin-source=file:%s", base, it_path("wrong"));
+    k = it_open(t, uri);
+    assert_int_equal(it_rsa_try(k), ENVPROV_R_PIN_INCORRECT);
+    envtpm_key_free(k);
+    /* unset variable */
+    unsetenv("ENVTPM_IT_PIN");
+    assert_int_equal(envtpm_key_open(t, "tpm2:handle=0x81000301;pin-source=env:ENVTPM_IT_PIN",
+                                     &k),
+                     ENVPROV_R_PIN_MISSING);
+    envtpm_ctx_free(t);
+}
+
+const struct CMUnitTest it_policy_tests[] = {
+    cmocka_unit_test(pcr_policy),
+    cmocka_unit_test(auth_value),
+};
+const size_t it_policy_count = sizeof(it_policy_tests) / sizeof(it_policy_tests[0]);
