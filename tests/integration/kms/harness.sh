@@ -6,9 +6,11 @@
 #   kms_setup                    creates $KMS_DIR with ca.pem, server.{pem,key},
 #                                client-a.{pem,key}, client-b.{pem,key} (EC P-256)
 #   kms_free_port                prints a free loopback TCP port
-#   kms_server_start NAME PORT   starts pykmip-server NAME on 127.0.0.1:PORT with
+#   kms_server_start NAME PORT [DB]
+#                                starts pykmip-server NAME on 127.0.0.1:PORT with
 #                                its own config, policy folder and sqlite db
-#                                ($KMS_DIR/NAME.db, kept across restarts)
+#                                ($KMS_DIR/${DB:-NAME}.db, kept across restarts;
+#                                two servers given one DB act as a cluster)
 #   kms_server_stop NAME         SIGKILLs its process group (pykmip-server ignores
 #                                SIGTERM), waits until the port is closed
 #   kms_server_freeze NAME       SIGSTOPs it (calls in flight then hang)
@@ -70,8 +72,8 @@ kms_setup() {
   mkdir -p "$KMS_DIR/policies"
 }
 
-kms_server_start() { # NAME PORT
-  local name=$1 port=$2
+kms_server_start() { # NAME PORT [DB]
+  local name=$1 port=$2 db=${3:-$1}
   cat >"$KMS_DIR/$name.conf" <<CONF
 [server]
 hostname=127.0.0.1
@@ -83,7 +85,7 @@ auth_suite=TLS1.2
 policy_path=$KMS_DIR/policies
 enable_tls_client_auth=True
 logging_level=DEBUG
-database_path=$KMS_DIR/$name.db
+database_path=$KMS_DIR/$db.db
 CONF
   # Own process group (setsid), so the kill reaches its worker processes.
   setsid pykmip-server -f "$KMS_DIR/$name.conf" -l "$KMS_DIR/$name.log" \
@@ -103,7 +105,7 @@ kms_server_stop() { # NAME
   local name=$1 pid=${KMS_PIDS[$1]:-} port=${KMS_PORTS[$1]:-}
   [ -n "$pid" ] || return 0
   kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  { wait "$pid"; } 2>/dev/null || true
   unset "KMS_PIDS[$name]"
   local i
   for i in $(seq 1 100); do

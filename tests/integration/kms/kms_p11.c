@@ -11,7 +11,8 @@
  *   kms_p11 MODULE unwrap LABEL AAD    stdin hex blob -> stdout plaintext
  *   kms_p11 MODULE semantics LABEL     the PKCS#11 contract the provider relies on
  *   kms_p11 MODULE loop LABEL N MS     N wrap+unwrap round trips, MS ms apart, one
- *                                      process (restart/failover tests); a line each
+ *                                      process (restart/failover tests); a line each;
+ *                                      stops early once the file $KMS_LOOP_STOP exists
  *
  * Failures print "rv=CKR_..." (hex too) on stderr; exit 2 on a PKCS#11 error,
  * 1 on a failed check. The module reads $ENVELOPE_KMS_CONF, or the path in
@@ -221,7 +222,8 @@ static int cmd_loop(const char *label, int n, int ms)
 {
     CK_OBJECT_HANDLE k = need_key(label);
     int ok = 0, bad = 0, wrong = 0, last_ok = 0;
-    for (int i = 0; i < n; i++) {
+    const char *stop = getenv("KMS_LOOP_STOP"); /* a file: stop when it exists */
+    for (int i = 0; i < n && !(stop && access(stop, F_OK) == 0); i++) {
         unsigned char dek[32], iv[12], blob[48], back[32];
         char aad[40];
         RAND_bytes(dek, sizeof(dek));
