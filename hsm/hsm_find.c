@@ -101,7 +101,7 @@ static int search_token(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *sw
 
     struct found *list = calloc(HSM_MAX_OBJECTS, sizeof(*list));
     if (list == NULL) {
-        hsm_session_put(t, s, 0);
+        hsm_session_put(t, s, HSM_SESSION_KEEP);
         return ENVPROV_R_INTERNAL;
     }
     CK_ULONG count = 0;
@@ -122,7 +122,7 @@ static int search_token(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *sw
         }
     }
     if (rv != CKR_OK) {
-        hsm_session_put(t, s, hsm_session_rv_is_broken(rv));
+        hsm_session_put(t, s, hsm_session_fate_of(rv));
         free(list);
         return hsm_raise_rv(rv, "C_FindObjects", t->label, NULL);
     }
@@ -153,7 +153,7 @@ static int search_token(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *sw
         ret = cb(k, arg);
         envkey_free(k);
     }
-    hsm_session_put(t, s, 0);
+    hsm_session_put(t, s, HSM_SESSION_KEEP);
     free(list);
     return ret;
 }

@@ -38,6 +38,8 @@ struct hsm_token {
     pthread_mutex_t lock;
     CK_SESSION_HANDLE pool[HSM_MAX_POOL];
     size_t npool;
+    size_t nopen;            /* sessions open on the token (pooled or in use) */
+    unsigned epoch;          /* bumped when object handles may have changed */
     unsigned pool_generation; /* module generation the pool belongs to */
     int logged_in;
     unsigned login_generation;
@@ -86,7 +88,8 @@ struct hsm_key {
     char label[HSM_MAX_LABEL + 1];
     size_t mod_bytes;        /* RSA modulus length in bytes */
     CK_OBJECT_HANDLE handle;
-    unsigned handle_generation;
+    unsigned handle_generation; /* module generation the handle is from */
+    unsigned handle_epoch;      /* token epoch the handle is from */
     pthread_mutex_t lock;    /* guards handle re-lookup */
 };
 
@@ -106,7 +109,15 @@ int hsm_process_exiting(void);
 /* hsm_session.c */
 int hsm_session_get(struct hsm_token *t, const char *uri_pin_source,
                     const char *uri_pin_value, CK_SESSION_HANDLE *out);
-void hsm_session_put(struct hsm_token *t, CK_SESSION_HANDLE s, int broken);
+/* What to do with a session after use. */
+enum hsm_session_fate {
+    HSM_SESSION_KEEP = 0,    /* healthy: back into the pool */
+    HSM_SESSION_GONE = 1,    /* the device says it no longer exists */
+    HSM_SESSION_DISCARD = 2, /* may hold an unfinished operation: close it */
+};
+void hsm_session_put(struct hsm_token *t, CK_SESSION_HANDLE s, enum hsm_session_fate fate);
+/* The fate a session deserves after an operation returned rv. */
+enum hsm_session_fate hsm_session_fate_of(CK_RV rv);
 int hsm_token_login(struct hsm_token *t, CK_SESSION_HANDLE s, const char *uri_pin_source,
                     const char *uri_pin_value);
 void hsm_token_drop_sessions(struct hsm_token *t);

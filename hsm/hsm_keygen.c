@@ -171,14 +171,14 @@ int hsm_generate_key(struct hsm_ctx *h, OSSL_LIB_CTX *swctx, const char *uri, en
                  sizeof(privt) / sizeof(privt[0]), &pub, &priv);
     }
     if (rv != CKR_OK) {
-        hsm_session_put(t, s, hsm_session_rv_is_broken(rv));
+        hsm_session_put(t, s, hsm_session_fate_of(rv));
         p11_kit_uri_free(p);
         return hsm_raise_rv(rv, kind == ENVKEY_AES_KEK ? "C_GenerateKey" : "C_GenerateKeyPair",
                             t->label, label);
     }
     int reason = ENVPROV_R_OK;
     *out = hsm_key_wrap(h, t, swctx, s, priv, &reason);
-    hsm_session_put(t, s, 0);
+    hsm_session_put(t, s, HSM_SESSION_KEEP);
     p11_kit_uri_free(p);
     return *out ? ENVPROV_R_OK : reason;
 }

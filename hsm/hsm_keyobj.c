@@ -69,6 +69,7 @@ envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *swctx
     hk->tok = t;
     hk->handle = obj;
     hk->handle_generation = t->mod->generation;
+    hk->handle_epoch = t->epoch;
     CK_BBOOL sensitive = CK_FALSE, extractable = CK_TRUE;
     CK_ULONG value_len = 0;
     CK_ATTRIBUTE a[] = {
@@ -175,14 +176,18 @@ err:
 
 int hsm_key_handle(struct hsm_key *k, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *out)
 {
+    pthread_mutex_lock(&k->tok->lock);
+    unsigned epoch = k->tok->epoch;
+    pthread_mutex_unlock(&k->tok->lock);
     pthread_mutex_lock(&k->lock);
-    if (k->handle_generation == k->tok->mod->generation) {
+    if (k->handle_generation == k->tok->mod->generation && k->handle_epoch == epoch) {
         *out = k->handle;
         pthread_mutex_unlock(&k->lock);
         return ENVPROV_R_OK;
     }
-    /* The module was re-initialised (fork): handles may have changed, so
-     * find the object again by class, id and label. */
+    /* The module was re-initialised (fork) or every session was closed:
+     * handles may have changed, so find the object again by class, id and
+     * label. */
     CK_ATTRIBUTE tmpl[3] = {{CKA_CLASS, &k->cls, sizeof(k->cls)},
                             {CKA_ID, k->id, k->id_len},
                             {CKA_LABEL, k->label, strlen(k->label)}};
@@ -203,6 +208,7 @@ int hsm_key_handle(struct hsm_key *k, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *out
     }
     k->handle = found[0];
     k->handle_generation = k->tok->mod->generation;
+    k->handle_epoch = epoch;
     *out = found[0];
     pthread_mutex_unlock(&k->lock);
     return ENVPROV_R_OK;

@@ -31,8 +31,20 @@ static int begin(struct hsm_key *k, CK_SESSION_HANDLE *s, CK_OBJECT_HANDLE *obj)
     if ((ret = hsm_session_get(k->tok, NULL, NULL, s)) != ENVPROV_R_OK)
         return ret;
     if ((ret = hsm_key_handle(k, *s, obj)) != ENVPROV_R_OK)
-        hsm_session_put(k->tok, *s, 0);
+        hsm_session_put(k->tok, *s, HSM_SESSION_KEEP);
     return ret;
+}
+
+/* After a re-login or a session reset some tokens (SoftHSM2 among them)
+ * hand out new object handles: look the key up again and retry once. */
+static int handle_stale(struct hsm_key *k, CK_RV rv)
+{
+    if (rv != CKR_OBJECT_HANDLE_INVALID && rv != CKR_KEY_HANDLE_INVALID)
+        return 0;
+    pthread_mutex_lock(&k->lock);
+    k->handle_generation = k->tok->mod->generation - 1;
+    pthread_mutex_unlock(&k->lock);
+    return 1;
 }
 
 static int oaep_mechs(int md, CK_MECHANISM_TYPE *hash, CK_RSA_PKCS_MGF_TYPE *mgf)
@@ -90,6 +102,7 @@ static int hsm_rsa_supports(void *be, const envkey_rsa_params *p)
         return -1;
     hsm_token_probe_mechanisms(t, s);
     int yes = 0;
+    enum hsm_session_fate probe_fate = HSM_SESSION_KEEP;
     if (p->padding == RSA_PKCS1_PADDING) {
         yes = t->has_rsa_pkcs;
     } else if (p->padding == RSA_PKCS1_OAEP_PADDING && t->has_rsa_oaep) {
@@ -113,6 +126,7 @@ static int hsm_rsa_supports(void *be, const envkey_rsa_params *p)
                         (void)P11(t->mod, C_Decrypt, s, zero, (CK_ULONG)k->mod_bytes, out, &outlen);
                         OPENSSL_cleanse(out, sizeof(out));
                         cap = HSM_CAP_YES;
+                        probe_fate = HSM_SESSION_DISCARD; /* in case the op lingers */
                     } else if (!mech_refused(rv)) {
                         cap = HSM_CAP_UNKNOWN; /* a device error, not an answer */
                     }
@@ -124,7 +138,7 @@ static int hsm_rsa_supports(void *be, const envkey_rsa_params *p)
             yes = cap == HSM_CAP_YES;
         }
     }
-    hsm_session_put(t, s, 0);
+    hsm_session_put(t, s, probe_fate);
     return yes;
 }
 
@@ -160,9 +174,9 @@ static int hsm_rsa_decrypt(void *be, const envkey_rsa_params *p, const unsigned 
         } else {
             init_failed = 1;
         }
-        int broken = hsm_session_rv_is_broken(rv);
-        hsm_session_put(k->tok, s, broken);
-        if (broken && attempt == 0)
+        enum hsm_session_fate fate = hsm_session_fate_of(rv);
+        hsm_session_put(k->tok, s, fate);
+        if ((fate == HSM_SESSION_GONE || handle_stale(k, rv)) && attempt == 0)
             continue;
         if (rv != CKR_OK && init_failed && mech_refused(rv)) {
             ENVPROV_RAISE(ENVPROV_R_MECHANISM_NOT_SUPPORTED,
@@ -221,15 +235,15 @@ static int gcm_run(struct hsm_key *k, int encrypt, unsigned char *iv, size_t ivl
             rv = encrypt ? P11(k->tok->mod, C_Encrypt, s, (CK_BYTE_PTR)in, inlen, out, outlen)
                          : P11(k->tok->mod, C_Decrypt, s, (CK_BYTE_PTR)in, inlen, out, outlen);
         else if (mech_refused(rv)) {
-            hsm_session_put(k->tok, s, 0);
+            hsm_session_put(k->tok, s, HSM_SESSION_KEEP);
             ENVPROV_RAISE(ENVPROV_R_MECHANISM_NOT_SUPPORTED,
                           "mechanism not supported by token \"%s\": AES-GCM (%s)", k->tok->label,
                           hsm_rv_name(rv));
             return ENVPROV_R_MECHANISM_NOT_SUPPORTED;
         }
-        int broken = hsm_session_rv_is_broken(rv);
-        hsm_session_put(k->tok, s, broken);
-        if (!(broken && attempt == 0))
+        enum hsm_session_fate fate = hsm_session_fate_of(rv);
+        hsm_session_put(k->tok, s, fate);
+        if (!((fate == HSM_SESSION_GONE || handle_stale(k, rv)) && attempt == 0))
             break;
     }
     *rv_out = rv;

@@ -49,6 +49,7 @@ static void finalize_module(struct hsm_module *m)
     for (struct hsm_token *t = m->tokens; t != NULL; t = t->next) {
         pthread_mutex_lock(&t->lock);
         t->npool = 0;          /* C_Finalize closes every session */
+        t->nopen = 0;
         t->logged_in = 0;
         pthread_mutex_unlock(&t->lock);
     }
@@ -239,6 +240,7 @@ int hsm_ensure_loaded(struct hsm_ctx *h)
                 for (struct hsm_token *t = m->tokens; t != NULL; t = t->next) {
                     pthread_mutex_lock(&t->lock);
                     t->npool = 0;  /* the parent's handles mean nothing here */
+                    t->nopen = 0;
                     t->logged_in = 0;
                     pthread_mutex_unlock(&t->lock);
                 }

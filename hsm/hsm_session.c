@@ -28,13 +28,52 @@ int hsm_session_rv_is_broken(CK_RV rv)
            || rv == CKR_CRYPTOKI_NOT_INITIALIZED;
 }
 
+enum hsm_session_fate hsm_session_fate_of(CK_RV rv)
+{
+    if (rv == CKR_OK)
+        return HSM_SESSION_KEEP;
+    if (hsm_session_rv_is_broken(rv))
+        return HSM_SESSION_GONE;
+    /* Any other failure may leave an operation active on the session (a
+     * device error need not end it, PKCS#11 v2.40 §5.2): never pool it. */
+    return HSM_SESSION_DISCARD;
+}
+
+/* Called with t->lock held. Closing the last session of an application
+ * logs it out (PKCS#11 v2.40 §5.6 C_CloseSession) and, on SoftHSM2, makes
+ * every object handle invalid. So a session that must go is replaced first
+ * when it is the last one: the login and the handles survive. */
+static void close_locked(struct hsm_token *t, CK_SESSION_HANDLE s)
+{
+    int live = !t->mod->finalized && t->pool_generation == t->mod->generation;
+    if (live && t->nopen == 1 && t->npool == 0) {
+        CK_SESSION_HANDLE spare;
+        if (P11(t->mod, C_OpenSession, t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
+                &spare) == CKR_OK) {
+            t->pool[t->npool++] = spare;
+            t->nopen++;
+        }
+    }
+    if (live)
+        (void)P11(t->mod, C_CloseSession, s);
+    if (t->nopen > 0 && --t->nopen == 0) {
+        t->logged_in = 0;
+        t->epoch++; /* object handles may have changed */
+    }
+}
+
 void hsm_token_drop_sessions(struct hsm_token *t)
 {
     pthread_mutex_lock(&t->lock);
-    if (t->pool_generation == t->mod->generation && !t->mod->finalized)
-        for (size_t i = 0; i < t->npool; i++)
-            (void)P11(t->mod, C_CloseSession, t->pool[i]);
-    t->npool = 0;
+    int live = !t->mod->finalized && t->pool_generation == t->mod->generation;
+    while (t->npool > 0) {
+        CK_SESSION_HANDLE s = t->pool[--t->npool];
+        if (live)
+            (void)P11(t->mod, C_CloseSession, s);
+    }
+    t->nopen = 0;
+    t->logged_in = 0;
+    t->epoch++;
     pthread_mutex_unlock(&t->lock);
 }
 
@@ -114,6 +153,7 @@ int hsm_session_get(struct hsm_token *t, const char *uri_pin_source, const char 
     pthread_mutex_lock(&t->lock);
     if (t->pool_generation != t->mod->generation) {
         t->npool = 0; /* handles from before a re-initialisation */
+        t->nopen = 0;
         t->pool_generation = t->mod->generation;
     }
     if (t->logged_in && t->login_generation != t->mod->generation)
@@ -128,6 +168,7 @@ int hsm_session_get(struct hsm_token *t, const char *uri_pin_source, const char 
             pthread_mutex_unlock(&t->lock);
             return hsm_raise_rv(rv, "C_OpenSession", t->label, NULL);
         }
+        t->nopen++;
     }
     int ret = ENVPROV_R_OK;
     if (!t->logged_in)
@@ -136,7 +177,7 @@ int hsm_session_get(struct hsm_token *t, const char *uri_pin_source, const char 
         if (t->npool < HSM_MAX_POOL)
             t->pool[t->npool++] = s;
         else
-            (void)P11(t->mod, C_CloseSession, s);
+            close_locked(t, s);
         pthread_mutex_unlock(&t->lock);
         return ret;
     }
@@ -145,18 +186,20 @@ int hsm_session_get(struct hsm_token *t, const char *uri_pin_source, const char 
     return ENVPROV_R_OK;
 }
 
-void hsm_session_put(struct hsm_token *t, CK_SESSION_HANDLE s, int broken)
+void hsm_session_put(struct hsm_token *t, CK_SESSION_HANDLE s, enum hsm_session_fate fate)
 {
     pthread_mutex_lock(&t->lock);
-    if (broken || t->pool_generation != t->mod->generation) {
-        if (!broken && !t->mod->finalized && t->pool_generation == t->mod->generation)
-            (void)P11(t->mod, C_CloseSession, s);
-        if (broken)
-            t->logged_in = 0; /* the device may have lost the login too */
-    } else if (t->npool < HSM_MAX_POOL) {
-        t->pool[t->npool++] = s;
+    if (t->pool_generation != t->mod->generation) {
+        /* from before a re-initialisation: the handle means nothing now */
+    } else if (fate == HSM_SESSION_GONE) {
+        if (t->nopen > 0)
+            t->nopen--;
+        t->logged_in = 0; /* the device may have lost the login too */
+        t->epoch++;
+    } else if (fate == HSM_SESSION_DISCARD || t->npool == HSM_MAX_POOL) {
+        close_locked(t, s);
     } else {
-        (void)P11(t->mod, C_CloseSession, s);
+        t->pool[t->npool++] = s;
     }
     pthread_mutex_unlock(&t->lock);
 }

@@ -13,3 +13,16 @@ foreach(c ${provider_cases})
     ENVIRONMENT "ENV_PROVIDER_DIR=$<TARGET_FILE_DIR:envelope_provider>;ENV_EVP_BIN=$<TARGET_FILE:provider_evp>;${ENVELOPE_TEST_ENV}"
     TIMEOUT 600)
 endforeach()
+
+# FAULT INJECTOR (tests/fault/p11_fault.c): a PKCS#11 module in front of
+# SoftHSM2 that fails the Nth call or changes how GCM IVs come back.
+add_library(p11_fault MODULE ${ENVELOPE_TEST_ROOT}/fault/p11_fault.c)
+set_target_properties(p11_fault PROPERTIES PREFIX "")
+target_link_libraries(p11_fault PRIVATE PkgConfig::P11KIT PkgConfig::OPENSSL envelope_warnings ${CMAKE_DL_LIBS})
+set(fault_cases iv-token iv-appended session-lost device-error device-error-persistent token-removed)
+foreach(c ${fault_cases})
+  add_test(NAME provider.fault-${c} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/provider_fault.sh ${c})
+  set_tests_properties(provider.fault-${c} PROPERTIES
+    ENVIRONMENT "ENV_PROVIDER_DIR=$<TARGET_FILE_DIR:envelope_provider>;ENV_EVP_BIN=$<TARGET_FILE:provider_evp>;ENV_FAULT_MODULE=$<TARGET_FILE:p11_fault>;${ENVELOPE_TEST_ENV}"
+    TIMEOUT 300)
+endforeach()

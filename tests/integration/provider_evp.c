@@ -396,6 +396,43 @@ static void test_teardown(void)
     CHECK(kem_wrap(leaked, NULL, blob, &bl, s1));
 }
 
+/* n wrap/unwrap cycles with the AES KEK, all of which must work. */
+static void test_roundtrips(int n)
+{
+    EVP_PKEY *pk = load(env("ENV_AES_URI"));
+    CHECK(pk != NULL);
+    for (int i = 0; i < n; i++) {
+        unsigned char blob[200], s1[32], s2[32];
+        size_t bl = sizeof(blob);
+        CHECK(kem_wrap(pk, "rt", blob, &bl, s1));
+        CHECK(kem_unwrap(pk, "rt", blob, bl, s2) && memcmp(s1, s2, 32) == 0);
+        blob[bl - 1] ^= 1;
+        CHECK(!kem_unwrap(pk, "rt", blob, bl, s2));
+        expect_reason(ENVPROV_R_AUTHENTICATION_FAILED, "tampered tag");
+    }
+    EVP_PKEY_free(pk);
+}
+
+/* The first unwrap meets a device error (retryable: "backend unavailable");
+ * the next one works without restarting anything. */
+static void test_unwrap_recovers(int persistent)
+{
+    EVP_PKEY *pk = load(env("ENV_AES_URI"));
+    CHECK(pk != NULL);
+    unsigned char blob[200], s1[32], s2[32];
+    size_t bl = sizeof(blob);
+    CHECK(kem_wrap(pk, "rt", blob, &bl, s1));
+    CHECK(!kem_unwrap(pk, "rt", blob, bl, s2));
+    expect_reason(ENVPROV_R_BACKEND_UNAVAILABLE, "device error");
+    if (persistent) {
+        CHECK(!kem_unwrap(pk, "rt", blob, bl, s2));
+        expect_reason(ENVPROV_R_BACKEND_UNAVAILABLE, "device error again");
+    } else {
+        CHECK(kem_unwrap(pk, "rt", blob, bl, s2) && memcmp(s1, s2, 32) == 0);
+    }
+    EVP_PKEY_free(pk);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -417,6 +454,11 @@ int main(int argc, char **argv)
     else if (!strcmp(t, "keygen-rsa")) test_keygen("RSA", argv[2]);
     else if (!strcmp(t, "default-unchanged")) test_default_unchanged();
     else if (!strcmp(t, "teardown")) test_teardown();
+    else if (!strcmp(t, "roundtrips")) test_roundtrips(argc > 2 ? atoi(argv[2]) : 10);
+    else if (!strcmp(t, "unwrap-recovers")) test_unwrap_recovers(0);
+    else if (!strcmp(t, "unwrap-fails")) test_unwrap_recovers(1);
+    else if (!strcmp(t, "token-removed"))
+        expect_load_fails(env("ENV_AES_URI"), ENVPROV_R_TOKEN_NOT_PRESENT);
     else FAIL("unknown test %s", t);
     if (ERR_peek_error() != 0) {
         ERR_print_errors_fp(stderr);
