@@ -1,0 +1,79 @@
+/*
+ * test_lib_uri.c - references recorded in messages carry no secrets, and
+ * references read from messages never choose modules, PINs or files.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "internal.h"
+
+static void strip(const char *in, const char *want)
+{
+    char out[ENVELOPE_MAX_KEK_URI + 1];
+    envelope_err e;
+    assert_int_equal(env_uri_strip(in, out, sizeof(out), &e), ENVELOPE_OK);
+    assert_string_equal(out, want);
+}
+
+static void test_strip(void **state)
+{
+    (void)state;
+    strip("file:/k/kek.pem", "file:/k/kek.pem");
+    strip("/k/kek.pem?x=1", "/k/kek.pem");
+    strip("pkcs11:token=prod;object=kek;pin-value=1234", "pkcs11:token=prod;object=kek");
+    strip("pkcs11:pin-source=file:/p;token=t;module-path=/x.so;object=o?pin-value=9&module-name=m",
+          "pkcs11:token=t;object=o");
+    strip("pkcs11:PIN-VALUE=1;object=o", "pkcs11:object=o");
+    strip("tpm2:handle=0x81000002?pin=secret", "tpm2:handle=0x81000002");
+}
+
+static envelope_status check(const char *uri)
+{
+    char out[ENVELOPE_MAX_KEK_URI + 1];
+    envelope_err e;
+    return env_uri_check_untrusted((const uint8_t *)uri, strlen(uri), out, sizeof(out), &e);
+}
+
+static void test_untrusted(void **state)
+{
+    (void)state;
+    assert_int_equal(check("pkcs11:token=prod;object=kek;id=%01"), ENVELOPE_OK);
+    assert_int_equal(check("tpm2:handle=0x81000002"), ENVELOPE_OK);
+    assert_int_equal(check("kms:key=abc"), ENVELOPE_OK);
+    static const char *const refused[] = {
+        "file:/etc/kek.pem",
+        "/etc/kek.pem",
+        "kek.pem",
+        "http://evil/kek",
+        "pkcs11:module-path=/tmp/evil.so;object=k",
+        "pkcs11:object=k;module-name=evil",
+        "pkcs11:object=k?pin-value=1234",
+        "pkcs11:object=k;pin-source=file:/etc/shadow",
+        "pkcs11:object=k;%70in-source=file:/etc/shadow",
+        "pkcs11:object=k;module%2Dpath=/tmp/x.so",
+        "pkcs11:object=k;MODULE-PATH=/tmp/x.so",
+        "pkcs11:object=k%00",
+        "pkcs11:object=a b",
+        "pkcs11:object=\x01",
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+        if (check(refused[i]) != ENVELOPE_ERR_KEK_REF_REFUSED)
+            fail_msg("accepted untrusted reference \"%s\"", refused[i]);
+    /* "pin" inside an ordinary value is not an attribute name */
+    assert_int_equal(check("pkcs11:object=pin-value-rotation"), ENVELOPE_OK);
+    uint8_t high[] = { 'p', 'k', 'c', 's', '1', '1', ':', 0xC3, 0xA9 };
+    char out[64];
+    envelope_err e;
+    assert_int_equal(env_uri_check_untrusted(high, sizeof(high), out, sizeof(out), &e),
+                     ENVELOPE_ERR_KEK_REF_REFUSED);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = { cmocka_unit_test(test_strip), cmocka_unit_test(test_untrusted) };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
