@@ -22,6 +22,9 @@
 #include "hsm.h"
 #include "provider.h"
 #include "secmem.h"
+#ifdef ENVELOPE_HAVE_TPM2
+#include "tpm2_prov.h" /* TPM 2.0 KEKs (tpm/, issue 4) */
+#endif
 
 static envprov_ctx *the_ctx;
 static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -66,20 +69,32 @@ void envprov_check_order(envprov_ctx *pc)
 static const OSSL_ALGORITHM keymgmt_algs[] = {
     {ENVPROV_NAMES_RSA, ENVPROV_PROPS, envprov_rsa_keymgmt_functions, "RSA keys held in a device"},
     {ENVPROV_NAMES_AES_KEK, ENVPROV_PROPS, envprov_aes_keymgmt_functions, "AES-256 KEKs held in a device"},
+#ifdef ENVELOPE_HAVE_TPM2
+    {ENVPROV_NAMES_EC, ENVPROV_PROPS, envprov_ec_keymgmt_functions, "EC P-256 KEKs held in a TPM"},
+#endif
     {NULL, NULL, NULL, NULL},
 };
 static const OSSL_ALGORITHM asym_algs[] = {
     {ENVPROV_OPNAME_RSA, ENVPROV_PROPS, envprov_rsa_asym_cipher_functions, NULL},
     {ENVPROV_OPNAME_AES, ENVPROV_PROPS, envprov_aes_asym_cipher_functions, NULL},
+#ifdef ENVELOPE_HAVE_TPM2
+    {ENVPROV_OPNAME_EC, ENVPROV_PROPS, envprov_ec_asym_cipher_functions, NULL},
+#endif
     {NULL, NULL, NULL, NULL},
 };
 static const OSSL_ALGORITHM kem_algs[] = {
     {ENVPROV_OPNAME_RSA, ENVPROV_PROPS, envprov_kem_functions, NULL},
     {ENVPROV_OPNAME_AES, ENVPROV_PROPS, envprov_kem_functions, NULL},
+#ifdef ENVELOPE_HAVE_TPM2
+    {ENVPROV_OPNAME_EC, ENVPROV_PROPS, envprov_ec_kem_functions, NULL},
+#endif
     {NULL, NULL, NULL, NULL},
 };
 static const OSSL_ALGORITHM store_algs[] = {
     {"pkcs11", ENVPROV_PROPS, envprov_pkcs11_store_functions, "PKCS#11 tokens (RFC 7512 URIs)"},
+#ifdef ENVELOPE_HAVE_TPM2
+    {"tpm2", ENVPROV_PROPS, envprov_tpm2_store_functions, "TPM 2.0 keys (tpm2:handle=|file=)"},
+#endif
     {NULL, NULL, NULL, NULL},
 };
 
@@ -135,6 +150,9 @@ static void envprov_teardown(void *provctx)
     if (pc == NULL)
         return;
     hsm_ctx_free(pc->hsm);
+#ifdef ENVELOPE_HAVE_TPM2
+    envprov_tpm_free(pc);
+#endif
     free(pc->pkcs11_modules);
     free(pc->pkcs11_pin_source);
     free(pc->tpm2_tcti);

@@ -1,0 +1,215 @@
+/*
+ * ec_wrap.c - ECDH + HKDF-SHA-256 + AES-256-GCM wrap to a TPM-held P-256
+ * KEK (format in ec_wrap.h). Software halves run in the provider's private
+ * library context (pc->swctx), which has only OpenSSL's default provider.
+ *
+ * CT: Z, the derived key and the plaintext are secrets; they live on the
+ * stack only for the call and are wiped on every path. The GCM tag is
+ * checked by OpenSSL's constant-time compare; a failed unwrap wipes `out`.
+ */
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include "ec_wrap.h"
+
+#define POINT_LEN 65
+#define IV_LEN 12
+#define TAG_LEN 16
+#define KEY_LEN 32
+
+size_t envprov_ec_wrap_size(size_t inlen)
+{
+    return ENVPROV_EC_HEADER_LEN + 2 + inlen + TAG_LEN;
+}
+
+static int point_of(const EVP_PKEY *pk, unsigned char pt[POINT_LEN])
+{
+    size_t n = 0;
+    return EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_PUB_KEY, pt, POINT_LEN, &n) == 1 &&
+           n == POINT_LEN && pt[0] == 0x04;
+}
+
+/* K = HKDF-SHA-256(Z, salt = E || KEK, info) (RFC 5869; NIST SP 800-56C). */
+static int derive(envprov_ctx *pc, const unsigned char z[32], const unsigned char e[POINT_LEN],
+                  const unsigned char kek[POINT_LEN], unsigned char key[KEY_LEN])
+{
+    unsigned char salt[2 * POINT_LEN];
+    EVP_KDF *kdf = EVP_KDF_fetch(pc->swctx, "HKDF", NULL);
+    EVP_KDF_CTX *kc = kdf != NULL ? EVP_KDF_CTX_new(kdf) : NULL;
+    OSSL_PARAM params[5];
+    int ok;
+
+    memcpy(salt, e, POINT_LEN);
+    memcpy(salt + POINT_LEN, kek, POINT_LEN);
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+    params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)z, 32);
+    params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt, sizeof(salt));
+    params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)ENVPROV_EC_INFO,
+                                                  strlen(ENVPROV_EC_INFO));
+    params[4] = OSSL_PARAM_construct_end();
+    ok = kc != NULL && EVP_KDF_derive(kc, key, KEY_LEN, params) == 1;
+    EVP_KDF_CTX_free(kc);
+    EVP_KDF_free(kdf);
+    return ok;
+}
+
+/* AES-256-GCM, AAD = header || caller's AAD. enc: 1 encrypt, 0 decrypt. */
+static int gcm(envprov_ctx *pc, int enc, const unsigned char key[KEY_LEN],
+               const unsigned char *hdr, const unsigned char *aad, size_t aadlen,
+               const unsigned char *in, size_t inlen, unsigned char *out, unsigned char tag[TAG_LEN])
+{
+    EVP_CIPHER *ciph = EVP_CIPHER_fetch(pc->swctx, "AES-256-GCM", NULL);
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int n = 0, ok = 0;
+
+    if (ciph == NULL || c == NULL)
+        goto out;
+    if (EVP_CipherInit_ex2(c, ciph, key, hdr + ENVPROV_EC_HEADER_LEN - IV_LEN, enc, NULL) != 1 ||
+        EVP_CipherUpdate(c, NULL, &n, hdr, ENVPROV_EC_HEADER_LEN) != 1 ||
+        (aadlen != 0 && EVP_CipherUpdate(c, NULL, &n, aad, (int)aadlen) != 1) ||
+        EVP_CipherUpdate(c, out, &n, in, (int)inlen) != 1)
+        goto out;
+    if (!enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, TAG_LEN, tag) != 1)
+        goto out;
+    if (EVP_CipherFinal_ex(c, out + n, &n) != 1)
+        goto out;
+    if (enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, TAG_LEN, tag) != 1)
+        goto out;
+    ok = 1;
+out:
+    EVP_CIPHER_CTX_free(c);
+    EVP_CIPHER_free(ciph);
+    return ok;
+}
+
+static int kek_checks(const envkey *k)
+{
+    if (k == NULL || k->kind != ENVKEY_EC_P256 || k->pub == NULL) {
+        ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED, "not an EC P-256 envelope key");
+        return 0;
+    }
+    return 1;
+}
+
+int envprov_ec_wrap(envprov_ctx *pc, const envkey *k, const unsigned char *aad, size_t aadlen,
+                    const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen,
+                    size_t outsize)
+{
+    unsigned char kek[POINT_LEN], z[32], key[KEY_LEN];
+    EVP_PKEY *eph = NULL;
+    EVP_PKEY_CTX *dc = NULL;
+    size_t zlen = sizeof(z), need = envprov_ec_wrap_size(inlen);
+    int r = ENVPROV_R_INTERNAL;
+
+    if (!kek_checks(k))
+        return ENVPROV_R_NOT_SUPPORTED;
+    if (inlen == 0 || inlen > ENVELOPE_MAX_WRAP_PLAINTEXT || aadlen > ENVELOPE_MAX_AAD) {
+        ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT, "EC wrap takes 1..%d bytes and at most %d of AAD",
+                      ENVELOPE_MAX_WRAP_PLAINTEXT, ENVELOPE_MAX_AAD);
+        return ENVPROV_R_BAD_ARGUMENT;
+    }
+    if (out == NULL || outsize < need) {
+        ENVPROV_RAISE(ENVPROV_R_BUFFER_TOO_SMALL, "EC wrap needs %zu bytes of output", need);
+        return ENVPROV_R_BUFFER_TOO_SMALL;
+    }
+    eph = EVP_PKEY_Q_keygen(pc->swctx, NULL, "EC", "P-256");
+    dc = eph != NULL ? EVP_PKEY_CTX_new_from_pkey(pc->swctx, eph, NULL) : NULL;
+    out[0] = 'E';
+    out[1] = 'W';
+    out[2] = 1;
+    out[3] = ENVPROV_EC_BLOB_KIND;
+    out[4] = 1; /* P-256 */
+    out[5] = 1; /* HKDF-SHA-256 */
+    if (dc == NULL || !point_of(k->pub, kek) || !point_of(eph, out + 6) ||
+        EVP_PKEY_derive_init(dc) != 1 || EVP_PKEY_derive_set_peer(dc, k->pub) != 1 ||
+        EVP_PKEY_derive(dc, z, &zlen) != 1 || zlen != 32 ||
+        RAND_bytes_ex(pc->swctx, out + 6 + POINT_LEN, IV_LEN, 0) != 1 ||
+        !derive(pc, z, out + 6, kek, key))
+        goto done;
+    out[ENVPROV_EC_HEADER_LEN] = (unsigned char)((inlen + TAG_LEN) >> 8);
+    out[ENVPROV_EC_HEADER_LEN + 1] = (unsigned char)((inlen + TAG_LEN) & 0xff);
+    if (!gcm(pc, 1, key, out, aad, aadlen, in, inlen, out + ENVPROV_EC_HEADER_LEN + 2,
+             out + ENVPROV_EC_HEADER_LEN + 2 + inlen))
+        goto done;
+    *outlen = need;
+    r = ENVPROV_R_OK;
+done:
+    if (r != ENVPROV_R_OK) {
+        OPENSSL_cleanse(out, outsize);
+        ENVPROV_RAISE(r, "EC wrap failed in software (OpenSSL default provider)");
+    }
+    OPENSSL_cleanse(z, sizeof(z));
+    OPENSSL_cleanse(key, sizeof(key));
+    EVP_PKEY_CTX_free(dc);
+    EVP_PKEY_free(eph);
+    return r;
+}
+
+int envprov_ec_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aadlen,
+                      const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen,
+                      size_t outsize)
+{
+    unsigned char kek[POINT_LEN], z[64], key[KEY_LEN], tag[TAG_LEN];
+    size_t zlen = 0, ctlen, ptlen;
+    int r;
+
+    if (!kek_checks(k))
+        return ENVPROV_R_NOT_SUPPORTED;
+    if (k->ops == NULL || k->ops->ecdh_zgen == NULL) {
+        ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED, "this key's backend cannot do ECDH");
+        return ENVPROV_R_NOT_SUPPORTED;
+    }
+    /* Bounded reader over the blob: every field is checked before use. */
+    if (in == NULL || inlen < ENVPROV_EC_HEADER_LEN + 2 || in[0] != 'E' || in[1] != 'W' ||
+        in[2] != 1 || in[3] != ENVPROV_EC_BLOB_KIND || in[4] != 1 || in[5] != 1 ||
+        in[6] != 0x04) {
+        ENVPROV_RAISE(ENVPROV_R_BAD_BLOB, "not an envelope EC-P256 wrapped key (version 1)");
+        return ENVPROV_R_BAD_BLOB;
+    }
+    ctlen = (size_t)in[ENVPROV_EC_HEADER_LEN] << 8 | in[ENVPROV_EC_HEADER_LEN + 1];
+    if (ctlen <= TAG_LEN || ctlen > ENVELOPE_MAX_WRAP_PLAINTEXT + TAG_LEN ||
+        inlen != ENVPROV_EC_HEADER_LEN + 2 + ctlen) {
+        ENVPROV_RAISE(ENVPROV_R_BAD_BLOB, "EC wrapped key: bad length");
+        return ENVPROV_R_BAD_BLOB;
+    }
+    ptlen = ctlen - TAG_LEN;
+    if (out == NULL || outsize < ptlen) {
+        ENVPROV_RAISE(ENVPROV_R_BUFFER_TOO_SMALL, "EC unwrap needs %zu bytes of output", ptlen);
+        return ENVPROV_R_BUFFER_TOO_SMALL;
+    }
+    if (!point_of(k->pub, kek)) {
+        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "EC key without a public point");
+        return ENVPROV_R_INTERNAL;
+    }
+    /* The device's own reason (PCR policy, wrong PIN, TPM gone) is kept:
+     * those are actionable and say nothing about the blob. */
+    r = k->ops->ecdh_zgen(k->be, in + 6, POINT_LEN, z, &zlen, sizeof(z));
+    if (r != ENVPROV_R_OK) {
+        OPENSSL_cleanse(out, outsize);
+        if (r != ENVPROV_R_BAD_ARGUMENT)
+            return r;
+        /* the TPM refused E (not on the curve): an altered blob */
+        ENVPROV_RAISE(ENVPROV_R_AUTHENTICATION_FAILED,
+                      "unwrap failed: wrong KEK or AAD, or the wrapped key was altered");
+        return ENVPROV_R_AUTHENTICATION_FAILED;
+    }
+    r = ENVPROV_R_AUTHENTICATION_FAILED;
+    memcpy(tag, in + inlen - TAG_LEN, TAG_LEN);
+    if (zlen == 32 && derive(pc, z, in + 6, kek, key) &&
+        gcm(pc, 0, key, in, aad, aadlen, in + ENVPROV_EC_HEADER_LEN + 2, ptlen, out, tag)) {
+        *outlen = ptlen;
+        r = ENVPROV_R_OK;
+    } else {
+        OPENSSL_cleanse(out, outsize);
+        ENVPROV_RAISE(r, "unwrap failed: wrong KEK or AAD, or the wrapped key was altered");
+    }
+    OPENSSL_cleanse(z, sizeof(z));
+    OPENSSL_cleanse(key, sizeof(key));
+    return r;
+}

@@ -1,0 +1,186 @@
+/*
+ * kem_ec.c - KEM "ENVELOPE-EC" for TPM-held EC P-256 KEKs: encapsulate
+ * draws a fresh 32-byte secret and wraps it (ec_wrap.h, software only);
+ * decapsulate unwraps it with one TPM2_ECDH_ZGen. The "aad" ctx param binds
+ * a context; the operation name, if given, must be "ENVELOPE-WRAP" (the
+ * same as for the provider's other keys).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_dispatch.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include "ec_wrap.h"
+#include "tpm2_prov.h"
+
+#define KEM_SECRET_LEN 32
+#define KEM_OPERATION "ENVELOPE-WRAP"
+
+typedef struct {
+    envprov_ctx *pc;
+    envkey *key;
+    unsigned char aad[ENVELOPE_MAX_AAD];
+    size_t aad_len;
+} kem_ctx;
+
+static OSSL_FUNC_kem_newctx_fn kem_newctx;
+static OSSL_FUNC_kem_freectx_fn kem_freectx;
+static OSSL_FUNC_kem_dupctx_fn kem_dupctx;
+static OSSL_FUNC_kem_encapsulate_init_fn kem_init;
+static OSSL_FUNC_kem_encapsulate_fn kem_encapsulate;
+static OSSL_FUNC_kem_decapsulate_fn kem_decapsulate;
+static OSSL_FUNC_kem_set_ctx_params_fn kem_set_ctx_params;
+static OSSL_FUNC_kem_settable_ctx_params_fn kem_settable_ctx_params;
+
+static void *kem_newctx(void *provctx)
+{
+    kem_ctx *c = calloc(1, sizeof(*c));
+    if (c != NULL)
+        c->pc = provctx;
+    return c;
+}
+
+static void kem_freectx(void *vctx)
+{
+    kem_ctx *c = vctx;
+    if (c == NULL)
+        return;
+    envkey_free(c->key);
+    OPENSSL_cleanse(c, sizeof(*c));
+    free(c);
+}
+
+static void *kem_dupctx(void *vctx)
+{
+    kem_ctx *d = malloc(sizeof(*d));
+    if (d == NULL)
+        return NULL;
+    *d = *(kem_ctx *)vctx;
+    envkey_up(d->key);
+    return d;
+}
+
+static int kem_init(void *vctx, void *key, const OSSL_PARAM params[])
+{
+    kem_ctx *c = vctx;
+    envkey *k = key;
+    if (k == NULL || k->kind != ENVKEY_EC_P256) {
+        ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED, "ENVELOPE-EC KEM needs an envelope EC P-256 key");
+        return 0;
+    }
+    envkey_free(c->key);
+    c->key = envkey_up(k);
+    c->aad_len = 0;
+    return kem_set_ctx_params(c, params);
+}
+
+static int kem_encapsulate(void *vctx, unsigned char *out, size_t *outlen, unsigned char *secret,
+                           size_t *secretlen)
+{
+    kem_ctx *c = vctx;
+    size_t cap, n = 0;
+
+    if (out == NULL || secret == NULL) {
+        if (outlen != NULL)
+            *outlen = envprov_ec_wrap_size(KEM_SECRET_LEN);
+        if (secretlen != NULL)
+            *secretlen = KEM_SECRET_LEN;
+        return 1;
+    }
+    if (secretlen != NULL && *secretlen != 0 && *secretlen < KEM_SECRET_LEN) {
+        ENVPROV_RAISE(ENVPROV_R_BUFFER_TOO_SMALL, "the KEM secret is %d bytes", KEM_SECRET_LEN);
+        return 0;
+    }
+    cap = outlen != NULL ? *outlen : 0;
+    if (RAND_priv_bytes_ex(c->pc->swctx, secret, KEM_SECRET_LEN, 0) != 1) {
+        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "no randomness for the KEM secret");
+        return 0;
+    }
+    if (envprov_ec_wrap(c->pc, c->key, c->aad, c->aad_len, secret, KEM_SECRET_LEN, out, &n,
+                        cap) != ENVPROV_R_OK) {
+        OPENSSL_cleanse(secret, KEM_SECRET_LEN);
+        return 0;
+    }
+    *outlen = n;
+    if (secretlen != NULL)
+        *secretlen = KEM_SECRET_LEN;
+    return 1;
+}
+
+static int kem_decapsulate(void *vctx, unsigned char *out, size_t *outlen, const unsigned char *in,
+                           size_t inlen)
+{
+    kem_ctx *c = vctx;
+    unsigned char buf[ENVELOPE_MAX_WRAP_PLAINTEXT];
+    size_t n = 0, cap;
+
+    if (out == NULL) {
+        *outlen = KEM_SECRET_LEN;
+        return 1;
+    }
+    cap = *outlen;
+    if (envprov_ec_unwrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, buf, &n, sizeof(buf)) !=
+        ENVPROV_R_OK)
+        return 0;
+    if (n != KEM_SECRET_LEN || cap < KEM_SECRET_LEN) {
+        OPENSSL_cleanse(buf, sizeof(buf));
+        ENVPROV_RAISE(n != KEM_SECRET_LEN ? ENVPROV_R_BAD_BLOB : ENVPROV_R_BUFFER_TOO_SMALL,
+                      "the KEM secret is %d bytes", KEM_SECRET_LEN);
+        return 0;
+    }
+    memcpy(out, buf, KEM_SECRET_LEN);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    *outlen = KEM_SECRET_LEN;
+    return 1;
+}
+
+static int kem_set_ctx_params(void *vctx, const OSSL_PARAM params[])
+{
+    kem_ctx *c = vctx;
+    const OSSL_PARAM *p;
+    if (params == NULL)
+        return 1;
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_KEM_PARAM_OPERATION)) != NULL) {
+        if (p->data_type != OSSL_PARAM_UTF8_STRING || strcmp(p->data, KEM_OPERATION) != 0) {
+            ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED,
+                          "KEM operation must be \"" KEM_OPERATION "\" (or unset) for envelope keys");
+            return 0;
+        }
+    }
+    if ((p = OSSL_PARAM_locate_const(params, ENVELOPE_PKEY_PARAM_AAD)) != NULL) {
+        void *buf = c->aad;
+        if (!OSSL_PARAM_get_octet_string(p, &buf, sizeof(c->aad), &c->aad_len)) {
+            ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT, "aad must be an octet string of at most %d bytes",
+                          ENVELOPE_MAX_AAD);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static const OSSL_PARAM *kem_settable_ctx_params(void *vctx, void *provctx)
+{
+    static const OSSL_PARAM settable[] = {
+        OSSL_PARAM_utf8_string(OSSL_KEM_PARAM_OPERATION, NULL, 0),
+        OSSL_PARAM_octet_string(ENVELOPE_PKEY_PARAM_AAD, NULL, 0),
+        OSSL_PARAM_END,
+    };
+    return settable;
+}
+
+const OSSL_DISPATCH envprov_ec_kem_functions[] = {
+    {OSSL_FUNC_KEM_NEWCTX, (void (*)(void))kem_newctx},
+    {OSSL_FUNC_KEM_FREECTX, (void (*)(void))kem_freectx},
+    {OSSL_FUNC_KEM_DUPCTX, (void (*)(void))kem_dupctx},
+    {OSSL_FUNC_KEM_ENCAPSULATE_INIT, (void (*)(void))kem_init},
+    {OSSL_FUNC_KEM_ENCAPSULATE, (void (*)(void))kem_encapsulate},
+    {OSSL_FUNC_KEM_DECAPSULATE_INIT, (void (*)(void))kem_init},
+    {OSSL_FUNC_KEM_DECAPSULATE, (void (*)(void))kem_decapsulate},
+    {OSSL_FUNC_KEM_SET_CTX_PARAMS, (void (*)(void))kem_set_ctx_params},
+    {OSSL_FUNC_KEM_SETTABLE_CTX_PARAMS, (void (*)(void))kem_settable_ctx_params},
+    {0, NULL},
+};
