@@ -39,6 +39,8 @@ int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 /* Loads the OpenSSL configuration (--config or OPENSSL_CONF) and makes
  * the library context. Returns an exit code. */
 int cli_lib_open(const cli_common *c, envelope_lib **lib);
+/* Frees lib and the library context cli_lib_open made. */
+void cli_lib_close(envelope_lib *lib);
 
 /* ---- input ---- */
 typedef struct cli_in {

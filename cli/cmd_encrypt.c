@@ -133,6 +133,6 @@ done:
     cli_in_close(&in);
     cli_free_keks(keks, nk);
     envelope_context_free(ctx);
-    envelope_lib_free(lib);
+    cli_lib_close(lib);
     return rc;
 }

@@ -78,6 +78,6 @@ int cmd_kek(int argc, char **argv, cli_common *c)
         s = envelope_kek_list(lib, rest ? args[0] : "pkcs11:", print_key, NULL, &err);
     }
     rc = s == ENVELOPE_OK ? CLI_EXIT_OK : cli_report(&err);
-    envelope_lib_free(lib);
+    cli_lib_close(lib);
     return rc;
 }

@@ -15,7 +15,7 @@ packages=(
   # benchmark peers and tools
   age valgrind
   # test helpers
-  xxd procps iproute2
+  xxd procps iproute2 time
 )
 
 missing=()

@@ -1,0 +1,16 @@
+# Integration tests of the envelope CLI and libenvelope (issue 3), with
+# real openssl and the independent Python decoder. Included from
+# tests/integration/CMakeLists.txt.
+if(TARGET envelope_cli)
+  if(ENVELOPE_WITH_SANITIZERS)
+    set(_cli_env "ENVELOPE_SANITIZED=1")
+  else()
+    set(_cli_env "ENVELOPE_SANITIZED=0")
+  endif()
+  add_test(NAME cli_basic COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_basic.sh
+           $<TARGET_FILE:envelope_cli> ${ENVELOPE_TEST_ROOT}/reference/envelope_decode.py)
+  add_test(NAME cli_large_stream COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_large.sh
+           $<TARGET_FILE:envelope_cli>)
+  set_tests_properties(cli_basic cli_large_stream PROPERTIES
+    ENVIRONMENT "${_cli_env}" LABELS "lib;cli" TIMEOUT 900)
+endif()
