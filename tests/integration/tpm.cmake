@@ -17,3 +17,17 @@ if(TARGET envelope_tpm AND TARGET envtpm_test_shims)
     set_tests_properties(integration.tpm.${s} PROPERTIES TIMEOUT 300 LABELS "tpm;swtpm")
   endforeach()
 endif()
+
+# TPM KEKs through the provider (phase 2): real openssl + public EVP APIs.
+if(TARGET envelope_tpm AND TARGET envelope_provider)
+  add_executable(tpm_prov_evp ${ENVELOPE_TEST_ROOT}/integration/tpm_prov_evp.c)
+  target_include_directories(tpm_prov_evp PRIVATE ${PROJECT_SOURCE_DIR}/include)
+  target_link_libraries(tpm_prov_evp PRIVATE PkgConfig::OPENSSL envelope_warnings)
+  foreach(c cms pkeyutl-ec evp pcr)
+    add_test(NAME integration.tpm.provider-${c}
+      COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/tpm_provider.sh ${c}
+        $<TARGET_FILE:tpm_it> $<TARGET_FILE:tpm_prov_evp> $<TARGET_FILE_DIR:envelope_provider>)
+    set_tests_properties(integration.tpm.provider-${c} PROPERTIES TIMEOUT 300
+      LABELS "tpm;swtpm" ENVIRONMENT "${ENVELOPE_TEST_ENV}")
+  endforeach()
+endif()

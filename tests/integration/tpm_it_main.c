@@ -175,8 +175,25 @@ int main(int argc, char **argv)
     };
     size_t i;
 
+    if (argc >= 4 && strcmp(argv[1], "create") == 0) {
+        /* tpm_it create ec|rsa URI [PCRS]: provisioning for shell tests */
+        envtpm_config cfg = { 0 };
+        envtpm_create_params p = { 0 };
+        struct envtpm_ctx *t = NULL;
+        int r;
+        p.type = strcmp(argv[2], "rsa") == 0 ? ENVTPM_KEY_RSA_2048 : ENVTPM_KEY_EC_P256;
+        p.pcrs = argc >= 5 ? argv[4] : NULL;
+        if (envtpm_ctx_new(&cfg, &t) != ENVPROV_R_OK)
+            return 1;
+        r = envtpm_key_create(t, argv[3], &p);
+        if (r != ENVPROV_R_OK)
+            fprintf(stderr, "tpm_it create: %s\n", tpm_test_last_message());
+        envtpm_ctx_free(t);
+        return r == ENVPROV_R_OK ? 0 : 1;
+    }
     if (argc != 2) {
-        fprintf(stderr, "usage: tpm_it basic|policy|restart|traffic|interop\n");
+        fprintf(stderr, "usage: tpm_it basic|policy|restart|traffic|interop\n"
+                        "       tpm_it create ec|rsa URI [PCRS]\n");
         return 2;
     }
     for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
