@@ -71,6 +71,9 @@ const char *envelope_status_name(envelope_status s)
 }
 
 static envelope_status vfail(envelope_err *err, envelope_status code, int with_ossl,
+                             const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
+static envelope_status vfail(envelope_err *err, envelope_status code, int with_ossl,
                              const char *fmt, va_list ap)
 {
     if (err == NULL)

@@ -1,0 +1,62 @@
+/*
+ * fuzz_header.c - libFuzzer target for the message header parser and the
+ * parts of a reader that run before any key is used: the one-shot parser,
+ * the streaming header accumulator fed in uneven pieces (both must agree),
+ * the context decoder, the untrusted-reference check and the key-less
+ * inspector walking the frames.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    env_header h;
+    size_t need = 0;
+    envelope_err e;
+    envelope_status s = env_header_parse(data, size, &h, &need, &e);
+    if (s == ENVELOPE_ERR_TRUNCATED && (need <= size || need > ENV_MAX_HEADER))
+        abort(); /* a short read must ask for more, and never for too much */
+    if (s == ENVELOPE_OK) {
+        if (h.total_len > size || h.body_len + ENV_TAG_LEN > h.total_len)
+            abort();
+        envelope_context *c = NULL;
+        if (env_context_decode(h.ctx_enc, h.ctx_enc_len, &c, &e) != ENVELOPE_OK)
+            abort(); /* the parser already validated it */
+        envelope_context_free(c);
+        for (size_t i = 0; i < h.edk_count; i++) {
+            char ref[ENVELOPE_MAX_KEK_URI + 1];
+            (void)env_uri_check_untrusted(h.edks[i].uri, h.edks[i].uri_len, ref, sizeof(ref), &e);
+        }
+    }
+    /* The accumulator, fed in pieces of a size taken from the input. */
+    env_hdracc a;
+    if (env_hdracc_init(&a, &e) != ENVELOPE_OK)
+        return 0;
+    size_t step = size ? (size_t)data[0] % 97 + 1 : 1;
+    const uint8_t *p = data;
+    size_t left = size;
+    envelope_status as = ENVELOPE_ERR_TRUNCATED;
+    while (as == ENVELOPE_ERR_TRUNCATED && left > 0) {
+        size_t n = left < step ? left : step, before = n;
+        as = env_hdracc_feed(&a, &p, &n, &e);
+        left -= before - n;
+    }
+    if ((s == ENVELOPE_OK) != (as == ENVELOPE_OK))
+        abort();
+    if (s == ENVELOPE_OK && a.h.total_len != h.total_len)
+        abort();
+    env_hdracc_cleanup(&a);
+    envelope_inspector *in = NULL;
+    if (envelope_inspector_new(&in, &e) == ENVELOPE_OK) {
+        if (envelope_inspector_update(in, data, size, &e) == ENVELOPE_OK)
+            (void)envelope_inspector_final(in, &e);
+        envelope_inspector_free(in);
+    }
+    return 0;
+}
