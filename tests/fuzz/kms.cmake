@@ -1,0 +1,16 @@
+# fuzz_ttlv: libFuzzer target for the KMIP TTLV decoder and response parsers.
+# Built only with ENVELOPE_WITH_FUZZ (clang); seeds in tests/fuzz/corpus/ttlv/.
+# The parser sources are compiled into the target itself so that libFuzzer's
+# coverage instrumentation reaches them (the static core library is not
+# instrumented).
+if(TARGET envelope_kms_core AND ENVELOPE_WITH_FUZZ)
+  find_package(Threads REQUIRED)
+  set(KMS_SRC ${CMAKE_SOURCE_DIR}/kms-bridge)
+  add_executable(fuzz_ttlv ${ENVELOPE_TEST_ROOT}/fuzz/fuzz_ttlv.c
+    ${KMS_SRC}/ttlv.c ${KMS_SRC}/kmip_resp.c ${KMS_SRC}/kmip_req.c ${KMS_SRC}/kms_log.c)
+  target_include_directories(fuzz_ttlv PRIVATE ${KMS_SRC} ${CMAKE_SOURCE_DIR}/common)
+  target_compile_options(fuzz_ttlv PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_options(fuzz_ttlv PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_libraries(fuzz_ttlv PRIVATE PkgConfig::OPENSSL Threads::Threads envelope_warnings)
+  set_target_properties(fuzz_ttlv PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/fuzz)
+endif()
