@@ -88,7 +88,9 @@ logging_level=DEBUG
 database_path=$KMS_DIR/$db.db
 CONF
   # Own process group (setsid), so the kill reaches its worker processes.
-  setsid pykmip-server -f "$KMS_DIR/$name.conf" -l "$KMS_DIR/$name.log" \
+  # Not our OPENSSL_CONF: the server's python-cryptography must not load
+  # the envelope provider a test has configured for itself.
+  env -u OPENSSL_CONF -u OPENSSL_MODULES setsid pykmip-server -f "$KMS_DIR/$name.conf" -l "$KMS_DIR/$name.log" \
     >>"$KMS_DIR/$name.out" 2>&1 </dev/null &
   KMS_PIDS[$name]=$!
   KMS_PORTS[$name]=$port
