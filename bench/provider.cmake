@@ -1,0 +1,5 @@
+# Issue 2 benchmark: provider unwrap vs raw PKCS#11 vs libp11's engine.
+add_executable(bench_provider_unwrap ${CMAKE_CURRENT_LIST_DIR}/provider_unwrap.c)
+target_include_directories(bench_provider_unwrap PRIVATE ${PROJECT_SOURCE_DIR}/include)
+target_compile_options(bench_provider_unwrap PRIVATE -Wall -Wextra -Werror -O2)
+target_link_libraries(bench_provider_unwrap PRIVATE PkgConfig::OPENSSL PkgConfig::P11KIT ${CMAKE_DL_LIBS})

@@ -1,0 +1,107 @@
+/* Unit tests for provider/wrapblob.c: the wrapped-key blob codec. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <openssl/obj_mac.h>
+
+#include "wrapblob.h"
+
+static void aes_roundtrip(void **state)
+{
+    unsigned char ct[48], out[WRAPBLOB_MAX];
+    memset(ct, 0xab, sizeof(ct));
+    wrapblob b = {.kind = WRAPBLOB_KIND_AES_GCM, .iv_len = 12, .ct = ct, .ct_len = sizeof(ct)};
+    memset(b.iv, 7, 12);
+    size_t n = wrapblob_encode(&b, out, sizeof(out));
+    assert_int_equal(n, 4 + 1 + 12 + 2 + 48);
+    assert_memory_equal(out, "EW\x01\x01\x0c", 5);
+    wrapblob d;
+    assert_true(wrapblob_decode(&d, out, n));
+    assert_int_equal(d.kind, WRAPBLOB_KIND_AES_GCM);
+    assert_int_equal(d.iv_len, 12);
+    assert_memory_equal(d.iv, b.iv, 12);
+    assert_int_equal(d.ct_len, 48);
+    assert_memory_equal(d.ct, ct, 48);
+}
+
+static void rsa_roundtrip(void **state)
+{
+    unsigned char ct[384], out[WRAPBLOB_MAX];
+    memset(ct, 0x5a, sizeof(ct));
+    wrapblob b = {.kind = WRAPBLOB_KIND_RSA_OAEP, .oaep_md = NID_sha1, .mgf1_md = NID_sha256,
+                  .binding = WRAPBLOB_BIND_PAYLOAD, .ct = ct, .ct_len = sizeof(ct)};
+    size_t n = wrapblob_encode(&b, out, sizeof(out));
+    assert_int_equal(n, 4 + 3 + 2 + 384);
+    wrapblob d;
+    assert_true(wrapblob_decode(&d, out, n));
+    assert_int_equal(d.oaep_md, NID_sha1);
+    assert_int_equal(d.mgf1_md, NID_sha256);
+    assert_int_equal(d.binding, WRAPBLOB_BIND_PAYLOAD);
+    assert_int_equal(d.ct_len, 384);
+}
+
+static void rejects_malformed(void **state)
+{
+    unsigned char ct[32] = {0}, out[WRAPBLOB_MAX];
+    wrapblob b = {.kind = WRAPBLOB_KIND_AES_GCM, .iv_len = 12, .ct = ct, .ct_len = sizeof(ct)};
+    size_t n = wrapblob_encode(&b, out, sizeof(out));
+    wrapblob d;
+    /* every truncation, and one trailing byte, is refused */
+    for (size_t i = 0; i < n; i++)
+        assert_false(wrapblob_decode(&d, out, i));
+    out[n] = 0;
+    assert_false(wrapblob_decode(&d, out, n + 1));
+    /* bad magic, version, kind, iv length */
+    unsigned char c[WRAPBLOB_MAX];
+    size_t bad_offsets[] = {0, 1, 2, 3};
+    for (size_t i = 0; i < 4; i++) {
+        memcpy(c, out, n);
+        c[bad_offsets[i]] ^= 0x80;
+        assert_false(wrapblob_decode(&d, c, n));
+    }
+    memcpy(c, out, n);
+    c[4] = 11; /* IV shorter than 96 bits */
+    assert_false(wrapblob_decode(&d, c, n));
+    /* a ct_len that claims more than is there */
+    memcpy(c, out, n);
+    c[4 + 1 + 12 + 1]++;
+    assert_false(wrapblob_decode(&d, c, n));
+}
+
+static void encode_refuses_bad_input(void **state)
+{
+    unsigned char ct[2000] = {0}, out[WRAPBLOB_MAX];
+    wrapblob b = {.kind = WRAPBLOB_KIND_AES_GCM, .iv_len = 12, .ct = ct, .ct_len = 81};
+    assert_int_equal(wrapblob_encode(&b, out, sizeof(out)), 0);
+    b.ct_len = 32;
+    b.iv_len = 17;
+    assert_int_equal(wrapblob_encode(&b, out, sizeof(out)), 0);
+    b.iv_len = 12;
+    assert_int_equal(wrapblob_encode(&b, out, 10), 0); /* no room */
+    wrapblob r = {.kind = WRAPBLOB_KIND_RSA_OAEP, .oaep_md = NID_md5, .mgf1_md = NID_sha1,
+                  .binding = 1, .ct = ct, .ct_len = 256};
+    assert_int_equal(wrapblob_encode(&r, out, sizeof(out)), 0);
+    r.oaep_md = NID_sha256;
+    r.binding = 3;
+    assert_int_equal(wrapblob_encode(&r, out, sizeof(out)), 0);
+    r.binding = 1;
+    r.ct_len = 1025;
+    assert_int_equal(wrapblob_encode(&r, out, sizeof(out)), 0);
+    wrapblob k = {.kind = 9};
+    assert_int_equal(wrapblob_encode(&k, out, sizeof(out)), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(aes_roundtrip),
+        cmocka_unit_test(rsa_roundtrip),
+        cmocka_unit_test(rejects_malformed),
+        cmocka_unit_test(encode_refuses_bad_input),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
