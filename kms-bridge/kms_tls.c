@@ -100,7 +100,12 @@ kms_tls *kms_tls_new(const kms_slot_cfg *cfg, const char *passphrase, int *needs
     /* The passphrase is the caller's; drop our pointer to it now. */
     SSL_CTX_set_default_passwd_cb_userdata(t->ctx, NULL);
     if (!ok) {
-        *needs_passphrase = pr.asked;
+        unsigned long e = ERR_peek_last_error();
+        if (ERR_GET_LIB(e) == ERR_LIB_X509 && (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH ||
+                                               ERR_GET_REASON(e) == X509_R_KEY_TYPE_MISMATCH))
+            what = "key-file does not match cert-file";
+        else
+            *needs_passphrase = pr.asked;
         goto fail;
     }
     what = "key-file does not match cert-file";
