@@ -1,7 +1,9 @@
 /*
  * crypto.c - key derivation, key commitment, header tag and frames
- * (docs/FORMAT.md §5). One HMAC and two GCM contexts per object, created
+ * (docs/FORMAT.md §5). One digest and two GCM contexts per object, created
  * once and re-keyed per message: no allocation per frame or record.
+ * The header tag is made with the encrypt context and checked with the
+ * decrypt context, so a sealer keys only one and an opener only the other.
  *
  * CT: the DEK, PRK, data key and commitment live in envelope_secmem memory
  * (c->s) and never reach a branch or an index; tags and the commitment are
@@ -19,56 +21,73 @@
 
 #define AUTH_FAILED "message failed authentication (tampered, truncated, or not made for this key)"
 
-envelope_status env_crypto_init(env_crypto *c, envelope_lib *lib, envelope_err *err)
+envelope_status env_crypto_init(env_crypto *c, envelope_lib *lib, int which, envelope_err *err)
 {
     memset(c, 0, sizeof(*c));
     c->lib = lib;
+    c->which = which;
     c->s = envelope_secmem_alloc(sizeof(*c->s));
-    c->mac = EVP_MAC_CTX_new(lib->hmac);
+    c->md = EVP_MD_CTX_new();
     c->enc = EVP_CIPHER_CTX_new();
     c->dec = EVP_CIPHER_CTX_new();
-    if (c->s == NULL || c->mac == NULL || c->enc == NULL || c->dec == NULL) {
+    if (c->s == NULL || c->md == NULL || c->enc == NULL || c->dec == NULL) {
         env_crypto_cleanup(c);
         return env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
-    }
-    OSSL_PARAM p[3], *q = p;
-    *q++ = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA2-512", 0);
-    if (lib->propq != NULL)
-        *q++ = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_PROPERTIES, lib->propq, 0);
-    *q = OSSL_PARAM_construct_end();
-    if (EVP_MAC_CTX_set_params(c->mac, p) != 1) {
-        env_crypto_cleanup(c);
-        return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "cannot set up HMAC-SHA-512");
     }
     return ENVELOPE_OK;
 }
 
 void env_crypto_cleanup(env_crypto *c)
 {
-    EVP_MAC_CTX_free(c->mac);
+    EVP_MD_CTX_free(c->md);
     EVP_CIPHER_CTX_free(c->enc); /* frees with the key schedule wiped */
     EVP_CIPHER_CTX_free(c->dec);
     envelope_secmem_free(c->s);
     memset(c, 0, sizeof(*c));
 }
 
-/* RFC 5869 with HMAC-SHA-512: L = 64, so Expand is the single block T(1). */
+/*
+ * HMAC-SHA-512 (RFC 2104) over two reused digest contexts. EVP_MAC's HMAC
+ * in OpenSSL 3.0 duplicates digest contexts (an allocation) on every key
+ * and every final; this runs once per record on the sealer's hot path.
+ * Keys here are at most one block (message id 32, PRK 64 bytes).
+ * CT: the padded key lives in c->s->block, the inner hash in c->s->inner.
+ */
+static int hmac512(env_crypto *c, const uint8_t *key, size_t klen, const uint8_t *m1, size_t l1,
+                   const uint8_t *m2, size_t l2, uint8_t out[64])
+{
+    env_secrets *s = c->s;
+    unsigned int l = 0;
+    memset(s->block, 0x36, sizeof(s->block));
+    for (size_t i = 0; i < klen; i++)
+        s->block[i] ^= key[i];
+    int ok = EVP_DigestInit_ex2(c->md, c->lib->sha512, NULL) == 1 &&
+             EVP_DigestUpdate(c->md, s->block, sizeof(s->block)) == 1 &&
+             EVP_DigestUpdate(c->md, m1, l1) == 1 && (l2 == 0 || EVP_DigestUpdate(c->md, m2, l2) == 1) &&
+             EVP_DigestFinal_ex(c->md, s->inner, &l) == 1;
+    for (size_t i = 0; i < sizeof(s->block); i++)
+        s->block[i] ^= 0x36 ^ 0x5c;
+    ok = ok && EVP_DigestInit_ex2(c->md, c->lib->sha512, NULL) == 1 &&
+         EVP_DigestUpdate(c->md, s->block, sizeof(s->block)) == 1 &&
+         EVP_DigestUpdate(c->md, s->inner, 64) == 1 && EVP_DigestFinal_ex(c->md, out, &l) == 1;
+    OPENSSL_cleanse(s->block, sizeof(s->block));
+    OPENSSL_cleanse(s->inner, sizeof(s->inner));
+    return ok;
+}
+
+/* RFC 5869 with HMAC-SHA-512: L = 64, so Expand is the single block T(1).
+ * Only the GCM context the caller uses is keyed (which: ENV_KEY_*). */
 envelope_status env_crypto_derive(env_crypto *c, const uint8_t *message_id, envelope_err *err)
 {
     env_secrets *s = c->s;
-    size_t l = 0;
-    static const uint8_t info_tail[3] = { 0x00, 0x01, 0x01 }; /* suite 0x0001, counter 0x01 */
-    if (EVP_MAC_init(c->mac, message_id, ENVELOPE_MESSAGE_ID_BYTES, NULL) != 1 ||
-        EVP_MAC_update(c->mac, s->dek, ENVELOPE_DEK_BYTES) != 1 ||
-        EVP_MAC_final(c->mac, s->prk, &l, sizeof(s->prk)) != 1 || l != 64 ||
-        EVP_MAC_init(c->mac, s->prk, sizeof(s->prk), NULL) != 1 ||
-        EVP_MAC_update(c->mac, (const uint8_t *)ENV_HKDF_INFO, strlen(ENV_HKDF_INFO)) != 1 ||
-        EVP_MAC_update(c->mac, info_tail, sizeof(info_tail)) != 1 ||
-        EVP_MAC_final(c->mac, s->okm, &l, sizeof(s->okm)) != 1 || l != 64)
+    static const uint8_t info[19] = { 'E', 'N', 'V', 'E', 'L', 'O', 'P', 'E', '-', 'V', '1', '-',
+                                      'K', 'E', 'Y', 'S', 0x00, 0x01, 0x01 }; /* suite, counter */
+    if (!hmac512(c, message_id, ENVELOPE_MESSAGE_ID_BYTES, s->dek, ENVELOPE_DEK_BYTES, NULL, 0, s->prk) ||
+        !hmac512(c, s->prk, sizeof(s->prk), info, sizeof(info), NULL, 0, s->okm))
         return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "key derivation failed");
     OPENSSL_cleanse(s->prk, sizeof(s->prk));
-    if (EVP_EncryptInit_ex2(c->enc, c->lib->gcm, s->okm, NULL, NULL) != 1 ||
-        EVP_DecryptInit_ex2(c->dec, c->lib->gcm, s->okm, NULL, NULL) != 1)
+    if (((c->which & ENV_KEY_ENC) && EVP_EncryptInit_ex2(c->enc, c->lib->gcm, s->okm, NULL, NULL) != 1) ||
+        ((c->which & ENV_KEY_DEC) && EVP_DecryptInit_ex2(c->dec, c->lib->gcm, s->okm, NULL, NULL) != 1))
         return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "AES-256-GCM key setup failed");
     return ENVELOPE_OK;
 }
@@ -94,8 +113,17 @@ envelope_status env_header_verify(env_crypto *c, const env_header *h, envelope_e
      * decrypts a byte (and never sees the header tag check either). */
     if (CRYPTO_memcmp(h->commitment, c->s->okm + 32, ENV_COMMIT_LEN) != 0)
         return env_fail(err, ENVELOPE_ERR_AUTH, AUTH_FAILED);
-    ENV_GUARD(env_crypto_header_tag(c, h->body, h->body_len, tag, err));
-    if (CRYPTO_memcmp(tag, h->tag, ENV_TAG_LEN) != 0)
+    /* The header tag through the decrypt context: EVP_DecryptFinal_ex
+     * compares it in constant time (CRYPTO_memcmp inside OpenSSL's GCM). */
+    static const uint8_t zero_nonce[12] = { 0 };
+    uint8_t dummy[16];
+    int outl = 0;
+    memcpy(tag, h->tag, ENV_TAG_LEN);
+    if (h->body_len > 0x7fffffff || EVP_DecryptInit_ex2(c->dec, NULL, NULL, zero_nonce, NULL) != 1 ||
+        EVP_DecryptUpdate(c->dec, NULL, &outl, h->body, (int)h->body_len) != 1 ||
+        EVP_CIPHER_CTX_ctrl(c->dec, EVP_CTRL_AEAD_SET_TAG, ENV_TAG_LEN, tag) != 1)
+        return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "header tag check failed");
+    if (EVP_DecryptFinal_ex(c->dec, dummy, &outl) != 1)
         return env_fail(err, ENVELOPE_ERR_AUTH, AUTH_FAILED);
     return ENVELOPE_OK;
 }

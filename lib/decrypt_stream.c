@@ -51,7 +51,7 @@ envelope_status envelope_decryptor_new(envelope_lib *lib, const envelope_decrypt
     d->sink = sink;
     d->arg = arg;
     d->no = 1;
-    envelope_status s = env_crypto_init(&d->c, lib, err);
+    envelope_status s = env_crypto_init(&d->c, lib, ENV_KEY_DEC, err);
     if (s == ENVELOPE_OK)
         s = env_hdracc_init(&d->acc, err);
     if (s == ENVELOPE_OK && n > 0) {

@@ -45,7 +45,7 @@ envelope_status envelope_encryptor_new(envelope_lib *lib, const envelope_encrypt
     e->sink = sink;
     e->arg = arg;
     e->no = 1;
-    envelope_status s = env_crypto_init(&e->c, lib, err);
+    envelope_status s = env_crypto_init(&e->c, lib, ENV_KEY_ENC, err);
     if (s == ENVELOPE_OK)
         s = env_hdrtmpl_build(&e->t, &e->c, o, err);
     if (s == ENVELOPE_OK && RAND_bytes_ex(lib->libctx, e->id, sizeof(e->id), 256) != 1)

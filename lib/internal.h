@@ -50,7 +50,6 @@ struct envelope_lib {
     OSSL_LIB_CTX *libctx;
     char *propq;
     EVP_CIPHER *gcm;
-    EVP_MAC *hmac;
     EVP_MD *sha256;
     EVP_MD *sha512;
 };
@@ -157,18 +156,23 @@ typedef struct env_secrets {
     uint8_t dek[ENVELOPE_DEK_BYTES];
     uint8_t prk[64];
     uint8_t okm[64]; /* data key = okm[0..32), commitment = okm[32..64) */
-    uint8_t block[128];
+    uint8_t block[128]; /* HMAC padded key */
+    uint8_t inner[64];  /* HMAC inner hash */
 } env_secrets;
+
+#define ENV_KEY_ENC 1 /* key the encrypt context (sealing) */
+#define ENV_KEY_DEC 2 /* key the decrypt context (opening) */
 
 typedef struct env_crypto {
     envelope_lib *lib;
-    EVP_MAC_CTX *mac;
+    EVP_MD_CTX *md;
+    int which;
     EVP_CIPHER_CTX *enc;
     EVP_CIPHER_CTX *dec;
     env_secrets *s; /* envelope_secmem memory */
 } env_crypto;
 
-envelope_status env_crypto_init(env_crypto *c, envelope_lib *lib, envelope_err *err);
+envelope_status env_crypto_init(env_crypto *c, envelope_lib *lib, int which, envelope_err *err);
 void env_crypto_cleanup(env_crypto *c);
 /* HKDF-SHA-512(ikm = s->dek, salt = message id) -> s->okm; keys enc and dec. */
 envelope_status env_crypto_derive(env_crypto *c, const uint8_t *message_id, envelope_err *err);

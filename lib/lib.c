@@ -37,13 +37,12 @@ envelope_status envelope_lib_new(void *ossl_libctx, const char *propq, envelope_
         return env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
     }
     lib->gcm = EVP_CIPHER_fetch(lib->libctx, "AES-256-GCM", lib->propq);
-    lib->hmac = EVP_MAC_fetch(lib->libctx, "HMAC", lib->propq);
     lib->sha256 = EVP_MD_fetch(lib->libctx, "SHA2-256", lib->propq);
     lib->sha512 = EVP_MD_fetch(lib->libctx, "SHA2-512", lib->propq);
-    if (lib->gcm == NULL || lib->hmac == NULL || lib->sha256 == NULL || lib->sha512 == NULL) {
+    if (lib->gcm == NULL || lib->sha256 == NULL || lib->sha512 == NULL) {
         envelope_lib_free(lib);
         return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO,
-                             "cannot fetch AES-256-GCM, HMAC, SHA2-256 and SHA2-512%s%s; check that "
+                             "cannot fetch AES-256-GCM, SHA2-256 and SHA2-512%s%s; check that "
                              "the default provider is loaded (OPENSSL_CONF)",
                              propq ? " with properties " : "", propq ? propq : "");
     }
@@ -56,7 +55,6 @@ void envelope_lib_free(envelope_lib *lib)
     if (lib == NULL)
         return;
     EVP_CIPHER_free(lib->gcm);
-    EVP_MAC_free(lib->hmac);
     EVP_MD_free(lib->sha256);
     EVP_MD_free(lib->sha512);
     OPENSSL_free(lib->propq);

@@ -42,7 +42,7 @@ envelope_status envelope_opener_new(envelope_lib *lib, const envelope_decrypt_op
     if (op == NULL)
         return env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
     op->lib = lib;
-    envelope_status s = env_crypto_init(&op->c, lib, err);
+    envelope_status s = env_crypto_init(&op->c, lib, ENV_KEY_DEC, err);
     if (s == ENVELOPE_OK && (op->cache = OPENSSL_malloc(ENV_MAX_HEADER)) == NULL)
         s = env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
     if (s == ENVELOPE_OK && n > 0) {

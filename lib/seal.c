@@ -161,7 +161,7 @@ envelope_status envelope_sealer_new(envelope_lib *lib, const envelope_encrypt_op
         return env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
     s->lib = lib;
     s->max = max_messages ? max_messages : (1ull << 32);
-    envelope_status st = env_crypto_init(&s->c, lib, err);
+    envelope_status st = env_crypto_init(&s->c, lib, ENV_KEY_ENC, err);
     if (st == ENVELOPE_OK)
         st = env_hdrtmpl_build(&s->t, &s->c, o, err);
     if (st != ENVELOPE_OK) {

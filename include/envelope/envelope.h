@@ -137,7 +137,7 @@ ENVELOPE_API const char *envelope_status_name(envelope_status s);
 /* ---- library context ---- */
 typedef struct envelope_lib envelope_lib;
 
-/* Fetches AES-256-GCM, HMAC, SHA-256 and SHA-512 once from libctx (NULL =
+/* Fetches AES-256-GCM, SHA-256 and SHA-512 once from libctx (NULL =
  * the default library context) with propq (NULL = none: the plain fetch
  * resolves to OpenSSL's default provider even when envelope.so is loaded). */
 ENVELOPE_API ENVELOPE_WUR envelope_status envelope_lib_new(void *ossl_libctx, const char *propq,

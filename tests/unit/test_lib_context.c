@@ -47,8 +47,10 @@ static void test_sorted_and_unique(void **state)
     assert_int_equal(env_context_check(x, enc, n, &e), ENVELOPE_ERR_CONTEXT_MISMATCH);
     envelope_context_free(x);
     /* A message's pairs out of order are a format error. */
+    envelope_context_free(d);
     uint8_t bad[] = { 0, 2, 0, 1, 'b', 0, 0, 0, 1, 'a', 0, 0 };
     assert_int_equal(env_context_decode(bad, sizeof(bad), &d, &e), ENVELOPE_ERR_CONTEXT_ENCODING);
+    assert_null(d);
     free(enc);
     envelope_context_free(d);
     envelope_context_free(c);
