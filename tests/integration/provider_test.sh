@@ -135,6 +135,86 @@ assert 'sensitive' in a and 'never extractable' in a, a
 print('attributes ok')
 PY
   ;;
+coexist-tpm2-openssl)
+  # Debian's tpm2-openssl provider loaded next to ours (DESIGN.md §2): our
+  # keys keep working, and plain fetches still reach the default provider.
+  # shellcheck source=swtpm.sh
+  source "$here/swtpm.sh"
+  swtpm_start "$work/tpm"
+  export TPM2OPENSSL_TCTI=$TPM2TOOLS_TCTI
+  tpm2_module=$(find /usr/lib -name tpm2.so -path '*ossl-modules*' | head -1)
+  [ -n "$tpm2_module" ] || fail "tpm2-openssl's tpm2.so not found"
+  cat >"$OPENSSL_CONF" <<CONF
+openssl_conf = openssl_init
+[openssl_init]
+providers = provider_sect
+[provider_sect]
+default = default_sect
+tpm2 = tpm2_sect
+envelope = envelope_sect
+[default_sect]
+activate = 1
+[tpm2_sect]
+module = $tpm2_module
+activate = 1
+[envelope_sect]
+module = $ENV_PROVIDER_DIR/envelope.so
+pkcs11-module = $ENV_P11_MODULE
+pkcs11-pin-source = file:$ENV_PIN_FILE
+activate = 1
+CONF
+  openssl list -providers | tee out.txt
+  grep -q '^  tpm2$' out.txt && grep -q '^  envelope$' out.txt || fail "both providers must be active"
+  make_cert
+  head -c 10000 /dev/urandom >msg.bin
+  openssl cms -encrypt -aes-256-gcm -recip kek.crt -keyopt rsa_padding_mode:oaep -binary -in msg.bin \
+    -outform DER -out msg.cms
+  openssl cms -decrypt -inkey "$ENV_RSA_URI" -binary -inform DER -in msg.cms -out msg.out
+  cmp msg.bin msg.out || fail "CMS next to tpm2-openssl"
+  envelope_run_own "$ENV_EVP_BIN" default-unchanged
+  envelope_run_own "$ENV_EVP_BIN" kem-aes
+  ;;
+uri-pin)
+  # no pkcs11-pin-source in openssl.cnf: the PIN comes from the URI, or is missing
+  sed -i '/^pkcs11-pin-source/d' "$OPENSSL_CONF"
+  head -c 32 /dev/urandom >dek.bin
+  expect_fail "PIN missing" openssl pkeyutl -encrypt -inkey "$ENV_AES_URI" -in dek.bin
+  grep -q "needs a PIN" err.log || fail "PIN-missing message does not say what to do"
+  openssl pkeyutl -encrypt -inkey "$ENV_AES_URI?pin-source=file:$ENV_PIN_FILE" -in dek.bin -out b1.bin
+  openssl pkeyutl -decrypt -inkey "$ENV_AES_URI?pin-value=$ENV_PIN" -in b1.bin -out d1.bin
+  cmp dek.bin d1.bin || fail "pin-source / pin-value"
+  # module-path may only name a configured module
+  openssl pkeyutl -decrypt -inkey "$ENV_AES_URI?pin-value=$ENV_PIN&module-path=$ENV_P11_MODULE" -in b1.bin -out d2.bin
+  cmp dek.bin d2.bin || fail "module-path of the configured module"
+  expect_fail "names no module in pkcs11-module" openssl pkeyutl -decrypt \
+    -inkey "$ENV_AES_URI?pin-value=$ENV_PIN&module-path=/usr/lib/x86_64-linux-gnu/libc.so.6" -in b1.bin
+  # and the canonical URI a key reports carries no PIN and no module path
+  openssl storeutl -text "$ENV_AES_URI?pin-value=$ENV_PIN&module-path=$ENV_P11_MODULE" >list.txt 2>&1 || true
+  if grep -q "pin-value\|module-path" list.txt; then cat list.txt; fail "secrets in the key description"; fi
+  ;;
+order-warning)
+  # envelope listed before default: it says so, and our keys still work
+  cat >"$OPENSSL_CONF" <<CONF
+openssl_conf = openssl_init
+[openssl_init]
+providers = provider_sect
+[provider_sect]
+envelope = envelope_sect
+default = default_sect
+[default_sect]
+activate = 1
+[envelope_sect]
+module = $ENV_PROVIDER_DIR/envelope.so
+pkcs11-module = $ENV_P11_MODULE
+pkcs11-pin-source = file:$ENV_PIN_FILE
+activate = 1
+CONF
+  head -c 32 /dev/urandom >dek.bin
+  openssl pkeyutl -encrypt -inkey "$ENV_AES_URI" -in dek.bin -out blob.bin 2>err.log
+  grep -q "activated before the default provider" err.log || { cat err.log; fail "no order warning"; }
+  openssl pkeyutl -decrypt -inkey "$ENV_AES_URI" -in blob.bin -out dek.out 2>/dev/null
+  cmp dek.bin dek.out || fail "round trip with envelope first"
+  ;;
 evp-*)
   envelope_run_own "$ENV_EVP_BIN" "${case_name#evp-}"
   ;;
