@@ -6,7 +6,7 @@ target_link_libraries(provider_evp PRIVATE PkgConfig::OPENSSL envelope_warnings 
 set(provider_cases providers-list cms-oaep cms-default cms-v15-refused pkeyutl-aes pkeyutl-rsa
   interop extractable wrong-pin seal-open-refused evp-kem-aes evp-kem-rsa evp-seal-open
   evp-not-found evp-token-absent evp-bad-uri evp-fork evp-threads evp-default-unchanged
-  evp-teardown coexist-tpm2-openssl order-warning uri-pin)
+  evp-teardown coexist-tpm2-openssl order-warning uri-pin conf-examples)
 foreach(c ${provider_cases})
   add_test(NAME provider.${c} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/provider_test.sh ${c})
   set_tests_properties(provider.${c} PROPERTIES

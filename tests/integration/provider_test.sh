@@ -192,6 +192,21 @@ uri-pin)
   openssl storeutl -text "$ENV_AES_URI?pin-value=$ENV_PIN&module-path=$ENV_P11_MODULE" >list.txt 2>&1 || true
   if grep -q "pin-value\|module-path" list.txt; then cat list.txt; fail "secrets in the key description"; fi
   ;;
+conf-examples)
+  # the shipped examples work as written, with only paths changed
+  for example in openssl-softhsm2.cnf openssl-vendor-hsm.cnf; do
+    sed -e "s|^module = .*envelope.so|module = $ENV_PROVIDER_DIR/envelope.so|" \
+        -e "s|^pkcs11-module = .*|pkcs11-module = $ENV_P11_MODULE|" \
+        -e "s|^pkcs11-pin-source = .*|pkcs11-pin-source = file:$ENV_PIN_FILE|" \
+        "$here/../../conf/$example" >"$example"
+    OPENSSL_CONF=$PWD/$example openssl list -providers >out.txt 2>&1 || { cat out.txt; fail "$example"; }
+    grep -q '^  envelope$' out.txt || { cat out.txt; fail "$example does not activate envelope"; }
+    head -c 32 /dev/urandom >dek.bin
+    OPENSSL_CONF=$PWD/$example openssl pkeyutl -encrypt -inkey "$ENV_AES_URI" -in dek.bin -out b.bin
+    OPENSSL_CONF=$PWD/$example openssl pkeyutl -decrypt -inkey "$ENV_AES_URI" -in b.bin -out d.bin
+    cmp dek.bin d.bin || fail "$example round trip"
+  done
+  ;;
 order-warning)
   # envelope listed before default: it says so, and our keys still work
   cat >"$OPENSSL_CONF" <<CONF
