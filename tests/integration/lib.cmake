@@ -14,3 +14,11 @@ if(TARGET envelope_cli)
   set_tests_properties(cli_basic cli_large_stream PROPERTIES
     ENVIRONMENT "${_cli_env}" LABELS "lib;cli" TIMEOUT 900)
 endif()
+
+# With the envelope provider built: KEKs in a real SoftHSM2 token.
+if(TARGET envelope_cli AND TARGET envelope_provider)
+  add_test(NAME cli_softhsm COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_softhsm.sh
+           $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
+  set_tests_properties(cli_softhsm PROPERTIES
+    ENVIRONMENT "${_cli_env};${ENVELOPE_TEST_ENV}" LABELS "lib;cli" TIMEOUT 600)
+endif()
