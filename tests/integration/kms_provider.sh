@@ -18,7 +18,9 @@ kms_module_conf "$KMS_DIR/kms-b.conf" client-b "127.0.0.1:$port"
 export ENVELOPE_KMS_CONF=$KMS_DIR/kms.conf
 
 softhsm_setup "$KMS_DIR/hsm" "$ENV_PROVIDER_DIR" envtest
-softhsm_keygen_aes hsm-kek 01
+# pkcs11-tool must not load the provider softhsm_setup configured (an ASan
+# build of envelope.so cannot load into an uninstrumented program).
+OPENSSL_CONF=/dev/null softhsm_keygen_aes hsm-kek 01
 "$KMS_P11" "$KMS_MODULE" keygen kek-a >/dev/null || kms_fail "KMS keygen"
 
 cnf() { # FILE MODULES
@@ -98,6 +100,23 @@ run 3 "encrypt with the KMS down" "$ENVELOPE_CLI" encrypt --kek "$KMS" -o ct.dow
 [ ! -e ct.down ] || bad "failed encrypt left an output file"
 run 3 "decrypt with the KMS down" "$ENVELOPE_CLI" decrypt --kek "$KMS" --context tenant=a -o back.down ct.kms
 [ ! -e back.down ] || bad "failed decrypt left an output file"
+
+# Killed with the CLI's call in flight: the server is frozen, the CLI starts
+# and hangs on the KMS, the server is killed; the CLI fails as "backend
+# unavailable" and leaves neither the output nor a temporary file.
+kms_server_start main "$port"
+"$KMS_P11" "$KMS_MODULE" find kek-a >/dev/null || kms_fail "KMS back"
+mkdir inflight
+kms_server_freeze main
+rc=0
+( "$ENVELOPE_CLI" encrypt --kek "$KMS" -o inflight/ct pt >inflight.out 2>inflight.err ) &
+cli_pid=$!
+sleep 1.5
+kill -0 "$cli_pid" 2>/dev/null || bad "the CLI did not wait on the frozen KMS"
+kms_server_stop main
+wait "$cli_pid" || rc=$?
+[ "$rc" -eq 3 ] && echo "ok: CLI with the KMS killed mid-call (exit 3)" || bad "in-flight kill: exit $rc: $(cat inflight.err)"
+[ -z "$(ls -A inflight)" ] || bad "in-flight kill left files: $(ls -A inflight)"
 
 kms_server_start main "$port"
 run 0 "encrypt after the KMS restarted" "$ENVELOPE_CLI" encrypt --kek "$KMS" -o ct.again pt
