@@ -221,13 +221,16 @@ typedef struct envelope_decrypt_opts {
 } envelope_decrypt_opts;
 
 /* ---- one-shot records ---- */
-/* Size of the message for a plaintext of len bytes (0 on overflow).
- * Exact once the EDKs are known: use envelope_sealer_sealed_size. */
+/* A fresh DEK, wrapped for every KEK, seals in[0..inlen). *out is
+ * allocated with OPENSSL_malloc (free with envelope_buffer_free); on
+ * failure *out is NULL. */
 ENVELOPE_API ENVELOPE_WUR envelope_status envelope_seal(envelope_lib *lib, const envelope_encrypt_opts *o,
                                                         const uint8_t *in, size_t inlen,
                                                         uint8_t **out, size_t *outlen, envelope_err *err);
-/* *out is allocated with OPENSSL_malloc (free with envelope_buffer_free).
- * On any failure *out is NULL and no plaintext was released. */
+/* Opens a whole message. *out is allocated with OPENSSL_malloc (free with
+ * envelope_buffer_free); msg_context (optional) receives the message's
+ * context (free with envelope_context_free). On any failure *out is NULL
+ * and no plaintext was released. */
 ENVELOPE_API ENVELOPE_WUR envelope_status envelope_open(envelope_lib *lib, const envelope_decrypt_opts *o,
                                                         const uint8_t *in, size_t inlen,
                                                         uint8_t **out, size_t *outlen,
