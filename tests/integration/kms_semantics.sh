@@ -15,6 +15,9 @@ export ENVELOPE_KMS_CONF=$KMS_DIR/kms.conf
 grep -q '^FAIL' "$KMS_DIR/sem.out" && kms_fail "semantics"
 grep -q 'semantics: 0 failure' "$KMS_DIR/sem.out" || kms_fail "semantics did not finish"
 
+"$KMS_P11" "$KMS_MODULE" fork kek-a | tee "$KMS_DIR/fork.out"
+[ "$(grep -c '^ok:' "$KMS_DIR/fork.out")" -eq 2 ] || kms_fail "fork"
+
 # Config path through C_Initialize's pReserved instead of the environment.
 ENVELOPE_KMS_CONF= KMS_P11_INIT_PATH=$KMS_DIR/kms.conf "$KMS_P11" "$KMS_MODULE" find kek-a >/dev/null \
   || kms_fail "config via pReserved"

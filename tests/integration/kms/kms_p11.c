@@ -10,6 +10,7 @@
  *   kms_p11 MODULE wrap LABEL AAD      stdin plaintext -> stdout hex(iv | ct | tag)
  *   kms_p11 MODULE unwrap LABEL AAD    stdin hex blob -> stdout plaintext
  *   kms_p11 MODULE semantics LABEL     the PKCS#11 contract the provider relies on
+ *   kms_p11 MODULE fork LABEL          fork() rules of PKCS#11 §5.4
  *   kms_p11 MODULE loop LABEL N MS     N wrap+unwrap round trips, MS ms apart, one
  *                                      process (restart/failover tests); a line each;
  *                                      stops early once the file $KMS_LOOP_STOP exists
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
@@ -209,6 +211,53 @@ static int cmd_keygen(const char *label)
     return 0;
 }
 
+/* PKCS#11 §5.4 after fork(): the child gets CKR_CRYPTOKI_NOT_INITIALIZED
+ * until it calls C_Initialize itself, then works; the parent's pooled
+ * connection is not disturbed by the child. */
+static int cmd_fork(const char *label)
+{
+    CK_OBJECT_HANDLE k = need_key(label);
+    unsigned char dek[32] = {7}, iv[12] = {1}, blob[48], back[32];
+    CK_ULONG bl = sizeof(blob), pl = sizeof(back);
+    if (wrap(k, "fork", iv, dek, 32, blob, &bl) != CKR_OK)
+        die_rv("parent wrap", CKR_GENERAL_ERROR);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        CK_RV rv = wrap(k, "fork", iv, dek, 32, blob, &bl);
+        if (rv != CKR_CRYPTOKI_NOT_INITIALIZED) {
+            printf("FAIL: child before C_Initialize: %s\n", rvname(rv));
+            _exit(1);
+        }
+        rv = p11->C_Initialize(NULL);
+        CK_SESSION_HANDLE s2;
+        if (rv == CKR_OK)
+            rv = p11->C_OpenSession(slot0, CKF_SERIAL_SESSION, NULL, NULL, &s2);
+        if (rv != CKR_OK) {
+            printf("FAIL: child re-initialise: %s\n", rvname(rv));
+            _exit(1);
+        }
+        sess = s2;
+        CK_OBJECT_HANDLE k2;
+        pl = sizeof(back);
+        if (find(CKA_LABEL, label, &k2) != 1 || unwrap(k2, "fork", iv, blob, bl, back, &pl) != CKR_OK ||
+            memcmp(back, dek, 32) != 0) {
+            printf("FAIL: child unwrap after C_Initialize\n");
+            _exit(1);
+        }
+        printf("ok: child: not initialised after fork, works after C_Initialize\n");
+        fflush(stdout);
+        _exit(0);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    pl = sizeof(back);
+    CK_RV rv = unwrap(k, "fork", iv, blob, bl, back, &pl);
+    int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0 && rv == CKR_OK && memcmp(back, dek, 32) == 0;
+    printf("%s: parent after the child: %s\n", ok ? "ok" : "FAIL", rvname(rv));
+    return ok ? 0 : 1;
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -282,6 +331,8 @@ int main(int argc, char **argv)
         rc = cmd_wrap(arg, argv[4]);
     } else if (strcmp(cmd, "unwrap") == 0 && argc >= 5) {
         rc = cmd_unwrap(arg, argv[4]);
+    } else if (strcmp(cmd, "fork") == 0) {
+        rc = cmd_fork(arg);
     } else if (strcmp(cmd, "semantics") == 0) {
         rc = semantics(arg);
     } else if (strcmp(cmd, "loop") == 0 && argc >= 6) {
