@@ -10,6 +10,7 @@
 
 #include <openssl/err.h>
 
+#include "envelope/provider.h"
 #include "internal.h"
 
 envelope_category envelope_status_category(envelope_status s)
@@ -120,16 +121,9 @@ envelope_status env_fail_ossl(envelope_err *err, envelope_status code, const cha
  * envelope.so raises its reasons under its own library code, whose name is
  * the provider's name (OpenSSL's core_vset_error uses the provider's error
  * library). The reason numbers are the provider's stable codes
- * (include/envelope/provider.h points at them); only the categories a
+ * (ENVELOPE_PROV_R_* in include/envelope/provider.h); only the categories a
  * caller acts on are mapped here.
  */
-#define ENVPROV_REASON_AUTHENTICATION_FAILED 11
-#define ENVPROV_REASON_BACKEND_UNAVAILABLE 12
-#define ENVPROV_REASON_TOKEN_NOT_PRESENT 9
-#define ENVPROV_REASON_POLICY_REFUSED 14
-#define ENVPROV_REASON_KEY_NOT_SAFE 15
-#define ENVPROV_REASON_ACCESS_DENIED 20
-#define ENVPROV_REASON_PIN_LOCKED 7
 
 envelope_status env_ossl_status(envelope_status dflt)
 {
@@ -140,17 +134,17 @@ envelope_status env_ossl_status(envelope_status dflt)
         if (lib == NULL || strcmp(lib, "envelope") != 0)
             continue;
         switch (ERR_GET_REASON(e)) {
-        case ENVPROV_REASON_BACKEND_UNAVAILABLE:
-        case ENVPROV_REASON_TOKEN_NOT_PRESENT:
+        case ENVELOPE_PROV_R_BACKEND_UNAVAILABLE:
+        case ENVELOPE_PROV_R_TOKEN_NOT_PRESENT:
             s = ENVELOPE_ERR_BACKEND;
             break;
-        case ENVPROV_REASON_POLICY_REFUSED:
-        case ENVPROV_REASON_KEY_NOT_SAFE:
-        case ENVPROV_REASON_ACCESS_DENIED:
-        case ENVPROV_REASON_PIN_LOCKED:
+        case ENVELOPE_PROV_R_POLICY_REFUSED:
+        case ENVELOPE_PROV_R_KEY_NOT_SAFE:
+        case ENVELOPE_PROV_R_ACCESS_DENIED:
+        case ENVELOPE_PROV_R_PIN_LOCKED:
             s = ENVELOPE_ERR_POLICY;
             break;
-        case ENVPROV_REASON_AUTHENTICATION_FAILED:
+        case ENVELOPE_PROV_R_AUTHENTICATION_FAILED:
             s = ENVELOPE_ERR_AUTH;
             break;
         default:

@@ -1,37 +1,40 @@
 /*
  * errors.h - the provider's error reasons, raised into OpenSSL's error queue
- * at one point (envprov_raise). Reason codes are stable: callers and tests
- * match them with ERR_GET_REASON().
+ * at one point (envprov_raise). Reason codes are stable and public
+ * (ENVELOPE_PROV_R_* in include/envelope/provider.h): callers match them with
+ * ERR_GET_REASON() on errors whose library is "envelope".
  */
 #ifndef ENVPROV_ERRORS_H
 #define ENVPROV_ERRORS_H
 
 #include <stdarg.h>
 
+#include "../include/envelope/provider.h" /* relative: every includer finds it */
+
 struct envprov_ctx;
 
 enum envprov_reason {
     ENVPROV_R_OK = 0,
-    ENVPROV_R_INTERNAL = 1,
-    ENVPROV_R_BAD_ARGUMENT = 2,          /* caller error: a parameter is wrong */
-    ENVPROV_R_BAD_CONFIG = 3,            /* openssl.cnf section is wrong */
-    ENVPROV_R_BAD_URI = 4,
-    ENVPROV_R_OBJECT_NOT_FOUND = 5,
-    ENVPROV_R_PIN_INCORRECT = 6,
-    ENVPROV_R_PIN_LOCKED = 7,
-    ENVPROV_R_PIN_MISSING = 8,
-    ENVPROV_R_TOKEN_NOT_PRESENT = 9,
-    ENVPROV_R_MECHANISM_NOT_SUPPORTED = 10,
-    ENVPROV_R_AUTHENTICATION_FAILED = 11, /* tag, AAD or padding check failed */
-    ENVPROV_R_BACKEND_UNAVAILABLE = 12,  /* retryable: device or KMS unreachable */
-    ENVPROV_R_BACKEND_ERROR = 13,        /* the device said no, for another reason */
-    ENVPROV_R_POLICY_REFUSED = 14,       /* refused by our configuration */
-    ENVPROV_R_KEY_NOT_SAFE = 15,         /* e.g. an extractable key offered as KEK */
-    ENVPROV_R_BAD_BLOB = 16,             /* wrapped blob malformed or unknown version */
-    ENVPROV_R_NOT_SUPPORTED = 17,        /* operation not offered for this key */
-    ENVPROV_R_BUFFER_TOO_SMALL = 18,
-    ENVPROV_R_PCR_POLICY_NOT_SATISFIED = 19,
-    ENVPROV_R_ACCESS_DENIED = 20,        /* the backend denied this identity */
+    ENVPROV_R_INTERNAL = ENVELOPE_PROV_R_INTERNAL,
+    ENVPROV_R_BAD_ARGUMENT = ENVELOPE_PROV_R_BAD_ARGUMENT,
+    ENVPROV_R_BAD_CONFIG = ENVELOPE_PROV_R_BAD_CONFIG,
+    ENVPROV_R_BAD_URI = ENVELOPE_PROV_R_BAD_URI,
+    ENVPROV_R_OBJECT_NOT_FOUND = ENVELOPE_PROV_R_OBJECT_NOT_FOUND,
+    ENVPROV_R_PIN_INCORRECT = ENVELOPE_PROV_R_PIN_INCORRECT,
+    ENVPROV_R_PIN_LOCKED = ENVELOPE_PROV_R_PIN_LOCKED,
+    ENVPROV_R_PIN_MISSING = ENVELOPE_PROV_R_PIN_MISSING,
+    ENVPROV_R_TOKEN_NOT_PRESENT = ENVELOPE_PROV_R_TOKEN_NOT_PRESENT,
+    ENVPROV_R_MECHANISM_NOT_SUPPORTED = ENVELOPE_PROV_R_MECHANISM_NOT_SUPPORTED,
+    ENVPROV_R_AUTHENTICATION_FAILED = ENVELOPE_PROV_R_AUTHENTICATION_FAILED,
+    ENVPROV_R_BACKEND_UNAVAILABLE = ENVELOPE_PROV_R_BACKEND_UNAVAILABLE,
+    ENVPROV_R_BACKEND_ERROR = ENVELOPE_PROV_R_BACKEND_ERROR,
+    ENVPROV_R_POLICY_REFUSED = ENVELOPE_PROV_R_POLICY_REFUSED,
+    ENVPROV_R_KEY_NOT_SAFE = ENVELOPE_PROV_R_KEY_NOT_SAFE,
+    ENVPROV_R_BAD_BLOB = ENVELOPE_PROV_R_BAD_BLOB,
+    ENVPROV_R_NOT_SUPPORTED = ENVELOPE_PROV_R_NOT_SUPPORTED,
+    ENVPROV_R_BUFFER_TOO_SMALL = ENVELOPE_PROV_R_BUFFER_TOO_SMALL,
+    ENVPROV_R_PCR_POLICY_NOT_SATISFIED = ENVELOPE_PROV_R_PCR_POLICY_NOT_SATISFIED,
+    ENVPROV_R_ACCESS_DENIED = ENVELOPE_PROV_R_ACCESS_DENIED,
     ENVPROV_R_MAX
 };
 
