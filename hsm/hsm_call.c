@@ -69,8 +69,11 @@ static int reason_of(CK_RV rv)
     case CKR_MECHANISM_INVALID:
     case CKR_MECHANISM_PARAM_INVALID:
     case CKR_KEY_TYPE_INCONSISTENT:
-    case CKR_KEY_FUNCTION_NOT_PERMITTED:
         return ENVPROV_R_MECHANISM_NOT_SUPPORTED;
+    case CKR_KEY_FUNCTION_NOT_PERMITTED:
+        /* the key may not be used this way, or (kms-bridge) the KMS denied
+         * this identity: docs/KMS-BRIDGE.md */
+        return ENVPROV_R_ACCESS_DENIED;
     case CKR_ENCRYPTED_DATA_INVALID:
     case CKR_ENCRYPTED_DATA_LEN_RANGE:
         return ENVPROV_R_AUTHENTICATION_FAILED;

@@ -85,8 +85,7 @@ static int rsa_mech(const envkey_rsa_params *p, CK_MECHANISM *mech, CK_RSA_PKCS_
 static int mech_refused(CK_RV rv)
 {
     return rv == CKR_MECHANISM_INVALID || rv == CKR_MECHANISM_PARAM_INVALID
-           || rv == CKR_ARGUMENTS_BAD || rv == CKR_KEY_TYPE_INCONSISTENT
-           || rv == CKR_KEY_FUNCTION_NOT_PERMITTED;
+           || rv == CKR_ARGUMENTS_BAD || rv == CKR_KEY_TYPE_INCONSISTENT;
 }
 
 /* 1 if the token does this RSA form in hardware, 0 if not, -1 on error. */
@@ -160,13 +159,13 @@ static int hsm_rsa_decrypt(void *be, const envkey_rsa_params *p, const unsigned 
     unsigned char buf[RSA_MAX_BYTES];
     CK_ULONG n = 0;
     CK_RV rv = CKR_OK;
-    int ret;
+    int ret, init_failed = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         CK_SESSION_HANDLE s;
         CK_OBJECT_HANDLE obj;
         if ((ret = begin(k, &s, &obj)) != ENVPROV_R_OK)
             return ret;
-        int init_failed = 0;
+        init_failed = 0;
         rv = P11(k->tok->mod, C_DecryptInit, s, &mech, obj);
         if (rv == CKR_OK) {
             n = sizeof(buf);
@@ -189,7 +188,10 @@ static int hsm_rsa_decrypt(void *be, const envkey_rsa_params *p, const unsigned 
     }
     if (rv != CKR_OK) {
         OPENSSL_cleanse(buf, sizeof(buf));
-        if (hsm_session_rv_is_broken(rv) || rv == CKR_DEVICE_ERROR || rv == CKR_DEVICE_MEMORY)
+        /* The key or the session was refused before any data was looked at:
+         * say why. */
+        if (init_failed || hsm_session_rv_is_broken(rv) || rv == CKR_DEVICE_ERROR
+            || rv == CKR_DEVICE_MEMORY || rv == CKR_USER_NOT_LOGGED_IN)
             return hsm_raise_rv(rv, "RSA decryption", k->tok->label, k->label);
         /* One message for every padding or data failure: the reason must not
          * become an oracle (Bleichenbacher, Manger). */
@@ -207,9 +209,12 @@ static int hsm_rsa_decrypt(void *be, const envkey_rsa_params *p, const unsigned 
     return ENVPROV_R_OK;
 }
 
+/* Runs one GCM operation; *rv_out is the failing call's code and
+ * *init_failed says whether it was C_*Init (the key or mechanism was
+ * refused) rather than the operation itself (the data). */
 static int gcm_run(struct hsm_key *k, int encrypt, unsigned char *iv, size_t ivlen,
                    const unsigned char *aad, size_t aadlen, const unsigned char *in, size_t inlen,
-                   unsigned char *out, CK_ULONG *outlen, CK_RV *rv_out)
+                   unsigned char *out, CK_ULONG *outlen, CK_RV *rv_out, int *init_failed)
 {
     CK_GCM_PARAMS gcm;
     memset(&gcm, 0, sizeof(gcm));
@@ -231,6 +236,7 @@ static int gcm_run(struct hsm_key *k, int encrypt, unsigned char *iv, size_t ivl
         *outlen = cap;
         rv = encrypt ? P11(k->tok->mod, C_EncryptInit, s, &mech, obj)
                      : P11(k->tok->mod, C_DecryptInit, s, &mech, obj);
+        *init_failed = rv != CKR_OK;
         if (rv == CKR_OK)
             rv = encrypt ? P11(k->tok->mod, C_Encrypt, s, (CK_BYTE_PTR)in, inlen, out, outlen)
                          : P11(k->tok->mod, C_Decrypt, s, (CK_BYTE_PTR)in, inlen, out, outlen);
@@ -270,7 +276,8 @@ static int hsm_aead_encrypt(void *be, envkey_aead_iv *iv, const unsigned char *a
     memset(ivbuf + GCM_IV, 0, sizeof(ivbuf) - GCM_IV);
     CK_ULONG n = sizeof(buf);
     CK_RV rv;
-    int ret = gcm_run(k, 1, ivbuf, GCM_IV, aad, aadlen, in, inlen, buf, &n, &rv);
+    int init_failed = 0;
+    int ret = gcm_run(k, 1, ivbuf, GCM_IV, aad, aadlen, in, inlen, buf, &n, &rv, &init_failed);
     if (ret != ENVPROV_R_OK)
         return ret;
     if (rv != CKR_OK)
@@ -316,13 +323,15 @@ static int hsm_aead_decrypt(void *be, const envkey_aead_iv *iv, const unsigned c
     memcpy(ivbuf, iv->iv, iv->iv_len);
     CK_ULONG n = sizeof(buf);
     CK_RV rv;
-    int ret = gcm_run(k, 0, ivbuf, iv->iv_len, aad, aadlen, in, inlen, buf, &n, &rv);
+    int init_failed = 0;
+    int ret = gcm_run(k, 0, ivbuf, iv->iv_len, aad, aadlen, in, inlen, buf, &n, &rv, &init_failed);
     if (ret != ENVPROV_R_OK)
         return ret;
     if (rv != CKR_OK) {
         OPENSSL_cleanse(buf, sizeof(buf));
-        if (hsm_session_rv_is_broken(rv) || rv == CKR_DEVICE_ERROR || rv == CKR_DEVICE_MEMORY
-            || rv == CKR_PIN_INCORRECT || rv == CKR_USER_NOT_LOGGED_IN)
+        if (init_failed || hsm_session_rv_is_broken(rv) || rv == CKR_DEVICE_ERROR
+            || rv == CKR_DEVICE_MEMORY || rv == CKR_PIN_INCORRECT || rv == CKR_USER_NOT_LOGGED_IN
+            || rv == CKR_KEY_FUNCTION_NOT_PERMITTED || rv == CKR_KEY_HANDLE_INVALID)
             return hsm_raise_rv(rv, "AES-GCM unwrap", k->tok->label, k->label);
         /* SoftHSM2 reports a tag or AAD mismatch as CKR_GENERAL_ERROR, not
          * CKR_ENCRYPTED_DATA_INVALID (FIELD-NOTES): after a successful
