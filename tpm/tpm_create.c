@@ -56,7 +56,9 @@ static int policy_digest(struct envtpm_ctx *t, const create_arg *a, TPM2B_DIGEST
 static int handle_free(struct envtpm_ctx *t, uint32_t handle)
 {
     ESYS_TR tr = ESYS_TR_NONE;
-    TSS2_RC rc = envtpm_tr_persistent(t, handle, &tr);
+    const unsigned char *name;
+    size_t nlen;
+    TSS2_RC rc = envtpm_tr_persistent(t, handle, &tr, &name, &nlen);
 
     if (rc == TSS2_RC_SUCCESS) {
         ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT,

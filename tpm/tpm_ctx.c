@@ -121,14 +121,18 @@ static void disconnect(struct envtpm_ctx *t, int orderly)
     t->ntrs = 0; /* Esys_Finalize freed them */
 }
 
-TSS2_RC envtpm_tr_persistent(struct envtpm_ctx *t, uint32_t handle, ESYS_TR *tr)
+TSS2_RC envtpm_tr_persistent(struct envtpm_ctx *t, uint32_t handle, ESYS_TR *tr,
+                             const unsigned char **name, size_t *name_len)
 {
+    TPM2B_NAME *n = NULL;
     TSS2_RC rc;
     unsigned i;
 
     for (i = 0; i < t->ntrs; i++) {
         if (t->trs[i].handle == handle) {
             *tr = t->trs[i].tr;
+            *name = t->trs[i].name;
+            *name_len = t->trs[i].name_len;
             return TSS2_RC_SUCCESS;
         }
     }
@@ -138,6 +142,15 @@ TSS2_RC envtpm_tr_persistent(struct envtpm_ctx *t, uint32_t handle, ESYS_TR *tr)
         *tr = ESYS_TR_NONE;
         return rc;
     }
+    /* The name once per lookup: Esys_TR_GetName hashes the public area,
+     * which per operation would cost more than the rest of our glue. */
+    rc = ENVTPM_ESYS(t, Esys_TR_GetName, *tr, &n);
+    if (rc != TSS2_RC_SUCCESS || n->size > ENVTPM_MAX_NAME) {
+        Esys_Free(n);
+        (void)ENVTPM_ESYS(t, Esys_TR_Close, tr);
+        *tr = ESYS_TR_NONE;
+        return rc != TSS2_RC_SUCCESS ? rc : TSS2_ESYS_RC_GENERAL_FAILURE;
+    }
     if (t->ntrs == sizeof(t->trs) / sizeof(t->trs[0])) {
         /* Full: drop the oldest. Nothing else holds it: ESYS_TRs are only
          * used inside one operation, under the lock. */
@@ -145,9 +158,14 @@ TSS2_RC envtpm_tr_persistent(struct envtpm_ctx *t, uint32_t handle, ESYS_TR *tr)
         memmove(&t->trs[0], &t->trs[1], sizeof(t->trs[0]) * (t->ntrs - 1));
         t->ntrs--;
     }
-    t->trs[t->ntrs].handle = handle;
-    t->trs[t->ntrs].tr = *tr;
-    t->ntrs++;
+    i = t->ntrs++;
+    t->trs[i].handle = handle;
+    t->trs[i].tr = *tr;
+    memcpy(t->trs[i].name, n->name, n->size);
+    t->trs[i].name_len = n->size;
+    Esys_Free(n);
+    *name = t->trs[i].name;
+    *name_len = t->trs[i].name_len;
     return TSS2_RC_SUCCESS;
 }
 

@@ -40,6 +40,8 @@ struct envtpm_ctx {
     struct {
         uint32_t handle;
         ESYS_TR tr;
+        unsigned char name[ENVTPM_MAX_NAME]; /* as the TPM reported it */
+        size_t name_len;
     } trs[8];
     unsigned ntrs;
     unsigned reconnects;
@@ -77,8 +79,11 @@ typedef int (*envtpm_op_fn)(struct envtpm_ctx *t, void *arg);
 int envtpm_run(struct envtpm_ctx *t, envtpm_op_fn op, void *arg);
 
 /* With the lock held: the ESYS_TR of a persistent handle (cached per
- * connection). Returns the TSS2_RC of the lookup; never close the result. */
-TSS2_RC envtpm_tr_persistent(struct envtpm_ctx *t, uint32_t handle, ESYS_TR *tr);
+ * connection) and the object's name as read when it was looked up (*name
+ * points into the cache). Returns the TSS2_RC of the lookup; never close
+ * the result. */
+TSS2_RC envtpm_tr_persistent(struct envtpm_ctx *t, uint32_t handle, ESYS_TR *tr,
+                             const unsigned char **name, size_t *name_len);
 
 /* ---- tpm_srk.c: SRK and sessions --------------------------------------- */
 

@@ -23,17 +23,9 @@ typedef struct {
     const envtpm_keyfile *kf;
 } open_arg;
 
-static int check_name(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR tr)
+static int check_name(const struct envtpm_key *k, const unsigned char *name, size_t len)
 {
-    TPM2B_NAME *name = NULL;
-    TSS2_RC rc = ENVTPM_ESYS(t, Esys_TR_GetName, tr, &name);
-    int ok;
-
-    if (rc != TSS2_RC_SUCCESS)
-        return envtpm_raise_rc(ENVPROV_R_INTERNAL, "reading a key's name", rc);
-    ok = name->size == k->name_len && CRYPTO_memcmp(name->name, k->name, k->name_len) == 0;
-    Esys_Free(name);
-    if (!ok) {
+    if (len != k->name_len || CRYPTO_memcmp(name, k->name, len) != 0) {
         ENVPROV_RAISE(ENVPROV_R_KEY_NOT_SAFE,
                       "TPM: the key at 0x%08x is not the key that was opened (its name "
                       "changed); refusing to use it",
@@ -51,7 +43,9 @@ int envtpm_key_acquire(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR *tr, 
     *tr = ESYS_TR_NONE;
     *flush = 0;
     if (k->persistent) {
-        rc = envtpm_tr_persistent(t, k->handle, tr);
+        const unsigned char *name;
+        size_t nlen;
+        rc = envtpm_tr_persistent(t, k->handle, tr, &name, &nlen);
         if (rc != TSS2_RC_SUCCESS) {
             int reason = envtpm_rc_reason(rc);
             if (reason == ENVPROV_R_OBJECT_NOT_FOUND) {
@@ -63,7 +57,7 @@ int envtpm_key_acquire(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR *tr, 
             return envtpm_raise_rc(reason, "opening a persistent key", rc);
         }
         /* the object at the handle must still be the key that was opened */
-        if (k->name_len != 0 && (r = check_name(t, k, *tr)) != ENVPROV_R_OK) {
+        if (k->name_len != 0 && (r = check_name(k, name, nlen)) != ENVPROV_R_OK) {
             *tr = ESYS_TR_NONE;
             return r;
         }
@@ -85,13 +79,10 @@ int envtpm_key_acquire(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR *tr, 
         }
         return envtpm_raise_rc(reason, "loading a key file", rc);
     }
+    /* No name check needed: the TPM verified on Load that the private
+     * part belongs to this public part (Part 1 §23.3.2, integrity HMAC
+     * over the name), and the name is the hash of that public part. */
     *flush = 1;
-    if (k->name_len != 0 && (r = check_name(t, k, *tr)) != ENVPROV_R_OK) {
-        envtpm_flush(t, *tr);
-        *tr = ESYS_TR_NONE;
-        *flush = 0;
-        return r;
-    }
     return ENVPROV_R_OK;
 }
 
@@ -196,8 +187,16 @@ static int open_op(struct envtpm_ctx *t, void *varg)
         k->pub = *pub;
         Esys_Free(pub);
         r = envtpm_public_name(&k->pub.publicArea, k->name, &k->name_len);
-        if (r == ENVPROV_R_OK)
-            r = check_name(t, k, tr); /* ESYS's name (from the TPM) = ours */
+        if (r == ENVPROV_R_OK) {
+            /* the name the TPM gave at lookup must be the one we compute */
+            const unsigned char *name;
+            size_t nlen;
+            ESYS_TR same;
+            if (envtpm_tr_persistent(t, k->handle, &same, &name, &nlen) != TSS2_RC_SUCCESS)
+                r = ENVPROV_R_INTERNAL;
+            else
+                r = check_name(k, name, nlen);
+        }
         else
             ENVPROV_RAISE(r, "TPM key: cannot compute its name (name algorithm not sha256?)");
     }

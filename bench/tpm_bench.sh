@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# tpm_bench.sh TPM_BENCH TPM_IT PROVIDER_DIR [N] [ROUNDS] - issue 4 benchmark
+# on a private swtpm: provider unwrap vs raw ESYS (same session settings) vs
+# tpm2-openssl 1.1.1 (PKCS#1 v1.5, no session), in one run.
+set -euo pipefail
+bench=$1 it=$2 provdir=$3 n=${4:-200} rounds=${5:-3}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../tests/integration/swtpm.sh
+. "$here/../tests/integration/swtpm.sh"
+work=$(mktemp -d "${TMPDIR:-/tmp}/envtpm-bench.XXXXXX")
+ENV_CLEANUP="rm -rf '$work'"
+swtpm_start "$work/tpm"
+cd "$work"
+"$it" create ec tpm2:handle=0x81000101
+"$it" create rsa tpm2:handle=0x81000102
+# a tpm2-tools key with scheme null, so tpm2-openssl can do PKCS#1 v1.5
+tpm2_create -C 0x81000001 -G rsa2048 -a 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|decrypt' \
+  -u r.pub -r r.priv >/dev/null
+tpm2_encodeobject -C 0x81000001 -u r.pub -r r.priv -p -o tools-rsa.pem # -p: emptyAuth (5.4 quirk)
+tpm2_flushcontext -t; tpm2_flushcontext -l
+export OPENSSL_MODULES=$provdir OPENSSL_CONF=$work/openssl.cnf
+cat >"$OPENSSL_CONF" <<CONF
+openssl_conf = openssl_init
+[openssl_init]
+providers = provider_sect
+[provider_sect]
+default = default_sect
+envelope = envelope_sect
+[default_sect]
+activate = 1
+[envelope_sect]
+module = $provdir/envelope.so
+activate = 1
+CONF
+export TPM_BENCH_TPM2_PROVIDER=$(pkg-config --variable=modulesdir libcrypto)/tpm2.so
+"$bench" "$n" "$rounds" 0x81000101 0x81000102 "$work/tools-rsa.pem"
