@@ -211,7 +211,6 @@ int envprov_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t 
                    const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen,
                    size_t outsize)
 {
-    (void)pc;
     wrapblob b;
     if (aadlen > ENVELOPE_MAX_AAD) {
         ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT, "AAD longer than %d bytes", ENVELOPE_MAX_AAD);
@@ -237,9 +236,23 @@ int envprov_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t 
     if (b.kind == WRAPBLOB_KIND_RSA_OAEP && k->kind == ENVKEY_RSA) {
         envkey_rsa_params p = {RSA_PKCS1_OAEP_PADDING, b.oaep_md, b.mgf1_md, NULL, 0};
         if (b.binding == WRAPBLOB_BIND_LABEL) {
+            if (aadlen == 0) /* a label binding with nothing to bind: never made by us */
+                return auth_failed(out, outsize);
             p.label = aad;
             p.label_len = aadlen;
         }
+        /* The blob's form bytes are untrusted. A token that accepts a label
+         * or a hash and then ignores it (SoftHSM2) would let an edited blob
+         * (binding "payload" -> "label") decrypt under any AAD with the hash
+         * check skipped. So the exact form must be one this token was seen
+         * to honour (rsa_forms.c) before the blob goes near it. */
+        int form = envprov_rsa_form_ok(pc, k, &p);
+        if (form < 0) {
+            OPENSSL_cleanse(out, outsize);
+            return ENVPROV_R_BACKEND_UNAVAILABLE;
+        }
+        if (form == 0)
+            return auth_failed(out, outsize);
         unsigned char payload[WRAPBLOB_MAX_RSA_CT];
         size_t plen = 0;
         int ret = k->ops->rsa_decrypt(k->be, &p, b.ct, b.ct_len, payload, &plen, sizeof(payload));

@@ -4,7 +4,7 @@ target_include_directories(provider_evp PRIVATE ${PROJECT_SOURCE_DIR}/include)
 target_link_libraries(provider_evp PRIVATE PkgConfig::OPENSSL envelope_warnings pthread)
 
 set(provider_cases providers-list cms-oaep cms-default cms-v15-refused pkeyutl-aes pkeyutl-rsa
-  interop extractable wrong-pin seal-open-refused evp-kem-aes evp-kem-rsa evp-seal-open
+  interop extractable wrong-pin seal-open-refused evp-kem-aes evp-kem-rsa evp-aead-aes evp-aead-rsa evp-seal-open
   evp-not-found evp-token-absent evp-bad-uri evp-fork evp-threads evp-default-unchanged
   evp-teardown coexist-tpm2-openssl order-warning uri-pin conf-examples)
 foreach(c ${provider_cases})
