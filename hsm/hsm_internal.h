@@ -61,6 +61,7 @@ struct hsm_module {
     CK_FUNCTION_LIST *fl;
     int initialized_by_us;   /* we called C_Initialize and own C_Finalize */
     int finalized;
+    int lost;                /* answered CKR_CRYPTOKI_NOT_INITIALIZED: re-initialise */
     pid_t pid;               /* process that initialised it */
     unsigned generation;     /* bumped on every (re-)initialisation */
     struct hsm_token *tokens;
@@ -105,6 +106,9 @@ const char *hsm_rv_name(CK_RV rv);
 /* hsm_module.c */
 int hsm_ensure_loaded(struct hsm_ctx *h);   /* loads, initialises, re-inits after fork */
 int hsm_process_exiting(void);
+/* The module answered CKR_CRYPTOKI_NOT_INITIALIZED (someone finalised it):
+ * the next hsm_ensure_loaded initialises it again. */
+void hsm_module_lost(struct hsm_ctx *h, struct hsm_module *m);
 
 /* hsm_session.c */
 int hsm_session_get(struct hsm_token *t, const char *uri_pin_source,

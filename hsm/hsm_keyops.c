@@ -35,16 +35,35 @@ static int begin(struct hsm_key *k, CK_SESSION_HANDLE *s, CK_OBJECT_HANDLE *obj)
     return ret;
 }
 
-/* After a re-login or a session reset some tokens (SoftHSM2 among them)
- * hand out new object handles: look the key up again and retry once. */
-static int handle_stale(struct hsm_key *k, CK_RV rv)
+/* Failures an operation recovers from by trying once more, after putting
+ * right what the code says went away (DESIGN.md §5: session loss recovers
+ * without restarting the program):
+ *  - the session is gone: a new one is taken (hsm_session_fate_of);
+ *  - an object handle went stale (SoftHSM2 renumbers after a logout):
+ *    the key is looked up again;
+ *  - the login went away: log in again (with the PIN we hold);
+ *  - the module was finalised under us (CKR_CRYPTOKI_NOT_INITIALIZED,
+ *    e.g. another user of a shared module): initialise it again. */
+static int should_retry(struct hsm_key *k, CK_RV rv)
 {
-    if (rv != CKR_OBJECT_HANDLE_INVALID && rv != CKR_KEY_HANDLE_INVALID)
-        return 0;
-    pthread_mutex_lock(&k->lock);
-    k->handle_generation = k->tok->mod->generation - 1;
-    pthread_mutex_unlock(&k->lock);
-    return 1;
+    switch (rv) {
+    case CKR_OBJECT_HANDLE_INVALID:
+    case CKR_KEY_HANDLE_INVALID:
+        pthread_mutex_lock(&k->lock);
+        k->handle_generation = k->tok->mod->generation - 1;
+        pthread_mutex_unlock(&k->lock);
+        return 1;
+    case CKR_USER_NOT_LOGGED_IN:
+        pthread_mutex_lock(&k->tok->lock);
+        k->tok->logged_in = 0;
+        pthread_mutex_unlock(&k->tok->lock);
+        return 1;
+    case CKR_CRYPTOKI_NOT_INITIALIZED:
+        hsm_module_lost(k->h, k->tok->mod);
+        return 1;
+    default:
+        return hsm_session_fate_of(rv) == HSM_SESSION_GONE;
+    }
 }
 
 static int oaep_mechs(int md, CK_MECHANISM_TYPE *hash, CK_RSA_PKCS_MGF_TYPE *mgf)
@@ -175,7 +194,7 @@ static int hsm_rsa_decrypt(void *be, const envkey_rsa_params *p, const unsigned 
         }
         enum hsm_session_fate fate = hsm_session_fate_of(rv);
         hsm_session_put(k->tok, s, fate);
-        if ((fate == HSM_SESSION_GONE || handle_stale(k, rv)) && attempt == 0)
+        if (attempt == 0 && should_retry(k, rv))
             continue;
         if (rv != CKR_OK && init_failed && mech_refused(rv)) {
             ENVPROV_RAISE(ENVPROV_R_MECHANISM_NOT_SUPPORTED,
@@ -249,7 +268,7 @@ static int gcm_run(struct hsm_key *k, int encrypt, unsigned char *iv, size_t ivl
         }
         enum hsm_session_fate fate = hsm_session_fate_of(rv);
         hsm_session_put(k->tok, s, fate);
-        if (!((fate == HSM_SESSION_GONE || handle_stale(k, rv)) && attempt == 0))
+        if (!(attempt == 0 && should_retry(k, rv)))
             break;
     }
     *rv_out = rv;

@@ -34,7 +34,6 @@
 
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hsm_ctx *live_list;
-static int exit_handler_registered;
 static volatile int process_exiting;
 
 int hsm_process_exiting(void)
@@ -147,12 +146,14 @@ static int initialize_module(struct hsm_module *m)
     memset(&args, 0, sizeof(args));
     args.flags = CKF_OS_LOCKING_OK;
     CK_RV rv = P11(m, C_Initialize, &args);
-    if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED && m->pid != 0 && m->pid != getpid()) {
+    if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED && m->pid != 0 && m->pid != getpid() && !m->lost) {
         /* A child of a process that had initialised it: start afresh. */
         (void)P11(m, C_Finalize, NULL);
         rv = P11(m, C_Initialize, &args);
     }
-    if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+    if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED && m->lost) {
+        /* It said "not initialised" yet is: keep whatever ownership we had. */
+    } else if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
         /* Someone else in this process owns the module (another provider,
          * an engine): share it and never finalise it for them. */
         m->initialized_by_us = 0;
@@ -166,7 +167,16 @@ static int initialize_module(struct hsm_module *m)
     }
     m->pid = getpid();
     m->finalized = 0;
+    m->lost = 0;
     m->generation++;
+    /* After every successful C_Initialize, not once per load: handlers
+     * registered later run earlier, and ours must run before the module's
+     * own exit-time cleanup, whichever module was loaded last. */
+    if (m->initialized_by_us) {
+        pthread_mutex_lock(&live_lock);
+        (void)atexit(hsm_exit_handler); /* idempotent: finalize_module checks */
+        pthread_mutex_unlock(&live_lock);
+    }
     return ENVPROV_R_OK;
 }
 
@@ -212,11 +222,26 @@ static int load_modules(struct hsm_ctx *h)
             break;
     }
     free(list);
-    if (ret == ENVPROV_R_OK && !exit_handler_registered) {
-        exit_handler_registered = 1;
-        atexit(hsm_exit_handler);
+    if (ret != ENVPROV_R_OK) {
+        /* All or nothing: finalise and unload what this attempt loaded, so
+         * a retry starts from a clean list (no duplicate modules, no module
+         * left for teardown to finalise after it has torn itself down). */
+        for (size_t i = 0; i < h->nmods; i++) {
+            finalize_module(&h->mods[i]);
+            p11_kit_module_release(h->mods[i].fl);
+            free(h->mods[i].path);
+            memset(&h->mods[i], 0, sizeof(h->mods[i]));
+        }
+        h->nmods = 0;
     }
     return ret;
+}
+
+void hsm_module_lost(struct hsm_ctx *h, struct hsm_module *m)
+{
+    pthread_mutex_lock(&h->lock);
+    m->lost = 1;
+    pthread_mutex_unlock(&h->lock);
 }
 
 int hsm_ensure_loaded(struct hsm_ctx *h)
@@ -234,8 +259,9 @@ int hsm_ensure_loaded(struct hsm_ctx *h)
         pid_t me = getpid();
         for (size_t i = 0; i < h->nmods && ret == ENVPROV_R_OK; i++) {
             struct hsm_module *m = &h->mods[i];
-            if (m->pid != me) {
-                envprov_debug("pkcs11: fork detected (pid %ld -> %ld), re-initialising %s",
+            if (m->pid != me || m->lost) {
+                envprov_debug("pkcs11: %s (pid %ld -> %ld), re-initialising %s",
+                              m->lost ? "module was finalised under us" : "fork detected",
                               (long)m->pid, (long)me, m->path);
                 for (struct hsm_token *t = m->tokens; t != NULL; t = t->next) {
                     pthread_mutex_lock(&t->lock);

@@ -28,6 +28,12 @@ iv-appended) ENVELOPE_FAULT_GCM_IV=appended run roundtrips 20 ;;
 session-lost)
   # the 2nd C_Decrypt finds its session gone: the op moves to a new session
   ENVELOPE_FAULT_CALL=C_Decrypt:2:0xB3 run roundtrips 3; injected ;;
+login-lost)
+  # the token forgot our login: log in again with the PIN we hold, retry
+  ENVELOPE_FAULT_CALL=C_Decrypt:2:0x101 run roundtrips 3; injected ;;
+module-lost)
+  # the module says it is not initialised (someone finalised it): re-initialise
+  ENVELOPE_FAULT_CALL=C_Decrypt:2:0x190 run roundtrips 3; injected ;;
 device-error)
   ENVELOPE_FAULT_CALL=C_Decrypt:1:0x30 run unwrap-recovers; injected ;;
 device-error-persistent)
