@@ -33,17 +33,25 @@ static struct hsm_token *token_for_slot(struct hsm_ctx *h, struct hsm_module *m,
     return t;
 }
 
-/* Refresh the token list of one module. Called with h->lock held. */
-static void refresh_tokens(struct hsm_ctx *h, struct hsm_module *m)
+void hsm_refresh_tokens(struct hsm_ctx *h, struct hsm_module *m)
 {
     CK_SLOT_ID slots[HSM_MAX_SLOTS];
     CK_ULONG n = HSM_MAX_SLOTS;
     CK_RV rv = P11(m, C_GetSlotList, CK_TRUE, slots, &n);
-    if (rv != CKR_OK)
+    if (rv == CKR_BUFFER_TOO_SMALL) {
+        envprov_debug("pkcs11: %s has more than %d slots with tokens; using the first %d",
+                      m->path, HSM_MAX_SLOTS, HSM_MAX_SLOTS);
+        n = HSM_MAX_SLOTS;
+    } else if (rv != CKR_OK) {
         return;
+    }
+    if (n > HSM_MAX_SLOTS)
+        n = HSM_MAX_SLOTS;
     for (CK_ULONG i = 0; i < n; i++) {
         CK_TOKEN_INFO info;
-        if (P11(m, C_GetTokenInfo, slots[i], &info) != CKR_OK)
+        CK_SLOT_INFO sinfo;
+        if (P11(m, C_GetTokenInfo, slots[i], &info) != CKR_OK
+            || P11(m, C_GetSlotInfo, slots[i], &sinfo) != CKR_OK)
             continue;
         if (!(info.flags & CKF_TOKEN_INITIALIZED))
             continue;
@@ -52,13 +60,24 @@ static void refresh_tokens(struct hsm_ctx *h, struct hsm_module *m)
             continue;
         pthread_mutex_lock(&t->lock);
         t->info = info;
+        t->slot_info = sinfo;
         hsm_trim_label(t->label, info.label, sizeof(info.label));
         pthread_mutex_unlock(&t->lock);
     }
 }
 
-static int module_matches(const struct hsm_module *m, P11KitUri *p)
+int hsm_token_matches(const struct hsm_token *t, P11KitUri *p)
 {
+    CK_SLOT_ID want = p11_kit_uri_get_slot_id(p);
+    return (want == (CK_SLOT_ID)-1 || want == t->slot)
+           && p11_kit_uri_match_slot_info(p, (CK_SLOT_INFO *)&t->slot_info)
+           && p11_kit_uri_match_token_info(p, (CK_TOKEN_INFO *)&t->info);
+}
+
+int hsm_module_matches(const struct hsm_module *m, P11KitUri *p)
+{
+    if (!p11_kit_uri_match_module_info(p, (CK_INFO *)&m->info))
+        return 0;
     const char *want_path = p11_kit_uri_get_module_path(p);
     if (want_path != NULL && strcmp(want_path, m->path) != 0)
         return 0;
@@ -105,21 +124,43 @@ static int search_token(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *sw
         return ENVPROV_R_INTERNAL;
     }
     CK_ULONG count = 0;
+    int too_many = 0;
     CK_RV rv = P11(t->mod, C_FindObjectsInit, s, tmpl, nattr);
     if (rv == CKR_OK) {
-        CK_OBJECT_HANDLE handles[HSM_MAX_OBJECTS];
-        rv = P11(t->mod, C_FindObjects, s, handles, HSM_MAX_OBJECTS, &count);
+        /* C_FindObjects returns at most what it is asked for per call:
+         * continue until it returns none (PKCS#11 v2.40 §5.6). */
+        CK_OBJECT_HANDLE handles[64];
+        for (;;) {
+            CK_ULONG got = 0;
+            rv = P11(t->mod, C_FindObjects, s, handles, 64, &got);
+            if (rv != CKR_OK || got == 0 || got > 64)
+                break;
+            if (count + got > HSM_MAX_OBJECTS) {
+                too_many = 1;
+                break;
+            }
+            for (CK_ULONG i = 0; i < got; i++)
+                list[count++].obj = handles[i];
+        }
         (void)P11(t->mod, C_FindObjectsFinal, s);
         for (CK_ULONG i = 0; rv == CKR_OK && i < count; i++) {
-            list[i].obj = handles[i];
             CK_ATTRIBUTE a[2] = {{CKA_CLASS, &list[i].cls, sizeof(list[i].cls)},
                                  {CKA_ID, list[i].id, sizeof(list[i].id)}};
-            if (P11(t->mod, C_GetAttributeValue, s, handles[i], a, 2) != CKR_OK) {
+            if (P11(t->mod, C_GetAttributeValue, s, list[i].obj, a, 2) != CKR_OK
+                || a[1].ulValueLen > sizeof(list[i].id)) { /* also a non-conforming length */
                 list[i].cls = (CK_OBJECT_CLASS)-1; /* unreadable: skip it */
                 continue;
             }
-            list[i].id_len = a[1].ulValueLen == (CK_ULONG)-1 ? 0 : a[1].ulValueLen;
+            list[i].id_len = a[1].ulValueLen;
         }
+    }
+    if (too_many) {
+        hsm_session_put(t, s, HSM_SESSION_KEEP);
+        free(list);
+        ENVPROV_RAISE(ENVPROV_R_BAD_URI,
+                      "the URI matches more than %d objects on token \"%s\": name the object",
+                      HSM_MAX_OBJECTS, t->label);
+        return ENVPROV_R_BAD_URI;
     }
     if (rv != CKR_OK) {
         hsm_session_put(t, s, hsm_session_fate_of(rv));
@@ -174,21 +215,20 @@ int hsm_find_keys(struct hsm_ctx *h, OSSL_LIB_CTX *swctx, const char *uri, hsm_k
     pthread_mutex_lock(&h->lock);
     for (size_t i = 0; i < h->nmods; i++) {
         struct hsm_module *m = &h->mods[i];
-        if (!module_matches(m, p))
+        if (!hsm_module_matches(m, p))
             continue;
         any_module = 1;
-        refresh_tokens(h, m);
+        hsm_refresh_tokens(h, m);
         for (struct hsm_token *t = m->tokens; t != NULL; t = t->next)
-            if (nmatched < sizeof(matched) / sizeof(matched[0])
-                && p11_kit_uri_match_token_info(p, &t->info))
+            if (nmatched < sizeof(matched) / sizeof(matched[0]) && hsm_token_matches(t, p))
                 matched[nmatched++] = t;
     }
     pthread_mutex_unlock(&h->lock);
 
     if (!any_module) {
         ENVPROV_RAISE(ENVPROV_R_BAD_URI,
-                      "the URI's module-path/module-name names no module in pkcs11-module "
-                      "(only configured modules are used)");
+                      "the URI's module-path/module-name/library-* names no module in "
+                      "pkcs11-module (only configured modules are used)");
         p11_kit_uri_free(p);
         return ENVPROV_R_BAD_URI;
     }

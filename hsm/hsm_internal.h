@@ -34,6 +34,7 @@ struct hsm_token {
     struct hsm_module *mod;
     CK_SLOT_ID slot;
     CK_TOKEN_INFO info;
+    CK_SLOT_INFO slot_info;
     char label[33];          /* CKA token label, trailing blanks removed */
     pthread_mutex_t lock;
     CK_SESSION_HANDLE pool[HSM_MAX_POOL];
@@ -59,6 +60,7 @@ struct hsm_token {
 struct hsm_module {
     char *path;
     CK_FUNCTION_LIST *fl;
+    CK_INFO info;            /* C_GetInfo, for library-* URI attributes */
     int initialized_by_us;   /* we called C_Initialize and own C_Finalize */
     int finalized;
     int lost;                /* answered CKR_CRYPTOKI_NOT_INITIALIZED: re-initialise */
@@ -136,6 +138,13 @@ int hsm_uri_parse(const char *uri, P11KitUri **out);
  * module paths (for ENVELOPE_PKEY_PARAM_URI and audit). Caller frees. */
 char *hsm_uri_canonical(const struct hsm_token *t, const char *label,
                         const unsigned char *id, size_t id_len, CK_OBJECT_CLASS cls);
+
+/* hsm_find.c: does this module / token match every attribute of the URI
+ * (module-path/-name, library-*, slot-id, slot-*, token-*)? */
+int hsm_module_matches(const struct hsm_module *m, P11KitUri *p);
+int hsm_token_matches(const struct hsm_token *t, P11KitUri *p);
+/* Refresh the module's token list. Called with h->lock held. */
+void hsm_refresh_tokens(struct hsm_ctx *h, struct hsm_module *m);
 
 /* hsm_mech.c */
 void hsm_token_probe_mechanisms(struct hsm_token *t, CK_SESSION_HANDLE s);

@@ -41,10 +41,21 @@ static EVP_PKEY *rsa_public(OSSL_LIB_CTX *swctx, const unsigned char *n, size_t 
 }
 
 static int refuse_unsafe(struct hsm_ctx *h, struct hsm_token *t, const char *label,
-                         CK_BBOOL sensitive, CK_BBOOL extractable)
+                         CK_BBOOL sensitive, CK_BBOOL extractable, CK_BBOOL always_sensitive,
+                         CK_BBOOL never_extractable)
 {
-    if ((sensitive && !extractable) || h->allow_extractable)
+    if ((sensitive && !extractable && always_sensitive && never_extractable) || h->allow_extractable)
         return ENVPROV_R_OK;
+    if (sensitive && !extractable) {
+        /* Safe now, but it was not always: its value may have left before. */
+        ENVPROV_RAISE(ENVPROV_R_KEY_NOT_SAFE,
+                      "key \"%s\" on token \"%s\" was once %s (CKA_ALWAYS_SENSITIVE/"
+                      "CKA_NEVER_EXTRACTABLE false): its value may have left the token, so it is "
+                      "refused as a KEK; create a new one with `envelope kek create`, or set "
+                      "allow-extractable-kek = yes",
+                      label, t->label, always_sensitive ? "extractable" : "not sensitive");
+        return ENVPROV_R_KEY_NOT_SAFE;
+    }
     ENVPROV_RAISE(ENVPROV_R_KEY_NOT_SAFE,
                   "key \"%s\" on token \"%s\" is %s: its value can leave the token, so it is "
                   "refused as a KEK; create one with `envelope kek create`, or set "
@@ -83,6 +94,14 @@ envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *swctx
         *reason = hsm_raise_rv(rv, "C_GetAttributeValue", t->label, NULL);
         goto err;
     }
+    /* Lengths come from the module: trust none beyond our buffers. */
+    if ((a[2].ulValueLen != (CK_ULONG)-1 && a[2].ulValueLen > sizeof(hk->id))
+        || (a[3].ulValueLen != (CK_ULONG)-1 && a[3].ulValueLen > HSM_MAX_LABEL)) {
+        ENVPROV_RAISE(ENVPROV_R_BACKEND_ERROR, "token \"%s\" returned an oversized CKA_ID or CKA_LABEL",
+                      t->label);
+        *reason = ENVPROV_R_BACKEND_ERROR;
+        goto err;
+    }
     hk->id_len = a[2].ulValueLen == (CK_ULONG)-1 ? 0 : a[2].ulValueLen;
     hk->label[a[3].ulValueLen == (CK_ULONG)-1 ? 0 : a[3].ulValueLen] = '\0';
 
@@ -99,15 +118,22 @@ envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *swctx
         goto err;
     }
     if (hk->cls != CKO_PUBLIC_KEY) {
+        CK_BBOOL always_sensitive = CK_FALSE, never_extractable = CK_FALSE;
         CK_ATTRIBUTE sa[] = {{CKA_SENSITIVE, &sensitive, sizeof(sensitive)},
-                             {CKA_EXTRACTABLE, &extractable, sizeof(extractable)}};
-        rv = P11(t->mod, C_GetAttributeValue, s, obj, sa, 2);
-        if (rv != CKR_OK) {
+                             {CKA_EXTRACTABLE, &extractable, sizeof(extractable)},
+                             {CKA_ALWAYS_SENSITIVE, &always_sensitive, sizeof(always_sensitive)},
+                             {CKA_NEVER_EXTRACTABLE, &never_extractable, sizeof(never_extractable)}};
+        rv = P11(t->mod, C_GetAttributeValue, s, obj, sa, 4);
+        if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID) {
             *reason = hsm_raise_rv(rv, "reading CKA_SENSITIVE/CKA_EXTRACTABLE", t->label, hk->label);
             goto err;
         }
-        if ((*reason = refuse_unsafe(h, t, hk->label, sensitive, extractable)) != ENVPROV_R_OK)
+        int unsafe = refuse_unsafe(h, t, hk->label, sensitive, extractable, always_sensitive,
+                                   never_extractable);
+        if (unsafe != ENVPROV_R_OK) {
+            *reason = unsafe;
             goto err;
+        }
     }
     if (kind == ENVKEY_AES_KEK) {
         CK_ATTRIBUTE va = {CKA_VALUE_LEN, &value_len, sizeof(value_len)};
@@ -120,8 +146,11 @@ envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *swctx
             goto err;
         }
     }
-    if ((k = envkey_new(kind, &hsm_key_ops, hk)) == NULL)
+    *reason = ENVPROV_R_INTERNAL; /* for every allocation failure below */
+    if ((k = envkey_new(kind, &hsm_key_ops, hk)) == NULL) {
+        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "out of memory");
         goto err;
+    }
     hk = NULL; /* owned by k now */
     struct hsm_key *kb = k->be;
     k->has_private = kb->cls != CKO_PUBLIC_KEY;
@@ -129,10 +158,16 @@ envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *swctx
         mod = malloc(HSM_MAX_MODULUS);
         CK_ATTRIBUTE ra[] = {{CKA_MODULUS, mod, HSM_MAX_MODULUS},
                              {CKA_PUBLIC_EXPONENT, exp, sizeof(exp)}};
-        if (mod == NULL
-            || (rv = P11(t->mod, C_GetAttributeValue, s, obj, ra, 2)) != CKR_OK) {
-            *reason = mod ? hsm_raise_rv(rv, "reading the RSA public key", t->label, kb->label)
-                          : ENVPROV_R_INTERNAL;
+        if (mod == NULL) {
+            ENVPROV_RAISE(ENVPROV_R_INTERNAL, "out of memory");
+            goto err;
+        }
+        if ((rv = P11(t->mod, C_GetAttributeValue, s, obj, ra, 2)) != CKR_OK
+            || ra[0].ulValueLen > HSM_MAX_MODULUS || ra[1].ulValueLen > sizeof(exp)) {
+            *reason = rv != CKR_OK ? hsm_raise_rv(rv, "reading the RSA public key", t->label, kb->label)
+                                   : ENVPROV_R_BACKEND_ERROR;
+            if (rv == CKR_OK)
+                ENVPROV_RAISE(ENVPROV_R_BACKEND_ERROR, "token returned an oversized RSA public key");
             goto err;
         }
         k->pub = rsa_public(swctx, mod, ra[0].ulValueLen, exp, ra[1].ulValueLen);
@@ -159,8 +194,10 @@ envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *swctx
         k->key_id_len = SHA256_DIGEST_LENGTH;
     }
     k->uri = hsm_uri_canonical(t, kb->label, kb->id, kb->id_len, kb->cls);
-    if (k->uri == NULL)
+    if (k->uri == NULL) {
+        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "out of memory");
         goto err;
+    }
     free(mod);
     *reason = ENVPROV_R_OK;
     return k;

@@ -165,6 +165,8 @@ static int initialize_module(struct hsm_module *m)
     } else {
         m->initialized_by_us = 1;
     }
+    if (P11(m, C_GetInfo, &m->info) != CKR_OK)
+        memset(&m->info, 0, sizeof(m->info));
     m->pid = getpid();
     m->finalized = 0;
     m->lost = 0;

@@ -281,6 +281,10 @@ static void test_bad_uri(void)
 {
     expect_load_fails("pkcs11:token=envtest;objekt=kek-aes", ENVPROV_R_BAD_URI);
     expect_load_fails("pkcs11:token=envtest;object=kek-aes;type=cert", ENVPROV_R_BAD_URI);
+    /* attributes p11-kit parses must narrow the match, never be ignored */
+    expect_load_fails("pkcs11:slot-id=999;object=kek-aes;type=secret-key", ENVPROV_R_TOKEN_NOT_PRESENT);
+    expect_load_fails("pkcs11:slot-description=nowhere;object=kek-aes", ENVPROV_R_TOKEN_NOT_PRESENT);
+    expect_load_fails("pkcs11:library-manufacturer=nobody;object=kek-aes", ENVPROV_R_BAD_URI);
 }
 
 static void test_fork(void)
