@@ -11,12 +11,16 @@
 static void help(FILE *f)
 {
     fprintf(f,
-            "usage: envelope kek create --type aes-256|rsa-3072 URI\n"
+            "usage: envelope kek create --type aes-256|rsa-3072 URI          (PKCS#11 token)\n"
+            "       envelope kek create --type ec-p256|rsa-2048 [--pcrs BANK:LIST] URI   (TPM)\n"
             "       envelope kek list [URI]\n"
             "\n"
             "create  makes a KEK inside the key home URI names (e.g.\n"
-            "        pkcs11:token=prod;object=payments-v3;id=%%01), through the envelope\n"
-            "        provider loaded by OPENSSL_CONF or --config. The key never leaves it.\n"
+            "        pkcs11:token=prod;object=payments-v3;id=%%01, or\n"
+            "        tpm2:handle=0x81000101), through the envelope provider loaded by\n"
+            "        OPENSSL_CONF or --config. The key never leaves it.\n"
+            "  --pcrs sha256:0,7  TPM only: the key unwraps only while these PCRs hold\n"
+            "                     the values they have now\n"
             "list    shows the keys OSSL_STORE finds at URI (default \"pkcs11:\"): type,\n"
             "        bits, key id and the reference a message would record.\n"
             "  --config FILE   OpenSSL configuration to use instead of OPENSSL_CONF\n");
@@ -34,6 +38,7 @@ static int print_key(void *arg, const envelope_kek_info *ki)
 int cmd_kek(int argc, char **argv, cli_common *c)
 {
     static const struct option opts[] = { { "type", required_argument, NULL, 't' },
+                                          { "pcrs", required_argument, NULL, 'p' },
                                           { "config", required_argument, NULL, 'c' },
                                           { "quiet", no_argument, NULL, 'q' },
                                           { "help", no_argument, NULL, 'h' },
@@ -47,11 +52,12 @@ int cmd_kek(int argc, char **argv, cli_common *c)
         help(stderr);
         return cli_fail(CLI_EXIT_USAGE, "unknown kek command \"%s\"", verb);
     }
-    const char *type = NULL;
+    const char *type = NULL, *pcrs = NULL;
     int ch;
     while ((ch = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
         switch (ch) {
         case 't': type = optarg; break;
+        case 'p': pcrs = optarg; break;
         case 'c': c->config = optarg; break;
         case 'q': c->quiet = 1; break;
         case 'h': help(stdout); return CLI_EXIT_OK;
@@ -61,7 +67,21 @@ int cmd_kek(int argc, char **argv, cli_common *c)
     int rest = argc - 1 - optind;
     char **args = argv + 1 + optind;
     if (strcmp(verb, "create") == 0 && (type == NULL || rest != 1))
-        return cli_fail(CLI_EXIT_USAGE, "usage: envelope kek create --type aes-256|rsa-3072 URI");
+        return cli_fail(CLI_EXIT_USAGE,
+                        "usage: envelope kek create --type aes-256|rsa-3072|ec-p256|rsa-2048 "
+                        "[--pcrs BANK:LIST] URI");
+    char with_pcrs[2048];
+    if (pcrs != NULL) {
+        /* A PCR policy is part of a TPM key's URI (docs/TPM.md). */
+        if (strcmp(verb, "create") != 0 || strncmp(args[0], "tpm2:", 5) != 0)
+            return cli_fail(CLI_EXIT_USAGE, "--pcrs applies only to creating a tpm2: KEK");
+        if (strstr(args[0], "pcrs=") != NULL)
+            return cli_fail(CLI_EXIT_USAGE, "give the PCR policy once: --pcrs or pcrs= in the URI");
+        int n = snprintf(with_pcrs, sizeof(with_pcrs), "%s;pcrs=%s", args[0], pcrs);
+        if (n < 0 || (size_t)n >= sizeof(with_pcrs))
+            return cli_fail(CLI_EXIT_USAGE, "URI too long");
+        args[0] = with_pcrs;
+    }
     if (strcmp(verb, "list") == 0 && (type != NULL || rest > 1))
         return cli_fail(CLI_EXIT_USAGE, "usage: envelope kek list [URI]");
     envelope_lib *lib = NULL;

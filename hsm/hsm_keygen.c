@@ -12,35 +12,62 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/err.h>
 #include <openssl/rand.h>
 
 #include "errors.h"
 
-struct keygen_arg {
-    int n;
-};
-
-
-static int count_cb(envkey *k, void *arg)
+/* The one token the URI names, after loading and refreshing. Several
+ * matches are refused: a key must be created where the caller meant. */
+static int pick_token(struct hsm_ctx *h, P11KitUri *p, const char *tokname, struct hsm_token **out)
 {
-    (void)k;
-    ((struct keygen_arg *)arg)->n++;
+    *out = NULL;
+    int ret = hsm_ensure_loaded(h), n = 0;
+    if (ret != ENVPROV_R_OK)
+        return ret;
+    pthread_mutex_lock(&h->lock);
+    for (size_t i = 0; i < h->nmods; i++) {
+        struct hsm_module *m = &h->mods[i];
+        if (!hsm_module_matches(m, p))
+            continue;
+        hsm_refresh_tokens(h, m);
+        for (struct hsm_token *t = m->tokens; t != NULL; t = t->next)
+            if (hsm_token_matches(t, p) && n++ == 0)
+                *out = t;
+    }
+    pthread_mutex_unlock(&h->lock);
+    if (n == 0) {
+        ENVPROV_RAISE(ENVPROV_R_TOKEN_NOT_PRESENT, "no token \"%s\" to create the key on", tokname);
+        return ENVPROV_R_TOKEN_NOT_PRESENT;
+    }
+    if (n > 1) {
+        ENVPROV_RAISE(ENVPROV_R_BAD_URI,
+                      "%d tokens match \"%s\": add serial=... or module-path=... to the URI", n,
+                      tokname);
+        *out = NULL;
+        return ENVPROV_R_BAD_URI;
+    }
     return ENVPROV_R_OK;
 }
 
-static int pick_token(struct hsm_ctx *h, P11KitUri *p, struct hsm_token **out)
+/* Does any object, of any class and key type, already carry this
+ * attribute on the token? Two objects with one label or id would make
+ * every later lookup ambiguous. -1 on error (raised). */
+static int exists(struct hsm_token *t, CK_SESSION_HANDLE s, CK_ATTRIBUTE_TYPE type,
+                  const void *value, size_t len)
 {
-    *out = NULL;
-    pthread_mutex_lock(&h->lock);
-    for (size_t i = 0; i < h->nmods && *out == NULL; i++)
-        for (struct hsm_token *t = h->mods[i].tokens; t != NULL; t = t->next)
-            if (p11_kit_uri_match_token_info(p, &t->info)) {
-                *out = t;
-                break;
-            }
-    pthread_mutex_unlock(&h->lock);
-    return *out != NULL;
+    CK_ATTRIBUTE a = {type, (void *)value, len};
+    CK_OBJECT_HANDLE found;
+    CK_ULONG n = 0;
+    CK_RV rv = P11(t->mod, C_FindObjectsInit, s, &a, 1);
+    if (rv == CKR_OK) {
+        rv = P11(t->mod, C_FindObjects, s, &found, 1, &n);
+        (void)P11(t->mod, C_FindObjectsFinal, s);
+    }
+    if (rv != CKR_OK) {
+        hsm_raise_rv(rv, "C_FindObjects", t->label, NULL);
+        return -1;
+    }
+    return n > 0;
 }
 
 int hsm_generate_key(struct hsm_ctx *h, OSSL_LIB_CTX *swctx, const char *uri, envkey_kind kind,
@@ -66,51 +93,15 @@ int hsm_generate_key(struct hsm_ctx *h, OSSL_LIB_CTX *swctx, const char *uri, en
         p11_kit_uri_free(p);
         return ENVPROV_R_BAD_ARGUMENT;
     }
-    /* Refuse to shadow an existing key: two objects with one label would
-     * make every later lookup ambiguous. */
     char label[HSM_MAX_LABEL + 1];
     memcpy(label, lab->pValue, lab->ulValueLen);
     label[lab->ulValueLen] = '\0';
     char tokname[33];
     hsm_trim_label(tokname, ti->label, sizeof(ti->label));
-    struct keygen_arg ka = {0};
-    ERR_set_mark();
-    /* Look the label up without a type so a key of any class counts. */
-    P11KitUri *q = p11_kit_uri_new();
-    char *qs = NULL;
-    if (q != NULL) {
-        memcpy(p11_kit_uri_get_token_info(q), ti, sizeof(*ti));
-        CK_ATTRIBUTE a = {CKA_LABEL, label, strlen(label)};
-        p11_kit_uri_set_attribute(q, &a);
-        if (p11_kit_uri_get_pin_source(p) != NULL)
-            p11_kit_uri_set_pin_source(q, p11_kit_uri_get_pin_source(p));
-        if (p11_kit_uri_get_pin_value(p) != NULL)
-            p11_kit_uri_set_pin_value(q, p11_kit_uri_get_pin_value(p));
-        if (p11_kit_uri_format(q, P11_KIT_URI_FOR_ANY, &qs) != P11_KIT_URI_OK)
-            qs = NULL;
-    }
-    int lookup = qs ? hsm_find_keys(h, swctx, qs, count_cb, &ka) : ENVPROV_R_INTERNAL;
-    free(qs);
-    p11_kit_uri_free(q);
-    if (lookup == ENVPROV_R_OK || lookup == ENVPROV_R_KEY_NOT_SAFE || ka.n > 0) {
-        ERR_pop_to_mark();
-        ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT, "a key labelled \"%s\" already exists on token \"%s\"",
-                      label, tokname);
-        p11_kit_uri_free(p);
-        return ENVPROV_R_BAD_ARGUMENT;
-    }
-    if (lookup != ENVPROV_R_OBJECT_NOT_FOUND) {
-        ERR_clear_last_mark(); /* keep the real reason (PIN, token, ...) */
-        p11_kit_uri_free(p);
-        return lookup;
-    }
-    ERR_pop_to_mark();
-
     struct hsm_token *t;
-    if (!pick_token(h, p, &t)) {
-        ENVPROV_RAISE(ENVPROV_R_TOKEN_NOT_PRESENT, "no token \"%s\" to create the key on", tokname);
+    if ((ret = pick_token(h, p, tokname, &t)) != ENVPROV_R_OK) {
         p11_kit_uri_free(p);
-        return ENVPROV_R_TOKEN_NOT_PRESENT;
+        return ret;
     }
     unsigned char id[HSM_MAX_ID];
     size_t idlen;
@@ -129,6 +120,18 @@ int hsm_generate_key(struct hsm_ctx *h, OSSL_LIB_CTX *swctx, const char *uri, en
         != ENVPROV_R_OK) {
         p11_kit_uri_free(p);
         return ret;
+    }
+    int dup_label = exists(t, s, CKA_LABEL, label, strlen(label));
+    int dup_id = dup_label == 0 ? exists(t, s, CKA_ID, id, idlen) : 0;
+    if (dup_label != 0 || dup_id != 0) {
+        hsm_session_put(t, s, HSM_SESSION_KEEP);
+        p11_kit_uri_free(p);
+        if (dup_label < 0 || dup_id < 0)
+            return ENVPROV_R_BACKEND_ERROR;
+        ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT, "an object with this %s already exists on token \"%s\"%s%s%s",
+                      dup_label ? "label" : "id", tokname, dup_label ? " (\"" : "",
+                      dup_label ? label : "", dup_label ? "\")" : "");
+        return ENVPROV_R_BAD_ARGUMENT;
     }
     CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
     CK_RV rv;

@@ -44,18 +44,20 @@ static int refuse_unsafe(struct hsm_ctx *h, struct hsm_token *t, const char *lab
                          CK_BBOOL sensitive, CK_BBOOL extractable, CK_BBOOL always_sensitive,
                          CK_BBOOL never_extractable)
 {
-    if ((sensitive && !extractable && always_sensitive && never_extractable) || h->allow_extractable)
-        return ENVPROV_R_OK;
     if (sensitive && !extractable) {
-        /* Safe now, but it was not always: its value may have left before. */
-        ENVPROV_RAISE(ENVPROV_R_KEY_NOT_SAFE,
-                      "key \"%s\" on token \"%s\" was once %s (CKA_ALWAYS_SENSITIVE/"
-                      "CKA_NEVER_EXTRACTABLE false): its value may have left the token, so it is "
-                      "refused as a KEK; create a new one with `envelope kek create`, or set "
-                      "allow-extractable-kek = yes",
-                      label, t->label, always_sensitive ? "extractable" : "not sensitive");
-        return ENVPROV_R_KEY_NOT_SAFE;
+        /* Safe now. If it was not always (CKA_ALWAYS_SENSITIVE or
+         * CKA_NEVER_EXTRACTABLE false) its value may have left before; that
+         * is logged, not refused: keys held in a KMS (the kms-bridge) report
+         * both false truthfully, because the KMS's own policy decides whether
+         * its owner may ever Get the key (docs/KMS-BRIDGE.md). */
+        if (!always_sensitive || !never_extractable)
+            envprov_debug("pkcs11: KEK \"%s\" on token \"%s\" was not always sensitive/never "
+                          "extractable: its value may have existed outside the token",
+                          label, t->label);
+        return ENVPROV_R_OK;
     }
+    if (h->allow_extractable)
+        return ENVPROV_R_OK;
     ENVPROV_RAISE(ENVPROV_R_KEY_NOT_SAFE,
                   "key \"%s\" on token \"%s\" is %s: its value can leave the token, so it is "
                   "refused as a KEK; create one with `envelope kek create`, or set "
@@ -128,6 +130,15 @@ envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *swctx
             *reason = hsm_raise_rv(rv, "reading CKA_SENSITIVE/CKA_EXTRACTABLE", t->label, hk->label);
             goto err;
         }
+        /* A module that does not know the history attributes (the KMS
+         * bridge) answers CKR_ATTRIBUTE_TYPE_INVALID with length -1 for
+         * them: judge by what it does say, never by a default. */
+        if (sa[2].ulValueLen == (CK_ULONG)-1)
+            always_sensitive = sensitive;
+        if (sa[3].ulValueLen == (CK_ULONG)-1)
+            never_extractable = !extractable;
+        if (sa[0].ulValueLen == (CK_ULONG)-1 || sa[1].ulValueLen == (CK_ULONG)-1)
+            sensitive = CK_FALSE; /* no claim at all: not safe */
         int unsafe = refuse_unsafe(h, t, hk->label, sensitive, extractable, always_sensitive,
                                    never_extractable);
         if (unsafe != ENVPROV_R_OK) {

@@ -142,6 +142,9 @@ envelope_status env_ossl_status(envelope_status dflt)
         case ENVELOPE_PROV_R_KEY_NOT_SAFE:
         case ENVELOPE_PROV_R_ACCESS_DENIED:
         case ENVELOPE_PROV_R_PIN_LOCKED:
+        case ENVELOPE_PROV_R_PIN_INCORRECT:
+        case ENVELOPE_PROV_R_PIN_MISSING:
+        case ENVELOPE_PROV_R_PCR_POLICY_NOT_SATISFIED: /* refused, not a bad message */
             s = ENVELOPE_ERR_POLICY;
             break;
         case ENVELOPE_PROV_R_AUTHENTICATION_FAILED:

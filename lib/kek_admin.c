@@ -27,9 +27,15 @@ envelope_status envelope_kek_create(envelope_lib *lib, const char *type, const c
     } else if (strcmp(type, "rsa-3072") == 0) {
         alg = "RSA";
         bits = 3072;
+    } else if (strcmp(type, "rsa-2048") == 0) { /* the TPM's RSA size */
+        alg = "RSA";
+        bits = 2048;
+    } else if (strcmp(type, "ec-p256") == 0) { /* TPM ECDH KEKs */
+        alg = "EC";
     } else {
         return env_fail(err, ENVELOPE_ERR_ARGUMENT,
-                        "unknown KEK type \"%.40s\"; use aes-256 or rsa-3072", type);
+                        "unknown KEK type \"%.40s\"; use aes-256 or rsa-3072 (PKCS#11), "
+                        "ec-p256 or rsa-2048 (TPM)", type);
     }
     char shown[ENVELOPE_MAX_KEK_URI + 1];
     ENV_GUARD(env_uri_strip(uri, shown, sizeof(shown), err));

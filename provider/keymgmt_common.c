@@ -11,6 +11,9 @@
 #include <openssl/params.h>
 
 #include "hsm.h"
+#ifdef ENVELOPE_HAVE_TPM2
+#include "tpm2_prov.h"
+#endif
 
 void *envprov_keymgmt_load(const void *reference, size_t reference_sz, envkey_kind want)
 {
@@ -62,7 +65,8 @@ int envprov_gen_set_params(void *genctx, const OSSL_PARAM params[])
         char *s = NULL;
         if (!OSSL_PARAM_get_utf8_string(p, &s, 4096))
             return 0;
-        OPENSSL_free(g->uri);
+        if (g->uri != NULL)
+            OPENSSL_clear_free(g->uri, strlen(g->uri)); /* may hold a pin-value */
         g->uri = s;
     }
     if ((p = OSSL_PARAM_locate_const(params, ENVELOPE_GEN_PARAM_BITS)) != NULL) {
@@ -70,6 +74,7 @@ int envprov_gen_set_params(void *genctx, const OSSL_PARAM params[])
         if (!OSSL_PARAM_get_size_t(p, &bits) || bits > 16384)
             return 0;
         g->bits = (int)bits;
+        g->bits_set = 1;
     }
     return 1;
 }
@@ -93,9 +98,24 @@ void *envprov_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
                       "URI of the key to create, e.g. pkcs11:token=prod;object=kek-1");
         return NULL;
     }
+#ifdef ENVELOPE_HAVE_TPM2
+    if (envprov_is_tpm2_uri(g->uri)) {
+        /* TPM RSA KEKs share this keymgmt; EC ones have their own. */
+        envkey *tk = envprov_tpm_generate(g->pc, g->kind, g->uri, g->kind == ENVKEY_RSA ? (g->bits_set ? g->bits : 2048) : 256);
+        if (tk != NULL)
+            envprov_debug("keygen: created %s", tk->uri ? tk->uri : "(tpm key)");
+        return tk;
+    }
+#endif
     if (!hsm_is_pkcs11_uri(g->uri)) {
-        ENVPROV_RAISE(ENVPROV_R_BAD_URI, "cannot create a key at \"%.64s\": not a pkcs11: URI",
-                      g->uri);
+        ENVPROV_RAISE(ENVPROV_R_BAD_URI, "cannot create a key at \"%.64s\": not a pkcs11:%s URI",
+                      g->uri,
+#ifdef ENVELOPE_HAVE_TPM2
+                      " or tpm2:"
+#else
+                      ""
+#endif
+        );
         return NULL;
     }
     struct hsm_ctx *h = envprov_hsm(g->pc);
@@ -113,6 +133,7 @@ void envprov_gen_cleanup(void *genctx)
     struct envprov_gen_ctx *g = genctx;
     if (g == NULL)
         return;
-    OPENSSL_free(g->uri);
+    if (g->uri != NULL)
+        OPENSSL_clear_free(g->uri, strlen(g->uri));
     free(g);
 }

@@ -24,6 +24,7 @@ struct envprov_gen_ctx {
     envkey_kind kind;
     char *uri;
     int bits;
+    int bits_set; /* given by the caller (else the kind's default) */
 };
 void *envprov_gen_init(void *provctx, int selection, const OSSL_PARAM params[], envkey_kind kind);
 int envprov_gen_set_params(void *genctx, const OSSL_PARAM params[]);

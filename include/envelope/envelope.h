@@ -184,8 +184,9 @@ ENVELOPE_API const uint8_t *envelope_kek_key_id(const envelope_kek *k, size_t *l
 ENVELOPE_API envelope_wrap_kind envelope_kek_wrap_kind(const envelope_kek *k);
 ENVELOPE_API const char *envelope_wrap_kind_name(int kind); /* "rsa-oaep-sha256", ... or "unknown" */
 
-/* Creates a KEK inside the envelope provider's key home at uri (PKCS#11
- * token etc.) through its KEYMGMT: type "aes-256" or "rsa-3072". */
+/* Creates a KEK inside the envelope provider's key home at uri through its
+ * KEYMGMT: type "aes-256" or "rsa-3072" (pkcs11: URIs), "ec-p256" or
+ * "rsa-2048" (tpm2: URIs; a PCR policy goes in the URI as pcrs=...). */
 ENVELOPE_API ENVELOPE_WUR envelope_status envelope_kek_create(envelope_lib *lib, const char *type,
                                                               const char *uri, envelope_err *err);
 

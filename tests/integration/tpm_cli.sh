@@ -29,6 +29,27 @@ for kek in tpm2:handle=0x81000101 tpm2:handle=0x81000102; do
   rm -f out.bin msg.env
 done
 
+# KEKs created by the CLI itself, with and without a PCR policy
+"$cli" kek create --type ec-p256 tpm2:handle=0x81000103
+"$cli" kek create --type rsa-2048 tpm2:handle=0x81000104
+"$cli" kek create --type ec-p256 --pcrs sha256:16 tpm2:handle=0x81000105
+"$cli" kek list tpm2:handle=0x81000104 | grep -q '^RSA  *2048' || fail "kek list of the CLI-made RSA KEK"
+for kek in tpm2:handle=0x81000103 tpm2:handle=0x81000104 "tpm2:handle=0x81000105;pcrs=sha256:16"; do
+  "$cli" encrypt --kek "$kek" -o made.env in.bin
+  "$cli" decrypt --kek "$kek" -o out.bin made.env && cmp in.bin out.bin || fail "CLI-made $kek"
+  rm -f out.bin made.env
+done
+"$cli" encrypt --kek "tpm2:handle=0x81000105;pcrs=sha256:16" -o pcr.env in.bin
+tpm2_pcrextend 16:sha256=0000000000000000000000000000000000000000000000000000000000000001
+if "$cli" decrypt --kek "tpm2:handle=0x81000105;pcrs=sha256:16" -o out.bin pcr.env 2>err.log; then
+  fail "decrypted after the PCR changed"
+fi
+grep -qi "PCR policy not satisfied" err.log || { cat err.log; fail "PCR refusal not named"; }
+[ ! -e out.bin ] || fail "output left after a PCR refusal"
+if "$cli" kek create --type ec-p256 --pcrs sha256:0 "$P11" 2>err.log; then fail "--pcrs accepted for pkcs11:"; fi
+if "$cli" kek create --type ec-p384 tpm2:handle=0x81000106 2>err.log; then fail "unknown type accepted"; fi
+grep -q "ec-p256 or rsa-2048" err.log || { cat err.log; fail "unknown-type message"; }
+
 # one message, two KEKs: TPM EC and SoftHSM2 AES
 "$cli" encrypt --kek tpm2:handle=0x81000101 --kek "$P11" --context app=mixed -o mixed.env in.bin
 "$cli" inspect mixed.env >inspect.txt
