@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 #include <openssl/params.h>
 
+#include "params.h"
 #include "provider.h"
 #include "wrap.h"
 
@@ -98,17 +99,10 @@ static int aes_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
 static int aes_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 {
     aes_ctx *c = vctx;
-    const OSSL_PARAM *p;
     if (params == NULL)
         return 1;
-    if ((p = OSSL_PARAM_locate_const(params, ENVELOPE_PKEY_PARAM_AAD)) != NULL) {
-        void *buf = c->aad;
-        if (!OSSL_PARAM_get_octet_string(p, &buf, sizeof(c->aad), &c->aad_len)) {
-            ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT, "aad must be an octet string of at most %d bytes",
-                          ENVELOPE_MAX_AAD);
-            return 0;
-        }
-    }
+    if (!envprov_param_aad(params, c->aad, &c->aad_len, NULL))
+        return 0;
     return 1;
 }
 

@@ -27,6 +27,7 @@
 #include <openssl/params.h>
 #include <openssl/rsa.h>
 
+#include "params.h"
 #include "provider.h"
 #include "rsa_forms.h"
 #include "wrap.h"
@@ -249,7 +250,7 @@ static int rsa_set_ctx_params(void *vctx, const OSSL_PARAM params[])
                 {OSSL_PKEY_RSA_PAD_MODE_OAEP, RSA_PKCS1_OAEP_PADDING},
             };
             for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
-                if (strcmp(p->data, modes[i].name) == 0)
+                if (envprov_param_is(p, modes[i].name))
                     pad = modes[i].pad;
         } else if (!OSSL_PARAM_get_int(p, &pad)) {
             return 0;
@@ -276,15 +277,8 @@ static int rsa_set_ctx_params(void *vctx, const OSSL_PARAM params[])
         c->label = buf;
         c->label_len = len;
     }
-    if ((p = OSSL_PARAM_locate_const(params, ENVELOPE_PKEY_PARAM_AAD)) != NULL) {
-        void *buf = c->aad;
-        if (!OSSL_PARAM_get_octet_string(p, &buf, sizeof(c->aad), &c->aad_len)) {
-            ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT, "aad must be an octet string of at most %d bytes",
-                          ENVELOPE_MAX_AAD);
-            return 0;
-        }
-        c->aad_set = 1;
-    }
+    if (!envprov_param_aad(params, c->aad, &c->aad_len, &c->aad_set))
+        return 0;
     return 1;
 }
 

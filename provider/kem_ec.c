@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 
 #include "ec_wrap.h"
+#include "params.h"
 #include "tpm2_prov.h"
 
 #define KEM_SECRET_LEN 32
@@ -145,20 +146,14 @@ static int kem_set_ctx_params(void *vctx, const OSSL_PARAM params[])
     if (params == NULL)
         return 1;
     if ((p = OSSL_PARAM_locate_const(params, OSSL_KEM_PARAM_OPERATION)) != NULL) {
-        if (p->data_type != OSSL_PARAM_UTF8_STRING || strcmp(p->data, KEM_OPERATION) != 0) {
+        if (!envprov_param_is(p, KEM_OPERATION)) {
             ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED,
                           "KEM operation must be \"" KEM_OPERATION "\" (or unset) for envelope keys");
             return 0;
         }
     }
-    if ((p = OSSL_PARAM_locate_const(params, ENVELOPE_PKEY_PARAM_AAD)) != NULL) {
-        void *buf = c->aad;
-        if (!OSSL_PARAM_get_octet_string(p, &buf, sizeof(c->aad), &c->aad_len)) {
-            ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT, "aad must be an octet string of at most %d bytes",
-                          ENVELOPE_MAX_AAD);
-            return 0;
-        }
-    }
+    if (!envprov_param_aad(params, c->aad, &c->aad_len, NULL))
+        return 0;
     return 1;
 }
 

@@ -87,6 +87,9 @@ pkeyutl-aes)
   cmp dek.bin dek2.out || fail "hexaad"
   head -c 65 /dev/urandom >big.bin
   expect_fail "at most" openssl pkeyutl -encrypt -inkey "$ENV_AES_URI" -in big.bin
+  bigaad=$(head -c 1025 /dev/zero | xxd -p | tr -d '\n')
+  expect_fail "aad must be an octet string of at most 1024 bytes" openssl pkeyutl -encrypt \
+    -inkey "$ENV_AES_URI" -pkeyopt "hexaad:$bigaad" -in dek.bin
   ;;
 pkeyutl-rsa)
   head -c 32 /dev/urandom >dek.bin

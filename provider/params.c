@@ -1,0 +1,36 @@
+/* params.c - see params.h. */
+#include "params.h"
+
+#include <string.h>
+
+#include "provider.h"
+
+int envprov_param_aad(const OSSL_PARAM params[], unsigned char *aad, size_t *len, int *set)
+{
+    const OSSL_PARAM *p = OSSL_PARAM_locate_const(params, ENVELOPE_PKEY_PARAM_AAD);
+    if (p == NULL)
+        return 1;
+    /* Read into a local length: OSSL_PARAM_get_octet_string stores the
+     * used length before it checks it against the buffer (3.0). */
+    size_t n = 0;
+    void *buf = aad;
+    if (p->data_type != OSSL_PARAM_OCTET_STRING || p->data_size > ENVELOPE_MAX_AAD
+        || !OSSL_PARAM_get_octet_string(p, &buf, ENVELOPE_MAX_AAD, &n) || n > ENVELOPE_MAX_AAD) {
+        ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT, "aad must be an octet string of at most %d bytes",
+                      ENVELOPE_MAX_AAD);
+        return 0;
+    }
+    *len = n;
+    if (set != NULL)
+        *set = 1;
+    return 1;
+}
+
+int envprov_param_is(const OSSL_PARAM *p, const char *want)
+{
+    const char *s = NULL;
+    if (p == NULL || p->data_type != OSSL_PARAM_UTF8_STRING || !OSSL_PARAM_get_utf8_string_ptr(p, &s))
+        return 0;
+    size_t n = strnlen(s, p->data_size + 1);
+    return n <= p->data_size && strlen(want) == n && memcmp(s, want, n) == 0;
+}

@@ -1,0 +1,17 @@
+/* params.h - reading the ctx params every operation shares. */
+#ifndef ENVPROV_PARAMS_H
+#define ENVPROV_PARAMS_H
+
+#include <stddef.h>
+
+#include <openssl/params.h>
+
+/* If params carry ENVELOPE_PKEY_PARAM_AAD, copy it into aad (capacity
+ * ENVELOPE_MAX_AAD) and set *len and *set (set may be NULL). On a bad or
+ * oversized value nothing is changed, an error is raised and 0 returned. */
+int envprov_param_aad(const OSSL_PARAM params[], unsigned char *aad, size_t *len, int *set);
+
+/* 1 if p is a UTF-8 string param equal to want (bounded by data_size). */
+int envprov_param_is(const OSSL_PARAM *p, const char *want);
+
+#endif
