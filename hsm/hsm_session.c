@@ -14,6 +14,7 @@
 #include "hsm_internal.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
@@ -45,7 +46,9 @@ enum hsm_session_fate hsm_session_fate_of(CK_RV rv)
  * when it is the last one: the login and the handles survive. */
 static void close_locked(struct hsm_token *t, CK_SESSION_HANDLE s)
 {
-    int live = !t->mod->finalized && t->pool_generation == t->mod->generation;
+    /* never close a parent's sessions from a child that did not re-init */
+    int live = !t->mod->finalized && t->pool_generation == t->mod->generation
+               && t->mod->pid == getpid();
     if (live && t->nopen == 1 && t->npool == 0) {
         CK_SESSION_HANDLE spare;
         if (P11(t->mod, C_OpenSession, t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
@@ -65,7 +68,8 @@ static void close_locked(struct hsm_token *t, CK_SESSION_HANDLE s)
 void hsm_token_drop_sessions(struct hsm_token *t)
 {
     pthread_mutex_lock(&t->lock);
-    int live = !t->mod->finalized && t->pool_generation == t->mod->generation;
+    int live = !t->mod->finalized && t->pool_generation == t->mod->generation
+               && t->mod->pid == getpid();
     while (t->npool > 0) {
         CK_SESSION_HANDLE s = t->pool[--t->npool];
         if (live)

@@ -85,6 +85,7 @@ typedef struct envkey {
     /* RSA forms this key's device was seen to decrypt correctly
      * (rsa_forms.c): [oaep hash][mgf1 hash][label] = 0 unknown, 1 yes, 2 no. */
     unsigned char rsa_forms[5][5][2];
+    long rsa_forms_when[5][5][2]; /* monotonic seconds of a "no" answer */
 } envkey;
 
 envkey *envkey_new(envkey_kind kind, const envkey_backend_ops *ops, void *be);

@@ -11,6 +11,7 @@
  * operation per form the first time a form is used.
  */
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -20,6 +21,15 @@
 
 #include "rsa_forms.h"
 #include "wrap.h"
+
+#define NO_TTL_S 300
+
+static long now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec;
+}
 
 static int idx(int nid)
 {
@@ -41,13 +51,18 @@ int envprov_rsa_form_ok(envprov_ctx *pc, envkey *k, const envkey_rsa_params *p)
     if (hi < 0 || mi < 0)
         return 0;
     unsigned char *slot = &k->rsa_forms[hi][mi][li];
+    long *when = &k->rsa_forms_when[hi][mi][li];
     unsigned char state = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-    if (state != 0)
+    /* "yes" is for good; "no" is asked again after a while, since a
+     * passing token failure looks the same as a form it cannot do. */
+    if (state == 1 || (state == 2 && now_s() - __atomic_load_n(when, __ATOMIC_RELAXED) < NO_TTL_S))
         return state == 1;
     int quick = k->ops->rsa_supports(k->be, p); /* refused at init? */
     if (quick <= 0) {
-        if (quick == 0)
+        if (quick == 0) {
+            __atomic_store_n(when, now_s(), __ATOMIC_RELAXED);
             __atomic_store_n(slot, 2, __ATOMIC_RELEASE);
+        }
         return quick;
     }
     static const unsigned char probe_label[] = "envelope rsa form probe";
@@ -71,6 +86,7 @@ int envprov_rsa_form_ok(envprov_ctx *pc, envkey *k, const envkey_rsa_params *p)
         envprov_debug("rsa: %s decrypts OAEP(%s, mgf1 %s, %s label): %s", k->uri ? k->uri : "key",
                       OBJ_nid2sn(p->oaep_md), OBJ_nid2sn(p->mgf1_md), li ? "with" : "no",
                       ok ? "yes" : "no");
+        __atomic_store_n(when, now_s(), __ATOMIC_RELAXED);
         __atomic_store_n(slot, ok ? 1 : 2, __ATOMIC_RELEASE);
         return ok;
     }

@@ -99,14 +99,23 @@ static CK_RV f_EncryptInit(CK_SESSION_HANDLE s, CK_MECHANISM *m, CK_OBJECT_HANDL
         return rv;
     }
     pthread_mutex_lock(&lock);
-    for (int i = 0; i < MAX_SESS; i++)
-        if (!sess[i].appended || sess[i].s == s) {
-            sess[i].s = s;
-            sess[i].appended = 1;
-            memcpy(sess[i].iv, iv, 16);
-            break;
-        }
+    int slot = -1;
+    for (int i = 0; i < MAX_SESS && slot < 0; i++) /* this session's entry first */
+        if (sess[i].appended && sess[i].s == s)
+            slot = i;
+    for (int i = 0; i < MAX_SESS && slot < 0; i++)
+        if (!sess[i].appended)
+            slot = i;
+    if (slot >= 0) {
+        sess[slot].s = s;
+        sess[slot].appended = 1;
+        memcpy(sess[slot].iv, iv, 16);
+    }
     pthread_mutex_unlock(&lock);
+    if (slot < 0) {
+        fprintf(stderr, "p11_fault: session table full\n");
+        abort(); /* a broken injector must not pass a test */
+    }
     return rv;
 }
 
