@@ -19,8 +19,9 @@ _swtpm_port_free() {
 }
 
 _swtpm_wait_port() {
+  # up to 20 s: CI runs the sanitizer build on 2 loaded cores
   local port=$1 i
-  for i in $(seq 1 100); do
+  for i in $(seq 1 400); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
     sleep 0.05
   done
@@ -78,10 +79,16 @@ _swtpm_on_exit() {
   exit "$rc"
 }
 
+_swtpm_gone() {
+  # gone, or a zombie nobody has reaped yet (swtpm_restart runs in a fresh
+  # shell that is not its parent): either way it no longer holds the ports
+  [ ! -e "/proc/$1" ] || awk '{exit !($3 == "Z")}' "/proc/$1/stat" 2>/dev/null
+}
+
 _swtpm_wait_gone() {
   local pid=$1 i
-  for i in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || return 0
+  for i in $(seq 1 400); do
+    _swtpm_gone "$pid" && return 0
     sleep 0.05
   done
   return 1
@@ -111,7 +118,7 @@ swtpm_restart() {
   port=$(cat "$dir/swtpm.port")
   swtpm_kill "$dir" || return 1
   # the kernel may need a moment before the port can be bound again
-  for i in $(seq 1 100); do
+  for i in $(seq 1 400); do
     if _swtpm_port_free "$port" && _swtpm_port_free "$((port + 1))"; then break; fi
     sleep 0.05
   done
