@@ -2,7 +2,7 @@
  * uri.c - KEK references. What a message records must carry no secret, and
  * what a message says must never choose code or files (issue 3): a
  * reference read back from a message is opened only if it uses a key-home
- * scheme served by the configured provider (pkcs11:, tpm2:, kms:) and has
+ * scheme served by the configured provider (pkcs11:, tpm2:; KMS keys are pkcs11: URIs through the kms-bridge) and has
  * none of the attributes that name a module or a PIN (RFC 7512 §2.3:
  * module-name, module-path, pin-source, pin-value). file: and bare paths
  * must be named by the caller (decrypt --kek).
@@ -110,7 +110,7 @@ envelope_status env_uri_check_untrusted(const uint8_t *uri, size_t len, char *ou
     memcpy(out, uri, len);
     out[len] = '\0';
     size_t sl = scheme_len(out, len);
-    static const char *const allowed[] = { "pkcs11", "tpm2", "kms" };
+    static const char *const allowed[] = { "pkcs11", "tpm2" };
     int ok = 0;
     for (size_t i = 0; sl && i < sizeof(allowed) / sizeof(allowed[0]); i++)
         if (sl == strlen(allowed[i]) && strncasecmp(out, allowed[i], sl) == 0)
@@ -118,7 +118,7 @@ envelope_status env_uri_check_untrusted(const uint8_t *uri, size_t len, char *ou
     if (!ok)
         return env_fail(err, ENVELOPE_ERR_KEK_REF_REFUSED,
                         "the message names KEK \"%.200s\", which is not opened from a message "
-                        "(only pkcs11:, tpm2: and kms: references are); name it with --kek",
+                        "(only pkcs11: and tpm2: references are); name it with --kek",
                         out);
     /* Decode %XX before looking for attribute names, so that an encoded
      * "pin%2dsource" cannot slip through. */
