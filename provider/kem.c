@@ -1,8 +1,8 @@
 /*
  * kem.c - KEM for every envelope key: encapsulate makes a fresh 32-byte
  * secret (a DEK) and wraps it with the key (wrap.c), binding the "aad" ctx
- * param; decapsulate unwraps. The same implementation serves both key
- * kinds; wrap.c dispatches on the key.
+ * param; decapsulate unwraps. The same implementation serves every key
+ * kind (RSA, AES, TPM EC); wrap.c dispatches on the key.
  */
 #include <stdlib.h>
 #include <string.h>

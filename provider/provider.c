@@ -76,9 +76,9 @@ static const OSSL_ALGORITHM keymgmt_algs[] = {
 };
 static const OSSL_ALGORITHM asym_algs[] = {
     {ENVPROV_OPNAME_RSA, ENVPROV_PROPS, envprov_rsa_asym_cipher_functions, NULL},
-    {ENVPROV_OPNAME_AES, ENVPROV_PROPS, envprov_aes_asym_cipher_functions, NULL},
+    {ENVPROV_OPNAME_AES, ENVPROV_PROPS, envprov_aead_asym_cipher_functions, NULL},
 #ifdef ENVELOPE_HAVE_TPM2
-    {ENVPROV_OPNAME_EC, ENVPROV_PROPS, envprov_ec_asym_cipher_functions, NULL},
+    {ENVPROV_OPNAME_EC, ENVPROV_PROPS, envprov_aead_asym_cipher_functions, NULL},
 #endif
     {NULL, NULL, NULL, NULL},
 };
@@ -86,7 +86,7 @@ static const OSSL_ALGORITHM kem_algs[] = {
     {ENVPROV_OPNAME_RSA, ENVPROV_PROPS, envprov_kem_functions, NULL},
     {ENVPROV_OPNAME_AES, ENVPROV_PROPS, envprov_kem_functions, NULL},
 #ifdef ENVELOPE_HAVE_TPM2
-    {ENVPROV_OPNAME_EC, ENVPROV_PROPS, envprov_ec_kem_functions, NULL},
+    {ENVPROV_OPNAME_EC, ENVPROV_PROPS, envprov_kem_functions, NULL},
 #endif
     {NULL, NULL, NULL, NULL},
 };

@@ -59,7 +59,8 @@ void envprov_errors_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in
 extern const OSSL_DISPATCH envprov_rsa_keymgmt_functions[];
 extern const OSSL_DISPATCH envprov_aes_keymgmt_functions[];
 extern const OSSL_DISPATCH envprov_rsa_asym_cipher_functions[];
-extern const OSSL_DISPATCH envprov_aes_asym_cipher_functions[];
+/* AEAD-only keys (AES KEKs, TPM EC KEKs): wrap and unwrap, nothing else */
+extern const OSSL_DISPATCH envprov_aead_asym_cipher_functions[];
 extern const OSSL_DISPATCH envprov_kem_functions[];
 extern const OSSL_DISPATCH envprov_pkcs11_store_functions[];
 

@@ -1,6 +1,6 @@
 /*
  * tpm2_prov.h - the TPM 2.0 parts of the provider (store_tpm2.c,
- * keymgmt_ec.c, asym_ec.c, kem_ec.c, ec_wrap.c): their dispatch tables and
+ * keymgmt_ec.c, ec_wrap.c): their dispatch tables and
  * names, declared once here. Built only with ENVELOPE_WITH_TPM.
  */
 #ifndef ENVPROV_TPM2_PROV_H
@@ -14,8 +14,6 @@
 #define ENVPROV_OPNAME_EC "ENVELOPE-EC"
 
 extern const OSSL_DISPATCH envprov_ec_keymgmt_functions[];
-extern const OSSL_DISPATCH envprov_ec_asym_cipher_functions[];
-extern const OSSL_DISPATCH envprov_ec_kem_functions[];
 extern const OSSL_DISPATCH envprov_tpm2_store_functions[];
 
 /* The TPM client, created on first use from the tpm2-* settings (NULL and

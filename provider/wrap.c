@@ -23,6 +23,9 @@
 #include <openssl/rsa.h>
 
 #include "rsa_forms.h"
+#ifdef ENVELOPE_HAVE_TPM2
+#include "ec_wrap.h"
+#endif
 #include "wrapblob.h"
 
 #define AAD_HASH_LEN 32
@@ -30,6 +33,10 @@ static const char aad_domain[] = "envelope rsa-oaep aad v1";
 
 size_t envprov_wrap_size(const envkey *k, size_t inlen)
 {
+#ifdef ENVELOPE_HAVE_TPM2
+    if (k->kind == ENVKEY_EC_P256)
+        return envprov_ec_wrap_size(inlen);
+#endif
     if (k->kind == ENVKEY_AES_KEK)
         return 4 + 1 + 16 + 2 + inlen + 16 + 16;
     if (k->kind == ENVKEY_RSA)
@@ -193,6 +200,10 @@ int envprov_wrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aa
         return wrap_aes(k, aad, aadlen, in, inlen, out, outlen, outsize);
     case ENVKEY_RSA:
         return wrap_rsa(pc, k, aad, aadlen, in, inlen, out, outlen, outsize);
+#ifdef ENVELOPE_HAVE_TPM2
+    case ENVKEY_EC_P256:
+        return envprov_ec_wrap(pc, k, aad, aadlen, in, inlen, out, outlen, outsize);
+#endif
     default:
         ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED, "this key kind has no AEAD wrap");
         return ENVPROV_R_NOT_SUPPORTED;
@@ -216,6 +227,10 @@ int envprov_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t 
         ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT, "AAD longer than %d bytes", ENVELOPE_MAX_AAD);
         return ENVPROV_R_BAD_ARGUMENT;
     }
+#ifdef ENVELOPE_HAVE_TPM2
+    if (k->kind == ENVKEY_EC_P256) /* its own blob kind: ec_wrap.h */
+        return envprov_ec_unwrap(pc, k, aad, aadlen, in, inlen, out, outlen, outsize);
+#endif
     if (!wrapblob_decode(&b, in, inlen)) {
         ENVPROV_RAISE(ENVPROV_R_BAD_BLOB, "malformed wrapped key (not an envelope wrap blob v1)");
         return ENVPROV_R_BAD_BLOB;

@@ -1,9 +1,13 @@
 /*
- * asym_aes.c - ASYM_CIPHER "ENVELOPE-AES-KEK": wrap and unwrap small
- * payloads (<= 64 bytes: keys) with an AES-256 KEK inside the device, using
- * AES-GCM with the "aad" ctx param as additional authenticated data. The
- * ciphertext is the self-describing blob of wrapblob.h; this is what
- * `openssl pkeyutl -encrypt -inkey pkcs11:...;type=secret-key` produces.
+ * asym_aead.c - ASYM_CIPHER "ENVELOPE-AES-KEK" and "ENVELOPE-EC": keys that
+ * only ever wrap. EVP_PKEY_encrypt wraps a small payload (<= 64 bytes: a
+ * key) and EVP_PKEY_decrypt unwraps it, binding the "aad" ctx param (empty
+ * when not set); wrap.c does the work for each kind:
+ *   AES-256 KEK in a device: AES-GCM inside the device (wrapblob.h);
+ *   EC P-256 KEK in a TPM: software ECDH + HKDF + AES-GCM, unwrap with one
+ *   TPM2_ECDH_ZGen (ec_wrap.h).
+ * This is what `openssl pkeyutl -encrypt -inkey pkcs11:...;type=secret-key`
+ * produces. There is no "raw" encryption with these keys to fall back to.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -64,8 +68,10 @@ static int aes_op_init(void *vctx, void *key, const OSSL_PARAM params[])
 {
     aes_ctx *c = vctx;
     envkey *k = key;
-    if (k == NULL || k->kind != ENVKEY_AES_KEK)
+    if (k == NULL || (k->kind != ENVKEY_AES_KEK && k->kind != ENVKEY_EC_P256)) {
+        ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED, "this cipher needs an envelope AES or EC KEK");
         return 0;
+    }
     envkey_free(c->key);
     c->key = envkey_up(k);
     c->aad_len = 0;
@@ -115,7 +121,7 @@ static const OSSL_PARAM *aes_settable_ctx_params(void *vctx, void *provctx)
     return settable;
 }
 
-const OSSL_DISPATCH envprov_aes_asym_cipher_functions[] = {
+const OSSL_DISPATCH envprov_aead_asym_cipher_functions[] = {
     {OSSL_FUNC_ASYM_CIPHER_NEWCTX, (void (*)(void))aes_newctx},
     {OSSL_FUNC_ASYM_CIPHER_FREECTX, (void (*)(void))aes_freectx},
     {OSSL_FUNC_ASYM_CIPHER_DUPCTX, (void (*)(void))aes_dupctx},
