@@ -12,10 +12,7 @@
 #include "keymgmt_common.h"
 
 static OSSL_FUNC_keymgmt_new_fn aes_new;
-static OSSL_FUNC_keymgmt_free_fn aes_free;
 static OSSL_FUNC_keymgmt_load_fn aes_load;
-static OSSL_FUNC_keymgmt_dup_fn aes_dup;
-static OSSL_FUNC_keymgmt_has_fn aes_has;
 static OSSL_FUNC_keymgmt_match_fn aes_match;
 static OSSL_FUNC_keymgmt_get_params_fn aes_get_params;
 static OSSL_FUNC_keymgmt_gettable_params_fn aes_gettable_params;
@@ -27,25 +24,13 @@ static void *aes_new(void *provctx)
     return NULL; /* made in the device (gen) or loaded by URI, never imported */
 }
 
-static void aes_free(void *keydata)
-{
-    envkey_free(keydata);
-}
 
 static void *aes_load(const void *reference, size_t reference_sz)
 {
     return envprov_keymgmt_load(reference, reference_sz, ENVKEY_AES_KEK);
 }
 
-static void *aes_dup(const void *keydata, int selection)
-{
-    return envkey_up((envkey *)keydata);
-}
 
-static int aes_has(const void *keydata, int selection)
-{
-    return keydata != NULL;
-}
 
 static int aes_match(const void *a, const void *b, int selection)
 {
@@ -101,10 +86,10 @@ static void *aes_gen_init(void *provctx, int selection, const OSSL_PARAM params[
 
 const OSSL_DISPATCH envprov_aes_keymgmt_functions[] = {
     {OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))aes_new},
-    {OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))aes_free},
+    {OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))envprov_keymgmt_free},
     {OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))aes_load},
-    {OSSL_FUNC_KEYMGMT_DUP, (void (*)(void))aes_dup},
-    {OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))aes_has},
+    {OSSL_FUNC_KEYMGMT_DUP, (void (*)(void))envprov_keymgmt_dup},
+    {OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))envprov_keymgmt_has},
     {OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))aes_match},
     {OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))aes_get_params},
     {OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))aes_gettable_params},

@@ -26,6 +26,49 @@ void *envprov_keymgmt_load(const void *reference, size_t reference_sz, envkey_ki
     return envkey_up(ref.key);
 }
 
+void envprov_keymgmt_free(void *keydata)
+{
+    envkey_free(keydata);
+}
+
+void *envprov_keymgmt_dup(const void *keydata, int selection)
+{
+    return envkey_up((envkey *)keydata);
+}
+
+int envprov_keymgmt_has(const void *keydata, int selection)
+{
+    const envkey *k = keydata;
+    if (k == NULL)
+        return 0;
+    if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) && !k->has_private)
+        return 0;
+    return 1;
+}
+
+int envprov_keymgmt_match_public(const void *a, const void *b, int selection)
+{
+    const envkey *x = a, *y = b;
+    return x->pub != NULL && y->pub != NULL && EVP_PKEY_eq(x->pub, y->pub) == 1;
+}
+
+int envprov_keymgmt_export_public(void *keydata, int selection, OSSL_CALLBACK *cb, void *cbarg)
+{
+    envkey *k = keydata;
+    if (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY)
+        return 0; /* never: the private half does not leave its home */
+    if (!(selection & (OSSL_KEYMGMT_SELECT_PUBLIC_KEY | OSSL_KEYMGMT_SELECT_DOMAIN_PARAMETERS)))
+        return 1;
+    if (k->pub == NULL)
+        return 0;
+    OSSL_PARAM *params = NULL;
+    if (EVP_PKEY_todata(k->pub, EVP_PKEY_PUBLIC_KEY, &params) != 1)
+        return 0;
+    int ok = cb(params, cbarg);
+    OSSL_PARAM_free(params);
+    return ok;
+}
+
 int envprov_keymgmt_get_common_params(const envkey *k, OSSL_PARAM params[])
 {
     OSSL_PARAM *p;
@@ -69,6 +112,14 @@ int envprov_gen_set_params(void *genctx, const OSSL_PARAM params[])
             OPENSSL_clear_free(g->uri, strlen(g->uri)); /* may hold a pin-value */
         g->uri = s;
     }
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_GROUP_NAME)) != NULL) {
+        const char *grp = NULL;
+        if (g->kind != ENVKEY_EC_P256 || !OSSL_PARAM_get_utf8_string_ptr(p, &grp)
+            || (strcmp(grp, "P-256") != 0 && strcmp(grp, "prime256v1") != 0)) {
+            ENVPROV_RAISE(ENVPROV_R_MECHANISM_NOT_SUPPORTED, "EC KEKs are P-256 only");
+            return 0;
+        }
+    }
     if ((p = OSSL_PARAM_locate_const(params, ENVELOPE_GEN_PARAM_BITS)) != NULL) {
         size_t bits;
         if (!OSSL_PARAM_get_size_t(p, &bits) || bits > 16384)
@@ -84,6 +135,7 @@ const OSSL_PARAM *envprov_gen_settable_params(void *genctx, void *provctx)
     static const OSSL_PARAM settable[] = {
         OSSL_PARAM_utf8_string(ENVELOPE_GEN_PARAM_URI, NULL, 0),
         OSSL_PARAM_size_t(ENVELOPE_GEN_PARAM_BITS, NULL),
+        OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, NULL, 0),
         OSSL_PARAM_END,
     };
     return settable;
@@ -107,6 +159,11 @@ void *envprov_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
         return tk;
     }
 #endif
+    if (g->kind == ENVKEY_EC_P256) {
+        ENVPROV_RAISE(ENVPROV_R_BAD_URI, "EC KEKs are made in a TPM: give a tpm2: URI, e.g. "
+                      "tpm2:handle=0x81000101;pcrs=sha256:0,7");
+        return NULL;
+    }
     if (!hsm_is_pkcs11_uri(g->uri)) {
         ENVPROV_RAISE(ENVPROV_R_BAD_URI, "cannot create a key at \"%.64s\": not a pkcs11:%s URI",
                       g->uri,

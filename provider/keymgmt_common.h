@@ -17,6 +17,15 @@ typedef struct {
 #define ENVPROV_KEYREF_MAGIC 0x454e564b45595245ULL
 
 void *envprov_keymgmt_load(const void *reference, size_t reference_sz, envkey_kind want);
+/* Keys are immutable and reference counted: dup is a new reference. */
+void envprov_keymgmt_free(void *keydata);
+void *envprov_keymgmt_dup(const void *keydata, int selection);
+int envprov_keymgmt_has(const void *keydata, int selection);
+/* Same public half (RSA, EC). */
+int envprov_keymgmt_match_public(const void *a, const void *b, int selection);
+/* Exports the public half; a request that includes the private key is
+ * refused (never: it does not leave its home). */
+int envprov_keymgmt_export_public(void *keydata, int selection, OSSL_CALLBACK *cb, void *cbarg);
 int envprov_keymgmt_get_common_params(const envkey *k, OSSL_PARAM params[]);
 
 struct envprov_gen_ctx {

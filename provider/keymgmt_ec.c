@@ -20,57 +20,26 @@
 #include "tpm2_prov.h"
 
 static OSSL_FUNC_keymgmt_new_fn ec_new;
-static OSSL_FUNC_keymgmt_free_fn ec_free;
 static OSSL_FUNC_keymgmt_load_fn ec_load;
-static OSSL_FUNC_keymgmt_dup_fn ec_dup;
-static OSSL_FUNC_keymgmt_has_fn ec_has;
-static OSSL_FUNC_keymgmt_match_fn ec_match;
 static OSSL_FUNC_keymgmt_get_params_fn ec_get_params;
 static OSSL_FUNC_keymgmt_gettable_params_fn ec_gettable_params;
-static OSSL_FUNC_keymgmt_export_fn ec_export;
 static OSSL_FUNC_keymgmt_export_types_fn ec_export_types;
 static OSSL_FUNC_keymgmt_query_operation_name_fn ec_query_operation_name;
 static OSSL_FUNC_keymgmt_gen_init_fn ec_gen_init;
-static OSSL_FUNC_keymgmt_gen_set_params_fn ec_gen_set_params;
-static OSSL_FUNC_keymgmt_gen_settable_params_fn ec_gen_settable_params;
-static OSSL_FUNC_keymgmt_gen_fn ec_gen;
-static OSSL_FUNC_keymgmt_gen_cleanup_fn ec_gen_cleanup;
 
 static void *ec_new(void *provctx)
 {
     return NULL; /* keys come from the TPM (load, gen), never from import */
 }
 
-static void ec_free(void *keydata)
-{
-    envkey_free(keydata);
-}
 
 static void *ec_load(const void *reference, size_t reference_sz)
 {
     return envprov_keymgmt_load(reference, reference_sz, ENVKEY_EC_P256);
 }
 
-static void *ec_dup(const void *keydata, int selection)
-{
-    return envkey_up((envkey *)keydata);
-}
 
-static int ec_has(const void *keydata, int selection)
-{
-    const envkey *k = keydata;
-    if (k == NULL)
-        return 0;
-    if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) && !k->has_private)
-        return 0;
-    return 1;
-}
 
-static int ec_match(const void *a, const void *b, int selection)
-{
-    const envkey *x = a, *y = b;
-    return x->pub != NULL && y->pub != NULL && EVP_PKEY_eq(x->pub, y->pub) == 1;
-}
 
 static int ec_get_params(void *keydata, OSSL_PARAM params[])
 {
@@ -121,20 +90,6 @@ static const OSSL_PARAM *ec_gettable_params(void *provctx)
     return gettable;
 }
 
-static int ec_export(void *keydata, int selection, OSSL_CALLBACK *cb, void *cbarg)
-{
-    envkey *k = keydata;
-    OSSL_PARAM *params = NULL;
-    int ok;
-
-    if (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY)
-        return 0; /* never: the private half does not leave the TPM */
-    if (EVP_PKEY_todata(k->pub, EVP_PKEY_PUBLIC_KEY, &params) != 1)
-        return 0;
-    ok = cb(params, cbarg);
-    OSSL_PARAM_free(params);
-    return ok;
-}
 
 static const OSSL_PARAM *ec_export_types(int selection)
 {
@@ -157,98 +112,32 @@ static const char *ec_query_operation_name(int operation_id)
     }
 }
 
-typedef struct {
-    envprov_ctx *pc;
-    char *uri;
-} ec_gen_ctx;
 
 static void *ec_gen_init(void *provctx, int selection, const OSSL_PARAM params[])
 {
-    ec_gen_ctx *g;
-    if ((selection & OSSL_KEYMGMT_SELECT_KEYPAIR) == 0)
-        return NULL;
-    g = calloc(1, sizeof(*g));
-    if (g == NULL)
-        return NULL;
-    g->pc = provctx;
-    if (!ec_gen_set_params(g, params)) {
-        ec_gen_cleanup(g);
-        return NULL;
-    }
-    return g;
+    return envprov_gen_init(provctx, selection, params, ENVKEY_EC_P256);
 }
 
-static int ec_gen_set_params(void *genctx, const OSSL_PARAM params[])
-{
-    ec_gen_ctx *g = genctx;
-    const OSSL_PARAM *p;
-    if (params == NULL)
-        return 1;
-    if ((p = OSSL_PARAM_locate_const(params, ENVELOPE_GEN_PARAM_URI)) != NULL) {
-        char *s = NULL;
-        if (!OSSL_PARAM_get_utf8_string(p, &s, 4096))
-            return 0;
-        OPENSSL_free(g->uri);
-        g->uri = s;
-    }
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_GROUP_NAME)) != NULL) {
-        const char *grp = NULL;
-        if (!OSSL_PARAM_get_utf8_string_ptr(p, &grp) ||
-            (strcmp(grp, "P-256") != 0 && strcmp(grp, "prime256v1") != 0)) {
-            ENVPROV_RAISE(ENVPROV_R_MECHANISM_NOT_SUPPORTED, "TPM EC KEKs are P-256 only");
-            return 0;
-        }
-    }
-    return 1;
-}
 
-static const OSSL_PARAM *ec_gen_settable_params(void *genctx, void *provctx)
-{
-    static const OSSL_PARAM settable[] = {
-        OSSL_PARAM_utf8_string(ENVELOPE_GEN_PARAM_URI, NULL, 0),
-        OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, NULL, 0),
-        OSSL_PARAM_END,
-    };
-    return settable;
-}
 
-static void *ec_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
-{
-    ec_gen_ctx *g = genctx;
-    if (g->uri == NULL || !envprov_is_tpm2_uri(g->uri)) {
-        ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT,
-                      "EC KEK generation needs the \"" ENVELOPE_GEN_PARAM_URI "\" parameter: a "
-                      "tpm2: URI, e.g. tpm2:handle=0x81000101;pcrs=sha256:0,7");
-        return NULL;
-    }
-    return envprov_tpm_generate(g->pc, ENVKEY_EC_P256, g->uri, 256);
-}
 
-static void ec_gen_cleanup(void *genctx)
-{
-    ec_gen_ctx *g = genctx;
-    if (g == NULL)
-        return;
-    OPENSSL_free(g->uri);
-    free(g);
-}
 
 const OSSL_DISPATCH envprov_ec_keymgmt_functions[] = {
     {OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))ec_new},
-    {OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))ec_free},
+    {OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))envprov_keymgmt_free},
     {OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))ec_load},
-    {OSSL_FUNC_KEYMGMT_DUP, (void (*)(void))ec_dup},
-    {OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))ec_has},
-    {OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))ec_match},
+    {OSSL_FUNC_KEYMGMT_DUP, (void (*)(void))envprov_keymgmt_dup},
+    {OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))envprov_keymgmt_has},
+    {OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))envprov_keymgmt_match_public},
     {OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))ec_get_params},
     {OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))ec_gettable_params},
-    {OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))ec_export},
+    {OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))envprov_keymgmt_export_public},
     {OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))ec_export_types},
     {OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))ec_query_operation_name},
     {OSSL_FUNC_KEYMGMT_GEN_INIT, (void (*)(void))ec_gen_init},
-    {OSSL_FUNC_KEYMGMT_GEN_SET_PARAMS, (void (*)(void))ec_gen_set_params},
-    {OSSL_FUNC_KEYMGMT_GEN_SETTABLE_PARAMS, (void (*)(void))ec_gen_settable_params},
-    {OSSL_FUNC_KEYMGMT_GEN, (void (*)(void))ec_gen},
-    {OSSL_FUNC_KEYMGMT_GEN_CLEANUP, (void (*)(void))ec_gen_cleanup},
+    {OSSL_FUNC_KEYMGMT_GEN_SET_PARAMS, (void (*)(void))envprov_gen_set_params},
+    {OSSL_FUNC_KEYMGMT_GEN_SETTABLE_PARAMS, (void (*)(void))envprov_gen_settable_params},
+    {OSSL_FUNC_KEYMGMT_GEN, (void (*)(void))envprov_gen},
+    {OSSL_FUNC_KEYMGMT_GEN_CLEANUP, (void (*)(void))envprov_gen_cleanup},
     {0, NULL},
 };

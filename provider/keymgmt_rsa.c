@@ -19,17 +19,12 @@
 #include "keymgmt_common.h"
 
 static OSSL_FUNC_keymgmt_new_fn rsa_new;
-static OSSL_FUNC_keymgmt_free_fn rsa_free;
 static OSSL_FUNC_keymgmt_load_fn rsa_load;
-static OSSL_FUNC_keymgmt_has_fn rsa_has;
-static OSSL_FUNC_keymgmt_match_fn rsa_match;
 static OSSL_FUNC_keymgmt_get_params_fn rsa_get_params;
 static OSSL_FUNC_keymgmt_gettable_params_fn rsa_gettable_params;
-static OSSL_FUNC_keymgmt_export_fn rsa_export;
 static OSSL_FUNC_keymgmt_export_types_fn rsa_export_types;
 static OSSL_FUNC_keymgmt_query_operation_name_fn rsa_query_operation_name;
 static OSSL_FUNC_keymgmt_gen_init_fn rsa_gen_init;
-static OSSL_FUNC_keymgmt_dup_fn rsa_dup;
 
 static void *rsa_new(void *provctx)
 {
@@ -38,36 +33,14 @@ static void *rsa_new(void *provctx)
     return NULL;
 }
 
-static void rsa_free(void *keydata)
-{
-    envkey_free(keydata);
-}
 
 static void *rsa_load(const void *reference, size_t reference_sz)
 {
     return envprov_keymgmt_load(reference, reference_sz, ENVKEY_RSA);
 }
 
-static void *rsa_dup(const void *keydata, int selection)
-{
-    return envkey_up((envkey *)keydata);
-}
 
-static int rsa_has(const void *keydata, int selection)
-{
-    const envkey *k = keydata;
-    if (k == NULL)
-        return 0;
-    if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) && !k->has_private)
-        return 0;
-    return 1;
-}
 
-static int rsa_match(const void *a, const void *b, int selection)
-{
-    const envkey *x = a, *y = b;
-    return x->pub != NULL && y->pub != NULL && EVP_PKEY_eq(x->pub, y->pub) == 1;
-}
 
 static int rsa_get_params(void *keydata, OSSL_PARAM params[])
 {
@@ -106,20 +79,6 @@ static const OSSL_PARAM *rsa_gettable_params(void *provctx)
     return gettable;
 }
 
-static int rsa_export(void *keydata, int selection, OSSL_CALLBACK *cb, void *cbarg)
-{
-    envkey *k = keydata;
-    if (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY)
-        return 0; /* never: the private half does not leave the device */
-    if (!(selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY))
-        return 1; /* RSA has no domain parameters */
-    OSSL_PARAM *params = NULL;
-    if (EVP_PKEY_todata(k->pub, EVP_PKEY_PUBLIC_KEY, &params) != 1)
-        return 0;
-    int ok = cb(params, cbarg);
-    OSSL_PARAM_free(params);
-    return ok;
-}
 
 static const OSSL_PARAM *rsa_export_types(int selection)
 {
@@ -149,14 +108,14 @@ static void *rsa_gen_init(void *provctx, int selection, const OSSL_PARAM params[
 
 const OSSL_DISPATCH envprov_rsa_keymgmt_functions[] = {
     {OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))rsa_new},
-    {OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))rsa_free},
+    {OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))envprov_keymgmt_free},
     {OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))rsa_load},
-    {OSSL_FUNC_KEYMGMT_DUP, (void (*)(void))rsa_dup},
-    {OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))rsa_has},
-    {OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))rsa_match},
+    {OSSL_FUNC_KEYMGMT_DUP, (void (*)(void))envprov_keymgmt_dup},
+    {OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))envprov_keymgmt_has},
+    {OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))envprov_keymgmt_match_public},
     {OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))rsa_get_params},
     {OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))rsa_gettable_params},
-    {OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))rsa_export},
+    {OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))envprov_keymgmt_export_public},
     {OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))rsa_export_types},
     {OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))rsa_query_operation_name},
     {OSSL_FUNC_KEYMGMT_GEN_INIT, (void (*)(void))rsa_gen_init},
