@@ -31,8 +31,8 @@ struct envtpm_ctx {
     ESYS_CONTEXT *esys;
     ESYS_TR srk;          /* persistent SRK, ESYS_TR_NONE until connected */
     ESYS_TR session;      /* salted HMAC session, response encryption */
-    unsigned char srk_name[ENVTPM_MAX_NAME];
-    size_t srk_name_len;
+    unsigned char srk_name[ENVTPM_MAX_NAME]; /* of the first SRK accepted: kept */
+    size_t srk_name_len;  /* across reconnects, required on each (TOFU) */
     unsigned generation;  /* bumps on every (re)connect: ESYS_TRs go stale */
     /* ESYS hands out one ESYS_TR per TPM handle: closing it for one key
      * would close it for all, so persistent handles are cached here, per
@@ -89,6 +89,16 @@ TSS2_RC envtpm_tr_persistent(struct envtpm_ctx *t, uint32_t handle, ESYS_TR *tr,
 
 /* Finds (or creates) the SRK, checks the pinned name, starts the session. */
 int envtpm_srk_setup(struct envtpm_ctx *t);
+/* The SRK checks on what was read (no TPM call; unit-tested): `pub` and
+ * `reported` are a TPM2_ReadPublic answer, handle_name the name of the
+ * public area stored in the SRK's ESYS_TR (the key ESYS encrypts salts to).
+ * pub must be a storage key whose computed name equals reported and
+ * handle_name; handle_name must equal `expect` unless expect_len is 0
+ * (`pinned` says whether expect is tpm2-srk-name or the TOFU name, for the
+ * message). ENVPROV_R_OK or ENVPROV_R_KEY_NOT_SAFE (raised). */
+int envtpm_srk_verify(const unsigned char *expect, size_t expect_len, int pinned,
+                      const unsigned char *handle_name, size_t handle_len,
+                      const TPMT_PUBLIC *pub, const TPM2B_NAME *reported) ENVTPM_WARN_UNUSED;
 /* A salted policy session (for PCR-policy keys), response encryption on. */
 int envtpm_policy_session(struct envtpm_ctx *t, TPM2_SE type, ESYS_TR *out);
 /* Name of a public area: nameAlg || H(marshalled TPMT_PUBLIC). */

@@ -6,7 +6,8 @@
  * (Part 1 §19.6.13). If an interposer on the bus answered ReadPublic with a
  * key of its own, it could read the salt and so every "encrypted" response.
  * Comparing the SRK's name with one recorded at provisioning time
- * (tpm2-srk-name) closes that hole; without a pin we trust first use.
+ * (tpm2-srk-name) closes that hole; without a pin we trust first use, and
+ * the name first seen is required on every reconnect of the context.
  */
 #include <string.h>
 
@@ -92,48 +93,99 @@ static int create_srk(struct envtpm_ctx *t)
     return ENVPROV_R_OK;
 }
 
+int envtpm_srk_verify(const unsigned char *expect, size_t expect_len, int pinned,
+                      const unsigned char *handle_name, size_t handle_len,
+                      const TPMT_PUBLIC *pub, const TPM2B_NAME *reported)
+{
+    unsigned char computed[ENVTPM_MAX_NAME];
+    size_t clen = 0;
+    TPMA_OBJECT need = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT | TPMA_OBJECT_FIXEDTPM;
+
+    if ((pub->objectAttributes & need) != need ||
+        (pub->objectAttributes & TPMA_OBJECT_SIGN_ENCRYPT) ||
+        (pub->type != TPM2_ALG_ECC && pub->type != TPM2_ALG_RSA)) {
+        ENVPROV_RAISE(ENVPROV_R_KEY_NOT_SAFE,
+                      "TPM: the object at 0x81000001 is not a storage key (restricted, "
+                      "decrypt, fixedTPM); refusing to use it as the SRK");
+        return ENVPROV_R_KEY_NOT_SAFE;
+    }
+    /* Our own hash of the public area we check, not the name the TPM says. */
+    if (envtpm_public_name(pub, computed, &clen) != ENVPROV_R_OK || reported == NULL ||
+        clen != reported->size || CRYPTO_memcmp(computed, reported->name, clen) != 0) {
+        ENVPROV_RAISE(ENVPROV_R_KEY_NOT_SAFE, "TPM: the SRK's name does not match its "
+                                              "public area");
+        return ENVPROV_R_KEY_NOT_SAFE;
+    }
+    /* The attribute checks above are about the key the salt goes to only if
+     * both reads returned the same public area (same name = same area). */
+    if (handle_len != clen || CRYPTO_memcmp(handle_name, computed, clen) != 0) {
+        ENVPROV_RAISE(ENVPROV_R_KEY_NOT_SAFE,
+                      "TPM: two reads of the SRK at 0x81000001 returned different keys (an "
+                      "interposer on the TPM bus?); refusing to use it");
+        return ENVPROV_R_KEY_NOT_SAFE;
+    }
+    if (expect_len != 0 &&
+        (expect_len != handle_len || CRYPTO_memcmp(expect, handle_name, handle_len) != 0)) {
+        if (pinned)
+            ENVPROV_RAISE(ENVPROV_R_KEY_NOT_SAFE,
+                          "TPM: the SRK at 0x81000001 is not the one pinned in tpm2-srk-name "
+                          "(substituted key or cleared TPM); refusing to use it");
+        else
+            ENVPROV_RAISE(ENVPROV_R_KEY_NOT_SAFE,
+                          "TPM: the SRK at 0x81000001 changed since this process first "
+                          "connected (substituted key or cleared TPM); refusing to use it. "
+                          "Pin the right one with tpm2-srk-name");
+        return ENVPROV_R_KEY_NOT_SAFE;
+    }
+    return ENVPROV_R_OK;
+}
+
+/*
+ * ESYS encrypts the session salt to the public area it stored in t->srk when
+ * Esys_TR_FromTPMPublic looked the handle up (Esys_StartAuthSession, tpmKey).
+ * That lookup is an unprotected ReadPublic: it is the answer the pin must be
+ * checked against, and Esys_TR_GetName hashes exactly that stored area. A
+ * second ReadPublic gives us the area itself for the attribute checks; it
+ * must have the same name, or an interposer answered the two differently.
+ */
 static int check_srk(struct envtpm_ctx *t)
 {
     TPM2B_PUBLIC *pub = NULL;
-    TPM2B_NAME *name = NULL;
-    unsigned char computed[ENVTPM_MAX_NAME];
-    size_t clen = 0;
+    TPM2B_NAME *name = NULL, *stored = NULL;
+    const unsigned char *expect = t->srk_pin;
+    size_t expect_len = t->srk_pin_len;
     TSS2_RC rc;
-    int r = ENVPROV_R_OK;
-    TPMA_OBJECT need = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT | TPMA_OBJECT_FIXEDTPM;
+    int r;
 
+    rc = ENVTPM_ESYS(t, Esys_TR_GetName, t->srk, &stored);
+    if (rc != TSS2_RC_SUCCESS)
+        return envtpm_raise_rc(ENVPROV_R_INTERNAL, "reading the SRK handle's name", rc);
+    if (stored->size > ENVTPM_MAX_NAME) {
+        Esys_Free(stored);
+        ENVPROV_RAISE(ENVPROV_R_KEY_NOT_SAFE, "TPM: the SRK's name is too long");
+        return ENVPROV_R_KEY_NOT_SAFE;
+    }
     rc = ENVTPM_ESYS(t, Esys_ReadPublic, t->srk, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub,
                      &name, NULL);
-    if (rc != TSS2_RC_SUCCESS)
+    if (rc != TSS2_RC_SUCCESS) {
+        Esys_Free(stored);
         return envtpm_raise_rc(envtpm_rc_reason(rc), "reading the SRK's public area", rc);
-    if ((pub->publicArea.objectAttributes & need) != need ||
-        (pub->publicArea.objectAttributes & TPMA_OBJECT_SIGN_ENCRYPT) ||
-        (pub->publicArea.type != TPM2_ALG_ECC && pub->publicArea.type != TPM2_ALG_RSA)) {
-        r = ENVPROV_R_KEY_NOT_SAFE;
-        ENVPROV_RAISE(r, "TPM: the object at 0x81000001 is not a storage key (restricted, "
-                         "decrypt, fixedTPM); refusing to use it as the SRK");
-        goto out;
     }
-    /* Name from the public area we were given, not the one the TPM says:
-     * they must agree, and the pin is checked against ours. */
-    if (envtpm_public_name(&pub->publicArea, computed, &clen) != ENVPROV_R_OK ||
-        clen != name->size || CRYPTO_memcmp(computed, name->name, clen) != 0) {
-        r = ENVPROV_R_KEY_NOT_SAFE;
-        ENVPROV_RAISE(r, "TPM: the SRK's name does not match its public area");
-        goto out;
+    /* Without a pin, trust on first use means the first use: the name seen
+     * by this context's first successful check is required from then on. */
+    if (expect_len == 0) {
+        expect = t->srk_name;
+        expect_len = t->srk_name_len;
     }
-    if (t->srk_pin_len != 0 &&
-        (t->srk_pin_len != clen || CRYPTO_memcmp(t->srk_pin, computed, clen) != 0)) {
-        r = ENVPROV_R_KEY_NOT_SAFE;
-        ENVPROV_RAISE(r, "TPM: the SRK at 0x81000001 is not the one pinned in tpm2-srk-name "
-                         "(substituted key or cleared TPM); refusing to use it");
-        goto out;
+    r = envtpm_srk_verify(expect, expect_len, t->srk_pin_len != 0, stored->name, stored->size,
+                          &pub->publicArea, name);
+    if (r == ENVPROV_R_OK) {
+        memcpy(t->srk_name, stored->name, stored->size);
+        t->srk_name_len = stored->size;
     }
-    memcpy(t->srk_name, computed, clen);
-    t->srk_name_len = clen;
-out:
     Esys_Free(pub);
     Esys_Free(name);
+    Esys_Free(stored);
     return r;
 }
 

@@ -333,6 +333,40 @@ static void fork_child(void **state)
     envtpm_ctx_free(t);
 }
 
+/* Without a pin, the SRK seen first is required on every reconnect: swap
+ * the SRK, drop our session so the next use reconnects, and it is refused;
+ * a new context (a new first use) takes the new one. Runs last: it replaces
+ * the SRK the other tests' keys live under. */
+static void srk_tofu_kept(void **state)
+{
+    struct envtpm_ctx *t = it_ctx(NULL), *t2;
+    struct envtpm_key *k = it_open(t, "tpm2:handle=0x81000101");
+    unsigned char first[80], second[80];
+    size_t l1 = 0, l2 = 0;
+
+    it_ec_roundtrip(k);
+    assert_int_equal(envtpm_srk_name(t, first, &l1, sizeof(first)), ENVPROV_R_OK);
+    it_sh("cd '%s' && tpm2_evictcontrol -C o -c 0x81000001 >/dev/null && "
+          "tpm2_createprimary -C o -G rsa -c other.ctx >/dev/null && "
+          "tpm2_evictcontrol -C o -c other.ctx 0x81000001 >/dev/null && "
+          "tpm2_flushcontext -t && tpm2_flushcontext -l",
+          it_path(""));
+    tpm_test_reset_reason();
+    assert_int_equal(it_ec_try(k), ENVPROV_R_KEY_NOT_SAFE);
+    assert_non_null(strstr(tpm_test_last_message(), "first connected"));
+    assert_int_equal(envtpm_reconnects(t), 1);
+    /* and it keeps refusing */
+    assert_int_equal(envtpm_ctx_connect(t), ENVPROV_R_KEY_NOT_SAFE);
+    envtpm_key_free(k);
+    envtpm_ctx_free(t);
+
+    t2 = it_ctx(NULL);
+    assert_int_equal(envtpm_ctx_connect(t2), ENVPROV_R_OK);
+    assert_int_equal(envtpm_srk_name(t2, second, &l2, sizeof(second)), ENVPROV_R_OK);
+    assert_true(l1 != l2 || memcmp(first, second, l1) != 0);
+    envtpm_ctx_free(t2);
+}
+
 const struct CMUnitTest it_basic_tests[] = {
     cmocka_unit_test(srk_matches_tpm2_tools),
     cmocka_unit_test(srk_pin),
@@ -343,5 +377,6 @@ const struct CMUnitTest it_basic_tests[] = {
     cmocka_unit_test(not_found_and_corrupt),
     cmocka_unit_test(backend_ops),
     cmocka_unit_test(fork_child),
+    cmocka_unit_test(srk_tofu_kept),
 };
 const size_t it_basic_count = sizeof(it_basic_tests) / sizeof(it_basic_tests[0]);
