@@ -6,6 +6,7 @@
  * SHA-256/MGF1-SHA-256 and the wrap AAD as the OAEP label (RFC 8017 §7.1).
  */
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -100,9 +101,15 @@ envelope_status envelope_kek_open(envelope_lib *lib, const char *uri, envelope_k
     char shown[ENVELOPE_MAX_KEK_URI + 1];
     if (env_uri_strip(uri, shown, sizeof(shown), NULL) != ENVELOPE_OK)
         shown[0] = '\0';
+    /* pkcs11: and tpm2: keys come only from the envelope provider's
+     * loaders. Without the property query OpenSSL first tries its own file:
+     * loader with the whole URI as a relative path, so a file named
+     * "pkcs11:x/k.pem" in the current folder would be loaded as the KEK. */
+    const char *propq = lib->propq;
+    if (strncasecmp(uri, "pkcs11:", 7) == 0 || strncasecmp(uri, "tpm2:", 5) == 0)
+        propq = "provider=" ENVELOPE_PROVIDER_NAME;
     ERR_set_mark();
-    OSSL_STORE_CTX *st = OSSL_STORE_open_ex(uri, lib->libctx, lib->propq, NULL, NULL, NULL,
-                                            NULL, NULL);
+    OSSL_STORE_CTX *st = OSSL_STORE_open_ex(uri, lib->libctx, propq, NULL, NULL, NULL, NULL, NULL);
     if (st == NULL) {
         ERR_clear_last_mark();
         return env_fail_ossl(err, ENVELOPE_ERR_KEK_NOT_FOUND,

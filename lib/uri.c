@@ -138,6 +138,45 @@ envelope_status env_uri_check_untrusted(const uint8_t *uri, size_t len, char *ou
     if (memchr(dec, '\0', d) != NULL)
         return env_fail(err, ENVELOPE_ERR_KEK_REF_REFUSED,
                         "the message's KEK reference has an encoded NUL; refused");
+    /* An allow-list per scheme: a message may name a key, never how to
+     * reach it. pkcs11: only the RFC 7512 path attributes that identify a
+     * token and an object, no query at all; tpm2: only handle= and pcrs=
+     * (a tpm2:file= reference would let the message choose a file). */
+    static const char *const p11_attrs[] = { "token", "manufacturer", "serial", "model",
+                                             "object", "id", "type" };
+    static const char *const tpm_attrs[] = { "handle", "pcrs" };
+    int is_tpm = sl == 4;
+    const char *const *attrs = is_tpm ? tpm_attrs : p11_attrs;
+    size_t nattrs = is_tpm ? sizeof(tpm_attrs) / sizeof(tpm_attrs[0])
+                           : sizeof(p11_attrs) / sizeof(p11_attrs[0]);
+    if (memchr(out, '?', len) != NULL || memchr(out, '/', len) != NULL)
+        return env_fail(err, ENVELOPE_ERR_KEK_REF_REFUSED,
+                        "the message's KEK reference has a query or a path; refused: name the "
+                        "KEK with --kek");
+    int names_key = 0;
+    for (size_t i = sl + 1; i < len;) {
+        size_t end = i;
+        while (end < len && out[end] != ';')
+            end++;
+        const char *eq = memchr(out + i, '=', end - i);
+        size_t nl = eq != NULL ? (size_t)(eq - (out + i)) : 0;
+        int known = 0;
+        for (size_t j = 0; nl && j < nattrs; j++)
+            known |= strlen(attrs[j]) == nl && strncasecmp(out + i, attrs[j], nl) == 0;
+        if (!known)
+            return env_fail(err, ENVELOPE_ERR_KEK_REF_REFUSED,
+                            "the message's KEK reference has an attribute that does not only "
+                            "name a key (\"%.*s\"); refused: name the KEK with --kek",
+                            (int)(end - i > 40 ? 40 : end - i), out + i);
+        names_key |= is_tpm ? (nl == 6 && strncasecmp(out + i, "handle", 6) == 0)
+                            : ((nl == 6 && strncasecmp(out + i, "object", 6) == 0)
+                               || (nl == 2 && strncasecmp(out + i, "id", 2) == 0));
+        i = end + 1;
+    }
+    if (!names_key) /* "pkcs11:" alone would match whatever key comes first */
+        return env_fail(err, ENVELOPE_ERR_KEK_REF_REFUSED,
+                        "the message's KEK reference names no key (%s); refused",
+                        is_tpm ? "no handle=" : "no object= or id=");
     for (size_t i = 0; i < d; i++) {
         if (i > 0 && dec[i - 1] != ';' && dec[i - 1] != '?' && dec[i - 1] != '&' && dec[i - 1] != ':')
             continue;

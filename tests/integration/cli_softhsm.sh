@@ -99,5 +99,15 @@ open("evil", "wb").write(out)
 PY
 expect_rc 4 "module-path reference refused" "$ENV" decrypt evil
 
+# A file in the current folder named like a pkcs11: URI is never the KEK:
+# OpenSSL's own file: loader would take "pkcs11:..." as a relative path.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "pkcs11:token=$ENV_TOKEN;object=ghost" 2>/dev/null
+rc=0
+envelope_run_own "$ENV" encrypt --kek "pkcs11:token=$ENV_TOKEN;object=ghost" -o ghost.env pt \
+  >/dev/null 2>ghost.err || rc=$?
+[ "$rc" -ne 0 ] || fail "a file named like a pkcs11: URI was used as the KEK"
+[ ! -e ghost.env ] || fail "output written with a file-borne KEK"
+grep -q "object not found" ghost.err || { fail "ghost KEK: not reported as not found"; sed 's/^/  | /' ghost.err >&2; }
+
 if [ "$fails" -ne 0 ]; then echo "cli_softhsm: $fails failure(s)"; exit 1; fi
 echo "cli_softhsm: all checks passed"

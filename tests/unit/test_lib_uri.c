@@ -43,7 +43,23 @@ static void test_untrusted(void **state)
     (void)state;
     assert_int_equal(check("pkcs11:token=prod;object=kek;id=%01"), ENVELOPE_OK);
     assert_int_equal(check("tpm2:handle=0x81000002"), ENVELOPE_OK);
+    assert_int_equal(check("tpm2:handle=0x81000101;pcrs=sha256:0,7"), ENVELOPE_OK);
+    assert_int_equal(check("pkcs11:token=envtest;id=%74%17;object=demo-aes;type=secret-key"),
+                     ENVELOPE_OK);
     static const char *const refused[] = {
+        /* OpenSSL's file: loader would take these as relative paths */
+        "pkcs11:evil/k.pem",
+        "tpm2:x/k.pem",
+        /* a message may name a key, never a file or how to reach it */
+        "tpm2:file=/etc/passwd",
+        "tpm2:handle=0x81000101;file=/tmp/k.pem",
+        "pkcs11:token=prod;object=k;slot-id=0",
+        "pkcs11:token=prod;object=k;library-manufacturer=x",
+        "pkcs11:token=prod?object=k",
+        /* names no key: would match the first one */
+        "pkcs11:",
+        "pkcs11:token=prod",
+        "tpm2:pcrs=sha256:0",
         "kms:key=abc", /* no such scheme: KMS keys are pkcs11: URIs via the bridge */
         "file:/etc/kek.pem",
         "/etc/kek.pem",
