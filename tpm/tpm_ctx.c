@@ -110,6 +110,7 @@ static void disconnect(struct envtpm_ctx *t, int orderly)
     if (t->esys != NULL) {
         if (orderly && t->session != ESYS_TR_NONE)
             (void)ENVTPM_ESYS(t, Esys_FlushContext, t->session);
+        envtpm_wipe_response(t); /* Esys_Finalize frees it unwiped */
         Esys_Finalize(&t->esys);
     }
     if (t->tcti_ctx != NULL)
@@ -136,7 +137,13 @@ TSS2_RC envtpm_tr_persistent(struct envtpm_ctx *t, uint32_t handle, ESYS_TR *tr,
             return TSS2_RC_SUCCESS;
         }
     }
-    rc = ENVTPM_ESYS(t, Esys_TR_FromTPMPublic, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+    /* The public area read here becomes the key's EVP_PKEY (every software
+     * wrap goes to it) and the name its commands are bound to, so it must
+     * come from the TPM: ReadPublic in the salted session, whose response
+     * HMAC (keyed with the salt only the real TPM could decrypt) ESYS checks
+     * over the public area (Part 1 §19.6.8, §19.6.13). An interposer's
+     * answer then fails with TSS2_ESYS_RC_RSP_AUTH_FAILED. */
+    rc = ENVTPM_ESYS(t, Esys_TR_FromTPMPublic, handle, t->session, ESYS_TR_NONE, ESYS_TR_NONE,
                      tr);
     if (rc != TSS2_RC_SUCCESS) {
         *tr = ESYS_TR_NONE;

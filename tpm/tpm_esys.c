@@ -5,7 +5,9 @@
  */
 #include <stdio.h>
 
+#include <openssl/crypto.h>
 #include <tss2/tss2_rc.h>
+#include <tss2/tss2_sys.h>
 
 #include "tpm_int.h"
 
@@ -27,6 +29,26 @@ TSS2_RC envtpm_esys_end(struct envtpm_ctx *t, const char *fn, TSS2_RC rc)
     }
     pthread_mutex_unlock(&t->lock);
     return rc;
+}
+
+void envtpm_wipe_response(struct envtpm_ctx *t)
+{
+    TSS2_SYS_CONTEXT *sys = NULL;
+    const uint8_t *rp = NULL;
+    size_t n = 0;
+
+    if (t->esys == NULL)
+        return;
+    envtpm_esys_begin(t);
+    /* ESYS decrypts an encrypted response parameter in place, in the SAPI
+     * context's command/response buffer (Tss2_Sys_GetRpBuffer's area), and
+     * neither the next command nor Esys_Finalize clears what a short
+     * command leaves behind. BAD_SEQUENCE (no response since the last
+     * command was prepared) leaves nothing to wipe. */
+    if (Esys_GetSysContext(t->esys, &sys) == TSS2_RC_SUCCESS && sys != NULL &&
+        Tss2_Sys_GetRpBuffer(sys, &n, &rp) == TSS2_RC_SUCCESS && rp != NULL && n != 0)
+        OPENSSL_cleanse((void *)(uintptr_t)rp, n);
+    pthread_mutex_unlock(&t->lock);
 }
 
 TSS2_RC envtpm_rc_base(TSS2_RC rc)

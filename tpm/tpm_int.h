@@ -61,6 +61,10 @@ TSS2_RC envtpm_esys_end(struct envtpm_ctx *t, const char *fn, TSS2_RC rc);
     envtpm_esys_end((t), (name), (envtpm_esys_begin(t), (expr)))
 #define ENVTPM_ESYS(t, fn, ...) ENVTPM_CALL((t), #fn, fn((t)->esys, __VA_ARGS__))
 
+/* Wipes the response parameters of the last command in tss2's own buffer
+ * (where ESYS decrypted them): call right after a command whose response
+ * holds a secret, before any other command, and before Esys_Finalize. */
+void envtpm_wipe_response(struct envtpm_ctx *t);
 /* TPM 2.0 Part 2 §6.6: strips the parameter/handle/session number. */
 TSS2_RC envtpm_rc_base(TSS2_RC rc);
 /* Our reason for a TSS2_RC (coarse; callers refine by context). */

@@ -3,10 +3,16 @@
  * an ESYS_TR for it (a persistent handle, or a file key loaded under the
  * SRK and flushed right after) and the session that authorises it.
  *
- * A key's TPM name is recorded when it is opened; every later use checks
- * that the object at the handle still has that name, so a key swapped at a
- * persistent handle (after TPM2_EvictControl by someone with owner auth) is
- * refused instead of used.
+ * A persistent key's public area and name are read in the salted session
+ * (the response HMAC covers them, so an interposer cannot substitute its own
+ * public key) when it is opened. Each connection looks the handle up again
+ * the same way and the name must be the one recorded at open, so a key
+ * swapped at the handle (TPM2_EvictControl by someone with owner auth) is
+ * refused after a reconnect. Within one connection the cached ESYS_TR's
+ * name is in the cpHash of every command authorised by the HMAC session
+ * (Part 1 §18.7), so the TPM refuses a swapped object there; a PCR-only
+ * policy session does not bind the name, but a swapped key can then only
+ * produce a wrong Z or plaintext, which the unwrap's GCM/OAEP check refuses.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +62,8 @@ int envtpm_key_acquire(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR *tr, 
             }
             return envtpm_raise_rc(reason, "opening a persistent key", rc);
         }
-        /* the object at the handle must still be the key that was opened */
+        /* the object at the handle must still be the key that was opened
+         * (compares with this connection's authenticated lookup) */
         if (k->name_len != 0 && (r = check_name(k, name, nlen)) != ENVPROV_R_OK) {
             *tr = ESYS_TR_NONE;
             return r;
@@ -180,7 +187,8 @@ static int open_op(struct envtpm_ctx *t, void *varg)
     if (r != ENVPROV_R_OK)
         return r;
     if (k->persistent) {
-        TSS2_RC rc = ENVTPM_ESYS(t, Esys_ReadPublic, tr, ESYS_TR_NONE, ESYS_TR_NONE,
+        /* in the salted session: the response HMAC covers the public area */
+        TSS2_RC rc = ENVTPM_ESYS(t, Esys_ReadPublic, tr, t->session, ESYS_TR_NONE,
                                  ESYS_TR_NONE, &pub, NULL, NULL);
         if (rc != TSS2_RC_SUCCESS)
             return envtpm_raise_rc(envtpm_rc_reason(rc), "reading a key's public area", rc);

@@ -5,7 +5,9 @@
  * encryption, so Z and the plaintext cross the bus only encrypted.
  *
  * CT: the outputs are secrets. They are copied out of ESYS's buffers and
- * those are wiped before Esys_Free; on failure `out` is wiped.
+ * those are wiped before Esys_Free; tss2's response buffer, where ESYS
+ * decrypted them in place, is wiped right after the command; on failure
+ * `out` is wiped.
  */
 #include <string.h>
 
@@ -68,6 +70,8 @@ static int zgen_op(struct envtpm_ctx *t, void *varg)
         return r;
     }
     rc = ENVTPM_ESYS(t, Esys_ECDH_ZGen, tr, s, ESYS_TR_NONE, ESYS_TR_NONE, &in, &outp);
+    /* before the flushes below reuse (and only partly overwrite) the buffer */
+    envtpm_wipe_response(t);
     if (policy)
         envtpm_flush(t, s);
     envtpm_key_release(t, tr, flush);
@@ -170,6 +174,7 @@ static int rsa_op(struct envtpm_ctx *t, void *varg)
     }
     rc = ENVTPM_ESYS(t, Esys_RSA_Decrypt, tr, s, ESYS_TR_NONE, ESYS_TR_NONE, &ct, &scheme,
                      a->label, &msg);
+    envtpm_wipe_response(t); /* the plaintext, decrypted in tss2's buffer */
     if (policy)
         envtpm_flush(t, s);
     envtpm_key_release(t, tr, flush);

@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include <openssl/rand.h>
+#include <tss2/tss2_sys.h>
 
+#include "tpm_int.h" /* struct envtpm_key/ctx: to look into tss2's buffer */
 #include "tpm_it.h"
 
 #define ROUNDS 5
@@ -89,7 +91,67 @@ static void secrets_not_on_the_bus(void **state)
         if (found(cap, caplen, dek[i], 16))
             fail_msg("DEK %zu appears in clear on the bus", i);
     }
+    /* A persistent KEK's public area (its EVP_PKEY, every wrap's target) is
+     * read in the salted session: TPM2_ReadPublic (cc 0x173) of each KEK
+     * handle goes with tag TPM_ST_SESSIONS (0x8002). ESYS also sends one
+     * without (0x8001) first, to learn the name the session HMAC needs;
+     * open_op requires the two answers to have the same name. */
+    {
+        int with[2] = { 0, 0 };
+        for (i = 6; i + 8 <= caplen; i++) {
+            static const unsigned char cc[] = { 0x00, 0x00, 0x01, 0x73, 0x81, 0x00, 0x01 };
+            if (memcmp(cap + i, cc, sizeof(cc)) != 0 || (cap[i + 7] != 0x01 && cap[i + 7] != 0x02))
+                continue;
+            if (cap[i - 6] == 0x80 && cap[i - 5] == 0x02)
+                with[cap[i + 7] - 1]++;
+        }
+        if (with[0] == 0 || with[1] == 0)
+            fail_msg("ReadPublic of a KEK never sent in the session (%d, %d)", with[0], with[1]);
+    }
     free(cap);
+}
+
+/* The response parameters of the last command in tss2's SAPI buffer. */
+static int in_tss_buffer(struct envtpm_key *k, const unsigned char *secret, size_t len)
+{
+    TSS2_SYS_CONTEXT *sys = NULL;
+    const uint8_t *rp = NULL;
+    size_t n = 0;
+
+    assert_int_equal(Esys_GetSysContext(k->t->esys, &sys), TSS2_RC_SUCCESS);
+    assert_int_equal(Tss2_Sys_GetRpBuffer(sys, &n, &rp), TSS2_RC_SUCCESS);
+    assert_true(n >= len);
+    return memmem(rp, n, secret, len) != NULL;
+}
+
+/* ESYS decrypts ZGen's point and RSA_Decrypt's message in place in that
+ * buffer; both are wiped right after the command. (After a persistent key
+ * without a policy, ZGen/RSA_Decrypt is the last command sent.) */
+static void secrets_wiped_in_tss2(void **state)
+{
+    struct envtpm_ctx *t = it_ctx(NULL);
+    struct envtpm_key *ec = it_open(t, "tpm2:handle=0x81000101");
+    struct envtpm_key *rsa = it_open(t, "tpm2:handle=0x81000102");
+    unsigned char peer[65], zsw[32], z[32], dek[32], ct[256], out[256];
+    static const unsigned char label[] = "buf";
+    size_t n = 0, ctlen = 0;
+
+    it_sw_ecdh(envtpm_key_public(ec), peer, zsw);
+    assert_int_equal(envtpm_ecdh_zgen(ec, peer, 65, z, &n, sizeof(z)), ENVPROV_R_OK);
+    assert_memory_equal(z, zsw, 32);
+    if (in_tss_buffer(ec, zsw, 16))
+        fail_msg("Z left in clear in tss2's response buffer");
+    assert_int_equal(RAND_bytes(dek, sizeof(dek)), 1);
+    it_sw_oaep(envtpm_key_public(rsa), label, sizeof(label), dek, 32, ct, &ctlen);
+    assert_int_equal(envtpm_rsa_decrypt(rsa, 1, label, sizeof(label), ct, ctlen, out, &n,
+                                        sizeof(out)),
+                     ENVPROV_R_OK);
+    assert_memory_equal(out, dek, 32);
+    if (in_tss_buffer(rsa, dek, 16))
+        fail_msg("DEK left in clear in tss2's response buffer");
+    envtpm_key_free(ec);
+    envtpm_key_free(rsa);
+    envtpm_ctx_free(t);
 }
 
 typedef struct {
@@ -150,6 +212,7 @@ static void four_threads(void **state)
 
 const struct CMUnitTest it_traffic_tests[] = {
     cmocka_unit_test(secrets_not_on_the_bus),
+    cmocka_unit_test(secrets_wiped_in_tss2),
     cmocka_unit_test(four_threads),
 };
 const size_t it_traffic_count = sizeof(it_traffic_tests) / sizeof(it_traffic_tests[0]);
