@@ -104,16 +104,15 @@ int envtpm_ecdh_zgen(struct envtpm_key *k, const unsigned char *peer, size_t pee
 int envtpm_rsa_label_ok(const unsigned char *label, size_t len);
 /*
  * TPM2_RSA_Decrypt (Part 3 §14.3) with OAEP-SHA256 (label as given, see
- * envtpm_rsa_label_ok), or RSAES-PKCS1-v1_5 when oaep == 0 and the key's
- * scheme allows it. A padding failure is ENVPROV_R_AUTHENTICATION_FAILED
- * and leaves `out` zeroed.
+ * envtpm_rsa_label_ok). oaep == 0 (RSAES-PKCS1-v1_5) is always refused with
+ * ENVPROV_R_MECHANISM_NOT_SUPPORTED, whatever the key's scheme: no padding
+ * oracle. A padding failure is ENVPROV_R_AUTHENTICATION_FAILED and leaves
+ * `out` zeroed.
  */
 int envtpm_rsa_decrypt(struct envtpm_key *k, int oaep,
                        const unsigned char *label, size_t labellen,
                        const unsigned char *in, size_t inlen,
                        unsigned char *out, size_t *outlen, size_t outsize) ENVTPM_WARN_UNUSED;
-/* 1 if the key's own scheme permits PKCS#1 v1.5 (NULL or RSAES scheme). */
-int envtpm_key_allows_pkcs1(const struct envtpm_key *k);
 
 /* Provider glue (tpm_backend.c): an envkey whose ops run in the TPM. */
 int envtpm_open_key(struct envtpm_ctx *t, const char *uri,

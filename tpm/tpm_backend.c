@@ -13,8 +13,11 @@
 #include "tpm_int.h"
 
 /* What the TPM does in hardware for this key: OAEP with SHA-256 for both
- * hashes and a TPM-shaped label, or PKCS#1 v1.5 if the key's own scheme
- * permits it (ours do not). Anything else: 0, and the provider says so. */
+ * hashes and a TPM-shaped label. Never PKCS#1 v1.5, not even for a key whose
+ * own scheme (null, from tpm2_create -G rsa) would let the TPM do it: a
+ * v1.5 decryption that tells a padding failure from a success is a
+ * Bleichenbacher oracle (Part 1 §B.10.3), and TPM KEKs are OAEP-SHA256 by
+ * design. Anything else: 0, and the provider says so. */
 static int tpm_rsa_supports(void *be, const envkey_rsa_params *p)
 {
     struct envtpm_key *k = be;
@@ -24,8 +27,6 @@ static int tpm_rsa_supports(void *be, const envkey_rsa_params *p)
     if (p->padding == RSA_PKCS1_OAEP_PADDING)
         return p->oaep_md == NID_sha256 && p->mgf1_md == NID_sha256 &&
                envtpm_rsa_label_ok(p->label, p->label_len);
-    if (p->padding == RSA_PKCS1_PADDING)
-        return p->label_len == 0 && envtpm_key_allows_pkcs1(k);
     return 0;
 }
 
@@ -35,7 +36,7 @@ static int tpm_rsa_decrypt(void *be, const envkey_rsa_params *p, const unsigned 
     if (!tpm_rsa_supports(be, p)) {
         ENVPROV_RAISE(ENVPROV_R_MECHANISM_NOT_SUPPORTED,
                       "TPM RSA key: only RSA-OAEP with SHA-256/MGF1-SHA-256 and an empty or "
-                      "zero-terminated label is done in the TPM");
+                      "zero-terminated label is done in the TPM (PKCS#1 v1.5 is refused)");
         return ENVPROV_R_MECHANISM_NOT_SUPPORTED;
     }
     return envtpm_rsa_decrypt(be, p->padding == RSA_PKCS1_OAEP_PADDING, p->label, p->label_len,

@@ -377,9 +377,3 @@ int envtpm_key_bits(const struct envtpm_key *k)
 {
     return k->bits;
 }
-
-int envtpm_key_allows_pkcs1(const struct envtpm_key *k)
-{
-    TPMI_ALG_RSA_SCHEME s = k->pub.publicArea.parameters.rsaDetail.scheme.scheme;
-    return k->type == ENVTPM_KEY_RSA_2048 && (s == TPM2_ALG_NULL || s == TPM2_ALG_RSAES);
-}

@@ -138,7 +138,6 @@ int envtpm_rsa_label_ok(const unsigned char *label, size_t len)
 
 typedef struct {
     struct envtpm_key *k;
-    int oaep;
     const TPM2B_DATA *label;
     const unsigned char *in;
     size_t inlen;
@@ -158,12 +157,8 @@ static int rsa_op(struct envtpm_ctx *t, void *varg)
 
     ct.size = (UINT16)a->inlen;
     memcpy(ct.buffer, a->in, a->inlen);
-    if (a->oaep) {
-        scheme.scheme = TPM2_ALG_OAEP;
-        scheme.details.oaep.hashAlg = TPM2_ALG_SHA256;
-    } else {
-        scheme.scheme = TPM2_ALG_RSAES;
-    }
+    scheme.scheme = TPM2_ALG_OAEP; /* the only scheme we ask for */
+    scheme.details.oaep.hashAlg = TPM2_ALG_SHA256;
     r = envtpm_key_acquire(t, a->k, &tr, &flush);
     if (r != ENVPROV_R_OK)
         return r;
@@ -220,9 +215,11 @@ int envtpm_rsa_decrypt(struct envtpm_key *k, int oaep, const unsigned char *labe
         ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED, "TPM: RSA decryption needs an RSA key");
         return ENVPROV_R_NOT_SUPPORTED;
     }
-    if (!oaep && (labellen != 0 || !envtpm_key_allows_pkcs1(k))) {
+    /* No PKCS#1 v1.5, whatever the key's scheme: see tpm_rsa_supports. */
+    if (!oaep) {
         ENVPROV_RAISE(ENVPROV_R_MECHANISM_NOT_SUPPORTED,
-                      "TPM: this key allows only RSA-OAEP-SHA256 (its scheme), not PKCS#1 v1.5");
+                      "TPM: RSA keys decrypt only RSA-OAEP-SHA256; PKCS#1 v1.5 is refused (a "
+                      "padding oracle)");
         return ENVPROV_R_MECHANISM_NOT_SUPPORTED;
     }
     if (!envtpm_rsa_label_ok(label, labellen)) {
@@ -241,7 +238,6 @@ int envtpm_rsa_decrypt(struct envtpm_key *k, int oaep, const unsigned char *labe
         memcpy(l.buffer, label, labellen);
     memset(&a, 0, sizeof(a));
     a.k = k;
-    a.oaep = oaep;
     a.label = &l;
     a.in = in;
     a.inlen = inlen;

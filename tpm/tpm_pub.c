@@ -86,13 +86,15 @@ int envtpm_pub_check_kek(const TPMT_PUBLIC *p)
     }
     if (p->type == TPM2_ALG_RSA) {
         TPMI_ALG_RSA_SCHEME s = p->parameters.rsaDetail.scheme.scheme;
+        /* RSAES (PKCS#1 v1.5) keys are refused: we never decrypt v1.5 (no
+         * padding oracle) and the TPM does only its own scheme with them. */
         if (p->parameters.rsaDetail.keyBits < 2048 ||
-            (s != TPM2_ALG_NULL && s != TPM2_ALG_OAEP && s != TPM2_ALG_RSAES) ||
+            (s != TPM2_ALG_NULL && s != TPM2_ALG_OAEP) ||
             (s == TPM2_ALG_OAEP &&
              p->parameters.rsaDetail.scheme.details.oaep.hashAlg != TPM2_ALG_SHA256)) {
             ENVPROV_RAISE(ENVPROV_R_MECHANISM_NOT_SUPPORTED,
-                          "TPM RSA key: need >= 2048 bits and scheme null, oaep-sha256 or "
-                          "rsaes");
+                          "TPM RSA key: need >= 2048 bits and scheme null or oaep-sha256 "
+                          "(PKCS#1 v1.5 keys are refused)");
             return ENVPROV_R_MECHANISM_NOT_SUPPORTED;
         }
         return ENVPROV_R_OK;

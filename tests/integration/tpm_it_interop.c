@@ -16,7 +16,9 @@
 
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
 
+#include "backend.h"
 #include "tpm_it.h"
 
 static void write_file(const char *name, const unsigned char *b, size_t n)
@@ -104,9 +106,37 @@ static void tools_keys_used_by_us(void **state)
     snprintf(uri, sizeof(uri), "tpm2:file=%stools-rsa.pem", dir);
     k = it_open(t, uri);
     it_rsa_roundtrip(k);
-    /* its scheme is null: PKCS#1 v1.5 would be allowed by the key itself */
-    assert_true(envtpm_key_allows_pkcs1(k));
     envtpm_key_free(k);
+    /* its scheme is null, so the TPM itself would do PKCS#1 v1.5 with it:
+     * we refuse (no padding oracle), in the backend and below it */
+    {
+        envkey *ek = NULL;
+        envkey_rsa_params rp = { .padding = RSA_PKCS1_PADDING };
+        unsigned char ct[256], out[256];
+        size_t outlen = 0;
+        memset(ct, 0x01, sizeof(ct));
+        ct[0] = 0;
+        assert_int_equal(envtpm_open_key(t, uri, &ek), ENVPROV_R_OK);
+        assert_int_equal(ek->ops->rsa_supports(ek->be, &rp), 0);
+        tpm_test_reset_reason();
+        assert_int_equal(ek->ops->rsa_decrypt(ek->be, &rp, ct, sizeof(ct), out, &outlen,
+                                              sizeof(out)),
+                         ENVPROV_R_MECHANISM_NOT_SUPPORTED);
+        assert_int_equal(envtpm_rsa_decrypt(ek->be, 0, NULL, 0, ct, sizeof(ct), out, &outlen,
+                                            sizeof(out)),
+                         ENVPROV_R_MECHANISM_NOT_SUPPORTED);
+        envkey_free(ek);
+    }
+    /* an RSAES-scheme key (v1.5 only) is refused when opened */
+    it_sh("cd '%s' && tpm2_create -C 0x81000001 -G rsa2048:rsaes:null -a "
+          "'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|decrypt' -u v.pub -r v.priv "
+          ">/dev/null && tpm2_encodeobject -C 0x81000001 -u v.pub -r v.priv -p -o rsaes.pem && "
+          "tpm2_flushcontext -l",
+          dir);
+    snprintf(uri, sizeof(uri), "tpm2:file=%srsaes.pem", dir);
+    k = NULL;
+    assert_int_equal(envtpm_key_open(t, uri, &k), ENVPROV_R_MECHANISM_NOT_SUPPORTED);
+    assert_null(k);
     snprintf(uri, sizeof(uri), "tpm2:file=%stools-ec.pem;pin-source=file:%spin", dir, dir);
     k = it_open(t, uri);
     it_ec_roundtrip(k);

@@ -71,6 +71,26 @@ cms)
   if openssl cms -decrypt -inkey "$RSA" -binary -inform DER -in other.cms -out x 2>/dev/null; then
     fail "decrypted a message for another key"
   fi
+  # PKCS#1 v1.5 is never done with a TPM key, not even one whose null scheme
+  # (tpm2_create -G rsa) would let the TPM do it: no padding oracle
+  plain tpm2_create -C 0x81000001 -G rsa2048 \
+    -a 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|decrypt' \
+    -u null.pub -r null.priv >/dev/null
+  plain tpm2_load -C 0x81000001 -u null.pub -r null.priv -c null.ctx >/dev/null
+  plain tpm2_evictcontrol -C o -c null.ctx 0x81000103 >/dev/null
+  plain tpm2_flushcontext -t && plain tpm2_flushcontext -l
+  openssl pkey -in tpm2:handle=0x81000103 -pubout -out null.pem
+  openssl pkeyutl -encrypt -pubin -inkey null.pem -pkeyopt rsa_padding_mode:pkcs1 -in dek.bin \
+    -out dek15.enc
+  if openssl pkeyutl -decrypt -inkey tpm2:handle=0x81000103 -pkeyopt rsa_padding_mode:pkcs1 \
+    -in dek15.enc -out x 2>err15.log; then fail "PKCS#1 v1.5 decrypt with a TPM key"; fi
+  grep -q "mechanism not supported" err15.log || { cat err15.log >&2; fail "v1.5: wrong error"; }
+  # OAEP-SHA256 with that key works
+  openssl pkeyutl -encrypt -pubin -inkey null.pem -pkeyopt rsa_padding_mode:oaep \
+    -pkeyopt rsa_oaep_md:sha256 -in dek.bin -out dekn.enc
+  openssl pkeyutl -decrypt -inkey tpm2:handle=0x81000103 -pkeyopt rsa_padding_mode:oaep \
+    -pkeyopt rsa_oaep_md:sha256 -in dekn.enc -out dekn.out
+  cmp dek.bin dekn.out || fail "OAEP with a null-scheme key"
   ;;
 pkeyutl-ec)
   mk ec "$EC"
