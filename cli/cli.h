@@ -63,6 +63,7 @@ typedef struct cli_out {
     char *path;
     char *tmp;
     int failed;
+    int force; /* replace an existing OUT (--force) */
 } cli_out;
 int cli_out_open(cli_out *o, const char *path, int force, const cli_in *in);
 /* envelope_sink_fn: 0 on success. */

@@ -38,14 +38,28 @@ static void json_str(FILE *f, const char *s, int utf8)
     fputc('"', f);
 }
 
-/* Text form: control characters escaped so a message cannot drive the terminal. */
+/* Text form: control characters escaped so a message cannot drive the
+ * terminal: C0, DEL, the C1 controls as UTF-8 (U+0080..U+009F: C2 80..C2 9F,
+ * U+009B is CSI to many terminals), and any byte that is not part of valid
+ * UTF-8 (a lone 0x9B is CSI to 8-bit terminals). */
 static void text_str(FILE *f, const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f)
+        size_t n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3
+                 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+        int ok = n != 0;
+        for (size_t i = 1; ok && i < n; i++)
+            ok = (p[i] & 0xc0) == 0x80;
+        if (ok && n == 2 && p[0] == 0xc2 && p[1] < 0xa0)
+            ok = 0; /* a C1 control */
+        if (n == 1 && (*p < 0x20 || *p == 0x7f))
+            ok = 0;
+        if (!ok) {
             fprintf(f, "\\x%02x", *p);
-        else
-            fputc(*p, f);
+            continue;
+        }
+        fwrite(p, 1, n, f);
+        p += n - 1;
     }
 }
 

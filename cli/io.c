@@ -6,6 +6,7 @@
  * removes the temporary file.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
@@ -90,7 +91,9 @@ int cli_out_open(cli_out *o, const char *path, int force, const cli_in *in)
         return CLI_EXIT_OK;
     }
     struct stat st, ist;
-    if (stat(path, &st) == 0) {
+    /* lstat: a symlink at OUT (dangling or not) counts as existing; it is
+     * never followed and never replaced without --force. */
+    if (lstat(path, &st) == 0) {
         if (in != NULL && fstat(in->fd, &ist) == 0 && ist.st_dev == st.st_dev &&
             ist.st_ino == st.st_ino)
             return cli_fail(CLI_EXIT_USAGE, "output \"%s\" is the input file; write elsewhere", path);
@@ -99,6 +102,7 @@ int cli_out_open(cli_out *o, const char *path, int force, const cli_in *in)
         if (!S_ISREG(st.st_mode))
             return cli_fail(CLI_EXIT_USAGE, "\"%s\" is not a regular file", path);
     }
+    o->force = force;
     char *d = strdup(path), *b = strdup(path);
     if (d == NULL || b == NULL) {
         free(d);
@@ -165,9 +169,27 @@ int cli_out_commit(cli_out *o)
         return cli_fail(CLI_EXIT_INTERNAL, "cannot write \"%s\"", o->path);
     }
     o->fd = -1;
-    if (rename(o->tmp, o->path) != 0) {
+    /* Without --force, publish only if the name is still free: a file made
+     * at OUT since cli_out_open is not replaced (no check-then-rename race). */
+    int r;
+    if (o->force) {
+        r = rename(o->tmp, o->path);
+    } else {
+        r = renameat2(AT_FDCWD, o->tmp, AT_FDCWD, o->path, RENAME_NOREPLACE);
+        if (r != 0 && (errno == EINVAL || errno == ENOSYS)) {
+            /* file system without RENAME_NOREPLACE: link() also refuses an
+             * existing name */
+            r = link(o->tmp, o->path);
+            if (r == 0)
+                (void)unlink(o->tmp);
+        }
+    }
+    if (r != 0) {
         int e = errno;
         cli_out_abort(o);
+        if (e == EEXIST)
+            return cli_fail(CLI_EXIT_USAGE, "\"%s\" appeared while writing; use --force to replace it",
+                            o->path);
         return cli_fail(CLI_EXIT_INTERNAL, "cannot rename to \"%s\": %s", o->path, strerror(e));
     }
     tmp_live = 0;

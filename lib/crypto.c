@@ -19,7 +19,6 @@
 #include "internal.h"
 #include "secmem.h"
 
-#define AUTH_FAILED "message failed authentication (tampered, truncated, or not made for this key)"
 
 envelope_status env_crypto_init(env_crypto *c, envelope_lib *lib, int which, envelope_err *err)
 {
@@ -112,7 +111,7 @@ envelope_status env_header_verify(env_crypto *c, const env_header *h, envelope_e
     /* Commitment first: a DEK that does not commit to this header never
      * decrypts a byte (and never sees the header tag check either). */
     if (CRYPTO_memcmp(h->commitment, c->s->okm + 32, ENV_COMMIT_LEN) != 0)
-        return env_fail(err, ENVELOPE_ERR_AUTH, AUTH_FAILED);
+        return env_fail(err, ENVELOPE_ERR_AUTH, ENV_AUTH_FAILED);
     /* The header tag through the decrypt context: EVP_DecryptFinal_ex
      * compares it in constant time (CRYPTO_memcmp inside OpenSSL's GCM). */
     static const uint8_t zero_nonce[12] = { 0 };
@@ -124,7 +123,7 @@ envelope_status env_header_verify(env_crypto *c, const env_header *h, envelope_e
         EVP_CIPHER_CTX_ctrl(c->dec, EVP_CTRL_AEAD_SET_TAG, ENV_TAG_LEN, tag) != 1)
         return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "header tag check failed");
     if (EVP_DecryptFinal_ex(c->dec, dummy, &outl) != 1)
-        return env_fail(err, ENVELOPE_ERR_AUTH, AUTH_FAILED);
+        return env_fail(err, ENVELOPE_ERR_AUTH, ENV_AUTH_FAILED);
     return ENVELOPE_OK;
 }
 
@@ -172,7 +171,7 @@ envelope_status env_frame_open(env_crypto *c, const uint8_t *message_id, uint64_
     if (EVP_DecryptFinal_ex(c->dec, out + (len > 0 ? (size_t)outl : 0), &fl) != 1) {
         if (len > 0)
             OPENSSL_cleanse(out, len);
-        return env_fail(err, ENVELOPE_ERR_AUTH, AUTH_FAILED);
+        return env_fail(err, ENVELOPE_ERR_AUTH, ENV_AUTH_FAILED);
     }
     return ENVELOPE_OK;
 }

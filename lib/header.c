@@ -88,6 +88,13 @@ static envelope_status parse_edk(env_rd *r, env_edk *e, size_t i, size_t *need, 
                         i + 1, ulen, ENVELOPE_MAX_KEK_URI);
     if ((e->uri = env_rd_bytes(r, ulen)) == NULL || !env_rd_u8(r, &idlen))
         SHORT(r);
+    /* Printable ASCII only (FORMAT.md §4.2): a reference is shown to people
+     * (inspect) and must not carry terminal controls or hide text after a NUL. */
+    for (size_t j = 0; j < ulen; j++)
+        if (e->uri[j] < 0x21 || e->uri[j] > 0x7e)
+            return env_fail(err, ENVELOPE_ERR_EDK_FIELD,
+                            "EDK %zu KEK reference has a byte outside printable ASCII (0x%02x)",
+                            i + 1, e->uri[j]);
     if (idlen > ENVELOPE_MAX_KEY_ID)
         return env_fail(err, ENVELOPE_ERR_EDK_FIELD, "EDK %zu key id length %u (limit %d)", i + 1,
                         idlen, ENVELOPE_MAX_KEY_ID);

@@ -5,6 +5,11 @@
 #ifndef ENVELOPE_LIB_INTERNAL_H
 #define ENVELOPE_LIB_INTERNAL_H
 
+/* The one message for every authentication failure (EDK unwrap, commitment,
+ * header tag, frame tag): it must not say which check failed. */
+#define ENV_AUTH_FAILED \
+    "message failed authentication (tampered, truncated, or not made for these KEKs)"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>

@@ -164,6 +164,11 @@ envelope_status envelope_opener_open(envelope_opener *op, const uint8_t *in, siz
     if (op == NULL || in == NULL || outlen == NULL || (out == NULL && outsize > 0))
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_opener_open: NULL argument");
     *outlen = 0;
+    /* Forget the previous record's context first: after a failed open the
+     * caller must not read an earlier message's context as this one's. */
+    op->ctxlen = 0;
+    envelope_context_free(op->msgctx);
+    op->msgctx = NULL;
     env_header h;
     size_t pt = 0;
     ENV_GUARD(env_header_parse(in, inlen, &h, NULL, err));

@@ -91,8 +91,7 @@ envelope_status env_unwrap_header(env_crypto *c, envelope_kek *const *keks, size
                         "it needs with: envelope inspect", h->edk_count);
     if (last.code == ENVELOPE_ERR_AUTH || last.code == ENVELOPE_ERR_NO_KEK)
         /* One uniform answer: do not say which EDK or check failed. */
-        return env_fail(err, ENVELOPE_ERR_AUTH,
-                        "message failed authentication (tampered, or not made for these KEKs)");
+        return env_fail(err, ENVELOPE_ERR_AUTH, ENV_AUTH_FAILED);
     if (err != NULL)
         *err = last;
     return last.code;

@@ -96,6 +96,12 @@ expect_rc 1 "refuse overwrite" "$ENV" encrypt --kek "$K1" -o exists pt.1
 expect_rc 0 "--force" "$ENV" encrypt --kek "$K1" --force -o exists pt.1
 expect_rc 0 "decrypt forced" "$ENV" decrypt --kek "$K1" -o back.forced exists
 cmp -s back.forced pt.1 || fail "--force output wrong"
+# a symlink at OUT, even a dangling one, is an existing name: never followed or replaced
+ln -s no-such-target dangling
+expect_rc 1 "dangling symlink as OUT" "$ENV" encrypt --kek "$K1" -o dangling pt.1
+[ -L dangling ] && [ ! -e no-such-target ] || fail "dangling symlink replaced or followed"
+expect_rc 1 "symlink as OUT with --force" "$ENV" encrypt --kek "$K1" --force -o dangling pt.1
+[ -L dangling ] || fail "symlink replaced with --force"
 expect_rc 1 "output is input" "$ENV" decrypt --kek "$K1" --force -o ct.1 ct.1
 # a tampered last frame: decrypt fails and leaves no output and no temp file
 cp ct.$((10 * F)) tampered

@@ -124,6 +124,8 @@ def parse_header(data):
         if rl < 1 or rl > 1024:
             raise EnvelopeError("ENVELOPE_ERR_EDK_FIELD", "reference length")
         ref = r.take(rl, "EDK")
+        if any(b < 0x21 or b > 0x7E for b in ref):
+            raise EnvelopeError("ENVELOPE_ERR_EDK_FIELD", "reference not printable ASCII")
         il = r.u8("EDK")
         if il > 64:
             raise EnvelopeError("ENVELOPE_ERR_EDK_FIELD", "key id length")
