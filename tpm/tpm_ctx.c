@@ -4,6 +4,7 @@
  * reconnect-and-retry-once rule for TPM resets and lost connections.
  */
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -176,16 +177,45 @@ TSS2_RC envtpm_tr_persistent(struct envtpm_ctx *t, uint32_t handle, ESYS_TR *tr,
     return TSS2_RC_SUCCESS;
 }
 
-/* In a child of fork() the lock may be held by a thread that no longer
- * exists and the session's nonces belong to the parent: start afresh. The
- * child never sends a command on the parent's session. */
+/*
+ * In a child of fork() the lock may be held by a thread that no longer
+ * exists and the connection is the parent's: its session nonces, and its
+ * TCTI, whose finalisation would act on the shared socket or device (for
+ * mssim/swtpm it sends TPM_SESSION_END, which drops the parent's
+ * connection). So the child forgets the parent's ESYS and TCTI contexts
+ * without finalising or freeing them (a deliberate leak, once per fork:
+ * the ESYS context may even be mid-call in a thread that did not survive)
+ * and opens its own on first use.
+ *
+ * Several threads of the child may get here at once: one claims the reset
+ * by swapping the pid for -(its pid), the others wait until it stores its
+ * pid. A claim by another process (-(parent), a fork during the parent's
+ * own reset) is taken over.
+ */
 static void fork_check(struct envtpm_ctx *t)
 {
-    if (t->pid == (int)getpid())
-        return;
+    int me = (int)getpid();
+
+    for (;;) {
+        int was = atomic_load(&t->pid);
+        if (was == me)
+            return;
+        if (was == -me) {
+            sched_yield(); /* another thread of ours is resetting */
+            continue;
+        }
+        if (atomic_compare_exchange_strong(&t->pid, &was, -me))
+            break;
+    }
     init_lock(&t->lock);
-    disconnect(t, 0);
-    t->pid = (int)getpid();
+    t->orphan_esys = t->esys;
+    t->orphan_tcti = t->tcti_ctx;
+    t->esys = NULL;
+    t->tcti_ctx = NULL;
+    t->srk = ESYS_TR_NONE;
+    t->session = ESYS_TR_NONE;
+    t->ntrs = 0;
+    atomic_store(&t->pid, me);
 }
 
 static int connect_tpm(struct envtpm_ctx *t)
@@ -301,6 +331,7 @@ unsigned envtpm_reconnects(struct envtpm_ctx *t)
 {
     unsigned n;
 
+    fork_check(t);
     pthread_mutex_lock(&t->lock);
     n = t->reconnects;
     pthread_mutex_unlock(&t->lock);

@@ -20,7 +20,8 @@
 
 struct envtpm_ctx {
     pthread_mutex_t lock; /* recursive: an operation holds it across calls */
-    _Atomic int pid;      /* process the lock and connection belong to */
+    _Atomic int pid;      /* process the lock and connection belong to;
+                           * -pid while that process resets them (fork) */
     char *tcti;           /* effective TCTI string (env override applied) */
     char *pin_source;     /* default pin source, or NULL */
     unsigned char srk_pin[ENVTPM_MAX_NAME];
@@ -29,6 +30,8 @@ struct envtpm_ctx {
 
     TSS2_TCTI_CONTEXT *tcti_ctx;
     ESYS_CONTEXT *esys;
+    /* after fork(): the parent's, never used, finalised or freed (tpm_ctx.c) */
+    void *orphan_esys, *orphan_tcti;
     ESYS_TR srk;          /* persistent SRK, ESYS_TR_NONE until connected */
     ESYS_TR session;      /* salted HMAC session, response encryption */
     unsigned char srk_name[ENVTPM_MAX_NAME]; /* of the first SRK accepted: kept */
