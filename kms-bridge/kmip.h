@@ -101,6 +101,7 @@
 #define KMIP_USAGE_DECRYPT 0x08
 #define KMIP_STATE_PRE_ACTIVE 0x01
 #define KMIP_STATE_ACTIVE 0x02
+#define KMIP_STATE_DEACTIVATED 0x03
 #define KMIP_REVOKE_CESSATION_OF_OPERATION 0x06
 
 #define KMIP_MAX_UID 128
@@ -112,10 +113,13 @@
 #define KMIP_GCM_TAG_LEN 16
 #define KMIP_BATCH_ID_LEN 8
 
-/* Server's verdict on one batch item; the message is for the debug log. */
+/* Server's verdict on one batch item; the message is for the debug log.
+ * message_level: the answer was a message-level error (no Operation, no
+ * Unique Batch Item ID): a failure, and its connection must be dropped. */
 typedef struct {
     uint32_t status;
     uint32_t reason;
+    int message_level;
     char message[192];
 } kmip_result;
 
@@ -147,6 +151,10 @@ void kmip_build_decrypt(ttlv_w *w, const kmip_req *q, const char *uid,
  * if res->status is success, *payload is a cursor over the Response Payload
  * (possibly empty). KMS_E_PROTOCOL for anything malformed, another version,
  * another operation or batch id, or more than one batch item.
+ * One exception: a message-level error - version 1.x (any x), one batch
+ * item without Operation and without Unique Batch Item ID, status Operation
+ * Failed with a reason - is KMS_OK with res->message_level = 1 (PyKMIP
+ * answers a refused client certificate this way, in version 1.0).
  */
 kms_status kmip_parse_response(const uint8_t *msg, size_t len, const kmip_req *q,
                                kmip_result *res, ttlv_r *payload) __attribute__((warn_unused_result));

@@ -31,38 +31,52 @@ static void copy_message(char *dst, size_t cap, const char *s, size_t n)
     dst[j] = 0;
 }
 
-static kms_status check_header(const ttlv_r *msg)
+typedef struct {
+    int32_t major, minor, count;
+} resp_header;
+
+static kms_status read_header(const ttlv_r *msg, resp_header *h)
 {
     ttlv_r hdr, ver;
-    int32_t major, minor, count;
     if (ttlv_find_struct(msg, KMIP_TAG_RESPONSE_HEADER, &hdr) != TTLV_OK ||
         ttlv_find_struct(&hdr, KMIP_TAG_PROTOCOL_VERSION, &ver) != TTLV_OK ||
-        ttlv_find_int(&ver, KMIP_TAG_PROTOCOL_VERSION_MAJOR, &major) != TTLV_OK ||
-        ttlv_find_int(&ver, KMIP_TAG_PROTOCOL_VERSION_MINOR, &minor) != TTLV_OK ||
-        ttlv_find_int(&hdr, KMIP_TAG_BATCH_COUNT, &count) != TTLV_OK) {
+        ttlv_find_int(&ver, KMIP_TAG_PROTOCOL_VERSION_MAJOR, &h->major) != TTLV_OK ||
+        ttlv_find_int(&ver, KMIP_TAG_PROTOCOL_VERSION_MINOR, &h->minor) != TTLV_OK ||
+        ttlv_find_int(&hdr, KMIP_TAG_BATCH_COUNT, &h->count) != TTLV_OK) {
         kms_debug("response: header incomplete");
         return KMS_E_PROTOCOL;
     }
-    /* 1.4 or a later 1.x that keeps 1.4's AEAD fields; 2.x changed the
-     * attribute encoding, so it is refused rather than misread. */
-    if (major != 1 || minor < 4) {
-        kms_debug("response: protocol version %d.%d, need 1.4", (int)major, (int)minor);
-        return KMS_E_PROTOCOL;
-    }
-    if (count != 1) {
-        kms_debug("response: batch count %d, sent 1", (int)count);
+    if (h->count != 1) {
+        kms_debug("response: batch count %d, sent 1", (int)h->count);
         return KMS_E_PROTOCOL;
     }
     return KMS_OK;
 }
 
-kms_status kmip_parse_response(const uint8_t *buf, size_t len, const kmip_req *q,
-                               kmip_result *res, ttlv_r *payload)
+/* Result Status, Result Reason (required on failure) and Result Message. */
+static kms_status read_result(const ttlv_r *item, kmip_result *res)
+{
+    uint32_t status, reason = 0;
+    if (ttlv_find_enum(item, KMIP_TAG_RESULT_STATUS, &status) != TTLV_OK) {
+        kms_debug("response: no result status");
+        return KMS_E_PROTOCOL;
+    }
+    ttlv_rc rc = ttlv_find_enum(item, KMIP_TAG_RESULT_REASON, &reason);
+    if (rc == TTLV_ETYPE || (status != KMIP_STATUS_SUCCESS && rc != TTLV_OK)) {
+        kms_debug("response: failure without a result reason");
+        return KMS_E_PROTOCOL;
+    }
+    res->status = status;
+    res->reason = reason;
+    return KMS_OK;
+}
+
+static kms_status parse_response(const uint8_t *buf, size_t len, const kmip_req *q,
+                                 kmip_result *res, ttlv_r *payload)
 {
     ttlv_r top, msg, item;
     ttlv_item it;
-    memset(res, 0, sizeof(*res));
-    ttlv_r_init(payload, NULL, 0);
+    resp_header h;
     if (ttlv_validate(buf, len) != TTLV_OK) {
         kms_debug("response: malformed or too deeply nested TTLV");
         return KMS_E_PROTOCOL;
@@ -73,7 +87,7 @@ kms_status kmip_parse_response(const uint8_t *buf, size_t len, const kmip_req *q
         kms_debug("response: not one Response Message");
         return KMS_E_PROTOCOL;
     }
-    kms_status st = check_header(&msg);
+    kms_status st = read_header(&msg, &h);
     if (st != KMS_OK)
         return st;
 
@@ -87,43 +101,81 @@ kms_status kmip_parse_response(const uint8_t *buf, size_t len, const kmip_req *q
         kms_debug("response: %d batch items, sent 1", items);
         return KMS_E_PROTOCOL;
     }
-
-    uint32_t op, status, reason = 0;
-    const uint8_t *bid;
-    size_t bidlen;
-    if (ttlv_find_enum(&item, KMIP_TAG_OPERATION, &op) != TTLV_OK || op != q->op) {
-        kms_debug("response: operation does not match request 0x%x", (unsigned)q->op);
-        return KMS_E_PROTOCOL;
-    }
-    /* The echoed batch id proves this answer belongs to this request. */
-    if (ttlv_find_bytes(&item, KMIP_TAG_UNIQUE_BATCH_ITEM_ID, &bid, &bidlen) != TTLV_OK ||
-        bidlen != KMIP_BATCH_ID_LEN || CRYPTO_memcmp(bid, q->batch_id, bidlen) != 0) {
-        kms_debug("response: batch item id missing or not ours (desynchronised stream?)");
-        return KMS_E_PROTOCOL;
-    }
-    if (ttlv_find_enum(&item, KMIP_TAG_RESULT_STATUS, &status) != TTLV_OK) {
-        kms_debug("response: no result status");
-        return KMS_E_PROTOCOL;
-    }
-    res->status = status;
-    ttlv_rc rc = ttlv_find_enum(&item, KMIP_TAG_RESULT_REASON, &reason);
-    if (rc == TTLV_ETYPE || (status != KMIP_STATUS_SUCCESS && rc != TTLV_OK)) {
-        kms_debug("response: failure without a result reason");
-        return KMS_E_PROTOCOL;
-    }
-    res->reason = reason;
+    /* Kept early, so that a refused answer still shows what the server said. */
     const char *m;
     size_t mlen;
     if (ttlv_find_text(&item, KMIP_TAG_RESULT_MESSAGE, &m, &mlen) == TTLV_OK)
         copy_message(res->message, sizeof(res->message), m, mlen);
-    if (status != KMIP_STATUS_SUCCESS)
+
+    uint32_t op;
+    const uint8_t *bid;
+    size_t bidlen;
+    ttlv_rc op_rc = ttlv_find_enum(&item, KMIP_TAG_OPERATION, &op);
+    ttlv_rc bid_rc = ttlv_find_bytes(&item, KMIP_TAG_UNIQUE_BATCH_ITEM_ID, &bid, &bidlen);
+
+    /* A message-level error (§6.1/§6.4 allow Operation and Unique Batch
+     * Item ID to be absent when the server could not, or would not, read
+     * the request): PyKMIP answers so for a refused client certificate, a
+     * stale Time Stamp or an unparseable request, with protocol version 1.0
+     * when it never read ours. It cannot be tied to this request, so it is
+     * accepted only as a failure (never as data), for its reason and
+     * message; the caller then drops the connection. */
+    if (op_rc == TTLV_EMISSING && bid_rc == TTLV_EMISSING) {
+        if (h.major != 1) {
+            kms_debug("response: protocol version %d.%d, need 1.x", (int)h.major, (int)h.minor);
+            return KMS_E_PROTOCOL;
+        }
+        if ((st = read_result(&item, res)) != KMS_OK)
+            return st;
+        if (res->status != KMIP_STATUS_OPERATION_FAILED) {
+            kms_debug("response: no operation and no batch item id, yet not a failure");
+            return KMS_E_PROTOCOL;
+        }
+        res->message_level = 1;
         return KMS_OK;
-    rc = ttlv_find_struct(&item, KMIP_TAG_RESPONSE_PAYLOAD, payload);
+    }
+
+    /* 1.4 or a later 1.x that keeps 1.4's AEAD fields; 2.x changed the
+     * attribute encoding, so it is refused rather than misread. */
+    if (h.major != 1 || h.minor < 4) {
+        kms_debug("response: protocol version %d.%d, need 1.4", (int)h.major, (int)h.minor);
+        return KMS_E_PROTOCOL;
+    }
+    if (op_rc != TTLV_OK || op != q->op) {
+        kms_debug("response: operation does not match request 0x%x", (unsigned)q->op);
+        return KMS_E_PROTOCOL;
+    }
+    /* The echoed batch id proves this answer belongs to this request. */
+    if (bid_rc != TTLV_OK || bidlen != KMIP_BATCH_ID_LEN ||
+        CRYPTO_memcmp(bid, q->batch_id, bidlen) != 0) {
+        kms_debug("response: batch item id missing or not ours (desynchronised stream?)");
+        return KMS_E_PROTOCOL;
+    }
+    if ((st = read_result(&item, res)) != KMS_OK)
+        return st;
+    if (res->status != KMIP_STATUS_SUCCESS)
+        return KMS_OK;
+    ttlv_rc rc = ttlv_find_struct(&item, KMIP_TAG_RESPONSE_PAYLOAD, payload);
     if (rc == TTLV_EMISSING)
         ttlv_r_init(payload, NULL, 0);
     else if (rc != TTLV_OK)
         return KMS_E_PROTOCOL;
     return KMS_OK;
+}
+
+kms_status kmip_parse_response(const uint8_t *buf, size_t len, const kmip_req *q,
+                               kmip_result *res, ttlv_r *payload)
+{
+    memset(res, 0, sizeof(*res));
+    ttlv_r_init(payload, NULL, 0);
+    kms_status st = parse_response(buf, len, q, res, payload);
+    if (st != KMS_OK) {
+        if (res->message[0])
+            kms_debug("response: refused answer said \"%s\"", res->message);
+        memset(res, 0, sizeof(*res));
+        ttlv_r_init(payload, NULL, 0);
+    }
+    return st;
 }
 
 kms_status kmip_parse_uid(const ttlv_r *payload, char uid[KMIP_MAX_UID + 1])

@@ -36,16 +36,16 @@ CK_RV kms_ckr(kms_status st, const kmip_result *res, int ctx)
         return CKR_KEY_FUNCTION_NOT_PERMITTED;
     case KMIP_REASON_AUTHENTICATION_NOT_SUCCESSFUL:
         return CKR_USER_NOT_LOGGED_IN;
+    case KMIP_REASON_CRYPTOGRAPHIC_FAILURE: /* what the spec suggests for a bad tag */
+    case KMIP_REASON_GENERAL_FAILURE:       /* what PyKMIP 0.10 says for one */
+        /* Only these two may mean "the tag did not verify", and only for a
+         * Decrypt the server answered: a transport failure never gets here.
+         * Invalid Field, Operation Not Supported, Response Too Large and the
+         * like are our or the server's problem, not the data's. */
+        return ctx == KMS_CTX_DECRYPT ? CKR_ENCRYPTED_DATA_INVALID : CKR_FUNCTION_FAILED;
     default:
-        break;
+        return CKR_FUNCTION_FAILED;
     }
-    /* The server answered a Decrypt with a failure that is not about the
-     * key or our rights: the tag did not verify (PyKMIP says General
-     * Failure, the spec suggests Cryptographic Failure). Only reached when
-     * the server answered; a transport failure never becomes this. */
-    if (ctx == KMS_CTX_DECRYPT)
-        return CKR_ENCRYPTED_DATA_INVALID;
-    return CKR_FUNCTION_FAILED;
 }
 
 const char *kms_ckr_name(CK_RV rv)

@@ -44,7 +44,9 @@ static const char *op_name(uint32_t op)
     return "?";
 }
 
-/* One in-flight request: its buffer is secret memory (it may hold a DEK). */
+/* One in-flight request: its buffer is secret memory (it may hold a DEK).
+ * conn is the connection the answer came on, held until ex_end decides
+ * whether the whole answer (frame, message and payload) was accepted. */
 typedef struct {
     kmip_req q;
     ttlv_w w;
@@ -52,6 +54,9 @@ typedef struct {
     uint8_t *resp;
     size_t resplen;
     int64_t t0;
+    kms_slot *s;
+    kms_conn *conn;
+    int message_level;
 } exchange;
 
 static kms_status ex_begin(exchange *x, uint32_t op, size_t payload_bytes)
@@ -70,8 +75,20 @@ static kms_status ex_begin(exchange *x, uint32_t op, size_t payload_bytes)
     return KMS_OK;
 }
 
-static void ex_end(exchange *x)
+/* st is the operation's final status. The connection goes back to the pool
+ * only if the answer was accepted in full: a success whose payload parsed,
+ * or a well-formed failure result echoing our batch id. Anything refused
+ * (malformed TTLV, another version, operation, batch id or object, a
+ * payload we reject) and any message-level error frees it: the stream is
+ * not known to be in step any more (KMS-BRIDGE.md, Pool). */
+static void ex_end(exchange *x, kms_status st)
 {
+    int keep = st == KMS_OK || (st == KMS_E_RESULT && !x->message_level);
+    if (x->conn != NULL && !keep)
+        kms_debug("endpoint %s: connection dropped after: %s", kms_conn_endpoint(x->conn),
+                  x->message_level ? "message-level error" : kms_status_name(st));
+    kms_slot_release(x->s, x->conn, keep);
+    x->conn = NULL;
     envelope_secmem_free(x->buf);
     envelope_secmem_free(x->resp);
     x->buf = x->resp = NULL;
@@ -82,11 +99,12 @@ static kms_status ex_run(kms_slot *s, exchange *x, int idempotent, kmip_result *
                          ttlv_r *payload)
 {
     memset(res, 0, sizeof(*res));
+    x->s = s;
     if (x->w.err) {
         kms_debug("slot %s: %s request exceeds limits", s->cfg.label, op_name(x->q.op));
         return KMS_E_ARGS;
     }
-    kms_status st = kms_slot_call(s, x->buf, x->w.len, idempotent, &x->resp, &x->resplen);
+    kms_status st = kms_slot_call(s, x->buf, x->w.len, idempotent, &x->resp, &x->resplen, &x->conn);
     /* The request may hold a DEK: wipe it as soon as it is sent. */
     envelope_secmem_free(x->buf);
     x->buf = NULL;
@@ -94,11 +112,12 @@ static kms_status ex_run(kms_slot *s, exchange *x, int idempotent, kmip_result *
         st = kmip_parse_response(x->resp, x->resplen, &x->q, res, payload);
     if (st == KMS_OK && res->status != KMIP_STATUS_SUCCESS)
         st = KMS_E_RESULT;
+    x->message_level = st == KMS_E_RESULT && res->message_level;
     long ms = (long)(kms_now_ms() - x->t0);
     if (st == KMS_E_RESULT)
-        kms_debug("slot %s: %s: server refused: status %u reason 0x%x \"%s\" (%ld ms)",
-                  s->cfg.label, op_name(x->q.op), (unsigned)res->status, (unsigned)res->reason,
-                  res->message, ms);
+        kms_debug("slot %s: %s: server refused%s: status %u reason 0x%x \"%s\" (%ld ms)",
+                  s->cfg.label, op_name(x->q.op), res->message_level ? " the message" : "",
+                  (unsigned)res->status, (unsigned)res->reason, res->message, ms);
     else
         kms_debug("slot %s: %s: %s (%ld ms)", s->cfg.label, op_name(x->q.op), kms_status_name(st), ms);
     return st;
@@ -117,7 +136,7 @@ kms_status kms_op_locate(kms_slot *s, const char *name, char uids[][KMIP_MAX_UID
     }
     if (st == KMS_OK)
         st = kmip_parse_locate(&p, uids, max, n);
-    ex_end(&x);
+    ex_end(&x, st);
     return st;
 }
 
@@ -132,7 +151,7 @@ kms_status kms_op_get_attributes(kms_slot *s, const char *uid, kmip_key_attrs *a
     }
     if (st == KMS_OK)
         st = kmip_parse_attributes(&p, uid, a);
-    ex_end(&x);
+    ex_end(&x, st);
     return st;
 }
 
@@ -154,7 +173,7 @@ static kms_status uid_op(kms_slot *s, uint32_t op, const char *uid, kmip_result 
         kms_debug("slot %s: %s answered for another object", s->cfg.label, op_name(op));
         st = KMS_E_PROTOCOL;
     }
-    ex_end(&x);
+    ex_end(&x, st);
     return st;
 }
 
@@ -170,7 +189,7 @@ kms_status kms_op_create_key(kms_slot *s, const char *name, char uid[KMIP_MAX_UI
     }
     if (st == KMS_OK)
         st = kmip_parse_uid(&p, uid);
-    ex_end(&x);
+    ex_end(&x, st);
     if (st != KMS_OK)
         return st;
     st = uid_op(s, KMIP_OP_ACTIVATE, uid, res);
@@ -207,7 +226,7 @@ kms_status kms_op_encrypt(kms_slot *s, const char *uid, const uint8_t *iv, size_
     }
     if (st == KMS_OK)
         st = kmip_parse_encrypt(&p, uid, inlen, out, tag, iv_out, iv_cap, ivlen_out);
-    ex_end(&x);
+    ex_end(&x, st);
     return st;
 }
 
@@ -224,6 +243,6 @@ kms_status kms_op_decrypt(kms_slot *s, const char *uid, const uint8_t *iv, size_
     }
     if (st == KMS_OK)
         st = kmip_parse_decrypt(&p, uid, inlen, out);
-    ex_end(&x);
+    ex_end(&x, st);
     return st;
 }

@@ -123,19 +123,18 @@ static int resendable(kms_status st, const kms_conn *c, int idempotent)
     return idempotent && st == KMS_E_IO && kms_conn_received(c) == 0;
 }
 
-kms_status kms_slot_call(kms_slot *s, const uint8_t *req, size_t reqlen, int idempotent,
-                         uint8_t **resp, size_t *resplen)
+/* One call with the identity t (a reference the caller holds). */
+static kms_status slot_call(kms_slot *s, kms_tls *t, const uint8_t *req, size_t reqlen,
+                            int idempotent, uint8_t **resp, size_t *resplen, kms_conn **conn)
 {
     int64_t deadline = kms_now_ms() + s->cfg.timeout_ms;
     kms_status st;
-    if (s->tls == NULL)
-        return KMS_E_IDENTITY;
 
     kms_conn *c = pool_get(s);
     if (c != NULL) {
         st = kms_conn_roundtrip(c, req, reqlen, resp, resplen, deadline);
         if (st == KMS_OK) {
-            pool_put(s, c);
+            *conn = c; /* pooled again only once the caller accepts the answer */
             return KMS_OK;
         }
         kms_debug("endpoint %s: pooled connection failed: %s", kms_conn_endpoint(c),
@@ -163,7 +162,7 @@ kms_status kms_slot_call(kms_slot *s, const uint8_t *req, size_t reqlen, int ide
             const char *name = s->cfg.server_name[0] ? s->cfg.server_name : ep->host;
             if (kms_now_ms() >= deadline)
                 return last;
-            st = kms_conn_open(s->tls, ep, name, deadline, &c);
+            st = kms_conn_open(t, ep, name, deadline, &c);
             if (st == KMS_E_IDENTITY)
                 return st; /* same CA for the whole cluster: no use elsewhere */
             if (st != KMS_OK) {
@@ -174,12 +173,15 @@ kms_status kms_slot_call(kms_slot *s, const uint8_t *req, size_t reqlen, int ide
             mark(s, idx[k], 1);
             st = kms_conn_roundtrip(c, req, reqlen, resp, resplen, deadline);
             if (st == KMS_OK) {
-                pool_put(s, c);
+                *conn = c;
                 return KMS_OK;
             }
             kms_debug("endpoint %s: call failed: %s", kms_conn_endpoint(c), kms_status_name(st));
             int again = resendable(st, c, idempotent);
             kms_conn_free(c);
+            /* Not resent (and the endpoint not blamed): a refused identity
+             * (TLS 1.3 reports it on the first read), a malformed or
+             * oversized answer, a timeout, a request that is not idempotent. */
             if (!again)
                 return st;
             mark(s, idx[k], 0);
@@ -187,4 +189,47 @@ kms_status kms_slot_call(kms_slot *s, const uint8_t *req, size_t reqlen, int ide
         }
     }
     return last;
+}
+
+kms_status kms_slot_call(kms_slot *s, const uint8_t *req, size_t reqlen, int idempotent,
+                         uint8_t **resp, size_t *resplen, kms_conn **conn)
+{
+    *conn = NULL;
+    /* C_Login/C_Logout replace s->tls under the lock while other threads
+     * call: take a reference, so the identity outlives this call. */
+    pthread_mutex_lock(&s->lock);
+    kms_tls *t = kms_tls_up_ref(s->tls);
+    pthread_mutex_unlock(&s->lock);
+    if (t == NULL)
+        return KMS_E_IDENTITY;
+    kms_status st = slot_call(s, t, req, reqlen, idempotent, resp, resplen, conn);
+    kms_tls_free(t);
+    return st;
+}
+
+void kms_slot_release(kms_slot *s, kms_conn *c, int keep)
+{
+    if (c == NULL)
+        return;
+    if (keep)
+        pool_put(s, c);
+    else
+        kms_conn_free(c);
+}
+
+void kms_slot_set_tls(kms_slot *s, kms_tls *t)
+{
+    pthread_mutex_lock(&s->lock);
+    kms_tls *old = s->tls;
+    s->tls = t;
+    pthread_mutex_unlock(&s->lock);
+    kms_tls_free(old);
+}
+
+int kms_slot_has_tls(kms_slot *s)
+{
+    pthread_mutex_lock(&s->lock);
+    int has = s->tls != NULL;
+    pthread_mutex_unlock(&s->lock);
+    return has;
 }

@@ -12,12 +12,16 @@
  *    doubling to 1 s between rounds, never past the call's deadline
  *    (timeout-ms from the start of the call);
  *  - after any error or timeout the connection is freed, never pooled, so
- *    a late answer can never be read by the next call;
+ *    a late answer can never be read by the next call; a framed answer is
+ *    handed to the caller together with its connection, and the caller
+ *    pools it (kms_slot_release keep=1) only once it has accepted the
+ *    answer: the frame header alone proves nothing about the stream;
  *  - a request that is idempotent (Locate, Get Attributes, Encrypt and
  *    Decrypt with the caller's IV) is resent on a fresh connection when a
  *    connection failed before one byte of the answer arrived; Create,
  *    Activate, Revoke and Destroy never are.
- * Thread-safe: the lock covers the pool and health table only, never I/O.
+ * Thread-safe: the lock covers the pool, the health table and the tls
+ * pointer, never I/O.
  */
 #ifndef KMS_POOL_H
 #define KMS_POOL_H
@@ -39,7 +43,7 @@ typedef struct {
 
 typedef struct kms_slot {
     kms_slot_cfg cfg;
-    kms_tls *tls; /* NULL until the client key is loaded (see C_Login) */
+    kms_tls *tls; /* NULL until the client key is loaded (see C_Login); under lock */
     pthread_mutex_t lock;
     kms_conn *idle[KMS_POOL_MAX];
     size_t n_idle;
@@ -51,7 +55,20 @@ void kms_slot_cleanup(kms_slot *s); /* frees pooled connections and TLS */
 /* Drops pooled connections (after fork: they belong to the parent). */
 void kms_slot_drop_idle(kms_slot *s);
 
+/* On KMS_OK: *resp is one framed Response Message (envelope_secmem memory)
+ * and *conn the connection it came on, which the caller must hand back with
+ * kms_slot_release once it has checked the answer. On any other status
+ * *conn is NULL (the connection is already freed). */
 kms_status kms_slot_call(kms_slot *s, const uint8_t *req, size_t reqlen, int idempotent,
-                         uint8_t **resp, size_t *resplen) __attribute__((warn_unused_result));
+                         uint8_t **resp, size_t *resplen, kms_conn **conn)
+    __attribute__((warn_unused_result));
+/* keep = 1: the answer was accepted in full (a success, or a well-formed
+ * failure result for this very request): the connection is pooled.
+ * keep = 0: it is freed (anything refused, a message-level error). NULL ok. */
+void kms_slot_release(kms_slot *s, kms_conn *c, int keep);
+/* Replaces the slot's client identity (NULL unloads it: calls then fail
+ * with KMS_E_IDENTITY); calls in flight keep their reference. */
+void kms_slot_set_tls(kms_slot *s, kms_tls *t);
+int kms_slot_has_tls(kms_slot *s);
 
 #endif

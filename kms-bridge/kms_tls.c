@@ -29,6 +29,7 @@
 
 struct kms_tls {
     SSL_CTX *ctx;
+    int refs; /* atomic: the slot holds one, each call in flight one */
 };
 
 struct kms_conn {
@@ -81,6 +82,7 @@ kms_tls *kms_tls_new(const kms_slot_cfg *cfg, const char *passphrase, int *needs
     ERR_set_mark();
     if (t == NULL || (t->ctx = SSL_CTX_new(TLS_client_method())) == NULL)
         goto fail;
+    t->refs = 1;
     what = "TLS settings refused";
     if (!SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION) ||
         !SSL_CTX_set_cipher_list(t->ctx, tls12_ciphers))
@@ -121,9 +123,19 @@ fail:
     return NULL;
 }
 
+kms_tls *kms_tls_up_ref(kms_tls *t)
+{
+    if (t != NULL)
+        __atomic_add_fetch(&t->refs, 1, __ATOMIC_RELAXED);
+    return t;
+}
+
 void kms_tls_free(kms_tls *t)
 {
     if (t == NULL)
+        return;
+    /* refs is 0 only for a half-built context (kms_tls_new's failure path). */
+    if (t->refs > 0 && __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) > 0)
         return;
     SSL_CTX_free(t->ctx);
     free(t);
@@ -220,8 +232,11 @@ static kms_status tcp_connect(const kms_endpoint_cfg *ep, int64_t deadline, int 
     return st == KMS_E_TIMEOUT ? KMS_E_TIMEOUT : KMS_E_UNREACHABLE;
 }
 
-/* The server refused our certificate: an alert about it during the
- * handshake (TLS 1.2 sends it before our Finished is answered). */
+/* The server refused our certificate: an alert about it. Under TLS 1.2 it
+ * arrives during the handshake (before our Finished is answered); under
+ * TLS 1.3 the client's handshake is over before the server has checked our
+ * certificate (RFC 8446 §4.4.2), so the alert - certificate_required
+ * included - arrives on the first read of the answer (kms_conn_roundtrip). */
 static int identity_refused(unsigned long e)
 {
     if (ERR_GET_LIB(e) != ERR_LIB_SSL)
@@ -234,6 +249,7 @@ static int identity_refused(unsigned long e)
     case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
     case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
     case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
+    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
         return 1;
     default:
         return 0;
@@ -249,6 +265,15 @@ static kms_status ssl_wait(kms_conn *c, int r, int64_t deadline)
     case SSL_ERROR_WANT_WRITE:
         return wait_fd(c->fd, POLLOUT, deadline);
     case SSL_ERROR_ZERO_RETURN:
+        return KMS_E_IO;
+    case SSL_ERROR_SSL:
+        /* TLS 1.3: the server's verdict on our certificate comes after
+         * SSL_connect succeeded. Not an I/O failure: never resent. */
+        if (identity_refused(ERR_peek_last_error())) {
+            kms_debug_openssl("TLS");
+            kms_debug("endpoint %s: the server refused our client certificate", c->endpoint);
+            return KMS_E_IDENTITY;
+        }
         return KMS_E_IO;
     default:
         return KMS_E_IO;
@@ -282,17 +307,21 @@ kms_status kms_conn_open(kms_tls *t, const kms_endpoint_cfg *ep, const char *ver
     if (is_ip) {
         if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), verify_name) != 1)
             goto fail;
-    } else if (SSL_set1_host(c->ssl, verify_name) != 1 ||
-               SSL_set_tlsext_host_name(c->ssl, verify_name) != 1) {
-        goto fail;
+    } else {
+        /* RFC 6125 §6.4.3: a wildcard is the whole left-most label or
+         * nothing; "kms*.example" must not match "kms-evil.example". */
+        SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        if (SSL_set1_host(c->ssl, verify_name) != 1 ||
+            SSL_set_tlsext_host_name(c->ssl, verify_name) != 1)
+            goto fail;
     }
     for (;;) {
         int r = SSL_connect(c->ssl);
         if (r == 1)
             break;
         int sslerr = SSL_get_error(c->ssl, r);
-        st = ssl_wait(c, r, deadline);
         if (sslerr == SSL_ERROR_WANT_READ || sslerr == SSL_ERROR_WANT_WRITE) {
+            st = ssl_wait(c, r, deadline);
             if (st == KMS_OK)
                 continue;
             kms_debug("endpoint %s: TLS handshake %s", c->endpoint,
@@ -363,6 +392,27 @@ static kms_status read_all(kms_conn *c, uint8_t *p, size_t n, int64_t deadline)
     return KMS_OK;
 }
 
+/* TLS 1.3: the server checks our certificate after our handshake is over,
+ * then sends its alert and closes - possibly before our request is written
+ * or read back, so the socket fails (EPIPE, reset) with the alert already
+ * in our receive queue. Look for it once before calling it an I/O failure
+ * (which would be resent to every endpoint and mark them all unhealthy). */
+static kms_status refusal_or_io(kms_conn *c, kms_status st)
+{
+    uint8_t b;
+    size_t got = 0;
+    if (st != KMS_E_IO || c->received != 0 || SSL_version(c->ssl) != TLS1_3_VERSION)
+        return st;
+    int r = SSL_read_ex(c->ssl, &b, 1, &got);
+    if (r != 1 && SSL_get_error(c->ssl, r) == SSL_ERROR_SSL &&
+        identity_refused(ERR_peek_last_error())) {
+        kms_debug_openssl("TLS");
+        kms_debug("endpoint %s: the server refused our client certificate", c->endpoint);
+        return KMS_E_IDENTITY;
+    }
+    return st;
+}
+
 kms_status kms_conn_roundtrip(kms_conn *c, const uint8_t *req, size_t reqlen, uint8_t **resp,
                               size_t *resplen, int64_t deadline)
 {
@@ -376,8 +426,10 @@ kms_status kms_conn_roundtrip(kms_conn *c, const uint8_t *req, size_t reqlen, ui
     kms_status st = write_all(c, req, reqlen, deadline);
     if (st == KMS_OK)
         st = read_all(c, hdr, sizeof(hdr), deadline);
-    if (st != KMS_OK)
+    if (st != KMS_OK) {
+        st = refusal_or_io(c, st);
         goto done;
+    }
     /* §9.1: the stream carries whole Response Messages; anything else means
      * we are not talking KMIP (or are out of step): stop reading. */
     uint32_t tag = (uint32_t)hdr[0] << 16 | (uint32_t)hdr[1] << 8 | hdr[2];

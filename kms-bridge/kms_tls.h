@@ -35,6 +35,10 @@ int64_t kms_now_ms(void);
  * was NULL or wrong (the caller then asks for it through C_Login). */
 kms_tls *kms_tls_new(const kms_slot_cfg *cfg, const char *passphrase, int *needs_passphrase,
                      char *err, size_t errlen);
+/* Reference counted: kms_tls_up_ref returns t (NULL-safe) with one more
+ * reference; kms_tls_free drops one and frees with the last. Connections
+ * hold their own reference to the SSL_CTX (SSL_new), so they may outlive it. */
+kms_tls *kms_tls_up_ref(kms_tls *t);
 void kms_tls_free(kms_tls *t);
 
 /* TCP connect + TLS handshake + certificate name check. */

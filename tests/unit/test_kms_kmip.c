@@ -26,6 +26,7 @@ typedef struct {
     size_t tag_len;
     size_t data_len;
     const char *uid;
+    int no_op, no_bid, no_payload; /* message-level error shape */
 } resp_spec;
 
 static resp_spec good(void)
@@ -50,18 +51,22 @@ static size_t build(const resp_spec *s, uint8_t *buf, size_t cap)
     ttlv_w_int(&w, KMIP_TAG_BATCH_COUNT, s->count);
     ttlv_w_end(&w, h);
     size_t b = ttlv_w_begin(&w, KMIP_TAG_BATCH_ITEM);
-    ttlv_w_enum(&w, KMIP_TAG_OPERATION, s->op);
-    ttlv_w_bytes(&w, KMIP_TAG_UNIQUE_BATCH_ITEM_ID, s->batch_id, 8);
+    if (!s->no_op)
+        ttlv_w_enum(&w, KMIP_TAG_OPERATION, s->op);
+    if (!s->no_bid)
+        ttlv_w_bytes(&w, KMIP_TAG_UNIQUE_BATCH_ITEM_ID, s->batch_id, 8);
     ttlv_w_enum(&w, KMIP_TAG_RESULT_STATUS, s->status);
     if (s->reason >= 0)
         ttlv_w_enum(&w, KMIP_TAG_RESULT_REASON, (uint32_t)s->reason);
     ttlv_w_text(&w, KMIP_TAG_RESULT_MESSAGE, "msg\x01", 4);
-    size_t p = ttlv_w_begin(&w, KMIP_TAG_RESPONSE_PAYLOAD);
-    ttlv_w_text(&w, KMIP_TAG_UNIQUE_IDENTIFIER, s->uid, strlen(s->uid));
-    ttlv_w_bytes(&w, KMIP_TAG_DATA, data, s->data_len);
-    if (s->with_tag)
-        ttlv_w_bytes(&w, KMIP_TAG_AE_TAG, tag, s->tag_len);
-    ttlv_w_end(&w, p);
+    if (!s->no_payload) {
+        size_t p = ttlv_w_begin(&w, KMIP_TAG_RESPONSE_PAYLOAD);
+        ttlv_w_text(&w, KMIP_TAG_UNIQUE_IDENTIFIER, s->uid, strlen(s->uid));
+        ttlv_w_bytes(&w, KMIP_TAG_DATA, data, s->data_len);
+        if (s->with_tag)
+            ttlv_w_bytes(&w, KMIP_TAG_AE_TAG, tag, s->tag_len);
+        ttlv_w_end(&w, p);
+    }
     ttlv_w_end(&w, b);
     ttlv_w_end(&w, m);
     assert_false(w.err);
@@ -126,6 +131,59 @@ static void test_failure_result_and_message(void **state)
     assert_int_equal(res.status, KMIP_STATUS_OPERATION_FAILED);
     assert_int_equal(res.reason, KMIP_REASON_PERMISSION_DENIED);
     assert_string_equal(res.message, "msg?"); /* control characters neutralised */
+}
+
+/* PyKMIP's engine.build_error_response: version 1.0, one batch item without
+ * Operation or Unique Batch Item ID (session.py, refused client certificate). */
+static resp_spec message_level(void)
+{
+    resp_spec s = good();
+    s.minor = 0;
+    s.no_op = s.no_bid = s.no_payload = 1;
+    s.status = KMIP_STATUS_OPERATION_FAILED;
+    s.reason = KMIP_REASON_AUTHENTICATION_NOT_SUCCESSFUL;
+    return s;
+}
+
+static void test_message_level_error(void **state)
+{
+    kmip_result res;
+    resp_spec s = message_level();
+    assert_int_equal(run(&s, &res), KMS_OK);
+    assert_int_equal(res.status, KMIP_STATUS_OPERATION_FAILED);
+    assert_int_equal(res.reason, KMIP_REASON_AUTHENTICATION_NOT_SUCCESSFUL);
+    assert_true(res.message_level);
+    assert_string_equal(res.message, "msg?");
+    assert_int_equal(kms_ckr(KMS_E_RESULT, &res, KMS_CTX_KEY), CKR_USER_NOT_LOGGED_IN);
+    assert_int_equal(kms_ckr(KMS_E_RESULT, &res, KMS_CTX_DECRYPT), CKR_USER_NOT_LOGGED_IN);
+    s.minor = 4; /* or in the request's version */
+    assert_int_equal(run(&s, &res), KMS_OK);
+    assert_true(res.message_level);
+    /* An ordinary answer is never message-level. */
+    resp_spec g = good();
+    g.status = KMIP_STATUS_OPERATION_FAILED;
+    g.reason = KMIP_REASON_PERMISSION_DENIED;
+    assert_int_equal(run(&g, &res), KMS_OK);
+    assert_false(res.message_level);
+
+    /* Refused: a "success" (or a failure without reason) that names no
+     * request, KMIP 2.x, a batch id without operation or the reverse. */
+    s = message_level(); s.status = KMIP_STATUS_SUCCESS; s.reason = -1;
+    assert_int_equal(run(&s, &res), KMS_E_PROTOCOL);
+    s = message_level(); s.reason = -1;
+    assert_int_equal(run(&s, &res), KMS_E_PROTOCOL);
+    s = message_level(); s.count = 2;
+    assert_int_equal(run(&s, &res), KMS_E_PROTOCOL);
+    s = message_level(); s.no_bid = 0;
+    assert_int_equal(run(&s, &res), KMS_E_PROTOCOL); /* 1.0, and no operation */
+    s = message_level(); s.no_op = 0;
+    assert_int_equal(run(&s, &res), KMS_E_PROTOCOL);
+    s = message_level(); s.minor = 4; s.no_bid = 0; s.no_payload = 0; s.status = KMIP_STATUS_SUCCESS;
+    s.reason = -1;
+    assert_int_equal(run(&s, &res), KMS_E_PROTOCOL); /* data without the operation */
+    /* Refused answers leave no half-filled result behind. */
+    assert_int_equal(res.status, 0);
+    assert_string_equal(res.message, "");
 }
 
 static void test_truncations_never_parse(void **state)
@@ -216,6 +274,15 @@ static void test_ckr_mapping(void **state)
     r.status = 1;
     r.reason = KMIP_REASON_GENERAL_FAILURE;
     assert_int_equal(kms_ckr(KMS_E_RESULT, &r, KMS_CTX_DECRYPT), CKR_ENCRYPTED_DATA_INVALID);
+    /* Only a cryptographic or general failure says "the tag did not verify". */
+    static const uint32_t not_data[] = {KMIP_REASON_RESPONSE_TOO_LARGE, KMIP_REASON_INVALID_MESSAGE,
+                                        KMIP_REASON_OPERATION_NOT_SUPPORTED, 0x07 /* Invalid Field */,
+                                        0x06 /* Missing Data */, 0x0D /* Object Archived */};
+    for (size_t i = 0; i < sizeof(not_data) / sizeof(not_data[0]); i++) {
+        r.reason = not_data[i];
+        assert_int_equal(kms_ckr(KMS_E_RESULT, &r, KMS_CTX_DECRYPT), CKR_FUNCTION_FAILED);
+    }
+    r.reason = KMIP_REASON_GENERAL_FAILURE;
     assert_int_equal(kms_ckr(KMS_E_RESULT, &r, KMS_CTX_KEY), CKR_FUNCTION_FAILED);
     r.reason = KMIP_REASON_CRYPTOGRAPHIC_FAILURE;
     assert_int_equal(kms_ckr(KMS_E_RESULT, &r, KMS_CTX_DECRYPT), CKR_ENCRYPTED_DATA_INVALID);
@@ -234,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_good_encrypt_response),
         cmocka_unit_test(test_refused_responses),
         cmocka_unit_test(test_failure_result_and_message),
+        cmocka_unit_test(test_message_level_error),
         cmocka_unit_test(test_truncations_never_parse),
         cmocka_unit_test(test_requests_are_well_formed),
         cmocka_unit_test(test_ckr_mapping),
