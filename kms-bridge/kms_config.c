@@ -204,12 +204,17 @@ static int load_slot(CONF *conf, const char *path, const char *section, kms_slot
             if (s->n_ep == 0)
                 return fail(err, errlen, path, section, k, "no endpoint given");
             have_ep = 1;
+        /* An empty or over-long path is a mistake on this line, not a
+         * missing key: say so here rather than "all are required". */
         } else if (strcmp(k, "ca-file") == 0) {
-            have_ca = copy_value(s->ca_file, sizeof(s->ca_file), v);
+            if (!(have_ca = copy_value(s->ca_file, sizeof(s->ca_file), v)))
+                return fail(err, errlen, path, section, k, "must be 1..%d bytes", KMS_PATH_MAX - 1);
         } else if (strcmp(k, "cert-file") == 0) {
-            have_cert = copy_value(s->cert_file, sizeof(s->cert_file), v);
+            if (!(have_cert = copy_value(s->cert_file, sizeof(s->cert_file), v)))
+                return fail(err, errlen, path, section, k, "must be 1..%d bytes", KMS_PATH_MAX - 1);
         } else if (strcmp(k, "key-file") == 0) {
-            have_key = copy_value(s->key_file, sizeof(s->key_file), v);
+            if (!(have_key = copy_value(s->key_file, sizeof(s->key_file), v)))
+                return fail(err, errlen, path, section, k, "must be 1..%d bytes", KMS_PATH_MAX - 1);
         } else if (strcmp(k, "server-name") == 0) {
             if (!copy_value(s->server_name, sizeof(s->server_name), v))
                 return fail(err, errlen, path, section, k, "must be 1..255 bytes");

@@ -35,14 +35,16 @@ typedef struct {
     char port[6];
 } kms_endpoint_cfg;
 
+#define KMS_PATH_MAX 4096 /* bytes with the NUL: paths of 1..4095 bytes */
+
 typedef struct {
     char section[64];
     char label[KMS_LABEL_MAX + 1];
     kms_endpoint_cfg ep[KMS_MAX_ENDPOINTS];
     size_t n_ep;
-    char ca_file[4096];
-    char cert_file[4096];
-    char key_file[4096];
+    char ca_file[KMS_PATH_MAX];
+    char cert_file[KMS_PATH_MAX];
+    char key_file[KMS_PATH_MAX];
     char server_name[256]; /* empty: check each endpoint's host */
     int timeout_ms;
     int pool_size;

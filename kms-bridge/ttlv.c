@@ -31,7 +31,9 @@ static void put_be(uint8_t *p, uint64_t v, int n)
 /* Reserves header + padded value; returns the value's start or NULL. */
 static uint8_t *put_hdr(ttlv_w *w, uint32_t tag, uint8_t type, size_t n)
 {
-    if (w->err || n > UINT32_MAX || ttlv_item_size(n) > w->cap - w->len) {
+    /* n is checked against the room left before it is rounded up, so that
+     * n + 7 cannot wrap a 32-bit size_t. */
+    if (w->err || n > UINT32_MAX || n > w->cap - w->len || ttlv_item_size(n) > w->cap - w->len) {
         w->err = 1;
         return NULL;
     }
@@ -163,9 +165,11 @@ ttlv_rc ttlv_next(ttlv_r *r, ttlv_item *it)
     uint32_t tag = (uint32_t)get_be(r->p, 3);
     uint8_t type = r->p[3];
     uint32_t len = (uint32_t)get_be(r->p + 4, 4);
-    size_t padded = ((size_t)len + 7) & ~(size_t)7;
-    if (padded > r->left - TTLV_HDR_LEN || !length_ok(type, len))
+    /* In 64 bits: len + 7 must not wrap a 32-bit size_t. */
+    uint64_t padded64 = ((uint64_t)len + 7) & ~(uint64_t)7;
+    if (padded64 > (uint64_t)(r->left - TTLV_HDR_LEN) || !length_ok(type, len))
         return TTLV_EMALFORMED;
+    size_t padded = (size_t)padded64;
     /* §9.1.1.1: tags are 0x42XXXX (spec) or 0x54XXXX (extensions). */
     if ((tag >> 16) != 0x42 && (tag >> 16) != 0x54)
         return TTLV_EMALFORMED;

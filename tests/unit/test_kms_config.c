@@ -55,7 +55,7 @@ static int teardown(void **state)
  * `endpoints` substituted. */
 static void write_conf(const char *endpoints, const char *extra)
 {
-    char text[4096];
+    static char text[16384];
     snprintf(text, sizeof(text),
              "# test config\n"           /* 1 */
              "slots = kms\n"             /* 2 */
@@ -136,6 +136,22 @@ static void test_bad_values_name_key_and_line(void **state)
     load_fails("line 11: [kms] label", "1..32");
     write_conf("127.0.0.1:5696", "pool-size = 0\n");
     load_fails("pool-size", NULL);
+
+    /* An empty or over-long path names its key and line (it used to unset
+     * the key silently, and the error then named neither). */
+    static const char *const paths[] = {"ca-file", "cert-file", "key-file"};
+    static char extra[8192], want[64];
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(want, sizeof(want), "line 11: [kms] %s", paths[i]);
+        snprintf(extra, sizeof(extra), "%s =\n", paths[i]);
+        write_conf("127.0.0.1:5696", extra);
+        load_fails(want, "must be 1..4095 bytes");
+        int n = snprintf(extra, sizeof(extra), "%s = /", paths[i]);
+        memset(extra + n, 'a', 4095);
+        snprintf(extra + n + 4095, sizeof(extra) - (size_t)n - 4095, "\n");
+        write_conf("127.0.0.1:5696", extra);
+        load_fails(want, "must be 1..4095 bytes");
+    }
 }
 
 static void test_structure_errors(void **state)

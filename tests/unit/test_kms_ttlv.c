@@ -87,6 +87,15 @@ static void test_reader_bounds(void **state)
     ttlv_r_init(&r, huge, sizeof(huge));
     assert_int_equal(ttlv_next(&r, &it), TTLV_EMALFORMED);
 
+    /* Nor any length whose padding would wrap a 32-bit size_t. */
+    for (uint32_t l = 0xFFFFFFF0u; l != 0; l++) {
+        uint8_t h[16] = {0x42, 0x00, 0xc2, 0x08, (uint8_t)(l >> 24), (uint8_t)(l >> 16),
+                         (uint8_t)(l >> 8), (uint8_t)l};
+        ttlv_r_init(&r, h, sizeof(h));
+        assert_int_equal(ttlv_next(&r, &it), TTLV_EMALFORMED);
+        assert_int_equal(ttlv_validate(h, sizeof(h)), TTLV_EMALFORMED);
+    }
+
     /* Header cut short. */
     ttlv_r_init(&r, huge, 5);
     assert_int_equal(ttlv_next(&r, &it), TTLV_EMALFORMED);
