@@ -3,13 +3,22 @@
  *
  * One global module (PKCS#11 2.40 §5.4: a library is initialised once per
  * process). Slots are the configured KMSs, in config order (slot id = index).
- * Sessions and objects live in fixed tables; handles are index + 1, so 0 is
- * never valid (CK_INVALID_HANDLE). g_kms.lock guards the tables and is never
+ * Sessions and objects live in fixed tables. A handle is
+ * generation << KMS_HANDLE_INDEX_BITS | (index + 1): 0 is never valid
+ * (CK_INVALID_HANDLE), and freeing an entry bumps its generation, so a
+ * closed session's or destroyed object's handle never comes to name the
+ * next session or key put in that entry (an EncryptInit on a destroyed key
+ * must not wrap under its successor). g_kms.lock guards the tables and is never
  * held across network I/O: entry points copy what they need, unlock, call
  * the KMS, and lock again to store results.
  *
  * Object handles are stable for the life of the module: the same KMIP key
- * (slot, Unique Identifier) always gets the same handle.
+ * (slot, Unique Identifier) always gets the same handle until it is
+ * destroyed through this module.
+ *
+ * Fork: a pthread_atfork child handler re-creates the locks (another thread
+ * of the parent may have held one at the fork); the child must still call
+ * C_Initialize (§5.4), which drops the parent's state.
  */
 #ifndef KMS_MODULE_H
 #define KMS_MODULE_H
@@ -26,6 +35,7 @@
 #define KMS_MAX_SESSIONS 1024
 #define KMS_MAX_OBJECTS 4096
 #define KMS_GCM_IV_LEN 12 /* NIST SP 800-38D §8.2: 96-bit IVs */
+#define KMS_HANDLE_INDEX_BITS 13 /* index + 1 <= 4096 < 2^13 */
 
 enum { KMS_OP_NONE = 0, KMS_OP_ENCRYPT, KMS_OP_DECRYPT };
 
@@ -35,6 +45,7 @@ typedef struct {
     char uid[KMIP_MAX_UID + 1];
     char label[KMIP_MAX_NAME + 1];
     CK_ULONG value_len; /* bytes */
+    uint32_t state;     /* KMIP State (§3.22) as last seen */
 } kms_object;
 
 typedef struct {
@@ -48,9 +59,9 @@ typedef struct {
     /* Encrypt/Decrypt state (PKCS#11 2.40 §5.8: one operation at a time) */
     int op;
     CK_OBJECT_HANDLE key;
+    char uid[KMIP_MAX_UID + 1]; /* the key's Unique Identifier at Init */
     unsigned char iv[KMS_GCM_IV_LEN];
-    unsigned char *iv_back; /* the caller's pIv, for a KMS-chosen IV */
-    unsigned char *aad; /* malloc'd, aad_n bytes */
+    unsigned char *aad; /* OPENSSL_malloc'd, aad_n bytes, wiped when freed */
     size_t aad_n;
 } kms_session;
 
@@ -64,12 +75,20 @@ typedef struct {
     int logged_in[KMS_MAX_SLOTS];
     kms_session sessions[KMS_MAX_SESSIONS];
     kms_object objects[KMS_MAX_OBJECTS];
+    /* Handle generations; kept across C_Finalize, so that no handle of a
+     * previous initialisation becomes valid again either. */
+    CK_ULONG session_gen[KMS_MAX_SESSIONS];
+    CK_ULONG object_gen[KMS_MAX_OBJECTS];
 } kms_module;
 
 extern kms_module g_kms;
 
 /* Under g_kms.lock: the session for h, or NULL. Checks initialisation. */
 kms_session *kms_session_get(CK_SESSION_HANDLE h);
+/* Under the lock: the handle of session table entry s. */
+CK_SESSION_HANDLE kms_session_handle(const kms_session *s);
+/* Under the lock: ends s's operation, frees the entry, retires its handle. */
+void kms_session_free(kms_session *s);
 /* Locks g_kms and returns the session (rv CKR_OK), or returns an error and
  * leaves the lock released. */
 CK_RV kms_session_lock(CK_SESSION_HANDLE h, kms_session **out);
@@ -78,8 +97,13 @@ void kms_unlock(void);
 void kms_session_end_op(kms_session *s);
 /* Under the lock: the handle for (slot, uid), creating the entry; 0 if full. */
 CK_OBJECT_HANDLE kms_object_intern(CK_SLOT_ID slot, const char *uid, const char *label,
-                                   CK_ULONG value_len);
+                                   CK_ULONG value_len, uint32_t state);
 kms_object *kms_object_get(CK_SLOT_ID slot, CK_OBJECT_HANDLE h);
+/* Under the lock: frees the entry and retires its handle. */
+void kms_object_forget(kms_object *o);
+/* 1 if a key in KMIP State `state` may be offered for op (KMS_OP_ENCRYPT:
+ * Active; KMS_OP_DECRYPT: Active or Deactivated); op 0: for either. */
+int kms_state_allows(uint32_t state, int op);
 
 /* Maps a bridge status and the server's result to a CK_RV (KMS-BRIDGE.md). */
 enum { KMS_CTX_KEY = 0, KMS_CTX_OBJECT, KMS_CTX_DECRYPT };

@@ -10,9 +10,13 @@
  *    for functions returning output in a variable-length buffer");
  *    too small a buffer: CKR_BUFFER_TOO_SMALL with the size, still active;
  *    any other return ends the operation;
- *  - if the KMS reports an IV other than the caller's, of the same length, it
- *    is written back to pIv (as some tokens do), so the CK_GCM_PARAMS must
- *    stay valid until C_Encrypt returns; an IV of another length is refused;
+ *  - the caller's IV is the IV (KMIP 1.4 §4.29: a server uses the
+ *    IV/Counter/Nonce the client supplies): an Encrypt answer reporting any
+ *    other IV is refused (CKR_FUNCTION_FAILED). Nothing is ever written
+ *    through pIv, and the CK_GCM_PARAMS need not outlive C_EncryptInit
+ *    (PKCS#11 does not require it): IV, AAD and the key's Unique Identifier
+ *    are copied into the session at Init;
+ *  - AAD is copied and wiped when the operation ends (it may be sensitive);
  *  - on a failed Decrypt nothing is written to the output buffer.
  */
 #include <stdio.h>
@@ -42,34 +46,39 @@ static CK_RV op_init(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDL
         return CKR_MECHANISM_PARAM_INVALID;
     unsigned char *aad = NULL;
     if (p->ulAADLen > 0) {
-        if ((aad = malloc(p->ulAADLen)) == NULL)
+        if ((aad = OPENSSL_malloc(p->ulAADLen)) == NULL)
             return CKR_HOST_MEMORY;
         memcpy(aad, p->pAAD, p->ulAADLen);
     }
     kms_session *s;
     CK_RV rv = kms_session_lock(h, &s);
     if (rv != CKR_OK) {
-        free(aad);
+        OPENSSL_clear_free(aad, p->ulAADLen);
         return rv;
     }
+    kms_object *o = NULL;
     if (s->op != KMS_OP_NONE || s->finding) {
         rv = CKR_OPERATION_ACTIVE;
-    } else {
-        kms_object *o = kms_object_get(s->slot, key);
-        if (o == NULL)
-            rv = CKR_KEY_HANDLE_INVALID;
-        else if (o->value_len < 16 || o->value_len > 32)
-            rv = CKR_KEY_SIZE_RANGE;
+    } else if ((o = kms_object_get(s->slot, key)) == NULL) {
+        rv = CKR_KEY_HANDLE_INVALID;
+    } else if (o->value_len < 16 || o->value_len > 32) {
+        rv = CKR_KEY_SIZE_RANGE;
+    } else if (!kms_state_allows(o->state, op)) {
+        /* KMIP 1.4 §3.22: only an Active key encrypts; a Deactivated one
+         * still decrypts what it protected. The KMS has the last word. */
+        rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
     }
     if (rv != CKR_OK) {
         kms_unlock();
-        free(aad);
+        OPENSSL_clear_free(aad, p->ulAADLen);
         return rv;
     }
     s->op = op;
     s->key = key;
+    /* The key is named by its Unique Identifier from here on: the handle
+     * only has to stay valid (take_op), it cannot come to mean another key. */
+    snprintf(s->uid, sizeof(s->uid), "%s", o->uid);
     memcpy(s->iv, p->pIv, KMS_GCM_IV_LEN);
-    s->iv_back = p->pIv;
     s->aad = aad;
     s->aad_n = p->ulAADLen;
     kms_unlock();
@@ -91,7 +100,6 @@ typedef struct {
     CK_SLOT_ID slot;
     char uid[KMIP_MAX_UID + 1];
     unsigned char iv[KMS_GCM_IV_LEN];
-    unsigned char *iv_back;
     unsigned char *aad;
     size_t aad_n;
 } op_snapshot;
@@ -103,14 +111,13 @@ static CK_RV take_op(kms_session *s, int op, op_snapshot *snap)
     if (s->op != op)
         return CKR_OPERATION_NOT_INITIALIZED;
     kms_object *o = kms_object_get(s->slot, s->key);
-    if (o == NULL) {
+    if (o == NULL || strcmp(o->uid, s->uid) != 0) {
         kms_session_end_op(s);
         return CKR_KEY_HANDLE_INVALID; /* destroyed meanwhile */
     }
     snap->slot = s->slot;
-    snprintf(snap->uid, sizeof(snap->uid), "%s", o->uid);
+    snprintf(snap->uid, sizeof(snap->uid), "%s", s->uid);
     memcpy(snap->iv, s->iv, sizeof(snap->iv));
-    snap->iv_back = s->iv_back;
     snap->aad = s->aad;
     snap->aad_n = s->aad_n;
     s->aad = NULL;
@@ -157,21 +164,21 @@ CK_RV kms_Encrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inlen, CK_BYTE_P
         return rv;
 
     kmip_result res;
-    unsigned char tag[KMIP_GCM_TAG_LEN], iv_back[16];
-    size_t iv_back_n = 0;
+    unsigned char tag[KMIP_GCM_TAG_LEN], iv_used[16];
+    size_t iv_used_n = 0;
     kms_status st = kms_op_encrypt(&g_kms.slots[snap.slot], snap.uid, snap.iv, sizeof(snap.iv),
-                                   snap.aad, snap.aad_n, in, inlen, out, tag, iv_back,
-                                   sizeof(iv_back), &iv_back_n, &res);
-    free(snap.aad);
-    if (st == KMS_OK && iv_back_n != 0 && iv_back_n != sizeof(snap.iv)) {
-        /* An IV of another length cannot be returned through the caller's
-         * 12-byte pIv: the wrap could never be undone. */
-        kms_debug("slot %s: Encrypt: server used a %zu-byte IV of its own",
-                  g_kms.cfg.slot[snap.slot].label, iv_back_n);
+                                   snap.aad, snap.aad_n, in, inlen, out, tag, iv_used,
+                                   sizeof(iv_used), &iv_used_n, &res);
+    OPENSSL_clear_free(snap.aad, snap.aad_n);
+    if (st == KMS_OK && iv_used_n != 0 &&
+        (iv_used_n != sizeof(snap.iv) || memcmp(iv_used, snap.iv, iv_used_n) != 0)) {
+        /* The nonce is the caller's choice (it keeps it beside the
+         * ciphertext); a server that used another one produced a wrap the
+         * caller could never undo, or took nonce choice away from it. */
+        kms_debug("slot %s: Encrypt: server used a %zu-byte IV other than ours",
+                  g_kms.cfg.slot[snap.slot].label, iv_used_n);
         OPENSSL_cleanse(out, inlen);
         st = KMS_E_PROTOCOL;
-    } else if (st == KMS_OK && iv_back_n != 0 && memcmp(iv_back, snap.iv, iv_back_n) != 0) {
-        memcpy(snap.iv_back, iv_back, iv_back_n); /* the IV actually used */
     }
     if (st != KMS_OK)
         return kms_ckr(st, &res, KMS_CTX_KEY);
@@ -218,7 +225,7 @@ CK_RV kms_Decrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inlen, CK_BYTE_P
     kmip_result res;
     kms_status st = kms_op_decrypt(&g_kms.slots[snap.slot], snap.uid, snap.iv, sizeof(snap.iv),
                                    snap.aad, snap.aad_n, in, need, in + need, out, &res);
-    free(snap.aad);
+    OPENSSL_clear_free(snap.aad, snap.aad_n);
     if (st != KMS_OK)
         return kms_ckr(st, &res, KMS_CTX_DECRYPT);
     *outlen = need;

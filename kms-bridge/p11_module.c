@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "kms_log.h"
 #include "kms_module.h"
 
@@ -15,11 +17,55 @@ kms_module g_kms = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- tables ------------------------------------------------------------ */
 
+#define HANDLE_INDEX_MASK (((CK_ULONG)1 << KMS_HANDLE_INDEX_BITS) - 1)
+#define HANDLE_GEN_MASK (~(CK_ULONG)0 >> KMS_HANDLE_INDEX_BITS)
+
+static CK_ULONG make_handle(CK_ULONG gen, size_t i)
+{
+    return (gen & HANDLE_GEN_MASK) << KMS_HANDLE_INDEX_BITS | (CK_ULONG)(i + 1);
+}
+
+/* The table index h names if its generation is current, else -1. */
+static long handle_index(CK_ULONG h, size_t n, const CK_ULONG *gens)
+{
+    CK_ULONG i = h & HANDLE_INDEX_MASK;
+    if (i == 0 || i > n || (h >> KMS_HANDLE_INDEX_BITS) != (gens[i - 1] & HANDLE_GEN_MASK))
+        return -1;
+    return (long)(i - 1);
+}
+
 kms_session *kms_session_get(CK_SESSION_HANDLE h)
 {
-    if (!g_kms.initialized || h == 0 || h > KMS_MAX_SESSIONS || !g_kms.sessions[h - 1].used)
+    long i = handle_index(h, KMS_MAX_SESSIONS, g_kms.session_gen);
+    if (!g_kms.initialized || i < 0 || !g_kms.sessions[i].used)
         return NULL;
-    return &g_kms.sessions[h - 1];
+    return &g_kms.sessions[i];
+}
+
+CK_SESSION_HANDLE kms_session_handle(const kms_session *s)
+{
+    size_t i = (size_t)(s - g_kms.sessions);
+    return make_handle(g_kms.session_gen[i], i);
+}
+
+void kms_session_free(kms_session *s)
+{
+    kms_session_end_op(s);
+    memset(s, 0, sizeof(*s));
+    g_kms.session_gen[s - g_kms.sessions]++;
+}
+
+void kms_object_forget(kms_object *o)
+{
+    memset(o, 0, sizeof(*o));
+    g_kms.object_gen[o - g_kms.objects]++;
+}
+
+int kms_state_allows(uint32_t state, int op)
+{
+    if (state == KMIP_STATE_ACTIVE)
+        return 1;
+    return state == KMIP_STATE_DEACTIVATED && op != KMS_OP_ENCRYPT;
 }
 
 CK_RV kms_session_lock(CK_SESSION_HANDLE h, kms_session **out)
@@ -44,7 +90,7 @@ void kms_unlock(void)
 
 void kms_session_end_op(kms_session *s)
 {
-    free(s->aad);
+    OPENSSL_clear_free(s->aad, s->aad_n);
     s->aad = NULL;
     s->aad_n = 0;
     s->op = KMS_OP_NONE;
@@ -52,7 +98,7 @@ void kms_session_end_op(kms_session *s)
 }
 
 CK_OBJECT_HANDLE kms_object_intern(CK_SLOT_ID slot, const char *uid, const char *label,
-                                   CK_ULONG value_len)
+                                   CK_ULONG value_len, uint32_t state)
 {
     size_t free_at = KMS_MAX_OBJECTS;
     for (size_t i = 0; i < KMS_MAX_OBJECTS; i++) {
@@ -66,7 +112,8 @@ CK_OBJECT_HANDLE kms_object_intern(CK_SLOT_ID slot, const char *uid, const char 
             /* The KMS is the truth: refresh what it told us now. */
             snprintf(o->label, sizeof(o->label), "%s", label);
             o->value_len = value_len;
-            return (CK_OBJECT_HANDLE)i + 1;
+            o->state = state;
+            return make_handle(g_kms.object_gen[i], i);
         }
     }
     if (free_at == KMS_MAX_OBJECTS)
@@ -77,15 +124,16 @@ CK_OBJECT_HANDLE kms_object_intern(CK_SLOT_ID slot, const char *uid, const char 
     snprintf(o->uid, sizeof(o->uid), "%s", uid);
     snprintf(o->label, sizeof(o->label), "%s", label);
     o->value_len = value_len;
-    return (CK_OBJECT_HANDLE)free_at + 1;
+    o->state = state;
+    return make_handle(g_kms.object_gen[free_at], free_at);
 }
 
 kms_object *kms_object_get(CK_SLOT_ID slot, CK_OBJECT_HANDLE h)
 {
-    if (h == 0 || h > KMS_MAX_OBJECTS || !g_kms.objects[h - 1].used ||
-        g_kms.objects[h - 1].slot != slot)
+    long i = handle_index(h, KMS_MAX_OBJECTS, g_kms.object_gen);
+    if (i < 0 || !g_kms.objects[i].used || g_kms.objects[i].slot != slot)
         return NULL;
-    return &g_kms.objects[h - 1];
+    return &g_kms.objects[i];
 }
 
 /* ---- initialisation ---------------------------------------------------- */
@@ -94,19 +142,41 @@ static void reset_state(void)
 {
     for (size_t i = 0; i < KMS_MAX_SESSIONS; i++)
         if (g_kms.sessions[i].used)
-            kms_session_end_op(&g_kms.sessions[i]);
+            kms_session_free(&g_kms.sessions[i]);
+    for (size_t i = 0; i < KMS_MAX_OBJECTS; i++)
+        if (g_kms.objects[i].used)
+            kms_object_forget(&g_kms.objects[i]);
     for (size_t i = 0; i < g_kms.cfg.n_slots; i++)
         kms_slot_cleanup(&g_kms.slots[i]);
-    memset(g_kms.sessions, 0, sizeof(g_kms.sessions));
-    memset(g_kms.objects, 0, sizeof(g_kms.objects));
     memset(g_kms.needs_login, 0, sizeof(g_kms.needs_login));
     memset(g_kms.logged_in, 0, sizeof(g_kms.logged_in));
     memset(&g_kms.cfg, 0, sizeof(g_kms.cfg));
     g_kms.initialized = 0;
 }
 
+/* A child forked while another thread of the parent held g_kms.lock or a
+ * slot's lock would deadlock in C_Initialize: the child has one thread, so
+ * no lock can be legitimately held in it; re-create them all. Its other
+ * state is the parent's and is dropped by C_Initialize (reset_state).
+ * glibc unregisters the handler when the module is dlclose'd. */
+static void atfork_child(void)
+{
+    pthread_mutex_init(&g_kms.lock, NULL);
+    for (size_t i = 0; i < KMS_MAX_SLOTS; i++)
+        pthread_mutex_init(&g_kms.slots[i].lock, NULL);
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void atfork_register(void)
+{
+    if (pthread_atfork(NULL, NULL, atfork_child) != 0)
+        kms_debug("pthread_atfork failed: a fork during a call may deadlock the child");
+}
+
 CK_RV kms_Initialize(CK_VOID_PTR args)
 {
+    pthread_once(&atfork_once, atfork_register);
     const char *path = getenv("ENVELOPE_KMS_CONF");
     if (args != NULL) {
         CK_C_INITIALIZE_ARGS *a = args;
@@ -144,10 +214,11 @@ CK_RV kms_Initialize(CK_VOID_PTR args)
         kms_slot *s = &g_kms.slots[i];
         kms_slot_init(s, &g_kms.cfg.slot[i]);
         int needs = 0;
-        s->tls = kms_tls_new(&s->cfg, NULL, &needs, err, sizeof(err));
-        if (s->tls == NULL && needs) {
+        kms_tls *t = kms_tls_new(&s->cfg, NULL, &needs, err, sizeof(err));
+        kms_slot_set_tls(s, t);
+        if (t == NULL && needs) {
             g_kms.needs_login[i] = 1; /* the PIN is the key's passphrase */
-        } else if (s->tls == NULL) {
+        } else if (t == NULL) {
             fprintf(stderr, "envelope-kms-pkcs11: %s\n", err);
             for (size_t j = 0; j <= i; j++)
                 kms_slot_cleanup(&g_kms.slots[j]);

@@ -136,17 +136,77 @@ static int attr_string(const CK_ATTRIBUTE *at, char *dst, size_t cap)
     return 1;
 }
 
-/* AES keys of a size we can use; anything else on the KMS is not shown. */
+/* AES keys of a size we can use, in a State that allows Encrypt or
+ * Decrypt (KMIP 1.4 §3.22: Active, or Deactivated for Decrypt); anything
+ * else on the KMS is not shown. A Pre-Active key (e.g. left behind by a
+ * Create whose Activate never came) would only ever answer "denied"; a
+ * Compromised or Destroyed one must not be used. */
 static int usable(const kmip_key_attrs *a)
 {
     return a->object_type == KMIP_OBJECT_SYMMETRIC_KEY && a->algorithm == KMIP_ALG_AES &&
-           (a->length_bits == 128 || a->length_bits == 192 || a->length_bits == 256);
+           (a->length_bits == 128 || a->length_bits == 192 || a->length_bits == 256) &&
+           kms_state_allows(a->state, KMS_OP_NONE);
+}
+
+/* The usable keys named label (NULL: all), or the one with Unique
+ * Identifier id (non-NULL), into c[0..*nc) (room for KMIP_MAX_LOCATE).
+ * Network I/O: call without the lock. */
+static CK_RV lookup(kms_slot *ks, const char *label, const char *id, candidate *c, size_t *nc)
+{
+    char (*uids)[KMIP_MAX_UID + 1] = calloc(KMIP_MAX_LOCATE, sizeof(*uids));
+    size_t nu = 0;
+    kmip_result res;
+    kms_status st;
+    CK_RV rv = CKR_OK;
+    *nc = 0;
+    if (uids == NULL)
+        return CKR_HOST_MEMORY;
+    if (id != NULL) {
+        snprintf(uids[0], sizeof(uids[0]), "%s", id);
+        nu = 1;
+    } else {
+        /* More than KMIP_MAX_LOCATE (Maximum Items) answered is a refused
+         * answer (CKR_FUNCTION_FAILED), never taken for a match. */
+        st = kms_op_locate(ks, label, uids, KMIP_MAX_LOCATE, &nu, &res);
+        if (st != KMS_OK) {
+            rv = kms_ckr(st, &res, KMS_CTX_OBJECT);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < nu; i++) {
+        st = kms_op_get_attributes(ks, uids[i], &c[*nc].a, &res);
+        if (st == KMS_E_RESULT && res.reason == KMIP_REASON_ITEM_NOT_FOUND)
+            continue; /* gone since Locate, or an unknown CKA_ID: no match */
+        if (st != KMS_OK) {
+            /* Permission Denied on an id we were given is reported as such
+             * (CKR_KEY_FUNCTION_NOT_PERMITTED): the caller asked for this
+             * key and may not use it; it must not look like "not found". */
+            rv = kms_ckr(st, &res, KMS_CTX_KEY);
+            goto out;
+        }
+        if (!usable(&c[*nc].a)) {
+            kms_debug("slot %s: key %s not offered (type %u, algorithm %u, %d bits, state %u)",
+                      ks->cfg.label, uids[i], (unsigned)c[*nc].a.object_type,
+                      (unsigned)c[*nc].a.algorithm, (int)c[*nc].a.length_bits,
+                      (unsigned)c[*nc].a.state);
+            continue;
+        }
+        snprintf(c[*nc].uid, sizeof(c[*nc].uid), "%s", uids[i]);
+        (*nc)++;
+    }
+out:
+    free(uids);
+    return rv;
 }
 
 CK_RV kms_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
 {
     if (tmpl == NULL && n > 0)
         return CKR_ARGUMENTS_BAD;
+    /* A value of nonzero length needs a buffer (matches() compares it). */
+    for (CK_ULONG i = 0; i < n; i++)
+        if (tmpl[i].pValue == NULL && tmpl[i].ulValueLen != 0)
+            return CKR_ARGUMENTS_BAD;
     char label[KMIP_MAX_NAME + 1] = "", id[KMIP_MAX_UID + 1] = "";
     int by_label = 0, by_id = 0, impossible = 0;
     for (CK_ULONG i = 0; i < n; i++) {
@@ -174,44 +234,16 @@ CK_RV kms_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n
     kms_unlock();
 
     /* Network I/O without the lock. */
-    kms_slot *ks = &g_kms.slots[slot];
     candidate *c = calloc(KMIP_MAX_LOCATE, sizeof(*c));
-    char (*uids)[KMIP_MAX_UID + 1] = calloc(KMIP_MAX_LOCATE, sizeof(*uids));
-    size_t nc = 0, nu = 0;
-    kmip_result res;
-    kms_status st = KMS_OK;
-    if (c == NULL || uids == NULL) {
+    size_t nc = 0;
+    if (c == NULL) {
         rv = CKR_HOST_MEMORY;
         goto out;
     }
-    if (impossible) {
-        nu = 0; /* e.g. CKA_CLASS = CKO_PRIVATE_KEY: nothing here matches */
-    } else if (by_id) {
-        snprintf(uids[0], sizeof(uids[0]), "%s", id);
-        nu = 1;
-    } else {
-        st = kms_op_locate(ks, by_label ? label : NULL, uids, KMIP_MAX_LOCATE, &nu, &res);
-        if (st != KMS_OK) {
-            rv = kms_ckr(st, &res, KMS_CTX_OBJECT);
-            goto out;
-        }
-    }
-    for (size_t i = 0; i < nu; i++) {
-        st = kms_op_get_attributes(ks, uids[i], &c[nc].a, &res);
-        if (st == KMS_E_RESULT && res.reason == KMIP_REASON_ITEM_NOT_FOUND)
-            continue; /* gone since Locate, or an unknown CKA_ID: no match */
-        if (st != KMS_OK) {
-            /* Permission Denied on an id we were given is reported as such
-             * (CKR_KEY_FUNCTION_NOT_PERMITTED): the caller asked for this
-             * key and may not use it; it must not look like "not found". */
-            rv = kms_ckr(st, &res, KMS_CTX_KEY);
-            goto out;
-        }
-        if (!usable(&c[nc].a))
-            continue;
-        snprintf(c[nc].uid, sizeof(c[nc].uid), "%s", uids[i]);
-        nc++;
-    }
+    /* impossible: e.g. CKA_CLASS = CKO_PRIVATE_KEY: nothing here matches. */
+    if (!impossible &&
+        (rv = lookup(&g_kms.slots[slot], by_label ? label : NULL, by_id ? id : NULL, c, &nc)) != CKR_OK)
+        goto out;
 
     rv = kms_session_lock(h, &s);
     if (rv != CKR_OK)
@@ -219,7 +251,7 @@ CK_RV kms_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n
     s->n_found = s->next_found = 0;
     for (size_t i = 0; i < nc; i++) {
         CK_OBJECT_HANDLE oh = kms_object_intern(slot, c[i].uid, c[i].a.name,
-                                                (CK_ULONG)c[i].a.length_bits / 8);
+                                                (CK_ULONG)c[i].a.length_bits / 8, c[i].a.state);
         if (oh == 0) {
             kms_unlock();
             rv = CKR_HOST_MEMORY;
@@ -232,7 +264,6 @@ CK_RV kms_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n
     kms_unlock();
 out:
     free(c);
-    free(uids);
     return rv;
 }
 
@@ -371,26 +402,29 @@ CK_RV kms_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_P
 
     kms_slot *ks = &g_kms.slots[slot];
     kmip_result res;
-    char uids[1][KMIP_MAX_UID + 1];
-    size_t nu = 0;
-    /* Labels pick KEKs in URIs (object=...): refuse a second key of the same
-     * name rather than make lookups ambiguous. */
-    kms_status st = kms_op_locate(ks, label, uids, 1, &nu, &res);
-    if (st == KMS_E_PROTOCOL)
-        nu = 1; /* more than one already */
-    else if (st != KMS_OK)
-        return kms_ckr(st, &res, KMS_CTX_OBJECT);
-    if (nu > 0) {
+    /* Labels pick KEKs in URIs (object=...): refuse a second usable key of
+     * the same name rather than make lookups ambiguous. Keys FindObjects
+     * never offers (Pre-Active leftovers, Compromised, ...) do not count;
+     * a Locate that fails or is refused is an error, not a duplicate. */
+    candidate *c = calloc(KMIP_MAX_LOCATE, sizeof(*c));
+    size_t nc = 0;
+    if (c == NULL)
+        return CKR_HOST_MEMORY;
+    rv = lookup(ks, label, NULL, c, &nc);
+    free(c);
+    if (rv != CKR_OK)
+        return rv;
+    if (nc > 0) {
         kms_debug("slot %s: a key named \"%s\" exists already", ks->cfg.label, label);
         return CKR_ATTRIBUTE_VALUE_INVALID;
     }
     char uid[KMIP_MAX_UID + 1];
-    st = kms_op_create_key(ks, label, uid, &res);
+    kms_status st = kms_op_create_key(ks, label, uid, &res);
     if (st != KMS_OK)
         return kms_ckr(st, &res, KMS_CTX_OBJECT);
     if ((rv = kms_session_lock(h, &s)) != CKR_OK)
         return rv;
-    *out = kms_object_intern(slot, uid, label, 32);
+    *out = kms_object_intern(slot, uid, label, 32, KMIP_STATE_ACTIVE);
     kms_unlock();
     return *out ? CKR_OK : CKR_HOST_MEMORY;
 }
@@ -419,7 +453,7 @@ CK_RV kms_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh)
     if (kms_session_lock(h, &s) == CKR_OK) {
         o = kms_object_get(slot, oh);
         if (o != NULL && strcmp(o->uid, uid) == 0)
-            memset(o, 0, sizeof(*o));
+            kms_object_forget(o); /* its handle is never valid again */
         kms_unlock();
     }
     return CKR_OK;

@@ -7,6 +7,13 @@
  * (CKF_LOGIN_REQUIRED is then set) and is used once to load the key, never
  * stored. A wrong passphrase is CKR_PIN_INCORRECT and costs nothing on the
  * KMS side (no lockout counter to burn).
+ *
+ * Logout (C_Logout, or closing the token's last session, §5.6) of a token
+ * whose key is encrypted unloads the key again and drops the pooled
+ * connections made with it: the next C_Login must give the passphrase
+ * again (otherwise any PIN would do once the key had been loaded). Calls
+ * already in flight finish with the identity they started with. A token
+ * whose key is not encrypted has nothing to unload: Login stays a no-op.
  */
 #include <string.h>
 #include <unistd.h>
@@ -37,7 +44,7 @@ CK_RV kms_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIF
             s->used = 1;
             s->slot = slot;
             s->flags = flags & (CKF_SERIAL_SESSION | CKF_RW_SESSION);
-            *out = (CK_SESSION_HANDLE)i + 1;
+            *out = kms_session_handle(s);
             rv = CKR_OK;
             break;
         }
@@ -48,8 +55,17 @@ CK_RV kms_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIF
 
 static void close_locked(kms_session *s)
 {
-    kms_session_end_op(s);
-    memset(s, 0, sizeof(*s));
+    kms_session_free(s);
+}
+
+/* Under the lock: the token's login state ends (see the file comment). */
+static void logout_locked(CK_SLOT_ID slot)
+{
+    g_kms.logged_in[slot] = 0;
+    if (g_kms.needs_login[slot]) {
+        kms_slot_set_tls(&g_kms.slots[slot], NULL);
+        kms_slot_drop_idle(&g_kms.slots[slot]);
+    }
 }
 
 static int slot_has_sessions(CK_SLOT_ID slot)
@@ -69,8 +85,8 @@ CK_RV kms_CloseSession(CK_SESSION_HANDLE h)
     CK_SLOT_ID slot = s->slot;
     close_locked(s);
     /* §5.6: login state ends with the last session of the token. */
-    if (!slot_has_sessions(slot))
-        g_kms.logged_in[slot] = 0;
+    if (!slot_has_sessions(slot) && g_kms.logged_in[slot])
+        logout_locked(slot);
     kms_unlock();
     return CKR_OK;
 }
@@ -87,7 +103,8 @@ CK_RV kms_CloseAllSessions(CK_SLOT_ID slot)
         for (size_t i = 0; i < KMS_MAX_SESSIONS; i++)
             if (g_kms.sessions[i].used && g_kms.sessions[i].slot == slot)
                 close_locked(&g_kms.sessions[i]);
-        g_kms.logged_in[slot] = 0;
+        if (g_kms.logged_in[slot])
+            logout_locked(slot);
     }
     pthread_mutex_unlock(&g_kms.lock);
     return rv;
@@ -126,7 +143,7 @@ CK_RV kms_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_
         kms_unlock();
         return CKR_USER_ALREADY_LOGGED_IN;
     }
-    if (!g_kms.needs_login[slot] || g_kms.slots[slot].tls != NULL) {
+    if (!g_kms.needs_login[slot]) {
         g_kms.logged_in[slot] = 1; /* nothing to unlock: accepted */
         kms_unlock();
         return CKR_OK;
@@ -153,7 +170,7 @@ CK_RV kms_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_
         kms_unlock();
         return needs ? CKR_PIN_INCORRECT : CKR_GENERAL_ERROR;
     }
-    g_kms.slots[slot].tls = t;
+    kms_slot_set_tls(&g_kms.slots[slot], t);
     g_kms.logged_in[slot] = 1;
     kms_unlock();
     return CKR_OK;
@@ -166,7 +183,8 @@ CK_RV kms_Logout(CK_SESSION_HANDLE h)
     if (rv != CKR_OK)
         return rv;
     rv = g_kms.logged_in[s->slot] ? CKR_OK : CKR_USER_NOT_LOGGED_IN;
-    g_kms.logged_in[s->slot] = 0;
+    if (rv == CKR_OK)
+        logout_locked(s->slot);
     kms_unlock();
     return rv;
 }

@@ -3,13 +3,18 @@
 
 A tiny mutual-TLS server that answers the bridge's KMIP requests with bytes
 chosen to be wrong in one specific way (oversized, truncated, too deeply
-nested, no tag, a short tag, another batch id, KMIP 1.2, silence, ...), which a
-real PyKMIP server cannot be made to send on demand. Locate and Get Attributes
-get well-formed answers (one AES-256 key "kek-a", id "1") so that the fault
-lands on Encrypt/Decrypt. The "ok" case answers correctly, proving that the
-encoding here is right and that every other case fails for its own reason.
+nested, no tag, a short tag, another batch id, KMIP 1.2, silence, a
+message-level error, ...), which a real PyKMIP server cannot be made to send on
+demand. Locate and Get Attributes get well-formed answers (one Active AES-256
+key "kek-a", id "1"; the key-state cases change its State) so that the fault
+lands on Encrypt/Decrypt; Create and Activate answer for a new key "2". The
+"ok" case answers correctly, proving that the encoding here is right and that
+every other case fails for its own reason.
 
-The case is read from CASE_FILE before each Encrypt/Decrypt.
+The case is read from CASE_FILE before each request. Every accepted TCP
+connection appends "accept" to DIR/connections, every completed TLS handshake
+"tls", so a test can count how often the bridge reconnected.
+TLS 1.2 and 1.3 are offered (Python's default maximum: 1.3 is negotiated).
 usage: fault_injector_replay.py PORT DIR CASE_FILE   (DIR holds server.pem/key, ca.pem)
 """
 import socket
@@ -58,15 +63,21 @@ def find(items, tag):
     return None
 
 
-def response(op, batch_id, payload, minor=4, status=0, reason=None, count=1):
+def response(op, batch_id, payload, minor=4, status=0, reason=None, count=1, message="injected failure"):
+    """op/batch_id None: left out, as in a message-level error."""
     hdr = item(0x42007A, STRUCT, [
         item(0x420069, STRUCT, [item(0x42006A, INT, 1), item(0x42006B, INT, minor)]),
         item(0x420092, DATETIME, int(time.time())),
         item(0x42000D, INT, count)])
-    bi = [item(0x42005C, ENUM, op), item(0x420093, BYTES, batch_id), item(0x42007F, ENUM, status)]
+    bi = []
+    if op is not None:
+        bi.append(item(0x42005C, ENUM, op))
+    if batch_id is not None:
+        bi.append(item(0x420093, BYTES, batch_id))
+    bi.append(item(0x42007F, ENUM, status))
     if reason is not None:
         bi.append(item(0x42007E, ENUM, reason))
-        bi.append(item(0x42007D, TEXT, "injected failure"))
+        bi.append(item(0x42007D, TEXT, message))
     if payload is not None:
         bi.append(item(0x42007C, STRUCT, payload))
     return item(0x42007B, STRUCT, [hdr, item(0x42000F, STRUCT, bi)])
@@ -76,28 +87,60 @@ def attr(name, value):
     return item(0x420008, STRUCT, [item(0x42000A, TEXT, name), value])
 
 
+# What PyKMIP's session.py sends when it will not read the request (client
+# certificate without clientAuth, unparseable request): engine.build_error_response,
+# protocol version 1.0, no Operation, no Unique Batch Item ID.
+def message_level(reason, text):
+    return response(None, None, None, minor=0, status=1, reason=reason, message=text)
+
+
+STATES = {"pre-active": 1, "deactivated": 3, "compromised": 4}
+
+
 def answer(req, case):
     items = parse(req)
     op = struct.unpack(">I", find(items, 0x42005C))[0]
     bid = find(items, 0x420093) or b""
     if op == 0x08:  # Locate
-        return response(op, bid, [item(0x420094, TEXT, "1")])
+        n = 65 if case == "locate-65" else 1
+        return response(op, bid, [item(0x420094, TEXT, str(i + 1)) for i in range(n)])
     if op == 0x0B:  # Get Attributes
+        uid = find(items, 0x420094).decode()
         return response(op, bid, [
-            item(0x420094, TEXT, "1"),
+            item(0x420094, TEXT, uid),
             attr("Object Type", item(0x42000B, ENUM, 2)),
             attr("Cryptographic Algorithm", item(0x42000B, ENUM, 3)),
             attr("Cryptographic Length", item(0x42000B, INT, 256)),
+            attr("State", item(0x42000B, ENUM, STATES.get(case, 2))),
             attr("Name", item(0x42000B, STRUCT, [item(0x420055, TEXT, "kek-a"), item(0x420054, ENUM, 1)]))])
+    if op == 0x01:  # Create
+        return response(op, bid, [item(0x420057, ENUM, 2), item(0x420094, TEXT, "2")])
+    if op == 0x12:  # Activate
+        return response(op, bid, [item(0x420094, TEXT, find(items, 0x420094).decode())])
+    if case == "msg-auth":
+        return message_level(0x03, "Error verifying the client certificate. See server logs")
+    if case == "msg-invalid":
+        return message_level(0x04, "Error parsing request message. See server logs")
+    if case == "msg-success":  # no operation, no batch id, yet "success": refused
+        return response(None, None, None, minor=0, status=0)
+    if case == "zeros":  # a frame header that checks out around a body of zeros
+        return struct.pack(">II", 0x42007B01, 64) + b"\0" * 64
     data = find(items, 0x4200C2) or b""
+    our_iv = find(items, 0x42003D) or b""
     uid = item(0x420094, TEXT, "1")
     tag16 = item(0x4200FF, BYTES, b"T" * 16)
     out = item(0x4200C2, BYTES, data)
     if op == 0x20:  # Decrypt
-        if case == "ok":
+        if case in ("ok", "deactivated"):
             return response(op, bid, [uid, out])
         if case == "bad-tag":  # what PyKMIP says for a tag mismatch
             return response(op, bid, None, status=1, reason=0x100)
+        if case == "crypto-failure":  # what the spec suggests for one
+            return response(op, bid, None, status=1, reason=0x0A)
+        if case == "invalid-field":  # not about the data: not "tag invalid"
+            return response(op, bid, None, status=1, reason=0x07)
+        if case == "not-supported":
+            return response(op, bid, None, status=1, reason=0x05)
         if case == "truncated":
             return response(op, bid, [uid, out])[:40]
         raise SystemExit("case %s not for Decrypt" % case)
@@ -108,6 +151,7 @@ def answer(req, case):
         "short-tag": response(op, bid, [uid, out, item(0x4200FF, BYTES, b"TTT")]),
         "other-iv": response(op, bid, [uid, out, item(0x42003D, BYTES, b"I" * 16), tag16]),
         "server-iv-12": response(op, bid, [uid, out, item(0x42003D, BYTES, b"S" * 12), tag16]),
+        "same-iv": response(op, bid, [uid, out, item(0x42003D, BYTES, our_iv), tag16]),
         "wrong-batch-id": response(op, b"\x01" * 8, good),
         "kmip-1.2": response(op, bid, good, minor=2),
         "wrong-op": response(0x20, bid, good),
@@ -167,12 +211,20 @@ def main():
         threading.Thread(target=serve, args=(ctx, raw, case_file), daemon=True).start()
 
 
+def note(d, what):
+    with open(d + "/connections", "a") as f:
+        f.write(what + "\n")
+
+
 def serve(ctx, raw, case_file):
+    d = case_file.rsplit("/", 1)[0]
+    note(d, "accept")
     try:
         conn = ctx.wrap_socket(raw, server_side=True)
     except (ssl.SSLError, OSError):
         raw.close()
         return
+    note(d, "tls")
     try:
         while True:
             req = read_request(conn)
