@@ -212,14 +212,85 @@ static int open_op(struct envtpm_ctx *t, void *varg)
     return r;
 }
 
-static int setup_policy(struct envtpm_key *k, const envtpm_uri *u, const envtpm_keyfile *kf)
+/* Which policy a handle key's authPolicy is: PolicyPCR(pcrs) alone, or
+ * followed by PolicyAuthValue (what we create for keys with both). Computed
+ * by the TPM in a trial session over the current PCR values (§19.7.6). */
+typedef struct {
+    const TPML_PCR_SELECTION *pcrs;
+    TPM2B_DIGEST pcr_only, with_auth;
+} variants_arg;
+
+static int variants_op(struct envtpm_ctx *t, void *varg)
+{
+    variants_arg *a = varg;
+    TPM2B_DIGEST empty = { 0 }, *d1 = NULL, *d2 = NULL;
+    ESYS_TR s;
+    TSS2_RC rc;
+    int r = envtpm_policy_session(t, TPM2_SE_TRIAL, &s);
+
+    if (r != ENVPROV_R_OK)
+        return r;
+    rc = ENVTPM_ESYS(t, Esys_PolicyPCR, s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &empty,
+                     a->pcrs);
+    if (rc == TSS2_RC_SUCCESS)
+        rc = ENVTPM_ESYS(t, Esys_PolicyGetDigest, s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                         &d1);
+    if (rc == TSS2_RC_SUCCESS)
+        rc = ENVTPM_ESYS(t, Esys_PolicyAuthValue, s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE);
+    if (rc == TSS2_RC_SUCCESS)
+        rc = ENVTPM_ESYS(t, Esys_PolicyGetDigest, s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                         &d2);
+    envtpm_flush(t, s);
+    if (rc == TSS2_RC_SUCCESS) {
+        a->pcr_only = *d1;
+        a->with_auth = *d2;
+    }
+    Esys_Free(d1);
+    Esys_Free(d2);
+    if (rc != TSS2_RC_SUCCESS)
+        return envtpm_raise_rc(envtpm_rc_reason(rc), "computing the key's PCR policy", rc);
+    return ENVPROV_R_OK;
+}
+
+static int digest_is(const TPM2B_DIGEST *a, const TPM2B_DIGEST *b)
+{
+    return a->size == b->size && a->size != 0 && CRYPTO_memcmp(a->buffer, b->buffer, a->size) == 0;
+}
+
+/*
+ * How the key is authorised, from what the key itself says, never from
+ * whether a PIN happens to be configured: *need_auth = 1 if it has an auth
+ * value to supply, 0 if not (then the provider-wide tpm2-pin-source is not
+ * applied: an empty-auth key must not get the default PIN as HMAC key, nor
+ * a PCR-only key a PolicyAuthValue it does not have).
+ *  - file key: emptyAuth and its policy entries say it;
+ *  - handle key with pcrs=: its authPolicy is compared with trial digests
+ *    of PolicyPCR and PolicyPCR+PolicyAuthValue. Neither matches when the
+ *    PCRs changed (or the selection is wrong): the use fails with "PCR
+ *    policy not satisfied" anyway, and only a URI pin-source is used;
+ *  - handle key with userWithAuth: the public area cannot say whether it
+ *    has an auth value; DA protection is the sign (our keys without one
+ *    are noDA, Part 1 §19.8), so noDA keys need a URI pin-source.
+ */
+static int setup_policy(struct envtpm_ctx *t, struct envtpm_key *k, const envtpm_uri *u,
+                        const envtpm_keyfile *kf, int *need_auth)
 {
     TPML_PCR_SELECTION from_uri;
     int r;
 
+    *need_auth = 0;
     if (u->pcrs != NULL && (r = envtpm_pcrs_parse(u->pcrs, &from_uri)) != ENVPROV_R_OK)
         return r;
-    if (kf != NULL && kf->has_pcr_policy) {
+    if (kf != NULL) {
+        *need_auth = !kf->empty_auth;
+        if (!kf->has_pcr_policy) {
+            if (u->pcrs != NULL) {
+                ENVPROV_RAISE(ENVPROV_R_BAD_URI, "tpm2 URI: pcrs= given for a key file "
+                                                 "without a PCR policy; drop pcrs=");
+                return ENVPROV_R_BAD_URI;
+            }
+            return ENVPROV_R_OK;
+        }
         if (u->pcrs != NULL && memcmp(&from_uri, &kf->pcrs, sizeof(from_uri)) != 0) {
             ENVPROV_RAISE(ENVPROV_R_BAD_URI, "tpm2 URI: pcrs= differs from the key file's "
                                              "PCR policy; drop pcrs= for file keys");
@@ -232,10 +303,18 @@ static int setup_policy(struct envtpm_key *k, const envtpm_uri *u, const envtpm_
         return ENVPROV_R_OK;
     }
     if (u->pcrs != NULL) {
+        variants_arg v = { .pcrs = &from_uri };
         k->use_policy = 1;
         k->pcrs = from_uri;
-        /* Our keys with both add PolicyAuthValue after PolicyPCR. */
-        k->policy_auth_value = k->auth_len != 0;
+        if ((r = envtpm_run(t, variants_op, &v)) != ENVPROV_R_OK)
+            return r;
+        if (digest_is(&k->pub.publicArea.authPolicy, &v.with_auth)) {
+            k->policy_auth_value = 1;
+            *need_auth = 1;
+        } else if (!digest_is(&k->pub.publicArea.authPolicy, &v.pcr_only)) {
+            /* unknown: fails as "PCR policy not satisfied" either way */
+            k->policy_auth_value = u->pin_source != NULL;
+        }
         return ENVPROV_R_OK;
     }
     if (!(k->pub.publicArea.objectAttributes & TPMA_OBJECT_USERWITHAUTH)) {
@@ -244,23 +323,24 @@ static int setup_policy(struct envtpm_key *k, const envtpm_uri *u, const envtpm_
                       "created with to the URI (;pcrs=sha256:0,7)");
         return ENVPROV_R_BAD_URI;
     }
+    *need_auth = !(k->pub.publicArea.objectAttributes & TPMA_OBJECT_NODA);
     return ENVPROV_R_OK;
 }
 
 static int setup_auth(struct envtpm_ctx *t, struct envtpm_key *k, const envtpm_uri *u,
-                      const envtpm_keyfile *kf)
+                      int file_key, int need_auth)
 {
     const char *src = u->pin_source;
 
-    /* The URI's pin source wins; a file that says emptyAuth needs none; else
-     * the provider's tpm2-pin-source, if configured. */
-    if (src == NULL && !(kf != NULL && kf->empty_auth))
+    /* The URI's pin source wins; else the provider's tpm2-pin-source, only
+     * for a key that has an auth value (setup_policy). */
+    if (src == NULL && need_auth)
         src = t->pin_source;
     if (src == NULL) {
-        if (kf != NULL && !kf->empty_auth) {
+        if (need_auth && (file_key || k->policy_auth_value)) {
             ENVPROV_RAISE(ENVPROV_R_PIN_MISSING,
-                          "TPM key file needs an auth value: add ;pin-source=file:PATH to the "
-                          "URI or set tpm2-pin-source");
+                          "TPM key needs an auth value: add ;pin-source=file:PATH to the URI "
+                          "or set tpm2-pin-source");
             return ENVPROV_R_PIN_MISSING;
         }
         return ENVPROV_R_OK;
@@ -274,7 +354,7 @@ int envtpm_key_open(struct envtpm_ctx *t, const char *uri, struct envtpm_key **o
     envtpm_keyfile kf;
     struct envtpm_key *k;
     open_arg a;
-    int r, have_kf = 0;
+    int r, have_kf = 0, need_auth = 0;
 
     *out = NULL;
     r = envtpm_uri_parse(uri, &u);
@@ -316,8 +396,8 @@ int envtpm_key_open(struct envtpm_ctx *t, const char *uri, struct envtpm_key **o
     if (r != ENVPROV_R_OK)
         goto fail;
     if ((r = envtpm_pub_check_kek(&k->pub.publicArea)) != ENVPROV_R_OK ||
-        (r = setup_auth(t, k, &u, a.kf)) != ENVPROV_R_OK ||
-        (r = setup_policy(k, &u, a.kf)) != ENVPROV_R_OK ||
+        (r = setup_policy(t, k, &u, a.kf, &need_auth)) != ENVPROV_R_OK ||
+        (r = setup_auth(t, k, &u, have_kf, need_auth)) != ENVPROV_R_OK ||
         (r = envtpm_pub_to_pkey(t->libctx, &k->pub.publicArea, &k->pkey)) != ENVPROV_R_OK)
         goto fail;
     k->type = k->pub.publicArea.type == TPM2_ALG_ECC ? ENVTPM_KEY_EC_P256 : ENVTPM_KEY_RSA_2048;

@@ -142,8 +142,53 @@ static void auth_value(void **state)
     envtpm_ctx_free(t);
 }
 
+/* The provider-wide pin source (tpm2-pin-source) goes only to keys that
+ * have an auth value, decided from the key: a PCR-only key gets no
+ * PolicyAuthValue and an empty-auth key not the PIN as HMAC key. Adds no
+ * wrong-auth try (the earlier tests used two of swtpm's three). */
+static void default_pin_source(void **state)
+{
+    envtpm_config cfg = { 0 };
+    struct envtpm_ctx *t = NULL, *plain;
+    struct envtpm_key *k = NULL;
+    char src[4200];
+
+    snprintf(src, sizeof(src), "file:%s", it_path("pin"));
+    cfg.pin_source = src;
+    assert_int_equal(envtpm_ctx_new(&cfg, &t), ENVPROV_R_OK);
+    /* PCR-only handle key (created after the extend in pcr_policy) */
+    k = it_open(t, "tpm2:handle=0x81000203;pcrs=sha256:0,7");
+    it_ec_roundtrip(k);
+    envtpm_key_free(k);
+    /* empty-auth (noDA) handle key */
+    k = it_open(t, "tpm2:handle=0x81000202");
+    it_ec_roundtrip(k);
+    envtpm_key_free(k);
+    /* a key with an auth value gets the default source */
+    k = it_open(t, "tpm2:handle=0x81000301");
+    it_ec_roundtrip(k);
+    envtpm_key_free(k);
+    /* PCR + auth value at a handle: PolicyAuthValue found from its
+     * authPolicy, the PIN from the default source */
+    it_create(t, "tpm2:handle=0x81000303", ENVTPM_KEY_EC_P256, "sha256:0", src);
+    k = it_open(t, "tpm2:handle=0x81000303;pcrs=sha256:0");
+    it_ec_roundtrip(k);
+    envtpm_key_free(k);
+    envtpm_ctx_free(t);
+
+    /* without any pin source that key is refused up front, not tried */
+    plain = it_ctx(NULL);
+    k = NULL;
+    tpm_test_reset_reason();
+    assert_int_equal(envtpm_key_open(plain, "tpm2:handle=0x81000303;pcrs=sha256:0", &k),
+                     ENVPROV_R_PIN_MISSING);
+    assert_null(k);
+    envtpm_ctx_free(plain);
+}
+
 const struct CMUnitTest it_policy_tests[] = {
     cmocka_unit_test(pcr_policy),
     cmocka_unit_test(auth_value),
+    cmocka_unit_test(default_pin_source),
 };
 const size_t it_policy_count = sizeof(it_policy_tests) / sizeof(it_policy_tests[0]);
