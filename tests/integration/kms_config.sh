@@ -45,6 +45,8 @@ tool --login --pin wrong --list-objects >"$KMS_DIR/out" 2>&1 && kms_fail "wrong 
 grep -q 'CKR_PIN_INCORRECT' "$KMS_DIR/out" || kms_fail "wrong passphrase: $(cat "$KMS_DIR/out")"
 tool --login --pin sekret --keygen --key-type AES:32 --label kek-enc >/dev/null 2>&1 || kms_fail "login with the passphrase"
 tool --login --pin sekret --list-objects 2>&1 | grep -q 'label: *kek-enc' || kms_fail "list after login"
+# After C_Logout the key is unloaded: a wrong passphrase does not log in again.
+"$KMS_P11" "$KMS_MODULE" relogin sekret kek-enc >"$KMS_DIR/out" 2>&1 || kms_fail "relogin: $(cat "$KMS_DIR/out")"
 
 unset ENVELOPE_KMS_CONF
 if tool -L >"$KMS_DIR/out" 2>&1; then kms_fail "no config accepted"; fi

@@ -50,6 +50,30 @@ set -e
 [ "$rc" -eq 2 ] && grep -q 'rv=CKR_USER_NOT_LOGGED_IN' "$KMS_DIR/err" \
   || kms_fail "untrusted client certificate: rc=$rc $(cat "$KMS_DIR/err")"
 
+# A certificate from the right CA without an extended key usage: the TLS
+# handshake accepts it (no EKU: any purpose), then PyKMIP answers with a
+# message-level error (protocol version 1.0, no Operation, no batch id):
+# Authentication Not Successful -> CKR_USER_NOT_LOGGED_IN, with the server's
+# message in the debug log, and the connection is not pooled.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$KMS_DIR/noeku.key" 2>/dev/null
+chmod 600 "$KMS_DIR/noeku.key"
+openssl req -new -key "$KMS_DIR/noeku.key" -subj "/CN=client-a" -out "$KMS_DIR/noeku.csr" 2>/dev/null
+printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyAgreement\n' >"$KMS_DIR/noeku.ext"
+openssl x509 -req -in "$KMS_DIR/noeku.csr" -CA "$KMS_DIR/ca.pem" -CAkey "$KMS_DIR/ca.key" -CAcreateserial \
+  -days 2 -sha256 -extfile "$KMS_DIR/noeku.ext" -out "$KMS_DIR/noeku.pem" 2>/dev/null || kms_fail "noeku cert"
+kms_module_conf "$KMS_DIR/noeku.conf" noeku "127.0.0.1:$port"
+set +e
+ENVELOPE_KMS_CONF=$KMS_DIR/noeku.conf ENVELOPE_KMS_DEBUG=file:$KMS_DIR/noeku.log \
+  "$KMS_P11" "$KMS_MODULE" find kek-a >/dev/null 2>"$KMS_DIR/err"
+rc=$?
+set -e
+[ "$rc" -eq 2 ] && grep -q 'rv=CKR_USER_NOT_LOGGED_IN' "$KMS_DIR/err" \
+  || kms_fail "certificate without clientAuth: rc=$rc $(cat "$KMS_DIR/err")"
+grep -q 'server refused the message: status 1 reason 0x3 "Error verifying the client certificate' "$KMS_DIR/noeku.log" \
+  || kms_fail "message-level error not in the debug log: $(cat "$KMS_DIR/noeku.log")"
+grep -q 'connection dropped after: message-level error' "$KMS_DIR/noeku.log" \
+  || kms_fail "connection kept after a message-level error"
+
 # The server's certificate must carry the name we dial: "localhost" is in its
 # SAN, "kms.wrong.test" is not (-> server refused -> backend unavailable).
 kms_module_conf "$KMS_DIR/name.conf" client-a "127.0.0.1:$port" "server-name = kms.wrong.test"

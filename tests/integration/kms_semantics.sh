@@ -17,6 +17,10 @@ grep -q 'semantics: 0 failure' "$KMS_DIR/sem.out" || kms_fail "semantics did not
 
 "$KMS_P11" "$KMS_MODULE" fork kek-a | tee "$KMS_DIR/fork.out"
 [ "$(grep -c '^ok:' "$KMS_DIR/fork.out")" -eq 2 ] || kms_fail "fork"
+# Children forked while another thread holds the module's lock still
+# initialise (pthread_atfork child handler).
+"$KMS_P11" "$KMS_MODULE" forklock 200 | tee "$KMS_DIR/forklock.out"
+grep -q '^ok: 200 children' "$KMS_DIR/forklock.out" || kms_fail "fork under lock contention"
 
 # Config path through C_Initialize's pReserved instead of the environment.
 ENVELOPE_KMS_CONF= KMS_P11_INIT_PATH=$KMS_DIR/kms.conf "$KMS_P11" "$KMS_MODULE" find kek-a >/dev/null \

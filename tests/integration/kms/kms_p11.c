@@ -11,6 +11,8 @@
  *   kms_p11 MODULE unwrap LABEL AAD    stdin hex blob -> stdout plaintext
  *   kms_p11 MODULE semantics LABEL     the PKCS#11 contract the provider relies on
  *   kms_p11 MODULE fork LABEL          fork() rules of PKCS#11 §5.4
+ *   kms_p11 MODULE relogin PIN LABEL   encrypted client key: after C_Logout the
+ *                                      passphrase is needed again
  *   kms_p11 MODULE loop LABEL N MS     N wrap+unwrap round trips, MS ms apart, one
  *                                      process (restart/failover tests); a line each;
  *                                      stops early once the file $KMS_LOOP_STOP exists
@@ -20,6 +22,7 @@
  * $KMS_P11_INIT_PATH passed as C_Initialize pReserved.
  */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +52,7 @@ const char *rvname(CK_RV rv)
         N(CKR_SESSION_READ_ONLY) N(CKR_FUNCTION_NOT_SUPPORTED) N(CKR_USER_ALREADY_LOGGED_IN)
         N(CKR_TEMPLATE_INCOMPLETE) N(CKR_OPERATION_ACTIVE) N(CKR_DATA_LEN_RANGE)
         N(CKR_CRYPTOKI_ALREADY_INITIALIZED) N(CKR_ATTRIBUTE_TYPE_INVALID)
+        N(CKR_PIN_INCORRECT) N(CKR_SESSION_HANDLE_INVALID) N(CKR_CRYPTOKI_NOT_INITIALIZED)
 #undef N
     }
     return "CKR_?";
@@ -258,6 +262,69 @@ static int cmd_fork(const char *label)
     return ok ? 0 : 1;
 }
 
+/* After C_Logout an encrypted client key is unloaded: a wrong PIN must not
+ * log in again, and the key is not usable until the right one does. */
+static int cmd_relogin(const char *pin, const char *label)
+{
+    CK_RV rv;
+    int bad = 0;
+#define EXPECT(call, want) do { rv = p11->call; if (rv != (want)) { \
+        printf("FAIL: %s: %s, want %s\n", #call, rvname(rv), rvname(want)); bad++; } \
+        else printf("ok: %s -> %s\n", #call, rvname(rv)); } while (0)
+    EXPECT(C_Login(sess, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)), CKR_OK);
+    CHECK(find(CKA_LABEL, label, NULL) == 1, "key found after login");
+    EXPECT(C_Logout(sess), CKR_OK);
+    EXPECT(C_Login(sess, CKU_USER, (CK_UTF8CHAR_PTR) "wrong", 5), CKR_PIN_INCORRECT);
+    CK_ATTRIBUTE t = {CKA_LABEL, (void *)label, strlen(label)};
+    EXPECT(C_FindObjectsInit(sess, &t, 1), CKR_USER_NOT_LOGGED_IN);
+    EXPECT(C_Login(sess, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)), CKR_OK);
+    CHECK(find(CKA_LABEL, label, NULL) == 1, "key found after logging in again");
+#undef EXPECT
+    return bad || failures ? 1 : 0;
+}
+
+/* pthread_atfork: a child forked while another thread holds the module's
+ * lock must still be able to C_Initialize. One thread hammers a call that
+ * takes the lock; the main thread forks; each child initialises with an
+ * alarm as deadlock detector. */
+static volatile int hammer_stop;
+
+static void *hammer(void *arg)
+{
+    (void)arg;
+    CK_SESSION_INFO si;
+    while (!hammer_stop)
+        (void)p11->C_GetSessionInfo(sess, &si);
+    return NULL;
+}
+
+static int cmd_forklock(int n)
+{
+    pthread_t th;
+    if (pthread_create(&th, NULL, hammer, NULL) != 0)
+        die_rv("pthread_create", CKR_GENERAL_ERROR);
+    int bad = 0;
+    for (int i = 0; i < n && !bad; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            alarm(5);
+            CK_RV rv = p11->C_Initialize(NULL);
+            _exit(rv == CKR_OK ? 0 : 1);
+        }
+        int st = 0;
+        waitpid(pid, &st, 0);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            printf("FAIL: child %d: %s\n", i, WIFSIGNALED(st) ? "deadlocked (alarm)" : "C_Initialize failed");
+            bad = 1;
+        }
+    }
+    hammer_stop = 1;
+    pthread_join(th, NULL);
+    if (!bad)
+        printf("ok: %d children forked under lock contention initialised\n", n);
+    return bad;
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -331,6 +398,10 @@ int main(int argc, char **argv)
         rc = cmd_wrap(arg, argv[4]);
     } else if (strcmp(cmd, "unwrap") == 0 && argc >= 5) {
         rc = cmd_unwrap(arg, argv[4]);
+    } else if (strcmp(cmd, "relogin") == 0 && argc >= 5) {
+        rc = cmd_relogin(arg, argv[4]);
+    } else if (strcmp(cmd, "forklock") == 0) {
+        rc = cmd_forklock(atoi(arg));
     } else if (strcmp(cmd, "fork") == 0) {
         rc = cmd_fork(arg);
     } else if (strcmp(cmd, "semantics") == 0) {

@@ -3,8 +3,10 @@
  * the provider's hsm/ backend relies on, checked against a real PyKMIP
  * server (see docs/KMS-BRIDGE.md). Every check can fail; each prints a line.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/rand.h>
 
@@ -157,6 +159,60 @@ static void check_roundtrip(CK_OBJECT_HANDLE k)
           "AAD added at unwrap -> CKR_ENCRYPTED_DATA_INVALID");
 }
 
+static CK_OBJECT_HANDLE keygen(const char *label)
+{
+    CK_ATTRIBUTE t[] = {{CKA_LABEL, (void *)label, strlen(label)}};
+    CK_MECHANISM m = {CKM_AES_KEY_GEN, NULL, 0};
+    CK_OBJECT_HANDLE k = 0;
+    P11(C_GenerateKey(sess, &m, t, 1, &k));
+    return k;
+}
+
+/* Handles are never reused: an operation initialised on a key that is then
+ * destroyed must not run under the next key given that table entry, and a
+ * closed session's handle must not name the next session. */
+static void check_handles(void)
+{
+    unsigned char iv[12] = {3}, dek[32] = {4}, out[64];
+    CK_ULONG ol = sizeof(out);
+    char la[40], lb[40];
+    snprintf(la, sizeof(la), "reuse-a-%d", (int)getpid());
+    snprintf(lb, sizeof(lb), "reuse-b-%d", (int)getpid());
+    CK_SESSION_HANDLE s2;
+    P11(C_OpenSession(slot0, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s2));
+    CK_OBJECT_HANDLE ka = keygen(la);
+    /* The parameters live on the heap and are gone before C_Encrypt:
+     * PKCS#11 does not require them to outlive C_EncryptInit. */
+    CK_GCM_PARAMS *g = malloc(sizeof(*g));
+    *g = gcm(iv, "handles");
+    CK_MECHANISM m = {CKM_AES_GCM, g, sizeof(*g)};
+    P11(C_EncryptInit(s2, &m, ka));
+    free(g);
+    P11(C_DestroyObject(sess, ka));
+    CK_OBJECT_HANDLE kb = keygen(lb);
+    CHECK(kb != ka, "a destroyed key's handle is not given to the next key");
+    EXPECT_RV(C_Encrypt(s2, dek, 32, out, &ol), CKR_KEY_HANDLE_INVALID,
+              "encrypt initialised on a destroyed key (a new key exists)");
+    CK_GCM_PARAMS g2 = gcm(iv, "handles");
+    CK_MECHANISM m2 = {CKM_AES_GCM, &g2, sizeof(g2)};
+    EXPECT_RV(C_EncryptInit(sess, &m2, ka), CKR_KEY_HANDLE_INVALID, "the destroyed key's handle");
+    ol = sizeof(out);
+    CHECK(wrap(kb, "handles", iv, dek, 32, out, &ol) == CKR_OK, "the new key works by its own handle");
+    P11(C_DestroyObject(sess, kb));
+    P11(C_CloseSession(s2));
+    CK_SESSION_HANDLE s3;
+    P11(C_OpenSession(slot0, CKF_SERIAL_SESSION, NULL, NULL, &s3));
+    CHECK(s3 != s2, "a closed session's handle is not given to the next session");
+    CK_SESSION_INFO si;
+    EXPECT_RV(C_GetSessionInfo(s2, &si), CKR_SESSION_HANDLE_INVALID, "the closed session's handle");
+    P11(C_CloseSession(s3));
+    /* A template value of nonzero length without a buffer. */
+    CK_ATTRIBUTE bad = {CKA_LABEL, NULL, 5};
+    EXPECT_RV(C_FindObjectsInit(sess, &bad, 1), CKR_ARGUMENTS_BAD, "FindObjectsInit: pValue NULL, length 5");
+    CK_ATTRIBUTE bad2[] = {{CKA_CLASS, NULL, 0}, {CKA_KEY_TYPE, NULL, sizeof(CK_KEY_TYPE)}};
+    EXPECT_RV(C_FindObjectsInit(sess, bad2, 2), CKR_ARGUMENTS_BAD, "FindObjectsInit: CKA_KEY_TYPE NULL");
+}
+
 static void check_keygen_refusals(const char *label)
 {
     CK_ULONG len = 32, shortlen = 16;
@@ -196,6 +252,10 @@ int semantics(const char *label)
     check_params(k);
     check_roundtrip(k);
     check_keygen_refusals(label);
+    check_handles();
+    EXPECT_RV(C_Logout(sess), CKR_OK, "C_Logout");
+    EXPECT_RV(C_Login(sess, CKU_USER, (CK_UTF8CHAR_PTR) "any", 3), CKR_OK,
+              "C_Login again (key not encrypted: nothing to unlock)");
     unsigned char r1[64] = {0}, r2[64] = {0};
     P11(C_GenerateRandom(sess, r1, sizeof(r1)));
     P11(C_GenerateRandom(sess, r2, sizeof(r2)));
