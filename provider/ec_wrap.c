@@ -11,7 +11,10 @@
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/obj_mac.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
@@ -33,6 +36,27 @@ static int point_of(const EVP_PKEY *pk, unsigned char pt[POINT_LEN])
     size_t n = 0;
     return EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_PUB_KEY, pt, POINT_LEN, &n) == 1 &&
            n == POINT_LEN && pt[0] == 0x04;
+}
+
+/* 1 if pt (65 bytes, uncompressed) is a finite point on P-256. The TPM
+ * checks this too (TPM_RC_ECC_POINT), but a blob's E is attacker input and
+ * an invalid-curve point must not reach the device at all: a TPM with a
+ * missing check would leak bits of the KEK (defense in depth). */
+static int point_on_p256(envprov_ctx *pc, const unsigned char pt[POINT_LEN])
+{
+    EC_GROUP *g;
+    EC_POINT *p;
+    int ok;
+
+    ERR_set_mark(); /* oct2point's own reason would say which check failed */
+    g = EC_GROUP_new_by_curve_name_ex(pc->swctx, NULL, NID_X9_62_prime256v1);
+    p = g != NULL ? EC_POINT_new(g) : NULL;
+    ok = p != NULL && pt[0] == 0x04 && EC_POINT_oct2point(g, p, pt, POINT_LEN, NULL) == 1 &&
+         !EC_POINT_is_at_infinity(g, p) && EC_POINT_is_on_curve(g, p, NULL) == 1;
+    ERR_pop_to_mark();
+    EC_POINT_free(p);
+    EC_GROUP_free(g);
+    return ok;
 }
 
 /* K = HKDF-SHA-256(Z, salt = E || KEK, info) (RFC 5869; NIST SP 800-56C). */
@@ -186,6 +210,12 @@ int envprov_ec_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size
     if (!point_of(k->pub, kek)) {
         ENVPROV_RAISE(ENVPROV_R_INTERNAL, "EC key without a public point");
         return ENVPROV_R_INTERNAL;
+    }
+    if (!point_on_p256(pc, in + 6)) {
+        OPENSSL_cleanse(out, outsize);
+        ENVPROV_RAISE(ENVPROV_R_AUTHENTICATION_FAILED,
+                      "unwrap failed: wrong KEK or AAD, or the wrapped key was altered");
+        return ENVPROV_R_AUTHENTICATION_FAILED;
     }
     /* The device's own reason (PCR policy, wrong PIN, TPM gone) is kept:
      * those are actionable and say nothing about the blob. */
