@@ -40,7 +40,8 @@ for kek in tpm2:handle=0x81000103 tpm2:handle=0x81000104 "tpm2:handle=0x81000105
   rm -f out.bin made.env
 done
 "$cli" encrypt --kek "tpm2:handle=0x81000105;pcrs=sha256:16" -o pcr.env in.bin
-tpm2_pcrextend 16:sha256=0000000000000000000000000000000000000000000000000000000000000001
+# tpm2-tools hang with the sanitizer runtime that sanitized builds preload
+env -u LD_PRELOAD -u OPENSSL_CONF -u OPENSSL_MODULES tpm2_pcrextend 16:sha256=0000000000000000000000000000000000000000000000000000000000000001
 if "$cli" decrypt --kek "tpm2:handle=0x81000105;pcrs=sha256:16" -o out.bin pcr.env 2>err.log; then
   fail "decrypted after the PCR changed"
 fi

@@ -15,6 +15,8 @@ fail() { echo "FAIL [$case_name]: $*" >&2; exit 1; }
 # Tools that are not part of the test subject run without the sanitizer
 # runtime that sanitized builds preload into openssl (tpm2-tools hang with it).
 plain() { env -u LD_PRELOAD "$@"; }
+# tpm2-tools that use libcrypto must not load our (maybe sanitized) provider
+tools() { env -u LD_PRELOAD -u OPENSSL_CONF -u OPENSSL_MODULES "$@"; }
 
 # default first (DESIGN.md §2), then envelope with the TPM settings
 export OPENSSL_MODULES=$provdir OPENSSL_CONF=$work/openssl.cnf
@@ -73,12 +75,12 @@ cms)
   fi
   # PKCS#1 v1.5 is never done with a TPM key, not even one whose null scheme
   # (tpm2_create -G rsa) would let the TPM do it: no padding oracle
-  plain tpm2_create -C 0x81000001 -G rsa2048 \
+  tools tpm2_create -C 0x81000001 -G rsa2048 \
     -a 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|decrypt' \
     -u null.pub -r null.priv >/dev/null
-  plain tpm2_load -C 0x81000001 -u null.pub -r null.priv -c null.ctx >/dev/null
-  plain tpm2_evictcontrol -C o -c null.ctx 0x81000103 >/dev/null
-  plain tpm2_flushcontext -t && plain tpm2_flushcontext -l
+  tools tpm2_load -C 0x81000001 -u null.pub -r null.priv -c null.ctx >/dev/null
+  tools tpm2_evictcontrol -C o -c null.ctx 0x81000103 >/dev/null
+  tools tpm2_flushcontext -t && tools tpm2_flushcontext -l
   openssl pkey -in tpm2:handle=0x81000103 -pubout -out null.pem
   openssl pkeyutl -encrypt -pubin -inkey null.pem -pkeyopt rsa_padding_mode:pkcs1 -in dek.bin \
     -out dek15.enc
