@@ -90,6 +90,8 @@ int cmd_kek(int argc, char **argv, cli_common *c);
 /* Shared option parsing helpers. */
 int cli_parse_size(const char *s, size_t *out); /* "65536", "64K", "1M" */
 int cli_open_keks(envelope_lib *lib, char **uris, size_t n, envelope_kek **keks);
+/* The --context KEY=VALUE pairs as one context (*out NULL on failure). */
+int cli_context_from_pairs(char **pairs, size_t n, envelope_context **out);
 void cli_free_keks(envelope_kek **keks, size_t n);
 void cli_hex(FILE *f, const uint8_t *b, size_t n);
 

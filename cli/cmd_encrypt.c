@@ -83,15 +83,8 @@ int cmd_encrypt(int argc, char **argv, cli_common *c)
     int rc = cli_lib_open(c, &lib), have_out = 0;
     if (rc != CLI_EXIT_OK)
         goto done;
-    if (envelope_context_new(&ctx, &err) != ENVELOPE_OK) {
-        rc = cli_report(&err);
+    if ((rc = cli_context_from_pairs(pairs, np, &ctx)) != CLI_EXIT_OK)
         goto done;
-    }
-    for (size_t i = 0; i < np; i++)
-        if (envelope_context_add_kv(ctx, pairs[i], &err) != ENVELOPE_OK) {
-            rc = cli_report(&err);
-            goto done;
-        }
     if ((rc = cli_open_keks(lib, uris, nk, keks)) != CLI_EXIT_OK)
         goto done;
     if ((rc = cli_in_open(&in, in_path)) != CLI_EXIT_OK)

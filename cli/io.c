@@ -305,6 +305,21 @@ int cli_open_keks(envelope_lib *lib, char **uris, size_t n, envelope_kek **keks)
     return CLI_EXIT_OK;
 }
 
+int cli_context_from_pairs(char **pairs, size_t n, envelope_context **out)
+{
+    envelope_err err = { 0 };
+    *out = NULL;
+    if (envelope_context_new(out, &err) != ENVELOPE_OK)
+        return cli_report(&err);
+    for (size_t i = 0; i < n; i++)
+        if (envelope_context_add_kv(*out, pairs[i], &err) != ENVELOPE_OK) {
+            envelope_context_free(*out);
+            *out = NULL;
+            return cli_report(&err);
+        }
+    return CLI_EXIT_OK;
+}
+
 void cli_free_keks(envelope_kek **keks, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
