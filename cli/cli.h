@@ -90,6 +90,12 @@ int cmd_kek(int argc, char **argv, cli_common *c);
 /* Shared option parsing helpers. */
 int cli_parse_size(const char *s, size_t *out); /* "65536", "64K", "1M" */
 int cli_open_keks(envelope_lib *lib, char **uris, size_t n, envelope_kek **keks);
+/* One streaming pass: reads IN to its end through update(), then final(),
+ * with the progress bar; then commits OUT. Returns the exit code (OUT is
+ * left for the caller to abort on failure). */
+typedef envelope_status (*cli_update_fn)(void *obj, const uint8_t *buf, size_t len, envelope_err *err);
+typedef envelope_status (*cli_final_fn)(void *obj, envelope_err *err);
+int cli_pump(cli_common *c, cli_in *in, cli_update_fn update, cli_final_fn final, void *obj);
 /* The --context KEY=VALUE pairs as one context (*out NULL on failure). */
 int cli_context_from_pairs(char **pairs, size_t n, envelope_context **out);
 void cli_free_keks(envelope_kek **keks, size_t n);

@@ -29,6 +29,17 @@ static void help(FILE *f)
             "exit: 0 ok, 1 usage, 2 authentication/format, 3 backend unavailable, 4 policy\n");
 }
 
+/* Adapters to cli_pump's callback types. */
+static envelope_status decryptor_update(void *o, const uint8_t *b, size_t n, envelope_err *e)
+{
+    return envelope_decryptor_update(o, b, n, e);
+}
+
+static envelope_status decryptor_final(void *o, envelope_err *e)
+{
+    return envelope_decryptor_final(o, e);
+}
+
 int cmd_decrypt(int argc, char **argv, cli_common *c)
 {
     static const struct option opts[] = {
@@ -73,7 +84,6 @@ int cmd_decrypt(int argc, char **argv, cli_common *c)
     envelope_err err = { 0 };
     cli_in in = { .fd = -1 };
     cli_out out = { .fd = -1 };
-    cli_progress prog;
     int rc = cli_lib_open(c, &lib), have_out = 0;
     if (rc != CLI_EXIT_OK)
         goto done;
@@ -91,26 +101,8 @@ int cmd_decrypt(int argc, char **argv, cli_common *c)
         rc = cli_report(&err);
         goto done;
     }
-    cli_progress_start(&prog, c, in.size);
-    for (;;) {
-        long n = cli_in_read(&in);
-        if (n < 0) {
-            rc = CLI_EXIT_INTERNAL;
-            goto done;
-        }
-        if (n == 0)
-            break;
-        if (envelope_decryptor_update(dec, in.buf, (size_t)n, &err) != ENVELOPE_OK) {
-            rc = cli_report(&err);
-            goto done;
-        }
-        cli_progress_add(&prog, (uint64_t)n);
-    }
-    if (envelope_decryptor_final(dec, &err) != ENVELOPE_OK) {
-        rc = cli_report(&err);
+    if ((rc = cli_pump(c, &in, decryptor_update, decryptor_final, dec)) != CLI_EXIT_OK)
         goto done;
-    }
-    cli_progress_end(&prog);
     rc = cli_out_commit(&out);
     have_out = 0;
 done:

@@ -25,6 +25,17 @@ static void help(FILE *f)
             "  --config FILE       OpenSSL configuration to use instead of OPENSSL_CONF\n");
 }
 
+/* Adapters to cli_pump's callback types. */
+static envelope_status encryptor_update(void *o, const uint8_t *b, size_t n, envelope_err *e)
+{
+    return envelope_encryptor_update(o, b, n, e);
+}
+
+static envelope_status encryptor_final(void *o, envelope_err *e)
+{
+    return envelope_encryptor_final(o, e);
+}
+
 int cmd_encrypt(int argc, char **argv, cli_common *c)
 {
     static const struct option opts[] = {
@@ -79,7 +90,6 @@ int cmd_encrypt(int argc, char **argv, cli_common *c)
     envelope_err err = { 0 };
     cli_in in = { .fd = -1 };
     cli_out out = { .fd = -1 };
-    cli_progress prog;
     int rc = cli_lib_open(c, &lib), have_out = 0;
     if (rc != CLI_EXIT_OK)
         goto done;
@@ -97,26 +107,8 @@ int cmd_encrypt(int argc, char **argv, cli_common *c)
         rc = cli_report(&err);
         goto done;
     }
-    cli_progress_start(&prog, c, in.size);
-    for (;;) {
-        long n = cli_in_read(&in);
-        if (n < 0) {
-            rc = CLI_EXIT_INTERNAL;
-            goto done;
-        }
-        if (n == 0)
-            break;
-        if (envelope_encryptor_update(enc, in.buf, (size_t)n, &err) != ENVELOPE_OK) {
-            rc = cli_report(&err);
-            goto done;
-        }
-        cli_progress_add(&prog, (uint64_t)n);
-    }
-    if (envelope_encryptor_final(enc, &err) != ENVELOPE_OK) {
-        rc = cli_report(&err);
+    if ((rc = cli_pump(c, &in, encryptor_update, encryptor_final, enc)) != CLI_EXIT_OK)
         goto done;
-    }
-    cli_progress_end(&prog);
     rc = cli_out_commit(&out);
     have_out = 0;
 done:
