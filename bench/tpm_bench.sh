@@ -7,6 +7,8 @@ bench=$1 it=$2 provdir=$3 n=${4:-200} rounds=${5:-3}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../tests/integration/swtpm.sh
 . "$here/../tests/integration/swtpm.sh"
+# shellcheck source=../tests/integration/softhsm.sh
+. "$here/../tests/integration/softhsm.sh"
 work=$(mktemp -d "${TMPDIR:-/tmp}/envtpm-bench.XXXXXX")
 ENV_CLEANUP="rm -rf '$work'"
 swtpm_start "$work/tpm"
@@ -18,19 +20,7 @@ tpm2_create -C 0x81000001 -G rsa2048 -a 'fixedtpm|fixedparent|sensitivedataorigi
   -u r.pub -r r.priv >/dev/null
 tpm2_encodeobject -C 0x81000001 -u r.pub -r r.priv -p -o tools-rsa.pem # -p: emptyAuth (5.4 quirk)
 tpm2_flushcontext -t; tpm2_flushcontext -l
-export OPENSSL_MODULES=$provdir OPENSSL_CONF=$work/openssl.cnf
-cat >"$OPENSSL_CONF" <<CONF
-openssl_conf = openssl_init
-[openssl_init]
-providers = provider_sect
-[provider_sect]
-default = default_sect
-envelope = envelope_sect
-[default_sect]
-activate = 1
-[envelope_sect]
-module = $provdir/envelope.so
-activate = 1
-CONF
+export OPENSSL_CONF=$work/openssl.cnf
+envelope_write_conf "$provdir"
 export TPM_BENCH_TPM2_PROVIDER=$(pkg-config --variable=modulesdir libcrypto)/tpm2.so
 "$bench" "$n" "$rounds" 0x81000101 0x81000102 "$work/tools-rsa.pem"

@@ -42,30 +42,26 @@ CONF
   softhsm_write_conf
 }
 
-# softhsm_write_conf: (re)writes $OPENSSL_CONF; extra provider settings come
-# from ENV_EXTRA_PROVIDER_CONF (lines of "key = value").
+# envelope_write_conf PROVIDER_DIR [LINE...]: writes $OPENSSL_CONF loading
+# OpenSSL's default provider first (DESIGN.md §2), then envelope.so with
+# the given settings lines ("key = value"); exports OPENSSL_MODULES.
+envelope_write_conf() {
+  local provdir=$1; shift
+  export OPENSSL_MODULES=$provdir
+  {
+    printf '%s\n' "openssl_conf = openssl_init" "" "[openssl_init]" "providers = provider_sect" "" \
+      "[provider_sect]" "default = default_sect" "envelope = envelope_sect" "" \
+      "[default_sect]" "activate = 1" "" "[envelope_sect]" "module = $provdir/envelope.so"
+    [ "$#" -eq 0 ] || printf '%s\n' "$@"
+    printf '%s\n' "activate = 1"
+  } >"$OPENSSL_CONF"
+}
+
+# softhsm_write_conf: (re)writes $OPENSSL_CONF for the SoftHSM2 token; extra
+# provider settings come from ENV_EXTRA_PROVIDER_CONF (lines of "key = value").
 softhsm_write_conf() {
-  local provdir=$ENV_PROVIDER_DIR
-  cat >"$OPENSSL_CONF" <<CONF
-openssl_conf = openssl_init
-
-[openssl_init]
-providers = provider_sect
-
-[provider_sect]
-default = default_sect
-envelope = envelope_sect
-
-[default_sect]
-activate = 1
-
-[envelope_sect]
-module = $provdir/envelope.so
-pkcs11-module = $ENV_P11_MODULE
-pkcs11-pin-source = file:$ENV_PIN_FILE
-${ENV_EXTRA_PROVIDER_CONF:-}
-activate = 1
-CONF
+  envelope_write_conf "$ENV_PROVIDER_DIR" "pkcs11-module = $ENV_P11_MODULE" \
+    "pkcs11-pin-source = file:$ENV_PIN_FILE" ${ENV_EXTRA_PROVIDER_CONF:+"$ENV_EXTRA_PROVIDER_CONF"}
 }
 
 softhsm_add_token() {

@@ -7,6 +7,8 @@ case_name=$1 it=$2 evp=$3 provdir=$4
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=swtpm.sh
 . "$here/swtpm.sh"
+# shellcheck source=softhsm.sh
+. "$here/softhsm.sh"
 work=$(mktemp -d "${TMPDIR:-/tmp}/envtpm-prov.XXXXXX")
 ENV_CLEANUP="rm -rf '$work'"
 swtpm_start "$work/tpm"
@@ -19,21 +21,8 @@ plain() { env -u LD_PRELOAD "$@"; }
 tools() { env -u LD_PRELOAD -u OPENSSL_CONF -u OPENSSL_MODULES "$@"; }
 
 # default first (DESIGN.md §2), then envelope with the TPM settings
-export OPENSSL_MODULES=$provdir OPENSSL_CONF=$work/openssl.cnf
-cat >"$OPENSSL_CONF" <<CONF
-openssl_conf = openssl_init
-[openssl_init]
-providers = provider_sect
-[provider_sect]
-default = default_sect
-envelope = envelope_sect
-[default_sect]
-activate = 1
-[envelope_sect]
-module = $provdir/envelope.so
-tpm2-tcti = $ENVELOPE_TPM2_TCTI
-activate = 1
-CONF
+export OPENSSL_CONF=$work/openssl.cnf
+envelope_write_conf "$provdir" "tpm2-tcti = $ENVELOPE_TPM2_TCTI"
 # the configuration names the TPM, not the environment
 unset ENVELOPE_TPM2_TCTI
 
