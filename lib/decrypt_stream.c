@@ -133,14 +133,14 @@ static envelope_status open_frame(envelope_decryptor *d, const uint8_t *p, size_
 static envelope_status frames(envelope_decryptor *d, const uint8_t *in, size_t inlen,
                               envelope_err *err)
 {
-    size_t target;
+    size_t target = 0; /* set by frame_target before every use */
     while (inlen > 0) {
         if (d->state == DEC_DONE)
             return env_fail(err, ENVELOPE_ERR_TRAILING_DATA,
                             "bytes follow the final frame; the message was appended to");
         if (d->flen == 0) {
             /* A whole frame in the caller's buffer: decrypt it in place.
-             * (A final frame's target is a placeholder 5 until its length
+             * (A final frame's target is a provisional 5 until its length
              * bytes are in, and then inlen < 5.) */
             ENV_GUARD(frame_target(d, in, inlen, &target, err));
             if (inlen >= target) {
