@@ -59,12 +59,27 @@ cms-oaep|cms-default)
   ;;
 cms-v15-refused)
   make_cert
-  echo "secret" >msg.bin
+  # A plaintext no random-key decryption can produce by chance.
+  printf 'envelope-v15-marker-%s\n' "$(head -c 24 /dev/urandom | xxd -p)" >msg.bin
   openssl cms -encrypt -aes-256-gcm -recip kek.crt -binary -in msg.bin -outform DER -out msg.cms
   set_conf "rsa-pkcs1-v15 = no"
-  expect_fail "Error decrypting" openssl cms -decrypt -inkey "$ENV_RSA_URI" -binary -inform DER \
-    -in msg.cms -out msg.out
-  [ ! -s msg.out ] || fail "plaintext written although decryption was refused"
+  # What is ours: the provider refuses the v1.5 decryption (its debug log
+  # records the refusal, and no C_Decrypt reaches the token), the app
+  # reports a failure, and the real plaintext never appears. What is not
+  # ours: OpenSSL's cms app before 3.0.22 answers a failed key transport
+  # with a random content key (its Bleichenbacher countermeasure, RFC 3218
+  # §2.3.2) and writes that key's GCM decryption to -out before the tag
+  # check fails; 3.0.22 writes nothing. docs/PROVIDER.md says so.
+  ENVELOPE_DEBUG="file:$work/v15.log" expect_fail "Error decrypting" openssl cms -decrypt \
+    -inkey "$ENV_RSA_URI" -binary -inform DER -in msg.cms -out msg.out
+  grep -q "refused by policy: RSA PKCS#1 v1.5 is disabled" v15.log \
+    || { cat v15.log; fail "the provider did not refuse the PKCS#1 v1.5 decryption"; }
+  if grep -q "C_Decrypt" v15.log; then
+    cat v15.log; fail "a decryption reached the token although v1.5 is refused"
+  fi
+  if [ -e msg.out ] && grep -aqF "$(cat msg.bin)" msg.out; then
+    fail "the plaintext was released although decryption was refused"
+  fi
   # pkeyutl shows the real reason (CMS hides it on purpose)
   openssl pkeyutl -encrypt -pubin -inkey kek.pub -in msg.bin -out ek.bin
   expect_fail "refused by policy" openssl pkeyutl -decrypt -inkey "$ENV_RSA_URI" -in ek.bin
