@@ -19,12 +19,27 @@
 #include "backend.h"
 
 struct hsm_ctx;
+struct hsm_token_list;
 
 typedef struct {
     const char *modules;          /* comma-separated module paths (pkcs11-module) */
-    const char *pin_source;       /* default pin-source (file:PATH | env:NAME), or NULL */
+    const char *pin_source;       /* pkcs11-pin-source (file:PATH | env:NAME), or NULL */
+    /* pkcs11-tokens, parsed (hsm_token_list_parse): the only tokens a
+     * configured PIN is offered to and a message may name. Not copied: it
+     * must outlive the context. */
+    const struct hsm_token_list *tokens;
     int allow_extractable;        /* accept extractable / non-sensitive keys as KEKs */
 } hsm_config;
+
+/*
+ * Parses pkcs11-tokens (docs/PROVIDER.md, "PINs and tokens"): entries are
+ * token labels or pkcs11: token URIs with an optional pin-source; entries
+ * without one get default_pin_source. NULL or "" is an empty list. On a
+ * malformed entry raises ENVPROV_R_BAD_CONFIG naming it. Touches no device.
+ */
+int hsm_token_list_parse(const char *conf, const char *default_pin_source,
+                         struct hsm_token_list **out);
+void hsm_token_list_free(struct hsm_token_list *l);
 
 /* Creates the client; loads nothing until first use. */
 struct hsm_ctx *hsm_ctx_new(const hsm_config *cfg);
@@ -42,7 +57,13 @@ enum hsm_obj_type { HSM_TYPE_ANY = 0, HSM_TYPE_SECRET, HSM_TYPE_PRIVATE, HSM_TYP
  * `swctx` is the library context the public halves are built in.
  */
 typedef int (*hsm_key_cb)(envkey *key, void *arg);
-int hsm_find_keys(struct hsm_ctx *h, OSSL_LIB_CTX *swctx, const char *uri,
+/* flags: the URI was read from a message. Only tokens in pkcs11-tokens are
+ * searched, and a URI with pin-source, pin-value or module attributes is
+ * refused; what is not allowed fails with ENVPROV_R_REFERENCE_NOT_ALLOWED
+ * before any login. A listed token that is absent is still
+ * ENVPROV_R_TOKEN_NOT_PRESENT (an outage of a configured token). */
+#define HSM_FIND_FROM_MESSAGE 1u
+int hsm_find_keys(struct hsm_ctx *h, OSSL_LIB_CTX *swctx, const char *uri, unsigned flags,
                   hsm_key_cb cb, void *arg);
 
 /* Creates a KEK on the token the URI names (token, object label, optional

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "secmem.h"
 
 #define HSM_MAX_SLOTS 64
 #define HSM_MAX_OBJECTS 256
@@ -26,7 +27,6 @@ static struct hsm_token *token_for_slot(struct hsm_ctx *h, struct hsm_module *m,
         return NULL;
     t->mod = m;
     t->slot = slot;
-    t->default_pin_source = h->pin_source;
     pthread_mutex_init(&t->lock, NULL);
     t->next = m->tokens;
     m->tokens = t;
@@ -58,10 +58,19 @@ void hsm_refresh_tokens(struct hsm_ctx *h, struct hsm_module *m)
         struct hsm_token *t = token_for_slot(h, m, slots[i]);
         if (t == NULL)
             continue;
+        const struct hsm_token_binding *b = hsm_token_list_match(h->tokens, &info);
         pthread_mutex_lock(&t->lock);
         t->info = info;
         t->slot_info = sinfo;
         hsm_trim_label(t->label, info.label, sizeof(info.label));
+        if (b != t->binding && t->pin != NULL) {
+            /* relabelled into another binding: a PIN kept from before is
+             * not this token's to get */
+            envelope_secmem_free(t->pin);
+            t->pin = NULL;
+        }
+        t->binding = b;
+        t->default_pin_source = hsm_token_binding_pin_source(b);
         pthread_mutex_unlock(&t->lock);
     }
 }
@@ -199,18 +208,40 @@ static int search_token(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *sw
     return ret;
 }
 
-int hsm_find_keys(struct hsm_ctx *h, OSSL_LIB_CTX *swctx, const char *uri, hsm_key_cb cb, void *arg)
+/* A reference from a message that may not be opened: skipped, not an
+ * error of the message or the backend. Nothing was offered to any token. */
+static int not_allowed(P11KitUri *p, const char *why)
+{
+    envprov_debug("pkcs11: a reference from a message was not opened: %s", why);
+    ENVPROV_RAISE(ENVPROV_R_REFERENCE_NOT_ALLOWED,
+                  "a message's KEK reference %s; name the KEK with --kek, or list its token in "
+                  "pkcs11-tokens", why);
+    p11_kit_uri_free(p);
+    return ENVPROV_R_REFERENCE_NOT_ALLOWED;
+}
+
+int hsm_find_keys(struct hsm_ctx *h, OSSL_LIB_CTX *swctx, const char *uri, unsigned flags,
+                  hsm_key_cb cb, void *arg)
 {
     P11KitUri *p = NULL;
+    int from_message = (flags & HSM_FIND_FROM_MESSAGE) != 0;
     int ret = hsm_uri_parse(uri, &p);
     if (ret != ENVPROV_R_OK)
         return ret;
+    if (from_message) {
+        /* A message names a key, never how to reach it (docs/PROVIDER.md). */
+        if (p11_kit_uri_get_pin_source(p) != NULL || p11_kit_uri_get_pin_value(p) != NULL
+            || p11_kit_uri_get_module_path(p) != NULL || p11_kit_uri_get_module_name(p) != NULL)
+            return not_allowed(p, "carries a PIN or module attribute");
+        if (hsm_token_list_empty(h->tokens))
+            return not_allowed(p, "names a token, and pkcs11-tokens lists none");
+    }
     if ((ret = hsm_ensure_loaded(h)) != ENVPROV_R_OK) {
         p11_kit_uri_free(p);
         return ret;
     }
     struct hsm_token *matched[HSM_MAX_SLOTS * HSM_MAX_MODULES];
-    size_t nmatched = 0;
+    size_t nmatched = 0, nunlisted = 0;
     int any_module = 0;
     pthread_mutex_lock(&h->lock);
     for (size_t i = 0; i < h->nmods; i++) {
@@ -219,12 +250,19 @@ int hsm_find_keys(struct hsm_ctx *h, OSSL_LIB_CTX *swctx, const char *uri, hsm_k
             continue;
         any_module = 1;
         hsm_refresh_tokens(h, m);
-        for (struct hsm_token *t = m->tokens; t != NULL; t = t->next)
-            if (nmatched < sizeof(matched) / sizeof(matched[0]) && hsm_token_matches(t, p))
+        for (struct hsm_token *t = m->tokens; t != NULL; t = t->next) {
+            if (nmatched == sizeof(matched) / sizeof(matched[0]) || !hsm_token_matches(t, p))
+                continue;
+            if (from_message && t->binding == NULL)
+                nunlisted++; /* never searched: no login, no PIN */
+            else
                 matched[nmatched++] = t;
+        }
     }
     pthread_mutex_unlock(&h->lock);
 
+    if (from_message && nmatched == 0 && (nunlisted > 0 || !hsm_token_list_could_match(h->tokens, p)))
+        return not_allowed(p, "names no token listed in pkcs11-tokens");
     if (!any_module) {
         ENVPROV_RAISE(ENVPROV_R_BAD_URI,
                       "the URI's module-path/module-name/library-* names no module in "

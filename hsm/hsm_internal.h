@@ -45,9 +45,15 @@ struct hsm_token {
     int logged_in;
     unsigned login_generation;
     char *pin;               /* secmem, NULL until first login */
-    const char *default_pin_source; /* the ctx's pkcs11-pin-source, or NULL */
+    /* The pkcs11-tokens entry this token matches (NULL: not listed) and the
+     * PIN source bound to it (the entry's, or pkcs11-pin-source), refreshed
+     * with the token info. An unlisted token gets no configured PIN and a
+     * message cannot name it. */
+    const struct hsm_token_binding *binding;
+    const char *default_pin_source;
     /* A PIN the token rejected is never offered again by us: tokens count
-     * failures and lock. We keep its SHA-256, not the PIN. */
+     * failures and lock. We keep an HMAC of it under a per-process key held
+     * in locked memory (hsm_pin_fingerprint), never the PIN. */
     unsigned char bad_pin_hash[32];
     int have_bad_pin;
     /* mechanism capabilities */
@@ -72,7 +78,8 @@ struct hsm_module {
 struct hsm_ctx {
     pthread_mutex_t lock;
     char *modules_conf;
-    char *pin_source;
+    char *pin_source;        /* pkcs11-pin-source, for messages only: bound via tokens */
+    const struct hsm_token_list *tokens;
     int allow_extractable;
     struct hsm_module mods[HSM_MAX_MODULES];
     size_t nmods;
@@ -131,6 +138,19 @@ int hsm_session_rv_is_broken(CK_RV rv);
 
 /* hsm_pin.c */
 int hsm_pin_read(const char *source, char **pin_out);
+/* HMAC-SHA-256 of the PIN under a random per-process key kept in locked,
+ * non-dumpable memory: a remembered fingerprint of a rejected PIN says
+ * nothing about the PIN in a core dump or heap read. 0 on failure. */
+int hsm_pin_fingerprint(const char *pin, unsigned char out[32]);
+
+/* hsm_tokens.c: the pkcs11-tokens list (hsm.h) */
+struct hsm_token_binding;
+const struct hsm_token_binding *hsm_token_list_match(const struct hsm_token_list *l,
+                                                     const CK_TOKEN_INFO *info);
+const char *hsm_token_binding_pin_source(const struct hsm_token_binding *b);
+int hsm_token_list_empty(const struct hsm_token_list *l);
+/* 1 if the URI's own token attributes name a listed token. */
+int hsm_token_list_could_match(const struct hsm_token_list *l, P11KitUri *uri);
 
 /* hsm_uri.c */
 int hsm_uri_parse(const char *uri, P11KitUri **out);

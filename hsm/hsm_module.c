@@ -74,6 +74,7 @@ struct hsm_ctx *hsm_ctx_new(const hsm_config *cfg)
         return NULL;
     pthread_mutex_init(&h->lock, NULL);
     h->allow_extractable = cfg->allow_extractable;
+    h->tokens = cfg->tokens;
     if ((cfg->modules && (h->modules_conf = strdup(cfg->modules)) == NULL)
         || (cfg->pin_source && (h->pin_source = strdup(cfg->pin_source)) == NULL)) {
         hsm_ctx_free(h);

@@ -10,11 +10,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include "errors.h"
 #include "secmem.h"
@@ -70,7 +74,9 @@ int hsm_pin_read(const char *source, char **pin_out)
     if (source[0] == '/')
         return pin_from_file(source, pin_out);
     if (strncmp(source, "env:", 4) == 0) {
-        const char *v = getenv(source + 4);
+        /* secure_getenv: a setuid or setgid program never takes a PIN from
+         * the environment of whoever ran it. */
+        const char *v = secure_getenv(source + 4);
         if (v == NULL) {
             ENVPROV_RAISE(ENVPROV_R_PIN_MISSING, "PIN environment variable %s is not set", source + 4);
             return ENVPROV_R_PIN_MISSING;
@@ -85,4 +91,29 @@ int hsm_pin_read(const char *source, char **pin_out)
     ENVPROV_RAISE(ENVPROV_R_BAD_CONFIG,
                   "unsupported pin-source \"%.64s\": use file:PATH or env:NAME", source);
     return ENVPROV_R_BAD_CONFIG;
+}
+
+/* The fingerprint key: random, per process (a child shares it, which is
+ * right: it shares the tokens), in locked memory, never freed. */
+static unsigned char *fp_key;
+static pthread_once_t fp_once = PTHREAD_ONCE_INIT;
+
+static void fp_key_init(void)
+{
+    unsigned char *k = envelope_secmem_alloc(32);
+    if (k != NULL && RAND_bytes(k, 32) == 1)
+        fp_key = k;
+    else
+        envelope_secmem_free(k);
+}
+
+int hsm_pin_fingerprint(const char *pin, unsigned char out[32])
+{
+    unsigned int len = 0;
+    pthread_once(&fp_once, fp_key_init);
+    if (fp_key == NULL)
+        return 0;
+    return HMAC(EVP_sha256(), fp_key, 32, (const unsigned char *)pin, strlen(pin), out, &len)
+               != NULL
+           && len == 32;
 }

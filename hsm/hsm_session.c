@@ -8,8 +8,10 @@
  * pooled again.
  *
  * PINs: a token counts failed logins and locks itself, so a PIN the token
- * rejected is never retried by us: we remember its hash and refuse to send
- * it again until the PIN source yields a different one.
+ * rejected is never retried by us: we remember its keyed fingerprint and
+ * refuse to send it again until the PIN source yields a different one. And
+ * a configured PIN goes only to the tokens it is bound to (pkcs11-tokens,
+ * hsm_tokens.c).
  */
 #include "hsm_internal.h"
 
@@ -17,7 +19,6 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 
 #include "errors.h"
 #include "secmem.h"
@@ -102,16 +103,29 @@ static int login_locked(struct hsm_token *t, CK_SESSION_HANDLE s, const char *ur
         ret = pin ? ENVPROV_R_OK : ENVPROV_R_INTERNAL;
     } else if (t->default_pin_source != NULL) {
         ret = hsm_pin_read(t->default_pin_source, &pin);
+    } else if (t->binding == NULL) {
+        /* A PIN is offered only to the tokens it is configured for: an
+         * unlisted token may be someone else's, with a retry counter. */
+        ENVPROV_RAISE(ENVPROV_R_PIN_MISSING,
+                      "token \"%s\" needs a PIN, and none is configured for it: the provider "
+                      "offers a PIN only to the tokens in pkcs11-tokens (add \"%s\" there, "
+                      "with pkcs11-pin-source or its own pin-source), or give the URI a "
+                      "pin-source", t->label, t->label);
+        return ENVPROV_R_PIN_MISSING;
     } else {
         ENVPROV_RAISE(ENVPROV_R_PIN_MISSING,
-                      "token \"%s\" needs a PIN: set pkcs11-pin-source in openssl.cnf "
-                      "or pin-source in the URI", t->label);
+                      "token \"%s\" needs a PIN: set pkcs11-pin-source in openssl.cnf (or a "
+                      "pin-source in its pkcs11-tokens entry, or in the URI)", t->label);
         return ENVPROV_R_PIN_MISSING;
     }
     if (ret != ENVPROV_R_OK)
         return ret;
-    unsigned char h[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)pin, strlen(pin), h);
+    unsigned char h[32];
+    if (!hsm_pin_fingerprint(pin, h)) {
+        envelope_secmem_free(pin);
+        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "cannot fingerprint the PIN (out of locked memory?)");
+        return ENVPROV_R_INTERNAL;
+    }
     if (t->have_bad_pin && CRYPTO_memcmp(h, t->bad_pin_hash, sizeof(h)) == 0) {
         envelope_secmem_free(pin);
         ENVPROV_RAISE(ENVPROV_R_PIN_INCORRECT,

@@ -84,10 +84,19 @@ static envelope_status vfail(envelope_err *err, envelope_status code, int with_o
     if (n < 0)
         err->message[0] = '\0';
     if (with_ossl) {
-        unsigned long e = ERR_peek_last_error();
+        /* The envelope provider says what is wrong in the error's text
+         * (token, object, which setting); other libraries' reasons are
+         * enough on their own. */
+        const char *data = NULL;
+        int flags = 0;
+        unsigned long e = ERR_peek_last_error_data(&data, &flags);
         const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
+        const char *lib = e != 0 ? ERR_lib_error_string(e) : NULL;
         size_t used = strlen(err->message);
-        if (r != NULL && used < sizeof(err->message))
+        if (lib != NULL && strcmp(lib, ENVELOPE_PROVIDER_NAME) == 0 && data != NULL
+            && (flags & ERR_TXT_STRING) && *data != '\0' && used < sizeof(err->message))
+            snprintf(err->message + used, sizeof(err->message) - used, ": %s", data);
+        else if (r != NULL && used < sizeof(err->message))
             snprintf(err->message + used, sizeof(err->message) - used, " (OpenSSL: %s)", r);
     }
     return code;
@@ -149,6 +158,9 @@ envelope_status env_ossl_status(envelope_status dflt)
             break;
         case ENVELOPE_PROV_R_AUTHENTICATION_FAILED:
             s = ENVELOPE_ERR_AUTH;
+            break;
+        case ENVELOPE_PROV_R_REFERENCE_NOT_ALLOWED: /* a message named what it may not */
+            s = ENVELOPE_ERR_KEK_REF_REFUSED;
             break;
         default:
             break;

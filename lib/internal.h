@@ -153,6 +153,11 @@ envelope_status env_kek_wrap(const envelope_kek *k, const uint8_t aad[32], const
                              uint8_t *out, size_t *outlen, size_t outsize, envelope_err *err);
 /* On success dek holds 32 bytes. Authentication failures are
  * ENVELOPE_ERR_AUTH; unreachable homes ENVELOPE_ERR_BACKEND. */
+/* envelope_kek_open for a reference read from a message: the provider is
+ * told (ENVELOPE_STORE_PARAM_FROM_MESSAGE) and opens only what its
+ * configuration lets a message name; otherwise ENVELOPE_ERR_KEK_REF_REFUSED. */
+envelope_status env_kek_open_from_message(envelope_lib *lib, const char *uri, envelope_kek **out,
+                                          envelope_err *err);
 envelope_status env_kek_unwrap(const envelope_kek *k, int kind, const uint8_t aad[32],
                                const uint8_t *wrapped, size_t wlen, uint8_t *dek, envelope_err *err);
 

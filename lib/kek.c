@@ -89,8 +89,8 @@ static envelope_status reference(envelope_kek *k, const char *uri, envelope_err 
     return ENVELOPE_OK;
 }
 
-envelope_status envelope_kek_open(envelope_lib *lib, const char *uri, envelope_kek **out,
-                                  envelope_err *err)
+static envelope_status kek_open(envelope_lib *lib, const char *uri, int from_message,
+                                envelope_kek **out, envelope_err *err)
 {
     if (lib == NULL || uri == NULL || out == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_kek_open: NULL argument");
@@ -108,8 +108,16 @@ envelope_status envelope_kek_open(envelope_lib *lib, const char *uri, envelope_k
     const char *propq = lib->propq;
     if (strncasecmp(uri, "pkcs11:", 7) == 0 || strncasecmp(uri, "tpm2:", 5) == 0)
         propq = "provider=" ENVELOPE_PROVIDER_NAME;
+    /* A reference read from a message tells the provider so before it
+     * touches a token or TPM: it then opens only what its configuration
+     * lets a message name, and offers no PIN elsewhere
+     * (ENVELOPE_STORE_PARAM_FROM_MESSAGE, docs/PROVIDER.md). */
+    int one = 1;
+    OSSL_PARAM msg_params[] = { OSSL_PARAM_int(ENVELOPE_STORE_PARAM_FROM_MESSAGE, &one),
+                                OSSL_PARAM_END };
     ERR_set_mark();
-    OSSL_STORE_CTX *st = OSSL_STORE_open_ex(uri, lib->libctx, propq, NULL, NULL, NULL, NULL, NULL);
+    OSSL_STORE_CTX *st = OSSL_STORE_open_ex(uri, lib->libctx, propq, NULL, NULL,
+                                            from_message ? msg_params : NULL, NULL, NULL);
     if (st == NULL) {
         ERR_clear_last_mark();
         return env_fail_ossl(err, ENVELOPE_ERR_KEK_NOT_FOUND,
@@ -136,6 +144,14 @@ envelope_status envelope_kek_open(envelope_lib *lib, const char *uri, envelope_k
     OSSL_STORE_close(st);
     if (pkey == NULL) {
         ERR_clear_last_mark();
+        /* The provider's loaders search at the first load: their reasons
+         * (PIN, token, backend) arrive here, not at OSSL_STORE_open. */
+        unsigned long e = ERR_peek_last_error();
+        const char *elib = e != 0 ? ERR_lib_error_string(e) : NULL;
+        if (elib != NULL && strcmp(elib, ENVELOPE_PROVIDER_NAME) == 0
+            && ERR_GET_REASON(e) != ENVELOPE_PROV_R_OBJECT_NOT_FOUND)
+            return env_fail_ossl(err, ENVELOPE_ERR_KEK_NOT_FOUND, "cannot open KEK \"%.200s\"",
+                                 shown);
         return env_fail_ossl(err, ENVELOPE_ERR_KEK_NOT_FOUND,
                              "no key found at \"%.200s\"; list keys with: envelope kek list URI",
                              shown);
@@ -159,6 +175,18 @@ envelope_status envelope_kek_open(envelope_lib *lib, const char *uri, envelope_k
     }
     *out = k;
     return ENVELOPE_OK;
+}
+
+envelope_status envelope_kek_open(envelope_lib *lib, const char *uri, envelope_kek **out,
+                                  envelope_err *err)
+{
+    return kek_open(lib, uri, 0, out, err);
+}
+
+envelope_status env_kek_open_from_message(envelope_lib *lib, const char *uri, envelope_kek **out,
+                                          envelope_err *err)
+{
+    return kek_open(lib, uri, 1, out, err);
 }
 
 void envelope_kek_free(envelope_kek *k)

@@ -1,8 +1,10 @@
 /*
  * unwrap.c - finding the DEK of a message. KEK references in a message are
- * untrusted (issue 3): with caller-named KEKs only those are tried (an EDK
- * is a candidate for a KEK whose key id it records); otherwise only
- * references env_uri_check_untrusted accepts are opened.
+ * untrusted (docs/SECURITY.md): with caller-named KEKs only those are tried
+ * (an EDK is a candidate for a KEK whose key id it records); otherwise only
+ * references env_uri_check_untrusted accepts are opened, and the provider
+ * is told they come from a message, so it opens only keys its
+ * configuration lets a message name (pkcs11-tokens, tpm2-handles).
  *
  * An unwrapped DEK must also pass the key commitment: a DEK that unwraps
  * but does not commit to the header means two recipients would read two
@@ -21,14 +23,20 @@ static int same_id(const envelope_kek *k, const env_edk *e)
            (e->key_id_len == 0 || memcmp(e->key_id, k->key_id, e->key_id_len) == 0);
 }
 
-/* Worst failure seen so far, by what the caller should do about it. */
+/*
+ * When every EDK fails, the answer is the failure the caller can act on,
+ * but only failures of KEKs the caller named or the configuration holds
+ * count: a message cannot turn "authentication failed" into "backend
+ * unavailable, retry" by naming a token that does not exist. References a
+ * message may not name are skipped (and only reported when nothing else
+ * was there to try).
+ */
 static int rank(envelope_status s)
 {
     switch (s) {
     case ENVELOPE_ERR_BACKEND: return 5;
     case ENVELOPE_ERR_POLICY: return 4;
     case ENVELOPE_ERR_AUTH: return 3;
-    case ENVELOPE_ERR_KEK_REF_REFUSED: return 2;
     default: return 1;
     }
 }
@@ -45,7 +53,8 @@ static envelope_status try_edk(env_crypto *c, const envelope_kek *k, const env_h
 envelope_status env_unwrap_header(env_crypto *c, envelope_kek *const *keks, size_t nkeks,
                                   const env_header *h, envelope_err *err)
 {
-    envelope_err last = { ENVELOPE_ERR_NO_KEK, "" };
+    envelope_err last = { ENVELOPE_ERR_NO_KEK, "" }; /* worst failure of a usable KEK */
+    envelope_err refused = { ENVELOPE_OK, "" };      /* the last reference not opened */
     envelope_err e1;
     size_t tried = 0;
     for (size_t i = 0; i < h->edk_count; i++) {
@@ -66,11 +75,11 @@ envelope_status env_unwrap_header(env_crypto *c, envelope_kek *const *keks, size
         char uri[ENVELOPE_MAX_KEK_URI + 1];
         envelope_kek *k = NULL;
         if ((s = env_uri_check_untrusted(e->uri, e->uri_len, uri, sizeof(uri), &e1)) != ENVELOPE_OK ||
-            (s = envelope_kek_open(c->lib, uri, &k, &e1)) != ENVELOPE_OK) {
-            if (s == ENVELOPE_ERR_KEK_NOT_FOUND)
-                s = e1.code = ENVELOPE_ERR_NO_KEK;
-            if (rank(s) >= rank(last.code))
-                last = e1;
+            (s = env_kek_open_from_message(c->lib, uri, &k, &e1)) != ENVELOPE_OK) {
+            if (s == ENVELOPE_ERR_KEK_REF_REFUSED)
+                refused = e1; /* skipped: nothing was offered to any device */
+            else if (s != ENVELOPE_ERR_KEK_NOT_FOUND && rank(s) >= rank(last.code))
+                last = e1; /* a configured token or TPM failed */
             continue;
         }
         if (!same_id(k, e) || k->kind != e->kind) {
@@ -84,6 +93,12 @@ envelope_status env_unwrap_header(env_crypto *c, envelope_kek *const *keks, size
             goto unwrapped;
         if (rank(s) >= rank(last.code))
             last = e1;
+    }
+    if (last.code == ENVELOPE_ERR_NO_KEK && tried == 0 && refused.code != ENVELOPE_OK) {
+        /* nothing to try but references that may not be opened: say so */
+        if (err != NULL)
+            *err = refused;
+        return refused.code;
     }
     if (tried == 0 && last.code == ENVELOPE_ERR_NO_KEK)
         return env_fail(err, ENVELOPE_ERR_NO_KEK,

@@ -87,6 +87,7 @@ static const OSSL_ITEM reason_strings[] = {
     {ENVPROV_R_BUFFER_TOO_SMALL, "buffer too small"},
     {ENVPROV_R_PCR_POLICY_NOT_SATISFIED, "PCR policy not satisfied"},
     {ENVPROV_R_ACCESS_DENIED, "access denied"},
+    {ENVPROV_R_REFERENCE_NOT_ALLOWED, "reference not allowed from a message"},
     {0, NULL},
 };
 

@@ -83,7 +83,7 @@ int envprov_keymgmt_get_common_params(const envkey *k, OSSL_PARAM params[])
 
 void *envprov_gen_init(void *provctx, int selection, const OSSL_PARAM params[], envkey_kind kind)
 {
-    if ((selection & OSSL_KEYMGMT_SELECT_KEYPAIR) == 0)
+    if ((selection & OSSL_KEYMGMT_SELECT_KEYPAIR) == 0 || !envprov_config_ok(provctx))
         return NULL;
     struct envprov_gen_ctx *g = calloc(1, sizeof(*g));
     if (g == NULL)

@@ -15,6 +15,7 @@
 
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <openssl/provider.h>
@@ -23,7 +24,8 @@
 #include "provider.h"
 #include "secmem.h"
 #ifdef ENVELOPE_HAVE_TPM2
-#include "tpm2_prov.h" /* TPM 2.0 KEKs (tpm/, issue 4) */
+#include "envtpm.h"
+#include "tpm2_prov.h" /* TPM 2.0 KEKs (tpm/) */
 #endif
 
 static envprov_ctx *the_ctx;
@@ -38,7 +40,8 @@ struct hsm_ctx *envprov_hsm(envprov_ctx *pc)
 {
     pthread_mutex_lock(&ctx_lock);
     if (pc->hsm == NULL) {
-        hsm_config cfg = {pc->pkcs11_modules, pc->pkcs11_pin_source, pc->allow_extractable};
+        hsm_config cfg = {pc->pkcs11_modules, pc->pkcs11_pin_source, pc->pkcs11_tokens,
+                          pc->allow_extractable};
         pc->hsm = hsm_ctx_new(&cfg);
         if (pc->hsm == NULL)
             ENVPROV_RAISE(ENVPROV_R_INTERNAL, "out of memory creating the PKCS#11 client");
@@ -134,7 +137,10 @@ static int envprov_get_params(void *provctx, OSSL_PARAM params[])
     if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_BUILDINFO)) != NULL
         && !OSSL_PARAM_set_utf8_ptr(p, ENVELOPE_VERSION))
         return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_STATUS)) != NULL && !OSSL_PARAM_set_int(p, 1))
+    /* `openssl list -providers` shows a broken configuration as inactive */
+    envprov_ctx *pc = provctx;
+    if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_STATUS)) != NULL
+        && !OSSL_PARAM_set_int(p, pc != NULL && pc->config_error == NULL))
         return 0;
     return 1;
 }
@@ -150,14 +156,17 @@ static void envprov_teardown(void *provctx)
     if (pc == NULL)
         return;
     hsm_ctx_free(pc->hsm);
+    hsm_token_list_free(pc->pkcs11_tokens);
 #ifdef ENVELOPE_HAVE_TPM2
     envprov_tpm_free(pc);
+    envtpm_handle_list_free(pc->tpm2_handles);
 #endif
     free(pc->pkcs11_modules);
     free(pc->pkcs11_pin_source);
     free(pc->tpm2_tcti);
     free(pc->tpm2_srk_name);
     free(pc->tpm2_pin_source);
+    free(pc->config_error);
     OSSL_PROVIDER_unload(pc->swdefault);
     OSSL_LIB_CTX_free(pc->swctx);
     OSSL_LIB_CTX_free(pc->libctx);
@@ -176,6 +185,34 @@ static const OSSL_DISPATCH envprov_dispatch[] = {
     {OSSL_FUNC_PROVIDER_GET_REASON_STRINGS, (void (*)(void))envprov_reasons},
     {0, NULL},
 };
+
+/*
+ * A setting that cannot be read does not fail the provider's activation:
+ * OpenSSL 3.0 drops a provider whose init fails without a word (unless
+ * config_diagnostics is set), and every program on the host would then
+ * meet "unsupported" far from the cause. Instead the provider loads, and
+ * every key operation fails with the setting's own message
+ * (envprov_config_ok).
+ */
+static void config_failed(envprov_ctx *pc)
+{
+    const char *data = NULL;
+    int flags = 0;
+    ERR_peek_last_error_data(&data, &flags);
+    if (pc->config_error == NULL)
+        pc->config_error = strdup(data != NULL && (flags & ERR_TXT_STRING) ? data : "unreadable setting");
+    ERR_clear_error();
+}
+
+int envprov_config_ok(const envprov_ctx *pc)
+{
+    if (pc->config_error == NULL)
+        return 1;
+    ENVPROV_RAISE(ENVPROV_R_BAD_CONFIG, "the envelope provider's openssl.cnf section is wrong, "
+                                        "so it does nothing until it is fixed: %s",
+                  pc->config_error);
+    return 0;
+}
 
 static int parse_bool(const char *name, const char *v, int dflt, int *out)
 {
@@ -208,7 +245,7 @@ static int read_config(envprov_ctx *pc, const OSSL_DISPATCH *in)
     if (get_params == NULL)
         return 0;
     char *module = NULL, *pin = NULL, *v15 = NULL, *allow = NULL, *tcti = NULL, *srk = NULL,
-         *tpin = NULL;
+         *tpin = NULL, *tokens = NULL, *handles = NULL;
     OSSL_PARAM params[] = {
         OSSL_PARAM_utf8_ptr(ENVPROV_CONF_PKCS11_MODULE, &module, 0),
         OSSL_PARAM_utf8_ptr(ENVPROV_CONF_PKCS11_PIN_SOURCE, &pin, 0),
@@ -217,19 +254,39 @@ static int read_config(envprov_ctx *pc, const OSSL_DISPATCH *in)
         OSSL_PARAM_utf8_ptr(ENVPROV_CONF_TPM2_TCTI, &tcti, 0),
         OSSL_PARAM_utf8_ptr(ENVPROV_CONF_TPM2_SRK_NAME, &srk, 0),
         OSSL_PARAM_utf8_ptr(ENVPROV_CONF_TPM2_PIN_SOURCE, &tpin, 0),
+        OSSL_PARAM_utf8_ptr(ENVPROV_CONF_PKCS11_TOKENS, &tokens, 0),
+        OSSL_PARAM_utf8_ptr(ENVPROV_CONF_TPM2_HANDLES, &handles, 0),
         OSSL_PARAM_END,
     };
     if (!get_params(pc->handle, params))
         return 0;
-    /* Environment overrides, for tests and one-off runs. */
-    const char *env_module = getenv("ENVELOPE_PKCS11_MODULE");
-    pc->pkcs11_modules = dup_or_null(env_module ? env_module : module);
+    /* No environment override of the module list: the modules this
+     * provider loads are the ones openssl.cnf names (docs/SECURITY.md). */
+    pc->pkcs11_modules = dup_or_null(module);
     pc->pkcs11_pin_source = dup_or_null(pin);
     pc->tpm2_tcti = dup_or_null(tcti);
     pc->tpm2_srk_name = dup_or_null(srk);
     pc->tpm2_pin_source = dup_or_null(tpin);
-    return parse_bool(ENVPROV_CONF_RSA_PKCS1_V15, v15, 1, &pc->rsa_pkcs1_v15)
-           && parse_bool(ENVPROV_CONF_ALLOW_EXTRACTABLE, allow, 0, &pc->allow_extractable);
+    /* A malformed setting is a sticky error (config_failed), never a
+     * silently shorter list: a PIN binding that lost an entry would fail
+     * later and far from its cause. */
+    if (hsm_token_list_parse(tokens, pc->pkcs11_pin_source, &pc->pkcs11_tokens) != ENVPROV_R_OK)
+        config_failed(pc);
+#ifdef ENVELOPE_HAVE_TPM2
+    if (envtpm_handle_list_parse(handles, pc->tpm2_pin_source, &pc->tpm2_handles) != ENVPROV_R_OK)
+        config_failed(pc);
+#else
+    if (handles != NULL && *handles != '\0') {
+        ENVPROV_RAISE(ENVPROV_R_BAD_CONFIG, "tpm2-handles is set, but this envelope.so was "
+                                            "built without TPM 2.0 support");
+        config_failed(pc);
+    }
+#endif
+    if (!parse_bool(ENVPROV_CONF_RSA_PKCS1_V15, v15, 1, &pc->rsa_pkcs1_v15))
+        config_failed(pc);
+    if (!parse_bool(ENVPROV_CONF_ALLOW_EXTRACTABLE, allow, 0, &pc->allow_extractable))
+        config_failed(pc);
+    return 1;
 }
 
 /* The one exported symbol (everything else is hidden by the build). */

@@ -21,6 +21,8 @@
 #define ENVPROV_CONF_TPM2_TCTI "tpm2-tcti"
 #define ENVPROV_CONF_TPM2_SRK_NAME "tpm2-srk-name"
 #define ENVPROV_CONF_TPM2_PIN_SOURCE "tpm2-pin-source"
+#define ENVPROV_CONF_PKCS11_TOKENS "pkcs11-tokens"
+#define ENVPROV_CONF_TPM2_HANDLES "tpm2-handles"
 
 typedef struct envprov_ctx {
     const OSSL_CORE_HANDLE *handle;
@@ -39,6 +41,11 @@ typedef struct envprov_ctx {
     char *tpm2_tcti;
     char *tpm2_srk_name;
     char *tpm2_pin_source;
+    /* pkcs11-tokens and tpm2-handles, parsed at init: where the configured
+     * PINs may go and what a message may name (docs/PROVIDER.md) */
+    struct hsm_token_list *pkcs11_tokens;
+    struct envtpm_handle_list *tpm2_handles;
+    char *config_error;     /* why a setting could not be read, or NULL */
 
     struct hsm_ctx *hsm;    /* PKCS#11 client, created lazily */
     struct envtpm_ctx *tpm; /* TPM client, created lazily */
@@ -50,6 +57,9 @@ envprov_ctx *envprov_ctx_get(void);
 
 /* The PKCS#11 client, created on first use (NULL on allocation failure). */
 struct hsm_ctx *envprov_hsm(envprov_ctx *pc);
+/* 1 if the configuration was read; else raises ENVPROV_R_BAD_CONFIG with
+ * the setting's message and returns 0. Every key operation starts here. */
+int envprov_config_ok(const envprov_ctx *pc);
 /* Warns once if a plain "RSA" fetch resolves to us (activated before default). */
 void envprov_check_order(envprov_ctx *pc);
 /* Remembers the core's error functions (errors.c). */

@@ -16,19 +16,63 @@
 
 #define STORE_MAX_KEYS 128
 
+/*
+ * The search runs at the first eof() or load(), not at open(): OpenSSL 3.0
+ * hands a loader its ctx params (OSSL_STORE_open_ex's params,
+ * OSSL_STORE_expect) only after open() returned, and whether the URI came
+ * from a message must be known before a token or TPM is touched.
+ *
+ * A failed search must look like a failed load to every OpenSSL 3.x:
+ * OSSL_STORE_load calls eof() first (answer 0 so that load() runs and
+ * fails), and 3.0 sets its error flag only if eof() is still 0 right after
+ * the failed load(); from then on eof() is 1 so that callers' loops end.
+ */
+enum store_state {
+    STORE_PENDING = 0, /* not searched yet */
+    STORE_READY,       /* searched: keys[] holds the result */
+    STORE_FAILED,      /* the search failed; load() has not said so yet */
+    STORE_FAILED_LOADED, /* load() failed; eof() answers 0 once more */
+    STORE_DONE,        /* failure reported: eof() is 1 */
+};
+
 struct envprov_store {
     envprov_ctx *pc;
+    char *uri;
+    envprov_store_find_fn *find;
+    enum store_state state;
+    int from_message; /* ENVELOPE_STORE_PARAM_FROM_MESSAGE */
     envkey *keys[STORE_MAX_KEYS];
     size_t nkeys, next;
     int expect; /* OSSL_STORE_INFO_* or 0 */
 };
 
-envprov_store *envprov_store_new(envprov_ctx *pc)
+envprov_store *envprov_store_new(envprov_ctx *pc, const char *uri, envprov_store_find_fn *find)
 {
     envprov_store *s = calloc(1, sizeof(*s));
-    if (s != NULL)
-        s->pc = pc;
+    if (s == NULL || (s->uri = strdup(uri)) == NULL) {
+        free(s);
+        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "out of memory opening a store");
+        return NULL;
+    }
+    s->pc = pc;
+    s->find = find;
     return s;
+}
+
+/* Runs the search once; 1 if keys[] is usable. */
+static int searched(envprov_store *s)
+{
+    if (s->state != STORE_PENDING)
+        return s->state == STORE_READY;
+    if (s->find(s->pc, s->uri, s->from_message, s) == ENVPROV_R_OK) {
+        s->state = STORE_READY;
+        return 1;
+    }
+    for (size_t i = 0; i < s->nkeys; i++) /* a partial result is no result */
+        envkey_free(s->keys[i]);
+    s->nkeys = 0;
+    s->state = STORE_FAILED;
+    return 0;
 }
 
 int envprov_store_add(envkey *k, void *store)
@@ -47,6 +91,7 @@ const OSSL_PARAM *envprov_store_settable_ctx_params(void *provctx)
 {
     static const OSSL_PARAM settable[] = {
         OSSL_PARAM_int(OSSL_STORE_PARAM_EXPECT, NULL),
+        OSSL_PARAM_int(ENVELOPE_STORE_PARAM_FROM_MESSAGE, NULL),
         OSSL_PARAM_END,
     };
     return settable;
@@ -58,6 +103,18 @@ int envprov_store_set_ctx_params(void *loaderctx, const OSSL_PARAM params[])
     const OSSL_PARAM *p = OSSL_PARAM_locate_const(params, OSSL_STORE_PARAM_EXPECT);
     if (p != NULL && !OSSL_PARAM_get_int(p, &s->expect))
         return 0;
+    p = OSSL_PARAM_locate_const(params, ENVELOPE_STORE_PARAM_FROM_MESSAGE);
+    if (p != NULL) {
+        int v = 0;
+        /* Only before the search: afterwards it would be a lie. And only
+         * ever tightening: once from a message, always from a message. */
+        if (!OSSL_PARAM_get_int(p, &v) || (s->state != STORE_PENDING && v != s->from_message)) {
+            ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT, "%s must be set when the store is opened",
+                          ENVELOPE_STORE_PARAM_FROM_MESSAGE);
+            return 0;
+        }
+        s->from_message |= v != 0;
+    }
     return 1;
 }
 
@@ -85,6 +142,11 @@ int envprov_store_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *object_c
                        OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
 {
     envprov_store *s = loaderctx;
+    if (!searched(s)) {
+        if (s->state == STORE_FAILED)
+            s->state = STORE_FAILED_LOADED; /* the search raised the reason */
+        return 0;
+    }
     skip_unwanted(s);
     if (s->next >= s->nkeys)
         return 0;
@@ -107,6 +169,15 @@ int envprov_store_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *object_c
 int envprov_store_eof(void *loaderctx)
 {
     envprov_store *s = loaderctx;
+    if (!searched(s)) {
+        if (s->state == STORE_FAILED)
+            return 0;
+        if (s->state == STORE_FAILED_LOADED) {
+            s->state = STORE_DONE;
+            return 0;
+        }
+        return 1;
+    }
     skip_unwanted(s);
     return s->next >= s->nkeys;
 }
@@ -118,6 +189,7 @@ int envprov_store_close(void *loaderctx)
         return 1;
     for (size_t i = 0; i < s->nkeys; i++)
         envkey_free(s->keys[i]);
+    free(s->uri);
     free(s);
     return 1;
 }

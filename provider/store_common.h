@@ -1,7 +1,8 @@
 /*
  * store_common.h - what every STORE of the provider shares: a loader that
- * holds the keys its scheme's open() found and hands each to OpenSSL as a
- * reference our KEYMGMT load() takes back (OSSL_OBJECT_PARAM_REFERENCE).
+ * runs its scheme's search at the first load()/eof(), holds the keys found
+ * and hands each to OpenSSL as a reference our KEYMGMT load() takes back
+ * (OSSL_OBJECT_PARAM_REFERENCE).
  *
  * export_object refuses keys with a private half: OpenSSL first offers a
  * reference to the KEYMGMT it fetched by name (for "RSA" or "EC", usually
@@ -17,7 +18,17 @@
 
 typedef struct envprov_store envprov_store;
 
-envprov_store *envprov_store_new(envprov_ctx *pc);
+/*
+ * A scheme's search: adds every key `uri` names with envprov_store_add, or
+ * raises a reason and returns it. `from_message` is
+ * ENVELOPE_STORE_PARAM_FROM_MESSAGE: the URI was read from a message, so
+ * only what the configuration lets a message name may be opened.
+ */
+typedef int envprov_store_find_fn(envprov_ctx *pc, const char *uri, int from_message,
+                                  envprov_store *s);
+
+/* A store for `uri` (copied) whose search runs at the first load()/eof(). */
+envprov_store *envprov_store_new(envprov_ctx *pc, const char *uri, envprov_store_find_fn *find);
 /* Adds a key (the store takes its own reference); an envelope reason.
  * Its signature is hsm_key_cb's, so a finder can call it directly. */
 int envprov_store_add(envkey *k, void *store);

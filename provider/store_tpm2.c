@@ -2,9 +2,9 @@
  * store_tpm2.c - STORE for the tpm2: scheme (URI grammar: docs/TPM.md),
  * the provider's lazily created TPM client, and KEK creation at tpm2: URIs.
  *
- * As with pkcs11:, the key is opened at OSSL_STORE_open time (a missing
- * key, a refused SRK or an unreachable TPM is reported there with its own
- * reason); loading, references and export are store_common.c's.
+ * As with pkcs11:, the key is opened at the first OSSL_STORE_load/eof (a
+ * missing key, a refused SRK or an unreachable TPM is reported there with
+ * its own reason); loading, references and export are store_common.c's.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -27,7 +27,8 @@ struct envtpm_ctx *envprov_tpm(envprov_ctx *pc)
 
     pthread_mutex_lock(&tpm_lock);
     if (pc->tpm == NULL) {
-        envtpm_config cfg = { pc->tpm2_tcti, pc->tpm2_srk_name, pc->tpm2_pin_source, pc->swctx };
+        envtpm_config cfg = { pc->tpm2_tcti, pc->tpm2_srk_name, pc->tpm2_pin_source, pc->swctx,
+                              pc->tpm2_handles };
         if (envtpm_ctx_new(&cfg, &pc->tpm) != ENVPROV_R_OK)
             pc->tpm = NULL;
     }
@@ -59,7 +60,7 @@ envkey *envprov_tpm_generate(envprov_ctx *pc, envkey_kind kind, const char *uri,
     }
     p.type = kind == ENVKEY_EC_P256 ? ENVTPM_KEY_EC_P256 : ENVTPM_KEY_RSA_2048;
     if (envtpm_key_create(t, uri, &p) != ENVPROV_R_OK ||
-        envtpm_open_key(t, uri, &k) != ENVPROV_R_OK)
+        envtpm_open_key(t, uri, 0, &k) != ENVPROV_R_OK)
         return NULL;
     envprov_debug("keygen: created %s", k->uri);
     return k;
@@ -67,24 +68,30 @@ envkey *envprov_tpm_generate(envprov_ctx *pc, envkey_kind kind, const char *uri,
 
 static OSSL_FUNC_store_open_fn store_open;
 
+static int find(envprov_ctx *pc, const char *uri, int from_message, envprov_store *s)
+{
+    struct envtpm_ctx *t = envprov_tpm(pc);
+    envkey *k = NULL;
+    int r;
+
+    if (t == NULL)
+        return ENVPROV_R_BACKEND_UNAVAILABLE; /* raised by envprov_tpm */
+    r = envtpm_open_key(t, uri, from_message ? ENVTPM_OPEN_FROM_MESSAGE : 0, &k);
+    if (r == ENVPROV_R_OK)
+        r = envprov_store_add(k, s);
+    envkey_free(k); /* the store holds its own reference */
+    return r;
+}
+
 static void *store_open(void *provctx, const char *uri)
 {
     envprov_ctx *pc = provctx;
     if (!envprov_is_tpm2_uri(uri))
         return NULL;
+    if (!envprov_config_ok(pc))
+        return NULL;
     envprov_check_order(pc);
-    struct envtpm_ctx *t = envprov_tpm(pc);
-    envprov_store *s = t != NULL ? envprov_store_new(pc) : NULL;
-    if (s == NULL)
-        return NULL;
-    envkey *k = NULL;
-    if (envtpm_open_key(t, uri, &k) != ENVPROV_R_OK || envprov_store_add(k, s) != ENVPROV_R_OK) {
-        envkey_free(k);
-        envprov_store_close(s);
-        return NULL;
-    }
-    envkey_free(k); /* the store holds its own reference */
-    return s;
+    return envprov_store_new(pc, uri, find);
 }
 
 const OSSL_DISPATCH envprov_tpm2_store_functions[] = {

@@ -43,12 +43,27 @@ struct envkey;
 /* A persistent KEK URI is at most this long (without secrets). */
 #define ENVTPM_MAX_URI 4096
 
+struct envtpm_handle_list;
+
 typedef struct envtpm_config {
     const char *tcti;         /* NULL: ENVELOPE_TPM2_TCTI, else device:/dev/tpmrm0 */
     const char *srk_name_hex; /* NULL: not pinned; else the SRK's name (hex) */
-    const char *pin_source;   /* default pin source for keys with an auth value */
+    const char *pin_source;   /* tpm2-pin-source: offered only through `handles` */
     OSSL_LIB_CTX *libctx;     /* for the public keys (EVP_PKEY); NULL = default */
+    /* tpm2-handles, parsed: the only keys a configured auth value is
+     * offered to and a message may name. Not copied: must outlive the ctx. */
+    const struct envtpm_handle_list *handles;
 } envtpm_config;
+
+/*
+ * Parses tpm2-handles (docs/TPM.md): entries are persistent handles
+ * ("0x81000002") or "tpm2:handle=0x81000002;pin-source=SRC"; entries
+ * without a pin-source get default_pin_source. NULL or "" is an empty list.
+ * A malformed entry raises ENVPROV_R_BAD_CONFIG naming it. No TPM access.
+ */
+int envtpm_handle_list_parse(const char *conf, const char *default_pin_source,
+                             struct envtpm_handle_list **out) ENVTPM_WARN_UNUSED;
+void envtpm_handle_list_free(struct envtpm_handle_list *l);
 
 /* Copies what it needs from cfg; opens nothing yet. */
 int envtpm_ctx_new(const envtpm_config *cfg, struct envtpm_ctx **out) ENVTPM_WARN_UNUSED;
@@ -83,6 +98,13 @@ int envtpm_key_create(struct envtpm_ctx *t, const char *uri,
 /* Opens a key by URI: reads its public part, checks its attributes. */
 int envtpm_key_open(struct envtpm_ctx *t, const char *uri,
                     struct envtpm_key **out) ENVTPM_WARN_UNUSED;
+/* flags for the _ex form: the URI was read from a message. Only handles
+ * listed in tpm2-handles are opened; file=, pin-source= and unlisted
+ * handles fail with ENVPROV_R_REFERENCE_NOT_ALLOWED before any TPM
+ * command. */
+#define ENVTPM_OPEN_FROM_MESSAGE 1u
+int envtpm_key_open_ex(struct envtpm_ctx *t, const char *uri, unsigned flags,
+                       struct envtpm_key **out) ENVTPM_WARN_UNUSED;
 void envtpm_key_free(struct envtpm_key *k);
 envtpm_key_type envtpm_key_get_type(const struct envtpm_key *k);
 /* The public half (EC P-256 or RSA); owned by the key. */
@@ -114,8 +136,9 @@ int envtpm_rsa_decrypt(struct envtpm_key *k, int oaep,
                        const unsigned char *in, size_t inlen,
                        unsigned char *out, size_t *outlen, size_t outsize) ENVTPM_WARN_UNUSED;
 
-/* Provider glue (tpm_backend.c): an envkey whose ops run in the TPM. */
-int envtpm_open_key(struct envtpm_ctx *t, const char *uri,
+/* Provider glue (tpm_backend.c): an envkey whose ops run in the TPM;
+ * flags as for envtpm_key_open_ex. */
+int envtpm_open_key(struct envtpm_ctx *t, const char *uri, unsigned flags,
                     struct envkey **out) ENVTPM_WARN_UNUSED;
 
 #endif

@@ -64,7 +64,7 @@ static const envkey_backend_ops tpm_ops = {
     .free = tpm_free,
 };
 
-int envtpm_open_key(struct envtpm_ctx *t, const char *uri, envkey **out)
+int envtpm_open_key(struct envtpm_ctx *t, const char *uri, unsigned flags, envkey **out)
 {
     struct envtpm_key *k = NULL;
     envkey *ek;
@@ -73,7 +73,7 @@ int envtpm_open_key(struct envtpm_ctx *t, const char *uri, envkey **out)
     int r;
 
     *out = NULL;
-    r = envtpm_key_open(t, uri, &k);
+    r = envtpm_key_open_ex(t, uri, flags, &k);
     if (r != ENVPROV_R_OK)
         return r;
     ek = envkey_new(envtpm_key_get_type(k) == ENVTPM_KEY_EC_P256 ? ENVKEY_EC_P256 : ENVKEY_RSA,

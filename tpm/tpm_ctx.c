@@ -83,6 +83,7 @@ int envtpm_ctx_new(const envtpm_config *cfg, struct envtpm_ctx **out)
     t->tcti = strdup(tcti);
     if (cfg != NULL && cfg->pin_source != NULL)
         t->pin_source = strdup(cfg->pin_source);
+    t->handles = cfg != NULL ? cfg->handles : NULL;
     if (t->tcti == NULL || (cfg != NULL && cfg->pin_source != NULL && t->pin_source == NULL)) {
         envtpm_ctx_free(t);
         ENVPROV_RAISE(ENVPROV_R_INTERNAL, "TPM: out of memory");

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <sys/types.h>
 
+#include <openssl/err.h>
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_tctildr.h>
 
@@ -23,7 +24,9 @@ struct envtpm_ctx {
     _Atomic int pid;      /* process the lock and connection belong to;
                            * -pid while that process resets them (fork) */
     char *tcti;           /* effective TCTI string (env override applied) */
-    char *pin_source;     /* default pin source, or NULL */
+    char *pin_source;     /* tpm2-pin-source, or NULL: only for messages, the
+                           * sources offered are those of `handles` */
+    const struct envtpm_handle_list *handles; /* tpm2-handles (not owned) */
     unsigned char srk_pin[ENVTPM_MAX_NAME];
     size_t srk_pin_len;   /* 0 = SRK name not pinned */
     OSSL_LIB_CTX *libctx;
@@ -128,6 +131,12 @@ int envtpm_uri_parse(const char *uri, envtpm_uri *u) ENVTPM_WARN_UNUSED;
 void envtpm_uri_clear(envtpm_uri *u);
 /* The URI without pin-source, canonical form; malloc'd. */
 char *envtpm_uri_public(const envtpm_uri *u);
+
+/* ---- tpm_handles.c ----------------------------------------------------- */
+
+/* 1 if handle is in tpm2-handles; *pin_source is then its source (or NULL). */
+int envtpm_handle_listed(const struct envtpm_handle_list *l, uint32_t handle,
+                         const char **pin_source);
 
 /* ---- tpm_pcr.c ---------------------------------------------------------- */
 

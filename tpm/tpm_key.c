@@ -260,7 +260,7 @@ static int digest_is(const TPM2B_DIGEST *a, const TPM2B_DIGEST *b)
 /*
  * How the key is authorised, from what the key itself says, never from
  * whether a PIN happens to be configured: *need_auth = 1 if it has an auth
- * value to supply, 0 if not (then the provider-wide tpm2-pin-source is not
+ * value to supply, 0 if not (then the auth value tpm2-handles binds is not
  * applied: an empty-auth key must not get the default PIN as HMAC key, nor
  * a PCR-only key a PolicyAuthValue it does not have).
  *  - file key: emptyAuth and its policy entries say it;
@@ -330,25 +330,65 @@ static int setup_policy(struct envtpm_ctx *t, struct envtpm_key *k, const envtpm
 static int setup_auth(struct envtpm_ctx *t, struct envtpm_key *k, const envtpm_uri *u,
                       int file_key, int need_auth)
 {
-    const char *src = u->pin_source;
+    const char *src = u->pin_source, *bound = NULL;
+    int listed = !file_key && envtpm_handle_listed(t->handles, k->handle, &bound);
 
-    /* The URI's pin source wins; else the provider's tpm2-pin-source, only
-     * for a key that has an auth value (setup_policy). */
+    /* The URI's pin source wins; else the source tpm2-handles binds to this
+     * handle, only for a key that has an auth value (setup_policy). A
+     * configured auth value never goes to an unlisted key: a wrong one
+     * would count towards the TPM's dictionary-attack lockout. */
     if (src == NULL && need_auth)
-        src = t->pin_source;
-    if (src == NULL) {
-        if (need_auth && (file_key || k->policy_auth_value)) {
-            ENVPROV_RAISE(ENVPROV_R_PIN_MISSING,
-                          "TPM key needs an auth value: add ;pin-source=file:PATH to the URI "
-                          "or set tpm2-pin-source");
-            return ENVPROV_R_PIN_MISSING;
-        }
+        src = bound;
+    if (src != NULL)
+        return envtpm_pin_read(src, &k->auth, &k->auth_len);
+    if (!need_auth)
         return ENVPROV_R_OK;
+    if (file_key || k->policy_auth_value) {
+        ENVPROV_RAISE(ENVPROV_R_PIN_MISSING,
+                      "TPM key needs an auth value: add ;pin-source=file:PATH to the URI%s",
+                      file_key ? "" : ", or list the handle in tpm2-handles");
+        return ENVPROV_R_PIN_MISSING;
     }
-    return envtpm_pin_read(src, &k->auth, &k->auth_len);
+    if (t->pin_source != NULL && !listed) {
+        /* DA-protected, so it may have an auth value; the operator has
+         * one configured but not for this handle. Trying the empty auth
+         * could cost a lockout count: refuse instead. */
+        ENVPROV_RAISE(ENVPROV_R_PIN_MISSING,
+                      "TPM key 0x%08x is DA-protected and may need an auth value, but "
+                      "tpm2-pin-source is offered only to the handles in tpm2-handles: add "
+                      "0x%08x there, or add ;pin-source=file:PATH to the URI",
+                      (unsigned)k->handle, (unsigned)k->handle);
+        return ENVPROV_R_PIN_MISSING;
+    }
+    return ENVPROV_R_OK; /* empty auth, as the caller named it */
+}
+
+/* What a message may not name; nothing is sent to the TPM. */
+static int from_message_allowed(struct envtpm_ctx *t, const envtpm_uri *u)
+{
+    const char *why = NULL, *src;
+    if (!u->has_handle)
+        why = "names a key file (tpm2:file=)";
+    else if (u->pin_source != NULL)
+        why = "carries a pin-source";
+    else if (!envtpm_handle_listed(t->handles, u->handle, &src))
+        why = "names a TPM handle not listed in tpm2-handles";
+    if (why == NULL)
+        return ENVPROV_R_OK;
+    envprov_debug("tpm: a reference from a message was not opened: it %s", why);
+    ENVPROV_RAISE(ENVPROV_R_REFERENCE_NOT_ALLOWED,
+                  "a message's KEK reference %s; name the KEK with --kek, or list the handle "
+                  "in tpm2-handles", why);
+    return ENVPROV_R_REFERENCE_NOT_ALLOWED;
 }
 
 int envtpm_key_open(struct envtpm_ctx *t, const char *uri, struct envtpm_key **out)
+{
+    return envtpm_key_open_ex(t, uri, 0, out);
+}
+
+int envtpm_key_open_ex(struct envtpm_ctx *t, const char *uri, unsigned flags,
+                       struct envtpm_key **out)
 {
     envtpm_uri u;
     envtpm_keyfile kf;
@@ -360,6 +400,10 @@ int envtpm_key_open(struct envtpm_ctx *t, const char *uri, struct envtpm_key **o
     r = envtpm_uri_parse(uri, &u);
     if (r != ENVPROV_R_OK)
         return r;
+    if ((flags & ENVTPM_OPEN_FROM_MESSAGE) && (r = from_message_allowed(t, &u)) != ENVPROV_R_OK) {
+        envtpm_uri_clear(&u);
+        return r;
+    }
     k = calloc(1, sizeof(*k));
     if (k == NULL) {
         envtpm_uri_clear(&u);

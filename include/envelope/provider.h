@@ -47,6 +47,18 @@
 /* octet string: a stable id of the key (PKCS#11 CKA_ID, TPM name, ...). */
 #define ENVELOPE_PKEY_PARAM_KEY_ID "envelope-key-id"
 
+/*
+ * STORE ctx param (int, 1 = yes): the URI was read from a message, not named
+ * by the caller. Pass it to OSSL_STORE_open_ex's params. The provider then
+ * opens only keys on the tokens listed in pkcs11-tokens and the TPM handles
+ * listed in tpm2-handles, refuses PIN and module attributes, tpm2:file= and
+ * anything else a message must not choose, and fails with
+ * ENVELOPE_PROV_R_REFERENCE_NOT_ALLOWED before any login, TPM command or key
+ * use (docs/PROVIDER.md, "References from messages"). The search itself happens
+ * at the first OSSL_STORE_load/OSSL_STORE_eof, after this param is set.
+ */
+#define ENVELOPE_STORE_PARAM_FROM_MESSAGE "envelope-from-message"
+
 /* KEYMGMT gen params for creating KEKs through EVP_PKEY_generate. */
 #define ENVELOPE_GEN_PARAM_URI "envelope-uri" /* where to create it */
 #define ENVELOPE_GEN_PARAM_BITS "bits"        /* RSA modulus size */
@@ -74,5 +86,9 @@
 #define ENVELOPE_PROV_R_BUFFER_TOO_SMALL 18
 #define ENVELOPE_PROV_R_PCR_POLICY_NOT_SATISFIED 19
 #define ENVELOPE_PROV_R_ACCESS_DENIED 20  /* the backend denied this identity */
+/* A reference read from a message names a token or TPM handle the provider
+ * configuration does not let a message name (pkcs11-tokens, tpm2-handles):
+ * no PIN was offered and no key used. Not an error of the message or of the backend. */
+#define ENVELOPE_PROV_R_REFERENCE_NOT_ALLOWED 21
 
 #endif

@@ -37,6 +37,7 @@ activate = 1
 module = $ENV_PROVIDER_DIR/envelope.so
 pkcs11-module = $2
 pkcs11-pin-source = file:$ENV_PIN_FILE
+pkcs11-tokens = envtest, kms
 activate = 1
 CONF
 }

@@ -19,6 +19,8 @@ endif()
 if(TARGET envelope_cli AND TARGET envelope_provider)
   add_test(NAME cli_softhsm COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_softhsm.sh
            $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
-  set_tests_properties(cli_softhsm PROPERTIES
+  add_test(NAME cli_hostile_refs COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_hostile_refs.sh
+           $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
+  set_tests_properties(cli_softhsm cli_hostile_refs PROPERTIES
     ENVIRONMENT "${_cli_env};${ENVELOPE_TEST_ENV}" LABELS "lib;cli" TIMEOUT 600)
 endif()

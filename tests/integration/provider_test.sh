@@ -179,6 +179,7 @@ activate = 1
 module = $ENV_PROVIDER_DIR/envelope.so
 pkcs11-module = $ENV_P11_MODULE
 pkcs11-pin-source = file:$ENV_PIN_FILE
+pkcs11-tokens = $ENV_TOKEN
 activate = 1
 CONF
   openssl list -providers | tee out.txt
@@ -216,6 +217,7 @@ conf-examples)
     sed -e "s|^module = .*envelope.so|module = $ENV_PROVIDER_DIR/envelope.so|" \
         -e "s|^pkcs11-module = .*|pkcs11-module = $ENV_P11_MODULE|" \
         -e "s|^pkcs11-pin-source = .*|pkcs11-pin-source = file:$ENV_PIN_FILE|" \
+        -e "s|^pkcs11-tokens = .*|pkcs11-tokens = $ENV_TOKEN|" \
         "$here/../../conf/$example" >"$example"
     OPENSSL_CONF=$PWD/$example openssl list -providers >out.txt 2>&1 || { cat out.txt; fail "$example"; }
     grep -q '^  envelope$' out.txt || { cat out.txt; fail "$example does not activate envelope"; }
@@ -240,6 +242,7 @@ activate = 1
 module = $ENV_PROVIDER_DIR/envelope.so
 pkcs11-module = $ENV_P11_MODULE
 pkcs11-pin-source = file:$ENV_PIN_FILE
+pkcs11-tokens = $ENV_TOKEN
 activate = 1
 CONF
   head -c 32 /dev/urandom >dek.bin

@@ -59,9 +59,13 @@ envelope_write_conf() {
 
 # softhsm_write_conf: (re)writes $OPENSSL_CONF for the SoftHSM2 token; extra
 # provider settings come from ENV_EXTRA_PROVIDER_CONF (lines of "key = value").
+# The PIN is bound to the test token (and ENV_EXTRA_TOKENS, comma-separated
+# labels): the provider offers a configured PIN to listed tokens only.
 softhsm_write_conf() {
   envelope_write_conf "$ENV_PROVIDER_DIR" "pkcs11-module = $ENV_P11_MODULE" \
-    "pkcs11-pin-source = file:$ENV_PIN_FILE" ${ENV_EXTRA_PROVIDER_CONF:+"$ENV_EXTRA_PROVIDER_CONF"}
+    "pkcs11-pin-source = file:$ENV_PIN_FILE" \
+    "pkcs11-tokens = $ENV_TOKEN${ENV_EXTRA_TOKENS:+, $ENV_EXTRA_TOKENS}" \
+    ${ENV_EXTRA_PROVIDER_CONF:+"$ENV_EXTRA_PROVIDER_CONF"}
 }
 
 softhsm_add_token() {

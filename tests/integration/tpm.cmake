@@ -37,6 +37,9 @@ if(TARGET envelope_tpm AND TARGET envelope_provider AND TARGET envelope_cli)
   add_test(NAME integration.tpm.cli
     COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/tpm_cli.sh $<TARGET_FILE:envelope_cli>
       $<TARGET_FILE:tpm_it> $<TARGET_FILE_DIR:envelope_provider>)
-  set_tests_properties(integration.tpm.cli PROPERTIES TIMEOUT 300 LABELS "tpm;swtpm;softhsm"
-    ENVIRONMENT "${ENVELOPE_TEST_ENV}")
+  add_test(NAME integration.tpm.hostile-refs
+    COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/tpm_hostile_refs.sh $<TARGET_FILE:envelope_cli>
+      $<TARGET_FILE:tpm_it> $<TARGET_FILE_DIR:envelope_provider>)
+  set_tests_properties(integration.tpm.cli integration.tpm.hostile-refs PROPERTIES TIMEOUT 300
+    LABELS "tpm;swtpm;softhsm" ENVIRONMENT "${ENVELOPE_TEST_ENV}")
 endif()

@@ -14,7 +14,10 @@ swtpm_start "$work/tpm"
 cd "$work"
 fail() { echo "FAIL [tpm-cli]: $*" >&2; exit 1; }
 
-ENV_EXTRA_PROVIDER_CONF="tpm2-tcti = $ENVELOPE_TPM2_TCTI" softhsm_setup "$work/hsm" "$provdir"
+# The two keys a message may name (keyless decrypt below); 0x81000103-5 are
+# used only with --kek.
+ENV_EXTRA_PROVIDER_CONF="tpm2-tcti = $ENVELOPE_TPM2_TCTI
+tpm2-handles = 0x81000101, 0x81000102" softhsm_setup "$work/hsm" "$provdir"
 softhsm_keygen_aes kek-aes 01
 P11="pkcs11:token=$ENV_TOKEN;object=kek-aes;type=secret-key"
 "$it" create ec tpm2:handle=0x81000101
@@ -39,6 +42,16 @@ for kek in tpm2:handle=0x81000103 tpm2:handle=0x81000104 "tpm2:handle=0x81000105
   "$cli" decrypt --kek "$kek" -o out.bin made.env && cmp in.bin out.bin || fail "CLI-made $kek"
   rm -f out.bin made.env
 done
+# a message naming a handle that tpm2-handles does not list is not opened
+# from the message (no TPM command for it); named with --kek it works
+"$cli" encrypt --kek tpm2:handle=0x81000103 -o unlisted.env in.bin
+rc=0; "$cli" decrypt -o out.bin unlisted.env 2>err.log || rc=$?
+[ "$rc" -eq 4 ] || { cat err.log; fail "keyless decrypt of an unlisted handle: exit $rc, wanted 4"; }
+grep -q "tpm2-handles" err.log || { cat err.log; fail "the refusal does not name tpm2-handles"; }
+[ ! -e out.bin ] || fail "output left after a refused reference"
+"$cli" decrypt --kek tpm2:handle=0x81000103 -o out.bin unlisted.env && cmp in.bin out.bin \
+  || fail "unlisted handle named with --kek"
+rm -f out.bin unlisted.env
 "$cli" encrypt --kek "tpm2:handle=0x81000105;pcrs=sha256:16" -o pcr.env in.bin
 # tpm2-tools hang with the sanitizer runtime that sanitized builds preload
 env -u LD_PRELOAD -u OPENSSL_CONF -u OPENSSL_MODULES tpm2_pcrextend 16:sha256=0000000000000000000000000000000000000000000000000000000000000001

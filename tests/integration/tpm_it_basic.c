@@ -255,7 +255,7 @@ static void backend_ops(void **state)
     envkey_rsa_params rp = { .padding = RSA_PKCS1_OAEP_PADDING, .oaep_md = NID_sha256,
                              .mgf1_md = NID_sha256, .label = label, .label_len = sizeof(label) };
 
-    assert_int_equal(envtpm_open_key(t, "tpm2:handle=0x81000101", &ek), ENVPROV_R_OK);
+    assert_int_equal(envtpm_open_key(t, "tpm2:handle=0x81000101", 0, &ek), ENVPROV_R_OK);
     assert_int_equal(ek->kind, ENVKEY_EC_P256);
     assert_int_equal(ek->bits, 256);
     assert_int_equal(ek->key_id_len, 34);
@@ -274,7 +274,7 @@ static void backend_ops(void **state)
                      ENVPROV_R_BAD_ARGUMENT);
     assert_null(ek->ops->aead_encrypt);
 
-    assert_int_equal(envtpm_open_key(t, "tpm2:handle=0x81000102", &rk), ENVPROV_R_OK);
+    assert_int_equal(envtpm_open_key(t, "tpm2:handle=0x81000102", 0, &rk), ENVPROV_R_OK);
     assert_int_equal(rk->kind, ENVKEY_RSA);
     assert_int_equal(rk->bits, 2048);
     assert_int_equal(rk->ops->rsa_supports(rk->be, &rp), 1);

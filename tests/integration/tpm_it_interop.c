@@ -116,7 +116,7 @@ static void tools_keys_used_by_us(void **state)
         size_t outlen = 0;
         memset(ct, 0x01, sizeof(ct));
         ct[0] = 0;
-        assert_int_equal(envtpm_open_key(t, uri, &ek), ENVPROV_R_OK);
+        assert_int_equal(envtpm_open_key(t, uri, 0, &ek), ENVPROV_R_OK);
         assert_int_equal(ek->ops->rsa_supports(ek->be, &rp), 0);
         tpm_test_reset_reason();
         assert_int_equal(ek->ops->rsa_decrypt(ek->be, &rp, ct, sizeof(ct), out, &outlen,

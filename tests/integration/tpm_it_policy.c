@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tpm_int.h" /* envtpm_handle_listed */
 #include "tpm_it.h"
 
 static void write_pin(const char *name, const char *value)
@@ -142,19 +143,51 @@ static void auth_value(void **state)
     envtpm_ctx_free(t);
 }
 
-/* The provider-wide pin source (tpm2-pin-source) goes only to keys that
- * have an auth value, decided from the key: a PCR-only key gets no
- * PolicyAuthValue and an empty-auth key not the PIN as HMAC key. Adds no
- * wrong-auth try (the earlier tests used two of swtpm's three). */
+/* The provider-wide pin source (tpm2-pin-source) goes only to the handles
+ * tpm2-handles lists, and there only to keys that have an auth value,
+ * decided from the key: a PCR-only key gets no PolicyAuthValue and an
+ * empty-auth key not the PIN as HMAC key. Adds no wrong-auth try (the
+ * earlier tests used two of swtpm's three). */
 static void default_pin_source(void **state)
 {
     envtpm_config cfg = { 0 };
     struct envtpm_ctx *t = NULL, *plain;
     struct envtpm_key *k = NULL;
+    struct envtpm_handle_list *all = NULL, *others = NULL;
     char src[4200];
 
     snprintf(src, sizeof(src), "file:%s", it_path("pin"));
+    assert_int_equal(envtpm_handle_list_parse("0x81000203, 0x81000202,0x81000301 , 0x81000303",
+                                              src, &all),
+                     ENVPROV_R_OK);
+    assert_int_equal(envtpm_handle_list_parse("0x81000202", src, &others), ENVPROV_R_OK);
+
+    /* the pin source is offered to no unlisted key: a DA-protected key
+     * that may have an auth value is refused up front, not tried empty */
     cfg.pin_source = src;
+    cfg.handles = others;
+    assert_int_equal(envtpm_ctx_new(&cfg, &t), ENVPROV_R_OK);
+    tpm_test_reset_reason();
+    assert_int_equal(envtpm_key_open(t, "tpm2:handle=0x81000301", &k), ENVPROV_R_PIN_MISSING);
+    assert_null(k);
+    /* a message may name only listed handles, never a file or a pin source */
+    assert_int_equal(envtpm_key_open_ex(t, "tpm2:handle=0x81000301", ENVTPM_OPEN_FROM_MESSAGE, &k),
+                     ENVPROV_R_REFERENCE_NOT_ALLOWED);
+    assert_int_equal(envtpm_key_open_ex(t, "tpm2:handle=0x81000202;pin-source=file:/etc/passwd",
+                                        ENVTPM_OPEN_FROM_MESSAGE, &k),
+                     ENVPROV_R_REFERENCE_NOT_ALLOWED);
+    assert_int_equal(envtpm_key_open_ex(t, "tpm2:file=/etc/passwd", ENVTPM_OPEN_FROM_MESSAGE, &k),
+                     ENVPROV_R_REFERENCE_NOT_ALLOWED);
+    assert_null(k);
+    assert_int_equal(envtpm_key_open_ex(t, "tpm2:handle=0x81000202", ENVTPM_OPEN_FROM_MESSAGE, &k),
+                     ENVPROV_R_OK);
+    it_ec_roundtrip(k);
+    envtpm_key_free(k);
+    k = NULL;
+    envtpm_ctx_free(t);
+    t = NULL;
+
+    cfg.handles = all;
     assert_int_equal(envtpm_ctx_new(&cfg, &t), ENVPROV_R_OK);
     /* PCR-only handle key (created after the extend in pcr_policy) */
     k = it_open(t, "tpm2:handle=0x81000203;pcrs=sha256:0,7");
@@ -184,11 +217,50 @@ static void default_pin_source(void **state)
                      ENVPROV_R_PIN_MISSING);
     assert_null(k);
     envtpm_ctx_free(plain);
+    envtpm_handle_list_free(all);
+    envtpm_handle_list_free(others);
+}
+
+/* tpm2-handles is checked when it is read: a typo fails loudly. */
+static void handle_list_syntax(void **state)
+{
+    static const char *const bad[] = {
+        "0x81000001",                    /* the SRK */
+        "0x80000001",                    /* not persistent */
+        "0x81000101,",                   /* trailing comma */
+        "0x81000101,,0x81000102",        /* empty entry */
+        "0x81000101, 0x81000101",        /* twice */
+        "tpm2:file=/k.pem",              /* not a handle */
+        "tpm2:handle=0x81000101;pcrs=sha256:0", /* policy belongs to the key URI */
+        "handle=0x81000101",
+    };
+    struct envtpm_handle_list *l = NULL;
+    const char *src = NULL;
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        tpm_test_reset_reason();
+        assert_int_equal(envtpm_handle_list_parse(bad[i], NULL, &l), ENVPROV_R_BAD_CONFIG);
+        assert_null(l);
+    }
+    assert_int_equal(envtpm_handle_list_parse(" 0x81000101 , tpm2:handle=0x81000102;"
+                                              "pin-source=env:X", "file:/d", &l),
+                     ENVPROV_R_OK);
+    assert_true(envtpm_handle_listed(l, 0x81000101u, &src));
+    assert_string_equal(src, "file:/d");
+    assert_true(envtpm_handle_listed(l, 0x81000102u, &src));
+    assert_string_equal(src, "env:X");
+    assert_false(envtpm_handle_listed(l, 0x81000103u, &src));
+    assert_null(src);
+    envtpm_handle_list_free(l);
+    assert_int_equal(envtpm_handle_list_parse(NULL, "file:/d", &l), ENVPROV_R_OK);
+    assert_false(envtpm_handle_listed(l, 0x81000101u, &src));
+    envtpm_handle_list_free(l);
 }
 
 const struct CMUnitTest it_policy_tests[] = {
     cmocka_unit_test(pcr_policy),
     cmocka_unit_test(auth_value),
     cmocka_unit_test(default_pin_source),
+    cmocka_unit_test(handle_list_syntax),
 };
 const size_t it_policy_count = sizeof(it_policy_tests) / sizeof(it_policy_tests[0]);

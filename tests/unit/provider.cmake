@@ -15,3 +15,12 @@ target_include_directories(test_hsm_pin PRIVATE ${PROJECT_SOURCE_DIR}/hsm ${PROJ
 target_link_libraries(test_hsm_pin PRIVATE envelope_common PkgConfig::CMOCKA PkgConfig::OPENSSL
   PkgConfig::P11KIT envelope_warnings)
 add_test(NAME unit.hsm_pin COMMAND test_hsm_pin)
+
+add_executable(test_hsm_tokens ${CMAKE_CURRENT_LIST_DIR}/test_hsm_tokens.c
+  ${PROJECT_SOURCE_DIR}/hsm/hsm_tokens.c ${PROJECT_SOURCE_DIR}/hsm/hsm_pin.c
+  ${PROJECT_SOURCE_DIR}/provider/errors.c)
+target_include_directories(test_hsm_tokens PRIVATE ${PROJECT_SOURCE_DIR}/hsm ${PROJECT_SOURCE_DIR}/provider
+  ${PROJECT_SOURCE_DIR}/include)
+target_link_libraries(test_hsm_tokens PRIVATE envelope_common PkgConfig::CMOCKA PkgConfig::OPENSSL
+  PkgConfig::P11KIT envelope_warnings)
+add_test(NAME unit.hsm_tokens COMMAND test_hsm_tokens)

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# tpm_hostile_refs.sh ENVELOPE TPM_IT PROVIDER_DIR
+# A message cannot lock the TPM: keyless `envelope decrypt` opens only the
+# handles tpm2-handles lists, so a copied EDK naming another DA-protected key
+# never makes the provider offer tpm2-pin-source to it. The TPM's lockout
+# counter is read after each run: it must stay 0 (swtpm with max-tries 3,
+# where three failed authorisations lock every DA-protected key out).
+set -euo pipefail
+cli=$1 it=$2 provdir=$3
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/swtpm.sh"
+. "$here/softhsm.sh"
+work=$(mktemp -d "${TMPDIR:-/tmp}/envtpm-hostile.XXXXXX")
+ENV_CLEANUP="rm -rf '$work'"
+swtpm_start "$work/tpm"
+cd "$work"
+fail() { echo "FAIL [tpm-hostile]: $*" >&2; exit 1; }
+# tpm2-tools hang with the sanitizer runtime that sanitized builds preload
+tools() { env -u LD_PRELOAD -u OPENSSL_CONF -u OPENSSL_MODULES "$@"; }
+lockout_counter() {
+  tools tpm2_getcap properties-variable | awk '/TPM2_PT_LOCKOUT_COUNTER/ {print $2}'
+}
+edk() { /usr/bin/python3 "$here/edk_tool.py" "$@"; }
+
+tools tpm2_dictionarylockout --setup-parameters --max-tries=3 --recovery-time=3600 \
+  --lockout-recovery-time=3600
+(umask 077; printf 'ours-auth' >ours.pin; printf 'their-auth' >theirs.pin)
+# our KEK: listed, its auth value is tpm2-pin-source; theirs: another key on
+# the same TPM with another auth value, not listed
+ENV_EXTRA_PROVIDER_CONF="tpm2-tcti = $ENVELOPE_TPM2_TCTI
+tpm2-pin-source = file:$work/ours.pin
+tpm2-handles = 0x81000111" softhsm_setup "$work/hsm" "$provdir"
+unset ENVELOPE_TPM2_TCTI # the provider reads tpm2-tcti from openssl.cnf
+"$cli" kek create --type ec-p256 "tpm2:handle=0x81000111;pin-source=file:$work/ours.pin" >/dev/null
+"$cli" kek create --type ec-p256 "tpm2:handle=0x81000112;pin-source=file:$work/theirs.pin" >/dev/null
+[ "$(lockout_counter)" = "0x0" ] || fail "lockout counter not 0 at the start: $(lockout_counter)"
+
+head -c 20000 /dev/urandom >pt
+"$cli" encrypt --kek tpm2:handle=0x81000111 -o ours.env pt
+"$cli" encrypt --kek "tpm2:handle=0x81000112;pin-source=file:$work/theirs.pin" -o theirs.env pt
+edk graft ours.env theirs.env grafted.env
+[ "$(edk refs grafted.env | head -1)" = "tpm2:handle=0x81000112" ] || fail "graft"
+
+for run in 1 2 3 4; do
+  ENVELOPE_DEBUG="file:$work/debug.$run" "$cli" decrypt -o "back.$run" grafted.env \
+    || { cat "debug.$run" | tail -20; fail "grafted message, run $run, did not decrypt"; }
+  cmp -s pt "back.$run" || fail "grafted message, run $run: wrong plaintext"
+  c=$(lockout_counter)
+  [ "$c" = "0x0" ] || fail "run $run: the TPM lockout counter is $c (a wrong auth value was tried)"
+  grep -q "reference from a message was not opened" "debug.$run" || fail "run $run: no debug line"
+done
+
+# their key, named by the caller with its own auth value, still works
+"$cli" decrypt --kek "tpm2:handle=0x81000112;pin-source=file:$work/theirs.pin" -o back.t theirs.env
+cmp -s pt back.t || fail "their KEK named with --kek"
+# named without a pin-source: refused up front (DA-protected, tpm2-pin-source
+# is not bound to it), never tried with the empty or the default auth
+rc=0; "$cli" decrypt --kek tpm2:handle=0x81000112 theirs.env 2>err.log || rc=$?
+[ "$rc" -eq 4 ] || { cat err.log; fail "unlisted DA key named without auth: exit $rc, wanted 4"; }
+grep -q "tpm2-handles" err.log || { cat err.log; fail "the refusal does not name tpm2-handles"; }
+[ "$(lockout_counter)" = "0x0" ] || fail "the refusal cost a lockout count: $(lockout_counter)"
+echo "tpm_hostile_refs: all checks passed"

@@ -1,0 +1,127 @@
+/* Unit tests for hsm/hsm_tokens.c (pkcs11-tokens) and the PIN fingerprint
+ * of hsm/hsm_pin.c: which token a configured PIN may go to. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <openssl/err.h>
+
+#include "hsm_internal.h"
+
+static CK_TOKEN_INFO token(const char *label, const char *serial)
+{
+    CK_TOKEN_INFO t;
+    memset(&t, ' ', sizeof(t));
+    memcpy(t.label, label, strlen(label));
+    memcpy(t.serialNumber, serial, strlen(serial));
+    return t;
+}
+
+static void parse_and_match(void **state)
+{
+    (void)state;
+    struct hsm_token_list *l = NULL;
+    assert_int_equal(hsm_token_list_parse(" prod , my%20hsm,pkcs11:token=kms?pin-source=env:KMS_PIN,"
+                                          "pkcs11:token=hw;serial=ABC123",
+                                          "file:/etc/envelope/pin", &l),
+                     ENVPROV_R_OK);
+    CK_TOKEN_INFO prod = token("prod", "1"), spaced = token("my hsm", "2"), kms = token("kms", "3"),
+                  hw = token("hw", "ABC123"), hw_copy = token("hw", "EVIL"), other = token("other", "4");
+    const struct hsm_token_binding *b = hsm_token_list_match(l, &prod);
+    assert_non_null(b);
+    assert_string_equal(hsm_token_binding_pin_source(b), "file:/etc/envelope/pin");
+    assert_non_null(hsm_token_list_match(l, &spaced)); /* percent-decoded like a URI */
+    b = hsm_token_list_match(l, &kms);
+    assert_non_null(b);
+    assert_string_equal(hsm_token_binding_pin_source(b), "env:KMS_PIN"); /* its own source */
+    assert_non_null(hsm_token_list_match(l, &hw));
+    /* a token that copies the label but not the serial gets nothing */
+    assert_null(hsm_token_list_match(l, &hw_copy));
+    assert_null(hsm_token_list_match(l, &other));
+    assert_null(hsm_token_binding_pin_source(NULL));
+    assert_false(hsm_token_list_empty(l));
+    hsm_token_list_free(l);
+
+    /* no list: nothing is bound, whatever pkcs11-pin-source says */
+    assert_int_equal(hsm_token_list_parse(NULL, "file:/p", &l), ENVPROV_R_OK);
+    assert_true(hsm_token_list_empty(l));
+    assert_null(hsm_token_list_match(l, &prod));
+    hsm_token_list_free(l);
+    /* a listed token without any source: bound, but to no PIN */
+    assert_int_equal(hsm_token_list_parse("prod", NULL, &l), ENVPROV_R_OK);
+    b = hsm_token_list_match(l, &prod);
+    assert_non_null(b);
+    assert_null(hsm_token_binding_pin_source(b));
+    hsm_token_list_free(l);
+}
+
+static void malformed(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "prod,",                                /* trailing comma */
+        "prod,,kms",                            /* empty entry */
+        "pkcs11:",                              /* names no token */
+        "pkcs11:model=SoftHSM%20v2",            /* still no token identity */
+        "pkcs11:token=prod;object=kek",         /* objects do not belong here */
+        "pkcs11:token=prod?pin-value=1234",     /* a PIN in openssl.cnf */
+        "pkcs11:token=prod?module-path=/x.so",  /* modules are pkcs11-module */
+        "pkcs11:token=prod;colour=blue",        /* unknown attribute */
+        "pro;d",                                /* bare label with a separator */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct hsm_token_list *l = (struct hsm_token_list *)1;
+        ERR_clear_error();
+        assert_int_equal(hsm_token_list_parse(bad[i], "file:/p", &l), ENVPROV_R_BAD_CONFIG);
+        assert_null(l);
+        assert_int_equal(ERR_GET_REASON(ERR_peek_last_error()), ENVPROV_R_BAD_CONFIG);
+    }
+    ERR_clear_error();
+}
+
+static void could_match(void **state)
+{
+    (void)state;
+    struct hsm_token_list *l = NULL;
+    assert_int_equal(hsm_token_list_parse("prod", NULL, &l), ENVPROV_R_OK);
+    P11KitUri *u = p11_kit_uri_new();
+    assert_int_equal(p11_kit_uri_parse("pkcs11:token=prod;object=k", P11_KIT_URI_FOR_ANY, u),
+                     P11_KIT_URI_OK);
+    assert_true(hsm_token_list_could_match(l, u)); /* absent but configured: an outage */
+    assert_int_equal(p11_kit_uri_parse("pkcs11:token=nosuch;object=k", P11_KIT_URI_FOR_ANY, u),
+                     P11_KIT_URI_OK);
+    assert_false(hsm_token_list_could_match(l, u)); /* the message's own invention */
+    assert_int_equal(p11_kit_uri_parse("pkcs11:object=k", P11_KIT_URI_FOR_ANY, u), P11_KIT_URI_OK);
+    assert_false(hsm_token_list_could_match(l, u));
+    p11_kit_uri_free(u);
+    hsm_token_list_free(l);
+}
+
+static void pin_fingerprint(void **state)
+{
+    (void)state;
+    unsigned char a[32], b[32], c[32], plain[32];
+    assert_true(hsm_pin_fingerprint("1234", a));
+    assert_true(hsm_pin_fingerprint("1234", b));
+    assert_true(hsm_pin_fingerprint("1235", c));
+    assert_memory_equal(a, b, 32);
+    assert_memory_not_equal(a, c, 32);
+    /* keyed: not the unsalted SHA-256 a heap or core dump would reveal */
+    unsigned int n = 0;
+    assert_non_null(EVP_Digest("1234", 4, plain, &n, EVP_sha256(), NULL) ? plain : NULL);
+    assert_memory_not_equal(a, plain, 32);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(parse_and_match),
+        cmocka_unit_test(malformed),
+        cmocka_unit_test(could_match),
+        cmocka_unit_test(pin_fingerprint),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
