@@ -32,6 +32,7 @@ activate = 1
 module = $build/provider/envelope.so
 pkcs11-module = $KMS_MODULE
 pkcs11-pin-source = file:$KMS_DIR/pin
+pkcs11-tokens = kms
 activate = 1
 CONF
 echo "# kms bench: PyKMIP $(dpkg-query -W -f='${Version}' python3-pykmip), ${secs}s per run, $(nproc) CPUs"

@@ -214,7 +214,10 @@ typedef struct envelope_decrypt_opts {
     /* KEKs the caller names; if nkeks > 0 only these are used. If 0, the
      * KEK references in the message are opened, except file: URIs, unknown
      * schemes and any carrying module-path, module-name, pin-source or
-     * pin-value (ENVELOPE_ERR_KEK_REF_REFUSED): those must be named. */
+     * pin-value, and the envelope provider opens only those on the tokens
+     * in pkcs11-tokens and the handles in tpm2-handles; the others are
+     * skipped (ENVELOPE_ERR_KEK_REF_REFUSED if nothing else could be
+     * tried): those must be named. */
     envelope_kek *const *keks;
     size_t nkeks;
     /* Every pair here must be in the message with the same value. */
