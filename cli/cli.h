@@ -55,13 +55,16 @@ int cli_in_open(cli_in *in, const char *path);
 long cli_in_read(cli_in *in);
 void cli_in_close(cli_in *in);
 
-/* ---- output: stdout, or a temporary file in the target's folder that is
- * fsync'd and renamed over the target only by cli_out_commit ---- */
+/* ---- output (out.c): stdout, or an unnamed file (O_TMPFILE) in the
+ * target's folder that gets its name only in cli_out_commit, after fsync;
+ * a named temporary file where the filesystem has no O_TMPFILE ---- */
 typedef struct cli_out {
     int fd;
     int is_stdout;
     char *path;
-    char *tmp;
+    char *dir, *base; /* dirname and basename of path */
+    int dirfd;        /* OUT's folder */
+    char *tmp;        /* the fallback's named temporary file, else NULL */
     int failed;
     int force; /* replace an existing OUT (--force) */
 } cli_out;
@@ -69,7 +72,10 @@ int cli_out_open(cli_out *o, const char *path, int force, const cli_in *in);
 /* envelope_sink_fn: 0 on success. */
 int cli_out_sink(void *arg, const uint8_t *buf, size_t len);
 int cli_out_commit(cli_out *o);
-void cli_out_abort(cli_out *o); /* removes the temporary file */
+void cli_out_abort(cli_out *o); /* drops the unnamed file (or removes the named one) */
+/* 1 if open(O_TMPFILE) failing with errno `err` means the filesystem (or
+ * kernel) has no O_TMPFILE, so the named temporary file is used instead. */
+int cli_tmpfile_unsupported(int err);
 
 /* ---- progress on a terminal ---- */
 typedef struct cli_progress {

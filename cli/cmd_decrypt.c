@@ -1,9 +1,9 @@
 /*
  * cmd_decrypt.c - `envelope decrypt`: plaintext leaves the library only
  * frame by verified frame; with -o the output file appears only if the
- * whole message verified (temporary file, renamed on success). On stdout a
- * failure after some frames leaves those verified frames written: the
- * exit status says the stream is incomplete.
+ * whole message verified (an unnamed file, named on success: cli/out.c).
+ * On stdout a failure after some frames leaves those verified frames
+ * written: the exit status says the stream is incomplete.
  */
 #include <getopt.h>
 #include <string.h>

@@ -19,7 +19,7 @@ static void help(FILE *f)
             "  --kek URI           a KEK; repeat for several (any one can decrypt)\n"
             "  --context K=V       encryption context pair, bound to the message; repeat\n"
             "  --frame-size N      bytes per frame, 4K..16M (default 64K); K/M suffixes\n"
-            "  -o, --output OUT    write to OUT via a temporary file renamed on success\n"
+            "  -o, --output OUT    write to OUT only on success (unnamed file, linked at the end)\n"
             "  --force             replace OUT if it exists\n"
             "  --quiet             no progress bar\n"
             "  --config FILE       OpenSSL configuration to use instead of OPENSSL_CONF\n");

@@ -1,15 +1,11 @@
 /*
- * io.c - the CLI's input and output. Output to a file goes to a temporary
- * file in the same folder (same filesystem, so rename is atomic), fsync'd
- * and renamed over the target only on success: a failed decrypt leaves no
- * output file, and the input is never written to. A signal while writing
- * removes the temporary file.
+ * io.c - the CLI's input (bounded reads into one buffer, wiped at close),
+ * the progress bar, and the streaming pass shared by encrypt and decrypt.
+ * The output file is out.c.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <fcntl.h>
-#include <libgen.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -67,161 +63,6 @@ void cli_in_close(cli_in *in)
     if (in->buf)
         OPENSSL_clear_free(in->buf, CLI_CHUNK);
     in->buf = NULL;
-}
-
-/* The one temporary file a signal handler may have to remove. */
-static volatile sig_atomic_t tmp_live;
-static char tmp_for_signal[4096];
-
-static void on_signal(int sig)
-{
-    if (tmp_live)
-        (void)unlink(tmp_for_signal);
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-int cli_out_open(cli_out *o, const char *path, int force, const cli_in *in)
-{
-    memset(o, 0, sizeof(*o));
-    o->fd = -1;
-    if (path == NULL || strcmp(path, "-") == 0) {
-        o->fd = STDOUT_FILENO;
-        o->is_stdout = 1;
-        return CLI_EXIT_OK;
-    }
-    struct stat st, ist;
-    /* lstat: a symlink at OUT (dangling or not) counts as existing; it is
-     * never followed and never replaced without --force. */
-    if (lstat(path, &st) == 0) {
-        if (in != NULL && fstat(in->fd, &ist) == 0 && ist.st_dev == st.st_dev &&
-            ist.st_ino == st.st_ino)
-            return cli_fail(CLI_EXIT_USAGE, "output \"%s\" is the input file; write elsewhere", path);
-        if (!force)
-            return cli_fail(CLI_EXIT_USAGE, "\"%s\" exists; use --force to replace it", path);
-        if (!S_ISREG(st.st_mode))
-            return cli_fail(CLI_EXIT_USAGE, "\"%s\" is not a regular file", path);
-    }
-    o->force = force;
-    char *d = strdup(path), *b = strdup(path);
-    if (d == NULL || b == NULL) {
-        free(d);
-        free(b);
-        return cli_fail(CLI_EXIT_INTERNAL, "out of memory");
-    }
-    const char *dir = dirname(d), *base = basename(b);
-    size_t n = strlen(dir) + strlen(base) + 16;
-    o->tmp = malloc(n);
-    o->path = strdup(path);
-    if (o->tmp == NULL || o->path == NULL || n > sizeof(tmp_for_signal)) {
-        free(d);
-        free(b);
-        cli_out_abort(o);
-        return cli_fail(CLI_EXIT_INTERNAL, "output path too long");
-    }
-    snprintf(o->tmp, n, "%s/.%s.XXXXXX", dir, base);
-    free(d);
-    free(b);
-    o->fd = mkostemp(o->tmp, O_CLOEXEC); /* mode 0600 */
-    if (o->fd < 0) {
-        int e = errno;
-        free(o->tmp);
-        o->tmp = NULL;
-        cli_out_abort(o);
-        return cli_fail(CLI_EXIT_USAGE, "cannot create a temporary file next to \"%s\": %s", path,
-                        strerror(e));
-    }
-    memcpy(tmp_for_signal, o->tmp, strlen(o->tmp) + 1);
-    tmp_live = 1;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    signal(SIGHUP, on_signal);
-    signal(SIGPIPE, on_signal);
-    return CLI_EXIT_OK;
-}
-
-int cli_out_sink(void *arg, const uint8_t *buf, size_t len)
-{
-    cli_out *o = arg;
-    while (len > 0 && !o->failed) {
-        ssize_t n = write(o->fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            cli_fail(CLI_EXIT_INTERNAL, "writing %s: %s", o->is_stdout ? "stdout" : o->path,
-                     strerror(errno));
-            o->failed = 1;
-            break;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-    return o->failed;
-}
-
-int cli_out_commit(cli_out *o)
-{
-    if (o->is_stdout)
-        return o->failed ? CLI_EXIT_INTERNAL : CLI_EXIT_OK;
-    if (o->failed || fsync(o->fd) != 0 || close(o->fd) != 0) {
-        o->fd = -1;
-        cli_out_abort(o);
-        return cli_fail(CLI_EXIT_INTERNAL, "cannot write \"%s\"", o->path);
-    }
-    o->fd = -1;
-    /* Without --force, publish only if the name is still free: a file made
-     * at OUT since cli_out_open is not replaced (no check-then-rename race). */
-    int r;
-    if (o->force) {
-        r = rename(o->tmp, o->path);
-    } else {
-        r = renameat2(AT_FDCWD, o->tmp, AT_FDCWD, o->path, RENAME_NOREPLACE);
-        if (r != 0 && (errno == EINVAL || errno == ENOSYS)) {
-            /* file system without RENAME_NOREPLACE: link() also refuses an
-             * existing name */
-            r = link(o->tmp, o->path);
-            if (r == 0)
-                (void)unlink(o->tmp);
-        }
-    }
-    if (r != 0) {
-        int e = errno;
-        cli_out_abort(o);
-        if (e == EEXIST)
-            return cli_fail(CLI_EXIT_USAGE, "\"%s\" appeared while writing; use --force to replace it",
-                            o->path);
-        return cli_fail(CLI_EXIT_INTERNAL, "cannot rename to \"%s\": %s", o->path, strerror(e));
-    }
-    tmp_live = 0;
-    /* Make the rename itself durable. */
-    char *d = strdup(o->path);
-    if (d != NULL) {
-        int dfd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            (void)fsync(dfd);
-            close(dfd);
-        }
-        free(d);
-    }
-    free(o->tmp);
-    free(o->path);
-    o->tmp = o->path = NULL;
-    return CLI_EXIT_OK;
-}
-
-void cli_out_abort(cli_out *o)
-{
-    if (o->is_stdout)
-        return;
-    if (o->fd >= 0)
-        close(o->fd);
-    o->fd = -1;
-    if (o->tmp != NULL)
-        (void)unlink(o->tmp);
-    tmp_live = 0;
-    free(o->tmp);
-    free(o->path);
-    o->tmp = o->path = NULL;
 }
 
 static double now(void)

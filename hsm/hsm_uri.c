@@ -2,10 +2,14 @@
  * hsm_uri.c - RFC 7512 pkcs11: URIs, parsed by p11-kit.
  *
  * Accepted path attributes: token, manufacturer, serial, model, object, id,
- * type (secret-key | private | public); query attributes: pin-source,
+ * type (secret-key | private | public), and the slot and library ones that
+ * p11-kit parses and the token/module match applies (hsm_find.c): slot-id,
+ * slot-description, slot-manufacturer, library-description,
+ * library-manufacturer, library-version; query attributes: pin-source,
  * pin-value (works, but puts the PIN in process listings and shell history:
  * prefer pin-source), module-path, module-name. Anything else is refused so
- * that a misspelt attribute cannot silently widen a match.
+ * that a misspelt attribute cannot silently widen a match; the refusal lists
+ * every accepted attribute (HSM_URI_ACCEPTED).
  */
 #include "hsm_internal.h"
 
@@ -14,6 +18,12 @@
 #include <strings.h>
 
 #include "errors.h"
+
+/* Every attribute hsm_uri_parse accepts, for the refusal message. */
+#define HSM_URI_ACCEPTED                                                                            \
+    "path attributes token, manufacturer, serial, model, object, id, type, slot-id, "              \
+    "slot-description, slot-manufacturer, library-description, library-manufacturer, "             \
+    "library-version; query attributes pin-source, pin-value, module-path, module-name"
 
 int hsm_is_pkcs11_uri(const char *uri)
 {
@@ -38,9 +48,8 @@ int hsm_uri_parse(const char *uri, P11KitUri **out)
     }
     if (p11_kit_uri_any_unrecognized(p)) {
         ENVPROV_RAISE(ENVPROV_R_BAD_URI,
-                      "pkcs11 URI has an attribute envelope does not know (allowed: token, "
-                      "manufacturer, serial, model, object, id, type, pin-source, pin-value, "
-                      "module-path, module-name)");
+                      "pkcs11 URI has an attribute envelope does not know (allowed: "
+                      HSM_URI_ACCEPTED ")");
         p11_kit_uri_free(p);
         return ENVPROV_R_BAD_URI;
     }

@@ -229,12 +229,12 @@ envelope_status env_hdrtmpl_write(const env_hdrtmpl *t, env_crypto *c, const uin
                                   uint8_t *out, envelope_err *err);
 void env_hdrtmpl_cleanup(env_hdrtmpl *t);
 
-/* Message ids: 256-bit random, drawn in batches (FIELD-NOTES: RAND_bytes
- * per message dominates small records), refilled after fork. */
+/* Message ids: 256-bit random, drawn in batches (RAND_bytes per message
+ * dominates small records), refilled after every fork (lib.c). */
 typedef struct env_idpool {
     uint8_t buf[32 * 64];
     size_t off;
-    pid_t pid;
+    unsigned long gen; /* fork generation the batch was drawn in */
 } env_idpool;
 envelope_status env_idpool_next(env_idpool *p, envelope_lib *lib, uint8_t id[32], envelope_err *err);
 

@@ -3,8 +3,8 @@
  * fetched here, once (FIELD-NOTES: implicit fetches are the hidden cost of
  * OpenSSL 3), and message ids are drawn in batches.
  */
+#include <pthread.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -22,11 +22,44 @@ size_t envelope_max_edks(void)
     return ENVELOPE_MAX_EDKS;
 }
 
+/*
+ * Fork generations. Every fork(2) through libc runs the child handler,
+ * which bumps the child's copy of the counter; a pool remembers the
+ * generation it was filled in, so the first id a child draws comes from a
+ * fresh batch. A process id does not do this: it names a live process,
+ * not a fork. A pool records the pid of the process that filled it; once
+ * that process has exited its pid can be handed to a descendant that
+ * inherited the pool untouched (a child that forked before drawing an id),
+ * and to another such descendant after that one exits, and each would draw
+ * the same unused ids: the same message ids, so the same data keys and
+ * GCM nonces under the sealer's one DEK (docs/FORMAT.md, message id).
+ *
+ * The handler is registered once, when the first library context is made
+ * (no pool can exist before one). The hot path reads one integer; no
+ * getpid() system call per message. A child made by a raw clone(2) system
+ * call runs no fork handlers (nor OpenSSL's); such a child must not use a
+ * sealer it inherited.
+ */
+static unsigned long fork_generation;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void on_fork_child(void)
+{
+    __atomic_add_fetch(&fork_generation, 1, __ATOMIC_RELAXED);
+}
+
+static void register_atfork(void)
+{
+    (void)pthread_atfork(NULL, NULL, on_fork_child);
+}
+
 envelope_status envelope_lib_new(void *ossl_libctx, const char *propq, envelope_lib **out,
                                  envelope_err *err)
 {
     if (out == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_lib_new: out is NULL");
+    if (pthread_once(&atfork_once, register_atfork) != 0)
+        return env_fail(err, ENVELOPE_ERR_INTERNAL, "cannot register the fork handler");
     *out = NULL;
     envelope_lib *lib = OPENSSL_zalloc(sizeof(*lib));
     if (lib == NULL)
@@ -63,16 +96,19 @@ void envelope_lib_free(envelope_lib *lib)
 
 /*
  * Message ids are public, but a repeated id under a reused DEK would repeat
- * the data key and so the GCM nonces: the pool is refilled in a forked
- * child (which inherits a copy of the parent's unused ids).
+ * the data key and so the GCM nonces: the pool is refilled after every
+ * fork (see fork_generation above), in the child, which inherits a copy of
+ * the parent's unused ids.
  */
 envelope_status env_idpool_next(env_idpool *p, envelope_lib *lib, uint8_t id[32], envelope_err *err)
 {
-    pid_t pid = getpid();
-    if (p->pid != pid || p->off == 0 || p->off > sizeof(p->buf) - 32) {
-        if (RAND_bytes_ex(lib->libctx, p->buf, sizeof(p->buf), 256) != 1)
+    unsigned long gen = __atomic_load_n(&fork_generation, __ATOMIC_RELAXED);
+    if (p->gen != gen || p->off == 0 || p->off > sizeof(p->buf) - 32) {
+        if (RAND_bytes_ex(lib->libctx, p->buf, sizeof(p->buf), 256) != 1) {
+            p->off = 0; /* never hand out what is left of an old batch */
             return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "random generator failed");
-        p->pid = pid;
+        }
+        p->gen = gen;
         p->off = 32; /* first id is buf[0..32) */
         memcpy(id, p->buf, 32);
         OPENSSL_cleanse(p->buf, 32);

@@ -43,6 +43,60 @@ int envprov_keymgmt_has(const void *keydata, int selection)
         return 0;
     if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) && !k->has_private)
         return 0;
+    /* an empty key (new, not yet imported) has nothing */
+    if ((selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) && k->kind != ENVKEY_AES_KEK && k->pub == NULL)
+        return 0;
+    return 1;
+}
+
+const char *envprov_key_home(const envkey *k)
+{
+    return k->ops != NULL && k->ops->name != NULL && strcmp(k->ops->name, "tpm2") == 0 ? "TPM"
+                                                                                      : "token";
+}
+
+void *envprov_keymgmt_new_empty(envkey_kind kind)
+{
+    return envkey_new(kind, NULL, NULL);
+}
+
+int envprov_keymgmt_import_public(void *keydata, int selection, const OSSL_PARAM params[],
+                                  const char *type, const char *const *names)
+{
+    envkey *k = keydata;
+    envprov_ctx *pc = envprov_ctx_get();
+    if (k == NULL || k->pub != NULL || k->ops != NULL || pc == NULL)
+        return 0; /* only an empty key from new() is ever filled */
+    if (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) {
+        ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED,
+                      "a private key cannot be imported into the envelope provider: its keys "
+                      "are held by a token or TPM (load them by URI)");
+        return 0;
+    }
+    if (!(selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY))
+        return 1; /* parameters only: an RSA or P-256 key has none to keep */
+    /* Copy the public parameters alone, whatever else the exporter sent. */
+    OSSL_PARAM pub[4];
+    size_t n = 0;
+    for (size_t i = 0; names[i] != NULL && n < 3; i++) {
+        const OSSL_PARAM *p = OSSL_PARAM_locate_const(params, names[i]);
+        if (p != NULL)
+            pub[n++] = *p;
+    }
+    pub[n] = OSSL_PARAM_construct_end();
+    EVP_PKEY *pk = NULL;
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(pc->swctx, type, "provider=default");
+    int ok = c != NULL && EVP_PKEY_fromdata_init(c) > 0
+             && EVP_PKEY_fromdata(c, &pk, EVP_PKEY_PUBLIC_KEY, pub) > 0;
+    EVP_PKEY_CTX_free(c);
+    if (!ok) {
+        EVP_PKEY_free(pk);
+        ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT, "cannot import the %s public key", type);
+        return 0;
+    }
+    k->pub = pk;
+    k->bits = EVP_PKEY_get_bits(pk);
+    k->has_private = 0;
     return 1;
 }
 
@@ -55,8 +109,18 @@ int envprov_keymgmt_match_public(const void *a, const void *b, int selection)
 int envprov_keymgmt_export_public(void *keydata, int selection, OSSL_CALLBACK *cb, void *cbarg)
 {
     envkey *k = keydata;
-    if (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY)
-        return 0; /* never: the private half does not leave its home */
+    if (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) {
+        /* Never: the private half does not leave its home. Asked by
+         * encoders (openssl pkey -text, -out, PEM_write_PrivateKey) and by
+         * operations of another provider; say why on the error queue, or
+         * the caller fails with nothing to show. */
+        if (k->has_private)
+            ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED, "the key is held by the %s; it can't be exported",
+                          envprov_key_home(k));
+        else
+            ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED, "a public key has no private part to export");
+        return 0;
+    }
     if (!(selection & (OSSL_KEYMGMT_SELECT_PUBLIC_KEY | OSSL_KEYMGMT_SELECT_DOMAIN_PARAMETERS)))
         return 1;
     if (k->pub == NULL)

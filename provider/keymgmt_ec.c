@@ -2,7 +2,8 @@
  * keymgmt_ec.c - KEYMGMT "EC" for P-256 KEKs whose private half is in a
  * TPM. The public half exports (so software can wrap to it, encode it,
  * compare it with a certificate); a request including the private key is
- * refused. Operations are fetched by our own name (ENVELOPE-EC), so a fetch
+ * refused, with a reason on the error queue. A P-256 public key imports
+ * (only for comparisons: keymgmt_common.h). Operations are fetched by our own name (ENVELOPE-EC), so a fetch
  * for our key reaches only our implementations. Generation creates the key
  * in the TPM at a tpm2: URI (ENVELOPE_GEN_PARAM_URI).
  */
@@ -21,6 +22,8 @@
 
 static OSSL_FUNC_keymgmt_new_fn ec_new;
 static OSSL_FUNC_keymgmt_load_fn ec_load;
+static OSSL_FUNC_keymgmt_import_fn ec_import;
+static OSSL_FUNC_keymgmt_import_types_fn ec_import_types;
 static OSSL_FUNC_keymgmt_get_params_fn ec_get_params;
 static OSSL_FUNC_keymgmt_gettable_params_fn ec_gettable_params;
 static OSSL_FUNC_keymgmt_export_types_fn ec_export_types;
@@ -29,16 +32,29 @@ static OSSL_FUNC_keymgmt_gen_init_fn ec_gen_init;
 
 static void *ec_new(void *provctx)
 {
-    return NULL; /* keys come from the TPM (load, gen), never from import */
+    /* TPM keys come from load or gen; an empty key is only ever filled
+     * with a public key by ec_import (comparisons: keymgmt_common.h). */
+    return envprov_keymgmt_new_empty(ENVKEY_EC_P256);
 }
-
 
 static void *ec_load(const void *reference, size_t reference_sz)
 {
     return envprov_keymgmt_load(reference, reference_sz, ENVKEY_EC_P256);
 }
 
+static const char *const ec_public_names[] = { OSSL_PKEY_PARAM_GROUP_NAME, OSSL_PKEY_PARAM_PUB_KEY,
+                                               NULL };
 
+static int ec_import(void *keydata, int selection, const OSSL_PARAM params[])
+{
+    const OSSL_PARAM *g = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_GROUP_NAME);
+    const char *grp = NULL;
+    if ((selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) && !(selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY)
+        && (g == NULL || !OSSL_PARAM_get_utf8_string_ptr(g, &grp)
+            || (strcmp(grp, "P-256") != 0 && strcmp(grp, "prime256v1") != 0)))
+        return 0; /* not a P-256 key: not comparable with ours */
+    return envprov_keymgmt_import_public(keydata, selection, params, "EC", ec_public_names);
+}
 
 
 static int ec_get_params(void *keydata, OSSL_PARAM params[])
@@ -101,6 +117,11 @@ static const OSSL_PARAM *ec_export_types(int selection)
     return (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) ? NULL : types;
 }
 
+static const OSSL_PARAM *ec_import_types(int selection)
+{
+    return ec_export_types(selection);
+}
+
 static const char *ec_query_operation_name(int operation_id)
 {
     switch (operation_id) {
@@ -133,6 +154,8 @@ const OSSL_DISPATCH envprov_ec_keymgmt_functions[] = {
     {OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))ec_gettable_params},
     {OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))envprov_keymgmt_export_public},
     {OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))ec_export_types},
+    {OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))ec_import},
+    {OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))ec_import_types},
     {OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))ec_query_operation_name},
     {OSSL_FUNC_KEYMGMT_GEN_INIT, (void (*)(void))ec_gen_init},
     {OSSL_FUNC_KEYMGMT_GEN_SET_PARAMS, (void (*)(void))envprov_gen_set_params},

@@ -4,10 +4,12 @@
  *
  * Public parts export (so OpenSSL's default provider can encrypt to the key,
  * encode it, and compare it with a certificate); a request that includes
- * the private key is refused, so no other provider is ever handed a
- * "private" key that is really public-only. Operations are fetched by names
- * of our own (query_operation_name), so a fetch for our key can only reach
- * our implementations, whatever order providers were loaded in.
+ * the private key is refused, with a reason on the error queue, so no other
+ * provider is ever handed a "private" key that is really public-only. A
+ * public key imports (only for comparisons: keymgmt_common.h). Operations
+ * are fetched by names of our own (query_operation_name), so a fetch for
+ * our key can only reach our implementations, whatever order providers
+ * were loaded in.
  */
 #include <string.h>
 
@@ -20,6 +22,8 @@
 
 static OSSL_FUNC_keymgmt_new_fn rsa_new;
 static OSSL_FUNC_keymgmt_load_fn rsa_load;
+static OSSL_FUNC_keymgmt_import_fn rsa_import;
+static OSSL_FUNC_keymgmt_import_types_fn rsa_import_types;
 static OSSL_FUNC_keymgmt_get_params_fn rsa_get_params;
 static OSSL_FUNC_keymgmt_gettable_params_fn rsa_gettable_params;
 static OSSL_FUNC_keymgmt_export_types_fn rsa_export_types;
@@ -28,18 +32,22 @@ static OSSL_FUNC_keymgmt_gen_init_fn rsa_gen_init;
 
 static void *rsa_new(void *provctx)
 {
-    /* Keys come from a device (load) or are made there (gen); an empty
-     * key to import into would have no device behind it. */
-    return NULL;
+    /* Device keys come from load or gen; an empty key is only ever filled
+     * with a public key by rsa_import. */
+    return envprov_keymgmt_new_empty(ENVKEY_RSA);
 }
-
 
 static void *rsa_load(const void *reference, size_t reference_sz)
 {
     return envprov_keymgmt_load(reference, reference_sz, ENVKEY_RSA);
 }
 
+static const char *const rsa_public_names[] = { OSSL_PKEY_PARAM_RSA_N, OSSL_PKEY_PARAM_RSA_E, NULL };
 
+static int rsa_import(void *keydata, int selection, const OSSL_PARAM params[])
+{
+    return envprov_keymgmt_import_public(keydata, selection, params, "RSA", rsa_public_names);
+}
 
 
 static int rsa_get_params(void *keydata, OSSL_PARAM params[])
@@ -90,6 +98,11 @@ static const OSSL_PARAM *rsa_export_types(int selection)
     return (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) ? NULL : types;
 }
 
+static const OSSL_PARAM *rsa_import_types(int selection)
+{
+    return rsa_export_types(selection);
+}
+
 static const char *rsa_query_operation_name(int operation_id)
 {
     switch (operation_id) {
@@ -117,6 +130,8 @@ const OSSL_DISPATCH envprov_rsa_keymgmt_functions[] = {
     {OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))rsa_gettable_params},
     {OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))envprov_keymgmt_export_public},
     {OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))rsa_export_types},
+    {OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))rsa_import},
+    {OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))rsa_import_types},
     {OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))rsa_query_operation_name},
     {OSSL_FUNC_KEYMGMT_GEN_INIT, (void (*)(void))rsa_gen_init},
     {OSSL_FUNC_KEYMGMT_GEN_SET_PARAMS, (void (*)(void))envprov_gen_set_params},

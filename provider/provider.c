@@ -93,6 +93,23 @@ static const OSSL_ALGORITHM kem_algs[] = {
 #endif
     {NULL, NULL, NULL, NULL},
 };
+/* AES KEKs have nothing to encode; the encoder says so (encode_kek.c). It
+ * is listed under each output structure OpenSSL's writers ask for (the
+ * PEM and DER writers skip an encoder whose structure does not match). */
+#define ENVPROV_KEK_ENCODER(output, structure)                                                      \
+    {ENVPROV_NAMES_AES_KEK, ENVPROV_PROPS ",output=" output structure,                              \
+     envprov_kek_encoder_functions, NULL}
+#define ENVPROV_KEK_ENCODERS(output)                                                                \
+    ENVPROV_KEK_ENCODER(output, ",structure=PrivateKeyInfo"),                                      \
+    ENVPROV_KEK_ENCODER(output, ",structure=EncryptedPrivateKeyInfo"),                             \
+    ENVPROV_KEK_ENCODER(output, ",structure=SubjectPublicKeyInfo"),                                \
+    ENVPROV_KEK_ENCODER(output, ",structure=type-specific")
+static const OSSL_ALGORITHM encoder_algs[] = {
+    ENVPROV_KEK_ENCODER("text", ""),
+    ENVPROV_KEK_ENCODERS("der"),
+    ENVPROV_KEK_ENCODERS("pem"),
+    {NULL, NULL, NULL, NULL},
+};
 static const OSSL_ALGORITHM store_algs[] = {
     {"pkcs11", ENVPROV_PROPS, envprov_pkcs11_store_functions, "PKCS#11 tokens (RFC 7512 URIs)"},
 #ifdef ENVELOPE_HAVE_TPM2
@@ -109,6 +126,7 @@ static const OSSL_ALGORITHM *envprov_query(void *provctx, int operation_id, int 
     case OSSL_OP_ASYM_CIPHER: return asym_algs;
     case OSSL_OP_KEM: return kem_algs;
     case OSSL_OP_STORE: return store_algs;
+    case OSSL_OP_ENCODER: return encoder_algs;
     default: return NULL;
     }
 }

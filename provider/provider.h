@@ -73,6 +73,7 @@ extern const OSSL_DISPATCH envprov_rsa_asym_cipher_functions[];
 extern const OSSL_DISPATCH envprov_aead_asym_cipher_functions[];
 extern const OSSL_DISPATCH envprov_kem_functions[];
 extern const OSSL_DISPATCH envprov_pkcs11_store_functions[];
+extern const OSSL_DISPATCH envprov_kek_encoder_functions[]; /* AES KEKs: refuses, says why */
 
 /* Algorithm names. RSA keys answer to OpenSSL's RSA names (see
  * include/envelope/provider.h); operations get names of their own so that a

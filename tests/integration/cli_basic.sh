@@ -68,6 +68,53 @@ PY
 expect_rc 0 "inspect text" "$ENV" inspect ctxct.1
 grep -q "tenant=acme" last.out || fail "inspect text shows no context"
 
+# --- inspect never sends a message's controls to the terminal raw: C0, C1,
+# DEL and the Unicode bidi controls (LRM, RLM, ALM, U+202A..U+202E,
+# U+2066..U+2069) in context keys, values and KEK references are escaped,
+# a literal backslash is doubled (so an escape reads back to one original),
+# and --json keeps the exact strings. (References are printable ASCII by
+# the format, docs/FORMAT.md; one with a backslash is shown doubled.)
+bidi_cps="200e 200f 061c 202a 202b 202c 202d 202e 2066 2067 2068 2069"
+ctx_args=()
+for cp in $bidi_cps; do
+  ch=$(/usr/bin/python3 -c "import sys; sys.stdout.write(chr(0x$cp))")
+  ctx_args+=(--context "k$cp$ch=v${ch}x")
+done
+ctx_args+=(--context "esc=a$(printf '\033')[31m" --context 'lit=a\x1b' --context "c1=$(printf '\302\233')2J")
+refdir="$work/ref\\u202edir"
+mkdir -p "$refdir" && cp k1.pem "$refdir/k.pem"
+expect_rc 0 "encrypt with bidi context" "$ENV" encrypt --kek "file:$refdir/k.pem" "${ctx_args[@]}" -o bidi.ct pt.1
+expect_rc 0 "inspect bidi text" "$ENV" inspect bidi.ct
+cp last.out bidi.txt
+expect_rc 0 "inspect bidi json" "$ENV" inspect --json bidi.ct
+cp last.out bidi.json
+/usr/bin/python3 - "$work/bidi.txt" "$work/bidi.json" "$refdir/k.pem" $bidi_cps <<'PY' || fail "inspect escapes bidi/control characters"
+import json, sys
+txt = open(sys.argv[1], "rb").read().decode("utf-8")
+raw_json = open(sys.argv[2], "rb").read().decode("utf-8")
+ref = "file:" + sys.argv[3]
+cps = [int(c, 16) for c in sys.argv[4:]]
+bad = set(cps) | {0x1b, 0x9b}
+for out, name in ((txt, "text"), (raw_json, "json")):
+    for ch in out:
+        assert ord(ch) not in bad and (ord(ch) >= 0x20 or ch == "\n"), \
+            f"{name}: raw U+{ord(ch):04X} reached the terminal"
+for cp in cps:
+    c = chr(cp)
+    assert f"  k{cp:04x}\\u{cp:04x}=v\\u{cp:04x}x\n" in txt, f"text: U+{cp:04X} not escaped as \\u{cp:04x}"
+assert "  esc=a\\x1b[31m\n" in txt, "text: ESC"
+assert "  lit=a\\\\x1b\n" in txt, "text: a literal backslash is not doubled"
+assert "  c1=\\xc2\\x9b2J\n" in txt, "text: C1 CSI"
+assert f"kek={ref.replace(chr(92), chr(92) * 2)} " in txt, "text: backslash in the KEK reference"
+j = json.loads(raw_json)
+want = {f"k{cp:04x}{chr(cp)}": f"v{chr(cp)}x" for cp in cps}
+want.update({"esc": "a\x1b[31m", "lit": "a\\x1b", "c1": "\x9b2J"})
+assert j["context"] == want, (j["context"], want)
+assert j["edks"][0]["kek"] == ref, (j["edks"][0]["kek"], ref)
+for cp in cps:
+    assert f"\\u{cp:04x}" in raw_json, f"json: U+{cp:04X} not escaped"
+PY
+
 # --- exit codes
 expect_rc 1 "no --kek" "$ENV" encrypt pt.1
 expect_rc 1 "unknown command" "$ENV" frobnicate

@@ -11,7 +11,17 @@ if(TARGET envelope_cli)
            $<TARGET_FILE:envelope_cli> ${ENVELOPE_TEST_ROOT}/reference/envelope_decode.py)
   add_test(NAME cli_large_stream COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_large.sh
            $<TARGET_FILE:envelope_cli>)
-  set_tests_properties(cli_basic cli_large_stream PROPERTIES
+  # FAULT INJECTOR (tests/fault/no_tmpfile.c): open(O_TMPFILE) fails as on
+  # a filesystem without it, so the output file's fallback runs. Built
+  # without the sanitizers and fortify wrappers: it only forwards open().
+  add_library(no_tmpfile MODULE ${ENVELOPE_TEST_ROOT}/fault/no_tmpfile.c)
+  set_target_properties(no_tmpfile PROPERTIES PREFIX "")
+  target_compile_options(no_tmpfile PRIVATE -Wall -Wextra -Werror -U_FORTIFY_SOURCE)
+  target_compile_definitions(no_tmpfile PRIVATE _GNU_SOURCE)
+  target_link_libraries(no_tmpfile PRIVATE ${CMAKE_DL_LIBS})
+  add_test(NAME cli_output COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_output.sh
+           $<TARGET_FILE:envelope_cli> $<TARGET_FILE:no_tmpfile>)
+  set_tests_properties(cli_basic cli_large_stream cli_output PROPERTIES
     ENVIRONMENT "${_cli_env}" LABELS "lib;cli" TIMEOUT 900)
 endif()
 

@@ -2,15 +2,19 @@
 add_executable(provider_evp ${CMAKE_CURRENT_LIST_DIR}/provider_evp.c)
 target_include_directories(provider_evp PRIVATE ${PROJECT_SOURCE_DIR}/include)
 target_link_libraries(provider_evp PRIVATE PkgConfig::OPENSSL envelope_warnings pthread)
+# Key comparisons (EVP_PKEY_eq, X509_check_private_key) and their error queue.
+add_executable(provider_pkey ${CMAKE_CURRENT_LIST_DIR}/provider_pkey.c)
+target_link_libraries(provider_pkey PRIVATE PkgConfig::OPENSSL envelope_warnings)
 
 set(provider_cases providers-list cms-oaep cms-default cms-v15-refused pkeyutl-aes pkeyutl-rsa
   interop extractable wrong-pin seal-open-refused evp-kem-aes evp-kem-rsa evp-aead-aes evp-aead-rsa evp-seal-open
   evp-not-found evp-token-absent evp-bad-uri evp-fork evp-threads evp-default-unchanged
-  evp-teardown coexist-tpm2-openssl order-warning uri-pin conf-examples)
+  evp-teardown coexist-tpm2-openssl order-warning uri-pin conf-examples
+  pkey-export-refused pkey-aes-kek pkey-eq uri-attributes)
 foreach(c ${provider_cases})
   add_test(NAME provider.${c} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/provider_test.sh ${c})
   set_tests_properties(provider.${c} PROPERTIES
-    ENVIRONMENT "ENV_PROVIDER_DIR=$<TARGET_FILE_DIR:envelope_provider>;ENV_EVP_BIN=$<TARGET_FILE:provider_evp>;${ENVELOPE_TEST_ENV}"
+    ENVIRONMENT "ENV_PROVIDER_DIR=$<TARGET_FILE_DIR:envelope_provider>;ENV_EVP_BIN=$<TARGET_FILE:provider_evp>;ENV_PKEY_BIN=$<TARGET_FILE:provider_pkey>;${ENVELOPE_TEST_ENV}"
     TIMEOUT 600)
 endforeach()
 

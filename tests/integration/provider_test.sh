@@ -251,6 +251,87 @@ CONF
   openssl pkeyutl -decrypt -inkey "$ENV_AES_URI" -in blob.bin -out dek.out 2>/dev/null
   cmp dek.bin dek.out || fail "round trip with envelope first"
   ;;
+pkey-export-refused)
+  # A token private key cannot be written out: openssl says why (exit 1),
+  # and writes nothing; its public half still prints and exports.
+  for args in "-text -noout" "-out priv.pem" "-outform DER -out priv.der"; do
+    # shellcheck disable=SC2086
+    expect_fail "the key is held by the token; it can't be exported" openssl pkey -in "$ENV_RSA_URI" $args
+    grep -q "operation not supported for this key" err.log || { cat err.log; fail "no envelope reason: $args"; }
+  done
+  [ ! -s priv.pem ] && [ ! -s priv.der ] || fail "something was written for a private key"
+  openssl pkey -in "$ENV_RSA_URI" -pubout -out pub.pem 2>err.log || { cat err.log; fail "-pubout"; }
+  [ ! -s err.log ] || { cat err.log; fail "-pubout printed errors"; }
+  openssl pkey -pubin -in "$RSA_PUB" -pubout -out pub2.pem
+  cmp pub.pem pub2.pem || fail "-pubout of the private key URI differs from the public key's"
+  openssl pkey -in "$ENV_RSA_URI" -text_pub -noout >out.txt 2>err.log || { cat err.log; fail "-text_pub"; }
+  grep -q "Public-Key: (3072 bit)" out.txt || { cat out.txt; fail "-text_pub shows no public key"; }
+  [ ! -s err.log ] || { cat err.log; fail "-text_pub printed errors"; }
+  ;;
+pkey-aes-kek)
+  # An AES KEK has nothing to print or write: a clear error (exit 1), never
+  # 'Public Key algorithm "<NULL>" unsupported' with exit 0.
+  expect_fail "the key is held by the token; it can't be exported" openssl pkey -in "$ENV_AES_URI" -text -noout
+  grep -q 'ENVELOPE-AES-KEK' err.log || { cat err.log; fail "-text does not name the key type"; }
+  grep -q "object=kek-aes" err.log || { cat err.log; fail "-text does not name the key"; }
+  for args in "-text_pub -noout" "-pubout" "-pubout -outform DER"; do
+    # shellcheck disable=SC2086
+    expect_fail "ENVELOPE-AES-KEK (AES-256 key-encryption key held by the token): it has no public part" \
+      openssl pkey -in "$ENV_AES_URI" $args
+  done
+  for args in "-out kek.pem" "-outform DER -out kek.der"; do
+    # shellcheck disable=SC2086
+    expect_fail "the key is held by the token; it can't be exported" openssl pkey -in "$ENV_AES_URI" $args
+  done
+  [ ! -s kek.pem ] && [ ! -s kek.der ] || fail "something was written for an AES KEK"
+  if grep -q "<NULL>" out.log err.log; then fail "<NULL> algorithm printed"; fi
+  ;;
+pkey-eq)
+  # EVP_PKEY_eq / X509_check_private_key: right answers, clean error queue
+  make_cert
+  softhsm_keygen_rsa other-rsa 03
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out soft.pem 2>/dev/null
+  ENV_RSA_PUB_URI=$RSA_PUB ENV_OTHER_URI="pkcs11:token=$ENV_TOKEN;object=other-rsa;type=private" \
+    ENV_PUB_PEM=$PWD/kek.pub ENV_SOFT_PEM=$PWD/soft.pem ENV_KEK_CERT=$PWD/kek.crt \
+    ENV_OTHER_CERT=$PWD/ca.crt envelope_run_own "$ENV_PKEY_BIN"
+  # the real openssl: pkcs12 -export checks the key against the certificate
+  # (X509_check_private_key), then must say the key cannot be exported
+  expect_fail "the key is held by the token; it can't be exported" openssl pkcs12 -export \
+    -in kek.crt -inkey "$ENV_RSA_URI" -passout pass:x -out kek.p12
+  if grep -q "malloc failure\|key values mismatch" err.log; then cat err.log; fail "pkcs12: spurious error"; fi
+  expect_fail "key values mismatch" openssl pkcs12 -export -in ca.crt -inkey "$ENV_RSA_URI" \
+    -passout pass:x -out other.p12
+  if grep -q "malloc failure" err.log; then cat err.log; fail "pkcs12 mismatch: malloc failure"; fi
+  # cms -sign: a KEK does not sign, and the reason is not a malloc failure
+  echo data >msg.txt
+  if openssl cms -sign -signer kek.crt -inkey "$ENV_RSA_URI" -in msg.txt -out msg.p7 >out.log 2>err.log; then
+    fail "a KEK signed"
+  fi
+  if grep -q "malloc failure" err.log; then cat err.log; fail "cms -sign: malloc failure"; fi
+  ;;
+uri-attributes)
+  # the "unknown attribute" refusal lists every attribute that is accepted,
+  # and each of those is accepted (with this token's values, it matches)
+  expect_fail "an attribute envelope does not know" openssl pkey -pubout -in "$ENV_RSA_URI;frobnicate=1"
+  for a in token manufacturer serial model object id type slot-id slot-description slot-manufacturer \
+    library-description library-manufacturer library-version pin-source pin-value module-path module-name; do
+    grep -q -- "[ (]$a[,;)]" err.log || { cat err.log; fail "refusal does not list $a"; }
+  done
+  pkcs11-tool --module "$ENV_P11_MODULE" -L >slots.txt 2>&1
+  slot_hex=$(awk -v t="$ENV_TOKEN" '/^Slot [0-9]+ \(0x/ { s = $3 } /token label/ && $NF == t { print s; exit }' slots.txt | tr -d '()')
+  serial=$(awk -v t="$ENV_TOKEN" '/token label/ { on = ($NF == t) } on && /serial num/ { print $NF; exit }' slots.txt)
+  [ -n "$slot_hex" ] && [ -n "$serial" ] || { cat slots.txt; fail "cannot read the slot list"; }
+  for attr in "slot-id=$((slot_hex))" "slot-description=SoftHSM%20slot%20ID%20$slot_hex" \
+    "slot-manufacturer=SoftHSM%20project" "library-description=Implementation%20of%20PKCS11" \
+    "library-manufacturer=SoftHSM" "library-version=2.6" "manufacturer=SoftHSM%20project" \
+    "model=SoftHSM%20v2" "serial=$serial" "id=%02"; do
+    openssl pkey -pubout -in "$ENV_RSA_URI;$attr" -out attr.pem 2>err.log || { cat err.log; fail "$attr refused"; }
+    cmp -s attr.pem <(openssl pkey -pubin -in "$RSA_PUB" -pubout) || fail "$attr: another key"
+  done
+  # and they narrow the match: a library that is not there matches no module
+  expect_fail "names no module" openssl pkey -pubout -in "$ENV_RSA_URI;library-manufacturer=Nobody"
+  expect_fail "no token matching" openssl pkey -pubout -in "$ENV_RSA_URI;slot-id=$((slot_hex + 1))"
+  ;;
 evp-*)
   envelope_run_own "$ENV_EVP_BIN" "${case_name#evp-}"
   ;;

@@ -2,7 +2,7 @@
 # generator (issue 3). Included from tests/unit/CMakeLists.txt.
 if(TARGET envelope_static)
   set(_lib_units test_lib_bytes test_lib_context test_lib_header test_lib_uri test_lib_roundtrip
-      test_lib_tamper test_lib_stream test_lib_vectors)
+      test_lib_tamper test_lib_stream test_lib_vectors test_lib_idpool)
   foreach(t ${_lib_units})
     add_executable(${t} ${ENVELOPE_TEST_ROOT}/unit/${t}.c ${ENVELOPE_TEST_ROOT}/unit/lib_test_util.c)
     target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR}/lib ${ENVELOPE_TEST_ROOT}/unit)
@@ -12,6 +12,10 @@ if(TARGET envelope_static)
       ENVIRONMENT "ENVELOPE_VECTORS=${ENVELOPE_TEST_ROOT}/vectors;OPENSSL_CONF=/dev/null"
       LABELS lib TIMEOUT 600)
   endforeach()
+
+  # Simulated pid reuse: the library's getpid() calls reach the test's
+  # __wrap_getpid (tests/unit/test_lib_idpool.c).
+  target_link_options(test_lib_idpool PRIVATE -Wl,--wrap=getpid)
 
   # The generator is built, never run by the suite: its output is committed
   # (see tests/vectors/README.md).
