@@ -112,7 +112,10 @@ static int check_providers(const char *file)
 
 int cli_lib_open(const cli_common *c, envelope_lib **lib)
 {
-    const char *file = c->config ? c->config : getenv("OPENSSL_CONF");
+    /* secure_getenv, as libcrypto reads it: in a setuid program the
+     * invoker's environment does not choose the configuration (and so the
+     * provider modules loaded). */
+    const char *file = c->config ? c->config : secure_getenv("OPENSSL_CONF");
     char *dflt = NULL;
     if (file == NULL) {
         dflt = CONF_get1_default_config_file();

@@ -3,6 +3,7 @@
  */
 #include "kms_log.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,13 +20,20 @@ static FILE *log_fp;
 
 static void log_open(void)
 {
-    const char *v = getenv("ENVELOPE_KMS_DEBUG");
+    /* secure_getenv: a setuid or setgid program never opens a file
+     * its invoker names. The log is created 0600 and never through a
+     * symlink. */
+    const char *v = secure_getenv("ENVELOPE_KMS_DEBUG");
     if (v == NULL || *v == 0 || strcmp(v, "0") == 0)
         return;
-    if (strncmp(v, "file:", 5) == 0)
-        log_fp = fopen(v + 5, "ae");
-    else
+    if (strncmp(v, "file:", 5) == 0) {
+        int fd = open(v + 5, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        log_fp = fd >= 0 ? fdopen(fd, "a") : NULL;
+        if (fd >= 0 && log_fp == NULL)
+            close(fd);
+    } else {
         log_fp = stderr;
+    }
 }
 
 int kms_debug_enabled(void)

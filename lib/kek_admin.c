@@ -82,6 +82,17 @@ envelope_status envelope_kek_list(envelope_lib *lib, const char *uri,
     while (s == ENVELOPE_OK && !OSSL_STORE_eof(st)) {
         OSSL_STORE_INFO *info = OSSL_STORE_load(st);
         if (info == NULL) {
+            /* The envelope provider's stores search at the first load: a
+             * failed search (PIN, token, backend) is an error of the
+             * listing, not an empty one. */
+            unsigned long e = ERR_peek_last_error();
+            const char *elib = e != 0 ? ERR_lib_error_string(e) : NULL;
+            if (OSSL_STORE_error(st) && elib != NULL && strcmp(elib, ENVELOPE_PROVIDER_NAME) == 0) {
+                ERR_clear_last_mark();
+                s = env_fail_ossl(err, ENVELOPE_ERR_KEK_NOT_FOUND, "cannot list \"%.200s\"", shown);
+                OSSL_STORE_close(st);
+                return s;
+            }
             /* An undecodable object is skipped; a store that keeps failing
              * would never reach eof, so give up after a few in a row. */
             if (++misses > 16)

@@ -4,6 +4,7 @@
  */
 #include "errors.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,13 +105,20 @@ static pthread_mutex_t debug_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void debug_init(void)
 {
-    const char *v = getenv("ENVELOPE_DEBUG");
+    /* secure_getenv: a setuid or setgid program never opens a file
+     * its invoker names. The log is created 0600 and never through a
+     * symlink. */
+    const char *v = secure_getenv("ENVELOPE_DEBUG");
     if (v == NULL || *v == '\0' || strcmp(v, "0") == 0)
         return;
-    if (strncmp(v, "file:", 5) == 0)
-        debug_fp = fopen(v + 5, "ae");
-    else
+    if (strncmp(v, "file:", 5) == 0) {
+        int fd = open(v + 5, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        debug_fp = fd >= 0 ? fdopen(fd, "a") : NULL;
+        if (fd >= 0 && debug_fp == NULL)
+            close(fd);
+    } else {
         debug_fp = stderr;
+    }
 }
 
 int envprov_debug_enabled(void)

@@ -95,6 +95,9 @@ sed -i '/^pkcs11-tokens/d' "$OPENSSL_CONF"
 expect_rc 4 "keyless decrypt without pkcs11-tokens" "$ENV" decrypt ours.env
 grep -q "pkcs11-tokens lists none" last.err || fail "the refusal does not say pkcs11-tokens is empty"
 expect_rc 4 "our token named without a binding" "$ENV" decrypt --kek "$OURS" ours.env
+# a listing that cannot log in fails; it is not an empty listing
+expect_rc 4 "kek list without a PIN" "$ENV" kek list "pkcs11:token=$ENV_TOKEN"
+grep -q "needs a PIN" last.err || fail "kek list does not say why it failed"
 expect_rc 0 "our token named with its pin-source" "$ENV" decrypt --kek "$OURS?pin-source=file:$ENV_PIN_FILE" \
   -o back.named ours.env
 cmp -s pt back.named || fail "named round trip"

@@ -31,6 +31,9 @@ if(TARGET envelope_cli AND TARGET envelope_provider)
            $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
   add_test(NAME cli_hostile_refs COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_hostile_refs.sh
            $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
-  set_tests_properties(cli_softhsm cli_hostile_refs PROPERTIES
+  add_test(NAME cli_setuid_env COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_setuid_env.sh
+           $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
+  set_tests_properties(cli_softhsm cli_hostile_refs cli_setuid_env PROPERTIES
     ENVIRONMENT "${_cli_env};${ENVELOPE_TEST_ENV}" LABELS "lib;cli" TIMEOUT 600)
+  set_tests_properties(cli_setuid_env PROPERTIES SKIP_RETURN_CODE 77)
 endif()
