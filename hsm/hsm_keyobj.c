@@ -8,6 +8,8 @@
  */
 #include "hsm_internal.h"
 
+#include "keytype_names.h" /* not "RSA": an ENGINE must not take the context */
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,7 +29,7 @@ static EVP_PKEY *rsa_public(OSSL_LIB_CTX *swctx, const unsigned char *n, size_t 
     BIGNUM *bn = BN_bin2bn(n, (int)nlen, NULL), *be = BN_bin2bn(e, (int)elen, NULL);
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     OSSL_PARAM *params = NULL;
-    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(swctx, "RSA", "provider=default");
+    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(swctx, ENVELOPE_SW_RSA_NAME, "provider=default");
     if (bn && be && bld && pc && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn)
         && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be)
         && (params = OSSL_PARAM_BLD_to_param(bld)) != NULL && EVP_PKEY_fromdata_init(pc) > 0)

@@ -25,13 +25,13 @@ envelope_status envelope_kek_create(envelope_lib *lib, const char *type, const c
     if (strcmp(type, "aes-256") == 0) {
         alg = ENVELOPE_KEYTYPE_AES_KEK;
     } else if (strcmp(type, "rsa-3072") == 0) {
-        alg = "RSA";
+        alg = ENVELOPE_KEYTYPE_RSA; /* not "RSA": see envelope/provider.h */
         bits = 3072;
     } else if (strcmp(type, "rsa-2048") == 0) { /* the TPM's RSA size */
-        alg = "RSA";
+        alg = ENVELOPE_KEYTYPE_RSA;
         bits = 2048;
     } else if (strcmp(type, "ec-p256") == 0) { /* TPM ECDH KEKs */
-        alg = "EC";
+        alg = ENVELOPE_KEYTYPE_EC;
     } else {
         return env_fail(err, ENVELOPE_ERR_ARGUMENT,
                         "unknown KEK type \"%.40s\"; use aes-256 or rsa-3072 (PKCS#11), "
@@ -122,7 +122,11 @@ envelope_status envelope_kek_list(envelope_lib *lib, const char *uri,
             il = dl > 0 && EVP_Digest(der, (size_t)dl, id, &ml, lib->sha256, NULL) == 1 ? ml : 0;
             OPENSSL_free(der);
         }
-        envelope_kek_info ki = { EVP_PKEY_get0_type_name(pk) ? EVP_PKEY_get0_type_name(pk) : "unknown",
+        /* the common names, not the provider's canonical ENVELOPE-*-KEY */
+        const char *tn = EVP_PKEY_is_a(pk, "RSA")  ? "RSA"
+                         : EVP_PKEY_is_a(pk, "EC") ? "EC"
+                         : EVP_PKEY_get0_type_name(pk);
+        envelope_kek_info ki = { tn != NULL ? tn : "unknown",
                                  ref[0] ? ref : shown, id, il, EVP_PKEY_get_bits(pk) };
         if (fn(arg, &ki) != 0)
             s = env_fail(err, ENVELOPE_ERR_OUTPUT, "listing stopped by the caller");

@@ -2,6 +2,7 @@
  * keymgmt_common.c - key manager pieces shared by RSA and AES-KEK keys.
  */
 #include "keymgmt_common.h"
+#include "keytype_names.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +86,11 @@ int envprov_keymgmt_import_public(void *keydata, int selection, const OSSL_PARAM
     }
     pub[n] = OSSL_PARAM_construct_end();
     EVP_PKEY *pk = NULL;
-    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(pc->swctx, type, "provider=default");
+    /* by OID, not "RSA"/"EC": a registered ENGINE must not take the context
+     * (common/keytype_names.h) */
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(
+        pc->swctx, strcmp(type, "EC") == 0 ? ENVELOPE_SW_EC_NAME : ENVELOPE_SW_RSA_NAME,
+        "provider=default");
     int ok = c != NULL && EVP_PKEY_fromdata_init(c) > 0
              && EVP_PKEY_fromdata(c, &pk, EVP_PKEY_PUBLIC_KEY, pub) > 0;
     EVP_PKEY_CTX_free(c);

@@ -78,7 +78,7 @@ extern const OSSL_DISPATCH envprov_kek_encoder_functions[]; /* AES KEKs: refuses
 /* Algorithm names. RSA keys answer to OpenSSL's RSA names (see
  * include/envelope/provider.h); operations get names of their own so that a
  * fetch by name can only ever reach the implementation meant for our keys. */
-#define ENVPROV_NAMES_RSA "RSA:rsaEncryption:1.2.840.113549.1.1.1"
+#define ENVPROV_NAMES_RSA ENVELOPE_KEYTYPE_RSA ":RSA:rsaEncryption:1.2.840.113549.1.1.1"
 #define ENVPROV_NAMES_AES_KEK "ENVELOPE-AES-KEK"
 #define ENVPROV_OPNAME_RSA "ENVELOPE-RSA"
 #define ENVPROV_OPNAME_AES "ENVELOPE-AES-KEK"

@@ -10,7 +10,7 @@
 
 /* EC P-256 KEKs answer to OpenSSL's EC names, so EVP_PKEY_is_a(k, "EC")
  * holds; their operations have a name of our own (see provider.h). */
-#define ENVPROV_NAMES_EC "EC:id-ecPublicKey:1.2.840.10045.2.1"
+#define ENVPROV_NAMES_EC ENVELOPE_KEYTYPE_EC ":EC:id-ecPublicKey:1.2.840.10045.2.1"
 #define ENVPROV_OPNAME_EC "ENVELOPE-EC"
 
 extern const OSSL_DISPATCH envprov_ec_keymgmt_functions[];

@@ -64,21 +64,26 @@ int envprov_rsa_public_encrypt(envprov_ctx *pc, const envkey *k, const envkey_rs
                                const unsigned char *in, size_t inlen, unsigned char *out,
                                size_t *outlen, size_t outsize)
 {
+    /*
+     * With an ENGINE registered for RSA (a libp11 engine in openssl.cnf, or
+     * after ENGINE_register_all_complete()), OpenSSL 3.0 makes this an
+     * engine context whatever the library context (common/keytype_names.h),
+     * and the legacy code behind it takes no OAEP digest by name (the
+     * utf8 params or *_md_name fail without a reason). The EVP_MD setters
+     * work on both kinds of context.
+     */
     EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(pc->swctx, k->pub, "provider=default");
     int ok = c != NULL && EVP_PKEY_encrypt_init(c) > 0
              && EVP_PKEY_CTX_set_rsa_padding(c, p->padding) > 0;
     if (ok && p->padding == RSA_PKCS1_OAEP_PADDING) {
-        OSSL_PARAM params[4];
-        int n = 0;
-        params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST,
-                                                       (char *)md_name(p->oaep_md), 0);
-        params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST,
-                                                       (char *)md_name(p->mgf1_md), 0);
-        if (p->label_len > 0)
-            params[n++] = OSSL_PARAM_construct_octet_string(OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL,
-                                                            (void *)p->label, p->label_len);
-        params[n] = OSSL_PARAM_construct_end();
-        ok = EVP_PKEY_CTX_set_params(c, params) > 0;
+        const EVP_MD *oaep = EVP_get_digestbyname(md_name(p->oaep_md));
+        const EVP_MD *mgf1 = EVP_get_digestbyname(md_name(p->mgf1_md));
+        unsigned char *label = p->label_len > 0 ? OPENSSL_memdup(p->label, p->label_len) : NULL;
+        ok = oaep != NULL && mgf1 != NULL && (p->label_len == 0 || label != NULL)
+             && EVP_PKEY_CTX_set_rsa_oaep_md(c, oaep) > 0 && EVP_PKEY_CTX_set_rsa_mgf1_md(c, mgf1) > 0
+             && (label == NULL || EVP_PKEY_CTX_set0_rsa_oaep_label(c, label, (int)p->label_len) > 0);
+        if (!ok || label == NULL)
+            OPENSSL_free(label); /* set0 took it only on success */
     }
     size_t n = outsize;
     ok = ok && EVP_PKEY_encrypt(c, out, &n, in, inlen) > 0;

@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
+#include "keytype_names.h"
 #include "tpm_int.h"
 
 void envtpm_kek_template(envtpm_key_type type, int with_policy, int with_auth,
@@ -113,6 +114,8 @@ static int put_coord(unsigned char *dst, const TPM2B_ECC_PARAMETER *c)
     return 1;
 }
 
+/* type by OID (common/keytype_names.h): a registered ENGINE must not take
+ * the context */
 static EVP_PKEY *from_params(OSSL_LIB_CTX *libctx, const char *type, OSSL_PARAM *params)
 {
     EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_name(libctx, type, NULL);
@@ -145,7 +148,7 @@ int envtpm_pub_to_pkey(OSSL_LIB_CTX *libctx, const TPMT_PUBLIC *p, EVP_PKEY **ou
             goto done;
         params = OSSL_PARAM_BLD_to_param(bld);
         /* fromdata checks the point is on the curve */
-        *out = params != NULL ? from_params(libctx, "EC", params) : NULL;
+        *out = params != NULL ? from_params(libctx, ENVELOPE_SW_EC_NAME, params) : NULL;
     } else if (p->type == TPM2_ALG_RSA) {
         uint32_t exp = p->parameters.rsaDetail.exponent ? p->parameters.rsaDetail.exponent : 65537;
         n = BN_bin2bn(p->unique.rsa.buffer, p->unique.rsa.size, NULL);
@@ -157,7 +160,7 @@ int envtpm_pub_to_pkey(OSSL_LIB_CTX *libctx, const TPMT_PUBLIC *p, EVP_PKEY **ou
             !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
             goto done;
         params = OSSL_PARAM_BLD_to_param(bld);
-        *out = params != NULL ? from_params(libctx, "RSA", params) : NULL;
+        *out = params != NULL ? from_params(libctx, ENVELOPE_SW_RSA_NAME, params) : NULL;
     }
     ok = *out != NULL;
 done:

@@ -34,6 +34,15 @@
  * "RSA" so that CMS, X509_check_private_key and EVP_PKEY_is_a treat them as
  * RSA keys; AES KEKs have a type of their own. */
 #define ENVELOPE_KEYTYPE_AES_KEK "ENVELOPE-AES-KEK"
+/* The first (canonical) names of the RSA and EC KEYMGMTs: EVP_PKEY_get0_type_name
+ * returns these; EVP_PKEY_is_a(k, "RSA") / (k, "EC") hold too. A name of our
+ * own first, because OpenSSL 3.0 hands any context made for a key whose type
+ * name is "RSA" or "EC" to a registered ENGINE for that type (a libp11
+ * engine in openssl.cnf), which cannot use a key held in a device.
+ * Create keys with EVP_PKEY_CTX_new_from_name(libctx, ENVELOPE_KEYTYPE_RSA,
+ * "provider=envelope") for the same reason. */
+#define ENVELOPE_KEYTYPE_RSA "ENVELOPE-RSA-KEY"
+#define ENVELOPE_KEYTYPE_EC "ENVELOPE-EC-KEY"
 
 /* ctx param (octet string): additional authenticated data bound to a wrap. */
 #define ENVELOPE_PKEY_PARAM_AAD "aad"

@@ -1,5 +1,8 @@
 # Provider integration tests: real SoftHSM2, real openssl and pkcs11-tool.
-add_executable(provider_evp ${CMAKE_CURRENT_LIST_DIR}/provider_evp.c)
+add_executable(provider_evp ${CMAKE_CURRENT_LIST_DIR}/provider_evp.c
+  ${CMAKE_CURRENT_LIST_DIR}/register_engines.c)
+set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/register_engines.c PROPERTIES
+  COMPILE_OPTIONS "-UOPENSSL_NO_DEPRECATED;-UOPENSSL_API_COMPAT;-Wno-deprecated-declarations")
 target_include_directories(provider_evp PRIVATE ${PROJECT_SOURCE_DIR}/include)
 target_link_libraries(provider_evp PRIVATE PkgConfig::OPENSSL envelope_warnings pthread)
 # Key comparisons (EVP_PKEY_eq, X509_check_private_key) and their error queue.
@@ -9,7 +12,7 @@ target_link_libraries(provider_pkey PRIVATE PkgConfig::OPENSSL envelope_warnings
 set(provider_cases providers-list cms-oaep cms-default cms-v15-refused pkeyutl-aes pkeyutl-rsa
   interop extractable wrong-pin seal-open-refused evp-kem-aes evp-kem-rsa evp-aead-aes evp-aead-rsa evp-seal-open
   evp-not-found evp-token-absent evp-bad-uri evp-fork evp-threads evp-default-unchanged
-  evp-teardown coexist-tpm2-openssl order-warning uri-pin conf-examples
+  evp-teardown coexist-tpm2-openssl coexist-libp11-engine order-warning uri-pin conf-examples
   pkey-export-refused pkey-aes-kek pkey-eq uri-attributes)
 foreach(c ${provider_cases})
   add_test(NAME provider.${c} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/provider_test.sh ${c})

@@ -193,6 +193,67 @@ CONF
   envelope_run_own "$ENV_EVP_BIN" default-unchanged
   envelope_run_own "$ENV_EVP_BIN" kem-aes
   ;;
+coexist-libp11-engine)
+  # libp11's engine configured next to us, registered for everything (as
+  # hosts that already use an HSM through it have it, and as the openssl
+  # app's ENGINE_register_all_complete() does): OpenSSL 3.0 then hands any
+  # context for an "RSA"/"EC" key to the engine. Our keys, their software
+  # halves and key creation must keep working (common/keytype_names.h).
+  engine=$(dpkg -L libengine-pkcs11-openssl | grep '/engines-3/pkcs11.so$' | head -1)
+  [ -n "$engine" ] || fail "libp11's pkcs11.so engine not found"
+  # The software sides (the CA's signature, CMS encryption to the
+  # certificate) run before the engine is configured: with it, OpenSSL's
+  # own software RSA goes through the engine's legacy code, which refuses
+  # OAEP key options. That is the engine's, not ours.
+  make_cert
+  head -c 10000 /dev/urandom >msg.bin
+  for pad in oaep pkcs1; do
+    openssl cms -encrypt -aes-256-gcm -recip kek.crt -keyopt "rsa_padding_mode:$pad" -binary \
+      -in msg.bin -outform DER -out "msg.$pad.cms"
+  done
+  cat >"$OPENSSL_CONF" <<CONF
+openssl_conf = openssl_init
+[openssl_init]
+providers = provider_sect
+engines = engine_sect
+[engine_sect]
+pkcs11 = pkcs11_sect
+[pkcs11_sect]
+engine_id = pkcs11
+dynamic_path = $engine
+MODULE_PATH = $ENV_P11_MODULE
+init = 0
+[provider_sect]
+default = default_sect
+envelope = envelope_sect
+[default_sect]
+activate = 1
+[envelope_sect]
+module = $ENV_PROVIDER_DIR/envelope.so
+pkcs11-module = $ENV_P11_MODULE
+pkcs11-pin-source = file:$ENV_PIN_FILE
+pkcs11-tokens = $ENV_TOKEN
+activate = 1
+CONF
+  openssl engine -t pkcs11 >eng.txt 2>&1 || { cat eng.txt; fail "the libp11 engine does not load"; }
+  openssl pkey -pubin -in "$RSA_PUB" -pubout -out kek2.pub
+  cmp kek.pub kek2.pub || fail "public key read next to the libp11 engine"
+  for pad in oaep pkcs1; do
+    openssl cms -decrypt -inkey "$ENV_RSA_URI" -binary -inform DER -in "msg.$pad.cms" -out "msg.$pad.out"
+    cmp msg.bin "msg.$pad.out" || fail "CMS ($pad) next to the libp11 engine"
+  done
+  head -c 32 /dev/urandom >dek.bin
+  openssl pkeyutl -encrypt -inkey "$ENV_RSA_URI" -pkeyopt rsa_padding_mode:oaep -in dek.bin -out ct.bin
+  openssl pkeyutl -decrypt -inkey "$ENV_RSA_URI" -pkeyopt rsa_padding_mode:oaep -in ct.bin -out pt.bin
+  cmp dek.bin pt.bin || fail "RSA-OAEP next to the libp11 engine"
+  openssl pkeyutl -encrypt -inkey "$ENV_AES_URI" -pkeyopt aad:t=1 -in dek.bin -out w.bin
+  openssl pkeyutl -decrypt -inkey "$ENV_AES_URI" -pkeyopt aad:t=1 -in w.bin -out u.bin
+  cmp dek.bin u.bin || fail "AES KEK next to the libp11 engine"
+  # a C program that registers every engine, as the openssl app does
+  export ENV_REGISTER_ENGINES=1
+  for t in seal-open kem-rsa aead-rsa kem-aes aead-aes; do envelope_run_own "$ENV_EVP_BIN" "$t"; done
+  envelope_run_own "$ENV_EVP_BIN" keygen-rsa-named "pkcs11:token=$ENV_TOKEN;object=made-next-to-engine"
+  ;;
 uri-pin)
   # no pkcs11-pin-source in openssl.cnf: the PIN comes from the URI, or is missing
   sed -i '/^pkcs11-pin-source/d' "$OPENSSL_CONF"
