@@ -53,8 +53,19 @@ NS(UnwrapKey, CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c, CK_BY
    CK_ATTRIBUTE_PTR f, CK_ULONG g, CK_OBJECT_HANDLE_PTR h)
 NS(DeriveKey, CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c, CK_ATTRIBUTE_PTR d,
    CK_ULONG e, CK_OBJECT_HANDLE_PTR f)
-NS(GetFunctionStatus, CK_SESSION_HANDLE a)
-NS(CancelFunction, CK_SESSION_HANDLE a)
+/* PKCS#11 2.40 §5.20: legacy parallel-function management; a module
+ * "should simply return the value CKR_FUNCTION_NOT_PARALLEL". */
+static CK_RV np_GetFunctionStatus(CK_SESSION_HANDLE a)
+{
+    (void)a;
+    return CKR_FUNCTION_NOT_PARALLEL;
+}
+
+static CK_RV np_CancelFunction(CK_SESSION_HANDLE a)
+{
+    (void)a;
+    return CKR_FUNCTION_NOT_PARALLEL;
+}
 NS(WaitForSlotEvent, CK_FLAGS a, CK_SLOT_ID_PTR b, CK_VOID_PTR c)
 
 __attribute__((visibility("default"))) CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out);
@@ -126,8 +137,8 @@ static CK_FUNCTION_LIST function_list = {
     .C_DeriveKey = ns_DeriveKey,
     .C_SeedRandom = kms_SeedRandom,
     .C_GenerateRandom = kms_GenerateRandom,
-    .C_GetFunctionStatus = ns_GetFunctionStatus,
-    .C_CancelFunction = ns_CancelFunction,
+    .C_GetFunctionStatus = np_GetFunctionStatus,
+    .C_CancelFunction = np_CancelFunction,
     .C_WaitForSlotEvent = ns_WaitForSlotEvent,
 };
 

@@ -180,9 +180,15 @@ CK_RV kms_Initialize(CK_VOID_PTR args)
     const char *path = getenv("ENVELOPE_KMS_CONF");
     if (args != NULL) {
         CK_C_INITIALIZE_ARGS *a = args;
-        /* §5.4: application-supplied mutexes without CKF_OS_LOCKING_OK
-         * would have to be used instead of ours; we only have ours. */
-        if (a->CreateMutex != NULL && !(a->flags & CKF_OS_LOCKING_OK))
+        /* §5.4: the four mutex functions are supplied all together or not
+         * at all; some but not all is CKR_ARGUMENTS_BAD. */
+        int given = (a->CreateMutex != NULL) + (a->DestroyMutex != NULL) +
+                    (a->LockMutex != NULL) + (a->UnlockMutex != NULL);
+        if (given != 0 && given != 4)
+            return CKR_ARGUMENTS_BAD;
+        /* Application-supplied mutexes without CKF_OS_LOCKING_OK would have
+         * to be used instead of ours; we only have ours. */
+        if (given == 4 && !(a->flags & CKF_OS_LOCKING_OK))
             return CKR_CANT_LOCK;
         /* pReserved carries our config path, as NSS passes module
          * parameters: the documented alternative to ENVELOPE_KMS_CONF. */
