@@ -51,6 +51,7 @@ CK_SESSION_HANDLE kms_session_handle(const kms_session *s)
 void kms_session_free(kms_session *s)
 {
     kms_session_end_op(s);
+    kms_session_end_find(s);
     memset(s, 0, sizeof(*s));
     g_kms.session_gen[s - g_kms.sessions]++;
 }
@@ -86,6 +87,14 @@ CK_RV kms_session_lock(CK_SESSION_HANDLE h, kms_session **out)
 void kms_unlock(void)
 {
     pthread_mutex_unlock(&g_kms.lock);
+}
+
+void kms_session_end_find(kms_session *s)
+{
+    free(s->found);
+    s->found = NULL;
+    s->finding = 0;
+    s->n_found = s->next_found = 0;
 }
 
 void kms_session_end_op(kms_session *s)

@@ -84,11 +84,18 @@ static envelope_status vfail(envelope_err *err, envelope_status code, int with_o
     if (n < 0)
         err->message[0] = '\0';
     if (with_ossl) {
-        unsigned long e = ERR_peek_last_error();
+        const char *data = NULL;
+        int flags = 0;
+        unsigned long e = ERR_peek_last_error_data(&data, &flags);
         const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
+        /* The raiser's detail (the provider's says which token, key and,
+         * from a module that tells, which endpoint failed and why; never
+         * secrets: docs/SECURITY.md) follows the reason. */
+        int detail = r != NULL && data != NULL && *data != 0 && (flags & ERR_TXT_STRING);
         size_t used = strlen(err->message);
         if (r != NULL && used < sizeof(err->message))
-            snprintf(err->message + used, sizeof(err->message) - used, " (OpenSSL: %s)", r);
+            snprintf(err->message + used, sizeof(err->message) - used, " (OpenSSL: %s%s%s)", r,
+                     detail ? ": " : "", detail ? data : "");
     }
     return code;
 }
