@@ -16,6 +16,9 @@ port=$(kms_free_port)
 kms_server_start main "$port"
 kms_module_conf "$KMS_DIR/kms.conf" client-a "127.0.0.1:$port"
 export ENVELOPE_KMS_CONF=$KMS_DIR/kms.conf
+# Before OPENSSL_CONF names our provider: the openssl tool must not load it
+# (an ASan build of envelope.so cannot load into it).
+kms_cert_rsa server-rsa "kms.test" serverAuth "IP:127.0.0.1,DNS:localhost"
 cat >"$KMS_DIR/openssl.cnf" <<CONF
 openssl_conf = openssl_init
 [openssl_init]
@@ -60,7 +63,6 @@ rc=0
   || bad "second create: exit $rc $(cat last.err)"
 
 # PyKMIP with an RSA server certificate (same database): no suite in common.
-kms_cert_rsa server-rsa "kms.test" serverAuth "IP:127.0.0.1,DNS:localhost"
 rport=$(kms_free_port)
 KMS_SERVER_CERT=server-rsa kms_server_start rsa "$rport" main
 kms_module_conf "$KMS_DIR/rsa.conf" client-a "127.0.0.1:$rport"
