@@ -15,7 +15,7 @@ const char *hsm_rv_name(CK_RV rv)
 #define N(x) case x: return #x
     N(CKR_OK); N(CKR_CANCEL); N(CKR_HOST_MEMORY); N(CKR_SLOT_ID_INVALID);
     N(CKR_GENERAL_ERROR); N(CKR_FUNCTION_FAILED); N(CKR_ARGUMENTS_BAD);
-    N(CKR_CANT_LOCK); N(CKR_ATTRIBUTE_SENSITIVE); N(CKR_ATTRIBUTE_TYPE_INVALID);
+    N(CKR_CANT_LOCK); N(CKR_ATTRIBUTE_READ_ONLY); N(CKR_ATTRIBUTE_SENSITIVE); N(CKR_ATTRIBUTE_TYPE_INVALID);
     N(CKR_ATTRIBUTE_VALUE_INVALID); N(CKR_DATA_INVALID); N(CKR_DATA_LEN_RANGE);
     N(CKR_DEVICE_ERROR); N(CKR_DEVICE_MEMORY); N(CKR_DEVICE_REMOVED);
     N(CKR_ENCRYPTED_DATA_INVALID); N(CKR_ENCRYPTED_DATA_LEN_RANGE);
@@ -35,9 +35,11 @@ const char *hsm_rv_name(CK_RV rv)
     }
 }
 
-CK_RV hsm_rv(const char *fn, CK_RV rv)
+CK_RV hsm_rv(const struct hsm_module *mod, const char *fn, CK_RV rv)
 {
     ERR_pop_to_mark();
+    if (rv != CKR_OK)
+        hsm_diag_record(mod, rv);
     if (envprov_debug_enabled())
         envprov_debug("pkcs11: %s -> %s (0x%lx)", fn, hsm_rv_name(rv), (unsigned long)rv);
     return rv;
@@ -92,9 +94,10 @@ static int reason_of(CK_RV rv)
 int hsm_raise_rv(CK_RV rv, const char *what, const char *token, const char *object)
 {
     int reason = reason_of(rv);
-    ENVPROV_RAISE(reason, "%s%s%s%s%s%s: %s (0x%lx)", what,
+    const char *why = hsm_diag_text(rv); /* the module's own reason, if it gives one */
+    ENVPROV_RAISE(reason, "%s%s%s%s%s%s: %s (0x%lx)%s%s", what,
                   token ? " on token \"" : "", token ? token : "", token ? "\"" : "",
                   object ? " for object " : "", object ? object : "",
-                  hsm_rv_name(rv), (unsigned long)rv);
+                  hsm_rv_name(rv), (unsigned long)rv, why ? ": " : "", why ? why : "");
     return reason;
 }

@@ -72,6 +72,7 @@ struct hsm_module {
     int lost;                /* answered CKR_CRYPTOKI_NOT_INITIALIZED: re-initialise */
     pid_t pid;               /* process that initialised it */
     unsigned generation;     /* bumped on every (re-)initialisation */
+    void *diag;              /* "Vendor envelope" last-error getter, or NULL (hsm_diag.c) */
     struct hsm_token *tokens;
 };
 
@@ -104,10 +105,15 @@ struct hsm_key {
 };
 
 /* hsm_call.c: the one wrapper every C_* call goes through. */
-CK_RV hsm_rv(const char *fn, CK_RV rv);
+CK_RV hsm_rv(const struct hsm_module *mod, const char *fn, CK_RV rv);
 /* The error mark keeps a module's own OpenSSL errors (SoftHSM2 uses
  * libcrypto and our thread's error queue) off the caller's queue. */
-#define P11(mod, fn, ...) (ERR_set_mark(), hsm_rv(#fn, (mod)->fl->fn(__VA_ARGS__)))
+#define P11(mod, fn, ...) (ERR_set_mark(), hsm_rv((mod), #fn, (mod)->fl->fn(__VA_ARGS__)))
+
+/* hsm_diag.c: a module's reason text for a failed call (vendor interface). */
+void hsm_diag_attach(struct hsm_module *m);           /* after loading m */
+void hsm_diag_record(const struct hsm_module *m, CK_RV rv); /* after a failed call */
+const char *hsm_diag_text(CK_RV rv);                  /* this thread's, if rv matches */
 /* Map a return value to our reason and raise it with `what` as context. */
 int hsm_raise_rv(CK_RV rv, const char *what, const char *token, const char *object);
 const char *hsm_rv_name(CK_RV rv);

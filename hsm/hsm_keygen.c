@@ -105,7 +105,8 @@ int hsm_generate_key(struct hsm_ctx *h, OSSL_LIB_CTX *swctx, const char *uri, en
     }
     unsigned char id[HSM_MAX_ID];
     size_t idlen;
-    if (idattr != NULL && idattr->ulValueLen > 0 && idattr->ulValueLen <= HSM_MAX_ID) {
+    int id_from_uri = idattr != NULL && idattr->ulValueLen > 0 && idattr->ulValueLen <= HSM_MAX_ID;
+    if (id_from_uri) {
         idlen = idattr->ulValueLen;
         memcpy(id, idattr->pValue, idlen);
     } else {
@@ -151,7 +152,16 @@ int hsm_generate_key(struct hsm_ctx *h, OSSL_LIB_CTX *swctx, const char *uri, en
             {CKA_LABEL, label, strlen(label)},    {CKA_ID, id, idlen},
         };
         CK_MECHANISM mech = {CKM_AES_KEY_GEN, NULL, 0};
-        rv = P11(t->mod, C_GenerateKey, s, &mech, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &priv);
+        CK_ULONG n = sizeof(tmpl) / sizeof(tmpl[0]);
+        rv = P11(t->mod, C_GenerateKey, s, &mech, tmpl, n, &priv);
+        if (rv == CKR_ATTRIBUTE_READ_ONLY && !id_from_uri) {
+            /* A token that assigns CKA_ID itself refuses a chosen one
+             * (PKCS#11 2.40 §5.7; kms-bridge: the id is the KMIP Unique
+             * Identifier). The id was only our default, not the caller's:
+             * let the token choose it (CKA_ID is the last entry); the key's
+             * real id is read back by hsm_key_wrap. */
+            rv = P11(t->mod, C_GenerateKey, s, &mech, tmpl, n - 1, &priv);
+        }
     } else {
         CK_ULONG modbits = (CK_ULONG)bits;
         CK_BYTE e[] = {0x01, 0x00, 0x01};

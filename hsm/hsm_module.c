@@ -220,6 +220,7 @@ static int load_modules(struct hsm_ctx *h)
             ret = ENVPROV_R_BAD_CONFIG;
             break;
         }
+        hsm_diag_attach(m);
         h->nmods++;
         if ((ret = initialize_module(m)) != ENVPROV_R_OK)
             break;

@@ -66,6 +66,7 @@
 #define KMIP_TAG_UNIQUE_BATCH_ITEM_ID 0x420093
 #define KMIP_TAG_UNIQUE_IDENTIFIER 0x420094
 #define KMIP_TAG_DATA 0x4200C2
+#define KMIP_TAG_OFFSET_ITEMS 0x4200D4 /* KMIP 1.3+ */
 #define KMIP_TAG_TAG_LENGTH 0x4200CE
 #define KMIP_TAG_AE_ADDITIONAL_DATA 0x4200FE
 #define KMIP_TAG_AE_TAG 0x4200FF
@@ -109,7 +110,7 @@
 #define KMIP_MAX_DATA 65536
 #define KMIP_MAX_AAD 65536
 #define KMIP_MAX_RESPONSE (KMIP_MAX_DATA + 8192)
-#define KMIP_MAX_LOCATE 64
+#define KMIP_MAX_LOCATE 64 /* Maximum Items of one Locate (one page) */
 #define KMIP_GCM_TAG_LEN 16
 #define KMIP_BATCH_ID_LEN 8
 
@@ -137,7 +138,9 @@ size_t kmip_request_capacity(size_t payload_bytes);
 void kmip_build_create_aes256(ttlv_w *w, const kmip_req *q, const char *name);
 void kmip_build_uid_op(ttlv_w *w, const kmip_req *q, const char *uid); /* Activate, Destroy */
 void kmip_build_revoke(ttlv_w *w, const kmip_req *q, const char *uid);
-void kmip_build_locate(ttlv_w *w, const kmip_req *q, const char *name);
+/* Locate symmetric keys (named `name`, or all), at most KMIP_MAX_LOCATE,
+ * skipping the first `offset` (Offset Items, KMIP 1.3+ §4.9; left out when 0). */
+void kmip_build_locate(ttlv_w *w, const kmip_req *q, const char *name, uint32_t offset);
 void kmip_build_get_attributes(ttlv_w *w, const kmip_req *q, const char *uid);
 void kmip_build_encrypt(ttlv_w *w, const kmip_req *q, const char *uid,
                         const uint8_t *iv, size_t ivlen, const uint8_t *aad, size_t aadlen,

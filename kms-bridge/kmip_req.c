@@ -122,11 +122,19 @@ void kmip_build_revoke(ttlv_w *w, const kmip_req *q, const char *uid)
     req_end(w, f);
 }
 
-void kmip_build_locate(ttlv_w *w, const kmip_req *q, const char *name)
+void kmip_build_locate(ttlv_w *w, const kmip_req *q, const char *name, uint32_t offset)
 {
     req_frame f = req_begin(w, q);
-    /* §4.9 Locate: Maximum Items, then the attributes to match. */
+    /* §4.9 Locate: Maximum Items, Offset Items, then the attributes to
+     * match. A server answers at most Maximum Items without saying whether
+     * more exist (PyKMIP 0.10 sends no Located Items): the caller pages. */
+    if (offset > INT32_MAX) {
+        w->err = 1;
+        return;
+    }
     ttlv_w_int(w, KMIP_TAG_MAXIMUM_ITEMS, KMIP_MAX_LOCATE);
+    if (offset > 0)
+        ttlv_w_int(w, KMIP_TAG_OFFSET_ITEMS, (int32_t)offset);
     size_t a = attr_begin(w, "Object Type");
     ttlv_w_enum(w, KMIP_TAG_ATTRIBUTE_VALUE, KMIP_OBJECT_SYMMETRIC_KEY);
     ttlv_w_end(w, a);

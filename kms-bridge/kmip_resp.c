@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "kms_log.h"
+#include "kms_text.h"
 
 /* Copies a text field into dst (NUL-terminated), refusing embedded NULs and
  * anything longer than cap-1 bytes. */
@@ -182,8 +183,8 @@ kms_status kmip_parse_uid(const ttlv_r *payload, char uid[KMIP_MAX_UID + 1])
 {
     const char *s;
     size_t n;
-    if (ttlv_find_text(payload, KMIP_TAG_UNIQUE_IDENTIFIER, &s, &n) != TTLV_OK || n == 0 ||
-        !copy_text(uid, KMIP_MAX_UID + 1, s, n)) {
+    if (ttlv_find_text(payload, KMIP_TAG_UNIQUE_IDENTIFIER, &s, &n) != TTLV_OK ||
+        !kms_uid_ok(s, n, KMIP_MAX_UID) || !copy_text(uid, KMIP_MAX_UID + 1, s, n)) {
         kms_debug("response: unique identifier missing or invalid");
         return KMS_E_PROTOCOL;
     }
@@ -212,8 +213,10 @@ kms_status kmip_parse_locate(const ttlv_r *payload, char uids[][KMIP_MAX_UID + 1
     while ((rc = ttlv_next(&c, &it)) == TTLV_OK) {
         if (it.tag != KMIP_TAG_UNIQUE_IDENTIFIER)
             continue;
-        if (it.type != TTLV_TEXT || it.len == 0)
+        if (it.type != TTLV_TEXT || !kms_uid_ok((const char *)it.val, it.len, KMIP_MAX_UID)) {
+            kms_debug("response: locate returned an identifier we could not present as CKA_ID");
             return KMS_E_PROTOCOL;
+        }
         if (*n == max) {
             /* We asked for at most max (Maximum Items, §4.9). */
             kms_debug("response: locate returned more than %zu items", max);

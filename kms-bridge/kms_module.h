@@ -54,7 +54,7 @@ typedef struct {
     CK_FLAGS flags;
     /* FindObjects state */
     int finding;
-    CK_OBJECT_HANDLE found[KMIP_MAX_LOCATE];
+    CK_OBJECT_HANDLE *found; /* malloc'd, n_found entries */
     size_t n_found, next_found;
     /* Encrypt/Decrypt state (PKCS#11 2.40 §5.8: one operation at a time) */
     int op;
@@ -93,6 +93,8 @@ void kms_session_free(kms_session *s);
  * leaves the lock released. */
 CK_RV kms_session_lock(CK_SESSION_HANDLE h, kms_session **out);
 void kms_unlock(void);
+/* Ends a FindObjects operation of s (frees its results). Under the lock. */
+void kms_session_end_find(kms_session *s);
 /* Ends any crypto operation of s (frees its AAD). Under the lock. */
 void kms_session_end_op(kms_session *s);
 /* Under the lock: the handle for (slot, uid), creating the entry; 0 if full. */

@@ -8,6 +8,7 @@
 
 #include <openssl/rand.h>
 
+#include "kms_diag.h"
 #include "kms_log.h"
 #include "secmem.h"
 
@@ -84,6 +85,9 @@ static kms_status ex_begin(exchange *x, uint32_t op, size_t payload_bytes)
 static void ex_end(exchange *x, kms_status st)
 {
     int keep = st == KMS_OK || (st == KMS_E_RESULT && !x->message_level);
+    if (st == KMS_E_PROTOCOL && x->conn != NULL)
+        kms_diag_add("KMS %s: %s: answer refused (malformed or unexpected; ENVELOPE_KMS_DEBUG=1 "
+                     "shows why)", kms_conn_endpoint(x->conn), op_name(x->q.op));
     if (x->conn != NULL && !keep)
         kms_debug("endpoint %s: connection dropped after: %s", kms_conn_endpoint(x->conn),
                   x->message_level ? "message-level error" : kms_status_name(st));
@@ -114,6 +118,16 @@ static kms_status ex_run(kms_slot *s, exchange *x, int idempotent, kmip_result *
         st = KMS_E_RESULT;
     x->message_level = st == KMS_E_RESULT && res->message_level;
     long ms = (long)(kms_now_ms() - x->t0);
+    const char *ep = x->conn != NULL ? kms_conn_endpoint(x->conn) : s->cfg.label;
+    if (st == KMS_E_RESULT)
+        kms_diag_add("KMS %s: %s: server refused%s: reason 0x%x \"%s\"", ep, op_name(x->q.op),
+                     res->message_level ? " the message" : "", (unsigned)res->reason, res->message);
+    else if (st == KMS_E_PROTOCOL && x->conn != NULL)
+        kms_diag_add("KMS %s: %s: answer refused (malformed or unexpected; ENVELOPE_KMS_DEBUG=1 "
+                     "shows why)", ep, op_name(x->q.op));
+    else if (st == KMS_E_IDENTITY && x->conn == NULL && !kms_slot_has_tls(s))
+        kms_diag_add("KMS %s: the client key is not loaded (C_Login with its passphrase)",
+                     s->cfg.label);
     if (st == KMS_E_RESULT)
         kms_debug("slot %s: %s: server refused%s: status %u reason 0x%x \"%s\" (%ld ms)",
                   s->cfg.label, op_name(x->q.op), res->message_level ? " the message" : "",
@@ -123,15 +137,15 @@ static kms_status ex_run(kms_slot *s, exchange *x, int idempotent, kmip_result *
     return st;
 }
 
-kms_status kms_op_locate(kms_slot *s, const char *name, char uids[][KMIP_MAX_UID + 1],
-                         size_t max, size_t *n, kmip_result *res)
+kms_status kms_op_locate(kms_slot *s, const char *name, uint32_t offset,
+                         char uids[][KMIP_MAX_UID + 1], size_t max, size_t *n, kmip_result *res)
 {
     exchange x;
     ttlv_r p;
     *n = 0;
     kms_status st = ex_begin(&x, KMIP_OP_LOCATE, name ? strlen(name) : 0);
     if (st == KMS_OK) {
-        kmip_build_locate(&x.w, &x.q, name);
+        kmip_build_locate(&x.w, &x.q, name, offset);
         st = ex_run(s, &x, 1, res, &p);
     }
     if (st == KMS_OK)

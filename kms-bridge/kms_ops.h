@@ -14,8 +14,11 @@
 #include "kmip.h"
 #include "kms_pool.h"
 
-kms_status kms_op_locate(kms_slot *s, const char *name, char uids[][KMIP_MAX_UID + 1],
-                         size_t max, size_t *n, kmip_result *res) __attribute__((warn_unused_result));
+/* One page of a Locate: up to max (<= KMIP_MAX_LOCATE) identifiers after
+ * skipping `offset`. More than max answered is KMS_E_PROTOCOL. */
+kms_status kms_op_locate(kms_slot *s, const char *name, uint32_t offset,
+                         char uids[][KMIP_MAX_UID + 1], size_t max, size_t *n,
+                         kmip_result *res) __attribute__((warn_unused_result));
 kms_status kms_op_get_attributes(kms_slot *s, const char *uid, kmip_key_attrs *a,
                                  kmip_result *res) __attribute__((warn_unused_result));
 /* Create AES-256 (Encrypt|Decrypt, Name) then Activate (PyKMIP creates keys

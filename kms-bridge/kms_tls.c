@@ -24,6 +24,7 @@
 #include <openssl/x509v3.h>
 
 #include "kmip.h"
+#include "kms_diag.h"
 #include "kms_log.h"
 #include "secmem.h"
 
@@ -196,6 +197,7 @@ static kms_status tcp_connect(const kms_endpoint_cfg *ep, int64_t deadline, int 
     struct addrinfo *res = NULL, *ai;
     if (getaddrinfo(ep->host, ep->port, &hints, &res) != 0) {
         kms_debug("endpoint %s:%s: name does not resolve", ep->host, ep->port);
+        kms_diag_add("KMS %s:%s: name does not resolve", ep->host, ep->port);
         return KMS_E_UNREACHABLE;
     }
     kms_status st = KMS_E_UNREACHABLE;
@@ -223,6 +225,8 @@ static kms_status tcp_connect(const kms_endpoint_cfg *ep, int64_t deadline, int 
         }
         kms_debug("endpoint %s:%s: connect failed: %s", ep->host, ep->port,
                   st == KMS_E_TIMEOUT ? "timeout" : strerror(errno));
+        kms_diag_add("KMS %s:%s: connect failed: %s", ep->host, ep->port,
+                     st == KMS_E_TIMEOUT ? "timed out" : strerror(errno));
         close(fd);
         if (st == KMS_E_TIMEOUT)
             break;
@@ -230,6 +234,16 @@ static kms_status tcp_connect(const kms_endpoint_cfg *ep, int64_t deadline, int 
     }
     freeaddrinfo(res);
     return st == KMS_E_TIMEOUT ? KMS_E_TIMEOUT : KMS_E_UNREACHABLE;
+}
+
+/* OpenSSL's reason for the newest error on this thread's queue (inside the
+ * caller's ERR mark): a fixed string such as "sslv3 alert handshake
+ * failure", never data. */
+static const char *tls_reason(void)
+{
+    unsigned long e = ERR_peek_last_error();
+    const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
+    return r != NULL ? r : "no reason given";
 }
 
 /* The server refused our certificate: an alert about it. Under TLS 1.2 it
@@ -272,6 +286,8 @@ static kms_status ssl_wait(kms_conn *c, int r, int64_t deadline)
         if (identity_refused(ERR_peek_last_error())) {
             kms_debug_openssl("TLS");
             kms_debug("endpoint %s: the server refused our client certificate", c->endpoint);
+            kms_diag_add("KMS %s: the server refused our client certificate (%s)", c->endpoint,
+                         tls_reason());
             return KMS_E_IDENTITY;
         }
         return KMS_E_IO;
@@ -298,8 +314,10 @@ kms_status kms_conn_open(kms_tls *t, const kms_endpoint_cfg *ep, const char *ver
     sigpipe_block(&g);
     ERR_set_mark();
     st = KMS_E_INTERNAL;
-    if ((c->ssl = SSL_new(t->ctx)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1)
+    if ((c->ssl = SSL_new(t->ctx)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
+        kms_diag_add("KMS %s: cannot set up TLS: %s", c->endpoint, tls_reason());
         goto fail;
+    }
     /* The server certificate must name what we dialled (or server-name). */
     unsigned char ipbuf[16];
     int is_ip = inet_pton(AF_INET, verify_name, ipbuf) == 1 ||
@@ -326,20 +344,41 @@ kms_status kms_conn_open(kms_tls *t, const kms_endpoint_cfg *ep, const char *ver
                 continue;
             kms_debug("endpoint %s: TLS handshake %s", c->endpoint,
                       st == KMS_E_TIMEOUT ? "timed out" : "failed");
+            if (st != KMS_E_IDENTITY)
+                kms_diag_add("KMS %s: TLS handshake %s", c->endpoint,
+                             st == KMS_E_TIMEOUT ? "timed out" : "failed");
             goto fail;
         }
         long vr = SSL_get_verify_result(c->ssl);
         if (vr != X509_V_OK) {
             kms_debug("endpoint %s: server certificate refused: %s (expected name %s)",
                       c->endpoint, X509_verify_cert_error_string(vr), verify_name);
+            kms_diag_add("KMS %s: TLS handshake failed: server certificate refused: %s "
+                         "(expected name %s)", c->endpoint, X509_verify_cert_error_string(vr),
+                         verify_name);
             st = KMS_E_UNREACHABLE;
         } else if (identity_refused(ERR_peek_last_error())) {
             kms_debug_openssl("TLS handshake");
             kms_debug("endpoint %s: the server refused our client certificate", c->endpoint);
+            kms_diag_add("KMS %s: TLS handshake failed: the server refused our client "
+                         "certificate (%s)", c->endpoint, tls_reason());
             st = KMS_E_IDENTITY;
         } else {
             kms_debug_openssl("TLS handshake");
             kms_debug("endpoint %s: TLS handshake failed", c->endpoint);
+            unsigned long e = ERR_peek_last_error();
+            /* A handshake_failure alert before any certificate was checked:
+             * most often no suite in common. PyKMIP 0.10's TLS 1.2 list has
+             * ECDHE with AES-GCM only for ECDSA certificates (its ECDHE-RSA
+             * suites are CBC, which we never offer). */
+            int no_suite = ERR_GET_LIB(e) == ERR_LIB_SSL &&
+                           (ERR_GET_REASON(e) == SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE ||
+                            ERR_GET_REASON(e) == SSL_R_NO_CIPHERS_AVAILABLE ||
+                            ERR_GET_REASON(e) == SSL_R_NO_SHARED_CIPHER);
+            kms_diag_add("KMS %s: TLS handshake failed: %s%s", c->endpoint, tls_reason(),
+                         no_suite ? " (no cipher suite in common? PyKMIP needs an ECDSA "
+                                    "certificate for ECDHE-AES-GCM)"
+                                  : "");
             st = KMS_E_UNREACHABLE;
         }
         goto fail;
@@ -408,6 +447,8 @@ static kms_status refusal_or_io(kms_conn *c, kms_status st)
         identity_refused(ERR_peek_last_error())) {
         kms_debug_openssl("TLS");
         kms_debug("endpoint %s: the server refused our client certificate", c->endpoint);
+        kms_diag_add("KMS %s: the server refused our client certificate (%s)", c->endpoint,
+                     tls_reason());
         return KMS_E_IDENTITY;
     }
     return st;
@@ -461,6 +502,13 @@ kms_status kms_conn_roundtrip(kms_conn *c, const uint8_t *req, size_t reqlen, ui
 done:
     if (st == KMS_E_IO)
         kms_debug_openssl("TLS I/O");
+    if (st == KMS_E_IO || st == KMS_E_TIMEOUT)
+        kms_diag_add("KMS %s: %s", c->endpoint,
+                     st == KMS_E_TIMEOUT ? "no answer within timeout-ms" : "connection lost mid-call");
+    else if (st == KMS_E_PROTOCOL || st == KMS_E_TOO_LARGE)
+        kms_diag_add("KMS %s: answer refused: %s", c->endpoint,
+                     st == KMS_E_TOO_LARGE ? "response larger than the limit"
+                                           : "not a KMIP Response Message");
     ERR_pop_to_mark();
     sigpipe_restore(&g);
     return st;

@@ -4,6 +4,7 @@
  * returns CKR_FUNCTION_NOT_SUPPORTED, through typed stubs so the compiler
  * checks each entry against <p11-kit/pkcs11.h>.
  */
+#include "kms_diag.h"
 #include "kms_module.h"
 
 #define NS(name, ...) \
@@ -53,49 +54,93 @@ NS(UnwrapKey, CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c, CK_BY
    CK_ATTRIBUTE_PTR f, CK_ULONG g, CK_OBJECT_HANDLE_PTR h)
 NS(DeriveKey, CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c, CK_ATTRIBUTE_PTR d,
    CK_ULONG e, CK_OBJECT_HANDLE_PTR f)
-NS(GetFunctionStatus, CK_SESSION_HANDLE a)
-NS(CancelFunction, CK_SESSION_HANDLE a)
+/* PKCS#11 2.40 §5.20: legacy parallel-function management; a module
+ * "should simply return the value CKR_FUNCTION_NOT_PARALLEL". */
+static CK_RV np_GetFunctionStatus(CK_SESSION_HANDLE a)
+{
+    (void)a;
+    return CKR_FUNCTION_NOT_PARALLEL;
+}
+
+static CK_RV np_CancelFunction(CK_SESSION_HANDLE a)
+{
+    (void)a;
+    return CKR_FUNCTION_NOT_PARALLEL;
+}
 NS(WaitForSlotEvent, CK_FLAGS a, CK_SLOT_ID_PTR b, CK_VOID_PTR c)
+
+
+/* Every implemented entry point first clears the thread's reason text
+ * (kms_diag.h), so that the text always describes the latest call. */
+#define W(name, params, args) \
+    static CK_RV w_##name params { kms_diag_clear(); return kms_##name args; }
+
+W(Initialize, (CK_VOID_PTR a), (a))
+W(Finalize, (CK_VOID_PTR a), (a))
+W(GetInfo, (CK_INFO_PTR a), (a))
+W(GetSlotList, (CK_BBOOL a, CK_SLOT_ID_PTR b, CK_ULONG_PTR c), (a, b, c))
+W(GetSlotInfo, (CK_SLOT_ID a, CK_SLOT_INFO_PTR b), (a, b))
+W(GetTokenInfo, (CK_SLOT_ID a, CK_TOKEN_INFO_PTR b), (a, b))
+W(GetMechanismList, (CK_SLOT_ID a, CK_MECHANISM_TYPE_PTR b, CK_ULONG_PTR c), (a, b, c))
+W(GetMechanismInfo, (CK_SLOT_ID a, CK_MECHANISM_TYPE b, CK_MECHANISM_INFO_PTR c), (a, b, c))
+W(OpenSession, (CK_SLOT_ID a, CK_FLAGS b, CK_VOID_PTR c, CK_NOTIFY d, CK_SESSION_HANDLE_PTR e), (a, b, c, d, e))
+W(CloseSession, (CK_SESSION_HANDLE a), (a))
+W(CloseAllSessions, (CK_SLOT_ID a), (a))
+W(GetSessionInfo, (CK_SESSION_HANDLE a, CK_SESSION_INFO_PTR b), (a, b))
+W(Login, (CK_SESSION_HANDLE a, CK_USER_TYPE b, CK_UTF8CHAR_PTR c, CK_ULONG d), (a, b, c, d))
+W(Logout, (CK_SESSION_HANDLE a), (a))
+W(DestroyObject, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b), (a, b))
+W(GetAttributeValue, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR c, CK_ULONG d), (a, b, c, d))
+W(FindObjectsInit, (CK_SESSION_HANDLE a, CK_ATTRIBUTE_PTR b, CK_ULONG c), (a, b, c))
+W(FindObjects, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE_PTR b, CK_ULONG c, CK_ULONG_PTR d), (a, b, c, d))
+W(FindObjectsFinal, (CK_SESSION_HANDLE a), (a))
+W(EncryptInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c), (a, b, c))
+W(Encrypt, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e), (a, b, c, d, e))
+W(DecryptInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c), (a, b, c))
+W(Decrypt, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e), (a, b, c, d, e))
+W(GenerateKey, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_ATTRIBUTE_PTR c, CK_ULONG d, CK_OBJECT_HANDLE_PTR e), (a, b, c, d, e))
+W(SeedRandom, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), (a, b, c))
+W(GenerateRandom, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), (a, b, c))
 
 __attribute__((visibility("default"))) CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out);
 
 static CK_FUNCTION_LIST function_list = {
     .version = {2, 40},
-    .C_Initialize = kms_Initialize,
-    .C_Finalize = kms_Finalize,
-    .C_GetInfo = kms_GetInfo,
+    .C_Initialize = w_Initialize,
+    .C_Finalize = w_Finalize,
+    .C_GetInfo = w_GetInfo,
     .C_GetFunctionList = C_GetFunctionList,
-    .C_GetSlotList = kms_GetSlotList,
-    .C_GetSlotInfo = kms_GetSlotInfo,
-    .C_GetTokenInfo = kms_GetTokenInfo,
-    .C_GetMechanismList = kms_GetMechanismList,
-    .C_GetMechanismInfo = kms_GetMechanismInfo,
+    .C_GetSlotList = w_GetSlotList,
+    .C_GetSlotInfo = w_GetSlotInfo,
+    .C_GetTokenInfo = w_GetTokenInfo,
+    .C_GetMechanismList = w_GetMechanismList,
+    .C_GetMechanismInfo = w_GetMechanismInfo,
     .C_InitToken = ns_InitToken,
     .C_InitPIN = ns_InitPIN,
     .C_SetPIN = ns_SetPIN,
-    .C_OpenSession = kms_OpenSession,
-    .C_CloseSession = kms_CloseSession,
-    .C_CloseAllSessions = kms_CloseAllSessions,
-    .C_GetSessionInfo = kms_GetSessionInfo,
+    .C_OpenSession = w_OpenSession,
+    .C_CloseSession = w_CloseSession,
+    .C_CloseAllSessions = w_CloseAllSessions,
+    .C_GetSessionInfo = w_GetSessionInfo,
     .C_GetOperationState = ns_GetOperationState,
     .C_SetOperationState = ns_SetOperationState,
-    .C_Login = kms_Login,
-    .C_Logout = kms_Logout,
+    .C_Login = w_Login,
+    .C_Logout = w_Logout,
     .C_CreateObject = ns_CreateObject,
     .C_CopyObject = ns_CopyObject,
-    .C_DestroyObject = kms_DestroyObject,
+    .C_DestroyObject = w_DestroyObject,
     .C_GetObjectSize = ns_GetObjectSize,
-    .C_GetAttributeValue = kms_GetAttributeValue,
+    .C_GetAttributeValue = w_GetAttributeValue,
     .C_SetAttributeValue = ns_SetAttributeValue,
-    .C_FindObjectsInit = kms_FindObjectsInit,
-    .C_FindObjects = kms_FindObjects,
-    .C_FindObjectsFinal = kms_FindObjectsFinal,
-    .C_EncryptInit = kms_EncryptInit,
-    .C_Encrypt = kms_Encrypt,
+    .C_FindObjectsInit = w_FindObjectsInit,
+    .C_FindObjects = w_FindObjects,
+    .C_FindObjectsFinal = w_FindObjectsFinal,
+    .C_EncryptInit = w_EncryptInit,
+    .C_Encrypt = w_Encrypt,
     .C_EncryptUpdate = ns_EncryptUpdate,
     .C_EncryptFinal = ns_EncryptFinal,
-    .C_DecryptInit = kms_DecryptInit,
-    .C_Decrypt = kms_Decrypt,
+    .C_DecryptInit = w_DecryptInit,
+    .C_Decrypt = w_Decrypt,
     .C_DecryptUpdate = ns_DecryptUpdate,
     .C_DecryptFinal = ns_DecryptFinal,
     .C_DigestInit = ns_DigestInit,
@@ -119,15 +164,15 @@ static CK_FUNCTION_LIST function_list = {
     .C_DecryptDigestUpdate = ns_DecryptDigestUpdate,
     .C_SignEncryptUpdate = ns_SignEncryptUpdate,
     .C_DecryptVerifyUpdate = ns_DecryptVerifyUpdate,
-    .C_GenerateKey = kms_GenerateKey,
+    .C_GenerateKey = w_GenerateKey,
     .C_GenerateKeyPair = ns_GenerateKeyPair,
     .C_WrapKey = ns_WrapKey,
     .C_UnwrapKey = ns_UnwrapKey,
     .C_DeriveKey = ns_DeriveKey,
-    .C_SeedRandom = kms_SeedRandom,
-    .C_GenerateRandom = kms_GenerateRandom,
-    .C_GetFunctionStatus = ns_GetFunctionStatus,
-    .C_CancelFunction = ns_CancelFunction,
+    .C_SeedRandom = w_SeedRandom,
+    .C_GenerateRandom = w_GenerateRandom,
+    .C_GetFunctionStatus = np_GetFunctionStatus,
+    .C_CancelFunction = np_CancelFunction,
     .C_WaitForSlotEvent = ns_WaitForSlotEvent,
 };
 

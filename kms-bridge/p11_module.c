@@ -51,6 +51,7 @@ CK_SESSION_HANDLE kms_session_handle(const kms_session *s)
 void kms_session_free(kms_session *s)
 {
     kms_session_end_op(s);
+    kms_session_end_find(s);
     memset(s, 0, sizeof(*s));
     g_kms.session_gen[s - g_kms.sessions]++;
 }
@@ -86,6 +87,14 @@ CK_RV kms_session_lock(CK_SESSION_HANDLE h, kms_session **out)
 void kms_unlock(void)
 {
     pthread_mutex_unlock(&g_kms.lock);
+}
+
+void kms_session_end_find(kms_session *s)
+{
+    free(s->found);
+    s->found = NULL;
+    s->finding = 0;
+    s->n_found = s->next_found = 0;
 }
 
 void kms_session_end_op(kms_session *s)
@@ -180,9 +189,15 @@ CK_RV kms_Initialize(CK_VOID_PTR args)
     const char *path = getenv("ENVELOPE_KMS_CONF");
     if (args != NULL) {
         CK_C_INITIALIZE_ARGS *a = args;
-        /* §5.4: application-supplied mutexes without CKF_OS_LOCKING_OK
-         * would have to be used instead of ours; we only have ours. */
-        if (a->CreateMutex != NULL && !(a->flags & CKF_OS_LOCKING_OK))
+        /* §5.4: the four mutex functions are supplied all together or not
+         * at all; some but not all is CKR_ARGUMENTS_BAD. */
+        int given = (a->CreateMutex != NULL) + (a->DestroyMutex != NULL) +
+                    (a->LockMutex != NULL) + (a->UnlockMutex != NULL);
+        if (given != 0 && given != 4)
+            return CKR_ARGUMENTS_BAD;
+        /* Application-supplied mutexes without CKF_OS_LOCKING_OK would have
+         * to be used instead of ours; we only have ours. */
+        if (given == 4 && !(a->flags & CKF_OS_LOCKING_OK))
             return CKR_CANT_LOCK;
         /* pReserved carries our config path, as NSS passes module
          * parameters: the documented alternative to ENVELOPE_KMS_CONF. */

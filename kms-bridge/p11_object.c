@@ -13,15 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kms_diag.h"
 #include "kms_log.h"
 #include "kms_module.h"
 #include "kms_ops.h"
-
-/* A candidate found on the KMS, before it gets a handle. */
-typedef struct {
-    char uid[KMIP_MAX_UID + 1];
-    kmip_key_attrs a;
-} candidate;
+#include "kms_text.h"
+#include "p11_lookup.h"
 
 static const CK_BBOOL ck_true = CK_TRUE, ck_false = CK_FALSE;
 
@@ -125,78 +122,24 @@ static int matches(const kms_object *o, const CK_ATTRIBUTE *tmpl, CK_ULONG n)
     return 1;
 }
 
-/* Copies a CK_UTF8CHAR attribute into a C string (refusing NULs). */
+/* Copies an attribute that becomes a KMIP Text String into a C string:
+ * 1..cap-1 bytes of well-formed UTF-8 without NUL (kms_text.h). */
 static int attr_string(const CK_ATTRIBUTE *at, char *dst, size_t cap)
 {
     if (at->pValue == NULL || at->ulValueLen == 0 || at->ulValueLen >= cap ||
-        memchr(at->pValue, 0, at->ulValueLen) != NULL)
+        !kms_utf8_valid(at->pValue, at->ulValueLen))
         return 0;
     memcpy(dst, at->pValue, at->ulValueLen);
     dst[at->ulValueLen] = 0;
     return 1;
 }
 
-/* AES keys of a size we can use, in a State that allows Encrypt or
- * Decrypt (KMIP 1.4 §3.22: Active, or Deactivated for Decrypt); anything
- * else on the KMS is not shown. A Pre-Active key (e.g. left behind by a
- * Create whose Activate never came) would only ever answer "denied"; a
- * Compromised or Destroyed one must not be used. */
-static int usable(const kmip_key_attrs *a)
+/* 1 if the CKA_LABEL value is not UTF-8 at all (CK_UTF8CHAR, PKCS#11 2.40
+ * §4.4; KMIP Text String §9.1.1.4): refused with CKR_ATTRIBUTE_VALUE_INVALID
+ * before anything is sent, rather than handed to the KMS to choke on. */
+static int label_not_utf8(const CK_ATTRIBUTE *at)
 {
-    return a->object_type == KMIP_OBJECT_SYMMETRIC_KEY && a->algorithm == KMIP_ALG_AES &&
-           (a->length_bits == 128 || a->length_bits == 192 || a->length_bits == 256) &&
-           kms_state_allows(a->state, KMS_OP_NONE);
-}
-
-/* The usable keys named label (NULL: all), or the one with Unique
- * Identifier id (non-NULL), into c[0..*nc) (room for KMIP_MAX_LOCATE).
- * Network I/O: call without the lock. */
-static CK_RV lookup(kms_slot *ks, const char *label, const char *id, candidate *c, size_t *nc)
-{
-    char (*uids)[KMIP_MAX_UID + 1] = calloc(KMIP_MAX_LOCATE, sizeof(*uids));
-    size_t nu = 0;
-    kmip_result res;
-    kms_status st;
-    CK_RV rv = CKR_OK;
-    *nc = 0;
-    if (uids == NULL)
-        return CKR_HOST_MEMORY;
-    if (id != NULL) {
-        snprintf(uids[0], sizeof(uids[0]), "%s", id);
-        nu = 1;
-    } else {
-        /* More than KMIP_MAX_LOCATE (Maximum Items) answered is a refused
-         * answer (CKR_FUNCTION_FAILED), never taken for a match. */
-        st = kms_op_locate(ks, label, uids, KMIP_MAX_LOCATE, &nu, &res);
-        if (st != KMS_OK) {
-            rv = kms_ckr(st, &res, KMS_CTX_OBJECT);
-            goto out;
-        }
-    }
-    for (size_t i = 0; i < nu; i++) {
-        st = kms_op_get_attributes(ks, uids[i], &c[*nc].a, &res);
-        if (st == KMS_E_RESULT && res.reason == KMIP_REASON_ITEM_NOT_FOUND)
-            continue; /* gone since Locate, or an unknown CKA_ID: no match */
-        if (st != KMS_OK) {
-            /* Permission Denied on an id we were given is reported as such
-             * (CKR_KEY_FUNCTION_NOT_PERMITTED): the caller asked for this
-             * key and may not use it; it must not look like "not found". */
-            rv = kms_ckr(st, &res, KMS_CTX_KEY);
-            goto out;
-        }
-        if (!usable(&c[*nc].a)) {
-            kms_debug("slot %s: key %s not offered (type %u, algorithm %u, %d bits, state %u)",
-                      ks->cfg.label, uids[i], (unsigned)c[*nc].a.object_type,
-                      (unsigned)c[*nc].a.algorithm, (int)c[*nc].a.length_bits,
-                      (unsigned)c[*nc].a.state);
-            continue;
-        }
-        snprintf(c[*nc].uid, sizeof(c[*nc].uid), "%s", uids[i]);
-        (*nc)++;
-    }
-out:
-    free(uids);
-    return rv;
+    return at->pValue != NULL && at->ulValueLen > 0 && !kms_utf8_valid(at->pValue, at->ulValueLen);
 }
 
 CK_RV kms_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
@@ -211,11 +154,19 @@ CK_RV kms_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n
     int by_label = 0, by_id = 0, impossible = 0;
     for (CK_ULONG i = 0; i < n; i++) {
         if (tmpl[i].type == CKA_LABEL) {
+            if (label_not_utf8(&tmpl[i]))
+                return CKR_ATTRIBUTE_VALUE_INVALID;
             by_label = 1;
             impossible |= !attr_string(&tmpl[i], label, sizeof(label));
         } else if (tmpl[i].type == CKA_ID) {
+            /* Our CKA_IDs are KMIP Unique Identifiers (Text Strings): an id
+             * that cannot be one (binary, e.g. the random 16 bytes a
+             * keygen probes for; empty; too long) names no object here,
+             * answered without a round trip. */
             by_id = 1;
-            impossible |= !attr_string(&tmpl[i], id, sizeof(id));
+            impossible |= tmpl[i].pValue == NULL ||
+                           !kms_uid_ok(tmpl[i].pValue, tmpl[i].ulValueLen, KMIP_MAX_UID) ||
+                           !attr_string(&tmpl[i], id, sizeof(id));
         } else if (tmpl[i].type == CKA_CLASS) {
             CK_OBJECT_CLASS c;
             impossible |= tmpl[i].ulValueLen != sizeof(c) || tmpl[i].pValue == NULL ||
@@ -234,26 +185,36 @@ CK_RV kms_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n
     kms_unlock();
 
     /* Network I/O without the lock. */
-    candidate *c = calloc(KMIP_MAX_LOCATE, sizeof(*c));
+    kms_candidate *c = NULL;
     size_t nc = 0;
-    if (c == NULL) {
+    CK_OBJECT_HANDLE *found = NULL;
+    /* impossible: e.g. CKA_CLASS = CKO_PRIVATE_KEY: nothing here matches. */
+    if (!impossible &&
+        (rv = kms_lookup(&g_kms.slots[slot], by_label ? label : NULL, by_id ? id : NULL, &c, &nc)) != CKR_OK)
+        goto out;
+    if (nc > 0 && (found = calloc(nc, sizeof(*found))) == NULL) {
         rv = CKR_HOST_MEMORY;
         goto out;
     }
-    /* impossible: e.g. CKA_CLASS = CKO_PRIVATE_KEY: nothing here matches. */
-    if (!impossible &&
-        (rv = lookup(&g_kms.slots[slot], by_label ? label : NULL, by_id ? id : NULL, c, &nc)) != CKR_OK)
-        goto out;
 
     rv = kms_session_lock(h, &s);
     if (rv != CKR_OK)
         goto out;
+    if (s->finding || s->op != KMS_OP_NONE) {
+        kms_unlock(); /* another thread began an operation meanwhile */
+        rv = CKR_OPERATION_ACTIVE;
+        goto out;
+    }
     s->n_found = s->next_found = 0;
+    s->found = found;
+    found = NULL;
     for (size_t i = 0; i < nc; i++) {
         CK_OBJECT_HANDLE oh = kms_object_intern(slot, c[i].uid, c[i].a.name,
                                                 (CK_ULONG)c[i].a.length_bits / 8, c[i].a.state);
         if (oh == 0) {
+            kms_session_end_find(s);
             kms_unlock();
+            kms_diag_add("kms-bridge: object table full (%d keys)", KMS_MAX_OBJECTS);
             rv = CKR_HOST_MEMORY;
             goto out;
         }
@@ -263,6 +224,7 @@ CK_RV kms_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n
     s->finding = 1;
     kms_unlock();
 out:
+    free(found);
     free(c);
     return rv;
 }
@@ -294,8 +256,7 @@ CK_RV kms_FindObjectsFinal(CK_SESSION_HANDLE h)
     if (rv != CKR_OK)
         return rv;
     rv = s->finding ? CKR_OK : CKR_OPERATION_NOT_INITIALIZED;
-    s->finding = 0;
-    s->n_found = s->next_found = 0;
+    kms_session_end_find(s);
     kms_unlock();
     return rv;
 }
@@ -406,11 +367,9 @@ CK_RV kms_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_P
      * the same name rather than make lookups ambiguous. Keys FindObjects
      * never offers (Pre-Active leftovers, Compromised, ...) do not count;
      * a Locate that fails or is refused is an error, not a duplicate. */
-    candidate *c = calloc(KMIP_MAX_LOCATE, sizeof(*c));
+    kms_candidate *c = NULL;
     size_t nc = 0;
-    if (c == NULL)
-        return CKR_HOST_MEMORY;
-    rv = lookup(ks, label, NULL, c, &nc);
+    rv = kms_lookup(ks, label, NULL, &c, &nc);
     free(c);
     if (rv != CKR_OK)
         return rv;

@@ -131,13 +131,25 @@ CK_RV kms_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info)
 
 CK_RV kms_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len)
 {
-    if (user != CKU_USER)
-        return user == CKU_SO || user == CKU_CONTEXT_SPECIFIC ? CKR_USER_TYPE_INVALID
-                                                              : CKR_USER_TYPE_INVALID;
+    /* The session is checked before the user type: a bad handle is
+     * CKR_SESSION_HANDLE_INVALID whatever else is wrong (§5.6, §5.1.4). */
     kms_session *s;
     CK_RV rv = kms_session_lock(h, &s);
     if (rv != CKR_OK)
         return rv;
+    if (user == CKU_CONTEXT_SPECIFIC) {
+        /* §5.6: context-specific login authorises the operation just
+         * initialised with a CKA_ALWAYS_AUTHENTICATE key. Without an
+         * operation there is nothing to authorise; none of our keys has
+         * CKA_ALWAYS_AUTHENTICATE, so an active one needs nothing either
+         * (SoftHSM2 answers the same). */
+        kms_unlock();
+        return CKR_OPERATION_NOT_INITIALIZED;
+    }
+    if (user != CKU_USER) {
+        kms_unlock();
+        return CKR_USER_TYPE_INVALID; /* no security officer: the KMS has none for us */
+    }
     CK_SLOT_ID slot = s->slot;
     if (g_kms.logged_in[slot]) {
         kms_unlock();

@@ -84,20 +84,24 @@ static envelope_status vfail(envelope_err *err, envelope_status code, int with_o
     if (n < 0)
         err->message[0] = '\0';
     if (with_ossl) {
-        /* The envelope provider says what is wrong in the error's text
-         * (token, object, which setting); other libraries' reasons are
-         * enough on their own. */
+        /* The raiser's detail follows the reason: the envelope provider's
+         * says which token, key or setting and, from a module that tells,
+         * which endpoint failed and why (never secrets: docs/SECURITY.md). */
         const char *data = NULL;
         int flags = 0;
         unsigned long e = ERR_peek_last_error_data(&data, &flags);
         const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
         const char *lib = e != 0 ? ERR_lib_error_string(e) : NULL;
+        int detail = r != NULL && data != NULL && *data != 0 && (flags & ERR_TXT_STRING);
         size_t used = strlen(err->message);
-        if (lib != NULL && strcmp(lib, ENVELOPE_PROVIDER_NAME) == 0 && data != NULL
-            && (flags & ERR_TXT_STRING) && *data != '\0' && used < sizeof(err->message))
-            snprintf(err->message + used, sizeof(err->message) - used, ": %s", data);
-        else if (r != NULL && used < sizeof(err->message))
-            snprintf(err->message + used, sizeof(err->message) - used, " (OpenSSL: %s)", r);
+        if (r != NULL && used < sizeof(err->message)) {
+            if (lib != NULL && strcmp(lib, ENVELOPE_PROVIDER_NAME) == 0)
+                snprintf(err->message + used, sizeof(err->message) - used, ": %s%s%s", r,
+                         detail ? ": " : "", detail ? data : "");
+            else
+                snprintf(err->message + used, sizeof(err->message) - used, " (OpenSSL: %s%s%s)", r,
+                         detail ? ": " : "", detail ? data : "");
+        }
     }
     return code;
 }

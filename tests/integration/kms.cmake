@@ -13,9 +13,9 @@ if(TARGET envelope_kms_pkcs11)
   if(TARGET envelope_provider AND TARGET envelope_cli)
     list(APPEND KMS_IT_ENV "ENV_PROVIDER_DIR=$<TARGET_FILE_DIR:envelope_provider>"
       "ENVELOPE_CLI=$<TARGET_FILE:envelope_cli>")
-    set(KMS_PROVIDER_TEST provider)
+    set(KMS_PROVIDER_TEST provider cli_kek)
   endif()
-  foreach(t pkcs11_tool semantics identity restart failover config faults ${KMS_PROVIDER_TEST})
+  foreach(t pkcs11_tool semantics identity restart failover config faults text listing ${KMS_PROVIDER_TEST})
     if(EXISTS ${ENVELOPE_TEST_ROOT}/integration/kms_${t}.sh)
       add_test(NAME kms_${t} COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/kms_${t}.sh)
       set_tests_properties(kms_${t} PROPERTIES ENVIRONMENT "${KMS_IT_ENV}" TIMEOUT 300

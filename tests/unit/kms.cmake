@@ -1,6 +1,6 @@
 # kms-bridge unit tests (cmocka), one file per module.
 if(TARGET envelope_kms_core)
-  foreach(t ttlv kmip config)
+  foreach(t ttlv kmip config text)
     add_executable(test_kms_${t} ${ENVELOPE_TEST_ROOT}/unit/test_kms_${t}.c)
     target_link_libraries(test_kms_${t} PRIVATE envelope_kms_core PkgConfig::CMOCKA envelope_warnings)
     add_test(NAME test_kms_${t} COMMAND test_kms_${t})

@@ -215,7 +215,7 @@ static void test_requests_are_well_formed(void **state)
         case 0: kmip_build_create_aes256(&w, &q, "kek-a"); break;
         case 1: kmip_build_uid_op(&w, &q, "7"); break;
         case 2: kmip_build_revoke(&w, &q, "7"); break;
-        case 3: kmip_build_locate(&w, &q, "kek-a"); break;
+        case 3: kmip_build_locate(&w, &q, "kek-a", 0); break;
         case 4: kmip_build_get_attributes(&w, &q, "7"); break;
         case 5: kmip_build_encrypt(&w, &q, "7", iv, 12, aad, 16, data, 32); break;
         case 6: kmip_build_decrypt(&w, &q, "7", iv, 12, aad, 16, data, 32, tag); break;

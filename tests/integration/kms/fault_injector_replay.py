@@ -13,7 +13,10 @@ every other case fails for its own reason.
 
 The case is read from CASE_FILE before each request. Every accepted TCP
 connection appends "accept" to DIR/connections, every completed TLS handshake
-"tls", so a test can count how often the bridge reconnected.
+"tls", so a test can count how often the bridge reconnected; every Locate
+request is appended there too ("locate HEX"), so a test can see its bytes.
+"locate-endless" answers a full page for every Offset Items, "locate-shifting"
+pages that do not line up; "name-utf8" names the key "clé" (UTF-8).
 TLS 1.2 and 1.3 are offered (Python's default maximum: 1.3 is negotiated).
 usage: fault_injector_replay.py PORT DIR CASE_FILE   (DIR holds server.pem/key, ca.pem)
 """
@@ -103,7 +106,14 @@ def answer(req, case):
     bid = find(items, 0x420093) or b""
     if op == 0x08:  # Locate
         n = 65 if case == "locate-65" else 1
-        return response(op, bid, [item(0x420094, TEXT, str(i + 1)) for i in range(n)])
+        first = 1
+        off = find(items, 0x4200D4)  # Offset Items
+        off = struct.unpack(">I", off)[0] if off else 0
+        if case == "locate-endless":  # a full page for every offset: never ends by itself
+            n, first = 64, off + 1
+        if case == "locate-shifting":  # every page starts elsewhere: the list "moves"
+            n, first = 64, off + 1000 * (off + 1)
+        return response(op, bid, [item(0x420094, TEXT, str(first + i)) for i in range(n)])
     if op == 0x0B:  # Get Attributes
         uid = find(items, 0x420094).decode()
         return response(op, bid, [
@@ -112,7 +122,8 @@ def answer(req, case):
             attr("Cryptographic Algorithm", item(0x42000B, ENUM, 3)),
             attr("Cryptographic Length", item(0x42000B, INT, 256)),
             attr("State", item(0x42000B, ENUM, STATES.get(case, 2))),
-            attr("Name", item(0x42000B, STRUCT, [item(0x420055, TEXT, "kek-a"), item(0x420054, ENUM, 1)]))])
+            attr("Name", item(0x42000B, STRUCT, [item(0x420055, TEXT, "clé" if case == "name-utf8" else "kek-a"),
+                                                  item(0x420054, ENUM, 1)]))])
     if op == 0x01:  # Create
         return response(op, bid, [item(0x420057, ENUM, 2), item(0x420094, TEXT, "2")])
     if op == 0x12:  # Activate
@@ -232,6 +243,8 @@ def serve(ctx, raw, case_file):
                 break
             case = open(case_file).read().strip()
             op = struct.unpack(">I", find(parse(req), 0x42005C))[0]
+            if op == 0x08:  # Locate requests (no key material) for the text checks
+                note(d, "locate " + req.hex())
             if case == "silent" and op in (0x1F, 0x20):
                 time.sleep(30)
                 break

@@ -6,6 +6,10 @@
 #   kms_setup                    creates $KMS_DIR with ca.pem, server.{pem,key},
 #                                client-a.{pem,key}, client-b.{pem,key} (EC P-256)
 #   kms_free_port                prints a free loopback TCP port
+#   kms_cert_rsa NAME CN EKU SAN creates $KMS_DIR/NAME.{pem,key} with an RSA-2048 key
+#                                (kms_server_start uses $KMS_SERVER_CERT, default
+#                                "server": set it to an RSA one to start a PyKMIP whose
+#                                TLS 1.2 suites share nothing with ours)
 #   kms_server_start NAME PORT [DB]
 #                                starts pykmip-server NAME on 127.0.0.1:PORT with
 #                                its own config, policy folder and sqlite db
@@ -42,14 +46,26 @@ kms_port_open() { # PORT -> 0 if something accepts on it
   "$KMS_PY" -c 'import socket,sys; s=socket.socket(); s.settimeout(0.5); sys.exit(0 if s.connect_ex(("127.0.0.1",int(sys.argv[1])))==0 else 1)' "$1"
 }
 
-kms_cert() { # NAME CN EKU SAN
+kms_cert_rsa() { # NAME CN EKU SAN
+  KMS_CERT_ALG=RSA kms_cert "$@"
+}
+
+kms_cert() { # NAME CN EKU SAN  (EC P-256, or RSA-2048 with KMS_CERT_ALG=RSA)
   local n=$1 cn=$2 eku=$3 san=$4
-  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$KMS_DIR/$n.key" 2>/dev/null
+  if [ "${KMS_CERT_ALG:-EC}" = RSA ]; then
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$KMS_DIR/$n.key" 2>/dev/null
+  else
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$KMS_DIR/$n.key" 2>/dev/null
+  fi
   chmod 600 "$KMS_DIR/$n.key"
   openssl req -new -key "$KMS_DIR/$n.key" -subj "/CN=$cn" -out "$KMS_DIR/$n.csr" 2>/dev/null
   {
     echo "basicConstraints=critical,CA:FALSE"
-    echo "keyUsage=critical,digitalSignature,keyAgreement"
+    if [ "${KMS_CERT_ALG:-EC}" = RSA ]; then
+      echo "keyUsage=critical,digitalSignature,keyEncipherment"
+    else
+      echo "keyUsage=critical,digitalSignature,keyAgreement"
+    fi
     echo "extendedKeyUsage=$eku"
     [ -n "$san" ] && echo "subjectAltName=$san"
   } >"$KMS_DIR/$n.ext"
@@ -78,8 +94,8 @@ kms_server_start() { # NAME PORT [DB]
 [server]
 hostname=127.0.0.1
 port=$port
-certificate_path=$KMS_DIR/server.pem
-key_path=$KMS_DIR/server.key
+certificate_path=$KMS_DIR/${KMS_SERVER_CERT:-server}.pem
+key_path=$KMS_DIR/${KMS_SERVER_CERT:-server}.key
 ca_path=$KMS_DIR/ca.pem
 auth_suite=TLS1.2
 policy_path=$KMS_DIR/policies

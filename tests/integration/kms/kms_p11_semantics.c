@@ -236,6 +236,42 @@ static void check_keygen_refusals(const char *label)
     P11(C_CloseSession(ro));
 }
 
+/* Application mutex callbacks for the C_Initialize argument checks; never
+ * called (the module refuses the arguments first). */
+static CK_RV mx_create(CK_VOID_PTR_PTR m) { *m = NULL; return CKR_OK; }
+static CK_RV mx_other(CK_VOID_PTR m) { (void)m; return CKR_OK; }
+
+/* PKCS#11 2.40 return codes for the legacy and corner-case entry points. */
+static void check_return_codes(void)
+{
+    EXPECT_RV(C_GetFunctionStatus(sess), CKR_FUNCTION_NOT_PARALLEL, "C_GetFunctionStatus (§5.20)");
+    EXPECT_RV(C_CancelFunction(sess), CKR_FUNCTION_NOT_PARALLEL, "C_CancelFunction (§5.20)");
+    EXPECT_RV(C_Login(sess, CKU_CONTEXT_SPECIFIC, (CK_UTF8CHAR_PTR) "x", 1),
+              CKR_OPERATION_NOT_INITIALIZED, "C_Login(CKU_CONTEXT_SPECIFIC) without an operation");
+    CK_SESSION_HANDLE bad = 0x7ffff;
+    EXPECT_RV(C_Login(bad, CKU_CONTEXT_SPECIFIC, (CK_UTF8CHAR_PTR) "x", 1), CKR_SESSION_HANDLE_INVALID,
+              "C_Login(bad session, CKU_CONTEXT_SPECIFIC): the handle first");
+    EXPECT_RV(C_Login(bad, CKU_SO, (CK_UTF8CHAR_PTR) "x", 1), CKR_SESSION_HANDLE_INVALID,
+              "C_Login(bad session, CKU_SO): the handle first");
+    EXPECT_RV(C_Login(bad, 4711, (CK_UTF8CHAR_PTR) "x", 1), CKR_SESSION_HANDLE_INVALID,
+              "C_Login(bad session, unknown user type): the handle first");
+    EXPECT_RV(C_Login(sess, 4711, (CK_UTF8CHAR_PTR) "x", 1), CKR_USER_TYPE_INVALID,
+              "C_Login(unknown user type)");
+    /* §5.4: all four mutex functions or none. Checked before "already
+     * initialised", so this runs in the initialised module. */
+    CK_C_INITIALIZE_ARGS one = {.CreateMutex = mx_create, .flags = CKF_OS_LOCKING_OK};
+    EXPECT_RV(C_Initialize(&one), CKR_ARGUMENTS_BAD, "C_Initialize with only CreateMutex");
+    CK_C_INITIALIZE_ARGS three = {.DestroyMutex = mx_other, .LockMutex = mx_other,
+                                  .UnlockMutex = mx_other};
+    EXPECT_RV(C_Initialize(&three), CKR_ARGUMENTS_BAD, "C_Initialize with three mutex functions");
+    CK_C_INITIALIZE_ARGS four = {.CreateMutex = mx_create, .DestroyMutex = mx_other,
+                                 .LockMutex = mx_other, .UnlockMutex = mx_other};
+    EXPECT_RV(C_Initialize(&four), CKR_CANT_LOCK, "C_Initialize with four mutex functions, no OS locking");
+    four.flags = CKF_OS_LOCKING_OK;
+    EXPECT_RV(C_Initialize(&four), CKR_CRYPTOKI_ALREADY_INITIALIZED,
+              "C_Initialize with four mutex functions and OS locking");
+}
+
 int semantics(const char *label)
 {
     CK_OBJECT_HANDLE k;
@@ -248,6 +284,7 @@ int semantics(const char *label)
               "second C_Login");
     EXPECT_RV(C_Initialize(NULL), CKR_CRYPTOKI_ALREADY_INITIALIZED, "second C_Initialize");
     check_mechanisms();
+    check_return_codes();
     check_attributes(k, label);
     check_params(k);
     check_roundtrip(k);
