@@ -113,6 +113,18 @@ static int put_coord(unsigned char *dst, const TPM2B_ECC_PARAMETER *c)
     return 1;
 }
 
+/*
+ * The key types are named by OID, not "EC"/"RSA": OpenSSL 3.0 maps a name
+ * with a legacy NID to that NID and, when an ENGINE is registered for its
+ * pkey methods (libp11 after ENGINE_register_all_complete()), gives the
+ * context to the engine, whatever the library context - fromdata then
+ * fails ("operation not supported for this keytype"). An OID string maps
+ * to no NID by name, so the context is always the provider's (the default
+ * provider registers these OIDs as names of its EC and RSA keys).
+ */
+#define KEYTYPE_EC "1.2.840.10045.2.1"      /* id-ecPublicKey */
+#define KEYTYPE_RSA "1.2.840.113549.1.1.1"  /* rsaEncryption */
+
 static EVP_PKEY *from_params(OSSL_LIB_CTX *libctx, const char *type, OSSL_PARAM *params)
 {
     EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_name(libctx, type, NULL);
@@ -145,7 +157,7 @@ int envtpm_pub_to_pkey(OSSL_LIB_CTX *libctx, const TPMT_PUBLIC *p, EVP_PKEY **ou
             goto done;
         params = OSSL_PARAM_BLD_to_param(bld);
         /* fromdata checks the point is on the curve */
-        *out = params != NULL ? from_params(libctx, "EC", params) : NULL;
+        *out = params != NULL ? from_params(libctx, KEYTYPE_EC, params) : NULL;
     } else if (p->type == TPM2_ALG_RSA) {
         uint32_t exp = p->parameters.rsaDetail.exponent ? p->parameters.rsaDetail.exponent : 65537;
         n = BN_bin2bn(p->unique.rsa.buffer, p->unique.rsa.size, NULL);
@@ -157,7 +169,7 @@ int envtpm_pub_to_pkey(OSSL_LIB_CTX *libctx, const TPMT_PUBLIC *p, EVP_PKEY **ou
             !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
             goto done;
         params = OSSL_PARAM_BLD_to_param(bld);
-        *out = params != NULL ? from_params(libctx, "RSA", params) : NULL;
+        *out = params != NULL ? from_params(libctx, KEYTYPE_RSA, params) : NULL;
     }
     ok = *out != NULL;
 done:
