@@ -60,6 +60,9 @@ int envtpm_srk_name(struct envtpm_ctx *t, unsigned char *name, size_t *len,
                     size_t size) ENVTPM_WARN_UNUSED;
 /* How many times the session/connection was re-established (for tests). */
 unsigned envtpm_reconnects(struct envtpm_ctx *t);
+/* How many salted sessions (salt made by us, tpm_session.c) the current
+ * connection started (for tests). */
+unsigned envtpm_salted_sessions(struct envtpm_ctx *t);
 
 typedef enum {
     ENVTPM_KEY_EC_P256 = 1,

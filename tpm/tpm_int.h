@@ -151,8 +151,6 @@ void envtpm_front_free(struct envtpm_front *f);
  * our salt to the SRK, ENCRYPT not yet set; on the wire bound to the SRK
  * (bind_srk) or unbound. */
 int envtpm_start_salted(struct envtpm_ctx *t, TPM2_SE type, int bind_srk, ESYS_TR *out);
-/* How many salted StartAuthSession commands this connection sent (tests). */
-unsigned envtpm_salted_sessions(struct envtpm_ctx *t);
 
 /* ---- tpm_uri.c ---------------------------------------------------------- */
 
