@@ -207,6 +207,11 @@ int envtpm_pub_check_kek(const TPMT_PUBLIC *pub) ENVTPM_WARN_UNUSED;
 void envtpm_kek_template(envtpm_key_type type, int with_policy, int with_auth,
                          TPM2B_PUBLIC *tmpl);
 
+/* ---- tpm_list.c ---------------------------------------------------------- */
+
+/* Describes one persistent key from its public area (no TPM call). */
+void envtpm_list_describe(uint32_t handle, const TPMT_PUBLIC *p, envtpm_list_entry *e);
+
 /* ---- tpm_key.c ---------------------------------------------------------- */
 
 struct envtpm_key {
