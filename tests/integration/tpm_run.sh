@@ -44,6 +44,11 @@ engine)
     "dynamic_path = $enginesdir/pkcs11.so" "MODULE_PATH = /usr/lib/softhsm/libsofthsm2.so" \
     "init = 0" >"$dir/openssl.cnf"
   export OPENSSL_CONF=$dir/openssl.cnf
+  # libp11's engine leaks the methods it duplicates (RSA_meth_dup, its pkey
+  # methods) and is unloaded before LeakSanitizer reports, so they cannot be
+  # suppressed by module; our code's leaks are checked by every other
+  # scenario, all of whose sessions use the same salt code
+  export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
   ;;
 traffic)
   export ENVELOPE_TPM2_TCTI="pcap:$ENVELOPE_TPM2_TCTI"
