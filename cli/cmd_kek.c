@@ -21,18 +21,62 @@ static void help(FILE *f)
             "        OPENSSL_CONF or --config. The key never leaves it.\n"
             "  --pcrs sha256:0,7  TPM only: the key unwraps only while these PCRs hold\n"
             "                     the values they have now\n"
+            "        It prints the URI to use the key with (with ;pcrs=... for --pcrs).\n"
             "list    shows the keys OSSL_STORE finds at URI (default \"pkcs11:\"): type,\n"
-            "        bits, key id and the reference a message would record.\n"
+            "        bits, key id and the reference a message would record. \"tpm2:\"\n"
+            "        lists the TPM's persistent keys (public areas only, no key is\n"
+            "        opened): the URI to use, kind, policy, userWithAuth/noDA, and\n"
+            "        whether it has envelope's template.\n"
+            "  --quiet        create: print nothing on success\n"
             "  --config FILE   OpenSSL configuration to use instead of OPENSSL_CONF\n");
 }
 
 static int print_key(void *arg, const envelope_kek_info *ki)
 {
     (void)arg;
+    if (ki->description != NULL) { /* a TPM handle listed, not opened */
+        printf("%-36s %s\n", ki->reference, ki->description);
+        return 0;
+    }
     printf("%-18s %5d  id=", ki->type, ki->bits);
     cli_hex(stdout, ki->key_id, ki->key_id_len);
     printf("  %s\n", ki->reference);
     return 0;
+}
+
+/* The URI as given, for --kek: a pkcs11: one without pin-value (a secret)
+ * and without its query part. 1 if it fits. */
+static int uri_to_use(const char *uri, char *out, size_t size)
+{
+    const char *p = uri + 7;
+    size_t o = 7;
+
+    out[0] = '\0';
+    if (strncmp(uri, "pkcs11:", 7) != 0) {
+        if (strlen(uri) >= size)
+            return 0;
+        strcpy(out, uri);
+        return 1;
+    }
+    memcpy(out, "pkcs11:", 8);
+    while (*p != '\0' && *p != '?') {
+        size_t n = strcspn(p, ";?");
+        if (strncmp(p, "pin-value=", 10) != 0) {
+            if (o + n + 2 > size) {
+                out[0] = '\0';
+                return 0;
+            }
+            if (o != 7)
+                out[o++] = ';';
+            memcpy(out + o, p, n);
+            o += n;
+            out[o] = '\0';
+        }
+        p += n;
+        if (*p == ';')
+            p++;
+    }
+    return 1;
 }
 
 int cmd_kek(int argc, char **argv, cli_common *c)
@@ -92,8 +136,15 @@ int cmd_kek(int argc, char **argv, cli_common *c)
     envelope_status s;
     if (strcmp(verb, "create") == 0) {
         s = envelope_kek_create(lib, type, args[0], &err);
-        if (s == ENVELOPE_OK && !c->quiet)
-            fprintf(stderr, "envelope: created %s KEK\n", type);
+        if (s == ENVELOPE_OK && !c->quiet) {
+            /* the URI to use it with: a TPM key with a PCR policy can only
+             * be used with its pcrs= (docs/TPM.md) */
+            char use[2048];
+            if (uri_to_use(args[0], use, sizeof(use)))
+                printf("%s\n", use);
+            fprintf(stderr, "envelope: created %s KEK; use it as %s\n", type,
+                    use[0] != '\0' ? use : "the URI given");
+        }
     } else {
         s = envelope_kek_list(lib, rest ? args[0] : "pkcs11:", print_key, NULL, &err);
     }

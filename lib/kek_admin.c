@@ -71,8 +71,12 @@ envelope_status envelope_kek_list(envelope_lib *lib, const char *uri,
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_kek_list: NULL argument");
     char shown[ENVELOPE_MAX_KEK_URI + 1];
     ENV_GUARD(env_uri_strip(uri, shown, sizeof(shown), err));
+    /* "tpm2:" alone: the TPM's persistent keys, through the provider's
+     * listing store (names and descriptions; no key is opened) */
+    const char *store_uri = strcmp(uri, "tpm2:") == 0 ? "tpm2-list:" : uri;
     ERR_set_mark();
-    OSSL_STORE_CTX *st = OSSL_STORE_open_ex(uri, lib->libctx, lib->propq, NULL, NULL, NULL, NULL, NULL);
+    OSSL_STORE_CTX *st = OSSL_STORE_open_ex(store_uri, lib->libctx, lib->propq, NULL, NULL, NULL,
+                                            NULL, NULL);
     if (st == NULL) {
         ERR_clear_last_mark();
         return env_fail_ossl(err, ENVELOPE_ERR_KEK_NOT_FOUND, "cannot open \"%.200s\"", shown);
@@ -102,6 +106,16 @@ envelope_status envelope_kek_list(envelope_lib *lib, const char *uri,
         misses = 0;
         EVP_PKEY *pk = NULL;
         int t = OSSL_STORE_INFO_get_type(info);
+        if (t == OSSL_STORE_INFO_NAME && store_uri != uri) {
+            const char *name = OSSL_STORE_INFO_get0_NAME(info);
+            const char *desc = OSSL_STORE_INFO_get0_NAME_description(info);
+            envelope_kek_info ki = { "TPM2-PERSISTENT", name != NULL ? name : "", NULL, 0, 0,
+                                     desc != NULL ? desc : "" };
+            if (fn(arg, &ki) != 0)
+                s = env_fail(err, ENVELOPE_ERR_OUTPUT, "listing stopped by the caller");
+            OSSL_STORE_INFO_free(info);
+            continue;
+        }
         if (t == OSSL_STORE_INFO_PKEY)
             pk = OSSL_STORE_INFO_get1_PKEY(info);
         else if (t == OSSL_STORE_INFO_PUBKEY)
@@ -127,7 +141,7 @@ envelope_status envelope_kek_list(envelope_lib *lib, const char *uri,
                          : EVP_PKEY_is_a(pk, "EC") ? "EC"
                          : EVP_PKEY_get0_type_name(pk);
         envelope_kek_info ki = { tn != NULL ? tn : "unknown",
-                                 ref[0] ? ref : shown, id, il, EVP_PKEY_get_bits(pk) };
+                                 ref[0] ? ref : shown, id, il, EVP_PKEY_get_bits(pk), NULL };
         if (fn(arg, &ki) != 0)
             s = env_fail(err, ENVELOPE_ERR_OUTPUT, "listing stopped by the caller");
         EVP_PKEY_free(pk);

@@ -114,6 +114,7 @@ static const OSSL_ALGORITHM store_algs[] = {
     {"pkcs11", ENVPROV_PROPS, envprov_pkcs11_store_functions, "PKCS#11 tokens (RFC 7512 URIs)"},
 #ifdef ENVELOPE_HAVE_TPM2
     {"tpm2", ENVPROV_PROPS, envprov_tpm2_store_functions, "TPM 2.0 keys (tpm2:handle=|file=)"},
+    {"tpm2-list", ENVPROV_PROPS, envprov_tpm2_list_store_functions, "the TPM's persistent keys (listing only)"},
 #endif
     {NULL, NULL, NULL, NULL},
 };

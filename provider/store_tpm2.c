@@ -5,10 +5,19 @@
  * As with pkcs11:, the key is opened at the first OSSL_STORE_load/eof (a
  * missing key, a refused SRK or an unreachable TPM is reported there with
  * its own reason); loading, references and export are store_common.c's.
+ *
+ * "tpm2-list:" is a STORE of its own, apart from tpm2:'s: it lists the
+ * TPM's persistent keys as OSSL_STORE_INFO_NAME objects (name = the URI to
+ * use, description = what the key is), reading public areas only
+ * (envtpm_list): no key is opened, no auth value offered.
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/core_object.h>
+#include <openssl/params.h>
 
 #include "envtpm.h"
 #include "store_common.h"
@@ -97,5 +106,100 @@ static void *store_open(void *provctx, const char *uri)
 const OSSL_DISPATCH envprov_tpm2_store_functions[] = {
     {OSSL_FUNC_STORE_OPEN, (void (*)(void))store_open},
     ENVPROV_STORE_COMMON_DISPATCH,
+    {0, NULL},
+};
+
+/* ---- tpm2-list: ------------------------------------------------------- */
+
+typedef struct {
+    envtpm_list_entry *e;
+    size_t n, next;
+} tpm_list_store;
+
+static int list_collect(void *arg, const envtpm_list_entry *e)
+{
+    tpm_list_store *ls = arg;
+    envtpm_list_entry *grown = realloc(ls->e, (ls->n + 1) * sizeof(*ls->e));
+
+    if (grown == NULL)
+        return 1;
+    ls->e = grown;
+    ls->e[ls->n++] = *e;
+    return 0;
+}
+
+static OSSL_FUNC_store_open_fn list_open;
+static OSSL_FUNC_store_load_fn list_load;
+static OSSL_FUNC_store_eof_fn list_eof;
+static OSSL_FUNC_store_close_fn list_close;
+static OSSL_FUNC_store_set_ctx_params_fn list_set_ctx_params;
+
+static void *list_open(void *provctx, const char *uri)
+{
+    envprov_ctx *pc = provctx;
+    struct envtpm_ctx *t;
+    tpm_list_store *ls;
+
+    if (uri == NULL || strcmp(uri, "tpm2-list:") != 0) {
+        ENVPROV_RAISE(ENVPROV_R_BAD_URI, "tpm2-list: takes no attributes (got \"%.80s\")",
+                      uri != NULL ? uri : "");
+        return NULL;
+    }
+    t = envprov_tpm(pc);
+    ls = t != NULL ? calloc(1, sizeof(*ls)) : NULL;
+    if (ls == NULL)
+        return NULL;
+    if (envtpm_list(t, list_collect, ls) != ENVPROV_R_OK) {
+        list_close(ls);
+        return NULL;
+    }
+    return ls;
+}
+
+static int list_load(void *ctx, OSSL_CALLBACK *object_cb, void *object_cbarg,
+                     OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+{
+    tpm_list_store *ls = ctx;
+    int type = OSSL_OBJECT_NAME;
+    OSSL_PARAM p[4];
+    envtpm_list_entry *e;
+
+    if (ls->next >= ls->n)
+        return 0;
+    e = &ls->e[ls->next++];
+    p[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &type);
+    p[1] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA, e->uri, 0);
+    p[2] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DESC, e->desc, 0);
+    p[3] = OSSL_PARAM_construct_end();
+    return object_cb(p, object_cbarg);
+}
+
+static int list_eof(void *ctx)
+{
+    tpm_list_store *ls = ctx;
+    return ls->next >= ls->n;
+}
+
+static int list_close(void *ctx)
+{
+    tpm_list_store *ls = ctx;
+    if (ls != NULL) {
+        free(ls->e);
+        free(ls);
+    }
+    return 1;
+}
+
+static int list_set_ctx_params(void *ctx, const OSSL_PARAM params[])
+{
+    return 1; /* nothing to select: every entry is a name */
+}
+
+const OSSL_DISPATCH envprov_tpm2_list_store_functions[] = {
+    {OSSL_FUNC_STORE_OPEN, (void (*)(void))list_open},
+    {OSSL_FUNC_STORE_SET_CTX_PARAMS, (void (*)(void))list_set_ctx_params},
+    {OSSL_FUNC_STORE_LOAD, (void (*)(void))list_load},
+    {OSSL_FUNC_STORE_EOF, (void (*)(void))list_eof},
+    {OSSL_FUNC_STORE_CLOSE, (void (*)(void))list_close},
     {0, NULL},
 };

@@ -15,6 +15,8 @@
 
 extern const OSSL_DISPATCH envprov_ec_keymgmt_functions[];
 extern const OSSL_DISPATCH envprov_tpm2_store_functions[];
+/* "tpm2-list:": the TPM's persistent keys as names (store_tpm2.c) */
+extern const OSSL_DISPATCH envprov_tpm2_list_store_functions[];
 
 /* The TPM client, created on first use from the tpm2-* settings (NULL and
  * an error raised if that fails). Freed by envprov_tpm_free at teardown. */

@@ -75,6 +75,9 @@ int envtpm_srk_name(struct envtpm_ctx *t, unsigned char *name, size_t *len,
                     size_t size) ENVTPM_WARN_UNUSED;
 /* How many times the session/connection was re-established (for tests). */
 unsigned envtpm_reconnects(struct envtpm_ctx *t);
+/* How many salted sessions (salt made by us, tpm_session.c) the current
+ * connection started (for tests). */
+unsigned envtpm_salted_sessions(struct envtpm_ctx *t);
 
 typedef enum {
     ENVTPM_KEY_EC_P256 = 1,
@@ -135,6 +138,23 @@ int envtpm_rsa_decrypt(struct envtpm_key *k, int oaep,
                        const unsigned char *label, size_t labellen,
                        const unsigned char *in, size_t inlen,
                        unsigned char *out, size_t *outlen, size_t outsize) ENVTPM_WARN_UNUSED;
+
+/*
+ * The owner's persistent keys (0x81000000-0x817FFFFF, not the SRK), for
+ * listing: GetCapability and ReadPublic only - no auth value is offered to
+ * any key, nothing counts against the DA lockout, no key is opened. cb is
+ * called once per key (not under the TPM lock); it returns 0 to go on.
+ */
+typedef struct envtpm_list_entry {
+    uint32_t handle;
+    int usable;        /* passes the checks envtpm_key_open makes */
+    int needs_pcrs;    /* authPolicy without userWithAuth: URI needs pcrs= */
+    int envelope_made; /* public area is exactly envelope's template */
+    char uri[64];      /* the URI to use (pcrs=BANK:LIST as a placeholder) */
+    char desc[256];    /* kind, policy, userWithAuth/noDA, template, why unusable */
+} envtpm_list_entry;
+int envtpm_list(struct envtpm_ctx *t, int (*cb)(void *arg, const envtpm_list_entry *e),
+                void *arg) ENVTPM_WARN_UNUSED;
 
 /* Provider glue (tpm_backend.c): an envkey whose ops run in the TPM;
  * flags as for envtpm_key_open_ex. */

@@ -115,6 +115,8 @@ static void disconnect(struct envtpm_ctx *t, int orderly)
         envtpm_wipe_response(t); /* Esys_Finalize frees it unwiped */
         Esys_Finalize(&t->esys);
     }
+    envtpm_front_free(t->front);
+    t->front = NULL;
     if (t->tcti_ctx != NULL)
         Tss2_TctiLdr_Finalize(&t->tcti_ctx);
     t->esys = NULL;
@@ -211,8 +213,10 @@ static void fork_check(struct envtpm_ctx *t)
     init_lock(&t->lock);
     t->orphan_esys = t->esys;
     t->orphan_tcti = t->tcti_ctx;
+    t->orphan_front = t->front;
     t->esys = NULL;
     t->tcti_ctx = NULL;
+    t->front = NULL;
     t->srk = ESYS_TR_NONE;
     t->session = ESYS_TR_NONE;
     t->ntrs = 0;
@@ -232,7 +236,16 @@ static int connect_tpm(struct envtpm_ctx *t)
                       ENVTPM_TCTI_ENV);
         return ENVPROV_R_BACKEND_UNAVAILABLE;
     }
-    rc = ENVTPM_CALL(t, "Esys_Initialize", Esys_Initialize(&t->esys, t->tcti_ctx, NULL));
+    /* ESYS talks to our front TCTI, which carries the salt we compute
+     * (tpm_session.c); everything else passes through it unchanged. */
+    t->front = envtpm_front_new(t->tcti_ctx);
+    if (t->front == NULL) {
+        disconnect(t, 0);
+        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "TPM: out of memory");
+        return ENVPROV_R_INTERNAL;
+    }
+    rc = ENVTPM_CALL(t, "Esys_Initialize",
+                     Esys_Initialize(&t->esys, envtpm_front_tcti(t->front), NULL));
     if (rc != TSS2_RC_SUCCESS) {
         t->esys = NULL;
         disconnect(t, 0);

@@ -31,11 +31,13 @@ struct envtpm_ctx {
     size_t srk_pin_len;   /* 0 = SRK name not pinned */
     OSSL_LIB_CTX *libctx;
 
-    TSS2_TCTI_CONTEXT *tcti_ctx;
+    TSS2_TCTI_CONTEXT *tcti_ctx; /* the loader's */
+    struct envtpm_front *front;  /* ours in front of it, what ESYS uses */
     ESYS_CONTEXT *esys;
     /* after fork(): the parent's, never used, finalised or freed (tpm_ctx.c) */
-    void *orphan_esys, *orphan_tcti;
+    void *orphan_esys, *orphan_tcti, *orphan_front;
     ESYS_TR srk;          /* persistent SRK, ESYS_TR_NONE until connected */
+    TPMT_PUBLIC srk_pub;  /* its checked public area: salts go to it */
     ESYS_TR session;      /* salted HMAC session, response encryption */
     unsigned char srk_name[ENVTPM_MAX_NAME]; /* of the first SRK accepted: kept */
     size_t srk_name_len;  /* across reconnects, required on each (TOFU) */
@@ -117,6 +119,42 @@ int envtpm_public_name(const TPMT_PUBLIC *pub, unsigned char *name, size_t *len)
  * identical to `tpm2_createprimary -C o -G ecc`). */
 void envtpm_srk_template(TPM2B_PUBLIC *tmpl);
 
+/* ---- tpm_salt.c, tpm_session.c: salted sessions without ESYS's crypto --- */
+
+/* An encrypted salt for tpmKey `pub` (ECC: ephemeral ECDH + KDFe; RSA:
+ * OAEP-SHA-256, label "SECRET"; Part 1 §24.4) and the salt (32 bytes, last
+ * byte never 0), with OpenSSL calls that no ENGINE can take over. */
+int envtpm_salt_make(OSSL_LIB_CTX *libctx, const TPMT_PUBLIC *pub, TPM2B_ENCRYPTED_SECRET *enc,
+                     TPM2B_AUTH *salt) ENVTPM_WARN_UNUSED;
+/* KDFe (Part 1 §11.4.10.3) with SHA-256 and Use = "SECRET", one block. */
+int envtpm_kdfe_sha256(OSSL_LIB_CTX *libctx, const unsigned char *z, size_t zlen,
+                       const unsigned char *u, size_t ulen, const unsigned char *v,
+                       size_t vlen, unsigned char out[32]);
+/* RSAES-OAEP (RFC 8017 §7.1.1) with SHA-256/MGF1-SHA-256, label "SECRET\0";
+ * out gets nlen bytes. 1 on success. */
+int envtpm_oaep_sha256_encrypt(OSSL_LIB_CTX *libctx, const unsigned char *n, size_t nlen,
+                               uint32_t e, const unsigned char *msg, size_t mlen,
+                               unsigned char *out);
+
+/* How one StartAuthSession of ours is rewritten on its way to the TPM. */
+typedef struct {
+    TPM2B_NONCE nonce;            /* our nonceCaller: marks the command as ours */
+    uint32_t bind_esys;           /* the bind handle ESYS sends */
+    uint32_t tpm_key, bind_wire;  /* what the TPM gets */
+    TPM2B_ENCRYPTED_SECRET salt;  /* the encrypted salt it gets */
+} envtpm_sas_rewrite;
+/* Pure function (unit-tested): 0 = not our command (send as is), 1 = out
+ * holds the rewritten one, -1 = ours but not what we asked for (refuse). */
+int envtpm_sas_rewrite_cmd(const envtpm_sas_rewrite *rw, const uint8_t *cmd, size_t len,
+                           uint8_t *out, size_t outsize, size_t *outlen);
+struct envtpm_front *envtpm_front_new(TSS2_TCTI_CONTEXT *inner);
+TSS2_TCTI_CONTEXT *envtpm_front_tcti(struct envtpm_front *f);
+void envtpm_front_free(struct envtpm_front *f);
+/* With the lock held, connected up to the SRK check: a session salted with
+ * our salt to the SRK, ENCRYPT not yet set; on the wire bound to the SRK
+ * (bind_srk) or unbound. */
+int envtpm_start_salted(struct envtpm_ctx *t, TPM2_SE type, int bind_srk, ESYS_TR *out);
+
 /* ---- tpm_uri.c ---------------------------------------------------------- */
 
 typedef struct envtpm_uri {
@@ -177,6 +215,11 @@ int envtpm_pub_check_kek(const TPMT_PUBLIC *pub) ENVTPM_WARN_UNUSED;
 /* KEK templates (Part 2 §12.2.4): decrypt-only, under a storage parent. */
 void envtpm_kek_template(envtpm_key_type type, int with_policy, int with_auth,
                          TPM2B_PUBLIC *tmpl);
+
+/* ---- tpm_list.c ---------------------------------------------------------- */
+
+/* Describes one persistent key from its public area (no TPM call). */
+void envtpm_list_describe(uint32_t handle, const TPMT_PUBLIC *p, envtpm_list_entry *e);
 
 /* ---- tpm_key.c ---------------------------------------------------------- */
 

@@ -182,6 +182,8 @@ static int check_srk(struct envtpm_ctx *t)
     if (r == ENVPROV_R_OK) {
         memcpy(t->srk_name, stored->name, stored->size);
         t->srk_name_len = stored->size;
+        /* same name as the checked one, so the same area: salts go to it */
+        t->srk_pub = pub->publicArea;
     }
     Esys_Free(pub);
     Esys_Free(name);
@@ -191,21 +193,16 @@ static int check_srk(struct envtpm_ctx *t)
 
 int envtpm_policy_session(struct envtpm_ctx *t, TPM2_SE type, ESYS_TR *out)
 {
-    TPMT_SYM_DEF sym = { .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB };
     TPMT_SYM_DEF none = { .algorithm = TPM2_ALG_NULL };
     TSS2_RC rc;
     int trial = type == TPM2_SE_TRIAL;
 
     *out = ESYS_TR_NONE;
-    /* A trial session computes a digest and authorises nothing: no salt. */
-    rc = ENVTPM_ESYS(t, Esys_StartAuthSession, trial ? ESYS_TR_NONE : t->srk, ESYS_TR_NONE,
-                     ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL, type, trial ? &none : &sym,
-                     TPM2_ALG_SHA256, out);
-    if (rc != TSS2_RC_SUCCESS) {
-        *out = ESYS_TR_NONE;
-        return envtpm_raise_rc(envtpm_rc_reason(rc), "starting a policy session", rc);
-    }
     if (!trial) {
+        /* salted to the SRK, unbound (tpm_session.c) */
+        int r = envtpm_start_salted(t, type, 0, out);
+        if (r != ENVPROV_R_OK)
+            return r;
         rc = ENVTPM_ESYS(t, Esys_TRSess_SetAttributes, *out,
                          TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION, 0xff);
         if (rc != TSS2_RC_SUCCESS) {
@@ -213,25 +210,33 @@ int envtpm_policy_session(struct envtpm_ctx *t, TPM2_SE type, ESYS_TR *out)
             *out = ESYS_TR_NONE;
             return envtpm_raise_rc(ENVPROV_R_INTERNAL, "setting session attributes", rc);
         }
+        return ENVPROV_R_OK;
+    }
+    /* A trial session computes a digest and authorises nothing: no salt. */
+    rc = ENVTPM_ESYS(t, Esys_StartAuthSession, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                     ESYS_TR_NONE, ESYS_TR_NONE, NULL, type, &none, TPM2_ALG_SHA256, out);
+    if (rc != TSS2_RC_SUCCESS) {
+        *out = ESYS_TR_NONE;
+        return envtpm_raise_rc(envtpm_rc_reason(rc), "starting a trial session", rc);
     }
     return ENVPROV_R_OK;
 }
 
 static int start_session(struct envtpm_ctx *t)
 {
-    TPMT_SYM_DEF sym = { .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB };
     TSS2_RC rc;
+    int r;
 
     /* Part 1 §19.6: salted (tpmKey = SRK) and bound (bind = SRK) HMAC
      * session. ENCRYPT makes the TPM encrypt the first response parameter
      * (Part 1 §21.1) - the ECDH point of ZGen, the message of RSA_Decrypt -
      * with a key only we and the TPM know. CONTINUESESSION keeps it loaded
-     * so one session (≈ 3.7 ms to start) serves every call. */
-    rc = ENVTPM_ESYS(t, Esys_StartAuthSession, t->srk, t->srk, ESYS_TR_NONE, ESYS_TR_NONE,
-                     ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &sym, TPM2_ALG_SHA256, &t->session);
-    if (rc != TSS2_RC_SUCCESS) {
+     * so one session (≈ 3.7 ms to start) serves every call. The salt is
+     * ours, not ESYS's (tpm_session.c). */
+    r = envtpm_start_salted(t, TPM2_SE_HMAC, 1, &t->session);
+    if (r != ENVPROV_R_OK) {
         t->session = ESYS_TR_NONE;
-        return envtpm_raise_rc(envtpm_rc_reason(rc), "starting the salted session", rc);
+        return r;
     }
     rc = ENVTPM_ESYS(t, Esys_TRSess_SetAttributes, t->session,
                      TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION, 0xff);

@@ -196,8 +196,14 @@ typedef struct envelope_kek_info {
     const uint8_t *key_id;
     size_t key_id_len;
     int bits;
+    /* Listing entries that are not loaded keys ("tpm2:" lists the TPM's
+     * persistent handles without opening them): what the entry is; type is
+     * "TPM2-PERSISTENT", reference the URI to use, no key id, bits 0.
+     * NULL for keys. */
+    const char *description;
 } envelope_kek_info;
-/* Calls fn for each key OSSL_STORE finds at uri; fn returns 0 to go on. */
+/* Calls fn for each key OSSL_STORE finds at uri; fn returns 0 to go on.
+ * "tpm2:" alone lists the TPM's persistent keys (public areas only). */
 ENVELOPE_API ENVELOPE_WUR envelope_status envelope_kek_list(envelope_lib *lib, const char *uri,
                                                             int (*fn)(void *arg, const envelope_kek_info *ki),
                                                             void *arg, envelope_err *err);

@@ -7,11 +7,12 @@ if(TARGET envelope_tpm AND TARGET envtpm_test_shims)
     ${ENVELOPE_TEST_ROOT}/integration/tpm_it_policy.c
     ${ENVELOPE_TEST_ROOT}/integration/tpm_it_restart.c
     ${ENVELOPE_TEST_ROOT}/integration/tpm_it_traffic.c
-    ${ENVELOPE_TEST_ROOT}/integration/tpm_it_interop.c)
+    ${ENVELOPE_TEST_ROOT}/integration/tpm_it_interop.c
+    ${ENVELOPE_TEST_ROOT}/integration/tpm_it_engine.c)
   target_include_directories(tpm_it PRIVATE ${ENVELOPE_TEST_ROOT}/integration)
   target_link_libraries(tpm_it PRIVATE envelope_tpm envtpm_test_shims PkgConfig::CMOCKA
     envelope_warnings)
-  foreach(s basic policy restart traffic interop)
+  foreach(s basic policy restart traffic interop engine)
     add_test(NAME integration.tpm.${s}
       COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/tpm_run.sh ${s} $<TARGET_FILE:tpm_it>)
     set_tests_properties(integration.tpm.${s} PROPERTIES TIMEOUT 300 LABELS "tpm;swtpm")
@@ -23,7 +24,7 @@ if(TARGET envelope_tpm AND TARGET envelope_provider)
   add_executable(tpm_prov_evp ${ENVELOPE_TEST_ROOT}/integration/tpm_prov_evp.c)
   target_include_directories(tpm_prov_evp PRIVATE ${PROJECT_SOURCE_DIR}/include)
   target_link_libraries(tpm_prov_evp PRIVATE PkgConfig::OPENSSL envelope_warnings)
-  foreach(c cms pkeyutl-ec evp pcr)
+  foreach(c cms pkeyutl-ec evp pcr engine)
     add_test(NAME integration.tpm.provider-${c}
       COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/tpm_provider.sh ${c}
         $<TARGET_FILE:tpm_it> $<TARGET_FILE:tpm_prov_evp> $<TARGET_FILE_DIR:envelope_provider>)

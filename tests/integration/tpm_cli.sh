@@ -32,12 +32,17 @@ for kek in tpm2:handle=0x81000101 tpm2:handle=0x81000102; do
   rm -f out.bin msg.env
 done
 
-# KEKs created by the CLI itself, with and without a PCR policy
-"$cli" kek create --type ec-p256 tpm2:handle=0x81000103
-"$cli" kek create --type rsa-2048 tpm2:handle=0x81000104
-"$cli" kek create --type ec-p256 --pcrs sha256:16 tpm2:handle=0x81000105
+# KEKs created by the CLI itself, with and without a PCR policy; create
+# prints the URI to use them with (a PCR key only works with its pcrs=)
+u3=$("$cli" kek create --type ec-p256 tpm2:handle=0x81000103)
+[ "$u3" = "tpm2:handle=0x81000103" ] || fail "create printed '$u3', not the URI"
+u4=$("$cli" kek create --quiet --type rsa-2048 tpm2:handle=0x81000104 2>quiet.err)
+[ -z "$u4" ] && [ ! -s quiet.err ] || fail "--quiet create printed something"
+u5=$("$cli" kek create --type ec-p256 --pcrs sha256:16 tpm2:handle=0x81000105 2>made.err)
+[ "$u5" = "tpm2:handle=0x81000105;pcrs=sha256:16" ] || fail "create --pcrs printed '$u5'"
+grep -q "use it as tpm2:handle=0x81000105;pcrs=sha256:16" made.err || { cat made.err; fail "create message"; }
 "$cli" kek list tpm2:handle=0x81000104 | grep -q '^RSA  *2048' || fail "kek list of the CLI-made RSA KEK"
-for kek in tpm2:handle=0x81000103 tpm2:handle=0x81000104 "tpm2:handle=0x81000105;pcrs=sha256:16"; do
+for kek in "$u3" tpm2:handle=0x81000104 "$u5"; do
   "$cli" encrypt --kek "$kek" -o made.env in.bin
   "$cli" decrypt --kek "$kek" -o out.bin made.env && cmp in.bin out.bin || fail "CLI-made $kek"
   rm -f out.bin made.env
@@ -52,6 +57,40 @@ grep -q "tpm2-handles" err.log || { cat err.log; fail "the refusal does not name
 "$cli" decrypt --kek tpm2:handle=0x81000103 -o out.bin unlisted.env && cmp in.bin out.bin \
   || fail "unlisted handle named with --kek"
 rm -f out.bin unlisted.env
+# `kek list tpm2:`: the persistent keys, from their public areas only -
+# ours, and tpm2-tools' (one DA-protected with a password while a wrong
+# tpm2-pin-source is configured: listing must not offer it, the lockout
+# counter must not move; one signing key, unusable)
+tools() { env -u LD_PRELOAD -u OPENSSL_CONF -u OPENSSL_MODULES "$@"; }
+tools tpm2_create -Q -C 0x81000001 -G rsa2048 -p secret \
+  -a 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|decrypt' -u t1.pub -r t1.priv
+tools tpm2_load -Q -C 0x81000001 -u t1.pub -r t1.priv -c t1.ctx
+tools tpm2_evictcontrol -Q -C o -c t1.ctx 0x81000110
+tools tpm2_flushcontext -t
+tools tpm2_create -Q -C 0x81000001 -G ecc256 \
+  -a 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|sign' -u t2.pub -r t2.priv
+tools tpm2_load -Q -C 0x81000001 -u t2.pub -r t2.priv -c t2.ctx
+tools tpm2_evictcontrol -Q -C o -c t2.ctx 0x81000111
+tools tpm2_flushcontext -t && tools tpm2_flushcontext -l
+printf 'wrong' >wrong.pin
+(export OPENSSL_CONF=$work/list.cnf; envelope_write_conf "$provdir" "tpm2-tcti = $TPM2TOOLS_TCTI" \
+  "tpm2-pin-source = file:$work/wrong.pin" "tpm2-handles = 0x81000110")
+lockouts() { tools tpm2_getcap properties-variable | awk '/TPM2_PT_LOCKOUT_COUNTER/ {print $2}'; }
+before=$(lockouts)
+"$cli" kek list --config "$work/list.cnf" tpm2: >list.txt 2>list.err || { cat list.err; fail "kek list tpm2:"; }
+[ "$(lockouts)" = "$before" ] || fail "listing moved the DA lockout counter"
+line() { grep "^tpm2:handle=$1[ ;]" list.txt || { cat list.txt; fail "no line for $1"; }; }
+has() { line "$1" | grep -q -- "$2" || { cat list.txt; fail "$1: no '$2'"; }; }
+! grep -q 0x81000001 list.txt || fail "the SRK is listed"
+has 0x81000101 "^tpm2:handle=0x81000101 .*EC P-256, no policy, userWithAuth, noDA, envelope template$"
+has 0x81000102 "RSA-2048, no policy, userWithAuth, noDA, envelope template$"
+has 0x81000105 "^tpm2:handle=0x81000105;pcrs=BANK:LIST .*EC P-256, policy only"
+has 0x81000105 "no userWithAuth, noDA, envelope template$"
+has 0x81000110 "RSA-2048, no policy, userWithAuth, DA-protected, not envelope's template$"
+has 0x81000111 "UNUSABLE EC P-256.*(restricted or signing key)$"
+[ "$(grep -c '^tpm2:handle=' list.txt)" = 7 ] || { cat list.txt; fail "expected 7 keys"; }
+if "$cli" kek list tpm2-list:x 2>err.log; then fail "tpm2-list: with attributes accepted"; fi
+
 "$cli" encrypt --kek "tpm2:handle=0x81000105;pcrs=sha256:16" -o pcr.env in.bin
 # tpm2-tools hang with the sanitizer runtime that sanitized builds preload
 env -u LD_PRELOAD -u OPENSSL_CONF -u OPENSSL_MODULES tpm2_pcrextend 16:sha256=0000000000000000000000000000000000000000000000000000000000000001

@@ -52,5 +52,7 @@ extern const struct CMUnitTest it_traffic_tests[];
 extern const size_t it_traffic_count;
 extern const struct CMUnitTest it_interop_tests[];
 extern const size_t it_interop_count;
+extern const struct CMUnitTest it_engine_tests[];
+extern const size_t it_engine_count;
 
 #endif

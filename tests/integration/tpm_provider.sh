@@ -118,6 +118,30 @@ pcr)
   plain tpm2_pcrextend 7:sha256=0000000000000000000000000000000000000000000000000000000000000001
   "$evp" refused "$P" 19
   ;;
+engine)
+  # libp11's pkcs11 engine in openssl.cnf: the openssl application registers
+  # it for everything it implements (EC and RSA pkey methods among them),
+  # which broke the session salt tss2-esys computed (tpm/tpm_salt.c)
+  mk ec "$EC"
+  mk rsa "$RSA"
+  mk ec "tpm2:handle=0x81000201" sha256:0,7
+  P="tpm2:handle=0x81000201;pcrs=sha256:0,7"
+  for u in "$EC" "$RSA" "$P"; do openssl pkey -in "$u" -pubout; done >plain.pem
+  enginesdir=$(openssl version -e | sed -n 's/^ENGINESDIR: "\(.*\)"$/\1/p')
+  [ -f "$enginesdir/pkcs11.so" ] || fail "no $enginesdir/pkcs11.so (libengine-pkcs11-openssl)"
+  sed -i 's/^providers = provider_sect$/&\nengines = engine_section/' "$OPENSSL_CONF"
+  printf '%s\n' "" "[engine_section]" "pkcs11 = pkcs11_section" "" "[pkcs11_section]" \
+    "engine_id = pkcs11" "dynamic_path = $enginesdir/pkcs11.so" \
+    "MODULE_PATH = ${ENV_P11_MODULE:-/usr/lib/softhsm/libsofthsm2.so}" "init = 0" >>"$OPENSSL_CONF"
+  grep -q '^engines = engine_section' "$OPENSSL_CONF" || fail "engine not configured"
+  for u in "$EC" "$RSA" "$P"; do
+    openssl pkey -in "$u" -pubout 2>err.log || { cat err.log >&2; fail "openssl pkey $u next to the engine"; }
+  done >engine.pem
+  cmp plain.pem engine.pem || fail "another public key next to the engine"
+  openssl engine -t pkcs11 | grep -q 'available' || fail "the pkcs11 engine does not load"
+  "$evp" pub "$EC" >evp.pem
+  head -n "$(grep -c . evp.pem)" engine.pem | cmp - evp.pem || fail "EVP public key differs"
+  ;;
 *)
   fail "unknown case"
   ;;

@@ -5,7 +5,7 @@ if(TARGET envelope_tpm)
   target_include_directories(envtpm_test_shims PUBLIC ${ENVELOPE_TEST_ROOT}/unit)
   target_link_libraries(envtpm_test_shims PUBLIC envelope_tpm PRIVATE envelope_warnings)
 
-  foreach(t uri srk)
+  foreach(t uri srk salt)
     add_executable(test_tpm_${t} ${ENVELOPE_TEST_ROOT}/unit/test_tpm_${t}.c)
     target_link_libraries(test_tpm_${t} PRIVATE envelope_tpm envtpm_test_shims
       PkgConfig::CMOCKA envelope_warnings)
