@@ -20,6 +20,7 @@
 #include <openssl/rand.h>
 
 #include "ec_wrap.h"
+#include "keytype_names.h"
 
 #define POINT_LEN 65
 #define IV_LEN 12
@@ -36,6 +37,20 @@ static int point_of(const EVP_PKEY *pk, unsigned char pt[POINT_LEN])
     size_t n = 0;
     return EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_PUB_KEY, pt, POINT_LEN, &n) == 1 &&
            n == POINT_LEN && pt[0] == 0x04;
+}
+
+/* A fresh P-256 key in the software context. By OID, not "EC": a
+ * registered ENGINE must not make it (common/keytype_names.h); and not
+ * EVP_PKEY_Q_keygen, which takes a curve name only for the type "EC". */
+static EVP_PKEY *ephemeral_p256(OSSL_LIB_CTX *swctx)
+{
+    EVP_PKEY_CTX *g = EVP_PKEY_CTX_new_from_name(swctx, ENVELOPE_SW_EC_NAME, "provider=default");
+    EVP_PKEY *k = NULL;
+    if (g == NULL || EVP_PKEY_keygen_init(g) != 1 || EVP_PKEY_CTX_set_group_name(g, "P-256") != 1
+        || EVP_PKEY_generate(g, &k) != 1)
+        k = NULL;
+    EVP_PKEY_CTX_free(g);
+    return k;
 }
 
 /* 1 if pt (65 bytes, uncompressed) is a finite point on P-256. The TPM
@@ -142,7 +157,7 @@ int envprov_ec_wrap(envprov_ctx *pc, const envkey *k, const unsigned char *aad, 
         ENVPROV_RAISE(ENVPROV_R_BUFFER_TOO_SMALL, "EC wrap needs %zu bytes of output", need);
         return ENVPROV_R_BUFFER_TOO_SMALL;
     }
-    eph = EVP_PKEY_Q_keygen(pc->swctx, NULL, "EC", "P-256");
+    eph = ephemeral_p256(pc->swctx);
     dc = eph != NULL ? EVP_PKEY_CTX_new_from_pkey(pc->swctx, eph, NULL) : NULL;
     out[0] = 'E';
     out[1] = 'W';

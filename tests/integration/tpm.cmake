@@ -21,7 +21,10 @@ endif()
 
 # TPM KEKs through the provider (phase 2): real openssl + public EVP APIs.
 if(TARGET envelope_tpm AND TARGET envelope_provider)
-  add_executable(tpm_prov_evp ${ENVELOPE_TEST_ROOT}/integration/tpm_prov_evp.c)
+  add_executable(tpm_prov_evp ${ENVELOPE_TEST_ROOT}/integration/tpm_prov_evp.c
+    ${ENVELOPE_TEST_ROOT}/integration/register_engines.c)
+  set_source_files_properties(${ENVELOPE_TEST_ROOT}/integration/register_engines.c PROPERTIES
+    COMPILE_OPTIONS "-UOPENSSL_NO_DEPRECATED;-UOPENSSL_API_COMPAT;-Wno-deprecated-declarations")
   target_include_directories(tpm_prov_evp PRIVATE ${PROJECT_SOURCE_DIR}/include)
   target_link_libraries(tpm_prov_evp PRIVATE PkgConfig::OPENSSL envelope_warnings)
   foreach(c cms pkeyutl-ec evp pcr engine)

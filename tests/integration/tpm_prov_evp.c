@@ -186,8 +186,14 @@ static void pub(const char *uri)
     EVP_PKEY_free(k);
 }
 
+int test_register_all_engines(void); /* register_engines.c */
+
 int main(int argc, char **argv)
 {
+    if (getenv("ENV_REGISTER_ENGINES") != NULL && !test_register_all_engines()) {
+        fprintf(stderr, "cannot load the configuration and register its engines\n");
+        return 1;
+    }
     if (argc >= 3 && strcmp(argv[1], "kem") == 0)
         kem(argv[2]);
     else if (argc >= 3 && strcmp(argv[1], "wrap") == 0)

@@ -141,6 +141,18 @@ engine)
   openssl engine -t pkcs11 | grep -q 'available' || fail "the pkcs11 engine does not load"
   "$evp" pub "$EC" >evp.pem
   head -n "$(grep -c . evp.pem)" engine.pem | cmp - evp.pem || fail "EVP public key differs"
+  # KEM and AEAD wrap through EVP, in a program that registers every
+  # engine as the openssl app does, and openssl pkeyutl itself
+  for u in "$EC" "$RSA"; do
+    ENV_REGISTER_ENGINES=1 "$evp" kem "$u" || fail "KEM with $u next to the engine"
+    ENV_REGISTER_ENGINES=1 "$evp" wrap "$u" || fail "AEAD wrap with $u next to the engine"
+  done
+  head -c 32 /dev/urandom >dek.bin
+  openssl pkeyutl -encrypt -inkey "$EC" -pkeyopt aad:t=1 -in dek.bin -out w.bin \
+    || fail "pkeyutl wrap with the EC key next to the engine"
+  openssl pkeyutl -decrypt -inkey "$EC" -pkeyopt aad:t=1 -in w.bin -out u.bin \
+    || fail "pkeyutl unwrap with the EC key next to the engine"
+  cmp dek.bin u.bin || fail "EC wrap round trip next to the engine"
   ;;
 *)
   fail "unknown case"
