@@ -15,7 +15,7 @@
 #include "secmem.h"
 
 #define HSM_MAX_SLOTS 64
-#define HSM_MAX_OBJECTS 256
+#define HSM_MAX_OBJECTS 4096 /* per token and search; the list grows as found */
 
 static struct hsm_token *token_for_slot(struct hsm_ctx *h, struct hsm_module *m, CK_SLOT_ID slot)
 {
@@ -127,7 +127,8 @@ static int search_token(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *sw
         if (tmpl[i].type == CKA_CLASS && tmpl[i].ulValueLen == sizeof(CK_OBJECT_CLASS))
             want_cls = *(CK_OBJECT_CLASS *)tmpl[i].pValue;
 
-    struct found *list = calloc(HSM_MAX_OBJECTS, sizeof(*list));
+    size_t cap = 64;
+    struct found *list = calloc(cap, sizeof(*list));
     if (list == NULL) {
         hsm_session_put(t, s, HSM_SESSION_KEEP);
         return ENVPROV_R_INTERNAL;
@@ -147,6 +148,17 @@ static int search_token(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *sw
             if (count + got > HSM_MAX_OBJECTS) {
                 too_many = 1;
                 break;
+            }
+            if (count + got > cap) {
+                size_t ncap = cap * 2 >= count + got ? cap * 2 : count + got;
+                struct found *nl = realloc(list, ncap * sizeof(*list));
+                if (nl == NULL) {
+                    rv = CKR_HOST_MEMORY;
+                    break;
+                }
+                memset(nl + cap, 0, (ncap - cap) * sizeof(*list));
+                list = nl;
+                cap = ncap;
             }
             for (CK_ULONG i = 0; i < got; i++)
                 list[count++].obj = handles[i];

@@ -37,6 +37,26 @@ int hsm_uri_parse(const char *uri, P11KitUri **out)
         ENVPROV_RAISE(ENVPROV_R_BAD_URI, "pkcs11 URI longer than 4096 bytes");
         return ENVPROV_R_BAD_URI;
     }
+    /* p11-kit flags unknown path attributes but ignores unknown query
+     * attributes: a misspelt "pin-sorce" would silently mean "no PIN
+     * source". Check the query's names ourselves. */
+    const char *q = strchr(uri, '?');
+    while (q != NULL && *q != '\0') {
+        q++;
+        size_t nl = strcspn(q, "=&");
+        static const char *const known[] = {"pin-source", "pin-value", "module-path", "module-name"};
+        int ok = 0;
+        for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+            ok |= nl == strlen(known[i]) && strncasecmp(q, known[i], nl) == 0;
+        if (!ok) {
+            ENVPROV_RAISE(ENVPROV_R_BAD_URI,
+                          "pkcs11 URI has a query attribute envelope does not know (\"%.*s\"; "
+                          "accepted: " HSM_URI_ACCEPTED ")",
+                          (int)(nl > 40 ? 40 : nl), q);
+            return ENVPROV_R_BAD_URI;
+        }
+        q = strchr(q, '&');
+    }
     P11KitUri *p = p11_kit_uri_new();
     if (p == NULL)
         return ENVPROV_R_INTERNAL;

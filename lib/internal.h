@@ -135,6 +135,12 @@ void env_hdracc_cleanup(env_hdracc *a);
 /* ---- URIs ---- */
 /* The reference to record: query and secret attributes removed. */
 envelope_status env_uri_strip(const char *uri, char *out, size_t outsize, envelope_err *err);
+/* A message records printable ASCII only (docs/FORMAT.md §4.2): every byte
+ * of ref (NUL-terminated, in a buffer of size) outside 0x21..0x7E becomes
+ * %XX, in place (a file: path in UTF-8, a space). ENVELOPE_ERR_ARGUMENT if
+ * the result would be longer than ENVELOPE_MAX_KEK_URI: refused before
+ * anything is written, never a message no one can read. */
+envelope_status env_uri_printable(char *ref, size_t size, envelope_err *err);
 /* Whether a reference read from a message may be opened: copies it NUL-
  * terminated into out, or ENVELOPE_ERR_KEK_REF_REFUSED. */
 envelope_status env_uri_check_untrusted(const uint8_t *uri, size_t len, char *out, size_t outsize,

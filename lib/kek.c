@@ -73,10 +73,11 @@ static envelope_status reference(envelope_kek *k, const char *uri, envelope_err 
         EVP_PKEY_get_octet_string_param(k->pkey, ENVELOPE_PKEY_PARAM_KEY_ID, k->key_id,
                                         sizeof(k->key_id), &idlen) == 1) {
         k->key_id_len = idlen;
-        return ENVELOPE_OK;
+        return env_uri_printable(k->ref, sizeof(k->ref), err);
     }
     ERR_clear_error();
     ENV_GUARD(env_uri_strip(uri, k->ref, sizeof(k->ref), err));
+    ENV_GUARD(env_uri_printable(k->ref, sizeof(k->ref), err));
     unsigned char *der = NULL;
     int dlen = i2d_PUBKEY(k->pkey, &der);
     unsigned int mdlen = 0;

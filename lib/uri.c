@@ -191,3 +191,29 @@ envelope_status env_uri_check_untrusted(const uint8_t *uri, size_t len, char *ou
     }
     return ENVELOPE_OK;
 }
+
+envelope_status env_uri_printable(char *ref, size_t size, envelope_err *err)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(ref), need = n;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)ref[i] < 0x21 || (unsigned char)ref[i] > 0x7e)
+            need += 2;
+    if (need > ENVELOPE_MAX_KEK_URI || need + 1 > size)
+        return env_fail(err, ENVELOPE_ERR_ARGUMENT,
+                        "KEK reference is longer than %d bytes once percent-encoded for the message",
+                        ENVELOPE_MAX_KEK_URI);
+    /* from the end, so that each byte moves once */
+    ref[need] = '\0';
+    for (size_t i = n, o = need; i-- > 0;) {
+        unsigned char c = (unsigned char)ref[i];
+        if (c < 0x21 || c > 0x7e) {
+            ref[--o] = hex[c & 15];
+            ref[--o] = hex[c >> 4];
+            ref[--o] = '%';
+        } else {
+            ref[--o] = (char)c;
+        }
+    }
+    return ENVELOPE_OK;
+}

@@ -14,7 +14,9 @@
 
 #include "keymgmt_common.h"
 
-#define STORE_MAX_KEYS 128
+/* A listing of a whole token or KMS may be large (the kms-bridge pages
+ * through up to 4096 keys); the array grows as keys are found. */
+#define STORE_MAX_KEYS 4096
 
 /*
  * The search runs at the first eof() or load(), not at open(): OpenSSL 3.0
@@ -41,8 +43,8 @@ struct envprov_store {
     envprov_store_find_fn *find;
     enum store_state state;
     int from_message; /* ENVELOPE_STORE_PARAM_FROM_MESSAGE */
-    envkey *keys[STORE_MAX_KEYS];
-    size_t nkeys, next;
+    envkey **keys;
+    size_t nkeys, cap, next;
     int expect; /* OSSL_STORE_INFO_* or 0 */
 };
 
@@ -82,6 +84,16 @@ int envprov_store_add(envkey *k, void *store)
         ENVPROV_RAISE(ENVPROV_R_BAD_URI, "the URI matches more than %d keys: name the object",
                       STORE_MAX_KEYS);
         return ENVPROV_R_BAD_URI;
+    }
+    if (s->nkeys == s->cap) {
+        size_t cap = s->cap == 0 ? 16 : s->cap * 2;
+        envkey **keys = realloc(s->keys, cap * sizeof(*keys));
+        if (keys == NULL) {
+            ENVPROV_RAISE(ENVPROV_R_INTERNAL, "out of memory listing keys");
+            return ENVPROV_R_INTERNAL;
+        }
+        s->keys = keys;
+        s->cap = cap;
     }
     s->keys[s->nkeys++] = envkey_up(k);
     return ENVPROV_R_OK;
@@ -138,6 +150,27 @@ static void skip_unwanted(envprov_store *s)
         s->next++;
 }
 
+/* The public half of a key pair, as a key of its own: what a caller that
+ * asked for public keys (OSSL_STORE_expect PUBKEY: `openssl pkey -pubin`)
+ * gets, since a TPM key has no public object to name instead. It has no
+ * device behind it: it encrypts and compares, never decrypts. */
+static envkey *public_view(const envkey *k)
+{
+    envkey *v = envkey_new(k->kind, NULL, NULL);
+    if (v == NULL || (k->uri != NULL && (v->uri = strdup(k->uri)) == NULL)
+        || !EVP_PKEY_up_ref(k->pub)) {
+        envkey_free(v);
+        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "out of memory");
+        return NULL;
+    }
+    v->pub = k->pub;
+    memcpy(v->key_id, k->key_id, sizeof(v->key_id));
+    v->key_id_len = k->key_id_len;
+    v->bits = k->bits;
+    v->has_private = 0;
+    return v;
+}
+
 int envprov_store_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *object_cbarg,
                        OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
 {
@@ -150,7 +183,12 @@ int envprov_store_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *object_c
     skip_unwanted(s);
     if (s->next >= s->nkeys)
         return 0;
-    envkey *k = s->keys[s->next++];
+    envkey *k = s->keys[s->next++], *view = NULL;
+    if (s->expect == OSSL_STORE_INFO_PUBKEY && k->has_private && k->pub != NULL) {
+        if ((view = public_view(k)) == NULL)
+            return 0;
+        k = view;
+    }
     int type = OSSL_OBJECT_PKEY;
     envprov_keyref ref = {ENVPROV_KEYREF_MAGIC, k};
     const char *data_type = k->kind == ENVKEY_AES_KEK ? ENVELOPE_KEYTYPE_AES_KEK
@@ -163,7 +201,9 @@ int envprov_store_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *object_c
         OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DESC, k->uri ? k->uri : (char *)"", 0),
         OSSL_PARAM_construct_end(),
     };
-    return object_cb(params, object_cbarg);
+    int ok = object_cb(params, object_cbarg);
+    envkey_free(view); /* the KEYMGMT's load took its own reference */
+    return ok;
 }
 
 int envprov_store_eof(void *loaderctx)
@@ -189,6 +229,7 @@ int envprov_store_close(void *loaderctx)
         return 1;
     for (size_t i = 0; i < s->nkeys; i++)
         envkey_free(s->keys[i]);
+    free(s->keys);
     free(s->uri);
     free(s);
     return 1;

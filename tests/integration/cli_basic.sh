@@ -180,6 +180,16 @@ activate = 1
 CNF
 expect_rc 1 "--config with a missing provider" "$ENV" --config "$work/bad.cnf" encrypt --kek "$K1" pt.1
 
+# --- a KEK path that is not printable ASCII (UTF-8, a space) is recorded
+# percent-encoded: the message stays readable (it was written unreadable)
+mkdir -p "$work/clé dir"
+cp k1.pem "$work/clé dir/k.pem"
+expect_rc 0 "encrypt with a non-ASCII KEK path" "$ENV" encrypt --kek "file:$work/clé dir/k.pem" -o utf8.ct pt.1
+expect_rc 0 "inspect it" "$ENV" inspect --json utf8.ct
+grep -q 'cl%C3%A9%20dir/k.pem' last.out || fail "the reference is not percent-encoded: $(cat last.out)"
+expect_rc 0 "decrypt it" "$ENV" decrypt --kek "file:$work/clé dir/k.pem" -o utf8.back utf8.ct
+cmp -s utf8.back pt.1 || fail "non-ASCII KEK path round trip"
+
 # --- no secret in any message: the PEM's private bits never appear
 if grep -r -l -F "$(sed -n 2p k1.pem)" last.err >/dev/null 2>&1; then fail "key material in an error"; fi
 

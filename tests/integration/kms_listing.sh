@@ -57,13 +57,13 @@ fi
 "$KMS_P11" "$KMS_MODULE" keygen-many more 50 >/dev/null || kms_fail "creating 50 more keys"
 counts 150
 if [ -n "${ENVELOPE_CLI:-}" ]; then
-  # The provider's store takes at most 128 keys per URI and says so; what it
-  # must never do is show fewer than there are without a word.
+  # Every key, through the provider's store (which holds up to 4096 per URI
+  # and says so beyond): never fewer than there are without a word.
   rc=0
   OPENSSL_CONF=$KMS_DIR/openssl.cnf "$ENVELOPE_CLI" kek list 'pkcs11:token=kms' >"$KMS_DIR/list" 2>"$KMS_DIR/err" || rc=$?
   n=$(grep -c 'object=' "$KMS_DIR/list" || true)
-  if { [ "$rc" -eq 0 ] && [ "$n" = 150 ]; } || { [ "$rc" -ne 0 ] && grep -q 'more than' "$KMS_DIR/err"; }; then
-    echo "ok: envelope kek list with 150 keys: exit $rc, $n listed $(head -c 200 "$KMS_DIR/err")"
+  if [ "$rc" -eq 0 ] && [ "$n" = 150 ]; then
+    echo "ok: envelope kek list with 150 keys: $n listed"
   else bad "envelope kek list with 150 keys: exit $rc, $n listed, $(cat "$KMS_DIR/err")"; fi
 fi
 # A duplicate label is still found among 150 keys.

@@ -107,6 +107,10 @@ pkeyutl-aes)
     -inkey "$ENV_AES_URI" -pkeyopt "hexaad:$bigaad" -in dek.bin
   ;;
 pkeyutl-rsa)
+  # -pubin on the private key's URI: the store hands its public half
+  openssl pkey -pubin -in "$RSA_PUB" -pubout -out pub.pem
+  openssl pkey -pubin -in "$ENV_RSA_URI" -pubout -out pubin.pem || fail "pkey -pubin of a private key URI"
+  cmp pub.pem pubin.pem || fail "-pubin gives another public key"
   head -c 32 /dev/urandom >dek.bin
   # pkeyutl loads the URI as a private key and encrypts with it
   openssl pkeyutl -encrypt -inkey "$ENV_RSA_URI" -pkeyopt rsa_padding_mode:oaep -in dek.bin -out ct.bin
@@ -268,6 +272,9 @@ uri-pin)
   # module-path may only name a configured module
   openssl pkeyutl -decrypt -inkey "$ENV_AES_URI?pin-value=$ENV_PIN&module-path=$ENV_P11_MODULE" -in b1.bin -out d2.bin
   cmp dek.bin d2.bin || fail "module-path of the configured module"
+  # a misspelt query attribute is refused, not ignored (p11-kit ignores it)
+  expect_fail "query attribute envelope does not know" openssl pkeyutl -encrypt \
+    -inkey "$ENV_AES_URI?pin-sorce=file:$ENV_PIN_FILE" -in dek.bin
   expect_fail "names no module in pkcs11-module" openssl pkeyutl -decrypt \
     -inkey "$ENV_AES_URI?pin-value=$ENV_PIN&module-path=/usr/lib/x86_64-linux-gnu/libc.so.6" -in b1.bin
   # and the canonical URI a key reports carries no PIN and no module path

@@ -105,6 +105,10 @@ evp)
   "$evp" wrap "$RSA"
   "$evp" pub "$EC" >ec.pub
   grep -q 'BEGIN PUBLIC KEY' ec.pub || fail "no public key"
+  # -pubin: a TPM key has no public object, so the store hands its public
+  # half when public keys are asked for
+  openssl pkey -pubin -in "$EC" -pubout >ec.pubin || fail "openssl pkey -pubin of a TPM key"
+  cmp ec.pub ec.pubin || fail "-pubin gives another public key"
   openssl pkey -pubin -in ec.pub -noout -text | grep -q 'prime256v1\|P-256' || fail "not P-256"
   "$evp" gen tpm2:handle=0x81000111
   # unknown URI attribute: a clear error from OSSL_STORE_open

@@ -19,6 +19,28 @@ static void strip(const char *in, const char *want)
     assert_string_equal(out, want);
 }
 
+/* What a message records is printable ASCII: a reference with UTF-8 or a
+ * space is percent-encoded, never written as bytes no decoder accepts. */
+static void test_printable(void **state)
+{
+    (void)state;
+    char ref[ENVELOPE_MAX_KEK_URI + 1];
+    envelope_err e;
+    strcpy(ref, "file:/keys/cl\xc3\xa9 1.pem");
+    assert_int_equal(env_uri_printable(ref, sizeof(ref), &e), ENVELOPE_OK);
+    assert_string_equal(ref, "file:/keys/cl%C3%A9%201.pem");
+    strcpy(ref, "pkcs11:token=prod;object=a%20b"); /* already printable: unchanged */
+    assert_int_equal(env_uri_printable(ref, sizeof(ref), &e), ENVELOPE_OK);
+    assert_string_equal(ref, "pkcs11:token=prod;object=a%20b");
+    /* too long once encoded: refused, not cut */
+    memset(ref, '\xe9', 400);
+    ref[400] = '\0';
+    assert_int_equal(env_uri_printable(ref, sizeof(ref), &e), ENVELOPE_ERR_ARGUMENT);
+    char small[8];
+    strcpy(small, "a b c");
+    assert_int_equal(env_uri_printable(small, sizeof(small), &e), ENVELOPE_ERR_ARGUMENT);
+}
+
 static void test_strip(void **state)
 {
     (void)state;
@@ -90,6 +112,7 @@ static void test_untrusted(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = { cmocka_unit_test(test_strip), cmocka_unit_test(test_untrusted) };
+    const struct CMUnitTest tests[] = { cmocka_unit_test(test_strip), cmocka_unit_test(test_untrusted),
+                                        cmocka_unit_test(test_printable) };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
