@@ -5,6 +5,7 @@
  */
 #include <getopt.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 
@@ -52,7 +53,7 @@ static int uri_to_use(const char *uri, char *out, size_t size)
     size_t o = 7;
 
     out[0] = '\0';
-    if (strncmp(uri, "pkcs11:", 7) != 0) {
+    if (strncasecmp(uri, "pkcs11:", 7) != 0) { /* schemes are case-insensitive */
         if (strlen(uri) >= size)
             return 0;
         strcpy(out, uri);
@@ -61,7 +62,7 @@ static int uri_to_use(const char *uri, char *out, size_t size)
     memcpy(out, "pkcs11:", 8);
     while (*p != '\0' && *p != '?') {
         size_t n = strcspn(p, ";?");
-        if (strncmp(p, "pin-value=", 10) != 0) {
+        if (strncasecmp(p, "pin-value=", 10) != 0) {
             if (o + n + 2 > size) {
                 out[0] = '\0';
                 return 0;

@@ -95,6 +95,6 @@ char *envelope_secmem_strdup(const char *s)
 
 void envelope_secmem_harden_process(void)
 {
-    if (getenv("ENVELOPE_ALLOW_DUMP") == NULL)
+    if (secure_getenv("ENVELOPE_ALLOW_DUMP") == NULL) /* not in setuid programs */
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }

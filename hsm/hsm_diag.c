@@ -18,6 +18,7 @@
 #include "hsm_internal.h"
 
 #include <dlfcn.h>
+#include <sys/stat.h>
 #include <string.h>
 
 /* PKCS#11 3.0 §3.6 CK_INTERFACE and the vendor list, as documented in
@@ -40,6 +41,13 @@ static _Thread_local struct {
     char text[DIAG_MAX];
 } last;
 
+/* 1 if two paths name the same file (a module path may be a symlink). */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 void hsm_diag_attach(struct hsm_module *m)
 {
     m->diag = NULL;
@@ -54,10 +62,21 @@ void hsm_diag_attach(struct hsm_module *m)
     diag_get_interface gi = (diag_get_interface)dlsym(dl, "C_GetInterface");
     diag_interface *iface = NULL;
     CK_VERSION want = {1, 0};
-    if (gi != NULL && gi((CK_UTF8CHAR_PTR) "Vendor envelope", &want, &iface, 0) == CKR_OK &&
-        iface != NULL && iface->pFunctionList != NULL) {
+    /* dlsym on a handle also searches the module's dependencies: take the
+     * symbol only if it is the module's own. And believe the answer only
+     * if it is the interface asked for: a sloppy PKCS#11 3.0 module that
+     * hands its "PKCS 11" list to any name must not get C_Initialize
+     * called as if it were our getter. */
+    Dl_info where;
+    if (gi != NULL && dladdr((void *)gi, &where) != 0 && where.dli_fname != NULL
+        && same_file(where.dli_fname, m->path)
+        && gi((CK_UTF8CHAR_PTR) "Vendor envelope", &want, &iface, 0) == CKR_OK && iface != NULL
+        && iface->pInterfaceName != NULL
+        && strcmp((const char *)iface->pInterfaceName, "Vendor envelope") == 0
+        && iface->pFunctionList != NULL) {
         const diag_vendor_list *v = iface->pFunctionList;
-        m->diag = (void *)v->C_EnvelopeLastError;
+        if (v->version.major == 1 && v->version.minor == 0 && v->C_EnvelopeLastError != NULL)
+            m->diag = (void *)v->C_EnvelopeLastError;
     }
     dlclose(dl);
 }

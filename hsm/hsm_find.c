@@ -27,6 +27,7 @@ static struct hsm_token *token_for_slot(struct hsm_ctx *h, struct hsm_module *m,
         return NULL;
     t->mod = m;
     t->slot = slot;
+    t->tokens = h->tokens;
     pthread_mutex_init(&t->lock, NULL);
     t->next = m->tokens;
     m->tokens = t;
@@ -245,6 +246,8 @@ int hsm_find_keys(struct hsm_ctx *h, OSSL_LIB_CTX *swctx, const char *uri, unsig
         if (p11_kit_uri_get_pin_source(p) != NULL || p11_kit_uri_get_pin_value(p) != NULL
             || p11_kit_uri_get_module_path(p) != NULL || p11_kit_uri_get_module_name(p) != NULL)
             return not_allowed(p, "carries a PIN or module attribute");
+        if (hsm_uri_names_slot_or_library(p))
+            return not_allowed(p, "names a slot or library (slot-*, library-*)");
         if (hsm_token_list_empty(h->tokens))
             return not_allowed(p, "names a token, and pkcs11-tokens lists none");
     }
@@ -253,7 +256,8 @@ int hsm_find_keys(struct hsm_ctx *h, OSSL_LIB_CTX *swctx, const char *uri, unsig
         return ret;
     }
     struct hsm_token *matched[HSM_MAX_SLOTS * HSM_MAX_MODULES];
-    size_t nmatched = 0, nunlisted = 0;
+    const struct hsm_token_binding *present[HSM_MAX_SLOTS * HSM_MAX_MODULES];
+    size_t nmatched = 0, nunlisted = 0, npresent = 0;
     int any_module = 0;
     pthread_mutex_lock(&h->lock);
     for (size_t i = 0; i < h->nmods; i++) {
@@ -263,6 +267,8 @@ int hsm_find_keys(struct hsm_ctx *h, OSSL_LIB_CTX *swctx, const char *uri, unsig
         any_module = 1;
         hsm_refresh_tokens(h, m);
         for (struct hsm_token *t = m->tokens; t != NULL; t = t->next) {
+            if (t->binding != NULL && npresent < sizeof(present) / sizeof(present[0]))
+                present[npresent++] = t->binding;
             if (nmatched == sizeof(matched) / sizeof(matched[0]) || !hsm_token_matches(t, p))
                 continue;
             if (from_message && t->binding == NULL)
@@ -273,7 +279,12 @@ int hsm_find_keys(struct hsm_ctx *h, OSSL_LIB_CTX *swctx, const char *uri, unsig
     }
     pthread_mutex_unlock(&h->lock);
 
-    if (from_message && nmatched == 0 && (nunlisted > 0 || !hsm_token_list_could_match(h->tokens, p)))
+    /* Nothing to search. "Token not present" (an outage: exit 3) only if
+     * the reference names a listed token that really is absent; anything
+     * else a message names is not ours to open, whatever it adds (a
+     * serial= or model= that matches no token must not fake an outage). */
+    if (from_message && nmatched == 0
+        && (nunlisted > 0 || !hsm_token_list_names_absent(h->tokens, p, present, npresent)))
         return not_allowed(p, "names no token listed in pkcs11-tokens");
     if (!any_module) {
         ENVPROV_RAISE(ENVPROV_R_BAD_URI,

@@ -51,6 +51,7 @@ struct hsm_token {
      * message cannot name it. */
     const struct hsm_token_binding *binding;
     const char *default_pin_source;
+    const struct hsm_token_list *tokens; /* the ctx's pkcs11-tokens, to bind again */
     /* A PIN the token rejected is never offered again by us: tokens count
      * failures and lock. We keep an HMAC of it under a per-process key held
      * in locked memory (hsm_pin_fingerprint), never the PIN. */
@@ -155,8 +156,13 @@ const struct hsm_token_binding *hsm_token_list_match(const struct hsm_token_list
                                                      const CK_TOKEN_INFO *info);
 const char *hsm_token_binding_pin_source(const struct hsm_token_binding *b);
 int hsm_token_list_empty(const struct hsm_token_list *l);
-/* 1 if the URI's own token attributes name a listed token. */
-int hsm_token_list_could_match(const struct hsm_token_list *l, P11KitUri *uri);
+/* For a URI that matched no present token: 1 if it names a listed token
+ * whose entry no present token matches (`present`: the bindings of the
+ * tokens present), i.e. a configured token that is gone. */
+int hsm_token_list_names_absent(const struct hsm_token_list *l, P11KitUri *uri,
+                                const struct hsm_token_binding *const *present, size_t npresent);
+/* 1 if the URI has slot-id, slot-* or library-* attributes. */
+int hsm_uri_names_slot_or_library(P11KitUri *uri);
 
 /* hsm_uri.c */
 int hsm_uri_parse(const char *uri, P11KitUri **out);

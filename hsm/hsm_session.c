@@ -83,9 +83,46 @@ void hsm_token_drop_sessions(struct hsm_token *t)
 }
 
 /* Called with t->lock held. */
+static int same_identity(const CK_TOKEN_INFO *a, const CK_TOKEN_INFO *b)
+{
+    return memcmp(a->label, b->label, sizeof(a->label)) == 0
+           && memcmp(a->manufacturerID, b->manufacturerID, sizeof(a->manufacturerID)) == 0
+           && memcmp(a->model, b->model, sizeof(a->model)) == 0
+           && memcmp(a->serialNumber, b->serialNumber, sizeof(a->serialNumber)) == 0;
+}
+
+/* Called with t->lock held, right before a login. A PIN goes to the token
+ * it is for: the token in the slot may have changed since its info was
+ * read (a card swapped in a reader, a token re-initialised), and a PIN
+ * kept for the old one, or bound to its label, must not reach the new. */
+static int recheck_identity(struct hsm_token *t)
+{
+    CK_TOKEN_INFO now;
+    CK_RV rv = P11(t->mod, C_GetTokenInfo, t->slot, &now);
+    if (rv != CKR_OK)
+        return hsm_raise_rv(rv, "C_GetTokenInfo", t->label, NULL);
+    if (same_identity(&now, &t->info)) {
+        t->info.flags = now.flags;
+        return ENVPROV_R_OK;
+    }
+    envprov_debug("pkcs11: the token in slot %lu changed before login; its PIN is not reused",
+                  (unsigned long)t->slot);
+    envelope_secmem_free(t->pin);
+    t->pin = NULL;
+    t->have_bad_pin = 0;
+    t->info = now;
+    hsm_trim_label(t->label, now.label, sizeof(now.label));
+    t->binding = hsm_token_list_match(t->tokens, &now);
+    t->default_pin_source = hsm_token_binding_pin_source(t->binding);
+    return ENVPROV_R_OK;
+}
+
 static int login_locked(struct hsm_token *t, CK_SESSION_HANDLE s, const char *uri_pin_source,
                         const char *uri_pin_value)
 {
+    int ir = recheck_identity(t);
+    if (ir != ENVPROV_R_OK)
+        return ir;
     if (!(t->info.flags & CKF_LOGIN_REQUIRED)) {
         t->logged_in = 1;
         t->login_generation = t->mod->generation;

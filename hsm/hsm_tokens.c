@@ -66,14 +66,26 @@ static int names_a_token(P11KitUri *p)
 static int parse_entry(const char *entry, const char *default_pin_source,
                        struct hsm_token_binding *b)
 {
-    char uri[HSM_MAX_ENTRY + 16];
+    char uri[3 * HSM_MAX_ENTRY + 16];
     int is_uri = strncasecmp(entry, "pkcs11:", 7) == 0;
     if (strlen(entry) > HSM_MAX_ENTRY)
         return bad(entry, "longer than 1024 bytes");
-    snprintf(uri, sizeof(uri), "%s%s", is_uri ? "" : "pkcs11:token=", entry);
     if (!is_uri && strpbrk(entry, ";?") != NULL)
         return bad(entry, "a bare label cannot hold ';' or '?': percent-encode them, or "
                           "write the entry as a pkcs11: URI");
+    /* p11-kit drops whitespace inside a URI (RFC 7512 allows it for line
+     * breaks), so "my token" would bind "mytoken": a bare label's spaces are
+     * encoded; in a URI entry they must be written %20. */
+    if (is_uri && strpbrk(entry, " \t") != NULL)
+        return bad(entry, "a space inside a pkcs11: URI is ignored by URI parsers: write it %20");
+    size_t o = (size_t)snprintf(uri, sizeof(uri), "%s", is_uri ? "" : "pkcs11:token=");
+    for (const char *c = entry; *c != '\0' && o + 4 < sizeof(uri); c++) {
+        if (!is_uri && (*c == ' ' || *c == '\t'))
+            o += (size_t)snprintf(uri + o, sizeof(uri) - o, "%%%02X", (unsigned char)*c);
+        else
+            uri[o++] = *c;
+    }
+    uri[o] = '\0';
     P11KitUri *p = p11_kit_uri_new();
     if (p == NULL)
         return ENVPROV_R_INTERNAL;
@@ -184,16 +196,45 @@ int hsm_token_list_empty(const struct hsm_token_list *l)
     return l == NULL || l->n == 0;
 }
 
-int hsm_token_list_could_match(const struct hsm_token_list *l, P11KitUri *uri)
+int hsm_token_list_names_absent(const struct hsm_token_list *l, P11KitUri *uri,
+                                const struct hsm_token_binding *const *present, size_t npresent)
 {
-    /* For a URI whose token is not present: does it name a listed token
-     * (so that its absence is an outage of a configured token)? Compare
-     * the URI's own token attributes with each entry's. */
+    /* For a URI no present token matched: is there an entry E that the
+     * URI's own token attributes agree with (every field both set is
+     * equal) and whose token is not present? Then the URI names a
+     * configured token that is gone. */
     if (!names_a_token(uri))
         return 0;
-    CK_TOKEN_INFO info = *p11_kit_uri_get_token_info(uri);
-    for (size_t i = 0; l != NULL && i < l->n; i++)
-        if (p11_kit_uri_match_token_info(l->e[i].match, &info))
+    const CK_TOKEN_INFO *u = p11_kit_uri_get_token_info(uri);
+    for (size_t i = 0; l != NULL && i < l->n; i++) {
+        const CK_TOKEN_INFO *e = p11_kit_uri_get_token_info(l->e[i].match);
+        int agree = 1;
+#define FIELD(f) \
+    agree &= !field_set(e->f, sizeof(e->f)) || !field_set(u->f, sizeof(u->f)) \
+             || memcmp(e->f, u->f, sizeof(e->f)) == 0
+        FIELD(label);
+        FIELD(manufacturerID);
+        FIELD(model);
+        FIELD(serialNumber);
+#undef FIELD
+        int is_present = 0;
+        for (size_t j = 0; j < npresent; j++)
+            is_present |= present[j] == &l->e[i];
+        if (agree && !is_present)
             return 1;
+    }
     return 0;
+}
+
+int hsm_uri_names_slot_or_library(P11KitUri *uri)
+{
+    if (p11_kit_uri_get_slot_id(uri) != (CK_SLOT_ID)-1)
+        return 1;
+    const CK_SLOT_INFO *si = p11_kit_uri_get_slot_info(uri);
+    const CK_INFO *mi = p11_kit_uri_get_module_info(uri);
+    return field_set(si->slotDescription, sizeof(si->slotDescription))
+           || field_set(si->manufacturerID, sizeof(si->manufacturerID))
+           || field_set(mi->libraryDescription, sizeof(mi->libraryDescription))
+           || field_set(mi->manufacturerID, sizeof(mi->manufacturerID))
+           || mi->libraryVersion.major != (CK_BYTE)-1 || mi->libraryVersion.minor != (CK_BYTE)-1;
 }

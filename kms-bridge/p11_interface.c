@@ -5,6 +5,7 @@
  * reads why the last call failed (kms_diag.h). Both work before
  * C_Initialize, as §5.2 requires.
  */
+#include <pthread.h>
 #include <string.h>
 
 #include "kms_diag.h"
@@ -46,15 +47,23 @@ static envelope_kms_vendor_list vendor_list = {
 #define N_IFACES 2
 static kms_ck_interface ifaces[N_IFACES];
 
-/* The table is filled on each call (constant values; a static initialiser
- * cannot take C_GetFunctionList's pointer portably). */
-static void fill(void)
+/* The table is filled once (a static initialiser cannot take
+ * C_GetFunctionList's pointer portably); pthread_once, since callers of
+ * C_GetInterface may race before C_Initialize. */
+static pthread_once_t ifaces_once = PTHREAD_ONCE_INIT;
+
+static void fill_once(void)
 {
     CK_FUNCTION_LIST *fl = NULL;
     (void)C_GetFunctionList(&fl);
     /* Not fork-safe in the §5.2 sense: a child must C_Initialize again. */
     ifaces[0] = (kms_ck_interface){(CK_UTF8CHAR *)"PKCS 11", fl, 0};
     ifaces[1] = (kms_ck_interface){(CK_UTF8CHAR *)ENVELOPE_KMS_VENDOR_NAME, &vendor_list, 0};
+}
+
+static void fill(void)
+{
+    pthread_once(&ifaces_once, fill_once);
 }
 
 CK_RV C_GetInterfaceList(kms_ck_interface *list, CK_ULONG_PTR count)

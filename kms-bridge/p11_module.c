@@ -186,7 +186,9 @@ static void atfork_register(void)
 CK_RV kms_Initialize(CK_VOID_PTR args)
 {
     pthread_once(&atfork_once, atfork_register);
-    const char *path = getenv("ENVELOPE_KMS_CONF");
+    /* secure_getenv: a setuid program never takes its KMS (which would get
+     * the DEKs) from the environment of whoever ran it */
+    const char *path = secure_getenv("ENVELOPE_KMS_CONF");
     if (args != NULL) {
         CK_C_INITIALIZE_ARGS *a = args;
         /* §5.4: the four mutex functions are supplied all together or not

@@ -138,14 +138,25 @@ envelope_status env_fail_ossl(envelope_err *err, envelope_status code, const cha
  * caller acts on are mapped here.
  */
 
+/* The provider reason behind the last env_ossl_status of this thread, for
+ * a caller that must weigh where a failure came from (lib/unwrap.c). */
+static _Thread_local int last_provider_reason;
+
+int env_last_provider_reason(void)
+{
+    return last_provider_reason;
+}
+
 envelope_status env_ossl_status(envelope_status dflt)
 {
     envelope_status s = dflt;
     unsigned long e;
+    last_provider_reason = 0;
     while ((e = ERR_get_error()) != 0) {
         const char *lib = ERR_lib_error_string(e);
         if (lib == NULL || strcmp(lib, "envelope") != 0)
             continue;
+        last_provider_reason = ERR_GET_REASON(e);
         switch (ERR_GET_REASON(e)) {
         case ENVELOPE_PROV_R_BACKEND_UNAVAILABLE:
         case ENVELOPE_PROV_R_TOKEN_NOT_PRESENT:

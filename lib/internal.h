@@ -43,6 +43,9 @@ envelope_status env_fail_ossl(envelope_err *err, envelope_status code, const cha
  * to our category (backend unavailable, policy, authentication),
  * else returns `dflt`. */
 envelope_status env_ossl_status(envelope_status dflt);
+/* ENVELOPE_PROV_R_* of the envelope provider's last error that the latest
+ * env_ossl_status (or env_fail_ossl) of this thread consumed; 0 if none. */
+int env_last_provider_reason(void);
 #define ENV_GUARD(x)                                                                           \
     do {                                                                                       \
         envelope_status g_s_ = (x);                                                            \

@@ -15,6 +15,7 @@
 
 #include <openssl/crypto.h>
 
+#include "envelope/provider.h"
 #include "internal.h"
 
 static int same_id(const envelope_kek *k, const env_edk *e)
@@ -41,6 +42,40 @@ static int rank(envelope_status s)
     }
 }
 
+/*
+ * A failure of a key a message named (the provider opened it: its token or
+ * handle is configured) counts as "refused by policy" only when the key's
+ * home decided it: its PIN, its PCR policy, the KMS's access policy. What
+ * a message's bytes bring about by themselves (an unsafe object on a
+ * listed token, which no encryptor would have used; a wrap form the
+ * configuration refuses) is a message that does not authenticate.
+ */
+static envelope_status weigh_message_failure(envelope_status s)
+{
+    if (s != ENVELOPE_ERR_POLICY)
+        return s;
+    switch (env_last_provider_reason()) {
+    case ENVELOPE_PROV_R_PIN_MISSING:
+    case ENVELOPE_PROV_R_PIN_INCORRECT:
+    case ENVELOPE_PROV_R_PIN_LOCKED:
+    case ENVELOPE_PROV_R_PCR_POLICY_NOT_SATISFIED:
+    case ENVELOPE_PROV_R_ACCESS_DENIED:
+        return s;
+    default:
+        return ENVELOPE_ERR_AUTH;
+    }
+}
+
+/* 1 if an earlier EDK of h with the same reference bytes failed. */
+static int seen_failing_ref(const env_header *h, size_t i, const unsigned char *failing)
+{
+    for (size_t j = 0; j < i; j++)
+        if (failing[j] && h->edks[j].uri_len == h->edks[i].uri_len
+            && memcmp(h->edks[j].uri, h->edks[i].uri, h->edks[i].uri_len) == 0)
+            return 1;
+    return 0;
+}
+
 static envelope_status try_edk(env_crypto *c, const envelope_kek *k, const env_header *h,
                                const env_edk *e, envelope_err *err)
 {
@@ -53,6 +88,7 @@ static envelope_status try_edk(env_crypto *c, const envelope_kek *k, const env_h
 envelope_status env_unwrap_header(env_crypto *c, envelope_kek *const *keks, size_t nkeks,
                                   const env_header *h, envelope_err *err)
 {
+    unsigned char failing[ENVELOPE_MAX_EDKS] = { 0 };
     envelope_err last = { ENVELOPE_ERR_NO_KEK, "" }; /* worst failure of a usable KEK */
     envelope_err refused = { ENVELOPE_OK, "" };      /* the last reference not opened */
     envelope_err e1;
@@ -74,12 +110,21 @@ envelope_status env_unwrap_header(env_crypto *c, envelope_kek *const *keks, size
         }
         char uri[ENVELOPE_MAX_KEK_URI + 1];
         envelope_kek *k = NULL;
+        /* A reference that failed once is not tried again in this message:
+         * a message repeating one EDK sixteen times must not make sixteen
+         * logins or TPM authorisations (each may count towards a lockout). */
+        if (seen_failing_ref(h, i, failing))
+            continue;
         if ((s = env_uri_check_untrusted(e->uri, e->uri_len, uri, sizeof(uri), &e1)) != ENVELOPE_OK ||
             (s = env_kek_open_from_message(c->lib, uri, &k, &e1)) != ENVELOPE_OK) {
-            if (s == ENVELOPE_ERR_KEK_REF_REFUSED)
+            failing[i] = 1;
+            if (s == ENVELOPE_ERR_KEK_REF_REFUSED) {
                 refused = e1; /* skipped: nothing was offered to any device */
-            else if (s != ENVELOPE_ERR_KEK_NOT_FOUND && rank(s) >= rank(last.code))
-                last = e1; /* a configured token or TPM failed */
+            } else if (s != ENVELOPE_ERR_KEK_NOT_FOUND
+                       && rank(weigh_message_failure(s)) >= rank(last.code)) {
+                e1.code = weigh_message_failure(s); /* a configured token or TPM failed */
+                last = e1;
+            }
             continue;
         }
         if (!same_id(k, e) || k->kind != e->kind) {
@@ -91,6 +136,10 @@ envelope_status env_unwrap_header(env_crypto *c, envelope_kek *const *keks, size
         envelope_kek_free(k);
         if (s == ENVELOPE_OK)
             goto unwrapped;
+        if (s == ENVELOPE_ERR_POLICY || s == ENVELOPE_ERR_BACKEND)
+            failing[i] = 1; /* the key's home said no: the same answer next time */
+        if ((s = weigh_message_failure(s)) != e1.code)
+            e1.code = s;
         if (rank(s) >= rank(last.code))
             last = e1;
     }

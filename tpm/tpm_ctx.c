@@ -4,6 +4,7 @@
  * reconnect-and-retry-once rule for TPM resets and lost connections.
  */
 #include <stdlib.h>
+#include <sys/auxv.h>
 #include <sched.h>
 #include <string.h>
 #include <unistd.h>
@@ -60,8 +61,16 @@ int envtpm_ctx_new(const envtpm_config *cfg, struct envtpm_ctx **out)
      * inside other people's programs must not do (and a wrong-PIN attempt
      * would print there). Our debug log carries the decoded codes; a user
      * who wants tpm2-tss's own log sets TSS2_LOG, which we then leave. */
-    if (getenv("TSS2_LOG") == NULL)
+    if (getauxval(AT_SECURE)) {
+        /* tss2's own debug log prints session keys, salts and auth values,
+         * and TSS2_LOGFILE appends to any file: in a setuid or setgid
+         * program neither may come from the invoker's environment (tss2
+         * reads them with getenv). */
+        setenv("TSS2_LOG", "all+none", 1);
+        unsetenv("TSS2_LOGFILE");
+    } else if (getenv("TSS2_LOG") == NULL) {
         setenv("TSS2_LOG", "all+none", 0);
+    }
     t = calloc(1, sizeof(*t));
     if (t == NULL) {
         ENVPROV_RAISE(ENVPROV_R_INTERNAL, "TPM: out of memory");
@@ -273,10 +282,16 @@ static int connect_tpm(struct envtpm_ctx *t)
 
 static int ensure_connected(struct envtpm_ctx *t)
 {
-    if (t->esys != NULL && t->session != ESYS_TR_NONE)
+    if (t->esys != NULL && t->session != ESYS_TR_NONE && !t->poisoned)
         return ENVPROV_R_OK;
     disconnect(t, 0);
+    t->poisoned = 0;
     return connect_tpm(t);
+}
+
+void envtpm_ctx_poison(struct envtpm_ctx *t)
+{
+    t->poisoned = 1;
 }
 
 int envtpm_run(struct envtpm_ctx *t, envtpm_op_fn op, void *arg)
@@ -290,7 +305,12 @@ int envtpm_run(struct envtpm_ctx *t, envtpm_op_fn op, void *arg)
         ERR_set_mark();
         t->last_rc = TSS2_RC_SUCCESS;
         r = op(t, arg);
-        if (r != ENVPROV_R_OK && envtpm_rc_retryable(t->last_rc)) {
+        if (t->poisoned) {
+            /* the connection's ESYS state is not to be trusted: drop it now,
+             * not at the next use (it may hold a secret as an auth value) */
+            disconnect(t, 0);
+            t->poisoned = 0;
+        } else if (r != ENVPROV_R_OK && envtpm_rc_retryable(t->last_rc)) {
             /* A reset TPM or a dropped connection: the session is gone.
              * Reconnect and retry once; the first attempt's errors go. */
             envprov_debug("tpm2: %s failed with a retryable code; reconnecting",

@@ -53,6 +53,18 @@ struct envtpm_ctx {
     } trs[8];
     unsigned ntrs;
     unsigned reconnects;
+    int poisoned;         /* envtpm_ctx_poison: drop this connection */
+
+    /* Auth values the TPM rejected, per key name, as keyed fingerprints
+     * (envtpm_auth_fingerprint): never offered to that key again by this
+     * process, since every failure counts towards the dictionary-attack
+     * lockout of the whole TPM (Part 1 §19.8). Ring of the latest. */
+    struct {
+        unsigned char name[ENVTPM_MAX_NAME];
+        size_t name_len;
+        unsigned char fp[32];
+    } rejected[16];
+    unsigned nrejected;
 
     TSS2_RC last_rc;      /* of the last failing Esys call, for retry decisions */
     const char *last_fn;
@@ -89,6 +101,10 @@ typedef int (*envtpm_op_fn)(struct envtpm_ctx *t, void *arg);
  * retryable TPM/TCTI code, reconnects once and runs it again (errors of the
  * first attempt are dropped with an error mark). */
 int envtpm_run(struct envtpm_ctx *t, envtpm_op_fn op, void *arg);
+/* With the lock held: this connection's ESYS state can no longer be trusted
+ * (e.g. an auth value could not be reset); it is dropped when the current
+ * operation ends and the next one connects afresh. */
+void envtpm_ctx_poison(struct envtpm_ctx *t);
 
 /* With the lock held: the ESYS_TR of a persistent handle (cached per
  * connection) and the object's name as read when it was looked up (*name
@@ -187,6 +203,14 @@ int envtpm_pcrs_parse(const char *spec, TPML_PCR_SELECTION *sel) ENVTPM_WARN_UNU
  * (*auth, envelope_secmem_free it). At most ENVTPM_MAX_AUTH bytes; one
  * trailing newline is dropped. */
 int envtpm_pin_read(const char *source, unsigned char **auth, size_t *len) ENVTPM_WARN_UNUSED;
+/* HMAC-SHA-256 of an auth value under a random per-process key held in
+ * locked, non-dumpable memory (a fingerprint that says nothing about a
+ * short PIN in a core file). 0 on failure. */
+int envtpm_auth_fingerprint(const unsigned char *auth, size_t len, unsigned char out[32]);
+/* With the lock held: remember that the TPM rejected k's auth value, or
+ * say (1) whether it did before. */
+void envtpm_auth_rejected(struct envtpm_ctx *t, const struct envtpm_key *k);
+int envtpm_auth_was_rejected(struct envtpm_ctx *t, const struct envtpm_key *k);
 
 /* ---- tpm_keyfile.c: TSS2 PRIVATE KEY PEM -------------------------------- */
 

@@ -131,6 +131,13 @@ int envtpm_key_authorize(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR tr,
 
     *session = ESYS_TR_NONE;
     *policy = 0;
+    /* (a PCR-only key uses no auth value: nothing to be rejected) */
+    if ((!k->use_policy || k->policy_auth_value) && envtpm_auth_was_rejected(t, k)) {
+        ENVPROV_RAISE(ENVPROV_R_PIN_INCORRECT,
+                      "TPM: this auth value was rejected for the key before; not offering it "
+                      "again (each failure counts towards the TPM's lockout): fix its pin source");
+        return ENVPROV_R_PIN_INCORRECT;
+    }
     if (!k->use_policy) {
         /* HMAC authorisation in the shared salted session (Part 1 §19.6.9):
          * the auth value is an HMAC key, never sent. */
@@ -301,6 +308,13 @@ static int setup_policy(struct envtpm_ctx *t, struct envtpm_key *k, const envtpm
         k->pcr_digest = kf->pcr_digest;
         k->policy_auth_value = kf->policy_auth_value;
         return ENVPROV_R_OK;
+    }
+    if (u->pcrs != NULL && k->pub.publicArea.authPolicy.size == 0) {
+        /* not "PCR policy not satisfied": the key has no policy at all, so
+         * the reference is wrong, not the PCRs */
+        ENVPROV_RAISE(ENVPROV_R_BAD_URI, "TPM key 0x%08x has no policy; drop pcrs= from the URI",
+                      (unsigned)k->handle);
+        return ENVPROV_R_BAD_URI;
     }
     if (u->pcrs != NULL) {
         variants_arg v = { .pcrs = &from_uri };

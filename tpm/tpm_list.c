@@ -121,8 +121,14 @@ static int list_op(struct envtpm_ctx *t, void *varg)
 
     a->n = 0;
     a->truncated = 0;
-    while (more == TPM2_YES && next <= OWNER_LAST) {
+    for (unsigned rounds = 0; more == TPM2_YES && next <= OWNER_LAST; rounds++) {
         TPMS_CAPABILITY_DATA *cap = NULL;
+        uint32_t asked = next;
+        if (rounds == 256) {
+            /* the owner range holds at most a few dozen keys on any TPM */
+            ENVPROV_RAISE(ENVPROV_R_BACKEND_ERROR, "TPM: the handle list does not end");
+            return ENVPROV_R_BACKEND_ERROR;
+        }
         /* no session: an encrypting session needs a sized first response
          * parameter, and GetCapability's is moreData */
         TSS2_RC rc = ENVTPM_ESYS(t, Esys_GetCapability, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
@@ -131,8 +137,17 @@ static int list_op(struct envtpm_ctx *t, void *varg)
             return envtpm_raise_rc(envtpm_rc_reason(rc), "listing persistent handles", rc);
         if (cap->data.handles.count == 0)
             more = TPM2_NO;
-        for (i = 0; i < cap->data.handles.count; i++) {
+        for (i = 0; i < cap->data.handles.count && i < TPM2_MAX_CAP_HANDLES; i++) {
             uint32_t h = cap->data.handles.handle[i];
+            if (h < asked) {
+                /* handles come in increasing order from the one asked for
+                 * (Part 3 §30.2); anything else would never end */
+                Esys_Free(cap);
+                ENVPROV_RAISE(ENVPROV_R_BACKEND_ERROR,
+                              "TPM: the handle list goes backwards; refusing it");
+                return ENVPROV_R_BACKEND_ERROR;
+            }
+            asked = h + 1;
             next = h + 1;
             if (h > OWNER_LAST) {
                 more = TPM2_NO;

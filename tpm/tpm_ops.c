@@ -16,12 +16,14 @@
 #include "tpm_int.h"
 
 /* Reason for a failed use of a key, refined by what the command was. */
-static int use_failed(struct envtpm_ctx *t, TSS2_RC rc, int policy, const char *what)
+static int use_failed(struct envtpm_ctx *t, const struct envtpm_key *k, TSS2_RC rc, int policy,
+                      const char *what)
 {
     int reason = envtpm_rc_reason(rc);
 
     switch (reason) {
     case ENVPROV_R_PIN_INCORRECT:
+        envtpm_auth_rejected(t, k); /* never offered to this key again */
         ENVPROV_RAISE(reason, "TPM: wrong auth value for the key (%s refused); check its pin "
                               "source. Repeated failures lock the TPM (dictionary-attack "
                               "protection)",
@@ -76,7 +78,7 @@ static int zgen_op(struct envtpm_ctx *t, void *varg)
         envtpm_flush(t, s);
     envtpm_key_release(t, tr, flush);
     if (rc != TSS2_RC_SUCCESS)
-        return use_failed(t, rc, policy, "TPM2_ECDH_ZGen");
+        return use_failed(t, a->k, rc, policy, "TPM2_ECDH_ZGen");
     /* Part 1 §C.6.1: Z is the x-coordinate, as long as the field (32). */
     if (outp->point.x.size == 0 || outp->point.x.size > 32) {
         OPENSSL_cleanse(outp, sizeof(*outp));
@@ -187,7 +189,7 @@ static int rsa_op(struct envtpm_ctx *t, void *varg)
                           "ciphertext was altered)");
             return ENVPROV_R_AUTHENTICATION_FAILED;
         }
-        return use_failed(t, rc, policy, "TPM2_RSA_Decrypt");
+        return use_failed(t, a->k, rc, policy, "TPM2_RSA_Decrypt");
     }
     if (msg->size > a->outsize) {
         OPENSSL_cleanse(msg, sizeof(*msg));

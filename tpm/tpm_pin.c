@@ -8,6 +8,7 @@
  * (Part 1 §19.6.12; 32 bytes for SHA-256): longer is refused, not cut.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,9 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include "secmem.h"
 #include "tpm_int.h"
@@ -98,4 +102,58 @@ int envtpm_pin_read(const char *source, unsigned char **auth, size_t *len)
     *auth = buf;
     *len = n;
     return ENVPROV_R_OK;
+}
+
+static unsigned char *fp_key;
+static pthread_once_t fp_once = PTHREAD_ONCE_INIT;
+
+static void fp_key_init(void)
+{
+    unsigned char *k = envelope_secmem_alloc(32);
+    if (k != NULL && RAND_bytes(k, 32) == 1)
+        fp_key = k;
+    else
+        envelope_secmem_free(k);
+}
+
+int envtpm_auth_fingerprint(const unsigned char *auth, size_t len, unsigned char out[32])
+{
+    static const unsigned char empty[1];
+    unsigned int n = 0;
+    pthread_once(&fp_once, fp_key_init);
+    return fp_key != NULL
+           && HMAC(EVP_sha256(), fp_key, 32, auth != NULL ? auth : empty, len, out, &n) != NULL
+           && n == 32;
+}
+
+static int fingerprint_of(const struct envtpm_key *k, unsigned char fp[32])
+{
+    return envtpm_auth_fingerprint(k->auth, k->auth != NULL ? k->auth_len : 0, fp);
+}
+
+void envtpm_auth_rejected(struct envtpm_ctx *t, const struct envtpm_key *k)
+{
+    unsigned char fp[32];
+    if (!fingerprint_of(k, fp) || k->name_len > ENVTPM_MAX_NAME)
+        return;
+    unsigned i = t->nrejected++ % (sizeof(t->rejected) / sizeof(t->rejected[0]));
+    memcpy(t->rejected[i].name, k->name, k->name_len);
+    t->rejected[i].name_len = k->name_len;
+    memcpy(t->rejected[i].fp, fp, 32);
+    OPENSSL_cleanse(fp, sizeof(fp));
+}
+
+int envtpm_auth_was_rejected(struct envtpm_ctx *t, const struct envtpm_key *k)
+{
+    unsigned char fp[32];
+    int hit = 0;
+    size_t n = sizeof(t->rejected) / sizeof(t->rejected[0]);
+    if (!fingerprint_of(k, fp))
+        return 0;
+    for (size_t i = 0; i < n && i < t->nrejected; i++)
+        hit |= t->rejected[i].name_len == k->name_len
+               && memcmp(t->rejected[i].name, k->name, k->name_len) == 0
+               && CRYPTO_memcmp(t->rejected[i].fp, fp, 32) == 0;
+    OPENSSL_cleanse(fp, sizeof(fp));
+    return hit;
 }

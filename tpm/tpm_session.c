@@ -194,7 +194,7 @@ int envtpm_start_salted(struct envtpm_ctx *t, TPM2_SE type, int bind_srk, ESYS_T
 
     *out = ESYS_TR_NONE;
     memset(&empty, 0, sizeof(empty));
-    if (f == NULL || t->srk_pub.type == TPM2_ALG_NULL) {
+    if (f == NULL || t->srk_pub.type == TPM2_ALG_NULL || t->srk_pub.type == 0) {
         ENVPROV_RAISE(ENVPROV_R_INTERNAL, "TPM: no verified SRK to salt the session with");
         return ENVPROV_R_INTERNAL;
     }
@@ -226,11 +226,22 @@ int envtpm_start_salted(struct envtpm_ctx *t, TPM2_SE type, int bind_srk, ESYS_T
     rc2 = ENVTPM_ESYS(t, Esys_TR_SetAuth, t->srk, &empty);
     OPENSSL_cleanse(&salt, sizeof(salt));
     OPENSSL_cleanse(&f->rw, sizeof(f->rw));
+    if (rc2 != TSS2_RC_SUCCESS) {
+        /* the salt may still be the SRK's auth value in ESYS: a later
+         * password session on the SRK would send it. Drop the connection. */
+        envtpm_ctx_poison(t);
+        if (rc == TSS2_RC_SUCCESS)
+            envtpm_flush(t, *out);
+        *out = ESYS_TR_NONE;
+        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "TPM: could not reset the SRK's auth value after "
+                                          "starting a session; reconnecting");
+        return ENVPROV_R_INTERNAL;
+    }
     if (rc != TSS2_RC_SUCCESS) {
         *out = ESYS_TR_NONE;
         return envtpm_raise_rc(envtpm_rc_reason(rc), "starting a salted session", rc);
     }
-    if (rc2 != TSS2_RC_SUCCESS || f->rewrites == before) {
+    if (f->rewrites == before) {
         /* never expected: the TPM would hold an unsalted session */
         envtpm_flush(t, *out);
         *out = ESYS_TR_NONE;

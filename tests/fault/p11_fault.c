@@ -13,6 +13,14 @@
  *   ENVELOPE_FAULT_GCM_IV=appended         the token uses its own 16-byte IV
  *                                          and appends it after the tag
  *                                          (an HSM in FIPS mode)
+ *   ENVELOPE_FAULT_SWAP=LABEL              once an injected fault has fired,
+ *                                          C_GetTokenInfo reports the label
+ *                                          LABEL and another serial: another
+ *                                          token is now in the slot (a card
+ *                                          swapped in a reader)
+ *
+ * Every C_Login is reported on stderr ("p11_fault: C_Login"), so a test can
+ * see whether a PIN was offered.
  *
  * Only the functions that inject something are wrapped; every other entry
  * of the function list is the real module's.
@@ -32,6 +40,8 @@ static char fail_fn[64];
 static unsigned long fail_nth, fail_rv, calls;
 static int fail_every;
 static int iv_mode; /* 0 none, 1 token, 2 appended */
+static char swap_label[33]; /* ENVELOPE_FAULT_SWAP */
+static int swapped;
 
 #define MAX_SESS 256
 static struct { CK_SESSION_HANDLE s; int appended; unsigned char iv[16]; } sess[MAX_SESS];
@@ -46,6 +56,10 @@ static int should_fail(const char *fn, CK_RV *rv)
     if (n == fail_nth || (fail_every && n >= fail_nth)) {
         *rv = fail_rv;
         fprintf(stderr, "p11_fault: injecting 0x%lx into %s call %lu\n", fail_rv, fn, n);
+        if (swap_label[0] != '\0' && !swapped) {
+            swapped = 1;
+            fprintf(stderr, "p11_fault: another token (\"%s\") is now in the slot\n", swap_label);
+        }
         return 1;
     }
     return 0;
@@ -61,8 +75,21 @@ static CK_RV f_OpenSession(CK_SLOT_ID a, CK_FLAGS b, void *c, CK_NOTIFY d, CK_SE
 
 static CK_RV f_Login(CK_SESSION_HANDLE s, CK_USER_TYPE u, CK_UTF8CHAR *p, CK_ULONG n)
 {
+    fprintf(stderr, "p11_fault: C_Login%s\n", swapped ? " (after the swap)" : "");
     INJECT(C_Login);
     return real.C_Login(s, u, p, n);
+}
+
+static CK_RV f_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO *info)
+{
+    CK_RV rv = real.C_GetTokenInfo(slot, info);
+    if (rv == CKR_OK && swapped) {
+        memset(info->label, ' ', sizeof(info->label));
+        memcpy(info->label, swap_label, strlen(swap_label));
+        memset(info->serialNumber, ' ', sizeof(info->serialNumber));
+        memcpy(info->serialNumber, "swapped", 7);
+    }
+    return rv;
 }
 
 static CK_RV f_DecryptInit(CK_SESSION_HANDLE s, CK_MECHANISM *m, CK_OBJECT_HANDLE k)
@@ -162,6 +189,10 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST **list)
         ours = *r;
         ours.C_OpenSession = f_OpenSession;
         ours.C_Login = f_Login;
+        ours.C_GetTokenInfo = f_GetTokenInfo;
+        const char *swap = getenv("ENVELOPE_FAULT_SWAP");
+        if (swap != NULL)
+            snprintf(swap_label, sizeof(swap_label), "%s", swap);
         ours.C_DecryptInit = f_DecryptInit;
         ours.C_Decrypt = f_Decrypt;
         ours.C_EncryptInit = f_EncryptInit;

@@ -46,7 +46,7 @@ expect_rc 0 "encrypt with the foreign KEK" "$ENV" encrypt --kek "$THEIRS?pin-sou
 #    no PIN is offered to the foreign token, however often it is run.
 edk graft ours.env theirs.env grafted.env
 THEIRS_REF=$(edk refs theirs.env)
-[ "$(edk refs grafted.env | head -1)" = "$THEIRS_REF" ] || fail "graft did not put the foreign EDK first"
+[ "$(edk refs grafted.env | sed -n 1p)" = "$THEIRS_REF" ] || fail "graft did not put the foreign EDK first"
 for run in 1 2 3 4; do
   ENVELOPE_DEBUG="file:$work/debug.$run" expect_rc 0 "grafted message, run $run" \
     "$ENV" decrypt -o "back.$run" grafted.env
@@ -84,6 +84,12 @@ expect_rc 2 "tampered EDK + reference to an absent, unconfigured token" "$ENV" d
 [ ! -e out.t ] || fail "output left by a failed decrypt"
 edk set-ref bad2.env 0 "$THEIRS_REF" tampered2.env
 expect_rc 2 "tampered EDK + reference to an unlisted token" "$ENV" decrypt tampered2.env
+#    a listed, present token decorated so that it matches nothing is not an
+#    outage either
+for deco in "serial=0000bogus" "manufacturer=bogus" "model=bogus"; do
+  edk set-ref bad2.env 0 "pkcs11:token=$ENV_TOKEN;$deco;object=x;type=secret-key" tampered.deco
+  expect_rc 2 "tampered EDK + our token with $deco" "$ENV" decrypt tampered.deco
+done
 #    ... but a token the configuration lists that is absent is an outage.
 ENV_EXTRA_TOKENS=gone softhsm_write_conf
 edk set-ref bad2.env 0 "pkcs11:token=gone;object=x;type=secret-key" tampered3.env

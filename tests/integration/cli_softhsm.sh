@@ -57,6 +57,10 @@ NEWRSA="pkcs11:token=$ENV_TOKEN;object=rsa-by-cli"
 expect_rc 0 "kek create aes-256" "$ENV" kek create --type aes-256 "$NEWAES"
 expect_rc 0 "kek create rsa-3072" "$ENV" kek create --type rsa-3072 "$NEWRSA"
 expect_rc 1 "kek create bad type" "$ENV" kek create --type des "$NEWAES-x"
+# the URI printed for use never carries a pin-value, whatever the scheme's case
+expect_rc 0 "kek create with an upper-case scheme and a pin-value" "$ENV" kek create --type aes-256 \
+  "PKCS11:token=$ENV_TOKEN;object=upper-case?pin-value=$ENV_PIN"
+if grep -q -- "pin-value\|$ENV_PIN" last.out last.err; then fail "kek create echoed the PIN"; fi
 expect_rc 0 "kek list" "$ENV" kek list "pkcs11:token=$ENV_TOKEN"
 grep -q "made-by-cli" last.out || fail "kek list does not show the created AES KEK"
 grep -q "rsa-by-cli" last.out || fail "kek list does not show the created RSA KEK"

@@ -31,8 +31,18 @@ if(TARGET envelope_cli AND TARGET envelope_provider)
            $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
   add_test(NAME cli_hostile_refs COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_hostile_refs.sh
            $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
+  # A copy of the CLI that runs from any folder, for the setuid test: linked
+  # with libenvelope's static archive (a setuid program ignores
+  # LD_LIBRARY_PATH and $ORIGIN, and the build tree may be unreadable to
+  # the user the test runs it as).
+  add_executable(envelope_cli_static ${PROJECT_SOURCE_DIR}/cli/main.c ${PROJECT_SOURCE_DIR}/cli/io.c
+    ${PROJECT_SOURCE_DIR}/cli/out.c ${PROJECT_SOURCE_DIR}/cli/cmd_encrypt.c
+    ${PROJECT_SOURCE_DIR}/cli/cmd_decrypt.c ${PROJECT_SOURCE_DIR}/cli/cmd_inspect.c
+    ${PROJECT_SOURCE_DIR}/cli/cmd_kek.c)
+  target_link_libraries(envelope_cli_static PRIVATE envelope_static envelope_common PkgConfig::OPENSSL
+    envelope_warnings)
   add_test(NAME cli_setuid_env COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_setuid_env.sh
-           $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
+           $<TARGET_FILE:envelope_cli_static> $<TARGET_FILE_DIR:envelope_provider>)
   set_tests_properties(cli_softhsm cli_hostile_refs cli_setuid_env PROPERTIES
     ENVIRONMENT "${_cli_env};${ENVELOPE_TEST_ENV}" LABELS "lib;cli" TIMEOUT 600)
   set_tests_properties(cli_setuid_env PROPERTIES SKIP_RETURN_CODE 77)

@@ -26,7 +26,8 @@ endforeach()
 add_library(p11_fault MODULE ${ENVELOPE_TEST_ROOT}/fault/p11_fault.c)
 set_target_properties(p11_fault PROPERTIES PREFIX "")
 target_link_libraries(p11_fault PRIVATE PkgConfig::P11KIT PkgConfig::OPENSSL envelope_warnings ${CMAKE_DL_LIBS})
-set(fault_cases iv-token iv-appended session-lost login-lost module-lost device-error device-error-persistent token-removed)
+set(fault_cases iv-token iv-appended session-lost login-lost module-lost device-error device-error-persistent token-removed
+  token-swapped)
 foreach(c ${fault_cases})
   add_test(NAME provider.fault-${c} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/provider_fault.sh ${c})
   set_tests_properties(provider.fault-${c} PROPERTIES

@@ -40,6 +40,19 @@ device-error-persistent)
   ENVELOPE_FAULT_CALL=C_Decrypt:1:0x30:every run unwrap-fails; injected ;;
 token-removed)
   ENVELOPE_FAULT_CALL=C_OpenSession:1:0xE0:every run token-removed; injected ;;
+token-swapped)
+  # the token forgot our login because another token is now in the slot:
+  # its PIN, held for the token that was there, is not offered to this one
+  if ENVELOPE_FAULT_SWAP=swapped-in ENVELOPE_FAULT_CALL=C_Decrypt:2:0x101 \
+       envelope_run_own "$ENV_EVP_BIN" roundtrips 3 2>err.log; then
+    cat err.log; fail "round trips went on with another token in the slot"
+  fi
+  injected
+  grep -q "another token" err.log || { cat err.log; fail "the swap never happened"; }
+  if grep -q "C_Login (after the swap)" err.log; then
+    cat err.log; fail "the PIN was offered to the token swapped in"
+  fi
+  ;;
 *) fail "unknown case" ;;
 esac
 echo "PASS [$case_name]"

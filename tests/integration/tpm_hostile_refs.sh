@@ -39,7 +39,7 @@ head -c 20000 /dev/urandom >pt
 "$cli" encrypt --kek tpm2:handle=0x81000111 -o ours.env pt
 "$cli" encrypt --kek "tpm2:handle=0x81000112;pin-source=file:$work/theirs.pin" -o theirs.env pt
 edk graft ours.env theirs.env grafted.env
-[ "$(edk refs grafted.env | head -1)" = "tpm2:handle=0x81000112" ] || fail "graft"
+[ "$(edk refs grafted.env | sed -n 1p)" = "tpm2:handle=0x81000112" ] || fail "graft"
 
 for run in 1 2 3 4; do
   ENVELOPE_DEBUG="file:$work/debug.$run" "$cli" decrypt -o "back.$run" grafted.env \
@@ -59,4 +59,28 @@ rc=0; "$cli" decrypt --kek tpm2:handle=0x81000112 theirs.env 2>err.log || rc=$?
 [ "$rc" -eq 4 ] || { cat err.log; fail "unlisted DA key named without auth: exit $rc, wanted 4"; }
 grep -q "tpm2-handles" err.log || { cat err.log; fail "the refusal does not name tpm2-handles"; }
 [ "$(lockout_counter)" = "0x0" ] || fail "the refusal cost a lockout count: $(lockout_counter)"
+# a listed handle's reference with a PCR selection added (the key has no
+# policy) in a tampered message: authentication failed, not "refused"
+"$cli" encrypt --kek tpm2:handle=0x81000111 -o ours2.env pt
+edk corrupt ours2.env 0 bad.env
+edk graft bad.env ours2.env bad2.env
+edk set-ref bad2.env 0 "tpm2:handle=0x81000111;pcrs=sha256:0" decorated.env
+rc=0; "$cli" decrypt decorated.env 2>err.log || rc=$?
+[ "$rc" -eq 2 ] || { cat err.log; fail "tampered + pcrs= on a listed handle: exit $rc, wanted 2"; }
+
+# One message repeating an EDK cannot spend more than one authorisation: a
+# listed DA-protected key whose configured auth value is wrong is tried once
+# per process, however often the message names it.
+(umask 077; printf 'stale-auth' >stale.pin)
+"$cli" kek create --type ec-p256 "tpm2:handle=0x81000113;pin-source=file:$work/ours.pin" >/dev/null
+"$cli" encrypt --kek "tpm2:handle=0x81000113;pin-source=file:$work/ours.pin" -o stale.env pt
+edk graft stale.env stale.env s2.env && edk graft s2.env stale.env s3.env && edk graft s3.env stale.env s4.env
+[ "$(edk refs s4.env | grep -c 0x81000113)" = 4 ] || fail "the message does not repeat the EDK"
+sed -i "s|^tpm2-handles = .*|tpm2-handles = 0x81000111, tpm2:handle=0x81000113;pin-source=file:$work/stale.pin|" \
+  "$OPENSSL_CONF"
+before=$(lockout_counter)
+rc=0; "$cli" decrypt s4.env 2>err.log || rc=$?
+[ "$rc" -eq 4 ] || { cat err.log; fail "wrong configured auth: exit $rc, wanted 4"; }
+after=$(lockout_counter)
+[ "$((after - before))" -le 1 ] || fail "one message cost $((after - before)) lockout counts ($before -> $after)"
 echo "tpm_hostile_refs: all checks passed"
