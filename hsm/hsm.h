@@ -16,7 +16,9 @@
 
 #include <stddef.h>
 
-#include "backend.h"
+#include <openssl/types.h>
+
+#include "envkey.h"
 
 struct hsm_ctx;
 struct hsm_token_list;
@@ -29,13 +31,14 @@ typedef struct {
      * must outlive the context. */
     const struct hsm_token_list *tokens;
     int allow_extractable;        /* accept extractable / non-sensitive keys as KEKs */
+    OSSL_LIB_CTX *swctx;          /* where the public halves are built (not owned) */
 } hsm_config;
 
 /*
  * Parses pkcs11-tokens (docs/PROVIDER.md, "PINs and tokens"): entries are
  * token labels or pkcs11: token URIs with an optional pin-source; entries
  * without one get default_pin_source. NULL or "" is an empty list. On a
- * malformed entry raises ENVPROV_R_BAD_CONFIG naming it. Touches no device.
+ * malformed entry raises ENVCORE_R_BAD_CONFIG naming it. Touches no device.
  */
 int hsm_token_list_parse(const char *conf, const char *default_pin_source,
                          struct hsm_token_list **out);
@@ -52,26 +55,24 @@ enum hsm_obj_type { HSM_TYPE_ANY = 0, HSM_TYPE_SECRET, HSM_TYPE_PRIVATE, HSM_TYP
 /*
  * Finds the keys a pkcs11: URI names and hands each to cb as an envkey (the
  * callee takes its own reference). For an RSA key pair only the private key
- * is reported unless type=public was asked. Returns ENVPROV_R_OK, or a reason
- * already raised (ENVPROV_R_OBJECT_NOT_FOUND when nothing matched).
- * `swctx` is the library context the public halves are built in.
+ * is reported unless type=public was asked. Returns ENVCORE_R_OK, or a reason
+ * already raised (ENVCORE_R_OBJECT_NOT_FOUND when nothing matched).
  */
 typedef int (*hsm_key_cb)(envkey *key, void *arg);
 /* flags: the URI was read from a message. Only tokens in pkcs11-tokens are
  * searched, and a URI with pin-source, pin-value or module attributes is
- * refused; what is not allowed fails with ENVPROV_R_REFERENCE_NOT_ALLOWED
+ * refused; what is not allowed fails with ENVCORE_R_REFERENCE_NOT_ALLOWED
  * before any login. A listed token that is absent is still
- * ENVPROV_R_TOKEN_NOT_PRESENT (an outage of a configured token). */
+ * ENVCORE_R_TOKEN_NOT_PRESENT (an outage of a configured token). */
 #define HSM_FIND_FROM_MESSAGE 1u
-int hsm_find_keys(struct hsm_ctx *h, OSSL_LIB_CTX *swctx, const char *uri, unsigned flags,
-                  hsm_key_cb cb, void *arg);
+int hsm_find_keys(struct hsm_ctx *h, const char *uri, unsigned flags, hsm_key_cb cb, void *arg);
 
 /* Creates a KEK on the token the URI names (token, object label, optional
  * id). kind ENVKEY_AES_KEK (AES-256) or ENVKEY_RSA (bits >= 2048). Least
  * privilege: CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, not CKA_EXTRACTABLE and
  * only encrypt/decrypt. Refuses if an object with that label or id exists. */
-int hsm_generate_key(struct hsm_ctx *h, OSSL_LIB_CTX *swctx, const char *uri,
-                     envkey_kind kind, int bits, envkey **out);
+int hsm_generate_key(struct hsm_ctx *h, const char *uri, envkey_kind kind, int bits,
+                     envkey **out);
 
 /* True when the URI's scheme is pkcs11: (case-insensitive). */
 int hsm_is_pkcs11_uri(const char *uri);

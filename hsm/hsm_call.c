@@ -40,8 +40,8 @@ CK_RV hsm_rv(const struct hsm_module *mod, const char *fn, CK_RV rv)
     ERR_pop_to_mark();
     if (rv != CKR_OK)
         hsm_diag_record(mod, rv);
-    if (envprov_debug_enabled())
-        envprov_debug("pkcs11: %s -> %s (0x%lx)", fn, hsm_rv_name(rv), (unsigned long)rv);
+    if (envcore_debug_enabled())
+        envcore_debug("pkcs11: %s -> %s (0x%lx)", fn, hsm_rv_name(rv), (unsigned long)rv);
     return rv;
 }
 
@@ -52,42 +52,42 @@ static int reason_of(CK_RV rv)
     case CKR_PIN_INVALID:
     case CKR_PIN_LEN_RANGE:
     case CKR_PIN_EXPIRED:
-        return ENVPROV_R_PIN_INCORRECT;
+        return ENVCORE_R_PIN_INCORRECT;
     case CKR_PIN_LOCKED:
-        return ENVPROV_R_PIN_LOCKED;
+        return ENVCORE_R_PIN_LOCKED;
     case CKR_USER_NOT_LOGGED_IN:
     case CKR_USER_PIN_NOT_INITIALIZED:
-        return ENVPROV_R_PIN_MISSING;
+        return ENVCORE_R_PIN_MISSING;
     case CKR_TOKEN_NOT_PRESENT:
     case CKR_TOKEN_NOT_RECOGNIZED:
     case CKR_SLOT_ID_INVALID:
-        return ENVPROV_R_TOKEN_NOT_PRESENT;
+        return ENVCORE_R_TOKEN_NOT_PRESENT;
     case CKR_DEVICE_REMOVED:
     case CKR_DEVICE_ERROR:
     case CKR_DEVICE_MEMORY:
     case CKR_SESSION_COUNT:
     case CKR_CRYPTOKI_NOT_INITIALIZED:
-        return ENVPROV_R_BACKEND_UNAVAILABLE;
+        return ENVCORE_R_BACKEND_UNAVAILABLE;
     case CKR_MECHANISM_INVALID:
     case CKR_MECHANISM_PARAM_INVALID:
     case CKR_KEY_TYPE_INCONSISTENT:
-        return ENVPROV_R_MECHANISM_NOT_SUPPORTED;
+        return ENVCORE_R_MECHANISM_NOT_SUPPORTED;
     case CKR_KEY_FUNCTION_NOT_PERMITTED:
         /* the key may not be used this way, or (kms-bridge) the KMS denied
          * this identity: docs/KMS-BRIDGE.md */
-        return ENVPROV_R_ACCESS_DENIED;
+        return ENVCORE_R_ACCESS_DENIED;
     case CKR_ENCRYPTED_DATA_INVALID:
     case CKR_ENCRYPTED_DATA_LEN_RANGE:
-        return ENVPROV_R_AUTHENTICATION_FAILED;
+        return ENVCORE_R_AUTHENTICATION_FAILED;
     case CKR_KEY_HANDLE_INVALID:
     case CKR_OBJECT_HANDLE_INVALID:
-        return ENVPROV_R_OBJECT_NOT_FOUND;
+        return ENVCORE_R_OBJECT_NOT_FOUND;
     case CKR_BUFFER_TOO_SMALL:
-        return ENVPROV_R_BUFFER_TOO_SMALL;
+        return ENVCORE_R_BUFFER_TOO_SMALL;
     case CKR_HOST_MEMORY:
-        return ENVPROV_R_INTERNAL;
+        return ENVCORE_R_INTERNAL;
     default:
-        return ENVPROV_R_BACKEND_ERROR;
+        return ENVCORE_R_BACKEND_ERROR;
     }
 }
 
@@ -95,7 +95,7 @@ int hsm_raise_rv(CK_RV rv, const char *what, const char *token, const char *obje
 {
     int reason = reason_of(rv);
     const char *why = hsm_diag_text(rv); /* the module's own reason, if it gives one */
-    ENVPROV_RAISE(reason, "%s%s%s%s%s%s: %s (0x%lx)%s%s", what,
+    ENVCORE_RAISE(reason, "%s%s%s%s%s%s: %s (0x%lx)%s%s", what,
                   token ? " on token \"" : "", token ? token : "", token ? "\"" : "",
                   object ? " for object " : "", object ? object : "",
                   hsm_rv_name(rv), (unsigned long)rv, why ? ": " : "", why ? why : "");

@@ -40,7 +40,7 @@ void hsm_refresh_tokens(struct hsm_ctx *h, struct hsm_module *m)
     CK_ULONG n = HSM_MAX_SLOTS;
     CK_RV rv = P11(m, C_GetSlotList, CK_TRUE, slots, &n);
     if (rv == CKR_BUFFER_TOO_SMALL) {
-        envprov_debug("pkcs11: %s has more than %d slots with tokens; using the first %d",
+        envcore_debug("pkcs11: %s has more than %d slots with tokens; using the first %d",
                       m->path, HSM_MAX_SLOTS, HSM_MAX_SLOTS);
         n = HSM_MAX_SLOTS;
     } else if (rv != CKR_OK) {
@@ -114,12 +114,12 @@ struct found {
 };
 
 /* Search one token; report keys to cb. *nfound counts reported keys. */
-static int search_token(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *swctx, P11KitUri *p,
+static int search_token(struct hsm_ctx *h, struct hsm_token *t, P11KitUri *p,
                         hsm_key_cb cb, void *arg, int *nfound)
 {
     CK_SESSION_HANDLE s;
     int ret = hsm_session_get(t, p11_kit_uri_get_pin_source(p), p11_kit_uri_get_pin_value(p), &s);
-    if (ret != ENVPROV_R_OK)
+    if (ret != ENVCORE_R_OK)
         return ret;
     CK_ULONG nattr = 0;
     CK_ATTRIBUTE *tmpl = p11_kit_uri_get_attributes(p, &nattr);
@@ -132,7 +132,7 @@ static int search_token(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *sw
     struct found *list = calloc(cap, sizeof(*list));
     if (list == NULL) {
         hsm_session_put(t, s, HSM_SESSION_KEEP);
-        return ENVPROV_R_INTERNAL;
+        return ENVCORE_R_INTERNAL;
     }
     CK_ULONG count = 0;
     int too_many = 0;
@@ -179,18 +179,18 @@ static int search_token(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *sw
     if (too_many) {
         hsm_session_put(t, s, HSM_SESSION_KEEP);
         free(list);
-        ENVPROV_RAISE(ENVPROV_R_BAD_URI,
+        ENVCORE_RAISE(ENVCORE_R_BAD_URI,
                       "the URI matches more than %d objects on token \"%s\": name the object",
                       HSM_MAX_OBJECTS, t->label);
-        return ENVPROV_R_BAD_URI;
+        return ENVCORE_R_BAD_URI;
     }
     if (rv != CKR_OK) {
         hsm_session_put(t, s, hsm_session_fate_of(rv));
         free(list);
         return hsm_raise_rv(rv, "C_FindObjects", t->label, NULL);
     }
-    ret = ENVPROV_R_OK;
-    for (CK_ULONG i = 0; i < count && ret == ENVPROV_R_OK; i++) {
+    ret = ENVCORE_R_OK;
+    for (CK_ULONG i = 0; i < count && ret == ENVCORE_R_OK; i++) {
         struct found *f = &list[i];
         if (f->cls != CKO_SECRET_KEY && f->cls != CKO_PRIVATE_KEY && f->cls != CKO_PUBLIC_KEY)
             continue;
@@ -204,10 +204,10 @@ static int search_token(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *sw
             if (paired)
                 continue;
         }
-        int reason = ENVPROV_R_OK;
-        envkey *k = hsm_key_wrap(h, t, swctx, s, f->obj, &reason);
+        int reason = ENVCORE_R_OK;
+        envkey *k = hsm_key_wrap(h, t, s, f->obj, &reason);
         if (k == NULL) {
-            if (reason == ENVPROV_R_NOT_SUPPORTED && want_cls == (CK_OBJECT_CLASS)-1)
+            if (reason == ENVCORE_R_NOT_SUPPORTED && want_cls == (CK_OBJECT_CLASS)-1)
                 continue; /* listing a token: skip keys that are not KEKs */
             ret = reason;
             break;
@@ -225,21 +225,20 @@ static int search_token(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *sw
  * error of the message or the backend. Nothing was offered to any token. */
 static int not_allowed(P11KitUri *p, const char *why)
 {
-    envprov_debug("pkcs11: a reference from a message was not opened: %s", why);
-    ENVPROV_RAISE(ENVPROV_R_REFERENCE_NOT_ALLOWED,
+    envcore_debug("pkcs11: a reference from a message was not opened: %s", why);
+    ENVCORE_RAISE(ENVCORE_R_REFERENCE_NOT_ALLOWED,
                   "a message's KEK reference %s; name the KEK with --kek, or list its token in "
                   "pkcs11-tokens", why);
     p11_kit_uri_free(p);
-    return ENVPROV_R_REFERENCE_NOT_ALLOWED;
+    return ENVCORE_R_REFERENCE_NOT_ALLOWED;
 }
 
-int hsm_find_keys(struct hsm_ctx *h, OSSL_LIB_CTX *swctx, const char *uri, unsigned flags,
-                  hsm_key_cb cb, void *arg)
+int hsm_find_keys(struct hsm_ctx *h, const char *uri, unsigned flags, hsm_key_cb cb, void *arg)
 {
     P11KitUri *p = NULL;
     int from_message = (flags & HSM_FIND_FROM_MESSAGE) != 0;
     int ret = hsm_uri_parse(uri, &p);
-    if (ret != ENVPROV_R_OK)
+    if (ret != ENVCORE_R_OK)
         return ret;
     if (from_message) {
         /* A message names a key, never how to reach it (docs/PROVIDER.md). */
@@ -251,7 +250,7 @@ int hsm_find_keys(struct hsm_ctx *h, OSSL_LIB_CTX *swctx, const char *uri, unsig
         if (hsm_token_list_empty(h->tokens))
             return not_allowed(p, "names a token, and pkcs11-tokens lists none");
     }
-    if ((ret = hsm_ensure_loaded(h)) != ENVPROV_R_OK) {
+    if ((ret = hsm_ensure_loaded(h)) != ENVCORE_R_OK) {
         p11_kit_uri_free(p);
         return ret;
     }
@@ -287,39 +286,39 @@ int hsm_find_keys(struct hsm_ctx *h, OSSL_LIB_CTX *swctx, const char *uri, unsig
         && (nunlisted > 0 || !hsm_token_list_names_absent(h->tokens, p, present, npresent)))
         return not_allowed(p, "names no token listed in pkcs11-tokens");
     if (!any_module) {
-        ENVPROV_RAISE(ENVPROV_R_BAD_URI,
+        ENVCORE_RAISE(ENVCORE_R_BAD_URI,
                       "the URI's module-path/module-name/library-* names no module in "
                       "pkcs11-module (only configured modules are used)");
         p11_kit_uri_free(p);
-        return ENVPROV_R_BAD_URI;
+        return ENVCORE_R_BAD_URI;
     }
     if (nmatched == 0) {
         const CK_TOKEN_INFO *want = p11_kit_uri_get_token_info(p);
         char label[33];
         hsm_trim_label(label, want->label, sizeof(want->label));
-        ENVPROV_RAISE(ENVPROV_R_TOKEN_NOT_PRESENT,
+        ENVCORE_RAISE(ENVCORE_R_TOKEN_NOT_PRESENT,
                       "no token matching \"%s\" is present in the configured PKCS#11 modules; "
                       "list tokens with: pkcs11-tool --module MODULE -L",
                       label[0] ? label : "(any)");
         p11_kit_uri_free(p);
-        return ENVPROV_R_TOKEN_NOT_PRESENT;
+        return ENVCORE_R_TOKEN_NOT_PRESENT;
     }
     int nfound = 0;
-    for (size_t i = 0; i < nmatched && ret == ENVPROV_R_OK; i++)
-        ret = search_token(h, matched[i], swctx, p, cb, arg, &nfound);
-    if (ret == ENVPROV_R_OK && nfound == 0) {
+    for (size_t i = 0; i < nmatched && ret == ENVCORE_R_OK; i++)
+        ret = search_token(h, matched[i], p, cb, arg, &nfound);
+    if (ret == ENVCORE_R_OK && nfound == 0) {
         CK_ATTRIBUTE *lab = p11_kit_uri_get_attribute(p, CKA_LABEL);
         char obj[HSM_MAX_LABEL + 1] = "";
         if (lab != NULL && lab->ulValueLen <= HSM_MAX_LABEL) {
             memcpy(obj, lab->pValue, lab->ulValueLen);
             obj[lab->ulValueLen] = '\0';
         }
-        ENVPROV_RAISE(ENVPROV_R_OBJECT_NOT_FOUND,
+        ENVCORE_RAISE(ENVCORE_R_OBJECT_NOT_FOUND,
                       "object not found: no key%s%s%s on token \"%s\"; list keys with: "
                       "envelope kek list 'pkcs11:token=%s'",
                       obj[0] ? " \"" : "", obj, obj[0] ? "\"" : "", matched[0]->label,
                       matched[0]->label);
-        ret = ENVPROV_R_OBJECT_NOT_FOUND;
+        ret = ENVCORE_R_OBJECT_NOT_FOUND;
     }
     p11_kit_uri_free(p);
     return ret;

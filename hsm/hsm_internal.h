@@ -18,15 +18,13 @@
 #include <p11-kit/uri.h>
 
 #include "hsm.h"
+#include "rsa_forms.h"
 
 #define HSM_MAX_MODULES 8
 #define HSM_MAX_POOL 16        /* idle sessions kept per token */
 #define HSM_MAX_ID 64          /* bytes of CKA_ID we accept */
 #define HSM_MAX_LABEL 128      /* bytes of CKA_LABEL we accept */
-#define HSM_MAX_PIN 256        /* bytes of PIN we read from a pin source */
 
-/* Cached answer of whether the token can do an RSA form (probed once). */
-enum hsm_cap { HSM_CAP_UNKNOWN = 0, HSM_CAP_YES, HSM_CAP_NO };
 
 struct hsm_module;
 
@@ -60,7 +58,7 @@ struct hsm_token {
     /* mechanism capabilities */
     int mech_probed;
     int has_gcm, has_rsa_pkcs, has_rsa_oaep;
-    enum hsm_cap oaep_cap[5][5][2]; /* [hash][mgf1 hash][label] */
+    envcore_rsa_forms oaep_accepted; /* OAEP forms C_DecryptInit accepts (not: honours) */
     struct hsm_token *next;
 };
 
@@ -82,6 +80,7 @@ struct hsm_ctx {
     char *modules_conf;
     char *pin_source;        /* pkcs11-pin-source, for messages only: bound via tokens */
     const struct hsm_token_list *tokens;
+    OSSL_LIB_CTX *swctx;     /* where public halves are built */
     int allow_extractable;
     struct hsm_module mods[HSM_MAX_MODULES];
     size_t nmods;
@@ -143,13 +142,6 @@ int hsm_token_login(struct hsm_token *t, CK_SESSION_HANDLE s, const char *uri_pi
 void hsm_token_drop_sessions(struct hsm_token *t);
 int hsm_session_rv_is_broken(CK_RV rv);
 
-/* hsm_pin.c */
-int hsm_pin_read(const char *source, char **pin_out);
-/* HMAC-SHA-256 of the PIN under a random per-process key kept in locked,
- * non-dumpable memory: a remembered fingerprint of a rejected PIN says
- * nothing about the PIN in a core dump or heap read. 0 on failure. */
-int hsm_pin_fingerprint(const char *pin, unsigned char out[32]);
-
 /* hsm_tokens.c: the pkcs11-tokens list (hsm.h) */
 struct hsm_token_binding;
 const struct hsm_token_binding *hsm_token_list_match(const struct hsm_token_list *l,
@@ -180,11 +172,10 @@ void hsm_refresh_tokens(struct hsm_ctx *h, struct hsm_module *m);
 
 /* hsm_mech.c */
 void hsm_token_probe_mechanisms(struct hsm_token *t, CK_SESSION_HANDLE s);
-int hsm_oaep_hash_index(int md_nid);
 
 /* hsm_keyops.c */
 extern const envkey_backend_ops hsm_key_ops;
-envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *swctx,
+envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t,
                      CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj, int *reason);
 int hsm_key_handle(struct hsm_key *k, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *out);
 

@@ -22,7 +22,7 @@ static int pick_token(struct hsm_ctx *h, P11KitUri *p, const char *tokname, stru
 {
     *out = NULL;
     int ret = hsm_ensure_loaded(h), n = 0;
-    if (ret != ENVPROV_R_OK)
+    if (ret != ENVCORE_R_OK)
         return ret;
     pthread_mutex_lock(&h->lock);
     for (size_t i = 0; i < h->nmods; i++) {
@@ -36,17 +36,17 @@ static int pick_token(struct hsm_ctx *h, P11KitUri *p, const char *tokname, stru
     }
     pthread_mutex_unlock(&h->lock);
     if (n == 0) {
-        ENVPROV_RAISE(ENVPROV_R_TOKEN_NOT_PRESENT, "no token \"%s\" to create the key on", tokname);
-        return ENVPROV_R_TOKEN_NOT_PRESENT;
+        ENVCORE_RAISE(ENVCORE_R_TOKEN_NOT_PRESENT, "no token \"%s\" to create the key on", tokname);
+        return ENVCORE_R_TOKEN_NOT_PRESENT;
     }
     if (n > 1) {
-        ENVPROV_RAISE(ENVPROV_R_BAD_URI,
+        ENVCORE_RAISE(ENVCORE_R_BAD_URI,
                       "%d tokens match \"%s\": add serial=... or module-path=... to the URI", n,
                       tokname);
         *out = NULL;
-        return ENVPROV_R_BAD_URI;
+        return ENVCORE_R_BAD_URI;
     }
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 /* Does any object, of any class and key type, already carry this
@@ -70,28 +70,27 @@ static int exists(struct hsm_token *t, CK_SESSION_HANDLE s, CK_ATTRIBUTE_TYPE ty
     return n > 0;
 }
 
-int hsm_generate_key(struct hsm_ctx *h, OSSL_LIB_CTX *swctx, const char *uri, envkey_kind kind,
-                     int bits, envkey **out)
+int hsm_generate_key(struct hsm_ctx *h, const char *uri, envkey_kind kind, int bits, envkey **out)
 {
     *out = NULL;
     P11KitUri *p = NULL;
     int ret = hsm_uri_parse(uri, &p);
-    if (ret != ENVPROV_R_OK)
+    if (ret != ENVCORE_R_OK)
         return ret;
     CK_ATTRIBUTE *lab = p11_kit_uri_get_attribute(p, CKA_LABEL);
     CK_ATTRIBUTE *idattr = p11_kit_uri_get_attribute(p, CKA_ID);
     const CK_TOKEN_INFO *ti = p11_kit_uri_get_token_info(p);
     if (lab == NULL || lab->ulValueLen == 0 || lab->ulValueLen > HSM_MAX_LABEL || ti->label[0] == 0) {
-        ENVPROV_RAISE(ENVPROV_R_BAD_URI,
+        ENVCORE_RAISE(ENVCORE_R_BAD_URI,
                       "to create a KEK the URI must name the token and the object, e.g. "
                       "pkcs11:token=prod;object=payments-v1");
         p11_kit_uri_free(p);
-        return ENVPROV_R_BAD_URI;
+        return ENVCORE_R_BAD_URI;
     }
     if (kind == ENVKEY_RSA && (bits < 2048 || bits > 8192)) {
-        ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT, "RSA KEKs are 2048 to 8192 bits (asked for %d)", bits);
+        ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT, "RSA KEKs are 2048 to 8192 bits (asked for %d)", bits);
         p11_kit_uri_free(p);
-        return ENVPROV_R_BAD_ARGUMENT;
+        return ENVCORE_R_BAD_ARGUMENT;
     }
     char label[HSM_MAX_LABEL + 1];
     memcpy(label, lab->pValue, lab->ulValueLen);
@@ -99,7 +98,7 @@ int hsm_generate_key(struct hsm_ctx *h, OSSL_LIB_CTX *swctx, const char *uri, en
     char tokname[33];
     hsm_trim_label(tokname, ti->label, sizeof(ti->label));
     struct hsm_token *t;
-    if ((ret = pick_token(h, p, tokname, &t)) != ENVPROV_R_OK) {
+    if ((ret = pick_token(h, p, tokname, &t)) != ENVCORE_R_OK) {
         p11_kit_uri_free(p);
         return ret;
     }
@@ -113,12 +112,12 @@ int hsm_generate_key(struct hsm_ctx *h, OSSL_LIB_CTX *swctx, const char *uri, en
         idlen = 16;
         if (RAND_bytes(id, (int)idlen) != 1) {
             p11_kit_uri_free(p);
-            return ENVPROV_R_INTERNAL;
+            return ENVCORE_R_INTERNAL;
         }
     }
     CK_SESSION_HANDLE s;
     if ((ret = hsm_session_get(t, p11_kit_uri_get_pin_source(p), p11_kit_uri_get_pin_value(p), &s))
-        != ENVPROV_R_OK) {
+        != ENVCORE_R_OK) {
         p11_kit_uri_free(p);
         return ret;
     }
@@ -128,11 +127,11 @@ int hsm_generate_key(struct hsm_ctx *h, OSSL_LIB_CTX *swctx, const char *uri, en
         hsm_session_put(t, s, HSM_SESSION_KEEP);
         p11_kit_uri_free(p);
         if (dup_label < 0 || dup_id < 0)
-            return ENVPROV_R_BACKEND_ERROR;
-        ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT, "an object with this %s already exists on token \"%s\"%s%s%s",
+            return ENVCORE_R_BACKEND_ERROR;
+        ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT, "an object with this %s already exists on token \"%s\"%s%s%s",
                       dup_label ? "label" : "id", tokname, dup_label ? " (\"" : "",
                       dup_label ? label : "", dup_label ? "\")" : "");
-        return ENVPROV_R_BAD_ARGUMENT;
+        return ENVCORE_R_BAD_ARGUMENT;
     }
     CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
     CK_RV rv;
@@ -189,9 +188,9 @@ int hsm_generate_key(struct hsm_ctx *h, OSSL_LIB_CTX *swctx, const char *uri, en
         return hsm_raise_rv(rv, kind == ENVKEY_AES_KEK ? "C_GenerateKey" : "C_GenerateKeyPair",
                             t->label, label);
     }
-    int reason = ENVPROV_R_OK;
-    *out = hsm_key_wrap(h, t, swctx, s, priv, &reason);
+    int reason = ENVCORE_R_OK;
+    *out = hsm_key_wrap(h, t, s, priv, &reason);
     hsm_session_put(t, s, HSM_SESSION_KEEP);
     p11_kit_uri_free(p);
-    return *out ? ENVPROV_R_OK : reason;
+    return *out ? ENVCORE_R_OK : reason;
 }

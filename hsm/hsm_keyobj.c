@@ -53,30 +53,30 @@ static int refuse_unsafe(struct hsm_ctx *h, struct hsm_token *t, const char *lab
          * both false truthfully, because the KMS's own policy decides whether
          * its owner may ever Get the key (docs/KMS-BRIDGE.md). */
         if (!always_sensitive || !never_extractable)
-            envprov_debug("pkcs11: KEK \"%s\" on token \"%s\" was not always sensitive/never "
+            envcore_debug("pkcs11: KEK \"%s\" on token \"%s\" was not always sensitive/never "
                           "extractable: its value may have existed outside the token",
                           label, t->label);
-        return ENVPROV_R_OK;
+        return ENVCORE_R_OK;
     }
     if (h->allow_extractable)
-        return ENVPROV_R_OK;
-    ENVPROV_RAISE(ENVPROV_R_KEY_NOT_SAFE,
+        return ENVCORE_R_OK;
+    ENVCORE_RAISE(ENVCORE_R_KEY_NOT_SAFE,
                   "key \"%s\" on token \"%s\" is %s: its value can leave the token, so it is "
                   "refused as a KEK; create one with `envelope kek create`, or set "
                   "allow-extractable-kek = yes",
                   label, t->label,
                   extractable ? (sensitive ? "extractable" : "extractable and not sensitive")
                               : "not sensitive");
-    return ENVPROV_R_KEY_NOT_SAFE;
+    return ENVCORE_R_KEY_NOT_SAFE;
 }
 
-envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *swctx,
+envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t,
                      CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj, int *reason)
 {
     struct hsm_key *hk = calloc(1, sizeof(*hk));
     unsigned char *mod = NULL, exp[16];
     envkey *k = NULL;
-    *reason = ENVPROV_R_INTERNAL;
+    *reason = ENVCORE_R_INTERNAL;
     if (hk == NULL)
         return NULL;
     pthread_mutex_init(&hk->lock, NULL);
@@ -101,9 +101,9 @@ envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *swctx
     /* Lengths come from the module: trust none beyond our buffers. */
     if ((a[2].ulValueLen != (CK_ULONG)-1 && a[2].ulValueLen > sizeof(hk->id))
         || (a[3].ulValueLen != (CK_ULONG)-1 && a[3].ulValueLen > HSM_MAX_LABEL)) {
-        ENVPROV_RAISE(ENVPROV_R_BACKEND_ERROR, "token \"%s\" returned an oversized CKA_ID or CKA_LABEL",
+        ENVCORE_RAISE(ENVCORE_R_BACKEND_ERROR, "token \"%s\" returned an oversized CKA_ID or CKA_LABEL",
                       t->label);
-        *reason = ENVPROV_R_BACKEND_ERROR;
+        *reason = ENVCORE_R_BACKEND_ERROR;
         goto err;
     }
     hk->id_len = a[2].ulValueLen == (CK_ULONG)-1 ? 0 : a[2].ulValueLen;
@@ -115,10 +115,10 @@ envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *swctx
     else if ((hk->cls == CKO_PRIVATE_KEY || hk->cls == CKO_PUBLIC_KEY) && hk->ktype == CKK_RSA)
         kind = ENVKEY_RSA;
     else {
-        ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED,
+        ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED,
                       "key \"%s\" on token \"%s\" is neither an AES secret key nor an RSA key",
                       hk->label, t->label);
-        *reason = ENVPROV_R_NOT_SUPPORTED;
+        *reason = ENVCORE_R_NOT_SUPPORTED;
         goto err;
     }
     if (hk->cls != CKO_PUBLIC_KEY) {
@@ -143,7 +143,7 @@ envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *swctx
             sensitive = CK_FALSE; /* no claim at all: not safe */
         int unsafe = refuse_unsafe(h, t, hk->label, sensitive, extractable, always_sensitive,
                                    never_extractable);
-        if (unsafe != ENVPROV_R_OK) {
+        if (unsafe != ENVCORE_R_OK) {
             *reason = unsafe;
             goto err;
         }
@@ -152,16 +152,16 @@ envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *swctx
         CK_ATTRIBUTE va = {CKA_VALUE_LEN, &value_len, sizeof(value_len)};
         rv = P11(t->mod, C_GetAttributeValue, s, obj, &va, 1);
         if (rv != CKR_OK || value_len != 32) {
-            ENVPROV_RAISE(ENVPROV_R_KEY_NOT_SAFE,
+            ENVCORE_RAISE(ENVCORE_R_KEY_NOT_SAFE,
                           "key \"%s\" on token \"%s\" is not AES-256 (CKA_VALUE_LEN %lu)",
                           hk->label, t->label, (unsigned long)value_len);
-            *reason = ENVPROV_R_KEY_NOT_SAFE;
+            *reason = ENVCORE_R_KEY_NOT_SAFE;
             goto err;
         }
     }
-    *reason = ENVPROV_R_INTERNAL; /* for every allocation failure below */
+    *reason = ENVCORE_R_INTERNAL; /* for every allocation failure below */
     if ((k = envkey_new(kind, &hsm_key_ops, hk)) == NULL) {
-        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "out of memory");
+        ENVCORE_RAISE(ENVCORE_R_INTERNAL, "out of memory");
         goto err;
     }
     hk = NULL; /* owned by k now */
@@ -172,22 +172,22 @@ envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *swctx
         CK_ATTRIBUTE ra[] = {{CKA_MODULUS, mod, HSM_MAX_MODULUS},
                              {CKA_PUBLIC_EXPONENT, exp, sizeof(exp)}};
         if (mod == NULL) {
-            ENVPROV_RAISE(ENVPROV_R_INTERNAL, "out of memory");
+            ENVCORE_RAISE(ENVCORE_R_INTERNAL, "out of memory");
             goto err;
         }
         if ((rv = P11(t->mod, C_GetAttributeValue, s, obj, ra, 2)) != CKR_OK
             || ra[0].ulValueLen > HSM_MAX_MODULUS || ra[1].ulValueLen > sizeof(exp)) {
             *reason = rv != CKR_OK ? hsm_raise_rv(rv, "reading the RSA public key", t->label, kb->label)
-                                   : ENVPROV_R_BACKEND_ERROR;
+                                   : ENVCORE_R_BACKEND_ERROR;
             if (rv == CKR_OK)
-                ENVPROV_RAISE(ENVPROV_R_BACKEND_ERROR, "token returned an oversized RSA public key");
+                ENVCORE_RAISE(ENVCORE_R_BACKEND_ERROR, "token returned an oversized RSA public key");
             goto err;
         }
-        k->pub = rsa_public(swctx, mod, ra[0].ulValueLen, exp, ra[1].ulValueLen);
+        k->pub = rsa_public(h->swctx, mod, ra[0].ulValueLen, exp, ra[1].ulValueLen);
         if (k->pub == NULL) {
-            ENVPROV_RAISE(ENVPROV_R_BACKEND_ERROR, "RSA key \"%s\" has an unusable public half",
+            ENVCORE_RAISE(ENVCORE_R_BACKEND_ERROR, "RSA key \"%s\" has an unusable public half",
                           kb->label);
-            *reason = ENVPROV_R_BACKEND_ERROR;
+            *reason = ENVCORE_R_BACKEND_ERROR;
             goto err;
         }
         k->bits = EVP_PKEY_get_bits(k->pub);
@@ -208,11 +208,11 @@ envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t, OSSL_LIB_CTX *swctx
     }
     k->uri = hsm_uri_canonical(t, kb->label, kb->id, kb->id_len, kb->cls);
     if (k->uri == NULL) {
-        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "out of memory");
+        ENVCORE_RAISE(ENVCORE_R_INTERNAL, "out of memory");
         goto err;
     }
     free(mod);
-    *reason = ENVPROV_R_OK;
+    *reason = ENVCORE_R_OK;
     return k;
 err:
     free(mod);
@@ -233,7 +233,7 @@ int hsm_key_handle(struct hsm_key *k, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *out
     if (k->handle_generation == k->tok->mod->generation && k->handle_epoch == epoch) {
         *out = k->handle;
         pthread_mutex_unlock(&k->lock);
-        return ENVPROV_R_OK;
+        return ENVCORE_R_OK;
     }
     /* The module was re-initialised (fork) or every session was closed:
      * handles may have changed, so find the object again by class, id and
@@ -252,14 +252,14 @@ int hsm_key_handle(struct hsm_key *k, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *out
         pthread_mutex_unlock(&k->lock);
         if (rv != CKR_OK)
             return hsm_raise_rv(rv, "C_FindObjects", k->tok->label, k->label);
-        ENVPROV_RAISE(ENVPROV_R_OBJECT_NOT_FOUND, "key \"%s\" is no longer on token \"%s\"%s",
+        ENVCORE_RAISE(ENVCORE_R_OBJECT_NOT_FOUND, "key \"%s\" is no longer on token \"%s\"%s",
                       k->label, k->tok->label, n > 1 ? " (or is no longer unique)" : "");
-        return ENVPROV_R_OBJECT_NOT_FOUND;
+        return ENVCORE_R_OBJECT_NOT_FOUND;
     }
     k->handle = found[0];
     k->handle_generation = k->tok->mod->generation;
     k->handle_epoch = epoch;
     *out = found[0];
     pthread_mutex_unlock(&k->lock);
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }

@@ -8,6 +8,8 @@
  */
 #include "hsm_internal.h"
 
+#include "rsa_forms.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,11 +28,11 @@
 static int begin(struct hsm_key *k, CK_SESSION_HANDLE *s, CK_OBJECT_HANDLE *obj)
 {
     int ret = hsm_ensure_loaded(k->h);
-    if (ret != ENVPROV_R_OK)
+    if (ret != ENVCORE_R_OK)
         return ret;
-    if ((ret = hsm_session_get(k->tok, NULL, NULL, s)) != ENVPROV_R_OK)
+    if ((ret = hsm_session_get(k->tok, NULL, NULL, s)) != ENVCORE_R_OK)
         return ret;
-    if ((ret = hsm_key_handle(k, *s, obj)) != ENVPROV_R_OK)
+    if ((ret = hsm_key_handle(k, *s, obj)) != ENVCORE_R_OK)
         hsm_session_put(k->tok, *s, HSM_SESSION_KEEP);
     return ret;
 }
@@ -116,7 +118,7 @@ static int hsm_rsa_supports(void *be, const envkey_rsa_params *p)
     CK_OBJECT_HANDLE obj;
     if (k->cls != CKO_PRIVATE_KEY)
         return 0;
-    if (begin(k, &s, &obj) != ENVPROV_R_OK)
+    if (begin(k, &s, &obj) != ENVCORE_R_OK)
         return -1;
     hsm_token_probe_mechanisms(t, s);
     int yes = 0;
@@ -124,37 +126,32 @@ static int hsm_rsa_supports(void *be, const envkey_rsa_params *p)
     if (p->padding == RSA_PKCS1_PADDING) {
         yes = t->has_rsa_pkcs;
     } else if (p->padding == RSA_PKCS1_OAEP_PADDING && t->has_rsa_oaep) {
-        int hi = hsm_oaep_hash_index(p->oaep_md), mi = hsm_oaep_hash_index(p->mgf1_md);
         int li = p->label_len > 0;
-        if (hi >= 0 && mi >= 0) {
-            pthread_mutex_lock(&t->lock);
-            enum hsm_cap cap = t->oaep_cap[hi][mi][li];
-            pthread_mutex_unlock(&t->lock);
-            if (cap == HSM_CAP_UNKNOWN) {
-                CK_MECHANISM mech;
-                CK_RSA_PKCS_OAEP_PARAMS oaep;
-                cap = HSM_CAP_NO;
-                if (rsa_mech(p, &mech, &oaep)) {
-                    CK_RV rv = P11(t->mod, C_DecryptInit, s, &mech, obj);
-                    if (rv == CKR_OK) {
-                        /* PKCS#11 v2.40 §5.9: a failing C_Decrypt ends the
-                         * operation; an all-zero block never decodes. */
-                        unsigned char zero[RSA_MAX_BYTES] = {0}, out[RSA_MAX_BYTES];
-                        CK_ULONG outlen = sizeof(out);
-                        (void)P11(t->mod, C_Decrypt, s, zero, (CK_ULONG)k->mod_bytes, out, &outlen);
-                        OPENSSL_cleanse(out, sizeof(out));
-                        cap = HSM_CAP_YES;
-                        probe_fate = HSM_SESSION_DISCARD; /* in case the op lingers */
-                    } else if (!mech_refused(rv)) {
-                        cap = HSM_CAP_UNKNOWN; /* a device error, not an answer */
-                    }
+        /* what C_DecryptInit accepts is the token's answer for good */
+        int cap = envcore_rsa_form_get(&t->oaep_accepted, p->oaep_md, p->mgf1_md, li, -1);
+        if (cap < 0) {
+            CK_MECHANISM mech;
+            CK_RSA_PKCS_OAEP_PARAMS oaep;
+            cap = 0;
+            if (rsa_mech(p, &mech, &oaep)) {
+                CK_RV rv = P11(t->mod, C_DecryptInit, s, &mech, obj);
+                if (rv == CKR_OK) {
+                    /* PKCS#11 v2.40 §5.9: a failing C_Decrypt ends the
+                     * operation; an all-zero block never decodes. */
+                    unsigned char zero[RSA_MAX_BYTES] = {0}, out[RSA_MAX_BYTES];
+                    CK_ULONG outlen = sizeof(out);
+                    (void)P11(t->mod, C_Decrypt, s, zero, (CK_ULONG)k->mod_bytes, out, &outlen);
+                    OPENSSL_cleanse(out, sizeof(out));
+                    cap = 1;
+                    probe_fate = HSM_SESSION_DISCARD; /* in case the op lingers */
+                } else if (!mech_refused(rv)) {
+                    cap = -1; /* a device error, not an answer */
                 }
-                pthread_mutex_lock(&t->lock);
-                t->oaep_cap[hi][mi][li] = cap;
-                pthread_mutex_unlock(&t->lock);
             }
-            yes = cap == HSM_CAP_YES;
+            if (cap >= 0)
+                envcore_rsa_form_set(&t->oaep_accepted, p->oaep_md, p->mgf1_md, li, cap);
         }
+        yes = cap == 1;
     }
     hsm_session_put(t, s, probe_fate);
     return yes;
@@ -167,13 +164,13 @@ static int hsm_rsa_decrypt(void *be, const envkey_rsa_params *p, const unsigned 
     CK_MECHANISM mech;
     CK_RSA_PKCS_OAEP_PARAMS oaep;
     if (k->cls != CKO_PRIVATE_KEY) {
-        ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED, "key \"%s\" is a public key: it cannot decrypt", k->label);
-        return ENVPROV_R_NOT_SUPPORTED;
+        ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED, "key \"%s\" is a public key: it cannot decrypt", k->label);
+        return ENVCORE_R_NOT_SUPPORTED;
     }
     if (!rsa_mech(p, &mech, &oaep) || inlen != k->mod_bytes) {
-        ENVPROV_RAISE(inlen != k->mod_bytes ? ENVPROV_R_AUTHENTICATION_FAILED : ENVPROV_R_MECHANISM_NOT_SUPPORTED,
+        ENVCORE_RAISE(inlen != k->mod_bytes ? ENVCORE_R_AUTHENTICATION_FAILED : ENVCORE_R_MECHANISM_NOT_SUPPORTED,
                       "RSA decryption failed");
-        return inlen != k->mod_bytes ? ENVPROV_R_AUTHENTICATION_FAILED : ENVPROV_R_MECHANISM_NOT_SUPPORTED;
+        return inlen != k->mod_bytes ? ENVCORE_R_AUTHENTICATION_FAILED : ENVCORE_R_MECHANISM_NOT_SUPPORTED;
     }
     unsigned char buf[RSA_MAX_BYTES];
     CK_ULONG n = 0;
@@ -182,7 +179,7 @@ static int hsm_rsa_decrypt(void *be, const envkey_rsa_params *p, const unsigned 
     for (int attempt = 0; attempt < 2; attempt++) {
         CK_SESSION_HANDLE s;
         CK_OBJECT_HANDLE obj;
-        if ((ret = begin(k, &s, &obj)) != ENVPROV_R_OK)
+        if ((ret = begin(k, &s, &obj)) != ENVCORE_R_OK)
             return ret;
         init_failed = 0;
         rv = P11(k->tok->mod, C_DecryptInit, s, &mech, obj);
@@ -197,11 +194,11 @@ static int hsm_rsa_decrypt(void *be, const envkey_rsa_params *p, const unsigned 
         if (attempt == 0 && should_retry(k, rv))
             continue;
         if (rv != CKR_OK && init_failed && mech_refused(rv)) {
-            ENVPROV_RAISE(ENVPROV_R_MECHANISM_NOT_SUPPORTED,
+            ENVCORE_RAISE(ENVCORE_R_MECHANISM_NOT_SUPPORTED,
                           "mechanism not supported by token \"%s\": %s (%s)", k->tok->label,
                           mech.mechanism == CKM_RSA_PKCS ? "RSA PKCS#1 v1.5" : "RSA-OAEP with these parameters",
                           hsm_rv_name(rv));
-            return ENVPROV_R_MECHANISM_NOT_SUPPORTED;
+            return ENVCORE_R_MECHANISM_NOT_SUPPORTED;
         }
         break;
     }
@@ -214,18 +211,18 @@ static int hsm_rsa_decrypt(void *be, const envkey_rsa_params *p, const unsigned 
             return hsm_raise_rv(rv, "RSA decryption", k->tok->label, k->label);
         /* One message for every padding or data failure: the reason must not
          * become an oracle (Bleichenbacher, Manger). */
-        ENVPROV_RAISE(ENVPROV_R_AUTHENTICATION_FAILED, "RSA decryption failed");
-        return ENVPROV_R_AUTHENTICATION_FAILED;
+        ENVCORE_RAISE(ENVCORE_R_AUTHENTICATION_FAILED, "RSA decryption failed");
+        return ENVCORE_R_AUTHENTICATION_FAILED;
     }
     if (n > outsize) {
         OPENSSL_cleanse(buf, sizeof(buf));
-        ENVPROV_RAISE(ENVPROV_R_BUFFER_TOO_SMALL, "output buffer too small for the RSA plaintext");
-        return ENVPROV_R_BUFFER_TOO_SMALL;
+        ENVCORE_RAISE(ENVCORE_R_BUFFER_TOO_SMALL, "output buffer too small for the RSA plaintext");
+        return ENVCORE_R_BUFFER_TOO_SMALL;
     }
     memcpy(out, buf, n);
     *outlen = n;
     OPENSSL_cleanse(buf, sizeof(buf));
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 /* Runs one GCM operation; *rv_out is the failing call's code and
@@ -250,7 +247,7 @@ static int gcm_run(struct hsm_key *k, int encrypt, unsigned char *iv, size_t ivl
     for (int attempt = 0; attempt < 2; attempt++) {
         CK_SESSION_HANDLE s;
         CK_OBJECT_HANDLE obj;
-        if ((ret = begin(k, &s, &obj)) != ENVPROV_R_OK)
+        if ((ret = begin(k, &s, &obj)) != ENVCORE_R_OK)
             return ret;
         *outlen = cap;
         rv = encrypt ? P11(k->tok->mod, C_EncryptInit, s, &mech, obj)
@@ -261,10 +258,10 @@ static int gcm_run(struct hsm_key *k, int encrypt, unsigned char *iv, size_t ivl
                          : P11(k->tok->mod, C_Decrypt, s, (CK_BYTE_PTR)in, inlen, out, outlen);
         else if (mech_refused(rv)) {
             hsm_session_put(k->tok, s, HSM_SESSION_KEEP);
-            ENVPROV_RAISE(ENVPROV_R_MECHANISM_NOT_SUPPORTED,
+            ENVCORE_RAISE(ENVCORE_R_MECHANISM_NOT_SUPPORTED,
                           "mechanism not supported by token \"%s\": AES-GCM (%s)", k->tok->label,
                           hsm_rv_name(rv));
-            return ENVPROV_R_MECHANISM_NOT_SUPPORTED;
+            return ENVCORE_R_MECHANISM_NOT_SUPPORTED;
         }
         enum hsm_session_fate fate = hsm_session_fate_of(rv);
         hsm_session_put(k->tok, s, fate);
@@ -272,7 +269,7 @@ static int gcm_run(struct hsm_key *k, int encrypt, unsigned char *iv, size_t ivl
             break;
     }
     *rv_out = rv;
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 static int hsm_aead_encrypt(void *be, envkey_aead_iv *iv, const unsigned char *aad, size_t aadlen,
@@ -283,21 +280,21 @@ static int hsm_aead_encrypt(void *be, envkey_aead_iv *iv, const unsigned char *a
     unsigned char buf[ENVELOPE_HSM_MAX_AEAD + GCM_TAG + 16];
     unsigned char ivbuf[16];
     if (inlen > ENVELOPE_HSM_MAX_AEAD) {
-        ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT, "AES KEK wraps at most %d bytes", ENVELOPE_HSM_MAX_AEAD);
-        return ENVPROV_R_BAD_ARGUMENT;
+        ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT, "AES KEK wraps at most %d bytes", ENVELOPE_HSM_MAX_AEAD);
+        return ENVCORE_R_BAD_ARGUMENT;
     }
     /* A fresh random 96-bit IV per wrap (SP 800-38D §8.2.2); the token may
      * replace it (written back into pIv) or append its own: see below. */
     if (RAND_bytes(ivbuf, GCM_IV) != 1) {
-        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "no randomness for the GCM IV");
-        return ENVPROV_R_INTERNAL;
+        ENVCORE_RAISE(ENVCORE_R_INTERNAL, "no randomness for the GCM IV");
+        return ENVCORE_R_INTERNAL;
     }
     memset(ivbuf + GCM_IV, 0, sizeof(ivbuf) - GCM_IV);
     CK_ULONG n = sizeof(buf);
     CK_RV rv;
     int init_failed = 0;
     int ret = gcm_run(k, 1, ivbuf, GCM_IV, aad, aadlen, in, inlen, buf, &n, &rv, &init_failed);
-    if (ret != ENVPROV_R_OK)
+    if (ret != ENVCORE_R_OK)
         return ret;
     if (rv != CKR_OK)
         return hsm_raise_rv(rv, "AES-GCM wrap", k->tok->label, k->label);
@@ -311,20 +308,20 @@ static int hsm_aead_encrypt(void *be, envkey_aead_iv *iv, const unsigned char *a
         memcpy(ivbuf, buf + inlen + GCM_TAG, ivlen);
         n = inlen + GCM_TAG;
     } else if (n != inlen + GCM_TAG) {
-        ENVPROV_RAISE(ENVPROV_R_BACKEND_ERROR,
+        ENVCORE_RAISE(ENVCORE_R_BACKEND_ERROR,
                       "token \"%s\" returned %lu bytes of AES-GCM output for %zu bytes of input",
                       k->tok->label, (unsigned long)n, inlen);
-        return ENVPROV_R_BACKEND_ERROR;
+        return ENVCORE_R_BACKEND_ERROR;
     }
     if (n > outsize) {
-        ENVPROV_RAISE(ENVPROV_R_BUFFER_TOO_SMALL, "output buffer too small for the wrapped key");
-        return ENVPROV_R_BUFFER_TOO_SMALL;
+        ENVCORE_RAISE(ENVCORE_R_BUFFER_TOO_SMALL, "output buffer too small for the wrapped key");
+        return ENVCORE_R_BUFFER_TOO_SMALL;
     }
     memcpy(out, buf, n);
     *outlen = n;
     memcpy(iv->iv, ivbuf, ivlen);
     iv->iv_len = ivlen;
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 static int hsm_aead_decrypt(void *be, const envkey_aead_iv *iv, const unsigned char *aad,
@@ -336,15 +333,15 @@ static int hsm_aead_decrypt(void *be, const envkey_aead_iv *iv, const unsigned c
     unsigned char ivbuf[16];
     if (inlen < GCM_TAG || inlen > ENVELOPE_HSM_MAX_AEAD + GCM_TAG || iv->iv_len < GCM_IV
         || iv->iv_len > sizeof(ivbuf)) {
-        ENVPROV_RAISE(ENVPROV_R_AUTHENTICATION_FAILED, "authentication failed: wrapped key has a bad length");
-        return ENVPROV_R_AUTHENTICATION_FAILED;
+        ENVCORE_RAISE(ENVCORE_R_AUTHENTICATION_FAILED, "authentication failed: wrapped key has a bad length");
+        return ENVCORE_R_AUTHENTICATION_FAILED;
     }
     memcpy(ivbuf, iv->iv, iv->iv_len);
     CK_ULONG n = sizeof(buf);
     CK_RV rv;
     int init_failed = 0;
     int ret = gcm_run(k, 0, ivbuf, iv->iv_len, aad, aadlen, in, inlen, buf, &n, &rv, &init_failed);
-    if (ret != ENVPROV_R_OK)
+    if (ret != ENVCORE_R_OK)
         return ret;
     if (rv != CKR_OK) {
         OPENSSL_cleanse(buf, sizeof(buf));
@@ -356,20 +353,20 @@ static int hsm_aead_decrypt(void *be, const envkey_aead_iv *iv, const unsigned c
          * CKR_ENCRYPTED_DATA_INVALID (FIELD-NOTES): after a successful
          * C_DecryptInit, a failed C_Decrypt on well-formed input means the
          * data did not authenticate. */
-        ENVPROV_RAISE(ENVPROV_R_AUTHENTICATION_FAILED,
+        ENVCORE_RAISE(ENVCORE_R_AUTHENTICATION_FAILED,
                       "authentication failed: the wrapped key or its AAD was changed, or it was "
                       "wrapped by another KEK (token \"%s\": %s)", k->tok->label, hsm_rv_name(rv));
-        return ENVPROV_R_AUTHENTICATION_FAILED;
+        return ENVCORE_R_AUTHENTICATION_FAILED;
     }
     if (n > outsize) {
         OPENSSL_cleanse(buf, sizeof(buf));
-        ENVPROV_RAISE(ENVPROV_R_BUFFER_TOO_SMALL, "output buffer too small for the unwrapped key");
-        return ENVPROV_R_BUFFER_TOO_SMALL;
+        ENVCORE_RAISE(ENVCORE_R_BUFFER_TOO_SMALL, "output buffer too small for the unwrapped key");
+        return ENVCORE_R_BUFFER_TOO_SMALL;
     }
     memcpy(out, buf, n);
     *outlen = n;
     OPENSSL_cleanse(buf, sizeof(buf));
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 static void hsm_key_free(void *be)

@@ -31,16 +31,3 @@ void hsm_token_probe_mechanisms(struct hsm_token *t, CK_SESSION_HANDLE s)
     }
     pthread_mutex_unlock(&t->lock);
 }
-
-/* Index into hsm_token.oaep_cap, or -1 for a hash OAEP does not use. */
-int hsm_oaep_hash_index(int md_nid)
-{
-    switch (md_nid) {
-    case NID_sha1: return 0;
-    case NID_sha224: return 1;
-    case NID_sha256: return 2;
-    case NID_sha384: return 3;
-    case NID_sha512: return 4;
-    default: return -1;
-    }
-}

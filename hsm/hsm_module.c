@@ -75,6 +75,7 @@ struct hsm_ctx *hsm_ctx_new(const hsm_config *cfg)
     pthread_mutex_init(&h->lock, NULL);
     h->allow_extractable = cfg->allow_extractable;
     h->tokens = cfg->tokens;
+    h->swctx = cfg->swctx;
     if ((cfg->modules && (h->modules_conf = strdup(cfg->modules)) == NULL)
         || (cfg->pin_source && (h->pin_source = strdup(cfg->pin_source)) == NULL)) {
         hsm_ctx_free(h);
@@ -159,10 +160,10 @@ static int initialize_module(struct hsm_module *m)
          * an engine): share it and never finalise it for them. */
         m->initialized_by_us = 0;
     } else if (rv != CKR_OK) {
-        ENVPROV_RAISE(ENVPROV_R_BACKEND_UNAVAILABLE,
+        ENVCORE_RAISE(ENVCORE_R_BACKEND_UNAVAILABLE,
                       "PKCS#11 module %s: C_Initialize failed: %s (0x%lx)", m->path,
                       hsm_rv_name(rv), (unsigned long)rv);
-        return ENVPROV_R_BACKEND_UNAVAILABLE;
+        return ENVCORE_R_BACKEND_UNAVAILABLE;
     } else {
         m->initialized_by_us = 1;
     }
@@ -180,30 +181,30 @@ static int initialize_module(struct hsm_module *m)
         (void)atexit(hsm_exit_handler); /* idempotent: finalize_module checks */
         pthread_mutex_unlock(&live_lock);
     }
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 static int load_modules(struct hsm_ctx *h)
 {
     if (h->modules_conf == NULL || *h->modules_conf == '\0') {
-        ENVPROV_RAISE(ENVPROV_R_BAD_CONFIG,
+        ENVCORE_RAISE(ENVCORE_R_BAD_CONFIG,
                       "no PKCS#11 module configured: set pkcs11-module = PATH in the "
                       "envelope provider section of openssl.cnf");
-        return ENVPROV_R_BAD_CONFIG;
+        return ENVCORE_R_BAD_CONFIG;
     }
     char *list = strdup(h->modules_conf);
     if (list == NULL)
-        return ENVPROV_R_INTERNAL;
-    int ret = ENVPROV_R_OK;
+        return ENVCORE_R_INTERNAL;
+    int ret = ENVCORE_R_OK;
     char *save = NULL;
     for (char *tok = strtok_r(list, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
         char *path = trim(tok);
         if (*path == '\0')
             continue;
         if (h->nmods == HSM_MAX_MODULES) {
-            ENVPROV_RAISE(ENVPROV_R_BAD_CONFIG, "pkcs11-module lists more than %d modules",
+            ENVCORE_RAISE(ENVCORE_R_BAD_CONFIG, "pkcs11-module lists more than %d modules",
                           HSM_MAX_MODULES);
-            ret = ENVPROV_R_BAD_CONFIG;
+            ret = ENVCORE_R_BAD_CONFIG;
             break;
         }
         struct hsm_module *m = &h->mods[h->nmods];
@@ -214,19 +215,19 @@ static int load_modules(struct hsm_ctx *h)
         m->fl = m->path ? p11_kit_module_load(path, P11_KIT_MODULE_UNMANAGED) : NULL;
         if (m->fl == NULL) {
             const char *why = p11_kit_message();
-            ENVPROV_RAISE(ENVPROV_R_BAD_CONFIG, "cannot load PKCS#11 module %s: %s", path,
+            ENVCORE_RAISE(ENVCORE_R_BAD_CONFIG, "cannot load PKCS#11 module %s: %s", path,
                           why ? why : "unknown error");
             free(m->path);
-            ret = ENVPROV_R_BAD_CONFIG;
+            ret = ENVCORE_R_BAD_CONFIG;
             break;
         }
         hsm_diag_attach(m);
         h->nmods++;
-        if ((ret = initialize_module(m)) != ENVPROV_R_OK)
+        if ((ret = initialize_module(m)) != ENVCORE_R_OK)
             break;
     }
     free(list);
-    if (ret != ENVPROV_R_OK) {
+    if (ret != ENVCORE_R_OK) {
         /* All or nothing: finalise and unload what this attempt loaded, so
          * a retry starts from a clean list (no duplicate modules, no module
          * left for teardown to finalise after it has torn itself down). */
@@ -251,20 +252,20 @@ void hsm_module_lost(struct hsm_ctx *h, struct hsm_module *m)
 int hsm_ensure_loaded(struct hsm_ctx *h)
 {
     if (process_exiting) {
-        ENVPROV_RAISE(ENVPROV_R_BACKEND_UNAVAILABLE, "PKCS#11 modules are finalised: the process is exiting");
-        return ENVPROV_R_BACKEND_UNAVAILABLE;
+        ENVCORE_RAISE(ENVCORE_R_BACKEND_UNAVAILABLE, "PKCS#11 modules are finalised: the process is exiting");
+        return ENVCORE_R_BACKEND_UNAVAILABLE;
     }
-    int ret = ENVPROV_R_OK;
+    int ret = ENVCORE_R_OK;
     pthread_mutex_lock(&h->lock);
     if (!h->loaded) {
         ret = load_modules(h);
-        h->loaded = ret == ENVPROV_R_OK;
+        h->loaded = ret == ENVCORE_R_OK;
     } else {
         pid_t me = getpid();
-        for (size_t i = 0; i < h->nmods && ret == ENVPROV_R_OK; i++) {
+        for (size_t i = 0; i < h->nmods && ret == ENVCORE_R_OK; i++) {
             struct hsm_module *m = &h->mods[i];
             if (m->pid != me || m->lost) {
-                envprov_debug("pkcs11: %s (pid %ld -> %ld), re-initialising %s",
+                envcore_debug("pkcs11: %s (pid %ld -> %ld), re-initialising %s",
                               m->lost ? "module was finalised under us" : "fork detected",
                               (long)m->pid, (long)me, m->path);
                 for (struct hsm_token *t = m->tokens; t != NULL; t = t->next) {

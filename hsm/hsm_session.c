@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 
 #include "errors.h"
+#include "pin_source.h"
 #include "secmem.h"
 
 int hsm_session_rv_is_broken(CK_RV rv)
@@ -103,9 +104,9 @@ static int recheck_identity(struct hsm_token *t)
         return hsm_raise_rv(rv, "C_GetTokenInfo", t->label, NULL);
     if (same_identity(&now, &t->info)) {
         t->info.flags = now.flags;
-        return ENVPROV_R_OK;
+        return ENVCORE_R_OK;
     }
-    envprov_debug("pkcs11: the token in slot %lu changed before login; its PIN is not reused",
+    envcore_debug("pkcs11: the token in slot %lu changed before login; its PIN is not reused",
                   (unsigned long)t->slot);
     envelope_secmem_free(t->pin);
     t->pin = NULL;
@@ -114,61 +115,61 @@ static int recheck_identity(struct hsm_token *t)
     hsm_trim_label(t->label, now.label, sizeof(now.label));
     t->binding = hsm_token_list_match(t->tokens, &now);
     t->default_pin_source = hsm_token_binding_pin_source(t->binding);
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 static int login_locked(struct hsm_token *t, CK_SESSION_HANDLE s, const char *uri_pin_source,
                         const char *uri_pin_value)
 {
     int ir = recheck_identity(t);
-    if (ir != ENVPROV_R_OK)
+    if (ir != ENVCORE_R_OK)
         return ir;
     if (!(t->info.flags & CKF_LOGIN_REQUIRED)) {
         t->logged_in = 1;
         t->login_generation = t->mod->generation;
-        return ENVPROV_R_OK;
+        return ENVCORE_R_OK;
     }
     char *pin = NULL;
     int ret;
     if (uri_pin_value != NULL) {
         pin = envelope_secmem_strdup(uri_pin_value);
-        ret = pin ? ENVPROV_R_OK : ENVPROV_R_INTERNAL;
+        ret = pin ? ENVCORE_R_OK : ENVCORE_R_INTERNAL;
     } else if (uri_pin_source != NULL) {
-        ret = hsm_pin_read(uri_pin_source, &pin);
+        ret = envcore_pin_read(uri_pin_source, "PIN", ENVCORE_PIN_TEXT, &pin, &(size_t){0});
     } else if (t->pin != NULL) {
         pin = envelope_secmem_strdup(t->pin);
-        ret = pin ? ENVPROV_R_OK : ENVPROV_R_INTERNAL;
+        ret = pin ? ENVCORE_R_OK : ENVCORE_R_INTERNAL;
     } else if (t->default_pin_source != NULL) {
-        ret = hsm_pin_read(t->default_pin_source, &pin);
+        ret = envcore_pin_read(t->default_pin_source, "PIN", ENVCORE_PIN_TEXT, &pin, &(size_t){0});
     } else if (t->binding == NULL) {
         /* A PIN is offered only to the tokens it is configured for: an
          * unlisted token may be someone else's, with a retry counter. */
-        ENVPROV_RAISE(ENVPROV_R_PIN_MISSING,
+        ENVCORE_RAISE(ENVCORE_R_PIN_MISSING,
                       "token \"%s\" needs a PIN, and none is configured for it: the provider "
                       "offers a PIN only to the tokens in pkcs11-tokens (add \"%s\" there, "
                       "with pkcs11-pin-source or its own pin-source), or give the URI a "
                       "pin-source", t->label, t->label);
-        return ENVPROV_R_PIN_MISSING;
+        return ENVCORE_R_PIN_MISSING;
     } else {
-        ENVPROV_RAISE(ENVPROV_R_PIN_MISSING,
+        ENVCORE_RAISE(ENVCORE_R_PIN_MISSING,
                       "token \"%s\" needs a PIN: set pkcs11-pin-source in openssl.cnf (or a "
                       "pin-source in its pkcs11-tokens entry, or in the URI)", t->label);
-        return ENVPROV_R_PIN_MISSING;
+        return ENVCORE_R_PIN_MISSING;
     }
-    if (ret != ENVPROV_R_OK)
+    if (ret != ENVCORE_R_OK)
         return ret;
     unsigned char h[32];
-    if (!hsm_pin_fingerprint(pin, h)) {
+    if (!envcore_secret_fingerprint(pin, strlen(pin), h)) {
         envelope_secmem_free(pin);
-        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "cannot fingerprint the PIN (out of locked memory?)");
-        return ENVPROV_R_INTERNAL;
+        ENVCORE_RAISE(ENVCORE_R_INTERNAL, "cannot fingerprint the PIN (out of locked memory?)");
+        return ENVCORE_R_INTERNAL;
     }
     if (t->have_bad_pin && CRYPTO_memcmp(h, t->bad_pin_hash, sizeof(h)) == 0) {
         envelope_secmem_free(pin);
-        ENVPROV_RAISE(ENVPROV_R_PIN_INCORRECT,
+        ENVCORE_RAISE(ENVCORE_R_PIN_INCORRECT,
                       "PIN for token \"%s\" was rejected before; not retrying it (tokens lock "
                       "after repeated failures): fix the PIN source", t->label);
-        return ENVPROV_R_PIN_INCORRECT;
+        return ENVCORE_R_PIN_INCORRECT;
     }
     CK_RV rv = P11(t->mod, C_Login, s, CKU_USER, (CK_UTF8CHAR_PTR)pin, (CK_ULONG)strlen(pin));
     if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
@@ -178,7 +179,7 @@ static int login_locked(struct hsm_token *t, CK_SESSION_HANDLE s, const char *ur
         envelope_secmem_free(t->pin);
         t->pin = pin; /* kept, in locked memory, to log in again after fork */
         OPENSSL_cleanse(h, sizeof(h));
-        return ENVPROV_R_OK;
+        return ENVCORE_R_OK;
     }
     if (rv == CKR_PIN_INCORRECT) {
         memcpy(t->bad_pin_hash, h, sizeof(h));
@@ -187,8 +188,8 @@ static int login_locked(struct hsm_token *t, CK_SESSION_HANDLE s, const char *ur
     OPENSSL_cleanse(h, sizeof(h));
     envelope_secmem_free(pin);
     if (rv == CKR_PIN_INCORRECT) {
-        ENVPROV_RAISE(ENVPROV_R_PIN_INCORRECT, "PIN incorrect for token \"%s\"", t->label);
-        return ENVPROV_R_PIN_INCORRECT;
+        ENVCORE_RAISE(ENVCORE_R_PIN_INCORRECT, "PIN incorrect for token \"%s\"", t->label);
+        return ENVCORE_R_PIN_INCORRECT;
     }
     return hsm_raise_rv(rv, "C_Login", t->label, NULL);
 }
@@ -225,10 +226,10 @@ int hsm_session_get(struct hsm_token *t, const char *uri_pin_source, const char 
         }
         t->nopen++;
     }
-    int ret = ENVPROV_R_OK;
+    int ret = ENVCORE_R_OK;
     if (!t->logged_in)
         ret = login_locked(t, s, uri_pin_source, uri_pin_value);
-    if (ret != ENVPROV_R_OK) {
+    if (ret != ENVCORE_R_OK) {
         if (t->npool < HSM_MAX_POOL)
             t->pool[t->npool++] = s;
         else
@@ -238,7 +239,7 @@ int hsm_session_get(struct hsm_token *t, const char *uri_pin_source, const char 
     }
     pthread_mutex_unlock(&t->lock);
     *out = s;
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 void hsm_session_put(struct hsm_token *t, CK_SESSION_HANDLE s, enum hsm_session_fate fate)

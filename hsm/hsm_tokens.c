@@ -42,8 +42,8 @@ struct hsm_token_list {
 
 static int bad(const char *entry, const char *why)
 {
-    ENVPROV_RAISE(ENVPROV_R_BAD_CONFIG, "pkcs11-tokens: entry \"%.80s\": %s", entry, why);
-    return ENVPROV_R_BAD_CONFIG;
+    ENVCORE_RAISE(ENVCORE_R_BAD_CONFIG, "pkcs11-tokens: entry \"%.80s\": %s", entry, why);
+    return ENVCORE_R_BAD_CONFIG;
 }
 
 /* p11-kit leaves the token fields a URI does not set zero-filled (and
@@ -88,7 +88,7 @@ static int parse_entry(const char *entry, const char *default_pin_source,
     uri[o] = '\0';
     P11KitUri *p = p11_kit_uri_new();
     if (p == NULL)
-        return ENVPROV_R_INTERNAL;
+        return ENVCORE_R_INTERNAL;
     int r = p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, p);
     CK_ULONG nattrs = 0;
     if (r == P11_KIT_URI_OK)
@@ -115,11 +115,11 @@ static int parse_entry(const char *entry, const char *default_pin_source,
     b->pin_source = src != NULL ? strdup(src) : NULL;
     if (src != NULL && b->pin_source == NULL) {
         p11_kit_uri_free(p);
-        return ENVPROV_R_INTERNAL;
+        return ENVCORE_R_INTERNAL;
     }
     b->match = p;
     snprintf(b->shown, sizeof(b->shown), "%s", entry);
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 int hsm_token_list_parse(const char *conf, const char *default_pin_source,
@@ -128,10 +128,10 @@ int hsm_token_list_parse(const char *conf, const char *default_pin_source,
     *out = NULL;
     struct hsm_token_list *l = calloc(1, sizeof(*l));
     if (l == NULL)
-        return ENVPROV_R_INTERNAL;
+        return ENVCORE_R_INTERNAL;
     const char *p = conf != NULL ? conf : "";
-    int ret = ENVPROV_R_OK;
-    while (*p != '\0' && ret == ENVPROV_R_OK) {
+    int ret = ENVCORE_R_OK;
+    while (*p != '\0' && ret == ENVCORE_R_OK) {
         size_t len = strcspn(p, ",");
         char entry[HSM_MAX_ENTRY + 2];
         size_t a = 0, z = len;
@@ -151,19 +151,19 @@ int hsm_token_list_parse(const char *conf, const char *default_pin_source,
             ret = bad(entry, "more than 32 tokens listed");
         } else {
             ret = parse_entry(entry, default_pin_source, &l->e[l->n]);
-            if (ret == ENVPROV_R_OK)
+            if (ret == ENVCORE_R_OK)
                 l->n++;
         }
         p += len;
-        if (*p == ',' && *++p == '\0' && ret == ENVPROV_R_OK)
+        if (*p == ',' && *++p == '\0' && ret == ENVCORE_R_OK)
             ret = bad(conf, "a trailing comma");
     }
-    if (ret != ENVPROV_R_OK) {
+    if (ret != ENVCORE_R_OK) {
         hsm_token_list_free(l);
         return ret;
     }
     *out = l;
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 void hsm_token_list_free(struct hsm_token_list *l)

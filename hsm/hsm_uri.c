@@ -34,8 +34,8 @@ int hsm_uri_parse(const char *uri, P11KitUri **out)
 {
     *out = NULL;
     if (strlen(uri) > 4096) {
-        ENVPROV_RAISE(ENVPROV_R_BAD_URI, "pkcs11 URI longer than 4096 bytes");
-        return ENVPROV_R_BAD_URI;
+        ENVCORE_RAISE(ENVCORE_R_BAD_URI, "pkcs11 URI longer than 4096 bytes");
+        return ENVCORE_R_BAD_URI;
     }
     /* p11-kit flags unknown path attributes but ignores unknown query
      * attributes: a misspelt "pin-sorce" would silently mean "no PIN
@@ -49,42 +49,42 @@ int hsm_uri_parse(const char *uri, P11KitUri **out)
         for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
             ok |= nl == strlen(known[i]) && strncasecmp(q, known[i], nl) == 0;
         if (!ok) {
-            ENVPROV_RAISE(ENVPROV_R_BAD_URI,
+            ENVCORE_RAISE(ENVCORE_R_BAD_URI,
                           "pkcs11 URI has a query attribute envelope does not know (\"%.*s\"; "
                           "accepted: " HSM_URI_ACCEPTED ")",
                           (int)(nl > 40 ? 40 : nl), q);
-            return ENVPROV_R_BAD_URI;
+            return ENVCORE_R_BAD_URI;
         }
         q = strchr(q, '&');
     }
     P11KitUri *p = p11_kit_uri_new();
     if (p == NULL)
-        return ENVPROV_R_INTERNAL;
+        return ENVCORE_R_INTERNAL;
     int r = p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, p);
     if (r != P11_KIT_URI_OK) {
-        ENVPROV_RAISE(ENVPROV_R_BAD_URI, "bad pkcs11 URI: %s", p11_kit_uri_message(r));
+        ENVCORE_RAISE(ENVCORE_R_BAD_URI, "bad pkcs11 URI: %s", p11_kit_uri_message(r));
         p11_kit_uri_free(p);
-        return ENVPROV_R_BAD_URI;
+        return ENVCORE_R_BAD_URI;
     }
     if (p11_kit_uri_any_unrecognized(p)) {
-        ENVPROV_RAISE(ENVPROV_R_BAD_URI,
+        ENVCORE_RAISE(ENVCORE_R_BAD_URI,
                       "pkcs11 URI has an attribute envelope does not know (allowed: "
                       HSM_URI_ACCEPTED ")");
         p11_kit_uri_free(p);
-        return ENVPROV_R_BAD_URI;
+        return ENVCORE_R_BAD_URI;
     }
     CK_ATTRIBUTE *cls = p11_kit_uri_get_attribute(p, CKA_CLASS);
     if (cls != NULL && cls->ulValueLen == sizeof(CK_OBJECT_CLASS)) {
         CK_OBJECT_CLASS c = *(CK_OBJECT_CLASS *)cls->pValue;
         if (c != CKO_SECRET_KEY && c != CKO_PRIVATE_KEY && c != CKO_PUBLIC_KEY) {
-            ENVPROV_RAISE(ENVPROV_R_BAD_URI,
+            ENVCORE_RAISE(ENVCORE_R_BAD_URI,
                           "pkcs11 URI type must be secret-key, private or public for a KEK");
             p11_kit_uri_free(p);
-            return ENVPROV_R_BAD_URI;
+            return ENVCORE_R_BAD_URI;
         }
     }
     *out = p;
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 void hsm_trim_label(char *dst, const unsigned char *src, size_t n)

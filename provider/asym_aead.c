@@ -69,7 +69,7 @@ static int aes_op_init(void *vctx, void *key, const OSSL_PARAM params[])
     aes_ctx *c = vctx;
     envkey *k = key;
     if (k == NULL || (k->kind != ENVKEY_AES_KEK && k->kind != ENVKEY_EC_P256)) {
-        ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED, "this cipher needs an envelope AES or EC KEK");
+        ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED, "this cipher needs an envelope AES or EC KEK");
         return 0;
     }
     envkey_free(c->key);
@@ -87,7 +87,7 @@ static int aes_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
         return 1;
     }
     return envprov_wrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, out, outlen, outsize)
-           == ENVPROV_R_OK;
+           == ENVCORE_R_OK;
 }
 
 static int aes_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t outsize,
@@ -99,7 +99,7 @@ static int aes_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
         return 1;
     }
     return envprov_unwrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, out, outlen, outsize)
-           == ENVPROV_R_OK;
+           == ENVCORE_R_OK;
 }
 
 static int aes_set_ctx_params(void *vctx, const OSSL_PARAM params[])

@@ -29,7 +29,7 @@
 
 #include "params.h"
 #include "provider.h"
-#include "rsa_forms.h"
+#include "rsa_form_check.h"
 #include "wrap.h"
 
 typedef struct {
@@ -122,13 +122,13 @@ static int check_padding(rsa_ctx *c, int decrypting)
 {
     /* The policy is about decryption: a v1.5 decryption is the oracle. */
     if (decrypting && c->padding == RSA_PKCS1_PADDING && !c->pc->rsa_pkcs1_v15) {
-        ENVPROV_RAISE(ENVPROV_R_POLICY_REFUSED,
+        ENVCORE_RAISE(ENVCORE_R_POLICY_REFUSED,
                       "refused by policy: RSA PKCS#1 v1.5 is disabled (rsa-pkcs1-v15 = no); "
                       "use RSA-OAEP (e.g. -keyopt rsa_padding_mode:oaep)");
         return 0;
     }
     if (c->padding != RSA_PKCS1_PADDING && c->padding != RSA_PKCS1_OAEP_PADDING) {
-        ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED,
+        ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED,
                       "only PKCS#1 v1.5 and OAEP padding are offered for device RSA keys");
         return 0;
     }
@@ -154,7 +154,7 @@ static int rsa_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
             return 1;
         }
         return envprov_wrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, out, outlen, outsize)
-               == ENVPROV_R_OK;
+               == ENVCORE_R_OK;
     }
     if (!check_padding(c, 0))
         return 0;
@@ -166,7 +166,7 @@ static int rsa_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
     envkey_rsa_params p;
     params_of(c, &p);
     return envprov_rsa_public_encrypt(c->pc, c->key, &p, in, inlen, out, outlen, outsize)
-           == ENVPROV_R_OK;
+           == ENVCORE_R_OK;
 }
 
 static int rsa_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t outsize,
@@ -179,7 +179,7 @@ static int rsa_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
             return 1;
         }
         return envprov_unwrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, out, outlen, outsize)
-               == ENVPROV_R_OK;
+               == ENVCORE_R_OK;
     }
     if (!check_padding(c, 1))
         return 0;
@@ -188,7 +188,7 @@ static int rsa_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
         return 1;
     }
     if (!c->key->has_private || c->key->ops == NULL) {
-        ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED, "a public key cannot decrypt");
+        ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED, "a public key cannot decrypt");
         return 0;
     }
     envkey_rsa_params p;
@@ -198,7 +198,7 @@ static int rsa_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
         if (form < 0)
             return 0;
         if (form == 0) {
-            ENVPROV_RAISE(ENVPROV_R_MECHANISM_NOT_SUPPORTED,
+            ENVCORE_RAISE(ENVCORE_R_MECHANISM_NOT_SUPPORTED,
                           "mechanism not supported by token: RSA-OAEP with %s, MGF1-%s%s (SoftHSM2 "
                           "2.6 decrypts only SHA-1 without a label); nothing was decrypted on the host",
                           OBJ_nid2sn(p.oaep_md), OBJ_nid2sn(p.mgf1_md),
@@ -206,7 +206,7 @@ static int rsa_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
             return 0;
         }
     }
-    return c->key->ops->rsa_decrypt(c->key->be, &p, in, inlen, out, outlen, outsize) == ENVPROV_R_OK;
+    return c->key->ops->rsa_decrypt(c->key->be, &p, in, inlen, out, outlen, outsize) == ENVCORE_R_OK;
 }
 
 static int md_nid(const OSSL_PARAM *p, int *nid)
@@ -228,7 +228,7 @@ static int md_nid(const OSSL_PARAM *p, int *nid)
                 n = alt[i].nid;
     }
     if (n != NID_sha1 && n != NID_sha224 && n != NID_sha256 && n != NID_sha384 && n != NID_sha512) {
-        ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED, "OAEP digest \"%s\" is not supported", name);
+        ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED, "OAEP digest \"%s\" is not supported", name);
         return 0;
     }
     *nid = n;
@@ -256,7 +256,7 @@ static int rsa_set_ctx_params(void *vctx, const OSSL_PARAM params[])
             return 0;
         }
         if (pad != RSA_PKCS1_PADDING && pad != RSA_PKCS1_OAEP_PADDING) {
-            ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED,
+            ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED,
                           "only PKCS#1 v1.5 and OAEP padding are offered for device RSA keys");
             return 0;
         }

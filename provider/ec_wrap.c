@@ -40,7 +40,7 @@ static int point_of(const EVP_PKEY *pk, unsigned char pt[POINT_LEN])
 }
 
 /* A fresh P-256 key in the software context. By OID, not "EC": a
- * registered ENGINE must not make it (common/keytype_names.h); and not
+ * registered ENGINE must not make it (core/keytype_names.h); and not
  * EVP_PKEY_Q_keygen, which takes a curve name only for the type "EC". */
 static EVP_PKEY *ephemeral_p256(OSSL_LIB_CTX *swctx)
 {
@@ -130,7 +130,7 @@ out:
 static int kek_checks(const envkey *k)
 {
     if (k == NULL || k->kind != ENVKEY_EC_P256 || k->pub == NULL) {
-        ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED, "not an EC P-256 envelope key");
+        ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED, "not an EC P-256 envelope key");
         return 0;
     }
     return 1;
@@ -144,18 +144,18 @@ int envprov_ec_wrap(envprov_ctx *pc, const envkey *k, const unsigned char *aad, 
     EVP_PKEY *eph = NULL;
     EVP_PKEY_CTX *dc = NULL;
     size_t zlen = sizeof(z), need = envprov_ec_wrap_size(inlen);
-    int r = ENVPROV_R_INTERNAL;
+    int r = ENVCORE_R_INTERNAL;
 
     if (!kek_checks(k))
-        return ENVPROV_R_NOT_SUPPORTED;
+        return ENVCORE_R_NOT_SUPPORTED;
     if (inlen == 0 || inlen > ENVELOPE_MAX_WRAP_PLAINTEXT || aadlen > ENVELOPE_MAX_AAD) {
-        ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT, "EC wrap takes 1..%d bytes and at most %d of AAD",
+        ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT, "EC wrap takes 1..%d bytes and at most %d of AAD",
                       ENVELOPE_MAX_WRAP_PLAINTEXT, ENVELOPE_MAX_AAD);
-        return ENVPROV_R_BAD_ARGUMENT;
+        return ENVCORE_R_BAD_ARGUMENT;
     }
     if (out == NULL || outsize < need) {
-        ENVPROV_RAISE(ENVPROV_R_BUFFER_TOO_SMALL, "EC wrap needs %zu bytes of output", need);
-        return ENVPROV_R_BUFFER_TOO_SMALL;
+        ENVCORE_RAISE(ENVCORE_R_BUFFER_TOO_SMALL, "EC wrap needs %zu bytes of output", need);
+        return ENVCORE_R_BUFFER_TOO_SMALL;
     }
     eph = ephemeral_p256(pc->swctx);
     dc = eph != NULL ? EVP_PKEY_CTX_new_from_pkey(pc->swctx, eph, NULL) : NULL;
@@ -177,11 +177,11 @@ int envprov_ec_wrap(envprov_ctx *pc, const envkey *k, const unsigned char *aad, 
              out + ENVPROV_EC_HEADER_LEN + 2 + inlen))
         goto done;
     *outlen = need;
-    r = ENVPROV_R_OK;
+    r = ENVCORE_R_OK;
 done:
-    if (r != ENVPROV_R_OK) {
+    if (r != ENVCORE_R_OK) {
         OPENSSL_cleanse(out, outsize);
-        ENVPROV_RAISE(r, "EC wrap failed in software (OpenSSL default provider)");
+        ENVCORE_RAISE(r, "EC wrap failed in software (OpenSSL default provider)");
     }
     OPENSSL_cleanse(z, sizeof(z));
     OPENSSL_cleanse(key, sizeof(key));
@@ -199,60 +199,60 @@ int envprov_ec_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size
     int r;
 
     if (!kek_checks(k))
-        return ENVPROV_R_NOT_SUPPORTED;
+        return ENVCORE_R_NOT_SUPPORTED;
     if (k->ops == NULL || k->ops->ecdh_zgen == NULL) {
-        ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED, "this key's backend cannot do ECDH");
-        return ENVPROV_R_NOT_SUPPORTED;
+        ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED, "this key's backend cannot do ECDH");
+        return ENVCORE_R_NOT_SUPPORTED;
     }
     /* Bounded reader over the blob: every field is checked before use. */
     if (in == NULL || inlen < ENVPROV_EC_HEADER_LEN + 2 || in[0] != 'E' || in[1] != 'W' ||
         in[2] != 1 || in[3] != ENVPROV_EC_BLOB_KIND || in[4] != 1 || in[5] != 1 ||
         in[6] != 0x04) {
-        ENVPROV_RAISE(ENVPROV_R_BAD_BLOB, "not an envelope EC-P256 wrapped key (version 1)");
-        return ENVPROV_R_BAD_BLOB;
+        ENVCORE_RAISE(ENVCORE_R_BAD_BLOB, "not an envelope EC-P256 wrapped key (version 1)");
+        return ENVCORE_R_BAD_BLOB;
     }
     ctlen = (size_t)in[ENVPROV_EC_HEADER_LEN] << 8 | in[ENVPROV_EC_HEADER_LEN + 1];
     if (ctlen <= TAG_LEN || ctlen > ENVELOPE_MAX_WRAP_PLAINTEXT + TAG_LEN ||
         inlen != ENVPROV_EC_HEADER_LEN + 2 + ctlen) {
-        ENVPROV_RAISE(ENVPROV_R_BAD_BLOB, "EC wrapped key: bad length");
-        return ENVPROV_R_BAD_BLOB;
+        ENVCORE_RAISE(ENVCORE_R_BAD_BLOB, "EC wrapped key: bad length");
+        return ENVCORE_R_BAD_BLOB;
     }
     ptlen = ctlen - TAG_LEN;
     if (out == NULL || outsize < ptlen) {
-        ENVPROV_RAISE(ENVPROV_R_BUFFER_TOO_SMALL, "EC unwrap needs %zu bytes of output", ptlen);
-        return ENVPROV_R_BUFFER_TOO_SMALL;
+        ENVCORE_RAISE(ENVCORE_R_BUFFER_TOO_SMALL, "EC unwrap needs %zu bytes of output", ptlen);
+        return ENVCORE_R_BUFFER_TOO_SMALL;
     }
     if (!point_of(k->pub, kek)) {
-        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "EC key without a public point");
-        return ENVPROV_R_INTERNAL;
+        ENVCORE_RAISE(ENVCORE_R_INTERNAL, "EC key without a public point");
+        return ENVCORE_R_INTERNAL;
     }
     if (!point_on_p256(pc, in + 6)) {
         OPENSSL_cleanse(out, outsize);
-        ENVPROV_RAISE(ENVPROV_R_AUTHENTICATION_FAILED,
+        ENVCORE_RAISE(ENVCORE_R_AUTHENTICATION_FAILED,
                       "unwrap failed: wrong KEK or AAD, or the wrapped key was altered");
-        return ENVPROV_R_AUTHENTICATION_FAILED;
+        return ENVCORE_R_AUTHENTICATION_FAILED;
     }
     /* The device's own reason (PCR policy, wrong PIN, TPM gone) is kept:
      * those are actionable and say nothing about the blob. */
     r = k->ops->ecdh_zgen(k->be, in + 6, POINT_LEN, z, &zlen, sizeof(z));
-    if (r != ENVPROV_R_OK) {
+    if (r != ENVCORE_R_OK) {
         OPENSSL_cleanse(out, outsize);
-        if (r != ENVPROV_R_BAD_ARGUMENT)
+        if (r != ENVCORE_R_BAD_ARGUMENT)
             return r;
         /* the TPM refused E (not on the curve): an altered blob */
-        ENVPROV_RAISE(ENVPROV_R_AUTHENTICATION_FAILED,
+        ENVCORE_RAISE(ENVCORE_R_AUTHENTICATION_FAILED,
                       "unwrap failed: wrong KEK or AAD, or the wrapped key was altered");
-        return ENVPROV_R_AUTHENTICATION_FAILED;
+        return ENVCORE_R_AUTHENTICATION_FAILED;
     }
-    r = ENVPROV_R_AUTHENTICATION_FAILED;
+    r = ENVCORE_R_AUTHENTICATION_FAILED;
     memcpy(tag, in + inlen - TAG_LEN, TAG_LEN);
     if (zlen == 32 && derive(pc, z, in + 6, kek, key) &&
         gcm(pc, 0, key, in, aad, aadlen, in + ENVPROV_EC_HEADER_LEN + 2, ptlen, out, tag)) {
         *outlen = ptlen;
-        r = ENVPROV_R_OK;
+        r = ENVCORE_R_OK;
     } else {
         OPENSSL_cleanse(out, outsize);
-        ENVPROV_RAISE(r, "unwrap failed: wrong KEK or AAD, or the wrapped key was altered");
+        ENVCORE_RAISE(r, "unwrap failed: wrong KEK or AAD, or the wrapped key was altered");
     }
     OPENSSL_cleanse(z, sizeof(z));
     OPENSSL_cleanse(key, sizeof(key));

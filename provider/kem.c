@@ -88,18 +88,18 @@ static int kem_encapsulate(void *vctx, unsigned char *out, size_t *outlen, unsig
         return 1;
     }
     if (secretlen != NULL && *secretlen != 0 && *secretlen < KEM_SECRET_LEN) {
-        ENVPROV_RAISE(ENVPROV_R_BUFFER_TOO_SMALL, "the KEM secret is %d bytes", KEM_SECRET_LEN);
+        ENVCORE_RAISE(ENVCORE_R_BUFFER_TOO_SMALL, "the KEM secret is %d bytes", KEM_SECRET_LEN);
         return 0;
     }
     /* *outlen is the capacity of out (as for OpenSSL's own KEMs). */
     size_t cap = outlen != NULL ? *outlen : 0;
     if (RAND_priv_bytes_ex(c->pc->swctx, secret, KEM_SECRET_LEN, 0) != 1) {
-        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "no randomness for the KEM secret");
+        ENVCORE_RAISE(ENVCORE_R_INTERNAL, "no randomness for the KEM secret");
         return 0;
     }
     size_t n = 0;
     if (envprov_wrap(c->pc, c->key, c->aad, c->aad_len, secret, KEM_SECRET_LEN, out, &n, cap)
-        != ENVPROV_R_OK) {
+        != ENVCORE_R_OK) {
         OPENSSL_cleanse(secret, KEM_SECRET_LEN);
         return 0;
     }
@@ -121,11 +121,11 @@ static int kem_decapsulate(void *vctx, unsigned char *out, size_t *outlen, const
     unsigned char buf[ENVELOPE_MAX_WRAP_PLAINTEXT];
     size_t n = 0;
     if (envprov_unwrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, buf, &n, sizeof(buf))
-        != ENVPROV_R_OK)
+        != ENVCORE_R_OK)
         return 0;
     if (n != KEM_SECRET_LEN || cap < KEM_SECRET_LEN) {
         OPENSSL_cleanse(buf, sizeof(buf));
-        ENVPROV_RAISE(n != KEM_SECRET_LEN ? ENVPROV_R_BAD_BLOB : ENVPROV_R_BUFFER_TOO_SMALL,
+        ENVCORE_RAISE(n != KEM_SECRET_LEN ? ENVCORE_R_BAD_BLOB : ENVCORE_R_BUFFER_TOO_SMALL,
                       n != KEM_SECRET_LEN ? "the wrapped key is not a %d-byte KEM secret"
                                           : "the KEM secret is %d bytes",
                       KEM_SECRET_LEN);
@@ -145,7 +145,7 @@ static int kem_set_ctx_params(void *vctx, const OSSL_PARAM params[])
         return 1;
     if ((p = OSSL_PARAM_locate_const(params, OSSL_KEM_PARAM_OPERATION)) != NULL) {
         if (!envprov_param_is(p, KEM_OPERATION)) {
-            ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED, "KEM operation must be \"" KEM_OPERATION
+            ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED, "KEM operation must be \"" KEM_OPERATION
                           "\" (or unset) for envelope keys");
             return 0;
         }

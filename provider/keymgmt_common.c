@@ -11,10 +11,6 @@
 #include <openssl/crypto.h>
 #include <openssl/params.h>
 
-#include "hsm.h"
-#ifdef ENVELOPE_HAVE_TPM2
-#include "tpm2_prov.h"
-#endif
 
 void *envprov_keymgmt_load(const void *reference, size_t reference_sz, envkey_kind want)
 {
@@ -69,7 +65,7 @@ int envprov_keymgmt_import_public(void *keydata, int selection, const OSSL_PARAM
     if (k == NULL || k->pub != NULL || k->ops != NULL || pc == NULL)
         return 0; /* only an empty key from new() is ever filled */
     if (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) {
-        ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED,
+        ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED,
                       "a private key cannot be imported into the envelope provider: its keys "
                       "are held by a token or TPM (load them by URI)");
         return 0;
@@ -87,7 +83,7 @@ int envprov_keymgmt_import_public(void *keydata, int selection, const OSSL_PARAM
     pub[n] = OSSL_PARAM_construct_end();
     EVP_PKEY *pk = NULL;
     /* by OID, not "RSA"/"EC": a registered ENGINE must not take the context
-     * (common/keytype_names.h) */
+     * (core/keytype_names.h) */
     EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(
         pc->swctx, strcmp(type, "EC") == 0 ? ENVELOPE_SW_EC_NAME : ENVELOPE_SW_RSA_NAME,
         "provider=default");
@@ -96,7 +92,7 @@ int envprov_keymgmt_import_public(void *keydata, int selection, const OSSL_PARAM
     EVP_PKEY_CTX_free(c);
     if (!ok) {
         EVP_PKEY_free(pk);
-        ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT, "cannot import the %s public key", type);
+        ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT, "cannot import the %s public key", type);
         return 0;
     }
     k->pub = pk;
@@ -120,10 +116,10 @@ int envprov_keymgmt_export_public(void *keydata, int selection, OSSL_CALLBACK *c
          * operations of another provider; say why on the error queue, or
          * the caller fails with nothing to show. */
         if (k->has_private)
-            ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED, "the key is held by the %s; it can't be exported",
+            ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED, "the key is held by the %s; it can't be exported",
                           envprov_key_home(k));
         else
-            ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED, "a public key has no private part to export");
+            ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED, "a public key has no private part to export");
         return 0;
     }
     if (!(selection & (OSSL_KEYMGMT_SELECT_PUBLIC_KEY | OSSL_KEYMGMT_SELECT_DOMAIN_PARAMETERS)))
@@ -185,7 +181,7 @@ int envprov_gen_set_params(void *genctx, const OSSL_PARAM params[])
         const char *grp = NULL;
         if (g->kind != ENVKEY_EC_P256 || !OSSL_PARAM_get_utf8_string_ptr(p, &grp)
             || (strcmp(grp, "P-256") != 0 && strcmp(grp, "prime256v1") != 0)) {
-            ENVPROV_RAISE(ENVPROV_R_MECHANISM_NOT_SUPPORTED, "EC KEKs are P-256 only");
+            ENVCORE_RAISE(ENVCORE_R_MECHANISM_NOT_SUPPORTED, "EC KEKs are P-256 only");
             return 0;
         }
     }
@@ -214,43 +210,25 @@ void *envprov_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
 {
     struct envprov_gen_ctx *g = genctx;
     if (g->uri == NULL) {
-        ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT,
+        ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT,
                       "key generation needs the \"" ENVELOPE_GEN_PARAM_URI "\" parameter: the "
                       "URI of the key to create, e.g. pkcs11:token=prod;object=kek-1");
         return NULL;
     }
-#ifdef ENVELOPE_HAVE_TPM2
-    if (envprov_is_tpm2_uri(g->uri)) {
-        /* TPM RSA KEKs share this keymgmt; EC ones have their own. */
-        envkey *tk = envprov_tpm_generate(g->pc, g->kind, g->uri, g->kind == ENVKEY_RSA ? (g->bits_set ? g->bits : 2048) : 256);
-        if (tk != NULL)
-            envprov_debug("keygen: created %s", tk->uri ? tk->uri : "(tpm key)");
-        return tk;
-    }
-#endif
-    if (g->kind == ENVKEY_EC_P256) {
-        ENVPROV_RAISE(ENVPROV_R_BAD_URI, "EC KEKs are made in a TPM: give a tpm2: URI, e.g. "
-                      "tpm2:handle=0x81000101;pcrs=sha256:0,7");
+    void *client = NULL;
+    const envcore_backend *be = envprov_backend_for(g->pc, g->uri, &client);
+    if (be == NULL)
+        return NULL;
+    if (be->generate == NULL) {
+        ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED, "keys cannot be created at %s: URIs", be->scheme);
         return NULL;
     }
-    if (!hsm_is_pkcs11_uri(g->uri)) {
-        ENVPROV_RAISE(ENVPROV_R_BAD_URI, "cannot create a key at \"%.64s\": not a pkcs11:%s URI",
-                      g->uri,
-#ifdef ENVELOPE_HAVE_TPM2
-                      " or tpm2:"
-#else
-                      ""
-#endif
-        );
-        return NULL;
-    }
-    struct hsm_ctx *h = envprov_hsm(g->pc);
-    if (h == NULL)
-        return NULL;
+    /* 0: the home's own default size (RSA-3072 on a token, 2048 in a TPM) */
+    int bits = g->kind == ENVKEY_RSA && g->bits_set ? g->bits : 0;
     envkey *k = NULL;
-    if (hsm_generate_key(h, g->pc->swctx, g->uri, g->kind, g->bits, &k) != ENVPROV_R_OK)
+    if (be->generate(client, g->uri, g->kind, bits, &k) != ENVCORE_R_OK)
         return NULL;
-    envprov_debug("keygen: created %s", k->uri);
+    envcore_debug("keygen: created %s", k->uri != NULL ? k->uri : "a key");
     return k;
 }
 

@@ -18,7 +18,7 @@
 
 #include "ec_wrap.h"
 #include "keymgmt_common.h"
-#include "tpm2_prov.h"
+#include "provider.h"
 
 static OSSL_FUNC_keymgmt_new_fn ec_new;
 static OSSL_FUNC_keymgmt_load_fn ec_load;

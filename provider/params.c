@@ -16,7 +16,7 @@ int envprov_param_aad(const OSSL_PARAM params[], unsigned char *aad, size_t *len
     void *buf = aad;
     if (p->data_type != OSSL_PARAM_OCTET_STRING || p->data_size > ENVELOPE_MAX_AAD
         || !OSSL_PARAM_get_octet_string(p, &buf, ENVELOPE_MAX_AAD, &n) || n > ENVELOPE_MAX_AAD) {
-        ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT, "aad must be an octet string of at most %d bytes",
+        ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT, "aad must be an octet string of at most %d bytes",
                       ENVELOPE_MAX_AAD);
         return 0;
     }

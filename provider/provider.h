@@ -1,6 +1,11 @@
 /*
  * provider.h - the envelope provider's context, configuration and the
  * dispatch tables of its operations (each declared once, here).
+ *
+ * The provider names no backend: the homes of keys come from the backend
+ * table (backends.h, generated from the build's ENVELOPE_BACKENDS), and
+ * every STORE, key generation and published algorithm follows from it
+ * (docs/ARCHITECTURE.md).
  */
 #ifndef ENVPROV_PROVIDER_H
 #define ENVPROV_PROVIDER_H
@@ -9,20 +14,16 @@
 #include <openssl/core_dispatch.h>
 #include <openssl/types.h>
 
-#include "envelope/provider.h"
 #include "backend.h"
+#include "envelope/provider.h"
+#include "envkey.h"
 #include "errors.h"
 
-/* Names of the settings read from the provider's openssl.cnf section. */
-#define ENVPROV_CONF_PKCS11_MODULE "pkcs11-module"
-#define ENVPROV_CONF_PKCS11_PIN_SOURCE "pkcs11-pin-source"
+/* The provider's own settings (the backends declare theirs). */
 #define ENVPROV_CONF_RSA_PKCS1_V15 "rsa-pkcs1-v15"
-#define ENVPROV_CONF_ALLOW_EXTRACTABLE "allow-extractable-kek"
-#define ENVPROV_CONF_TPM2_TCTI "tpm2-tcti"
-#define ENVPROV_CONF_TPM2_SRK_NAME "tpm2-srk-name"
-#define ENVPROV_CONF_TPM2_PIN_SOURCE "tpm2-pin-source"
-#define ENVPROV_CONF_PKCS11_TOKENS "pkcs11-tokens"
-#define ENVPROV_CONF_TPM2_HANDLES "tpm2-handles"
+
+/* The most backends one build registers. */
+#define ENVPROV_MAX_BACKENDS 8
 
 typedef struct envprov_ctx {
     const OSSL_CORE_HANDLE *handle;
@@ -33,55 +34,69 @@ typedef struct envprov_ctx {
     OSSL_LIB_CTX *swctx;
     OSSL_PROVIDER *swdefault; /* our reference to "default" in swctx */
 
-    /* configuration (strings owned here; NULL when not set) */
-    char *pkcs11_modules;   /* comma-separated module paths */
-    char *pkcs11_pin_source;
+    envcore_settings *settings; /* the openssl.cnf section, as read */
     int rsa_pkcs1_v15;      /* 1 = allowed (default), 0 = refused */
-    int allow_extractable;  /* 0 = refuse extractable keys as KEKs (default) */
-    char *tpm2_tcti;
-    char *tpm2_srk_name;
-    char *tpm2_pin_source;
-    /* pkcs11-tokens and tpm2-handles, parsed at init: where the configured
-     * PINs may go and what a message may name (docs/PROVIDER.md) */
-    struct hsm_token_list *pkcs11_tokens;
-    struct envtpm_handle_list *tpm2_handles;
     char *config_error;     /* why a setting could not be read, or NULL */
 
-    struct hsm_ctx *hsm;    /* PKCS#11 client, created lazily */
-    struct envtpm_ctx *tpm; /* TPM client, created lazily */
+    /* one client per backend of the table, created at init (they touch no
+     * device until a key is used); NULL where the configuration failed */
+    size_t nbackends;
+    const envcore_backend *backends[ENVPROV_MAX_BACKENDS];
+    void *clients[ENVPROV_MAX_BACKENDS];
+
+    unsigned kinds;         /* ENVCORE_KIND of every kind some backend holds */
+    /* algorithm tables built from what the backends hold (provider_algs.c) */
+    OSSL_ALGORITHM *keymgmt_algs, *asym_algs, *kem_algs, *store_algs;
+    char *store_names;      /* storage for the "SCHEME-list" names */
 } envprov_ctx;
 
 /* The provider's one context, for code reached without a ctx argument
  * (KEYMGMT load of a store reference). One per loaded provider instance. */
 envprov_ctx *envprov_ctx_get(void);
 
-/* The PKCS#11 client, created on first use (NULL on allocation failure). */
-struct hsm_ctx *envprov_hsm(envprov_ctx *pc);
-/* 1 if the configuration was read; else raises ENVPROV_R_BAD_CONFIG with
+/* The backend serving a URI (its probe says yes), or NULL with
+ * ENVCORE_R_BAD_URI raised naming the schemes this build serves. *client
+ * is that backend's client. */
+const envcore_backend *envprov_backend_for(envprov_ctx *pc, const char *uri, void **client);
+/* 1 if the configuration was read; else raises ENVCORE_R_BAD_CONFIG with
  * the setting's message and returns 0. Every key operation starts here. */
 int envprov_config_ok(const envprov_ctx *pc);
 /* Warns once if a plain "RSA" fetch resolves to us (activated before default). */
 void envprov_check_order(envprov_ctx *pc);
-/* Remembers the core's error functions (errors.c). */
-void envprov_errors_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in);
+
+/* provider_config.c: reads the section into pc->settings and makes the
+ * backends' clients; a setting that cannot be read becomes the sticky
+ * pc->config_error (0 only on allocation failure). */
+int envprov_config_read(envprov_ctx *pc, const OSSL_DISPATCH *in);
+void envprov_config_free(envprov_ctx *pc);
+/* provider_algs.c: pc's algorithm tables from the backends' kinds. */
+int envprov_algs_build(envprov_ctx *pc);
+void envprov_algs_free(envprov_ctx *pc);
 
 /* Dispatch tables (one file per OpenSSL operation). */
 extern const OSSL_DISPATCH envprov_rsa_keymgmt_functions[];
 extern const OSSL_DISPATCH envprov_aes_keymgmt_functions[];
+extern const OSSL_DISPATCH envprov_ec_keymgmt_functions[];
 extern const OSSL_DISPATCH envprov_rsa_asym_cipher_functions[];
-/* AEAD-only keys (AES KEKs, TPM EC KEKs): wrap and unwrap, nothing else */
+/* AEAD-only keys (AES KEKs, EC KEKs): wrap and unwrap, nothing else */
 extern const OSSL_DISPATCH envprov_aead_asym_cipher_functions[];
 extern const OSSL_DISPATCH envprov_kem_functions[];
-extern const OSSL_DISPATCH envprov_pkcs11_store_functions[];
+extern const OSSL_DISPATCH envprov_store_functions[];      /* every backend's scheme */
+extern const OSSL_DISPATCH envprov_list_store_functions[]; /* "SCHEME-list": names only */
 extern const OSSL_DISPATCH envprov_kek_encoder_functions[]; /* AES KEKs: refuses, says why */
 
-/* Algorithm names. RSA keys answer to OpenSSL's RSA names (see
- * include/envelope/provider.h); operations get names of their own so that a
- * fetch by name can only ever reach the implementation meant for our keys. */
+/* Algorithm names. RSA and EC keys answer to OpenSSL's names (see
+ * include/envelope/provider.h) behind a first name of our own; operations
+ * get names of their own so that a fetch by name can only ever reach the
+ * implementation meant for our keys. */
 #define ENVPROV_NAMES_RSA ENVELOPE_KEYTYPE_RSA ":RSA:rsaEncryption:1.2.840.113549.1.1.1"
+#define ENVPROV_NAMES_EC ENVELOPE_KEYTYPE_EC ":EC:id-ecPublicKey:1.2.840.10045.2.1"
 #define ENVPROV_NAMES_AES_KEK "ENVELOPE-AES-KEK"
 #define ENVPROV_OPNAME_RSA "ENVELOPE-RSA"
+#define ENVPROV_OPNAME_EC "ENVELOPE-EC"
 #define ENVPROV_OPNAME_AES "ENVELOPE-AES-KEK"
 #define ENVPROV_PROPS "provider=envelope"
+/* The STORE that lists a whole home without opening keys: SCHEME + this. */
+#define ENVPROV_LIST_SUFFIX "-list"
 
 #endif

@@ -53,7 +53,7 @@ envprov_store *envprov_store_new(envprov_ctx *pc, const char *uri, envprov_store
     envprov_store *s = calloc(1, sizeof(*s));
     if (s == NULL || (s->uri = strdup(uri)) == NULL) {
         free(s);
-        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "out of memory opening a store");
+        ENVCORE_RAISE(ENVCORE_R_INTERNAL, "out of memory opening a store");
         return NULL;
     }
     s->pc = pc;
@@ -66,7 +66,7 @@ static int searched(envprov_store *s)
 {
     if (s->state != STORE_PENDING)
         return s->state == STORE_READY;
-    if (s->find(s->pc, s->uri, s->from_message, s) == ENVPROV_R_OK) {
+    if (s->find(s->pc, s->uri, s->from_message, s) == ENVCORE_R_OK) {
         s->state = STORE_READY;
         return 1;
     }
@@ -81,22 +81,22 @@ int envprov_store_add(envkey *k, void *store)
 {
     envprov_store *s = store;
     if (s->nkeys == STORE_MAX_KEYS) {
-        ENVPROV_RAISE(ENVPROV_R_BAD_URI, "the URI matches more than %d keys: name the object",
+        ENVCORE_RAISE(ENVCORE_R_BAD_URI, "the URI matches more than %d keys: name the object",
                       STORE_MAX_KEYS);
-        return ENVPROV_R_BAD_URI;
+        return ENVCORE_R_BAD_URI;
     }
     if (s->nkeys == s->cap) {
         size_t cap = s->cap == 0 ? 16 : s->cap * 2;
         envkey **keys = realloc(s->keys, cap * sizeof(*keys));
         if (keys == NULL) {
-            ENVPROV_RAISE(ENVPROV_R_INTERNAL, "out of memory listing keys");
-            return ENVPROV_R_INTERNAL;
+            ENVCORE_RAISE(ENVCORE_R_INTERNAL, "out of memory listing keys");
+            return ENVCORE_R_INTERNAL;
         }
         s->keys = keys;
         s->cap = cap;
     }
     s->keys[s->nkeys++] = envkey_up(k);
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 const OSSL_PARAM *envprov_store_settable_ctx_params(void *provctx)
@@ -121,7 +121,7 @@ int envprov_store_set_ctx_params(void *loaderctx, const OSSL_PARAM params[])
         /* Only before the search: afterwards it would be a lie. And only
          * ever tightening: once from a message, always from a message. */
         if (!OSSL_PARAM_get_int(p, &v) || (s->state != STORE_PENDING && v != s->from_message)) {
-            ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT, "%s must be set when the store is opened",
+            ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT, "%s must be set when the store is opened",
                           ENVELOPE_STORE_PARAM_FROM_MESSAGE);
             return 0;
         }
@@ -160,7 +160,7 @@ static envkey *public_view(const envkey *k)
     if (v == NULL || (k->uri != NULL && (v->uri = strdup(k->uri)) == NULL)
         || !EVP_PKEY_up_ref(k->pub)) {
         envkey_free(v);
-        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "out of memory");
+        ENVCORE_RAISE(ENVCORE_R_INTERNAL, "out of memory");
         return NULL;
     }
     v->pub = k->pub;

@@ -22,10 +22,8 @@
 #include <openssl/obj_mac.h>
 #include <openssl/rsa.h>
 
-#include "rsa_forms.h"
-#ifdef ENVELOPE_HAVE_TPM2
+#include "rsa_form_check.h"
 #include "ec_wrap.h"
-#endif
 #include "wrapblob.h"
 
 #define AAD_HASH_LEN 32
@@ -33,10 +31,8 @@ static const char aad_domain[] = "envelope rsa-oaep aad v1";
 
 size_t envprov_wrap_size(const envkey *k, size_t inlen)
 {
-#ifdef ENVELOPE_HAVE_TPM2
     if (k->kind == ENVKEY_EC_P256)
         return envprov_ec_wrap_size(inlen);
-#endif
     if (k->kind == ENVKEY_AES_KEK)
         return 4 + 1 + 16 + 2 + inlen + 16 + 16;
     if (k->kind == ENVKEY_RSA)
@@ -67,7 +63,7 @@ int envprov_rsa_public_encrypt(envprov_ctx *pc, const envkey *k, const envkey_rs
     /*
      * With an ENGINE registered for RSA (a libp11 engine in openssl.cnf, or
      * after ENGINE_register_all_complete()), OpenSSL 3.0 makes this an
-     * engine context whatever the library context (common/keytype_names.h),
+     * engine context whatever the library context (core/keytype_names.h),
      * and the legacy code behind it takes no OAEP digest by name (the
      * utf8 params or *_md_name fail without a reason). The EVP_MD setters
      * work on both kinds of context.
@@ -89,15 +85,15 @@ int envprov_rsa_public_encrypt(envprov_ctx *pc, const envkey *k, const envkey_rs
     ok = ok && EVP_PKEY_encrypt(c, out, &n, in, inlen) > 0;
     EVP_PKEY_CTX_free(c);
     if (!ok) {
-        ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT, "RSA encryption with the public key failed "
+        ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT, "RSA encryption with the public key failed "
                       "(input too long for this key and padding?)");
-        return ENVPROV_R_BAD_ARGUMENT;
+        return ENVCORE_R_BAD_ARGUMENT;
     }
     *outlen = n;
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
-/* Pick the OAEP form for a wrap; returns ENVPROV_R_OK and fills p/binding. */
+/* Pick the OAEP form for a wrap; returns ENVCORE_R_OK and fills p/binding. */
 static int choose_oaep(envprov_ctx *pc, envkey *k, size_t aadlen, envkey_rsa_params *p, int *binding)
 {
     static const int hashes[] = {NID_sha256, NID_sha1};
@@ -111,17 +107,17 @@ static int choose_oaep(envprov_ctx *pc, envkey *k, size_t aadlen, envkey_rsa_par
                                        (const unsigned char *)"x", (size_t)withlabel};
                 int r = envprov_rsa_form_ok(pc, k, &q);
                 if (r < 0)
-                    return ENVPROV_R_BACKEND_UNAVAILABLE;
+                    return ENVCORE_R_BACKEND_UNAVAILABLE;
                 if (r > 0) {
                     p->oaep_md = p->mgf1_md = hashes[i];
                     *binding = withlabel ? WRAPBLOB_BIND_LABEL : WRAPBLOB_BIND_PAYLOAD;
-                    return ENVPROV_R_OK;
+                    return ENVCORE_R_OK;
                 }
             }
-        ENVPROV_RAISE(ENVPROV_R_MECHANISM_NOT_SUPPORTED,
+        ENVCORE_RAISE(ENVCORE_R_MECHANISM_NOT_SUPPORTED,
                       "mechanism not supported by token: it cannot decrypt RSA-OAEP with SHA-256 "
                       "or SHA-1, so no safe wrap exists for this key");
-        return ENVPROV_R_MECHANISM_NOT_SUPPORTED;
+        return ENVCORE_R_MECHANISM_NOT_SUPPORTED;
     }
     /* A public-only object cannot be asked what its private half's token
      * supports; SHA-1 OAEP with the AAD sealed in the payload is the form
@@ -129,7 +125,7 @@ static int choose_oaep(envprov_ctx *pc, envkey *k, size_t aadlen, envkey_rsa_par
      * SHA-1's collision resistance). */
     p->oaep_md = p->mgf1_md = NID_sha1;
     *binding = WRAPBLOB_BIND_PAYLOAD;
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 static int wrap_rsa(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aadlen,
@@ -139,7 +135,7 @@ static int wrap_rsa(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t
     envkey_rsa_params p;
     int binding = 0;
     int ret = choose_oaep(pc, k, aadlen, &p, &binding);
-    if (ret != ENVPROV_R_OK)
+    if (ret != ENVCORE_R_OK)
         return ret;
     unsigned char payload[ENVELOPE_MAX_WRAP_PLAINTEXT + AAD_HASH_LEN];
     unsigned char ct[WRAPBLOB_MAX_RSA_CT];
@@ -148,7 +144,7 @@ static int wrap_rsa(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t
     if (binding == WRAPBLOB_BIND_PAYLOAD) {
         if (!aad_hash(aad, aadlen, payload + inlen)) {
             OPENSSL_cleanse(payload, sizeof(payload));
-            return ENVPROV_R_INTERNAL;
+            return ENVCORE_R_INTERNAL;
         }
         plen += AAD_HASH_LEN;
     } else {
@@ -157,17 +153,17 @@ static int wrap_rsa(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t
     }
     ret = envprov_rsa_public_encrypt(pc, k, &p, payload, plen, ct, &ctlen, sizeof(ct));
     OPENSSL_cleanse(payload, sizeof(payload));
-    if (ret != ENVPROV_R_OK)
+    if (ret != ENVCORE_R_OK)
         return ret;
     wrapblob b = {.kind = WRAPBLOB_KIND_RSA_OAEP, .oaep_md = p.oaep_md, .mgf1_md = p.mgf1_md,
                   .binding = binding, .ct = ct, .ct_len = ctlen};
     size_t n = wrapblob_encode(&b, out, outsize);
     if (n == 0) {
-        ENVPROV_RAISE(ENVPROV_R_BUFFER_TOO_SMALL, "output buffer too small for the wrapped key");
-        return ENVPROV_R_BUFFER_TOO_SMALL;
+        ENVCORE_RAISE(ENVCORE_R_BUFFER_TOO_SMALL, "output buffer too small for the wrapped key");
+        return ENVCORE_R_BUFFER_TOO_SMALL;
     }
     *outlen = n;
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 static int wrap_aes(envkey *k, const unsigned char *aad, size_t aadlen, const unsigned char *in,
@@ -177,17 +173,17 @@ static int wrap_aes(envkey *k, const unsigned char *aad, size_t aadlen, const un
     unsigned char ct[WRAPBLOB_AES_MAX_CT];
     size_t ctlen = 0;
     int ret = k->ops->aead_encrypt(k->be, &iv, aad, aadlen, in, inlen, ct, &ctlen, sizeof(ct));
-    if (ret != ENVPROV_R_OK)
+    if (ret != ENVCORE_R_OK)
         return ret;
     wrapblob b = {.kind = WRAPBLOB_KIND_AES_GCM, .iv_len = iv.iv_len, .ct = ct, .ct_len = ctlen};
     memcpy(b.iv, iv.iv, iv.iv_len);
     size_t n = wrapblob_encode(&b, out, outsize);
     if (n == 0) {
-        ENVPROV_RAISE(ENVPROV_R_BUFFER_TOO_SMALL, "output buffer too small for the wrapped key");
-        return ENVPROV_R_BUFFER_TOO_SMALL;
+        ENVCORE_RAISE(ENVCORE_R_BUFFER_TOO_SMALL, "output buffer too small for the wrapped key");
+        return ENVCORE_R_BUFFER_TOO_SMALL;
     }
     *outlen = n;
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 int envprov_wrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aadlen,
@@ -195,32 +191,30 @@ int envprov_wrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aa
                  size_t outsize)
 {
     if (inlen == 0 || inlen > ENVELOPE_MAX_WRAP_PLAINTEXT || aadlen > ENVELOPE_MAX_AAD) {
-        ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT,
+        ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT,
                       "a wrap takes 1..%d bytes of key and at most %d bytes of AAD (got %zu, %zu)",
                       ENVELOPE_MAX_WRAP_PLAINTEXT, ENVELOPE_MAX_AAD, inlen, aadlen);
-        return ENVPROV_R_BAD_ARGUMENT;
+        return ENVCORE_R_BAD_ARGUMENT;
     }
     switch (k->kind) {
     case ENVKEY_AES_KEK:
         return wrap_aes(k, aad, aadlen, in, inlen, out, outlen, outsize);
     case ENVKEY_RSA:
         return wrap_rsa(pc, k, aad, aadlen, in, inlen, out, outlen, outsize);
-#ifdef ENVELOPE_HAVE_TPM2
     case ENVKEY_EC_P256:
         return envprov_ec_wrap(pc, k, aad, aadlen, in, inlen, out, outlen, outsize);
-#endif
     default:
-        ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED, "this key kind has no AEAD wrap");
-        return ENVPROV_R_NOT_SUPPORTED;
+        ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED, "this key kind has no AEAD wrap");
+        return ENVCORE_R_NOT_SUPPORTED;
     }
 }
 
 static int auth_failed(unsigned char *out, size_t outsize)
 {
     OPENSSL_cleanse(out, outsize);
-    ENVPROV_RAISE(ENVPROV_R_AUTHENTICATION_FAILED,
+    ENVCORE_RAISE(ENVCORE_R_AUTHENTICATION_FAILED,
                   "authentication failed: the wrapped key does not match this KEK and AAD");
-    return ENVPROV_R_AUTHENTICATION_FAILED;
+    return ENVCORE_R_AUTHENTICATION_FAILED;
 }
 
 int envprov_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aadlen,
@@ -229,27 +223,25 @@ int envprov_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t 
 {
     wrapblob b;
     if (aadlen > ENVELOPE_MAX_AAD) {
-        ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT, "AAD longer than %d bytes", ENVELOPE_MAX_AAD);
-        return ENVPROV_R_BAD_ARGUMENT;
+        ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT, "AAD longer than %d bytes", ENVELOPE_MAX_AAD);
+        return ENVCORE_R_BAD_ARGUMENT;
     }
-#ifdef ENVELOPE_HAVE_TPM2
     if (k->kind == ENVKEY_EC_P256) /* its own blob kind: ec_wrap.h */
         return envprov_ec_unwrap(pc, k, aad, aadlen, in, inlen, out, outlen, outsize);
-#endif
     if (!wrapblob_decode(&b, in, inlen)) {
-        ENVPROV_RAISE(ENVPROV_R_BAD_BLOB, "malformed wrapped key (not an envelope wrap blob v1)");
-        return ENVPROV_R_BAD_BLOB;
+        ENVCORE_RAISE(ENVCORE_R_BAD_BLOB, "malformed wrapped key (not an envelope wrap blob v1)");
+        return ENVCORE_R_BAD_BLOB;
     }
     if (!k->has_private) {
-        ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED, "a public key cannot unwrap");
-        return ENVPROV_R_NOT_SUPPORTED;
+        ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED, "a public key cannot unwrap");
+        return ENVCORE_R_NOT_SUPPORTED;
     }
     if (b.kind == WRAPBLOB_KIND_AES_GCM && k->kind == ENVKEY_AES_KEK) {
         envkey_aead_iv iv;
         memcpy(iv.iv, b.iv, b.iv_len);
         iv.iv_len = b.iv_len;
         int ret = k->ops->aead_decrypt(k->be, &iv, aad, aadlen, b.ct, b.ct_len, out, outlen, outsize);
-        if (ret != ENVPROV_R_OK)
+        if (ret != ENVCORE_R_OK)
             OPENSSL_cleanse(out, outsize);
         return ret;
     }
@@ -265,18 +257,18 @@ int envprov_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t 
          * or a hash and then ignores it (SoftHSM2) would let an edited blob
          * (binding "payload" -> "label") decrypt under any AAD with the hash
          * check skipped. So the exact form must be one this token was seen
-         * to honour (rsa_forms.c) before the blob goes near it. */
+         * to honour (rsa_form_check.c) before the blob goes near it. */
         int form = envprov_rsa_form_ok(pc, k, &p);
         if (form < 0) {
             OPENSSL_cleanse(out, outsize);
-            return ENVPROV_R_BACKEND_UNAVAILABLE;
+            return ENVCORE_R_BACKEND_UNAVAILABLE;
         }
         if (form == 0)
             return auth_failed(out, outsize);
         unsigned char payload[WRAPBLOB_MAX_RSA_CT];
         size_t plen = 0;
         int ret = k->ops->rsa_decrypt(k->be, &p, b.ct, b.ct_len, payload, &plen, sizeof(payload));
-        if (ret != ENVPROV_R_OK) {
+        if (ret != ENVCORE_R_OK) {
             OPENSSL_cleanse(out, outsize);
             return ret;
         }
@@ -296,8 +288,8 @@ int envprov_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t 
         memcpy(out, payload, plen);
         *outlen = plen;
         OPENSSL_cleanse(payload, sizeof(payload));
-        return ENVPROV_R_OK;
+        return ENVCORE_R_OK;
     }
-    ENVPROV_RAISE(ENVPROV_R_BAD_BLOB, "this wrapped key was not made by a key of this kind");
-    return ENVPROV_R_BAD_BLOB;
+    ENVCORE_RAISE(ENVCORE_R_BAD_BLOB, "this wrapped key was not made by a key of this kind");
+    return ENVCORE_R_BAD_BLOB;
 }

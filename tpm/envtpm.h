@@ -15,8 +15,8 @@
  *  - KEKs are decrypt-only ECC P-256 (ECDH) or RSA-2048 (OAEP-SHA256) keys
  *    under the SRK, fixedTPM|fixedParent|sensitiveDataOrigin, optionally
  *    with an auth value and/or a PCR policy. URIs: docs/TPM.md.
- *  - Functions return ENVPROV_R_OK (0) or an envprov_reason, and have raised
- *    the error (envprov_raise) with a message that names no secret.
+ *  - Functions return ENVCORE_R_OK (0) or an envprov_reason, and have raised
+ *    the error (envcore_raise) with a message that names no secret.
  *  - No transient object outlives a call: what is loaded is flushed
  *    (swtpm without a resource manager has three object slots).
  */
@@ -59,7 +59,7 @@ typedef struct envtpm_config {
  * Parses tpm2-handles (docs/TPM.md): entries are persistent handles
  * ("0x81000002") or "tpm2:handle=0x81000002;pin-source=SRC"; entries
  * without a pin-source get default_pin_source. NULL or "" is an empty list.
- * A malformed entry raises ENVPROV_R_BAD_CONFIG naming it. No TPM access.
+ * A malformed entry raises ENVCORE_R_BAD_CONFIG naming it. No TPM access.
  */
 int envtpm_handle_list_parse(const char *conf, const char *default_pin_source,
                              struct envtpm_handle_list **out) ENVTPM_WARN_UNUSED;
@@ -103,7 +103,7 @@ int envtpm_key_open(struct envtpm_ctx *t, const char *uri,
                     struct envtpm_key **out) ENVTPM_WARN_UNUSED;
 /* flags for the _ex form: the URI was read from a message. Only handles
  * listed in tpm2-handles are opened; file=, pin-source= and unlisted
- * handles fail with ENVPROV_R_REFERENCE_NOT_ALLOWED before any TPM
+ * handles fail with ENVCORE_R_REFERENCE_NOT_ALLOWED before any TPM
  * command. */
 #define ENVTPM_OPEN_FROM_MESSAGE 1u
 int envtpm_key_open_ex(struct envtpm_ctx *t, const char *uri, unsigned flags,
@@ -130,8 +130,8 @@ int envtpm_rsa_label_ok(const unsigned char *label, size_t len);
 /*
  * TPM2_RSA_Decrypt (Part 3 §14.3) with OAEP-SHA256 (label as given, see
  * envtpm_rsa_label_ok). oaep == 0 (RSAES-PKCS1-v1_5) is always refused with
- * ENVPROV_R_MECHANISM_NOT_SUPPORTED, whatever the key's scheme: no padding
- * oracle. A padding failure is ENVPROV_R_AUTHENTICATION_FAILED and leaves
+ * ENVCORE_R_MECHANISM_NOT_SUPPORTED, whatever the key's scheme: no padding
+ * oracle. A padding failure is ENVCORE_R_AUTHENTICATION_FAILED and leaves
  * `out` zeroed.
  */
 int envtpm_rsa_decrypt(struct envtpm_key *k, int oaep,

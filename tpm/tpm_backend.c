@@ -9,7 +9,7 @@
 #include <openssl/obj_mac.h>
 #include <openssl/rsa.h>
 
-#include "backend.h"
+#include "envkey.h"
 #include "tpm_int.h"
 
 /* What the TPM does in hardware for this key: OAEP with SHA-256 for both
@@ -34,10 +34,10 @@ static int tpm_rsa_decrypt(void *be, const envkey_rsa_params *p, const unsigned 
                            size_t inlen, unsigned char *out, size_t *outlen, size_t outsize)
 {
     if (!tpm_rsa_supports(be, p)) {
-        ENVPROV_RAISE(ENVPROV_R_MECHANISM_NOT_SUPPORTED,
+        ENVCORE_RAISE(ENVCORE_R_MECHANISM_NOT_SUPPORTED,
                       "TPM RSA key: only RSA-OAEP with SHA-256/MGF1-SHA-256 and an empty or "
                       "zero-terminated label is done in the TPM (PKCS#1 v1.5 is refused)");
-        return ENVPROV_R_MECHANISM_NOT_SUPPORTED;
+        return ENVCORE_R_MECHANISM_NOT_SUPPORTED;
     }
     return envtpm_rsa_decrypt(be, p->padding == RSA_PKCS1_OAEP_PADDING, p->label, p->label_len,
                               in, inlen, out, outlen, outsize);
@@ -74,14 +74,14 @@ int envtpm_open_key(struct envtpm_ctx *t, const char *uri, unsigned flags, envke
 
     *out = NULL;
     r = envtpm_key_open_ex(t, uri, flags, &k);
-    if (r != ENVPROV_R_OK)
+    if (r != ENVCORE_R_OK)
         return r;
     ek = envkey_new(envtpm_key_get_type(k) == ENVTPM_KEY_EC_P256 ? ENVKEY_EC_P256 : ENVKEY_RSA,
                     &tpm_ops, k);
     if (ek == NULL) {
         envtpm_key_free(k);
-        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "TPM: out of memory");
-        return ENVPROV_R_INTERNAL;
+        ENVCORE_RAISE(ENVCORE_R_INTERNAL, "TPM: out of memory");
+        return ENVCORE_R_INTERNAL;
     }
     /* from here the envkey owns k (ops->free) */
     name = envtpm_key_name(k, &namelen);
@@ -96,9 +96,9 @@ int envtpm_open_key(struct envtpm_ctx *t, const char *uri, unsigned flags, envke
     if (ek->uri == NULL || ek->pub == NULL || !EVP_PKEY_up_ref(ek->pub)) {
         ek->pub = NULL;
         envkey_free(ek);
-        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "TPM: out of memory");
-        return ENVPROV_R_INTERNAL;
+        ENVCORE_RAISE(ENVCORE_R_INTERNAL, "TPM: out of memory");
+        return ENVCORE_R_INTERNAL;
     }
     *out = ek;
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }

@@ -32,7 +32,7 @@ static int policy_digest(struct envtpm_ctx *t, const create_arg *a, TPM2B_DIGEST
     int r;
 
     r = envtpm_policy_session(t, TPM2_SE_TRIAL, &s);
-    if (r != ENVPROV_R_OK)
+    if (r != ENVCORE_R_OK)
         return r;
     rc = ENVTPM_ESYS(t, Esys_PolicyPCR, s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &empty,
                      &a->pcrs);
@@ -43,14 +43,14 @@ static int policy_digest(struct envtpm_ctx *t, const create_arg *a, TPM2B_DIGEST
     envtpm_flush(t, s);
     if (rc != TSS2_RC_SUCCESS) {
         int reason = envtpm_rc_reason(rc);
-        if (reason == ENVPROV_R_BACKEND_ERROR)
-            reason = ENVPROV_R_BAD_ARGUMENT; /* e.g. a bank the TPM does not have */
+        if (reason == ENVCORE_R_BACKEND_ERROR)
+            reason = ENVCORE_R_BAD_ARGUMENT; /* e.g. a bank the TPM does not have */
         return envtpm_raise_rc(reason, "computing the PCR policy (is the PCR bank allocated?)",
                                rc);
     }
     *out = *d;
     Esys_Free(d);
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 static int handle_free(struct envtpm_ctx *t, uint32_t handle)
@@ -61,17 +61,17 @@ static int handle_free(struct envtpm_ctx *t, uint32_t handle)
     TSS2_RC rc = envtpm_tr_persistent(t, handle, &tr, &name, &nlen);
 
     if (rc == TSS2_RC_SUCCESS) {
-        ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT,
+        ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT,
                       "TPM: persistent handle 0x%08x is in use; pick another or remove it "
                       "with `tpm2_evictcontrol -C o -c 0x%08x`",
                       (unsigned)handle, (unsigned)handle);
-        return ENVPROV_R_BAD_ARGUMENT;
+        return ENVCORE_R_BAD_ARGUMENT;
     }
-    if (envtpm_rc_reason(rc) != ENVPROV_R_OBJECT_NOT_FOUND)
+    if (envtpm_rc_reason(rc) != ENVCORE_R_OBJECT_NOT_FOUND)
         return envtpm_raise_rc(envtpm_rc_reason(rc), "checking the persistent handle", rc);
     /* the failed lookup is the expected answer, not a failure to retry */
     t->last_rc = TSS2_RC_SUCCESS;
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 static int persist(struct envtpm_ctx *t, const TPM2B_PRIVATE *priv, const TPM2B_PUBLIC *pub,
@@ -90,12 +90,12 @@ static int persist(struct envtpm_ctx *t, const TPM2B_PRIVATE *priv, const TPM2B_
     envtpm_flush(t, tr);
     if (rc != TSS2_RC_SUCCESS) {
         int reason = envtpm_rc_reason(rc);
-        if (reason == ENVPROV_R_PIN_INCORRECT)
-            reason = ENVPROV_R_ACCESS_DENIED;
+        if (reason == ENVCORE_R_PIN_INCORRECT)
+            reason = ENVCORE_R_ACCESS_DENIED;
         return envtpm_raise_rc(reason, "persisting the key (owner authorization set?)", rc);
     }
     (void)ENVTPM_ESYS(t, Esys_TR_Close, &ptr);
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 static int create_op(struct envtpm_ctx *t, void *varg)
@@ -111,9 +111,9 @@ static int create_op(struct envtpm_ctx *t, void *varg)
     int r;
 
     envtpm_kek_template(a->type, a->has_pcrs, a->auth_len != 0, &tmpl);
-    if (a->has_pcrs && (r = policy_digest(t, a, &tmpl.publicArea.authPolicy)) != ENVPROV_R_OK)
+    if (a->has_pcrs && (r = policy_digest(t, a, &tmpl.publicArea.authPolicy)) != ENVCORE_R_OK)
         return r;
-    if (a->u->has_handle && (r = handle_free(t, a->u->handle)) != ENVPROV_R_OK)
+    if (a->u->has_handle && (r = handle_free(t, a->u->handle)) != ENVCORE_R_OK)
         return r;
     sens.sensitive.userAuth.size = (UINT16)a->auth_len;
     if (a->auth_len != 0)
@@ -130,7 +130,7 @@ static int create_op(struct envtpm_ctx *t, void *varg)
     if (rc != TSS2_RC_SUCCESS)
         return envtpm_raise_rc(envtpm_rc_reason(rc), "TPM2_Create of the KEK", rc);
     if (rc2 != TSS2_RC_SUCCESS) {
-        r = envtpm_raise_rc(ENVPROV_R_INTERNAL, "resetting session attributes", rc2);
+        r = envtpm_raise_rc(ENVCORE_R_INTERNAL, "resetting session attributes", rc2);
         goto out;
     }
     if (a->u->has_handle) {
@@ -162,35 +162,35 @@ int envtpm_key_create(struct envtpm_ctx *t, const char *uri, const envtpm_create
     int r;
 
     if (p == NULL || (p->type != ENVTPM_KEY_EC_P256 && p->type != ENVTPM_KEY_RSA_2048)) {
-        ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT, "TPM KEK type must be ec-p256 or rsa-2048");
-        return ENVPROV_R_BAD_ARGUMENT;
+        ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT, "TPM KEK type must be ec-p256 or rsa-2048");
+        return ENVCORE_R_BAD_ARGUMENT;
     }
     r = envtpm_uri_parse(uri, &u);
-    if (r != ENVPROV_R_OK)
+    if (r != ENVCORE_R_OK)
         return r;
     memset(&a, 0, sizeof(a));
     a.u = &u;
     a.type = p->type;
     if (u.pin_source != NULL && p->pin_source != NULL) {
-        r = ENVPROV_R_BAD_ARGUMENT;
-        ENVPROV_RAISE(r, "TPM KEK: give the pin source in the URI or as a parameter, not both");
+        r = ENVCORE_R_BAD_ARGUMENT;
+        ENVCORE_RAISE(r, "TPM KEK: give the pin source in the URI or as a parameter, not both");
         goto out;
     }
     if (p->pcrs != NULL && u.pcrs != NULL && strcmp(p->pcrs, u.pcrs) != 0) {
-        r = ENVPROV_R_BAD_ARGUMENT;
-        ENVPROV_RAISE(r, "TPM KEK: PCR selection given twice, differently");
+        r = ENVCORE_R_BAD_ARGUMENT;
+        ENVCORE_RAISE(r, "TPM KEK: PCR selection given twice, differently");
         goto out;
     }
     if (p->pcrs != NULL || u.pcrs != NULL) {
         r = envtpm_pcrs_parse(p->pcrs != NULL ? p->pcrs : u.pcrs, &a.pcrs);
-        if (r != ENVPROV_R_OK)
+        if (r != ENVCORE_R_OK)
             goto out;
         a.has_pcrs = 1;
     }
     if (p->pin_source != NULL || u.pin_source != NULL) {
         r = envtpm_pin_read(p->pin_source != NULL ? p->pin_source : u.pin_source, &auth,
                             &a.auth_len);
-        if (r != ENVPROV_R_OK)
+        if (r != ENVCORE_R_OK)
             goto out;
         a.auth = auth;
     }

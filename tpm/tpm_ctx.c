@@ -73,8 +73,8 @@ int envtpm_ctx_new(const envtpm_config *cfg, struct envtpm_ctx **out)
     }
     t = calloc(1, sizeof(*t));
     if (t == NULL) {
-        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "TPM: out of memory");
-        return ENVPROV_R_INTERNAL;
+        ENVCORE_RAISE(ENVCORE_R_INTERNAL, "TPM: out of memory");
+        return ENVCORE_R_INTERNAL;
     }
     init_lock(&t->lock);
     t->pid = (int)getpid();
@@ -95,20 +95,20 @@ int envtpm_ctx_new(const envtpm_config *cfg, struct envtpm_ctx **out)
     t->handles = cfg != NULL ? cfg->handles : NULL;
     if (t->tcti == NULL || (cfg != NULL && cfg->pin_source != NULL && t->pin_source == NULL)) {
         envtpm_ctx_free(t);
-        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "TPM: out of memory");
-        return ENVPROV_R_INTERNAL;
+        ENVCORE_RAISE(ENVCORE_R_INTERNAL, "TPM: out of memory");
+        return ENVCORE_R_INTERNAL;
     }
     if (cfg != NULL && cfg->srk_name_hex != NULL && *cfg->srk_name_hex != '\0' &&
         !parse_name_hex(cfg->srk_name_hex, t->srk_pin, &t->srk_pin_len)) {
         envtpm_ctx_free(t);
-        ENVPROV_RAISE(ENVPROV_R_BAD_CONFIG,
+        ENVCORE_RAISE(ENVCORE_R_BAD_CONFIG,
                       "tpm2-srk-name must be the SRK's name in hex (e.g. from "
                       "`tpm2_readpublic -c 0x81000001`), got something else");
-        return ENVPROV_R_BAD_CONFIG;
+        return ENVCORE_R_BAD_CONFIG;
     }
     t->libctx = cfg != NULL ? cfg->libctx : NULL;
     *out = t;
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 /*
@@ -240,25 +240,25 @@ static int connect_tpm(struct envtpm_ctx *t)
     rc = ENVTPM_CALL(t, "Tss2_TctiLdr_Initialize", Tss2_TctiLdr_Initialize(t->tcti, &t->tcti_ctx));
     if (rc != TSS2_RC_SUCCESS) {
         t->tcti_ctx = NULL;
-        ENVPROV_RAISE(ENVPROV_R_BACKEND_UNAVAILABLE,
+        ENVCORE_RAISE(ENVCORE_R_BACKEND_UNAVAILABLE,
                       "TPM: cannot open TCTI \"%s\"; check tpm2-tcti or %s", t->tcti,
                       ENVTPM_TCTI_ENV);
-        return ENVPROV_R_BACKEND_UNAVAILABLE;
+        return ENVCORE_R_BACKEND_UNAVAILABLE;
     }
     /* ESYS talks to our front TCTI, which carries the salt we compute
      * (tpm_session.c); everything else passes through it unchanged. */
     t->front = envtpm_front_new(t->tcti_ctx);
     if (t->front == NULL) {
         disconnect(t, 0);
-        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "TPM: out of memory");
-        return ENVPROV_R_INTERNAL;
+        ENVCORE_RAISE(ENVCORE_R_INTERNAL, "TPM: out of memory");
+        return ENVCORE_R_INTERNAL;
     }
     rc = ENVTPM_CALL(t, "Esys_Initialize",
                      Esys_Initialize(&t->esys, envtpm_front_tcti(t->front), NULL));
     if (rc != TSS2_RC_SUCCESS) {
         t->esys = NULL;
         disconnect(t, 0);
-        return envtpm_raise_rc(ENVPROV_R_BACKEND_UNAVAILABLE, "Esys_Initialize", rc);
+        return envtpm_raise_rc(ENVCORE_R_BACKEND_UNAVAILABLE, "Esys_Initialize", rc);
     }
     /* Part 3 §9.3: after a reset the TPM accepts nothing before Startup. A
      * TPM (or resource manager) that is already started answers
@@ -266,24 +266,24 @@ static int connect_tpm(struct envtpm_ctx *t)
     rc = ENVTPM_ESYS(t, Esys_Startup, TPM2_SU_CLEAR);
     if (rc != TSS2_RC_SUCCESS && envtpm_rc_base(rc) != TPM2_RC_INITIALIZE) {
         disconnect(t, 0);
-        return envtpm_raise_rc(envtpm_rc_reason(rc) == ENVPROV_R_BACKEND_UNAVAILABLE
-                                   ? ENVPROV_R_BACKEND_UNAVAILABLE
-                                   : ENVPROV_R_BACKEND_ERROR,
+        return envtpm_raise_rc(envtpm_rc_reason(rc) == ENVCORE_R_BACKEND_UNAVAILABLE
+                                   ? ENVCORE_R_BACKEND_UNAVAILABLE
+                                   : ENVCORE_R_BACKEND_ERROR,
                                "TPM2_Startup", rc);
     }
     r = envtpm_srk_setup(t);
-    if (r != ENVPROV_R_OK) {
+    if (r != ENVCORE_R_OK) {
         disconnect(t, 0);
         return r;
     }
     t->generation++;
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 static int ensure_connected(struct envtpm_ctx *t)
 {
     if (t->esys != NULL && t->session != ESYS_TR_NONE && !t->poisoned)
-        return ENVPROV_R_OK;
+        return ENVCORE_R_OK;
     disconnect(t, 0);
     t->poisoned = 0;
     return connect_tpm(t);
@@ -301,7 +301,7 @@ int envtpm_run(struct envtpm_ctx *t, envtpm_op_fn op, void *arg)
     fork_check(t);
     pthread_mutex_lock(&t->lock);
     r = ensure_connected(t);
-    if (r == ENVPROV_R_OK) {
+    if (r == ENVCORE_R_OK) {
         ERR_set_mark();
         t->last_rc = TSS2_RC_SUCCESS;
         r = op(t, arg);
@@ -310,16 +310,16 @@ int envtpm_run(struct envtpm_ctx *t, envtpm_op_fn op, void *arg)
              * not at the next use (it may hold a secret as an auth value) */
             disconnect(t, 0);
             t->poisoned = 0;
-        } else if (r != ENVPROV_R_OK && envtpm_rc_retryable(t->last_rc)) {
+        } else if (r != ENVCORE_R_OK && envtpm_rc_retryable(t->last_rc)) {
             /* A reset TPM or a dropped connection: the session is gone.
              * Reconnect and retry once; the first attempt's errors go. */
-            envprov_debug("tpm2: %s failed with a retryable code; reconnecting",
+            envcore_debug("tpm2: %s failed with a retryable code; reconnecting",
                           t->last_fn != NULL ? t->last_fn : "?");
             ERR_pop_to_mark();
             disconnect(t, 0);
             t->reconnects++;
             r = connect_tpm(t);
-            if (r == ENVPROV_R_OK) {
+            if (r == ENVCORE_R_OK) {
                 t->last_rc = TSS2_RC_SUCCESS;
                 r = op(t, arg);
             }
@@ -333,7 +333,7 @@ int envtpm_run(struct envtpm_ctx *t, envtpm_op_fn op, void *arg)
 
 static int noop(struct envtpm_ctx *t, void *arg)
 {
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 int envtpm_ctx_connect(struct envtpm_ctx *t)
@@ -343,16 +343,16 @@ int envtpm_ctx_connect(struct envtpm_ctx *t)
 
 int envtpm_srk_name(struct envtpm_ctx *t, unsigned char *name, size_t *len, size_t size)
 {
-    int r = ENVPROV_R_OK;
+    int r = ENVCORE_R_OK;
 
     fork_check(t);
     pthread_mutex_lock(&t->lock);
     if (t->srk_name_len == 0) {
-        r = ENVPROV_R_BACKEND_UNAVAILABLE;
-        ENVPROV_RAISE(r, "TPM: not connected yet");
+        r = ENVCORE_R_BACKEND_UNAVAILABLE;
+        ENVCORE_RAISE(r, "TPM: not connected yet");
     } else if (size < t->srk_name_len) {
-        r = ENVPROV_R_BUFFER_TOO_SMALL;
-        ENVPROV_RAISE(r, "TPM: buffer too small for the SRK name");
+        r = ENVCORE_R_BUFFER_TOO_SMALL;
+        ENVCORE_RAISE(r, "TPM: buffer too small for the SRK name");
     } else {
         memcpy(name, t->srk_name, t->srk_name_len);
         *len = t->srk_name_len;

@@ -23,9 +23,9 @@ TSS2_RC envtpm_esys_end(struct envtpm_ctx *t, const char *fn, TSS2_RC rc)
         t->last_fn = fn;
         /* Tss2_RC_Decode returns a static per-thread buffer; it names the
          * layer and the error, never command data. */
-        envprov_debug("tpm2: %s -> 0x%08x (%s)", fn, (unsigned)rc, Tss2_RC_Decode(rc));
-    } else if (envprov_debug_enabled()) {
-        envprov_debug("tpm2: %s ok", fn);
+        envcore_debug("tpm2: %s -> 0x%08x (%s)", fn, (unsigned)rc, Tss2_RC_Decode(rc));
+    } else if (envcore_debug_enabled()) {
+        envcore_debug("tpm2: %s ok", fn);
     }
     pthread_mutex_unlock(&t->lock);
     return rc;
@@ -120,34 +120,34 @@ int envtpm_rc_reason(TSS2_RC rc)
     TSS2_RC base = envtpm_rc_base(rc);
 
     if (rc == TSS2_RC_SUCCESS)
-        return ENVPROV_R_OK;
+        return ENVCORE_R_OK;
     if (envtpm_rc_retryable(rc))
-        return ENVPROV_R_BACKEND_UNAVAILABLE;
+        return ENVCORE_R_BACKEND_UNAVAILABLE;
     switch (base) {
     case TPM2_RC_FMT1 | TPM2_RC_AUTH_FAIL: /* HMAC check failed: wrong auth value */
     case TPM2_RC_FMT1 | TPM2_RC_BAD_AUTH:
-        return ENVPROV_R_PIN_INCORRECT;
+        return ENVCORE_R_PIN_INCORRECT;
     case TPM2_RC_LOCKOUT: /* Part 1 §19.8.3: dictionary-attack lockout */
-        return ENVPROV_R_PIN_LOCKED;
+        return ENVCORE_R_PIN_LOCKED;
     case TPM2_RC_FMT1 | TPM2_RC_POLICY_FAIL:
-        return ENVPROV_R_PCR_POLICY_NOT_SATISFIED;
+        return ENVCORE_R_PCR_POLICY_NOT_SATISFIED;
     case TPM2_RC_FMT1 | TPM2_RC_HANDLE:
-        return ENVPROV_R_OBJECT_NOT_FOUND;
+        return ENVCORE_R_OBJECT_NOT_FOUND;
     case TPM2_RC_FMT1 | TPM2_RC_SCHEME:
     case TPM2_RC_FMT1 | TPM2_RC_HASH:
     case TPM2_RC_FMT1 | TPM2_RC_CURVE:
     case TPM2_RC_FMT1 | TPM2_RC_KEY_SIZE:
-        return ENVPROV_R_MECHANISM_NOT_SUPPORTED;
+        return ENVCORE_R_MECHANISM_NOT_SUPPORTED;
     case TPM2_RC_FMT1 | TPM2_RC_ECC_POINT:
-        return ENVPROV_R_BAD_ARGUMENT;
+        return ENVCORE_R_BAD_ARGUMENT;
     default:
-        return ENVPROV_R_BACKEND_ERROR;
+        return ENVCORE_R_BACKEND_ERROR;
     }
 }
 
 int envtpm_raise_rc(int reason, const char *what, TSS2_RC rc)
 {
     /* The decoded text is useful to an operator and holds no command data. */
-    ENVPROV_RAISE(reason, "TPM: %s failed: %s (0x%x)", what, Tss2_RC_Decode(rc), (unsigned)rc);
+    ENVCORE_RAISE(reason, "TPM: %s failed: %s (0x%x)", what, Tss2_RC_Decode(rc), (unsigned)rc);
     return reason;
 }

@@ -30,8 +30,8 @@ struct envtpm_handle_list {
 
 static int bad(const char *entry, const char *why)
 {
-    ENVPROV_RAISE(ENVPROV_R_BAD_CONFIG, "tpm2-handles: entry \"%.80s\": %s", entry, why);
-    return ENVPROV_R_BAD_CONFIG;
+    ENVCORE_RAISE(ENVCORE_R_BAD_CONFIG, "tpm2-handles: entry \"%.80s\": %s", entry, why);
+    return ENVCORE_R_BAD_CONFIG;
 }
 
 static int parse_entry(struct envtpm_handle_list *l, const char *entry, const char *dflt)
@@ -45,7 +45,7 @@ static int parse_entry(struct envtpm_handle_list *l, const char *entry, const ch
     /* envtpm_uri_parse raises its own BAD_URI; say which setting it was */
     ERR_set_mark();
     r = envtpm_uri_parse(uri, &u);
-    if (r != ENVPROV_R_OK) {
+    if (r != ENVCORE_R_OK) {
         ERR_pop_to_mark();
         return bad(entry, "not a persistent handle (0x81000000-0x817fffff) or a "
                           "tpm2:handle=...;pin-source=... URI");
@@ -70,11 +70,11 @@ static int parse_entry(struct envtpm_handle_list *l, const char *entry, const ch
     l->e[l->n].pin_source = src != NULL ? strdup(src) : NULL;
     envtpm_uri_clear(&u);
     if (src != NULL && l->e[l->n].pin_source == NULL) {
-        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "TPM: out of memory");
-        return ENVPROV_R_INTERNAL;
+        ENVCORE_RAISE(ENVCORE_R_INTERNAL, "TPM: out of memory");
+        return ENVCORE_R_INTERNAL;
     }
     l->n++;
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 int envtpm_handle_list_parse(const char *conf, const char *default_pin_source,
@@ -82,14 +82,14 @@ int envtpm_handle_list_parse(const char *conf, const char *default_pin_source,
 {
     struct envtpm_handle_list *l = calloc(1, sizeof(*l));
     const char *p = conf != NULL ? conf : "";
-    int r = ENVPROV_R_OK;
+    int r = ENVCORE_R_OK;
 
     *out = NULL;
     if (l == NULL) {
-        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "TPM: out of memory");
-        return ENVPROV_R_INTERNAL;
+        ENVCORE_RAISE(ENVCORE_R_INTERNAL, "TPM: out of memory");
+        return ENVCORE_R_INTERNAL;
     }
-    while (*p != '\0' && r == ENVPROV_R_OK) {
+    while (*p != '\0' && r == ENVCORE_R_OK) {
         size_t len = strcspn(p, ","), a = 0, z = len;
         char entry[ENVTPM_MAX_ENTRY + 1];
 
@@ -110,15 +110,15 @@ int envtpm_handle_list_parse(const char *conf, const char *default_pin_source,
         else
             r = parse_entry(l, entry, default_pin_source);
         p += len;
-        if (*p == ',' && *++p == '\0' && r == ENVPROV_R_OK)
+        if (*p == ',' && *++p == '\0' && r == ENVCORE_R_OK)
             r = bad(conf, "a trailing comma");
     }
-    if (r != ENVPROV_R_OK) {
+    if (r != ENVCORE_R_OK) {
         envtpm_handle_list_free(l);
         return r;
     }
     *out = l;
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 void envtpm_handle_list_free(struct envtpm_handle_list *l)

@@ -123,7 +123,7 @@ int envtpm_srk_setup(struct envtpm_ctx *t);
  * pub must be a storage key whose computed name equals reported and
  * handle_name; handle_name must equal `expect` unless expect_len is 0
  * (`pinned` says whether expect is tpm2-srk-name or the TOFU name, for the
- * message). ENVPROV_R_OK or ENVPROV_R_KEY_NOT_SAFE (raised). */
+ * message). ENVCORE_R_OK or ENVCORE_R_KEY_NOT_SAFE (raised). */
 int envtpm_srk_verify(const unsigned char *expect, size_t expect_len, int pinned,
                       const unsigned char *handle_name, size_t handle_len,
                       const TPMT_PUBLIC *pub, const TPM2B_NAME *reported) ENVTPM_WARN_UNUSED;
@@ -203,10 +203,6 @@ int envtpm_pcrs_parse(const char *spec, TPML_PCR_SELECTION *sel) ENVTPM_WARN_UNU
  * (*auth, envelope_secmem_free it). At most ENVTPM_MAX_AUTH bytes; one
  * trailing newline is dropped. */
 int envtpm_pin_read(const char *source, unsigned char **auth, size_t *len) ENVTPM_WARN_UNUSED;
-/* HMAC-SHA-256 of an auth value under a random per-process key held in
- * locked, non-dumpable memory (a fingerprint that says nothing about a
- * short PIN in a core file). 0 on failure. */
-int envtpm_auth_fingerprint(const unsigned char *auth, size_t len, unsigned char out[32]);
 /* With the lock held: remember that the TPM rejected k's auth value, or
  * say (1) whether it did before. */
 void envtpm_auth_rejected(struct envtpm_ctx *t, const struct envtpm_key *k);

@@ -32,13 +32,13 @@ typedef struct {
 static int check_name(const struct envtpm_key *k, const unsigned char *name, size_t len)
 {
     if (len != k->name_len || CRYPTO_memcmp(name, k->name, len) != 0) {
-        ENVPROV_RAISE(ENVPROV_R_KEY_NOT_SAFE,
+        ENVCORE_RAISE(ENVCORE_R_KEY_NOT_SAFE,
                       "TPM: the key at 0x%08x is not the key that was opened (its name "
                       "changed); refusing to use it",
                       (unsigned)k->handle);
-        return ENVPROV_R_KEY_NOT_SAFE;
+        return ENVCORE_R_KEY_NOT_SAFE;
     }
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 int envtpm_key_acquire(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR *tr, int *flush)
@@ -54,8 +54,8 @@ int envtpm_key_acquire(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR *tr, 
         rc = envtpm_tr_persistent(t, k->handle, tr, &name, &nlen);
         if (rc != TSS2_RC_SUCCESS) {
             int reason = envtpm_rc_reason(rc);
-            if (reason == ENVPROV_R_OBJECT_NOT_FOUND) {
-                ENVPROV_RAISE(reason, "TPM: no key at persistent handle 0x%08x; create one "
+            if (reason == ENVCORE_R_OBJECT_NOT_FOUND) {
+                ENVCORE_RAISE(reason, "TPM: no key at persistent handle 0x%08x; create one "
                                       "with: envelope kek create tpm2:handle=0x%08x",
                               (unsigned)k->handle, (unsigned)k->handle);
                 return reason;
@@ -64,11 +64,11 @@ int envtpm_key_acquire(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR *tr, 
         }
         /* the object at the handle must still be the key that was opened
          * (compares with this connection's authenticated lookup) */
-        if (k->name_len != 0 && (r = check_name(k, name, nlen)) != ENVPROV_R_OK) {
+        if (k->name_len != 0 && (r = check_name(k, name, nlen)) != ENVCORE_R_OK) {
             *tr = ESYS_TR_NONE;
             return r;
         }
-        return ENVPROV_R_OK;
+        return ENVCORE_R_OK;
     }
     /* A file key: load it under the SRK. Load's only secret input is the
      * private blob, already encrypted to the SRK (Part 1 §23.3), so a
@@ -78,11 +78,11 @@ int envtpm_key_acquire(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR *tr, 
     if (rc != TSS2_RC_SUCCESS) {
         int reason = envtpm_rc_reason(rc);
         *tr = ESYS_TR_NONE;
-        if (reason == ENVPROV_R_BACKEND_ERROR || reason == ENVPROV_R_PIN_INCORRECT) {
-            ENVPROV_RAISE(ENVPROV_R_BACKEND_ERROR,
+        if (reason == ENVCORE_R_BACKEND_ERROR || reason == ENVCORE_R_PIN_INCORRECT) {
+            ENVCORE_RAISE(ENVCORE_R_BACKEND_ERROR,
                           "TPM: the key file does not load under the SRK 0x81000001 (made "
                           "under another parent or on another TPM?)");
-            return ENVPROV_R_BACKEND_ERROR;
+            return ENVCORE_R_BACKEND_ERROR;
         }
         return envtpm_raise_rc(reason, "loading a key file", rc);
     }
@@ -90,7 +90,7 @@ int envtpm_key_acquire(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR *tr, 
      * part belongs to this public part (Part 1 §23.3.2, integrity HMAC
      * over the name), and the name is the hash of that public part. */
     *flush = 1;
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 void envtpm_key_release(struct envtpm_ctx *t, ESYS_TR tr, int flush)
@@ -111,15 +111,15 @@ static int set_auth(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR tr)
     TSS2_RC rc;
 
     if (k->auth_len > sizeof(a.buffer))
-        return ENVPROV_R_INTERNAL;
+        return ENVCORE_R_INTERNAL;
     a.size = (UINT16)k->auth_len;
     if (k->auth_len != 0)
         memcpy(a.buffer, k->auth, k->auth_len);
     rc = ENVTPM_ESYS(t, Esys_TR_SetAuth, tr, &a);
     OPENSSL_cleanse(&a, sizeof(a));
     if (rc != TSS2_RC_SUCCESS)
-        return envtpm_raise_rc(ENVPROV_R_INTERNAL, "setting a key's auth value", rc);
-    return ENVPROV_R_OK;
+        return envtpm_raise_rc(ENVCORE_R_INTERNAL, "setting a key's auth value", rc);
+    return ENVCORE_R_OK;
 }
 
 int envtpm_key_authorize(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR tr,
@@ -133,21 +133,21 @@ int envtpm_key_authorize(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR tr,
     *policy = 0;
     /* (a PCR-only key uses no auth value: nothing to be rejected) */
     if ((!k->use_policy || k->policy_auth_value) && envtpm_auth_was_rejected(t, k)) {
-        ENVPROV_RAISE(ENVPROV_R_PIN_INCORRECT,
+        ENVCORE_RAISE(ENVCORE_R_PIN_INCORRECT,
                       "TPM: this auth value was rejected for the key before; not offering it "
                       "again (each failure counts towards the TPM's lockout): fix its pin source");
-        return ENVPROV_R_PIN_INCORRECT;
+        return ENVCORE_R_PIN_INCORRECT;
     }
     if (!k->use_policy) {
         /* HMAC authorisation in the shared salted session (Part 1 §19.6.9):
          * the auth value is an HMAC key, never sent. */
         r = set_auth(t, k, tr);
-        if (r == ENVPROV_R_OK)
+        if (r == ENVCORE_R_OK)
             *session = t->session;
         return r;
     }
     r = envtpm_policy_session(t, TPM2_SE_POLICY, &s);
-    if (r != ENVPROV_R_OK)
+    if (r != ENVCORE_R_OK)
         return r;
     /* Part 3 §23.7: with a pcrDigest the TPM compares it with the current
      * PCRs here (TPM_RC_VALUE on mismatch); with an empty one it extends the
@@ -157,10 +157,10 @@ int envtpm_key_authorize(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR tr,
     if (rc != TSS2_RC_SUCCESS) {
         envtpm_flush(t, s);
         if (envtpm_rc_base(rc) == (TPM2_RC_FMT1 | TPM2_RC_VALUE)) {
-            ENVPROV_RAISE(ENVPROV_R_PCR_POLICY_NOT_SATISFIED,
+            ENVCORE_RAISE(ENVCORE_R_PCR_POLICY_NOT_SATISFIED,
                           "TPM: PCR policy not satisfied: the selected PCRs changed since the "
                           "key was created (different boot state?)");
-            return ENVPROV_R_PCR_POLICY_NOT_SATISFIED;
+            return ENVCORE_R_PCR_POLICY_NOT_SATISFIED;
         }
         return envtpm_raise_rc(envtpm_rc_reason(rc), "TPM2_PolicyPCR", rc);
     }
@@ -172,13 +172,13 @@ int envtpm_key_authorize(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR tr,
         }
     }
     r = set_auth(t, k, tr);
-    if (r != ENVPROV_R_OK) {
+    if (r != ENVCORE_R_OK) {
         envtpm_flush(t, s);
         return r;
     }
     *session = s;
     *policy = 1;
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 /* Reads the key's public area (persistent) or checks it loads (file). */
@@ -191,7 +191,7 @@ static int open_op(struct envtpm_ctx *t, void *varg)
     int flush, r;
 
     r = envtpm_key_acquire(t, k, &tr, &flush);
-    if (r != ENVPROV_R_OK)
+    if (r != ENVCORE_R_OK)
         return r;
     if (k->persistent) {
         /* in the salted session: the response HMAC covers the public area */
@@ -202,18 +202,18 @@ static int open_op(struct envtpm_ctx *t, void *varg)
         k->pub = *pub;
         Esys_Free(pub);
         r = envtpm_public_name(&k->pub.publicArea, k->name, &k->name_len);
-        if (r == ENVPROV_R_OK) {
+        if (r == ENVCORE_R_OK) {
             /* the name the TPM gave at lookup must be the one we compute */
             const unsigned char *name;
             size_t nlen;
             ESYS_TR same;
             if (envtpm_tr_persistent(t, k->handle, &same, &name, &nlen) != TSS2_RC_SUCCESS)
-                r = ENVPROV_R_INTERNAL;
+                r = ENVCORE_R_INTERNAL;
             else
                 r = check_name(k, name, nlen);
         }
         else
-            ENVPROV_RAISE(r, "TPM key: cannot compute its name (name algorithm not sha256?)");
+            ENVCORE_RAISE(r, "TPM key: cannot compute its name (name algorithm not sha256?)");
     }
     envtpm_key_release(t, tr, flush);
     return r;
@@ -235,7 +235,7 @@ static int variants_op(struct envtpm_ctx *t, void *varg)
     TSS2_RC rc;
     int r = envtpm_policy_session(t, TPM2_SE_TRIAL, &s);
 
-    if (r != ENVPROV_R_OK)
+    if (r != ENVCORE_R_OK)
         return r;
     rc = ENVTPM_ESYS(t, Esys_PolicyPCR, s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &empty,
                      a->pcrs);
@@ -256,7 +256,7 @@ static int variants_op(struct envtpm_ctx *t, void *varg)
     Esys_Free(d2);
     if (rc != TSS2_RC_SUCCESS)
         return envtpm_raise_rc(envtpm_rc_reason(rc), "computing the key's PCR policy", rc);
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 static int digest_is(const TPM2B_DIGEST *a, const TPM2B_DIGEST *b)
@@ -286,41 +286,41 @@ static int setup_policy(struct envtpm_ctx *t, struct envtpm_key *k, const envtpm
     int r;
 
     *need_auth = 0;
-    if (u->pcrs != NULL && (r = envtpm_pcrs_parse(u->pcrs, &from_uri)) != ENVPROV_R_OK)
+    if (u->pcrs != NULL && (r = envtpm_pcrs_parse(u->pcrs, &from_uri)) != ENVCORE_R_OK)
         return r;
     if (kf != NULL) {
         *need_auth = !kf->empty_auth;
         if (!kf->has_pcr_policy) {
             if (u->pcrs != NULL) {
-                ENVPROV_RAISE(ENVPROV_R_BAD_URI, "tpm2 URI: pcrs= given for a key file "
+                ENVCORE_RAISE(ENVCORE_R_BAD_URI, "tpm2 URI: pcrs= given for a key file "
                                                  "without a PCR policy; drop pcrs=");
-                return ENVPROV_R_BAD_URI;
+                return ENVCORE_R_BAD_URI;
             }
-            return ENVPROV_R_OK;
+            return ENVCORE_R_OK;
         }
         if (u->pcrs != NULL && memcmp(&from_uri, &kf->pcrs, sizeof(from_uri)) != 0) {
-            ENVPROV_RAISE(ENVPROV_R_BAD_URI, "tpm2 URI: pcrs= differs from the key file's "
+            ENVCORE_RAISE(ENVCORE_R_BAD_URI, "tpm2 URI: pcrs= differs from the key file's "
                                              "PCR policy; drop pcrs= for file keys");
-            return ENVPROV_R_BAD_URI;
+            return ENVCORE_R_BAD_URI;
         }
         k->use_policy = 1;
         k->pcrs = kf->pcrs;
         k->pcr_digest = kf->pcr_digest;
         k->policy_auth_value = kf->policy_auth_value;
-        return ENVPROV_R_OK;
+        return ENVCORE_R_OK;
     }
     if (u->pcrs != NULL && k->pub.publicArea.authPolicy.size == 0) {
         /* not "PCR policy not satisfied": the key has no policy at all, so
          * the reference is wrong, not the PCRs */
-        ENVPROV_RAISE(ENVPROV_R_BAD_URI, "TPM key 0x%08x has no policy; drop pcrs= from the URI",
+        ENVCORE_RAISE(ENVCORE_R_BAD_URI, "TPM key 0x%08x has no policy; drop pcrs= from the URI",
                       (unsigned)k->handle);
-        return ENVPROV_R_BAD_URI;
+        return ENVCORE_R_BAD_URI;
     }
     if (u->pcrs != NULL) {
         variants_arg v = { .pcrs = &from_uri };
         k->use_policy = 1;
         k->pcrs = from_uri;
-        if ((r = envtpm_run(t, variants_op, &v)) != ENVPROV_R_OK)
+        if ((r = envtpm_run(t, variants_op, &v)) != ENVCORE_R_OK)
             return r;
         if (digest_is(&k->pub.publicArea.authPolicy, &v.with_auth)) {
             k->policy_auth_value = 1;
@@ -329,16 +329,16 @@ static int setup_policy(struct envtpm_ctx *t, struct envtpm_key *k, const envtpm
             /* unknown: fails as "PCR policy not satisfied" either way */
             k->policy_auth_value = u->pin_source != NULL;
         }
-        return ENVPROV_R_OK;
+        return ENVCORE_R_OK;
     }
     if (!(k->pub.publicArea.objectAttributes & TPMA_OBJECT_USERWITHAUTH)) {
-        ENVPROV_RAISE(ENVPROV_R_BAD_URI,
+        ENVCORE_RAISE(ENVCORE_R_BAD_URI,
                       "TPM key can only be used with its policy; add the PCR selection it was "
                       "created with to the URI (;pcrs=sha256:0,7)");
-        return ENVPROV_R_BAD_URI;
+        return ENVCORE_R_BAD_URI;
     }
     *need_auth = !(k->pub.publicArea.objectAttributes & TPMA_OBJECT_NODA);
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 static int setup_auth(struct envtpm_ctx *t, struct envtpm_key *k, const envtpm_uri *u,
@@ -356,25 +356,25 @@ static int setup_auth(struct envtpm_ctx *t, struct envtpm_key *k, const envtpm_u
     if (src != NULL)
         return envtpm_pin_read(src, &k->auth, &k->auth_len);
     if (!need_auth)
-        return ENVPROV_R_OK;
+        return ENVCORE_R_OK;
     if (file_key || k->policy_auth_value) {
-        ENVPROV_RAISE(ENVPROV_R_PIN_MISSING,
+        ENVCORE_RAISE(ENVCORE_R_PIN_MISSING,
                       "TPM key needs an auth value: add ;pin-source=file:PATH to the URI%s",
                       file_key ? "" : ", or list the handle in tpm2-handles");
-        return ENVPROV_R_PIN_MISSING;
+        return ENVCORE_R_PIN_MISSING;
     }
     if (t->pin_source != NULL && !listed) {
         /* DA-protected, so it may have an auth value; the operator has
          * one configured but not for this handle. Trying the empty auth
          * could cost a lockout count: refuse instead. */
-        ENVPROV_RAISE(ENVPROV_R_PIN_MISSING,
+        ENVCORE_RAISE(ENVCORE_R_PIN_MISSING,
                       "TPM key 0x%08x is DA-protected and may need an auth value, but "
                       "tpm2-pin-source is offered only to the handles in tpm2-handles: add "
                       "0x%08x there, or add ;pin-source=file:PATH to the URI",
                       (unsigned)k->handle, (unsigned)k->handle);
-        return ENVPROV_R_PIN_MISSING;
+        return ENVCORE_R_PIN_MISSING;
     }
-    return ENVPROV_R_OK; /* empty auth, as the caller named it */
+    return ENVCORE_R_OK; /* empty auth, as the caller named it */
 }
 
 /* What a message may not name; nothing is sent to the TPM. */
@@ -388,12 +388,12 @@ static int from_message_allowed(struct envtpm_ctx *t, const envtpm_uri *u)
     else if (!envtpm_handle_listed(t->handles, u->handle, &src))
         why = "names a TPM handle not listed in tpm2-handles";
     if (why == NULL)
-        return ENVPROV_R_OK;
-    envprov_debug("tpm: a reference from a message was not opened: it %s", why);
-    ENVPROV_RAISE(ENVPROV_R_REFERENCE_NOT_ALLOWED,
+        return ENVCORE_R_OK;
+    envcore_debug("tpm: a reference from a message was not opened: it %s", why);
+    ENVCORE_RAISE(ENVCORE_R_REFERENCE_NOT_ALLOWED,
                   "a message's KEK reference %s; name the KEK with --kek, or list the handle "
                   "in tpm2-handles", why);
-    return ENVPROV_R_REFERENCE_NOT_ALLOWED;
+    return ENVCORE_R_REFERENCE_NOT_ALLOWED;
 }
 
 int envtpm_key_open(struct envtpm_ctx *t, const char *uri, struct envtpm_key **out)
@@ -412,17 +412,17 @@ int envtpm_key_open_ex(struct envtpm_ctx *t, const char *uri, unsigned flags,
 
     *out = NULL;
     r = envtpm_uri_parse(uri, &u);
-    if (r != ENVPROV_R_OK)
+    if (r != ENVCORE_R_OK)
         return r;
-    if ((flags & ENVTPM_OPEN_FROM_MESSAGE) && (r = from_message_allowed(t, &u)) != ENVPROV_R_OK) {
+    if ((flags & ENVTPM_OPEN_FROM_MESSAGE) && (r = from_message_allowed(t, &u)) != ENVCORE_R_OK) {
         envtpm_uri_clear(&u);
         return r;
     }
     k = calloc(1, sizeof(*k));
     if (k == NULL) {
         envtpm_uri_clear(&u);
-        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "TPM: out of memory");
-        return ENVPROV_R_INTERNAL;
+        ENVCORE_RAISE(ENVCORE_R_INTERNAL, "TPM: out of memory");
+        return ENVCORE_R_INTERNAL;
     }
     k->t = t;
     if (u.has_handle) {
@@ -430,12 +430,12 @@ int envtpm_key_open_ex(struct envtpm_ctx *t, const char *uri, unsigned flags,
         k->handle = u.handle;
     } else {
         r = envtpm_keyfile_read(u.file, &kf);
-        if (r != ENVPROV_R_OK)
+        if (r != ENVCORE_R_OK)
             goto fail;
         have_kf = 1;
         if (kf.parent != ENVTPM_SRK_HANDLE) {
-            r = ENVPROV_R_NOT_SUPPORTED;
-            ENVPROV_RAISE(r, "TPM key file: its parent is 0x%08x; only keys under the SRK "
+            r = ENVCORE_R_NOT_SUPPORTED;
+            ENVCORE_RAISE(r, "TPM key file: its parent is 0x%08x; only keys under the SRK "
                              "0x81000001 are supported",
                           (unsigned)kf.parent);
             goto fail;
@@ -443,34 +443,34 @@ int envtpm_key_open_ex(struct envtpm_ctx *t, const char *uri, unsigned flags,
         k->pub = kf.pub;
         k->priv = kf.priv;
         r = envtpm_public_name(&k->pub.publicArea, k->name, &k->name_len);
-        if (r != ENVPROV_R_OK) {
-            ENVPROV_RAISE(r, "TPM key file: name algorithm not sha256");
+        if (r != ENVCORE_R_OK) {
+            ENVCORE_RAISE(r, "TPM key file: name algorithm not sha256");
             goto fail;
         }
     }
     a.k = k;
     a.kf = have_kf ? &kf : NULL;
     r = envtpm_run(t, open_op, &a);
-    if (r != ENVPROV_R_OK)
+    if (r != ENVCORE_R_OK)
         goto fail;
-    if ((r = envtpm_pub_check_kek(&k->pub.publicArea)) != ENVPROV_R_OK ||
-        (r = setup_policy(t, k, &u, a.kf, &need_auth)) != ENVPROV_R_OK ||
-        (r = setup_auth(t, k, &u, have_kf, need_auth)) != ENVPROV_R_OK ||
-        (r = envtpm_pub_to_pkey(t->libctx, &k->pub.publicArea, &k->pkey)) != ENVPROV_R_OK)
+    if ((r = envtpm_pub_check_kek(&k->pub.publicArea)) != ENVCORE_R_OK ||
+        (r = setup_policy(t, k, &u, a.kf, &need_auth)) != ENVCORE_R_OK ||
+        (r = setup_auth(t, k, &u, have_kf, need_auth)) != ENVCORE_R_OK ||
+        (r = envtpm_pub_to_pkey(t->libctx, &k->pub.publicArea, &k->pkey)) != ENVCORE_R_OK)
         goto fail;
     k->type = k->pub.publicArea.type == TPM2_ALG_ECC ? ENVTPM_KEY_EC_P256 : ENVTPM_KEY_RSA_2048;
     k->bits = k->type == ENVTPM_KEY_EC_P256 ? 256 : k->pub.publicArea.parameters.rsaDetail.keyBits;
     k->uri = envtpm_uri_public(&u);
     if (k->uri == NULL) {
-        r = ENVPROV_R_INTERNAL;
-        ENVPROV_RAISE(r, "TPM: out of memory");
+        r = ENVCORE_R_INTERNAL;
+        ENVCORE_RAISE(r, "TPM: out of memory");
         goto fail;
     }
     envtpm_uri_clear(&u);
     if (have_kf)
         OPENSSL_cleanse(&kf, sizeof(kf));
     *out = k;
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 fail:
     envtpm_uri_clear(&u);
     if (have_kf)

@@ -75,8 +75,8 @@ ASN1_SEQUENCE(TSSPRIVKEY) = {
 
 static int bad_file(const char *why)
 {
-    ENVPROV_RAISE(ENVPROV_R_BAD_BLOB, "TPM key file: %s", why);
-    return ENVPROV_R_BAD_BLOB;
+    ENVCORE_RAISE(ENVCORE_R_BAD_BLOB, "TPM key file: %s", why);
+    return ENVCORE_R_BAD_BLOB;
 }
 
 /* Parses the PolicyPCR / PolicyAuthValue entries we know; refuses others,
@@ -104,7 +104,7 @@ static int parse_policy(STACK_OF(TSSPOLICY) *sk, envtpm_keyfile *kf)
             return bad_file("policy step not supported (only PolicyPCR and PolicyAuthValue)");
         }
     }
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 int envtpm_keyfile_parse(const unsigned char *pem, size_t len, envtpm_keyfile *kf)
@@ -118,7 +118,7 @@ int envtpm_keyfile_parse(const unsigned char *pem, size_t len, envtpm_keyfile *k
     ASN1_OBJECT *loadable = NULL;
     uint64_t parent = 0;
     size_t off;
-    int r = ENVPROV_R_BAD_BLOB;
+    int r = ENVCORE_R_BAD_BLOB;
 
     memset(kf, 0, sizeof(*kf));
     if (len == 0 || len > KEYFILE_MAX)
@@ -170,9 +170,9 @@ int envtpm_keyfile_parse(const unsigned char *pem, size_t len, envtpm_keyfile *k
         r = bad_file("malformed private part");
         goto out;
     }
-    r = k->policy != NULL ? parse_policy(k->policy, kf) : ENVPROV_R_OK;
+    r = k->policy != NULL ? parse_policy(k->policy, kf) : ENVCORE_R_OK;
 out:
-    if (r != ENVPROV_R_OK)
+    if (r != ENVCORE_R_OK)
         OPENSSL_cleanse(kf, sizeof(*kf));
     ASN1_OBJECT_free(loadable);
     ASN1_item_free((ASN1_VALUE *)k, ASN1_ITEM_rptr(TSSPRIVKEY));
@@ -191,8 +191,8 @@ int envtpm_keyfile_read(const char *path, envtpm_keyfile *kf)
 
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        int reason = errno == ENOENT ? ENVPROV_R_OBJECT_NOT_FOUND : ENVPROV_R_BAD_URI;
-        ENVPROV_RAISE(reason, "TPM key file %s: %s", path, strerror(errno));
+        int reason = errno == ENOENT ? ENVCORE_R_OBJECT_NOT_FOUND : ENVCORE_R_BAD_URI;
+        ENVCORE_RAISE(reason, "TPM key file %s: %s", path, strerror(errno));
         return reason;
     }
     while (got < sizeof(buf)) {
@@ -267,7 +267,7 @@ int envtpm_keyfile_write(const char *path, const envtpm_keyfile *kf)
     size_t publen = 0, privlen = 0;
     TSSPRIVKEY *k = NULL;
     unsigned char *der = NULL;
-    int derlen, fd = -1, r = ENVPROV_R_INTERNAL;
+    int derlen, fd = -1, r = ENVCORE_R_INTERNAL;
     BIO *bio = NULL;
     BUF_MEM *mem = NULL;
 
@@ -297,24 +297,24 @@ int envtpm_keyfile_write(const char *path, const envtpm_keyfile *kf)
     /* O_EXCL: never overwrite a key someone else's data depends on. */
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
-        r = errno == EEXIST ? ENVPROV_R_BAD_ARGUMENT : ENVPROV_R_BAD_URI;
-        ENVPROV_RAISE(r, "TPM key file %s: %s", path,
+        r = errno == EEXIST ? ENVCORE_R_BAD_ARGUMENT : ENVCORE_R_BAD_URI;
+        ENVCORE_RAISE(r, "TPM key file %s: %s", path,
                       errno == EEXIST ? "exists already; refusing to overwrite" : strerror(errno));
         goto out;
     }
     if (write(fd, mem->data, mem->length) != (ssize_t)mem->length || fsync(fd) != 0) {
-        r = ENVPROV_R_BAD_URI;
-        ENVPROV_RAISE(r, "TPM key file %s: write failed (%s)", path, strerror(errno));
+        r = ENVCORE_R_BAD_URI;
+        ENVCORE_RAISE(r, "TPM key file %s: write failed (%s)", path, strerror(errno));
         close(fd);
         unlink(path);
         fd = -1;
         goto out;
     }
     close(fd);
-    r = ENVPROV_R_OK;
+    r = ENVCORE_R_OK;
     goto out;
 fail:
-    ENVPROV_RAISE(r, "TPM key file: cannot encode the key");
+    ENVCORE_RAISE(r, "TPM key file: cannot encode the key");
 out:
     BIO_free(bio);
     OPENSSL_free(der);

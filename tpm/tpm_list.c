@@ -81,7 +81,7 @@ void envtpm_list_describe(uint32_t handle, const TPMT_PUBLIC *p, envtpm_list_ent
     e->handle = handle;
     /* the same checks envtpm_key_open makes, without raising anything */
     ERR_set_mark();
-    usable = envtpm_pub_check_kek(p) == ENVPROV_R_OK;
+    usable = envtpm_pub_check_kek(p) == ENVCORE_R_OK;
     ERR_pop_to_mark();
     e->usable = usable;
     e->needs_pcrs = p->authPolicy.size != 0 && !(a & TPMA_OBJECT_USERWITHAUTH);
@@ -126,8 +126,8 @@ static int list_op(struct envtpm_ctx *t, void *varg)
         uint32_t asked = next;
         if (rounds == 256) {
             /* the owner range holds at most a few dozen keys on any TPM */
-            ENVPROV_RAISE(ENVPROV_R_BACKEND_ERROR, "TPM: the handle list does not end");
-            return ENVPROV_R_BACKEND_ERROR;
+            ENVCORE_RAISE(ENVCORE_R_BACKEND_ERROR, "TPM: the handle list does not end");
+            return ENVCORE_R_BACKEND_ERROR;
         }
         /* no session: an encrypting session needs a sized first response
          * parameter, and GetCapability's is moreData */
@@ -143,9 +143,9 @@ static int list_op(struct envtpm_ctx *t, void *varg)
                 /* handles come in increasing order from the one asked for
                  * (Part 3 §30.2); anything else would never end */
                 Esys_Free(cap);
-                ENVPROV_RAISE(ENVPROV_R_BACKEND_ERROR,
+                ENVCORE_RAISE(ENVCORE_R_BACKEND_ERROR,
                               "TPM: the handle list goes backwards; refusing it");
-                return ENVPROV_R_BACKEND_ERROR;
+                return ENVCORE_R_BACKEND_ERROR;
             }
             asked = h + 1;
             next = h + 1;
@@ -179,7 +179,7 @@ static int list_op(struct envtpm_ctx *t, void *varg)
         envtpm_list_describe(a->handles[i], &pub->publicArea, &a->out[i]);
         Esys_Free(pub);
     }
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 int envtpm_list(struct envtpm_ctx *t, int (*cb)(void *arg, const envtpm_list_entry *e),
@@ -195,15 +195,15 @@ int envtpm_list(struct envtpm_ctx *t, int (*cb)(void *arg, const envtpm_list_ent
         if (a != NULL)
             free(a->out);
         free(a);
-        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "TPM: out of memory");
-        return ENVPROV_R_INTERNAL;
+        ENVCORE_RAISE(ENVCORE_R_INTERNAL, "TPM: out of memory");
+        return ENVCORE_R_INTERNAL;
     }
     r = envtpm_run(t, list_op, a);
-    for (i = 0; r == ENVPROV_R_OK && i < a->n; i++)
+    for (i = 0; r == ENVCORE_R_OK && i < a->n; i++)
         if (cb(arg, &a->out[i]) != 0)
             break;
-    if (r == ENVPROV_R_OK && a->truncated)
-        envprov_debug("tpm2: listed the first %d persistent handles only", MAX_LISTED);
+    if (r == ENVCORE_R_OK && a->truncated)
+        envcore_debug("tpm2: listed the first %d persistent handles only", MAX_LISTED);
     free(a->out);
     free(a);
     return r;

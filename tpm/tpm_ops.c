@@ -22,19 +22,19 @@ static int use_failed(struct envtpm_ctx *t, const struct envtpm_key *k, TSS2_RC 
     int reason = envtpm_rc_reason(rc);
 
     switch (reason) {
-    case ENVPROV_R_PIN_INCORRECT:
+    case ENVCORE_R_PIN_INCORRECT:
         envtpm_auth_rejected(t, k); /* never offered to this key again */
-        ENVPROV_RAISE(reason, "TPM: wrong auth value for the key (%s refused); check its pin "
+        ENVCORE_RAISE(reason, "TPM: wrong auth value for the key (%s refused); check its pin "
                               "source. Repeated failures lock the TPM (dictionary-attack "
                               "protection)",
                       what);
         return reason;
-    case ENVPROV_R_PIN_LOCKED:
-        ENVPROV_RAISE(reason, "TPM: in dictionary-attack lockout after wrong auth values; "
+    case ENVCORE_R_PIN_LOCKED:
+        ENVCORE_RAISE(reason, "TPM: in dictionary-attack lockout after wrong auth values; "
                               "wait for recovery or reset it with tpm2_dictionarylockout");
         return reason;
-    case ENVPROV_R_PCR_POLICY_NOT_SATISFIED:
-        ENVPROV_RAISE(reason, "TPM: PCR policy not satisfied: the selected PCRs changed since "
+    case ENVCORE_R_PCR_POLICY_NOT_SATISFIED:
+        ENVCORE_RAISE(reason, "TPM: PCR policy not satisfied: the selected PCRs changed since "
                               "the key was created (different boot state?)");
         return reason;
     default:
@@ -64,10 +64,10 @@ static int zgen_op(struct envtpm_ctx *t, void *varg)
     in.point.y.size = 32;
     memcpy(in.point.y.buffer, a->peer + 33, 32);
     r = envtpm_key_acquire(t, a->k, &tr, &flush);
-    if (r != ENVPROV_R_OK)
+    if (r != ENVCORE_R_OK)
         return r;
     r = envtpm_key_authorize(t, a->k, tr, &s, &policy);
-    if (r != ENVPROV_R_OK) {
+    if (r != ENVCORE_R_OK) {
         envtpm_key_release(t, tr, flush);
         return r;
     }
@@ -83,15 +83,15 @@ static int zgen_op(struct envtpm_ctx *t, void *varg)
     if (outp->point.x.size == 0 || outp->point.x.size > 32) {
         OPENSSL_cleanse(outp, sizeof(*outp));
         Esys_Free(outp);
-        ENVPROV_RAISE(ENVPROV_R_BACKEND_ERROR, "TPM: ZGen returned a malformed point");
-        return ENVPROV_R_BACKEND_ERROR;
+        ENVCORE_RAISE(ENVCORE_R_BACKEND_ERROR, "TPM: ZGen returned a malformed point");
+        return ENVCORE_R_BACKEND_ERROR;
     }
     memset(a->z, 0, 32 - outp->point.x.size);
     memcpy(a->z + 32 - outp->point.x.size, outp->point.x.buffer, outp->point.x.size);
     a->zlen = 32;
     OPENSSL_cleanse(outp, sizeof(*outp));
     Esys_Free(outp);
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 int envtpm_ecdh_zgen(struct envtpm_key *k, const unsigned char *peer, size_t peerlen,
@@ -101,29 +101,29 @@ int envtpm_ecdh_zgen(struct envtpm_key *k, const unsigned char *peer, size_t pee
     int r;
 
     if (k == NULL || k->type != ENVTPM_KEY_EC_P256) {
-        ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED, "TPM: ECDH needs an EC P-256 key");
-        return ENVPROV_R_NOT_SUPPORTED;
+        ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED, "TPM: ECDH needs an EC P-256 key");
+        return ENVCORE_R_NOT_SUPPORTED;
     }
     if (peer == NULL || peerlen != 65 || peer[0] != 0x04) {
-        ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT,
+        ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT,
                       "TPM ECDH: peer key must be an uncompressed P-256 point (65 bytes)");
-        return ENVPROV_R_BAD_ARGUMENT;
+        return ENVCORE_R_BAD_ARGUMENT;
     }
     if (zsize < 32) {
-        ENVPROV_RAISE(ENVPROV_R_BUFFER_TOO_SMALL, "TPM ECDH: output buffer under 32 bytes");
-        return ENVPROV_R_BUFFER_TOO_SMALL;
+        ENVCORE_RAISE(ENVCORE_R_BUFFER_TOO_SMALL, "TPM ECDH: output buffer under 32 bytes");
+        return ENVCORE_R_BUFFER_TOO_SMALL;
     }
     a.k = k;
     a.peer = peer;
     a.z = z;
     a.zlen = 0;
     r = envtpm_run(k->t, zgen_op, &a);
-    if (r != ENVPROV_R_OK) {
+    if (r != ENVCORE_R_OK) {
         OPENSSL_cleanse(z, zsize);
         return r;
     }
     *zlen = a.zlen;
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 int envtpm_rsa_label_ok(const unsigned char *label, size_t len)
@@ -162,10 +162,10 @@ static int rsa_op(struct envtpm_ctx *t, void *varg)
     scheme.scheme = TPM2_ALG_OAEP; /* the only scheme we ask for */
     scheme.details.oaep.hashAlg = TPM2_ALG_SHA256;
     r = envtpm_key_acquire(t, a->k, &tr, &flush);
-    if (r != ENVPROV_R_OK)
+    if (r != ENVCORE_R_OK)
         return r;
     r = envtpm_key_authorize(t, a->k, tr, &s, &policy);
-    if (r != ENVPROV_R_OK) {
+    if (r != ENVCORE_R_OK) {
         envtpm_key_release(t, tr, flush);
         return r;
     }
@@ -184,25 +184,25 @@ static int rsa_op(struct envtpm_ctx *t, void *varg)
              * TPM_RC_FAILURE instead, without entering failure mode; a TPM
              * that really is in failure mode fails every other command too,
              * so the next operation reports it. */
-            ENVPROV_RAISE(ENVPROV_R_AUTHENTICATION_FAILED,
+            ENVCORE_RAISE(ENVCORE_R_AUTHENTICATION_FAILED,
                           "TPM: RSA decryption failed (wrong key or label, or the "
                           "ciphertext was altered)");
-            return ENVPROV_R_AUTHENTICATION_FAILED;
+            return ENVCORE_R_AUTHENTICATION_FAILED;
         }
         return use_failed(t, a->k, rc, policy, "TPM2_RSA_Decrypt");
     }
     if (msg->size > a->outsize) {
         OPENSSL_cleanse(msg, sizeof(*msg));
         Esys_Free(msg);
-        ENVPROV_RAISE(ENVPROV_R_BUFFER_TOO_SMALL, "TPM: decrypted message larger than the "
+        ENVCORE_RAISE(ENVCORE_R_BUFFER_TOO_SMALL, "TPM: decrypted message larger than the "
                                                   "output buffer");
-        return ENVPROV_R_BUFFER_TOO_SMALL;
+        return ENVCORE_R_BUFFER_TOO_SMALL;
     }
     memcpy(a->out, msg->buffer, msg->size);
     a->outlen = msg->size;
     OPENSSL_cleanse(msg, sizeof(*msg));
     Esys_Free(msg);
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 int envtpm_rsa_decrypt(struct envtpm_key *k, int oaep, const unsigned char *label,
@@ -214,26 +214,26 @@ int envtpm_rsa_decrypt(struct envtpm_key *k, int oaep, const unsigned char *labe
     int r;
 
     if (k == NULL || k->type != ENVTPM_KEY_RSA_2048) {
-        ENVPROV_RAISE(ENVPROV_R_NOT_SUPPORTED, "TPM: RSA decryption needs an RSA key");
-        return ENVPROV_R_NOT_SUPPORTED;
+        ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED, "TPM: RSA decryption needs an RSA key");
+        return ENVCORE_R_NOT_SUPPORTED;
     }
     /* No PKCS#1 v1.5, whatever the key's scheme: see tpm_rsa_supports. */
     if (!oaep) {
-        ENVPROV_RAISE(ENVPROV_R_MECHANISM_NOT_SUPPORTED,
+        ENVCORE_RAISE(ENVCORE_R_MECHANISM_NOT_SUPPORTED,
                       "TPM: RSA keys decrypt only RSA-OAEP-SHA256; PKCS#1 v1.5 is refused (a "
                       "padding oracle)");
-        return ENVPROV_R_MECHANISM_NOT_SUPPORTED;
+        return ENVCORE_R_MECHANISM_NOT_SUPPORTED;
     }
     if (!envtpm_rsa_label_ok(label, labellen)) {
-        ENVPROV_RAISE(ENVPROV_R_MECHANISM_NOT_SUPPORTED,
+        ENVCORE_RAISE(ENVCORE_R_MECHANISM_NOT_SUPPORTED,
                       "TPM: an OAEP label must end with its only zero byte (TPM 2.0 Part 3 "
                       "§14.3); this label cannot be used with a TPM");
-        return ENVPROV_R_MECHANISM_NOT_SUPPORTED;
+        return ENVCORE_R_MECHANISM_NOT_SUPPORTED;
     }
     if (in == NULL || inlen == 0 || inlen != (size_t)k->bits / 8) {
-        ENVPROV_RAISE(ENVPROV_R_AUTHENTICATION_FAILED,
+        ENVCORE_RAISE(ENVCORE_R_AUTHENTICATION_FAILED,
                       "TPM: RSA ciphertext length is not the modulus length");
-        return ENVPROV_R_AUTHENTICATION_FAILED;
+        return ENVCORE_R_AUTHENTICATION_FAILED;
     }
     l.size = (UINT16)labellen;
     if (labellen != 0)
@@ -246,11 +246,11 @@ int envtpm_rsa_decrypt(struct envtpm_key *k, int oaep, const unsigned char *labe
     a.out = out;
     a.outsize = outsize;
     r = envtpm_run(k->t, rsa_op, &a);
-    if (r != ENVPROV_R_OK) {
+    if (r != ENVCORE_R_OK) {
         if (out != NULL)
             OPENSSL_cleanse(out, outsize);
         return r;
     }
     *outlen = a.outlen;
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }

@@ -21,11 +21,11 @@ static const struct {
 
 static int bad_pcrs(const char *why)
 {
-    ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT,
+    ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT,
                   "PCR selection: %s; expected BANK:N[,N...] with BANK sha1|sha256|sha384|"
                   "sha512 and N 0-23, e.g. sha256:0,7",
                   why);
-    return ENVPROV_R_BAD_ARGUMENT;
+    return ENVCORE_R_BAD_ARGUMENT;
 }
 
 int envtpm_pcrs_parse(const char *spec, TPML_PCR_SELECTION *sel)
@@ -70,5 +70,5 @@ int envtpm_pcrs_parse(const char *spec, TPML_PCR_SELECTION *sel)
             return bad_pcrs("unexpected character");
         p++;
     }
-    return nsel > 0 ? ENVPROV_R_OK : bad_pcrs("no PCR");
+    return nsel > 0 ? ENVCORE_R_OK : bad_pcrs("no PCR");
 }

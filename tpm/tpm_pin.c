@@ -1,134 +1,44 @@
 /*
- * tpm_pin.c - auth values from a pin source, into secret memory.
- *
- *   file:PATH   the file's bytes (one trailing "\n" or "\r\n" dropped)
- *   env:NAME    the variable's value (secure_getenv: not in setuid programs)
+ * tpm_pin.c - TPM auth values from a pin source (core/pin_source.h), and
+ * the memory of auth values the TPM rejected.
  *
  * The TPM takes an auth value up to the size of the object's nameAlg digest
- * (Part 1 §19.6.12; 32 bytes for SHA-256): longer is refused, not cut.
+ * (Part 1 §19.6.12; 32 bytes for SHA-256): longer is refused, not cut. An
+ * auth value may be binary.
  */
-#include <errno.h>
-#include <pthread.h>
-#include <fcntl.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
 
+#include "pin_source.h"
 #include "secmem.h"
 #include "tpm_int.h"
 
-static int from_file(const char *path, unsigned char *buf, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    size_t got = 0;
-
-    if (fd < 0) {
-        ENVPROV_RAISE(ENVPROV_R_PIN_MISSING, "TPM auth value: cannot open pin file %s (%s)",
-                      path, strerror(errno));
-        return ENVPROV_R_PIN_MISSING;
-    }
-    /* Read one byte more than allowed (plus a CRLF) to detect "too long". */
-    while (got < ENVTPM_MAX_AUTH + 3) {
-        ssize_t n = read(fd, buf + got, ENVTPM_MAX_AUTH + 3 - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            close(fd);
-            ENVPROV_RAISE(ENVPROV_R_PIN_MISSING, "TPM auth value: cannot read pin file %s",
-                          path);
-            return ENVPROV_R_PIN_MISSING;
-        }
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    *len = got;
-    return ENVPROV_R_OK;
-}
-
 int envtpm_pin_read(const char *source, unsigned char **auth, size_t *len)
 {
-    unsigned char *buf;
+    char *buf = NULL;
     size_t n = 0;
-    int r = ENVPROV_R_OK;
+    int r = envcore_pin_read(source, "TPM auth value", 0, &buf, &n);
 
     *auth = NULL;
     *len = 0;
-    buf = envelope_secmem_alloc(ENVTPM_MAX_AUTH + 4);
-    if (buf == NULL) {
-        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "TPM auth value: out of secure memory");
-        return ENVPROV_R_INTERNAL;
-    }
-    if (source != NULL && strncmp(source, "file:", 5) == 0) {
-        r = from_file(source + 5, buf, &n);
-    } else if (source != NULL && strncmp(source, "env:", 4) == 0) {
-        const char *v = secure_getenv(source + 4);
-        if (v == NULL) {
-            ENVPROV_RAISE(ENVPROV_R_PIN_MISSING,
-                          "TPM auth value: environment variable %s is not set", source + 4);
-            r = ENVPROV_R_PIN_MISSING;
-        } else {
-            n = strnlen(v, ENVTPM_MAX_AUTH + 3);
-            memcpy(buf, v, n);
-        }
-    } else {
-        ENVPROV_RAISE(ENVPROV_R_BAD_CONFIG,
-                      "TPM pin source must be file:PATH or env:NAME");
-        r = ENVPROV_R_BAD_CONFIG;
-    }
-    if (r == ENVPROV_R_OK) {
-        if (n > 0 && buf[n - 1] == '\n')
-            n--;
-        if (n > 0 && buf[n - 1] == '\r')
-            n--;
-        if (n > ENVTPM_MAX_AUTH) {
-            ENVPROV_RAISE(ENVPROV_R_BAD_ARGUMENT,
-                          "TPM auth value longer than %d bytes; the TPM would refuse it",
-                          ENVTPM_MAX_AUTH);
-            r = ENVPROV_R_BAD_ARGUMENT;
-        }
-    }
-    if (r != ENVPROV_R_OK) {
-        envelope_secmem_free(buf);
+    if (r != ENVCORE_R_OK)
         return r;
+    if (n > ENVTPM_MAX_AUTH) {
+        envelope_secmem_free(buf);
+        ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT,
+                      "TPM auth value longer than %d bytes; the TPM would refuse it",
+                      ENVTPM_MAX_AUTH);
+        return ENVCORE_R_BAD_ARGUMENT;
     }
-    *auth = buf;
+    *auth = (unsigned char *)buf;
     *len = n;
-    return ENVPROV_R_OK;
-}
-
-static unsigned char *fp_key;
-static pthread_once_t fp_once = PTHREAD_ONCE_INIT;
-
-static void fp_key_init(void)
-{
-    unsigned char *k = envelope_secmem_alloc(32);
-    if (k != NULL && RAND_bytes(k, 32) == 1)
-        fp_key = k;
-    else
-        envelope_secmem_free(k);
-}
-
-int envtpm_auth_fingerprint(const unsigned char *auth, size_t len, unsigned char out[32])
-{
-    static const unsigned char empty[1];
-    unsigned int n = 0;
-    pthread_once(&fp_once, fp_key_init);
-    return fp_key != NULL
-           && HMAC(EVP_sha256(), fp_key, 32, auth != NULL ? auth : empty, len, out, &n) != NULL
-           && n == 32;
+    return ENVCORE_R_OK;
 }
 
 static int fingerprint_of(const struct envtpm_key *k, unsigned char fp[32])
 {
-    return envtpm_auth_fingerprint(k->auth, k->auth != NULL ? k->auth_len : 0, fp);
+    return envcore_secret_fingerprint(k->auth, k->auth != NULL ? k->auth_len : 0, fp);
 }
 
 void envtpm_auth_rejected(struct envtpm_ctx *t, const struct envtpm_key *k)

@@ -59,31 +59,31 @@ int envtpm_pub_check_kek(const TPMT_PUBLIC *p)
                        TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_DECRYPT;
 
     if ((a & need) != need) {
-        ENVPROV_RAISE(ENVPROV_R_KEY_NOT_SAFE,
+        ENVCORE_RAISE(ENVCORE_R_KEY_NOT_SAFE,
                       "TPM key is not a safe KEK: it must be fixedtpm|fixedparent|"
                       "sensitivedataorigin|decrypt (a duplicable or imported key can "
                       "exist outside this TPM)");
-        return ENVPROV_R_KEY_NOT_SAFE;
+        return ENVCORE_R_KEY_NOT_SAFE;
     }
     if (a & (TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT)) {
-        ENVPROV_RAISE(ENVPROV_R_KEY_NOT_SAFE,
+        ENVCORE_RAISE(ENVCORE_R_KEY_NOT_SAFE,
                       "TPM key is not a KEK: restricted or signing keys are refused");
-        return ENVPROV_R_KEY_NOT_SAFE;
+        return ENVCORE_R_KEY_NOT_SAFE;
     }
     if (p->nameAlg != TPM2_ALG_SHA256) {
-        ENVPROV_RAISE(ENVPROV_R_MECHANISM_NOT_SUPPORTED, "TPM key: name algorithm must be "
+        ENVCORE_RAISE(ENVCORE_R_MECHANISM_NOT_SUPPORTED, "TPM key: name algorithm must be "
                                                          "sha256");
-        return ENVPROV_R_MECHANISM_NOT_SUPPORTED;
+        return ENVCORE_R_MECHANISM_NOT_SUPPORTED;
     }
     if (p->type == TPM2_ALG_ECC) {
         TPMI_ALG_ECC_SCHEME s = p->parameters.eccDetail.scheme.scheme;
         if (p->parameters.eccDetail.curveID != TPM2_ECC_NIST_P256 ||
             (s != TPM2_ALG_NULL && s != TPM2_ALG_ECDH)) {
-            ENVPROV_RAISE(ENVPROV_R_MECHANISM_NOT_SUPPORTED,
+            ENVCORE_RAISE(ENVCORE_R_MECHANISM_NOT_SUPPORTED,
                           "TPM ECC key: only NIST P-256 keys for ECDH are KEKs");
-            return ENVPROV_R_MECHANISM_NOT_SUPPORTED;
+            return ENVCORE_R_MECHANISM_NOT_SUPPORTED;
         }
-        return ENVPROV_R_OK;
+        return ENVCORE_R_OK;
     }
     if (p->type == TPM2_ALG_RSA) {
         TPMI_ALG_RSA_SCHEME s = p->parameters.rsaDetail.scheme.scheme;
@@ -93,15 +93,15 @@ int envtpm_pub_check_kek(const TPMT_PUBLIC *p)
             (s != TPM2_ALG_NULL && s != TPM2_ALG_OAEP) ||
             (s == TPM2_ALG_OAEP &&
              p->parameters.rsaDetail.scheme.details.oaep.hashAlg != TPM2_ALG_SHA256)) {
-            ENVPROV_RAISE(ENVPROV_R_MECHANISM_NOT_SUPPORTED,
+            ENVCORE_RAISE(ENVCORE_R_MECHANISM_NOT_SUPPORTED,
                           "TPM RSA key: need >= 2048 bits and scheme null or oaep-sha256 "
                           "(PKCS#1 v1.5 keys are refused)");
-            return ENVPROV_R_MECHANISM_NOT_SUPPORTED;
+            return ENVCORE_R_MECHANISM_NOT_SUPPORTED;
         }
-        return ENVPROV_R_OK;
+        return ENVCORE_R_OK;
     }
-    ENVPROV_RAISE(ENVPROV_R_MECHANISM_NOT_SUPPORTED, "TPM key: neither ECC nor RSA");
-    return ENVPROV_R_MECHANISM_NOT_SUPPORTED;
+    ENVCORE_RAISE(ENVCORE_R_MECHANISM_NOT_SUPPORTED, "TPM key: neither ECC nor RSA");
+    return ENVCORE_R_MECHANISM_NOT_SUPPORTED;
 }
 
 /* TPM ECC coordinates may come without leading zero bytes; left-pad. */
@@ -114,7 +114,7 @@ static int put_coord(unsigned char *dst, const TPM2B_ECC_PARAMETER *c)
     return 1;
 }
 
-/* type by OID (common/keytype_names.h): a registered ENGINE must not take
+/* type by OID (core/keytype_names.h): a registered ENGINE must not take
  * the context */
 static EVP_PKEY *from_params(OSSL_LIB_CTX *libctx, const char *type, OSSL_PARAM *params)
 {
@@ -169,8 +169,8 @@ done:
     BN_free(n);
     BN_free(e);
     if (!ok) {
-        ENVPROV_RAISE(ENVPROV_R_BAD_BLOB, "TPM key: its public area is not a valid key");
-        return ENVPROV_R_BAD_BLOB;
+        ENVCORE_RAISE(ENVCORE_R_BAD_BLOB, "TPM key: its public area is not a valid key");
+        return ENVCORE_R_BAD_BLOB;
     }
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }

@@ -246,7 +246,7 @@ int envtpm_salt_make(OSSL_LIB_CTX *libctx, const TPMT_PUBLIC *pub, TPM2B_ENCRYPT
     memset(salt, 0, sizeof(*salt));
     if (pub->nameAlg != TPM2_ALG_SHA256 ||
         (pub->type != TPM2_ALG_ECC && pub->type != TPM2_ALG_RSA))
-        return ENVPROV_R_MECHANISM_NOT_SUPPORTED;
+        return ENVCORE_R_MECHANISM_NOT_SUPPORTED;
     /* ESYS takes the salt as the bind key's auth value (tpm_session.c),
      * and auth values lose trailing zero bytes (Part 1 §19.6.4): a salt
      * ending in 0x00 would give ESYS a different session key than the TPM.
@@ -264,8 +264,8 @@ int envtpm_salt_make(OSSL_LIB_CTX *libctx, const TPMT_PUBLIC *pub, TPM2B_ENCRYPT
     if (!ok) {
         OPENSSL_cleanse(salt, sizeof(*salt));
         memset(enc, 0, sizeof(*enc));
-        return ENVPROV_R_INTERNAL;
+        return ENVCORE_R_INTERNAL;
     }
     salt->size = SALT_LEN;
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }

@@ -107,7 +107,7 @@ static TSS2_RC front_transmit(TSS2_TCTI_CONTEXT *ctx, size_t size, const uint8_t
         return Tss2_Tcti_Transmit(f->inner, size, cmd);
     r = envtpm_sas_rewrite_cmd(&f->rw, cmd, size, buf, sizeof(buf), &n);
     if (r < 0) {
-        envprov_debug("tpm2: refusing to send a malformed StartAuthSession of ours");
+        envcore_debug("tpm2: refusing to send a malformed StartAuthSession of ours");
         return TSS2_TCTI_RC_BAD_VALUE;
     }
     if (r == 0)
@@ -195,20 +195,20 @@ int envtpm_start_salted(struct envtpm_ctx *t, TPM2_SE type, int bind_srk, ESYS_T
     *out = ESYS_TR_NONE;
     memset(&empty, 0, sizeof(empty));
     if (f == NULL || t->srk_pub.type == TPM2_ALG_NULL || t->srk_pub.type == 0) {
-        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "TPM: no verified SRK to salt the session with");
-        return ENVPROV_R_INTERNAL;
+        ENVCORE_RAISE(ENVCORE_R_INTERNAL, "TPM: no verified SRK to salt the session with");
+        return ENVCORE_R_INTERNAL;
     }
     r = envtpm_salt_make(t->libctx, &t->srk_pub, &f->rw.salt, &salt);
-    if (r != ENVPROV_R_OK) {
-        ENVPROV_RAISE(r, "TPM: computing the session salt failed (SRK type or curve not "
+    if (r != ENVCORE_R_OK) {
+        ENVCORE_RAISE(r, "TPM: computing the session salt failed (SRK type or curve not "
                          "supported?)");
         return r;
     }
     f->rw.nonce.size = 32;
     if (RAND_bytes_ex(t->libctx, f->rw.nonce.buffer, 32, 0) != 1) {
         OPENSSL_cleanse(&salt, sizeof(salt));
-        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "TPM: no random bytes for the session nonce");
-        return ENVPROV_R_INTERNAL;
+        ENVCORE_RAISE(ENVCORE_R_INTERNAL, "TPM: no random bytes for the session nonce");
+        return ENVCORE_R_INTERNAL;
     }
     f->rw.tpm_key = ENVTPM_SRK_HANDLE;
     f->rw.bind_esys = ENVTPM_SRK_HANDLE;
@@ -233,9 +233,9 @@ int envtpm_start_salted(struct envtpm_ctx *t, TPM2_SE type, int bind_srk, ESYS_T
         if (rc == TSS2_RC_SUCCESS)
             envtpm_flush(t, *out);
         *out = ESYS_TR_NONE;
-        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "TPM: could not reset the SRK's auth value after "
+        ENVCORE_RAISE(ENVCORE_R_INTERNAL, "TPM: could not reset the SRK's auth value after "
                                           "starting a session; reconnecting");
-        return ENVPROV_R_INTERNAL;
+        return ENVCORE_R_INTERNAL;
     }
     if (rc != TSS2_RC_SUCCESS) {
         *out = ESYS_TR_NONE;
@@ -245,8 +245,8 @@ int envtpm_start_salted(struct envtpm_ctx *t, TPM2_SE type, int bind_srk, ESYS_T
         /* never expected: the TPM would hold an unsalted session */
         envtpm_flush(t, *out);
         *out = ESYS_TR_NONE;
-        ENVPROV_RAISE(ENVPROV_R_INTERNAL, "TPM: the session was not started salted; refusing it");
-        return ENVPROV_R_INTERNAL;
+        ENVCORE_RAISE(ENVCORE_R_INTERNAL, "TPM: the session was not started salted; refusing it");
+        return ENVCORE_R_INTERNAL;
     }
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }

@@ -46,15 +46,15 @@ int envtpm_public_name(const TPMT_PUBLIC *pub, unsigned char *name, size_t *len)
 
     /* Part 1 §16: Name = nameAlg || H_nameAlg(TPMT_PUBLIC). */
     if (pub->nameAlg != TPM2_ALG_SHA256)
-        return ENVPROV_R_MECHANISM_NOT_SUPPORTED;
+        return ENVCORE_R_MECHANISM_NOT_SUPPORTED;
     if (Tss2_MU_TPMT_PUBLIC_Marshal(pub, buf, sizeof(buf), &off) != TSS2_RC_SUCCESS)
-        return ENVPROV_R_INTERNAL;
+        return ENVCORE_R_INTERNAL;
     name[0] = (unsigned char)(TPM2_ALG_SHA256 >> 8);
     name[1] = (unsigned char)(TPM2_ALG_SHA256 & 0xff);
     if (!EVP_Digest(buf, off, name + 2, &dlen, EVP_sha256(), NULL))
-        return ENVPROV_R_INTERNAL;
+        return ENVCORE_R_INTERNAL;
     *len = 2 + dlen;
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 /* Creates the SRK (owner hierarchy, empty owner auth) and persists it. */
@@ -72,9 +72,9 @@ static int create_srk(struct envtpm_ctx *t)
                      ESYS_TR_NONE, &sens, &tmpl, &outside, &pcrs, &obj, NULL, NULL, NULL, NULL);
     if (rc != TSS2_RC_SUCCESS) {
         int reason = envtpm_rc_reason(rc);
-        if (reason == ENVPROV_R_PIN_INCORRECT)
-            reason = ENVPROV_R_ACCESS_DENIED;
-        ENVPROV_RAISE(reason,
+        if (reason == ENVCORE_R_PIN_INCORRECT)
+            reason = ENVCORE_R_ACCESS_DENIED;
+        ENVCORE_RAISE(reason,
                       "TPM: no SRK at 0x81000001 and creating one failed (owner "
                       "authorization set?); provision it with `tpm2_createprimary -C o -G ecc "
                       "-c srk.ctx && tpm2_evictcontrol -C o -c srk.ctx 0x81000001`");
@@ -89,8 +89,8 @@ static int create_srk(struct envtpm_ctx *t)
         return envtpm_raise_rc(envtpm_rc_reason(rc), "persisting the SRK at 0x81000001", rc);
     if (persistent != ESYS_TR_NONE)
         (void)ENVTPM_ESYS(t, Esys_TR_Close, &persistent);
-    envprov_debug("tpm2: created the SRK at 0x81000001");
-    return ENVPROV_R_OK;
+    envcore_debug("tpm2: created the SRK at 0x81000001");
+    return ENVCORE_R_OK;
 }
 
 int envtpm_srk_verify(const unsigned char *expect, size_t expect_len, int pinned,
@@ -104,40 +104,40 @@ int envtpm_srk_verify(const unsigned char *expect, size_t expect_len, int pinned
     if ((pub->objectAttributes & need) != need ||
         (pub->objectAttributes & TPMA_OBJECT_SIGN_ENCRYPT) ||
         (pub->type != TPM2_ALG_ECC && pub->type != TPM2_ALG_RSA)) {
-        ENVPROV_RAISE(ENVPROV_R_KEY_NOT_SAFE,
+        ENVCORE_RAISE(ENVCORE_R_KEY_NOT_SAFE,
                       "TPM: the object at 0x81000001 is not a storage key (restricted, "
                       "decrypt, fixedTPM); refusing to use it as the SRK");
-        return ENVPROV_R_KEY_NOT_SAFE;
+        return ENVCORE_R_KEY_NOT_SAFE;
     }
     /* Our own hash of the public area we check, not the name the TPM says. */
-    if (envtpm_public_name(pub, computed, &clen) != ENVPROV_R_OK || reported == NULL ||
+    if (envtpm_public_name(pub, computed, &clen) != ENVCORE_R_OK || reported == NULL ||
         clen != reported->size || CRYPTO_memcmp(computed, reported->name, clen) != 0) {
-        ENVPROV_RAISE(ENVPROV_R_KEY_NOT_SAFE, "TPM: the SRK's name does not match its "
+        ENVCORE_RAISE(ENVCORE_R_KEY_NOT_SAFE, "TPM: the SRK's name does not match its "
                                               "public area");
-        return ENVPROV_R_KEY_NOT_SAFE;
+        return ENVCORE_R_KEY_NOT_SAFE;
     }
     /* The attribute checks above are about the key the salt goes to only if
      * both reads returned the same public area (same name = same area). */
     if (handle_len != clen || CRYPTO_memcmp(handle_name, computed, clen) != 0) {
-        ENVPROV_RAISE(ENVPROV_R_KEY_NOT_SAFE,
+        ENVCORE_RAISE(ENVCORE_R_KEY_NOT_SAFE,
                       "TPM: two reads of the SRK at 0x81000001 returned different keys (an "
                       "interposer on the TPM bus?); refusing to use it");
-        return ENVPROV_R_KEY_NOT_SAFE;
+        return ENVCORE_R_KEY_NOT_SAFE;
     }
     if (expect_len != 0 &&
         (expect_len != handle_len || CRYPTO_memcmp(expect, handle_name, handle_len) != 0)) {
         if (pinned)
-            ENVPROV_RAISE(ENVPROV_R_KEY_NOT_SAFE,
+            ENVCORE_RAISE(ENVCORE_R_KEY_NOT_SAFE,
                           "TPM: the SRK at 0x81000001 is not the one pinned in tpm2-srk-name "
                           "(substituted key or cleared TPM); refusing to use it");
         else
-            ENVPROV_RAISE(ENVPROV_R_KEY_NOT_SAFE,
+            ENVCORE_RAISE(ENVCORE_R_KEY_NOT_SAFE,
                           "TPM: the SRK at 0x81000001 changed since this process first "
                           "connected (substituted key or cleared TPM); refusing to use it. "
                           "Pin the right one with tpm2-srk-name");
-        return ENVPROV_R_KEY_NOT_SAFE;
+        return ENVCORE_R_KEY_NOT_SAFE;
     }
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 /*
@@ -159,11 +159,11 @@ static int check_srk(struct envtpm_ctx *t)
 
     rc = ENVTPM_ESYS(t, Esys_TR_GetName, t->srk, &stored);
     if (rc != TSS2_RC_SUCCESS)
-        return envtpm_raise_rc(ENVPROV_R_INTERNAL, "reading the SRK handle's name", rc);
+        return envtpm_raise_rc(ENVCORE_R_INTERNAL, "reading the SRK handle's name", rc);
     if (stored->size > ENVTPM_MAX_NAME) {
         Esys_Free(stored);
-        ENVPROV_RAISE(ENVPROV_R_KEY_NOT_SAFE, "TPM: the SRK's name is too long");
-        return ENVPROV_R_KEY_NOT_SAFE;
+        ENVCORE_RAISE(ENVCORE_R_KEY_NOT_SAFE, "TPM: the SRK's name is too long");
+        return ENVCORE_R_KEY_NOT_SAFE;
     }
     rc = ENVTPM_ESYS(t, Esys_ReadPublic, t->srk, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub,
                      &name, NULL);
@@ -179,7 +179,7 @@ static int check_srk(struct envtpm_ctx *t)
     }
     r = envtpm_srk_verify(expect, expect_len, t->srk_pin_len != 0, stored->name, stored->size,
                           &pub->publicArea, name);
-    if (r == ENVPROV_R_OK) {
+    if (r == ENVCORE_R_OK) {
         memcpy(t->srk_name, stored->name, stored->size);
         t->srk_name_len = stored->size;
         /* same name as the checked one, so the same area: salts go to it */
@@ -201,16 +201,16 @@ int envtpm_policy_session(struct envtpm_ctx *t, TPM2_SE type, ESYS_TR *out)
     if (!trial) {
         /* salted to the SRK, unbound (tpm_session.c) */
         int r = envtpm_start_salted(t, type, 0, out);
-        if (r != ENVPROV_R_OK)
+        if (r != ENVCORE_R_OK)
             return r;
         rc = ENVTPM_ESYS(t, Esys_TRSess_SetAttributes, *out,
                          TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION, 0xff);
         if (rc != TSS2_RC_SUCCESS) {
             envtpm_flush(t, *out);
             *out = ESYS_TR_NONE;
-            return envtpm_raise_rc(ENVPROV_R_INTERNAL, "setting session attributes", rc);
+            return envtpm_raise_rc(ENVCORE_R_INTERNAL, "setting session attributes", rc);
         }
-        return ENVPROV_R_OK;
+        return ENVCORE_R_OK;
     }
     /* A trial session computes a digest and authorises nothing: no salt. */
     rc = ENVTPM_ESYS(t, Esys_StartAuthSession, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
@@ -219,7 +219,7 @@ int envtpm_policy_session(struct envtpm_ctx *t, TPM2_SE type, ESYS_TR *out)
         *out = ESYS_TR_NONE;
         return envtpm_raise_rc(envtpm_rc_reason(rc), "starting a trial session", rc);
     }
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 static int start_session(struct envtpm_ctx *t)
@@ -234,7 +234,7 @@ static int start_session(struct envtpm_ctx *t)
      * so one session (≈ 3.7 ms to start) serves every call. The salt is
      * ours, not ESYS's (tpm_session.c). */
     r = envtpm_start_salted(t, TPM2_SE_HMAC, 1, &t->session);
-    if (r != ENVPROV_R_OK) {
+    if (r != ENVCORE_R_OK) {
         t->session = ESYS_TR_NONE;
         return r;
     }
@@ -243,9 +243,9 @@ static int start_session(struct envtpm_ctx *t)
     if (rc != TSS2_RC_SUCCESS) {
         envtpm_flush(t, t->session);
         t->session = ESYS_TR_NONE;
-        return envtpm_raise_rc(ENVPROV_R_INTERNAL, "setting session attributes", rc);
+        return envtpm_raise_rc(ENVCORE_R_INTERNAL, "setting session attributes", rc);
     }
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 int envtpm_srk_setup(struct envtpm_ctx *t)
@@ -255,9 +255,9 @@ int envtpm_srk_setup(struct envtpm_ctx *t)
 
     rc = ENVTPM_ESYS(t, Esys_TR_FromTPMPublic, ENVTPM_SRK_HANDLE, ESYS_TR_NONE, ESYS_TR_NONE,
                      ESYS_TR_NONE, &t->srk);
-    if (rc != TSS2_RC_SUCCESS && envtpm_rc_reason(rc) == ENVPROV_R_OBJECT_NOT_FOUND) {
+    if (rc != TSS2_RC_SUCCESS && envtpm_rc_reason(rc) == ENVCORE_R_OBJECT_NOT_FOUND) {
         r = create_srk(t);
-        if (r != ENVPROV_R_OK)
+        if (r != ENVCORE_R_OK)
             return r;
         rc = ENVTPM_ESYS(t, Esys_TR_FromTPMPublic, ENVTPM_SRK_HANDLE, ESYS_TR_NONE,
                          ESYS_TR_NONE, ESYS_TR_NONE, &t->srk);
@@ -267,7 +267,7 @@ int envtpm_srk_setup(struct envtpm_ctx *t)
         return envtpm_raise_rc(envtpm_rc_reason(rc), "opening the SRK at 0x81000001", rc);
     }
     r = check_srk(t);
-    if (r != ENVPROV_R_OK)
+    if (r != ENVCORE_R_OK)
         return r;
     return start_session(t);
 }

@@ -85,11 +85,11 @@ static int parse_handle(const char *v, size_t n, uint32_t *h)
 
 static int bad_uri(const char *why)
 {
-    ENVPROV_RAISE(ENVPROV_R_BAD_URI,
+    ENVCORE_RAISE(ENVCORE_R_BAD_URI,
                   "tpm2 URI: %s; expected tpm2:handle=0x81xxxxxx or tpm2:file=PATH, "
                   "optionally ;pcrs=sha256:0,7 and ;pin-source=file:PATH|env:NAME",
                   why);
-    return ENVPROV_R_BAD_URI;
+    return ENVCORE_R_BAD_URI;
 }
 
 static int set_string(char **dst, const char *v, size_t n, const char *attr)
@@ -107,13 +107,13 @@ static int set_string(char **dst, const char *v, size_t n, const char *attr)
     *dst = pct_decode(v, n);
     if (*dst == NULL)
         return bad_uri("bad percent-encoding or control character in a value");
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 int envtpm_uri_parse(const char *uri, envtpm_uri *u)
 {
     const char *p, *end;
-    int r = ENVPROV_R_OK;
+    int r = ENVCORE_R_OK;
     size_t len;
 
     memset(u, 0, sizeof(*u));
@@ -128,7 +128,7 @@ int envtpm_uri_parse(const char *uri, envtpm_uri *u)
     end = uri + len;
     if (p == end)
         return bad_uri("no attributes");
-    while (p < end && r == ENVPROV_R_OK) {
+    while (p < end && r == ENVCORE_R_OK) {
         const char *semi = memchr(p, ';', (size_t)(end - p));
         const char *aend = semi != NULL ? semi : end;
         const char *eq = memchr(p, '=', (size_t)(aend - p));
@@ -160,20 +160,20 @@ int envtpm_uri_parse(const char *uri, envtpm_uri *u)
             r = bad_uri("unknown attribute");
         }
         p = semi != NULL ? semi + 1 : end;
-        if (semi != NULL && p == end && r == ENVPROV_R_OK)
+        if (semi != NULL && p == end && r == ENVCORE_R_OK)
             r = bad_uri("trailing ';'");
     }
-    if (r == ENVPROV_R_OK && u->has_handle == (u->file != NULL))
+    if (r == ENVCORE_R_OK && u->has_handle == (u->file != NULL))
         r = bad_uri("give exactly one of handle= and file=");
-    if (r == ENVPROV_R_OK && u->has_handle && u->handle == ENVTPM_SRK_HANDLE)
+    if (r == ENVCORE_R_OK && u->has_handle && u->handle == ENVTPM_SRK_HANDLE)
         r = bad_uri("0x81000001 is the SRK, not a KEK");
-    if (r == ENVPROV_R_OK && u->pcrs != NULL) {
+    if (r == ENVCORE_R_OK && u->pcrs != NULL) {
         TPML_PCR_SELECTION sel;
         r = envtpm_pcrs_parse(u->pcrs, &sel);
-        if (r != ENVPROV_R_OK)
+        if (r != ENVCORE_R_OK)
             r = bad_uri("bad pcrs= value");
     }
-    if (r != ENVPROV_R_OK)
+    if (r != ENVCORE_R_OK)
         envtpm_uri_clear(u);
     return r;
 }

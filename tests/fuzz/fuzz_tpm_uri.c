@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s[size] = '\0';
     envtpm_uri u;
     memset(&u, 0, sizeof(u));
-    if (envtpm_uri_parse(s, &u) == ENVPROV_R_OK)
+    if (envtpm_uri_parse(s, &u) == ENVCORE_R_OK)
         envtpm_uri_clear(&u);
     ERR_clear_error();
     free(s);

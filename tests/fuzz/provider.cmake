@@ -2,5 +2,5 @@ add_executable(fuzz_wrapblob ${CMAKE_CURRENT_LIST_DIR}/fuzz_wrapblob.c ${PROJECT
 target_include_directories(fuzz_wrapblob PRIVATE ${PROJECT_SOURCE_DIR}/provider)
 target_compile_options(fuzz_wrapblob PRIVATE -fsanitize=fuzzer,address,undefined)
 target_link_options(fuzz_wrapblob PRIVATE -fsanitize=fuzzer,address,undefined)
-target_link_libraries(fuzz_wrapblob PRIVATE PkgConfig::OPENSSL)
+target_link_libraries(fuzz_wrapblob PRIVATE envelope_core PkgConfig::OPENSSL)
 set_target_properties(fuzz_wrapblob PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/fuzz)

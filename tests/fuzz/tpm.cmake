@@ -1,19 +1,14 @@
 # libFuzzer targets for the TPM backend's parsers (clang, ENVELOPE_WITH_FUZZ).
 # The parser sources are compiled into each target so coverage reaches them;
-# the test shims stand in for the provider's error and key functions.
+# core/ gives the error and key functions.
 if(TARGET envelope_tpm AND ENVELOPE_WITH_FUZZ)
   pkg_check_modules(TSS2MU_FUZZ REQUIRED IMPORTED_TARGET tss2-mu tss2-esys)
-  add_library(envtpm_fuzz_shims STATIC ${ENVELOPE_TEST_ROOT}/unit/tpm_test_shims.c)
-  target_include_directories(envtpm_fuzz_shims PUBLIC ${ENVELOPE_TEST_ROOT}/unit
-    ${PROJECT_SOURCE_DIR}/tpm ${PROJECT_SOURCE_DIR}/provider ${PROJECT_SOURCE_DIR}/include
-    ${PROJECT_SOURCE_DIR}/common)
-  target_link_libraries(envtpm_fuzz_shims PUBLIC envelope_tpm PkgConfig::TSS2MU_FUZZ PkgConfig::OPENSSL)
   foreach(t uri keyfile)
     add_executable(fuzz_tpm_${t} ${CMAKE_CURRENT_LIST_DIR}/fuzz_tpm_${t}.c
       ${PROJECT_SOURCE_DIR}/tpm/tpm_${t}.c)
     target_compile_options(fuzz_tpm_${t} PRIVATE -fsanitize=fuzzer,address,undefined)
     target_link_options(fuzz_tpm_${t} PRIVATE -fsanitize=fuzzer,address,undefined)
-    target_link_libraries(fuzz_tpm_${t} PRIVATE envtpm_fuzz_shims envelope_warnings)
+    target_link_libraries(fuzz_tpm_${t} PRIVATE envelope_tpm PkgConfig::TSS2MU_FUZZ envelope_warnings)
     set_target_properties(fuzz_tpm_${t} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/fuzz)
   endforeach()
 endif()

@@ -16,10 +16,17 @@ if(TARGET envelope_kms_pkcs11)
     set(KMS_PROVIDER_TEST provider cli_kek)
   endif()
   foreach(t pkcs11_tool semantics identity restart failover config faults text listing ${KMS_PROVIDER_TEST})
-    if(EXISTS ${ENVELOPE_TEST_ROOT}/integration/kms_${t}.sh)
-      add_test(NAME kms_${t} COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/kms_${t}.sh)
-      set_tests_properties(kms_${t} PROPERTIES ENVIRONMENT "${KMS_IT_ENV}" TIMEOUT 300
-        LABELS "kms;integration")
+    # the bridge alone: kms.pykmip.*; through the provider: provider.mixed.*
+    # (SoftHSM2 next to the bridge) and cli.pykmip.*
+    string(REPLACE "_" "-" _what ${t})
+    set(_name kms.pykmip.${_what})
+    if(t STREQUAL "provider")
+      set(_name provider.mixed.kms-and-hsm)
+    elseif(t STREQUAL "cli_kek")
+      set(_name cli.pykmip.kek)
     endif()
+    add_test(NAME ${_name} COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/kms_${t}.sh)
+    set_tests_properties(${_name} PROPERTIES ENVIRONMENT "${KMS_IT_ENV}" TIMEOUT 300
+      LABELS "kms;pykmip;integration")
   endforeach()
 endif()

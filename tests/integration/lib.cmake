@@ -1,4 +1,4 @@
-# Integration tests of the envelope CLI and libenvelope (issue 3), with
+# Integration tests of the envelope CLI and libenvelope, with
 # real openssl and the independent Python decoder. Included from
 # tests/integration/CMakeLists.txt.
 if(TARGET envelope_cli)
@@ -7,9 +7,9 @@ if(TARGET envelope_cli)
   else()
     set(_cli_env "ENVELOPE_SANITIZED=0")
   endif()
-  add_test(NAME cli_basic COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_basic.sh
+  add_test(NAME cli.file.basic COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_basic.sh
            $<TARGET_FILE:envelope_cli> ${ENVELOPE_TEST_ROOT}/reference/envelope_decode.py)
-  add_test(NAME cli_large_stream COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_large.sh
+  add_test(NAME cli.file.large-stream COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_large.sh
            $<TARGET_FILE:envelope_cli>)
   # FAULT INJECTOR (tests/fault/no_tmpfile.c): open(O_TMPFILE) fails as on
   # a filesystem without it, so the output file's fallback runs. Built
@@ -19,17 +19,17 @@ if(TARGET envelope_cli)
   target_compile_options(no_tmpfile PRIVATE -Wall -Wextra -Werror -U_FORTIFY_SOURCE)
   target_compile_definitions(no_tmpfile PRIVATE _GNU_SOURCE)
   target_link_libraries(no_tmpfile PRIVATE ${CMAKE_DL_LIBS})
-  add_test(NAME cli_output COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_output.sh
+  add_test(NAME cli.file.output COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_output.sh
            $<TARGET_FILE:envelope_cli> $<TARGET_FILE:no_tmpfile>)
-  set_tests_properties(cli_basic cli_large_stream cli_output PROPERTIES
-    ENVIRONMENT "${_cli_env}" LABELS "lib;cli" TIMEOUT 900)
+  set_tests_properties(cli.file.basic cli.file.large-stream cli.file.output PROPERTIES
+    ENVIRONMENT "${_cli_env}" LABELS "cli;integration" TIMEOUT 900)
 endif()
 
 # With the envelope provider built: KEKs in a real SoftHSM2 token.
 if(TARGET envelope_cli AND TARGET envelope_provider)
-  add_test(NAME cli_softhsm COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_softhsm.sh
+  add_test(NAME cli.softhsm.kek COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_softhsm.sh
            $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
-  add_test(NAME cli_hostile_refs COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_hostile_refs.sh
+  add_test(NAME cli.softhsm.hostile-refs COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_hostile_refs.sh
            $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
   # A copy of the CLI that runs from any folder, for the setuid test: linked
   # with libenvelope's static archive (a setuid program ignores
@@ -39,11 +39,11 @@ if(TARGET envelope_cli AND TARGET envelope_provider)
     ${PROJECT_SOURCE_DIR}/cli/out.c ${PROJECT_SOURCE_DIR}/cli/cmd_encrypt.c
     ${PROJECT_SOURCE_DIR}/cli/cmd_decrypt.c ${PROJECT_SOURCE_DIR}/cli/cmd_inspect.c
     ${PROJECT_SOURCE_DIR}/cli/cmd_kek.c)
-  target_link_libraries(envelope_cli_static PRIVATE envelope_static envelope_common PkgConfig::OPENSSL
+  target_link_libraries(envelope_cli_static PRIVATE envelope_static envelope_secmem PkgConfig::OPENSSL
     envelope_warnings)
-  add_test(NAME cli_setuid_env COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_setuid_env.sh
+  add_test(NAME cli.mixed.setuid-env COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_setuid_env.sh
            $<TARGET_FILE:envelope_cli_static> $<TARGET_FILE_DIR:envelope_provider>)
-  set_tests_properties(cli_softhsm cli_hostile_refs cli_setuid_env PROPERTIES
-    ENVIRONMENT "${_cli_env};${ENVELOPE_TEST_ENV}" LABELS "lib;cli" TIMEOUT 600)
-  set_tests_properties(cli_setuid_env PROPERTIES SKIP_RETURN_CODE 77)
+  set_tests_properties(cli.softhsm.kek cli.softhsm.hostile-refs cli.mixed.setuid-env PROPERTIES
+    ENVIRONMENT "${_cli_env};${ENVELOPE_TEST_ENV}" LABELS "cli;softhsm;integration" TIMEOUT 600)
+  set_tests_properties(cli.mixed.setuid-env PROPERTIES SKIP_RETURN_CODE 77)
 endif()

@@ -15,8 +15,13 @@ set(provider_cases providers-list cms-oaep cms-default cms-v15-refused pkeyutl-a
   evp-teardown coexist-tpm2-openssl coexist-libp11-engine order-warning uri-pin conf-examples
   pkey-export-refused pkey-aes-kek pkey-eq uri-attributes)
 foreach(c ${provider_cases})
-  add_test(NAME provider.${c} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/provider_test.sh ${c})
-  set_tests_properties(provider.${c} PROPERTIES
+  # a case that needs a second key home besides SoftHSM2 is "mixed"
+  set(_kek softhsm)
+  if(c MATCHES "^coexist-tpm2")
+    set(_kek mixed)
+  endif()
+  add_test(NAME provider.${_kek}.${c} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/provider_test.sh ${c})
+  set_tests_properties(provider.${_kek}.${c} PROPERTIES LABELS "provider;softhsm;integration"
     ENVIRONMENT "ENV_PROVIDER_DIR=$<TARGET_FILE_DIR:envelope_provider>;ENV_EVP_BIN=$<TARGET_FILE:provider_evp>;ENV_PKEY_BIN=$<TARGET_FILE:provider_pkey>;${ENVELOPE_TEST_ENV}"
     TIMEOUT 600)
 endforeach()
@@ -29,8 +34,8 @@ target_link_libraries(p11_fault PRIVATE PkgConfig::P11KIT PkgConfig::OPENSSL env
 set(fault_cases iv-token iv-appended session-lost login-lost module-lost device-error device-error-persistent token-removed
   token-swapped)
 foreach(c ${fault_cases})
-  add_test(NAME provider.fault-${c} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/provider_fault.sh ${c})
-  set_tests_properties(provider.fault-${c} PROPERTIES
+  add_test(NAME provider.softhsm.fault-${c} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/provider_fault.sh ${c})
+  set_tests_properties(provider.softhsm.fault-${c} PROPERTIES LABELS "provider;softhsm;integration"
     ENVIRONMENT "ENV_PROVIDER_DIR=$<TARGET_FILE_DIR:envelope_provider>;ENV_EVP_BIN=$<TARGET_FILE:provider_evp>;ENV_FAULT_MODULE=$<TARGET_FILE:p11_fault>;${ENVELOPE_TEST_ENV}"
     TIMEOUT 300)
 endforeach()

@@ -25,7 +25,6 @@
 #include <openssl/store.h>
 
 #include "envelope/provider.h"
-#include "../../provider/errors.h"
 
 #define FAIL(...) do { fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
     fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); ERR_print_errors_fp(stderr); exit(1); } while (0)
@@ -122,21 +121,21 @@ static void kem_roundtrip(const char *uri_var)
         CHECK(memcmp(s1, s2, 32) == 0);
         /* A different AAD, or an AAD where there was none, must fail. */
         CHECK(!kem_unwrap(pk, i ? "tenant=b;table=payments" : "x", blob, bl, s2));
-        expect_reason(ENVPROV_R_AUTHENTICATION_FAILED, "wrong AAD");
+        expect_reason(ENVELOPE_PROV_R_AUTHENTICATION_FAILED, "wrong AAD");
         /* Every single-byte change of the blob fails. */
         for (size_t j = 0; j < bl; j++) {
             blob[j] ^= 0x01;
             if (kem_unwrap(pk, aads[i], blob, bl, s2))
                 FAIL("%s: blob with byte %zu flipped was accepted", uri_var, j);
             int r = envelope_reason();
-            if (r != ENVPROV_R_AUTHENTICATION_FAILED && r != ENVPROV_R_BAD_BLOB)
+            if (r != ENVELOPE_PROV_R_AUTHENTICATION_FAILED && r != ENVELOPE_PROV_R_BAD_BLOB)
                 FAIL("byte %zu flipped: reason %d", j, r);
             blob[j] ^= 0x01;
             if (!strcmp(uri_var, "ENV_RSA_URI") && j > 12)
                 j += 37; /* RSA unwraps are slow on SoftHSM; sample the ciphertext */
         }
         CHECK(!kem_unwrap(pk, aads[i], blob, bl - 1, s2));
-        expect_reason(ENVPROV_R_BAD_BLOB, "truncated blob");
+        expect_reason(ENVELOPE_PROV_R_BAD_BLOB, "truncated blob");
     }
     EVP_PKEY_free(pk);
 }
@@ -171,7 +170,7 @@ static void aead_binding(const char *uri_var)
     CHECK(aead(pk, 0, "context=A", blob, bl, out, &ol) && ol == 32 && memcmp(out, dek, 32) == 0);
     ol = sizeof(out);
     CHECK(!aead(pk, 0, "context=B", blob, bl, out, &ol));
-    expect_reason(ENVPROV_R_AUTHENTICATION_FAILED, "other AAD");
+    expect_reason(ENVELOPE_PROV_R_AUTHENTICATION_FAILED, "other AAD");
     for (size_t j = 0; j < bl; j++) {
         for (int v = 0; v < 3; v++) {
             unsigned char save = blob[j];
@@ -217,7 +216,7 @@ static void test_seal_open(int expect_refused)
     int rc = EVP_OpenInit(c, cipher, ek, eklen, iv, pk);
     if (expect_refused) {
         CHECK(rc != 1);
-        expect_reason(ENVPROV_R_POLICY_REFUSED, "v1.5 refused by policy");
+        expect_reason(ENVELOPE_PROV_R_POLICY_REFUSED, "v1.5 refused by policy");
     } else {
         CHECK(rc == 1);
         int m = 0, ptotal = 0;
@@ -233,7 +232,7 @@ static void test_seal_open(int expect_refused)
          * decode; with a token it fails, and then says nothing more. */
         if (rc == 1)
             FAIL("tampered v1.5 key accepted");
-        expect_reason(ENVPROV_R_AUTHENTICATION_FAILED, "tampered v1.5");
+        expect_reason(ENVELOPE_PROV_R_AUTHENTICATION_FAILED, "tampered v1.5");
     }
     EVP_CIPHER_CTX_free(c);
     free(ek);
@@ -251,12 +250,12 @@ static void expect_load_fails(const char *uri, int reason)
 static void test_not_found(void)
 {
     expect_load_fails("pkcs11:token=envtest;object=no-such-key;type=secret-key",
-                      ENVPROV_R_OBJECT_NOT_FOUND);
+                      ENVELOPE_PROV_R_OBJECT_NOT_FOUND);
 }
 
 static void test_token_absent(void)
 {
-    expect_load_fails("pkcs11:token=no-such-token;object=kek-aes", ENVPROV_R_TOKEN_NOT_PRESENT);
+    expect_load_fails("pkcs11:token=no-such-token;object=kek-aes", ENVELOPE_PROV_R_TOKEN_NOT_PRESENT);
 }
 
 static void test_extractable(int allowed)
@@ -266,25 +265,25 @@ static void test_extractable(int allowed)
         CHECK(pk != NULL);
         EVP_PKEY_free(pk);
     } else {
-        expect_load_fails(env("ENV_WEAK_URI"), ENVPROV_R_KEY_NOT_SAFE);
+        expect_load_fails(env("ENV_WEAK_URI"), ENVELOPE_PROV_R_KEY_NOT_SAFE);
     }
 }
 
 static void test_wrong_pin(void)
 {
-    expect_load_fails(env("ENV_AES_URI"), ENVPROV_R_PIN_INCORRECT);
+    expect_load_fails(env("ENV_AES_URI"), ENVELOPE_PROV_R_PIN_INCORRECT);
     /* The same bad PIN is not offered to the token a second time. */
-    expect_load_fails(env("ENV_AES_URI"), ENVPROV_R_PIN_INCORRECT);
+    expect_load_fails(env("ENV_AES_URI"), ENVELOPE_PROV_R_PIN_INCORRECT);
 }
 
 static void test_bad_uri(void)
 {
-    expect_load_fails("pkcs11:token=envtest;objekt=kek-aes", ENVPROV_R_BAD_URI);
-    expect_load_fails("pkcs11:token=envtest;object=kek-aes;type=cert", ENVPROV_R_BAD_URI);
+    expect_load_fails("pkcs11:token=envtest;objekt=kek-aes", ENVELOPE_PROV_R_BAD_URI);
+    expect_load_fails("pkcs11:token=envtest;object=kek-aes;type=cert", ENVELOPE_PROV_R_BAD_URI);
     /* attributes p11-kit parses must narrow the match, never be ignored */
-    expect_load_fails("pkcs11:slot-id=999;object=kek-aes;type=secret-key", ENVPROV_R_TOKEN_NOT_PRESENT);
-    expect_load_fails("pkcs11:slot-description=nowhere;object=kek-aes", ENVPROV_R_TOKEN_NOT_PRESENT);
-    expect_load_fails("pkcs11:library-manufacturer=nobody;object=kek-aes", ENVPROV_R_BAD_URI);
+    expect_load_fails("pkcs11:slot-id=999;object=kek-aes;type=secret-key", ENVELOPE_PROV_R_TOKEN_NOT_PRESENT);
+    expect_load_fails("pkcs11:slot-description=nowhere;object=kek-aes", ENVELOPE_PROV_R_TOKEN_NOT_PRESENT);
+    expect_load_fails("pkcs11:library-manufacturer=nobody;object=kek-aes", ENVELOPE_PROV_R_BAD_URI);
 }
 
 static void test_fork(void)
@@ -395,7 +394,7 @@ static void test_keygen(const char *type, const char *uri)
     pk = NULL;
     CHECK(EVP_PKEY_keygen_init(c) > 0 && EVP_PKEY_CTX_set_params(c, p) > 0);
     CHECK(EVP_PKEY_generate(c, &pk) <= 0);
-    expect_reason(ENVPROV_R_BAD_ARGUMENT, "duplicate label");
+    expect_reason(ENVELOPE_PROV_R_BAD_ARGUMENT, "duplicate label");
     EVP_PKEY_CTX_free(c);
 }
 
@@ -465,7 +464,7 @@ static void test_roundtrips(int n)
         CHECK(kem_unwrap(pk, "rt", blob, bl, s2) && memcmp(s1, s2, 32) == 0);
         blob[bl - 1] ^= 1;
         CHECK(!kem_unwrap(pk, "rt", blob, bl, s2));
-        expect_reason(ENVPROV_R_AUTHENTICATION_FAILED, "tampered tag");
+        expect_reason(ENVELOPE_PROV_R_AUTHENTICATION_FAILED, "tampered tag");
     }
     EVP_PKEY_free(pk);
 }
@@ -480,10 +479,10 @@ static void test_unwrap_recovers(int persistent)
     size_t bl = sizeof(blob);
     CHECK(kem_wrap(pk, "rt", blob, &bl, s1));
     CHECK(!kem_unwrap(pk, "rt", blob, bl, s2));
-    expect_reason(ENVPROV_R_BACKEND_UNAVAILABLE, "device error");
+    expect_reason(ENVELOPE_PROV_R_BACKEND_UNAVAILABLE, "device error");
     if (persistent) {
         CHECK(!kem_unwrap(pk, "rt", blob, bl, s2));
-        expect_reason(ENVPROV_R_BACKEND_UNAVAILABLE, "device error again");
+        expect_reason(ENVELOPE_PROV_R_BACKEND_UNAVAILABLE, "device error again");
     } else {
         CHECK(kem_unwrap(pk, "rt", blob, bl, s2) && memcmp(s1, s2, 32) == 0);
     }
@@ -526,7 +525,7 @@ int main(int argc, char **argv)
     else if (!strcmp(t, "unwrap-recovers")) test_unwrap_recovers(0);
     else if (!strcmp(t, "unwrap-fails")) test_unwrap_recovers(1);
     else if (!strcmp(t, "token-removed"))
-        expect_load_fails(env("ENV_AES_URI"), ENVPROV_R_TOKEN_NOT_PRESENT);
+        expect_load_fails(env("ENV_AES_URI"), ENVELOPE_PROV_R_TOKEN_NOT_PRESENT);
     else FAIL("unknown test %s", t);
     if (ERR_peek_error() != 0) {
         ERR_print_errors_fp(stderr);

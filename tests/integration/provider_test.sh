@@ -202,7 +202,7 @@ coexist-libp11-engine)
   # hosts that already use an HSM through it have it, and as the openssl
   # app's ENGINE_register_all_complete() does): OpenSSL 3.0 then hands any
   # context for an "RSA"/"EC" key to the engine. Our keys, their software
-  # halves and key creation must keep working (common/keytype_names.h).
+  # halves and key creation must keep working (core/keytype_names.h).
   engine=$(dpkg -L libengine-pkcs11-openssl | grep '/engines-3/pkcs11.so$' | head -1)
   [ -n "$engine" ] || fail "libp11's pkcs11.so engine not found"
   # The software sides (the CA's signature, CMS encryption to the

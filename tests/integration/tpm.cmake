@@ -1,6 +1,6 @@
 # TPM integration tests: the tpm_it program drives envelope_tpm against a
 # real swtpm that tpm_run.sh starts (own ports, own state) for each scenario.
-if(TARGET envelope_tpm AND TARGET envtpm_test_shims)
+if(TARGET envelope_tpm)
   add_executable(tpm_it
     ${ENVELOPE_TEST_ROOT}/integration/tpm_it_main.c
     ${ENVELOPE_TEST_ROOT}/integration/tpm_it_basic.c
@@ -10,12 +10,12 @@ if(TARGET envelope_tpm AND TARGET envtpm_test_shims)
     ${ENVELOPE_TEST_ROOT}/integration/tpm_it_interop.c
     ${ENVELOPE_TEST_ROOT}/integration/tpm_it_engine.c)
   target_include_directories(tpm_it PRIVATE ${ENVELOPE_TEST_ROOT}/integration)
-  target_link_libraries(tpm_it PRIVATE envelope_tpm envtpm_test_shims PkgConfig::CMOCKA
+  target_link_libraries(tpm_it PRIVATE envelope_tpm envelope_test_err PkgConfig::CMOCKA
     envelope_warnings)
   foreach(s basic policy restart traffic interop engine)
-    add_test(NAME integration.tpm.${s}
+    add_test(NAME tpm.swtpm.${s}
       COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/tpm_run.sh ${s} $<TARGET_FILE:tpm_it>)
-    set_tests_properties(integration.tpm.${s} PROPERTIES TIMEOUT 300 LABELS "tpm;swtpm")
+    set_tests_properties(tpm.swtpm.${s} PROPERTIES TIMEOUT 300 LABELS "tpm;swtpm;integration")
   endforeach()
 endif()
 
@@ -28,22 +28,22 @@ if(TARGET envelope_tpm AND TARGET envelope_provider)
   target_include_directories(tpm_prov_evp PRIVATE ${PROJECT_SOURCE_DIR}/include)
   target_link_libraries(tpm_prov_evp PRIVATE PkgConfig::OPENSSL envelope_warnings)
   foreach(c cms pkeyutl-ec evp pcr engine)
-    add_test(NAME integration.tpm.provider-${c}
+    add_test(NAME provider.swtpm.${c}
       COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/tpm_provider.sh ${c}
         $<TARGET_FILE:tpm_it> $<TARGET_FILE:tpm_prov_evp> $<TARGET_FILE_DIR:envelope_provider>)
-    set_tests_properties(integration.tpm.provider-${c} PROPERTIES TIMEOUT 300
-      LABELS "tpm;swtpm" ENVIRONMENT "${ENVELOPE_TEST_ENV}")
+    set_tests_properties(provider.swtpm.${c} PROPERTIES TIMEOUT 300
+      LABELS "provider;swtpm;integration" ENVIRONMENT "${ENVELOPE_TEST_ENV}")
   endforeach()
 endif()
 
 # The envelope CLI with TPM KEKs, alone and mixed with a SoftHSM2 KEK.
 if(TARGET envelope_tpm AND TARGET envelope_provider AND TARGET envelope_cli)
-  add_test(NAME integration.tpm.cli
+  add_test(NAME cli.mixed.tpm
     COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/tpm_cli.sh $<TARGET_FILE:envelope_cli>
       $<TARGET_FILE:tpm_it> $<TARGET_FILE_DIR:envelope_provider>)
-  add_test(NAME integration.tpm.hostile-refs
+  add_test(NAME cli.swtpm.hostile-refs
     COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/tpm_hostile_refs.sh $<TARGET_FILE:envelope_cli>
       $<TARGET_FILE:tpm_it> $<TARGET_FILE_DIR:envelope_provider>)
-  set_tests_properties(integration.tpm.cli integration.tpm.hostile-refs PROPERTIES TIMEOUT 300
-    LABELS "tpm;swtpm;softhsm" ENVIRONMENT "${ENVELOPE_TEST_ENV}")
+  set_tests_properties(cli.mixed.tpm cli.swtpm.hostile-refs PROPERTIES TIMEOUT 300
+    LABELS "cli;swtpm;softhsm;integration" ENVIRONMENT "${ENVELOPE_TEST_ENV}")
 endif()

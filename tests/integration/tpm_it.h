@@ -16,7 +16,7 @@
 
 #include "envtpm.h"
 #include "errors.h"
-#include "tpm_test_shims.h"
+#include "test_err.h"
 
 /* A folder of the scenario's own (TPM_IT_DIR) + name. */
 const char *it_path(const char *name);
@@ -38,8 +38,8 @@ void it_sw_oaep(EVP_PKEY *pub, const unsigned char *label, size_t labellen,
 /* Round trips that assert success; return the reason of a TPM-side failure. */
 void it_ec_roundtrip(struct envtpm_key *k);
 void it_rsa_roundtrip(struct envtpm_key *k);
-int it_ec_try(struct envtpm_key *k);  /* ENVPROV_R_OK if Z matched */
-int it_rsa_try(struct envtpm_key *k); /* ENVPROV_R_OK if the DEK came back */
+int it_ec_try(struct envtpm_key *k);  /* ENVCORE_R_OK if Z matched */
+int it_rsa_try(struct envtpm_key *k); /* ENVCORE_R_OK if the DEK came back */
 
 /* Scenario tables (one per file). */
 extern const struct CMUnitTest it_basic_tests[];

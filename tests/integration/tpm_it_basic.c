@@ -14,7 +14,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
-#include "backend.h"
+#include "envkey.h"
 #include "tpm_it.h"
 
 static void hex(const unsigned char *b, size_t n, char *out)
@@ -34,8 +34,8 @@ static void srk_matches_tpm2_tools(void **state)
     size_t len = 0;
 
     assert_non_null(want);
-    assert_int_equal(envtpm_ctx_connect(t), ENVPROV_R_OK);
-    assert_int_equal(envtpm_srk_name(t, name, &len, sizeof(name)), ENVPROV_R_OK);
+    assert_int_equal(envtpm_ctx_connect(t), ENVCORE_R_OK);
+    assert_int_equal(envtpm_srk_name(t, name, &len, sizeof(name)), ENVCORE_R_OK);
     assert_int_equal(len, 34);
     hex(name, len, got);
     assert_string_equal(got, want);
@@ -50,22 +50,22 @@ static void srk_pin(void **state)
     char wrong[200];
     envtpm_config cfg = { 0 };
 
-    assert_int_equal(envtpm_ctx_connect(t), ENVPROV_R_OK);
+    assert_int_equal(envtpm_ctx_connect(t), ENVCORE_R_OK);
     envtpm_ctx_free(t);
 
     strcpy(wrong, want);
     wrong[10] = wrong[10] == '0' ? '1' : '0';
     t = it_ctx(wrong);
-    tpm_test_reset_reason();
-    assert_int_equal(envtpm_ctx_connect(t), ENVPROV_R_KEY_NOT_SAFE);
-    assert_non_null(strstr(tpm_test_last_message(), "pinned"));
+    test_err_clear();
+    assert_int_equal(envtpm_ctx_connect(t), ENVCORE_R_KEY_NOT_SAFE);
+    assert_non_null(strstr(test_err_message(), "pinned"));
     /* and every operation keeps refusing, it does not fall back */
-    assert_int_equal(envtpm_ctx_connect(t), ENVPROV_R_KEY_NOT_SAFE);
+    assert_int_equal(envtpm_ctx_connect(t), ENVCORE_R_KEY_NOT_SAFE);
     envtpm_ctx_free(t);
 
     cfg.srk_name_hex = "000bxyz";
     t = NULL;
-    assert_int_equal(envtpm_ctx_new(&cfg, &t), ENVPROV_R_BAD_CONFIG);
+    assert_int_equal(envtpm_ctx_new(&cfg, &t), ENVCORE_R_BAD_CONFIG);
     assert_null(t);
 }
 
@@ -77,14 +77,14 @@ static void bad_tcti(void **state)
     setenv(ENVTPM_TCTI_ENV, "swtpm:host=127.0.0.1,port=1", 1);
     t = it_ctx(NULL);
     setenv(ENVTPM_TCTI_ENV, saved, 1);
-    tpm_test_reset_reason();
-    assert_int_equal(envtpm_ctx_connect(t), ENVPROV_R_BACKEND_UNAVAILABLE);
+    test_err_clear();
+    assert_int_equal(envtpm_ctx_connect(t), ENVCORE_R_BACKEND_UNAVAILABLE);
     envtpm_ctx_free(t);
 
     setenv(ENVTPM_TCTI_ENV, "nosuchtcti:foo", 1);
     t = it_ctx(NULL);
     setenv(ENVTPM_TCTI_ENV, saved, 1);
-    assert_int_equal(envtpm_ctx_connect(t), ENVPROV_R_BACKEND_UNAVAILABLE);
+    assert_int_equal(envtpm_ctx_connect(t), ENVCORE_R_BACKEND_UNAVAILABLE);
     envtpm_ctx_free(t);
     free(saved);
 }
@@ -110,8 +110,8 @@ static void ec_handle(void **state)
     envtpm_key_free(k);
 
     /* a taken handle is refused, not overwritten */
-    tpm_test_reset_reason();
-    assert_int_equal(envtpm_key_create(t, "tpm2:handle=0x81000101", &p), ENVPROV_R_BAD_ARGUMENT);
+    test_err_clear();
+    assert_int_equal(envtpm_key_create(t, "tpm2:handle=0x81000101", &p), ENVCORE_R_BAD_ARGUMENT);
     /* the object is visible to tpm2-tools as a decrypt-only, fixed key */
     it_sh("tpm2_readpublic -c 0x81000101 | grep -q 'fixedtpm|fixedparent|sensitivedataorigin|"
           "userwithauth|noda|decrypt'");
@@ -140,32 +140,32 @@ static void rsa_handle(void **state)
     memset(out, 0x55, sizeof(out));
     assert_int_equal(envtpm_rsa_decrypt(k, 1, other, sizeof(other), ct, ctlen, out, &outlen,
                                         sizeof(out)),
-                     ENVPROV_R_AUTHENTICATION_FAILED);
+                     ENVCORE_R_AUTHENTICATION_FAILED);
     assert_int_equal(out[0], 0);
     /* one flipped ciphertext bit: refused */
     ct[100] ^= 1;
     assert_int_equal(envtpm_rsa_decrypt(k, 1, label, sizeof(label), ct, ctlen, out, &outlen,
                                         sizeof(out)),
-                     ENVPROV_R_AUTHENTICATION_FAILED);
+                     ENVCORE_R_AUTHENTICATION_FAILED);
     ct[100] ^= 1;
     /* truncated ciphertext */
     assert_int_equal(envtpm_rsa_decrypt(k, 1, label, sizeof(label), ct, ctlen - 1, out, &outlen,
                                         sizeof(out)),
-                     ENVPROV_R_AUTHENTICATION_FAILED);
+                     ENVCORE_R_AUTHENTICATION_FAILED);
     /* a label the TPM cannot take (no terminating zero) is refused up front */
     assert_int_equal(envtpm_rsa_decrypt(k, 1, label, sizeof(label) - 1, ct, ctlen, out, &outlen,
                                         sizeof(out)),
-                     ENVPROV_R_MECHANISM_NOT_SUPPORTED);
+                     ENVCORE_R_MECHANISM_NOT_SUPPORTED);
     /* our keys fix OAEP-SHA256: PKCS#1 v1.5 is refused */
     assert_int_equal(envtpm_rsa_decrypt(k, 0, NULL, 0, ct, ctlen, out, &outlen, sizeof(out)),
-                     ENVPROV_R_MECHANISM_NOT_SUPPORTED);
+                     ENVCORE_R_MECHANISM_NOT_SUPPORTED);
     /* output buffer too small */
     assert_int_equal(envtpm_rsa_decrypt(k, 1, label, sizeof(label), ct, ctlen, out, &outlen, 16),
-                     ENVPROV_R_BUFFER_TOO_SMALL);
+                     ENVCORE_R_BUFFER_TOO_SMALL);
     /* and it still works after all that */
     assert_int_equal(envtpm_rsa_decrypt(k, 1, label, sizeof(label), ct, ctlen, out, &outlen,
                                         sizeof(out)),
-                     ENVPROV_R_OK);
+                     ENVCORE_R_OK);
     assert_int_equal(outlen, 32);
     assert_memory_equal(out, dek, 32);
     envtpm_key_free(k);
@@ -188,7 +188,7 @@ static void file_keys(void **state)
     assert_int_equal(stat(it_path("ec.pem"), &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
     /* an existing file is never overwritten */
-    assert_int_equal(envtpm_key_create(t, uri_ec, &p), ENVPROV_R_BAD_ARGUMENT);
+    assert_int_equal(envtpm_key_create(t, uri_ec, &p), ENVCORE_R_BAD_ARGUMENT);
 
     ec = it_open(t, uri_ec);
     rsa = it_open(t, uri_rsa);
@@ -212,17 +212,17 @@ static void not_found_and_corrupt(void **state)
     FILE *f;
 
     assert_int_equal(envtpm_key_open(t, "tpm2:handle=0x81000199", &k),
-                     ENVPROV_R_OBJECT_NOT_FOUND);
+                     ENVCORE_R_OBJECT_NOT_FOUND);
     assert_null(k);
     snprintf(uri, sizeof(uri), "tpm2:file=%s", it_path("missing.pem"));
-    assert_int_equal(envtpm_key_open(t, uri, &k), ENVPROV_R_OBJECT_NOT_FOUND);
+    assert_int_equal(envtpm_key_open(t, uri, &k), ENVCORE_R_OBJECT_NOT_FOUND);
     /* a key file cut in half */
     char src[4096];
 
     snprintf(src, sizeof(src), "%s", it_path("ec.pem"));
     it_sh("head -c 300 '%s' > '%s'", src, it_path("cut.pem"));
     snprintf(uri, sizeof(uri), "tpm2:file=%s", it_path("cut.pem"));
-    assert_int_equal(envtpm_key_open(t, uri, &k), ENVPROV_R_BAD_BLOB);
+    assert_int_equal(envtpm_key_open(t, uri, &k), ENVCORE_R_BAD_BLOB);
     /* a key file whose private part was altered: the TPM refuses to load it */
     it_sh("f='%s'; o='%s'; sed '1d;$d' \"$f\" | base64 -d > \"$o.der\" && "
           "n=$(stat -c %%s \"$o.der\") && printf '\\x5a' | dd of=\"$o.der\" bs=1 "
@@ -231,17 +231,17 @@ static void not_found_and_corrupt(void **state)
           "echo '-----END TSS2 PRIVATE KEY-----'; } > \"$o\"",
           src, it_path("bad.pem"));
     snprintf(uri, sizeof(uri), "tpm2:file=%s", it_path("bad.pem"));
-    tpm_test_reset_reason();
-    assert_int_not_equal(envtpm_key_open(t, uri, &k), ENVPROV_R_OK);
+    test_err_clear();
+    assert_int_not_equal(envtpm_key_open(t, uri, &k), ENVCORE_R_OK);
     assert_null(k);
     f = fopen(it_path("junk.pem"), "w");
     assert_non_null(f);
     fputs("-----BEGIN TSS2 PRIVATE KEY-----\nAAAA\n-----END TSS2 PRIVATE KEY-----\n", f);
     fclose(f);
     snprintf(uri, sizeof(uri), "tpm2:file=%s", it_path("junk.pem"));
-    assert_int_equal(envtpm_key_open(t, uri, &k), ENVPROV_R_BAD_BLOB);
+    assert_int_equal(envtpm_key_open(t, uri, &k), ENVCORE_R_BAD_BLOB);
     /* unknown URI attribute */
-    assert_int_equal(envtpm_key_open(t, "tpm2:handle=0x81000101;id=1", &k), ENVPROV_R_BAD_URI);
+    assert_int_equal(envtpm_key_open(t, "tpm2:handle=0x81000101;id=1", &k), ENVCORE_R_BAD_URI);
     envtpm_ctx_free(t);
 }
 
@@ -255,7 +255,7 @@ static void backend_ops(void **state)
     envkey_rsa_params rp = { .padding = RSA_PKCS1_OAEP_PADDING, .oaep_md = NID_sha256,
                              .mgf1_md = NID_sha256, .label = label, .label_len = sizeof(label) };
 
-    assert_int_equal(envtpm_open_key(t, "tpm2:handle=0x81000101", 0, &ek), ENVPROV_R_OK);
+    assert_int_equal(envtpm_open_key(t, "tpm2:handle=0x81000101", 0, &ek), ENVCORE_R_OK);
     assert_int_equal(ek->kind, ENVKEY_EC_P256);
     assert_int_equal(ek->bits, 256);
     assert_int_equal(ek->key_id_len, 34);
@@ -264,17 +264,17 @@ static void backend_ops(void **state)
     assert_true(ek->has_private);
     assert_non_null(ek->pub);
     it_sw_ecdh(ek->pub, peer, zsw);
-    assert_int_equal(ek->ops->ecdh_zgen(ek->be, peer, 65, z, &zlen, sizeof(z)), ENVPROV_R_OK);
+    assert_int_equal(ek->ops->ecdh_zgen(ek->be, peer, 65, z, &zlen, sizeof(z)), ENVCORE_R_OK);
     assert_memory_equal(z, zsw, 32);
     assert_int_equal(ek->ops->ecdh_zgen(ek->be, peer, 64, z, &zlen, sizeof(z)),
-                     ENVPROV_R_BAD_ARGUMENT);
+                     ENVCORE_R_BAD_ARGUMENT);
     /* a point that is not on the curve is refused by the TPM */
     memset(peer + 1, 0x11, 64);
     assert_int_equal(ek->ops->ecdh_zgen(ek->be, peer, 65, z, &zlen, sizeof(z)),
-                     ENVPROV_R_BAD_ARGUMENT);
+                     ENVCORE_R_BAD_ARGUMENT);
     assert_null(ek->ops->aead_encrypt);
 
-    assert_int_equal(envtpm_open_key(t, "tpm2:handle=0x81000102", 0, &rk), ENVPROV_R_OK);
+    assert_int_equal(envtpm_open_key(t, "tpm2:handle=0x81000102", 0, &rk), ENVCORE_R_OK);
     assert_int_equal(rk->kind, ENVKEY_RSA);
     assert_int_equal(rk->bits, 2048);
     assert_int_equal(rk->ops->rsa_supports(rk->be, &rp), 1);
@@ -291,15 +291,15 @@ static void backend_ops(void **state)
     assert_int_equal(RAND_bytes(dek, 32), 1);
     it_sw_oaep(rk->pub, label, sizeof(label), dek, 32, ct, &ctlen);
     assert_int_equal(rk->ops->rsa_decrypt(rk->be, &rp, ct, ctlen, out, &outlen, sizeof(out)),
-                     ENVPROV_R_OK);
+                     ENVCORE_R_OK);
     assert_int_equal(outlen, 32);
     assert_memory_equal(out, dek, 32);
     rp.mgf1_md = NID_sha1;
     assert_int_equal(rk->ops->rsa_decrypt(rk->be, &rp, ct, ctlen, out, &outlen, sizeof(out)),
-                     ENVPROV_R_MECHANISM_NOT_SUPPORTED);
+                     ENVCORE_R_MECHANISM_NOT_SUPPORTED);
     envkey_free(envkey_up(ek)); /* refcount: still alive after one free */
     assert_int_equal(ek->ops->ecdh_zgen(ek->be, peer, 64, z, &zlen, sizeof(z)),
-                     ENVPROV_R_BAD_ARGUMENT);
+                     ENVCORE_R_BAD_ARGUMENT);
     envkey_free(ek);
     envkey_free(rk);
     envtpm_ctx_free(t);
@@ -318,7 +318,7 @@ static int zgen_ok(struct envtpm_key *k)
              plen == 65 && EVP_PKEY_derive_init(d) == 1 &&
              EVP_PKEY_derive_set_peer(d, envtpm_key_public(k)) == 1 &&
              EVP_PKEY_derive(d, zsw, &zlen) == 1 &&
-             envtpm_ecdh_zgen(k, peer, 65, z, &n, sizeof(z)) == ENVPROV_R_OK && n == 32 &&
+             envtpm_ecdh_zgen(k, peer, 65, z, &n, sizeof(z)) == ENVCORE_R_OK && n == 32 &&
              memcmp(z, zsw, 32) == 0;
     EVP_PKEY_CTX_free(d);
     EVP_PKEY_free(eph);
@@ -398,24 +398,24 @@ static void srk_tofu_kept(void **state)
     size_t l1 = 0, l2 = 0;
 
     it_ec_roundtrip(k);
-    assert_int_equal(envtpm_srk_name(t, first, &l1, sizeof(first)), ENVPROV_R_OK);
+    assert_int_equal(envtpm_srk_name(t, first, &l1, sizeof(first)), ENVCORE_R_OK);
     it_sh("cd '%s' && tpm2_evictcontrol -C o -c 0x81000001 >/dev/null && "
           "tpm2_createprimary -C o -G rsa -c other.ctx >/dev/null && "
           "tpm2_evictcontrol -C o -c other.ctx 0x81000001 >/dev/null && "
           "tpm2_flushcontext -t && tpm2_flushcontext -l",
           it_path(""));
-    tpm_test_reset_reason();
-    assert_int_equal(it_ec_try(k), ENVPROV_R_KEY_NOT_SAFE);
-    assert_non_null(strstr(tpm_test_last_message(), "first connected"));
+    test_err_clear();
+    assert_int_equal(it_ec_try(k), ENVCORE_R_KEY_NOT_SAFE);
+    assert_non_null(strstr(test_err_message(), "first connected"));
     assert_int_equal(envtpm_reconnects(t), 1);
     /* and it keeps refusing */
-    assert_int_equal(envtpm_ctx_connect(t), ENVPROV_R_KEY_NOT_SAFE);
+    assert_int_equal(envtpm_ctx_connect(t), ENVCORE_R_KEY_NOT_SAFE);
     envtpm_key_free(k);
     envtpm_ctx_free(t);
 
     t2 = it_ctx(NULL);
-    assert_int_equal(envtpm_ctx_connect(t2), ENVPROV_R_OK);
-    assert_int_equal(envtpm_srk_name(t2, second, &l2, sizeof(second)), ENVPROV_R_OK);
+    assert_int_equal(envtpm_ctx_connect(t2), ENVCORE_R_OK);
+    assert_int_equal(envtpm_srk_name(t2, second, &l2, sizeof(second)), ENVCORE_R_OK);
     assert_true(l1 != l2 || memcmp(first, second, l1) != 0);
     envtpm_ctx_free(t2);
 }

@@ -73,8 +73,8 @@ static void engine_registered(void **state)
     assert_true(sw_ec_key_is_legacy());
 
     t = it_ctx(NULL);
-    if (envtpm_ctx_connect(t) != ENVPROV_R_OK)
-        fail_msg("connect next to the engine: %s", tpm_test_last_message());
+    if (envtpm_ctx_connect(t) != ENVCORE_R_OK)
+        fail_msg("connect next to the engine: %s", test_err_message());
     it_create(t, "tpm2:handle=0x81000101", ENVTPM_KEY_EC_P256, NULL, NULL);
     it_create(t, "tpm2:handle=0x81000102", ENVTPM_KEY_RSA_2048, NULL, NULL);
     /* an auth value in inSensitive: Create runs with the session's DECRYPT */

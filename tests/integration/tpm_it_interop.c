@@ -18,7 +18,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
-#include "backend.h"
+#include "envkey.h"
 #include "tpm_it.h"
 
 static void write_file(const char *name, const unsigned char *b, size_t n)
@@ -116,15 +116,15 @@ static void tools_keys_used_by_us(void **state)
         size_t outlen = 0;
         memset(ct, 0x01, sizeof(ct));
         ct[0] = 0;
-        assert_int_equal(envtpm_open_key(t, uri, 0, &ek), ENVPROV_R_OK);
+        assert_int_equal(envtpm_open_key(t, uri, 0, &ek), ENVCORE_R_OK);
         assert_int_equal(ek->ops->rsa_supports(ek->be, &rp), 0);
-        tpm_test_reset_reason();
+        test_err_clear();
         assert_int_equal(ek->ops->rsa_decrypt(ek->be, &rp, ct, sizeof(ct), out, &outlen,
                                               sizeof(out)),
-                         ENVPROV_R_MECHANISM_NOT_SUPPORTED);
+                         ENVCORE_R_MECHANISM_NOT_SUPPORTED);
         assert_int_equal(envtpm_rsa_decrypt(ek->be, 0, NULL, 0, ct, sizeof(ct), out, &outlen,
                                             sizeof(out)),
-                         ENVPROV_R_MECHANISM_NOT_SUPPORTED);
+                         ENVCORE_R_MECHANISM_NOT_SUPPORTED);
         envkey_free(ek);
     }
     /* an RSAES-scheme key (v1.5 only) is refused when opened */
@@ -135,7 +135,7 @@ static void tools_keys_used_by_us(void **state)
           dir);
     snprintf(uri, sizeof(uri), "tpm2:file=%srsaes.pem", dir);
     k = NULL;
-    assert_int_equal(envtpm_key_open(t, uri, &k), ENVPROV_R_MECHANISM_NOT_SUPPORTED);
+    assert_int_equal(envtpm_key_open(t, uri, &k), ENVCORE_R_MECHANISM_NOT_SUPPORTED);
     assert_null(k);
     snprintf(uri, sizeof(uri), "tpm2:file=%stools-ec.pem;pin-source=file:%spin", dir, dir);
     k = it_open(t, uri);
@@ -148,7 +148,7 @@ static void tools_keys_used_by_us(void **state)
     /* a signing key made by tpm2-tools (default attributes) is refused */
     snprintf(uri, sizeof(uri), "tpm2:file=%ssign.pem", dir);
     k = NULL;
-    assert_int_equal(envtpm_key_open(t, uri, &k), ENVPROV_R_KEY_NOT_SAFE);
+    assert_int_equal(envtpm_key_open(t, uri, &k), ENVCORE_R_KEY_NOT_SAFE);
     assert_null(k);
     envtpm_ctx_free(t);
 }

@@ -44,7 +44,7 @@ struct envtpm_ctx *it_ctx(const char *srk_pin)
     struct envtpm_ctx *t = NULL;
 
     cfg.srk_name_hex = srk_pin;
-    assert_int_equal(envtpm_ctx_new(&cfg, &t), ENVPROV_R_OK);
+    assert_int_equal(envtpm_ctx_new(&cfg, &t), ENVCORE_R_OK);
     assert_non_null(t);
     return t;
 }
@@ -55,8 +55,8 @@ void it_create(struct envtpm_ctx *t, const char *uri, envtpm_key_type type, cons
     envtpm_create_params p = { .type = type, .pcrs = pcrs, .pin_source = pin_source };
     int r = envtpm_key_create(t, uri, &p);
 
-    if (r != ENVPROV_R_OK)
-        fail_msg("create %s: reason %d: %s", uri, r, tpm_test_last_message());
+    if (r != ENVCORE_R_OK)
+        fail_msg("create %s: reason %d: %s", uri, r, test_err_message());
 }
 
 struct envtpm_key *it_open(struct envtpm_ctx *t, const char *uri)
@@ -64,8 +64,8 @@ struct envtpm_key *it_open(struct envtpm_ctx *t, const char *uri)
     struct envtpm_key *k = NULL;
     int r = envtpm_key_open(t, uri, &k);
 
-    if (r != ENVPROV_R_OK)
-        fail_msg("open %s: reason %d: %s", uri, r, tpm_test_last_message());
+    if (r != ENVCORE_R_OK)
+        fail_msg("open %s: reason %d: %s", uri, r, test_err_message());
     return k;
 }
 
@@ -129,11 +129,11 @@ int it_ec_try(struct envtpm_key *k)
     it_sw_ecdh(envtpm_key_public(k), peer, zsw);
     memset(ztpm, 0xaa, sizeof(ztpm));
     r = envtpm_ecdh_zgen(k, peer, sizeof(peer), ztpm, &zlen, sizeof(ztpm));
-    if (r != ENVPROV_R_OK)
+    if (r != ENVCORE_R_OK)
         return r;
     assert_int_equal(zlen, 32);
     assert_memory_equal(zsw, ztpm, 32);
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 static const unsigned char it_label[] = "envelope-test-label"; /* with its NUL */
@@ -149,25 +149,25 @@ int it_rsa_try(struct envtpm_key *k)
     assert_int_equal(ctlen, 256);
     r = envtpm_rsa_decrypt(k, 1, it_label, sizeof(it_label), ct, ctlen, out, &outlen,
                            sizeof(out));
-    if (r != ENVPROV_R_OK)
+    if (r != ENVCORE_R_OK)
         return r;
     assert_int_equal(outlen, sizeof(dek));
     assert_memory_equal(out, dek, sizeof(dek));
-    return ENVPROV_R_OK;
+    return ENVCORE_R_OK;
 }
 
 void it_ec_roundtrip(struct envtpm_key *k)
 {
     int r = it_ec_try(k);
-    if (r != ENVPROV_R_OK)
-        fail_msg("ZGen: reason %d: %s", r, tpm_test_last_message());
+    if (r != ENVCORE_R_OK)
+        fail_msg("ZGen: reason %d: %s", r, test_err_message());
 }
 
 void it_rsa_roundtrip(struct envtpm_key *k)
 {
     int r = it_rsa_try(k);
-    if (r != ENVPROV_R_OK)
-        fail_msg("RSA_Decrypt: reason %d: %s", r, tpm_test_last_message());
+    if (r != ENVCORE_R_OK)
+        fail_msg("RSA_Decrypt: reason %d: %s", r, test_err_message());
 }
 
 int main(int argc, char **argv)
@@ -194,13 +194,13 @@ int main(int argc, char **argv)
         int r;
         p.type = strcmp(argv[2], "rsa") == 0 ? ENVTPM_KEY_RSA_2048 : ENVTPM_KEY_EC_P256;
         p.pcrs = argc >= 5 ? argv[4] : NULL;
-        if (envtpm_ctx_new(&cfg, &t) != ENVPROV_R_OK)
+        if (envtpm_ctx_new(&cfg, &t) != ENVCORE_R_OK)
             return 1;
         r = envtpm_key_create(t, argv[3], &p);
-        if (r != ENVPROV_R_OK)
-            fprintf(stderr, "tpm_it create: %s\n", tpm_test_last_message());
+        if (r != ENVCORE_R_OK)
+            fprintf(stderr, "tpm_it create: %s\n", test_err_message());
         envtpm_ctx_free(t);
-        return r == ENVPROV_R_OK ? 0 : 1;
+        return r == ENVCORE_R_OK ? 0 : 1;
     }
     if (argc != 2) {
         fprintf(stderr, "usage: tpm_it basic|policy|restart|traffic|interop|engine\n"

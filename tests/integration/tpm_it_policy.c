@@ -1,7 +1,7 @@
 /*
  * tpm_it_policy.c - PCR policies and auth values: extend a PCR and unwrap
- * is refused with ENVPROV_R_PCR_POLICY_NOT_SATISFIED; a wrong auth value is
- * refused with ENVPROV_R_PIN_INCORRECT (at most two wrong tries per TPM:
+ * is refused with ENVCORE_R_PCR_POLICY_NOT_SATISFIED; a wrong auth value is
+ * refused with ENVCORE_R_PIN_INCORRECT (at most two wrong tries per TPM:
  * swtpm locks out after three, TPM2_PT_MAX_AUTH_FAIL).
  */
 #include <stdio.h>
@@ -34,14 +34,14 @@ static void pcr_policy(void **state)
     it_create(t, "tpm2:handle=0x81000202", ENVTPM_KEY_EC_P256, NULL, NULL);
 
     /* a policy-only key at a handle needs its PCR selection in the URI */
-    tpm_test_reset_reason();
-    assert_int_equal(envtpm_key_open(t, "tpm2:handle=0x81000201", &k), ENVPROV_R_BAD_URI);
+    test_err_clear();
+    assert_int_equal(envtpm_key_open(t, "tpm2:handle=0x81000201", &k), ENVCORE_R_BAD_URI);
     assert_null(k);
     /* a file key carries its policy; a different pcrs= is refused */
     {
         char bad[4300];
         snprintf(bad, sizeof(bad), "%s;pcrs=sha256:0", uri_ef);
-        assert_int_equal(envtpm_key_open(t, bad, &k), ENVPROV_R_BAD_URI);
+        assert_int_equal(envtpm_key_open(t, bad, &k), ENVCORE_R_BAD_URI);
     }
     eh = it_open(t, "tpm2:handle=0x81000201;pcrs=sha256:0,7");
     assert_string_equal(envtpm_key_uri(eh), "tpm2:handle=0x81000201;pcrs=sha256:0,7");
@@ -56,19 +56,19 @@ static void pcr_policy(void **state)
 
     /* a wrong PCR selection on the handle URI does not open a back door */
     k = it_open(t, "tpm2:handle=0x81000201;pcrs=sha256:0");
-    assert_int_equal(it_ec_try(k), ENVPROV_R_PCR_POLICY_NOT_SATISFIED);
+    assert_int_equal(it_ec_try(k), ENVCORE_R_PCR_POLICY_NOT_SATISFIED);
     envtpm_key_free(k);
 
     it_sh("tpm2_pcrextend 7:sha256=0000000000000000000000000000000000000000000000000000000000000001");
 
     /* several times: a failed policy session must be flushed (3 slots) */
     for (i = 0; i < 4; i++) {
-        tpm_test_reset_reason();
-        assert_int_equal(it_ec_try(eh), ENVPROV_R_PCR_POLICY_NOT_SATISFIED);
-        assert_int_equal(tpm_test_last_reason(), ENVPROV_R_PCR_POLICY_NOT_SATISFIED);
-        assert_non_null(strstr(tpm_test_last_message(), "PCR policy not satisfied"));
-        assert_int_equal(it_rsa_try(rf), ENVPROV_R_PCR_POLICY_NOT_SATISFIED);
-        assert_int_equal(it_ec_try(ef), ENVPROV_R_PCR_POLICY_NOT_SATISFIED);
+        test_err_clear();
+        assert_int_equal(it_ec_try(eh), ENVCORE_R_PCR_POLICY_NOT_SATISFIED);
+        assert_int_equal(test_err_reason(), ENVCORE_R_PCR_POLICY_NOT_SATISFIED);
+        assert_non_null(strstr(test_err_message(), "PCR policy not satisfied"));
+        assert_int_equal(it_rsa_try(rf), ENVCORE_R_PCR_POLICY_NOT_SATISFIED);
+        assert_int_equal(it_ec_try(ef), ENVCORE_R_PCR_POLICY_NOT_SATISFIED);
     }
     /* keys without a policy are unaffected, and the session still works */
     it_ec_roundtrip(plain);
@@ -99,7 +99,7 @@ static void auth_value(void **state)
     /* an auth value longer than a SHA-256 digest is refused, not cut */
     snprintf(uri, sizeof(uri), "file:%s", it_path("long"));
     p.pin_source = uri;
-    assert_int_equal(envtpm_key_create(t, "tpm2:handle=0x81000302", &p), ENVPROV_R_BAD_ARGUMENT);
+    assert_int_equal(envtpm_key_create(t, "tpm2:handle=0x81000302", &p), ENVCORE_R_BAD_ARGUMENT);
 
     snprintf(uri, sizeof(uri), "tpm2:handle=0x81000301;pin-source=file:%s", it_path("pin"));
     k = it_open(t, uri);
@@ -110,9 +110,9 @@ static void auth_value(void **state)
     /* wrong auth value (one try): refused with PIN_INCORRECT */
     snprintf(uri, sizeof(uri), "tpm2:handle=0x81000301;pin-source=file:%s", it_path("wrong"));
     k = it_open(t, uri);
-    tpm_test_reset_reason();
-    assert_int_equal(it_ec_try(k), ENVPROV_R_PIN_INCORRECT);
-    assert_null(strstr(tpm_test_last_message(), "s3cret"));
+    test_err_clear();
+    assert_int_equal(it_ec_try(k), ENVCORE_R_PIN_INCORRECT);
+    assert_null(strstr(test_err_message(), "s3cret"));
     envtpm_key_free(k);
     /* the right value (from env:NAME this time) still works: one failure
      * so far, under the lockout threshold */
@@ -126,20 +126,20 @@ static void auth_value(void **state)
     snprintf(uri, sizeof(uri), "file:%s", it_path("pin"));
     it_create(t, base, ENVTPM_KEY_RSA_2048, "sha256:0", uri);
     /* its file says the key has an auth value: without a source, refused */
-    assert_int_equal(envtpm_key_open(t, base, &k), ENVPROV_R_PIN_MISSING);
+    assert_int_equal(envtpm_key_open(t, base, &k), ENVCORE_R_PIN_MISSING);
     snprintf(uri, sizeof(uri), "%s;pin-source=file:%s", base, it_path("pin"));
     k = it_open(t, uri);
     it_rsa_roundtrip(k);
     envtpm_key_free(k);
     snprintf(uri, sizeof(uri), "%s;pin-source=file:%s", base, it_path("wrong"));
     k = it_open(t, uri);
-    assert_int_equal(it_rsa_try(k), ENVPROV_R_PIN_INCORRECT);
+    assert_int_equal(it_rsa_try(k), ENVCORE_R_PIN_INCORRECT);
     envtpm_key_free(k);
     /* unset variable */
     unsetenv("ENVTPM_IT_PIN");
     assert_int_equal(envtpm_key_open(t, "tpm2:handle=0x81000301;pin-source=env:ENVTPM_IT_PIN",
                                      &k),
-                     ENVPROV_R_PIN_MISSING);
+                     ENVCORE_R_PIN_MISSING);
     envtpm_ctx_free(t);
 }
 
@@ -159,28 +159,28 @@ static void default_pin_source(void **state)
     snprintf(src, sizeof(src), "file:%s", it_path("pin"));
     assert_int_equal(envtpm_handle_list_parse("0x81000203, 0x81000202,0x81000301 , 0x81000303",
                                               src, &all),
-                     ENVPROV_R_OK);
-    assert_int_equal(envtpm_handle_list_parse("0x81000202", src, &others), ENVPROV_R_OK);
+                     ENVCORE_R_OK);
+    assert_int_equal(envtpm_handle_list_parse("0x81000202", src, &others), ENVCORE_R_OK);
 
     /* the pin source is offered to no unlisted key: a DA-protected key
      * that may have an auth value is refused up front, not tried empty */
     cfg.pin_source = src;
     cfg.handles = others;
-    assert_int_equal(envtpm_ctx_new(&cfg, &t), ENVPROV_R_OK);
-    tpm_test_reset_reason();
-    assert_int_equal(envtpm_key_open(t, "tpm2:handle=0x81000301", &k), ENVPROV_R_PIN_MISSING);
+    assert_int_equal(envtpm_ctx_new(&cfg, &t), ENVCORE_R_OK);
+    test_err_clear();
+    assert_int_equal(envtpm_key_open(t, "tpm2:handle=0x81000301", &k), ENVCORE_R_PIN_MISSING);
     assert_null(k);
     /* a message may name only listed handles, never a file or a pin source */
     assert_int_equal(envtpm_key_open_ex(t, "tpm2:handle=0x81000301", ENVTPM_OPEN_FROM_MESSAGE, &k),
-                     ENVPROV_R_REFERENCE_NOT_ALLOWED);
+                     ENVCORE_R_REFERENCE_NOT_ALLOWED);
     assert_int_equal(envtpm_key_open_ex(t, "tpm2:handle=0x81000202;pin-source=file:/etc/passwd",
                                         ENVTPM_OPEN_FROM_MESSAGE, &k),
-                     ENVPROV_R_REFERENCE_NOT_ALLOWED);
+                     ENVCORE_R_REFERENCE_NOT_ALLOWED);
     assert_int_equal(envtpm_key_open_ex(t, "tpm2:file=/etc/passwd", ENVTPM_OPEN_FROM_MESSAGE, &k),
-                     ENVPROV_R_REFERENCE_NOT_ALLOWED);
+                     ENVCORE_R_REFERENCE_NOT_ALLOWED);
     assert_null(k);
     assert_int_equal(envtpm_key_open_ex(t, "tpm2:handle=0x81000202", ENVTPM_OPEN_FROM_MESSAGE, &k),
-                     ENVPROV_R_OK);
+                     ENVCORE_R_OK);
     it_ec_roundtrip(k);
     envtpm_key_free(k);
     k = NULL;
@@ -188,7 +188,7 @@ static void default_pin_source(void **state)
     t = NULL;
 
     cfg.handles = all;
-    assert_int_equal(envtpm_ctx_new(&cfg, &t), ENVPROV_R_OK);
+    assert_int_equal(envtpm_ctx_new(&cfg, &t), ENVCORE_R_OK);
     /* PCR-only handle key (created after the extend in pcr_policy) */
     k = it_open(t, "tpm2:handle=0x81000203;pcrs=sha256:0,7");
     it_ec_roundtrip(k);
@@ -212,9 +212,9 @@ static void default_pin_source(void **state)
     /* without any pin source that key is refused up front, not tried */
     plain = it_ctx(NULL);
     k = NULL;
-    tpm_test_reset_reason();
+    test_err_clear();
     assert_int_equal(envtpm_key_open(plain, "tpm2:handle=0x81000303;pcrs=sha256:0", &k),
-                     ENVPROV_R_PIN_MISSING);
+                     ENVCORE_R_PIN_MISSING);
     assert_null(k);
     envtpm_ctx_free(plain);
     envtpm_handle_list_free(all);
@@ -238,13 +238,13 @@ static void handle_list_syntax(void **state)
     const char *src = NULL;
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        tpm_test_reset_reason();
-        assert_int_equal(envtpm_handle_list_parse(bad[i], NULL, &l), ENVPROV_R_BAD_CONFIG);
+        test_err_clear();
+        assert_int_equal(envtpm_handle_list_parse(bad[i], NULL, &l), ENVCORE_R_BAD_CONFIG);
         assert_null(l);
     }
     assert_int_equal(envtpm_handle_list_parse(" 0x81000101 , tpm2:handle=0x81000102;"
                                               "pin-source=env:X", "file:/d", &l),
-                     ENVPROV_R_OK);
+                     ENVCORE_R_OK);
     assert_true(envtpm_handle_listed(l, 0x81000101u, &src));
     assert_string_equal(src, "file:/d");
     assert_true(envtpm_handle_listed(l, 0x81000102u, &src));
@@ -252,7 +252,7 @@ static void handle_list_syntax(void **state)
     assert_false(envtpm_handle_listed(l, 0x81000103u, &src));
     assert_null(src);
     envtpm_handle_list_free(l);
-    assert_int_equal(envtpm_handle_list_parse(NULL, "file:/d", &l), ENVPROV_R_OK);
+    assert_int_equal(envtpm_handle_list_parse(NULL, "file:/d", &l), ENVCORE_R_OK);
     assert_false(envtpm_handle_listed(l, 0x81000101u, &src));
     envtpm_handle_list_free(l);
 }

@@ -65,13 +65,13 @@ static void secrets_not_on_the_bus(void **state)
     for (i = 0; i < ROUNDS; i++) {
         size_t ctlen = 0;
         it_sw_ecdh(envtpm_key_public(ec), peer[i], z[i]);
-        assert_int_equal(envtpm_ecdh_zgen(ec, peer[i], 65, zt, &n, sizeof(zt)), ENVPROV_R_OK);
+        assert_int_equal(envtpm_ecdh_zgen(ec, peer[i], 65, zt, &n, sizeof(zt)), ENVCORE_R_OK);
         assert_memory_equal(zt, z[i], 32);
         assert_int_equal(RAND_bytes(dek[i], 32), 1);
         it_sw_oaep(envtpm_key_public(rsa), label, sizeof(label), dek[i], 32, ct[i], &ctlen);
         assert_int_equal(envtpm_rsa_decrypt(rsa, 1, label, sizeof(label), ct[i], 256, out, &n,
                                             sizeof(out)),
-                         ENVPROV_R_OK);
+                         ENVCORE_R_OK);
         assert_memory_equal(out, dek[i], 32);
     }
     envtpm_key_free(ec);
@@ -137,7 +137,7 @@ static void secrets_wiped_in_tss2(void **state)
     size_t n = 0, ctlen = 0;
 
     it_sw_ecdh(envtpm_key_public(ec), peer, zsw);
-    assert_int_equal(envtpm_ecdh_zgen(ec, peer, 65, z, &n, sizeof(z)), ENVPROV_R_OK);
+    assert_int_equal(envtpm_ecdh_zgen(ec, peer, 65, z, &n, sizeof(z)), ENVCORE_R_OK);
     assert_memory_equal(z, zsw, 32);
     if (in_tss_buffer(ec, zsw, 16))
         fail_msg("Z left in clear in tss2's response buffer");
@@ -145,7 +145,7 @@ static void secrets_wiped_in_tss2(void **state)
     it_sw_oaep(envtpm_key_public(rsa), label, sizeof(label), dek, 32, ct, &ctlen);
     assert_int_equal(envtpm_rsa_decrypt(rsa, 1, label, sizeof(label), ct, ctlen, out, &n,
                                         sizeof(out)),
-                     ENVPROV_R_OK);
+                     ENVCORE_R_OK);
     assert_memory_equal(out, dek, 32);
     if (in_tss_buffer(rsa, dek, 16))
         fail_msg("DEK left in clear in tss2's response buffer");
@@ -168,12 +168,12 @@ static void *work(void *arg)
         unsigned char peer[65], zsw[32], z[32];
         size_t n = 0;
         it_sw_ecdh(envtpm_key_public(w->ec), peer, zsw);
-        if (envtpm_ecdh_zgen(w->ec, peer, 65, z, &n, sizeof(z)) == ENVPROV_R_OK && n == 32 &&
+        if (envtpm_ecdh_zgen(w->ec, peer, 65, z, &n, sizeof(z)) == ENVCORE_R_OK && n == 32 &&
             memcmp(z, zsw, 32) == 0)
             w->ok++;
         else
             w->failed++;
-        if (it_rsa_try(w->rsa) == ENVPROV_R_OK)
+        if (it_rsa_try(w->rsa) == ENVCORE_R_OK)
             w->ok++;
         else
             w->failed++;

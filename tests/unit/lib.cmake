@@ -1,31 +1,30 @@
 # libenvelope unit tests (cmocka), the known-answer vectors and their
-# generator (issue 3). Included from tests/unit/CMakeLists.txt.
-if(TARGET envelope_static)
-  set(_lib_units test_lib_bytes test_lib_context test_lib_header test_lib_uri test_lib_roundtrip
-      test_lib_tamper test_lib_stream test_lib_vectors test_lib_idpool)
-  foreach(t ${_lib_units})
-    add_executable(${t} ${ENVELOPE_TEST_ROOT}/unit/${t}.c ${ENVELOPE_TEST_ROOT}/unit/lib_test_util.c)
-    target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR}/lib ${ENVELOPE_TEST_ROOT}/unit)
-    target_link_libraries(${t} PRIVATE envelope_static PkgConfig::CMOCKA envelope_warnings)
-    add_test(NAME lib_${t} COMMAND ${t})
-    set_tests_properties(lib_${t} PROPERTIES
-      ENVIRONMENT "ENVELOPE_VECTORS=${ENVELOPE_TEST_ROOT}/vectors;OPENSSL_CONF=/dev/null"
-      LABELS lib TIMEOUT 600)
-  endforeach()
+# generator. Included from tests/unit/CMakeLists.txt.
+set(_lib_units test_lib_bytes test_lib_context test_lib_header test_lib_uri test_lib_roundtrip
+    test_lib_tamper test_lib_stream test_lib_vectors test_lib_idpool)
+foreach(t ${_lib_units})
+  add_executable(${t} ${ENVELOPE_TEST_ROOT}/unit/${t}.c ${ENVELOPE_TEST_ROOT}/unit/lib_test_util.c)
+  target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR}/lib ${ENVELOPE_TEST_ROOT}/unit)
+  target_link_libraries(${t} PRIVATE envelope_static PkgConfig::CMOCKA envelope_warnings)
+  string(REPLACE "test_lib_" "" _what ${t})
+  add_test(NAME lib.none.${_what} COMMAND ${t})
+  set_tests_properties(lib.none.${_what} PROPERTIES
+    ENVIRONMENT "ENVELOPE_VECTORS=${ENVELOPE_TEST_ROOT}/vectors;OPENSSL_CONF=/dev/null"
+    LABELS "lib;unit" TIMEOUT 600)
+endforeach()
 
-  # Simulated pid reuse: the library's getpid() calls reach the test's
-  # __wrap_getpid (tests/unit/test_lib_idpool.c).
-  target_link_options(test_lib_idpool PRIVATE -Wl,--wrap=getpid)
+# Simulated pid reuse: the library's getpid() calls reach the test's
+# __wrap_getpid (tests/unit/test_lib_idpool.c).
+target_link_options(test_lib_idpool PRIVATE -Wl,--wrap=getpid)
 
-  # The generator is built, never run by the suite: its output is committed
-  # (see tests/vectors/README.md).
-  add_executable(gen_vectors ${ENVELOPE_TEST_ROOT}/vectors/gen_vectors.c)
-  target_include_directories(gen_vectors PRIVATE ${PROJECT_SOURCE_DIR}/lib)
-  target_link_libraries(gen_vectors PRIVATE envelope_static envelope_warnings)
+# The generator is built, never run by the suite: its output is committed
+# (see tests/vectors/README.md).
+add_executable(gen_vectors ${ENVELOPE_TEST_ROOT}/vectors/gen_vectors.c)
+target_include_directories(gen_vectors PRIVATE ${PROJECT_SOURCE_DIR}/lib)
+target_link_libraries(gen_vectors PRIVATE envelope_static envelope_warnings)
 
-  # The independent Python decoder against every committed vector.
-  add_test(NAME lib_reference_decoder_vectors
-    COMMAND /usr/bin/python3 ${ENVELOPE_TEST_ROOT}/reference/envelope_decode.py vectors
-            ${ENVELOPE_TEST_ROOT}/vectors/vectors.txt)
-  set_tests_properties(lib_reference_decoder_vectors PROPERTIES LABELS lib)
-endif()
+# The independent Python decoder against every committed vector.
+add_test(NAME lib.none.reference-decoder
+  COMMAND /usr/bin/python3 ${ENVELOPE_TEST_ROOT}/reference/envelope_decode.py vectors
+          ${ENVELOPE_TEST_ROOT}/vectors/vectors.txt)
+set_tests_properties(lib.none.reference-decoder PROPERTIES LABELS "lib;unit")

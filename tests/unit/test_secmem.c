@@ -1,4 +1,4 @@
-/* Unit tests for common/secmem.c: the secret allocator. */
+/* Unit tests for core/secmem.c: the secret allocator. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

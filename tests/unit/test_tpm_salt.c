@@ -19,7 +19,7 @@
 #include <tss2/tss2_mu.h>
 
 #include "tpm_int.h"
-#include "tpm_test_shims.h"
+#include "test_err.h"
 
 static const unsigned char label[] = "SECRET"; /* sizeof includes the NUL */
 
@@ -88,21 +88,21 @@ static void rsa_salt_decrypts(void **state)
     unsigned char out[512];
 
     rsa_public(k, &p);
-    assert_int_equal(envtpm_salt_make(NULL, &p, &enc, &salt), ENVPROV_R_OK);
+    assert_int_equal(envtpm_salt_make(NULL, &p, &enc, &salt), ENVCORE_R_OK);
     assert_int_equal(salt.size, 32);
     assert_int_not_equal(salt.buffer[31], 0);
     assert_int_equal(enc.size, 256);
     assert_int_equal(oaep_decrypt(k, enc.secret, enc.size, out), 32);
     assert_memory_equal(out, salt.buffer, 32);
     /* fresh salt and fresh OAEP seed each time */
-    assert_int_equal(envtpm_salt_make(NULL, &p, &enc2, &salt2), ENVPROV_R_OK);
+    assert_int_equal(envtpm_salt_make(NULL, &p, &enc2, &salt2), ENVCORE_R_OK);
     assert_memory_not_equal(salt.buffer, salt2.buffer, 32);
     /* a flipped byte does not decrypt (the label and the hash are checked) */
     enc.secret[100] ^= 1;
     assert_int_equal(oaep_decrypt(k, enc.secret, enc.size, out), 0);
     /* a key of another size than its keyBits: refused, nothing made */
     p.parameters.rsaDetail.keyBits = 3072;
-    assert_int_equal(envtpm_salt_make(NULL, &p, &enc, &salt), ENVPROV_R_INTERNAL);
+    assert_int_equal(envtpm_salt_make(NULL, &p, &enc, &salt), ENVCORE_R_INTERNAL);
     assert_int_equal(salt.size, 0);
     assert_int_equal(enc.size, 0);
     EVP_PKEY_free(k);
@@ -137,7 +137,7 @@ static void ecc_salt_matches_ecdh(void **state)
     OSSL_PARAM prm[3];
 
     ec_public(k, &p);
-    assert_int_equal(envtpm_salt_make(NULL, &p, &enc, &salt), ENVPROV_R_OK);
+    assert_int_equal(envtpm_salt_make(NULL, &p, &enc, &salt), ENVCORE_R_OK);
     assert_int_equal(salt.size, 32);
     assert_int_not_equal(salt.buffer[31], 0);
     /* the encrypted salt is the ephemeral point Q, a TPMS_ECC_POINT */
@@ -172,7 +172,7 @@ static void ecc_salt_matches_ecdh(void **state)
     assert_memory_equal(ref, salt.buffer, 32);
     /* a point not on the curve: refused */
     p.unique.ecc.y.buffer[5] ^= 1;
-    assert_int_equal(envtpm_salt_make(NULL, &p, &enc, &salt), ENVPROV_R_INTERNAL);
+    assert_int_equal(envtpm_salt_make(NULL, &p, &enc, &salt), ENVCORE_R_INTERNAL);
     assert_int_equal(salt.size, 0);
     EVP_PKEY_free(peer);
     EVP_PKEY_free(k);

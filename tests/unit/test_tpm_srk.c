@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "tpm_int.h"
-#include "tpm_test_shims.h"
+#include "test_err.h"
 
 typedef struct {
     TPM2B_PUBLIC real, evil;
@@ -32,7 +32,7 @@ static void make(TPM2B_PUBLIC *p, unsigned char fill, unsigned char *name, size_
     memset(p->publicArea.unique.ecc.x.buffer, fill, 32);
     p->publicArea.unique.ecc.y.size = 32;
     memset(p->publicArea.unique.ecc.y.buffer, fill ^ 0x5a, 32);
-    assert_int_equal(envtpm_public_name(&p->publicArea, name, len), ENVPROV_R_OK);
+    assert_int_equal(envtpm_public_name(&p->publicArea, name, len), ENVCORE_R_OK);
     assert_int_equal(*len, 34);
     reported->size = (UINT16)*len;
     memcpy(reported->name, name, *len);
@@ -53,11 +53,11 @@ static void consistent_reads_pass(void **state)
     /* no pin and first use */
     assert_int_equal(envtpm_srk_verify(NULL, 0, 0, s.real_name, s.real_len,
                                        &s.real.publicArea, &s.real_reported),
-                     ENVPROV_R_OK);
+                     ENVCORE_R_OK);
     /* pinned, and the handle holds the pinned key */
     assert_int_equal(envtpm_srk_verify(s.real_name, s.real_len, 1, s.real_name, s.real_len,
                                        &s.real.publicArea, &s.real_reported),
-                     ENVPROV_R_OK);
+                     ENVCORE_R_OK);
 }
 
 static void pinned_mismatch_refused(void **state)
@@ -65,15 +65,15 @@ static void pinned_mismatch_refused(void **state)
     srks s;
 
     setup_srks(&s);
-    tpm_test_reset_reason();
+    test_err_clear();
     assert_int_equal(envtpm_srk_verify(s.real_name, s.real_len, 1, s.evil_name, s.evil_len,
                                        &s.evil.publicArea, &s.evil_reported),
-                     ENVPROV_R_KEY_NOT_SAFE);
-    assert_non_null(strstr(tpm_test_last_message(), "pinned"));
+                     ENVCORE_R_KEY_NOT_SAFE);
+    assert_non_null(strstr(test_err_message(), "pinned"));
     /* a pin of another length never matches */
     assert_int_equal(envtpm_srk_verify(s.real_name, s.real_len - 1, 1, s.real_name, s.real_len,
                                        &s.real.publicArea, &s.real_reported),
-                     ENVPROV_R_KEY_NOT_SAFE);
+                     ENVCORE_R_KEY_NOT_SAFE);
 }
 
 /* The attack of the review: the lookup (whose public area ESYS stores and
@@ -85,15 +85,15 @@ static void handle_name_is_what_counts(void **state)
     srks s;
 
     setup_srks(&s);
-    tpm_test_reset_reason();
+    test_err_clear();
     assert_int_equal(envtpm_srk_verify(s.real_name, s.real_len, 1, s.evil_name, s.evil_len,
                                        &s.real.publicArea, &s.real_reported),
-                     ENVPROV_R_KEY_NOT_SAFE);
-    assert_non_null(strstr(tpm_test_last_message(), "two reads"));
+                     ENVCORE_R_KEY_NOT_SAFE);
+    assert_non_null(strstr(test_err_message(), "two reads"));
     /* the same without a pin: the two answers must still agree */
     assert_int_equal(envtpm_srk_verify(NULL, 0, 0, s.evil_name, s.evil_len, &s.real.publicArea,
                                        &s.real_reported),
-                     ENVPROV_R_KEY_NOT_SAFE);
+                     ENVCORE_R_KEY_NOT_SAFE);
 }
 
 static void tofu_name_kept(void **state)
@@ -101,15 +101,15 @@ static void tofu_name_kept(void **state)
     srks s;
 
     setup_srks(&s);
-    tpm_test_reset_reason();
+    test_err_clear();
     /* reconnect finds another (consistent, well-formed) SRK than first use */
     assert_int_equal(envtpm_srk_verify(s.real_name, s.real_len, 0, s.evil_name, s.evil_len,
                                        &s.evil.publicArea, &s.evil_reported),
-                     ENVPROV_R_KEY_NOT_SAFE);
-    assert_non_null(strstr(tpm_test_last_message(), "first connected"));
+                     ENVCORE_R_KEY_NOT_SAFE);
+    assert_non_null(strstr(test_err_message(), "first connected"));
     assert_int_equal(envtpm_srk_verify(s.real_name, s.real_len, 0, s.real_name, s.real_len,
                                        &s.real.publicArea, &s.real_reported),
-                     ENVPROV_R_OK);
+                     ENVCORE_R_OK);
 }
 
 static void reported_name_and_attributes(void **state)
@@ -120,20 +120,20 @@ static void reported_name_and_attributes(void **state)
     /* the TPM's name for the area is not the hash of the area */
     assert_int_equal(envtpm_srk_verify(NULL, 0, 0, s.real_name, s.real_len, &s.real.publicArea,
                                        &s.evil_reported),
-                     ENVPROV_R_KEY_NOT_SAFE);
+                     ENVCORE_R_KEY_NOT_SAFE);
     assert_int_equal(envtpm_srk_verify(NULL, 0, 0, s.real_name, s.real_len, &s.real.publicArea,
                                        NULL),
-                     ENVPROV_R_KEY_NOT_SAFE);
+                     ENVCORE_R_KEY_NOT_SAFE);
     /* not a storage key (not restricted); names made consistent */
     s.real.publicArea.objectAttributes &= ~TPMA_OBJECT_RESTRICTED;
     assert_int_equal(envtpm_public_name(&s.real.publicArea, s.real_name, &s.real_len),
-                     ENVPROV_R_OK);
+                     ENVCORE_R_OK);
     memcpy(s.real_reported.name, s.real_name, s.real_len);
-    tpm_test_reset_reason();
+    test_err_clear();
     assert_int_equal(envtpm_srk_verify(NULL, 0, 0, s.real_name, s.real_len, &s.real.publicArea,
                                        &s.real_reported),
-                     ENVPROV_R_KEY_NOT_SAFE);
-    assert_non_null(strstr(tpm_test_last_message(), "not a storage key"));
+                     ENVCORE_R_KEY_NOT_SAFE);
+    assert_non_null(strstr(test_err_message(), "not a storage key"));
 }
 
 int main(void)

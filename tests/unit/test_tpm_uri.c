@@ -15,14 +15,14 @@
 #include <openssl/err.h>
 
 #include "tpm_int.h"
-#include "tpm_test_shims.h"
+#include "test_err.h"
 
 static void uri_handle_ok(void **state)
 {
     envtpm_uri u;
     char *pub;
 
-    assert_int_equal(envtpm_uri_parse("tpm2:handle=0x81000101", &u), ENVPROV_R_OK);
+    assert_int_equal(envtpm_uri_parse("tpm2:handle=0x81000101", &u), ENVCORE_R_OK);
     assert_true(u.has_handle);
     assert_int_equal(u.handle, 0x81000101u);
     assert_null(u.file);
@@ -39,7 +39,7 @@ static void uri_file_pcrs_pin(void **state)
 
     assert_int_equal(
         envtpm_uri_parse("tpm2:file=/tmp/a%3Bb.pem;pcrs=sha256:0,7;pin-source=file:/p", &u),
-        ENVPROV_R_OK);
+        ENVCORE_R_OK);
     assert_false(u.has_handle);
     assert_string_equal(u.file, "/tmp/a;b.pem");
     assert_string_equal(u.pcrs, "sha256:0,7");
@@ -82,10 +82,10 @@ static void uri_rejects(void **state)
 
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         envtpm_uri u;
-        tpm_test_reset_reason();
-        if (envtpm_uri_parse(bad[i], &u) != ENVPROV_R_BAD_URI)
+        test_err_clear();
+        if (envtpm_uri_parse(bad[i], &u) != ENVCORE_R_BAD_URI)
             fail_msg("accepted: %s", bad[i] != NULL ? bad[i] : "(null)");
-        assert_int_equal(tpm_test_last_reason(), ENVPROV_R_BAD_URI);
+        assert_int_equal(test_err_reason(), ENVCORE_R_BAD_URI);
         assert_false(u.has_handle);
         assert_null(u.file);
     }
@@ -99,7 +99,7 @@ static void uri_too_long(void **state)
     strcpy(s, "tpm2:file=/");
     memset(s + 11, 'a', ENVTPM_MAX_URI);
     s[11 + ENVTPM_MAX_URI] = '\0';
-    assert_int_equal(envtpm_uri_parse(s, &u), ENVPROV_R_BAD_URI);
+    assert_int_equal(envtpm_uri_parse(s, &u), ENVCORE_R_BAD_URI);
     free(s);
 }
 
@@ -107,24 +107,24 @@ static void pcrs_parse(void **state)
 {
     TPML_PCR_SELECTION sel;
 
-    assert_int_equal(envtpm_pcrs_parse("sha256:0,7", &sel), ENVPROV_R_OK);
+    assert_int_equal(envtpm_pcrs_parse("sha256:0,7", &sel), ENVCORE_R_OK);
     assert_int_equal(sel.count, 1);
     assert_int_equal(sel.pcrSelections[0].hash, TPM2_ALG_SHA256);
     assert_int_equal(sel.pcrSelections[0].sizeofSelect, 3);
     assert_int_equal(sel.pcrSelections[0].pcrSelect[0], 0x81);
     assert_int_equal(sel.pcrSelections[0].pcrSelect[1], 0);
-    assert_int_equal(envtpm_pcrs_parse("sha1:23", &sel), ENVPROV_R_OK);
+    assert_int_equal(envtpm_pcrs_parse("sha1:23", &sel), ENVCORE_R_OK);
     assert_int_equal(sel.pcrSelections[0].pcrSelect[2], 0x80);
 
-    assert_int_equal(envtpm_pcrs_parse("sha256:", &sel), ENVPROV_R_BAD_ARGUMENT);
-    assert_int_equal(envtpm_pcrs_parse("sha256:0,", &sel), ENVPROV_R_BAD_ARGUMENT);
-    assert_int_equal(envtpm_pcrs_parse("sha256:0,0", &sel), ENVPROV_R_BAD_ARGUMENT);
-    assert_int_equal(envtpm_pcrs_parse("sha256:07", &sel), ENVPROV_R_BAD_ARGUMENT);
-    assert_int_equal(envtpm_pcrs_parse("sha256:1000", &sel), ENVPROV_R_BAD_ARGUMENT);
-    assert_int_equal(envtpm_pcrs_parse("sha256:-1", &sel), ENVPROV_R_BAD_ARGUMENT);
-    assert_int_equal(envtpm_pcrs_parse("0,7", &sel), ENVPROV_R_BAD_ARGUMENT);
-    assert_int_equal(envtpm_pcrs_parse("sha3:0", &sel), ENVPROV_R_BAD_ARGUMENT);
-    assert_int_equal(envtpm_pcrs_parse("sha256:0 ,7", &sel), ENVPROV_R_BAD_ARGUMENT);
+    assert_int_equal(envtpm_pcrs_parse("sha256:", &sel), ENVCORE_R_BAD_ARGUMENT);
+    assert_int_equal(envtpm_pcrs_parse("sha256:0,", &sel), ENVCORE_R_BAD_ARGUMENT);
+    assert_int_equal(envtpm_pcrs_parse("sha256:0,0", &sel), ENVCORE_R_BAD_ARGUMENT);
+    assert_int_equal(envtpm_pcrs_parse("sha256:07", &sel), ENVCORE_R_BAD_ARGUMENT);
+    assert_int_equal(envtpm_pcrs_parse("sha256:1000", &sel), ENVCORE_R_BAD_ARGUMENT);
+    assert_int_equal(envtpm_pcrs_parse("sha256:-1", &sel), ENVCORE_R_BAD_ARGUMENT);
+    assert_int_equal(envtpm_pcrs_parse("0,7", &sel), ENVCORE_R_BAD_ARGUMENT);
+    assert_int_equal(envtpm_pcrs_parse("sha3:0", &sel), ENVCORE_R_BAD_ARGUMENT);
+    assert_int_equal(envtpm_pcrs_parse("sha256:0 ,7", &sel), ENVCORE_R_BAD_ARGUMENT);
 }
 
 static void label_rule(void **state)
@@ -155,30 +155,30 @@ static void keyfile_rejects(void **state)
         "-----BEGIN TSS2 PRIVATE KEY-----\nMAQGAioD\n-----END TSS2 PRIVATE KEY-----\n";
 
     assert_int_equal(envtpm_keyfile_parse((const unsigned char *)not_pem, strlen(not_pem), &kf),
-                     ENVPROV_R_BAD_BLOB);
+                     ENVCORE_R_BAD_BLOB);
     assert_int_equal(envtpm_keyfile_parse((const unsigned char *)wrong_label,
                                           strlen(wrong_label), &kf),
-                     ENVPROV_R_BAD_BLOB);
+                     ENVCORE_R_BAD_BLOB);
     assert_int_equal(envtpm_keyfile_parse((const unsigned char *)truncated, strlen(truncated),
                                           &kf),
-                     ENVPROV_R_BAD_BLOB);
+                     ENVCORE_R_BAD_BLOB);
     assert_int_equal(envtpm_keyfile_parse((const unsigned char *)wrong_oid, strlen(wrong_oid),
                                           &kf),
-                     ENVPROV_R_BAD_BLOB);
-    assert_int_equal(envtpm_keyfile_parse((const unsigned char *)"", 0, &kf), ENVPROV_R_BAD_BLOB);
+                     ENVCORE_R_BAD_BLOB);
+    assert_int_equal(envtpm_keyfile_parse((const unsigned char *)"", 0, &kf), ENVCORE_R_BAD_BLOB);
     ERR_clear_error();
 }
 
 static void rc_mapping(void **state)
 {
     /* TPM_RC_AUTH_FAIL for session 1: 0x98e */
-    assert_int_equal(envtpm_rc_reason(0x98e), ENVPROV_R_PIN_INCORRECT);
+    assert_int_equal(envtpm_rc_reason(0x98e), ENVCORE_R_PIN_INCORRECT);
     /* TPM_RC_POLICY_FAIL session 1: 0x99d */
-    assert_int_equal(envtpm_rc_reason(0x99d), ENVPROV_R_PCR_POLICY_NOT_SATISFIED);
-    assert_int_equal(envtpm_rc_reason(TPM2_RC_LOCKOUT), ENVPROV_R_PIN_LOCKED);
+    assert_int_equal(envtpm_rc_reason(0x99d), ENVCORE_R_PCR_POLICY_NOT_SATISFIED);
+    assert_int_equal(envtpm_rc_reason(TPM2_RC_LOCKOUT), ENVCORE_R_PIN_LOCKED);
     /* TPM_RC_HANDLE for handle 1: 0x18b */
-    assert_int_equal(envtpm_rc_reason(0x18b), ENVPROV_R_OBJECT_NOT_FOUND);
-    assert_int_equal(envtpm_rc_reason(TPM2_RC_INITIALIZE), ENVPROV_R_BACKEND_UNAVAILABLE);
+    assert_int_equal(envtpm_rc_reason(0x18b), ENVCORE_R_OBJECT_NOT_FOUND);
+    assert_int_equal(envtpm_rc_reason(TPM2_RC_INITIALIZE), ENVCORE_R_BACKEND_UNAVAILABLE);
     assert_true(envtpm_rc_retryable(TPM2_RC_INITIALIZE));
     assert_true(envtpm_rc_retryable(TSS2_TCTI_RC_IO_ERROR));
     assert_true(envtpm_rc_retryable(TPM2_RC_REFERENCE_S0));
@@ -186,7 +186,7 @@ static void rc_mapping(void **state)
     assert_false(envtpm_rc_retryable(0x99d));
     assert_false(envtpm_rc_retryable(0x18b));
     assert_int_equal(envtpm_rc_base(0x1c4), TPM2_RC_FMT1 | TPM2_RC_VALUE);
-    assert_int_equal(envtpm_rc_reason(TSS2_RC_SUCCESS), ENVPROV_R_OK);
+    assert_int_equal(envtpm_rc_reason(TSS2_RC_SUCCESS), ENVCORE_R_OK);
 }
 
 int main(void)

@@ -1,5 +1,5 @@
 /*
- * rsa_forms.c - does this key's device really decrypt this RSA form?
+ * rsa_form_check.c - does this key's device really decrypt this RSA form?
  *
  * Tokens accept OAEP parameters they do not honour: SoftHSM2 2.6.1 (as
  * packaged in Debian 12) returns CKR_OK from C_DecryptInit for OAEP with
@@ -11,7 +11,6 @@
  * operation per form the first time a form is used.
  */
 #include <string.h>
-#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -19,50 +18,28 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
+#include "rsa_form_check.h"
 #include "rsa_forms.h"
 #include "wrap.h"
 
+/* a "no" is asked again after this long: a passing token failure looks the
+ * same as a form it cannot do */
 #define NO_TTL_S 300
-
-static long now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec;
-}
-
-static int idx(int nid)
-{
-    switch (nid) {
-    case NID_sha1: return 0;
-    case NID_sha224: return 1;
-    case NID_sha256: return 2;
-    case NID_sha384: return 3;
-    case NID_sha512: return 4;
-    default: return -1;
-    }
-}
 
 int envprov_rsa_form_ok(envprov_ctx *pc, envkey *k, const envkey_rsa_params *p)
 {
     if (p->padding != RSA_PKCS1_OAEP_PADDING) /* v1.5: the mechanism list is enough */
         return k->ops->rsa_supports(k->be, p);
-    int hi = idx(p->oaep_md), mi = idx(p->mgf1_md), li = p->label_len > 0;
-    if (hi < 0 || mi < 0)
+    int li = p->label_len > 0;
+    if (envcore_oaep_index(p->oaep_md) < 0 || envcore_oaep_index(p->mgf1_md) < 0)
         return 0;
-    unsigned char *slot = &k->rsa_forms[hi][mi][li];
-    long *when = &k->rsa_forms_when[hi][mi][li];
-    unsigned char state = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-    /* "yes" is for good; "no" is asked again after a while, since a
-     * passing token failure looks the same as a form it cannot do. */
-    if (state == 1 || (state == 2 && now_s() - __atomic_load_n(when, __ATOMIC_RELAXED) < NO_TTL_S))
-        return state == 1;
+    int known = envcore_rsa_form_get(&k->rsa_forms, p->oaep_md, p->mgf1_md, li, NO_TTL_S);
+    if (known >= 0)
+        return known;
     int quick = k->ops->rsa_supports(k->be, p); /* refused at init? */
     if (quick <= 0) {
-        if (quick == 0) {
-            __atomic_store_n(when, now_s(), __ATOMIC_RELAXED);
-            __atomic_store_n(slot, 2, __ATOMIC_RELEASE);
-        }
+        if (quick == 0)
+            envcore_rsa_form_set(&k->rsa_forms, p->oaep_md, p->mgf1_md, li, 0);
         return quick;
     }
     static const unsigned char probe_label[] = "envelope rsa form probe";
@@ -74,20 +51,19 @@ int envprov_rsa_form_ok(envprov_ctx *pc, envkey *k, const envkey_rsa_params *p)
     unsigned char msg[32], ct[1024], pt[1024];
     size_t ctlen = 0, ptlen = 0;
     if (RAND_bytes(msg, sizeof(msg)) != 1
-        || envprov_rsa_public_encrypt(pc, k, &q, msg, sizeof(msg), ct, &ctlen, sizeof(ct)) != ENVPROV_R_OK)
+        || envprov_rsa_public_encrypt(pc, k, &q, msg, sizeof(msg), ct, &ctlen, sizeof(ct)) != ENVCORE_R_OK)
         return -1;
     ERR_set_mark();
     int r = k->ops->rsa_decrypt(k->be, &q, ct, ctlen, pt, &ptlen, sizeof(pt));
-    int ok = r == ENVPROV_R_OK && ptlen == sizeof(msg) && CRYPTO_memcmp(pt, msg, sizeof(msg)) == 0;
+    int ok = r == ENVCORE_R_OK && ptlen == sizeof(msg) && CRYPTO_memcmp(pt, msg, sizeof(msg)) == 0;
     OPENSSL_cleanse(pt, sizeof(pt));
-    if (r == ENVPROV_R_OK || r == ENVPROV_R_AUTHENTICATION_FAILED
-        || r == ENVPROV_R_MECHANISM_NOT_SUPPORTED) {
+    if (r == ENVCORE_R_OK || r == ENVCORE_R_AUTHENTICATION_FAILED
+        || r == ENVCORE_R_MECHANISM_NOT_SUPPORTED) {
         ERR_pop_to_mark(); /* an answer, not an error */
-        envprov_debug("rsa: %s decrypts OAEP(%s, mgf1 %s, %s label): %s", k->uri ? k->uri : "key",
+        envcore_debug("rsa: %s decrypts OAEP(%s, mgf1 %s, %s label): %s", k->uri ? k->uri : "key",
                       OBJ_nid2sn(p->oaep_md), OBJ_nid2sn(p->mgf1_md), li ? "with" : "no",
                       ok ? "yes" : "no");
-        __atomic_store_n(when, now_s(), __ATOMIC_RELAXED);
-        __atomic_store_n(slot, ok ? 1 : 2, __ATOMIC_RELEASE);
+        envcore_rsa_form_set(&k->rsa_forms, p->oaep_md, p->mgf1_md, li, ok);
         return ok;
     }
     ERR_clear_last_mark(); /* a real failure (device, PIN): keep its reason */

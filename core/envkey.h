@@ -1,24 +1,28 @@
 /*
- * backend.h - the one interface between the provider's OpenSSL operations
- * (keymgmt, asym cipher, KEM, store) and the homes of keys (hsm/ PKCS#11,
- * tpm/ TPM 2.0). An operation never calls a vendor API; it calls the ops of
- * the key it was given.
+ * envkey.h - the KEK object every component shares: what the provider's
+ * OpenSSL operations (keymgmt, asym cipher, KEM, store) hold, and the ops
+ * through which its home (a backend: core/backend.h) does the private-key
+ * work. An operation never calls a vendor API; it calls the ops of the key
+ * it was given.
  *
  * Ownership: an envkey is reference counted (envkey_up/envkey_free). The
  * backend handle is owned by the key and freed through ops->free when the
- * last reference goes. All ops are thread-safe (the backend locks).
+ * last reference goes. All ops are thread-safe (the backend locks). A key
+ * with ops == NULL is a public half only (imported, or a STORE's public
+ * view): it encrypts and compares, never decrypts.
  *
- * Return convention for ops: ENVPROV_R_OK (0) or an envprov_reason; the op
- * has already raised the error with a specific message when it fails.
+ * Return convention for ops: ENVCORE_R_OK (0) or a reason (errors.h); the
+ * op has already raised the error with a specific message when it fails.
  */
-#ifndef ENVPROV_BACKEND_H
-#define ENVPROV_BACKEND_H
+#ifndef ENVELOPE_CORE_ENVKEY_H
+#define ENVELOPE_CORE_ENVKEY_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <openssl/evp.h>
 
 #include "errors.h"
+#include "rsa_forms.h"
 
 typedef enum {
     ENVKEY_AES_KEK = 1, /* symmetric AEAD KEK, never leaves its home */
@@ -34,7 +38,8 @@ typedef struct {
     size_t label_len;
 } envkey_rsa_params;
 
-/* How a backend's AEAD returned its IV (real tokens differ, FIELD-NOTES). */
+/* How a backend's AEAD returned its IV (real tokens differ: docs/PROVIDER.md,
+ * "GCM IVs"). */
 typedef struct {
     unsigned char iv[16];
     size_t iv_len;
@@ -82,10 +87,9 @@ typedef struct envkey {
     /* Public half in the provider's own library context (RSA, EC), used for
      * software wraps and for export; NULL for AES. */
     EVP_PKEY *pub;
-    /* RSA forms this key's device was seen to decrypt correctly
-     * (rsa_forms.c): [oaep hash][mgf1 hash][label] = 0 unknown, 1 yes, 2 no. */
-    unsigned char rsa_forms[5][5][2];
-    long rsa_forms_when[5][5][2]; /* monotonic seconds of a "no" answer */
+    /* RSA forms this key's device was seen to decrypt correctly, by a round
+     * trip (provider/rsa_form_check.c) */
+    envcore_rsa_forms rsa_forms;
 } envkey;
 
 envkey *envkey_new(envkey_kind kind, const envkey_backend_ops *ops, void *be);

@@ -1,6 +1,6 @@
-/* rsa_forms.h - see rsa_forms.c. */
-#ifndef ENVPROV_RSA_FORMS_H
-#define ENVPROV_RSA_FORMS_H
+/* rsa_form_check.h - see rsa_form_check.c. */
+#ifndef ENVPROV_RSA_FORM_CHECK_H
+#define ENVPROV_RSA_FORM_CHECK_H
 
 #include "provider.h"
 

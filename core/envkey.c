@@ -2,7 +2,7 @@
  * envkey.c - the provider's key object: reference counted, immutable once
  * built, so one key may be shared by many EVP_PKEYs and threads.
  */
-#include "backend.h"
+#include "envkey.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,0 +1,106 @@
+/*
+ * provider_config.c - the provider's openssl.cnf section: its own settings
+ * and every backend's (each backend names the settings it reads), and the
+ * backends' clients made from them.
+ *
+ * A setting that cannot be read does not fail the provider's activation:
+ * OpenSSL 3.0 drops a provider whose init fails without a word (unless
+ * config_diagnostics is set), and every program on the host would then
+ * meet "unsupported" far from the cause. Instead the provider loads, shows
+ * itself inactive, and every key operation fails with the setting's own
+ * message (envprov_config_ok).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_dispatch.h>
+#include <openssl/err.h>
+#include <openssl/params.h>
+
+#include "backends.h"
+#include "provider.h"
+#include "settings.h"
+
+#define MAX_SETTINGS 32
+
+static void config_failed(envprov_ctx *pc)
+{
+    const char *data = NULL;
+    int flags = 0;
+    ERR_peek_last_error_data(&data, &flags);
+    if (pc->config_error == NULL)
+        pc->config_error =
+            strdup(data != NULL && (flags & ERR_TXT_STRING) ? data : "unreadable setting");
+    ERR_clear_error();
+}
+
+int envprov_config_ok(const envprov_ctx *pc)
+{
+    if (pc->config_error == NULL)
+        return 1;
+    ENVCORE_RAISE(ENVCORE_R_BAD_CONFIG, "the envelope provider's openssl.cnf section is wrong, "
+                                        "so it does nothing until it is fixed: %s",
+                  pc->config_error);
+    return 0;
+}
+
+/* Every setting name of the provider and its backends, once each. */
+static size_t setting_names(const char **names)
+{
+    size_t n = 0;
+    names[n++] = ENVPROV_CONF_RSA_PKCS1_V15;
+    for (size_t b = 0; envprov_backend_table[b] != NULL; b++)
+        for (const char *const *s = envprov_backend_table[b]->settings; s != NULL && *s != NULL; s++) {
+            int dup = 0;
+            for (size_t i = 0; i < n; i++)
+                dup |= strcmp(names[i], *s) == 0;
+            if (!dup && n < MAX_SETTINGS)
+                names[n++] = *s;
+        }
+    return n;
+}
+
+int envprov_config_read(envprov_ctx *pc, const OSSL_DISPATCH *in)
+{
+    OSSL_FUNC_core_get_params_fn *get_params = NULL;
+    for (const OSSL_DISPATCH *d = in; d->function_id != 0; d++)
+        if (d->function_id == OSSL_FUNC_CORE_GET_PARAMS)
+            get_params = OSSL_FUNC_core_get_params(d);
+    if (get_params == NULL || (pc->settings = envcore_settings_new()) == NULL)
+        return 0;
+    const char *names[MAX_SETTINGS];
+    char *values[MAX_SETTINGS] = { 0 };
+    OSSL_PARAM params[MAX_SETTINGS + 1];
+    size_t n = setting_names(names);
+    for (size_t i = 0; i < n; i++)
+        params[i] = OSSL_PARAM_construct_utf8_ptr(names[i], &values[i], 0);
+    params[n] = OSSL_PARAM_construct_end();
+    if (!get_params(pc->handle, params))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!envcore_settings_put(pc->settings, names[i], values[i]))
+            return 0;
+    if (envcore_setting_bool(pc->settings, ENVPROV_CONF_RSA_PKCS1_V15, 1, &pc->rsa_pkcs1_v15)
+        != ENVCORE_R_OK)
+        config_failed(pc);
+    for (size_t b = 0; envprov_backend_table[b] != NULL && b < ENVPROV_MAX_BACKENDS; b++) {
+        const envcore_backend *be = envprov_backend_table[b];
+        pc->backends[pc->nbackends] = be;
+        if (be->client_new(pc->settings, pc->swctx, &pc->clients[pc->nbackends]) != ENVCORE_R_OK)
+            config_failed(pc);
+        pc->nbackends++;
+    }
+    return 1;
+}
+
+void envprov_config_free(envprov_ctx *pc)
+{
+    for (size_t b = 0; b < pc->nbackends; b++)
+        if (pc->clients[b] != NULL)
+            pc->backends[b]->client_free(pc->clients[b]);
+    pc->nbackends = 0;
+    envcore_settings_free(pc->settings);
+    pc->settings = NULL;
+    free(pc->config_error);
+    pc->config_error = NULL;
+}
