@@ -173,6 +173,24 @@ void hsm_refresh_tokens(struct hsm_ctx *h, struct hsm_module *m);
 /* hsm_mech.c */
 void hsm_token_probe_mechanisms(struct hsm_token *t, CK_SESSION_HANDLE s);
 
+/* hsm_attrs.c: an object's attributes, read by table in one call. */
+#define HSM_ATTR_ABSENT ((CK_ULONG)-1) /* CK_UNAVAILABLE_INFORMATION */
+#define HSM_MAX_ATTRS 8
+typedef struct {
+    CK_ATTRIBUTE_TYPE type;
+    const char *name;  /* for messages: "CKA_ID" */
+    void *buf;         /* where the value goes */
+    CK_ULONG size;     /* room in buf */
+    int required;      /* absent: an error (else len is HSM_ATTR_ABSENT) */
+    CK_ULONG len;      /* out: the value's length, or HSM_ATTR_ABSENT */
+} hsm_attr;
+#define HSM_ATTR(t, var, req) { t, #t, &(var), sizeof(var), (req), 0 }
+#define HSM_ATTR_BUF(t, buf, size, req) { t, #t, (buf), (size), (req), 0 }
+/* ENVCORE_R_OK, or a reason raised naming `what`, the token and `label`
+ * (an attribute longer than its buffer, or a required one absent). */
+int hsm_attrs_read(struct hsm_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+                   hsm_attr *a, size_t n, const char *what, const char *label);
+
 /* hsm_keyops.c */
 extern const envkey_backend_ops hsm_key_ops;
 envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t,

@@ -87,27 +87,20 @@ envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t,
     hk->handle_epoch = t->epoch;
     CK_BBOOL sensitive = CK_FALSE, extractable = CK_TRUE;
     CK_ULONG value_len = 0;
-    CK_ATTRIBUTE a[] = {
-        {CKA_CLASS, &hk->cls, sizeof(hk->cls)},
-        {CKA_KEY_TYPE, &hk->ktype, sizeof(hk->ktype)},
-        {CKA_ID, hk->id, sizeof(hk->id)},
-        {CKA_LABEL, hk->label, HSM_MAX_LABEL},
+    enum { A_ID = 2, A_LABEL = 3 };
+    hsm_attr who[] = {
+        HSM_ATTR(CKA_CLASS, hk->cls, 0),
+        HSM_ATTR(CKA_KEY_TYPE, hk->ktype, 0),
+        HSM_ATTR_BUF(CKA_ID, hk->id, sizeof(hk->id), 0),
+        HSM_ATTR_BUF(CKA_LABEL, hk->label, HSM_MAX_LABEL, 0),
     };
-    CK_RV rv = P11(t->mod, C_GetAttributeValue, s, obj, a, 4);
-    if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID) {
-        *reason = hsm_raise_rv(rv, "C_GetAttributeValue", t->label, NULL);
+    int r = hsm_attrs_read(t, s, obj, who, 4, "C_GetAttributeValue", NULL);
+    if (r != ENVCORE_R_OK) {
+        *reason = r;
         goto err;
     }
-    /* Lengths come from the module: trust none beyond our buffers. */
-    if ((a[2].ulValueLen != (CK_ULONG)-1 && a[2].ulValueLen > sizeof(hk->id))
-        || (a[3].ulValueLen != (CK_ULONG)-1 && a[3].ulValueLen > HSM_MAX_LABEL)) {
-        ENVCORE_RAISE(ENVCORE_R_BACKEND_ERROR, "token \"%s\" returned an oversized CKA_ID or CKA_LABEL",
-                      t->label);
-        *reason = ENVCORE_R_BACKEND_ERROR;
-        goto err;
-    }
-    hk->id_len = a[2].ulValueLen == (CK_ULONG)-1 ? 0 : a[2].ulValueLen;
-    hk->label[a[3].ulValueLen == (CK_ULONG)-1 ? 0 : a[3].ulValueLen] = '\0';
+    hk->id_len = who[A_ID].len == HSM_ATTR_ABSENT ? 0 : who[A_ID].len;
+    hk->label[who[A_LABEL].len == HSM_ATTR_ABSENT ? 0 : who[A_LABEL].len] = '\0';
 
     envkey_kind kind;
     if (hk->cls == CKO_SECRET_KEY && hk->ktype == CKK_AES)
@@ -123,23 +116,27 @@ envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t,
     }
     if (hk->cls != CKO_PUBLIC_KEY) {
         CK_BBOOL always_sensitive = CK_FALSE, never_extractable = CK_FALSE;
-        CK_ATTRIBUTE sa[] = {{CKA_SENSITIVE, &sensitive, sizeof(sensitive)},
-                             {CKA_EXTRACTABLE, &extractable, sizeof(extractable)},
-                             {CKA_ALWAYS_SENSITIVE, &always_sensitive, sizeof(always_sensitive)},
-                             {CKA_NEVER_EXTRACTABLE, &never_extractable, sizeof(never_extractable)}};
-        rv = P11(t->mod, C_GetAttributeValue, s, obj, sa, 4);
-        if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID) {
-            *reason = hsm_raise_rv(rv, "reading CKA_SENSITIVE/CKA_EXTRACTABLE", t->label, hk->label);
+        enum { S_SENS, S_EXTR, S_ALWAYS, S_NEVER };
+        hsm_attr safe[] = {
+            HSM_ATTR(CKA_SENSITIVE, sensitive, 0),
+            HSM_ATTR(CKA_EXTRACTABLE, extractable, 0),
+            HSM_ATTR(CKA_ALWAYS_SENSITIVE, always_sensitive, 0),
+            HSM_ATTR(CKA_NEVER_EXTRACTABLE, never_extractable, 0),
+        };
+        if ((r = hsm_attrs_read(t, s, obj, safe, 4, "reading CKA_SENSITIVE/CKA_EXTRACTABLE",
+                                hk->label))
+            != ENVCORE_R_OK) {
+            *reason = r;
             goto err;
         }
         /* A module that does not know the history attributes (the KMS
-         * bridge) answers CKR_ATTRIBUTE_TYPE_INVALID with length -1 for
-         * them: judge by what it does say, never by a default. */
-        if (sa[2].ulValueLen == (CK_ULONG)-1)
+         * bridge) answers them absent: judge by what it does say, never by
+         * a default. */
+        if (safe[S_ALWAYS].len == HSM_ATTR_ABSENT)
             always_sensitive = sensitive;
-        if (sa[3].ulValueLen == (CK_ULONG)-1)
+        if (safe[S_NEVER].len == HSM_ATTR_ABSENT)
             never_extractable = !extractable;
-        if (sa[0].ulValueLen == (CK_ULONG)-1 || sa[1].ulValueLen == (CK_ULONG)-1)
+        if (safe[S_SENS].len == HSM_ATTR_ABSENT || safe[S_EXTR].len == HSM_ATTR_ABSENT)
             sensitive = CK_FALSE; /* no claim at all: not safe */
         int unsafe = refuse_unsafe(h, t, hk->label, sensitive, extractable, always_sensitive,
                                    never_extractable);
@@ -149,9 +146,10 @@ envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t,
         }
     }
     if (kind == ENVKEY_AES_KEK) {
-        CK_ATTRIBUTE va = {CKA_VALUE_LEN, &value_len, sizeof(value_len)};
-        rv = P11(t->mod, C_GetAttributeValue, s, obj, &va, 1);
-        if (rv != CKR_OK || value_len != 32) {
+        hsm_attr vl[] = { HSM_ATTR(CKA_VALUE_LEN, value_len, 0) };
+        if (hsm_attrs_read(t, s, obj, vl, 1, "reading CKA_VALUE_LEN", hk->label) != ENVCORE_R_OK
+            || vl[0].len == HSM_ATTR_ABSENT || value_len != 32) {
+            ERR_clear_error(); /* one message below says what matters */
             ENVCORE_RAISE(ENVCORE_R_KEY_NOT_SAFE,
                           "key \"%s\" on token \"%s\" is not AES-256 (CKA_VALUE_LEN %lu)",
                           hk->label, t->label, (unsigned long)value_len);
@@ -169,21 +167,20 @@ envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t,
     k->has_private = kb->cls != CKO_PUBLIC_KEY;
     if (kind == ENVKEY_RSA) {
         mod = malloc(HSM_MAX_MODULUS);
-        CK_ATTRIBUTE ra[] = {{CKA_MODULUS, mod, HSM_MAX_MODULUS},
-                             {CKA_PUBLIC_EXPONENT, exp, sizeof(exp)}};
         if (mod == NULL) {
             ENVCORE_RAISE(ENVCORE_R_INTERNAL, "out of memory");
             goto err;
         }
-        if ((rv = P11(t->mod, C_GetAttributeValue, s, obj, ra, 2)) != CKR_OK
-            || ra[0].ulValueLen > HSM_MAX_MODULUS || ra[1].ulValueLen > sizeof(exp)) {
-            *reason = rv != CKR_OK ? hsm_raise_rv(rv, "reading the RSA public key", t->label, kb->label)
-                                   : ENVCORE_R_BACKEND_ERROR;
-            if (rv == CKR_OK)
-                ENVCORE_RAISE(ENVCORE_R_BACKEND_ERROR, "token returned an oversized RSA public key");
+        hsm_attr ra[] = {
+            HSM_ATTR_BUF(CKA_MODULUS, mod, HSM_MAX_MODULUS, 1),
+            HSM_ATTR_BUF(CKA_PUBLIC_EXPONENT, exp, sizeof(exp), 1),
+        };
+        if ((r = hsm_attrs_read(t, s, obj, ra, 2, "reading the RSA public key", kb->label))
+            != ENVCORE_R_OK) {
+            *reason = r;
             goto err;
         }
-        k->pub = rsa_public(h->swctx, mod, ra[0].ulValueLen, exp, ra[1].ulValueLen);
+        k->pub = rsa_public(h->swctx, mod, ra[0].len, exp, ra[1].len);
         if (k->pub == NULL) {
             ENVCORE_RAISE(ENVCORE_R_BACKEND_ERROR, "RSA key \"%s\" has an unusable public half",
                           kb->label);
@@ -191,9 +188,9 @@ envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t,
             goto err;
         }
         k->bits = EVP_PKEY_get_bits(k->pub);
-        kb->mod_bytes = ra[0].ulValueLen;
+        kb->mod_bytes = ra[0].len;
         if (kb->id_len == 0) { /* no CKA_ID: identify the key by its modulus */
-            SHA256(mod, ra[0].ulValueLen, k->key_id);
+            SHA256(mod, ra[0].len, k->key_id);
             k->key_id_len = SHA256_DIGEST_LENGTH;
         }
     } else {

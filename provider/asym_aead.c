@@ -25,28 +25,28 @@ typedef struct {
     envkey *key;
     unsigned char aad[ENVELOPE_MAX_AAD];
     size_t aad_len;
-} aes_ctx;
+} aead_ctx;
 
-static OSSL_FUNC_asym_cipher_newctx_fn aes_newctx;
-static OSSL_FUNC_asym_cipher_freectx_fn aes_freectx;
-static OSSL_FUNC_asym_cipher_dupctx_fn aes_dupctx;
-static OSSL_FUNC_asym_cipher_encrypt_init_fn aes_op_init;
-static OSSL_FUNC_asym_cipher_encrypt_fn aes_encrypt;
-static OSSL_FUNC_asym_cipher_decrypt_fn aes_decrypt;
-static OSSL_FUNC_asym_cipher_set_ctx_params_fn aes_set_ctx_params;
-static OSSL_FUNC_asym_cipher_settable_ctx_params_fn aes_settable_ctx_params;
+static OSSL_FUNC_asym_cipher_newctx_fn aead_newctx;
+static OSSL_FUNC_asym_cipher_freectx_fn aead_freectx;
+static OSSL_FUNC_asym_cipher_dupctx_fn aead_dupctx;
+static OSSL_FUNC_asym_cipher_encrypt_init_fn aead_op_init;
+static OSSL_FUNC_asym_cipher_encrypt_fn aead_encrypt;
+static OSSL_FUNC_asym_cipher_decrypt_fn aead_decrypt;
+static OSSL_FUNC_asym_cipher_set_ctx_params_fn aead_set_ctx_params;
+static OSSL_FUNC_asym_cipher_settable_ctx_params_fn aead_settable_ctx_params;
 
-static void *aes_newctx(void *provctx)
+static void *aead_newctx(void *provctx)
 {
-    aes_ctx *c = calloc(1, sizeof(*c));
+    aead_ctx *c = calloc(1, sizeof(*c));
     if (c != NULL)
         c->pc = provctx;
     return c;
 }
 
-static void aes_freectx(void *vctx)
+static void aead_freectx(void *vctx)
 {
-    aes_ctx *c = vctx;
+    aead_ctx *c = vctx;
     if (c == NULL)
         return;
     envkey_free(c->key);
@@ -54,19 +54,19 @@ static void aes_freectx(void *vctx)
     free(c);
 }
 
-static void *aes_dupctx(void *vctx)
+static void *aead_dupctx(void *vctx)
 {
-    aes_ctx *d = malloc(sizeof(*d));
+    aead_ctx *d = malloc(sizeof(*d));
     if (d == NULL)
         return NULL;
-    *d = *(aes_ctx *)vctx;
+    *d = *(aead_ctx *)vctx;
     envkey_up(d->key);
     return d;
 }
 
-static int aes_op_init(void *vctx, void *key, const OSSL_PARAM params[])
+static int aead_op_init(void *vctx, void *key, const OSSL_PARAM params[])
 {
-    aes_ctx *c = vctx;
+    aead_ctx *c = vctx;
     envkey *k = key;
     if (k == NULL || (k->kind != ENVKEY_AES_KEK && k->kind != ENVKEY_EC_P256)) {
         ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED, "this cipher needs an envelope AES or EC KEK");
@@ -75,13 +75,13 @@ static int aes_op_init(void *vctx, void *key, const OSSL_PARAM params[])
     envkey_free(c->key);
     c->key = envkey_up(k);
     c->aad_len = 0;
-    return aes_set_ctx_params(c, params);
+    return aead_set_ctx_params(c, params);
 }
 
-static int aes_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t outsize,
+static int aead_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t outsize,
                        const unsigned char *in, size_t inlen)
 {
-    aes_ctx *c = vctx;
+    aead_ctx *c = vctx;
     if (out == NULL) {
         *outlen = envprov_wrap_size(c->key, inlen);
         return 1;
@@ -90,10 +90,10 @@ static int aes_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
            == ENVCORE_R_OK;
 }
 
-static int aes_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t outsize,
+static int aead_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t outsize,
                        const unsigned char *in, size_t inlen)
 {
-    aes_ctx *c = vctx;
+    aead_ctx *c = vctx;
     if (out == NULL) {
         *outlen = ENVELOPE_MAX_WRAP_PLAINTEXT;
         return 1;
@@ -102,9 +102,9 @@ static int aes_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
            == ENVCORE_R_OK;
 }
 
-static int aes_set_ctx_params(void *vctx, const OSSL_PARAM params[])
+static int aead_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 {
-    aes_ctx *c = vctx;
+    aead_ctx *c = vctx;
     if (params == NULL)
         return 1;
     if (!envprov_param_aad(params, c->aad, &c->aad_len, NULL))
@@ -112,7 +112,7 @@ static int aes_set_ctx_params(void *vctx, const OSSL_PARAM params[])
     return 1;
 }
 
-static const OSSL_PARAM *aes_settable_ctx_params(void *vctx, void *provctx)
+static const OSSL_PARAM *aead_settable_ctx_params(void *vctx, void *provctx)
 {
     static const OSSL_PARAM settable[] = {
         OSSL_PARAM_octet_string(ENVELOPE_PKEY_PARAM_AAD, NULL, 0),
@@ -122,14 +122,14 @@ static const OSSL_PARAM *aes_settable_ctx_params(void *vctx, void *provctx)
 }
 
 const OSSL_DISPATCH envprov_aead_asym_cipher_functions[] = {
-    {OSSL_FUNC_ASYM_CIPHER_NEWCTX, (void (*)(void))aes_newctx},
-    {OSSL_FUNC_ASYM_CIPHER_FREECTX, (void (*)(void))aes_freectx},
-    {OSSL_FUNC_ASYM_CIPHER_DUPCTX, (void (*)(void))aes_dupctx},
-    {OSSL_FUNC_ASYM_CIPHER_ENCRYPT_INIT, (void (*)(void))aes_op_init},
-    {OSSL_FUNC_ASYM_CIPHER_ENCRYPT, (void (*)(void))aes_encrypt},
-    {OSSL_FUNC_ASYM_CIPHER_DECRYPT_INIT, (void (*)(void))aes_op_init},
-    {OSSL_FUNC_ASYM_CIPHER_DECRYPT, (void (*)(void))aes_decrypt},
-    {OSSL_FUNC_ASYM_CIPHER_SET_CTX_PARAMS, (void (*)(void))aes_set_ctx_params},
-    {OSSL_FUNC_ASYM_CIPHER_SETTABLE_CTX_PARAMS, (void (*)(void))aes_settable_ctx_params},
+    {OSSL_FUNC_ASYM_CIPHER_NEWCTX, (void (*)(void))aead_newctx},
+    {OSSL_FUNC_ASYM_CIPHER_FREECTX, (void (*)(void))aead_freectx},
+    {OSSL_FUNC_ASYM_CIPHER_DUPCTX, (void (*)(void))aead_dupctx},
+    {OSSL_FUNC_ASYM_CIPHER_ENCRYPT_INIT, (void (*)(void))aead_op_init},
+    {OSSL_FUNC_ASYM_CIPHER_ENCRYPT, (void (*)(void))aead_encrypt},
+    {OSSL_FUNC_ASYM_CIPHER_DECRYPT_INIT, (void (*)(void))aead_op_init},
+    {OSSL_FUNC_ASYM_CIPHER_DECRYPT, (void (*)(void))aead_decrypt},
+    {OSSL_FUNC_ASYM_CIPHER_SET_CTX_PARAMS, (void (*)(void))aead_set_ctx_params},
+    {OSSL_FUNC_ASYM_CIPHER_SETTABLE_CTX_PARAMS, (void (*)(void))aead_settable_ctx_params},
     {0, NULL},
 };

@@ -30,6 +30,7 @@
 #include "params.h"
 #include "provider.h"
 #include "rsa_form_check.h"
+#include "rsa_forms.h"
 #include "wrap.h"
 
 typedef struct {
@@ -214,20 +215,8 @@ static int md_nid(const OSSL_PARAM *p, int *nid)
     char name[64] = "", *s = name;
     if (!OSSL_PARAM_get_utf8_string(p, &s, sizeof(name)))
         return 0;
-    int n = OBJ_sn2nid(name);
-    if (n == NID_undef)
-        n = OBJ_ln2nid(name);
+    int n = envcore_oaep_nid(name); /* the one table of accepted hashes */
     if (n == NID_undef) {
-        /* OpenSSL's own spellings ("SHA2-256") */
-        static const struct { const char *name; int nid; } alt[] = {
-            {"SHA2-224", NID_sha224}, {"SHA2-256", NID_sha256},
-            {"SHA2-384", NID_sha384}, {"SHA2-512", NID_sha512}, {"SHA-1", NID_sha1},
-        };
-        for (size_t i = 0; i < sizeof(alt) / sizeof(alt[0]); i++)
-            if (strcasecmp(name, alt[i].name) == 0)
-                n = alt[i].nid;
-    }
-    if (n != NID_sha1 && n != NID_sha224 && n != NID_sha256 && n != NID_sha384 && n != NID_sha512) {
         ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED, "OAEP digest \"%s\" is not supported", name);
         return 0;
     }

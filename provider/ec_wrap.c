@@ -1,6 +1,6 @@
 /*
- * ec_wrap.c - ECDH + HKDF-SHA-256 + AES-256-GCM wrap to a TPM-held P-256
- * KEK (format in ec_wrap.h). Software halves run in the provider's private
+ * ec_wrap.c - ECDH + HKDF-SHA-256 + AES-256-GCM wrap to a device-held
+ * P-256 KEK (see ec_wrap.h; the blob is kind 3 of wrapblob.h). Software halves run in the provider's private
  * library context (pc->swctx), which has only OpenSSL's default provider.
  *
  * CT: Z, the derived key and the plaintext are secrets; they live on the
@@ -20,6 +20,7 @@
 #include <openssl/rand.h>
 
 #include "ec_wrap.h"
+#include "wrapblob.h"
 #include "keytype_names.h"
 
 #define POINT_LEN 65
@@ -29,7 +30,7 @@
 
 size_t envprov_ec_wrap_size(size_t inlen)
 {
-    return ENVPROV_EC_HEADER_LEN + 2 + inlen + TAG_LEN;
+    return WRAPBLOB_EC_HEADER_LEN + 2 + inlen + TAG_LEN;
 }
 
 static int point_of(const EVP_PKEY *pk, unsigned char pt[POINT_LEN])
@@ -109,8 +110,8 @@ static int gcm(envprov_ctx *pc, int enc, const unsigned char key[KEY_LEN],
 
     if (ciph == NULL || c == NULL)
         goto out;
-    if (EVP_CipherInit_ex2(c, ciph, key, hdr + ENVPROV_EC_HEADER_LEN - IV_LEN, enc, NULL) != 1 ||
-        EVP_CipherUpdate(c, NULL, &n, hdr, ENVPROV_EC_HEADER_LEN) != 1 ||
+    if (EVP_CipherInit_ex2(c, ciph, key, hdr + WRAPBLOB_EC_HEADER_LEN - IV_LEN, enc, NULL) != 1 ||
+        EVP_CipherUpdate(c, NULL, &n, hdr, WRAPBLOB_EC_HEADER_LEN) != 1 ||
         (aadlen != 0 && EVP_CipherUpdate(c, NULL, &n, aad, (int)aadlen) != 1) ||
         EVP_CipherUpdate(c, out, &n, in, (int)inlen) != 1)
         goto out;
@@ -140,7 +141,7 @@ int envprov_ec_wrap(envprov_ctx *pc, const envkey *k, const unsigned char *aad, 
                     const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen,
                     size_t outsize)
 {
-    unsigned char kek[POINT_LEN], z[32], key[KEY_LEN];
+    unsigned char kek[POINT_LEN], point[POINT_LEN], z[32], key[KEY_LEN];
     EVP_PKEY *eph = NULL;
     EVP_PKEY_CTX *dc = NULL;
     size_t zlen = sizeof(z), need = envprov_ec_wrap_size(inlen);
@@ -159,22 +160,17 @@ int envprov_ec_wrap(envprov_ctx *pc, const envkey *k, const unsigned char *aad, 
     }
     eph = ephemeral_p256(pc->swctx);
     dc = eph != NULL ? EVP_PKEY_CTX_new_from_pkey(pc->swctx, eph, NULL) : NULL;
-    out[0] = 'E';
-    out[1] = 'W';
-    out[2] = 1;
-    out[3] = ENVPROV_EC_BLOB_KIND;
-    out[4] = 1; /* P-256 */
-    out[5] = 1; /* HKDF-SHA-256 */
-    if (dc == NULL || !point_of(k->pub, kek) || !point_of(eph, out + 6) ||
+    wrapblob b = { .kind = WRAPBLOB_KIND_ECDH_P256, .iv_len = IV_LEN, .point = point,
+                   .ct = NULL, .ct_len = inlen + TAG_LEN };
+    if (dc == NULL || !point_of(k->pub, kek) || !point_of(eph, point) ||
         EVP_PKEY_derive_init(dc) != 1 || EVP_PKEY_derive_set_peer(dc, k->pub) != 1 ||
         EVP_PKEY_derive(dc, z, &zlen) != 1 || zlen != 32 ||
-        RAND_bytes_ex(pc->swctx, out + 6 + POINT_LEN, IV_LEN, 0) != 1 ||
-        !derive(pc, z, out + 6, kek, key))
+        RAND_bytes_ex(pc->swctx, b.iv, IV_LEN, 0) != 1 || !derive(pc, z, point, kek, key) ||
+        wrapblob_encode(&b, out, outsize) != need)
         goto done;
-    out[ENVPROV_EC_HEADER_LEN] = (unsigned char)((inlen + TAG_LEN) >> 8);
-    out[ENVPROV_EC_HEADER_LEN + 1] = (unsigned char)((inlen + TAG_LEN) & 0xff);
-    if (!gcm(pc, 1, key, out, aad, aadlen, in, inlen, out + ENVPROV_EC_HEADER_LEN + 2,
-             out + ENVPROV_EC_HEADER_LEN + 2 + inlen))
+    /* the header (83 bytes before ct_len) is authenticated with the AAD */
+    if (!gcm(pc, 1, key, out, aad, aadlen, in, inlen, out + WRAPBLOB_EC_HEADER_LEN + 2,
+             out + WRAPBLOB_EC_HEADER_LEN + 2 + inlen))
         goto done;
     *outlen = need;
     r = ENVCORE_R_OK;
@@ -204,16 +200,14 @@ int envprov_ec_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size
         ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED, "this key's backend cannot do ECDH");
         return ENVCORE_R_NOT_SUPPORTED;
     }
-    /* Bounded reader over the blob: every field is checked before use. */
-    if (in == NULL || inlen < ENVPROV_EC_HEADER_LEN + 2 || in[0] != 'E' || in[1] != 'W' ||
-        in[2] != 1 || in[3] != ENVPROV_EC_BLOB_KIND || in[4] != 1 || in[5] != 1 ||
-        in[6] != 0x04) {
+    /* Every field is checked before use (wrapblob.c). */
+    wrapblob b;
+    if (in == NULL || !wrapblob_decode(&b, in, inlen) || b.kind != WRAPBLOB_KIND_ECDH_P256) {
         ENVCORE_RAISE(ENVCORE_R_BAD_BLOB, "not an envelope EC-P256 wrapped key (version 1)");
         return ENVCORE_R_BAD_BLOB;
     }
-    ctlen = (size_t)in[ENVPROV_EC_HEADER_LEN] << 8 | in[ENVPROV_EC_HEADER_LEN + 1];
-    if (ctlen <= TAG_LEN || ctlen > ENVELOPE_MAX_WRAP_PLAINTEXT + TAG_LEN ||
-        inlen != ENVPROV_EC_HEADER_LEN + 2 + ctlen) {
+    ctlen = b.ct_len;
+    if (ctlen <= TAG_LEN || ctlen > ENVELOPE_MAX_WRAP_PLAINTEXT + TAG_LEN) {
         ENVCORE_RAISE(ENVCORE_R_BAD_BLOB, "EC wrapped key: bad length");
         return ENVCORE_R_BAD_BLOB;
     }
@@ -226,7 +220,7 @@ int envprov_ec_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size
         ENVCORE_RAISE(ENVCORE_R_INTERNAL, "EC key without a public point");
         return ENVCORE_R_INTERNAL;
     }
-    if (!point_on_p256(pc, in + 6)) {
+    if (!point_on_p256(pc, b.point)) {
         OPENSSL_cleanse(out, outsize);
         ENVCORE_RAISE(ENVCORE_R_AUTHENTICATION_FAILED,
                       "unwrap failed: wrong KEK or AAD, or the wrapped key was altered");
@@ -234,7 +228,7 @@ int envprov_ec_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size
     }
     /* The device's own reason (PCR policy, wrong PIN, TPM gone) is kept:
      * those are actionable and say nothing about the blob. */
-    r = k->ops->ecdh_zgen(k->be, in + 6, POINT_LEN, z, &zlen, sizeof(z));
+    r = k->ops->ecdh_zgen(k->be, b.point, POINT_LEN, z, &zlen, sizeof(z));
     if (r != ENVCORE_R_OK) {
         OPENSSL_cleanse(out, outsize);
         if (r != ENVCORE_R_BAD_ARGUMENT)
@@ -245,9 +239,9 @@ int envprov_ec_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size
         return ENVCORE_R_AUTHENTICATION_FAILED;
     }
     r = ENVCORE_R_AUTHENTICATION_FAILED;
-    memcpy(tag, in + inlen - TAG_LEN, TAG_LEN);
-    if (zlen == 32 && derive(pc, z, in + 6, kek, key) &&
-        gcm(pc, 0, key, in, aad, aadlen, in + ENVPROV_EC_HEADER_LEN + 2, ptlen, out, tag)) {
+    memcpy(tag, b.ct + ptlen, TAG_LEN);
+    if (zlen == 32 && derive(pc, z, b.point, kek, key) &&
+        gcm(pc, 0, key, in, aad, aadlen, b.ct, ptlen, out, tag)) {
         *outlen = ptlen;
         r = ENVCORE_R_OK;
     } else {

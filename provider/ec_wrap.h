@@ -1,18 +1,14 @@
 /*
- * ec_wrap.h - AEAD wrap to an EC P-256 KEK whose private half is in a TPM.
+ * ec_wrap.h - AEAD wrap to an EC P-256 KEK whose private half is in a
+ * device (a TPM: the backend's ecdh_zgen op).
  *
- * Wrap (software only, no TPM): ephemeral P-256 key e; Z = x(e * KEK);
+ * Wrap (software only, no device): ephemeral P-256 key e; Z = x(e * KEK);
  * K = HKDF-SHA-256(ikm Z, salt = E || KEK point, info = ENVPROV_EC_INFO);
  * AES-256-GCM under K with a random 96-bit IV and AAD = blob header ||
- * caller's AAD. Unwrap: Z from TPM2_ECDH_ZGen(E), same derivation, GCM
- * decrypt; any failure is one "authentication failed".
- *
- * Blob (big-endian, all fields checked on decode, no trailing bytes):
- *   "EW" | version 1 | kind 3 (ECDH-P256-HKDF-SHA256-AES256GCM)
- *   | u8 curve 1 (P-256) | u8 kdf 1 (HKDF-SHA-256)
- *   | E: 65-byte uncompressed point | IV: 12 bytes
- *   | u16 ct_len (17..ENVELOPE_MAX_WRAP_PLAINTEXT+16) | ciphertext || tag
- * A fresh key per wrap makes the IV's randomness a second line only.
+ * caller's AAD. Unwrap: Z from the device's ZGen(E), same derivation, GCM
+ * decrypt; any failure is one "authentication failed". The blob is kind 3
+ * of the wrapped-key blob (wrapblob.h, docs/WRAP-BLOB.md). A fresh key per
+ * wrap makes the IV's randomness a second line only.
  */
 #ifndef ENVPROV_EC_WRAP_H
 #define ENVPROV_EC_WRAP_H
@@ -20,10 +16,9 @@
 #include <stddef.h>
 
 #include "provider.h"
+#include "wrapblob.h"
 
-#define ENVPROV_EC_BLOB_KIND 3
-#define ENVPROV_EC_HEADER_LEN (4 + 2 + 65 + 12)
-#define ENVPROV_EC_BLOB_MAX (ENVPROV_EC_HEADER_LEN + 2 + ENVELOPE_MAX_WRAP_PLAINTEXT + 16)
+#define ENVPROV_EC_BLOB_MAX (WRAPBLOB_EC_HEADER_LEN + 2 + ENVELOPE_MAX_WRAP_PLAINTEXT + 16)
 #define ENVPROV_EC_INFO "envelope/v1 ecdh-p256 hkdf-sha256 aes-256-gcm"
 
 size_t envprov_ec_wrap_size(size_t inlen);

@@ -74,6 +74,11 @@ size_t wrapblob_encode(const wrapblob *b, unsigned char *out, size_t outsize)
             || (b->binding != WRAPBLOB_BIND_LABEL && b->binding != WRAPBLOB_BIND_PAYLOAD))
             return 0;
         need += 3 + 2 + b->ct_len;
+    } else if (b->kind == WRAPBLOB_KIND_ECDH_P256) {
+        if (b->point == NULL || b->point[0] != 0x04 || b->iv_len != WRAPBLOB_EC_IV_LEN
+            || b->ct_len < 17 || b->ct_len > WRAPBLOB_AES_MAX_CT)
+            return 0;
+        need = WRAPBLOB_EC_HEADER_LEN + 2 + b->ct_len;
     } else {
         return 0;
     }
@@ -88,6 +93,13 @@ size_t wrapblob_encode(const wrapblob *b, unsigned char *out, size_t outsize)
         *p++ = (unsigned char)b->iv_len;
         memcpy(p, b->iv, b->iv_len);
         p += b->iv_len;
+    } else if (b->kind == WRAPBLOB_KIND_ECDH_P256) {
+        *p++ = 1; /* P-256 */
+        *p++ = 1; /* HKDF-SHA-256 */
+        memcpy(p, b->point, WRAPBLOB_EC_POINT_LEN);
+        p += WRAPBLOB_EC_POINT_LEN;
+        memcpy(p, b->iv, WRAPBLOB_EC_IV_LEN);
+        p += WRAPBLOB_EC_IV_LEN;
     } else {
         *p++ = (unsigned char)hash_code(b->oaep_md);
         *p++ = (unsigned char)hash_code(b->mgf1_md);
@@ -95,7 +107,10 @@ size_t wrapblob_encode(const wrapblob *b, unsigned char *out, size_t outsize)
     }
     *p++ = (unsigned char)(b->ct_len >> 8);
     *p++ = (unsigned char)b->ct_len;
-    memcpy(p, b->ct, b->ct_len);
+    if (b->ct != NULL)
+        memcpy(p, b->ct, b->ct_len);
+    else if (b->kind != WRAPBLOB_KIND_ECDH_P256)
+        return 0;
     return need;
 }
 
@@ -127,6 +142,17 @@ int wrapblob_decode(wrapblob *b, const unsigned char *in, size_t inlen)
             || (bind != WRAPBLOB_BIND_LABEL && bind != WRAPBLOB_BIND_PAYLOAD))
             return 0;
         if (!read_u16(&r, &b->ct_len) || b->ct_len == 0 || b->ct_len > WRAPBLOB_MAX_RSA_CT)
+            return 0;
+    } else if (kind == WRAPBLOB_KIND_ECDH_P256) {
+        unsigned curve, kdf;
+        const unsigned char *iv;
+        if (!read_u8(&r, &curve) || curve != 1 || !read_u8(&r, &kdf) || kdf != 1
+            || !read_bytes(&r, WRAPBLOB_EC_POINT_LEN, &b->point) || b->point[0] != 0x04
+            || !read_bytes(&r, WRAPBLOB_EC_IV_LEN, &iv))
+            return 0;
+        memcpy(b->iv, iv, WRAPBLOB_EC_IV_LEN);
+        b->iv_len = WRAPBLOB_EC_IV_LEN;
+        if (!read_u16(&r, &b->ct_len) || b->ct_len < 17 || b->ct_len > WRAPBLOB_AES_MAX_CT)
             return 0;
     } else {
         return 0;

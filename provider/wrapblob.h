@@ -16,6 +16,10 @@
  *           binding:    1 = the AAD is the OAEP label
  *                       2 = the token takes no label: the OAEP payload is
  *                           key || SHA-256("envelope rsa-oaep aad v1" || AAD)
+ *   kind 3: u8 curve (1 = P-256) | u8 kdf (1 = HKDF-SHA-256)
+ *           | E: 65-byte uncompressed ephemeral point | IV: 12 bytes
+ *           | u16 ct_len (17..80) | ciphertext||tag; AAD = the 83 bytes
+ *           before ct_len || the caller's AAD (provider/ec_wrap.c)
  *   integers are big-endian.
  */
 #ifndef ENVPROV_WRAPBLOB_H
@@ -27,6 +31,10 @@
 #define WRAPBLOB_VERSION 1
 #define WRAPBLOB_KIND_AES_GCM 1
 #define WRAPBLOB_KIND_RSA_OAEP 2
+#define WRAPBLOB_KIND_ECDH_P256 3 /* ECDH-P256 + HKDF-SHA-256 + AES-256-GCM */
+#define WRAPBLOB_EC_POINT_LEN 65
+#define WRAPBLOB_EC_IV_LEN 12
+#define WRAPBLOB_EC_HEADER_LEN (4 + 2 + WRAPBLOB_EC_POINT_LEN + WRAPBLOB_EC_IV_LEN)
 #define WRAPBLOB_BIND_LABEL 1
 #define WRAPBLOB_BIND_PAYLOAD 2
 #define WRAPBLOB_MAX 1100
@@ -35,9 +43,11 @@
 
 typedef struct {
     int kind;
-    /* AES-GCM */
+    /* AES-GCM (kind 1) and EC (kind 3: always 12 bytes) */
     unsigned char iv[16];
     size_t iv_len;
+    /* EC: the ephemeral point (points into the blob on decode) */
+    const unsigned char *point;
     /* RSA-OAEP */
     int oaep_md;  /* NID */
     int mgf1_md;  /* NID */
@@ -47,7 +57,9 @@ typedef struct {
     size_t ct_len;
 } wrapblob;
 
-/* Encode into out (capacity outsize); returns bytes written or 0. */
+/* Encode into out (capacity outsize); returns bytes written or 0. For
+ * kind 3, ct may be NULL: the header is written and the ciphertext left to
+ * the caller, who needs the header bytes as AAD before it has it. */
 size_t wrapblob_encode(const wrapblob *b, unsigned char *out, size_t outsize);
 /* Decode; 1 on success, 0 if malformed (nothing raised: the caller says
  * "malformed wrapped key"). b->ct points into `in`. */

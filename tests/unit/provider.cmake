@@ -8,7 +8,7 @@ set_tests_properties(provider.none.wrapblob PROPERTIES LABELS "provider;unit")
 # the EC wrap (ECDH + HKDF + AES-GCM to a device-held P-256 key), with a
 # counting software stand-in for the device's ZGen
 add_executable(test_ec_wrap ${CMAKE_CURRENT_LIST_DIR}/test_ec_wrap.c
-  ${PROJECT_SOURCE_DIR}/provider/ec_wrap.c)
+  ${PROJECT_SOURCE_DIR}/provider/ec_wrap.c ${PROJECT_SOURCE_DIR}/provider/wrapblob.c)
 target_include_directories(test_ec_wrap PRIVATE ${PROJECT_SOURCE_DIR}/provider)
 target_link_libraries(test_ec_wrap PRIVATE envelope_core envelope_test_err PkgConfig::CMOCKA
   envelope_warnings)
