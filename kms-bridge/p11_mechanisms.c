@@ -1,7 +1,7 @@
 /*
  * p11_mechanisms.c - C_GetMechanismList and C_GetMechanismInfo (PKCS#11
  * 2.40 §5.5): the two mechanisms every slot offers, CKM_AES_KEY_GEN
- * (C_GenerateKey, p11_object.c) and CKM_AES_GCM (C_Encrypt and
+ * (C_GenerateKey, p11_key_lifecycle.c) and CKM_AES_GCM (C_Encrypt and
  * C_Decrypt, p11_crypto.c). What is listed here is what those files accept.
  */
 #include <string.h>
