@@ -10,6 +10,7 @@
 
 #include "kms_diag.h"
 #include "kms_log.h"
+#include "kms_socket.h"
 #include "secmem.h"
 
 const char *kms_status_name(kms_status s)
