@@ -1,6 +1,6 @@
 /*
  * kmip.h - the KMIP 1.4 messages the bridge speaks: request builders and
- * response parsers over ttlv.h. No I/O here; kms_call.c sends them.
+ * response parsers over ttlv.h. No I/O here; kms_ops.c sends them.
  *
  * Version: every request says Protocol Version 1.4 and every response must
  * say 1.x with x >= 4. The AEAD fields (Authenticated Encryption Additional

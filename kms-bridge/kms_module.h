@@ -19,6 +19,10 @@
  * Fork: a pthread_atfork child handler re-creates the locks (another thread
  * of the parent may have held one at the fork); the child must still call
  * C_Initialize (§5.4), which drops the parent's state.
+ *
+ * Where it lives: g_kms and its life cycle in p11_initialize.c, the tables
+ * and handles in p11_handle_tables.c, the entry points in the other p11_*.c
+ * files, the function list in p11_functions.c.
  */
 #ifndef KMS_MODULE_H
 #define KMS_MODULE_H
@@ -83,6 +87,10 @@ typedef struct {
 
 extern kms_module g_kms;
 
+/* 1 if C_Initialize succeeded in this very process (not in a parent before
+ * a fork). Every entry point but C_Initialize/C_Finalize checks it. */
+int kms_module_ready(void);
+
 /* Under g_kms.lock: the session for h, or NULL. Checks initialisation. */
 kms_session *kms_session_get(CK_SESSION_HANDLE h);
 /* Under the lock: the handle of session table entry s. */
@@ -104,15 +112,23 @@ kms_object *kms_object_get(CK_SLOT_ID slot, CK_OBJECT_HANDLE h);
 /* Under the lock: frees the entry and retires its handle. */
 void kms_object_forget(kms_object *o);
 /* 1 if a key in KMIP State `state` may be offered for op (KMS_OP_ENCRYPT:
- * Active; KMS_OP_DECRYPT: Active or Deactivated); op 0: for either. */
-int kms_state_allows(uint32_t state, int op);
+ * Active; KMS_OP_DECRYPT: Active or Deactivated); op 0: for either.
+ * KMIP 1.4 §3.22: only an Active key encrypts; a Deactivated one still
+ * decrypts what it protected. */
+static inline int kms_state_allows(uint32_t state, int op)
+{
+    if (state == KMIP_STATE_ACTIVE)
+        return 1;
+    return state == KMIP_STATE_DEACTIVATED && op != KMS_OP_ENCRYPT;
+}
 
-/* Maps a bridge status and the server's result to a CK_RV (KMS-BRIDGE.md). */
+/* Maps a bridge status and the server's result to a CK_RV (kms_errmap.c,
+ * the table in docs/KMS-BRIDGE.md). */
 enum { KMS_CTX_KEY = 0, KMS_CTX_OBJECT, KMS_CTX_DECRYPT };
 CK_RV kms_ckr(kms_status st, const kmip_result *res, int ctx);
 const char *kms_ckr_name(CK_RV rv);
 
-/* Entry points, wired into the function list in p11_module.c. */
+/* Entry points, wired into the function list in p11_functions.c. */
 CK_RV kms_Initialize(CK_VOID_PTR args);
 CK_RV kms_Finalize(CK_VOID_PTR reserved);
 CK_RV kms_GetInfo(CK_INFO_PTR info);

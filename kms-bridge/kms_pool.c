@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "kms_log.h"
+#include "kms_socket.h"
 
 #define EP_BACKOFF_FIRST_MS 500
 #define EP_BACKOFF_MAX_MS 30000

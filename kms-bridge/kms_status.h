@@ -20,6 +20,7 @@ typedef enum {
     KMS_E_ARGS,        /* a request exceeds our limits */
 } kms_status;
 
+/* A fixed English name for the debug log (kms_status.c). */
 const char *kms_status_name(kms_status s);
 
 #endif

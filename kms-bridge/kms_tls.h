@@ -10,10 +10,13 @@
  * (X509_VERIFY_PARAM_set1_host / set1_ip_asc) - the PyKMIP client itself does
  * no name check, we do.
  *
- * All I/O is non-blocking against an absolute deadline (monotonic ms), so
- * one call never blocks longer than the slot's timeout-ms. After any error
- * or timeout the connection must be freed, never reused: the stream may be
- * mid-message.
+ * All I/O is non-blocking against an absolute deadline (monotonic ms,
+ * kms_socket.h), so one call never blocks longer than the slot's
+ * timeout-ms. After any error or timeout the connection must be freed,
+ * never reused: the stream may be mid-message.
+ *
+ * kms_tls_context.c implements the kms_tls functions (the client identity),
+ * kms_tls_conn.c the kms_conn ones (handshake, name check, framing).
  */
 #ifndef KMS_TLS_H
 #define KMS_TLS_H
@@ -21,13 +24,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/types.h>
+
 #include "kms_config.h"
 #include "kms_status.h"
 
 typedef struct kms_tls kms_tls;
 typedef struct kms_conn kms_conn;
-
-int64_t kms_now_ms(void);
 
 /* Loads CA, client certificate and key. passphrase (may be NULL) decrypts an
  * encrypted key; it is not kept. NULL with a message in err on failure;
@@ -40,6 +43,8 @@ kms_tls *kms_tls_new(const kms_slot_cfg *cfg, const char *passphrase, int *needs
  * hold their own reference to the SSL_CTX (SSL_new), so they may outlive it. */
 kms_tls *kms_tls_up_ref(kms_tls *t);
 void kms_tls_free(kms_tls *t);
+/* The context itself, for kms_conn_open's SSL_new (kms_tls_conn.c). */
+SSL_CTX *kms_tls_ssl_ctx(const kms_tls *t);
 
 /* TCP connect + TLS handshake + certificate name check. */
 kms_status kms_conn_open(kms_tls *t, const kms_endpoint_cfg *ep, const char *verify_name,

@@ -1,6 +1,6 @@
 /*
  * p11_crypto.c - C_Encrypt/C_Decrypt with CKM_AES_GCM mapped to KMIP 1.4
- * Encrypt/Decrypt (§4.29/§4.30), and C_GenerateRandom.
+ * Encrypt/Decrypt (§4.29/§4.30).
  *
  * Contract (what the provider's hsm/ backend relies on):
  *  - one-shot only; CK_GCM_PARAMS with a 12-byte caller IV (ulIvLen 12) and
@@ -24,7 +24,6 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "kms_log.h"
 #include "kms_module.h"
@@ -230,35 +229,4 @@ CK_RV kms_Decrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inlen, CK_BYTE_P
         return kms_ckr(st, &res, KMS_CTX_DECRYPT);
     *outlen = need;
     return CKR_OK;
-}
-
-CK_RV kms_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG n)
-{
-    if (out == NULL && n > 0)
-        return CKR_ARGUMENTS_BAD;
-    kms_session *s;
-    CK_RV rv = kms_session_lock(h, &s);
-    if (rv != CKR_OK)
-        return rv;
-    kms_unlock();
-    /* PyKMIP (0.10) has no RNG Retrieve (KMIP 1.3 §4.35); the host's
-     * OpenSSL DRBG is the source, and CKF_RNG is not claimed for the token. */
-    while (n > 0) {
-        int chunk = n > 65536 ? 65536 : (int)n;
-        if (RAND_bytes(out, chunk) != 1)
-            return CKR_FUNCTION_FAILED;
-        out += chunk;
-        n -= (CK_ULONG)chunk;
-    }
-    return CKR_OK;
-}
-
-CK_RV kms_SeedRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR seed, CK_ULONG n)
-{
-    kms_session *s;
-    CK_RV rv = kms_session_lock(h, &s);
-    if (rv != CKR_OK)
-        return rv;
-    kms_unlock();
-    return CKR_RANDOM_SEED_NOT_SUPPORTED;
 }

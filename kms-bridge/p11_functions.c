@@ -54,7 +54,7 @@ NS(UnwrapKey, CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c, CK_BY
    CK_ATTRIBUTE_PTR f, CK_ULONG g, CK_OBJECT_HANDLE_PTR h)
 NS(DeriveKey, CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c, CK_ATTRIBUTE_PTR d,
    CK_ULONG e, CK_OBJECT_HANDLE_PTR f)
-/* PKCS#11 2.40 §5.20: legacy parallel-function management; a module
+/* PKCS#11 2.40 §5.16: legacy parallel-function management; a module
  * "should simply return the value CKR_FUNCTION_NOT_PARALLEL". */
 static CK_RV np_GetFunctionStatus(CK_SESSION_HANDLE a)
 {

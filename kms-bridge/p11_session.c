@@ -16,7 +16,6 @@
  * whose key is not encrypted has nothing to unload: Login stays a no-op.
  */
 #include <string.h>
-#include <unistd.h>
 
 #include "kms_log.h"
 #include "kms_module.h"
@@ -31,7 +30,7 @@ CK_RV kms_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIF
         return CKR_SESSION_PARALLEL_NOT_SUPPORTED; /* §5.6: must be set */
     pthread_mutex_lock(&g_kms.lock);
     CK_RV rv = CKR_SESSION_COUNT;
-    if (!g_kms.initialized || g_kms.pid != getpid()) {
+    if (!kms_module_ready()) {
         rv = CKR_CRYPTOKI_NOT_INITIALIZED;
     } else if (slot >= g_kms.cfg.n_slots) {
         rv = CKR_SLOT_ID_INVALID;
@@ -95,7 +94,7 @@ CK_RV kms_CloseAllSessions(CK_SLOT_ID slot)
 {
     pthread_mutex_lock(&g_kms.lock);
     CK_RV rv = CKR_OK;
-    if (!g_kms.initialized || g_kms.pid != getpid())
+    if (!kms_module_ready())
         rv = CKR_CRYPTOKI_NOT_INITIALIZED;
     else if (slot >= g_kms.cfg.n_slots)
         rv = CKR_SLOT_ID_INVALID;

@@ -3,7 +3,7 @@
  * parsers (everything a KMS, or anyone on the path, can make us read).
  *
  * The input is a whole response as it would arrive after the 8-byte frame
- * check in kms_tls.c. The request it answers is fixed (batch id 01..08), so
+ * check in kms-bridge/kms_tls_conn.c. The request it answers is fixed (batch id 01..08), so
  * the fuzzer can reach the payload parsers by echoing it. Every parser is
  * run on every input; none may read out of bounds, recurse unboundedly or
  * accept a message the bounded reader calls malformed.

@@ -1,21 +1,19 @@
 /*
- * kms_tls.c - mutual TLS to a KMIP server with libssl, see kms_tls.h.
+ * kms_tls_conn.c - one mutual-TLS connection to a KMIP server: TLS
+ * handshake with the server name check, the framing of one request and
+ * its Response Message, and how a refusal of our client certificate is
+ * told apart from an I/O failure; see kms_tls.h. Sockets and deadlines
+ * are kms_socket.c's.
+ *
+ * After any error or timeout the connection must be freed, never reused:
+ * the stream may be mid-message (kms_pool.c frees it).
  */
 #include "kms_tls.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
@@ -26,12 +24,8 @@
 #include "kmip.h"
 #include "kms_diag.h"
 #include "kms_log.h"
+#include "kms_socket.h"
 #include "secmem.h"
-
-struct kms_tls {
-    SSL_CTX *ctx;
-    int refs; /* atomic: the slot holds one, each call in flight one */
-};
 
 struct kms_conn {
     SSL *ssl;
@@ -39,202 +33,6 @@ struct kms_conn {
     size_t received;
     char endpoint[300];
 };
-
-/* TLS 1.2 suites: ECDHE only (forward secrecy), AEAD only. TLS 1.3 suites
- * are all ECDHE/AEAD already; OpenSSL's defaults stay. */
-static const char tls12_ciphers[] =
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-
-int64_t kms_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-typedef struct {
-    const char *pw;
-    int asked;
-} pass_req;
-
-static int pass_cb(char *buf, int size, int rwflag, void *u)
-{
-    pass_req *r = u;
-    r->asked = 1;
-    const char *pw = r->pw;
-    if (pw == NULL || size <= 0)
-        return 0;
-    size_t n = strlen(pw);
-    if (n > (size_t)size)
-        return 0;
-    memcpy(buf, pw, n);
-    return (int)n;
-}
-
-kms_tls *kms_tls_new(const kms_slot_cfg *cfg, const char *passphrase, int *needs_passphrase,
-                     char *err, size_t errlen)
-{
-    pass_req pr = {.pw = passphrase, .asked = 0};
-    *needs_passphrase = 0;
-    kms_tls *t = calloc(1, sizeof(*t));
-    const char *what = "out of memory";
-    ERR_set_mark();
-    if (t == NULL || (t->ctx = SSL_CTX_new(TLS_client_method())) == NULL)
-        goto fail;
-    t->refs = 1;
-    what = "TLS settings refused";
-    if (!SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION) ||
-        !SSL_CTX_set_cipher_list(t->ctx, tls12_ciphers))
-        goto fail;
-    SSL_CTX_set_options(t->ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
-    SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
-    what = "ca-file: cannot load CA certificates";
-    if (SSL_CTX_load_verify_locations(t->ctx, cfg->ca_file, NULL) != 1)
-        goto fail;
-    what = "cert-file: cannot load the client certificate chain";
-    if (SSL_CTX_use_certificate_chain_file(t->ctx, cfg->cert_file) != 1)
-        goto fail;
-    SSL_CTX_set_default_passwd_cb(t->ctx, pass_cb);
-    SSL_CTX_set_default_passwd_cb_userdata(t->ctx, &pr);
-    what = "key-file: cannot load the client key (encrypted? log in with its passphrase as PIN)";
-    int ok = SSL_CTX_use_PrivateKey_file(t->ctx, cfg->key_file, SSL_FILETYPE_PEM) == 1;
-    /* The passphrase is the caller's; drop our pointer to it now. */
-    SSL_CTX_set_default_passwd_cb_userdata(t->ctx, NULL);
-    if (!ok) {
-        unsigned long e = ERR_peek_last_error();
-        if (ERR_GET_LIB(e) == ERR_LIB_X509 && (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH ||
-                                               ERR_GET_REASON(e) == X509_R_KEY_TYPE_MISMATCH))
-            what = "key-file does not match cert-file";
-        else
-            *needs_passphrase = pr.asked;
-        goto fail;
-    }
-    what = "key-file does not match cert-file";
-    if (SSL_CTX_check_private_key(t->ctx) != 1)
-        goto fail;
-    ERR_pop_to_mark();
-    return t;
-fail:
-    kms_debug_openssl(what);
-    ERR_pop_to_mark();
-    snprintf(err, errlen, "[%s] %s", cfg->section, what);
-    kms_tls_free(t);
-    return NULL;
-}
-
-kms_tls *kms_tls_up_ref(kms_tls *t)
-{
-    if (t != NULL)
-        __atomic_add_fetch(&t->refs, 1, __ATOMIC_RELAXED);
-    return t;
-}
-
-void kms_tls_free(kms_tls *t)
-{
-    if (t == NULL)
-        return;
-    /* refs is 0 only for a half-built context (kms_tls_new's failure path). */
-    if (t->refs > 0 && __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) > 0)
-        return;
-    SSL_CTX_free(t->ctx);
-    free(t);
-}
-
-/* A write to a peer that has gone away raises SIGPIPE, which would kill the
- * host program (we are a library inside someone else's process). libssl
- * writes with write(2), so block SIGPIPE in this thread around our I/O and
- * swallow one we caused, as libcurl does. */
-typedef struct {
-    sigset_t old;
-    int was_pending;
-} sigpipe_guard;
-
-static void sigpipe_block(sigpipe_guard *g)
-{
-    sigset_t set, pend;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    sigpending(&pend);
-    g->was_pending = sigismember(&pend, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &set, &g->old);
-}
-
-static void sigpipe_restore(sigpipe_guard *g)
-{
-    sigset_t set, pend;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    sigpending(&pend);
-    if (!g->was_pending && sigismember(&pend, SIGPIPE)) {
-        struct timespec zero = {0, 0};
-        (void)sigtimedwait(&set, NULL, &zero);
-    }
-    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
-}
-
-/* Waits until fd is ready for `events` or the deadline passes. */
-static kms_status wait_fd(int fd, short events, int64_t deadline)
-{
-    for (;;) {
-        int64_t left = deadline - kms_now_ms();
-        if (left <= 0)
-            return KMS_E_TIMEOUT;
-        struct pollfd p = {.fd = fd, .events = events};
-        int r = poll(&p, 1, left > 60000 ? 60000 : (int)left);
-        if (r > 0)
-            return KMS_OK;
-        if (r < 0 && errno != EINTR)
-            return KMS_E_IO;
-    }
-}
-
-static kms_status tcp_connect(const kms_endpoint_cfg *ep, int64_t deadline, int *out)
-{
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV};
-    struct addrinfo *res = NULL, *ai;
-    if (getaddrinfo(ep->host, ep->port, &hints, &res) != 0) {
-        kms_debug("endpoint %s:%s: name does not resolve", ep->host, ep->port);
-        kms_diag_add("KMS %s:%s: name does not resolve", ep->host, ep->port);
-        return KMS_E_UNREACHABLE;
-    }
-    kms_status st = KMS_E_UNREACHABLE;
-    for (ai = res; ai != NULL; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                        ai->ai_protocol);
-        if (fd < 0)
-            continue;
-        int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
-        if (r != 0 && errno == EINPROGRESS) {
-            st = wait_fd(fd, POLLOUT, deadline);
-            int soerr = 0;
-            socklen_t sl = sizeof(soerr);
-            if (st == KMS_OK && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
-                r = 0;
-            else if (st == KMS_OK)
-                errno = soerr;
-        }
-        if (r == 0) {
-            int one = 1;
-            (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-            *out = fd;
-            freeaddrinfo(res);
-            return KMS_OK;
-        }
-        kms_debug("endpoint %s:%s: connect failed: %s", ep->host, ep->port,
-                  st == KMS_E_TIMEOUT ? "timeout" : strerror(errno));
-        kms_diag_add("KMS %s:%s: connect failed: %s", ep->host, ep->port,
-                     st == KMS_E_TIMEOUT ? "timed out" : strerror(errno));
-        close(fd);
-        if (st == KMS_E_TIMEOUT)
-            break;
-        st = KMS_E_UNREACHABLE;
-    }
-    freeaddrinfo(res);
-    return st == KMS_E_TIMEOUT ? KMS_E_TIMEOUT : KMS_E_UNREACHABLE;
-}
 
 /* OpenSSL's reason for the newest error on this thread's queue (inside the
  * caller's ERR mark): a fixed string such as "sslv3 alert handshake
@@ -275,9 +73,9 @@ static kms_status ssl_wait(kms_conn *c, int r, int64_t deadline)
 {
     switch (SSL_get_error(c->ssl, r)) {
     case SSL_ERROR_WANT_READ:
-        return wait_fd(c->fd, POLLIN, deadline);
+        return kms_wait_fd(c->fd, POLLIN, deadline);
     case SSL_ERROR_WANT_WRITE:
-        return wait_fd(c->fd, POLLOUT, deadline);
+        return kms_wait_fd(c->fd, POLLOUT, deadline);
     case SSL_ERROR_ZERO_RETURN:
         return KMS_E_IO;
     case SSL_ERROR_SSL:
@@ -305,16 +103,16 @@ kms_status kms_conn_open(kms_tls *t, const kms_endpoint_cfg *ep, const char *ver
         return KMS_E_NOMEM;
     c->fd = -1;
     snprintf(c->endpoint, sizeof(c->endpoint), "%s:%s", ep->host, ep->port);
-    kms_status st = tcp_connect(ep, deadline, &c->fd);
+    kms_status st = kms_tcp_connect(ep, deadline, &c->fd);
     if (st != KMS_OK) {
         free(c);
         return st;
     }
-    sigpipe_guard g;
-    sigpipe_block(&g);
+    kms_sigpipe_guard g;
+    kms_sigpipe_block(&g);
     ERR_set_mark();
     st = KMS_E_INTERNAL;
-    if ((c->ssl = SSL_new(t->ctx)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
+    if ((c->ssl = SSL_new(kms_tls_ssl_ctx(t))) == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
         kms_diag_add("KMS %s: cannot set up TLS: %s", c->endpoint, tls_reason());
         goto fail;
     }
@@ -386,12 +184,12 @@ kms_status kms_conn_open(kms_tls *t, const kms_endpoint_cfg *ep, const char *ver
     kms_debug("endpoint %s: connected, %s %s", c->endpoint, SSL_get_version(c->ssl),
               SSL_get_cipher_name(c->ssl));
     ERR_pop_to_mark();
-    sigpipe_restore(&g);
+    kms_sigpipe_restore(&g);
     *out = c;
     return KMS_OK;
 fail:
     ERR_pop_to_mark();
-    sigpipe_restore(&g);
+    kms_sigpipe_restore(&g);
     kms_conn_free(c);
     return st == KMS_OK ? KMS_E_INTERNAL : st;
 }
@@ -461,8 +259,8 @@ kms_status kms_conn_roundtrip(kms_conn *c, const uint8_t *req, size_t reqlen, ui
     *resp = NULL;
     *resplen = 0;
     c->received = 0;
-    sigpipe_guard g;
-    sigpipe_block(&g);
+    kms_sigpipe_guard g;
+    kms_sigpipe_block(&g);
     ERR_set_mark();
     kms_status st = write_all(c, req, reqlen, deadline);
     if (st == KMS_OK)
@@ -510,7 +308,7 @@ done:
                      st == KMS_E_TOO_LARGE ? "response larger than the limit"
                                            : "not a KMIP Response Message");
     ERR_pop_to_mark();
-    sigpipe_restore(&g);
+    kms_sigpipe_restore(&g);
     return st;
 }
 
