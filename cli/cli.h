@@ -10,7 +10,8 @@
  *   input.c         IN: bounded reads into one buffer, wiped at close
  *   out.c           OUT: a file that gets its name only on success
  *   progress.c      the progress bar
- *   pump.c          the streaming pass through an encryptor or decryptor
+ *   pump.c          IN read through a streaming object (the one read loop)
+ *   stream.c        what encrypt and decrypt share: options, opening, the pass
  *   size.c          byte counts with K/M suffixes
  *   keks.c          --kek URIs opened as KEKs
  *   context_args.c  --context KEY=VALUE pairs as one context
@@ -42,6 +43,10 @@ typedef struct cli_common {
     int quiet;
     int force;
 } cli_common;
+
+/* The global options --config and --quiet (main.c), which every
+ * subcommand takes too: 1 if ch is one of them (applied to c), else 0. */
+int cli_common_option(cli_common *c, int ch, const char *arg);
 
 /* ---- failures (report.c) ---- */
 /* Reports err on stderr as "envelope: <message>" and returns its exit code. */
@@ -105,9 +110,48 @@ void cli_progress_end(cli_progress *p);
 /* ---- the streaming pass (pump.c) ---- */
 typedef envelope_status (*cli_update_fn)(void *obj, const uint8_t *buf, size_t len, envelope_err *err);
 typedef envelope_status (*cli_final_fn)(void *obj, envelope_err *err);
-/* Reads IN to its end through update(), then final(), with the progress
- * bar. Returns the exit code; OUT is the caller's to commit or abort. */
+/* Reads IN to its end through update(), counting on prog (if not NULL).
+ * CLI_EXIT_INTERNAL if reading failed (reported); else CLI_EXIT_OK with
+ * *st ENVELOPE_OK at the end of IN, or the status of the update() that
+ * failed (err says why, not yet reported). */
+int cli_feed(cli_in *in, cli_update_fn update, void *obj, cli_progress *prog, envelope_status *st,
+             envelope_err *err);
+/* cli_feed, then final(), with the progress bar. Returns the exit code
+ * (failures reported); OUT is the caller's to commit or abort. */
 int cli_pump(cli_common *c, cli_in *in, cli_update_fn update, cli_final_fn final, void *obj);
+
+/* ---- encrypt and decrypt (stream.c) ---- */
+typedef struct cli_stream {
+    /* from the command line */
+    char *uris[ENVELOPE_MAX_EDKS];
+    size_t nk;
+    char *pairs[ENVELOPE_MAX_CONTEXT_PAIRS];
+    size_t np;
+    const char *in_path, *out_path; /* NULL: stdin, stdout */
+    /* opened by cli_stream_open */
+    envelope_lib *lib;
+    envelope_kek *keks[ENVELOPE_MAX_EDKS];
+    envelope_context *ctx;
+    cli_in in;
+    cli_out out;
+    int out_open; /* OUT is to be aborted unless committed */
+} cli_stream;
+#define CLI_OPT_OTHER (-1) /* not an option cli_stream_option knows */
+void cli_stream_init(cli_stream *s);
+/* --kek (k), --context (x), -o, --force (F) and the global options:
+ * CLI_EXIT_OK if applied, an exit code if refused (reported), or
+ * CLI_OPT_OTHER. */
+int cli_stream_option(cli_stream *s, cli_common *c, int ch, char *arg);
+/* The operands after the options: at most one, IN. */
+int cli_stream_operands(cli_stream *s, const char *cmd, int n, char **operands);
+/* Opens the library, the context, the KEKs, IN and OUT, in that order.
+ * Returns the exit code; cli_stream_close undoes what was opened. */
+int cli_stream_open(cli_stream *s, cli_common *c);
+/* cli_pump through obj, which writes to cli_out_sink(&s->out), then
+ * commits OUT. Returns the exit code. */
+int cli_stream_run(cli_stream *s, cli_common *c, cli_update_fn update, cli_final_fn final, void *obj);
+/* Drops OUT unless committed, frees the rest; free obj before. */
+void cli_stream_close(cli_stream *s);
 
 /* ---- option values ---- */
 int cli_parse_size(const char *s, size_t *out); /* "65536", "64K", "1M" (size.c) */

@@ -27,6 +27,15 @@ static void usage(FILE *f)
             "man envelope(1) for exit codes and the message format.\n");
 }
 
+int cli_common_option(cli_common *c, int ch, const char *arg)
+{
+    switch (ch) {
+    case 'c': c->config = arg; return 1;
+    case 'q': c->quiet = 1; return 1;
+    default: return 0;
+    }
+}
+
 int main(int argc, char **argv)
 {
     cli_common c = { 0 };
@@ -40,11 +49,13 @@ int main(int argc, char **argv)
     /* '+': stop at the subcommand; its options are its own. */
     while ((ch = getopt_long(argc, argv, "+c:qh", opts, NULL)) != -1) {
         switch (ch) {
-        case 'c': c.config = optarg; break;
-        case 'q': c.quiet = 1; break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
         case 'V': printf("envelope 0.1.0 (message format v%d)\n", ENVELOPE_VERSION); return 0;
-        default: usage(stderr); return CLI_EXIT_USAGE;
+        default:
+            if (!cli_common_option(&c, ch, optarg)) {
+                usage(stderr);
+                return CLI_EXIT_USAGE;
+            }
         }
     }
     if (optind >= argc) {
