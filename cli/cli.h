@@ -136,12 +136,11 @@ typedef struct cli_stream {
     cli_out out;
     int out_open; /* OUT is to be aborted unless committed */
 } cli_stream;
-#define CLI_OPT_OTHER (-1) /* not an option cli_stream_option knows */
 void cli_stream_init(cli_stream *s);
 /* --kek (k), --context (x), -o, --force (F) and the global options:
- * CLI_EXIT_OK if applied, an exit code if refused (reported), or
- * CLI_OPT_OTHER. */
-int cli_stream_option(cli_stream *s, cli_common *c, int ch, char *arg);
+ * CLI_EXIT_OK if applied, else an exit code (a refused value reported,
+ * any other option with the command's help on stderr). */
+int cli_stream_option(cli_stream *s, cli_common *c, int ch, char *arg, void (*help)(FILE *));
 /* The operands after the options: at most one, IN. */
 int cli_stream_operands(cli_stream *s, const char *cmd, int n, char **operands);
 /* Opens the library, the context, the KEKs, IN and OUT, in that order.

@@ -57,11 +57,7 @@ int cmd_encrypt(int argc, char **argv, cli_common *c)
             break;
         case 'h': help(stdout); return CLI_EXIT_OK;
         default:
-            if ((rc = cli_stream_option(&s, c, ch, optarg)) == CLI_OPT_OTHER) {
-                help(stderr);
-                return CLI_EXIT_USAGE;
-            }
-            if (rc != CLI_EXIT_OK)
+            if ((rc = cli_stream_option(&s, c, ch, optarg, help)) != CLI_EXIT_OK)
                 return rc;
         }
     }

@@ -15,7 +15,7 @@ void cli_stream_init(cli_stream *s)
     s->out.fd = -1;
 }
 
-int cli_stream_option(cli_stream *s, cli_common *c, int ch, char *arg)
+int cli_stream_option(cli_stream *s, cli_common *c, int ch, char *arg, void (*help)(FILE *))
 {
     switch (ch) {
     case 'k':
@@ -30,7 +30,11 @@ int cli_stream_option(cli_stream *s, cli_common *c, int ch, char *arg)
         return CLI_EXIT_OK;
     case 'o': s->out_path = arg; return CLI_EXIT_OK;
     case 'F': c->force = 1; return CLI_EXIT_OK;
-    default: return cli_common_option(c, ch, arg) ? CLI_EXIT_OK : CLI_OPT_OTHER;
+    default:
+        if (cli_common_option(c, ch, arg))
+            return CLI_EXIT_OK;
+        help(stderr); /* getopt_long has said which option */
+        return CLI_EXIT_USAGE;
     }
 }
 
