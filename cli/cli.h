@@ -1,7 +1,21 @@
 /*
- * cli.h - the envelope command-line tool: shared options, exit codes and
- * the I/O helpers (temporary output file renamed on success, bounded
- * input reads, progress bar). One file per subcommand (cmd_*.c).
+ * cli.h - the envelope command-line tool's one internal header: exit
+ * codes, the options every subcommand shares, and the helpers, each in a
+ * file of its own:
+ *
+ *   main.c          global options, dispatch to one file per subcommand
+ *   cmd_*.c         one subcommand each
+ *   report.c        failures on stderr, exit codes
+ *   lib_open.c      the OpenSSL configuration and the envelope library
+ *   input.c         IN: bounded reads into one buffer, wiped at close
+ *   out.c           OUT: a file that gets its name only on success
+ *   progress.c      the progress bar
+ *   pump.c          IN read through a streaming object (the one read loop)
+ *   stream.c        what encrypt and decrypt share: options, opening, the pass
+ *   size.c          byte counts with K/M suffixes
+ *   keks.c          --kek URIs opened as KEKs
+ *   context_args.c  --context KEY=VALUE pairs as one context
+ *   hex.c           bytes as hex
  */
 #ifndef ENVELOPE_CLI_H
 #define ENVELOPE_CLI_H
@@ -30,19 +44,25 @@ typedef struct cli_common {
     int force;
 } cli_common;
 
+/* The global options --config and --quiet (main.c), which every
+ * subcommand takes too: 1 if ch is one of them (applied to c), else 0. */
+int cli_common_option(cli_common *c, int ch, const char *arg);
+
+/* ---- failures (report.c) ---- */
 /* Reports err on stderr as "envelope: <message>" and returns its exit code. */
 int cli_report(const envelope_err *err);
 int cli_exit_for(envelope_status s);
 /* "envelope: <fmt>" on stderr; returns code. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* ---- the library (lib_open.c) ---- */
 /* Loads the OpenSSL configuration (--config or OPENSSL_CONF) and makes
  * the library context. Returns an exit code. */
 int cli_lib_open(const cli_common *c, envelope_lib **lib);
 /* Frees lib and the library context cli_lib_open made. */
 void cli_lib_close(envelope_lib *lib);
 
-/* ---- input ---- */
+/* ---- input (input.c) ---- */
 typedef struct cli_in {
     int fd;
     const char *name; /* for messages */
@@ -77,7 +97,7 @@ void cli_out_abort(cli_out *o); /* drops the unnamed file (or removes the named 
  * kernel) has no O_TMPFILE, so the named temporary file is used instead. */
 int cli_tmpfile_unsupported(int err);
 
-/* ---- progress on a terminal ---- */
+/* ---- progress on a terminal (progress.c) ---- */
 typedef struct cli_progress {
     int on;
     uint64_t total, done;
@@ -87,24 +107,66 @@ void cli_progress_start(cli_progress *p, const cli_common *c, uint64_t total);
 void cli_progress_add(cli_progress *p, uint64_t n);
 void cli_progress_end(cli_progress *p);
 
+/* ---- the streaming pass (pump.c) ---- */
+typedef envelope_status (*cli_update_fn)(void *obj, const uint8_t *buf, size_t len, envelope_err *err);
+typedef envelope_status (*cli_final_fn)(void *obj, envelope_err *err);
+/* Reads IN to its end through update(), counting on prog (if not NULL).
+ * CLI_EXIT_INTERNAL if reading failed (reported); else CLI_EXIT_OK with
+ * *st ENVELOPE_OK at the end of IN, or the status of the update() that
+ * failed (err says why, not yet reported). */
+int cli_feed(cli_in *in, cli_update_fn update, void *obj, cli_progress *prog, envelope_status *st,
+             envelope_err *err);
+/* cli_feed, then final(), with the progress bar. Returns the exit code
+ * (failures reported); OUT is the caller's to commit or abort. */
+int cli_pump(cli_common *c, cli_in *in, cli_update_fn update, cli_final_fn final, void *obj);
+
+/* ---- encrypt and decrypt (stream.c) ---- */
+typedef struct cli_stream {
+    /* from the command line */
+    char *uris[ENVELOPE_MAX_EDKS];
+    size_t nk;
+    char *pairs[ENVELOPE_MAX_CONTEXT_PAIRS];
+    size_t np;
+    const char *in_path, *out_path; /* NULL: stdin, stdout */
+    /* opened by cli_stream_open */
+    envelope_lib *lib;
+    envelope_kek *keks[ENVELOPE_MAX_EDKS];
+    envelope_context *ctx;
+    cli_in in;
+    cli_out out;
+    int out_open; /* OUT is to be aborted unless committed */
+} cli_stream;
+void cli_stream_init(cli_stream *s);
+/* --kek (k), --context (x), -o, --force (F) and the global options:
+ * CLI_EXIT_OK if applied, else an exit code (a refused value reported,
+ * any other option with the command's help on stderr). */
+int cli_stream_option(cli_stream *s, cli_common *c, int ch, char *arg, void (*help)(FILE *));
+/* The operands after the options: at most one, IN. */
+int cli_stream_operands(cli_stream *s, const char *cmd, int n, char **operands);
+/* Opens the library, the context, the KEKs, IN and OUT, in that order.
+ * Returns the exit code; cli_stream_close undoes what was opened. */
+int cli_stream_open(cli_stream *s, cli_common *c);
+/* cli_pump through obj, which writes to cli_out_sink(&s->out), then
+ * commits OUT. Returns the exit code. */
+int cli_stream_run(cli_stream *s, cli_common *c, cli_update_fn update, cli_final_fn final, void *obj);
+/* Drops OUT unless committed, frees the rest; free obj before. */
+void cli_stream_close(cli_stream *s);
+
+/* ---- option values ---- */
+int cli_parse_size(const char *s, size_t *out); /* "65536", "64K", "1M" (size.c) */
+/* Opens keks[0..n) from uris; on failure frees those opened (keks.c). */
+int cli_open_keks(envelope_lib *lib, char **uris, size_t n, envelope_kek **keks);
+void cli_free_keks(envelope_kek **keks, size_t n);
+/* The --context KEY=VALUE pairs as one context (*out NULL on failure)
+ * (context_args.c). */
+int cli_context_from_pairs(char **pairs, size_t n, envelope_context **out);
+
+void cli_hex(FILE *f, const uint8_t *b, size_t n); /* hex.c */
+
 /* Subcommands: argc/argv start at the subcommand name. */
 int cmd_encrypt(int argc, char **argv, cli_common *c);
 int cmd_decrypt(int argc, char **argv, cli_common *c);
 int cmd_inspect(int argc, char **argv, cli_common *c);
 int cmd_kek(int argc, char **argv, cli_common *c);
-
-/* Shared option parsing helpers. */
-int cli_parse_size(const char *s, size_t *out); /* "65536", "64K", "1M" */
-int cli_open_keks(envelope_lib *lib, char **uris, size_t n, envelope_kek **keks);
-/* One streaming pass: reads IN to its end through update(), then final(),
- * with the progress bar; then commits OUT. Returns the exit code (OUT is
- * left for the caller to abort on failure). */
-typedef envelope_status (*cli_update_fn)(void *obj, const uint8_t *buf, size_t len, envelope_err *err);
-typedef envelope_status (*cli_final_fn)(void *obj, envelope_err *err);
-int cli_pump(cli_common *c, cli_in *in, cli_update_fn update, cli_final_fn final, void *obj);
-/* The --context KEY=VALUE pairs as one context (*out NULL on failure). */
-int cli_context_from_pairs(char **pairs, size_t n, envelope_context **out);
-void cli_free_keks(envelope_kek **keks, size_t n);
-void cli_hex(FILE *f, const uint8_t *b, size_t n);
 
 #endif

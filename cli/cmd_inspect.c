@@ -188,6 +188,12 @@ static void print_text(const envelope_inspector *ins, int complete)
     fprintf(f, "plaintext:     %" PRIu64 " bytes\n", envelope_inspector_plaintext_len(ins));
 }
 
+/* Adapter to cli_feed's callback type. */
+static envelope_status inspector_update(void *o, const uint8_t *b, size_t n, envelope_err *e)
+{
+    return envelope_inspector_update(o, b, n, e);
+}
+
 int cmd_inspect(int argc, char **argv, cli_common *c)
 {
     static const struct option opts[] = { { "json", no_argument, NULL, 'j' },
@@ -199,10 +205,12 @@ int cmd_inspect(int argc, char **argv, cli_common *c)
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
         case 'j': json = 1; break;
-        case 'c': c->config = optarg; break; /* accepted for symmetry; no key is used */
-        case 'q': c->quiet = 1; break;
         case 'h': help(stdout); return CLI_EXIT_OK;
-        default: help(stderr); return CLI_EXIT_USAGE;
+        default: /* --config is accepted for symmetry; no key is used */
+            if (!cli_common_option(c, ch, optarg)) {
+                help(stderr);
+                return CLI_EXIT_USAGE;
+            }
         }
     }
     if (argc - optind > 1)
@@ -217,18 +225,9 @@ int cmd_inspect(int argc, char **argv, cli_common *c)
         cli_in_close(&in);
         return cli_report(&err);
     }
-    envelope_status s = ENVELOPE_OK;
-    for (;;) {
-        long n = cli_in_read(&in);
-        if (n < 0) {
-            rc = CLI_EXIT_INTERNAL;
-            goto done;
-        }
-        if (n == 0)
-            break;
-        if ((s = envelope_inspector_update(ins, in.buf, (size_t)n, &err)) != ENVELOPE_OK)
-            break;
-    }
+    envelope_status s;
+    if ((rc = cli_feed(&in, inspector_update, ins, NULL, &s, &err)) != CLI_EXIT_OK)
+        goto done;
     if (s == ENVELOPE_OK)
         s = envelope_inspector_final(ins, &err);
     if (envelope_inspector_has_header(ins)) {

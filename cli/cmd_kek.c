@@ -103,10 +103,12 @@ int cmd_kek(int argc, char **argv, cli_common *c)
         switch (ch) {
         case 't': type = optarg; break;
         case 'p': pcrs = optarg; break;
-        case 'c': c->config = optarg; break;
-        case 'q': c->quiet = 1; break;
         case 'h': help(stdout); return CLI_EXIT_OK;
-        default: help(stderr); return CLI_EXIT_USAGE;
+        default:
+            if (!cli_common_option(c, ch, optarg)) {
+                help(stderr);
+                return CLI_EXIT_USAGE;
+            }
         }
     }
     int rest = argc - 1 - optind;

@@ -1,19 +1,12 @@
 /*
  * main.c - `envelope`: global options and dispatch to one file per
  * subcommand. OpenSSL's configuration (and so the envelope provider and
- * its PKCS#11 module) comes from OPENSSL_CONF, or --config FILE.
+ * its PKCS#11 module) comes from OPENSSL_CONF, or --config FILE
+ * (cli/lib_open.c).
  */
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-#include <openssl/conf.h>
-#include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/provider.h>
 
 #include "cli.h"
 #include "secmem.h"
@@ -34,142 +27,13 @@ static void usage(FILE *f)
             "man envelope(1) for exit codes and the message format.\n");
 }
 
-int cli_exit_for(envelope_status s)
+int cli_common_option(cli_common *c, int ch, const char *arg)
 {
-    switch (envelope_status_category(s)) {
-    case ENVELOPE_CAT_OK: return CLI_EXIT_OK;
-    case ENVELOPE_CAT_USAGE: return CLI_EXIT_USAGE;
-    case ENVELOPE_CAT_FORMAT:
-    case ENVELOPE_CAT_AUTH: return CLI_EXIT_AUTH;
-    case ENVELOPE_CAT_BACKEND: return CLI_EXIT_BACKEND;
-    case ENVELOPE_CAT_POLICY: return CLI_EXIT_POLICY;
-    default: return CLI_EXIT_INTERNAL;
+    switch (ch) {
+    case 'c': c->config = arg; return 1;
+    case 'q': c->quiet = 1; return 1;
+    default: return 0;
     }
-}
-
-int cli_report(const envelope_err *err)
-{
-    if (err->code == ENVELOPE_ERR_OUTPUT)
-        return CLI_EXIT_INTERNAL; /* the writer already said why */
-    fprintf(stderr, "envelope: %s [%s]\n", err->message[0] ? err->message : "failed",
-            envelope_status_name(err->code));
-    return cli_exit_for(err->code);
-}
-
-int cli_fail(int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("envelope: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return code;
-}
-
-/*
- * The configuration is loaded into a library context of our own with
- * OSSL_LIB_CTX_load_config, which reports a file that cannot be read or a
- * provider that fails to activate (the implicit load at first use would
- * ignore both and leave us without the provider). --config FILE wins over
- * OPENSSL_CONF, which wins over OpenSSL's default file.
- */
-static OSSL_LIB_CTX *cli_ctx;
-
-/* OpenSSL 3.0 returns success from OSSL_LIB_CTX_load_config even when a
- * provider it was told to activate failed to load (checked on 3.0.22), so
- * every provider the file activates is checked by name. */
-static int check_providers(const char *file)
-{
-    CONF *conf = NCONF_new_ex(cli_ctx, NULL);
-    long line = 0;
-    int rc = CLI_EXIT_OK;
-    if (conf == NULL || NCONF_load(conf, file, &line) != 1) {
-        NCONF_free(conf);
-        return cli_fail(CLI_EXIT_USAGE, "cannot parse OpenSSL configuration \"%s\" (line %ld)", file, line);
-    }
-    const char *init = NCONF_get_string(conf, NULL, "openssl_conf");
-    const char *psect = init ? NCONF_get_string(conf, init, "providers") : NULL;
-    STACK_OF(CONF_VALUE) *provs = psect ? NCONF_get_section(conf, psect) : NULL;
-    ERR_clear_error(); /* absent keys are not errors */
-    for (int i = 0; provs && i < sk_CONF_VALUE_num(provs); i++) {
-        CONF_VALUE *v = sk_CONF_VALUE_value(provs, i);
-        const char *act = NCONF_get_string(conf, v->value, "activate");
-        ERR_clear_error();
-        if (act == NULL || (strcmp(act, "1") != 0 && strcasecmp(act, "yes") != 0 &&
-                            strcasecmp(act, "true") != 0 && strcasecmp(act, "on") != 0))
-            continue;
-        if (!OSSL_PROVIDER_available(cli_ctx, v->name)) {
-            rc = cli_fail(CLI_EXIT_USAGE,
-                          "provider \"%s\" named in \"%s\" did not load (check its module path "
-                          "and OPENSSL_MODULES)", v->name, file);
-            break;
-        }
-    }
-    NCONF_free(conf);
-    return rc;
-}
-
-int cli_lib_open(const cli_common *c, envelope_lib **lib)
-{
-    /* secure_getenv, as libcrypto reads it: in a setuid program the
-     * invoker's environment does not choose the configuration (and so the
-     * provider modules loaded). */
-    const char *file = c->config ? c->config : secure_getenv("OPENSSL_CONF");
-    char *dflt = NULL;
-    if (file == NULL) {
-        dflt = CONF_get1_default_config_file();
-        FILE *f = dflt ? fopen(dflt, "r") : NULL;
-        if (f != NULL) {
-            fclose(f);
-            file = dflt;
-        }
-    } else {
-        FILE *f = fopen(file, "r");
-        if (f == NULL)
-            return cli_fail(CLI_EXIT_USAGE, "cannot read OpenSSL configuration \"%s\"", file);
-        fclose(f);
-    }
-    if (c->config)
-        setenv("OPENSSL_CONF", c->config, 1); /* for anything that reads it again */
-    OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
-    cli_ctx = OSSL_LIB_CTX_new();
-    if (cli_ctx == NULL) {
-        OPENSSL_free(dflt);
-        return cli_fail(CLI_EXIT_INTERNAL, "out of memory");
-    }
-    if (file != NULL && OSSL_LIB_CTX_load_config(cli_ctx, file) != 1) {
-        unsigned long e = ERR_peek_last_error();
-        char why[256];
-        ERR_error_string_n(e, why, sizeof(why));
-        int rc = cli_fail(CLI_EXIT_USAGE, "loading OpenSSL configuration \"%s\" failed: %s", file,
-                          e ? why : "unknown error");
-        OPENSSL_free(dflt);
-        OSSL_LIB_CTX_free(cli_ctx);
-        cli_ctx = NULL;
-        return rc;
-    }
-    int prc = file != NULL ? check_providers(file) : CLI_EXIT_OK;
-    OPENSSL_free(dflt);
-    if (prc != CLI_EXIT_OK) {
-        OSSL_LIB_CTX_free(cli_ctx);
-        cli_ctx = NULL;
-        return prc;
-    }
-    envelope_err err = { 0 };
-    if (envelope_lib_new(cli_ctx, NULL, lib, &err) != ENVELOPE_OK) {
-        OSSL_LIB_CTX_free(cli_ctx);
-        cli_ctx = NULL;
-        return cli_report(&err);
-    }
-    return CLI_EXIT_OK;
-}
-
-void cli_lib_close(envelope_lib *lib)
-{
-    envelope_lib_free(lib);
-    OSSL_LIB_CTX_free(cli_ctx);
-    cli_ctx = NULL;
 }
 
 int main(int argc, char **argv)
@@ -185,11 +49,13 @@ int main(int argc, char **argv)
     /* '+': stop at the subcommand; its options are its own. */
     while ((ch = getopt_long(argc, argv, "+c:qh", opts, NULL)) != -1) {
         switch (ch) {
-        case 'c': c.config = optarg; break;
-        case 'q': c.quiet = 1; break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
         case 'V': printf("envelope 0.1.0 (message format v%d)\n", ENVELOPE_VERSION); return 0;
-        default: usage(stderr); return CLI_EXIT_USAGE;
+        default:
+            if (!cli_common_option(&c, ch, optarg)) {
+                usage(stderr);
+                return CLI_EXIT_USAGE;
+            }
         }
     }
     if (optind >= argc) {

@@ -35,10 +35,8 @@ if(TARGET envelope_cli AND TARGET envelope_provider)
   # with libenvelope's static archive (a setuid program ignores
   # LD_LIBRARY_PATH and $ORIGIN, and the build tree may be unreadable to
   # the user the test runs it as).
-  add_executable(envelope_cli_static ${PROJECT_SOURCE_DIR}/cli/main.c ${PROJECT_SOURCE_DIR}/cli/io.c
-    ${PROJECT_SOURCE_DIR}/cli/out.c ${PROJECT_SOURCE_DIR}/cli/cmd_encrypt.c
-    ${PROJECT_SOURCE_DIR}/cli/cmd_decrypt.c ${PROJECT_SOURCE_DIR}/cli/cmd_inspect.c
-    ${PROJECT_SOURCE_DIR}/cli/cmd_kek.c)
+  # ENVELOPE_CLI_SOURCES: cli/CMakeLists.txt's list.
+  add_executable(envelope_cli_static ${ENVELOPE_CLI_SOURCES})
   target_link_libraries(envelope_cli_static PRIVATE envelope_static envelope_secmem PkgConfig::OPENSSL
     envelope_warnings)
   add_test(NAME cli.mixed.setuid-env COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_setuid_env.sh
