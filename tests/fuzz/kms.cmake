@@ -9,9 +9,9 @@ if(TARGET envelope_kms_core AND ENVELOPE_WITH_FUZZ)
   add_executable(fuzz_ttlv ${ENVELOPE_TEST_ROOT}/fuzz/fuzz_ttlv.c
     ${KMS_SRC}/ttlv.c ${KMS_SRC}/kmip_resp.c ${KMS_SRC}/kmip_req.c ${KMS_SRC}/kms_log.c
     ${KMS_SRC}/kms_text.c)
-  target_include_directories(fuzz_ttlv PRIVATE ${KMS_SRC} ${CMAKE_SOURCE_DIR}/common)
+  target_include_directories(fuzz_ttlv PRIVATE ${KMS_SRC})
   target_compile_options(fuzz_ttlv PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_options(fuzz_ttlv PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_libraries(fuzz_ttlv PRIVATE PkgConfig::OPENSSL Threads::Threads envelope_warnings)
+  target_link_libraries(fuzz_ttlv PRIVATE envelope_core PkgConfig::OPENSSL Threads::Threads envelope_warnings)
   set_target_properties(fuzz_ttlv PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/fuzz)
 endif()
