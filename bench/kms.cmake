@@ -10,4 +10,6 @@ if(TARGET envelope_kms_pkcs11 AND TARGET envelope_provider)
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/kms_bench.sh ${CMAKE_BINARY_DIR} 5
     DEPENDS kms_bench kms_p11 envelope_kms_pkcs11 envelope_provider
     USES_TERMINAL)
+else()
+  message(STATUS "envelope: bench kms_bench off (needs ENVELOPE_WITH_KMS_BRIDGE and ENVELOPE_WITH_PROVIDER)")
 endif()

@@ -2,7 +2,7 @@
  * kms_bench.c - wraps and unwraps per second of a 32-byte DEK through the
  * envelope provider to a KMS KEK (kms-bridge -> KMIP 1.4 -> PyKMIP), with
  * T threads, each with its own EVP_PKEY_CTX. The KMS round trip is what the
- * DEK cache (issue 6) must hide; this measures it as the provider sees it.
+ * DEK cache must hide; this measures it as the provider sees it.
  *
  *   kms_bench URI SECONDS THREADS
  * needs OPENSSL_CONF loading envelope.so with pkcs11-module = the bridge.

@@ -5,7 +5,7 @@
 #   2. the provider through kms-bridge: 1 thread / pool 1, 4 threads / pool 1
 #      (most calls pay a new TLS handshake), 4 threads / pool 4.
 # Prints one line per run and the TLS handshakes each run cost; the median latency is the KMS round trip that
-# the DEK cache (issue 6) has to hide.
+# the DEK cache has to hide.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "$1" && pwd)

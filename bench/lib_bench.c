@@ -1,5 +1,5 @@
 /*
- * lib_bench.c - issue 3's benchmarks (a) and (b), in one run on one machine:
+ * lib_bench.c - benchmarks (a) and (b) of bench/README.md, in one run on one machine:
  *  (a) 64 MiB encrypt/decrypt through libenvelope vs a framed raw EVP
  *      AES-256-GCM loop with the same frame size (target >= 0.95x);
  *  (b) 1 KiB records sealed/opened per second with the DEK at hand

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # lib_cli.sh ENVELOPE_BIN [MiB]
-# Issue 3 benchmark (c): the envelope CLI on a 256 MiB file vs
+# Benchmark (c) of bench/README.md: the envelope CLI on a 256 MiB file vs
 # `openssl cms -encrypt -aes-256-gcm` (RSA-3072 recipient) and `age`
 # (X25519 recipient). Wall-clock seconds, best of 3, same machine, same run.
 set -euo pipefail

@@ -1,4 +1,5 @@
-# Issue 2 benchmark: provider unwrap vs raw PKCS#11 vs libp11's engine.
+# Provider unwrap vs raw PKCS#11 vs libp11's engine (bench/README.md).
+# Loads envelope.so at run time, so it builds without the provider target.
 add_executable(bench_provider_unwrap ${CMAKE_CURRENT_LIST_DIR}/provider_unwrap.c)
 target_include_directories(bench_provider_unwrap PRIVATE ${PROJECT_SOURCE_DIR}/include)
 target_compile_options(bench_provider_unwrap PRIVATE -Wall -Wextra -Werror -O2)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 2 benchmark: unwraps per second through the envelope provider
+# Benchmark: unwraps per second through the envelope provider
 # (EVP_PKEY_decapsulate) vs raw C_Decrypt on the same SoftHSM2 token, for an
 # AES-256 and an RSA-3072 KEK, and vs libp11's engine for RSA; all in one run.
 # Wall-clock figures swing on a shared machine, so instructions per unwrap

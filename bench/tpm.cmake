@@ -1,4 +1,4 @@
-# Issue 4 benchmark: TPM unwrap through the provider vs raw ESYS vs
+# TPM unwrap through the provider vs raw ESYS vs
 # tpm2-openssl. Run: bench/tpm_bench.sh $<TARGET_FILE:tpm_bench> ... (see
 # the bench_tpm target).
 if(TARGET envelope_tpm AND TARGET envelope_provider)
@@ -11,4 +11,6 @@ if(TARGET envelope_tpm AND TARGET envelope_provider)
         $<TARGET_FILE:tpm_it> $<TARGET_FILE_DIR:envelope_provider>
       DEPENDS tpm_bench tpm_it envelope_provider USES_TERMINAL)
   endif()
+else()
+  message(STATUS "envelope: bench tpm_bench off (needs ENVELOPE_WITH_TPM and ENVELOPE_WITH_PROVIDER)")
 endif()

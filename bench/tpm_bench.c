@@ -1,5 +1,5 @@
 /*
- * tpm_bench.c - issue 4 benchmark, in one run on one swtpm (tpm_bench.sh):
+ * tpm_bench.c - the TPM benchmark (bench/README.md), in one run on one swtpm (tpm_bench.sh):
  *
  *   raw ESYS, salted+encrypting session   ZGen / RSA_Decrypt, the floor for us
  *   raw ESYS, password session            the same without session crypto:
@@ -165,7 +165,7 @@ static EVP_PKEY_CTX *decrypt_ctx(EVP_PKEY *k, int oaep)
 }
 
 /* fresh = a new ctx per call: tpm2-openssl 1.1.1 returns the first
- * plaintext again on a reused ctx (FIELD-NOTES); ours is reused, as an
+ * plaintext again on a reused ctx (docs/TPM.md, "Benchmark"); ours is reused, as an
  * application decrypting many DEKs with one key would. */
 static double pkey_decrypt(EVP_PKEY *k, int oaep, int fresh, const unsigned char *ct, size_t cl,
                            int n)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tpm_bench.sh TPM_BENCH TPM_IT PROVIDER_DIR [N] [ROUNDS] - issue 4 benchmark
+# tpm_bench.sh TPM_BENCH TPM_IT PROVIDER_DIR [N] [ROUNDS] - the TPM benchmark of bench/README.md
 # on a private swtpm: provider unwrap vs raw ESYS (same session settings) vs
 # tpm2-openssl 1.1.1 (PKCS#1 v1.5, no session), in one run.
 set -euo pipefail

@@ -2,7 +2,7 @@
  * backend.h - the one seam between the provider and the homes of keys.
  *
  * A backend is a folder (hsm/, tpm/, ...) that fills one envcore_backend
- * and registers it in the build's backend list (CMake ENVELOPE_BACKENDS,
+ * and registers it in the build's backend list (envelope_register_backend in CMake,
  * docs/ARCHITECTURE.md "Adding a backend"). The provider never names a
  * backend: it loops over the table for its STOREs (one per scheme), key
  * generation, the algorithms it publishes and teardown. A backend knows

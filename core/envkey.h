@@ -47,6 +47,7 @@ typedef struct {
 
 typedef struct envkey_backend_ops {
     const char *name; /* "pkcs11", "tpm2": appears in logs and audit */
+    const char *home; /* what error messages call the key's home: "token", "TPM" */
 
     /* RSA: 1 if the device can do this form in hardware, 0 if not, -1 if
      * it could not be asked (error raised). */

@@ -38,7 +38,7 @@ static int begin(struct hsm_key *k, CK_SESSION_HANDLE *s, CK_OBJECT_HANDLE *obj)
 }
 
 /* Failures an operation recovers from by trying once more, after putting
- * right what the code says went away (DESIGN.md §5: session loss recovers
+ * right what the code says went away (docs/PROVIDER.md, "Sessions": session loss recovers
  * without restarting the program):
  *  - the session is gone: a new one is taken (hsm_session_fate_of);
  *  - an object handle went stale (SoftHSM2 renumbers after a logout):
@@ -298,7 +298,7 @@ static int hsm_aead_encrypt(void *be, envkey_aead_iv *iv, const unsigned char *a
         return ret;
     if (rv != CKR_OK)
         return hsm_raise_rv(rv, "AES-GCM wrap", k->tok->label, k->label);
-    /* Three IV behaviours of real tokens (FIELD-NOTES): the standard one
+    /* Three IV behaviours of real tokens (docs/PROVIDER.md, "GCM IVs"): the standard one
      * (ours used, out = ct||tag); the token's own IV written back into
      * pIv (we read ivbuf after the call, so it is covered); or a 12/16-byte
      * IV appended after the tag (an HSM in FIPS mode). */
@@ -350,7 +350,7 @@ static int hsm_aead_decrypt(void *be, const envkey_aead_iv *iv, const unsigned c
             || rv == CKR_KEY_FUNCTION_NOT_PERMITTED || rv == CKR_KEY_HANDLE_INVALID)
             return hsm_raise_rv(rv, "AES-GCM unwrap", k->tok->label, k->label);
         /* SoftHSM2 reports a tag or AAD mismatch as CKR_GENERAL_ERROR, not
-         * CKR_ENCRYPTED_DATA_INVALID (FIELD-NOTES): after a successful
+         * CKR_ENCRYPTED_DATA_INVALID (docs/PROVIDER.md, "GCM IVs"): after a successful
          * C_DecryptInit, a failed C_Decrypt on well-formed input means the
          * data did not authenticate. */
         ENVCORE_RAISE(ENVCORE_R_AUTHENTICATION_FAILED,
@@ -380,6 +380,7 @@ static void hsm_key_free(void *be)
 
 const envkey_backend_ops hsm_key_ops = {
     .name = "pkcs11",
+    .home = "token",
     .rsa_supports = hsm_rsa_supports,
     .rsa_decrypt = hsm_rsa_decrypt,
     .aead_encrypt = hsm_aead_encrypt,

@@ -2,7 +2,7 @@
  * error.c - stable status codes, their categories and names, and the one
  * place where a failure is written into the caller's envelope_err.
  * Messages state the fact and the next step; callers never pass secrets,
- * plaintext or context values into them (STYLE.md rule 3).
+ * plaintext or context values into them (docs/ARCHITECTURE.md, "Errors").
  */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /*
  * lib.c - the library context: every algorithm the hot path needs is
- * fetched here, once (FIELD-NOTES: implicit fetches are the hidden cost of
+ * fetched here, once (docs/ARCHITECTURE.md, "Hot paths": implicit fetches are the hidden cost of
  * OpenSSL 3), and message ids are drawn in batches.
  */
 #include <pthread.h>

@@ -1,6 +1,6 @@
 /*
  * uri.c - KEK references. What a message records must carry no secret, and
- * what a message says must never choose code or files (issue 3): a
+ * what a message says must never choose code or files (docs/SECURITY.md): a
  * reference read back from a message is opened only if it uses a key-home
  * scheme served by the configured provider (pkcs11:, tpm2:; KMS keys are pkcs11: URIs through the kms-bridge) and has
  * none of the attributes that name a module or a PIN (RFC 7512 §2.3:

@@ -48,8 +48,7 @@ int envprov_keymgmt_has(const void *keydata, int selection)
 
 const char *envprov_key_home(const envkey *k)
 {
-    return k->ops != NULL && k->ops->name != NULL && strcmp(k->ops->name, "tpm2") == 0 ? "TPM"
-                                                                                      : "token";
+    return k->ops != NULL && k->ops->home != NULL ? k->ops->home : "device";
 }
 
 void *envprov_keymgmt_new_empty(envkey_kind kind)

@@ -3,7 +3,7 @@
  * dispatch tables of its operations (each declared once, here).
  *
  * The provider names no backend: the homes of keys come from the backend
- * table (backends.h, generated from the build's ENVELOPE_BACKENDS), and
+ * table (backends.h, generated from the backends the build registered), and
  * every STORE, key generation and published algorithm follows from it
  * (docs/ARCHITECTURE.md).
  */

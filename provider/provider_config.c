@@ -44,7 +44,8 @@ int envprov_config_ok(const envprov_ctx *pc)
     return 0;
 }
 
-/* Every setting name of the provider and its backends, once each. */
+/* Every setting name of the provider and its backends, once each; 0 if
+ * they do not fit (a build whose backends read more than MAX_SETTINGS). */
 static size_t setting_names(const char **names)
 {
     size_t n = 0;
@@ -54,7 +55,9 @@ static size_t setting_names(const char **names)
             int dup = 0;
             for (size_t i = 0; i < n; i++)
                 dup |= strcmp(names[i], *s) == 0;
-            if (!dup && n < MAX_SETTINGS)
+            if (!dup && n == MAX_SETTINGS)
+                return 0;
+            if (!dup)
                 names[n++] = *s;
         }
     return n;
@@ -72,6 +75,11 @@ int envprov_config_read(envprov_ctx *pc, const OSSL_DISPATCH *in)
     char *values[MAX_SETTINGS] = { 0 };
     OSSL_PARAM params[MAX_SETTINGS + 1];
     size_t n = setting_names(names);
+    if (n == 0) {
+        ENVCORE_RAISE(ENVCORE_R_INTERNAL, "the backends of this build read more than %d settings",
+                      MAX_SETTINGS);
+        return 0;
+    }
     for (size_t i = 0; i < n; i++)
         params[i] = OSSL_PARAM_construct_utf8_ptr(names[i], &values[i], 0);
     params[n] = OSSL_PARAM_construct_end();

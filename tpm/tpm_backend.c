@@ -56,6 +56,7 @@ static void tpm_free(void *be)
 
 static const envkey_backend_ops tpm_ops = {
     .name = "tpm2",
+    .home = "TPM",
     .rsa_supports = tpm_rsa_supports,
     .rsa_decrypt = tpm_rsa_decrypt,
     .aead_encrypt = NULL, /* TPM KEKs are asymmetric: wraps are done in software */

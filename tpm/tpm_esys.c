@@ -1,5 +1,5 @@
 /*
- * tpm_esys.c - the one wrapper every Esys_* call goes through (STYLE rule 6):
+ * tpm_esys.c - the one wrapper every Esys_* call goes through (docs/ARCHITECTURE.md, "Calls into a device"):
  * it takes the context lock, logs the call, keeps tpm2-tss's own text for a
  * failure in the debug log only, and maps TSS2_RC to our reasons.
  */

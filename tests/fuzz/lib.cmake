@@ -1,4 +1,4 @@
-# libFuzzer target for the envelope header parser (issue 3). Built only with
+# libFuzzer target for the envelope header parser. Built only with
 # ENVELOPE_WITH_FUZZ=ON (clang); scripts/test.sh runs it for a bounded time
 # with the seeds in tests/fuzz/corpus/header/. The library sources are
 # compiled into the target so that libFuzzer's coverage sees them.

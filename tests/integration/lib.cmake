@@ -43,5 +43,7 @@ if(TARGET envelope_cli AND TARGET envelope_provider)
            $<TARGET_FILE:envelope_cli_static> $<TARGET_FILE_DIR:envelope_provider>)
   set_tests_properties(cli.softhsm.kek cli.softhsm.hostile-refs cli.mixed.setuid-env PROPERTIES
     ENVIRONMENT "${_cli_env};${ENVELOPE_TEST_ENV}" LABELS "cli;softhsm;integration" TIMEOUT 600)
+  # the setuid test also runs tpm2-tss against a swtpm
+  set_tests_properties(cli.mixed.setuid-env PROPERTIES LABELS "cli;softhsm;swtpm;integration")
   set_tests_properties(cli.mixed.setuid-env PROPERTIES SKIP_RETURN_CODE 77)
 endif()

@@ -15,13 +15,14 @@ set(provider_cases providers-list cms-oaep cms-default cms-v15-refused pkeyutl-a
   evp-teardown coexist-tpm2-openssl coexist-libp11-engine order-warning uri-pin conf-examples
   pkey-export-refused pkey-aes-kek pkey-eq uri-attributes)
 foreach(c ${provider_cases})
-  # a case that needs a second key home besides SoftHSM2 is "mixed"
-  set(_kek softhsm)
+  # every case's KEKs are SoftHSM2's; coexist-tpm2-openssl also starts a
+  # swtpm for tpm2-openssl (labels name every component a test starts)
+  set(_labels "provider;softhsm;integration")
   if(c MATCHES "^coexist-tpm2")
-    set(_kek mixed)
+    set(_labels "provider;softhsm;swtpm;integration")
   endif()
-  add_test(NAME provider.${_kek}.${c} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/provider_test.sh ${c})
-  set_tests_properties(provider.${_kek}.${c} PROPERTIES LABELS "provider;softhsm;integration"
+  add_test(NAME provider.softhsm.${c} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/provider_test.sh ${c})
+  set_tests_properties(provider.softhsm.${c} PROPERTIES LABELS "${_labels}"
     ENVIRONMENT "ENV_PROVIDER_DIR=$<TARGET_FILE_DIR:envelope_provider>;ENV_EVP_BIN=$<TARGET_FILE:provider_evp>;ENV_PKEY_BIN=$<TARGET_FILE:provider_pkey>;${ENVELOPE_TEST_ENV}"
     TIMEOUT 600)
 endforeach()

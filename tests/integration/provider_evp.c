@@ -398,7 +398,7 @@ static void test_keygen(const char *type, const char *uri)
     EVP_PKEY_CTX_free(c);
 }
 
-/* Loading the provider must not redirect plain fetches (DESIGN.md §2). */
+/* Loading the provider must not redirect plain fetches (docs/PROVIDER.md, "Provider order"). */
 static void test_default_unchanged(void)
 {
     EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);

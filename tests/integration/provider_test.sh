@@ -158,7 +158,7 @@ print('attributes ok')
 PY
   ;;
 coexist-tpm2-openssl)
-  # Debian's tpm2-openssl provider loaded next to ours (DESIGN.md §2): our
+  # Debian's tpm2-openssl provider loaded next to ours (docs/PROVIDER.md, "Provider order"): our
   # keys keep working, and plain fetches still reach the default provider.
   # shellcheck source=swtpm.sh
   source "$here/swtpm.sh"

@@ -43,7 +43,7 @@ CONF
 }
 
 # envelope_write_conf PROVIDER_DIR [LINE...]: writes $OPENSSL_CONF loading
-# OpenSSL's default provider first (DESIGN.md §2), then envelope.so with
+# OpenSSL's default provider first (docs/PROVIDER.md, "Provider order"), then envelope.so with
 # the given settings lines ("key = value"); exports OPENSSL_MODULES.
 envelope_write_conf() {
   local provdir=$1; shift

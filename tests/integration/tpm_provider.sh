@@ -20,7 +20,7 @@ plain() { env -u LD_PRELOAD "$@"; }
 # tpm2-tools that use libcrypto must not load our (maybe sanitized) provider
 tools() { env -u LD_PRELOAD -u OPENSSL_CONF -u OPENSSL_MODULES "$@"; }
 
-# default first (DESIGN.md §2), then envelope with the TPM settings
+# default first (docs/PROVIDER.md, "Provider order"), then envelope with the TPM settings
 export OPENSSL_CONF=$work/openssl.cnf
 envelope_write_conf "$provdir" "tpm2-tcti = $ENVELOPE_TPM2_TCTI"
 # the configuration names the TPM, not the environment

@@ -1,6 +1,6 @@
 /*
  * test_lib_roundtrip.c - one-shot and record (sealer/opener) round trips at
- * the sizes issue 3 lists, with one and several KEKs, with and without a
+ * the sizes docs/FORMAT.md's limits make interesting, with one and several KEKs, with and without a
  * context; and the unhappy paths of KEKs and expected contexts.
  */
 #include <setjmp.h>
