@@ -144,6 +144,11 @@ envelope_status env_uri_strip(const char *uri, char *out, size_t outsize, envelo
  * the result would be longer than ENVELOPE_MAX_KEK_URI: refused before
  * anything is written, never a message no one can read. */
 envelope_status env_uri_printable(char *ref, size_t size, envelope_err *err);
+/* 1 if a message may name keys of this URI's scheme (pkcs11:, tpm2:). */
+int env_uri_message_scheme(const char *uri);
+/* The URI's scheme ("pkcs11"), 0 if it has none (a bare path) or it does
+ * not fit. */
+int env_uri_scheme(const char *uri, char *out, size_t outsize);
 /* Whether a reference read from a message may be opened: copies it NUL-
  * terminated into out, or ENVELOPE_ERR_KEK_REF_REFUSED. */
 envelope_status env_uri_check_untrusted(const uint8_t *uri, size_t len, char *out, size_t outsize,

@@ -58,7 +58,7 @@ static envelope_status classify(envelope_kek *k, const char *uri, envelope_err *
     }
     return env_fail(err, ENVELOPE_ERR_KEK_UNSUPPORTED,
                     "KEK type not supported: \"%.200s\" is a %s key; use an RSA key or an "
-                    "envelope provider key (pkcs11:, tpm2:, kms:)",
+                    "envelope provider key (pkcs11:, tpm2:; KMS keys are pkcs11: keys of the KMS bridge)",
                     uri, EVP_PKEY_get0_type_name(k->pkey) ? EVP_PKEY_get0_type_name(k->pkey) : "unknown");
 }
 
@@ -90,6 +90,24 @@ static envelope_status reference(envelope_kek *k, const char *uri, envelope_err 
     return ENVELOPE_OK;
 }
 
+/* pkcs11: and tpm2: are always the provider's, loaded or not (never a file
+ * of that name); any other scheme is if the loaded envelope provider has a
+ * STORE for it (a backend added to the build: docs/ARCHITECTURE.md). */
+static int served_by_envelope(envelope_lib *lib, const char *uri)
+{
+    char scheme[64];
+    if (env_uri_message_scheme(uri))
+        return 1;
+    if (!env_uri_scheme(uri, scheme, sizeof(scheme)))
+        return 0;
+    ERR_set_mark();
+    OSSL_STORE_LOADER *l =
+        OSSL_STORE_LOADER_fetch(lib->libctx, scheme, "provider=" ENVELOPE_PROVIDER_NAME);
+    ERR_pop_to_mark();
+    OSSL_STORE_LOADER_free(l);
+    return l != NULL;
+}
+
 static envelope_status kek_open(envelope_lib *lib, const char *uri, int from_message,
                                 envelope_kek **out, envelope_err *err)
 {
@@ -102,13 +120,13 @@ static envelope_status kek_open(envelope_lib *lib, const char *uri, int from_mes
     char shown[ENVELOPE_MAX_KEK_URI + 1];
     if (env_uri_strip(uri, shown, sizeof(shown), NULL) != ENVELOPE_OK)
         shown[0] = '\0';
-    /* pkcs11: and tpm2: keys come only from the envelope provider's
-     * loaders. Without the property query OpenSSL first tries its own file:
-     * loader with the whole URI as a relative path, so a file named
-     * "pkcs11:x/k.pem" in the current folder would be loaded as the KEK. */
-    const char *propq = lib->propq;
-    if (strncasecmp(uri, "pkcs11:", 7) == 0 || strncasecmp(uri, "tpm2:", 5) == 0)
-        propq = "provider=" ENVELOPE_PROVIDER_NAME;
+    /* Keys of the envelope provider's schemes come only from its loaders.
+     * Without the property query OpenSSL first tries its own file: loader
+     * with the whole URI as a relative path, so a file named
+     * "pkcs11:x/k.pem" (or "vault:a") in the current folder would be loaded
+     * as the KEK. */
+    const char *propq = served_by_envelope(lib, uri) ? "provider=" ENVELOPE_PROVIDER_NAME
+                                                     : lib->propq;
     /* A reference read from a message tells the provider so before it
      * touches a token or TPM: it then opens only what its configuration
      * lets a message name, and offers no PIN elsewhere

@@ -1,13 +1,15 @@
 /*
  * uri.c - KEK references. What a message records must carry no secret, and
  * what a message says must never choose code or files (docs/SECURITY.md): a
- * reference read back from a message is opened only if it uses a key-home
- * scheme served by the configured provider (pkcs11:, tpm2:; KMS keys are pkcs11: URIs through the kms-bridge) and has
- * none of the attributes that name a module or a PIN (RFC 7512 §2.3:
- * module-name, module-path, pin-source, pin-value). file: and bare paths
- * must be named by the caller (decrypt --kek).
+ * reference read back from a message is opened only if its scheme has a
+ * row in message_rules (pkcs11:, tpm2:; KMS keys are pkcs11: URIs through
+ * the kms-bridge), it uses only the attributes that identify a key there,
+ * and none that names a module or a PIN (RFC 7512 §2.3: module-name,
+ * module-path, pin-source, pin-value). file: and bare paths, and any scheme
+ * without a row, must be named by the caller (decrypt --kek).
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -15,6 +17,32 @@
 
 static const char *const secret_attrs[] = { "pin-value", "pin-source", "module-path",
                                             "module-name" };
+
+/* What a message may say, per scheme: the attributes that only identify a
+ * key (never how to reach it), and those of them of which one must appear,
+ * so that "pkcs11:" alone cannot match whatever key comes first. A scheme
+ * without a row is never opened from a message (docs/ARCHITECTURE.md,
+ * "Adding a backend"). pkcs11: the RFC 7512 path attributes of a token and
+ * an object, no query at all; tpm2: handle= and pcrs= (a tpm2:file=
+ * reference would let the message choose a file). */
+typedef struct {
+    const char *scheme;
+    const char *const *attrs;     /* NULL-terminated */
+    const char *const *names_key; /* NULL-terminated */
+    const char *names_key_hint;
+} message_rules;
+
+static const char *const p11_attrs[] = { "token", "manufacturer", "serial", "model",
+                                         "object", "id", "type", NULL };
+static const char *const p11_key[] = { "object", "id", NULL };
+static const char *const tpm_attrs[] = { "handle", "pcrs", NULL };
+static const char *const tpm_key[] = { "handle", NULL };
+
+static const message_rules rules[] = {
+    { "pkcs11", p11_attrs, p11_key, "no object= or id=" },
+    { "tpm2", tpm_attrs, tpm_key, "no handle=" },
+};
+#define NRULES (sizeof(rules) / sizeof(rules[0]))
 
 static size_t scheme_len(const char *s, size_t n)
 {
@@ -24,6 +52,37 @@ static size_t scheme_len(const char *s, size_t n)
     while (i < n && (isalnum((unsigned char)s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.'))
         i++;
     return i < n && s[i] == ':' ? i : 0;
+}
+
+static const message_rules *rules_for(const char *s, size_t sl)
+{
+    for (size_t i = 0; sl && i < NRULES; i++)
+        if (sl == strlen(rules[i].scheme) && strncasecmp(s, rules[i].scheme, sl) == 0)
+            return &rules[i];
+    return NULL;
+}
+
+int env_uri_message_scheme(const char *uri)
+{
+    return rules_for(uri, scheme_len(uri, strlen(uri))) != NULL;
+}
+
+int env_uri_scheme(const char *uri, char *out, size_t outsize)
+{
+    size_t sl = scheme_len(uri, strlen(uri));
+    if (sl == 0 || sl + 1 > outsize)
+        return 0;
+    memcpy(out, uri, sl);
+    out[sl] = '\0';
+    return 1;
+}
+
+static int in_list(const char *const *list, const char *a, size_t n)
+{
+    for (; *list != NULL; list++)
+        if (strlen(*list) == n && strncasecmp(a, *list, n) == 0)
+            return 1;
+    return 0;
 }
 
 static int is_secret_attr(const char *a, size_t n)
@@ -110,16 +169,18 @@ envelope_status env_uri_check_untrusted(const uint8_t *uri, size_t len, char *ou
     memcpy(out, uri, len);
     out[len] = '\0';
     size_t sl = scheme_len(out, len);
-    static const char *const allowed[] = { "pkcs11", "tpm2" };
-    int ok = 0;
-    for (size_t i = 0; sl && i < sizeof(allowed) / sizeof(allowed[0]); i++)
-        if (sl == strlen(allowed[i]) && strncasecmp(out, allowed[i], sl) == 0)
-            ok = 1;
-    if (!ok)
+    const message_rules *r = rules_for(out, sl);
+    if (r == NULL) {
+        char schemes[64] = "";
+        for (size_t i = 0; i < NRULES; i++) {
+            size_t o = strlen(schemes);
+            snprintf(schemes + o, sizeof(schemes) - o, "%s%s:", i ? ", " : "", rules[i].scheme);
+        }
         return env_fail(err, ENVELOPE_ERR_KEK_REF_REFUSED,
                         "the message names KEK \"%.200s\", which is not opened from a message "
-                        "(only pkcs11: and tpm2: references are); name it with --kek",
-                        out);
+                        "(only %s references are); name it with --kek",
+                        out, schemes);
+    }
     /* Decode %XX before looking for attribute names, so that an encoded
      * "pin%2dsource" cannot slip through. */
     char dec[ENVELOPE_MAX_KEK_URI + 1];
@@ -138,17 +199,6 @@ envelope_status env_uri_check_untrusted(const uint8_t *uri, size_t len, char *ou
     if (memchr(dec, '\0', d) != NULL)
         return env_fail(err, ENVELOPE_ERR_KEK_REF_REFUSED,
                         "the message's KEK reference has an encoded NUL; refused");
-    /* An allow-list per scheme: a message may name a key, never how to
-     * reach it. pkcs11: only the RFC 7512 path attributes that identify a
-     * token and an object, no query at all; tpm2: only handle= and pcrs=
-     * (a tpm2:file= reference would let the message choose a file). */
-    static const char *const p11_attrs[] = { "token", "manufacturer", "serial", "model",
-                                             "object", "id", "type" };
-    static const char *const tpm_attrs[] = { "handle", "pcrs" };
-    int is_tpm = sl == 4;
-    const char *const *attrs = is_tpm ? tpm_attrs : p11_attrs;
-    size_t nattrs = is_tpm ? sizeof(tpm_attrs) / sizeof(tpm_attrs[0])
-                           : sizeof(p11_attrs) / sizeof(p11_attrs[0]);
     if (memchr(out, '?', len) != NULL || memchr(out, '/', len) != NULL)
         return env_fail(err, ENVELOPE_ERR_KEK_REF_REFUSED,
                         "the message's KEK reference has a query or a path; refused: name the "
@@ -160,23 +210,18 @@ envelope_status env_uri_check_untrusted(const uint8_t *uri, size_t len, char *ou
             end++;
         const char *eq = memchr(out + i, '=', end - i);
         size_t nl = eq != NULL ? (size_t)(eq - (out + i)) : 0;
-        int known = 0;
-        for (size_t j = 0; nl && j < nattrs; j++)
-            known |= strlen(attrs[j]) == nl && strncasecmp(out + i, attrs[j], nl) == 0;
-        if (!known)
+        if (nl == 0 || !in_list(r->attrs, out + i, nl))
             return env_fail(err, ENVELOPE_ERR_KEK_REF_REFUSED,
                             "the message's KEK reference has an attribute that does not only "
                             "name a key (\"%.*s\"); refused: name the KEK with --kek",
                             (int)(end - i > 40 ? 40 : end - i), out + i);
-        names_key |= is_tpm ? (nl == 6 && strncasecmp(out + i, "handle", 6) == 0)
-                            : ((nl == 6 && strncasecmp(out + i, "object", 6) == 0)
-                               || (nl == 2 && strncasecmp(out + i, "id", 2) == 0));
+        names_key |= in_list(r->names_key, out + i, nl);
         i = end + 1;
     }
-    if (!names_key) /* "pkcs11:" alone would match whatever key comes first */
+    if (!names_key)
         return env_fail(err, ENVELOPE_ERR_KEK_REF_REFUSED,
                         "the message's KEK reference names no key (%s); refused",
-                        is_tpm ? "no handle=" : "no object= or id=");
+                        r->names_key_hint);
     for (size_t i = 0; i < d; i++) {
         if (i > 0 && dec[i - 1] != ';' && dec[i - 1] != '?' && dec[i - 1] != '&' && dec[i - 1] != ':')
             continue;

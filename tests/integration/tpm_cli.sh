@@ -112,6 +112,15 @@ rm -f out.bin
 "$cli" decrypt --kek tpm2:handle=0x81000101 -o out.bin mixed.env && cmp in.bin out.bin \
   || fail "mixed decrypt with the TPM KEK only"
 rm -f out.bin
+# A file named like a URI of one of the provider's other schemes is never the
+# KEK: "tpm2-list:" is the provider's STORE, so OpenSSL's file loader, which
+# would take the name as a relative path, is not asked.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "tpm2-list:" 2>/dev/null
+rc=0
+"$cli" encrypt --kek "tpm2-list:" -o ghost.env in.bin >/dev/null 2>ghost.err || rc=$?
+[ "$rc" -ne 0 ] || fail "a file named like a tpm2-list: URI was used as the KEK"
+[ ! -e ghost.env ] || fail "output written with a file-borne KEK"
+rm -f "tpm2-list:"
 # TPM gone: the token's EDK still opens the message; the TPM-only one does not
 swtpm_stop "$work/tpm"
 "$cli" decrypt --kek "$P11" -o out.bin mixed.env && cmp in.bin out.bin || fail "token-only decrypt"
