@@ -11,6 +11,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "$1" && pwd)
 secs=${2:-5}
 KMS_MODULE=$build/kms-bridge/envelope-kms-pkcs11.so
+# shellcheck source=../tests/integration/kms/harness.sh
 source "$root/tests/integration/kms/harness.sh"
 kms_setup
 port=$(kms_free_port)
@@ -39,11 +40,11 @@ echo "# kms bench: PyKMIP $(dpkg-query -W -f='${Version}' python3-pykmip), ${sec
 "$KMS_PY" "$root/bench/kms_pykmip_bench.py" 127.0.0.1 "$port" "$KMS_DIR/client-a.pem" \
   "$KMS_DIR/client-a.key" "$KMS_DIR/ca.pem" "$uid" "$secs"
 for run in "1 1" "4 1" "4 4"; do
-  set -- $run
-  kms_module_conf "$KMS_DIR/kms.conf" client-a "127.0.0.1:$port" "pool-size = $2"
+  read -r threads pool <<<"$run"
+  kms_module_conf "$KMS_DIR/kms.conf" client-a "127.0.0.1:$port" "pool-size = $pool"
   : >"$KMS_DIR/debug.log"
   OPENSSL_CONF=$KMS_DIR/openssl.cnf ENVELOPE_KMS_DEBUG=file:$KMS_DIR/debug.log \
-    "$build/bench/kms_bench" 'pkcs11:token=kms;object=kek-bench' "$secs" "$1" | sed "s/^/pool-size=$2 /"
+    "$build/bench/kms_bench" 'pkcs11:token=kms;object=kek-bench' "$secs" "$threads" | sed "s/^/pool-size=$pool /"
   # TLS handshakes the run paid for (the debug log's cost is the same in every run).
-  echo "pool-size=$2 threads=$1 tls_handshakes=$(grep -c ': connected, ' "$KMS_DIR/debug.log")"
+  echo "pool-size=$pool threads=$threads tls_handshakes=$(grep -c ': connected, ' "$KMS_DIR/debug.log")"
 done

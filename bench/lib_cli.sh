@@ -32,7 +32,7 @@ e2=$(best openssl cms -encrypt -binary -aes-256-gcm -in in -out out.cms -outform
 d2=$(best openssl cms -decrypt -binary -inform DER -in in.cms -inkey k.pem -out out.cmsdec)
 e3=$(best age -r "$agepub" -o out.age in)
 d3=$(best age -d -i age.key -o out.agedec in.age)
-cmp -s in out.dec && cmp -s in out.cmsdec && cmp -s in out.agedec || { echo "round trips differ"; exit 1; }
+{ cmp -s in out.dec && cmp -s in out.cmsdec && cmp -s in out.agedec; } || { echo "round trips differ"; exit 1; }
 printf '(c) %d MiB file, wall-clock ms (best of 3)\n' "$mib"
 printf '    %-34s encrypt %6d  decrypt %6d\n' "envelope (RSA-3072 file: KEK)" "$e1" "$d1" \
   "openssl cms -aes-256-gcm (RSA-3072)" "$e2" "$d2" "age (X25519)" "$e3" "$d3"

@@ -22,5 +22,6 @@ tpm2_encodeobject -C 0x81000001 -u r.pub -r r.priv -p -o tools-rsa.pem # -p: emp
 tpm2_flushcontext -t; tpm2_flushcontext -l
 export OPENSSL_CONF=$work/openssl.cnf
 envelope_write_conf "$provdir"
-export TPM_BENCH_TPM2_PROVIDER=$(pkg-config --variable=modulesdir libcrypto)/tpm2.so
+TPM_BENCH_TPM2_PROVIDER=$(pkg-config --variable=modulesdir libcrypto)/tpm2.so
+export TPM_BENCH_TPM2_PROVIDER
 "$bench" "$n" "$rounds" 0x81000101 0x81000102 "$work/tools-rsa.pem"

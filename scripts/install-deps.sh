@@ -16,6 +16,8 @@ packages=(
   age valgrind
   # test helpers
   xxd procps iproute2 time
+  # static checks (scripts/lint.sh)
+  shellcheck clang-format clang-tidy
 )
 
 missing=()

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what is missing, then builds and runs ctest
-# twice (a normal build and an ASan+UBSan build), then runs each libFuzzer
-# target for a bounded time. Exit status is non-zero if anything failed.
+# The whole test suite: installs what is missing, runs the static checks
+# (scripts/lint.sh), then builds and runs ctest twice (a normal build and an
+# ASan+UBSan build), then runs each libFuzzer target for a bounded time.
+# Exit status is non-zero if anything failed; a lint failure does not stop
+# the builds and tests.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -11,6 +13,9 @@ bash scripts/install-deps.sh
 jobs=$(nproc 2>/dev/null || echo 2)
 fuzz_seconds=${ENVELOPE_FUZZ_SECONDS:-30}
 status=0
+
+echo "=== lint"
+bash scripts/lint.sh || status=1
 
 run_suite() {
   local name=$1; shift

@@ -31,23 +31,24 @@ K1=file:$work/k1.pem K2=file:$work/k2.pem P1=file:$work/k1.pub
 # --- round trips at the listed sizes (frame 4 KiB), with and without context
 F=4096
 for n in 0 1 $((F - 1)) $F $((F + 1)) $((10 * F)); do
-  head -c "$n" /dev/urandom >pt.$n
-  expect_rc 0 "encrypt $n" "$ENV" encrypt --kek "$P1" --frame-size 4K -o ct.$n pt.$n
-  expect_rc 0 "decrypt $n" "$ENV" decrypt --kek "$K1" -o back.$n ct.$n
-  cmp -s pt.$n back.$n || fail "round trip $n differs"
+  head -c "$n" /dev/urandom >"pt.$n"
+  expect_rc 0 "encrypt $n" "$ENV" encrypt --kek "$P1" --frame-size 4K -o "ct.$n" "pt.$n"
+  expect_rc 0 "decrypt $n" "$ENV" decrypt --kek "$K1" -o "back.$n" "ct.$n"
+  cmp -s "pt.$n" "back.$n" || fail "round trip $n differs"
   expect_rc 0 "encrypt ctx $n" "$ENV" encrypt --kek "$K1" --kek "$K2" --context tenant=acme \
-    --context app=bill --frame-size $F -o ctxct.$n pt.$n
-  expect_rc 0 "decrypt ctx with k2 $n" "$ENV" decrypt --kek "$K2" --context tenant=acme -o ctxback.$n ctxct.$n
-  cmp -s pt.$n ctxback.$n || fail "context round trip $n differs"
+    --context app=bill --frame-size "$F" -o "ctxct.$n" "pt.$n"
+  expect_rc 0 "decrypt ctx with k2 $n" "$ENV" decrypt --kek "$K2" --context tenant=acme -o "ctxback.$n" "ctxct.$n"
+  cmp -s "pt.$n" "ctxback.$n" || fail "context round trip $n differs"
   # the independent decoder reads what the CLI wrote
-  /usr/bin/python3 "$REF" decrypt k1.pem ctxct.$n refback.$n || fail "reference decoder on $n"
-  cmp -s pt.$n refback.$n || fail "reference decoder plaintext $n differs"
+  /usr/bin/python3 "$REF" decrypt k1.pem "ctxct.$n" "refback.$n" || fail "reference decoder on $n"
+  cmp -s "pt.$n" "refback.$n" || fail "reference decoder plaintext $n differs"
 done
 frames=$("$ENV" inspect --json ct.$((10 * F)) | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["frames"])')
 [ "$frames" = 10 ] || fail "10-frame message inspected as $frames frames"
 
 # --- stdin/stdout pipe
 head -c 300000 /dev/urandom >pt.pipe
+# shellcheck disable=SC2094  # pt.pipe is only read: stdin of the first command, cmp's reference
 "$ENV" encrypt --kek "$K1" <pt.pipe | "$ENV" decrypt --kek "$K1" | cmp -s - pt.pipe || fail "pipe round trip"
 
 # --- inspect --json is stable: exact keys and types
@@ -74,9 +75,9 @@ grep -q "tenant=acme" last.out || fail "inspect text shows no context"
 # a literal backslash is doubled (so an escape reads back to one original),
 # and --json keeps the exact strings. (References are printable ASCII by
 # the format, docs/FORMAT.md; one with a backslash is shown doubled.)
-bidi_cps="200e 200f 061c 202a 202b 202c 202d 202e 2066 2067 2068 2069"
+bidi_cps=(200e 200f 061c 202a 202b 202c 202d 202e 2066 2067 2068 2069)
 ctx_args=()
-for cp in $bidi_cps; do
+for cp in "${bidi_cps[@]}"; do
   ch=$(/usr/bin/python3 -c "import sys; sys.stdout.write(chr(0x$cp))")
   ctx_args+=(--context "k$cp$ch=v${ch}x")
 done
@@ -88,7 +89,7 @@ expect_rc 0 "inspect bidi text" "$ENV" inspect bidi.ct
 cp last.out bidi.txt
 expect_rc 0 "inspect bidi json" "$ENV" inspect --json bidi.ct
 cp last.out bidi.json
-/usr/bin/python3 - "$work/bidi.txt" "$work/bidi.json" "$refdir/k.pem" $bidi_cps <<'PY' || fail "inspect escapes bidi/control characters"
+/usr/bin/python3 - "$work/bidi.txt" "$work/bidi.json" "$refdir/k.pem" "${bidi_cps[@]}" <<'PY' || fail "inspect escapes bidi/control characters"
 import json, sys
 txt = open(sys.argv[1], "rb").read().decode("utf-8")
 raw_json = open(sys.argv[2], "rb").read().decode("utf-8")
@@ -146,7 +147,7 @@ cmp -s back.forced pt.1 || fail "--force output wrong"
 # a symlink at OUT, even a dangling one, is an existing name: never followed or replaced
 ln -s no-such-target dangling
 expect_rc 1 "dangling symlink as OUT" "$ENV" encrypt --kek "$K1" -o dangling pt.1
-[ -L dangling ] && [ ! -e no-such-target ] || fail "dangling symlink replaced or followed"
+{ [ -L dangling ] && [ ! -e no-such-target ]; } || fail "dangling symlink replaced or followed"
 expect_rc 1 "symlink as OUT with --force" "$ENV" encrypt --kek "$K1" --force -o dangling pt.1
 [ -L dangling ] || fail "symlink replaced with --force"
 expect_rc 1 "output is input" "$ENV" decrypt --kek "$K1" --force -o ct.1 ct.1
@@ -156,7 +157,7 @@ printf '\x00' | dd of=tampered bs=1 seek=$(($(stat -c %s tampered) - 3)) conv=no
 sum_before=$(sha256sum tampered)
 expect_rc 2 "tampered last frame" "$ENV" decrypt --kek "$K1" -o out.tampered tampered
 [ ! -e out.tampered ] || fail "failed decrypt left an output file"
-ls -a | grep -q '^\.out\.tampered' && fail "failed decrypt left a temp file"
+if compgen -G '.out.tampered*' >/dev/null; then fail "failed decrypt left a temp file"; fi
 [ "$(sha256sum tampered)" = "$sum_before" ] || fail "failed decrypt touched its input"
 # truncated at a frame boundary: same
 head -c $(($(stat -c %s ct.$((10 * F))) - 21 - F)) ct.$((10 * F)) >truncated

@@ -60,8 +60,8 @@ start_stream() {
   pids+=("$pid")
   exec 3>fifo
   head -c "$half" "$input" >&3
-  local i size
-  for i in $(seq 1 3000); do # up to 300 s on a loaded machine
+  local size
+  for _ in $(seq 1 3000); do # up to 300 s on a loaded machine
     size=$(out_size "$pid" "$work/$(dirname "$out")")
     [ -n "$size" ] && [ "$size" -gt 0 ] && return 0
     kill -0 "$pid" 2>/dev/null || break
@@ -77,7 +77,7 @@ finish_stream() {
   rc=0
   wait "$pid" || rc=$?
 }
-entries() { ls -A "$1" | tr '\n' ' '; }
+entries() { find "$1" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | tr '\n' ' '; }
 
 for op in decrypt encrypt; do
   input=ct; [ "$op" = encrypt ] && input=pt
@@ -109,7 +109,7 @@ for op in decrypt encrypt; do
     ln -s target out/result
     finish_stream "$input"
     [ "$rc" -eq 1 ] || fail "$op: symlink appeared at OUT: exit $rc, wanted 1"
-    [ -L out/result ] && [ ! -e out/target ] || fail "$op: symlink at OUT replaced or followed"
+    { [ -L out/result ] && [ ! -e out/target ]; } || fail "$op: symlink at OUT replaced or followed"
   fi
 
   # --- a complete run through the FIFO: mode 0600, only OUT in the folder
@@ -161,7 +161,7 @@ rc=0; LD_PRELOAD=$inject "$ENV" decrypt --kek "$K" -o out/result ct 2>/dev/null 
 echo old >out/result
 ln out/result old.link
 LD_PRELOAD=$inject "$ENV" decrypt --kek "$K" --force -o out/result ct || fail "fallback --force"
-cmp -s out/result pt && [ "$(cat old.link)" = old ] || fail "fallback --force did not replace atomically"
+{ cmp -s out/result pt && [ "$(cat old.link)" = old ]; } || fail "fallback --force did not replace atomically"
 [ "$(entries out)" = "result " ] || fail "fallback --force left: $(entries out)"
 # a failing decrypt leaves nothing
 cp ct bad
@@ -171,7 +171,7 @@ rc=0; LD_PRELOAD=$inject "$ENV" decrypt --kek "$K" -o out/result bad 2>/dev/null
 [ "$rc" -eq 2 ] || fail "fallback: tampered input: exit $rc, wanted 2"
 [ -z "$(entries out)" ] || fail "fallback: failed decrypt left: $(entries out)"
 rc=0; "$ENV" decrypt --kek "$K" -o out/result bad 2>/dev/null || rc=$?
-[ "$rc" -eq 2 ] && [ -z "$(entries out)" ] || fail "failed decrypt (exit $rc) left: $(entries out)"
+{ [ "$rc" -eq 2 ] && [ -z "$(entries out)" ]; } || fail "failed decrypt (exit $rc) left: $(entries out)"
 unset ENVELOPE_FAULT_TMPFILE_LOG
 
 if [ "$fails" -ne 0 ]; then echo "cli_output: $fails failure(s)"; exit 1; fi

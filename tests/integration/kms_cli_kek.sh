@@ -10,6 +10,7 @@
 #    CLI exits 3 and its error names the endpoint and the TLS reason (the
 #    bridge's "Vendor envelope" reason text, appended by hsm/).
 set -euo pipefail
+# shellcheck source=kms/harness.sh
 source "$KMS_HARNESS"
 kms_setup
 port=$(kms_free_port)
@@ -52,8 +53,11 @@ grep -q "codec can't decode" main.log && bad "PyKMIP was sent text it could not 
 run 0 "envelope kek list" "$ENVELOPE_CLI" kek list 'pkcs11:token=kms' \
   && { grep -q 'ENVELOPE-AES-KEK *256 .*object=cli-kek' last.out || bad "kek list: $(cat last.out)"; }
 id=$("$KMS_P11" "$KMS_MODULE" find cli-kek) || bad "the bridge does not find cli-kek"
-grep -q "id=%$(printf %s "$id" | xxd -p | sed 's/../&%/g; s/%$//')" last.out \
-  && echo "ok: listed with the KMS's id ($id)" || bad "kek list does not show id $id: $(cat last.out)"
+if grep -q "id=%$(printf %s "$id" | xxd -p | sed 's/../&%/g; s/%$//')" last.out; then
+  echo "ok: listed with the KMS's id ($id)"
+else
+  bad "kek list does not show id $id: $(cat last.out)"
+fi
 run 0 "encrypt with the new KEK" "$ENVELOPE_CLI" encrypt --kek "$KEK" --context app=cli -o ct pt
 run 0 "decrypt with it" "$ENVELOPE_CLI" decrypt --kek "$KEK" --context app=cli -o back ct
 cmp -s pt back || bad "round trip differs"
@@ -63,8 +67,11 @@ cmp -s pt back3 || bad "keyless round trip differs"
 run 2 "wrong context" "$ENVELOPE_CLI" decrypt --kek "$KEK" --context app=other -o back2 ct
 rc=0
 "$ENVELOPE_CLI" kek create --type aes-256 "$KEK" >last.out 2>last.err || rc=$?
-[ "$rc" -ne 0 ] && grep -q 'already exists' last.err && echo "ok: second create refused: $(head -c 200 last.err)" \
-  || bad "second create: exit $rc $(cat last.err)"
+if [ "$rc" -ne 0 ] && grep -q 'already exists' last.err; then
+  echo "ok: second create refused: $(head -c 200 last.err)"
+else
+  bad "second create: exit $rc $(cat last.err)"
+fi
 
 # PyKMIP with an RSA server certificate (same database): no suite in common.
 rport=$(kms_free_port)
@@ -73,10 +80,12 @@ kms_module_conf "$KMS_DIR/rsa.conf" client-a "127.0.0.1:$rport"
 rc=0
 ENVELOPE_KMS_CONF=$KMS_DIR/rsa.conf ENVELOPE_KMS_DEBUG=file:$KMS_DIR/rsa-debug.log \
   "$ENVELOPE_CLI" encrypt --kek "$KEK" -o ct.rsa pt >last.out 2>last.err || rc=$?
-[ "$rc" -eq 3 ] && echo "ok: RSA-certified PyKMIP: exit 3" || bad "RSA PyKMIP: exit $rc, wanted 3"
-grep -q "KMS 127.0.0.1:$rport: TLS handshake failed: sslv3 alert handshake failure" last.err \
-  && echo "ok: the error names the endpoint and the TLS reason: $(cat last.err)" \
-  || bad "RSA PyKMIP error lacks endpoint/TLS reason: $(cat last.err)"
+if [ "$rc" -eq 3 ]; then echo "ok: RSA-certified PyKMIP: exit 3"; else bad "RSA PyKMIP: exit $rc, wanted 3"; fi
+if grep -q "KMS 127.0.0.1:$rport: TLS handshake failed: sslv3 alert handshake failure" last.err; then
+  echo "ok: the error names the endpoint and the TLS reason: $(cat last.err)"
+else
+  bad "RSA PyKMIP error lacks endpoint/TLS reason: $(cat last.err)"
+fi
 [ ! -e ct.rsa ] || bad "failed encrypt left an output file"
 grep -q "endpoint 127.0.0.1:$rport: TLS handshake failed" rsa-debug.log || bad "debug log lacks the handshake line"
 # The reason text carries no data: not the plaintext's first bytes, no key file path.

@@ -3,6 +3,7 @@
 # line are wrong, on stderr, for any PKCS#11 consumer (here pkcs11-tool and
 # kms_p11): a group-readable client key, a bad number, no config at all.
 set -euo pipefail
+# shellcheck source=kms/harness.sh
 source "$KMS_HARNESS"
 kms_setup
 port=$(kms_free_port)
@@ -25,7 +26,7 @@ set +e
 "$KMS_P11" "$KMS_MODULE" find kek-a >/dev/null 2>"$KMS_DIR/err"
 rc=$?
 set -e
-[ "$rc" -eq 2 ] && grep -q 'line 11: \[kms\] timeout-ms: "soon" is not a number' "$KMS_DIR/err" \
+{ [ "$rc" -eq 2 ] && grep -q 'line 11: \[kms\] timeout-ms: "soon" is not a number' "$KMS_DIR/err"; } \
   || kms_fail "bad timeout: rc=$rc $(cat "$KMS_DIR/err")"
 
 # A client certificate that does not match the key.

@@ -5,6 +5,7 @@
 # connection to the next endpoint); with all down the call fails with
 # "backend unavailable" within the timeout.
 set -euo pipefail
+# shellcheck source=kms/harness.sh
 source "$KMS_HARNESS"
 kms_setup
 pa=$(kms_free_port); pb=$(kms_free_port); dead=$(kms_free_port)
@@ -40,7 +41,7 @@ ENVELOPE_KMS_DEBUG=file:$KMS_DIR/three.log "$KMS_P11" "$KMS_MODULE" loop kek-a 1
 loop_pid=$!
 trap 'kill -KILL $loop_pid 2>/dev/null || true; kms_cleanup' EXIT
 oks() { grep -c ' OK ' "$KMS_DIR/three.out" || true; }
-wait_oks() { local i; for i in $(seq 1 300); do [ "$(oks)" -ge "$1" ] && return 0; sleep 0.1; done; kms_fail "stalled at $(oks) OKs"; }
+wait_oks() { for _ in $(seq 1 300); do [ "$(oks)" -ge "$1" ] && return 0; sleep 0.1; done; kms_fail "stalled at $(oks) OKs"; }
 wait_oks 3
 kms_server_stop a
 n=$(oks); wait_oks $(( n + 5 ))
@@ -62,6 +63,6 @@ ENVELOPE_KMS_CONF=$KMS_DIR/none.conf "$KMS_P11" "$KMS_MODULE" unwrap kek-a ctx <
 rc=$?
 set -e
 elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
-[ "$rc" -eq 2 ] && grep -q 'rv=CKR_DEVICE_REMOVED' "$KMS_DIR/err" || kms_fail "all down: rc=$rc $(cat "$KMS_DIR/err")"
+{ [ "$rc" -eq 2 ] && grep -q 'rv=CKR_DEVICE_REMOVED' "$KMS_DIR/err"; } || kms_fail "all down: rc=$rc $(cat "$KMS_DIR/err")"
 [ "$elapsed" -lt 3000 ] || kms_fail "all down took ${elapsed} ms"
 echo "PASS kms_failover"

@@ -4,6 +4,7 @@
 # creator's certificate CN). A certificate from another CA is refused at the
 # TLS handshake.
 set -euo pipefail
+# shellcheck source=kms/harness.sh
 source "$KMS_HARNESS"
 kms_setup
 port=$(kms_free_port)
@@ -29,7 +30,7 @@ set +e
 ENVELOPE_KMS_CONF=$KMS_DIR/b.conf "$KMS_P11" "$KMS_MODULE" findid "$uid" >/dev/null 2>"$KMS_DIR/err"
 rc=$?
 set -e
-[ "$rc" -eq 2 ] && grep -q 'rv=CKR_KEY_FUNCTION_NOT_PERMITTED' "$KMS_DIR/err" \
+{ [ "$rc" -eq 2 ] && grep -q 'rv=CKR_KEY_FUNCTION_NOT_PERMITTED' "$KMS_DIR/err"; } \
   || kms_fail "b by id: rc=$rc $(cat "$KMS_DIR/err")"
 # and a still can.
 ENVELOPE_KMS_CONF=$KMS_DIR/a.conf "$KMS_P11" "$KMS_MODULE" findid "$uid" | grep -qx kek-a || kms_fail "a by id"
@@ -47,7 +48,7 @@ set +e
 ENVELOPE_KMS_CONF=$KMS_DIR/rogue.conf "$KMS_P11" "$KMS_MODULE" find kek-a >/dev/null 2>"$KMS_DIR/err"
 rc=$?
 set -e
-[ "$rc" -eq 2 ] && grep -q 'rv=CKR_USER_NOT_LOGGED_IN' "$KMS_DIR/err" \
+{ [ "$rc" -eq 2 ] && grep -q 'rv=CKR_USER_NOT_LOGGED_IN' "$KMS_DIR/err"; } \
   || kms_fail "untrusted client certificate: rc=$rc $(cat "$KMS_DIR/err")"
 
 # A certificate from the right CA without an extended key usage: the TLS
@@ -67,7 +68,7 @@ ENVELOPE_KMS_CONF=$KMS_DIR/noeku.conf ENVELOPE_KMS_DEBUG=file:$KMS_DIR/noeku.log
   "$KMS_P11" "$KMS_MODULE" find kek-a >/dev/null 2>"$KMS_DIR/err"
 rc=$?
 set -e
-[ "$rc" -eq 2 ] && grep -q 'rv=CKR_USER_NOT_LOGGED_IN' "$KMS_DIR/err" \
+{ [ "$rc" -eq 2 ] && grep -q 'rv=CKR_USER_NOT_LOGGED_IN' "$KMS_DIR/err"; } \
   || kms_fail "certificate without clientAuth: rc=$rc $(cat "$KMS_DIR/err")"
 grep -q 'server refused the message: status 1 reason 0x3 "Error verifying the client certificate' "$KMS_DIR/noeku.log" \
   || kms_fail "message-level error not in the debug log: $(cat "$KMS_DIR/noeku.log")"
@@ -82,7 +83,7 @@ ENVELOPE_KMS_CONF=$KMS_DIR/name.conf ENVELOPE_KMS_DEBUG=file:$KMS_DIR/name.log \
   "$KMS_P11" "$KMS_MODULE" find kek-a >/dev/null 2>"$KMS_DIR/err"
 rc=$?
 set -e
-[ "$rc" -eq 2 ] && grep -q 'rv=CKR_DEVICE_REMOVED' "$KMS_DIR/err" || kms_fail "wrong server name: rc=$rc $(cat "$KMS_DIR/err")"
+{ [ "$rc" -eq 2 ] && grep -q 'rv=CKR_DEVICE_REMOVED' "$KMS_DIR/err"; } || kms_fail "wrong server name: rc=$rc $(cat "$KMS_DIR/err")"
 grep -q 'server certificate refused' "$KMS_DIR/name.log" || kms_fail "no reason in the debug log"
 kms_module_conf "$KMS_DIR/name2.conf" client-a "localhost:$port"
 ENVELOPE_KMS_CONF=$KMS_DIR/name2.conf "$KMS_P11" "$KMS_MODULE" find kek-a >/dev/null || kms_fail "DNS name in SAN"

@@ -5,6 +5,7 @@
 # provider) envelope kek list. Limits are loud, never a silent cut: the
 # fault injector's endless and shifting Locate answers fail with a reason.
 set -euo pipefail
+# shellcheck source=kms/harness.sh
 source "$KMS_HARNESS"
 kms_setup
 port=$(kms_free_port)
@@ -40,19 +41,22 @@ CONF
 counts() { # WANT
   local want=$1 n
   n=$("$KMS_P11" "$KMS_MODULE" count -) || bad "kms_p11 count failed"
-  [ "$n" = "$want" ] && echo "ok: C_FindObjects (empty template) finds $n" || bad "C_FindObjects finds $n, want $want"
+  if [ "$n" = "$want" ]; then echo "ok: C_FindObjects (empty template) finds $n"; else bad "C_FindObjects finds $n, want $want"; fi
   n=$(tool -O 2>/dev/null | grep -c 'Secret Key Object' || true)
-  [ "$n" = "$want" ] && echo "ok: pkcs11-tool -O lists $n" || bad "pkcs11-tool -O lists $n, want $want"
+  if [ "$n" = "$want" ]; then echo "ok: pkcs11-tool -O lists $n"; else bad "pkcs11-tool -O lists $n, want $want"; fi
 }
 
 "$KMS_P11" "$KMS_MODULE" keygen-many bulk 100 >/dev/null || kms_fail "creating 100 keys"
 counts 100
 if [ -n "${ENVELOPE_CLI:-}" ]; then
   n=$(OPENSSL_CONF=$KMS_DIR/openssl.cnf "$ENVELOPE_CLI" kek list 'pkcs11:token=kms' | grep -c 'object=bulk-' || true)
-  [ "$n" = 100 ] && echo "ok: envelope kek list shows 100" || bad "envelope kek list shows $n, want 100"
+  if [ "$n" = 100 ]; then echo "ok: envelope kek list shows 100"; else bad "envelope kek list shows $n, want 100"; fi
   # One from the second page is found by name, and works.
-  OPENSSL_CONF=$KMS_DIR/openssl.cnf "$ENVELOPE_CLI" kek list 'pkcs11:token=kms;object=bulk-3' | grep -q 'object=bulk-3' \
-    && echo "ok: bulk-3 by name" || bad "bulk-3 not listed by name"
+  if OPENSSL_CONF=$KMS_DIR/openssl.cnf "$ENVELOPE_CLI" kek list 'pkcs11:token=kms;object=bulk-3' | grep -q 'object=bulk-3'; then
+    echo "ok: bulk-3 by name"
+  else
+    bad "bulk-3 not listed by name"
+  fi
 fi
 "$KMS_P11" "$KMS_MODULE" keygen-many more 50 >/dev/null || kms_fail "creating 50 more keys"
 counts 150
@@ -76,7 +80,7 @@ echo locate-endless >"$KMS_DIR/case"
 setsid "$KMS_PY" "$KMS_FAULT_INJECTOR" "$iport" "$KMS_DIR" "$KMS_DIR/case" >"$KMS_DIR/inj.log" 2>&1 </dev/null &
 KMS_PIDS[injector]=$!
 KMS_PORTS[injector]=$iport
-for i in $(seq 1 100); do kms_port_open "$iport" && break; sleep 0.1; done
+for _ in $(seq 1 100); do kms_port_open "$iport" && break; sleep 0.1; done
 kms_module_conf "$KMS_DIR/inj.conf" client-a "127.0.0.1:$iport" "retries = 0
 timeout-ms = 20000"
 for c in locate-endless locate-shifting; do

@@ -4,6 +4,7 @@
 # --delete-object. pkcs11-tool 0.23 cannot pass GCM parameters; kms_semantics.sh
 # covers encrypt/decrypt.
 set -euo pipefail
+# shellcheck source=kms/harness.sh
 source "$KMS_HARNESS"
 kms_setup
 port=$(kms_free_port)

@@ -8,7 +8,9 @@
 #    "backend unavailable" (exit 3) and leaves no output file; after the
 #    server restarts the next run succeeds; another identity is refused.
 set -euo pipefail
+# shellcheck source=kms/harness.sh
 source "$KMS_HARNESS"
+# shellcheck source=softhsm.sh
 source "$(dirname "$KMS_HARNESS")/../softhsm.sh"
 kms_setup
 port=$(kms_free_port)
@@ -71,7 +73,8 @@ OPENSSL_CONF=$KMS_DIR/kmsonly.cnf run 0 "decrypt with the KMS alone" \
 # Unknown key name: object not found.
 run_nf() { "$ENVELOPE_CLI" encrypt --kek 'pkcs11:token=kms;object=kek-nope' -o ct.nf pt >last.out 2>last.err; }
 if run_nf; then bad "unknown KMS key accepted"; else
-  grep -qi 'not found' last.err && echo "ok: unknown key -> not found" || bad "unknown key: $(cat last.err)"; fi
+  if grep -qi 'not found' last.err; then echo "ok: unknown key -> not found"; else bad "unknown key: $(cat last.err)"; fi
+fi
 
 # Another client identity may not use client-a's key: by name it is not
 # found (PyKMIP's Locate hides other owners' objects); by id (CKA_ID = KMIP
@@ -116,7 +119,7 @@ sleep 1.5
 kill -0 "$cli_pid" 2>/dev/null || bad "the CLI did not wait on the frozen KMS"
 kms_server_stop main
 wait "$cli_pid" || rc=$?
-[ "$rc" -eq 3 ] && echo "ok: CLI with the KMS killed mid-call (exit 3)" || bad "in-flight kill: exit $rc: $(cat inflight.err)"
+if [ "$rc" -eq 3 ]; then echo "ok: CLI with the KMS killed mid-call (exit 3)"; else bad "in-flight kill: exit $rc: $(cat inflight.err)"; fi
 [ -z "$(ls -A inflight)" ] || bad "in-flight kill left files: $(ls -A inflight)"
 
 kms_server_start main "$port"

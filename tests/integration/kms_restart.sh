@@ -4,6 +4,7 @@
 # server restarts on the same port and database the same process carries on
 # without re-initialising the module.
 set -euo pipefail
+# shellcheck source=kms/harness.sh
 source "$KMS_HARNESS"
 kms_setup
 port=$(kms_free_port)
@@ -19,8 +20,7 @@ loop_pid=$!
 trap 'kill -KILL $loop_pid 2>/dev/null || true; kms_cleanup' EXIT
 
 wait_for() { # REGEX COUNT TIMEOUT_S
-  local i
-  for i in $(seq 1 $(( $3 * 10 ))); do
+  for _ in $(seq 1 $(( $3 * 10 ))); do
     [ "$(grep -cE "$1" "$KMS_DIR/loop.out" || true)" -ge "$2" ] && return 0
     kill -0 $loop_pid 2>/dev/null || { cat "$KMS_DIR/loop.out"; kms_fail "loop exited early"; }
     sleep 0.1
@@ -40,7 +40,7 @@ kms_server_start main "$port"
 wait_for ' OK ' $(( oks_before + 3 )) 30
 touch "$KMS_LOOP_STOP"
 wait $loop_pid || kms_fail "loop exit status $? (wrong data?)"
-cat "$KMS_DIR/loop.out" | sed -n '1,200p' | grep -v ' OK ' || true
+sed -n '1,200p' "$KMS_DIR/loop.out" | grep -v ' OK ' || true
 
 grep -q 'WRONG' "$KMS_DIR/loop.out" && kms_fail "a call returned wrong data"
 # Only "backend unavailable" codes during the outage.
@@ -51,7 +51,7 @@ fi
 # was frozen (>= 300 ms) and then failed, it did not time out (5 s).
 first=$(grep -m1 ' FAIL ' "$KMS_DIR/loop.out")
 ms=$(awk '{print int($5)}' <<<"$first")
-[ "$ms" -ge 300 ] && [ "$ms" -lt 5000 ] || kms_fail "first failure was not the in-flight call: $first"
+{ [ "$ms" -ge 300 ] && [ "$ms" -lt 5000 ]; } || kms_fail "first failure was not the in-flight call: $first"
 grep -q 'summary .* wrong=0 last=ok' "$KMS_DIR/loop.out" || kms_fail "did not recover: $(tail -1 "$KMS_DIR/loop.out")"
 # The pooled connection was found dead and replaced after the restart.
 grep -q 'connected' "$KMS_DIR/debug.log" || kms_fail "no reconnect in the debug log"

@@ -3,6 +3,7 @@
 # shell-level wrap/unwrap, wrong AAD and unknown key name, against a real
 # PyKMIP server. The config path goes once through C_Initialize pReserved.
 set -euo pipefail
+# shellcheck source=kms/harness.sh
 source "$KMS_HARNESS"
 kms_setup
 port=$(kms_free_port)
@@ -23,7 +24,7 @@ grep -q 'semantics: 0 failure' "$KMS_DIR/sem.out" || kms_fail "semantics did not
 grep -q '^ok: 200 children' "$KMS_DIR/forklock.out" || kms_fail "fork under lock contention"
 
 # Config path through C_Initialize's pReserved instead of the environment.
-ENVELOPE_KMS_CONF= KMS_P11_INIT_PATH=$KMS_DIR/kms.conf "$KMS_P11" "$KMS_MODULE" find kek-a >/dev/null \
+ENVELOPE_KMS_CONF='' KMS_P11_INIT_PATH=$KMS_DIR/kms.conf "$KMS_P11" "$KMS_MODULE" find kek-a >/dev/null \
   || kms_fail "config via pReserved"
 
 printf 'a 32-byte data encryption key..!' >"$KMS_DIR/dek"
@@ -44,7 +45,7 @@ set +e
 "$KMS_P11" "$KMS_MODULE" wrap kek-missing "ctx=1" <"$KMS_DIR/dek" >/dev/null 2>"$KMS_DIR/err"
 rc=$?
 set -e
-[ "$rc" -eq 3 ] && grep -q 'object not found' "$KMS_DIR/err" || kms_fail "unknown key: rc=$rc $(cat "$KMS_DIR/err")"
+{ [ "$rc" -eq 3 ] && grep -q 'object not found' "$KMS_DIR/err"; } || kms_fail "unknown key: rc=$rc $(cat "$KMS_DIR/err")"
 
 # Debug log: operations are logged, the DEK and AAD never are.
 ENVELOPE_KMS_DEBUG=file:$KMS_DIR/debug.log "$KMS_P11" "$KMS_MODULE" unwrap kek-a "ctx=1" \

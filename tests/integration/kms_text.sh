@@ -11,6 +11,7 @@
 #  - a binary CKA_ID (the provider's keygen probes for a random one) is "no
 #    object" without a round trip.
 set -euo pipefail
+# shellcheck source=kms/harness.sh
 source "$KMS_HARNESS"
 kms_setup
 port=$(kms_free_port)
@@ -38,11 +39,17 @@ else bad "keygen latin-1: $(cat "$KMS_DIR/out")"; fi
 set +e
 "$KMS_P11" "$KMS_MODULE" find "$latin1" >/dev/null 2>"$KMS_DIR/err"; rc=$?
 set -e
-[ "$rc" -eq 2 ] && grep -q 'rv=CKR_ATTRIBUTE_VALUE_INVALID' "$KMS_DIR/err" \
-  && echo "ok: find, label not UTF-8 -> CKR_ATTRIBUTE_VALUE_INVALID" || bad "find latin-1: rc=$rc $(cat "$KMS_DIR/err")"
+if [ "$rc" -eq 2 ] && grep -q 'rv=CKR_ATTRIBUTE_VALUE_INVALID' "$KMS_DIR/err"; then
+  echo "ok: find, label not UTF-8 -> CKR_ATTRIBUTE_VALUE_INVALID"
+else
+  bad "find latin-1: rc=$rc $(cat "$KMS_DIR/err")"
+fi
 sleep 0.5
-[ "$(requests)" -eq "$before" ] && echo "ok: no request reached the server for them" \
-  || bad "$(( $(requests) - before )) request(s) reached the server"
+if [ "$(requests)" -eq "$before" ]; then
+  echo "ok: no request reached the server for them"
+else
+  bad "$(( $(requests) - before )) request(s) reached the server"
+fi
 
 # A CKA_ID that cannot be a KMIP Unique Identifier: no object, no round trip.
 before=$(requests)
@@ -50,8 +57,11 @@ set +e
 "$KMS_P11" "$KMS_MODULE" findid $'\xf7\x80binary' >/dev/null 2>"$KMS_DIR/err"; rc=$?
 set -e
 sleep 0.5
-[ "$rc" -eq 3 ] && [ "$(requests)" -eq "$before" ] && echo "ok: binary CKA_ID -> no object, nothing sent" \
-  || bad "binary CKA_ID: rc=$rc, $(( $(requests) - before )) request(s): $(cat "$KMS_DIR/err")"
+if [ "$rc" -eq 3 ] && [ "$(requests)" -eq "$before" ]; then
+  echo "ok: binary CKA_ID -> no object, nothing sent"
+else
+  bad "binary CKA_ID: rc=$rc, $(( $(requests) - before )) request(s): $(cat "$KMS_DIR/err")"
+fi
 grep -q "codec can't decode" "$KMS_DIR/main.log" && bad "PyKMIP failed to decode something already"
 
 # "clé" against PyKMIP 0.10: our request carries UTF-8 (Name Value, tag
@@ -59,10 +69,16 @@ grep -q "codec can't decode" "$KMS_DIR/main.log" && bad "PyKMIP failed to decode
 set +e
 ENVELOPE_KMS_DEBUG=file:$KMS_DIR/debug.log tool --keygen --key-type AES:32 --label 'clé' >"$KMS_DIR/out" 2>&1; rc=$?
 set -e
-grep -q "4200550700000004636cc3a900000000" "$KMS_DIR/main.log" && echo "ok: the request carries clé as UTF-8" \
-  || bad "no UTF-8 Name Value 636cc3a9 in PyKMIP's request log"
-[ "$rc" -ne 0 ] && grep -q 'CKR_FUNCTION_FAILED' "$KMS_DIR/out" && grep -q "codec can't decode byte 0xc3" "$KMS_DIR/main.log" \
-  && echo "ok: PyKMIP 0.10 refuses non-ASCII text: CKR_FUNCTION_FAILED" || bad "clé on PyKMIP: rc=$rc $(cat "$KMS_DIR/out")"
+if grep -q "4200550700000004636cc3a900000000" "$KMS_DIR/main.log"; then
+  echo "ok: the request carries clé as UTF-8"
+else
+  bad "no UTF-8 Name Value 636cc3a9 in PyKMIP's request log"
+fi
+if [ "$rc" -ne 0 ] && grep -q 'CKR_FUNCTION_FAILED' "$KMS_DIR/out" && grep -q "codec can't decode byte 0xc3" "$KMS_DIR/main.log"; then
+  echo "ok: PyKMIP 0.10 refuses non-ASCII text: CKR_FUNCTION_FAILED"
+else
+  bad "clé on PyKMIP: rc=$rc $(cat "$KMS_DIR/out")"
+fi
 grep -q 'Error parsing request message' "$KMS_DIR/debug.log" || bad "debug log lacks the server's refusal"
 
 # A server that speaks UTF-8 (the fault injector): the same bytes go out, and
@@ -72,14 +88,17 @@ echo name-utf8 >"$KMS_DIR/case"
 setsid "$KMS_PY" "$KMS_FAULT_INJECTOR" "$iport" "$KMS_DIR" "$KMS_DIR/case" >"$KMS_DIR/inj.log" 2>&1 </dev/null &
 KMS_PIDS[injector]=$!
 KMS_PORTS[injector]=$iport
-for i in $(seq 1 100); do kms_port_open "$iport" && break; sleep 0.1; done
+for _ in $(seq 1 100); do kms_port_open "$iport" && break; sleep 0.1; done
 kms_module_conf "$KMS_DIR/inj.conf" client-a "127.0.0.1:$iport" "retries = 0"
 : >"$KMS_DIR/connections"
 id=$(ENVELOPE_KMS_CONF=$KMS_DIR/inj.conf "$KMS_P11" "$KMS_MODULE" find 'clé') || bad "find clé on a UTF-8 server"
-[ "$id" = 1 ] && echo "ok: clé found by label on a UTF-8 server" || bad "find clé: id '$id'"
-grep '^locate ' "$KMS_DIR/connections" | grep -q "4200550700000004636cc3a900000000" \
-  && echo "ok: Locate by clé sent UTF-8" || bad "injector saw no UTF-8 Name Value"
+if [ "$id" = 1 ]; then echo "ok: clé found by label on a UTF-8 server"; else bad "find clé: id '$id'"; fi
+if grep '^locate ' "$KMS_DIR/connections" | grep -q "4200550700000004636cc3a900000000"; then
+  echo "ok: Locate by clé sent UTF-8"
+else
+  bad "injector saw no UTF-8 Name Value"
+fi
 lab=$(ENVELOPE_KMS_CONF=$KMS_DIR/inj.conf "$KMS_P11" "$KMS_MODULE" findid 1 | od -An -tx1 | tr -d ' \n')
-[ "$lab" = 636cc3a90a ] && echo "ok: CKA_LABEL is the UTF-8 bytes of clé" || bad "CKA_LABEL bytes $lab"
+if [ "$lab" = 636cc3a90a ]; then echo "ok: CKA_LABEL is the UTF-8 bytes of clé"; else bad "CKA_LABEL bytes $lab"; fi
 [ "$fails" -eq 0 ] || kms_fail "$fails text check(s)"
 echo "PASS kms_text"

@@ -187,7 +187,7 @@ pkcs11-tokens = $ENV_TOKEN
 activate = 1
 CONF
   openssl list -providers | tee out.txt
-  grep -q '^  tpm2$' out.txt && grep -q '^  envelope$' out.txt || fail "both providers must be active"
+  { grep -q '^  tpm2$' out.txt && grep -q '^  envelope$' out.txt; } || fail "both providers must be active"
   make_cert
   head -c 10000 /dev/urandom >msg.bin
   openssl cms -encrypt -aes-256-gcm -recip kek.crt -keyopt rsa_padding_mode:oaep -binary -in msg.bin \
@@ -325,11 +325,11 @@ pkey-export-refused)
   # A token private key cannot be written out: openssl says why (exit 1),
   # and writes nothing; its public half still prints and exports.
   for args in "-text -noout" "-out priv.pem" "-outform DER -out priv.der"; do
-    # shellcheck disable=SC2086
+    # shellcheck disable=SC2086  # $args splits on purpose: each item is one set of openssl options
     expect_fail "the key is held by the token; it can't be exported" openssl pkey -in "$ENV_RSA_URI" $args
     grep -q "operation not supported for this key" err.log || { cat err.log; fail "no envelope reason: $args"; }
   done
-  [ ! -s priv.pem ] && [ ! -s priv.der ] || fail "something was written for a private key"
+  { [ ! -s priv.pem ] && [ ! -s priv.der ]; } || fail "something was written for a private key"
   openssl pkey -in "$ENV_RSA_URI" -pubout -out pub.pem 2>err.log || { cat err.log; fail "-pubout"; }
   [ ! -s err.log ] || { cat err.log; fail "-pubout printed errors"; }
   openssl pkey -pubin -in "$RSA_PUB" -pubout -out pub2.pem
@@ -345,15 +345,15 @@ pkey-aes-kek)
   grep -q 'ENVELOPE-AES-KEK' err.log || { cat err.log; fail "-text does not name the key type"; }
   grep -q "object=kek-aes" err.log || { cat err.log; fail "-text does not name the key"; }
   for args in "-text_pub -noout" "-pubout" "-pubout -outform DER"; do
-    # shellcheck disable=SC2086
+    # shellcheck disable=SC2086  # $args splits on purpose: each item is one set of openssl options
     expect_fail "ENVELOPE-AES-KEK (AES-256 key-encryption key held by the token): it has no public part" \
       openssl pkey -in "$ENV_AES_URI" $args
   done
   for args in "-out kek.pem" "-outform DER -out kek.der"; do
-    # shellcheck disable=SC2086
+    # shellcheck disable=SC2086  # $args splits on purpose: each item is one set of openssl options
     expect_fail "the key is held by the token; it can't be exported" openssl pkey -in "$ENV_AES_URI" $args
   done
-  [ ! -s kek.pem ] && [ ! -s kek.der ] || fail "something was written for an AES KEK"
+  { [ ! -s kek.pem ] && [ ! -s kek.der ]; } || fail "something was written for an AES KEK"
   if grep -q "<NULL>" out.log err.log; then fail "<NULL> algorithm printed"; fi
   ;;
 pkey-eq)
@@ -385,12 +385,12 @@ uri-attributes)
   expect_fail "an attribute envelope does not know" openssl pkey -pubout -in "$ENV_RSA_URI;frobnicate=1"
   for a in token manufacturer serial model object id type slot-id slot-description slot-manufacturer \
     library-description library-manufacturer library-version pin-source pin-value module-path module-name; do
-    grep -q -- "[ (]$a[,;)]" err.log || { cat err.log; fail "refusal does not list $a"; }
+    grep -q -- "[ (]${a}[,;)]" err.log || { cat err.log; fail "refusal does not list $a"; }
   done
   pkcs11-tool --module "$ENV_P11_MODULE" -L >slots.txt 2>&1
   slot_hex=$(awk -v t="$ENV_TOKEN" '/^Slot [0-9]+ \(0x/ { s = $3 } /token label/ && $NF == t { print s; exit }' slots.txt | tr -d '()')
   serial=$(awk -v t="$ENV_TOKEN" '/token label/ { on = ($NF == t) } on && /serial num/ { print $NF; exit }' slots.txt)
-  [ -n "$slot_hex" ] && [ -n "$serial" ] || { cat slots.txt; fail "cannot read the slot list"; }
+  { [ -n "$slot_hex" ] && [ -n "$serial" ]; } || { cat slots.txt; fail "cannot read the slot list"; }
   for attr in "slot-id=$((slot_hex))" "slot-description=SoftHSM%20slot%20ID%20$slot_hex" \
     "slot-manufacturer=SoftHSM%20project" "library-description=Implementation%20of%20PKCS11" \
     "library-manufacturer=SoftHSM" "library-version=2.6" "manufacturer=SoftHSM%20project" \

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # softhsm.sh - sourced by integration tests: a private SoftHSM2 token and an
 # openssl.cnf that loads OpenSSL's default provider first, then envelope.so.
 #

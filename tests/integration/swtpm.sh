@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # swtpm.sh - sourced by TPM integration tests: a private swtpm on free
 # loopback ports, its state in a folder of the test's own.
 #
@@ -20,8 +21,8 @@ _swtpm_port_free() {
 
 _swtpm_wait_port() {
   # up to 20 s: CI runs the sanitizer build on 2 loaded cores
-  local port=$1 i
-  for i in $(seq 1 400); do
+  local port=$1
+  for _ in $(seq 1 400); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
     sleep 0.05
   done
@@ -55,11 +56,11 @@ _swtpm_export() {
 }
 
 swtpm_start() {
-  local dir=$1 try port
+  local dir=$1 port
   mkdir -p "$dir/state"
-  for try in $(seq 1 20); do
+  for _ in $(seq 1 20); do
     port=$(( (RANDOM % 20000) * 2 + 20000 ))
-    _swtpm_port_free "$port" && _swtpm_port_free "$((port + 1))" || continue
+    { _swtpm_port_free "$port" && _swtpm_port_free "$((port + 1))"; } || continue
     if _swtpm_launch "$dir" "$port"; then
       _swtpm_export "$dir"
       ENV_SWTPM_DIR=$dir
@@ -86,8 +87,8 @@ _swtpm_gone() {
 }
 
 _swtpm_wait_gone() {
-  local pid=$1 i
-  for i in $(seq 1 400); do
+  local pid=$1
+  for _ in $(seq 1 400); do
     _swtpm_gone "$pid" && return 0
     sleep 0.05
   done
@@ -114,11 +115,11 @@ swtpm_kill() {
 }
 
 swtpm_restart() {
-  local dir=$1 port i
+  local dir=$1 port
   port=$(cat "$dir/swtpm.port")
   swtpm_kill "$dir" || return 1
   # the kernel may need a moment before the port can be bound again
-  for i in $(seq 1 400); do
+  for _ in $(seq 1 400); do
     if _swtpm_port_free "$port" && _swtpm_port_free "$((port + 1))"; then break; fi
     sleep 0.05
   done

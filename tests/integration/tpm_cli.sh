@@ -6,7 +6,9 @@
 set -euo pipefail
 cli=$1 it=$2 provdir=$3
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=swtpm.sh
 . "$here/swtpm.sh"
+# shellcheck source=softhsm.sh
 . "$here/softhsm.sh"
 work=$(mktemp -d "${TMPDIR:-/tmp}/envtpm-cli.XXXXXX")
 ENV_CLEANUP="rm -rf '$work'"
@@ -37,14 +39,14 @@ done
 u3=$("$cli" kek create --type ec-p256 tpm2:handle=0x81000103)
 [ "$u3" = "tpm2:handle=0x81000103" ] || fail "create printed '$u3', not the URI"
 u4=$("$cli" kek create --quiet --type rsa-2048 tpm2:handle=0x81000104 2>quiet.err)
-[ -z "$u4" ] && [ ! -s quiet.err ] || fail "--quiet create printed something"
+{ [ -z "$u4" ] && [ ! -s quiet.err ]; } || fail "--quiet create printed something"
 u5=$("$cli" kek create --type ec-p256 --pcrs sha256:16 tpm2:handle=0x81000105 2>made.err)
 [ "$u5" = "tpm2:handle=0x81000105;pcrs=sha256:16" ] || fail "create --pcrs printed '$u5'"
 grep -q "use it as tpm2:handle=0x81000105;pcrs=sha256:16" made.err || { cat made.err; fail "create message"; }
 "$cli" kek list tpm2:handle=0x81000104 | grep -q '^RSA  *2048' || fail "kek list of the CLI-made RSA KEK"
 for kek in "$u3" tpm2:handle=0x81000104 "$u5"; do
   "$cli" encrypt --kek "$kek" -o made.env in.bin
-  "$cli" decrypt --kek "$kek" -o out.bin made.env && cmp in.bin out.bin || fail "CLI-made $kek"
+  { "$cli" decrypt --kek "$kek" -o out.bin made.env && cmp in.bin out.bin; } || fail "CLI-made $kek"
   rm -f out.bin made.env
 done
 # a message naming a handle that tpm2-handles does not list is not opened
@@ -54,7 +56,7 @@ rc=0; "$cli" decrypt -o out.bin unlisted.env 2>err.log || rc=$?
 [ "$rc" -eq 4 ] || { cat err.log; fail "keyless decrypt of an unlisted handle: exit $rc, wanted 4"; }
 grep -q "tpm2-handles" err.log || { cat err.log; fail "the refusal does not name tpm2-handles"; }
 [ ! -e out.bin ] || fail "output left after a refused reference"
-"$cli" decrypt --kek tpm2:handle=0x81000103 -o out.bin unlisted.env && cmp in.bin out.bin \
+{ "$cli" decrypt --kek tpm2:handle=0x81000103 -o out.bin unlisted.env && cmp in.bin out.bin; } \
   || fail "unlisted handle named with --kek"
 rm -f out.bin unlisted.env
 # `kek list tpm2:`: the persistent keys, from their public areas only -
@@ -107,9 +109,9 @@ grep -q "ec-p256 or rsa-2048" err.log || { cat err.log; fail "unknown-type messa
 "$cli" encrypt --kek tpm2:handle=0x81000101 --kek "$P11" --context app=mixed -o mixed.env in.bin
 "$cli" inspect mixed.env >inspect.txt
 grep -q 'tpm2:handle=0x81000101' inspect.txt || { cat inspect.txt; fail "TPM EDK not listed"; }
-"$cli" decrypt -o out.bin mixed.env && cmp in.bin out.bin || fail "mixed decrypt"
+{ "$cli" decrypt -o out.bin mixed.env && cmp in.bin out.bin; } || fail "mixed decrypt"
 rm -f out.bin
-"$cli" decrypt --kek tpm2:handle=0x81000101 -o out.bin mixed.env && cmp in.bin out.bin \
+{ "$cli" decrypt --kek tpm2:handle=0x81000101 -o out.bin mixed.env && cmp in.bin out.bin; } \
   || fail "mixed decrypt with the TPM KEK only"
 rm -f out.bin
 # A file named like a URI of one of the provider's other schemes is never the
@@ -123,7 +125,7 @@ rc=0
 rm -f "tpm2-list:"
 # TPM gone: the token's EDK still opens the message; the TPM-only one does not
 swtpm_stop "$work/tpm"
-"$cli" decrypt --kek "$P11" -o out.bin mixed.env && cmp in.bin out.bin || fail "token-only decrypt"
+{ "$cli" decrypt --kek "$P11" -o out.bin mixed.env && cmp in.bin out.bin; } || fail "token-only decrypt"
 rm -f out.bin
 if "$cli" decrypt --kek tpm2:handle=0x81000101 -o out.bin mixed.env 2>err.log; then
   fail "decrypted with a dead TPM"

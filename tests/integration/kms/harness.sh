@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # harness.sh - sourced by the kms_*.sh integration tests: a real PyKMIP
 # server (Debian python3-pykmip, /usr/bin/pykmip-server) over mutual TLS,
 # with a throw-away CA, server and two client identities, all in one temp
@@ -110,8 +111,7 @@ CONF
     >>"$KMS_DIR/$name.out" 2>&1 </dev/null &
   KMS_PIDS[$name]=$!
   KMS_PORTS[$name]=$port
-  local i
-  for i in $(seq 1 150); do
+  for _ in $(seq 1 150); do
     kms_port_open "$port" && return 0
     kill -0 "${KMS_PIDS[$name]}" 2>/dev/null || { tail -20 "$KMS_DIR/$name.out" >&2; kms_fail "pykmip-server $name died at start"; }
     sleep 0.1
@@ -125,8 +125,7 @@ kms_server_stop() { # NAME
   kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
   { wait "$pid"; } 2>/dev/null || true
   unset "KMS_PIDS[$name]"
-  local i
-  for i in $(seq 1 100); do
+  for _ in $(seq 1 100); do
     kms_port_open "$port" || return 0
     sleep 0.1
   done
