@@ -60,7 +60,8 @@ static int one(EVP_PKEY *key, int unwrap, const unsigned char *in, size_t inlen,
 {
     static const char aad[] = "bench=1";
     EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
-    OSSL_PARAM p[] = {OSSL_PARAM_octet_string(ENVELOPE_PKEY_PARAM_AAD, (void *)aad, sizeof(aad) - 1),
+    OSSL_PARAM p[] = {OSSL_PARAM_octet_string(ENVELOPE_PKEY_PARAM_AAD, (void *)aad,
+                                              sizeof(aad) - 1),
                       OSSL_PARAM_END};
     int ok = c != NULL && (unwrap ? EVP_PKEY_decrypt_init(c) : EVP_PKEY_encrypt_init(c)) == 1 &&
              EVP_PKEY_CTX_set_params(c, p) == 1 &&
@@ -148,9 +149,10 @@ int main(int argc, char **argv)
             free(w[i].lat);
         }
         qsort(all, total, sizeof(double), cmp);
-        printf("provider %-6s threads=%d ops=%zu errors=%zu ops/s=%.1f median_ms=%.2f p99_ms=%.2f\n",
-               dir ? "unwrap" : "wrap", threads, total, errors, total / el,
-               total ? all[total / 2] : 0.0, total ? all[(total * 99) / 100] : 0.0);
+        printf(
+            "provider %-6s threads=%d ops=%zu errors=%zu ops/s=%.1f median_ms=%.2f p99_ms=%.2f\n",
+            dir ? "unwrap" : "wrap", threads, total, errors, total / el,
+            total ? all[total / 2] : 0.0, total ? all[(total * 99) / 100] : 0.0);
         free(all);
         free(w);
         free(t);

@@ -44,7 +44,7 @@ static uint8_t key[32], iv[12];
 static double raw_framed(const uint8_t *in, uint8_t *out, size_t len, int enc)
 {
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    uint8_t aad[45] = { 0 }, tag[16] = { 0 };
+    uint8_t aad[45] = {0}, tag[16] = {0};
     int l;
     if (EVP_CipherInit_ex2(c, gcm, key, iv, enc, NULL) != 1)
         die("init");
@@ -68,7 +68,7 @@ static double raw_framed(const uint8_t *in, uint8_t *out, size_t len, int enc)
 static double raw_records(const uint8_t *in, uint8_t *out, int enc, long n)
 {
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    uint8_t tag[16] = { 0 };
+    uint8_t tag[16] = {0};
     int l;
     if (EVP_CipherInit_ex2(c, gcm, key, iv, enc, NULL) != 1)
         die("init");
@@ -130,7 +130,8 @@ int main(int argc, char **argv)
         fclose(f);
         EVP_PKEY_free(k);
     }
-    if (envelope_lib_new(NULL, NULL, &lib, &e) != ENVELOPE_OK || envelope_kek_open(lib, path, &kek, &e) != ENVELOPE_OK)
+    if (envelope_lib_new(NULL, NULL, &lib, &e) != ENVELOPE_OK ||
+        envelope_kek_open(lib, path, &kek, &e) != ENVELOPE_OK)
         die(e.message);
     if (argc <= 1)
         unlink(path);
@@ -138,16 +139,17 @@ int main(int argc, char **argv)
     uint8_t *in = malloc(BIG), *out = malloc(BIG + MIB), *back = malloc(BIG + MIB);
     for (size_t i = 0; i < BIG; i++)
         in[i] = (uint8_t)(i * 31);
-    envelope_kek *keks[] = { kek };
-    envelope_encrypt_opts eo = { keks, 1, NULL, FRAME };
-    envelope_decrypt_opts dopt = { keks, 1, NULL };
+    envelope_kek *keks[] = {kek};
+    envelope_encrypt_opts eo = {keks, 1, NULL, FRAME};
+    envelope_decrypt_opts dopt = {keks, 1, NULL};
 
     /* (a) 64 MiB */
     double raw_e = 0, raw_d = 0, lib_e = 0, lib_d = 0, str_e = 0, str_d = 0;
     size_t mlen = 0;
     envelope_sealer *s = NULL;
     envelope_opener *op = NULL;
-    if (envelope_sealer_new(lib, &eo, 0, &s, &e) != ENVELOPE_OK || envelope_opener_new(lib, &dopt, &op, &e) != ENVELOPE_OK)
+    if (envelope_sealer_new(lib, &eo, 0, &s, &e) != ENVELOPE_OK ||
+        envelope_opener_new(lib, &dopt, &op, &e) != ENVELOPE_OK)
         die(e.message);
     for (int r = 0; r < 5; r++) {
         raw_e = best(raw_e, raw_framed(in, out, BIG, 1));
@@ -158,12 +160,13 @@ int main(int argc, char **argv)
         lib_e = best(lib_e, BIG / (now() - t) / 1e6);
         size_t plen = 0;
         t = now();
-        if (envelope_opener_open(op, out, mlen, back, BIG + MIB, &plen, &e) != ENVELOPE_OK || plen != BIG)
+        if (envelope_opener_open(op, out, mlen, back, BIG + MIB, &plen, &e) != ENVELOPE_OK ||
+            plen != BIG)
             die(e.message);
         lib_d = best(lib_d, BIG / (now() - t) / 1e6);
         /* streaming, fed 1 MiB at a time like the CLI */
         envelope_encryptor *enc = NULL;
-        sinkbuf sb = { out, 0 };
+        sinkbuf sb = {out, 0};
         if (envelope_encryptor_new(lib, &eo, to_buf, &sb, &enc, &e) != ENVELOPE_OK)
             die(e.message);
         t = now();
@@ -195,10 +198,10 @@ int main(int argc, char **argv)
     }
     printf("(a) 64 MiB, 64 KiB frames, MB/s (best of 5)\n");
     printf("    raw framed EVP AES-256-GCM   encrypt %7.0f  decrypt %7.0f\n", raw_e, raw_d);
-    printf("    envelope one-shot            encrypt %7.0f  decrypt %7.0f   ratio %.2f / %.2f\n", lib_e,
-           lib_d, lib_e / raw_e, lib_d / raw_d);
-    printf("    envelope streaming (1 MiB)   encrypt %7.0f  decrypt %7.0f   ratio %.2f / %.2f\n", str_e,
-           str_d, str_e / raw_e, str_d / raw_d);
+    printf("    envelope one-shot            encrypt %7.0f  decrypt %7.0f   ratio %.2f / %.2f\n",
+           lib_e, lib_d, lib_e / raw_e, lib_d / raw_d);
+    printf("    envelope streaming (1 MiB)   encrypt %7.0f  decrypt %7.0f   ratio %.2f / %.2f\n",
+           str_e, str_d, str_e / raw_e, str_d / raw_d);
 
     /* (b) 1 KiB records, DEK at hand */
     const long N = 200000;

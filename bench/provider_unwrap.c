@@ -30,7 +30,13 @@
 
 #include "envelope/provider.h"
 
-#define DIE(...) do { fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); ERR_print_errors_fp(stderr); exit(1); } while (0)
+#define DIE(...)                                                                                   \
+    do {                                                                                           \
+        fprintf(stderr, __VA_ARGS__);                                                              \
+        fputc('\n', stderr);                                                                       \
+        ERR_print_errors_fp(stderr);                                                               \
+        exit(1);                                                                                   \
+    } while (0)
 
 static double now(void)
 {
@@ -87,7 +93,8 @@ static CK_OBJECT_HANDLE raw_find(CK_OBJECT_CLASS cls, const char *label)
     CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_LABEL, (void *)label, strlen(label)}};
     CK_OBJECT_HANDLE h;
     CK_ULONG n = 0;
-    if (fl->C_FindObjectsInit(sess, t, 2) != CKR_OK || fl->C_FindObjects(sess, &h, 1, &n) != CKR_OK || n != 1)
+    if (fl->C_FindObjectsInit(sess, t, 2) != CKR_OK ||
+        fl->C_FindObjects(sess, &h, 1, &n) != CKR_OK || n != 1)
         DIE("raw: key %s not found", label);
     fl->C_FindObjectsFinal(sess);
     return h;
@@ -112,8 +119,9 @@ static void raw_open(void)
         fl->C_GetTokenInfo(slots[i], &ti);
         if (strncmp((char *)ti.label, want, strlen(want)) == 0) {
             const char *pin = getenv("BENCH_PIN");
-            if (fl->C_OpenSession(slots[i], CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &sess) != CKR_OK
-                || fl->C_Login(sess, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)) != CKR_OK)
+            if (fl->C_OpenSession(slots[i], CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
+                                  &sess) != CKR_OK ||
+                fl->C_Login(sess, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)) != CKR_OK)
                 DIE("raw: login");
             return;
         }
@@ -134,7 +142,8 @@ static double run_raw_aes(long n)
     double t0 = now();
     for (long i = 0; i < n; i++) {
         CK_ULONG ol = sizeof(out);
-        if (fl->C_DecryptInit(sess, &m, k) != CKR_OK || fl->C_Decrypt(sess, ct, cl, out, &ol) != CKR_OK)
+        if (fl->C_DecryptInit(sess, &m, k) != CKR_OK ||
+            fl->C_Decrypt(sess, ct, cl, out, &ol) != CKR_OK)
             DIE("raw decrypt");
     }
     return now() - t0;
@@ -149,12 +158,14 @@ static double run_raw_rsa(long n)
     CK_MECHANISM m = {CKM_RSA_PKCS_OAEP, &o, sizeof(o)};
     unsigned char pt[64] = {3}, ct[512], out[512];
     CK_ULONG cl = sizeof(ct);
-    if (fl->C_EncryptInit(sess, &m, pub) != CKR_OK || fl->C_Encrypt(sess, pt, 64, ct, &cl) != CKR_OK)
+    if (fl->C_EncryptInit(sess, &m, pub) != CKR_OK ||
+        fl->C_Encrypt(sess, pt, 64, ct, &cl) != CKR_OK)
         DIE("raw rsa encrypt");
     double t0 = now();
     for (long i = 0; i < n; i++) {
         CK_ULONG ol = sizeof(out);
-        if (fl->C_DecryptInit(sess, &m, priv) != CKR_OK || fl->C_Decrypt(sess, ct, cl, out, &ol) != CKR_OK)
+        if (fl->C_DecryptInit(sess, &m, priv) != CKR_OK ||
+            fl->C_Decrypt(sess, ct, cl, out, &ol) != CKR_OK)
             DIE("raw rsa decrypt");
     }
     return now() - t0;
@@ -164,8 +175,8 @@ static double run_engine_rsa(long n)
 {
     ENGINE_load_builtin_engines();
     ENGINE *e = ENGINE_by_id("pkcs11");
-    if (e == NULL || !ENGINE_ctrl_cmd_string(e, "MODULE_PATH", getenv("BENCH_MODULE"), 0)
-        || !ENGINE_ctrl_cmd_string(e, "PIN", getenv("BENCH_PIN"), 0) || !ENGINE_init(e))
+    if (e == NULL || !ENGINE_ctrl_cmd_string(e, "MODULE_PATH", getenv("BENCH_MODULE"), 0) ||
+        !ENGINE_ctrl_cmd_string(e, "PIN", getenv("BENCH_PIN"), 0) || !ENGINE_init(e))
         DIE("libp11 engine");
     EVP_PKEY *pk = ENGINE_load_private_key(e, getenv("BENCH_RSA_URI"), NULL, NULL);
     if (pk == NULL)
@@ -173,11 +184,13 @@ static double run_engine_rsa(long n)
     unsigned char pt[32] = {4}, ct[512], out[512];
     size_t cl = sizeof(ct);
     EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(pk, NULL);
-    if (EVP_PKEY_encrypt_init(c) <= 0 || EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_OAEP_PADDING) <= 0
-        || EVP_PKEY_encrypt(c, ct, &cl, pt, sizeof(pt)) <= 0)
+    if (EVP_PKEY_encrypt_init(c) <= 0 ||
+        EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_OAEP_PADDING) <= 0 ||
+        EVP_PKEY_encrypt(c, ct, &cl, pt, sizeof(pt)) <= 0)
         DIE("engine: encrypt");
     EVP_PKEY_CTX *d = EVP_PKEY_CTX_new(pk, e);
-    if (EVP_PKEY_decrypt_init(d) <= 0 || EVP_PKEY_CTX_set_rsa_padding(d, RSA_PKCS1_OAEP_PADDING) <= 0)
+    if (EVP_PKEY_decrypt_init(d) <= 0 ||
+        EVP_PKEY_CTX_set_rsa_padding(d, RSA_PKCS1_OAEP_PADDING) <= 0)
         DIE("engine: decrypt init");
     double t0 = now();
     for (long i = 0; i < n; i++) {
@@ -199,12 +212,18 @@ int main(int argc, char **argv)
     const char *mode = argv[1];
     long n = atol(argv[2]);
     double t;
-    if (!strcmp(mode, "provider-aes")) t = run_provider(getenv("BENCH_AES_URI"), n);
-    else if (!strcmp(mode, "provider-rsa")) t = run_provider(getenv("BENCH_RSA_URI"), n);
-    else if (!strcmp(mode, "raw-aes")) t = run_raw_aes(n);
-    else if (!strcmp(mode, "raw-rsa")) t = run_raw_rsa(n);
-    else if (!strcmp(mode, "engine-rsa")) t = run_engine_rsa(n);
-    else DIE("unknown mode %s", mode);
+    if (!strcmp(mode, "provider-aes"))
+        t = run_provider(getenv("BENCH_AES_URI"), n);
+    else if (!strcmp(mode, "provider-rsa"))
+        t = run_provider(getenv("BENCH_RSA_URI"), n);
+    else if (!strcmp(mode, "raw-aes"))
+        t = run_raw_aes(n);
+    else if (!strcmp(mode, "raw-rsa"))
+        t = run_raw_rsa(n);
+    else if (!strcmp(mode, "engine-rsa"))
+        t = run_engine_rsa(n);
+    else
+        DIE("unknown mode %s", mode);
     printf("%s %ld %.6f %.1f\n", mode, n, t, n / t);
     return 0;
 }

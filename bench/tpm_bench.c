@@ -29,13 +29,13 @@
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_tctildr.h>
 
-#define CHECK(x)                                                                  \
-    do {                                                                          \
-        if (!(x)) {                                                               \
-            fprintf(stderr, "%s:%d: %s failed\n", __FILE__, __LINE__, #x);       \
-            ERR_print_errors_fp(stderr);                                          \
-            exit(1);                                                              \
-        }                                                                         \
+#define CHECK(x)                                                                                   \
+    do {                                                                                           \
+        if (!(x)) {                                                                                \
+            fprintf(stderr, "%s:%d: %s failed\n", __FILE__, __LINE__, #x);                         \
+            ERR_print_errors_fp(stderr);                                                           \
+            exit(1);                                                                               \
+        }                                                                                          \
     } while (0)
 
 static double now(void)
@@ -53,7 +53,7 @@ typedef struct {
 
 static void raw_open(raw_ctx *r, unsigned ech, unsigned rsah)
 {
-    TPMT_SYM_DEF sym = { .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB };
+    TPMT_SYM_DEF sym = {.algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB};
     CHECK(Tss2_TctiLdr_Initialize(getenv("ENVELOPE_TPM2_TCTI"), &r->tcti) == 0);
     CHECK(Esys_Initialize(&r->esys, r->tcti, NULL) == 0);
     CHECK(Esys_TR_FromTPMPublic(r->esys, 0x81000001, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
@@ -65,10 +65,10 @@ static void raw_open(raw_ctx *r, unsigned ech, unsigned rsah)
     CHECK(Esys_TRSess_SetAttributes(r->esys, r->session,
                                     TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION,
                                     0xff) == 0);
-    CHECK(Esys_TR_FromTPMPublic(r->esys, ech, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                &r->ec) == 0);
-    CHECK(Esys_TR_FromTPMPublic(r->esys, rsah, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                &r->rsa) == 0);
+    CHECK(Esys_TR_FromTPMPublic(r->esys, ech, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &r->ec) ==
+          0);
+    CHECK(Esys_TR_FromTPMPublic(r->esys, rsah, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &r->rsa) ==
+          0);
 }
 
 static void raw_close(raw_ctx *r)
@@ -80,7 +80,7 @@ static void raw_close(raw_ctx *r)
 
 static double raw_zgen(raw_ctx *r, ESYS_TR s, const unsigned char peer[65], int n)
 {
-    TPM2B_ECC_POINT in = { 0 };
+    TPM2B_ECC_POINT in = {0};
     double t0 = now();
     int i;
 
@@ -97,17 +97,17 @@ static double raw_zgen(raw_ctx *r, ESYS_TR s, const unsigned char peer[65], int 
 
 static double raw_rsa(raw_ctx *r, ESYS_TR s, const unsigned char *ct, int n)
 {
-    TPM2B_PUBLIC_KEY_RSA c = { .size = 256 };
-    TPMT_RSA_DECRYPT scheme = { .scheme = TPM2_ALG_OAEP, .details.oaep.hashAlg = TPM2_ALG_SHA256 };
-    TPM2B_DATA label = { 0 };
+    TPM2B_PUBLIC_KEY_RSA c = {.size = 256};
+    TPMT_RSA_DECRYPT scheme = {.scheme = TPM2_ALG_OAEP, .details.oaep.hashAlg = TPM2_ALG_SHA256};
+    TPM2B_DATA label = {0};
     double t0 = now();
     int i;
 
     memcpy(c.buffer, ct, 256);
     for (i = 0; i < n; i++) {
         TPM2B_PUBLIC_KEY_RSA *m = NULL;
-        CHECK(Esys_RSA_Decrypt(r->esys, r->rsa, s, ESYS_TR_NONE, ESYS_TR_NONE, &c, &scheme,
-                               &label, &m) == 0);
+        CHECK(Esys_RSA_Decrypt(r->esys, r->rsa, s, ESYS_TR_NONE, ESYS_TR_NONE, &c, &scheme, &label,
+                               &m) == 0);
         Esys_Free(m);
     }
     return n / (now() - t0);
@@ -198,7 +198,7 @@ static void sw_encrypt(EVP_PKEY *key, int oaep, unsigned char *ct, size_t *cl)
     int dl = i2d_PUBKEY(key, &der);
     EVP_PKEY *pub;
     EVP_PKEY_CTX *c;
-    unsigned char dek[32] = { 1 };
+    unsigned char dek[32] = {1};
 
     CHECK(dl > 0);
     p = der;
@@ -311,12 +311,12 @@ int main(int argc, char **argv)
         printf("%-52s %9.1f\n", "EC  raw ESYS ZGen, salted+encrypting session", a);
         printf("%-52s %9.1f  (%.3fx raw)\n", "EC  provider EVP_PKEY_decapsulate (ZGen+HKDF+GCM)", b,
                b / a);
-        printf("%-52s %9.1f  (session costs %.2f ms/call)\n", "EC  raw ESYS ZGen, password (no session)",
-               c, 1e3 / a - 1e3 / c);
+        printf("%-52s %9.1f  (session costs %.2f ms/call)\n",
+               "EC  raw ESYS ZGen, password (no session)", c, 1e3 / a - 1e3 / c);
         printf("%-52s %9.1f\n", "RSA raw ESYS RSA_Decrypt OAEP, salted session", d);
         printf("%-52s %9.1f  (%.3fx raw)\n", "RSA provider EVP_PKEY_decrypt OAEP-SHA256", e, e / d);
-        printf("%-52s %9.1f  (session costs %.2f ms/call)\n", "RSA raw ESYS RSA_Decrypt, password", f,
-               1e3 / d - 1e3 / f);
+        printf("%-52s %9.1f  (session costs %.2f ms/call)\n", "RSA raw ESYS RSA_Decrypt, password",
+               f, 1e3 / d - 1e3 / f);
         if (t2rsa != NULL)
             printf("%-52s %9.1f\n", "RSA tpm2-openssl 1.1.1 PKCS#1 v1.5, no session", g);
     }

@@ -35,8 +35,8 @@ enum {
     CLI_EXIT_INTERNAL = 5 /* I/O error, out of memory, bug */
 };
 
-#define CLI_CHUNK (1u << 20)            /* read size: constant memory */
-#define CLI_PROGRESS_MIN (8u << 20)     /* show progress for inputs over 8 MiB */
+#define CLI_CHUNK (1u << 20)        /* read size: constant memory */
+#define CLI_PROGRESS_MIN (8u << 20) /* show progress for inputs over 8 MiB */
 
 typedef struct cli_common {
     const char *config; /* --config FILE (overrides OPENSSL_CONF) */
@@ -67,8 +67,8 @@ typedef struct cli_in {
     int fd;
     const char *name; /* for messages */
     int is_stdin;
-    uint64_t size;    /* 0 if unknown */
-    uint8_t *buf;     /* CLI_CHUNK bytes */
+    uint64_t size; /* 0 if unknown */
+    uint8_t *buf;  /* CLI_CHUNK bytes */
 } cli_in;
 int cli_in_open(cli_in *in, const char *path);
 /* Bytes read (0 = end of input), or -1 on error (reported). */
@@ -108,7 +108,8 @@ void cli_progress_add(cli_progress *p, uint64_t n);
 void cli_progress_end(cli_progress *p);
 
 /* ---- the streaming pass (pump.c) ---- */
-typedef envelope_status (*cli_update_fn)(void *obj, const uint8_t *buf, size_t len, envelope_err *err);
+typedef envelope_status (*cli_update_fn)(void *obj, const uint8_t *buf, size_t len,
+                                         envelope_err *err);
 typedef envelope_status (*cli_final_fn)(void *obj, envelope_err *err);
 /* Reads IN to its end through update(), counting on prog (if not NULL).
  * CLI_EXIT_INTERNAL if reading failed (reported); else CLI_EXIT_OK with
@@ -148,7 +149,8 @@ int cli_stream_operands(cli_stream *s, const char *cmd, int n, char **operands);
 int cli_stream_open(cli_stream *s, cli_common *c);
 /* cli_pump through obj, which writes to cli_out_sink(&s->out), then
  * commits OUT. Returns the exit code. */
-int cli_stream_run(cli_stream *s, cli_common *c, cli_update_fn update, cli_final_fn final, void *obj);
+int cli_stream_run(cli_stream *s, cli_common *c, cli_update_fn update, cli_final_fn final,
+                   void *obj);
 /* Drops OUT unless committed, frees the rest; free obj before. */
 void cli_stream_close(cli_stream *s);
 

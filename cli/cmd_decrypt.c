@@ -42,11 +42,10 @@ static envelope_status decryptor_final(void *o, envelope_err *e)
 int cmd_decrypt(int argc, char **argv, cli_common *c)
 {
     static const struct option opts[] = {
-        { "kek", required_argument, NULL, 'k' },    { "context", required_argument, NULL, 'x' },
-        { "output", required_argument, NULL, 'o' }, { "force", no_argument, NULL, 'F' },
-        { "quiet", no_argument, NULL, 'q' },        { "config", required_argument, NULL, 'c' },
-        { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 }
-    };
+        {"kek", required_argument, NULL, 'k'},    {"context", required_argument, NULL, 'x'},
+        {"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'F'},
+        {"quiet", no_argument, NULL, 'q'},        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     cli_stream s;
     int ch, rc;
     cli_stream_init(&s);
@@ -62,9 +61,9 @@ int cmd_decrypt(int argc, char **argv, cli_common *c)
         return rc;
 
     envelope_decryptor *dec = NULL;
-    envelope_err err = { 0 };
+    envelope_err err = {0};
     if ((rc = cli_stream_open(&s, c)) == CLI_EXIT_OK) {
-        envelope_decrypt_opts o = { s.keks, s.nk, s.ctx };
+        envelope_decrypt_opts o = {s.keks, s.nk, s.ctx};
         if (envelope_decryptor_new(s.lib, &o, cli_out_sink, &s.out, &dec, &err) != ENVELOPE_OK)
             rc = cli_report(&err);
         else

@@ -8,21 +8,22 @@
 
 static void help(FILE *f)
 {
-    fprintf(f,
-            "usage: envelope encrypt --kek URI [--kek URI]... [--context KEY=VALUE]...\n"
-            "                        [--frame-size N] [-o OUT] [--force] [--quiet] [--config FILE] [IN]\n"
-            "\n"
-            "Encrypts IN (default stdin) to OUT (default stdout) under a fresh AES-256 DEK\n"
-            "wrapped by each KEK (1..16). A KEK is any URI OpenSSL's OSSL_STORE opens:\n"
-            "pkcs11: and tpm2: keys of the envelope provider (KMS keys are pkcs11: keys of the\n"
-            "KMS bridge module), or an RSA key (file:).\n"
-            "  --kek URI           a KEK; repeat for several (any one can decrypt)\n"
-            "  --context K=V       encryption context pair, bound to the message; repeat\n"
-            "  --frame-size N      bytes per frame, 4K..16M (default 64K); K/M suffixes\n"
-            "  -o, --output OUT    write to OUT only on success (unnamed file, linked at the end)\n"
-            "  --force             replace OUT if it exists\n"
-            "  --quiet             no progress bar\n"
-            "  --config FILE       OpenSSL configuration to use instead of OPENSSL_CONF\n");
+    fprintf(
+        f,
+        "usage: envelope encrypt --kek URI [--kek URI]... [--context KEY=VALUE]...\n"
+        "                        [--frame-size N] [-o OUT] [--force] [--quiet] [--config FILE] [IN]\n"
+        "\n"
+        "Encrypts IN (default stdin) to OUT (default stdout) under a fresh AES-256 DEK\n"
+        "wrapped by each KEK (1..16). A KEK is any URI OpenSSL's OSSL_STORE opens:\n"
+        "pkcs11: and tpm2: keys of the envelope provider (KMS keys are pkcs11: keys of the\n"
+        "KMS bridge module), or an RSA key (file:).\n"
+        "  --kek URI           a KEK; repeat for several (any one can decrypt)\n"
+        "  --context K=V       encryption context pair, bound to the message; repeat\n"
+        "  --frame-size N      bytes per frame, 4K..16M (default 64K); K/M suffixes\n"
+        "  -o, --output OUT    write to OUT only on success (unnamed file, linked at the end)\n"
+        "  --force             replace OUT if it exists\n"
+        "  --quiet             no progress bar\n"
+        "  --config FILE       OpenSSL configuration to use instead of OPENSSL_CONF\n");
 }
 
 /* Adapters to cli_stream_run's callback types. */
@@ -38,13 +39,15 @@ static envelope_status encryptor_final(void *o, envelope_err *e)
 
 int cmd_encrypt(int argc, char **argv, cli_common *c)
 {
-    static const struct option opts[] = {
-        { "kek", required_argument, NULL, 'k' },     { "context", required_argument, NULL, 'x' },
-        { "frame-size", required_argument, NULL, 'f' }, { "output", required_argument, NULL, 'o' },
-        { "force", no_argument, NULL, 'F' },         { "quiet", no_argument, NULL, 'q' },
-        { "config", required_argument, NULL, 'c' },  { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 }
-    };
+    static const struct option opts[] = {{"kek", required_argument, NULL, 'k'},
+                                         {"context", required_argument, NULL, 'x'},
+                                         {"frame-size", required_argument, NULL, 'f'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"force", no_argument, NULL, 'F'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     cli_stream s;
     size_t fs = 0;
     int ch, rc;
@@ -70,9 +73,9 @@ int cmd_encrypt(int argc, char **argv, cli_common *c)
         return rc;
 
     envelope_encryptor *enc = NULL;
-    envelope_err err = { 0 };
+    envelope_err err = {0};
     if ((rc = cli_stream_open(&s, c)) == CLI_EXIT_OK) {
-        envelope_encrypt_opts o = { s.keks, s.nk, s.ctx, fs };
+        envelope_encrypt_opts o = {s.keks, s.nk, s.ctx, fs};
         if (envelope_encryptor_new(s.lib, &o, cli_out_sink, &s.out, &enc, &err) != ENVELOPE_OK)
             rc = cli_report(&err);
         else

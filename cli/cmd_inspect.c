@@ -28,9 +28,12 @@ static void help(FILE *f)
  * (overlong forms, surrogates and values above U+10FFFF are not). */
 static size_t utf8_next(const unsigned char *p, uint32_t *cp)
 {
-    static const uint32_t min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
-    size_t n = p[0] < 0x80 ? 1 : (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3
-             : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+    size_t n = p[0] < 0x80             ? 1
+               : (p[0] & 0xe0) == 0xc0 ? 2
+               : (p[0] & 0xf0) == 0xe0 ? 3
+               : (p[0] & 0xf8) == 0xf0 ? 4
+                                       : 0;
     if (n == 0)
         return 0;
     uint32_t c = n == 1 ? p[0] : (uint32_t)(p[0] & (0x7f >> n));
@@ -196,11 +199,11 @@ static envelope_status inspector_update(void *o, const uint8_t *b, size_t n, env
 
 int cmd_inspect(int argc, char **argv, cli_common *c)
 {
-    static const struct option opts[] = { { "json", no_argument, NULL, 'j' },
-                                          { "config", required_argument, NULL, 'c' },
-                                          { "quiet", no_argument, NULL, 'q' },
-                                          { "help", no_argument, NULL, 'h' },
-                                          { NULL, 0, NULL, 0 } };
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     int json = 0, ch;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
@@ -215,9 +218,9 @@ int cmd_inspect(int argc, char **argv, cli_common *c)
     }
     if (argc - optind > 1)
         return cli_fail(CLI_EXIT_USAGE, "inspect takes one input");
-    cli_in in = { .fd = -1 };
+    cli_in in = {.fd = -1};
     envelope_inspector *ins = NULL;
-    envelope_err err = { 0 };
+    envelope_err err = {0};
     int rc = cli_in_open(&in, optind < argc ? argv[optind] : NULL);
     if (rc != CLI_EXIT_OK)
         return rc;

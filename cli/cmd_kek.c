@@ -11,25 +11,24 @@
 
 static void help(FILE *f)
 {
-    fprintf(f,
-            "usage: envelope kek create --type aes-256|rsa-3072 URI          (PKCS#11 token)\n"
-            "       envelope kek create --type ec-p256|rsa-2048 [--pcrs BANK:LIST] URI   (TPM)\n"
-            "       envelope kek list [URI]\n"
-            "\n"
-            "create  makes a KEK inside the key home URI names (e.g.\n"
-            "        pkcs11:token=prod;object=payments-v3;id=%%01, or\n"
-            "        tpm2:handle=0x81000101), through the envelope provider loaded by\n"
-            "        OPENSSL_CONF or --config. The key never leaves it.\n"
-            "  --pcrs sha256:0,7  TPM only: the key unwraps only while these PCRs hold\n"
-            "                     the values they have now\n"
-            "        It prints the URI to use the key with (with ;pcrs=... for --pcrs).\n"
-            "list    shows the keys OSSL_STORE finds at URI (default \"pkcs11:\"): type,\n"
-            "        bits, key id and the reference a message would record. \"tpm2:\"\n"
-            "        lists the TPM's persistent keys (public areas only, no key is\n"
-            "        opened): the URI to use, kind, policy, userWithAuth/noDA, and\n"
-            "        whether it has envelope's template.\n"
-            "  --quiet        create: print nothing on success\n"
-            "  --config FILE   OpenSSL configuration to use instead of OPENSSL_CONF\n");
+    fprintf(f, "usage: envelope kek create --type aes-256|rsa-3072 URI          (PKCS#11 token)\n"
+               "       envelope kek create --type ec-p256|rsa-2048 [--pcrs BANK:LIST] URI   (TPM)\n"
+               "       envelope kek list [URI]\n"
+               "\n"
+               "create  makes a KEK inside the key home URI names (e.g.\n"
+               "        pkcs11:token=prod;object=payments-v3;id=%%01, or\n"
+               "        tpm2:handle=0x81000101), through the envelope provider loaded by\n"
+               "        OPENSSL_CONF or --config. The key never leaves it.\n"
+               "  --pcrs sha256:0,7  TPM only: the key unwraps only while these PCRs hold\n"
+               "                     the values they have now\n"
+               "        It prints the URI to use the key with (with ;pcrs=... for --pcrs).\n"
+               "list    shows the keys OSSL_STORE finds at URI (default \"pkcs11:\"): type,\n"
+               "        bits, key id and the reference a message would record. \"tpm2:\"\n"
+               "        lists the TPM's persistent keys (public areas only, no key is\n"
+               "        opened): the URI to use, kind, policy, userWithAuth/noDA, and\n"
+               "        whether it has envelope's template.\n"
+               "  --quiet        create: print nothing on success\n"
+               "  --config FILE   OpenSSL configuration to use instead of OPENSSL_CONF\n");
 }
 
 static int print_key(void *arg, const envelope_kek_info *ki)
@@ -82,12 +81,12 @@ static int uri_to_use(const char *uri, char *out, size_t size)
 
 int cmd_kek(int argc, char **argv, cli_common *c)
 {
-    static const struct option opts[] = { { "type", required_argument, NULL, 't' },
-                                          { "pcrs", required_argument, NULL, 'p' },
-                                          { "config", required_argument, NULL, 'c' },
-                                          { "quiet", no_argument, NULL, 'q' },
-                                          { "help", no_argument, NULL, 'h' },
-                                          { NULL, 0, NULL, 0 } };
+    static const struct option opts[] = {{"type", required_argument, NULL, 't'},
+                                         {"pcrs", required_argument, NULL, 'p'},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         help(argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
@@ -132,7 +131,7 @@ int cmd_kek(int argc, char **argv, cli_common *c)
     if (strcmp(verb, "list") == 0 && (type != NULL || rest > 1))
         return cli_fail(CLI_EXIT_USAGE, "usage: envelope kek list [URI]");
     envelope_lib *lib = NULL;
-    envelope_err err = { 0 };
+    envelope_err err = {0};
     int rc = cli_lib_open(c, &lib);
     if (rc != CLI_EXIT_OK)
         return rc;

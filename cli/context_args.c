@@ -6,7 +6,7 @@
 
 int cli_context_from_pairs(char **pairs, size_t n, envelope_context **out)
 {
-    envelope_err err = { 0 };
+    envelope_err err = {0};
     *out = NULL;
     if (envelope_context_new(out, &err) != ENVELOPE_OK)
         return cli_report(&err);

@@ -7,7 +7,7 @@
 int cli_open_keks(envelope_lib *lib, char **uris, size_t n, envelope_kek **keks)
 {
     for (size_t i = 0; i < n; i++) {
-        envelope_err err = { 0 };
+        envelope_err err = {0};
         if (envelope_kek_open(lib, uris[i], &keks[i], &err) != ENVELOPE_OK) {
             cli_free_keks(keks, i);
             return cli_report(&err);

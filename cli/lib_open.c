@@ -32,7 +32,8 @@ static int check_providers(const char *file)
     int rc = CLI_EXIT_OK;
     if (conf == NULL || NCONF_load(conf, file, &line) != 1) {
         NCONF_free(conf);
-        return cli_fail(CLI_EXIT_USAGE, "cannot parse OpenSSL configuration \"%s\" (line %ld)", file, line);
+        return cli_fail(CLI_EXIT_USAGE, "cannot parse OpenSSL configuration \"%s\" (line %ld)",
+                        file, line);
     }
     const char *init = NCONF_get_string(conf, NULL, "openssl_conf");
     const char *psect = init ? NCONF_get_string(conf, init, "providers") : NULL;
@@ -48,7 +49,8 @@ static int check_providers(const char *file)
         if (!OSSL_PROVIDER_available(cli_ctx, v->name)) {
             rc = cli_fail(CLI_EXIT_USAGE,
                           "provider \"%s\" named in \"%s\" did not load (check its module path "
-                          "and OPENSSL_MODULES)", v->name, file);
+                          "and OPENSSL_MODULES)",
+                          v->name, file);
             break;
         }
     }
@@ -102,7 +104,7 @@ int cli_lib_open(const cli_common *c, envelope_lib **lib)
         cli_ctx = NULL;
         return prc;
     }
-    envelope_err err = { 0 };
+    envelope_err err = {0};
     if (envelope_lib_new(cli_ctx, NULL, lib, &err) != ENVELOPE_OK) {
         OSSL_LIB_CTX_free(cli_ctx);
         cli_ctx = NULL;

@@ -13,18 +13,19 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: envelope [--config FILE] [--quiet] COMMAND [OPTIONS] [ARGS]\n"
-            "\n"
-            "commands:\n"
-            "  encrypt --kek URI [--kek URI]... [--context KEY=VALUE]... [--frame-size N] [-o OUT] [IN]\n"
-            "  decrypt [--kek URI]... [--context KEY=VALUE]... [-o OUT] [IN]\n"
-            "  inspect [--json] [IN]\n"
-            "  kek create --type aes-256|rsa-3072 URI\n"
-            "  kek list [URI]\n"
-            "\n"
-            "IN defaults to stdin and OUT to stdout. `envelope COMMAND --help` for details;\n"
-            "man envelope(1) for exit codes and the message format.\n");
+    fprintf(
+        f,
+        "usage: envelope [--config FILE] [--quiet] COMMAND [OPTIONS] [ARGS]\n"
+        "\n"
+        "commands:\n"
+        "  encrypt --kek URI [--kek URI]... [--context KEY=VALUE]... [--frame-size N] [-o OUT] [IN]\n"
+        "  decrypt [--kek URI]... [--context KEY=VALUE]... [-o OUT] [IN]\n"
+        "  inspect [--json] [IN]\n"
+        "  kek create --type aes-256|rsa-3072 URI\n"
+        "  kek list [URI]\n"
+        "\n"
+        "IN defaults to stdin and OUT to stdout. `envelope COMMAND --help` for details;\n"
+        "man envelope(1) for exit codes and the message format.\n");
 }
 
 int cli_common_option(cli_common *c, int ch, const char *arg)
@@ -38,12 +39,12 @@ int cli_common_option(cli_common *c, int ch, const char *arg)
 
 int main(int argc, char **argv)
 {
-    cli_common c = { 0 };
-    static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
-                                          { "quiet", no_argument, NULL, 'q' },
-                                          { "help", no_argument, NULL, 'h' },
-                                          { "version", no_argument, NULL, 'V' },
-                                          { NULL, 0, NULL, 0 } };
+    cli_common c = {0};
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {NULL, 0, NULL, 0}};
     int ch;
     envelope_secmem_harden_process();
     /* '+': stop at the subcommand; its options are its own. */

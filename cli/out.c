@@ -112,7 +112,8 @@ int cli_out_open(cli_out *o, const char *path, int force, const cli_in *in)
     if (lstat(path, &st) == 0) {
         if (in != NULL && fstat(in->fd, &ist) == 0 && ist.st_dev == st.st_dev &&
             ist.st_ino == st.st_ino)
-            return cli_fail(CLI_EXIT_USAGE, "output \"%s\" is the input file; write elsewhere", path);
+            return cli_fail(CLI_EXIT_USAGE, "output \"%s\" is the input file; write elsewhere",
+                            path);
         if (!force)
             return cli_fail(CLI_EXIT_USAGE, "\"%s\" exists; use --force to replace it", path);
         if (!S_ISREG(st.st_mode))
@@ -269,11 +270,11 @@ int cli_out_commit(cli_out *o)
         int e = errno;
         char *p = strdup(o->path);
         cli_out_abort(o);
-        int rc = e == EEXIST
-                     ? cli_fail(CLI_EXIT_USAGE, "\"%s\" appeared while writing; use --force to replace it",
-                                p ? p : "output")
-                     : cli_fail(CLI_EXIT_INTERNAL, "cannot create \"%s\": %s", p ? p : "output",
-                                strerror(e));
+        int rc = e == EEXIST ? cli_fail(CLI_EXIT_USAGE,
+                                        "\"%s\" appeared while writing; use --force to replace it",
+                                        p ? p : "output")
+                             : cli_fail(CLI_EXIT_INTERNAL, "cannot create \"%s\": %s",
+                                        p ? p : "output", strerror(e));
         free(p);
         return rc;
     }

@@ -24,7 +24,7 @@ int cli_feed(cli_in *in, cli_update_fn update, void *obj, cli_progress *prog, en
 
 int cli_pump(cli_common *c, cli_in *in, cli_update_fn update, cli_final_fn final, void *obj)
 {
-    envelope_err err = { 0 };
+    envelope_err err = {0};
     envelope_status st;
     cli_progress prog;
     cli_progress_start(&prog, c, in->size);

@@ -63,11 +63,12 @@ int cli_stream_open(cli_stream *s, cli_common *c)
     return CLI_EXIT_OK;
 }
 
-int cli_stream_run(cli_stream *s, cli_common *c, cli_update_fn update, cli_final_fn final, void *obj)
+int cli_stream_run(cli_stream *s, cli_common *c, cli_update_fn update, cli_final_fn final,
+                   void *obj)
 {
     int rc = cli_pump(c, &s->in, update, final, obj);
     if (rc != CLI_EXIT_OK)
-        return rc; /* cli_stream_close drops OUT */
+        return rc;   /* cli_stream_close drops OUT */
     s->out_open = 0; /* committed, or dropped by cli_out_commit if that failed */
     return cli_out_commit(&s->out);
 }

@@ -35,9 +35,9 @@ typedef int envcore_key_cb(envkey *k, void *arg);
 typedef int envcore_name_cb(const char *uri, const char *description, void *arg);
 
 typedef struct envcore_backend {
-    const char *scheme;        /* URI scheme it serves: "pkcs11", "tpm2" */
-    const char *description;   /* for the STORE algorithm: what keys live there */
-    unsigned kinds;            /* ENVCORE_KIND(k) for every envkey_kind it holds */
+    const char *scheme;          /* URI scheme it serves: "pkcs11", "tpm2" */
+    const char *description;     /* for the STORE algorithm: what keys live there */
+    unsigned kinds;              /* ENVCORE_KIND(k) for every envkey_kind it holds */
     const char *const *settings; /* the setting names it reads, NULL-terminated */
 
     /* A client from the settings: parses and checks them (a malformed

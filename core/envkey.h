@@ -31,9 +31,9 @@ typedef enum {
 } envkey_kind;
 
 typedef struct {
-    int padding;     /* RSA_PKCS1_PADDING or RSA_PKCS1_OAEP_PADDING */
-    int oaep_md;     /* NID of the OAEP hash */
-    int mgf1_md;     /* NID of the MGF1 hash */
+    int padding; /* RSA_PKCS1_PADDING or RSA_PKCS1_OAEP_PADDING */
+    int oaep_md; /* NID of the OAEP hash */
+    int mgf1_md; /* NID of the MGF1 hash */
     const unsigned char *label;
     size_t label_len;
 } envkey_rsa_params;
@@ -52,25 +52,22 @@ typedef struct envkey_backend_ops {
     /* RSA: 1 if the device can do this form in hardware, 0 if not, -1 if
      * it could not be asked (error raised). */
     int (*rsa_supports)(void *be, const envkey_rsa_params *p);
-    int (*rsa_decrypt)(void *be, const envkey_rsa_params *p,
-                       const unsigned char *in, size_t inlen,
+    int (*rsa_decrypt)(void *be, const envkey_rsa_params *p, const unsigned char *in, size_t inlen,
                        unsigned char *out, size_t *outlen, size_t outsize);
 
     /* AES-GCM in the device. On encrypt `iv` is the IV to use, or iv_len 0
      * to let the device choose; on return it holds the IV actually used.
      * out = ciphertext || 16-byte tag. */
-    int (*aead_encrypt)(void *be, envkey_aead_iv *iv,
-                        const unsigned char *aad, size_t aadlen,
-                        const unsigned char *in, size_t inlen,
-                        unsigned char *out, size_t *outlen, size_t outsize);
-    int (*aead_decrypt)(void *be, const envkey_aead_iv *iv,
-                        const unsigned char *aad, size_t aadlen,
-                        const unsigned char *in, size_t inlen,
-                        unsigned char *out, size_t *outlen, size_t outsize);
+    int (*aead_encrypt)(void *be, envkey_aead_iv *iv, const unsigned char *aad, size_t aadlen,
+                        const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen,
+                        size_t outsize);
+    int (*aead_decrypt)(void *be, const envkey_aead_iv *iv, const unsigned char *aad, size_t aadlen,
+                        const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen,
+                        size_t outsize);
 
     /* ECDH: the shared x-coordinate for `peer` (uncompressed SEC1 point). */
-    int (*ecdh_zgen)(void *be, const unsigned char *peer, size_t peerlen,
-                     unsigned char *z, size_t *zlen, size_t zsize);
+    int (*ecdh_zgen)(void *be, const unsigned char *peer, size_t peerlen, unsigned char *z,
+                     size_t *zlen, size_t zsize);
 
     void (*free)(void *be);
 } envkey_backend_ops;
@@ -79,12 +76,12 @@ typedef struct envkey {
     int refs; /* atomic, see envkey_up */
     envkey_kind kind;
     const envkey_backend_ops *ops;
-    void *be;           /* the backend's handle */
-    char *uri;          /* reference without secrets (ENVELOPE_PKEY_PARAM_URI) */
+    void *be;  /* the backend's handle */
+    char *uri; /* reference without secrets (ENVELOPE_PKEY_PARAM_URI) */
     unsigned char key_id[64];
     size_t key_id_len;
-    int bits;           /* RSA modulus bits, 256 for AES and P-256 */
-    int has_private;    /* 0 for a public-only object */
+    int bits;        /* RSA modulus bits, 256 for AES and P-256 */
+    int has_private; /* 0 for a public-only object */
     /* Public half in the provider's own library context (RSA, EC), used for
      * software wraps and for export; NULL for AES. */
     EVP_PKEY *pub;

@@ -12,7 +12,6 @@
 #include <openssl/core_dispatch.h>
 #include <openssl/err.h>
 
-
 static const OSSL_CORE_HANDLE *err_handle;
 static OSSL_FUNC_core_new_error_fn *c_new_error;
 static OSSL_FUNC_core_set_error_debug_fn *c_set_error_debug;
@@ -23,17 +22,12 @@ void envcore_errors_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in
     err_handle = handle;
     for (; in->function_id != 0; in++) {
         switch (in->function_id) {
-        case OSSL_FUNC_CORE_NEW_ERROR:
-            c_new_error = OSSL_FUNC_core_new_error(in);
-            break;
+        case OSSL_FUNC_CORE_NEW_ERROR: c_new_error = OSSL_FUNC_core_new_error(in); break;
         case OSSL_FUNC_CORE_SET_ERROR_DEBUG:
             c_set_error_debug = OSSL_FUNC_core_set_error_debug(in);
             break;
-        case OSSL_FUNC_CORE_VSET_ERROR:
-            c_vset_error = OSSL_FUNC_core_vset_error(in);
-            break;
-        default:
-            break;
+        case OSSL_FUNC_CORE_VSET_ERROR: c_vset_error = OSSL_FUNC_core_vset_error(in); break;
+        default: break;
         }
     }
 }

@@ -42,9 +42,9 @@ enum envcore_reason {
 };
 
 /* Raise `reason` with a human message (printf format). Never pass secrets. */
-void envcore_raise(int reason, const char *file, int line, const char *func,
-                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-#define ENVCORE_RAISE(reason, ...) \
+void envcore_raise(int reason, const char *file, int line, const char *func, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+#define ENVCORE_RAISE(reason, ...)                                                                 \
     envcore_raise((reason), __FILE__, __LINE__, __func__, __VA_ARGS__)
 
 /* The reason-string table handed to OpenSSL (OSSL_FUNC_PROVIDER_GET_REASON_STRINGS). */

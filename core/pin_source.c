@@ -46,8 +46,7 @@ static int from_file(const char *path, const char *what, char *buf, size_t *len)
     return ENVCORE_R_OK;
 }
 
-int envcore_pin_read(const char *source, const char *what, unsigned flags, char **out,
-                     size_t *len)
+int envcore_pin_read(const char *source, const char *what, unsigned flags, char **out, size_t *len)
 {
     *out = NULL;
     *len = 0;
@@ -85,8 +84,8 @@ int envcore_pin_read(const char *source, const char *what, unsigned flags, char 
         if (n > 0 && buf[n - 1] == '\r')
             n--;
         if (n > ENVCORE_MAX_PIN) {
-            ENVCORE_RAISE(ENVCORE_R_PIN_MISSING, "the %s in %s is longer than %d bytes", what,
-                          name, ENVCORE_MAX_PIN);
+            ENVCORE_RAISE(ENVCORE_R_PIN_MISSING, "the %s in %s is longer than %d bytes", what, name,
+                          ENVCORE_MAX_PIN);
             r = ENVCORE_R_PIN_MISSING;
         } else if ((flags & ENVCORE_PIN_TEXT) && memchr(buf, '\0', n) != NULL) {
             /* a C string would cut it: the token would get another PIN */
@@ -121,7 +120,7 @@ int envcore_secret_fingerprint(const void *secret, size_t len, unsigned char out
     static const unsigned char empty[1];
     unsigned int n = 0;
     pthread_once(&fp_once, fp_key_init);
-    return fp_key != NULL
-           && HMAC(EVP_sha256(), fp_key, 32, secret != NULL ? secret : empty, len, out, &n) != NULL
-           && n == 32;
+    return fp_key != NULL &&
+           HMAC(EVP_sha256(), fp_key, 32, secret != NULL ? secret : empty, len, out, &n) != NULL &&
+           n == 32;
 }

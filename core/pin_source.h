@@ -30,8 +30,8 @@
  * of another form; ENVCORE_R_INTERNAL without locked memory.
  */
 #define ENVCORE_PIN_TEXT 1u /* a PKCS#11 PIN: refuse a NUL byte (a C string would cut it) */
-int envcore_pin_read(const char *source, const char *what, unsigned flags, char **out,
-                     size_t *len) __attribute__((warn_unused_result));
+int envcore_pin_read(const char *source, const char *what, unsigned flags, char **out, size_t *len)
+    __attribute__((warn_unused_result));
 
 /*
  * HMAC-SHA-256 of a secret under a random key made once per process and

@@ -14,8 +14,8 @@ static const struct {
     int nid;
     const char *alt; /* OpenSSL's provider spelling */
 } hashes[ENVCORE_OAEP_HASHES] = {
-    { NID_sha1, "SHA-1" },      { NID_sha224, "SHA2-224" }, { NID_sha256, "SHA2-256" },
-    { NID_sha384, "SHA2-384" }, { NID_sha512, "SHA2-512" },
+    {NID_sha1, "SHA-1"},      {NID_sha224, "SHA2-224"}, {NID_sha256, "SHA2-256"},
+    {NID_sha384, "SHA2-384"}, {NID_sha512, "SHA2-512"},
 };
 
 int envcore_oaep_index(int nid)
@@ -44,8 +44,7 @@ static long now_s(void)
     return (long)ts.tv_sec;
 }
 
-int envcore_rsa_form_get(envcore_rsa_forms *c, int oaep_nid, int mgf1_nid, int label,
-                         long no_ttl_s)
+int envcore_rsa_form_get(envcore_rsa_forms *c, int oaep_nid, int mgf1_nid, int label, long no_ttl_s)
 {
     int h = envcore_oaep_index(oaep_nid), m = envcore_oaep_index(mgf1_nid), l = label != 0;
     if (h < 0 || m < 0)
@@ -53,8 +52,8 @@ int envcore_rsa_form_get(envcore_rsa_forms *c, int oaep_nid, int mgf1_nid, int l
     unsigned char st = __atomic_load_n(&c->state[h][m][l], __ATOMIC_ACQUIRE);
     if (st == 1)
         return 1;
-    if (st == 2 && (no_ttl_s < 0
-                    || now_s() - __atomic_load_n(&c->no_since[h][m][l], __ATOMIC_RELAXED) < no_ttl_s))
+    if (st == 2 && (no_ttl_s < 0 ||
+                    now_s() - __atomic_load_n(&c->no_since[h][m][l], __ATOMIC_RELAXED) < no_ttl_s))
         return 0;
     return -1;
 }

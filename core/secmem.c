@@ -17,7 +17,7 @@
 /* Header at the start of the mapping; the caller's bytes follow it. */
 struct secmem_hdr {
     uint64_t magic;
-    size_t map_len;  /* bytes mapped, excluding the trailing guard page */
+    size_t map_len; /* bytes mapped, excluding the trailing guard page */
     size_t user_len;
     int locked;
 };
@@ -37,8 +37,8 @@ void *envelope_secmem_alloc(size_t n)
     if (n == 0 || need < n || need > SIZE_MAX - 2 * pg)
         return NULL;
     size_t map_len = (need + pg - 1) / pg * pg;
-    uint8_t *base = mmap(NULL, map_len + pg, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint8_t *base = mmap(NULL, map_len + pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                         -1, 0);
     if (base == MAP_FAILED)
         return NULL;
     /* Guard page: an overrun faults instead of reading the next secret. */
@@ -59,7 +59,8 @@ void *envelope_secmem_alloc(size_t n)
 
 static struct secmem_hdr *header_of(const void *p)
 {
-    struct secmem_hdr *h = (struct secmem_hdr *)((uint8_t *)(uintptr_t)p - sizeof(struct secmem_hdr));
+    struct secmem_hdr *h = (struct secmem_hdr *)((uint8_t *)(uintptr_t)p -
+                                                 sizeof(struct secmem_hdr));
     if (h->magic != SECMEM_MAGIC)
         abort(); /* not from this allocator: a bug, never continue */
     return h;

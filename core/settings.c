@@ -14,7 +14,7 @@ struct envcore_settings {
     size_t n, cap;
     struct {
         char *name, *value;
-    } *e;
+    } * e;
 };
 
 envcore_settings *envcore_settings_new(void)
@@ -69,11 +69,13 @@ int envcore_setting_bool(const envcore_settings *s, const char *name, int dflt, 
         *out = dflt;
         return ENVCORE_R_OK;
     }
-    if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "on")) {
+    if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1") ||
+        !strcasecmp(v, "on")) {
         *out = 1;
         return ENVCORE_R_OK;
     }
-    if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "off")) {
+    if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0") ||
+        !strcasecmp(v, "off")) {
         *out = 0;
         return ENVCORE_R_OK;
     }

@@ -24,14 +24,14 @@ struct hsm_ctx;
 struct hsm_token_list;
 
 typedef struct {
-    const char *modules;          /* comma-separated module paths (pkcs11-module) */
-    const char *pin_source;       /* pkcs11-pin-source (file:PATH | env:NAME), or NULL */
+    const char *modules;    /* comma-separated module paths (pkcs11-module) */
+    const char *pin_source; /* pkcs11-pin-source (file:PATH | env:NAME), or NULL */
     /* pkcs11-tokens, parsed (hsm_token_list_parse): the only tokens a
      * configured PIN is offered to and a message may name. Not copied: it
      * must outlive the context. */
     const struct hsm_token_list *tokens;
-    int allow_extractable;        /* accept extractable / non-sensitive keys as KEKs */
-    OSSL_LIB_CTX *swctx;          /* where the public halves are built (not owned) */
+    int allow_extractable; /* accept extractable / non-sensitive keys as KEKs */
+    OSSL_LIB_CTX *swctx;   /* where the public halves are built (not owned) */
 } hsm_config;
 
 /*
@@ -71,8 +71,7 @@ int hsm_find_keys(struct hsm_ctx *h, const char *uri, unsigned flags, hsm_key_cb
  * id). kind ENVKEY_AES_KEK (AES-256) or ENVKEY_RSA (bits >= 2048). Least
  * privilege: CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, not CKA_EXTRACTABLE and
  * only encrypt/decrypt. Refuses if an object with that label or id exists. */
-int hsm_generate_key(struct hsm_ctx *h, const char *uri, envkey_kind kind, int bits,
-                     envkey **out);
+int hsm_generate_key(struct hsm_ctx *h, const char *uri, envkey_kind kind, int bits, envkey **out);
 
 /* True when the URI's scheme is pkcs11: (case-insensitive). */
 int hsm_is_pkcs11_uri(const char *uri);

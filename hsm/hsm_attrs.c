@@ -10,8 +10,8 @@
  */
 #include "hsm_internal.h"
 
-int hsm_attrs_read(struct hsm_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
-                   hsm_attr *a, size_t n, const char *what, const char *label)
+int hsm_attrs_read(struct hsm_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj, hsm_attr *a,
+                   size_t n, const char *what, const char *label)
 {
     CK_ATTRIBUTE tmpl[HSM_MAX_ATTRS];
     if (n > HSM_MAX_ATTRS) {
@@ -19,7 +19,7 @@ int hsm_attrs_read(struct hsm_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE ob
         return ENVCORE_R_INTERNAL;
     }
     for (size_t i = 0; i < n; i++)
-        tmpl[i] = (CK_ATTRIBUTE){ a[i].type, a[i].buf, a[i].size };
+        tmpl[i] = (CK_ATTRIBUTE){a[i].type, a[i].buf, a[i].size};
     CK_RV rv = P11(t->mod, C_GetAttributeValue, s, obj, tmpl, (CK_ULONG)n);
     if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_SENSITIVE)
         return hsm_raise_rv(rv, what, t->label, label);

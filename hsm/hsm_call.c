@@ -12,6 +12,8 @@
 const char *hsm_rv_name(CK_RV rv)
 {
     switch (rv) {
+        /* a name table reads best as a table */
+        /* clang-format off */
 #define N(x) case x: return #x
     N(CKR_OK); N(CKR_CANCEL); N(CKR_HOST_MEMORY); N(CKR_SLOT_ID_INVALID);
     N(CKR_GENERAL_ERROR); N(CKR_FUNCTION_FAILED); N(CKR_ARGUMENTS_BAD);
@@ -31,6 +33,7 @@ const char *hsm_rv_name(CK_RV rv)
     N(CKR_BUFFER_TOO_SMALL); N(CKR_CRYPTOKI_NOT_INITIALIZED);
     N(CKR_CRYPTOKI_ALREADY_INITIALIZED); N(CKR_RANDOM_NO_RNG);
 #undef N
+    /* clang-format on */
     default: return "CKR_(vendor or unknown)";
     }
 }
@@ -51,43 +54,32 @@ static int reason_of(CK_RV rv)
     case CKR_PIN_INCORRECT:
     case CKR_PIN_INVALID:
     case CKR_PIN_LEN_RANGE:
-    case CKR_PIN_EXPIRED:
-        return ENVCORE_R_PIN_INCORRECT;
-    case CKR_PIN_LOCKED:
-        return ENVCORE_R_PIN_LOCKED;
+    case CKR_PIN_EXPIRED: return ENVCORE_R_PIN_INCORRECT;
+    case CKR_PIN_LOCKED: return ENVCORE_R_PIN_LOCKED;
     case CKR_USER_NOT_LOGGED_IN:
-    case CKR_USER_PIN_NOT_INITIALIZED:
-        return ENVCORE_R_PIN_MISSING;
+    case CKR_USER_PIN_NOT_INITIALIZED: return ENVCORE_R_PIN_MISSING;
     case CKR_TOKEN_NOT_PRESENT:
     case CKR_TOKEN_NOT_RECOGNIZED:
-    case CKR_SLOT_ID_INVALID:
-        return ENVCORE_R_TOKEN_NOT_PRESENT;
+    case CKR_SLOT_ID_INVALID: return ENVCORE_R_TOKEN_NOT_PRESENT;
     case CKR_DEVICE_REMOVED:
     case CKR_DEVICE_ERROR:
     case CKR_DEVICE_MEMORY:
     case CKR_SESSION_COUNT:
-    case CKR_CRYPTOKI_NOT_INITIALIZED:
-        return ENVCORE_R_BACKEND_UNAVAILABLE;
+    case CKR_CRYPTOKI_NOT_INITIALIZED: return ENVCORE_R_BACKEND_UNAVAILABLE;
     case CKR_MECHANISM_INVALID:
     case CKR_MECHANISM_PARAM_INVALID:
-    case CKR_KEY_TYPE_INCONSISTENT:
-        return ENVCORE_R_MECHANISM_NOT_SUPPORTED;
+    case CKR_KEY_TYPE_INCONSISTENT: return ENVCORE_R_MECHANISM_NOT_SUPPORTED;
     case CKR_KEY_FUNCTION_NOT_PERMITTED:
         /* the key may not be used this way, or (kms-bridge) the KMS denied
          * this identity: docs/KMS-BRIDGE.md */
         return ENVCORE_R_ACCESS_DENIED;
     case CKR_ENCRYPTED_DATA_INVALID:
-    case CKR_ENCRYPTED_DATA_LEN_RANGE:
-        return ENVCORE_R_AUTHENTICATION_FAILED;
+    case CKR_ENCRYPTED_DATA_LEN_RANGE: return ENVCORE_R_AUTHENTICATION_FAILED;
     case CKR_KEY_HANDLE_INVALID:
-    case CKR_OBJECT_HANDLE_INVALID:
-        return ENVCORE_R_OBJECT_NOT_FOUND;
-    case CKR_BUFFER_TOO_SMALL:
-        return ENVCORE_R_BUFFER_TOO_SMALL;
-    case CKR_HOST_MEMORY:
-        return ENVCORE_R_INTERNAL;
-    default:
-        return ENVCORE_R_BACKEND_ERROR;
+    case CKR_OBJECT_HANDLE_INVALID: return ENVCORE_R_OBJECT_NOT_FOUND;
+    case CKR_BUFFER_TOO_SMALL: return ENVCORE_R_BUFFER_TOO_SMALL;
+    case CKR_HOST_MEMORY: return ENVCORE_R_INTERNAL;
+    default: return ENVCORE_R_BACKEND_ERROR;
     }
 }
 
@@ -95,9 +87,9 @@ int hsm_raise_rv(CK_RV rv, const char *what, const char *token, const char *obje
 {
     int reason = reason_of(rv);
     const char *why = hsm_diag_text(rv); /* the module's own reason, if it gives one */
-    ENVCORE_RAISE(reason, "%s%s%s%s%s%s: %s (0x%lx)%s%s", what,
-                  token ? " on token \"" : "", token ? token : "", token ? "\"" : "",
-                  object ? " for object " : "", object ? object : "",
-                  hsm_rv_name(rv), (unsigned long)rv, why ? ": " : "", why ? why : "");
+    ENVCORE_RAISE(reason, "%s%s%s%s%s%s: %s (0x%lx)%s%s", what, token ? " on token \"" : "",
+                  token ? token : "", token ? "\"" : "", object ? " for object " : "",
+                  object ? object : "", hsm_rv_name(rv), (unsigned long)rv, why ? ": " : "",
+                  why ? why : "");
     return reason;
 }

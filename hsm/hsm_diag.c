@@ -45,7 +45,8 @@ static _Thread_local struct {
 static int same_file(const char *a, const char *b)
 {
     struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
 }
 
 void hsm_diag_attach(struct hsm_module *m)
@@ -68,12 +69,12 @@ void hsm_diag_attach(struct hsm_module *m)
      * hands its "PKCS 11" list to any name must not get C_Initialize
      * called as if it were our getter. */
     Dl_info where;
-    if (gi != NULL && dladdr((void *)gi, &where) != 0 && where.dli_fname != NULL
-        && same_file(where.dli_fname, m->path)
-        && gi((CK_UTF8CHAR_PTR) "Vendor envelope", &want, &iface, 0) == CKR_OK && iface != NULL
-        && iface->pInterfaceName != NULL
-        && strcmp((const char *)iface->pInterfaceName, "Vendor envelope") == 0
-        && iface->pFunctionList != NULL) {
+    if (gi != NULL && dladdr((void *)gi, &where) != 0 && where.dli_fname != NULL &&
+        same_file(where.dli_fname, m->path) &&
+        gi((CK_UTF8CHAR_PTR) "Vendor envelope", &want, &iface, 0) == CKR_OK && iface != NULL &&
+        iface->pInterfaceName != NULL &&
+        strcmp((const char *)iface->pInterfaceName, "Vendor envelope") == 0 &&
+        iface->pFunctionList != NULL) {
         const diag_vendor_list *v = iface->pFunctionList;
         if (v->version.major == 1 && v->version.minor == 0 && v->C_EnvelopeLastError != NULL)
             m->diag = (void *)v->C_EnvelopeLastError;

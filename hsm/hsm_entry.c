@@ -19,8 +19,8 @@ struct hsm_client {
     OSSL_LIB_CTX *swctx;
 };
 
-static const char *const settings[] = { "pkcs11-module", "pkcs11-pin-source", "pkcs11-tokens",
-                                        "allow-extractable-kek", NULL };
+static const char *const settings[] = {"pkcs11-module", "pkcs11-pin-source", "pkcs11-tokens",
+                                       "allow-extractable-kek", NULL};
 
 static void client_free(void *client)
 {
@@ -43,13 +43,13 @@ static int client_new(const envcore_settings *cfg, OSSL_LIB_CTX *swctx, void **o
     }
     c->swctx = swctx;
     const char *pin = envcore_setting(cfg, "pkcs11-pin-source");
-    if ((r = envcore_setting_bool(cfg, "allow-extractable-kek", 0, &allow)) != ENVCORE_R_OK
-        || (r = hsm_token_list_parse(envcore_setting(cfg, "pkcs11-tokens"), pin, &c->tokens))
-               != ENVCORE_R_OK) {
+    if ((r = envcore_setting_bool(cfg, "allow-extractable-kek", 0, &allow)) != ENVCORE_R_OK ||
+        (r = hsm_token_list_parse(envcore_setting(cfg, "pkcs11-tokens"), pin, &c->tokens)) !=
+            ENVCORE_R_OK) {
         client_free(c);
         return r;
     }
-    hsm_config hc = { envcore_setting(cfg, "pkcs11-module"), pin, c->tokens, allow, swctx };
+    hsm_config hc = {envcore_setting(cfg, "pkcs11-module"), pin, c->tokens, allow, swctx};
     if ((c->h = hsm_ctx_new(&hc)) == NULL) {
         client_free(c);
         ENVCORE_RAISE(ENVCORE_R_INTERNAL, "out of memory creating the PKCS#11 client");
@@ -81,7 +81,11 @@ static int generate(void *client, const char *uri, envkey_kind kind, int bits, e
         return ENVCORE_R_NOT_SUPPORTED;
     }
     /* RSA-3072 by default: the smallest size the security docs recommend */
-    return hsm_generate_key(c->h, uri, kind, kind != ENVKEY_RSA ? 256 : bits != 0 ? bits : 3072, out);
+    return hsm_generate_key(c->h, uri, kind,
+                            kind != ENVKEY_RSA ? 256
+                            : bits != 0        ? bits
+                                               : 3072,
+                            out);
 }
 
 const envcore_backend envelope_backend_pkcs11 = {

@@ -40,8 +40,8 @@ void hsm_refresh_tokens(struct hsm_ctx *h, struct hsm_module *m)
     CK_ULONG n = HSM_MAX_SLOTS;
     CK_RV rv = P11(m, C_GetSlotList, CK_TRUE, slots, &n);
     if (rv == CKR_BUFFER_TOO_SMALL) {
-        envcore_debug("pkcs11: %s has more than %d slots with tokens; using the first %d",
-                      m->path, HSM_MAX_SLOTS, HSM_MAX_SLOTS);
+        envcore_debug("pkcs11: %s has more than %d slots with tokens; using the first %d", m->path,
+                      HSM_MAX_SLOTS, HSM_MAX_SLOTS);
         n = HSM_MAX_SLOTS;
     } else if (rv != CKR_OK) {
         return;
@@ -51,8 +51,8 @@ void hsm_refresh_tokens(struct hsm_ctx *h, struct hsm_module *m)
     for (CK_ULONG i = 0; i < n; i++) {
         CK_TOKEN_INFO info;
         CK_SLOT_INFO sinfo;
-        if (P11(m, C_GetTokenInfo, slots[i], &info) != CKR_OK
-            || P11(m, C_GetSlotInfo, slots[i], &sinfo) != CKR_OK)
+        if (P11(m, C_GetTokenInfo, slots[i], &info) != CKR_OK ||
+            P11(m, C_GetSlotInfo, slots[i], &sinfo) != CKR_OK)
             continue;
         if (!(info.flags & CKF_TOKEN_INITIALIZED))
             continue;
@@ -79,9 +79,9 @@ void hsm_refresh_tokens(struct hsm_ctx *h, struct hsm_module *m)
 int hsm_token_matches(const struct hsm_token *t, P11KitUri *p)
 {
     CK_SLOT_ID want = p11_kit_uri_get_slot_id(p);
-    return (want == (CK_SLOT_ID)-1 || want == t->slot)
-           && p11_kit_uri_match_slot_info(p, (CK_SLOT_INFO *)&t->slot_info)
-           && p11_kit_uri_match_token_info(p, (CK_TOKEN_INFO *)&t->info);
+    return (want == (CK_SLOT_ID)-1 || want == t->slot) &&
+           p11_kit_uri_match_slot_info(p, (CK_SLOT_INFO *)&t->slot_info) &&
+           p11_kit_uri_match_token_info(p, (CK_TOKEN_INFO *)&t->info);
 }
 
 int hsm_module_matches(const struct hsm_module *m, P11KitUri *p)
@@ -98,8 +98,8 @@ int hsm_module_matches(const struct hsm_module *m, P11KitUri *p)
             return 0;
         const char *base = basename(copy);
         size_t wl = strlen(want_name);
-        int ok = strcmp(base, want_name) == 0
-                 || (strncmp(base, want_name, wl) == 0 && strcmp(base + wl, ".so") == 0);
+        int ok = strcmp(base, want_name) == 0 ||
+                 (strncmp(base, want_name, wl) == 0 && strcmp(base + wl, ".so") == 0);
         free(copy);
         return ok;
     }
@@ -114,8 +114,8 @@ struct found {
 };
 
 /* Search one token; report keys to cb. *nfound counts reported keys. */
-static int search_token(struct hsm_ctx *h, struct hsm_token *t, P11KitUri *p,
-                        hsm_key_cb cb, void *arg, int *nfound)
+static int search_token(struct hsm_ctx *h, struct hsm_token *t, P11KitUri *p, hsm_key_cb cb,
+                        void *arg, int *nfound)
 {
     CK_SESSION_HANDLE s;
     int ret = hsm_session_get(t, p11_kit_uri_get_pin_source(p), p11_kit_uri_get_pin_value(p), &s);
@@ -168,9 +168,9 @@ static int search_token(struct hsm_ctx *h, struct hsm_token *t, P11KitUri *p,
         for (CK_ULONG i = 0; rv == CKR_OK && i < count; i++) {
             CK_ATTRIBUTE a[2] = {{CKA_CLASS, &list[i].cls, sizeof(list[i].cls)},
                                  {CKA_ID, list[i].id, sizeof(list[i].id)}};
-            if (P11(t->mod, C_GetAttributeValue, s, list[i].obj, a, 2) != CKR_OK
-                || a[1].ulValueLen > sizeof(list[i].id)) { /* also a non-conforming length */
-                list[i].cls = (CK_OBJECT_CLASS)-1; /* unreadable: skip it */
+            if (P11(t->mod, C_GetAttributeValue, s, list[i].obj, a, 2) != CKR_OK ||
+                a[1].ulValueLen > sizeof(list[i].id)) { /* also a non-conforming length */
+                list[i].cls = (CK_OBJECT_CLASS)-1;      /* unreadable: skip it */
                 continue;
             }
             list[i].id_len = a[1].ulValueLen;
@@ -199,8 +199,8 @@ static int search_token(struct hsm_ctx *h, struct hsm_token *t, P11KitUri *p,
         if (f->cls == CKO_PUBLIC_KEY && want_cls != CKO_PUBLIC_KEY) {
             int paired = 0;
             for (CK_ULONG j = 0; j < count && !paired; j++)
-                paired = list[j].cls == CKO_PRIVATE_KEY && list[j].id_len == f->id_len
-                         && memcmp(list[j].id, f->id, f->id_len) == 0;
+                paired = list[j].cls == CKO_PRIVATE_KEY && list[j].id_len == f->id_len &&
+                         memcmp(list[j].id, f->id, f->id_len) == 0;
             if (paired)
                 continue;
         }
@@ -228,7 +228,8 @@ static int not_allowed(P11KitUri *p, const char *why)
     envcore_debug("pkcs11: a reference from a message was not opened: %s", why);
     ENVCORE_RAISE(ENVCORE_R_REFERENCE_NOT_ALLOWED,
                   "a message's KEK reference %s; name the KEK with --kek, or list its token in "
-                  "pkcs11-tokens", why);
+                  "pkcs11-tokens",
+                  why);
     p11_kit_uri_free(p);
     return ENVCORE_R_REFERENCE_NOT_ALLOWED;
 }
@@ -242,8 +243,8 @@ int hsm_find_keys(struct hsm_ctx *h, const char *uri, unsigned flags, hsm_key_cb
         return ret;
     if (from_message) {
         /* A message names a key, never how to reach it (docs/PROVIDER.md). */
-        if (p11_kit_uri_get_pin_source(p) != NULL || p11_kit_uri_get_pin_value(p) != NULL
-            || p11_kit_uri_get_module_path(p) != NULL || p11_kit_uri_get_module_name(p) != NULL)
+        if (p11_kit_uri_get_pin_source(p) != NULL || p11_kit_uri_get_pin_value(p) != NULL ||
+            p11_kit_uri_get_module_path(p) != NULL || p11_kit_uri_get_module_name(p) != NULL)
             return not_allowed(p, "carries a PIN or module attribute");
         if (hsm_uri_names_slot_or_library(p))
             return not_allowed(p, "names a slot or library (slot-*, library-*)");
@@ -282,8 +283,8 @@ int hsm_find_keys(struct hsm_ctx *h, const char *uri, unsigned flags, hsm_key_cb
      * the reference names a listed token that really is absent; anything
      * else a message names is not ours to open, whatever it adds (a
      * serial= or model= that matches no token must not fake an outage). */
-    if (from_message && nmatched == 0
-        && (nunlisted > 0 || !hsm_token_list_names_absent(h->tokens, p, present, npresent)))
+    if (from_message && nmatched == 0 &&
+        (nunlisted > 0 || !hsm_token_list_names_absent(h->tokens, p, present, npresent)))
         return not_allowed(p, "names no token listed in pkcs11-tokens");
     if (!any_module) {
         ENVCORE_RAISE(ENVCORE_R_BAD_URI,

@@ -21,10 +21,9 @@
 #include "rsa_forms.h"
 
 #define HSM_MAX_MODULES 8
-#define HSM_MAX_POOL 16        /* idle sessions kept per token */
-#define HSM_MAX_ID 64          /* bytes of CKA_ID we accept */
-#define HSM_MAX_LABEL 128      /* bytes of CKA_LABEL we accept */
-
+#define HSM_MAX_POOL 16   /* idle sessions kept per token */
+#define HSM_MAX_ID 64     /* bytes of CKA_ID we accept */
+#define HSM_MAX_LABEL 128 /* bytes of CKA_LABEL we accept */
 
 struct hsm_module;
 
@@ -33,16 +32,16 @@ struct hsm_token {
     CK_SLOT_ID slot;
     CK_TOKEN_INFO info;
     CK_SLOT_INFO slot_info;
-    char label[33];          /* CKA token label, trailing blanks removed */
+    char label[33]; /* CKA token label, trailing blanks removed */
     pthread_mutex_t lock;
     CK_SESSION_HANDLE pool[HSM_MAX_POOL];
     size_t npool;
-    size_t nopen;            /* sessions open on the token (pooled or in use) */
-    unsigned epoch;          /* bumped when object handles may have changed */
+    size_t nopen;             /* sessions open on the token (pooled or in use) */
+    unsigned epoch;           /* bumped when object handles may have changed */
     unsigned pool_generation; /* module generation the pool belongs to */
     int logged_in;
     unsigned login_generation;
-    char *pin;               /* secmem, NULL until first login */
+    char *pin; /* secmem, NULL until first login */
     /* The pkcs11-tokens entry this token matches (NULL: not listed) and the
      * PIN source bound to it (the entry's, or pkcs11-pin-source), refreshed
      * with the token info. An unlisted token gets no configured PIN and a
@@ -65,22 +64,22 @@ struct hsm_token {
 struct hsm_module {
     char *path;
     CK_FUNCTION_LIST *fl;
-    CK_INFO info;            /* C_GetInfo, for library-* URI attributes */
-    int initialized_by_us;   /* we called C_Initialize and own C_Finalize */
+    CK_INFO info;          /* C_GetInfo, for library-* URI attributes */
+    int initialized_by_us; /* we called C_Initialize and own C_Finalize */
     int finalized;
-    int lost;                /* answered CKR_CRYPTOKI_NOT_INITIALIZED: re-initialise */
-    pid_t pid;               /* process that initialised it */
-    unsigned generation;     /* bumped on every (re-)initialisation */
-    void *diag;              /* "Vendor envelope" last-error getter, or NULL (hsm_diag.c) */
+    int lost;            /* answered CKR_CRYPTOKI_NOT_INITIALIZED: re-initialise */
+    pid_t pid;           /* process that initialised it */
+    unsigned generation; /* bumped on every (re-)initialisation */
+    void *diag;          /* "Vendor envelope" last-error getter, or NULL (hsm_diag.c) */
     struct hsm_token *tokens;
 };
 
 struct hsm_ctx {
     pthread_mutex_t lock;
     char *modules_conf;
-    char *pin_source;        /* pkcs11-pin-source, for messages only: bound via tokens */
+    char *pin_source; /* pkcs11-pin-source, for messages only: bound via tokens */
     const struct hsm_token_list *tokens;
-    OSSL_LIB_CTX *swctx;     /* where public halves are built */
+    OSSL_LIB_CTX *swctx; /* where public halves are built */
     int allow_extractable;
     struct hsm_module mods[HSM_MAX_MODULES];
     size_t nmods;
@@ -97,11 +96,11 @@ struct hsm_key {
     unsigned char id[HSM_MAX_ID];
     size_t id_len;
     char label[HSM_MAX_LABEL + 1];
-    size_t mod_bytes;        /* RSA modulus length in bytes */
+    size_t mod_bytes; /* RSA modulus length in bytes */
     CK_OBJECT_HANDLE handle;
     unsigned handle_generation; /* module generation the handle is from */
     unsigned handle_epoch;      /* token epoch the handle is from */
-    pthread_mutex_t lock;    /* guards handle re-lookup */
+    pthread_mutex_t lock;       /* guards handle re-lookup */
 };
 
 /* hsm_call.c: the one wrapper every C_* call goes through. */
@@ -111,23 +110,23 @@ CK_RV hsm_rv(const struct hsm_module *mod, const char *fn, CK_RV rv);
 #define P11(mod, fn, ...) (ERR_set_mark(), hsm_rv((mod), #fn, (mod)->fl->fn(__VA_ARGS__)))
 
 /* hsm_diag.c: a module's reason text for a failed call (vendor interface). */
-void hsm_diag_attach(struct hsm_module *m);           /* after loading m */
+void hsm_diag_attach(struct hsm_module *m);                 /* after loading m */
 void hsm_diag_record(const struct hsm_module *m, CK_RV rv); /* after a failed call */
-const char *hsm_diag_text(CK_RV rv);                  /* this thread's, if rv matches */
+const char *hsm_diag_text(CK_RV rv);                        /* this thread's, if rv matches */
 /* Map a return value to our reason and raise it with `what` as context. */
 int hsm_raise_rv(CK_RV rv, const char *what, const char *token, const char *object);
 const char *hsm_rv_name(CK_RV rv);
 
 /* hsm_module.c */
-int hsm_ensure_loaded(struct hsm_ctx *h);   /* loads, initialises, re-inits after fork */
+int hsm_ensure_loaded(struct hsm_ctx *h); /* loads, initialises, re-inits after fork */
 int hsm_process_exiting(void);
 /* The module answered CKR_CRYPTOKI_NOT_INITIALIZED (someone finalised it):
  * the next hsm_ensure_loaded initialises it again. */
 void hsm_module_lost(struct hsm_ctx *h, struct hsm_module *m);
 
 /* hsm_session.c */
-int hsm_session_get(struct hsm_token *t, const char *uri_pin_source,
-                    const char *uri_pin_value, CK_SESSION_HANDLE *out);
+int hsm_session_get(struct hsm_token *t, const char *uri_pin_source, const char *uri_pin_value,
+                    CK_SESSION_HANDLE *out);
 /* What to do with a session after use. */
 enum hsm_session_fate {
     HSM_SESSION_KEEP = 0,    /* healthy: back into the pool */
@@ -160,8 +159,8 @@ int hsm_uri_names_slot_or_library(P11KitUri *uri);
 int hsm_uri_parse(const char *uri, P11KitUri **out);
 /* The URI with only token identity and object attributes, no secrets or
  * module paths (for ENVELOPE_PKEY_PARAM_URI and audit). Caller frees. */
-char *hsm_uri_canonical(const struct hsm_token *t, const char *label,
-                        const unsigned char *id, size_t id_len, CK_OBJECT_CLASS cls);
+char *hsm_uri_canonical(const struct hsm_token *t, const char *label, const unsigned char *id,
+                        size_t id_len, CK_OBJECT_CLASS cls);
 
 /* hsm_find.c: does this module / token match every attribute of the URI
  * (module-path/-name, library-*, slot-id, slot-*, token-*)? */
@@ -178,23 +177,29 @@ void hsm_token_probe_mechanisms(struct hsm_token *t, CK_SESSION_HANDLE s);
 #define HSM_MAX_ATTRS 8
 typedef struct {
     CK_ATTRIBUTE_TYPE type;
-    const char *name;  /* for messages: "CKA_ID" */
-    void *buf;         /* where the value goes */
-    CK_ULONG size;     /* room in buf */
-    int required;      /* absent: an error (else len is HSM_ATTR_ABSENT) */
-    CK_ULONG len;      /* out: the value's length, or HSM_ATTR_ABSENT */
+    const char *name; /* for messages: "CKA_ID" */
+    void *buf;        /* where the value goes */
+    CK_ULONG size;    /* room in buf */
+    int required;     /* absent: an error (else len is HSM_ATTR_ABSENT) */
+    CK_ULONG len;     /* out: the value's length, or HSM_ATTR_ABSENT */
 } hsm_attr;
-#define HSM_ATTR(t, var, req) { t, #t, &(var), sizeof(var), (req), 0 }
-#define HSM_ATTR_BUF(t, buf, size, req) { t, #t, (buf), (size), (req), 0 }
+#define HSM_ATTR(t, var, req)                                                                      \
+    {                                                                                              \
+        t, #t, &(var), sizeof(var), (req), 0                                                       \
+    }
+#define HSM_ATTR_BUF(t, buf, size, req)                                                            \
+    {                                                                                              \
+        t, #t, (buf), (size), (req), 0                                                             \
+    }
 /* ENVCORE_R_OK, or a reason raised naming `what`, the token and `label`
  * (an attribute longer than its buffer, or a required one absent). */
-int hsm_attrs_read(struct hsm_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
-                   hsm_attr *a, size_t n, const char *what, const char *label);
+int hsm_attrs_read(struct hsm_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj, hsm_attr *a,
+                   size_t n, const char *what, const char *label);
 
 /* hsm_keyops.c */
 extern const envkey_backend_ops hsm_key_ops;
-envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t,
-                     CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj, int *reason);
+envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t, CK_SESSION_HANDLE s,
+                     CK_OBJECT_HANDLE obj, int *reason);
 int hsm_key_handle(struct hsm_key *k, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *out);
 
 /* small helpers */

@@ -80,7 +80,8 @@ int hsm_generate_key(struct hsm_ctx *h, const char *uri, envkey_kind kind, int b
     CK_ATTRIBUTE *lab = p11_kit_uri_get_attribute(p, CKA_LABEL);
     CK_ATTRIBUTE *idattr = p11_kit_uri_get_attribute(p, CKA_ID);
     const CK_TOKEN_INFO *ti = p11_kit_uri_get_token_info(p);
-    if (lab == NULL || lab->ulValueLen == 0 || lab->ulValueLen > HSM_MAX_LABEL || ti->label[0] == 0) {
+    if (lab == NULL || lab->ulValueLen == 0 || lab->ulValueLen > HSM_MAX_LABEL ||
+        ti->label[0] == 0) {
         ENVCORE_RAISE(ENVCORE_R_BAD_URI,
                       "to create a KEK the URI must name the token and the object, e.g. "
                       "pkcs11:token=prod;object=payments-v1");
@@ -88,7 +89,8 @@ int hsm_generate_key(struct hsm_ctx *h, const char *uri, envkey_kind kind, int b
         return ENVCORE_R_BAD_URI;
     }
     if (kind == ENVKEY_RSA && (bits < 2048 || bits > 8192)) {
-        ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT, "RSA KEKs are 2048 to 8192 bits (asked for %d)", bits);
+        ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT, "RSA KEKs are 2048 to 8192 bits (asked for %d)",
+                      bits);
         p11_kit_uri_free(p);
         return ENVCORE_R_BAD_ARGUMENT;
     }
@@ -116,8 +118,8 @@ int hsm_generate_key(struct hsm_ctx *h, const char *uri, envkey_kind kind, int b
         }
     }
     CK_SESSION_HANDLE s;
-    if ((ret = hsm_session_get(t, p11_kit_uri_get_pin_source(p), p11_kit_uri_get_pin_value(p), &s))
-        != ENVCORE_R_OK) {
+    if ((ret = hsm_session_get(t, p11_kit_uri_get_pin_source(p), p11_kit_uri_get_pin_value(p),
+                               &s)) != ENVCORE_R_OK) {
         p11_kit_uri_free(p);
         return ret;
     }
@@ -128,7 +130,8 @@ int hsm_generate_key(struct hsm_ctx *h, const char *uri, envkey_kind kind, int b
         p11_kit_uri_free(p);
         if (dup_label < 0 || dup_id < 0)
             return ENVCORE_R_BACKEND_ERROR;
-        ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT, "an object with this %s already exists on token \"%s\"%s%s%s",
+        ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT,
+                      "an object with this %s already exists on token \"%s\"%s%s%s",
                       dup_label ? "label" : "id", tokname, dup_label ? " (\"" : "",
                       dup_label ? label : "", dup_label ? "\")" : "");
         return ENVCORE_R_BAD_ARGUMENT;
@@ -141,14 +144,14 @@ int hsm_generate_key(struct hsm_ctx *h, const char *uri, envkey_kind kind, int b
         CK_KEY_TYPE kt = CKK_AES;
         CK_ULONG len = 32;
         CK_ATTRIBUTE tmpl[] = {
-            {CKA_CLASS, &cls, sizeof(cls)},       {CKA_KEY_TYPE, &kt, sizeof(kt)},
-            {CKA_VALUE_LEN, &len, sizeof(len)},   {CKA_TOKEN, &yes, sizeof(yes)},
-            {CKA_PRIVATE, &yes, sizeof(yes)},     {CKA_SENSITIVE, &yes, sizeof(yes)},
-            {CKA_EXTRACTABLE, &no, sizeof(no)},   {CKA_ENCRYPT, &yes, sizeof(yes)},
-            {CKA_DECRYPT, &yes, sizeof(yes)},     {CKA_WRAP, &no, sizeof(no)},
-            {CKA_UNWRAP, &no, sizeof(no)},        {CKA_SIGN, &no, sizeof(no)},
-            {CKA_VERIFY, &no, sizeof(no)},        {CKA_DERIVE, &no, sizeof(no)},
-            {CKA_LABEL, label, strlen(label)},    {CKA_ID, id, idlen},
+            {CKA_CLASS, &cls, sizeof(cls)},     {CKA_KEY_TYPE, &kt, sizeof(kt)},
+            {CKA_VALUE_LEN, &len, sizeof(len)}, {CKA_TOKEN, &yes, sizeof(yes)},
+            {CKA_PRIVATE, &yes, sizeof(yes)},   {CKA_SENSITIVE, &yes, sizeof(yes)},
+            {CKA_EXTRACTABLE, &no, sizeof(no)}, {CKA_ENCRYPT, &yes, sizeof(yes)},
+            {CKA_DECRYPT, &yes, sizeof(yes)},   {CKA_WRAP, &no, sizeof(no)},
+            {CKA_UNWRAP, &no, sizeof(no)},      {CKA_SIGN, &no, sizeof(no)},
+            {CKA_VERIFY, &no, sizeof(no)},      {CKA_DERIVE, &no, sizeof(no)},
+            {CKA_LABEL, label, strlen(label)},  {CKA_ID, id, idlen},
         };
         CK_MECHANISM mech = {CKM_AES_KEY_GEN, NULL, 0};
         CK_ULONG n = sizeof(tmpl) / sizeof(tmpl[0]);
@@ -165,18 +168,21 @@ int hsm_generate_key(struct hsm_ctx *h, const char *uri, envkey_kind kind, int b
         CK_ULONG modbits = (CK_ULONG)bits;
         CK_BYTE e[] = {0x01, 0x00, 0x01};
         CK_ATTRIBUTE pubt[] = {
-            {CKA_TOKEN, &yes, sizeof(yes)},        {CKA_ENCRYPT, &yes, sizeof(yes)},
-            {CKA_VERIFY, &no, sizeof(no)},         {CKA_WRAP, &no, sizeof(no)},
+            {CKA_TOKEN, &yes, sizeof(yes)},
+            {CKA_ENCRYPT, &yes, sizeof(yes)},
+            {CKA_VERIFY, &no, sizeof(no)},
+            {CKA_WRAP, &no, sizeof(no)},
             {CKA_MODULUS_BITS, &modbits, sizeof(modbits)},
-            {CKA_PUBLIC_EXPONENT, e, sizeof(e)},   {CKA_LABEL, label, strlen(label)},
+            {CKA_PUBLIC_EXPONENT, e, sizeof(e)},
+            {CKA_LABEL, label, strlen(label)},
             {CKA_ID, id, idlen},
         };
         CK_ATTRIBUTE privt[] = {
-            {CKA_TOKEN, &yes, sizeof(yes)},        {CKA_PRIVATE, &yes, sizeof(yes)},
-            {CKA_SENSITIVE, &yes, sizeof(yes)},    {CKA_EXTRACTABLE, &no, sizeof(no)},
-            {CKA_DECRYPT, &yes, sizeof(yes)},      {CKA_SIGN, &no, sizeof(no)},
-            {CKA_UNWRAP, &no, sizeof(no)},         {CKA_DERIVE, &no, sizeof(no)},
-            {CKA_LABEL, label, strlen(label)},     {CKA_ID, id, idlen},
+            {CKA_TOKEN, &yes, sizeof(yes)},     {CKA_PRIVATE, &yes, sizeof(yes)},
+            {CKA_SENSITIVE, &yes, sizeof(yes)}, {CKA_EXTRACTABLE, &no, sizeof(no)},
+            {CKA_DECRYPT, &yes, sizeof(yes)},   {CKA_SIGN, &no, sizeof(no)},
+            {CKA_UNWRAP, &no, sizeof(no)},      {CKA_DERIVE, &no, sizeof(no)},
+            {CKA_LABEL, label, strlen(label)},  {CKA_ID, id, idlen},
         };
         CK_MECHANISM mech = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
         rv = P11(t->mod, C_GenerateKeyPair, s, &mech, pubt, sizeof(pubt) / sizeof(pubt[0]), privt,

@@ -30,9 +30,9 @@ static EVP_PKEY *rsa_public(OSSL_LIB_CTX *swctx, const unsigned char *n, size_t 
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     OSSL_PARAM *params = NULL;
     EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(swctx, ENVELOPE_SW_RSA_NAME, "provider=default");
-    if (bn && be && bld && pc && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn)
-        && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be)
-        && (params = OSSL_PARAM_BLD_to_param(bld)) != NULL && EVP_PKEY_fromdata_init(pc) > 0)
+    if (bn && be && bld && pc && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) &&
+        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) &&
+        (params = OSSL_PARAM_BLD_to_param(bld)) != NULL && EVP_PKEY_fromdata_init(pc) > 0)
         (void)EVP_PKEY_fromdata(pc, &pkey, EVP_PKEY_PUBLIC_KEY, params);
     OSSL_PARAM_free(params);
     OSSL_PARAM_BLD_free(bld);
@@ -70,8 +70,8 @@ static int refuse_unsafe(struct hsm_ctx *h, struct hsm_token *t, const char *lab
     return ENVCORE_R_KEY_NOT_SAFE;
 }
 
-envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t,
-                     CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj, int *reason)
+envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t, CK_SESSION_HANDLE s,
+                     CK_OBJECT_HANDLE obj, int *reason)
 {
     struct hsm_key *hk = calloc(1, sizeof(*hk));
     unsigned char *mod = NULL, exp[16];
@@ -124,8 +124,7 @@ envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t,
             HSM_ATTR(CKA_NEVER_EXTRACTABLE, never_extractable, 0),
         };
         if ((r = hsm_attrs_read(t, s, obj, safe, 4, "reading CKA_SENSITIVE/CKA_EXTRACTABLE",
-                                hk->label))
-            != ENVCORE_R_OK) {
+                                hk->label)) != ENVCORE_R_OK) {
             *reason = r;
             goto err;
         }
@@ -146,9 +145,9 @@ envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t,
         }
     }
     if (kind == ENVKEY_AES_KEK) {
-        hsm_attr vl[] = { HSM_ATTR(CKA_VALUE_LEN, value_len, 0) };
-        if (hsm_attrs_read(t, s, obj, vl, 1, "reading CKA_VALUE_LEN", hk->label) != ENVCORE_R_OK
-            || vl[0].len == HSM_ATTR_ABSENT || value_len != 32) {
+        hsm_attr vl[] = {HSM_ATTR(CKA_VALUE_LEN, value_len, 0)};
+        if (hsm_attrs_read(t, s, obj, vl, 1, "reading CKA_VALUE_LEN", hk->label) != ENVCORE_R_OK ||
+            vl[0].len == HSM_ATTR_ABSENT || value_len != 32) {
             ERR_clear_error(); /* one message below says what matters */
             ENVCORE_RAISE(ENVCORE_R_KEY_NOT_SAFE,
                           "key \"%s\" on token \"%s\" is not AES-256 (CKA_VALUE_LEN %lu)",
@@ -175,8 +174,8 @@ envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t,
             HSM_ATTR_BUF(CKA_MODULUS, mod, HSM_MAX_MODULUS, 1),
             HSM_ATTR_BUF(CKA_PUBLIC_EXPONENT, exp, sizeof(exp), 1),
         };
-        if ((r = hsm_attrs_read(t, s, obj, ra, 2, "reading the RSA public key", kb->label))
-            != ENVCORE_R_OK) {
+        if ((r = hsm_attrs_read(t, s, obj, ra, 2, "reading the RSA public key", kb->label)) !=
+            ENVCORE_R_OK) {
             *reason = r;
             goto err;
         }

@@ -60,22 +60,34 @@ static int should_retry(struct hsm_key *k, CK_RV rv)
         k->tok->logged_in = 0;
         pthread_mutex_unlock(&k->tok->lock);
         return 1;
-    case CKR_CRYPTOKI_NOT_INITIALIZED:
-        hsm_module_lost(k->h, k->tok->mod);
-        return 1;
-    default:
-        return hsm_session_fate_of(rv) == HSM_SESSION_GONE;
+    case CKR_CRYPTOKI_NOT_INITIALIZED: hsm_module_lost(k->h, k->tok->mod); return 1;
+    default: return hsm_session_fate_of(rv) == HSM_SESSION_GONE;
     }
 }
 
 static int oaep_mechs(int md, CK_MECHANISM_TYPE *hash, CK_RSA_PKCS_MGF_TYPE *mgf)
 {
     switch (md) {
-    case NID_sha1: *hash = CKM_SHA_1; *mgf = CKG_MGF1_SHA1; return 1;
-    case NID_sha224: *hash = CKM_SHA224; *mgf = CKG_MGF1_SHA224; return 1;
-    case NID_sha256: *hash = CKM_SHA256; *mgf = CKG_MGF1_SHA256; return 1;
-    case NID_sha384: *hash = CKM_SHA384; *mgf = CKG_MGF1_SHA384; return 1;
-    case NID_sha512: *hash = CKM_SHA512; *mgf = CKG_MGF1_SHA512; return 1;
+    case NID_sha1:
+        *hash = CKM_SHA_1;
+        *mgf = CKG_MGF1_SHA1;
+        return 1;
+    case NID_sha224:
+        *hash = CKM_SHA224;
+        *mgf = CKG_MGF1_SHA224;
+        return 1;
+    case NID_sha256:
+        *hash = CKM_SHA256;
+        *mgf = CKG_MGF1_SHA256;
+        return 1;
+    case NID_sha384:
+        *hash = CKM_SHA384;
+        *mgf = CKG_MGF1_SHA384;
+        return 1;
+    case NID_sha512:
+        *hash = CKM_SHA512;
+        *mgf = CKG_MGF1_SHA512;
+        return 1;
     default: return 0;
     }
 }
@@ -92,7 +104,8 @@ static int rsa_mech(const envkey_rsa_params *p, CK_MECHANISM *mech, CK_RSA_PKCS_
         return 0;
     CK_RSA_PKCS_MGF_TYPE unused;
     memset(oaep, 0, sizeof(*oaep));
-    if (!oaep_mechs(p->oaep_md, &oaep->hashAlg, &unused) || !oaep_mechs(p->mgf1_md, &unused, &oaep->mgf))
+    if (!oaep_mechs(p->oaep_md, &oaep->hashAlg, &unused) ||
+        !oaep_mechs(p->mgf1_md, &unused, &oaep->mgf))
         return 0;
     oaep->source = CKZ_DATA_SPECIFIED;
     oaep->pSourceData = p->label_len ? (void *)p->label : NULL;
@@ -105,8 +118,8 @@ static int rsa_mech(const envkey_rsa_params *p, CK_MECHANISM *mech, CK_RSA_PKCS_
 
 static int mech_refused(CK_RV rv)
 {
-    return rv == CKR_MECHANISM_INVALID || rv == CKR_MECHANISM_PARAM_INVALID
-           || rv == CKR_ARGUMENTS_BAD || rv == CKR_KEY_TYPE_INCONSISTENT;
+    return rv == CKR_MECHANISM_INVALID || rv == CKR_MECHANISM_PARAM_INVALID ||
+           rv == CKR_ARGUMENTS_BAD || rv == CKR_KEY_TYPE_INCONSISTENT;
 }
 
 /* 1 if the token does this RSA form in hardware, 0 if not, -1 on error. */
@@ -164,13 +177,16 @@ static int hsm_rsa_decrypt(void *be, const envkey_rsa_params *p, const unsigned 
     CK_MECHANISM mech;
     CK_RSA_PKCS_OAEP_PARAMS oaep;
     if (k->cls != CKO_PRIVATE_KEY) {
-        ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED, "key \"%s\" is a public key: it cannot decrypt", k->label);
+        ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED, "key \"%s\" is a public key: it cannot decrypt",
+                      k->label);
         return ENVCORE_R_NOT_SUPPORTED;
     }
     if (!rsa_mech(p, &mech, &oaep) || inlen != k->mod_bytes) {
-        ENVCORE_RAISE(inlen != k->mod_bytes ? ENVCORE_R_AUTHENTICATION_FAILED : ENVCORE_R_MECHANISM_NOT_SUPPORTED,
+        ENVCORE_RAISE(inlen != k->mod_bytes ? ENVCORE_R_AUTHENTICATION_FAILED
+                                            : ENVCORE_R_MECHANISM_NOT_SUPPORTED,
                       "RSA decryption failed");
-        return inlen != k->mod_bytes ? ENVCORE_R_AUTHENTICATION_FAILED : ENVCORE_R_MECHANISM_NOT_SUPPORTED;
+        return inlen != k->mod_bytes ? ENVCORE_R_AUTHENTICATION_FAILED
+                                     : ENVCORE_R_MECHANISM_NOT_SUPPORTED;
     }
     unsigned char buf[RSA_MAX_BYTES];
     CK_ULONG n = 0;
@@ -196,7 +212,8 @@ static int hsm_rsa_decrypt(void *be, const envkey_rsa_params *p, const unsigned 
         if (rv != CKR_OK && init_failed && mech_refused(rv)) {
             ENVCORE_RAISE(ENVCORE_R_MECHANISM_NOT_SUPPORTED,
                           "mechanism not supported by token \"%s\": %s (%s)", k->tok->label,
-                          mech.mechanism == CKM_RSA_PKCS ? "RSA PKCS#1 v1.5" : "RSA-OAEP with these parameters",
+                          mech.mechanism == CKM_RSA_PKCS ? "RSA PKCS#1 v1.5"
+                                                         : "RSA-OAEP with these parameters",
                           hsm_rv_name(rv));
             return ENVCORE_R_MECHANISM_NOT_SUPPORTED;
         }
@@ -206,8 +223,8 @@ static int hsm_rsa_decrypt(void *be, const envkey_rsa_params *p, const unsigned 
         OPENSSL_cleanse(buf, sizeof(buf));
         /* The key or the session was refused before any data was looked at:
          * say why. */
-        if (init_failed || hsm_session_rv_is_broken(rv) || rv == CKR_DEVICE_ERROR
-            || rv == CKR_DEVICE_MEMORY || rv == CKR_USER_NOT_LOGGED_IN)
+        if (init_failed || hsm_session_rv_is_broken(rv) || rv == CKR_DEVICE_ERROR ||
+            rv == CKR_DEVICE_MEMORY || rv == CKR_USER_NOT_LOGGED_IN)
             return hsm_raise_rv(rv, "RSA decryption", k->tok->label, k->label);
         /* One message for every padding or data failure: the reason must not
          * become an oracle (Bleichenbacher, Manger). */
@@ -280,7 +297,8 @@ static int hsm_aead_encrypt(void *be, envkey_aead_iv *iv, const unsigned char *a
     unsigned char buf[ENVELOPE_HSM_MAX_AEAD + GCM_TAG + 16];
     unsigned char ivbuf[16];
     if (inlen > ENVELOPE_HSM_MAX_AEAD) {
-        ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT, "AES KEK wraps at most %d bytes", ENVELOPE_HSM_MAX_AEAD);
+        ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT, "AES KEK wraps at most %d bytes",
+                      ENVELOPE_HSM_MAX_AEAD);
         return ENVCORE_R_BAD_ARGUMENT;
     }
     /* A fresh random 96-bit IV per wrap (SP 800-38D §8.2.2); the token may
@@ -331,9 +349,10 @@ static int hsm_aead_decrypt(void *be, const envkey_aead_iv *iv, const unsigned c
     struct hsm_key *k = be;
     unsigned char buf[ENVELOPE_HSM_MAX_AEAD + GCM_TAG];
     unsigned char ivbuf[16];
-    if (inlen < GCM_TAG || inlen > ENVELOPE_HSM_MAX_AEAD + GCM_TAG || iv->iv_len < GCM_IV
-        || iv->iv_len > sizeof(ivbuf)) {
-        ENVCORE_RAISE(ENVCORE_R_AUTHENTICATION_FAILED, "authentication failed: wrapped key has a bad length");
+    if (inlen < GCM_TAG || inlen > ENVELOPE_HSM_MAX_AEAD + GCM_TAG || iv->iv_len < GCM_IV ||
+        iv->iv_len > sizeof(ivbuf)) {
+        ENVCORE_RAISE(ENVCORE_R_AUTHENTICATION_FAILED,
+                      "authentication failed: wrapped key has a bad length");
         return ENVCORE_R_AUTHENTICATION_FAILED;
     }
     memcpy(ivbuf, iv->iv, iv->iv_len);
@@ -345,9 +364,9 @@ static int hsm_aead_decrypt(void *be, const envkey_aead_iv *iv, const unsigned c
         return ret;
     if (rv != CKR_OK) {
         OPENSSL_cleanse(buf, sizeof(buf));
-        if (init_failed || hsm_session_rv_is_broken(rv) || rv == CKR_DEVICE_ERROR
-            || rv == CKR_DEVICE_MEMORY || rv == CKR_PIN_INCORRECT || rv == CKR_USER_NOT_LOGGED_IN
-            || rv == CKR_KEY_FUNCTION_NOT_PERMITTED || rv == CKR_KEY_HANDLE_INVALID)
+        if (init_failed || hsm_session_rv_is_broken(rv) || rv == CKR_DEVICE_ERROR ||
+            rv == CKR_DEVICE_MEMORY || rv == CKR_PIN_INCORRECT || rv == CKR_USER_NOT_LOGGED_IN ||
+            rv == CKR_KEY_FUNCTION_NOT_PERMITTED || rv == CKR_KEY_HANDLE_INVALID)
             return hsm_raise_rv(rv, "AES-GCM unwrap", k->tok->label, k->label);
         /* SoftHSM2 reports a tag or AAD mismatch as CKR_GENERAL_ERROR, not
          * CKR_ENCRYPTED_DATA_INVALID (docs/PROVIDER.md, "GCM IVs"): after a successful
@@ -355,7 +374,8 @@ static int hsm_aead_decrypt(void *be, const envkey_aead_iv *iv, const unsigned c
          * data did not authenticate. */
         ENVCORE_RAISE(ENVCORE_R_AUTHENTICATION_FAILED,
                       "authentication failed: the wrapped key or its AAD was changed, or it was "
-                      "wrapped by another KEK (token \"%s\": %s)", k->tok->label, hsm_rv_name(rv));
+                      "wrapped by another KEK (token \"%s\": %s)",
+                      k->tok->label, hsm_rv_name(rv));
         return ENVCORE_R_AUTHENTICATION_FAILED;
     }
     if (n > outsize) {

@@ -47,7 +47,7 @@ static void finalize_module(struct hsm_module *m)
         return;
     for (struct hsm_token *t = m->tokens; t != NULL; t = t->next) {
         pthread_mutex_lock(&t->lock);
-        t->npool = 0;          /* C_Finalize closes every session */
+        t->npool = 0; /* C_Finalize closes every session */
         t->nopen = 0;
         t->logged_in = 0;
         pthread_mutex_unlock(&t->lock);
@@ -76,8 +76,8 @@ struct hsm_ctx *hsm_ctx_new(const hsm_config *cfg)
     h->allow_extractable = cfg->allow_extractable;
     h->tokens = cfg->tokens;
     h->swctx = cfg->swctx;
-    if ((cfg->modules && (h->modules_conf = strdup(cfg->modules)) == NULL)
-        || (cfg->pin_source && (h->pin_source = strdup(cfg->pin_source)) == NULL)) {
+    if ((cfg->modules && (h->modules_conf = strdup(cfg->modules)) == NULL) ||
+        (cfg->pin_source && (h->pin_source = strdup(cfg->pin_source)) == NULL)) {
         hsm_ctx_free(h);
         return NULL;
     }
@@ -252,7 +252,8 @@ void hsm_module_lost(struct hsm_ctx *h, struct hsm_module *m)
 int hsm_ensure_loaded(struct hsm_ctx *h)
 {
     if (process_exiting) {
-        ENVCORE_RAISE(ENVCORE_R_BACKEND_UNAVAILABLE, "PKCS#11 modules are finalised: the process is exiting");
+        ENVCORE_RAISE(ENVCORE_R_BACKEND_UNAVAILABLE,
+                      "PKCS#11 modules are finalised: the process is exiting");
         return ENVCORE_R_BACKEND_UNAVAILABLE;
     }
     int ret = ENVCORE_R_OK;
@@ -270,7 +271,7 @@ int hsm_ensure_loaded(struct hsm_ctx *h)
                               (long)m->pid, (long)me, m->path);
                 for (struct hsm_token *t = m->tokens; t != NULL; t = t->next) {
                     pthread_mutex_lock(&t->lock);
-                    t->npool = 0;  /* the parent's handles mean nothing here */
+                    t->npool = 0; /* the parent's handles mean nothing here */
                     t->nopen = 0;
                     t->logged_in = 0;
                     pthread_mutex_unlock(&t->lock);

@@ -26,9 +26,9 @@
 
 int hsm_session_rv_is_broken(CK_RV rv)
 {
-    return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED
-           || rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT
-           || rv == CKR_CRYPTOKI_NOT_INITIALIZED;
+    return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED ||
+           rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT ||
+           rv == CKR_CRYPTOKI_NOT_INITIALIZED;
 }
 
 enum hsm_session_fate hsm_session_fate_of(CK_RV rv)
@@ -49,8 +49,8 @@ enum hsm_session_fate hsm_session_fate_of(CK_RV rv)
 static void close_locked(struct hsm_token *t, CK_SESSION_HANDLE s)
 {
     /* never close a parent's sessions from a child that did not re-init */
-    int live = !t->mod->finalized && t->pool_generation == t->mod->generation
-               && t->mod->pid == getpid();
+    int live = !t->mod->finalized && t->pool_generation == t->mod->generation &&
+               t->mod->pid == getpid();
     if (live && t->nopen == 1 && t->npool == 0) {
         CK_SESSION_HANDLE spare;
         if (P11(t->mod, C_OpenSession, t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
@@ -70,8 +70,8 @@ static void close_locked(struct hsm_token *t, CK_SESSION_HANDLE s)
 void hsm_token_drop_sessions(struct hsm_token *t)
 {
     pthread_mutex_lock(&t->lock);
-    int live = !t->mod->finalized && t->pool_generation == t->mod->generation
-               && t->mod->pid == getpid();
+    int live = !t->mod->finalized && t->pool_generation == t->mod->generation &&
+               t->mod->pid == getpid();
     while (t->npool > 0) {
         CK_SESSION_HANDLE s = t->pool[--t->npool];
         if (live)
@@ -86,10 +86,10 @@ void hsm_token_drop_sessions(struct hsm_token *t)
 /* Called with t->lock held. */
 static int same_identity(const CK_TOKEN_INFO *a, const CK_TOKEN_INFO *b)
 {
-    return memcmp(a->label, b->label, sizeof(a->label)) == 0
-           && memcmp(a->manufacturerID, b->manufacturerID, sizeof(a->manufacturerID)) == 0
-           && memcmp(a->model, b->model, sizeof(a->model)) == 0
-           && memcmp(a->serialNumber, b->serialNumber, sizeof(a->serialNumber)) == 0;
+    return memcmp(a->label, b->label, sizeof(a->label)) == 0 &&
+           memcmp(a->manufacturerID, b->manufacturerID, sizeof(a->manufacturerID)) == 0 &&
+           memcmp(a->model, b->model, sizeof(a->model)) == 0 &&
+           memcmp(a->serialNumber, b->serialNumber, sizeof(a->serialNumber)) == 0;
 }
 
 /* Called with t->lock held, right before a login. A PIN goes to the token
@@ -148,12 +148,14 @@ static int login_locked(struct hsm_token *t, CK_SESSION_HANDLE s, const char *ur
                       "token \"%s\" needs a PIN, and none is configured for it: the provider "
                       "offers a PIN only to the tokens in pkcs11-tokens (add \"%s\" there, "
                       "with pkcs11-pin-source or its own pin-source), or give the URI a "
-                      "pin-source", t->label, t->label);
+                      "pin-source",
+                      t->label, t->label);
         return ENVCORE_R_PIN_MISSING;
     } else {
         ENVCORE_RAISE(ENVCORE_R_PIN_MISSING,
                       "token \"%s\" needs a PIN: set pkcs11-pin-source in openssl.cnf (or a "
-                      "pin-source in its pkcs11-tokens entry, or in the URI)", t->label);
+                      "pin-source in its pkcs11-tokens entry, or in the URI)",
+                      t->label);
         return ENVCORE_R_PIN_MISSING;
     }
     if (ret != ENVCORE_R_OK)
@@ -168,7 +170,8 @@ static int login_locked(struct hsm_token *t, CK_SESSION_HANDLE s, const char *ur
         envelope_secmem_free(pin);
         ENVCORE_RAISE(ENVCORE_R_PIN_INCORRECT,
                       "PIN for token \"%s\" was rejected before; not retrying it (tokens lock "
-                      "after repeated failures): fix the PIN source", t->label);
+                      "after repeated failures): fix the PIN source",
+                      t->label);
         return ENVCORE_R_PIN_INCORRECT;
     }
     CK_RV rv = P11(t->mod, C_Login, s, CKU_USER, (CK_UTF8CHAR_PTR)pin, (CK_ULONG)strlen(pin));

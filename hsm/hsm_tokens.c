@@ -30,9 +30,9 @@
 #define HSM_MAX_ENTRY 1024
 
 struct hsm_token_binding {
-    P11KitUri *match;      /* token attributes only */
-    char *pin_source;      /* the entry's own, else the default; may be NULL */
-    char shown[80];        /* for messages: the entry as written, cut */
+    P11KitUri *match; /* token attributes only */
+    char *pin_source; /* the entry's own, else the default; may be NULL */
+    char shown[80];   /* for messages: the entry as written, cut */
 };
 
 struct hsm_token_list {
@@ -59,8 +59,8 @@ static int field_set(const unsigned char *f, size_t n)
 static int names_a_token(P11KitUri *p)
 {
     CK_TOKEN_INFO *ti = p11_kit_uri_get_token_info(p);
-    return field_set(ti->label, sizeof(ti->label))
-           || field_set(ti->serialNumber, sizeof(ti->serialNumber));
+    return field_set(ti->label, sizeof(ti->label)) ||
+           field_set(ti->serialNumber, sizeof(ti->serialNumber));
 }
 
 static int parse_entry(const char *entry, const char *default_pin_source,
@@ -209,9 +209,9 @@ int hsm_token_list_names_absent(const struct hsm_token_list *l, P11KitUri *uri,
     for (size_t i = 0; l != NULL && i < l->n; i++) {
         const CK_TOKEN_INFO *e = p11_kit_uri_get_token_info(l->e[i].match);
         int agree = 1;
-#define FIELD(f) \
-    agree &= !field_set(e->f, sizeof(e->f)) || !field_set(u->f, sizeof(u->f)) \
-             || memcmp(e->f, u->f, sizeof(e->f)) == 0
+#define FIELD(f)                                                                                   \
+    agree &= !field_set(e->f, sizeof(e->f)) || !field_set(u->f, sizeof(u->f)) ||                   \
+             memcmp(e->f, u->f, sizeof(e->f)) == 0
         FIELD(label);
         FIELD(manufacturerID);
         FIELD(model);
@@ -232,9 +232,9 @@ int hsm_uri_names_slot_or_library(P11KitUri *uri)
         return 1;
     const CK_SLOT_INFO *si = p11_kit_uri_get_slot_info(uri);
     const CK_INFO *mi = p11_kit_uri_get_module_info(uri);
-    return field_set(si->slotDescription, sizeof(si->slotDescription))
-           || field_set(si->manufacturerID, sizeof(si->manufacturerID))
-           || field_set(mi->libraryDescription, sizeof(mi->libraryDescription))
-           || field_set(mi->manufacturerID, sizeof(mi->manufacturerID))
-           || mi->libraryVersion.major != (CK_BYTE)-1 || mi->libraryVersion.minor != (CK_BYTE)-1;
+    return field_set(si->slotDescription, sizeof(si->slotDescription)) ||
+           field_set(si->manufacturerID, sizeof(si->manufacturerID)) ||
+           field_set(mi->libraryDescription, sizeof(mi->libraryDescription)) ||
+           field_set(mi->manufacturerID, sizeof(mi->manufacturerID)) ||
+           mi->libraryVersion.major != (CK_BYTE)-1 || mi->libraryVersion.minor != (CK_BYTE)-1;
 }

@@ -20,7 +20,7 @@
 #include "errors.h"
 
 /* Every attribute hsm_uri_parse accepts, for the refusal message. */
-#define HSM_URI_ACCEPTED                                                                            \
+#define HSM_URI_ACCEPTED                                                                           \
     "path attributes token, manufacturer, serial, model, object, id, type, slot-id, "              \
     "slot-description, slot-manufacturer, library-description, library-manufacturer, "             \
     "library-version; query attributes pin-source, pin-value, module-path, module-name"
@@ -44,7 +44,8 @@ int hsm_uri_parse(const char *uri, P11KitUri **out)
     while (q != NULL && *q != '\0') {
         q++;
         size_t nl = strcspn(q, "=&");
-        static const char *const known[] = {"pin-source", "pin-value", "module-path", "module-name"};
+        static const char *const known[] = {"pin-source", "pin-value", "module-path",
+                                            "module-name"};
         int ok = 0;
         for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
             ok |= nl == strlen(known[i]) && strncasecmp(q, known[i], nl) == 0;
@@ -67,9 +68,9 @@ int hsm_uri_parse(const char *uri, P11KitUri **out)
         return ENVCORE_R_BAD_URI;
     }
     if (p11_kit_uri_any_unrecognized(p)) {
-        ENVCORE_RAISE(ENVCORE_R_BAD_URI,
-                      "pkcs11 URI has an attribute envelope does not know (allowed: "
-                      HSM_URI_ACCEPTED ")");
+        ENVCORE_RAISE(
+            ENVCORE_R_BAD_URI,
+            "pkcs11 URI has an attribute envelope does not know (allowed: " HSM_URI_ACCEPTED ")");
         p11_kit_uri_free(p);
         return ENVCORE_R_BAD_URI;
     }

@@ -142,12 +142,12 @@ void kmip_build_revoke(ttlv_w *w, const kmip_req *q, const char *uid);
  * skipping the first `offset` (Offset Items, KMIP 1.3+ §4.9; left out when 0). */
 void kmip_build_locate(ttlv_w *w, const kmip_req *q, const char *name, uint32_t offset);
 void kmip_build_get_attributes(ttlv_w *w, const kmip_req *q, const char *uid);
-void kmip_build_encrypt(ttlv_w *w, const kmip_req *q, const char *uid,
-                        const uint8_t *iv, size_t ivlen, const uint8_t *aad, size_t aadlen,
-                        const uint8_t *data, size_t datalen);
-void kmip_build_decrypt(ttlv_w *w, const kmip_req *q, const char *uid,
-                        const uint8_t *iv, size_t ivlen, const uint8_t *aad, size_t aadlen,
-                        const uint8_t *data, size_t datalen, const uint8_t tag[KMIP_GCM_TAG_LEN]);
+void kmip_build_encrypt(ttlv_w *w, const kmip_req *q, const char *uid, const uint8_t *iv,
+                        size_t ivlen, const uint8_t *aad, size_t aadlen, const uint8_t *data,
+                        size_t datalen);
+void kmip_build_decrypt(ttlv_w *w, const kmip_req *q, const char *uid, const uint8_t *iv,
+                        size_t ivlen, const uint8_t *aad, size_t aadlen, const uint8_t *data,
+                        size_t datalen, const uint8_t tag[KMIP_GCM_TAG_LEN]);
 
 /*
  * Parses a Response Message for request q. On KMS_OK, *res holds the result;
@@ -159,11 +159,12 @@ void kmip_build_decrypt(ttlv_w *w, const kmip_req *q, const char *uid,
  * Failed with a reason - is KMS_OK with res->message_level = 1 (PyKMIP
  * answers a refused client certificate this way, in version 1.0).
  */
-kms_status kmip_parse_response(const uint8_t *msg, size_t len, const kmip_req *q,
-                               kmip_result *res, ttlv_r *payload) __attribute__((warn_unused_result));
+kms_status kmip_parse_response(const uint8_t *msg, size_t len, const kmip_req *q, kmip_result *res,
+                               ttlv_r *payload) __attribute__((warn_unused_result));
 
 /* Payload parsers (KMS_E_PROTOCOL when a required field is wrong/absent). */
-kms_status kmip_parse_uid(const ttlv_r *payload, char uid[KMIP_MAX_UID + 1]) __attribute__((warn_unused_result));
+kms_status kmip_parse_uid(const ttlv_r *payload, char uid[KMIP_MAX_UID + 1])
+    __attribute__((warn_unused_result));
 kms_status kmip_parse_locate(const ttlv_r *payload, char uids[][KMIP_MAX_UID + 1], size_t max,
                              size_t *n) __attribute__((warn_unused_result));
 
@@ -174,18 +175,18 @@ typedef struct {
     int32_t length_bits;
     uint32_t state;
 } kmip_key_attrs;
-kms_status kmip_parse_attributes(const ttlv_r *payload, const char *uid,
-                                 kmip_key_attrs *a) __attribute__((warn_unused_result));
+kms_status kmip_parse_attributes(const ttlv_r *payload, const char *uid, kmip_key_attrs *a)
+    __attribute__((warn_unused_result));
 
 /* Encrypt response: exactly datalen ciphertext bytes and a 16-byte tag, for
  * `uid`. If the server returns an IV it is copied to iv_out (ivlen_out set,
  * 0 when absent). out must hold datalen bytes; on failure nothing is
  * written to out. */
-kms_status kmip_parse_encrypt(const ttlv_r *payload, const char *uid, size_t datalen,
-                              uint8_t *out, uint8_t tag[KMIP_GCM_TAG_LEN],
-                              uint8_t *iv_out, size_t iv_cap, size_t *ivlen_out) __attribute__((warn_unused_result));
+kms_status kmip_parse_encrypt(const ttlv_r *payload, const char *uid, size_t datalen, uint8_t *out,
+                              uint8_t tag[KMIP_GCM_TAG_LEN], uint8_t *iv_out, size_t iv_cap,
+                              size_t *ivlen_out) __attribute__((warn_unused_result));
 /* Decrypt response: exactly datalen plaintext bytes into out. */
-kms_status kmip_parse_decrypt(const ttlv_r *payload, const char *uid, size_t datalen,
-                              uint8_t *out) __attribute__((warn_unused_result));
+kms_status kmip_parse_decrypt(const ttlv_r *payload, const char *uid, size_t datalen, uint8_t *out)
+    __attribute__((warn_unused_result));
 
 #endif

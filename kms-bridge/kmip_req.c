@@ -173,9 +173,9 @@ static int aead_args_ok(const uint8_t *iv, size_t ivlen, size_t aadlen, size_t d
            datalen <= KMIP_MAX_DATA;
 }
 
-void kmip_build_encrypt(ttlv_w *w, const kmip_req *q, const char *uid,
-                        const uint8_t *iv, size_t ivlen, const uint8_t *aad, size_t aadlen,
-                        const uint8_t *data, size_t datalen)
+void kmip_build_encrypt(ttlv_w *w, const kmip_req *q, const char *uid, const uint8_t *iv,
+                        size_t ivlen, const uint8_t *aad, size_t aadlen, const uint8_t *data,
+                        size_t datalen)
 {
     if (!aead_args_ok(iv, ivlen, aadlen, datalen)) {
         w->err = 1;
@@ -193,9 +193,9 @@ void kmip_build_encrypt(ttlv_w *w, const kmip_req *q, const char *uid,
     req_end(w, f);
 }
 
-void kmip_build_decrypt(ttlv_w *w, const kmip_req *q, const char *uid,
-                        const uint8_t *iv, size_t ivlen, const uint8_t *aad, size_t aadlen,
-                        const uint8_t *data, size_t datalen, const uint8_t tag[KMIP_GCM_TAG_LEN])
+void kmip_build_decrypt(ttlv_w *w, const kmip_req *q, const char *uid, const uint8_t *iv,
+                        size_t ivlen, const uint8_t *aad, size_t aadlen, const uint8_t *data,
+                        size_t datalen, const uint8_t tag[KMIP_GCM_TAG_LEN])
 {
     if (!aead_args_ok(iv, ivlen, aadlen, datalen)) {
         w->err = 1;

@@ -164,8 +164,8 @@ static kms_status parse_response(const uint8_t *buf, size_t len, const kmip_req 
     return KMS_OK;
 }
 
-kms_status kmip_parse_response(const uint8_t *buf, size_t len, const kmip_req *q,
-                               kmip_result *res, ttlv_r *payload)
+kms_status kmip_parse_response(const uint8_t *buf, size_t len, const kmip_req *q, kmip_result *res,
+                               ttlv_r *payload)
 {
     memset(res, 0, sizeof(*res));
     ttlv_r_init(payload, NULL, 0);
@@ -253,14 +253,15 @@ static kms_status parse_attribute(const ttlv_r *attr, kmip_key_attrs *a)
             return KMS_E_PROTOCOL;
         return KMS_OK;
     }
-    uint32_t *e = IS("Object Type") ? &a->object_type
+    uint32_t *e = IS("Object Type")               ? &a->object_type
                   : IS("Cryptographic Algorithm") ? &a->algorithm
-                  : IS("State") ? &a->state
-                  : NULL;
+                  : IS("State")                   ? &a->state
+                                                  : NULL;
     if (e != NULL) {
         if (v.type != TTLV_ENUM)
             return KMS_E_PROTOCOL;
-        *e = (uint32_t)v.val[0] << 24 | (uint32_t)v.val[1] << 16 | (uint32_t)v.val[2] << 8 | v.val[3];
+        *e = (uint32_t)v.val[0] << 24 | (uint32_t)v.val[1] << 16 | (uint32_t)v.val[2] << 8 |
+             v.val[3];
         return KMS_OK;
     }
     if (IS("Cryptographic Length")) {
@@ -294,9 +295,9 @@ kms_status kmip_parse_attributes(const ttlv_r *payload, const char *uid, kmip_ke
     return rc == TTLV_END ? KMS_OK : KMS_E_PROTOCOL;
 }
 
-kms_status kmip_parse_encrypt(const ttlv_r *payload, const char *uid, size_t datalen,
-                              uint8_t *out, uint8_t tag[KMIP_GCM_TAG_LEN],
-                              uint8_t *iv_out, size_t iv_cap, size_t *ivlen_out)
+kms_status kmip_parse_encrypt(const ttlv_r *payload, const char *uid, size_t datalen, uint8_t *out,
+                              uint8_t tag[KMIP_GCM_TAG_LEN], uint8_t *iv_out, size_t iv_cap,
+                              size_t *ivlen_out)
 {
     const uint8_t *d, *t, *iv;
     size_t dn, tn, ivn;

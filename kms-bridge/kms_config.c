@@ -54,10 +54,10 @@ static long line_of(const char *path, const char *section, const char *key)
     return found;
 }
 
-static int fail(char *err, size_t errlen, const char *path, const char *section,
-                const char *key, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static int fail(char *err, size_t errlen, const char *path, const char *section,
-                const char *key, const char *fmt, ...)
+static int fail(char *err, size_t errlen, const char *path, const char *section, const char *key,
+                const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static int fail(char *err, size_t errlen, const char *path, const char *section, const char *key,
+                const char *fmt, ...)
 {
     char what[1024];
     va_list ap;
@@ -142,8 +142,8 @@ static int copy_value(char *dst, size_t cap, const char *v)
 
 /* The client key authenticates us to the KMS: like ssh, refuse a key file
  * that group or others may read or write. */
-static int check_key_file(const char *path, const char *file, const char *section,
-                          char *err, size_t errlen)
+static int check_key_file(const char *path, const char *file, const char *section, char *err,
+                          size_t errlen)
 {
     struct stat st;
     if (stat(file, &st) != 0)
@@ -158,8 +158,8 @@ static int check_key_file(const char *path, const char *file, const char *sectio
     return 1;
 }
 
-static int check_readable(const char *path, const char *section, const char *key,
-                          const char *file, char *err, size_t errlen)
+static int check_readable(const char *path, const char *section, const char *key, const char *file,
+                          char *err, size_t errlen)
 {
     FILE *f = fopen(file, "re");
     if (f == NULL)
@@ -168,8 +168,8 @@ static int check_readable(const char *path, const char *section, const char *key
     return 1;
 }
 
-static int load_slot(CONF *conf, const char *path, const char *section, kms_slot_cfg *s,
-                     char *err, size_t errlen)
+static int load_slot(CONF *conf, const char *path, const char *section, kms_slot_cfg *s, char *err,
+                     size_t errlen)
 {
     STACK_OF(CONF_VALUE) *kv = NCONF_get_section(conf, section);
     if (kv == NULL)
@@ -204,7 +204,7 @@ static int load_slot(CONF *conf, const char *path, const char *section, kms_slot
             if (s->n_ep == 0)
                 return fail(err, errlen, path, section, k, "no endpoint given");
             have_ep = 1;
-        /* An empty or over-long path is a mistake on this line, not a
+            /* An empty or over-long path is a mistake on this line, not a
          * missing key: say so here rather than "all are required". */
         } else if (strcmp(k, "ca-file") == 0) {
             if (!(have_ca = copy_value(s->ca_file, sizeof(s->ca_file), v)))
@@ -220,7 +220,8 @@ static int load_slot(CONF *conf, const char *path, const char *section, kms_slot
                 return fail(err, errlen, path, section, k, "must be 1..255 bytes");
         } else if (strcmp(k, "timeout-ms") == 0) {
             if (!parse_int(v, 1, 600000, &s->timeout_ms))
-                return fail(err, errlen, path, section, k, "\"%s\" is not a number in 1..600000", v);
+                return fail(err, errlen, path, section, k, "\"%s\" is not a number in 1..600000",
+                            v);
         } else if (strcmp(k, "pool-size") == 0) {
             if (!parse_int(v, 1, 64, &s->pool_size))
                 return fail(err, errlen, path, section, k, "\"%s\" is not a number in 1..64", v);
@@ -251,7 +252,8 @@ int kms_config_load(const char *path, kms_config *cfg, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof(*cfg));
     if (path == NULL || *path == 0) {
-        snprintf(err, errlen, "no configuration: set ENVELOPE_KMS_CONF to the module's config file");
+        snprintf(err, errlen,
+                 "no configuration: set ENVELOPE_KMS_CONF to the module's config file");
         return 0;
     }
     CONF *conf = NCONF_new(NULL);

@@ -8,34 +8,23 @@
 CK_RV kms_ckr(kms_status st, const kmip_result *res, int ctx)
 {
     switch (st) {
-    case KMS_OK:
-        return CKR_OK;
-    case KMS_E_NOMEM:
-        return CKR_HOST_MEMORY;
-    case KMS_E_ARGS:
-        return CKR_ARGUMENTS_BAD;
-    case KMS_E_UNREACHABLE:
-        return CKR_DEVICE_REMOVED; /* backend unavailable: nothing answered */
+    case KMS_OK: return CKR_OK;
+    case KMS_E_NOMEM: return CKR_HOST_MEMORY;
+    case KMS_E_ARGS: return CKR_ARGUMENTS_BAD;
+    case KMS_E_UNREACHABLE: return CKR_DEVICE_REMOVED; /* backend unavailable: nothing answered */
     case KMS_E_IO:
-    case KMS_E_TIMEOUT:
-        return CKR_DEVICE_ERROR; /* backend unavailable: lost mid-call */
+    case KMS_E_TIMEOUT: return CKR_DEVICE_ERROR; /* backend unavailable: lost mid-call */
     case KMS_E_PROTOCOL:
-    case KMS_E_TOO_LARGE:
-        return CKR_FUNCTION_FAILED; /* the server's answer was refused */
-    case KMS_E_IDENTITY:
-        return CKR_USER_NOT_LOGGED_IN;
-    case KMS_E_INTERNAL:
-        return CKR_GENERAL_ERROR;
-    case KMS_E_RESULT:
-        break;
+    case KMS_E_TOO_LARGE: return CKR_FUNCTION_FAILED; /* the server's answer was refused */
+    case KMS_E_IDENTITY: return CKR_USER_NOT_LOGGED_IN;
+    case KMS_E_INTERNAL: return CKR_GENERAL_ERROR;
+    case KMS_E_RESULT: break;
     }
     switch (res->reason) {
     case KMIP_REASON_ITEM_NOT_FOUND:
         return ctx == KMS_CTX_OBJECT ? CKR_OBJECT_HANDLE_INVALID : CKR_KEY_HANDLE_INVALID;
-    case KMIP_REASON_PERMISSION_DENIED:
-        return CKR_KEY_FUNCTION_NOT_PERMITTED;
-    case KMIP_REASON_AUTHENTICATION_NOT_SUCCESSFUL:
-        return CKR_USER_NOT_LOGGED_IN;
+    case KMIP_REASON_PERMISSION_DENIED: return CKR_KEY_FUNCTION_NOT_PERMITTED;
+    case KMIP_REASON_AUTHENTICATION_NOT_SUCCESSFUL: return CKR_USER_NOT_LOGGED_IN;
     case KMIP_REASON_CRYPTOGRAPHIC_FAILURE: /* what the spec suggests for a bad tag */
     case KMIP_REASON_GENERAL_FAILURE:       /* what PyKMIP 0.10 says for one */
         /* Only these two may mean "the tag did not verify", and only for a
@@ -43,8 +32,7 @@ CK_RV kms_ckr(kms_status st, const kmip_result *res, int ctx)
          * Invalid Field, Operation Not Supported, Response Too Large and the
          * like are our or the server's problem, not the data's. */
         return ctx == KMS_CTX_DECRYPT ? CKR_ENCRYPTED_DATA_INVALID : CKR_FUNCTION_FAILED;
-    default:
-        return CKR_FUNCTION_FAILED;
+    default: return CKR_FUNCTION_FAILED;
     }
 }
 

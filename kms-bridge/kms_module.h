@@ -38,7 +38,7 @@
 
 #define KMS_MAX_SESSIONS 1024
 #define KMS_MAX_OBJECTS 4096
-#define KMS_GCM_IV_LEN 12 /* NIST SP 800-38D §8.2: 96-bit IVs */
+#define KMS_GCM_IV_LEN 12        /* NIST SP 800-38D §8.2: 96-bit IVs */
 #define KMS_HANDLE_INDEX_BITS 13 /* index + 1 <= 4096 < 2^13 */
 
 enum { KMS_OP_NONE = 0, KMS_OP_ENCRYPT, KMS_OP_DECRYPT };
@@ -147,7 +147,8 @@ CK_RV kms_Logout(CK_SESSION_HANDLE h);
 CK_RV kms_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n);
 CK_RV kms_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR out, CK_ULONG max, CK_ULONG_PTR n);
 CK_RV kms_FindObjectsFinal(CK_SESSION_HANDLE h);
-CK_RV kms_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n);
+CK_RV kms_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR tmpl,
+                            CK_ULONG n);
 CK_RV kms_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n,
                       CK_OBJECT_HANDLE_PTR out);
 CK_RV kms_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o);

@@ -70,7 +70,8 @@ static void ex_end(exchange *x, kms_status st)
     int keep = st == KMS_OK || (st == KMS_E_RESULT && !x->message_level);
     if (st == KMS_E_PROTOCOL && x->conn != NULL)
         kms_diag_add("KMS %s: %s: answer refused (malformed or unexpected; ENVELOPE_KMS_DEBUG=1 "
-                     "shows why)", kms_conn_endpoint(x->conn), op_name(x->q.op));
+                     "shows why)",
+                     kms_conn_endpoint(x->conn), op_name(x->q.op));
     if (x->conn != NULL && !keep)
         kms_debug("endpoint %s: connection dropped after: %s", kms_conn_endpoint(x->conn),
                   x->message_level ? "message-level error" : kms_status_name(st));
@@ -107,7 +108,8 @@ static kms_status ex_run(kms_slot *s, exchange *x, int idempotent, kmip_result *
                      res->message_level ? " the message" : "", (unsigned)res->reason, res->message);
     else if (st == KMS_E_PROTOCOL && x->conn != NULL)
         kms_diag_add("KMS %s: %s: answer refused (malformed or unexpected; ENVELOPE_KMS_DEBUG=1 "
-                     "shows why)", ep, op_name(x->q.op));
+                     "shows why)",
+                     ep, op_name(x->q.op));
     else if (st == KMS_E_IDENTITY && x->conn == NULL && !kms_slot_has_tls(s))
         kms_diag_add("KMS %s: the client key is not loaded (C_Login with its passphrase)",
                      s->cfg.label);
@@ -116,7 +118,8 @@ static kms_status ex_run(kms_slot *s, exchange *x, int idempotent, kmip_result *
                   s->cfg.label, op_name(x->q.op), res->message_level ? " the message" : "",
                   (unsigned)res->status, (unsigned)res->reason, res->message, ms);
     else
-        kms_debug("slot %s: %s: %s (%ld ms)", s->cfg.label, op_name(x->q.op), kms_status_name(st), ms);
+        kms_debug("slot %s: %s: %s (%ld ms)", s->cfg.label, op_name(x->q.op), kms_status_name(st),
+                  ms);
     return st;
 }
 
@@ -233,7 +236,8 @@ kms_status kms_op_decrypt(kms_slot *s, const char *uid, const uint8_t *iv, size_
 {
     exchange x;
     ttlv_r p;
-    kms_status st = ex_begin(&x, KMIP_OP_DECRYPT, strlen(uid) + ivlen + aadlen + inlen + KMIP_GCM_TAG_LEN);
+    kms_status st = ex_begin(&x, KMIP_OP_DECRYPT,
+                             strlen(uid) + ivlen + aadlen + inlen + KMIP_GCM_TAG_LEN);
     if (st == KMS_OK) {
         kmip_build_decrypt(&x.w, &x.q, uid, iv, ivlen, aad, aadlen, in, inlen, tag);
         st = ex_run(s, &x, 1, res, &p);

@@ -17,26 +17,28 @@
 /* One page of a Locate: up to max (<= KMIP_MAX_LOCATE) identifiers after
  * skipping `offset`. More than max answered is KMS_E_PROTOCOL. */
 kms_status kms_op_locate(kms_slot *s, const char *name, uint32_t offset,
-                         char uids[][KMIP_MAX_UID + 1], size_t max, size_t *n,
-                         kmip_result *res) __attribute__((warn_unused_result));
-kms_status kms_op_get_attributes(kms_slot *s, const char *uid, kmip_key_attrs *a,
-                                 kmip_result *res) __attribute__((warn_unused_result));
+                         char uids[][KMIP_MAX_UID + 1], size_t max, size_t *n, kmip_result *res)
+    __attribute__((warn_unused_result));
+kms_status kms_op_get_attributes(kms_slot *s, const char *uid, kmip_key_attrs *a, kmip_result *res)
+    __attribute__((warn_unused_result));
 /* Create AES-256 (Encrypt|Decrypt, Name) then Activate (PyKMIP creates keys
  * Pre-Active, §3.22). If Activate fails the new key is destroyed again. */
 kms_status kms_op_create_key(kms_slot *s, const char *name, char uid[KMIP_MAX_UID + 1],
                              kmip_result *res) __attribute__((warn_unused_result));
 /* Revoke (cessation of operation) then Destroy: §4.21 allows Destroy only
  * of a key that is not Active. */
-kms_status kms_op_destroy_key(kms_slot *s, const char *uid, kmip_result *res) __attribute__((warn_unused_result));
+kms_status kms_op_destroy_key(kms_slot *s, const char *uid, kmip_result *res)
+    __attribute__((warn_unused_result));
 /* out: inlen bytes of ciphertext; tag: 16 bytes; iv_out/ivlen_out: the IV
  * the server reports (ivlen_out 0 if it reported none). */
 kms_status kms_op_encrypt(kms_slot *s, const char *uid, const uint8_t *iv, size_t ivlen,
                           const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t inlen,
                           uint8_t *out, uint8_t tag[KMIP_GCM_TAG_LEN], uint8_t *iv_out,
-                          size_t iv_cap, size_t *ivlen_out, kmip_result *res) __attribute__((warn_unused_result));
+                          size_t iv_cap, size_t *ivlen_out, kmip_result *res)
+    __attribute__((warn_unused_result));
 kms_status kms_op_decrypt(kms_slot *s, const char *uid, const uint8_t *iv, size_t ivlen,
                           const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t inlen,
-                          const uint8_t tag[KMIP_GCM_TAG_LEN], uint8_t *out,
-                          kmip_result *res) __attribute__((warn_unused_result));
+                          const uint8_t tag[KMIP_GCM_TAG_LEN], uint8_t *out, kmip_result *res)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -100,7 +100,8 @@ static size_t order(kms_slot *s, size_t *idx)
         if (s->health[i].retry_at > now)
             idx[k++] = i;
     for (size_t i = healthy; i < n; i++) /* insertion sort, n <= 8 */
-        for (size_t j = i; j > healthy && s->health[idx[j]].retry_at < s->health[idx[j - 1]].retry_at; j--) {
+        for (size_t j = i;
+             j > healthy && s->health[idx[j]].retry_at < s->health[idx[j - 1]].retry_at; j--) {
             size_t t = idx[j];
             idx[j] = idx[j - 1];
             idx[j - 1] = t;

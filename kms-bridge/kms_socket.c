@@ -67,7 +67,8 @@ kms_status kms_wait_fd(int fd, short events, int64_t deadline)
 /* See kms_socket.h. */
 kms_status kms_tcp_connect(const kms_endpoint_cfg *ep, int64_t deadline, int *out)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICSERV};
     struct addrinfo *res = NULL, *ai;
     if (getaddrinfo(ep->host, ep->port, &hints, &res) != 0) {
@@ -86,7 +87,8 @@ kms_status kms_tcp_connect(const kms_endpoint_cfg *ep, int64_t deadline, int *ou
             st = kms_wait_fd(fd, POLLOUT, deadline);
             int soerr = 0;
             socklen_t sl = sizeof(soerr);
-            if (st == KMS_OK && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
+            if (st == KMS_OK && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 &&
+                soerr == 0)
                 r = 0;
             else if (st == KMS_OK)
                 errno = soerr;

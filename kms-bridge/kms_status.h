@@ -8,7 +8,7 @@
 
 typedef enum {
     KMS_OK = 0,
-    KMS_E_INTERNAL,    /* our bug or resource exhaustion */
+    KMS_E_INTERNAL, /* our bug or resource exhaustion */
     KMS_E_NOMEM,
     KMS_E_UNREACHABLE, /* no endpoint could be connected to (TCP or TLS) */
     KMS_E_IO,          /* connected, then the stream failed mid-call (EOF, reset) */

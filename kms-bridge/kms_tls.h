@@ -53,7 +53,8 @@ kms_status kms_conn_open(kms_tls *t, const kms_endpoint_cfg *ep, const char *ver
  * length <= KMIP_MAX_RESPONSE). *resp is envelope_secmem memory (it may hold
  * plaintext key material); the caller frees it with envelope_secmem_free. */
 kms_status kms_conn_roundtrip(kms_conn *c, const uint8_t *req, size_t reqlen, uint8_t **resp,
-                              size_t *resplen, int64_t deadline) __attribute__((warn_unused_result));
+                              size_t *resplen, int64_t deadline)
+    __attribute__((warn_unused_result));
 /* 0 if the peer closed or sent unsolicited bytes while idle (drop it). */
 int kms_conn_idle_ok(kms_conn *c);
 /* Bytes of the response received so far in the last roundtrip (0: none). */

@@ -61,10 +61,8 @@ static int identity_refused(unsigned long e)
     case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
     case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
     case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
-    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
-        return 1;
-    default:
-        return 0;
+    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED: return 1;
+    default: return 0;
     }
 }
 
@@ -72,12 +70,9 @@ static int identity_refused(unsigned long e)
 static kms_status ssl_wait(kms_conn *c, int r, int64_t deadline)
 {
     switch (SSL_get_error(c->ssl, r)) {
-    case SSL_ERROR_WANT_READ:
-        return kms_wait_fd(c->fd, POLLIN, deadline);
-    case SSL_ERROR_WANT_WRITE:
-        return kms_wait_fd(c->fd, POLLOUT, deadline);
-    case SSL_ERROR_ZERO_RETURN:
-        return KMS_E_IO;
+    case SSL_ERROR_WANT_READ: return kms_wait_fd(c->fd, POLLIN, deadline);
+    case SSL_ERROR_WANT_WRITE: return kms_wait_fd(c->fd, POLLOUT, deadline);
+    case SSL_ERROR_ZERO_RETURN: return KMS_E_IO;
     case SSL_ERROR_SSL:
         /* TLS 1.3: the server's verdict on our certificate comes after
          * SSL_connect succeeded. Not an I/O failure: never resent. */
@@ -89,8 +84,7 @@ static kms_status ssl_wait(kms_conn *c, int r, int64_t deadline)
             return KMS_E_IDENTITY;
         }
         return KMS_E_IO;
-    default:
-        return KMS_E_IO;
+    default: return KMS_E_IO;
     }
 }
 
@@ -149,17 +143,18 @@ kms_status kms_conn_open(kms_tls *t, const kms_endpoint_cfg *ep, const char *ver
         }
         long vr = SSL_get_verify_result(c->ssl);
         if (vr != X509_V_OK) {
-            kms_debug("endpoint %s: server certificate refused: %s (expected name %s)",
-                      c->endpoint, X509_verify_cert_error_string(vr), verify_name);
+            kms_debug("endpoint %s: server certificate refused: %s (expected name %s)", c->endpoint,
+                      X509_verify_cert_error_string(vr), verify_name);
             kms_diag_add("KMS %s: TLS handshake failed: server certificate refused: %s "
-                         "(expected name %s)", c->endpoint, X509_verify_cert_error_string(vr),
-                         verify_name);
+                         "(expected name %s)",
+                         c->endpoint, X509_verify_cert_error_string(vr), verify_name);
             st = KMS_E_UNREACHABLE;
         } else if (identity_refused(ERR_peek_last_error())) {
             kms_debug_openssl("TLS handshake");
             kms_debug("endpoint %s: the server refused our client certificate", c->endpoint);
             kms_diag_add("KMS %s: TLS handshake failed: the server refused our client "
-                         "certificate (%s)", c->endpoint, tls_reason());
+                         "certificate (%s)",
+                         c->endpoint, tls_reason());
             st = KMS_E_IDENTITY;
         } else {
             kms_debug_openssl("TLS handshake");
@@ -302,7 +297,8 @@ done:
         kms_debug_openssl("TLS I/O");
     if (st == KMS_E_IO || st == KMS_E_TIMEOUT)
         kms_diag_add("KMS %s: %s", c->endpoint,
-                     st == KMS_E_TIMEOUT ? "no answer within timeout-ms" : "connection lost mid-call");
+                     st == KMS_E_TIMEOUT ? "no answer within timeout-ms"
+                                         : "connection lost mid-call");
     else if (st == KMS_E_PROTOCOL || st == KMS_E_TOO_LARGE)
         kms_diag_add("KMS %s: answer refused: %s", c->endpoint,
                      st == KMS_E_TOO_LARGE ? "response larger than the limit"

@@ -27,13 +27,21 @@ static CK_RV get_attr(const kms_object *o, CK_ATTRIBUTE *at)
     const void *v = NULL;
     CK_ULONG n = 0;
     switch (at->type) {
-    case CKA_CLASS: v = &cls; n = sizeof(cls); break;
-    case CKA_KEY_TYPE: v = &kt; n = sizeof(kt); break;
+    case CKA_CLASS:
+        v = &cls;
+        n = sizeof(cls);
+        break;
+    case CKA_KEY_TYPE:
+        v = &kt;
+        n = sizeof(kt);
+        break;
     case CKA_TOKEN:
     case CKA_SENSITIVE:
     case CKA_ENCRYPT:
     case CKA_DECRYPT:
-        v = &ck_true; n = sizeof(ck_true); break;
+        v = &ck_true;
+        n = sizeof(ck_true);
+        break;
     /* The KMS may have let its owner Get the key before (PyKMIP: the Get
      * right is the Encrypt right), so we cannot claim "always sensitive" or
      * "never extractable"; and we did not necessarily generate it. */
@@ -51,20 +59,35 @@ static CK_RV get_attr(const kms_object *o, CK_ATTRIBUTE *at)
     case CKA_DERIVE:
     case CKA_TRUSTED:
     case CKA_WRAP_WITH_TRUSTED:
-        v = &ck_false; n = sizeof(ck_false); break;
+        v = &ck_false;
+        n = sizeof(ck_false);
+        break;
     case CKA_DESTROYABLE:
-        v = &ck_true; n = sizeof(ck_true); break;
-    case CKA_LABEL: v = o->label; n = strlen(o->label); break;
-    case CKA_ID: v = o->uid; n = strlen(o->uid); break;
-    case CKA_VALUE_LEN: v = &o->value_len; n = sizeof(o->value_len); break;
-    case CKA_KEY_GEN_MECHANISM: v = &gen; n = sizeof(gen); break;
-    case CKA_ALLOWED_MECHANISMS: v = allowed; n = sizeof(allowed); break;
-    case CKA_VALUE:
-        at->ulValueLen = CK_UNAVAILABLE_INFORMATION;
-        return CKR_ATTRIBUTE_SENSITIVE;
-    default:
-        at->ulValueLen = CK_UNAVAILABLE_INFORMATION;
-        return CKR_ATTRIBUTE_TYPE_INVALID;
+        v = &ck_true;
+        n = sizeof(ck_true);
+        break;
+    case CKA_LABEL:
+        v = o->label;
+        n = strlen(o->label);
+        break;
+    case CKA_ID:
+        v = o->uid;
+        n = strlen(o->uid);
+        break;
+    case CKA_VALUE_LEN:
+        v = &o->value_len;
+        n = sizeof(o->value_len);
+        break;
+    case CKA_KEY_GEN_MECHANISM:
+        v = &gen;
+        n = sizeof(gen);
+        break;
+    case CKA_ALLOWED_MECHANISMS:
+        v = allowed;
+        n = sizeof(allowed);
+        break;
+    case CKA_VALUE: at->ulValueLen = CK_UNAVAILABLE_INFORMATION; return CKR_ATTRIBUTE_SENSITIVE;
+    default: at->ulValueLen = CK_UNAVAILABLE_INFORMATION; return CKR_ATTRIBUTE_TYPE_INVALID;
     }
     if (at->pValue == NULL) {
         at->ulValueLen = n;
@@ -80,7 +103,8 @@ static CK_RV get_attr(const kms_object *o, CK_ATTRIBUTE *at)
     return CKR_OK;
 }
 
-CK_RV kms_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
+CK_RV kms_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIBUTE_PTR tmpl,
+                            CK_ULONG n)
 {
     if (tmpl == NULL && n > 0)
         return CKR_ARGUMENTS_BAD;

@@ -49,8 +49,8 @@ CK_RV kms_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n
              * answered without a round trip. */
             by_id = 1;
             impossible |= tmpl[i].pValue == NULL ||
-                           !kms_uid_ok(tmpl[i].pValue, tmpl[i].ulValueLen, KMIP_MAX_UID) ||
-                           !kms_attr_string(&tmpl[i], id, sizeof(id));
+                          !kms_uid_ok(tmpl[i].pValue, tmpl[i].ulValueLen, KMIP_MAX_UID) ||
+                          !kms_attr_string(&tmpl[i], id, sizeof(id));
         } else if (tmpl[i].type == CKA_CLASS) {
             CK_OBJECT_CLASS c;
             impossible |= tmpl[i].ulValueLen != sizeof(c) || tmpl[i].pValue == NULL ||
@@ -73,8 +73,8 @@ CK_RV kms_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n
     size_t nc = 0;
     CK_OBJECT_HANDLE *found = NULL;
     /* impossible: e.g. CKA_CLASS = CKO_PRIVATE_KEY: nothing here matches. */
-    if (!impossible &&
-        (rv = kms_lookup(&g_kms.slots[slot], by_label ? label : NULL, by_id ? id : NULL, &c, &nc)) != CKR_OK)
+    if (!impossible && (rv = kms_lookup(&g_kms.slots[slot], by_label ? label : NULL,
+                                        by_id ? id : NULL, &c, &nc)) != CKR_OK)
         goto out;
     if (nc > 0 && (found = calloc(nc, sizeof(*found))) == NULL) {
         rv = CKR_HOST_MEMORY;

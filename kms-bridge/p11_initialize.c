@@ -77,8 +77,8 @@ CK_RV kms_Initialize(CK_VOID_PTR args)
         CK_C_INITIALIZE_ARGS *a = args;
         /* §5.4: the four mutex functions are supplied all together or not
          * at all; some but not all is CKR_ARGUMENTS_BAD. */
-        int given = (a->CreateMutex != NULL) + (a->DestroyMutex != NULL) +
-                    (a->LockMutex != NULL) + (a->UnlockMutex != NULL);
+        int given = (a->CreateMutex != NULL) + (a->DestroyMutex != NULL) + (a->LockMutex != NULL) +
+                    (a->UnlockMutex != NULL);
         if (given != 0 && given != 4)
             return CKR_ARGUMENTS_BAD;
         /* Application-supplied mutexes without CKF_OS_LOCKING_OK would have

@@ -17,8 +17,7 @@ __attribute__((visibility("default"))) CK_RV C_GetInterfaceList(kms_ck_interface
                                                                 CK_ULONG_PTR count);
 __attribute__((visibility("default"))) CK_RV C_GetInterface(CK_UTF8CHAR_PTR name,
                                                             CK_VERSION_PTR version,
-                                                            kms_ck_interface **out,
-                                                            CK_FLAGS flags);
+                                                            kms_ck_interface **out, CK_FLAGS flags);
 
 static CK_RV last_error(CK_UTF8CHAR_PTR buf, CK_ULONG_PTR len)
 {

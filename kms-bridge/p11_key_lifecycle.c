@@ -88,8 +88,7 @@ static CK_RV gen_template(const CK_ATTRIBUTE *t, CK_ULONG n, char *label, size_t
             if (!is_bool)
                 return CKR_ATTRIBUTE_VALUE_INVALID;
             break;
-        default:
-            return CKR_ATTRIBUTE_TYPE_INVALID;
+        default: return CKR_ATTRIBUTE_TYPE_INVALID;
         }
     }
     return have_label ? CKR_OK : CKR_TEMPLATE_INCOMPLETE; /* the KMIP Name */

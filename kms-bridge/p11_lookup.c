@@ -73,8 +73,9 @@ static int locate_pass(kms_slot *ks, const char *label, uid_buf *uids, size_t *n
             if (*nu == KMS_LOOKUP_MAX) {
                 kms_debug("slot %s: Locate: more than %d keys", ks->cfg.label, KMS_LOOKUP_MAX);
                 kms_diag_add("KMS slot %s: more than %d keys match%s%s: listing refused (this "
-                             "module's limit), narrow the search (object=...)", ks->cfg.label,
-                             KMS_LOOKUP_MAX, label ? " the label " : "", label ? label : "");
+                             "module's limit), narrow the search (object=...)",
+                             ks->cfg.label, KMS_LOOKUP_MAX, label ? " the label " : "",
+                             label ? label : "");
                 *rv = CKR_FUNCTION_FAILED;
                 return -1;
             }
@@ -94,7 +95,8 @@ static CK_RV locate_all(kms_slot *ks, const char *label, uid_buf *uids, size_t *
             return r > 0 ? CKR_OK : rv;
     }
     kms_diag_add("KMS slot %s: the key list kept changing while it was read (%d attempts): "
-                 "listing refused", ks->cfg.label, LOOKUP_RESTARTS + 1);
+                 "listing refused",
+                 ks->cfg.label, LOOKUP_RESTARTS + 1);
     return CKR_FUNCTION_FAILED;
 }
 

@@ -20,7 +20,6 @@ typedef struct {
 /* The usable keys named label (NULL: all), or the one whose Unique
  * Identifier is id (non-NULL). *out is malloc'd (free it; NULL when none).
  * Network I/O: call without g_kms.lock. */
-CK_RV kms_lookup(kms_slot *ks, const char *label, const char *id, kms_candidate **out,
-                 size_t *n);
+CK_RV kms_lookup(kms_slot *ks, const char *label, const char *id, kms_candidate **out, size_t *n);
 
 #endif

@@ -55,7 +55,6 @@ CK_RV kms_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE type, CK_MECHANISM
         info->ulMaxKeySize = 32;
         info->flags = CKF_HW | CKF_ENCRYPT | CKF_DECRYPT;
         return CKR_OK;
-    default:
-        return CKR_MECHANISM_INVALID;
+    default: return CKR_MECHANISM_INVALID;
     }
 }

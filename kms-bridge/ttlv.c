@@ -139,20 +139,15 @@ static int length_ok(uint8_t type, uint32_t len)
     switch (type) {
     case TTLV_INT:
     case TTLV_ENUM:
-    case TTLV_INTERVAL:
-        return len == 4;
+    case TTLV_INTERVAL: return len == 4;
     case TTLV_LONG:
     case TTLV_DATETIME:
-    case TTLV_BOOL:
-        return len == 8;
+    case TTLV_BOOL: return len == 8;
     case TTLV_BIGINT:
-    case TTLV_STRUCT: /* items inside are padded, so the sum is too */
-        return len % 8 == 0;
+    case TTLV_STRUCT: /* items inside are padded, so the sum is too */ return len % 8 == 0;
     case TTLV_TEXT:
-    case TTLV_BYTES:
-        return 1;
-    default:
-        return 0; /* unknown type: refuse rather than guess its size */
+    case TTLV_BYTES: return 1;
+    default: return 0; /* unknown type: refuse rather than guess its size */
     }
 }
 

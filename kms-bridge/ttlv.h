@@ -79,7 +79,7 @@ typedef struct {
 
 typedef enum {
     TTLV_OK = 0,
-    TTLV_END = 1,       /* no more items at this level */
+    TTLV_END = 1, /* no more items at this level */
     TTLV_EMALFORMED = -1,
     TTLV_ETOODEEP = -2,
     TTLV_ETYPE = -3,    /* item present but of another type or length */
@@ -95,11 +95,16 @@ ttlv_rc ttlv_enter(const ttlv_item *it, ttlv_r *inner) __attribute__((warn_unuse
  * without moving it). TTLV_EMISSING if none. */
 ttlv_rc ttlv_find(const ttlv_r *r, uint32_t tag, ttlv_item *it) __attribute__((warn_unused_result));
 /* Typed finders: absent -> TTLV_EMISSING, wrong type/length -> TTLV_ETYPE. */
-ttlv_rc ttlv_find_struct(const ttlv_r *r, uint32_t tag, ttlv_r *inner) __attribute__((warn_unused_result));
-ttlv_rc ttlv_find_int(const ttlv_r *r, uint32_t tag, int32_t *v) __attribute__((warn_unused_result));
-ttlv_rc ttlv_find_enum(const ttlv_r *r, uint32_t tag, uint32_t *v) __attribute__((warn_unused_result));
-ttlv_rc ttlv_find_bytes(const ttlv_r *r, uint32_t tag, const uint8_t **b, size_t *n) __attribute__((warn_unused_result));
-ttlv_rc ttlv_find_text(const ttlv_r *r, uint32_t tag, const char **s, size_t *n) __attribute__((warn_unused_result));
+ttlv_rc ttlv_find_struct(const ttlv_r *r, uint32_t tag, ttlv_r *inner)
+    __attribute__((warn_unused_result));
+ttlv_rc ttlv_find_int(const ttlv_r *r, uint32_t tag, int32_t *v)
+    __attribute__((warn_unused_result));
+ttlv_rc ttlv_find_enum(const ttlv_r *r, uint32_t tag, uint32_t *v)
+    __attribute__((warn_unused_result));
+ttlv_rc ttlv_find_bytes(const ttlv_r *r, uint32_t tag, const uint8_t **b, size_t *n)
+    __attribute__((warn_unused_result));
+ttlv_rc ttlv_find_text(const ttlv_r *r, uint32_t tag, const char **s, size_t *n)
+    __attribute__((warn_unused_result));
 /* Walks a whole message: every item well formed, depth limited. */
 ttlv_rc ttlv_validate(const uint8_t *p, size_t len) __attribute__((warn_unused_result));
 

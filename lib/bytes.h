@@ -111,13 +111,13 @@ static inline void env_wr_u8(env_wr *w, uint8_t v)
 
 static inline void env_wr_u16(env_wr *w, uint16_t v)
 {
-    uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+    uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
     env_wr_bytes(w, b, 2);
 }
 
 static inline void env_wr_u32(env_wr *w, uint32_t v)
 {
-    uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+    uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
     env_wr_bytes(w, b, 4);
 }
 

@@ -81,8 +81,10 @@ void envelope_context_free(envelope_context *c)
 static envelope_status add_pair(envelope_context *c, const uint8_t *k, size_t klen,
                                 const uint8_t *v, size_t vlen, int from_message, envelope_err *err)
 {
-    envelope_status limit = from_message ? ENVELOPE_ERR_CONTEXT_LIMIT : ENVELOPE_ERR_CONTEXT_INVALID;
-    envelope_status enc = from_message ? ENVELOPE_ERR_CONTEXT_ENCODING : ENVELOPE_ERR_CONTEXT_INVALID;
+    envelope_status limit = from_message ? ENVELOPE_ERR_CONTEXT_LIMIT
+                                         : ENVELOPE_ERR_CONTEXT_INVALID;
+    envelope_status enc = from_message ? ENVELOPE_ERR_CONTEXT_ENCODING
+                                       : ENVELOPE_ERR_CONTEXT_INVALID;
     if (c->n >= ENVELOPE_MAX_CONTEXT_PAIRS)
         return env_fail(err, limit, "encryption context has more than %d pairs",
                         ENVELOPE_MAX_CONTEXT_PAIRS);
@@ -123,7 +125,7 @@ static envelope_status add_pair(envelope_context *c, const uint8_t *k, size_t kl
         c->pairs = np;
         c->cap = ncap;
     }
-    env_pair p = { OPENSSL_malloc(klen + 1), OPENSSL_malloc(vlen + 1), klen, vlen };
+    env_pair p = {OPENSSL_malloc(klen + 1), OPENSSL_malloc(vlen + 1), klen, vlen};
     if (p.key == NULL || p.value == NULL) {
         OPENSSL_free(p.key);
         OPENSSL_free(p.value);
@@ -261,8 +263,8 @@ envelope_status env_context_dup(const envelope_context *c, envelope_context **ou
 
 /* Walks the (already validated) encoding without allocating: this runs
  * once per record on the opener's hot path. */
-envelope_status env_context_check(const envelope_context *expected, const uint8_t *enc,
-                                  size_t len, envelope_err *err)
+envelope_status env_context_check(const envelope_context *expected, const uint8_t *enc, size_t len,
+                                  envelope_err *err)
 {
     for (size_t i = 0; expected && i < expected->n; i++) {
         const env_pair *want = &expected->pairs[i];

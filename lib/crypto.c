@@ -19,7 +19,6 @@
 #include "internal.h"
 #include "secmem.h"
 
-
 envelope_status env_crypto_init(env_crypto *c, envelope_lib *lib, int which, envelope_err *err)
 {
     memset(c, 0, sizeof(*c));
@@ -62,7 +61,8 @@ static int hmac512(env_crypto *c, const uint8_t *key, size_t klen, const uint8_t
         s->block[i] ^= key[i];
     int ok = EVP_DigestInit_ex2(c->md, c->lib->sha512, NULL) == 1 &&
              EVP_DigestUpdate(c->md, s->block, sizeof(s->block)) == 1 &&
-             EVP_DigestUpdate(c->md, m1, l1) == 1 && (l2 == 0 || EVP_DigestUpdate(c->md, m2, l2) == 1) &&
+             EVP_DigestUpdate(c->md, m1, l1) == 1 &&
+             (l2 == 0 || EVP_DigestUpdate(c->md, m2, l2) == 1) &&
              EVP_DigestFinal_ex(c->md, s->inner, &l) == 1;
     for (size_t i = 0; i < sizeof(s->block); i++)
         s->block[i] ^= 0x36 ^ 0x5c;
@@ -79,14 +79,18 @@ static int hmac512(env_crypto *c, const uint8_t *key, size_t klen, const uint8_t
 envelope_status env_crypto_derive(env_crypto *c, const uint8_t *message_id, envelope_err *err)
 {
     env_secrets *s = c->s;
-    static const uint8_t info[19] = { 'E', 'N', 'V', 'E', 'L', 'O', 'P', 'E', '-', 'V', '1', '-',
-                                      'K', 'E', 'Y', 'S', 0x00, 0x01, 0x01 }; /* suite, counter */
-    if (!hmac512(c, message_id, ENVELOPE_MESSAGE_ID_BYTES, s->dek, ENVELOPE_DEK_BYTES, NULL, 0, s->prk) ||
+    static const uint8_t info[19] = {
+        'E', 'N', 'V', 'E', 'L', 'O', 'P',  'E',  '-', 'V',
+        '1', '-', 'K', 'E', 'Y', 'S', 0x00, 0x01, 0x01}; /* suite, counter */
+    if (!hmac512(c, message_id, ENVELOPE_MESSAGE_ID_BYTES, s->dek, ENVELOPE_DEK_BYTES, NULL, 0,
+                 s->prk) ||
         !hmac512(c, s->prk, sizeof(s->prk), info, sizeof(info), NULL, 0, s->okm))
         return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "key derivation failed");
     OPENSSL_cleanse(s->prk, sizeof(s->prk));
-    if (((c->which & ENV_KEY_ENC) && EVP_EncryptInit_ex2(c->enc, c->lib->gcm, s->okm, NULL, NULL) != 1) ||
-        ((c->which & ENV_KEY_DEC) && EVP_DecryptInit_ex2(c->dec, c->lib->gcm, s->okm, NULL, NULL) != 1))
+    if (((c->which & ENV_KEY_ENC) &&
+         EVP_EncryptInit_ex2(c->enc, c->lib->gcm, s->okm, NULL, NULL) != 1) ||
+        ((c->which & ENV_KEY_DEC) &&
+         EVP_DecryptInit_ex2(c->dec, c->lib->gcm, s->okm, NULL, NULL) != 1))
         return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "AES-256-GCM key setup failed");
     return ENVELOPE_OK;
 }
@@ -94,7 +98,7 @@ envelope_status env_crypto_derive(env_crypto *c, const uint8_t *message_id, enve
 envelope_status env_crypto_header_tag(env_crypto *c, const uint8_t *body, size_t len,
                                       uint8_t tag[ENV_TAG_LEN], envelope_err *err)
 {
-    static const uint8_t zero_nonce[12] = { 0 };
+    static const uint8_t zero_nonce[12] = {0};
     uint8_t dummy[16];
     int outl = 0;
     if (len > 0x7fffffff || EVP_EncryptInit_ex2(c->enc, NULL, NULL, zero_nonce, NULL) != 1 ||
@@ -114,11 +118,12 @@ envelope_status env_header_verify(env_crypto *c, const env_header *h, envelope_e
         return env_fail(err, ENVELOPE_ERR_AUTH, ENV_AUTH_FAILED);
     /* The header tag through the decrypt context: EVP_DecryptFinal_ex
      * compares it in constant time (CRYPTO_memcmp inside OpenSSL's GCM). */
-    static const uint8_t zero_nonce[12] = { 0 };
+    static const uint8_t zero_nonce[12] = {0};
     uint8_t dummy[16];
     int outl = 0;
     memcpy(tag, h->tag, ENV_TAG_LEN);
-    if (h->body_len > 0x7fffffff || EVP_DecryptInit_ex2(c->dec, NULL, NULL, zero_nonce, NULL) != 1 ||
+    if (h->body_len > 0x7fffffff ||
+        EVP_DecryptInit_ex2(c->dec, NULL, NULL, zero_nonce, NULL) != 1 ||
         EVP_DecryptUpdate(c->dec, NULL, &outl, h->body, (int)h->body_len) != 1 ||
         EVP_CIPHER_CTX_ctrl(c->dec, EVP_CTRL_AEAD_SET_TAG, ENV_TAG_LEN, tag) != 1)
         return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "header tag check failed");
@@ -181,8 +186,8 @@ envelope_status env_wrap_aad(envelope_lib *lib, uint16_t suite, const uint8_t *c
                              const uint8_t *key_id, size_t key_id_len, uint8_t out[32],
                              envelope_err *err)
 {
-    uint8_t pre[3] = { ENVELOPE_VERSION, (uint8_t)(suite >> 8), (uint8_t)suite };
-    uint8_t k = (uint8_t)kind, ul[2] = { (uint8_t)(uri_len >> 8), (uint8_t)uri_len };
+    uint8_t pre[3] = {ENVELOPE_VERSION, (uint8_t)(suite >> 8), (uint8_t)suite};
+    uint8_t k = (uint8_t)kind, ul[2] = {(uint8_t)(uri_len >> 8), (uint8_t)uri_len};
     uint8_t il = (uint8_t)key_id_len;
     unsigned int olen = 0;
     EVP_MD_CTX *md = EVP_MD_CTX_new();

@@ -121,7 +121,8 @@ static envelope_status open_frame(envelope_decryptor *d, const uint8_t *p, size_
 {
     int final = p[0] == ENV_FRAME_FINAL;
     size_t off = final ? 5 : 1, len = n - off - ENV_TAG_LEN;
-    ENV_GUARD(env_frame_open(&d->c, d->id, d->no, final, p + off, len, p + off + len, d->pbuf, err));
+    ENV_GUARD(
+        env_frame_open(&d->c, d->id, d->no, final, p + off, len, p + off + len, d->pbuf, err));
     d->no++;
     if (final)
         d->state = DEC_DONE;
@@ -223,9 +224,11 @@ envelope_status envelope_decryptor_final(envelope_decryptor *d, envelope_err *er
     if (d->state == DEC_CLOSED)
         return env_fail(err, ENVELOPE_ERR_STATE, "the decryptor is already finished");
     if (d->state != DEC_DONE)
-        return fail(d, env_fail(err, ENVELOPE_ERR_TRUNCATED,
-                                d->state == DEC_HEADER ? "input ends inside the message header"
-                                                       : "message ends before its final frame (truncated)"),
+        return fail(d,
+                    env_fail(err, ENVELOPE_ERR_TRUNCATED,
+                             d->state == DEC_HEADER
+                                 ? "input ends inside the message header"
+                                 : "message ends before its final frame (truncated)"),
                     err);
     d->state = DEC_CLOSED;
     return ENVELOPE_OK;

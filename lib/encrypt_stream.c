@@ -99,8 +99,8 @@ static envelope_status frame(envelope_encryptor *e, const uint8_t *pt, size_t le
         env_put_u32(e->obuf + 1, (uint32_t)len);
         off = 5;
     }
-    ENV_GUARD(env_frame_seal(&e->c, e->id, e->no, final, pt, len, e->obuf + off, e->obuf + off + len,
-                             err));
+    ENV_GUARD(env_frame_seal(&e->c, e->id, e->no, final, pt, len, e->obuf + off,
+                             e->obuf + off + len, err));
     e->no++;
     return emit(e, e->obuf, off + len + ENV_TAG_LEN, err);
 }

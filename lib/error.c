@@ -30,6 +30,8 @@ envelope_category envelope_status_category(envelope_status s)
 const char *envelope_status_name(envelope_status s)
 {
     switch (s) {
+        /* a name table reads best as a table */
+        /* clang-format off */
 #define N(x) case x: return #x
     N(ENVELOPE_OK);
     N(ENVELOPE_ERR_ARGUMENT);
@@ -67,6 +69,7 @@ const char *envelope_status_name(envelope_status s)
     N(ENVELOPE_ERR_NOMEM);
     N(ENVELOPE_ERR_CRYPTO);
 #undef N
+        /* clang-format on */
     }
     return "ENVELOPE_ERR_UNKNOWN";
 }
@@ -159,9 +162,7 @@ envelope_status env_ossl_status(envelope_status dflt)
         last_provider_reason = ERR_GET_REASON(e);
         switch (ERR_GET_REASON(e)) {
         case ENVELOPE_PROV_R_BACKEND_UNAVAILABLE:
-        case ENVELOPE_PROV_R_TOKEN_NOT_PRESENT:
-            s = ENVELOPE_ERR_BACKEND;
-            break;
+        case ENVELOPE_PROV_R_TOKEN_NOT_PRESENT: s = ENVELOPE_ERR_BACKEND; break;
         case ENVELOPE_PROV_R_POLICY_REFUSED:
         case ENVELOPE_PROV_R_KEY_NOT_SAFE:
         case ENVELOPE_PROV_R_ACCESS_DENIED:
@@ -171,14 +172,11 @@ envelope_status env_ossl_status(envelope_status dflt)
         case ENVELOPE_PROV_R_PCR_POLICY_NOT_SATISFIED: /* refused, not a bad message */
             s = ENVELOPE_ERR_POLICY;
             break;
-        case ENVELOPE_PROV_R_AUTHENTICATION_FAILED:
-            s = ENVELOPE_ERR_AUTH;
-            break;
+        case ENVELOPE_PROV_R_AUTHENTICATION_FAILED: s = ENVELOPE_ERR_AUTH; break;
         case ENVELOPE_PROV_R_REFERENCE_NOT_ALLOWED: /* a message named what it may not */
             s = ENVELOPE_ERR_KEK_REF_REFUSED;
             break;
-        default:
-            break;
+        default: break;
         }
     }
     return s;

@@ -11,11 +11,11 @@
 #include "bytes.h"
 #include "internal.h"
 
-#define SHORT(r)                                                                               \
-    do {                                                                                       \
-        if (need != NULL)                                                                      \
-            *need = (r)->need;                                                                 \
-        return env_fail(err, ENVELOPE_ERR_TRUNCATED, "input ends inside the message header");  \
+#define SHORT(r)                                                                                   \
+    do {                                                                                           \
+        if (need != NULL)                                                                          \
+            *need = (r)->need;                                                                     \
+        return env_fail(err, ENVELOPE_ERR_TRUNCATED, "input ends inside the message header");      \
     } while (0)
 
 static envelope_status parse_context(env_rd *r, env_header *h, size_t *need, envelope_err *err)
@@ -47,13 +47,14 @@ static envelope_status parse_context(env_rd *r, env_header *h, size_t *need, env
                             ENVELOPE_MAX_CONTEXT_VALUE);
         total += 4u + kl + vl;
         if (total > ENVELOPE_MAX_CONTEXT_BYTES)
-            return env_fail(err, ENVELOPE_ERR_CONTEXT_LIMIT,
-                            "message context is over %d bytes", ENVELOPE_MAX_CONTEXT_BYTES);
+            return env_fail(err, ENVELOPE_ERR_CONTEXT_LIMIT, "message context is over %d bytes",
+                            ENVELOPE_MAX_CONTEXT_BYTES);
         if ((v = env_rd_bytes(r, vl)) == NULL)
             SHORT(r);
         if (!env_utf8_valid(k, kl) || memchr(k, '=', kl) != NULL || !env_utf8_valid(v, vl))
-            return env_fail(err, ENVELOPE_ERR_CONTEXT_ENCODING,
-                            "message context pair %u is not valid UTF-8 (or has NUL or '=' in the key)", i);
+            return env_fail(
+                err, ENVELOPE_ERR_CONTEXT_ENCODING,
+                "message context pair %u is not valid UTF-8 (or has NUL or '=' in the key)", i);
         if (prev != NULL) {
             size_t m = prevlen < kl ? prevlen : kl;
             int c = m ? memcmp(prev, k, m) : 0;
@@ -76,16 +77,18 @@ static envelope_status parse_edk(env_rd *r, env_edk *e, size_t i, size_t *need, 
     if (!env_rd_u8(r, &kind) || !env_rd_u8(r, &reserved))
         SHORT(r);
     if (kind != ENVELOPE_WRAP_RSA_OAEP_SHA256 && kind != ENVELOPE_WRAP_PROVIDER_AEAD)
-        return env_fail(err, ENVELOPE_ERR_WRAP_KIND,
-                        "EDK %zu has unknown wrap kind %u (known: 1 rsa-oaep-sha256, 2 provider-aead)",
-                        i + 1, kind);
+        return env_fail(
+            err, ENVELOPE_ERR_WRAP_KIND,
+            "EDK %zu has unknown wrap kind %u (known: 1 rsa-oaep-sha256, 2 provider-aead)", i + 1,
+            kind);
     if (reserved != 0)
         return env_fail(err, ENVELOPE_ERR_RESERVED, "EDK %zu has its reserved byte set", i + 1);
     if (!env_rd_u16(r, &ulen))
         SHORT(r);
     if (ulen == 0 || ulen > ENVELOPE_MAX_KEK_URI)
-        return env_fail(err, ENVELOPE_ERR_EDK_FIELD, "EDK %zu KEK reference length %u (allowed 1..%d)",
-                        i + 1, ulen, ENVELOPE_MAX_KEK_URI);
+        return env_fail(err, ENVELOPE_ERR_EDK_FIELD,
+                        "EDK %zu KEK reference length %u (allowed 1..%d)", i + 1, ulen,
+                        ENVELOPE_MAX_KEK_URI);
     if ((e->uri = env_rd_bytes(r, ulen)) == NULL || !env_rd_u8(r, &idlen))
         SHORT(r);
     /* Printable ASCII only (FORMAT.md §4.2): a reference is shown to people
@@ -101,8 +104,9 @@ static envelope_status parse_edk(env_rd *r, env_edk *e, size_t i, size_t *need, 
     if ((e->key_id = env_rd_bytes(r, idlen)) == NULL || !env_rd_u16(r, &wlen))
         SHORT(r);
     if (wlen == 0 || wlen > ENVELOPE_MAX_WRAPPED)
-        return env_fail(err, ENVELOPE_ERR_EDK_FIELD, "EDK %zu wrapped key length %u (allowed 1..%d)",
-                        i + 1, wlen, ENVELOPE_MAX_WRAPPED);
+        return env_fail(err, ENVELOPE_ERR_EDK_FIELD,
+                        "EDK %zu wrapped key length %u (allowed 1..%d)", i + 1, wlen,
+                        ENVELOPE_MAX_WRAPPED);
     if ((e->wrapped = env_rd_bytes(r, wlen)) == NULL)
         SHORT(r);
     e->kind = kind;
@@ -144,9 +148,8 @@ envelope_status env_header_parse(const uint8_t *buf, size_t len, env_header *h, 
         !env_rd_u32(&r, &h->frame_size))
         SHORT(&r);
     if (h->frame_size < ENVELOPE_FRAME_SIZE_MIN || h->frame_size > ENVELOPE_FRAME_SIZE_MAX)
-        return env_fail(err, ENVELOPE_ERR_HDR_FRAME_SIZE,
-                        "frame size %u is outside %u..%u", h->frame_size,
-                        ENVELOPE_FRAME_SIZE_MIN, ENVELOPE_FRAME_SIZE_MAX);
+        return env_fail(err, ENVELOPE_ERR_HDR_FRAME_SIZE, "frame size %u is outside %u..%u",
+                        h->frame_size, ENVELOPE_FRAME_SIZE_MIN, ENVELOPE_FRAME_SIZE_MAX);
     ENV_GUARD(parse_context(&r, h, need, err));
     if (!env_rd_u16(&r, &ext_len))
         SHORT(&r);
@@ -184,8 +187,7 @@ envelope_status env_hdracc_init(env_hdracc *a, envelope_err *err)
 
 /* Takes only as many bytes as the parser asked for, so nothing past the
  * header is ever copied into the header buffer. */
-envelope_status env_hdracc_feed(env_hdracc *a, const uint8_t **in, size_t *inlen,
-                                envelope_err *err)
+envelope_status env_hdracc_feed(env_hdracc *a, const uint8_t **in, size_t *inlen, envelope_err *err)
 {
     for (;;) {
         if (a->len < a->need) {

@@ -90,7 +90,8 @@ static envelope_status walk(envelope_inspector *in, const uint8_t *p, size_t n, 
             uint32_t len = ((uint32_t)in->lenbuf[1] << 24) | ((uint32_t)in->lenbuf[2] << 16) |
                            ((uint32_t)in->lenbuf[3] << 8) | in->lenbuf[4];
             if (len > in->fs || (len == 0 && in->frames != 0))
-                return env_fail(err, ENVELOPE_ERR_FRAME_LENGTH, "final frame length %u not allowed", len);
+                return env_fail(err, ENVELOPE_ERR_FRAME_LENGTH, "final frame length %u not allowed",
+                                len);
             in->skip = (uint64_t)len + ENV_TAG_LEN;
             in->plaintext += len;
         }
@@ -141,7 +142,8 @@ envelope_status envelope_inspector_final(envelope_inspector *in, envelope_err *e
     if (!in->have_header)
         return env_fail(err, ENVELOPE_ERR_TRUNCATED, "input ends inside the message header");
     if (!in->done)
-        return env_fail(err, ENVELOPE_ERR_TRUNCATED, "message ends before its final frame (truncated)");
+        return env_fail(err, ENVELOPE_ERR_TRUNCATED,
+                        "message ends before its final frame (truncated)");
     return ENVELOPE_OK;
 }
 

@@ -7,7 +7,7 @@
 
 /* The one message for every authentication failure (EDK unwrap, commitment,
  * header tag, frame tag): it must not say which check failed. */
-#define ENV_AUTH_FAILED \
+#define ENV_AUTH_FAILED                                                                            \
     "message failed authentication (tampered, truncated, or not made for these KEKs)"
 
 #include <stddef.h>
@@ -20,17 +20,18 @@
 
 /* ---- format constants (docs/FORMAT.md) ---- */
 #define ENV_MAGIC "ENVL"
-#define ENV_PREFIX_LEN 8       /* magic(4) version(1) suite(2) flags(1) */
+#define ENV_PREFIX_LEN 8 /* magic(4) version(1) suite(2) flags(1) */
 #define ENV_TAG_LEN 16
 #define ENV_COMMIT_LEN 32
 #define ENV_FRAME_REGULAR 0x00
 #define ENV_FRAME_FINAL 0x01
-#define ENV_FRAME_AAD_LEN 45   /* message id(32) frame no(8) type(1) length(4) */
+#define ENV_FRAME_AAD_LEN 45             /* message id(32) frame no(8) type(1) length(4) */
 #define ENV_HKDF_INFO "ENVELOPE-V1-KEYS" /* followed by the suite id (2 bytes) */
 #define ENV_WRAP_AAD_LABEL "ENVELOPE-V1-WRAP"
 /* Largest header: body with a full context, tag, 16 full EDKs. */
 #define ENV_MAX_BODY (ENV_PREFIX_LEN + 32 + 4 + 2 + ENVELOPE_MAX_CONTEXT_BYTES + 2 + ENV_COMMIT_LEN)
-#define ENV_MAX_EDK (1 + 1 + 2 + ENVELOPE_MAX_KEK_URI + 1 + ENVELOPE_MAX_KEY_ID + 2 + ENVELOPE_MAX_WRAPPED)
+#define ENV_MAX_EDK                                                                                \
+    (1 + 1 + 2 + ENVELOPE_MAX_KEK_URI + 1 + ENVELOPE_MAX_KEY_ID + 2 + ENVELOPE_MAX_WRAPPED)
 #define ENV_MAX_HEADER (ENV_MAX_BODY + ENV_TAG_LEN + 1 + ENVELOPE_MAX_EDKS * ENV_MAX_EDK)
 
 /* ---- errors ---- */
@@ -46,11 +47,11 @@ envelope_status env_ossl_status(envelope_status dflt);
 /* ENVELOPE_PROV_R_* of the envelope provider's last error that the latest
  * env_ossl_status (or env_fail_ossl) of this thread consumed; 0 if none. */
 int env_last_provider_reason(void);
-#define ENV_GUARD(x)                                                                           \
-    do {                                                                                       \
-        envelope_status g_s_ = (x);                                                            \
-        if (g_s_ != ENVELOPE_OK)                                                               \
-            return g_s_;                                                                       \
+#define ENV_GUARD(x)                                                                               \
+    do {                                                                                           \
+        envelope_status g_s_ = (x);                                                                \
+        if (g_s_ != ENVELOPE_OK)                                                                   \
+            return g_s_;                                                                           \
     } while (0)
 
 /* ---- library context ---- */
@@ -84,8 +85,8 @@ envelope_status env_context_decode(const uint8_t *enc, size_t len, envelope_cont
 envelope_status env_context_dup(const envelope_context *c, envelope_context **out,
                                 envelope_err *err);
 /* Every pair of `expected` present in the encoded context with its value. */
-envelope_status env_context_check(const envelope_context *expected, const uint8_t *enc,
-                                  size_t len, envelope_err *err);
+envelope_status env_context_check(const envelope_context *expected, const uint8_t *enc, size_t len,
+                                  envelope_err *err);
 
 /* ---- header ---- */
 typedef struct env_edk {
@@ -106,14 +107,14 @@ typedef struct env_header {
     const uint8_t *ctx_enc; /* u16 count + pairs */
     size_t ctx_enc_len;
     const uint8_t *commitment;
-    const uint8_t *body;     /* bytes the header tag covers */
+    const uint8_t *body; /* bytes the header tag covers */
     size_t body_len;
     const uint8_t *tag;
     const uint8_t *edk_list; /* count byte + entries */
     size_t edk_list_len;
     size_t edk_count;
     env_edk edks[ENVELOPE_MAX_EDKS];
-    size_t total_len;        /* body + tag + EDK list */
+    size_t total_len; /* body + tag + EDK list */
 } env_header;
 
 /* Parses a header at the start of buf. ENVELOPE_ERR_TRUNCATED with *need =
@@ -173,13 +174,14 @@ envelope_status env_kek_wrap(const envelope_kek *k, const uint8_t aad[32], const
 envelope_status env_kek_open_from_message(envelope_lib *lib, const char *uri, envelope_kek **out,
                                           envelope_err *err);
 envelope_status env_kek_unwrap(const envelope_kek *k, int kind, const uint8_t aad[32],
-                               const uint8_t *wrapped, size_t wlen, uint8_t *dek, envelope_err *err);
+                               const uint8_t *wrapped, size_t wlen, uint8_t *dek,
+                               envelope_err *err);
 
 /* ---- per-object crypto state (no allocation after init) ---- */
 typedef struct env_secrets {
     uint8_t dek[ENVELOPE_DEK_BYTES];
     uint8_t prk[64];
-    uint8_t okm[64]; /* data key = okm[0..32), commitment = okm[32..64) */
+    uint8_t okm[64];    /* data key = okm[0..32), commitment = okm[32..64) */
     uint8_t block[128]; /* HMAC padded key */
     uint8_t inner[64];  /* HMAC inner hash */
 } env_secrets;
@@ -227,9 +229,9 @@ envelope_status env_unwrap_header(env_crypto *c, envelope_kek *const *keks, size
 
 /* ---- writing a header (shared by the sealer and the stream encryptor) ---- */
 typedef struct env_hdrtmpl {
-    uint8_t *mid;       /* frame size .. extensions, after the message id */
+    uint8_t *mid; /* frame size .. extensions, after the message id */
     size_t mid_len;
-    uint8_t *edks;      /* EDK list */
+    uint8_t *edks; /* EDK list */
     size_t edks_len;
     uint32_t frame_size;
 } env_hdrtmpl;
@@ -250,6 +252,7 @@ typedef struct env_idpool {
     size_t off;
     unsigned long gen; /* fork generation the batch was drawn in */
 } env_idpool;
-envelope_status env_idpool_next(env_idpool *p, envelope_lib *lib, uint8_t id[32], envelope_err *err);
+envelope_status env_idpool_next(env_idpool *p, envelope_lib *lib, uint8_t id[32],
+                                envelope_err *err);
 
 #endif

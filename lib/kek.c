@@ -56,10 +56,11 @@ static envelope_status classify(envelope_kek *k, const char *uri, envelope_err *
         k->kind = ENVELOPE_WRAP_RSA_OAEP_SHA256;
         return ENVELOPE_OK;
     }
-    return env_fail(err, ENVELOPE_ERR_KEK_UNSUPPORTED,
-                    "KEK type not supported: \"%.200s\" is a %s key; use an RSA key or an "
-                    "envelope provider key (pkcs11:, tpm2:; KMS keys are pkcs11: keys of the KMS bridge)",
-                    uri, EVP_PKEY_get0_type_name(k->pkey) ? EVP_PKEY_get0_type_name(k->pkey) : "unknown");
+    return env_fail(
+        err, ENVELOPE_ERR_KEK_UNSUPPORTED,
+        "KEK type not supported: \"%.200s\" is a %s key; use an RSA key or an "
+        "envelope provider key (pkcs11:, tpm2:; KMS keys are pkcs11: keys of the KMS bridge)",
+        uri, EVP_PKEY_get0_type_name(k->pkey) ? EVP_PKEY_get0_type_name(k->pkey) : "unknown");
 }
 
 /* The reference a message records: the provider's own for its keys, else
@@ -81,7 +82,8 @@ static envelope_status reference(envelope_kek *k, const char *uri, envelope_err 
     unsigned char *der = NULL;
     int dlen = i2d_PUBKEY(k->pkey, &der);
     unsigned int mdlen = 0;
-    int ok = dlen > 0 && EVP_Digest(der, (size_t)dlen, k->key_id, &mdlen, k->lib->sha256, NULL) == 1;
+    int ok = dlen > 0 &&
+             EVP_Digest(der, (size_t)dlen, k->key_id, &mdlen, k->lib->sha256, NULL) == 1;
     OPENSSL_free(der);
     if (!ok)
         return env_fail_ossl(err, ENVELOPE_ERR_KEK_UNSUPPORTED,
@@ -101,8 +103,8 @@ static int served_by_envelope(envelope_lib *lib, const char *uri)
     if (!env_uri_scheme(uri, scheme, sizeof(scheme)))
         return 0;
     ERR_set_mark();
-    OSSL_STORE_LOADER *l =
-        OSSL_STORE_LOADER_fetch(lib->libctx, scheme, "provider=" ENVELOPE_PROVIDER_NAME);
+    OSSL_STORE_LOADER *l = OSSL_STORE_LOADER_fetch(lib->libctx, scheme,
+                                                   "provider=" ENVELOPE_PROVIDER_NAME);
     ERR_pop_to_mark();
     OSSL_STORE_LOADER_free(l);
     return l != NULL;
@@ -132,8 +134,8 @@ static envelope_status kek_open(envelope_lib *lib, const char *uri, int from_mes
      * lets a message name, and offers no PIN elsewhere
      * (ENVELOPE_STORE_PARAM_FROM_MESSAGE, docs/PROVIDER.md). */
     int one = 1;
-    OSSL_PARAM msg_params[] = { OSSL_PARAM_int(ENVELOPE_STORE_PARAM_FROM_MESSAGE, &one),
-                                OSSL_PARAM_END };
+    OSSL_PARAM msg_params[] = {OSSL_PARAM_int(ENVELOPE_STORE_PARAM_FROM_MESSAGE, &one),
+                               OSSL_PARAM_END};
     ERR_set_mark();
     OSSL_STORE_CTX *st = OSSL_STORE_open_ex(uri, lib->libctx, propq, NULL, NULL,
                                             from_message ? msg_params : NULL, NULL, NULL);
@@ -141,7 +143,8 @@ static envelope_status kek_open(envelope_lib *lib, const char *uri, int from_mes
         ERR_clear_last_mark();
         return env_fail_ossl(err, ENVELOPE_ERR_KEK_NOT_FOUND,
                              "cannot open KEK \"%.200s\"; check the URI (list keys with: "
-                             "envelope kek list URI)", shown);
+                             "envelope kek list URI)",
+                             shown);
     }
     EVP_PKEY *pkey = NULL;
     while (pkey == NULL && !OSSL_STORE_eof(st)) {
@@ -167,8 +170,8 @@ static envelope_status kek_open(envelope_lib *lib, const char *uri, int from_mes
          * (PIN, token, backend) arrive here, not at OSSL_STORE_open. */
         unsigned long e = ERR_peek_last_error();
         const char *elib = e != 0 ? ERR_lib_error_string(e) : NULL;
-        if (elib != NULL && strcmp(elib, ENVELOPE_PROVIDER_NAME) == 0
-            && ERR_GET_REASON(e) != ENVELOPE_PROV_R_OBJECT_NOT_FOUND)
+        if (elib != NULL && strcmp(elib, ENVELOPE_PROVIDER_NAME) == 0 &&
+            ERR_GET_REASON(e) != ENVELOPE_PROV_R_OBJECT_NOT_FOUND)
             return env_fail_ossl(err, ENVELOPE_ERR_KEK_NOT_FOUND, "cannot open KEK \"%.200s\"",
                                  shown);
         return env_fail_ossl(err, ENVELOPE_ERR_KEK_NOT_FOUND,
@@ -251,8 +254,8 @@ static int set_oaep(EVP_PKEY_CTX *pctx, const uint8_t aad[32])
 
 static int set_aad(EVP_PKEY_CTX *pctx, const uint8_t aad[32])
 {
-    OSSL_PARAM p[2] = { OSSL_PARAM_construct_octet_string(ENVELOPE_PKEY_PARAM_AAD, (void *)aad, 32),
-                        OSSL_PARAM_construct_end() };
+    OSSL_PARAM p[2] = {OSSL_PARAM_construct_octet_string(ENVELOPE_PKEY_PARAM_AAD, (void *)aad, 32),
+                       OSSL_PARAM_construct_end()};
     return EVP_PKEY_CTX_set_params(pctx, p) == 1;
 }
 
@@ -275,8 +278,8 @@ envelope_status env_kek_wrap(const envelope_kek *k, const uint8_t aad[32], const
     EVP_PKEY_CTX_free(pctx);
     if (!ok)
         /* Fail closed: no message is written whose DEK is not wrapped. */
-        return env_fail_ossl(err, ENVELOPE_ERR_BACKEND, "wrapping the DEK with KEK \"%.200s\" failed",
-                             k->ref);
+        return env_fail_ossl(err, ENVELOPE_ERR_BACKEND,
+                             "wrapping the DEK with KEK \"%.200s\" failed", k->ref);
     return ENVELOPE_OK;
 }
 

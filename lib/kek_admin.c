@@ -35,17 +35,20 @@ envelope_status envelope_kek_create(envelope_lib *lib, const char *type, const c
     } else {
         return env_fail(err, ENVELOPE_ERR_ARGUMENT,
                         "unknown KEK type \"%.40s\"; use aes-256 or rsa-3072 (PKCS#11), "
-                        "ec-p256 or rsa-2048 (TPM)", type);
+                        "ec-p256 or rsa-2048 (TPM)",
+                        type);
     }
     char shown[ENVELOPE_MAX_KEK_URI + 1];
     ENV_GUARD(env_uri_strip(uri, shown, sizeof(shown), err));
     /* Only the envelope provider can create a key inside a key home; a
      * default-provider key would live in this process's memory. */
-    EVP_PKEY_CTX *g = EVP_PKEY_CTX_new_from_name(lib->libctx, alg, "provider=" ENVELOPE_PROVIDER_NAME);
+    EVP_PKEY_CTX *g = EVP_PKEY_CTX_new_from_name(lib->libctx, alg,
+                                                 "provider=" ENVELOPE_PROVIDER_NAME);
     if (g == NULL)
         return env_fail_ossl(err, ENVELOPE_ERR_BACKEND,
                              "the envelope provider is not loaded (no %s key generator); "
-                             "check OPENSSL_CONF or --config", alg);
+                             "check OPENSSL_CONF or --config",
+                             alg);
     OSSL_PARAM p[3], *q = p;
     *q++ = OSSL_PARAM_construct_utf8_string(ENVELOPE_GEN_PARAM_URI, (char *)uri, 0);
     if (bits)
@@ -57,8 +60,8 @@ envelope_status envelope_kek_create(envelope_lib *lib, const char *type, const c
     EVP_PKEY_CTX_free(g);
     EVP_PKEY_free(k);
     if (!ok)
-        return env_fail_ossl(err, ENVELOPE_ERR_BACKEND, "creating %s KEK at \"%.200s\" failed", type,
-                             shown);
+        return env_fail_ossl(err, ENVELOPE_ERR_BACKEND, "creating %s KEK at \"%.200s\" failed",
+                             type, shown);
     ERR_clear_error();
     return ENVELOPE_OK;
 }
@@ -109,8 +112,8 @@ envelope_status envelope_kek_list(envelope_lib *lib, const char *uri,
         if (t == OSSL_STORE_INFO_NAME && store_uri != uri) {
             const char *name = OSSL_STORE_INFO_get0_NAME(info);
             const char *desc = OSSL_STORE_INFO_get0_NAME_description(info);
-            envelope_kek_info ki = { "TPM2-PERSISTENT", name != NULL ? name : "", NULL, 0, 0,
-                                     desc != NULL ? desc : "" };
+            envelope_kek_info ki = {"TPM2-PERSISTENT",       name != NULL ? name : "", NULL, 0, 0,
+                                    desc != NULL ? desc : ""};
             if (fn(arg, &ki) != 0)
                 s = env_fail(err, ENVELOPE_ERR_OUTPUT, "listing stopped by the caller");
             OSSL_STORE_INFO_free(info);
@@ -128,7 +131,8 @@ envelope_status envelope_kek_list(envelope_lib *lib, const char *uri,
         size_t rl = 0, il = 0;
         if (EVP_PKEY_get_utf8_string_param(pk, ENVELOPE_PKEY_PARAM_URI, ref, sizeof(ref), &rl) != 1)
             ref[0] = '\0';
-        if (EVP_PKEY_get_octet_string_param(pk, ENVELOPE_PKEY_PARAM_KEY_ID, id, sizeof(id), &il) != 1) {
+        if (EVP_PKEY_get_octet_string_param(pk, ENVELOPE_PKEY_PARAM_KEY_ID, id, sizeof(id), &il) !=
+            1) {
             /* Not an envelope key: the id a message would record for it. */
             unsigned char *der = NULL;
             int dl = i2d_PUBKEY(pk, &der);
@@ -139,9 +143,9 @@ envelope_status envelope_kek_list(envelope_lib *lib, const char *uri,
         /* the common names, not the provider's canonical ENVELOPE-*-KEY */
         const char *tn = EVP_PKEY_is_a(pk, "RSA")  ? "RSA"
                          : EVP_PKEY_is_a(pk, "EC") ? "EC"
-                         : EVP_PKEY_get0_type_name(pk);
-        envelope_kek_info ki = { tn != NULL ? tn : "unknown",
-                                 ref[0] ? ref : shown, id, il, EVP_PKEY_get_bits(pk), NULL };
+                                                   : EVP_PKEY_get0_type_name(pk);
+        envelope_kek_info ki = {
+            tn != NULL ? tn : "unknown", ref[0] ? ref : shown, id, il, EVP_PKEY_get_bits(pk), NULL};
         if (fn(arg, &ki) != 0)
             s = env_fail(err, ENVELOPE_ERR_OUTPUT, "listing stopped by the caller");
         EVP_PKEY_free(pk);

@@ -125,7 +125,8 @@ static envelope_status open_frames(envelope_opener *op, const env_header *h, con
         uint32_t len = (uint32_t)fs;
         const uint8_t *ct, *tag;
         if (no > ENVELOPE_MAX_FRAMES)
-            return env_fail(err, ENVELOPE_ERR_TOO_MANY_FRAMES, "message has more than 2^32-1 frames");
+            return env_fail(err, ENVELOPE_ERR_TOO_MANY_FRAMES,
+                            "message has more than 2^32-1 frames");
         if (!env_rd_u8(&r, &type))
             return env_fail(err, ENVELOPE_ERR_TRUNCATED,
                             "message ends before its final frame (truncated)");
@@ -136,9 +137,10 @@ static envelope_status open_frames(envelope_opener *op, const env_header *h, con
             if (!env_rd_u32(&r, &len))
                 return env_fail(err, ENVELOPE_ERR_TRUNCATED, "message ends inside its final frame");
             if (len > fs || (len == 0 && no != 1))
-                return env_fail(err, ENVELOPE_ERR_FRAME_LENGTH,
-                                "final frame length %u is not allowed (1..%zu, or 0 for an empty message)",
-                                len, fs);
+                return env_fail(
+                    err, ENVELOPE_ERR_FRAME_LENGTH,
+                    "final frame length %u is not allowed (1..%zu, or 0 for an empty message)", len,
+                    fs);
         }
         if ((ct = env_rd_bytes(&r, len)) == NULL || (tag = env_rd_bytes(&r, ENV_TAG_LEN)) == NULL)
             return env_fail(err, ENVELOPE_ERR_TRUNCATED, "message ends inside frame %llu",
@@ -159,7 +161,8 @@ static envelope_status open_frames(envelope_opener *op, const env_header *h, con
 }
 
 envelope_status envelope_opener_open(envelope_opener *op, const uint8_t *in, size_t inlen,
-                                     uint8_t *out, size_t outsize, size_t *outlen, envelope_err *err)
+                                     uint8_t *out, size_t outsize, size_t *outlen,
+                                     envelope_err *err)
 {
     if (op == NULL || in == NULL || outlen == NULL || (out == NULL && outsize > 0))
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_opener_open: NULL argument");

@@ -28,9 +28,8 @@ static envelope_status check_opts(const envelope_encrypt_opts *o, size_t *fs, en
             return env_fail(err, ENVELOPE_ERR_ARGUMENT, "KEK %zu is NULL", i + 1);
     *fs = o->frame_size ? o->frame_size : ENVELOPE_FRAME_SIZE_DEFAULT;
     if (*fs < ENVELOPE_FRAME_SIZE_MIN || *fs > ENVELOPE_FRAME_SIZE_MAX)
-        return env_fail(err, ENVELOPE_ERR_FRAME_SIZE,
-                        "frame size %zu is outside %u..%u bytes", *fs, ENVELOPE_FRAME_SIZE_MIN,
-                        ENVELOPE_FRAME_SIZE_MAX);
+        return env_fail(err, ENVELOPE_ERR_FRAME_SIZE, "frame size %zu is outside %u..%u bytes", *fs,
+                        ENVELOPE_FRAME_SIZE_MIN, ENVELOPE_FRAME_SIZE_MAX);
     return ENVELOPE_OK;
 }
 
@@ -104,7 +103,8 @@ size_t env_hdrtmpl_len(const env_hdrtmpl *t)
 envelope_status env_hdrtmpl_write(const env_hdrtmpl *t, env_crypto *c, const uint8_t *message_id,
                                   uint8_t *out, envelope_err *err)
 {
-    static const uint8_t prefix[ENV_PREFIX_LEN] = { 'E', 'N', 'V', 'L', ENVELOPE_VERSION, 0x00, 0x01, 0x00 };
+    static const uint8_t prefix[ENV_PREFIX_LEN] = {'E',  'N',  'V', 'L', ENVELOPE_VERSION,
+                                                   0x00, 0x01, 0x00};
     ENV_GUARD(env_crypto_derive(c, message_id, err));
     size_t off = 0;
     memcpy(out, prefix, sizeof(prefix));
@@ -198,7 +198,8 @@ static envelope_status seal_frames(env_crypto *c, const uint8_t *id, size_t fs, 
 }
 
 envelope_status envelope_sealer_seal(envelope_sealer *s, const uint8_t *in, size_t inlen,
-                                     uint8_t *out, size_t outsize, size_t *outlen, envelope_err *err)
+                                     uint8_t *out, size_t outsize, size_t *outlen,
+                                     envelope_err *err)
 {
     if (s == NULL || out == NULL || outlen == NULL || (in == NULL && inlen > 0))
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_sealer_seal: NULL argument");

@@ -59,10 +59,8 @@ static envelope_status weigh_message_failure(envelope_status s)
     case ENVELOPE_PROV_R_PIN_INCORRECT:
     case ENVELOPE_PROV_R_PIN_LOCKED:
     case ENVELOPE_PROV_R_PCR_POLICY_NOT_SATISFIED:
-    case ENVELOPE_PROV_R_ACCESS_DENIED:
-        return s;
-    default:
-        return ENVELOPE_ERR_AUTH;
+    case ENVELOPE_PROV_R_ACCESS_DENIED: return s;
+    default: return ENVELOPE_ERR_AUTH;
     }
 }
 
@@ -70,8 +68,8 @@ static envelope_status weigh_message_failure(envelope_status s)
 static int seen_failing_ref(const env_header *h, size_t i, const unsigned char *failing)
 {
     for (size_t j = 0; j < i; j++)
-        if (failing[j] && h->edks[j].uri_len == h->edks[i].uri_len
-            && memcmp(h->edks[j].uri, h->edks[i].uri, h->edks[i].uri_len) == 0)
+        if (failing[j] && h->edks[j].uri_len == h->edks[i].uri_len &&
+            memcmp(h->edks[j].uri, h->edks[i].uri, h->edks[i].uri_len) == 0)
             return 1;
     return 0;
 }
@@ -88,9 +86,9 @@ static envelope_status try_edk(env_crypto *c, const envelope_kek *k, const env_h
 envelope_status env_unwrap_header(env_crypto *c, envelope_kek *const *keks, size_t nkeks,
                                   const env_header *h, envelope_err *err)
 {
-    unsigned char failing[ENVELOPE_MAX_EDKS] = { 0 };
-    envelope_err last = { ENVELOPE_ERR_NO_KEK, "" }; /* worst failure of a usable KEK */
-    envelope_err refused = { ENVELOPE_OK, "" };      /* the last reference not opened */
+    unsigned char failing[ENVELOPE_MAX_EDKS] = {0};
+    envelope_err last = {ENVELOPE_ERR_NO_KEK, ""}; /* worst failure of a usable KEK */
+    envelope_err refused = {ENVELOPE_OK, ""};      /* the last reference not opened */
     envelope_err e1;
     size_t tried = 0;
     for (size_t i = 0; i < h->edk_count; i++) {
@@ -115,13 +113,14 @@ envelope_status env_unwrap_header(env_crypto *c, envelope_kek *const *keks, size
          * logins or TPM authorisations (each may count towards a lockout). */
         if (seen_failing_ref(h, i, failing))
             continue;
-        if ((s = env_uri_check_untrusted(e->uri, e->uri_len, uri, sizeof(uri), &e1)) != ENVELOPE_OK ||
+        if ((s = env_uri_check_untrusted(e->uri, e->uri_len, uri, sizeof(uri), &e1)) !=
+                ENVELOPE_OK ||
             (s = env_kek_open_from_message(c->lib, uri, &k, &e1)) != ENVELOPE_OK) {
             failing[i] = 1;
             if (s == ENVELOPE_ERR_KEK_REF_REFUSED) {
                 refused = e1; /* skipped: nothing was offered to any device */
-            } else if (s != ENVELOPE_ERR_KEK_NOT_FOUND
-                       && rank(weigh_message_failure(s)) >= rank(last.code)) {
+            } else if (s != ENVELOPE_ERR_KEK_NOT_FOUND &&
+                       rank(weigh_message_failure(s)) >= rank(last.code)) {
                 e1.code = weigh_message_failure(s); /* a configured token or TPM failed */
                 last = e1;
             }
@@ -152,7 +151,8 @@ envelope_status env_unwrap_header(env_crypto *c, envelope_kek *const *keks, size
     if (tried == 0 && last.code == ENVELOPE_ERR_NO_KEK)
         return env_fail(err, ENVELOPE_ERR_NO_KEK,
                         "none of the message's %zu EDKs is for the KEKs at hand; see which KEKs "
-                        "it needs with: envelope inspect", h->edk_count);
+                        "it needs with: envelope inspect",
+                        h->edk_count);
     if (last.code == ENVELOPE_ERR_AUTH || last.code == ENVELOPE_ERR_NO_KEK)
         /* One uniform answer: do not say which EDK or check failed. */
         return env_fail(err, ENVELOPE_ERR_AUTH, ENV_AUTH_FAILED);

@@ -15,8 +15,7 @@
 
 #include "internal.h"
 
-static const char *const secret_attrs[] = { "pin-value", "pin-source", "module-path",
-                                            "module-name" };
+static const char *const secret_attrs[] = {"pin-value", "pin-source", "module-path", "module-name"};
 
 /* What a message may say, per scheme: the attributes that only identify a
  * key (never how to reach it), and those of them of which one must appear,
@@ -32,15 +31,15 @@ typedef struct {
     const char *names_key_hint;
 } message_rules;
 
-static const char *const p11_attrs[] = { "token", "manufacturer", "serial", "model",
-                                         "object", "id", "type", NULL };
-static const char *const p11_key[] = { "object", "id", NULL };
-static const char *const tpm_attrs[] = { "handle", "pcrs", NULL };
-static const char *const tpm_key[] = { "handle", NULL };
+static const char *const p11_attrs[] = {"token",  "manufacturer", "serial", "model",
+                                        "object", "id",           "type",   NULL};
+static const char *const p11_key[] = {"object", "id", NULL};
+static const char *const tpm_attrs[] = {"handle", "pcrs", NULL};
+static const char *const tpm_key[] = {"handle", NULL};
 
 static const message_rules rules[] = {
-    { "pkcs11", p11_attrs, p11_key, "no object= or id=" },
-    { "tpm2", tpm_attrs, tpm_key, "no handle=" },
+    {"pkcs11", p11_attrs, p11_key, "no object= or id="},
+    {"tpm2", tpm_attrs, tpm_key, "no handle="},
 };
 #define NRULES (sizeof(rules) / sizeof(rules[0]))
 
@@ -160,7 +159,8 @@ envelope_status env_uri_check_untrusted(const uint8_t *uri, size_t len, char *ou
                                         envelope_err *err)
 {
     if (len == 0 || len + 1 > outsize)
-        return env_fail(err, ENVELOPE_ERR_KEK_REF_REFUSED, "KEK reference in the message is too long");
+        return env_fail(err, ENVELOPE_ERR_KEK_REF_REFUSED,
+                        "KEK reference in the message is too long");
     for (size_t i = 0; i < len; i++)
         if (uri[i] < 0x21 || uri[i] > 0x7e)
             return env_fail(err, ENVELOPE_ERR_KEK_REF_REFUSED,
@@ -223,7 +223,8 @@ envelope_status env_uri_check_untrusted(const uint8_t *uri, size_t len, char *ou
                         "the message's KEK reference names no key (%s); refused",
                         r->names_key_hint);
     for (size_t i = 0; i < d; i++) {
-        if (i > 0 && dec[i - 1] != ';' && dec[i - 1] != '?' && dec[i - 1] != '&' && dec[i - 1] != ':')
+        if (i > 0 && dec[i - 1] != ';' && dec[i - 1] != '?' && dec[i - 1] != '&' &&
+            dec[i - 1] != ':')
             continue;
         for (size_t j = 0; j < sizeof(secret_attrs) / sizeof(secret_attrs[0]); j++) {
             size_t l = strlen(secret_attrs[j]);
@@ -231,7 +232,8 @@ envelope_status env_uri_check_untrusted(const uint8_t *uri, size_t len, char *ou
                 (dec[i + l] == '\0' || !(isalnum((unsigned char)dec[i + l]) || dec[i + l] == '-')))
                 return env_fail(err, ENVELOPE_ERR_KEK_REF_REFUSED,
                                 "the message's KEK reference carries a module or PIN attribute "
-                                "(%s); refused: name the KEK with --kek", secret_attrs[j]);
+                                "(%s); refused: name the KEK with --kek",
+                                secret_attrs[j]);
         }
     }
     return ENVELOPE_OK;
@@ -245,9 +247,10 @@ envelope_status env_uri_printable(char *ref, size_t size, envelope_err *err)
         if ((unsigned char)ref[i] < 0x21 || (unsigned char)ref[i] > 0x7e)
             need += 2;
     if (need > ENVELOPE_MAX_KEK_URI || need + 1 > size)
-        return env_fail(err, ENVELOPE_ERR_ARGUMENT,
-                        "KEK reference is longer than %d bytes once percent-encoded for the message",
-                        ENVELOPE_MAX_KEK_URI);
+        return env_fail(
+            err, ENVELOPE_ERR_ARGUMENT,
+            "KEK reference is longer than %d bytes once percent-encoded for the message",
+            ENVELOPE_MAX_KEK_URI);
     /* from the end, so that each byte moves once */
     ref[need] = '\0';
     for (size_t i = n, o = need; i-- > 0;) {

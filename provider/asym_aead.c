@@ -79,27 +79,27 @@ static int aead_op_init(void *vctx, void *key, const OSSL_PARAM params[])
 }
 
 static int aead_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t outsize,
-                       const unsigned char *in, size_t inlen)
+                        const unsigned char *in, size_t inlen)
 {
     aead_ctx *c = vctx;
     if (out == NULL) {
         *outlen = envprov_wrap_size(c->key, inlen);
         return 1;
     }
-    return envprov_wrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, out, outlen, outsize)
-           == ENVCORE_R_OK;
+    return envprov_wrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, out, outlen, outsize) ==
+           ENVCORE_R_OK;
 }
 
 static int aead_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t outsize,
-                       const unsigned char *in, size_t inlen)
+                        const unsigned char *in, size_t inlen)
 {
     aead_ctx *c = vctx;
     if (out == NULL) {
         *outlen = ENVELOPE_MAX_WRAP_PLAINTEXT;
         return 1;
     }
-    return envprov_unwrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, out, outlen, outsize)
-           == ENVCORE_R_OK;
+    return envprov_unwrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, out, outlen, outsize) ==
+           ENVCORE_R_OK;
 }
 
 static int aead_set_ctx_params(void *vctx, const OSSL_PARAM params[])

@@ -154,8 +154,8 @@ static int rsa_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
             *outlen = envprov_wrap_size(c->key, inlen);
             return 1;
         }
-        return envprov_wrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, out, outlen, outsize)
-               == ENVCORE_R_OK;
+        return envprov_wrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, out, outlen, outsize) ==
+               ENVCORE_R_OK;
     }
     if (!check_padding(c, 0))
         return 0;
@@ -166,8 +166,8 @@ static int rsa_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
     }
     envkey_rsa_params p;
     params_of(c, &p);
-    return envprov_rsa_public_encrypt(c->pc, c->key, &p, in, inlen, out, outlen, outsize)
-           == ENVCORE_R_OK;
+    return envprov_rsa_public_encrypt(c->pc, c->key, &p, in, inlen, out, outlen, outsize) ==
+           ENVCORE_R_OK;
 }
 
 static int rsa_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t outsize,
@@ -179,8 +179,8 @@ static int rsa_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
             *outlen = ENVELOPE_MAX_WRAP_PLAINTEXT;
             return 1;
         }
-        return envprov_unwrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, out, outlen, outsize)
-               == ENVCORE_R_OK;
+        return envprov_unwrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, out, outlen, outsize) ==
+               ENVCORE_R_OK;
     }
     if (!check_padding(c, 1))
         return 0;
@@ -199,15 +199,16 @@ static int rsa_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
         if (form < 0)
             return 0;
         if (form == 0) {
-            ENVCORE_RAISE(ENVCORE_R_MECHANISM_NOT_SUPPORTED,
-                          "mechanism not supported by token: RSA-OAEP with %s, MGF1-%s%s (SoftHSM2 "
-                          "2.6 decrypts only SHA-1 without a label); nothing was decrypted on the host",
-                          OBJ_nid2sn(p.oaep_md), OBJ_nid2sn(p.mgf1_md),
-                          p.label_len ? " and a label" : "");
+            ENVCORE_RAISE(
+                ENVCORE_R_MECHANISM_NOT_SUPPORTED,
+                "mechanism not supported by token: RSA-OAEP with %s, MGF1-%s%s (SoftHSM2 "
+                "2.6 decrypts only SHA-1 without a label); nothing was decrypted on the host",
+                OBJ_nid2sn(p.oaep_md), OBJ_nid2sn(p.mgf1_md), p.label_len ? " and a label" : "");
             return 0;
         }
     }
-    return c->key->ops->rsa_decrypt(c->key->be, &p, in, inlen, out, outlen, outsize) == ENVCORE_R_OK;
+    return c->key->ops->rsa_decrypt(c->key->be, &p, in, inlen, out, outlen, outsize) ==
+           ENVCORE_R_OK;
 }
 
 static int md_nid(const OSSL_PARAM *p, int *nid)
@@ -233,7 +234,10 @@ static int rsa_set_ctx_params(void *vctx, const OSSL_PARAM params[])
     if ((p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_PAD_MODE)) != NULL) {
         int pad = 0;
         if (p->data_type == OSSL_PARAM_UTF8_STRING) {
-            static const struct { const char *name; int pad; } modes[] = {
+            static const struct {
+                const char *name;
+                int pad;
+            } modes[] = {
                 {OSSL_PKEY_RSA_PAD_MODE_NONE, RSA_NO_PADDING},
                 {OSSL_PKEY_RSA_PAD_MODE_PKCSV15, RSA_PKCS1_PADDING},
                 {OSSL_PKEY_RSA_PAD_MODE_OAEP, RSA_PKCS1_OAEP_PADDING},
@@ -251,11 +255,11 @@ static int rsa_set_ctx_params(void *vctx, const OSSL_PARAM params[])
         }
         c->padding = pad;
     }
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST)) != NULL
-        && !md_nid(p, &c->oaep_md))
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST)) != NULL &&
+        !md_nid(p, &c->oaep_md))
         return 0;
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST)) != NULL
-        && !md_nid(p, &c->mgf1_md))
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST)) != NULL &&
+        !md_nid(p, &c->mgf1_md))
         return 0;
     if ((p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL)) != NULL) {
         void *buf = NULL;
@@ -298,14 +302,14 @@ static int rsa_get_ctx_params(void *vctx, OSSL_PARAM params[])
             return 0;
         }
     }
-    if ((p = OSSL_PARAM_locate(params, OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST)) != NULL
-        && !OSSL_PARAM_set_utf8_string(p, OBJ_nid2sn(c->oaep_md)))
+    if ((p = OSSL_PARAM_locate(params, OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST)) != NULL &&
+        !OSSL_PARAM_set_utf8_string(p, OBJ_nid2sn(c->oaep_md)))
         return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST)) != NULL
-        && !OSSL_PARAM_set_utf8_string(p, OBJ_nid2sn(c->mgf1_md ? c->mgf1_md : c->oaep_md)))
+    if ((p = OSSL_PARAM_locate(params, OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST)) != NULL &&
+        !OSSL_PARAM_set_utf8_string(p, OBJ_nid2sn(c->mgf1_md ? c->mgf1_md : c->oaep_md)))
         return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL)) != NULL
-        && !OSSL_PARAM_set_octet_ptr(p, c->label, c->label_len))
+    if ((p = OSSL_PARAM_locate(params, OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL)) != NULL &&
+        !OSSL_PARAM_set_octet_ptr(p, c->label, c->label_len))
         return 0;
     return 1;
 }

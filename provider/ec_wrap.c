@@ -47,8 +47,8 @@ static EVP_PKEY *ephemeral_p256(OSSL_LIB_CTX *swctx)
 {
     EVP_PKEY_CTX *g = EVP_PKEY_CTX_new_from_name(swctx, ENVELOPE_SW_EC_NAME, "provider=default");
     EVP_PKEY *k = NULL;
-    if (g == NULL || EVP_PKEY_keygen_init(g) != 1 || EVP_PKEY_CTX_set_group_name(g, "P-256") != 1
-        || EVP_PKEY_generate(g, &k) != 1)
+    if (g == NULL || EVP_PKEY_keygen_init(g) != 1 || EVP_PKEY_CTX_set_group_name(g, "P-256") != 1 ||
+        EVP_PKEY_generate(g, &k) != 1)
         k = NULL;
     EVP_PKEY_CTX_free(g);
     return k;
@@ -100,9 +100,9 @@ static int derive(envprov_ctx *pc, const unsigned char z[32], const unsigned cha
 }
 
 /* AES-256-GCM, AAD = header || caller's AAD. enc: 1 encrypt, 0 decrypt. */
-static int gcm(envprov_ctx *pc, int enc, const unsigned char key[KEY_LEN],
-               const unsigned char *hdr, const unsigned char *aad, size_t aadlen,
-               const unsigned char *in, size_t inlen, unsigned char *out, unsigned char tag[TAG_LEN])
+static int gcm(envprov_ctx *pc, int enc, const unsigned char key[KEY_LEN], const unsigned char *hdr,
+               const unsigned char *aad, size_t aadlen, const unsigned char *in, size_t inlen,
+               unsigned char *out, unsigned char tag[TAG_LEN])
 {
     EVP_CIPHER *ciph = EVP_CIPHER_fetch(pc->swctx, "AES-256-GCM", NULL);
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
@@ -160,8 +160,11 @@ int envprov_ec_wrap(envprov_ctx *pc, const envkey *k, const unsigned char *aad, 
     }
     eph = ephemeral_p256(pc->swctx);
     dc = eph != NULL ? EVP_PKEY_CTX_new_from_pkey(pc->swctx, eph, NULL) : NULL;
-    wrapblob b = { .kind = WRAPBLOB_KIND_ECDH_P256, .iv_len = IV_LEN, .point = point,
-                   .ct = NULL, .ct_len = inlen + TAG_LEN };
+    wrapblob b = {.kind = WRAPBLOB_KIND_ECDH_P256,
+                  .iv_len = IV_LEN,
+                  .point = point,
+                  .ct = NULL,
+                  .ct_len = inlen + TAG_LEN};
     if (dc == NULL || !point_of(k->pub, kek) || !point_of(eph, point) ||
         EVP_PKEY_derive_init(dc) != 1 || EVP_PKEY_derive_set_peer(dc, k->pub) != 1 ||
         EVP_PKEY_derive(dc, z, &zlen) != 1 || zlen != 32 ||

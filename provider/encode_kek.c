@@ -39,11 +39,12 @@ static int kek_enc_encode(void *ctx, OSSL_CORE_BIO *out, const void *obj_raw,
     const envkey *k = obj_raw;
     const char *uri = k != NULL && k->uri != NULL ? k->uri : "(AES KEK)";
     if (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY)
-        ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED,
-                      "the key is held by the token; it can't be exported: \"%.512s\" is an "
-                      ENVPROV_NAMES_AES_KEK " (AES-256 key-encryption key) that only wraps and "
-                      "unwraps through the envelope provider, and it has no public part",
-                      uri);
+        ENVCORE_RAISE(
+            ENVCORE_R_NOT_SUPPORTED,
+            "the key is held by the token; it can't be exported: \"%.512s\" is an " ENVPROV_NAMES_AES_KEK
+            " (AES-256 key-encryption key) that only wraps and "
+            "unwraps through the envelope provider, and it has no public part",
+            uri);
     else if (selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY)
         ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED,
                       "\"%.512s\" is an " ENVPROV_NAMES_AES_KEK " (AES-256 key-encryption key "

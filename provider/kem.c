@@ -98,8 +98,8 @@ static int kem_encapsulate(void *vctx, unsigned char *out, size_t *outlen, unsig
         return 0;
     }
     size_t n = 0;
-    if (envprov_wrap(c->pc, c->key, c->aad, c->aad_len, secret, KEM_SECRET_LEN, out, &n, cap)
-        != ENVCORE_R_OK) {
+    if (envprov_wrap(c->pc, c->key, c->aad, c->aad_len, secret, KEM_SECRET_LEN, out, &n, cap) !=
+        ENVCORE_R_OK) {
         OPENSSL_cleanse(secret, KEM_SECRET_LEN);
         return 0;
     }
@@ -120,8 +120,8 @@ static int kem_decapsulate(void *vctx, unsigned char *out, size_t *outlen, const
     size_t cap = *outlen;
     unsigned char buf[ENVELOPE_MAX_WRAP_PLAINTEXT];
     size_t n = 0;
-    if (envprov_unwrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, buf, &n, sizeof(buf))
-        != ENVCORE_R_OK)
+    if (envprov_unwrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, buf, &n, sizeof(buf)) !=
+        ENVCORE_R_OK)
         return 0;
     if (n != KEM_SECRET_LEN || cap < KEM_SECRET_LEN) {
         OPENSSL_cleanse(buf, sizeof(buf));
@@ -146,7 +146,7 @@ static int kem_set_ctx_params(void *vctx, const OSSL_PARAM params[])
     if ((p = OSSL_PARAM_locate_const(params, OSSL_KEM_PARAM_OPERATION)) != NULL) {
         if (!envprov_param_is(p, KEM_OPERATION)) {
             ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED, "KEM operation must be \"" KEM_OPERATION
-                          "\" (or unset) for envelope keys");
+                                                   "\" (or unset) for envelope keys");
             return 0;
         }
     }

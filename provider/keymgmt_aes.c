@@ -24,33 +24,31 @@ static void *aes_new(void *provctx)
     return NULL; /* made in the device (gen) or loaded by URI, never imported */
 }
 
-
 static void *aes_load(const void *reference, size_t reference_sz)
 {
     return envprov_keymgmt_load(reference, reference_sz, ENVKEY_AES_KEK);
 }
 
-
-
 static int aes_match(const void *a, const void *b, int selection)
 {
     const envkey *x = a, *y = b;
-    return x->uri != NULL && y->uri != NULL && x->key_id_len == y->key_id_len
-           && memcmp(x->key_id, y->key_id, x->key_id_len) == 0 && strcmp(x->uri, y->uri) == 0;
+    return x->uri != NULL && y->uri != NULL && x->key_id_len == y->key_id_len &&
+           memcmp(x->key_id, y->key_id, x->key_id_len) == 0 && strcmp(x->uri, y->uri) == 0;
 }
 
 static int aes_get_params(void *keydata, OSSL_PARAM params[])
 {
     envkey *k = keydata;
     OSSL_PARAM *p;
-    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_BITS)) != NULL && !OSSL_PARAM_set_int(p, 256))
+    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_BITS)) != NULL &&
+        !OSSL_PARAM_set_int(p, 256))
         return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_SECURITY_BITS)) != NULL
-        && !OSSL_PARAM_set_int(p, 256))
+    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_SECURITY_BITS)) != NULL &&
+        !OSSL_PARAM_set_int(p, 256))
         return 0;
     /* EVP_PKEY_get_size sizes pkeyutl's and CMS's buffers: the largest blob. */
-    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_MAX_SIZE)) != NULL
-        && !OSSL_PARAM_set_int(p, 4 + 1 + 16 + 2 + ENVELOPE_MAX_WRAP_PLAINTEXT + 16))
+    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_MAX_SIZE)) != NULL &&
+        !OSSL_PARAM_set_int(p, 4 + 1 + 16 + 2 + ENVELOPE_MAX_WRAP_PLAINTEXT + 16))
         return 0;
     return envprov_keymgmt_get_common_params(k, params);
 }
@@ -72,10 +70,8 @@ static const char *aes_query_operation_name(int operation_id)
 {
     switch (operation_id) {
     case OSSL_OP_ASYM_CIPHER:
-    case OSSL_OP_KEM:
-        return ENVPROV_OPNAME_AES;
-    default:
-        return NULL;
+    case OSSL_OP_KEM: return ENVPROV_OPNAME_AES;
+    default: return NULL;
     }
 }
 

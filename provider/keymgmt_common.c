@@ -11,7 +11,6 @@
 #include <openssl/crypto.h>
 #include <openssl/params.h>
 
-
 void *envprov_keymgmt_load(const void *reference, size_t reference_sz, envkey_kind want)
 {
     envprov_keyref ref;
@@ -83,11 +82,12 @@ int envprov_keymgmt_import_public(void *keydata, int selection, const OSSL_PARAM
     EVP_PKEY *pk = NULL;
     /* by OID, not "RSA"/"EC": a registered ENGINE must not take the context
      * (core/keytype_names.h) */
-    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(
-        pc->swctx, strcmp(type, "EC") == 0 ? ENVELOPE_SW_EC_NAME : ENVELOPE_SW_RSA_NAME,
-        "provider=default");
-    int ok = c != NULL && EVP_PKEY_fromdata_init(c) > 0
-             && EVP_PKEY_fromdata(c, &pk, EVP_PKEY_PUBLIC_KEY, pub) > 0;
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(pc->swctx,
+                                                 strcmp(type, "EC") == 0 ? ENVELOPE_SW_EC_NAME
+                                                                         : ENVELOPE_SW_RSA_NAME,
+                                                 "provider=default");
+    int ok = c != NULL && EVP_PKEY_fromdata_init(c) > 0 &&
+             EVP_PKEY_fromdata(c, &pk, EVP_PKEY_PUBLIC_KEY, pub) > 0;
     EVP_PKEY_CTX_free(c);
     if (!ok) {
         EVP_PKEY_free(pk);
@@ -115,8 +115,8 @@ int envprov_keymgmt_export_public(void *keydata, int selection, OSSL_CALLBACK *c
          * operations of another provider; say why on the error queue, or
          * the caller fails with nothing to show. */
         if (k->has_private)
-            ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED, "the key is held by the %s; it can't be exported",
-                          envprov_key_home(k));
+            ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED,
+                          "the key is held by the %s; it can't be exported", envprov_key_home(k));
         else
             ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED, "a public key has no private part to export");
         return 0;
@@ -136,11 +136,11 @@ int envprov_keymgmt_export_public(void *keydata, int selection, OSSL_CALLBACK *c
 int envprov_keymgmt_get_common_params(const envkey *k, OSSL_PARAM params[])
 {
     OSSL_PARAM *p;
-    if ((p = OSSL_PARAM_locate(params, ENVELOPE_PKEY_PARAM_URI)) != NULL
-        && !OSSL_PARAM_set_utf8_string(p, k->uri ? k->uri : ""))
+    if ((p = OSSL_PARAM_locate(params, ENVELOPE_PKEY_PARAM_URI)) != NULL &&
+        !OSSL_PARAM_set_utf8_string(p, k->uri ? k->uri : ""))
         return 0;
-    if ((p = OSSL_PARAM_locate(params, ENVELOPE_PKEY_PARAM_KEY_ID)) != NULL
-        && !OSSL_PARAM_set_octet_string(p, k->key_id, k->key_id_len))
+    if ((p = OSSL_PARAM_locate(params, ENVELOPE_PKEY_PARAM_KEY_ID)) != NULL &&
+        !OSSL_PARAM_set_octet_string(p, k->key_id, k->key_id_len))
         return 0;
     return 1;
 }
@@ -178,8 +178,8 @@ int envprov_gen_set_params(void *genctx, const OSSL_PARAM params[])
     }
     if ((p = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_GROUP_NAME)) != NULL) {
         const char *grp = NULL;
-        if (g->kind != ENVKEY_EC_P256 || !OSSL_PARAM_get_utf8_string_ptr(p, &grp)
-            || (strcmp(grp, "P-256") != 0 && strcmp(grp, "prime256v1") != 0)) {
+        if (g->kind != ENVKEY_EC_P256 || !OSSL_PARAM_get_utf8_string_ptr(p, &grp) ||
+            (strcmp(grp, "P-256") != 0 && strcmp(grp, "prime256v1") != 0)) {
             ENVCORE_RAISE(ENVCORE_R_MECHANISM_NOT_SUPPORTED, "EC KEKs are P-256 only");
             return 0;
         }

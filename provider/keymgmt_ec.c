@@ -42,26 +42,27 @@ static void *ec_load(const void *reference, size_t reference_sz)
     return envprov_keymgmt_load(reference, reference_sz, ENVKEY_EC_P256);
 }
 
-static const char *const ec_public_names[] = { OSSL_PKEY_PARAM_GROUP_NAME, OSSL_PKEY_PARAM_PUB_KEY,
-                                               NULL };
+static const char *const ec_public_names[] = {OSSL_PKEY_PARAM_GROUP_NAME, OSSL_PKEY_PARAM_PUB_KEY,
+                                              NULL};
 
 static int ec_import(void *keydata, int selection, const OSSL_PARAM params[])
 {
     const OSSL_PARAM *g = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_GROUP_NAME);
     const char *grp = NULL;
-    if ((selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) && !(selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY)
-        && (g == NULL || !OSSL_PARAM_get_utf8_string_ptr(g, &grp)
-            || (strcmp(grp, "P-256") != 0 && strcmp(grp, "prime256v1") != 0)))
+    if ((selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) &&
+        !(selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) &&
+        (g == NULL || !OSSL_PARAM_get_utf8_string_ptr(g, &grp) ||
+         (strcmp(grp, "P-256") != 0 && strcmp(grp, "prime256v1") != 0)))
         return 0; /* not a P-256 key: not comparable with ours */
     return envprov_keymgmt_import_public(keydata, selection, params, "EC", ec_public_names);
 }
-
 
 static int ec_get_params(void *keydata, OSSL_PARAM params[])
 {
     envkey *k = keydata;
     OSSL_PARAM *p;
-    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_BITS)) != NULL && !OSSL_PARAM_set_int(p, 256))
+    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_BITS)) != NULL &&
+        !OSSL_PARAM_set_int(p, 256))
         return 0;
     if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_SECURITY_BITS)) != NULL &&
         !OSSL_PARAM_set_int(p, 128))
@@ -79,7 +80,7 @@ static int ec_get_params(void *keydata, OSSL_PARAM params[])
         for (q = params; q->key != NULL; q++) {
             if (strcmp(q->key, OSSL_PKEY_PARAM_PUB_KEY) == 0 ||
                 strcmp(q->key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY) == 0) {
-                OSSL_PARAM one[2] = { *q, OSSL_PARAM_END };
+                OSSL_PARAM one[2] = {*q, OSSL_PARAM_END};
                 one[0].key = OSSL_PKEY_PARAM_PUB_KEY;
                 if (!EVP_PKEY_get_params(k->pub, one))
                     return 0;
@@ -106,7 +107,6 @@ static const OSSL_PARAM *ec_gettable_params(void *provctx)
     return gettable;
 }
 
-
 static const OSSL_PARAM *ec_export_types(int selection)
 {
     static const OSSL_PARAM types[] = {
@@ -126,22 +126,15 @@ static const char *ec_query_operation_name(int operation_id)
 {
     switch (operation_id) {
     case OSSL_OP_ASYM_CIPHER:
-    case OSSL_OP_KEM:
-        return ENVPROV_OPNAME_EC;
-    default:
-        return NULL; /* a KEK neither signs nor does raw key exchange */
+    case OSSL_OP_KEM: return ENVPROV_OPNAME_EC;
+    default: return NULL; /* a KEK neither signs nor does raw key exchange */
     }
 }
-
 
 static void *ec_gen_init(void *provctx, int selection, const OSSL_PARAM params[])
 {
     return envprov_gen_init(provctx, selection, params, ENVKEY_EC_P256);
 }
-
-
-
-
 
 const OSSL_DISPATCH envprov_ec_keymgmt_functions[] = {
     {OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))ec_new},

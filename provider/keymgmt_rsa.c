@@ -42,29 +42,28 @@ static void *rsa_load(const void *reference, size_t reference_sz)
     return envprov_keymgmt_load(reference, reference_sz, ENVKEY_RSA);
 }
 
-static const char *const rsa_public_names[] = { OSSL_PKEY_PARAM_RSA_N, OSSL_PKEY_PARAM_RSA_E, NULL };
+static const char *const rsa_public_names[] = {OSSL_PKEY_PARAM_RSA_N, OSSL_PKEY_PARAM_RSA_E, NULL};
 
 static int rsa_import(void *keydata, int selection, const OSSL_PARAM params[])
 {
     return envprov_keymgmt_import_public(keydata, selection, params, "RSA", rsa_public_names);
 }
 
-
 static int rsa_get_params(void *keydata, OSSL_PARAM params[])
 {
     envkey *k = keydata;
     OSSL_PARAM *p;
-    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_BITS)) != NULL
-        && !OSSL_PARAM_set_int(p, k->bits))
+    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_BITS)) != NULL &&
+        !OSSL_PARAM_set_int(p, k->bits))
         return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_SECURITY_BITS)) != NULL
-        && !OSSL_PARAM_set_int(p, EVP_PKEY_get_security_bits(k->pub)))
+    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_SECURITY_BITS)) != NULL &&
+        !OSSL_PARAM_set_int(p, EVP_PKEY_get_security_bits(k->pub)))
         return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_MAX_SIZE)) != NULL
-        && !OSSL_PARAM_set_int(p, (k->bits + 7) / 8))
+    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_MAX_SIZE)) != NULL &&
+        !OSSL_PARAM_set_int(p, (k->bits + 7) / 8))
         return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_RSA_N)) != NULL
-        || (p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_RSA_E)) != NULL) {
+    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_RSA_N)) != NULL ||
+        (p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_RSA_E)) != NULL) {
         /* Public components are answered by the public half. */
         if (!EVP_PKEY_get_params(k->pub, params))
             return 0;
@@ -87,7 +86,6 @@ static const OSSL_PARAM *rsa_gettable_params(void *provctx)
     return gettable;
 }
 
-
 static const OSSL_PARAM *rsa_export_types(int selection)
 {
     static const OSSL_PARAM types[] = {
@@ -107,10 +105,8 @@ static const char *rsa_query_operation_name(int operation_id)
 {
     switch (operation_id) {
     case OSSL_OP_ASYM_CIPHER:
-    case OSSL_OP_KEM:
-        return ENVPROV_OPNAME_RSA;
-    default:
-        return NULL; /* a KEK does not sign */
+    case OSSL_OP_KEM: return ENVPROV_OPNAME_RSA;
+    default: return NULL; /* a KEK does not sign */
     }
 }
 

@@ -14,8 +14,8 @@ int envprov_param_aad(const OSSL_PARAM params[], unsigned char *aad, size_t *len
      * used length before it checks it against the buffer (3.0). */
     size_t n = 0;
     void *buf = aad;
-    if (p->data_type != OSSL_PARAM_OCTET_STRING || p->data_size > ENVELOPE_MAX_AAD
-        || !OSSL_PARAM_get_octet_string(p, &buf, ENVELOPE_MAX_AAD, &n) || n > ENVELOPE_MAX_AAD) {
+    if (p->data_type != OSSL_PARAM_OCTET_STRING || p->data_size > ENVELOPE_MAX_AAD ||
+        !OSSL_PARAM_get_octet_string(p, &buf, ENVELOPE_MAX_AAD, &n) || n > ENVELOPE_MAX_AAD) {
         ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT, "aad must be an octet string of at most %d bytes",
                       ENVELOPE_MAX_AAD);
         return 0;
@@ -29,7 +29,8 @@ int envprov_param_aad(const OSSL_PARAM params[], unsigned char *aad, size_t *len
 int envprov_param_is(const OSSL_PARAM *p, const char *want)
 {
     const char *s = NULL;
-    if (p == NULL || p->data_type != OSSL_PARAM_UTF8_STRING || !OSSL_PARAM_get_utf8_string_ptr(p, &s))
+    if (p == NULL || p->data_type != OSSL_PARAM_UTF8_STRING ||
+        !OSSL_PARAM_get_utf8_string_ptr(p, &s))
         return 0;
     size_t n = strnlen(s, p->data_size + 1);
     return n <= p->data_size && strlen(want) == n && memcmp(s, want, n) == 0;

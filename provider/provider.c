@@ -40,10 +40,13 @@ const envcore_backend *envprov_backend_for(envprov_ctx *pc, const char *uri, voi
             return pc->backends[b];
         }
         size_t l = strlen(schemes);
-        snprintf(schemes + l, sizeof(schemes) - l, "%s%s:", l ? " or " : "", pc->backends[b]->scheme);
+        snprintf(schemes + l, sizeof(schemes) - l, "%s%s:", l ? " or " : "",
+                 pc->backends[b]->scheme);
     }
-    ENVCORE_RAISE(ENVCORE_R_BAD_URI, "\"%.64s\" is not a URI of a key home this envelope.so "
-                                     "serves (%s)", uri != NULL ? uri : "", schemes);
+    ENVCORE_RAISE(ENVCORE_R_BAD_URI,
+                  "\"%.64s\" is not a URI of a key home this envelope.so "
+                  "serves (%s)",
+                  uri != NULL ? uri : "", schemes);
     return NULL;
 }
 
@@ -69,14 +72,16 @@ void envprov_check_order(envprov_ctx *pc)
 /* AES KEKs have nothing to encode; the encoder says so (encode_kek.c). It
  * is listed under each output structure OpenSSL's writers ask for (the
  * PEM and DER writers skip an encoder whose structure does not match). */
-#define ENVPROV_KEK_ENCODER(output, structure)                                                      \
-    {ENVPROV_NAMES_AES_KEK, ENVPROV_PROPS ",output=" output structure,                              \
-     envprov_kek_encoder_functions, NULL}
-#define ENVPROV_KEK_ENCODERS(output)                                                                \
+#define ENVPROV_KEK_ENCODER(output, structure)                                                     \
+    {                                                                                              \
+        ENVPROV_NAMES_AES_KEK, ENVPROV_PROPS ",output=" output structure,                          \
+            envprov_kek_encoder_functions, NULL                                                    \
+    }
+#define ENVPROV_KEK_ENCODERS(output)                                                               \
     ENVPROV_KEK_ENCODER(output, ",structure=PrivateKeyInfo"),                                      \
-    ENVPROV_KEK_ENCODER(output, ",structure=EncryptedPrivateKeyInfo"),                             \
-    ENVPROV_KEK_ENCODER(output, ",structure=SubjectPublicKeyInfo"),                                \
-    ENVPROV_KEK_ENCODER(output, ",structure=type-specific")
+        ENVPROV_KEK_ENCODER(output, ",structure=EncryptedPrivateKeyInfo"),                         \
+        ENVPROV_KEK_ENCODER(output, ",structure=SubjectPublicKeyInfo"),                            \
+        ENVPROV_KEK_ENCODER(output, ",structure=type-specific")
 static const OSSL_ALGORITHM encoder_algs[] = {
     ENVPROV_KEK_ENCODER("text", ""),
     ENVPROV_KEK_ENCODERS("der"),
@@ -113,19 +118,19 @@ static const OSSL_PARAM *envprov_gettable_params(void *provctx)
 static int envprov_get_params(void *provctx, OSSL_PARAM params[])
 {
     OSSL_PARAM *p;
-    if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_NAME)) != NULL
-        && !OSSL_PARAM_set_utf8_ptr(p, "envelope: hardware-held KEKs (PKCS#11, TPM 2.0, KMS)"))
+    if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_NAME)) != NULL &&
+        !OSSL_PARAM_set_utf8_ptr(p, "envelope: hardware-held KEKs (PKCS#11, TPM 2.0, KMS)"))
         return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_VERSION)) != NULL
-        && !OSSL_PARAM_set_utf8_ptr(p, ENVELOPE_VERSION))
+    if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_VERSION)) != NULL &&
+        !OSSL_PARAM_set_utf8_ptr(p, ENVELOPE_VERSION))
         return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_BUILDINFO)) != NULL
-        && !OSSL_PARAM_set_utf8_ptr(p, ENVELOPE_VERSION))
+    if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_BUILDINFO)) != NULL &&
+        !OSSL_PARAM_set_utf8_ptr(p, ENVELOPE_VERSION))
         return 0;
     /* `openssl list -providers` shows a broken configuration as inactive */
     envprov_ctx *pc = provctx;
-    if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_STATUS)) != NULL
-        && !OSSL_PARAM_set_int(p, pc != NULL && pc->config_error == NULL))
+    if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_STATUS)) != NULL &&
+        !OSSL_PARAM_set_int(p, pc != NULL && pc->config_error == NULL))
         return 0;
     return 1;
 }
@@ -174,8 +179,8 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
     pc->handle = handle;
     pc->libctx = OSSL_LIB_CTX_new_child(handle, in);
     pc->swctx = OSSL_LIB_CTX_new();
-    if (pc->libctx == NULL || pc->swctx == NULL
-        || (pc->swdefault = OSSL_PROVIDER_load(pc->swctx, "default")) == NULL) {
+    if (pc->libctx == NULL || pc->swctx == NULL ||
+        (pc->swdefault = OSSL_PROVIDER_load(pc->swctx, "default")) == NULL) {
         ENVCORE_RAISE(ENVCORE_R_INTERNAL, "cannot create the provider's library contexts");
         goto err;
     }
@@ -186,7 +191,8 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
         the_ctx = pc;
     pthread_mutex_unlock(&ctx_lock);
     envcore_debug("provider: loaded (%zu backends, rsa-pkcs1-v15=%s%s%s)", pc->nbackends,
-                  pc->rsa_pkcs1_v15 ? "yes" : "no", pc->config_error ? "; configuration error: " : "",
+                  pc->rsa_pkcs1_v15 ? "yes" : "no",
+                  pc->config_error ? "; configuration error: " : "",
                   pc->config_error ? pc->config_error : "");
     *out = envprov_dispatch;
     *provctx = pc;

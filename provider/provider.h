@@ -27,7 +27,7 @@
 
 typedef struct envprov_ctx {
     const OSSL_CORE_HANDLE *handle;
-    OSSL_LIB_CTX *libctx;   /* the caller's library context (child of core) */
+    OSSL_LIB_CTX *libctx; /* the caller's library context (child of core) */
     /* A private library context with only OpenSSL's default provider, for
      * the software halves of wraps (RSA-OAEP with a public key, HKDF,
      * AES-GCM). It never sees our own provider, so nothing recurses. */
@@ -35,8 +35,8 @@ typedef struct envprov_ctx {
     OSSL_PROVIDER *swdefault; /* our reference to "default" in swctx */
 
     envcore_settings *settings; /* the openssl.cnf section, as read */
-    int rsa_pkcs1_v15;      /* 1 = allowed (default), 0 = refused */
-    char *config_error;     /* why a setting could not be read, or NULL */
+    int rsa_pkcs1_v15;          /* 1 = allowed (default), 0 = refused */
+    char *config_error;         /* why a setting could not be read, or NULL */
 
     /* one client per backend of the table, created at init (they touch no
      * device until a key is used); NULL where the configuration failed */
@@ -44,10 +44,10 @@ typedef struct envprov_ctx {
     const envcore_backend *backends[ENVPROV_MAX_BACKENDS];
     void *clients[ENVPROV_MAX_BACKENDS];
 
-    unsigned kinds;         /* ENVCORE_KIND of every kind some backend holds */
+    unsigned kinds; /* ENVCORE_KIND of every kind some backend holds */
     /* algorithm tables built from what the backends hold (provider_algs.c) */
     OSSL_ALGORITHM *keymgmt_algs, *asym_algs, *kem_algs, *store_algs;
-    char *store_names;      /* storage for the "SCHEME-list" names */
+    char *store_names; /* storage for the "SCHEME-list" names */
 } envprov_ctx;
 
 /* The provider's one context, for code reached without a ctx argument
@@ -81,8 +81,8 @@ extern const OSSL_DISPATCH envprov_rsa_asym_cipher_functions[];
 /* AEAD-only keys (AES KEKs, EC KEKs): wrap and unwrap, nothing else */
 extern const OSSL_DISPATCH envprov_aead_asym_cipher_functions[];
 extern const OSSL_DISPATCH envprov_kem_functions[];
-extern const OSSL_DISPATCH envprov_store_functions[];      /* every backend's scheme */
-extern const OSSL_DISPATCH envprov_list_store_functions[]; /* "SCHEME-list": names only */
+extern const OSSL_DISPATCH envprov_store_functions[];       /* every backend's scheme */
+extern const OSSL_DISPATCH envprov_list_store_functions[];  /* "SCHEME-list": names only */
 extern const OSSL_DISPATCH envprov_kek_encoder_functions[]; /* AES KEKs: refuses, says why */
 
 /* Algorithm names. RSA and EC keys answer to OpenSSL's names (see

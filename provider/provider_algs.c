@@ -38,8 +38,8 @@ int envprov_algs_build(envprov_ctx *pc)
     pc->kem_algs = calloc(4, sizeof(OSSL_ALGORITHM));
     pc->store_algs = calloc(2 * pc->nbackends + 1, sizeof(OSSL_ALGORITHM));
     pc->store_names = calloc(pc->nbackends, 64);
-    if (pc->keymgmt_algs == NULL || pc->asym_algs == NULL || pc->kem_algs == NULL
-        || pc->store_algs == NULL || (pc->nbackends > 0 && pc->store_names == NULL))
+    if (pc->keymgmt_algs == NULL || pc->asym_algs == NULL || pc->kem_algs == NULL ||
+        pc->store_algs == NULL || (pc->nbackends > 0 && pc->store_names == NULL))
         return 0;
     if (kinds & ENVCORE_KIND(ENVKEY_RSA)) {
         add(pc->keymgmt_algs, &nk, ENVPROV_NAMES_RSA, envprov_rsa_keymgmt_functions,

@@ -29,8 +29,8 @@ static void config_failed(envprov_ctx *pc)
     int flags = 0;
     ERR_peek_last_error_data(&data, &flags);
     if (pc->config_error == NULL)
-        pc->config_error =
-            strdup(data != NULL && (flags & ERR_TXT_STRING) ? data : "unreadable setting");
+        pc->config_error = strdup(data != NULL && (flags & ERR_TXT_STRING) ? data
+                                                                           : "unreadable setting");
     ERR_clear_error();
 }
 
@@ -38,8 +38,9 @@ int envprov_config_ok(const envprov_ctx *pc)
 {
     if (pc->config_error == NULL)
         return 1;
-    ENVCORE_RAISE(ENVCORE_R_BAD_CONFIG, "the envelope provider's openssl.cnf section is wrong, "
-                                        "so it does nothing until it is fixed: %s",
+    ENVCORE_RAISE(ENVCORE_R_BAD_CONFIG,
+                  "the envelope provider's openssl.cnf section is wrong, "
+                  "so it does nothing until it is fixed: %s",
                   pc->config_error);
     return 0;
 }
@@ -51,7 +52,8 @@ static size_t setting_names(const char **names)
     size_t n = 0;
     names[n++] = ENVPROV_CONF_RSA_PKCS1_V15;
     for (size_t b = 0; envprov_backend_table[b] != NULL; b++)
-        for (const char *const *s = envprov_backend_table[b]->settings; s != NULL && *s != NULL; s++) {
+        for (const char *const *s = envprov_backend_table[b]->settings; s != NULL && *s != NULL;
+             s++) {
             int dup = 0;
             for (size_t i = 0; i < n; i++)
                 dup |= strcmp(names[i], *s) == 0;
@@ -72,7 +74,7 @@ int envprov_config_read(envprov_ctx *pc, const OSSL_DISPATCH *in)
     if (get_params == NULL || (pc->settings = envcore_settings_new()) == NULL)
         return 0;
     const char *names[MAX_SETTINGS];
-    char *values[MAX_SETTINGS] = { 0 };
+    char *values[MAX_SETTINGS] = {0};
     OSSL_PARAM params[MAX_SETTINGS + 1];
     size_t n = setting_names(names);
     if (n == 0) {
@@ -88,8 +90,8 @@ int envprov_config_read(envprov_ctx *pc, const OSSL_DISPATCH *in)
     for (size_t i = 0; i < n; i++)
         if (!envcore_settings_put(pc->settings, names[i], values[i]))
             return 0;
-    if (envcore_setting_bool(pc->settings, ENVPROV_CONF_RSA_PKCS1_V15, 1, &pc->rsa_pkcs1_v15)
-        != ENVCORE_R_OK)
+    if (envcore_setting_bool(pc->settings, ENVPROV_CONF_RSA_PKCS1_V15, 1, &pc->rsa_pkcs1_v15) !=
+        ENVCORE_R_OK)
         config_failed(pc);
     for (size_t b = 0; envprov_backend_table[b] != NULL && b < ENVPROV_MAX_BACKENDS; b++) {
         const envcore_backend *be = envprov_backend_table[b];

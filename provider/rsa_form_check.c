@@ -50,15 +50,16 @@ int envprov_rsa_form_ok(envprov_ctx *pc, envkey *k, const envkey_rsa_params *p)
     }
     unsigned char msg[32], ct[1024], pt[1024];
     size_t ctlen = 0, ptlen = 0;
-    if (RAND_bytes(msg, sizeof(msg)) != 1
-        || envprov_rsa_public_encrypt(pc, k, &q, msg, sizeof(msg), ct, &ctlen, sizeof(ct)) != ENVCORE_R_OK)
+    if (RAND_bytes(msg, sizeof(msg)) != 1 ||
+        envprov_rsa_public_encrypt(pc, k, &q, msg, sizeof(msg), ct, &ctlen, sizeof(ct)) !=
+            ENVCORE_R_OK)
         return -1;
     ERR_set_mark();
     int r = k->ops->rsa_decrypt(k->be, &q, ct, ctlen, pt, &ptlen, sizeof(pt));
     int ok = r == ENVCORE_R_OK && ptlen == sizeof(msg) && CRYPTO_memcmp(pt, msg, sizeof(msg)) == 0;
     OPENSSL_cleanse(pt, sizeof(pt));
-    if (r == ENVCORE_R_OK || r == ENVCORE_R_AUTHENTICATION_FAILED
-        || r == ENVCORE_R_MECHANISM_NOT_SUPPORTED) {
+    if (r == ENVCORE_R_OK || r == ENVCORE_R_AUTHENTICATION_FAILED ||
+        r == ENVCORE_R_MECHANISM_NOT_SUPPORTED) {
         ERR_pop_to_mark(); /* an answer, not an error */
         envcore_debug("rsa: %s decrypts OAEP(%s, mgf1 %s, %s label): %s", k->uri ? k->uri : "key",
                       OBJ_nid2sn(p->oaep_md), OBJ_nid2sn(p->mgf1_md), li ? "with" : "no",

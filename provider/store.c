@@ -31,7 +31,8 @@ static int find(envprov_ctx *pc, const char *uri, int from_message, envprov_stor
     const envcore_backend *be = envprov_backend_for(pc, uri, &client);
     if (be == NULL)
         return ENVCORE_R_BAD_URI;
-    return be->open(client, uri, from_message ? ENVCORE_OPEN_FROM_MESSAGE : 0, envprov_store_add, s);
+    return be->open(client, uri, from_message ? ENVCORE_OPEN_FROM_MESSAGE : 0, envprov_store_add,
+                    s);
 }
 
 static void *store_open(void *provctx, const char *uri)
@@ -58,7 +59,7 @@ const OSSL_DISPATCH envprov_store_functions[] = {
 typedef struct {
     struct {
         char *uri, *desc;
-    } *e;
+    } * e;
     size_t n, next;
 } list_store;
 
@@ -92,9 +93,9 @@ static void *list_open(void *provctx, const char *uri)
     const char *colon = uri != NULL ? strchr(uri, ':') : NULL;
     size_t sl = strlen(ENVPROV_LIST_SUFFIX);
     char home[512];
-    if (colon == NULL || (size_t)(colon - uri) <= sl
-        || strncasecmp(colon - sl, ENVPROV_LIST_SUFFIX, sl) != 0
-        || strlen(uri) - sl >= sizeof(home) || !envprov_config_ok(pc))
+    if (colon == NULL || (size_t)(colon - uri) <= sl ||
+        strncasecmp(colon - sl, ENVPROV_LIST_SUFFIX, sl) != 0 || strlen(uri) - sl >= sizeof(home) ||
+        !envprov_config_ok(pc))
         return NULL;
     /* "tpm2-list:" -> the backend of "tpm2:" */
     snprintf(home, sizeof(home), "%.*s%s", (int)(colon - uri - sl), uri, colon);

@@ -30,11 +30,11 @@
  * the failed load(); from then on eof() is 1 so that callers' loops end.
  */
 enum store_state {
-    STORE_PENDING = 0, /* not searched yet */
-    STORE_READY,       /* searched: keys[] holds the result */
-    STORE_FAILED,      /* the search failed; load() has not said so yet */
+    STORE_PENDING = 0,   /* not searched yet */
+    STORE_READY,         /* searched: keys[] holds the result */
+    STORE_FAILED,        /* the search failed; load() has not said so yet */
     STORE_FAILED_LOADED, /* load() failed; eof() answers 0 once more */
-    STORE_DONE,        /* failure reported: eof() is 1 */
+    STORE_DONE,          /* failure reported: eof() is 1 */
 };
 
 struct envprov_store {
@@ -133,14 +133,10 @@ int envprov_store_set_ctx_params(void *loaderctx, const OSSL_PARAM params[])
 static int wanted(const envprov_store *s, const envkey *k)
 {
     switch (s->expect) {
-    case 0:
-        return 1;
-    case OSSL_STORE_INFO_PKEY:
-        return k->has_private;
-    case OSSL_STORE_INFO_PUBKEY:
-        return k->kind == ENVKEY_RSA || k->kind == ENVKEY_EC_P256;
-    default:
-        return 0; /* no certificates, CRLs or parameters here */
+    case 0: return 1;
+    case OSSL_STORE_INFO_PKEY: return k->has_private;
+    case OSSL_STORE_INFO_PUBKEY: return k->kind == ENVKEY_RSA || k->kind == ENVKEY_EC_P256;
+    default: return 0; /* no certificates, CRLs or parameters here */
     }
 }
 
@@ -157,8 +153,8 @@ static void skip_unwanted(envprov_store *s)
 static envkey *public_view(const envkey *k)
 {
     envkey *v = envkey_new(k->kind, NULL, NULL);
-    if (v == NULL || (k->uri != NULL && (v->uri = strdup(k->uri)) == NULL)
-        || !EVP_PKEY_up_ref(k->pub)) {
+    if (v == NULL || (k->uri != NULL && (v->uri = strdup(k->uri)) == NULL) ||
+        !EVP_PKEY_up_ref(k->pub)) {
         envkey_free(v);
         ENVCORE_RAISE(ENVCORE_R_INTERNAL, "out of memory");
         return NULL;

@@ -41,12 +41,14 @@ OSSL_FUNC_store_close_fn envprov_store_close;
 OSSL_FUNC_store_export_object_fn envprov_store_export_object;
 
 /* The dispatch entries after a scheme's own OSSL_FUNC_STORE_OPEN. */
-#define ENVPROV_STORE_COMMON_DISPATCH                                                          \
-    {OSSL_FUNC_STORE_SETTABLE_CTX_PARAMS, (void (*)(void))envprov_store_settable_ctx_params}, \
-        {OSSL_FUNC_STORE_SET_CTX_PARAMS, (void (*)(void))envprov_store_set_ctx_params},       \
-        {OSSL_FUNC_STORE_LOAD, (void (*)(void))envprov_store_load},                           \
-        {OSSL_FUNC_STORE_EOF, (void (*)(void))envprov_store_eof},                             \
-        {OSSL_FUNC_STORE_CLOSE, (void (*)(void))envprov_store_close},                         \
-        {OSSL_FUNC_STORE_EXPORT_OBJECT, (void (*)(void))envprov_store_export_object}
+#define ENVPROV_STORE_COMMON_DISPATCH                                                              \
+    {OSSL_FUNC_STORE_SETTABLE_CTX_PARAMS, (void (*)(void))envprov_store_settable_ctx_params},      \
+        {OSSL_FUNC_STORE_SET_CTX_PARAMS, (void (*)(void))envprov_store_set_ctx_params},            \
+        {OSSL_FUNC_STORE_LOAD, (void (*)(void))envprov_store_load},                                \
+        {OSSL_FUNC_STORE_EOF, (void (*)(void))envprov_store_eof},                                  \
+        {OSSL_FUNC_STORE_CLOSE, (void (*)(void))envprov_store_close},                              \
+    {                                                                                              \
+        OSSL_FUNC_STORE_EXPORT_OBJECT, (void (*)(void))envprov_store_export_object                 \
+    }
 
 #endif

@@ -44,9 +44,9 @@ static int aad_hash(const unsigned char *aad, size_t aadlen, unsigned char out[A
 {
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     unsigned int n = 0;
-    int ok = c != NULL && EVP_DigestInit_ex(c, EVP_sha256(), NULL)
-             && EVP_DigestUpdate(c, aad_domain, sizeof(aad_domain) - 1)
-             && EVP_DigestUpdate(c, aad, aadlen) && EVP_DigestFinal_ex(c, out, &n);
+    int ok = c != NULL && EVP_DigestInit_ex(c, EVP_sha256(), NULL) &&
+             EVP_DigestUpdate(c, aad_domain, sizeof(aad_domain) - 1) &&
+             EVP_DigestUpdate(c, aad, aadlen) && EVP_DigestFinal_ex(c, out, &n);
     EVP_MD_CTX_free(c);
     return ok && n == AAD_HASH_LEN;
 }
@@ -69,15 +69,16 @@ int envprov_rsa_public_encrypt(envprov_ctx *pc, const envkey *k, const envkey_rs
      * work on both kinds of context.
      */
     EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(pc->swctx, k->pub, "provider=default");
-    int ok = c != NULL && EVP_PKEY_encrypt_init(c) > 0
-             && EVP_PKEY_CTX_set_rsa_padding(c, p->padding) > 0;
+    int ok = c != NULL && EVP_PKEY_encrypt_init(c) > 0 &&
+             EVP_PKEY_CTX_set_rsa_padding(c, p->padding) > 0;
     if (ok && p->padding == RSA_PKCS1_OAEP_PADDING) {
         const EVP_MD *oaep = EVP_get_digestbyname(md_name(p->oaep_md));
         const EVP_MD *mgf1 = EVP_get_digestbyname(md_name(p->mgf1_md));
         unsigned char *label = p->label_len > 0 ? OPENSSL_memdup(p->label, p->label_len) : NULL;
-        ok = oaep != NULL && mgf1 != NULL && (p->label_len == 0 || label != NULL)
-             && EVP_PKEY_CTX_set_rsa_oaep_md(c, oaep) > 0 && EVP_PKEY_CTX_set_rsa_mgf1_md(c, mgf1) > 0
-             && (label == NULL || EVP_PKEY_CTX_set0_rsa_oaep_label(c, label, (int)p->label_len) > 0);
+        ok = oaep != NULL && mgf1 != NULL && (p->label_len == 0 || label != NULL) &&
+             EVP_PKEY_CTX_set_rsa_oaep_md(c, oaep) > 0 &&
+             EVP_PKEY_CTX_set_rsa_mgf1_md(c, mgf1) > 0 &&
+             (label == NULL || EVP_PKEY_CTX_set0_rsa_oaep_label(c, label, (int)p->label_len) > 0);
         if (!ok || label == NULL)
             OPENSSL_free(label); /* set0 took it only on success */
     }
@@ -86,7 +87,7 @@ int envprov_rsa_public_encrypt(envprov_ctx *pc, const envkey *k, const envkey_rs
     EVP_PKEY_CTX_free(c);
     if (!ok) {
         ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT, "RSA encryption with the public key failed "
-                      "(input too long for this key and padding?)");
+                                              "(input too long for this key and padding?)");
         return ENVCORE_R_BAD_ARGUMENT;
     }
     *outlen = n;
@@ -94,7 +95,8 @@ int envprov_rsa_public_encrypt(envprov_ctx *pc, const envkey *k, const envkey_rs
 }
 
 /* Pick the OAEP form for a wrap; returns ENVCORE_R_OK and fills p/binding. */
-static int choose_oaep(envprov_ctx *pc, envkey *k, size_t aadlen, envkey_rsa_params *p, int *binding)
+static int choose_oaep(envprov_ctx *pc, envkey *k, size_t aadlen, envkey_rsa_params *p,
+                       int *binding)
 {
     static const int hashes[] = {NID_sha256, NID_sha1};
     memset(p, 0, sizeof(*p));
@@ -155,8 +157,12 @@ static int wrap_rsa(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t
     OPENSSL_cleanse(payload, sizeof(payload));
     if (ret != ENVCORE_R_OK)
         return ret;
-    wrapblob b = {.kind = WRAPBLOB_KIND_RSA_OAEP, .oaep_md = p.oaep_md, .mgf1_md = p.mgf1_md,
-                  .binding = binding, .ct = ct, .ct_len = ctlen};
+    wrapblob b = {.kind = WRAPBLOB_KIND_RSA_OAEP,
+                  .oaep_md = p.oaep_md,
+                  .mgf1_md = p.mgf1_md,
+                  .binding = binding,
+                  .ct = ct,
+                  .ct_len = ctlen};
     size_t n = wrapblob_encode(&b, out, outsize);
     if (n == 0) {
         ENVCORE_RAISE(ENVCORE_R_BUFFER_TOO_SMALL, "output buffer too small for the wrapped key");
@@ -197,10 +203,8 @@ int envprov_wrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aa
         return ENVCORE_R_BAD_ARGUMENT;
     }
     switch (k->kind) {
-    case ENVKEY_AES_KEK:
-        return wrap_aes(k, aad, aadlen, in, inlen, out, outlen, outsize);
-    case ENVKEY_RSA:
-        return wrap_rsa(pc, k, aad, aadlen, in, inlen, out, outlen, outsize);
+    case ENVKEY_AES_KEK: return wrap_aes(k, aad, aadlen, in, inlen, out, outlen, outsize);
+    case ENVKEY_RSA: return wrap_rsa(pc, k, aad, aadlen, in, inlen, out, outlen, outsize);
     case ENVKEY_EC_P256:
         return envprov_ec_wrap(pc, k, aad, aadlen, in, inlen, out, outlen, outsize);
     default:
@@ -240,7 +244,8 @@ int envprov_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t 
         envkey_aead_iv iv;
         memcpy(iv.iv, b.iv, b.iv_len);
         iv.iv_len = b.iv_len;
-        int ret = k->ops->aead_decrypt(k->be, &iv, aad, aadlen, b.ct, b.ct_len, out, outlen, outsize);
+        int ret = k->ops->aead_decrypt(k->be, &iv, aad, aadlen, b.ct, b.ct_len, out, outlen,
+                                       outsize);
         if (ret != ENVCORE_R_OK)
             OPENSSL_cleanse(out, outsize);
         return ret;
@@ -274,8 +279,8 @@ int envprov_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t 
         }
         if (b.binding == WRAPBLOB_BIND_PAYLOAD) {
             unsigned char h[AAD_HASH_LEN];
-            if (plen <= AAD_HASH_LEN || !aad_hash(aad, aadlen, h)
-                || CRYPTO_memcmp(h, payload + plen - AAD_HASH_LEN, AAD_HASH_LEN) != 0) {
+            if (plen <= AAD_HASH_LEN || !aad_hash(aad, aadlen, h) ||
+                CRYPTO_memcmp(h, payload + plen - AAD_HASH_LEN, AAD_HASH_LEN) != 0) {
                 OPENSSL_cleanse(payload, sizeof(payload));
                 return auth_failed(out, outsize);
             }

@@ -69,14 +69,14 @@ size_t wrapblob_encode(const wrapblob *b, unsigned char *out, size_t outsize)
             return 0;
         need += 1 + b->iv_len + 2 + b->ct_len;
     } else if (b->kind == WRAPBLOB_KIND_RSA_OAEP) {
-        if (!hash_code(b->oaep_md) || !hash_code(b->mgf1_md) || b->ct_len == 0
-            || b->ct_len > WRAPBLOB_MAX_RSA_CT
-            || (b->binding != WRAPBLOB_BIND_LABEL && b->binding != WRAPBLOB_BIND_PAYLOAD))
+        if (!hash_code(b->oaep_md) || !hash_code(b->mgf1_md) || b->ct_len == 0 ||
+            b->ct_len > WRAPBLOB_MAX_RSA_CT ||
+            (b->binding != WRAPBLOB_BIND_LABEL && b->binding != WRAPBLOB_BIND_PAYLOAD))
             return 0;
         need += 3 + 2 + b->ct_len;
     } else if (b->kind == WRAPBLOB_KIND_ECDH_P256) {
-        if (b->point == NULL || b->point[0] != 0x04 || b->iv_len != WRAPBLOB_EC_IV_LEN
-            || b->ct_len < 17 || b->ct_len > WRAPBLOB_AES_MAX_CT)
+        if (b->point == NULL || b->point[0] != 0x04 || b->iv_len != WRAPBLOB_EC_IV_LEN ||
+            b->ct_len < 17 || b->ct_len > WRAPBLOB_AES_MAX_CT)
             return 0;
         need = WRAPBLOB_EC_HEADER_LEN + 2 + b->ct_len;
     } else {
@@ -119,8 +119,8 @@ int wrapblob_decode(wrapblob *b, const unsigned char *in, size_t inlen)
     reader r = {in, inlen};
     unsigned m1, m2, ver, kind, v;
     memset(b, 0, sizeof(*b));
-    if (!read_u8(&r, &m1) || !read_u8(&r, &m2) || m1 != 'E' || m2 != 'W' || !read_u8(&r, &ver)
-        || ver != WRAPBLOB_VERSION || !read_u8(&r, &kind))
+    if (!read_u8(&r, &m1) || !read_u8(&r, &m2) || m1 != 'E' || m2 != 'W' || !read_u8(&r, &ver) ||
+        ver != WRAPBLOB_VERSION || !read_u8(&r, &kind))
         return 0;
     b->kind = (int)kind;
     if (kind == WRAPBLOB_KIND_AES_GCM) {
@@ -138,17 +138,17 @@ int wrapblob_decode(wrapblob *b, const unsigned char *in, size_t inlen)
         b->oaep_md = hash_nid(h);
         b->mgf1_md = hash_nid(g);
         b->binding = (int)bind;
-        if (!b->oaep_md || !b->mgf1_md
-            || (bind != WRAPBLOB_BIND_LABEL && bind != WRAPBLOB_BIND_PAYLOAD))
+        if (!b->oaep_md || !b->mgf1_md ||
+            (bind != WRAPBLOB_BIND_LABEL && bind != WRAPBLOB_BIND_PAYLOAD))
             return 0;
         if (!read_u16(&r, &b->ct_len) || b->ct_len == 0 || b->ct_len > WRAPBLOB_MAX_RSA_CT)
             return 0;
     } else if (kind == WRAPBLOB_KIND_ECDH_P256) {
         unsigned curve, kdf;
         const unsigned char *iv;
-        if (!read_u8(&r, &curve) || curve != 1 || !read_u8(&r, &kdf) || kdf != 1
-            || !read_bytes(&r, WRAPBLOB_EC_POINT_LEN, &b->point) || b->point[0] != 0x04
-            || !read_bytes(&r, WRAPBLOB_EC_IV_LEN, &iv))
+        if (!read_u8(&r, &curve) || curve != 1 || !read_u8(&r, &kdf) || kdf != 1 ||
+            !read_bytes(&r, WRAPBLOB_EC_POINT_LEN, &b->point) || b->point[0] != 0x04 ||
+            !read_bytes(&r, WRAPBLOB_EC_IV_LEN, &iv))
             return 0;
         memcpy(b->iv, iv, WRAPBLOB_EC_IV_LEN);
         b->iv_len = WRAPBLOB_EC_IV_LEN;

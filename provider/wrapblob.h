@@ -49,8 +49,8 @@ typedef struct {
     /* EC: the ephemeral point (points into the blob on decode) */
     const unsigned char *point;
     /* RSA-OAEP */
-    int oaep_md;  /* NID */
-    int mgf1_md;  /* NID */
+    int oaep_md; /* NID */
+    int mgf1_md; /* NID */
     int binding;
     /* both */
     const unsigned char *ct; /* points into the blob on decode */

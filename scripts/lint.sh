@@ -1,22 +1,22 @@
 #!/usr/bin/env bash
 # The tree's static checks, each failing the run on a finding:
 #   1. shellcheck on every shell script (settings: .shellcheckrc);
-#   2. clang-format --dry-run -Werror on every C file (.clang-format), only
-#      with LINT_FORMAT=1: the default is 0 until the tree-wide
-#      clang-format commit has landed, after which the default becomes 1;
+#   2. clang-format --dry-run -Werror on every C file (.clang-format): the
+#      tree is formatted, so any unformatted change fails (fix: clang-format
+#      -i FILE);
 #   3. clang-tidy on every C file (.clang-tidy, and tests/, bench/, cli/
 #      .clang-tidy on top), from a configure-only build in build/lint that
 #      turns every target on (fuzz targets and benchmarks too). Checks that
 #      .clang-tidy keeps out of WarningsAsErrors print their findings without
 #      failing; LINT_TIDY_STRICT=1 makes them fatal too.
-# LINT_SHELL=0 / LINT_TIDY=0 skip a step (for a quick local run). Tools come
+# LINT_SHELL=0 / LINT_FORMAT=0 / LINT_TIDY=0 skip a step (for a quick local run). Tools come
 # from scripts/install-deps.sh. Exit status 0 only if every step passed.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 LINT_SHELL=${LINT_SHELL:-1}
-LINT_FORMAT=${LINT_FORMAT:-0}
+LINT_FORMAT=${LINT_FORMAT:-1}
 LINT_TIDY=${LINT_TIDY:-1}
 LINT_TIDY_STRICT=${LINT_TIDY_STRICT:-0}
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -59,7 +59,7 @@ if [ "$LINT_FORMAT" = 1 ]; then
     status=1
   fi
 else
-  echo "=== lint: clang-format skipped (LINT_FORMAT=0 until the tree is formatted)"
+  echo "=== lint: clang-format skipped (LINT_FORMAT=0)"
 fi
 
 if [ "$LINT_TIDY" = 1 ]; then

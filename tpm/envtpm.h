@@ -134,10 +134,9 @@ int envtpm_rsa_label_ok(const unsigned char *label, size_t len);
  * oracle. A padding failure is ENVCORE_R_AUTHENTICATION_FAILED and leaves
  * `out` zeroed.
  */
-int envtpm_rsa_decrypt(struct envtpm_key *k, int oaep,
-                       const unsigned char *label, size_t labellen,
-                       const unsigned char *in, size_t inlen,
-                       unsigned char *out, size_t *outlen, size_t outsize) ENVTPM_WARN_UNUSED;
+int envtpm_rsa_decrypt(struct envtpm_key *k, int oaep, const unsigned char *label, size_t labellen,
+                       const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen,
+                       size_t outsize) ENVTPM_WARN_UNUSED;
 
 /*
  * The owner's persistent keys (0x81000000-0x817FFFFF, not the SRK), for

@@ -39,8 +39,8 @@ static int tpm_rsa_decrypt(void *be, const envkey_rsa_params *p, const unsigned 
                       "zero-terminated label is done in the TPM (PKCS#1 v1.5 is refused)");
         return ENVCORE_R_MECHANISM_NOT_SUPPORTED;
     }
-    return envtpm_rsa_decrypt(be, p->padding == RSA_PKCS1_OAEP_PADDING, p->label, p->label_len,
-                              in, inlen, out, outlen, outsize);
+    return envtpm_rsa_decrypt(be, p->padding == RSA_PKCS1_OAEP_PADDING, p->label, p->label_len, in,
+                              inlen, out, outlen, outsize);
 }
 
 static int tpm_ecdh_zgen(void *be, const unsigned char *peer, size_t peerlen, unsigned char *z,

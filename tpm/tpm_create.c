@@ -26,7 +26,7 @@ typedef struct {
 static int policy_digest(struct envtpm_ctx *t, const create_arg *a, TPM2B_DIGEST *out)
 {
     ESYS_TR s;
-    TPM2B_DIGEST empty = { 0 };
+    TPM2B_DIGEST empty = {0};
     TPM2B_DIGEST *d = NULL;
     TSS2_RC rc;
     int r;
@@ -45,8 +45,7 @@ static int policy_digest(struct envtpm_ctx *t, const create_arg *a, TPM2B_DIGEST
         int reason = envtpm_rc_reason(rc);
         if (reason == ENVCORE_R_BACKEND_ERROR)
             reason = ENVCORE_R_BAD_ARGUMENT; /* e.g. a bank the TPM does not have */
-        return envtpm_raise_rc(reason, "computing the PCR policy (is the PCR bank allocated?)",
-                               rc);
+        return envtpm_raise_rc(reason, "computing the PCR policy (is the PCR bank allocated?)", rc);
     }
     *out = *d;
     Esys_Free(d);
@@ -80,8 +79,7 @@ static int persist(struct envtpm_ctx *t, const TPM2B_PRIVATE *priv, const TPM2B_
     ESYS_TR tr = ESYS_TR_NONE, ptr = ESYS_TR_NONE;
     TSS2_RC rc;
 
-    rc = ENVTPM_ESYS(t, Esys_Load, t->srk, t->session, ESYS_TR_NONE, ESYS_TR_NONE, priv, pub,
-                     &tr);
+    rc = ENVTPM_ESYS(t, Esys_Load, t->srk, t->session, ESYS_TR_NONE, ESYS_TR_NONE, priv, pub, &tr);
     if (rc != TSS2_RC_SUCCESS)
         return envtpm_raise_rc(envtpm_rc_reason(rc), "loading the new key", rc);
     /* Owner authorisation with an empty owner auth (password session). */
@@ -101,10 +99,10 @@ static int persist(struct envtpm_ctx *t, const TPM2B_PRIVATE *priv, const TPM2B_
 static int create_op(struct envtpm_ctx *t, void *varg)
 {
     const create_arg *a = varg;
-    TPM2B_SENSITIVE_CREATE sens = { 0 };
+    TPM2B_SENSITIVE_CREATE sens = {0};
     TPM2B_PUBLIC tmpl;
-    TPM2B_DATA outside = { 0 };
-    TPML_PCR_SELECTION none = { 0 };
+    TPM2B_DATA outside = {0};
+    TPML_PCR_SELECTION none = {0};
     TPM2B_PRIVATE *priv = NULL;
     TPM2B_PUBLIC *pub = NULL;
     TSS2_RC rc, rc2;

@@ -156,8 +156,7 @@ TSS2_RC envtpm_tr_persistent(struct envtpm_ctx *t, uint32_t handle, ESYS_TR *tr,
      * HMAC (keyed with the salt only the real TPM could decrypt) ESYS checks
      * over the public area (Part 1 §19.6.8, §19.6.13). An interposer's
      * answer then fails with TSS2_ESYS_RC_RSP_AUTH_FAILED. */
-    rc = ENVTPM_ESYS(t, Esys_TR_FromTPMPublic, handle, t->session, ESYS_TR_NONE, ESYS_TR_NONE,
-                     tr);
+    rc = ENVTPM_ESYS(t, Esys_TR_FromTPMPublic, handle, t->session, ESYS_TR_NONE, ESYS_TR_NONE, tr);
     if (rc != TSS2_RC_SUCCESS) {
         *tr = ESYS_TR_NONE;
         return rc;

@@ -17,8 +17,8 @@ struct tpm_client {
     struct envtpm_handle_list *handles;
 };
 
-static const char *const settings[] = { "tpm2-tcti", "tpm2-srk-name", "tpm2-pin-source",
-                                        "tpm2-handles", NULL };
+static const char *const settings[] = {"tpm2-tcti", "tpm2-srk-name", "tpm2-pin-source",
+                                       "tpm2-handles", NULL};
 
 static void client_free(void *client)
 {
@@ -40,14 +40,14 @@ static int client_new(const envcore_settings *cfg, OSSL_LIB_CTX *swctx, void **o
         return ENVCORE_R_INTERNAL;
     }
     const char *pin = envcore_setting(cfg, "tpm2-pin-source");
-    if ((r = envtpm_handle_list_parse(envcore_setting(cfg, "tpm2-handles"), pin, &c->handles))
-        != ENVCORE_R_OK) {
+    if ((r = envtpm_handle_list_parse(envcore_setting(cfg, "tpm2-handles"), pin, &c->handles)) !=
+        ENVCORE_R_OK) {
         client_free(c);
         return r;
     }
     /* opens nothing: the TPM is reached on first use */
-    envtpm_config tc = { envcore_setting(cfg, "tpm2-tcti"), envcore_setting(cfg, "tpm2-srk-name"),
-                         pin, swctx, c->handles };
+    envtpm_config tc = {envcore_setting(cfg, "tpm2-tcti"), envcore_setting(cfg, "tpm2-srk-name"),
+                        pin, swctx, c->handles};
     if ((r = envtpm_ctx_new(&tc, &c->t)) != ENVCORE_R_OK) {
         client_free(c);
         return r;
@@ -76,7 +76,7 @@ static int open_keys(void *client, const char *uri, unsigned flags, envcore_key_
 static int generate(void *client, const char *uri, envkey_kind kind, int bits, envkey **out)
 {
     struct tpm_client *c = client;
-    envtpm_create_params p = { 0 };
+    envtpm_create_params p = {0};
     int r;
 
     *out = NULL;
@@ -110,10 +110,11 @@ static int list_one(void *varg, const envtpm_list_entry *e)
 static int list(void *client, const char *uri, envcore_name_cb *cb, void *arg)
 {
     struct tpm_client *c = client;
-    struct list_arg a = { cb, arg };
+    struct list_arg a = {cb, arg};
     if (uri != NULL && strcasecmp(uri, "tpm2:") != 0) {
-        ENVCORE_RAISE(ENVCORE_R_BAD_URI, "listing a TPM takes the URI \"tpm2:\" alone (got "
-                                         "\"%.80s\")",
+        ENVCORE_RAISE(ENVCORE_R_BAD_URI,
+                      "listing a TPM takes the URI \"tpm2:\" alone (got "
+                      "\"%.80s\")",
                       uri);
         return ENVCORE_R_BAD_URI;
     }

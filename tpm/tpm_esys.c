@@ -89,11 +89,10 @@ int envtpm_rc_retryable(TSS2_RC rc)
         /* ESYS passes TCTI failures up as base codes in its own layer */
         return low == TSS2_BASE_RC_IO_ERROR || low == TSS2_BASE_RC_NO_CONNECTION ||
                low == TSS2_BASE_RC_TRY_AGAIN || low == TSS2_BASE_RC_MALFORMED_RESPONSE ||
-               low == TSS2_BASE_RC_INSUFFICIENT_RESPONSE ||
-               low == TSS2_BASE_RC_RSP_AUTH_FAILED;
+               low == TSS2_BASE_RC_INSUFFICIENT_RESPONSE || low == TSS2_BASE_RC_RSP_AUTH_FAILED;
     }
     switch (base) {
-    case TPM2_RC_INITIALIZE:  /* TPM was reset and not started */
+    case TPM2_RC_INITIALIZE:   /* TPM was reset and not started */
     case TPM2_RC_REFERENCE_S0: /* Part 2 §6.6: our session is gone (reset) */
     case TPM2_RC_REFERENCE_S1:
     case TPM2_RC_REFERENCE_S2:
@@ -101,16 +100,13 @@ int envtpm_rc_retryable(TSS2_RC rc)
     case TPM2_RC_RETRY:
     case TPM2_RC_YIELDED:
     case TPM2_RC_TESTING:
-    case TPM2_RC_CANCELED:
-        return 1;
-    default:
-        break;
+    case TPM2_RC_CANCELED: return 1;
+    default: break;
     }
     /* A handle or session number that the TPM does not know (format one,
      * session flag set): the session died with a reset. */
-    if ((rc & TSS2_RC_LAYER_MASK) == TSS2_TPM_RC_LAYER && (rc & TPM2_RC_FMT1) &&
-        (rc & TPM2_RC_S) && (base == (TPM2_RC_FMT1 | TPM2_RC_HANDLE) ||
-                             base == (TPM2_RC_FMT1 | TPM2_RC_VALUE)))
+    if ((rc & TSS2_RC_LAYER_MASK) == TSS2_TPM_RC_LAYER && (rc & TPM2_RC_FMT1) && (rc & TPM2_RC_S) &&
+        (base == (TPM2_RC_FMT1 | TPM2_RC_HANDLE) || base == (TPM2_RC_FMT1 | TPM2_RC_VALUE)))
         return 1;
     return 0;
 }
@@ -125,23 +121,17 @@ int envtpm_rc_reason(TSS2_RC rc)
         return ENVCORE_R_BACKEND_UNAVAILABLE;
     switch (base) {
     case TPM2_RC_FMT1 | TPM2_RC_AUTH_FAIL: /* HMAC check failed: wrong auth value */
-    case TPM2_RC_FMT1 | TPM2_RC_BAD_AUTH:
-        return ENVCORE_R_PIN_INCORRECT;
+    case TPM2_RC_FMT1 | TPM2_RC_BAD_AUTH: return ENVCORE_R_PIN_INCORRECT;
     case TPM2_RC_LOCKOUT: /* Part 1 §19.8.3: dictionary-attack lockout */
         return ENVCORE_R_PIN_LOCKED;
-    case TPM2_RC_FMT1 | TPM2_RC_POLICY_FAIL:
-        return ENVCORE_R_PCR_POLICY_NOT_SATISFIED;
-    case TPM2_RC_FMT1 | TPM2_RC_HANDLE:
-        return ENVCORE_R_OBJECT_NOT_FOUND;
+    case TPM2_RC_FMT1 | TPM2_RC_POLICY_FAIL: return ENVCORE_R_PCR_POLICY_NOT_SATISFIED;
+    case TPM2_RC_FMT1 | TPM2_RC_HANDLE: return ENVCORE_R_OBJECT_NOT_FOUND;
     case TPM2_RC_FMT1 | TPM2_RC_SCHEME:
     case TPM2_RC_FMT1 | TPM2_RC_HASH:
     case TPM2_RC_FMT1 | TPM2_RC_CURVE:
-    case TPM2_RC_FMT1 | TPM2_RC_KEY_SIZE:
-        return ENVCORE_R_MECHANISM_NOT_SUPPORTED;
-    case TPM2_RC_FMT1 | TPM2_RC_ECC_POINT:
-        return ENVCORE_R_BAD_ARGUMENT;
-    default:
-        return ENVCORE_R_BACKEND_ERROR;
+    case TPM2_RC_FMT1 | TPM2_RC_KEY_SIZE: return ENVCORE_R_MECHANISM_NOT_SUPPORTED;
+    case TPM2_RC_FMT1 | TPM2_RC_ECC_POINT: return ENVCORE_R_BAD_ARGUMENT;
+    default: return ENVCORE_R_BACKEND_ERROR;
     }
 }
 

@@ -40,8 +40,8 @@ static int parse_entry(struct envtpm_handle_list *l, const char *entry, const ch
     envtpm_uri u;
     int r;
 
-    snprintf(uri, sizeof(uri), "%s%s", strncmp(entry, "tpm2:", 5) == 0 ? "" : "tpm2:handle=",
-             entry);
+    snprintf(uri, sizeof(uri), "%s%s",
+             strncmp(entry, "tpm2:", 5) == 0 ? "" : "tpm2:handle=", entry);
     /* envtpm_uri_parse raises its own BAD_URI; say which setting it was */
     ERR_set_mark();
     r = envtpm_uri_parse(uri, &u);

@@ -20,15 +20,15 @@
 #define ENVTPM_MAX_NAME (2 + 64)
 
 struct envtpm_ctx {
-    pthread_mutex_t lock; /* recursive: an operation holds it across calls */
-    _Atomic int pid;      /* process the lock and connection belong to;
+    pthread_mutex_t lock;                     /* recursive: an operation holds it across calls */
+    _Atomic int pid;                          /* process the lock and connection belong to;
                            * -pid while that process resets them (fork) */
-    char *tcti;           /* effective TCTI string (env override applied) */
-    char *pin_source;     /* tpm2-pin-source, or NULL: only for messages, the
+    char *tcti;                               /* effective TCTI string (env override applied) */
+    char *pin_source;                         /* tpm2-pin-source, or NULL: only for messages, the
                            * sources offered are those of `handles` */
     const struct envtpm_handle_list *handles; /* tpm2-handles (not owned) */
     unsigned char srk_pin[ENVTPM_MAX_NAME];
-    size_t srk_pin_len;   /* 0 = SRK name not pinned */
+    size_t srk_pin_len; /* 0 = SRK name not pinned */
     OSSL_LIB_CTX *libctx;
 
     TSS2_TCTI_CONTEXT *tcti_ctx; /* the loader's */
@@ -36,12 +36,12 @@ struct envtpm_ctx {
     ESYS_CONTEXT *esys;
     /* after fork(): the parent's, never used, finalised or freed (tpm_ctx.c) */
     void *orphan_esys, *orphan_tcti, *orphan_front;
-    ESYS_TR srk;          /* persistent SRK, ESYS_TR_NONE until connected */
-    TPMT_PUBLIC srk_pub;  /* its checked public area: salts go to it */
-    ESYS_TR session;      /* salted HMAC session, response encryption */
+    ESYS_TR srk;                             /* persistent SRK, ESYS_TR_NONE until connected */
+    TPMT_PUBLIC srk_pub;                     /* its checked public area: salts go to it */
+    ESYS_TR session;                         /* salted HMAC session, response encryption */
     unsigned char srk_name[ENVTPM_MAX_NAME]; /* of the first SRK accepted: kept */
-    size_t srk_name_len;  /* across reconnects, required on each (TOFU) */
-    unsigned generation;  /* bumps on every (re)connect: ESYS_TRs go stale */
+    size_t srk_name_len;                     /* across reconnects, required on each (TOFU) */
+    unsigned generation;                     /* bumps on every (re)connect: ESYS_TRs go stale */
     /* ESYS hands out one ESYS_TR per TPM handle: closing it for one key
      * would close it for all, so persistent handles are cached here, per
      * connection, and only dropped with it. */
@@ -53,7 +53,7 @@ struct envtpm_ctx {
     } trs[8];
     unsigned ntrs;
     unsigned reconnects;
-    int poisoned;         /* envtpm_ctx_poison: drop this connection */
+    int poisoned; /* envtpm_ctx_poison: drop this connection */
 
     /* Auth values the TPM rejected, per key name, as keyed fingerprints
      * (envtpm_auth_fingerprint): never offered to that key again by this
@@ -66,7 +66,7 @@ struct envtpm_ctx {
     } rejected[16];
     unsigned nrejected;
 
-    TSS2_RC last_rc;      /* of the last failing Esys call, for retry decisions */
+    TSS2_RC last_rc; /* of the last failing Esys call, for retry decisions */
     const char *last_fn;
 };
 
@@ -77,8 +77,7 @@ void envtpm_esys_begin(struct envtpm_ctx *t);
 /* Logs the call and, on failure, the Tss2_RC_Decode text (debug log only);
  * records the rc for retry decisions; releases the lock taken by begin. */
 TSS2_RC envtpm_esys_end(struct envtpm_ctx *t, const char *fn, TSS2_RC rc);
-#define ENVTPM_CALL(t, name, expr) \
-    envtpm_esys_end((t), (name), (envtpm_esys_begin(t), (expr)))
+#define ENVTPM_CALL(t, name, expr) envtpm_esys_end((t), (name), (envtpm_esys_begin(t), (expr)))
 #define ENVTPM_ESYS(t, fn, ...) ENVTPM_CALL((t), #fn, fn((t)->esys, __VA_ARGS__))
 
 /* Wipes the response parameters of the last command in tss2's own buffer
@@ -125,8 +124,8 @@ int envtpm_srk_setup(struct envtpm_ctx *t);
  * (`pinned` says whether expect is tpm2-srk-name or the TOFU name, for the
  * message). ENVCORE_R_OK or ENVCORE_R_KEY_NOT_SAFE (raised). */
 int envtpm_srk_verify(const unsigned char *expect, size_t expect_len, int pinned,
-                      const unsigned char *handle_name, size_t handle_len,
-                      const TPMT_PUBLIC *pub, const TPM2B_NAME *reported) ENVTPM_WARN_UNUSED;
+                      const unsigned char *handle_name, size_t handle_len, const TPMT_PUBLIC *pub,
+                      const TPM2B_NAME *reported) ENVTPM_WARN_UNUSED;
 /* A salted policy session (for PCR-policy keys), response encryption on. */
 int envtpm_policy_session(struct envtpm_ctx *t, TPM2_SE type, ESYS_TR *out);
 /* Name of a public area: nameAlg || H(marshalled TPMT_PUBLIC). */
@@ -144,8 +143,8 @@ int envtpm_salt_make(OSSL_LIB_CTX *libctx, const TPMT_PUBLIC *pub, TPM2B_ENCRYPT
                      TPM2B_AUTH *salt) ENVTPM_WARN_UNUSED;
 /* KDFe (Part 1 §11.4.10.3) with SHA-256 and Use = "SECRET", one block. */
 int envtpm_kdfe_sha256(OSSL_LIB_CTX *libctx, const unsigned char *z, size_t zlen,
-                       const unsigned char *u, size_t ulen, const unsigned char *v,
-                       size_t vlen, unsigned char out[32]);
+                       const unsigned char *u, size_t ulen, const unsigned char *v, size_t vlen,
+                       unsigned char out[32]);
 /* RSAES-OAEP (RFC 8017 §7.1.1) with SHA-256/MGF1-SHA-256, label "SECRET\0";
  * out gets nlen bytes. 1 on success. */
 int envtpm_oaep_sha256_encrypt(OSSL_LIB_CTX *libctx, const unsigned char *n, size_t nlen,
@@ -154,10 +153,10 @@ int envtpm_oaep_sha256_encrypt(OSSL_LIB_CTX *libctx, const unsigned char *n, siz
 
 /* How one StartAuthSession of ours is rewritten on its way to the TPM. */
 typedef struct {
-    TPM2B_NONCE nonce;            /* our nonceCaller: marks the command as ours */
-    uint32_t bind_esys;           /* the bind handle ESYS sends */
-    uint32_t tpm_key, bind_wire;  /* what the TPM gets */
-    TPM2B_ENCRYPTED_SECRET salt;  /* the encrypted salt it gets */
+    TPM2B_NONCE nonce;           /* our nonceCaller: marks the command as ours */
+    uint32_t bind_esys;          /* the bind handle ESYS sends */
+    uint32_t tpm_key, bind_wire; /* what the TPM gets */
+    TPM2B_ENCRYPTED_SECRET salt; /* the encrypted salt it gets */
 } envtpm_sas_rewrite;
 /* Pure function (unit-tested): 0 = not our command (send as is), 1 = out
  * holds the rewritten one, -1 = ours but not what we asked for (refuse). */
@@ -215,26 +214,27 @@ typedef struct envtpm_keyfile {
     uint32_t parent;
     TPM2B_PUBLIC pub;
     TPM2B_PRIVATE priv;
-    int has_pcr_policy;       /* a TPM2_PolicyPCR entry */
-    TPM2B_DIGEST pcr_digest;  /* its pcrDigest (may be empty) */
+    int has_pcr_policy;      /* a TPM2_PolicyPCR entry */
+    TPM2B_DIGEST pcr_digest; /* its pcrDigest (may be empty) */
     TPML_PCR_SELECTION pcrs;
-    int policy_auth_value;    /* a TPM2_PolicyAuthValue entry */
+    int policy_auth_value; /* a TPM2_PolicyAuthValue entry */
 } envtpm_keyfile;
 
 int envtpm_keyfile_read(const char *path, envtpm_keyfile *kf) ENVTPM_WARN_UNUSED;
 /* Parses a PEM held in memory (the bounded reader the file path uses). */
-int envtpm_keyfile_parse(const unsigned char *pem, size_t len, envtpm_keyfile *kf) ENVTPM_WARN_UNUSED;
+int envtpm_keyfile_parse(const unsigned char *pem, size_t len,
+                         envtpm_keyfile *kf) ENVTPM_WARN_UNUSED;
 /* Writes with O_CREAT|O_EXCL, mode 0600. */
 int envtpm_keyfile_write(const char *path, const envtpm_keyfile *kf) ENVTPM_WARN_UNUSED;
 
 /* ---- tpm_pub.c: TPM2B_PUBLIC -> EVP_PKEY, attribute checks ------------- */
 
-int envtpm_pub_to_pkey(OSSL_LIB_CTX *libctx, const TPMT_PUBLIC *pub, EVP_PKEY **out) ENVTPM_WARN_UNUSED;
+int envtpm_pub_to_pkey(OSSL_LIB_CTX *libctx, const TPMT_PUBLIC *pub,
+                       EVP_PKEY **out) ENVTPM_WARN_UNUSED;
 /* Refuses what is not a safe KEK (restricted, signing, duplicable...). */
 int envtpm_pub_check_kek(const TPMT_PUBLIC *pub) ENVTPM_WARN_UNUSED;
 /* KEK templates (Part 2 §12.2.4): decrypt-only, under a storage parent. */
-void envtpm_kek_template(envtpm_key_type type, int with_policy, int with_auth,
-                         TPM2B_PUBLIC *tmpl);
+void envtpm_kek_template(envtpm_key_type type, int with_policy, int with_auth, TPM2B_PUBLIC *tmpl);
 
 /* ---- tpm_list.c ---------------------------------------------------------- */
 
@@ -249,18 +249,18 @@ struct envtpm_key {
     int persistent;
     uint32_t handle;
     TPM2B_PUBLIC pub;
-    TPM2B_PRIVATE priv;            /* for file keys */
+    TPM2B_PRIVATE priv; /* for file keys */
     unsigned char name[ENVTPM_MAX_NAME];
     size_t name_len;
     char *uri;
     EVP_PKEY *pkey;
     int bits;
 
-    int use_policy;                /* authorise with a policy session */
+    int use_policy; /* authorise with a policy session */
     TPML_PCR_SELECTION pcrs;
-    TPM2B_DIGEST pcr_digest;       /* empty: "current values" */
+    TPM2B_DIGEST pcr_digest; /* empty: "current values" */
     int policy_auth_value;
-    unsigned char *auth;           /* secret memory, or NULL for empty */
+    unsigned char *auth; /* secret memory, or NULL for empty */
     size_t auth_len;
 };
 
@@ -271,8 +271,8 @@ void envtpm_key_release(struct envtpm_ctx *t, ESYS_TR tr, int flush);
 /* Sets up authorisation for one use of the key: returns the session to put
  * in slot 1 (the shared HMAC session, or a fresh policy session with
  * *policy = 1 that the caller flushes with envtpm_flush). */
-int envtpm_key_authorize(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR tr,
-                         ESYS_TR *session, int *policy);
+int envtpm_key_authorize(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR tr, ESYS_TR *session,
+                         int *policy);
 void envtpm_flush(struct envtpm_ctx *t, ESYS_TR handle);
 
 #endif

@@ -55,8 +55,9 @@ int envtpm_key_acquire(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR *tr, 
         if (rc != TSS2_RC_SUCCESS) {
             int reason = envtpm_rc_reason(rc);
             if (reason == ENVCORE_R_OBJECT_NOT_FOUND) {
-                ENVCORE_RAISE(reason, "TPM: no key at persistent handle 0x%08x; create one "
-                                      "with: envelope kek create tpm2:handle=0x%08x",
+                ENVCORE_RAISE(reason,
+                              "TPM: no key at persistent handle 0x%08x; create one "
+                              "with: envelope kek create tpm2:handle=0x%08x",
                               (unsigned)k->handle, (unsigned)k->handle);
                 return reason;
             }
@@ -73,8 +74,8 @@ int envtpm_key_acquire(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR *tr, 
     /* A file key: load it under the SRK. Load's only secret input is the
      * private blob, already encrypted to the SRK (Part 1 §23.3), so a
      * password session (empty SRK auth) does not expose anything. */
-    rc = ENVTPM_ESYS(t, Esys_Load, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-                     &k->priv, &k->pub, tr);
+    rc = ENVTPM_ESYS(t, Esys_Load, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &k->priv,
+                     &k->pub, tr);
     if (rc != TSS2_RC_SUCCESS) {
         int reason = envtpm_rc_reason(rc);
         *tr = ESYS_TR_NONE;
@@ -95,7 +96,7 @@ int envtpm_key_acquire(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR *tr, 
 
 void envtpm_key_release(struct envtpm_ctx *t, ESYS_TR tr, int flush)
 {
-    TPM2B_AUTH empty = { 0 };
+    TPM2B_AUTH empty = {0};
 
     if (tr == ESYS_TR_NONE)
         return;
@@ -107,7 +108,7 @@ void envtpm_key_release(struct envtpm_ctx *t, ESYS_TR tr, int flush)
 
 static int set_auth(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR tr)
 {
-    TPM2B_AUTH a = { 0 };
+    TPM2B_AUTH a = {0};
     TSS2_RC rc;
 
     if (k->auth_len > sizeof(a.buffer))
@@ -122,8 +123,8 @@ static int set_auth(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR tr)
     return ENVCORE_R_OK;
 }
 
-int envtpm_key_authorize(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR tr,
-                         ESYS_TR *session, int *policy)
+int envtpm_key_authorize(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR tr, ESYS_TR *session,
+                         int *policy)
 {
     ESYS_TR s = ESYS_TR_NONE;
     TSS2_RC rc;
@@ -152,8 +153,8 @@ int envtpm_key_authorize(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR tr,
     /* Part 3 §23.7: with a pcrDigest the TPM compares it with the current
      * PCRs here (TPM_RC_VALUE on mismatch); with an empty one it extends the
      * policy with the current values and the use fails (TPM_RC_POLICY_FAIL). */
-    rc = ENVTPM_ESYS(t, Esys_PolicyPCR, s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                     &k->pcr_digest, &k->pcrs);
+    rc = ENVTPM_ESYS(t, Esys_PolicyPCR, s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &k->pcr_digest,
+                     &k->pcrs);
     if (rc != TSS2_RC_SUCCESS) {
         envtpm_flush(t, s);
         if (envtpm_rc_base(rc) == (TPM2_RC_FMT1 | TPM2_RC_VALUE)) {
@@ -195,8 +196,8 @@ static int open_op(struct envtpm_ctx *t, void *varg)
         return r;
     if (k->persistent) {
         /* in the salted session: the response HMAC covers the public area */
-        TSS2_RC rc = ENVTPM_ESYS(t, Esys_ReadPublic, tr, t->session, ESYS_TR_NONE,
-                                 ESYS_TR_NONE, &pub, NULL, NULL);
+        TSS2_RC rc = ENVTPM_ESYS(t, Esys_ReadPublic, tr, t->session, ESYS_TR_NONE, ESYS_TR_NONE,
+                                 &pub, NULL, NULL);
         if (rc != TSS2_RC_SUCCESS)
             return envtpm_raise_rc(envtpm_rc_reason(rc), "reading a key's public area", rc);
         k->pub = *pub;
@@ -211,8 +212,7 @@ static int open_op(struct envtpm_ctx *t, void *varg)
                 r = ENVCORE_R_INTERNAL;
             else
                 r = check_name(k, name, nlen);
-        }
-        else
+        } else
             ENVCORE_RAISE(r, "TPM key: cannot compute its name (name algorithm not sha256?)");
     }
     envtpm_key_release(t, tr, flush);
@@ -230,7 +230,7 @@ typedef struct {
 static int variants_op(struct envtpm_ctx *t, void *varg)
 {
     variants_arg *a = varg;
-    TPM2B_DIGEST empty = { 0 }, *d1 = NULL, *d2 = NULL;
+    TPM2B_DIGEST empty = {0}, *d1 = NULL, *d2 = NULL;
     ESYS_TR s;
     TSS2_RC rc;
     int r = envtpm_policy_session(t, TPM2_SE_TRIAL, &s);
@@ -240,13 +240,11 @@ static int variants_op(struct envtpm_ctx *t, void *varg)
     rc = ENVTPM_ESYS(t, Esys_PolicyPCR, s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &empty,
                      a->pcrs);
     if (rc == TSS2_RC_SUCCESS)
-        rc = ENVTPM_ESYS(t, Esys_PolicyGetDigest, s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                         &d1);
+        rc = ENVTPM_ESYS(t, Esys_PolicyGetDigest, s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &d1);
     if (rc == TSS2_RC_SUCCESS)
         rc = ENVTPM_ESYS(t, Esys_PolicyAuthValue, s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE);
     if (rc == TSS2_RC_SUCCESS)
-        rc = ENVTPM_ESYS(t, Esys_PolicyGetDigest, s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                         &d2);
+        rc = ENVTPM_ESYS(t, Esys_PolicyGetDigest, s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &d2);
     envtpm_flush(t, s);
     if (rc == TSS2_RC_SUCCESS) {
         a->pcr_only = *d1;
@@ -317,7 +315,7 @@ static int setup_policy(struct envtpm_ctx *t, struct envtpm_key *k, const envtpm
         return ENVCORE_R_BAD_URI;
     }
     if (u->pcrs != NULL) {
-        variants_arg v = { .pcrs = &from_uri };
+        variants_arg v = {.pcrs = &from_uri};
         k->use_policy = 1;
         k->pcrs = from_uri;
         if ((r = envtpm_run(t, variants_op, &v)) != ENVCORE_R_OK)
@@ -341,8 +339,8 @@ static int setup_policy(struct envtpm_ctx *t, struct envtpm_key *k, const envtpm
     return ENVCORE_R_OK;
 }
 
-static int setup_auth(struct envtpm_ctx *t, struct envtpm_key *k, const envtpm_uri *u,
-                      int file_key, int need_auth)
+static int setup_auth(struct envtpm_ctx *t, struct envtpm_key *k, const envtpm_uri *u, int file_key,
+                      int need_auth)
 {
     const char *src = u->pin_source, *bound = NULL;
     int listed = !file_key && envtpm_handle_listed(t->handles, k->handle, &bound);
@@ -392,7 +390,8 @@ static int from_message_allowed(struct envtpm_ctx *t, const envtpm_uri *u)
     envcore_debug("tpm: a reference from a message was not opened: it %s", why);
     ENVCORE_RAISE(ENVCORE_R_REFERENCE_NOT_ALLOWED,
                   "a message's KEK reference %s; name the KEK with --kek, or list the handle "
-                  "in tpm2-handles", why);
+                  "in tpm2-handles",
+                  why);
     return ENVCORE_R_REFERENCE_NOT_ALLOWED;
 }
 
@@ -435,8 +434,9 @@ int envtpm_key_open_ex(struct envtpm_ctx *t, const char *uri, unsigned flags,
         have_kf = 1;
         if (kf.parent != ENVTPM_SRK_HANDLE) {
             r = ENVCORE_R_NOT_SUPPORTED;
-            ENVCORE_RAISE(r, "TPM key file: its parent is 0x%08x; only keys under the SRK "
-                             "0x81000001 are supported",
+            ENVCORE_RAISE(r,
+                          "TPM key file: its parent is 0x%08x; only keys under the SRK "
+                          "0x81000001 are supported",
                           (unsigned)kf.parent);
             goto fail;
         }

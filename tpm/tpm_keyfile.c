@@ -290,8 +290,7 @@ int envtpm_keyfile_write(const char *path, const envtpm_keyfile *kf)
         goto fail;
     derlen = ASN1_item_i2d((ASN1_VALUE *)k, &der, ASN1_ITEM_rptr(TSSPRIVKEY));
     bio = BIO_new(BIO_s_mem());
-    if (derlen <= 0 || bio == NULL ||
-        !PEM_write_bio(bio, KEYFILE_PEM_NAME, "", der, derlen))
+    if (derlen <= 0 || bio == NULL || !PEM_write_bio(bio, KEYFILE_PEM_NAME, "", der, derlen))
         goto fail;
     BIO_get_mem_ptr(bio, &mem);
     /* O_EXCL: never overwrite a key someone else's data depends on. */

@@ -171,8 +171,8 @@ static int list_op(struct envtpm_ctx *t, void *varg)
         TPM2B_PUBLIC *pub = NULL;
         TSS2_RC rc = envtpm_tr_persistent(t, a->handles[i], &tr, &name, &nlen);
         if (rc == TSS2_RC_SUCCESS)
-            rc = ENVTPM_ESYS(t, Esys_ReadPublic, tr, t->session, ESYS_TR_NONE, ESYS_TR_NONE,
-                             &pub, NULL, NULL);
+            rc = ENVTPM_ESYS(t, Esys_ReadPublic, tr, t->session, ESYS_TR_NONE, ESYS_TR_NONE, &pub,
+                             NULL, NULL);
         if (rc != TSS2_RC_SUCCESS)
             return envtpm_raise_rc(envtpm_rc_reason(rc), "reading a persistent key's public area",
                                    rc);
@@ -182,8 +182,7 @@ static int list_op(struct envtpm_ctx *t, void *varg)
     return ENVCORE_R_OK;
 }
 
-int envtpm_list(struct envtpm_ctx *t, int (*cb)(void *arg, const envtpm_list_entry *e),
-                void *arg)
+int envtpm_list(struct envtpm_ctx *t, int (*cb)(void *arg, const envtpm_list_entry *e), void *arg)
 {
     list_arg *a = calloc(1, sizeof(*a));
     size_t i;

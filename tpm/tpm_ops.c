@@ -24,9 +24,10 @@ static int use_failed(struct envtpm_ctx *t, const struct envtpm_key *k, TSS2_RC 
     switch (reason) {
     case ENVCORE_R_PIN_INCORRECT:
         envtpm_auth_rejected(t, k); /* never offered to this key again */
-        ENVCORE_RAISE(reason, "TPM: wrong auth value for the key (%s refused); check its pin "
-                              "source. Repeated failures lock the TPM (dictionary-attack "
-                              "protection)",
+        ENVCORE_RAISE(reason,
+                      "TPM: wrong auth value for the key (%s refused); check its pin "
+                      "source. Repeated failures lock the TPM (dictionary-attack "
+                      "protection)",
                       what);
         return reason;
     case ENVCORE_R_PIN_LOCKED:
@@ -37,9 +38,7 @@ static int use_failed(struct envtpm_ctx *t, const struct envtpm_key *k, TSS2_RC 
         ENVCORE_RAISE(reason, "TPM: PCR policy not satisfied: the selected PCRs changed since "
                               "the key was created (different boot state?)");
         return reason;
-    default:
-        (void)policy;
-        return envtpm_raise_rc(reason, what, rc);
+    default: (void)policy; return envtpm_raise_rc(reason, what, rc);
     }
 }
 
@@ -53,7 +52,7 @@ typedef struct {
 static int zgen_op(struct envtpm_ctx *t, void *varg)
 {
     zgen_arg *a = varg;
-    TPM2B_ECC_POINT in = { 0 };
+    TPM2B_ECC_POINT in = {0};
     TPM2B_ECC_POINT *outp = NULL;
     ESYS_TR tr, s;
     int flush, policy, r;
@@ -150,9 +149,9 @@ typedef struct {
 static int rsa_op(struct envtpm_ctx *t, void *varg)
 {
     rsa_arg *a = varg;
-    TPM2B_PUBLIC_KEY_RSA ct = { 0 };
+    TPM2B_PUBLIC_KEY_RSA ct = {0};
     TPM2B_PUBLIC_KEY_RSA *msg = NULL;
-    TPMT_RSA_DECRYPT scheme = { 0 };
+    TPMT_RSA_DECRYPT scheme = {0};
     ESYS_TR tr, s;
     int flush, policy, r;
     TSS2_RC rc;
@@ -169,8 +168,8 @@ static int rsa_op(struct envtpm_ctx *t, void *varg)
         envtpm_key_release(t, tr, flush);
         return r;
     }
-    rc = ENVTPM_ESYS(t, Esys_RSA_Decrypt, tr, s, ESYS_TR_NONE, ESYS_TR_NONE, &ct, &scheme,
-                     a->label, &msg);
+    rc = ENVTPM_ESYS(t, Esys_RSA_Decrypt, tr, s, ESYS_TR_NONE, ESYS_TR_NONE, &ct, &scheme, a->label,
+                     &msg);
     envtpm_wipe_response(t); /* the plaintext, decrypted in tss2's buffer */
     if (policy)
         envtpm_flush(t, s);
@@ -205,11 +204,11 @@ static int rsa_op(struct envtpm_ctx *t, void *varg)
     return ENVCORE_R_OK;
 }
 
-int envtpm_rsa_decrypt(struct envtpm_key *k, int oaep, const unsigned char *label,
-                       size_t labellen, const unsigned char *in, size_t inlen,
-                       unsigned char *out, size_t *outlen, size_t outsize)
+int envtpm_rsa_decrypt(struct envtpm_key *k, int oaep, const unsigned char *label, size_t labellen,
+                       const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen,
+                       size_t outsize)
 {
-    TPM2B_DATA l = { 0 };
+    TPM2B_DATA l = {0};
     rsa_arg a;
     int r;
 

@@ -13,10 +13,10 @@ static const struct {
     const char *name;
     TPMI_ALG_HASH alg;
 } banks[] = {
-    { "sha1", TPM2_ALG_SHA1 },
-    { "sha256", TPM2_ALG_SHA256 },
-    { "sha384", TPM2_ALG_SHA384 },
-    { "sha512", TPM2_ALG_SHA512 },
+    {"sha1", TPM2_ALG_SHA1},
+    {"sha256", TPM2_ALG_SHA256},
+    {"sha384", TPM2_ALG_SHA384},
+    {"sha512", TPM2_ALG_SHA512},
 };
 
 static int bad_pcrs(const char *why)

@@ -61,9 +61,9 @@ int envtpm_auth_was_rejected(struct envtpm_ctx *t, const struct envtpm_key *k)
     if (!fingerprint_of(k, fp))
         return 0;
     for (size_t i = 0; i < n && i < t->nrejected; i++)
-        hit |= t->rejected[i].name_len == k->name_len
-               && memcmp(t->rejected[i].name, k->name, k->name_len) == 0
-               && CRYPTO_memcmp(t->rejected[i].fp, fp, 32) == 0;
+        hit |= t->rejected[i].name_len == k->name_len &&
+               memcmp(t->rejected[i].name, k->name, k->name_len) == 0 &&
+               CRYPTO_memcmp(t->rejected[i].fp, fp, 32) == 0;
     OPENSSL_cleanse(fp, sizeof(fp));
     return hit;
 }

@@ -11,8 +11,7 @@
 #include "keytype_names.h"
 #include "tpm_int.h"
 
-void envtpm_kek_template(envtpm_key_type type, int with_policy, int with_auth,
-                         TPM2B_PUBLIC *tmpl)
+void envtpm_kek_template(envtpm_key_type type, int with_policy, int with_auth, TPM2B_PUBLIC *tmpl)
 {
     TPMT_PUBLIC *p = &tmpl->publicArea;
 
@@ -89,8 +88,7 @@ int envtpm_pub_check_kek(const TPMT_PUBLIC *p)
         TPMI_ALG_RSA_SCHEME s = p->parameters.rsaDetail.scheme.scheme;
         /* RSAES (PKCS#1 v1.5) keys are refused: we never decrypt v1.5 (no
          * padding oracle) and the TPM does only its own scheme with them. */
-        if (p->parameters.rsaDetail.keyBits < 2048 ||
-            (s != TPM2_ALG_NULL && s != TPM2_ALG_OAEP) ||
+        if (p->parameters.rsaDetail.keyBits < 2048 || (s != TPM2_ALG_NULL && s != TPM2_ALG_OAEP) ||
             (s == TPM2_ALG_OAEP &&
              p->parameters.rsaDetail.scheme.details.oaep.hashAlg != TPM2_ALG_SHA256)) {
             ENVCORE_RAISE(ENVCORE_R_MECHANISM_NOT_SUPPORTED,

@@ -38,10 +38,10 @@
 
 /* "SECRET" with its terminating zero: Part 1 §11.4.10.3 and §B.10.3 count
  * the NUL as part of the label. */
-static const unsigned char secret_label[] = { 'S', 'E', 'C', 'R', 'E', 'T', 0 };
+static const unsigned char secret_label[] = {'S', 'E', 'C', 'R', 'E', 'T', 0};
 
-static int sha256_parts(OSSL_LIB_CTX *libctx, const unsigned char *const *parts,
-                        const size_t *lens, size_t n, unsigned char out[32])
+static int sha256_parts(OSSL_LIB_CTX *libctx, const unsigned char *const *parts, const size_t *lens,
+                        size_t n, unsigned char out[32])
 {
     EVP_MD *md = EVP_MD_fetch(libctx, "SHA256", NULL);
     EVP_MD_CTX *c = EVP_MD_CTX_new();
@@ -58,14 +58,14 @@ static int sha256_parts(OSSL_LIB_CTX *libctx, const unsigned char *const *parts,
 }
 
 int envtpm_kdfe_sha256(OSSL_LIB_CTX *libctx, const unsigned char *z, size_t zlen,
-                       const unsigned char *u, size_t ulen, const unsigned char *v,
-                       size_t vlen, unsigned char out[32])
+                       const unsigned char *u, size_t ulen, const unsigned char *v, size_t vlen,
+                       unsigned char out[32])
 {
     /* Part 1 §11.4.10.3: K(1) = H(counter=1 || Z || Use || PartyUInfo ||
      * PartyVInfo); one block is the 32-byte salt. */
-    static const unsigned char one[4] = { 0, 0, 0, 1 };
-    const unsigned char *parts[] = { one, z, secret_label, u, v };
-    size_t lens[] = { 4, zlen, sizeof(secret_label), ulen, vlen };
+    static const unsigned char one[4] = {0, 0, 0, 1};
+    const unsigned char *parts[] = {one, z, secret_label, u, v};
+    size_t lens[] = {4, zlen, sizeof(secret_label), ulen, vlen};
 
     return sha256_parts(libctx, parts, lens, 5, out);
 }
@@ -73,9 +73,18 @@ int envtpm_kdfe_sha256(OSSL_LIB_CTX *libctx, const unsigned char *z, size_t zlen
 static int curve_of(TPMI_ECC_CURVE c, int *nid, size_t *flen)
 {
     switch (c) {
-    case TPM2_ECC_NIST_P256: *nid = NID_X9_62_prime256v1; *flen = 32; return 1;
-    case TPM2_ECC_NIST_P384: *nid = NID_secp384r1; *flen = 48; return 1;
-    case TPM2_ECC_NIST_P521: *nid = NID_secp521r1; *flen = 66; return 1;
+    case TPM2_ECC_NIST_P256:
+        *nid = NID_X9_62_prime256v1;
+        *flen = 32;
+        return 1;
+    case TPM2_ECC_NIST_P384:
+        *nid = NID_secp384r1;
+        *flen = 48;
+        return 1;
+    case TPM2_ECC_NIST_P521:
+        *nid = NID_secp521r1;
+        *flen = 66;
+        return 1;
     default: return 0;
     }
 }
@@ -95,8 +104,8 @@ static int ecc_salt(OSSL_LIB_CTX *libctx, const TPMT_PUBLIC *pub, TPM2B_ENCRYPTE
     int nid = 0, ok = 0;
 
     memset(&q, 0, sizeof(q));
-    if (bn == NULL || !curve_of(pub->parameters.eccDetail.curveID, &nid, &flen) ||
-        p->x.size == 0 || p->x.size > flen || p->y.size == 0 || p->y.size > flen)
+    if (bn == NULL || !curve_of(pub->parameters.eccDetail.curveID, &nid, &flen) || p->x.size == 0 ||
+        p->x.size > flen || p->y.size == 0 || p->y.size > flen)
         goto done;
     g = EC_GROUP_new_by_curve_name_ex(libctx, NULL, nid);
     P = g != NULL ? EC_POINT_new(g) : NULL;
@@ -118,8 +127,7 @@ static int ecc_salt(OSSL_LIB_CTX *libctx, const TPMT_PUBLIC *pub, TPM2B_ENCRYPTE
             goto done;
     } while (BN_is_zero(k));
     if (EC_POINT_mul(g, Q, k, NULL, NULL, bn) != 1 || EC_POINT_mul(g, S, NULL, P, k, bn) != 1 ||
-        EC_POINT_is_at_infinity(g, S) ||
-        EC_POINT_get_affine_coordinates(g, Q, qx, qy, bn) != 1 ||
+        EC_POINT_is_at_infinity(g, S) || EC_POINT_get_affine_coordinates(g, Q, qx, qy, bn) != 1 ||
         EC_POINT_get_affine_coordinates(g, S, zx, NULL, bn) != 1 ||
         BN_bn2binpad(qx, q.x.buffer, (int)flen) != (int)flen ||
         BN_bn2binpad(qy, q.y.buffer, (int)flen) != (int)flen ||
@@ -158,8 +166,8 @@ static int mgf1_xor(OSSL_LIB_CTX *libctx, unsigned char *mask, size_t len,
     size_t done = 0, j;
 
     for (i = 0; done < len; i++) {
-        const unsigned char *parts[] = { seed, ctr };
-        size_t lens[] = { seedlen, 4 };
+        const unsigned char *parts[] = {seed, ctr};
+        size_t lens[] = {seedlen, 4};
         ctr[0] = (unsigned char)(i >> 24);
         ctr[1] = (unsigned char)(i >> 16);
         ctr[2] = (unsigned char)(i >> 8);
@@ -180,8 +188,8 @@ int envtpm_oaep_sha256_encrypt(OSSL_LIB_CTX *libctx, const unsigned char *n, siz
     /* RFC 8017 §7.1.1 (RSAES-OAEP-ENCRYPT), SHA-256, label "SECRET\0".
      * EM = 0x00 || maskedSeed || maskedDB, DB = lHash || PS || 0x01 || M. */
     unsigned char em[512];
-    const unsigned char *parts[] = { secret_label };
-    size_t lens[] = { sizeof(secret_label) };
+    const unsigned char *parts[] = {secret_label};
+    size_t lens[] = {sizeof(secret_label)};
     BIGNUM *bm = NULL, *bn_n = NULL, *be = NULL, *bc = NULL;
     BN_CTX *bn = NULL;
     size_t db_len;
@@ -206,9 +214,8 @@ int envtpm_oaep_sha256_encrypt(OSSL_LIB_CTX *libctx, const unsigned char *n, siz
     be = BN_new();
     bc = BN_new();
     if (bn == NULL || bm == NULL || bn_n == NULL || be == NULL || bc == NULL ||
-        BN_bin2bn(em, (int)nlen, bm) == NULL || !BN_set_word(be, e) ||
-        BN_cmp(bm, bn_n) >= 0 || BN_mod_exp(bc, bm, be, bn_n, bn) != 1 ||
-        BN_bn2binpad(bc, out, (int)nlen) != (int)nlen)
+        BN_bin2bn(em, (int)nlen, bm) == NULL || !BN_set_word(be, e) || BN_cmp(bm, bn_n) >= 0 ||
+        BN_mod_exp(bc, bm, be, bn_n, bn) != 1 || BN_bn2binpad(bc, out, (int)nlen) != (int)nlen)
         goto done;
     ok = 1;
 done:
@@ -244,8 +251,7 @@ int envtpm_salt_make(OSSL_LIB_CTX *libctx, const TPMT_PUBLIC *pub, TPM2B_ENCRYPT
 
     memset(enc, 0, sizeof(*enc));
     memset(salt, 0, sizeof(*salt));
-    if (pub->nameAlg != TPM2_ALG_SHA256 ||
-        (pub->type != TPM2_ALG_ECC && pub->type != TPM2_ALG_RSA))
+    if (pub->nameAlg != TPM2_ALG_SHA256 || (pub->type != TPM2_ALG_ECC && pub->type != TPM2_ALG_RSA))
         return ENVCORE_R_MECHANISM_NOT_SUPPORTED;
     /* ESYS takes the salt as the bind key's auth value (tpm_session.c),
      * and auth values lose trailing zero bytes (Part 1 §19.6.4): a salt

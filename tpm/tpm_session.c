@@ -75,8 +75,8 @@ int envtpm_sas_rewrite_cmd(const envtpm_sas_rewrite *rw, const uint8_t *cmd, siz
         return 0; /* a session someone else started (not our nonce) */
     /* ours: it must be exactly what we asked ESYS for */
     if (cmd[0] != 0x80 || cmd[1] != 0x01 || get32(cmd + 2) != len ||
-        get32(cmd + 10) != TPM2_RH_NULL || get32(cmd + 14) != rw->bind_esys ||
-        cmd[at] != 0 || cmd[at + 1] != 0)
+        get32(cmd + 10) != TPM2_RH_NULL || get32(cmd + 14) != rw->bind_esys || cmd[at] != 0 ||
+        cmd[at + 1] != 0)
         return -1;
     rest = len - (at + 2); /* sessionType, symmetric, authHash */
     need = len + rw->salt.size;
@@ -185,7 +185,7 @@ unsigned envtpm_salted_sessions(struct envtpm_ctx *t)
 
 int envtpm_start_salted(struct envtpm_ctx *t, TPM2_SE type, int bind_srk, ESYS_TR *out)
 {
-    TPMT_SYM_DEF sym = { .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB };
+    TPMT_SYM_DEF sym = {.algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB};
     struct envtpm_front *f = t->front;
     TPM2B_AUTH salt, empty;
     unsigned before;
@@ -217,9 +217,8 @@ int envtpm_start_salted(struct envtpm_ctx *t, TPM2_SE type, int bind_srk, ESYS_T
     rc = ENVTPM_ESYS(t, Esys_TR_SetAuth, t->srk, &salt);
     if (rc == TSS2_RC_SUCCESS) {
         f->armed = 1;
-        rc = ENVTPM_ESYS(t, Esys_StartAuthSession, ESYS_TR_NONE, t->srk, ESYS_TR_NONE,
-                         ESYS_TR_NONE, ESYS_TR_NONE, &f->rw.nonce, type, &sym, TPM2_ALG_SHA256,
-                         out);
+        rc = ENVTPM_ESYS(t, Esys_StartAuthSession, ESYS_TR_NONE, t->srk, ESYS_TR_NONE, ESYS_TR_NONE,
+                         ESYS_TR_NONE, &f->rw.nonce, type, &sym, TPM2_ALG_SHA256, out);
         f->armed = 0;
     }
     /* always: a password session on the SRK (Esys_Load) would send it */

@@ -27,9 +27,8 @@ void envtpm_srk_template(TPM2B_PUBLIC *tmpl)
     tmpl->publicArea.type = TPM2_ALG_ECC;
     tmpl->publicArea.nameAlg = TPM2_ALG_SHA256;
     tmpl->publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-                                        TPMA_OBJECT_SENSITIVEDATAORIGIN |
-                                        TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_RESTRICTED |
-                                        TPMA_OBJECT_DECRYPT;
+                                        TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
+                                        TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT;
     tmpl->publicArea.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_AES;
     tmpl->publicArea.parameters.eccDetail.symmetric.keyBits.aes = 128;
     tmpl->publicArea.parameters.eccDetail.symmetric.mode.aes = TPM2_ALG_CFB;
@@ -60,10 +59,10 @@ int envtpm_public_name(const TPMT_PUBLIC *pub, unsigned char *name, size_t *len)
 /* Creates the SRK (owner hierarchy, empty owner auth) and persists it. */
 static int create_srk(struct envtpm_ctx *t)
 {
-    TPM2B_SENSITIVE_CREATE sens = { 0 };
+    TPM2B_SENSITIVE_CREATE sens = {0};
     TPM2B_PUBLIC tmpl;
-    TPM2B_DATA outside = { 0 };
-    TPML_PCR_SELECTION pcrs = { 0 };
+    TPM2B_DATA outside = {0};
+    TPML_PCR_SELECTION pcrs = {0};
     ESYS_TR obj = ESYS_TR_NONE, persistent = ESYS_TR_NONE;
     TSS2_RC rc;
 
@@ -94,8 +93,8 @@ static int create_srk(struct envtpm_ctx *t)
 }
 
 int envtpm_srk_verify(const unsigned char *expect, size_t expect_len, int pinned,
-                      const unsigned char *handle_name, size_t handle_len,
-                      const TPMT_PUBLIC *pub, const TPM2B_NAME *reported)
+                      const unsigned char *handle_name, size_t handle_len, const TPMT_PUBLIC *pub,
+                      const TPM2B_NAME *reported)
 {
     unsigned char computed[ENVTPM_MAX_NAME];
     size_t clen = 0;
@@ -193,7 +192,7 @@ static int check_srk(struct envtpm_ctx *t)
 
 int envtpm_policy_session(struct envtpm_ctx *t, TPM2_SE type, ESYS_TR *out)
 {
-    TPMT_SYM_DEF none = { .algorithm = TPM2_ALG_NULL };
+    TPMT_SYM_DEF none = {.algorithm = TPM2_ALG_NULL};
     TSS2_RC rc;
     int trial = type == TPM2_SE_TRIAL;
 
@@ -259,8 +258,8 @@ int envtpm_srk_setup(struct envtpm_ctx *t)
         r = create_srk(t);
         if (r != ENVCORE_R_OK)
             return r;
-        rc = ENVTPM_ESYS(t, Esys_TR_FromTPMPublic, ENVTPM_SRK_HANDLE, ESYS_TR_NONE,
-                         ESYS_TR_NONE, ESYS_TR_NONE, &t->srk);
+        rc = ENVTPM_ESYS(t, Esys_TR_FromTPMPublic, ENVTPM_SRK_HANDLE, ESYS_TR_NONE, ESYS_TR_NONE,
+                         ESYS_TR_NONE, &t->srk);
     }
     if (rc != TSS2_RC_SUCCESS) {
         t->srk = ESYS_TR_NONE;

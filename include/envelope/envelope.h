@@ -72,12 +72,12 @@ ENVELOPE_API size_t envelope_max_edks(void);
 /* ---- errors ---- */
 typedef enum envelope_category {
     ENVELOPE_CAT_OK = 0,
-    ENVELOPE_CAT_USAGE = 1,    /* the caller asked for something invalid */
-    ENVELOPE_CAT_FORMAT = 2,   /* the input is not a valid message */
-    ENVELOPE_CAT_AUTH = 3,     /* authentication failed: tampered, wrong key or context */
-    ENVELOPE_CAT_BACKEND = 4,  /* KEK home unreachable: retryable */
-    ENVELOPE_CAT_POLICY = 5,   /* refused by policy */
-    ENVELOPE_CAT_INTERNAL = 6  /* out of memory, OpenSSL failure, bug */
+    ENVELOPE_CAT_USAGE = 1,   /* the caller asked for something invalid */
+    ENVELOPE_CAT_FORMAT = 2,  /* the input is not a valid message */
+    ENVELOPE_CAT_AUTH = 3,    /* authentication failed: tampered, wrong key or context */
+    ENVELOPE_CAT_BACKEND = 4, /* KEK home unreachable: retryable */
+    ENVELOPE_CAT_POLICY = 5,  /* refused by policy */
+    ENVELOPE_CAT_INTERNAL = 6 /* out of memory, OpenSSL failure, bug */
 } envelope_category;
 
 /* Stable codes: the hundreds digit is the category. Never renumbered. */
@@ -115,14 +115,14 @@ typedef enum envelope_status {
     ENVELOPE_ERR_NO_KEK = 301,           /* no EDK could be unwrapped with the KEKs at hand */
     ENVELOPE_ERR_CONTEXT_MISMATCH = 302, /* an expected context pair is missing or differs */
 
-    ENVELOPE_ERR_BACKEND = 400,          /* the KEK's home is unavailable */
+    ENVELOPE_ERR_BACKEND = 400, /* the KEK's home is unavailable */
 
-    ENVELOPE_ERR_KEK_REF_REFUSED = 500,  /* an EDK's KEK reference may not be opened */
-    ENVELOPE_ERR_POLICY = 501,           /* the KEK's home refused by policy */
+    ENVELOPE_ERR_KEK_REF_REFUSED = 500, /* an EDK's KEK reference may not be opened */
+    ENVELOPE_ERR_POLICY = 501,          /* the KEK's home refused by policy */
 
     ENVELOPE_ERR_INTERNAL = 600,
     ENVELOPE_ERR_NOMEM = 601,
-    ENVELOPE_ERR_CRYPTO = 602            /* an OpenSSL primitive failed */
+    ENVELOPE_ERR_CRYPTO = 602 /* an OpenSSL primitive failed */
 } envelope_status;
 
 typedef struct envelope_err {
@@ -152,10 +152,12 @@ ENVELOPE_API ENVELOPE_WUR envelope_status envelope_context_new(envelope_context 
 /* Keys: 1..255 bytes of UTF-8 without NUL or '='; values 0..1024 bytes of
  * UTF-8 without NUL; at most 64 pairs; a key given twice is an error. */
 ENVELOPE_API ENVELOPE_WUR envelope_status envelope_context_add(envelope_context *c, const char *key,
-                                                               const char *value, envelope_err *err);
+                                                               const char *value,
+                                                               envelope_err *err);
 /* "KEY=VALUE" (the first '=' splits). */
 ENVELOPE_API ENVELOPE_WUR envelope_status envelope_context_add_kv(envelope_context *c,
-                                                                  const char *kv, envelope_err *err);
+                                                                  const char *kv,
+                                                                  envelope_err *err);
 ENVELOPE_API size_t envelope_context_count(const envelope_context *c);
 /* Pairs in canonical (byte-wise sorted) order; NULL if i is out of range. */
 ENVELOPE_API const char *envelope_context_key(const envelope_context *c, size_t i);
@@ -182,7 +184,8 @@ ENVELOPE_API void envelope_kek_free(envelope_kek *k);
 ENVELOPE_API const char *envelope_kek_reference(const envelope_kek *k); /* URI without secrets */
 ENVELOPE_API const uint8_t *envelope_kek_key_id(const envelope_kek *k, size_t *len);
 ENVELOPE_API envelope_wrap_kind envelope_kek_wrap_kind(const envelope_kek *k);
-ENVELOPE_API const char *envelope_wrap_kind_name(int kind); /* "rsa-oaep-sha256", ... or "unknown" */
+ENVELOPE_API const char *
+envelope_wrap_kind_name(int kind); /* "rsa-oaep-sha256", ... or "unknown" */
 
 /* Creates a KEK inside the envelope provider's key home at uri through its
  * KEYMGMT: type "aes-256" or "rsa-3072" (pkcs11: URIs), "ec-p256" or
@@ -191,8 +194,8 @@ ENVELOPE_API ENVELOPE_WUR envelope_status envelope_kek_create(envelope_lib *lib,
                                                               const char *uri, envelope_err *err);
 
 typedef struct envelope_kek_info {
-    const char *type;          /* OpenSSL key type name, e.g. "RSA", "ENVELOPE-AES-KEK" */
-    const char *reference;     /* URI without secrets (or "" if unknown) */
+    const char *type;      /* OpenSSL key type name, e.g. "RSA", "ENVELOPE-AES-KEK" */
+    const char *reference; /* URI without secrets (or "" if unknown) */
     const uint8_t *key_id;
     size_t key_id_len;
     int bits;
@@ -205,7 +208,8 @@ typedef struct envelope_kek_info {
 /* Calls fn for each key OSSL_STORE finds at uri; fn returns 0 to go on.
  * "tpm2:" alone lists the TPM's persistent keys (public areas only). */
 ENVELOPE_API ENVELOPE_WUR envelope_status envelope_kek_list(envelope_lib *lib, const char *uri,
-                                                            int (*fn)(void *arg, const envelope_kek_info *ki),
+                                                            int (*fn)(void *arg,
+                                                                      const envelope_kek_info *ki),
                                                             void *arg, envelope_err *err);
 
 /* ---- options shared by the encrypting objects ---- */
@@ -234,17 +238,18 @@ typedef struct envelope_decrypt_opts {
 /* A fresh DEK, wrapped for every KEK, seals in[0..inlen). *out is
  * allocated with OPENSSL_malloc (free with envelope_buffer_free); on
  * failure *out is NULL. */
-ENVELOPE_API ENVELOPE_WUR envelope_status envelope_seal(envelope_lib *lib, const envelope_encrypt_opts *o,
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_seal(envelope_lib *lib,
+                                                        const envelope_encrypt_opts *o,
                                                         const uint8_t *in, size_t inlen,
-                                                        uint8_t **out, size_t *outlen, envelope_err *err);
+                                                        uint8_t **out, size_t *outlen,
+                                                        envelope_err *err);
 /* Opens a whole message. *out is allocated with OPENSSL_malloc (free with
  * envelope_buffer_free); msg_context (optional) receives the message's
  * context (free with envelope_context_free). On any failure *out is NULL
  * and no plaintext was released. */
-ENVELOPE_API ENVELOPE_WUR envelope_status envelope_open(envelope_lib *lib, const envelope_decrypt_opts *o,
-                                                        const uint8_t *in, size_t inlen,
-                                                        uint8_t **out, size_t *outlen,
-                                                        envelope_context **msg_context, envelope_err *err);
+ENVELOPE_API ENVELOPE_WUR envelope_status
+envelope_open(envelope_lib *lib, const envelope_decrypt_opts *o, const uint8_t *in, size_t inlen,
+              uint8_t **out, size_t *outlen, envelope_context **msg_context, envelope_err *err);
 ENVELOPE_API void envelope_buffer_free(uint8_t *buf, size_t len); /* wipes, NULL-safe */
 
 /* ---- the record hot path: one wrapped DEK for many records ---- */
@@ -252,12 +257,15 @@ typedef struct envelope_sealer envelope_sealer;
 /* Generates a DEK and wraps it once for every KEK; each seal then costs one
  * message id, one key derivation and the AES-GCM work, no allocation.
  * max_messages 0 = 2^32. */
-ENVELOPE_API ENVELOPE_WUR envelope_status envelope_sealer_new(envelope_lib *lib, const envelope_encrypt_opts *o,
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_sealer_new(envelope_lib *lib,
+                                                              const envelope_encrypt_opts *o,
                                                               uint64_t max_messages,
-                                                              envelope_sealer **out, envelope_err *err);
+                                                              envelope_sealer **out,
+                                                              envelope_err *err);
 ENVELOPE_API size_t envelope_sealer_sealed_size(const envelope_sealer *s, size_t inlen);
-ENVELOPE_API ENVELOPE_WUR envelope_status envelope_sealer_seal(envelope_sealer *s, const uint8_t *in,
-                                                               size_t inlen, uint8_t *out, size_t outsize,
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_sealer_seal(envelope_sealer *s,
+                                                               const uint8_t *in, size_t inlen,
+                                                               uint8_t *out, size_t outsize,
                                                                size_t *outlen, envelope_err *err);
 ENVELOPE_API void envelope_sealer_free(envelope_sealer *s);
 
@@ -265,10 +273,13 @@ typedef struct envelope_opener envelope_opener;
 /* Remembers the last EDK list it unwrapped, so records from one sealer
  * cost one unwrap. Plaintext is at most inlen bytes; on failure out is
  * wiped. msg_context (optional) receives a copy the caller frees. */
-ENVELOPE_API ENVELOPE_WUR envelope_status envelope_opener_new(envelope_lib *lib, const envelope_decrypt_opts *o,
-                                                              envelope_opener **out, envelope_err *err);
-ENVELOPE_API ENVELOPE_WUR envelope_status envelope_opener_open(envelope_opener *op, const uint8_t *in,
-                                                               size_t inlen, uint8_t *out, size_t outsize,
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_opener_new(envelope_lib *lib,
+                                                              const envelope_decrypt_opts *o,
+                                                              envelope_opener **out,
+                                                              envelope_err *err);
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_opener_open(envelope_opener *op,
+                                                               const uint8_t *in, size_t inlen,
+                                                               uint8_t *out, size_t outsize,
                                                                size_t *outlen, envelope_err *err);
 /* The context of the last message opened (valid until the next open). */
 ENVELOPE_API const envelope_context *envelope_opener_context(envelope_opener *op);
@@ -280,26 +291,34 @@ ENVELOPE_API void envelope_opener_free(envelope_opener *op);
 typedef int (*envelope_sink_fn)(void *arg, const uint8_t *buf, size_t len);
 
 typedef struct envelope_encryptor envelope_encryptor;
-ENVELOPE_API ENVELOPE_WUR envelope_status envelope_encryptor_new(envelope_lib *lib, const envelope_encrypt_opts *o,
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_encryptor_new(envelope_lib *lib,
+                                                                 const envelope_encrypt_opts *o,
                                                                  envelope_sink_fn sink, void *arg,
-                                                                 envelope_encryptor **out, envelope_err *err);
-ENVELOPE_API ENVELOPE_WUR envelope_status envelope_encryptor_update(envelope_encryptor *e, const uint8_t *in,
-                                                                    size_t inlen, envelope_err *err);
+                                                                 envelope_encryptor **out,
+                                                                 envelope_err *err);
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_encryptor_update(envelope_encryptor *e,
+                                                                    const uint8_t *in, size_t inlen,
+                                                                    envelope_err *err);
 /* Writes the final frame. Without it the output is an unfinished message
  * that every decryptor rejects. */
-ENVELOPE_API ENVELOPE_WUR envelope_status envelope_encryptor_final(envelope_encryptor *e, envelope_err *err);
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_encryptor_final(envelope_encryptor *e,
+                                                                   envelope_err *err);
 ENVELOPE_API void envelope_encryptor_free(envelope_encryptor *e);
 
 typedef struct envelope_decryptor envelope_decryptor;
-ENVELOPE_API ENVELOPE_WUR envelope_status envelope_decryptor_new(envelope_lib *lib, const envelope_decrypt_opts *o,
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_decryptor_new(envelope_lib *lib,
+                                                                 const envelope_decrypt_opts *o,
                                                                  envelope_sink_fn sink, void *arg,
-                                                                 envelope_decryptor **out, envelope_err *err);
+                                                                 envelope_decryptor **out,
+                                                                 envelope_err *err);
 /* Passes verified plaintext frames to the sink. After a failure every
  * later call fails with the same code. */
-ENVELOPE_API ENVELOPE_WUR envelope_status envelope_decryptor_update(envelope_decryptor *d, const uint8_t *in,
-                                                                    size_t inlen, envelope_err *err);
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_decryptor_update(envelope_decryptor *d,
+                                                                    const uint8_t *in, size_t inlen,
+                                                                    envelope_err *err);
 /* ENVELOPE_OK only if the final frame was seen and nothing followed it. */
-ENVELOPE_API ENVELOPE_WUR envelope_status envelope_decryptor_final(envelope_decryptor *d, envelope_err *err);
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_decryptor_final(envelope_decryptor *d,
+                                                                   envelope_err *err);
 /* The message's context once the header was read, else NULL. */
 ENVELOPE_API const envelope_context *envelope_decryptor_context(const envelope_decryptor *d);
 ENVELOPE_API void envelope_decryptor_free(envelope_decryptor *d);
@@ -308,18 +327,21 @@ ENVELOPE_API void envelope_decryptor_free(envelope_decryptor *d);
 typedef struct envelope_inspector envelope_inspector;
 typedef struct envelope_edk_info {
     int wrap_kind;
-    const char *reference;  /* as stored: untrusted */
+    const char *reference; /* as stored: untrusted */
     const uint8_t *key_id;
     size_t key_id_len;
     size_t wrapped_len;
 } envelope_edk_info;
 
-ENVELOPE_API ENVELOPE_WUR envelope_status envelope_inspector_new(envelope_inspector **out, envelope_err *err);
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_inspector_new(envelope_inspector **out,
+                                                                 envelope_err *err);
 /* Reads the header, then walks the frames (no decryption). */
-ENVELOPE_API ENVELOPE_WUR envelope_status envelope_inspector_update(envelope_inspector *in, const uint8_t *buf,
-                                                                    size_t len, envelope_err *err);
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_inspector_update(envelope_inspector *in,
+                                                                    const uint8_t *buf, size_t len,
+                                                                    envelope_err *err);
 /* ENVELOPE_OK if the message is structurally complete. */
-ENVELOPE_API ENVELOPE_WUR envelope_status envelope_inspector_final(envelope_inspector *in, envelope_err *err);
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_inspector_final(envelope_inspector *in,
+                                                                   envelope_err *err);
 /* Valid once the header was read (envelope_inspector_has_header). */
 ENVELOPE_API int envelope_inspector_has_header(const envelope_inspector *in);
 ENVELOPE_API int envelope_inspector_version(const envelope_inspector *in);
@@ -329,7 +351,8 @@ ENVELOPE_API size_t envelope_inspector_frame_size(const envelope_inspector *in);
 ENVELOPE_API size_t envelope_inspector_header_len(const envelope_inspector *in);
 ENVELOPE_API const envelope_context *envelope_inspector_context(const envelope_inspector *in);
 ENVELOPE_API size_t envelope_inspector_edk_count(const envelope_inspector *in);
-ENVELOPE_API int envelope_inspector_edk(const envelope_inspector *in, size_t i, envelope_edk_info *out);
+ENVELOPE_API int envelope_inspector_edk(const envelope_inspector *in, size_t i,
+                                        envelope_edk_info *out);
 /* Counted so far; final after envelope_inspector_final. */
 ENVELOPE_API uint64_t envelope_inspector_frame_count(const envelope_inspector *in);
 ENVELOPE_API uint64_t envelope_inspector_plaintext_len(const envelope_inspector *in);

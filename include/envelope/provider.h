@@ -76,8 +76,8 @@
  * (ERR_lib_error_string) is "envelope". The message next to each error says
  * the specifics; these say what kind of failure it is. */
 #define ENVELOPE_PROV_R_INTERNAL 1
-#define ENVELOPE_PROV_R_BAD_ARGUMENT 2  /* caller error: a parameter is wrong */
-#define ENVELOPE_PROV_R_BAD_CONFIG 3  /* openssl.cnf section is wrong */
+#define ENVELOPE_PROV_R_BAD_ARGUMENT 2 /* caller error: a parameter is wrong */
+#define ENVELOPE_PROV_R_BAD_CONFIG 3   /* openssl.cnf section is wrong */
 #define ENVELOPE_PROV_R_BAD_URI 4
 #define ENVELOPE_PROV_R_OBJECT_NOT_FOUND 5
 #define ENVELOPE_PROV_R_PIN_INCORRECT 6
@@ -85,16 +85,16 @@
 #define ENVELOPE_PROV_R_PIN_MISSING 8
 #define ENVELOPE_PROV_R_TOKEN_NOT_PRESENT 9
 #define ENVELOPE_PROV_R_MECHANISM_NOT_SUPPORTED 10
-#define ENVELOPE_PROV_R_AUTHENTICATION_FAILED 11  /* tag, AAD or padding check failed */
-#define ENVELOPE_PROV_R_BACKEND_UNAVAILABLE 12  /* retryable: device or KMS unreachable */
-#define ENVELOPE_PROV_R_BACKEND_ERROR 13  /* the device said no, for another reason */
-#define ENVELOPE_PROV_R_POLICY_REFUSED 14  /* refused by our configuration */
-#define ENVELOPE_PROV_R_KEY_NOT_SAFE 15  /* e.g. an extractable key offered as KEK */
-#define ENVELOPE_PROV_R_BAD_BLOB 16  /* wrapped blob malformed or unknown version */
-#define ENVELOPE_PROV_R_NOT_SUPPORTED 17  /* operation not offered for this key */
+#define ENVELOPE_PROV_R_AUTHENTICATION_FAILED 11 /* tag, AAD or padding check failed */
+#define ENVELOPE_PROV_R_BACKEND_UNAVAILABLE 12   /* retryable: device or KMS unreachable */
+#define ENVELOPE_PROV_R_BACKEND_ERROR 13         /* the device said no, for another reason */
+#define ENVELOPE_PROV_R_POLICY_REFUSED 14        /* refused by our configuration */
+#define ENVELOPE_PROV_R_KEY_NOT_SAFE 15          /* e.g. an extractable key offered as KEK */
+#define ENVELOPE_PROV_R_BAD_BLOB 16              /* wrapped blob malformed or unknown version */
+#define ENVELOPE_PROV_R_NOT_SUPPORTED 17         /* operation not offered for this key */
 #define ENVELOPE_PROV_R_BUFFER_TOO_SMALL 18
 #define ENVELOPE_PROV_R_PCR_POLICY_NOT_SATISFIED 19
-#define ENVELOPE_PROV_R_ACCESS_DENIED 20  /* the backend denied this identity */
+#define ENVELOPE_PROV_R_ACCESS_DENIED 20 /* the backend denied this identity */
 /* A reference read from a message names a token or TPM handle the provider
  * configuration does not let a message name (pkcs11-tokens, tpm2-handles):
  * no PIN was offered and no key used. Not an error of the message or of the backend. */

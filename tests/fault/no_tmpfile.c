@@ -26,7 +26,8 @@ static int refuse(int flags)
     const char *log = getenv("ENVELOPE_FAULT_TMPFILE_LOG");
     if (log != NULL) {
         openat_fn real = (openat_fn)dlsym(RTLD_NEXT, "openat");
-        int fd = real != NULL ? real(AT_FDCWD, log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600) : -1;
+        int fd = real != NULL ? real(AT_FDCWD, log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)
+                              : -1;
         if (fd >= 0) {
             static const char line[] = "O_TMPFILE refused\n";
             (void)!write(fd, line, sizeof(line) - 1);
@@ -50,9 +51,9 @@ static int forward(const char *sym, int dirfd, const char *path, int flags, mode
 }
 
 /* The mode argument is read only when the flags say it was passed. */
-#define MODE_ARG(flags, last)                                                                       \
+#define MODE_ARG(flags, last)                                                                      \
     mode_t mode = 0;                                                                               \
-    if ((flags) & (O_CREAT | O_TMPFILE)) {                                                          \
+    if ((flags) & (O_CREAT | O_TMPFILE)) {                                                         \
         va_list ap;                                                                                \
         va_start(ap, last);                                                                        \
         mode = (mode_t)va_arg(ap, int);                                                            \

@@ -39,12 +39,16 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char fail_fn[64];
 static unsigned long fail_nth, fail_rv, calls;
 static int fail_every;
-static int iv_mode; /* 0 none, 1 token, 2 appended */
+static int iv_mode;         /* 0 none, 1 token, 2 appended */
 static char swap_label[33]; /* ENVELOPE_FAULT_SWAP */
 static int swapped;
 
 #define MAX_SESS 256
-static struct { CK_SESSION_HANDLE s; int appended; unsigned char iv[16]; } sess[MAX_SESS];
+static struct {
+    CK_SESSION_HANDLE s;
+    int appended;
+    unsigned char iv[16];
+} sess[MAX_SESS];
 
 static int should_fail(const char *fn, CK_RV *rv)
 {
@@ -65,7 +69,12 @@ static int should_fail(const char *fn, CK_RV *rv)
     return 0;
 }
 
-#define INJECT(fn) do { CK_RV inj; if (should_fail(#fn, &inj)) return inj; } while (0)
+#define INJECT(fn)                                                                                 \
+    do {                                                                                           \
+        CK_RV inj;                                                                                 \
+        if (should_fail(#fn, &inj))                                                                \
+            return inj;                                                                            \
+    } while (0)
 
 static CK_RV f_OpenSession(CK_SLOT_ID a, CK_FLAGS b, void *c, CK_NOTIFY d, CK_SESSION_HANDLE *e)
 {
@@ -98,7 +107,8 @@ static CK_RV f_DecryptInit(CK_SESSION_HANDLE s, CK_MECHANISM *m, CK_OBJECT_HANDL
     return real.C_DecryptInit(s, m, k);
 }
 
-static CK_RV f_Decrypt(CK_SESSION_HANDLE s, CK_BYTE *in, CK_ULONG inlen, CK_BYTE *out, CK_ULONG *outlen)
+static CK_RV f_Decrypt(CK_SESSION_HANDLE s, CK_BYTE *in, CK_ULONG inlen, CK_BYTE *out,
+                       CK_ULONG *outlen)
 {
     INJECT(C_Decrypt);
     return real.C_Decrypt(s, in, inlen, out, outlen);
@@ -146,7 +156,8 @@ static CK_RV f_EncryptInit(CK_SESSION_HANDLE s, CK_MECHANISM *m, CK_OBJECT_HANDL
     return rv;
 }
 
-static CK_RV f_Encrypt(CK_SESSION_HANDLE s, CK_BYTE *in, CK_ULONG inlen, CK_BYTE *out, CK_ULONG *outlen)
+static CK_RV f_Encrypt(CK_SESSION_HANDLE s, CK_BYTE *in, CK_ULONG inlen, CK_BYTE *out,
+                       CK_ULONG *outlen)
 {
     INJECT(C_Encrypt);
     int slot = -1;
@@ -200,12 +211,16 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST **list)
         const char *spec = getenv("ENVELOPE_FAULT_CALL");
         if (spec != NULL) {
             char every[16] = "";
-            if (sscanf(spec, "%63[^:]:%lu:%li:%15s", fail_fn, &fail_nth, (long *)&fail_rv, every) < 3)
+            if (sscanf(spec, "%63[^:]:%lu:%li:%15s", fail_fn, &fail_nth, (long *)&fail_rv, every) <
+                3)
                 return CKR_GENERAL_ERROR;
             fail_every = strcmp(every, "every") == 0;
         }
         const char *iv = getenv("ENVELOPE_FAULT_GCM_IV");
-        iv_mode = iv == NULL ? 0 : strcmp(iv, "token") == 0 ? 1 : strcmp(iv, "appended") == 0 ? 2 : 0;
+        iv_mode = iv == NULL                    ? 0
+                  : strcmp(iv, "token") == 0    ? 1
+                  : strcmp(iv, "appended") == 0 ? 2
+                                                : 0;
         loaded = 1;
     }
     *list = &ours;

@@ -46,16 +46,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t out[64], tag[KMIP_GCM_TAG_LEN], iv[16];
         size_t ivn, n;
         char uid[KMIP_MAX_UID + 1];
-        char (*uids)[KMIP_MAX_UID + 1] = malloc(4 * sizeof(*uids));
+        char(*uids)[KMIP_MAX_UID + 1] = malloc(4 * sizeof(*uids));
         kmip_key_attrs a;
         switch (ops[i]) {
         case KMIP_OP_ENCRYPT:
-            if (kmip_parse_encrypt(&p, "1", 32, out, tag, iv, sizeof(iv), &ivn) == KMS_OK && ivn > sizeof(iv))
+            if (kmip_parse_encrypt(&p, "1", 32, out, tag, iv, sizeof(iv), &ivn) == KMS_OK &&
+                ivn > sizeof(iv))
                 abort();
             break;
-        case KMIP_OP_DECRYPT:
-            (void)kmip_parse_decrypt(&p, "1", 32, out);
-            break;
+        case KMIP_OP_DECRYPT: (void)kmip_parse_decrypt(&p, "1", 32, out); break;
         case KMIP_OP_LOCATE:
             if (uids && kmip_parse_locate(&p, uids, 4, &n) == KMS_OK && n > 4)
                 abort();

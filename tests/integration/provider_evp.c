@@ -26,9 +26,19 @@
 
 #include "envelope/provider.h"
 
-#define FAIL(...) do { fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-    fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); ERR_print_errors_fp(stderr); exit(1); } while (0)
-#define CHECK(c) do { if (!(c)) FAIL("%s", #c); } while (0)
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                       \
+        fprintf(stderr, __VA_ARGS__);                                                              \
+        fputc('\n', stderr);                                                                       \
+        ERR_print_errors_fp(stderr);                                                               \
+        exit(1);                                                                                   \
+    } while (0)
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c))                                                                                  \
+            FAIL("%s", #c);                                                                        \
+    } while (0)
 
 static const char *env(const char *n)
 {
@@ -86,9 +96,9 @@ static int kem_wrap(EVP_PKEY *pk, const char *aad, unsigned char *blob, size_t *
     if (aad != NULL)
         p[0] = OSSL_PARAM_construct_octet_string(ENVELOPE_PKEY_PARAM_AAD, (void *)aad, strlen(aad));
     size_t slen = 32, max = 0;
-    int ok = c != NULL && EVP_PKEY_encapsulate_init(c, p) > 0
-             && EVP_PKEY_encapsulate(c, NULL, &max, NULL, &slen) > 0 && max <= *bloblen
-             && EVP_PKEY_encapsulate(c, blob, bloblen, secret, &slen) > 0 && slen == 32;
+    int ok = c != NULL && EVP_PKEY_encapsulate_init(c, p) > 0 &&
+             EVP_PKEY_encapsulate(c, NULL, &max, NULL, &slen) > 0 && max <= *bloblen &&
+             EVP_PKEY_encapsulate(c, blob, bloblen, secret, &slen) > 0 && slen == 32;
     EVP_PKEY_CTX_free(c);
     return ok;
 }
@@ -101,8 +111,8 @@ static int kem_unwrap(EVP_PKEY *pk, const char *aad, const unsigned char *blob, 
     if (aad != NULL)
         p[0] = OSSL_PARAM_construct_octet_string(ENVELOPE_PKEY_PARAM_AAD, (void *)aad, strlen(aad));
     size_t slen = 32;
-    int ok = c != NULL && EVP_PKEY_decapsulate_init(c, p) > 0
-             && EVP_PKEY_decapsulate(c, secret, &slen, blob, bloblen) > 0 && slen == 32;
+    int ok = c != NULL && EVP_PKEY_decapsulate_init(c, p) > 0 &&
+             EVP_PKEY_decapsulate(c, secret, &slen, blob, bloblen) > 0 && slen == 32;
     EVP_PKEY_CTX_free(c);
     return ok;
 }
@@ -145,12 +155,13 @@ static int aead(EVP_PKEY *pk, int enc, const char *aad, const unsigned char *in,
                 unsigned char *out, size_t *outlen)
 {
     EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
-    OSSL_PARAM p[] = {OSSL_PARAM_construct_octet_string(ENVELOPE_PKEY_PARAM_AAD, (void *)aad, strlen(aad)),
+    OSSL_PARAM p[] = {OSSL_PARAM_construct_octet_string(ENVELOPE_PKEY_PARAM_AAD, (void *)aad,
+                                                        strlen(aad)),
                       OSSL_PARAM_construct_end()};
-    int ok = c != NULL && (enc ? EVP_PKEY_encrypt_init(c) : EVP_PKEY_decrypt_init(c)) > 0
-             && EVP_PKEY_CTX_set_params(c, p) > 0
-             && (enc ? EVP_PKEY_encrypt(c, out, outlen, in, inlen)
-                     : EVP_PKEY_decrypt(c, out, outlen, in, inlen)) > 0;
+    int ok = c != NULL && (enc ? EVP_PKEY_encrypt_init(c) : EVP_PKEY_decrypt_init(c)) > 0 &&
+             EVP_PKEY_CTX_set_params(c, p) > 0 &&
+             (enc ? EVP_PKEY_encrypt(c, out, outlen, in, inlen)
+                  : EVP_PKEY_decrypt(c, out, outlen, in, inlen)) > 0;
     EVP_PKEY_CTX_free(c);
     return ok;
 }
@@ -193,8 +204,14 @@ static void aead_binding(const char *uri_var)
     EVP_PKEY_free(pk);
 }
 
-static void test_kem_aes(void) { kem_roundtrip("ENV_AES_URI"); }
-static void test_kem_rsa(void) { kem_roundtrip("ENV_RSA_URI"); }
+static void test_kem_aes(void)
+{
+    kem_roundtrip("ENV_AES_URI");
+}
+static void test_kem_rsa(void)
+{
+    kem_roundtrip("ENV_RSA_URI");
+}
 
 /* EVP_SealInit/EVP_OpenInit set no padding: PKCS#1 v1.5, OpenSSL's default. */
 static void test_seal_open(int expect_refused)
@@ -255,7 +272,8 @@ static void test_not_found(void)
 
 static void test_token_absent(void)
 {
-    expect_load_fails("pkcs11:token=no-such-token;object=kek-aes", ENVELOPE_PROV_R_TOKEN_NOT_PRESENT);
+    expect_load_fails("pkcs11:token=no-such-token;object=kek-aes",
+                      ENVELOPE_PROV_R_TOKEN_NOT_PRESENT);
 }
 
 static void test_extractable(int allowed)
@@ -281,8 +299,10 @@ static void test_bad_uri(void)
     expect_load_fails("pkcs11:token=envtest;objekt=kek-aes", ENVELOPE_PROV_R_BAD_URI);
     expect_load_fails("pkcs11:token=envtest;object=kek-aes;type=cert", ENVELOPE_PROV_R_BAD_URI);
     /* attributes p11-kit parses must narrow the match, never be ignored */
-    expect_load_fails("pkcs11:slot-id=999;object=kek-aes;type=secret-key", ENVELOPE_PROV_R_TOKEN_NOT_PRESENT);
-    expect_load_fails("pkcs11:slot-description=nowhere;object=kek-aes", ENVELOPE_PROV_R_TOKEN_NOT_PRESENT);
+    expect_load_fails("pkcs11:slot-id=999;object=kek-aes;type=secret-key",
+                      ENVELOPE_PROV_R_TOKEN_NOT_PRESENT);
+    expect_load_fails("pkcs11:slot-description=nowhere;object=kek-aes",
+                      ENVELOPE_PROV_R_TOKEN_NOT_PRESENT);
     expect_load_fails("pkcs11:library-manufacturer=nobody;object=kek-aes", ENVELOPE_PROV_R_BAD_URI);
 }
 
@@ -305,8 +325,10 @@ static void test_fork(void)
             }
             size_t bl2 = sizeof(blob);
             unsigned char b2[200], s4[32];
-            _exit(kem_wrap(pk, "ctx", b2, &bl2, s4) && kem_unwrap(pk, "ctx", b2, bl2, s3)
-                          && memcmp(s3, s4, 32) == 0 ? 0 : 4);
+            _exit(kem_wrap(pk, "ctx", b2, &bl2, s4) && kem_unwrap(pk, "ctx", b2, bl2, s3) &&
+                          memcmp(s3, s4, 32) == 0
+                      ? 0
+                      : 4);
         }
         int st = 0;
         CHECK(waitpid(pid, &st, 0) == pid);
@@ -408,13 +430,15 @@ static void test_default_unchanged(void)
     CHECK(strcmp(OSSL_PROVIDER_get0_name(EVP_PKEY_get0_provider(pk)), "default") == 0);
     EVP_PKEY_CTX_free(c);
     EVP_CIPHER *gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
-    CHECK(gcm != NULL && strcmp(OSSL_PROVIDER_get0_name(EVP_CIPHER_get0_provider(gcm)), "default") == 0);
+    CHECK(gcm != NULL &&
+          strcmp(OSSL_PROVIDER_get0_name(EVP_CIPHER_get0_provider(gcm)), "default") == 0);
     EVP_CIPHER_free(gcm);
     /* and a software RSA key still encrypts with the default provider */
     c = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
     unsigned char out[512];
     size_t ol = sizeof(out);
-    CHECK(EVP_PKEY_encrypt_init(c) > 0 && EVP_PKEY_encrypt(c, out, &ol, (const unsigned char *)"x", 1) > 0);
+    CHECK(EVP_PKEY_encrypt_init(c) > 0 &&
+          EVP_PKEY_encrypt(c, out, &ol, (const unsigned char *)"x", 1) > 0);
     EVP_PKEY_CTX_free(c);
     EVP_PKEY_free(pk);
     /* the token key's public half exports to the default provider */
@@ -432,7 +456,8 @@ static void test_teardown(void)
 {
     OSSL_LIB_CTX *l = OSSL_LIB_CTX_new();
     CHECK(l != NULL && OSSL_LIB_CTX_load_config(l, env("OPENSSL_CONF")) == 1);
-    OSSL_STORE_CTX *s = OSSL_STORE_open_ex(env("ENV_AES_URI"), l, NULL, NULL, NULL, NULL, NULL, NULL);
+    OSSL_STORE_CTX *s = OSSL_STORE_open_ex(env("ENV_AES_URI"), l, NULL, NULL, NULL, NULL, NULL,
+                                           NULL);
     CHECK(s != NULL);
     OSSL_STORE_INFO *info = OSSL_STORE_load(s);
     CHECK(info != NULL);
@@ -501,32 +526,55 @@ int main(int argc, char **argv)
         CHECK(test_register_all_engines());
     }
     const char *t = argv[1];
-    if (!strcmp(t, "kem-aes")) test_kem_aes();
-    else if (!strcmp(t, "kem-rsa")) test_kem_rsa();
-    else if (!strcmp(t, "aead-aes")) aead_binding("ENV_AES_URI");
-    else if (!strcmp(t, "aead-rsa")) aead_binding("ENV_RSA_URI");
-    else if (!strcmp(t, "seal-open")) test_seal_open(0);
-    else if (!strcmp(t, "seal-open-refused")) test_seal_open(1);
-    else if (!strcmp(t, "not-found")) test_not_found();
-    else if (!strcmp(t, "token-absent")) test_token_absent();
-    else if (!strcmp(t, "extractable-refused")) test_extractable(0);
-    else if (!strcmp(t, "extractable-allowed")) test_extractable(1);
-    else if (!strcmp(t, "wrong-pin")) test_wrong_pin();
-    else if (!strcmp(t, "bad-uri")) test_bad_uri();
-    else if (!strcmp(t, "fork")) test_fork();
-    else if (!strcmp(t, "threads")) test_threads();
-    else if (!strcmp(t, "keygen-aes")) test_keygen(ENVELOPE_KEYTYPE_AES_KEK, argv[2]);
-    else if (!strcmp(t, "keygen-rsa")) test_keygen("RSA", argv[2]);
+    if (!strcmp(t, "kem-aes"))
+        test_kem_aes();
+    else if (!strcmp(t, "kem-rsa"))
+        test_kem_rsa();
+    else if (!strcmp(t, "aead-aes"))
+        aead_binding("ENV_AES_URI");
+    else if (!strcmp(t, "aead-rsa"))
+        aead_binding("ENV_RSA_URI");
+    else if (!strcmp(t, "seal-open"))
+        test_seal_open(0);
+    else if (!strcmp(t, "seal-open-refused"))
+        test_seal_open(1);
+    else if (!strcmp(t, "not-found"))
+        test_not_found();
+    else if (!strcmp(t, "token-absent"))
+        test_token_absent();
+    else if (!strcmp(t, "extractable-refused"))
+        test_extractable(0);
+    else if (!strcmp(t, "extractable-allowed"))
+        test_extractable(1);
+    else if (!strcmp(t, "wrong-pin"))
+        test_wrong_pin();
+    else if (!strcmp(t, "bad-uri"))
+        test_bad_uri();
+    else if (!strcmp(t, "fork"))
+        test_fork();
+    else if (!strcmp(t, "threads"))
+        test_threads();
+    else if (!strcmp(t, "keygen-aes"))
+        test_keygen(ENVELOPE_KEYTYPE_AES_KEK, argv[2]);
+    else if (!strcmp(t, "keygen-rsa"))
+        test_keygen("RSA", argv[2]);
     /* by the provider's own type name, which no registered ENGINE takes */
-    else if (!strcmp(t, "keygen-rsa-named")) test_keygen(ENVELOPE_KEYTYPE_RSA, argv[2]);
-    else if (!strcmp(t, "default-unchanged")) test_default_unchanged();
-    else if (!strcmp(t, "teardown")) test_teardown();
-    else if (!strcmp(t, "roundtrips")) test_roundtrips(argc > 2 ? atoi(argv[2]) : 10);
-    else if (!strcmp(t, "unwrap-recovers")) test_unwrap_recovers(0);
-    else if (!strcmp(t, "unwrap-fails")) test_unwrap_recovers(1);
+    else if (!strcmp(t, "keygen-rsa-named"))
+        test_keygen(ENVELOPE_KEYTYPE_RSA, argv[2]);
+    else if (!strcmp(t, "default-unchanged"))
+        test_default_unchanged();
+    else if (!strcmp(t, "teardown"))
+        test_teardown();
+    else if (!strcmp(t, "roundtrips"))
+        test_roundtrips(argc > 2 ? atoi(argv[2]) : 10);
+    else if (!strcmp(t, "unwrap-recovers"))
+        test_unwrap_recovers(0);
+    else if (!strcmp(t, "unwrap-fails"))
+        test_unwrap_recovers(1);
     else if (!strcmp(t, "token-removed"))
         expect_load_fails(env("ENV_AES_URI"), ENVELOPE_PROV_R_TOKEN_NOT_PRESENT);
-    else FAIL("unknown test %s", t);
+    else
+        FAIL("unknown test %s", t);
     if (ERR_peek_error() != 0) {
         ERR_print_errors_fp(stderr);
         FAIL("errors left on the queue after a passing test");

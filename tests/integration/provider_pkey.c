@@ -28,9 +28,19 @@
 #include <openssl/store.h>
 #include <openssl/x509.h>
 
-#define FAIL(...) do { fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-    fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); ERR_print_errors_fp(stderr); exit(1); } while (0)
-#define CHECK(c) do { if (!(c)) FAIL("%s", #c); } while (0)
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                       \
+        fprintf(stderr, __VA_ARGS__);                                                              \
+        fputc('\n', stderr);                                                                       \
+        ERR_print_errors_fp(stderr);                                                               \
+        exit(1);                                                                                   \
+    } while (0)
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c))                                                                                  \
+            FAIL("%s", #c);                                                                        \
+    } while (0)
 
 static const char *env(const char *n)
 {
@@ -70,7 +80,8 @@ static EVP_PKEY *load_pem(const char *path, int pub)
     FILE *f = fopen(path, "r");
     if (f == NULL)
         FAIL("cannot read %s", path);
-    EVP_PKEY *pk = pub ? PEM_read_PUBKEY(f, NULL, NULL, NULL) : PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    EVP_PKEY *pk = pub ? PEM_read_PUBKEY(f, NULL, NULL, NULL)
+                       : PEM_read_PrivateKey(f, NULL, NULL, NULL);
     fclose(f);
     if (pk == NULL)
         FAIL("cannot parse %s", path);

@@ -32,8 +32,8 @@ void it_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Software half of ECDH: fresh ephemeral, z = x(e * KEK). */
 void it_sw_ecdh(EVP_PKEY *kek, unsigned char peer[65], unsigned char z[32]);
 /* Software RSA-OAEP-SHA256 encryption with label. */
-void it_sw_oaep(EVP_PKEY *pub, const unsigned char *label, size_t labellen,
-                const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen);
+void it_sw_oaep(EVP_PKEY *pub, const unsigned char *label, size_t labellen, const unsigned char *in,
+                size_t inlen, unsigned char *out, size_t *outlen);
 
 /* Round trips that assert success; return the reason of a TPM-side failure. */
 void it_ec_roundtrip(struct envtpm_key *k);

@@ -48,7 +48,7 @@ static void srk_pin(void **state)
     const char *want = getenv("TPM_IT_TOOLS_SRK_NAME");
     struct envtpm_ctx *t = it_ctx(want);
     char wrong[200];
-    envtpm_config cfg = { 0 };
+    envtpm_config cfg = {0};
 
     assert_int_equal(envtpm_ctx_connect(t), ENVCORE_R_OK);
     envtpm_ctx_free(t);
@@ -93,7 +93,7 @@ static void ec_handle(void **state)
 {
     struct envtpm_ctx *t = it_ctx(NULL);
     struct envtpm_key *k;
-    envtpm_create_params p = { .type = ENVTPM_KEY_EC_P256 };
+    envtpm_create_params p = {.type = ENVTPM_KEY_EC_P256};
     size_t nlen = 0;
     int i;
 
@@ -177,7 +177,7 @@ static void file_keys(void **state)
     struct envtpm_ctx *t = it_ctx(NULL);
     struct envtpm_key *ec, *rsa;
     char uri_ec[4200], uri_rsa[4200];
-    envtpm_create_params p = { .type = ENVTPM_KEY_EC_P256 };
+    envtpm_create_params p = {.type = ENVTPM_KEY_EC_P256};
     struct stat st;
     int i;
 
@@ -211,8 +211,7 @@ static void not_found_and_corrupt(void **state)
     char uri[4200];
     FILE *f;
 
-    assert_int_equal(envtpm_key_open(t, "tpm2:handle=0x81000199", &k),
-                     ENVCORE_R_OBJECT_NOT_FOUND);
+    assert_int_equal(envtpm_key_open(t, "tpm2:handle=0x81000199", &k), ENVCORE_R_OBJECT_NOT_FOUND);
     assert_null(k);
     snprintf(uri, sizeof(uri), "tpm2:file=%s", it_path("missing.pem"));
     assert_int_equal(envtpm_key_open(t, uri, &k), ENVCORE_R_OBJECT_NOT_FOUND);
@@ -252,8 +251,11 @@ static void backend_ops(void **state)
     unsigned char peer[65], zsw[32], z[32], dek[32], ct[512], out[512];
     static const unsigned char label[] = "hdr-hash";
     size_t zlen = 0, ctlen = 0, outlen = 0;
-    envkey_rsa_params rp = { .padding = RSA_PKCS1_OAEP_PADDING, .oaep_md = NID_sha256,
-                             .mgf1_md = NID_sha256, .label = label, .label_len = sizeof(label) };
+    envkey_rsa_params rp = {.padding = RSA_PKCS1_OAEP_PADDING,
+                            .oaep_md = NID_sha256,
+                            .mgf1_md = NID_sha256,
+                            .label = label,
+                            .label_len = sizeof(label)};
 
     assert_int_equal(envtpm_open_key(t, "tpm2:handle=0x81000101", 0, &ek), ENVCORE_R_OK);
     assert_int_equal(ek->kind, ENVKEY_EC_P256);
@@ -342,7 +344,7 @@ static void *child_worker(void *arg)
  * swtpm's control port.) */
 static void fork_child(void **state)
 {
-    const char *tctis[1] = { getenv(ENVTPM_TCTI_ENV) };
+    const char *tctis[1] = {getenv(ENVTPM_TCTI_ENV)};
     char *saved = strdup(tctis[0]);
     int v;
 

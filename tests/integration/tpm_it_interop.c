@@ -111,7 +111,7 @@ static void tools_keys_used_by_us(void **state)
      * we refuse (no padding oracle), in the backend and below it */
     {
         envkey *ek = NULL;
-        envkey_rsa_params rp = { .padding = RSA_PKCS1_PADDING };
+        envkey_rsa_params rp = {.padding = RSA_PKCS1_PADDING};
         unsigned char ct[256], out[256];
         size_t outlen = 0;
         memset(ct, 0x01, sizeof(ct));

@@ -40,7 +40,7 @@ void it_sh(const char *fmt, ...)
 
 struct envtpm_ctx *it_ctx(const char *srk_pin)
 {
-    envtpm_config cfg = { 0 };
+    envtpm_config cfg = {0};
     struct envtpm_ctx *t = NULL;
 
     cfg.srk_name_hex = srk_pin;
@@ -52,7 +52,7 @@ struct envtpm_ctx *it_ctx(const char *srk_pin)
 void it_create(struct envtpm_ctx *t, const char *uri, envtpm_key_type type, const char *pcrs,
                const char *pin_source)
 {
-    envtpm_create_params p = { .type = type, .pcrs = pcrs, .pin_source = pin_source };
+    envtpm_create_params p = {.type = type, .pcrs = pcrs, .pin_source = pin_source};
     int r = envtpm_key_create(t, uri, &p);
 
     if (r != ENVCORE_R_OK)
@@ -74,9 +74,9 @@ void it_sw_ecdh(EVP_PKEY *kek, unsigned char peer[65], unsigned char z[32])
     /* keygen by OID, not "EC": with an ENGINE registered for EC pkey
      * methods (the engine scenario) OpenSSL 3.0 would give "EC" to it */
     EVP_PKEY_CTX *g = EVP_PKEY_CTX_new_from_name(NULL, "1.2.840.10045.2.1", NULL);
-    OSSL_PARAM gp[2] = { OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-                                                          (char *)"P-256", 0),
-                         OSSL_PARAM_construct_end() };
+    OSSL_PARAM gp[2] = {OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+                                                         (char *)"P-256", 0),
+                        OSSL_PARAM_construct_end()};
     EVP_PKEY *eph = NULL;
     EVP_PKEY_CTX *dctx;
     size_t plen = 0, zlen = 32;
@@ -86,8 +86,7 @@ void it_sw_ecdh(EVP_PKEY *kek, unsigned char peer[65], unsigned char z[32])
     assert_int_equal(EVP_PKEY_CTX_set_params(g, gp), 1);
     assert_int_equal(EVP_PKEY_generate(g, &eph), 1);
     EVP_PKEY_CTX_free(g);
-    assert_int_equal(EVP_PKEY_get_octet_string_param(eph, OSSL_PKEY_PARAM_PUB_KEY, peer, 65,
-                                                     &plen),
+    assert_int_equal(EVP_PKEY_get_octet_string_param(eph, OSSL_PKEY_PARAM_PUB_KEY, peer, 65, &plen),
                      1);
     assert_int_equal(plen, 65);
     dctx = EVP_PKEY_CTX_new_from_pkey(NULL, eph, NULL);
@@ -100,8 +99,8 @@ void it_sw_ecdh(EVP_PKEY *kek, unsigned char peer[65], unsigned char z[32])
     EVP_PKEY_free(eph);
 }
 
-void it_sw_oaep(EVP_PKEY *pub, const unsigned char *label, size_t labellen,
-                const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen)
+void it_sw_oaep(EVP_PKEY *pub, const unsigned char *label, size_t labellen, const unsigned char *in,
+                size_t inlen, unsigned char *out, size_t *outlen)
 {
     EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, pub, NULL);
     size_t n = 512;
@@ -147,8 +146,7 @@ int it_rsa_try(struct envtpm_key *k)
     assert_int_equal(RAND_bytes(dek, sizeof(dek)), 1);
     it_sw_oaep(envtpm_key_public(k), it_label, sizeof(it_label), dek, sizeof(dek), ct, &ctlen);
     assert_int_equal(ctlen, 256);
-    r = envtpm_rsa_decrypt(k, 1, it_label, sizeof(it_label), ct, ctlen, out, &outlen,
-                           sizeof(out));
+    r = envtpm_rsa_decrypt(k, 1, it_label, sizeof(it_label), ct, ctlen, out, &outlen, sizeof(out));
     if (r != ENVCORE_R_OK)
         return r;
     assert_int_equal(outlen, sizeof(dek));
@@ -177,19 +175,19 @@ int main(int argc, char **argv)
         const struct CMUnitTest *tests;
         const size_t *count;
     } scenarios[] = {
-        { "basic", it_basic_tests, &it_basic_count },
-        { "policy", it_policy_tests, &it_policy_count },
-        { "restart", it_restart_tests, &it_restart_count },
-        { "traffic", it_traffic_tests, &it_traffic_count },
-        { "interop", it_interop_tests, &it_interop_count },
-        { "engine", it_engine_tests, &it_engine_count },
+        {"basic", it_basic_tests, &it_basic_count},
+        {"policy", it_policy_tests, &it_policy_count},
+        {"restart", it_restart_tests, &it_restart_count},
+        {"traffic", it_traffic_tests, &it_traffic_count},
+        {"interop", it_interop_tests, &it_interop_count},
+        {"engine", it_engine_tests, &it_engine_count},
     };
     size_t i;
 
     if (argc >= 4 && strcmp(argv[1], "create") == 0) {
         /* tpm_it create ec|rsa URI [PCRS]: provisioning for shell tests */
-        envtpm_config cfg = { 0 };
-        envtpm_create_params p = { 0 };
+        envtpm_config cfg = {0};
+        envtpm_create_params p = {0};
         struct envtpm_ctx *t = NULL;
         int r;
         p.type = strcmp(argv[2], "rsa") == 0 ? ENVTPM_KEY_RSA_2048 : ENVTPM_KEY_EC_P256;

@@ -59,7 +59,8 @@ static void pcr_policy(void **state)
     assert_int_equal(it_ec_try(k), ENVCORE_R_PCR_POLICY_NOT_SATISFIED);
     envtpm_key_free(k);
 
-    it_sh("tpm2_pcrextend 7:sha256=0000000000000000000000000000000000000000000000000000000000000001");
+    it_sh(
+        "tpm2_pcrextend 7:sha256=0000000000000000000000000000000000000000000000000000000000000001");
 
     /* several times: a failed policy session must be flushed (3 slots) */
     for (i = 0; i < 4; i++) {
@@ -89,7 +90,7 @@ static void auth_value(void **state)
     struct envtpm_ctx *t = it_ctx(NULL);
     struct envtpm_key *k = NULL;
     char uri[4400], base[4200];
-    envtpm_create_params p = { .type = ENVTPM_KEY_EC_P256 };
+    envtpm_create_params p = {.type = ENVTPM_KEY_EC_P256};
 
     write_pin("pin", "s3cret-pin\n");
     write_pin("wrong", "s3cret-pim\n");
@@ -137,8 +138,7 @@ static void auth_value(void **state)
     envtpm_key_free(k);
     /* unset variable */
     unsetenv("ENVTPM_IT_PIN");
-    assert_int_equal(envtpm_key_open(t, "tpm2:handle=0x81000301;pin-source=env:ENVTPM_IT_PIN",
-                                     &k),
+    assert_int_equal(envtpm_key_open(t, "tpm2:handle=0x81000301;pin-source=env:ENVTPM_IT_PIN", &k),
                      ENVCORE_R_PIN_MISSING);
     envtpm_ctx_free(t);
 }
@@ -150,15 +150,15 @@ static void auth_value(void **state)
  * earlier tests used two of swtpm's three). */
 static void default_pin_source(void **state)
 {
-    envtpm_config cfg = { 0 };
+    envtpm_config cfg = {0};
     struct envtpm_ctx *t = NULL, *plain;
     struct envtpm_key *k = NULL;
     struct envtpm_handle_list *all = NULL, *others = NULL;
     char src[4200];
 
     snprintf(src, sizeof(src), "file:%s", it_path("pin"));
-    assert_int_equal(envtpm_handle_list_parse("0x81000203, 0x81000202,0x81000301 , 0x81000303",
-                                              src, &all),
+    assert_int_equal(envtpm_handle_list_parse("0x81000203, 0x81000202,0x81000301 , 0x81000303", src,
+                                              &all),
                      ENVCORE_R_OK);
     assert_int_equal(envtpm_handle_list_parse("0x81000202", src, &others), ENVCORE_R_OK);
 
@@ -225,12 +225,12 @@ static void default_pin_source(void **state)
 static void handle_list_syntax(void **state)
 {
     static const char *const bad[] = {
-        "0x81000001",                    /* the SRK */
-        "0x80000001",                    /* not persistent */
-        "0x81000101,",                   /* trailing comma */
-        "0x81000101,,0x81000102",        /* empty entry */
-        "0x81000101, 0x81000101",        /* twice */
-        "tpm2:file=/k.pem",              /* not a handle */
+        "0x81000001",                           /* the SRK */
+        "0x80000001",                           /* not persistent */
+        "0x81000101,",                          /* trailing comma */
+        "0x81000101,,0x81000102",               /* empty entry */
+        "0x81000101, 0x81000101",               /* twice */
+        "tpm2:file=/k.pem",                     /* not a handle */
         "tpm2:handle=0x81000101;pcrs=sha256:0", /* policy belongs to the key URI */
         "handle=0x81000101",
     };
@@ -243,7 +243,8 @@ static void handle_list_syntax(void **state)
         assert_null(l);
     }
     assert_int_equal(envtpm_handle_list_parse(" 0x81000101 , tpm2:handle=0x81000102;"
-                                              "pin-source=env:X", "file:/d", &l),
+                                              "pin-source=env:X",
+                                              "file:/d", &l),
                      ENVCORE_R_OK);
     assert_true(envtpm_handle_listed(l, 0x81000101u, &src));
     assert_string_equal(src, "file:/d");

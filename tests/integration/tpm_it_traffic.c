@@ -97,9 +97,9 @@ static void secrets_not_on_the_bus(void **state)
      * without (0x8001) first, to learn the name the session HMAC needs;
      * open_op requires the two answers to have the same name. */
     {
-        int with[2] = { 0, 0 };
+        int with[2] = {0, 0};
         for (i = 6; i + 8 <= caplen; i++) {
-            static const unsigned char cc[] = { 0x00, 0x00, 0x01, 0x73, 0x81, 0x00, 0x01 };
+            static const unsigned char cc[] = {0x00, 0x00, 0x01, 0x73, 0x81, 0x00, 0x01};
             if (memcmp(cap + i, cc, sizeof(cc)) != 0 || (cap[i + 7] != 0x01 && cap[i + 7] != 0x02))
                 continue;
             if (cap[i - 6] == 0x80 && cap[i - 5] == 0x02)

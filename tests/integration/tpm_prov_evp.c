@@ -25,13 +25,13 @@
 
 #include "envelope/provider.h"
 
-#define CHECK(x)                                                                    \
-    do {                                                                            \
-        if (!(x)) {                                                                 \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);   \
-            ERR_print_errors_fp(stderr);                                            \
-            exit(1);                                                                \
-        }                                                                           \
+#define CHECK(x)                                                                                   \
+    do {                                                                                           \
+        if (!(x)) {                                                                                \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);                  \
+            ERR_print_errors_fp(stderr);                                                           \
+            exit(1);                                                                               \
+        }                                                                                          \
     } while (0)
 
 static EVP_PKEY *load(const char *uri)

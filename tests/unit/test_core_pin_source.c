@@ -68,11 +68,13 @@ static void env_source(void **state)
     char *pin = NULL;
     size_t len = 0;
     setenv("ENVELOPE_TEST_PIN", "s3cret", 1);
-    assert_int_equal(envcore_pin_read("env:ENVELOPE_TEST_PIN", "PIN", ENVCORE_PIN_TEXT, &pin, &len), ENVCORE_R_OK);
+    assert_int_equal(envcore_pin_read("env:ENVELOPE_TEST_PIN", "PIN", ENVCORE_PIN_TEXT, &pin, &len),
+                     ENVCORE_R_OK);
     assert_string_equal(pin, "s3cret");
     envelope_secmem_free(pin);
     unsetenv("ENVELOPE_TEST_PIN");
-    assert_int_equal(envcore_pin_read("env:ENVELOPE_TEST_PIN", "PIN", ENVCORE_PIN_TEXT, &pin, &len), ENVCORE_R_PIN_MISSING);
+    assert_int_equal(envcore_pin_read("env:ENVELOPE_TEST_PIN", "PIN", ENVCORE_PIN_TEXT, &pin, &len),
+                     ENVCORE_R_PIN_MISSING);
     assert_null(pin);
     assert_int_equal(reason_of_last(), ENVCORE_R_PIN_MISSING);
 }
@@ -82,21 +84,31 @@ static void bad_sources(void **state)
     char src[300], *pin = NULL;
     size_t len = 0;
     snprintf(src, sizeof(src), "file:%s/none", dir);
-    assert_int_equal(envcore_pin_read(src, "PIN", ENVCORE_PIN_TEXT, &pin, &len), ENVCORE_R_PIN_MISSING);
+    assert_int_equal(envcore_pin_read(src, "PIN", ENVCORE_PIN_TEXT, &pin, &len),
+                     ENVCORE_R_PIN_MISSING);
     char big[ENVCORE_MAX_PIN + 10];
     memset(big, '7', sizeof(big));
     write_file("big", big, sizeof(big));
     snprintf(src, sizeof(src), "file:%s/big", dir);
-    assert_int_equal(envcore_pin_read(src, "PIN", ENVCORE_PIN_TEXT, &pin, &len), ENVCORE_R_PIN_MISSING);
-    assert_int_equal(envcore_pin_read("http://example/pin", "PIN", ENVCORE_PIN_TEXT, &pin, &len), ENVCORE_R_BAD_CONFIG);
+    assert_int_equal(envcore_pin_read(src, "PIN", ENVCORE_PIN_TEXT, &pin, &len),
+                     ENVCORE_R_PIN_MISSING);
+    assert_int_equal(envcore_pin_read("http://example/pin", "PIN", ENVCORE_PIN_TEXT, &pin, &len),
+                     ENVCORE_R_BAD_CONFIG);
     assert_null(pin);
     /* a NUL inside a PIN would cut it short: refused; a TPM auth value may be binary */
-    write_file("nul", "12\0" "34", 5);
+    write_file("nul",
+               "12\0"
+               "34",
+               5);
     snprintf(src, sizeof(src), "file:%s/nul", dir);
-    assert_int_equal(envcore_pin_read(src, "PIN", ENVCORE_PIN_TEXT, &pin, &len), ENVCORE_R_PIN_MISSING);
+    assert_int_equal(envcore_pin_read(src, "PIN", ENVCORE_PIN_TEXT, &pin, &len),
+                     ENVCORE_R_PIN_MISSING);
     assert_int_equal(envcore_pin_read(src, "TPM auth value", 0, &pin, &len), ENVCORE_R_OK);
     assert_int_equal(len, 5);
-    assert_memory_equal(pin, "12\0" "34", 5);
+    assert_memory_equal(pin,
+                        "12\0"
+                        "34",
+                        5);
     envelope_secmem_free(pin);
     ERR_clear_error();
 }

@@ -49,7 +49,7 @@ static int sw_zgen(void *be, const unsigned char *peer, size_t peerlen, unsigned
     return ok ? ENVCORE_R_OK : ENVCORE_R_BACKEND_ERROR;
 }
 
-static const envkey_backend_ops sw_ops = { .name = "sw-test", .ecdh_zgen = sw_zgen };
+static const envkey_backend_ops sw_ops = {.name = "sw-test", .ecdh_zgen = sw_zgen};
 
 static envkey *make_key(void)
 {
@@ -85,7 +85,7 @@ static void drop_key(envkey *k)
 
 static void round_trip(void **state)
 {
-    envprov_ctx pc = { 0 }; /* swctx NULL: OpenSSL's default library context */
+    envprov_ctx pc = {0}; /* swctx NULL: OpenSSL's default library context */
     envkey *k = make_key();
     unsigned char dek[32], blob[ENVPROV_EC_BLOB_MAX], out[64];
     size_t n = 0, m = 0;
@@ -106,7 +106,7 @@ static void round_trip(void **state)
 
 static void off_curve_point_never_sent(void **state)
 {
-    envprov_ctx pc = { 0 };
+    envprov_ctx pc = {0};
     envkey *k = make_key();
     unsigned char dek[32], blob[ENVPROV_EC_BLOB_MAX], out[64];
     size_t n = 0, m = 0;
@@ -134,7 +134,7 @@ static void off_curve_point_never_sent(void **state)
 
 static void tampered_tag_refused(void **state)
 {
-    envprov_ctx pc = { 0 };
+    envprov_ctx pc = {0};
     envkey *k = make_key();
     unsigned char dek[32], blob[ENVPROV_EC_BLOB_MAX], out[64];
     size_t n = 0, m = 0;

@@ -7,7 +7,7 @@
 #ifndef ENVELOPE_TEST_ERR_H
 #define ENVELOPE_TEST_ERR_H
 
-int test_err_reason(void);       /* 0 if the queue is empty */
+int test_err_reason(void);          /* 0 if the queue is empty */
 const char *test_err_message(void); /* "" if none */
 void test_err_clear(void);
 

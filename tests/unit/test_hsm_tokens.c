@@ -31,12 +31,14 @@ static void parse_and_match(void **state)
     assert_null(hsm_token_list_match(l, &yk_squeezed));
     hsm_token_list_free(l);
     l = NULL;
-    assert_int_equal(hsm_token_list_parse(" prod , my%20hsm,pkcs11:token=kms?pin-source=env:KMS_PIN,"
-                                          "pkcs11:token=hw;serial=ABC123",
-                                          "file:/etc/envelope/pin", &l),
-                     ENVCORE_R_OK);
+    assert_int_equal(
+        hsm_token_list_parse(" prod , my%20hsm,pkcs11:token=kms?pin-source=env:KMS_PIN,"
+                             "pkcs11:token=hw;serial=ABC123",
+                             "file:/etc/envelope/pin", &l),
+        ENVCORE_R_OK);
     CK_TOKEN_INFO prod = token("prod", "1"), spaced = token("my hsm", "2"), kms = token("kms", "3"),
-                  hw = token("hw", "ABC123"), hw_copy = token("hw", "EVIL"), other = token("other", "4");
+                  hw = token("hw", "ABC123"), hw_copy = token("hw", "EVIL"),
+                  other = token("other", "4");
     const struct hsm_token_binding *b = hsm_token_list_match(l, &prod);
     assert_non_null(b);
     assert_string_equal(hsm_token_binding_pin_source(b), "file:/etc/envelope/pin");
@@ -69,16 +71,16 @@ static void malformed(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "prod,",                                /* trailing comma */
-        "prod,,kms",                            /* empty entry */
-        "pkcs11:",                              /* names no token */
-        "pkcs11:model=SoftHSM%20v2",            /* still no token identity */
-        "pkcs11:token=prod;object=kek",         /* objects do not belong here */
-        "pkcs11:token=prod?pin-value=1234",     /* a PIN in openssl.cnf */
-        "pkcs11:token=prod?module-path=/x.so",  /* modules are pkcs11-module */
-        "pkcs11:token=prod;colour=blue",        /* unknown attribute */
-        "pro;d",                                /* bare label with a separator */
-        "pkcs11:token=my token",                /* a space a URI parser drops */
+        "prod,",                               /* trailing comma */
+        "prod,,kms",                           /* empty entry */
+        "pkcs11:",                             /* names no token */
+        "pkcs11:model=SoftHSM%20v2",           /* still no token identity */
+        "pkcs11:token=prod;object=kek",        /* objects do not belong here */
+        "pkcs11:token=prod?pin-value=1234",    /* a PIN in openssl.cnf */
+        "pkcs11:token=prod?module-path=/x.so", /* modules are pkcs11-module */
+        "pkcs11:token=prod;colour=blue",       /* unknown attribute */
+        "pro;d",                               /* bare label with a separator */
+        "pkcs11:token=my token",               /* a space a URI parser drops */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct hsm_token_list *l = (struct hsm_token_list *)1;
@@ -96,7 +98,7 @@ static void names_absent(void **state)
     struct hsm_token_list *l = NULL;
     assert_int_equal(hsm_token_list_parse("prod, gone", NULL, &l), ENVCORE_R_OK);
     CK_TOKEN_INFO prod = token("prod", "1");
-    const struct hsm_token_binding *present[] = { hsm_token_list_match(l, &prod) };
+    const struct hsm_token_binding *present[] = {hsm_token_list_match(l, &prod)};
     assert_non_null(present[0]);
     P11KitUri *u = p11_kit_uri_new();
     /* a listed token that is absent: an outage */
@@ -105,10 +107,12 @@ static void names_absent(void **state)
     assert_true(hsm_token_list_names_absent(l, u, present, 1));
     /* a listed token that is present, decorated so that it matches nothing:
      * not an outage (it would fake one) */
-    assert_int_equal(p11_kit_uri_parse("pkcs11:token=prod;serial=bogus;object=k", P11_KIT_URI_FOR_ANY, u),
+    assert_int_equal(p11_kit_uri_parse("pkcs11:token=prod;serial=bogus;object=k",
+                                       P11_KIT_URI_FOR_ANY, u),
                      P11_KIT_URI_OK);
     assert_false(hsm_token_list_names_absent(l, u, present, 1));
-    assert_int_equal(p11_kit_uri_parse("pkcs11:token=prod;model=bogus;object=k", P11_KIT_URI_FOR_ANY, u),
+    assert_int_equal(p11_kit_uri_parse("pkcs11:token=prod;model=bogus;object=k",
+                                       P11_KIT_URI_FOR_ANY, u),
                      P11_KIT_URI_OK);
     assert_false(hsm_token_list_names_absent(l, u, present, 1));
     /* the message's own invention, and no token named at all */
@@ -124,9 +128,12 @@ static void names_absent(void **state)
 static void slot_or_library(void **state)
 {
     (void)state;
-    static const char *const yes[] = { "pkcs11:slot-id=99999;object=k", "pkcs11:slot-description=x",
-                                       "pkcs11:slot-manufacturer=x", "pkcs11:library-description=x",
-                                       "pkcs11:library-manufacturer=x", "pkcs11:library-version=1.0" };
+    static const char *const yes[] = {"pkcs11:slot-id=99999;object=k",
+                                      "pkcs11:slot-description=x",
+                                      "pkcs11:slot-manufacturer=x",
+                                      "pkcs11:library-description=x",
+                                      "pkcs11:library-manufacturer=x",
+                                      "pkcs11:library-version=1.0"};
     for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
         P11KitUri *v = p11_kit_uri_new();
         assert_int_equal(p11_kit_uri_parse(yes[i], P11_KIT_URI_FOR_ANY, v), P11_KIT_URI_OK);
@@ -134,9 +141,11 @@ static void slot_or_library(void **state)
         p11_kit_uri_free(v);
     }
     P11KitUri *u = p11_kit_uri_new();
-    assert_int_equal(p11_kit_uri_parse("pkcs11:token=a;manufacturer=b;serial=c;model=d;object=k;id=%01;type=secret-key",
-                                       P11_KIT_URI_FOR_ANY, u),
-                     P11_KIT_URI_OK);
+    assert_int_equal(
+        p11_kit_uri_parse(
+            "pkcs11:token=a;manufacturer=b;serial=c;model=d;object=k;id=%01;type=secret-key",
+            P11_KIT_URI_FOR_ANY, u),
+        P11_KIT_URI_OK);
     assert_false(hsm_uri_names_slot_or_library(u));
     p11_kit_uri_free(u);
 }

@@ -57,16 +57,16 @@ static void write_conf(const char *endpoints, const char *extra)
 {
     static char text[16384];
     snprintf(text, sizeof(text),
-             "# test config\n"           /* 1 */
-             "slots = kms\n"             /* 2 */
-             "\n"                        /* 3 */
-             "[kms]\n"                   /* 4 */
-             "label = kms\n"             /* 5 */
-             "endpoints = %s\n"          /* 6 */
-             "ca-file = %s\n"            /* 7 */
-             "cert-file = %s\n"          /* 8 */
-             "key-file = %s\n"           /* 9 */
-             "timeout-ms = 5000\n"       /* 10 */
+             "# test config\n"     /* 1 */
+             "slots = kms\n"       /* 2 */
+             "\n"                  /* 3 */
+             "[kms]\n"             /* 4 */
+             "label = kms\n"       /* 5 */
+             "endpoints = %s\n"    /* 6 */
+             "ca-file = %s\n"      /* 7 */
+             "cert-file = %s\n"    /* 8 */
+             "key-file = %s\n"     /* 9 */
+             "timeout-ms = 5000\n" /* 10 */
              "%s",
              endpoints, ca, cert, key, extra);
     write_file(conf, text, 0644);
@@ -165,17 +165,22 @@ static void test_structure_errors(void **state)
     write_file(conf, "slots = kms\n[kms\nlabel = x\n", 0644);
     load_fails("line 2: syntax error", NULL);
     char text[2048];
-    snprintf(text, sizeof(text),
-             "slots = a b\n[a]\nlabel = kms\nendpoints = h:1\nca-file = %s\ncert-file = %s\nkey-file = %s\n"
-             "[b]\nlabel = kms\nendpoints = h:2\nca-file = %s\ncert-file = %s\nkey-file = %s\n",
-             ca, cert, key, ca, cert, key);
+    snprintf(
+        text, sizeof(text),
+        "slots = a b\n[a]\nlabel = kms\nendpoints = h:1\nca-file = %s\ncert-file = %s\nkey-file = %s\n"
+        "[b]\nlabel = kms\nendpoints = h:2\nca-file = %s\ncert-file = %s\nkey-file = %s\n",
+        ca, cert, key, ca, cert, key);
     write_file(conf, text, 0644);
     load_fails("line 9: [b] label", "already used by [a]");
-    snprintf(text, sizeof(text), "slots = a\n[a]\nlabel = kms\nendpoints = h:1\nca-file = %s\nkey-file = %s\n", ca, key);
+    snprintf(text, sizeof(text),
+             "slots = a\n[a]\nlabel = kms\nendpoints = h:1\nca-file = %s\nkey-file = %s\n", ca,
+             key);
     write_file(conf, text, 0644);
     load_fails("[a]", "mutual TLS");
-    snprintf(text, sizeof(text), "slots = a\n[a]\nlabel = kms\nendpoints = h:1\nca-file = %s/none.pem\ncert-file = %s\nkey-file = %s\n",
-             dir, cert, key);
+    snprintf(
+        text, sizeof(text),
+        "slots = a\n[a]\nlabel = kms\nendpoints = h:1\nca-file = %s/none.pem\ncert-file = %s\nkey-file = %s\n",
+        dir, cert, key);
     write_file(conf, text, 0644);
     load_fails("line 5: [a] ca-file", "cannot open");
     assert_false(kms_config_load(NULL, &cfg, err, sizeof(err)));

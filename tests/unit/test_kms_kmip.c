@@ -13,7 +13,9 @@
 #include "kmip.h"
 #include "kms_module.h"
 
-static const kmip_req REQ = {.op = KMIP_OP_ENCRYPT, .batch_id = {1, 2, 3, 4, 5, 6, 7, 8}, .now = 1700000000};
+static const kmip_req REQ = {.op = KMIP_OP_ENCRYPT,
+                             .batch_id = {1, 2, 3, 4, 5, 6, 7, 8},
+                             .now = 1700000000};
 
 typedef struct {
     uint32_t op;
@@ -31,8 +33,16 @@ typedef struct {
 
 static resp_spec good(void)
 {
-    resp_spec s = {.op = KMIP_OP_ENCRYPT, .batch_id = REQ.batch_id, .minor = 4, .count = 1,
-                   .status = 0, .reason = -1, .with_tag = 1, .tag_len = 16, .data_len = 32, .uid = "7"};
+    resp_spec s = {.op = KMIP_OP_ENCRYPT,
+                   .batch_id = REQ.batch_id,
+                   .minor = 4,
+                   .count = 1,
+                   .status = 0,
+                   .reason = -1,
+                   .with_tag = 1,
+                   .tag_len = 16,
+                   .data_len = 32,
+                   .uid = "7"};
     return s;
 }
 
@@ -99,25 +109,35 @@ static void test_refused_responses(void **state)
     kmip_result res;
     uint8_t other_id[8] = {9, 9, 9, 9, 9, 9, 9, 9};
     resp_spec s;
-    s = good(); s.with_tag = 0;
+    s = good();
+    s.with_tag = 0;
     assert_int_equal(run(&s, &res), KMS_E_PROTOCOL); /* 1.2-style: no tag */
-    s = good(); s.tag_len = 3;
+    s = good();
+    s.tag_len = 3;
     assert_int_equal(run(&s, &res), KMS_E_PROTOCOL); /* PyKMIP honours any Tag Length */
-    s = good(); s.tag_len = 17;
+    s = good();
+    s.tag_len = 17;
     assert_int_equal(run(&s, &res), KMS_E_PROTOCOL);
-    s = good(); s.minor = 2;
+    s = good();
+    s.minor = 2;
     assert_int_equal(run(&s, &res), KMS_E_PROTOCOL);
-    s = good(); s.batch_id = other_id;
+    s = good();
+    s.batch_id = other_id;
     assert_int_equal(run(&s, &res), KMS_E_PROTOCOL); /* desynchronised stream */
-    s = good(); s.op = KMIP_OP_DECRYPT;
+    s = good();
+    s.op = KMIP_OP_DECRYPT;
     assert_int_equal(run(&s, &res), KMS_E_PROTOCOL);
-    s = good(); s.count = 2;
+    s = good();
+    s.count = 2;
     assert_int_equal(run(&s, &res), KMS_E_PROTOCOL);
-    s = good(); s.data_len = 31;
+    s = good();
+    s.data_len = 31;
     assert_int_equal(run(&s, &res), KMS_E_PROTOCOL);
-    s = good(); s.uid = "8";
+    s = good();
+    s.uid = "8";
     assert_int_equal(run(&s, &res), KMS_E_PROTOCOL);
-    s = good(); s.status = KMIP_STATUS_OPERATION_FAILED; /* failure without a reason */
+    s = good();
+    s.status = KMIP_STATUS_OPERATION_FAILED; /* failure without a reason */
     assert_int_equal(run(&s, &res), KMS_E_PROTOCOL);
 }
 
@@ -168,17 +188,27 @@ static void test_message_level_error(void **state)
 
     /* Refused: a "success" (or a failure without reason) that names no
      * request, KMIP 2.x, a batch id without operation or the reverse. */
-    s = message_level(); s.status = KMIP_STATUS_SUCCESS; s.reason = -1;
+    s = message_level();
+    s.status = KMIP_STATUS_SUCCESS;
+    s.reason = -1;
     assert_int_equal(run(&s, &res), KMS_E_PROTOCOL);
-    s = message_level(); s.reason = -1;
+    s = message_level();
+    s.reason = -1;
     assert_int_equal(run(&s, &res), KMS_E_PROTOCOL);
-    s = message_level(); s.count = 2;
+    s = message_level();
+    s.count = 2;
     assert_int_equal(run(&s, &res), KMS_E_PROTOCOL);
-    s = message_level(); s.no_bid = 0;
+    s = message_level();
+    s.no_bid = 0;
     assert_int_equal(run(&s, &res), KMS_E_PROTOCOL); /* 1.0, and no operation */
-    s = message_level(); s.no_op = 0;
+    s = message_level();
+    s.no_op = 0;
     assert_int_equal(run(&s, &res), KMS_E_PROTOCOL);
-    s = message_level(); s.minor = 4; s.no_bid = 0; s.no_payload = 0; s.status = KMIP_STATUS_SUCCESS;
+    s = message_level();
+    s.minor = 4;
+    s.no_bid = 0;
+    s.no_payload = 0;
+    s.status = KMIP_STATUS_SUCCESS;
     s.reason = -1;
     assert_int_equal(run(&s, &res), KMS_E_PROTOCOL); /* data without the operation */
     /* Refused answers leave no half-filled result behind. */
@@ -275,9 +305,12 @@ static void test_ckr_mapping(void **state)
     r.reason = KMIP_REASON_GENERAL_FAILURE;
     assert_int_equal(kms_ckr(KMS_E_RESULT, &r, KMS_CTX_DECRYPT), CKR_ENCRYPTED_DATA_INVALID);
     /* Only a cryptographic or general failure says "the tag did not verify". */
-    static const uint32_t not_data[] = {KMIP_REASON_RESPONSE_TOO_LARGE, KMIP_REASON_INVALID_MESSAGE,
-                                        KMIP_REASON_OPERATION_NOT_SUPPORTED, 0x07 /* Invalid Field */,
-                                        0x06 /* Missing Data */, 0x0D /* Object Archived */};
+    static const uint32_t not_data[] = {KMIP_REASON_RESPONSE_TOO_LARGE,
+                                        KMIP_REASON_INVALID_MESSAGE,
+                                        KMIP_REASON_OPERATION_NOT_SUPPORTED,
+                                        0x07 /* Invalid Field */,
+                                        0x06 /* Missing Data */,
+                                        0x0D /* Object Archived */};
     for (size_t i = 0; i < sizeof(not_data) / sizeof(not_data[0]); i++) {
         r.reason = not_data[i];
         assert_int_equal(kms_ckr(KMS_E_RESULT, &r, KMS_CTX_DECRYPT), CKR_FUNCTION_FAILED);

@@ -26,8 +26,9 @@ static void test_spec_examples(void **state)
     /* Text String "Hello World" -> length 11, padded to 16 (§9.1.2). */
     ttlv_w_init(&w, buf, sizeof(buf));
     ttlv_w_text(&w, 0x420020, "Hello World", 11);
-    static const uint8_t want_text[] = {0x42, 0x00, 0x20, 0x07, 0, 0, 0, 0x0b, 'H', 'e', 'l', 'l', 'o',
-                                        ' ', 'W', 'o', 'r', 'l', 'd', 0, 0, 0, 0, 0};
+    static const uint8_t want_text[] = {0x42, 0x00, 0x20, 0x07, 0,   0,   0,   0x0b,
+                                        'H',  'e',  'l',  'l',  'o', ' ', 'W', 'o',
+                                        'r',  'l',  'd',  0,    0,   0,   0,   0};
     assert_int_equal(w.len, sizeof(want_text));
     assert_memory_equal(buf, want_text, sizeof(want_text));
 
@@ -37,10 +38,11 @@ static void test_spec_examples(void **state)
     ttlv_w_enum(&w, 0x420004, 254);
     ttlv_w_int(&w, 0x420005, 255);
     ttlv_w_end(&w, s);
-    static const uint8_t want_struct[] = {
-        0x42, 0x00, 0x20, 0x01, 0, 0, 0, 0x20, 0x42, 0x00, 0x04, 0x05, 0, 0, 0, 4,
-        0, 0, 0, 0xfe, 0, 0, 0, 0, 0x42, 0x00, 0x05, 0x02, 0, 0, 0, 4,
-        0, 0, 0, 0xff, 0, 0, 0, 0};
+    static const uint8_t want_struct[] = {0x42, 0x00, 0x20, 0x01, 0, 0, 0, 0x20,
+                                          0x42, 0x00, 0x04, 0x05, 0, 0, 0, 4,
+                                          0,    0,    0,    0xfe, 0, 0, 0, 0,
+                                          0x42, 0x00, 0x05, 0x02, 0, 0, 0, 4,
+                                          0,    0,    0,    0xff, 0, 0, 0, 0};
     assert_int_equal(w.len, sizeof(want_struct));
     assert_memory_equal(buf, want_struct, sizeof(want_struct));
 
@@ -89,8 +91,9 @@ static void test_reader_bounds(void **state)
 
     /* Nor any length whose padding would wrap a 32-bit size_t. */
     for (uint32_t l = 0xFFFFFFF0u; l != 0; l++) {
-        uint8_t h[16] = {0x42, 0x00, 0xc2, 0x08, (uint8_t)(l >> 24), (uint8_t)(l >> 16),
-                         (uint8_t)(l >> 8), (uint8_t)l};
+        uint8_t h[16] = {
+            0x42,      0x00, 0xc2, 0x08, (uint8_t)(l >> 24), (uint8_t)(l >> 16), (uint8_t)(l >> 8),
+            (uint8_t)l};
         ttlv_r_init(&r, h, sizeof(h));
         assert_int_equal(ttlv_next(&r, &it), TTLV_EMALFORMED);
         assert_int_equal(ttlv_validate(h, sizeof(h)), TTLV_EMALFORMED);
@@ -117,8 +120,8 @@ static void test_reader_bounds(void **state)
     assert_int_equal(ttlv_validate(NULL, 0), TTLV_EMALFORMED);
 
     /* A structure whose child overruns the structure (but not the buffer). */
-    const uint8_t overrun[] = {0x42, 0x00, 0x01, 0x01, 0, 0, 0, 8,
-                               0x42, 0x00, 0x02, 0x08, 0, 0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8};
+    const uint8_t overrun[] = {0x42, 0x00, 0x01, 0x01, 0, 0, 0, 8, 0x42, 0x00, 0x02, 0x08,
+                               0,    0,    0,    8,    1, 2, 3, 4, 5,    6,    7,    8};
     assert_int_equal(ttlv_validate(overrun, sizeof(overrun)), TTLV_EMALFORMED);
 }
 
@@ -182,10 +185,8 @@ static void test_roundtrip_types(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_spec_examples),
-        cmocka_unit_test(test_writer_overflow_is_sticky),
-        cmocka_unit_test(test_reader_bounds),
-        cmocka_unit_test(test_depth_limit),
+        cmocka_unit_test(test_spec_examples),   cmocka_unit_test(test_writer_overflow_is_sticky),
+        cmocka_unit_test(test_reader_bounds),   cmocka_unit_test(test_depth_limit),
         cmocka_unit_test(test_roundtrip_types),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

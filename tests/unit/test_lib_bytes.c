@@ -14,7 +14,7 @@
 static void test_reader(void **state)
 {
     (void)state;
-    const uint8_t b[] = { 1, 2, 3, 4, 5, 6, 7 };
+    const uint8_t b[] = {1, 2, 3, 4, 5, 6, 7};
     env_rd r;
     uint8_t u8;
     uint16_t u16;
@@ -43,7 +43,7 @@ static void test_reader(void **state)
 static void test_writer(void **state)
 {
     (void)state;
-    uint8_t b[5] = { 0 };
+    uint8_t b[5] = {0};
     env_wr w;
     env_wr_init(&w, b, 4);
     env_wr_u16(&w, 0xABCD);
@@ -58,6 +58,7 @@ static void test_writer(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = { cmocka_unit_test(test_reader), cmocka_unit_test(test_writer) };
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_reader),
+                                       cmocka_unit_test(test_writer)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,7 +48,7 @@ static void test_sorted_and_unique(void **state)
     envelope_context_free(x);
     /* A message's pairs out of order are a format error. */
     envelope_context_free(d);
-    uint8_t bad[] = { 0, 2, 0, 1, 'b', 0, 0, 0, 1, 'a', 0, 0 };
+    uint8_t bad[] = {0, 2, 0, 1, 'b', 0, 0, 0, 1, 'a', 0, 0};
     assert_int_equal(env_context_decode(bad, sizeof(bad), &d, &e), ENVELOPE_ERR_CONTEXT_ENCODING);
     assert_null(d);
     free(enc);
@@ -66,10 +66,14 @@ static void test_limits_and_utf8(void **state)
     assert_int_equal(envelope_context_add(c, "", "v", &e), ENVELOPE_ERR_CONTEXT_INVALID);
     assert_int_equal(envelope_context_add(c, "a=b", "v", &e), ENVELOPE_ERR_CONTEXT_INVALID);
     assert_int_equal(envelope_context_add_kv(c, "novalue", &e), ENVELOPE_ERR_CONTEXT_INVALID);
-    assert_int_equal(envelope_context_add(c, "k", "\xc0\xaf", &e), ENVELOPE_ERR_CONTEXT_INVALID); /* overlong */
-    assert_int_equal(envelope_context_add(c, "k", "\xed\xa0\x80", &e), ENVELOPE_ERR_CONTEXT_INVALID); /* surrogate */
-    assert_int_equal(envelope_context_add(c, "k", "\xf4\x90\x80\x80", &e), ENVELOPE_ERR_CONTEXT_INVALID);
-    assert_int_equal(envelope_context_add(c, "k", "\xe2\x82", &e), ENVELOPE_ERR_CONTEXT_INVALID); /* cut */
+    assert_int_equal(envelope_context_add(c, "k", "\xc0\xaf", &e),
+                     ENVELOPE_ERR_CONTEXT_INVALID); /* overlong */
+    assert_int_equal(envelope_context_add(c, "k", "\xed\xa0\x80", &e),
+                     ENVELOPE_ERR_CONTEXT_INVALID); /* surrogate */
+    assert_int_equal(envelope_context_add(c, "k", "\xf4\x90\x80\x80", &e),
+                     ENVELOPE_ERR_CONTEXT_INVALID);
+    assert_int_equal(envelope_context_add(c, "k", "\xe2\x82", &e),
+                     ENVELOPE_ERR_CONTEXT_INVALID); /* cut */
     memset(big, 'k', 256);
     big[256] = '\0';
     assert_int_equal(envelope_context_add(c, big, "", &e), ENVELOPE_ERR_CONTEXT_INVALID);
@@ -103,7 +107,7 @@ static void test_limits_and_utf8(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = { cmocka_unit_test(test_sorted_and_unique),
-                                        cmocka_unit_test(test_limits_and_utf8) };
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_sorted_and_unique),
+                                       cmocka_unit_test(test_limits_and_utf8)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

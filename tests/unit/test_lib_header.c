@@ -23,9 +23,9 @@ static int setup(void **state)
 {
     if (tu_setup(state) != 0)
         return -1;
-    envelope_kek *a[] = { tu.k1, tu.k2 };
-    static const char *const kv[] = { "tenant=acme", "x=", NULL };
-    uint8_t pt[10] = { 0 };
+    envelope_kek *a[] = {tu.k1, tu.k2};
+    static const char *const kv[] = {"tenant=acme", "x=", NULL};
+    uint8_t pt[10] = {0};
     envelope_context *c = NULL;
     envelope_err e;
     if (envelope_context_new(&c, &e) != ENVELOPE_OK)
@@ -33,7 +33,7 @@ static int setup(void **state)
     for (int i = 0; kv[i]; i++)
         if (envelope_context_add_kv(c, kv[i], &e) != ENVELOPE_OK)
             return -1;
-    envelope_encrypt_opts o = { a, 2, c, 8192 };
+    envelope_encrypt_opts o = {a, 2, c, 8192};
     envelope_status s = envelope_seal(tu.lib, &o, pt, sizeof(pt), &msg, &mlen, &e);
     envelope_context_free(c);
     return s == ENVELOPE_OK ? 0 : -1;
@@ -82,7 +82,7 @@ static void test_accumulator_any_split(void **state)
     env_header full;
     envelope_err e;
     assert_int_equal(env_header_parse(msg, mlen, &full, NULL, &e), ENVELOPE_OK);
-    static const size_t steps[] = { 1, 2, 3, 64, 1000, 100000 };
+    static const size_t steps[] = {1, 2, 3, 64, 1000, 100000};
     for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
         env_hdracc a;
         assert_int_equal(env_hdracc_init(&a, &e), ENVELOPE_OK);
@@ -122,18 +122,20 @@ static void test_each_limit(void **state)
     env_header h;
     envelope_err e;
     assert_int_equal(env_header_parse(msg, mlen, &h, NULL, &e), ENVELOPE_OK);
-    size_t ctx = (size_t)(h.ctx_enc - msg), ext = ctx + h.ctx_enc_len, edk = (size_t)(h.edk_list - msg);
+    size_t ctx = (size_t)(h.ctx_enc - msg), ext = ctx + h.ctx_enc_len,
+           edk = (size_t)(h.edk_list - msg);
     assert_int_equal(parse_changed(0, 'X'), ENVELOPE_ERR_BAD_MAGIC);
     assert_int_equal(parse_changed(4, 2), ENVELOPE_ERR_VERSION);
     assert_int_equal(parse_changed(6, 2), ENVELOPE_ERR_SUITE);
     assert_int_equal(parse_changed(7, 1), ENVELOPE_ERR_RESERVED);
-    assert_int_equal(parse_changed(42, 0x0f), ENVELOPE_ERR_HDR_FRAME_SIZE); /* 0x0f00 < 4096 */
-    assert_int_equal(parse_changed(40, 0x01), ENVELOPE_ERR_HDR_FRAME_SIZE); /* > 16 MiB */
-    assert_int_equal(parse_changed(ctx + 1, 65), ENVELOPE_ERR_CONTEXT_LIMIT);  /* 65 pairs */
+    assert_int_equal(parse_changed(42, 0x0f), ENVELOPE_ERR_HDR_FRAME_SIZE);     /* 0x0f00 < 4096 */
+    assert_int_equal(parse_changed(40, 0x01), ENVELOPE_ERR_HDR_FRAME_SIZE);     /* > 16 MiB */
+    assert_int_equal(parse_changed(ctx + 1, 65), ENVELOPE_ERR_CONTEXT_LIMIT);   /* 65 pairs */
     assert_int_equal(parse_changed(ctx + 2, 0x01), ENVELOPE_ERR_CONTEXT_LIMIT); /* key len 262 */
     assert_int_equal(parse_changed(ctx + 4, 0xff), ENVELOPE_ERR_CONTEXT_ENCODING);
     assert_int_equal(parse_changed(ctx + 4, '='), ENVELOPE_ERR_CONTEXT_ENCODING);
-    assert_int_equal(parse_changed(ctx + 4, 'y'), ENVELOPE_ERR_CONTEXT_ENCODING); /* "yenant" > "x" */
+    assert_int_equal(parse_changed(ctx + 4, 'y'),
+                     ENVELOPE_ERR_CONTEXT_ENCODING); /* "yenant" > "x" */
     assert_int_equal(parse_changed(ext, 1), ENVELOPE_ERR_RESERVED);
     assert_int_equal(parse_changed(edk, 0), ENVELOPE_ERR_EDK_COUNT);
     assert_int_equal(parse_changed(edk, 17), ENVELOPE_ERR_EDK_COUNT);

@@ -40,7 +40,7 @@ static envelope_lib *lib;
 
 static int setup(void **state)
 {
-    envelope_err err = { 0 };
+    envelope_err err = {0};
     return envelope_lib_new(NULL, NULL, &lib, &err) == ENVELOPE_OK ? 0 : -1;
 }
 
@@ -53,7 +53,7 @@ static int teardown(void **state)
 static void draw(env_idpool *p, uint8_t (*ids)[32], size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        envelope_err err = { 0 };
+        envelope_err err = {0};
         assert_int_equal(env_idpool_next(p, lib, ids[i], &err), ENVELOPE_OK);
     }
 }
@@ -91,7 +91,7 @@ static void fork_and_compare(env_idpool *pool, pid_t child_pid)
         close(fds[0]);
         fake_pid = child_pid;
         for (size_t i = 0; i < N_IDS; i++) {
-            envelope_err err = { 0 };
+            envelope_err err = {0};
             if (env_idpool_next(pool, lib, theirs[i], &err) != ENVELOPE_OK)
                 _exit(2);
         }

@@ -25,7 +25,7 @@ static void roundtrip(envelope_kek **enc, size_t ne, envelope_kek **dec, size_t 
     envelope_err e;
     envelope_context *mc = NULL;
     tu_seal(enc, ne, kv, F, pt, len, &msg, &mlen);
-    envelope_decrypt_opts o = { dec, nd, NULL };
+    envelope_decrypt_opts o = {dec, nd, NULL};
     assert_int_equal(envelope_open(tu.lib, &o, msg, mlen, &out, &olen, &mc, &e), ENVELOPE_OK);
     assert_int_equal(olen, len);
     assert_true(len == 0 || memcmp(out, pt, len) == 0);
@@ -42,9 +42,9 @@ static void roundtrip(envelope_kek **enc, size_t ne, envelope_kek **dec, size_t 
 static void test_sizes(void **state)
 {
     (void)state;
-    static const size_t sizes[] = { 0, 1, F - 1, F, F + 1, 10 * F };
-    static const char *const kv[] = { "tenant=acme", "purpose=test", NULL };
-    envelope_kek *one[] = { tu.k1 };
+    static const size_t sizes[] = {0, 1, F - 1, F, F + 1, 10 * F};
+    static const char *const kv[] = {"tenant=acme", "purpose=test", NULL};
+    envelope_kek *one[] = {tu.k1};
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         roundtrip(one, 1, one, 1, NULL, sizes[i]);
         roundtrip(one, 1, one, 1, kv, sizes[i]);
@@ -54,7 +54,7 @@ static void test_sizes(void **state)
 static void test_several_keks_either_alone(void **state)
 {
     (void)state;
-    envelope_kek *both[] = { tu.k1, tu.k2 }, *a[] = { tu.k1 }, *b[] = { tu.k2 };
+    envelope_kek *both[] = {tu.k1, tu.k2}, *a[] = {tu.k1}, *b[] = {tu.k2};
     roundtrip(both, 2, a, 1, NULL, 5000);
     roundtrip(both, 2, b, 1, NULL, 5000);
     roundtrip(both, 2, both, 2, NULL, 0);
@@ -63,7 +63,7 @@ static void test_several_keks_either_alone(void **state)
 static void test_public_key_encrypts_private_decrypts(void **state)
 {
     (void)state;
-    envelope_kek *pub[] = { tu.pub1k }, *priv[] = { tu.k1 };
+    envelope_kek *pub[] = {tu.pub1k}, *priv[] = {tu.k1};
     size_t l1 = 0, l2 = 0;
     const uint8_t *id1 = envelope_kek_key_id(tu.pub1k, &l1), *id2 = envelope_kek_key_id(tu.k1, &l2);
     assert_int_equal(l1, 32);
@@ -74,7 +74,7 @@ static void test_public_key_encrypts_private_decrypts(void **state)
     size_t mlen = 0, olen = 0;
     envelope_err e;
     tu_seal(pub, 1, NULL, F, (const uint8_t *)"x", 1, &msg, &mlen);
-    envelope_decrypt_opts o = { pub, 1, NULL };
+    envelope_decrypt_opts o = {pub, 1, NULL};
     assert_int_not_equal(envelope_open(tu.lib, &o, msg, mlen, &out, &olen, NULL, &e), ENVELOPE_OK);
     assert_null(out);
     OPENSSL_free(msg);
@@ -83,16 +83,17 @@ static void test_public_key_encrypts_private_decrypts(void **state)
 static void test_wrong_kek(void **state)
 {
     (void)state;
-    envelope_kek *a[] = { tu.k1 }, *b[] = { tu.k2 };
+    envelope_kek *a[] = {tu.k1}, *b[] = {tu.k2};
     uint8_t *msg = NULL, *out = NULL;
     size_t mlen = 0, olen = 0;
     envelope_err e;
     tu_seal(a, 1, NULL, F, (const uint8_t *)"secret", 6, &msg, &mlen);
-    envelope_decrypt_opts o = { b, 1, NULL };
-    assert_int_equal(envelope_open(tu.lib, &o, msg, mlen, &out, &olen, NULL, &e), ENVELOPE_ERR_NO_KEK);
+    envelope_decrypt_opts o = {b, 1, NULL};
+    assert_int_equal(envelope_open(tu.lib, &o, msg, mlen, &out, &olen, NULL, &e),
+                     ENVELOPE_ERR_NO_KEK);
     assert_int_equal(envelope_status_category(e.code), ENVELOPE_CAT_AUTH);
     /* No KEK named: a file: reference in a message is never opened. */
-    envelope_decrypt_opts none = { NULL, 0, NULL };
+    envelope_decrypt_opts none = {NULL, 0, NULL};
     assert_int_equal(envelope_open(tu.lib, &none, msg, mlen, &out, &olen, NULL, &e),
                      ENVELOPE_ERR_KEK_REF_REFUSED);
     assert_null(out);
@@ -102,22 +103,22 @@ static void test_wrong_kek(void **state)
 static void test_expected_context(void **state)
 {
     (void)state;
-    envelope_kek *a[] = { tu.k1 };
-    static const char *const kv[] = { "tenant=acme", "region=eu", NULL };
-    static const char *const good[] = { "region=eu", NULL };
-    static const char *const wrong[] = { "tenant=zebra", NULL };
-    static const char *const missing[] = { "tenant=acme", "app=x", NULL };
-    static const char *const empty_value[] = { "region=", NULL };
+    envelope_kek *a[] = {tu.k1};
+    static const char *const kv[] = {"tenant=acme", "region=eu", NULL};
+    static const char *const good[] = {"region=eu", NULL};
+    static const char *const wrong[] = {"tenant=zebra", NULL};
+    static const char *const missing[] = {"tenant=acme", "app=x", NULL};
+    static const char *const empty_value[] = {"region=", NULL};
     uint8_t *msg = NULL, *out = NULL;
     size_t mlen = 0, olen = 0;
     envelope_err e;
     tu_seal(a, 1, kv, F, (const uint8_t *)"hello", 5, &msg, &mlen);
-    const char *const *cases[] = { good, wrong, missing, empty_value };
-    envelope_status want[] = { ENVELOPE_OK, ENVELOPE_ERR_CONTEXT_MISMATCH,
-                               ENVELOPE_ERR_CONTEXT_MISMATCH, ENVELOPE_ERR_CONTEXT_MISMATCH };
+    const char *const *cases[] = {good, wrong, missing, empty_value};
+    envelope_status want[] = {ENVELOPE_OK, ENVELOPE_ERR_CONTEXT_MISMATCH,
+                              ENVELOPE_ERR_CONTEXT_MISMATCH, ENVELOPE_ERR_CONTEXT_MISMATCH};
     for (size_t i = 0; i < 4; i++) {
         envelope_context *x = tu_context(cases[i]);
-        envelope_decrypt_opts o = { a, 1, x };
+        envelope_decrypt_opts o = {a, 1, x};
         envelope_context *mc = NULL;
         assert_int_equal(envelope_open(tu.lib, &o, msg, mlen, &out, &olen, &mc, &e), want[i]);
         if (want[i] == ENVELOPE_OK) {
@@ -139,13 +140,13 @@ static void test_expected_context(void **state)
 static void test_sealer_opener_records(void **state)
 {
     (void)state;
-    envelope_kek *a[] = { tu.k1, tu.k2 };
+    envelope_kek *a[] = {tu.k1, tu.k2};
     envelope_err e;
-    envelope_context *c = tu_context((const char *const[]){ "t=1", NULL });
-    envelope_encrypt_opts eo = { a, 2, c, 0 };
+    envelope_context *c = tu_context((const char *const[]){"t=1", NULL});
+    envelope_encrypt_opts eo = {a, 2, c, 0};
     envelope_sealer *s = NULL;
     assert_int_equal(envelope_sealer_new(tu.lib, &eo, 3, &s, &e), ENVELOPE_OK);
-    envelope_decrypt_opts o = { a + 1, 1, c };
+    envelope_decrypt_opts o = {a + 1, 1, c};
     envelope_opener *op = NULL;
     assert_int_equal(envelope_opener_new(tu.lib, &o, &op, &e), ENVELOPE_OK);
     uint8_t rec[1024], msg[4096], out[4096], first_id[32];
@@ -159,7 +160,8 @@ static void test_sealer_opener_records(void **state)
             memcpy(first_id, msg + 8, 32);
         else
             assert_memory_not_equal(first_id, msg + 8, 32); /* fresh message id per record */
-        assert_int_equal(envelope_opener_open(op, msg, mlen, out, sizeof(out), &olen, &e), ENVELOPE_OK);
+        assert_int_equal(envelope_opener_open(op, msg, mlen, out, sizeof(out), &olen, &e),
+                         ENVELOPE_OK);
         assert_int_equal(olen, sizeof(rec));
         assert_memory_equal(out, rec, sizeof(rec));
         assert_string_equal(envelope_context_get(envelope_opener_context(op), "t"), "1");
@@ -171,7 +173,8 @@ static void test_sealer_opener_records(void **state)
     assert_int_equal(envelope_sealer_new(tu.lib, &eo, 0, &s, &e), ENVELOPE_OK);
     assert_int_equal(envelope_sealer_seal(s, rec, sizeof(rec), msg, 100, &mlen, &e),
                      ENVELOPE_ERR_BUFFER_TOO_SMALL);
-    assert_int_equal(envelope_sealer_seal(s, rec, sizeof(rec), msg, sizeof(msg), &mlen, &e), ENVELOPE_OK);
+    assert_int_equal(envelope_sealer_seal(s, rec, sizeof(rec), msg, sizeof(msg), &mlen, &e),
+                     ENVELOPE_OK);
     assert_int_equal(envelope_opener_open(op, msg, mlen, out, 10, &olen, &e),
                      ENVELOPE_ERR_BUFFER_TOO_SMALL);
     envelope_sealer_free(s);
@@ -196,11 +199,11 @@ static void test_kek_errors(void **state)
     assert_string_equal(envelope_kek_reference(tu.k1), uri);
     assert_int_equal(envelope_kek_wrap_kind(tu.k1), ENVELOPE_WRAP_RSA_OAEP_SHA256);
 
-    envelope_encrypt_opts none = { NULL, 0, NULL, 0 };
+    envelope_encrypt_opts none = {NULL, 0, NULL, 0};
     envelope_sealer *s = NULL;
     assert_int_equal(envelope_sealer_new(tu.lib, &none, 0, &s, &e), ENVELOPE_ERR_KEK_COUNT);
-    envelope_kek *a[] = { tu.k1 };
-    envelope_encrypt_opts badfs = { a, 1, NULL, 4095 };
+    envelope_kek *a[] = {tu.k1};
+    envelope_encrypt_opts badfs = {a, 1, NULL, 4095};
     assert_int_equal(envelope_sealer_new(tu.lib, &badfs, 0, &s, &e), ENVELOPE_ERR_FRAME_SIZE);
     badfs.frame_size = 16777217;
     assert_int_equal(envelope_sealer_new(tu.lib, &badfs, 0, &s, &e), ENVELOPE_ERR_FRAME_SIZE);

@@ -39,8 +39,8 @@ static int sink(void *arg, const uint8_t *p, size_t n)
 
 static void stream_encrypt(const uint8_t *pt, size_t len, size_t chunk, buf *out)
 {
-    envelope_kek *a[] = { tu.k1 };
-    envelope_encrypt_opts o = { a, 1, NULL, F };
+    envelope_kek *a[] = {tu.k1};
+    envelope_encrypt_opts o = {a, 1, NULL, F};
     envelope_encryptor *enc = NULL;
     envelope_err e;
     assert_int_equal(envelope_encryptor_new(tu.lib, &o, sink, out, &enc, &e), ENVELOPE_OK);
@@ -55,8 +55,8 @@ static void stream_encrypt(const uint8_t *pt, size_t len, size_t chunk, buf *out
 
 static envelope_status stream_decrypt(const uint8_t *m, size_t len, size_t chunk, buf *out)
 {
-    envelope_kek *a[] = { tu.k1 };
-    envelope_decrypt_opts o = { a, 1, NULL };
+    envelope_kek *a[] = {tu.k1};
+    envelope_decrypt_opts o = {a, 1, NULL};
     envelope_decryptor *d = NULL;
     envelope_err e;
     assert_int_equal(envelope_decryptor_new(tu.lib, &o, sink, out, &d, &e), ENVELOPE_OK);
@@ -76,18 +76,18 @@ static envelope_status stream_decrypt(const uint8_t *m, size_t len, size_t chunk
 static void test_chunkings(void **state)
 {
     (void)state;
-    static const size_t sizes[] = { 0, 1, F - 1, F, F + 1, 10 * F };
-    static const size_t chunks[] = { 1, 7, F, F + 1, 3 * F + 5, 1 << 20 };
+    static const size_t sizes[] = {0, 1, F - 1, F, F + 1, 10 * F};
+    static const size_t chunks[] = {1, 7, F, F + 1, 3 * F + 5, 1 << 20};
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         uint8_t *pt = tu_pattern(sizes[i], 11);
         for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
             if (chunks[c] == 1 && sizes[i] > 2 * F)
                 continue; /* byte-by-byte over 40 KiB adds time, not coverage */
-            buf ct = { NULL, 0, 0, -1 }, back = { NULL, 0, 0, -1 };
+            buf ct = {NULL, 0, 0, -1}, back = {NULL, 0, 0, -1};
             stream_encrypt(pt, sizes[i], chunks[c], &ct);
             /* Canonical framing: the one-shot size for the same plaintext. */
-            envelope_kek *a[] = { tu.k1 };
-            envelope_encrypt_opts o = { a, 1, NULL, F };
+            envelope_kek *a[] = {tu.k1};
+            envelope_encrypt_opts o = {a, 1, NULL, F};
             envelope_sealer *s = NULL;
             envelope_err e;
             assert_int_equal(envelope_sealer_new(tu.lib, &o, 1, &s, &e), ENVELOPE_OK);
@@ -99,8 +99,9 @@ static void test_chunkings(void **state)
             /* one-shot open of the streamed message */
             uint8_t *out = NULL;
             size_t olen = 0;
-            envelope_decrypt_opts od = { a, 1, NULL };
-            assert_int_equal(envelope_open(tu.lib, &od, ct.b, ct.n, &out, &olen, NULL, &e), ENVELOPE_OK);
+            envelope_decrypt_opts od = {a, 1, NULL};
+            assert_int_equal(envelope_open(tu.lib, &od, ct.b, ct.n, &out, &olen, NULL, &e),
+                             ENVELOPE_OK);
             assert_int_equal(olen, sizes[i]);
             envelope_buffer_free(out, olen);
             free(ct.b);
@@ -114,21 +115,21 @@ static void test_truncated_and_trailing(void **state)
 {
     (void)state;
     uint8_t *pt = tu_pattern(2 * F, 1);
-    buf ct = { NULL, 0, 0, -1 };
+    buf ct = {NULL, 0, 0, -1};
     stream_encrypt(pt, 2 * F, F, &ct);
-    buf back = { NULL, 0, 0, -1 };
+    buf back = {NULL, 0, 0, -1};
     assert_int_equal(stream_decrypt(ct.b, ct.n - 16, 999, &back), ENVELOPE_ERR_TRUNCATED);
     free(back.b);
-    back = (buf){ NULL, 0, 0, -1 };
+    back = (buf){NULL, 0, 0, -1};
     ct.b = realloc(ct.b, ct.n + 3);
     memcpy(ct.b + ct.n, "xyz", 3);
     assert_int_equal(stream_decrypt(ct.b, ct.n + 3, 1 << 20, &back), ENVELOPE_ERR_TRAILING_DATA);
     free(back.b);
-    back = (buf){ NULL, 0, 0, -1 };
+    back = (buf){NULL, 0, 0, -1};
     assert_int_equal(stream_decrypt(ct.b, ct.n + 3, 1, &back), ENVELOPE_ERR_TRAILING_DATA);
     free(back.b);
     /* A sink that refuses stops the stream with ENVELOPE_ERR_OUTPUT. */
-    back = (buf){ NULL, 0, 0, 0 };
+    back = (buf){NULL, 0, 0, 0};
     assert_int_equal(stream_decrypt(ct.b, ct.n, 1 << 20, &back), ENVELOPE_ERR_OUTPUT);
     free(back.b);
     free(ct.b);
@@ -139,13 +140,14 @@ static void test_inspector(void **state)
 {
     (void)state;
     uint8_t *pt = tu_pattern(3 * F + 1, 2);
-    buf ct = { NULL, 0, 0, -1 };
+    buf ct = {NULL, 0, 0, -1};
     stream_encrypt(pt, 3 * F + 1, 5000, &ct);
     envelope_inspector *in = NULL;
     envelope_err e;
     assert_int_equal(envelope_inspector_new(&in, &e), ENVELOPE_OK);
     for (size_t off = 0; off < ct.n; off += 777)
-        assert_int_equal(envelope_inspector_update(in, ct.b + off, ct.n - off < 777 ? ct.n - off : 777, &e),
+        assert_int_equal(envelope_inspector_update(in, ct.b + off,
+                                                   ct.n - off < 777 ? ct.n - off : 777, &e),
                          ENVELOPE_OK);
     assert_int_equal(envelope_inspector_final(in, &e), ENVELOPE_OK);
     assert_int_equal(envelope_inspector_frame_count(in), 4);

@@ -30,16 +30,16 @@ static int all_zero(const uint8_t *b, size_t n)
  * list hit its remembered DEK, so only EDK changes cost an RSA unwrap. */
 static void every_byte(size_t len, const char *const *kv)
 {
-    envelope_kek *a[] = { tu.k1 };
+    envelope_kek *a[] = {tu.k1};
     uint8_t *pt = tu_pattern(len, 7), *msg = NULL;
     size_t mlen = 0, olen = 0;
     envelope_err e;
     tu_seal(a, 1, kv, F, pt, len, &msg, &mlen);
-    envelope_decrypt_opts o = { a, 1, NULL };
+    envelope_decrypt_opts o = {a, 1, NULL};
     envelope_opener *op = NULL;
     assert_int_equal(envelope_opener_new(tu.lib, &o, &op, &e), ENVELOPE_OK);
     uint8_t *out = malloc(mlen);
-    static const uint8_t flips[] = { 0x01, 0x80, 0xff };
+    static const uint8_t flips[] = {0x01, 0x80, 0xff};
     for (size_t i = 0; i < mlen; i++) {
         for (size_t f = 0; f < sizeof(flips); f++) {
             msg[i] ^= flips[f];
@@ -47,7 +47,8 @@ static void every_byte(size_t len, const char *const *kv)
             olen = 12345;
             envelope_status s = envelope_opener_open(op, msg, mlen, out, mlen, &olen, &e);
             if (s == ENVELOPE_OK)
-                fail_msg("change of byte %zu (^0x%02x) of a %zu-byte message accepted", i, flips[f], len);
+                fail_msg("change of byte %zu (^0x%02x) of a %zu-byte message accepted", i, flips[f],
+                         len);
             assert_int_equal(olen, 0);
             assert_true(all_zero(out, mlen));
             msg[i] ^= flips[f];
@@ -65,7 +66,7 @@ static void every_byte(size_t len, const char *const *kv)
 static void test_every_byte_small(void **state)
 {
     (void)state;
-    static const char *const kv[] = { "tenant=acme", NULL };
+    static const char *const kv[] = {"tenant=acme", NULL};
     every_byte(0, NULL);
     every_byte(33, kv);
 }
@@ -93,7 +94,7 @@ static void collect_fail_sink_reset(void)
 static void test_truncations_around_frames(void **state)
 {
     (void)state;
-    envelope_kek *a[] = { tu.k1 };
+    envelope_kek *a[] = {tu.k1};
     size_t len = 3 * F + 100;
     uint8_t *pt = tu_pattern(len, 3), *msg = NULL;
     size_t mlen = 0, olen = 0;
@@ -104,15 +105,21 @@ static void test_truncations_around_frames(void **state)
     size_t frame = 1 + F + 16;
     size_t cuts[64], nc = 0;
     /* In and around the header, each frame boundary, and the end. */
-    size_t marks[] = { 0, 8, h.body_len, h.total_len, h.total_len + frame, h.total_len + 2 * frame,
-                       h.total_len + 3 * frame, mlen };
+    size_t marks[] = {0,
+                      8,
+                      h.body_len,
+                      h.total_len,
+                      h.total_len + frame,
+                      h.total_len + 2 * frame,
+                      h.total_len + 3 * frame,
+                      mlen};
     for (size_t m = 0; m < sizeof(marks) / sizeof(marks[0]); m++)
         for (long d = -2; d <= 2; d++) {
             long c = (long)marks[m] + d;
             if (c >= 0 && (size_t)c < mlen)
                 cuts[nc++] = (size_t)c;
         }
-    envelope_decrypt_opts o = { a, 1, NULL };
+    envelope_decrypt_opts o = {a, 1, NULL};
     envelope_opener *op = NULL;
     assert_int_equal(envelope_opener_new(tu.lib, &o, &op, &e), ENVELOPE_OK);
     uint8_t *out = calloc(1, mlen);
@@ -150,7 +157,7 @@ static void test_truncations_around_frames(void **state)
 static void test_frame_swaps(void **state)
 {
     (void)state;
-    envelope_kek *a[] = { tu.k1 };
+    envelope_kek *a[] = {tu.k1};
     size_t len = 3 * F;
     uint8_t *pt = tu_pattern(len, 5), *m1 = NULL, *m2 = NULL, *out = NULL;
     size_t l1, l2, olen;
@@ -160,7 +167,7 @@ static void test_frame_swaps(void **state)
     env_header h;
     assert_int_equal(env_header_parse(m1, l1, &h, NULL, &e), ENVELOPE_OK);
     size_t frame = 1 + F + 16, f0 = h.total_len;
-    envelope_decrypt_opts o = { a, 1, NULL };
+    envelope_decrypt_opts o = {a, 1, NULL};
     /* reorder frames 1 and 2 */
     uint8_t *tmp = malloc(frame);
     memcpy(tmp, m1 + f0, frame);
@@ -184,8 +191,8 @@ static void test_frame_swaps(void **state)
 static void test_edk_from_other_message(void **state)
 {
     (void)state;
-    envelope_kek *a[] = { tu.k1 };
-    static const char *const kv[] = { "tenant=acme", NULL };
+    envelope_kek *a[] = {tu.k1};
+    static const char *const kv[] = {"tenant=acme", NULL};
     uint8_t *m1 = NULL, *m2 = NULL, *out = NULL;
     size_t l1, l2, olen;
     envelope_err e;
@@ -196,7 +203,7 @@ static void test_edk_from_other_message(void **state)
     assert_int_equal(env_header_parse(m2, l2, &h2, NULL, &e), ENVELOPE_OK);
     assert_int_equal(h1.edk_list_len, h2.edk_list_len);
     memcpy((uint8_t *)h1.edk_list, h2.edk_list, h2.edk_list_len);
-    envelope_decrypt_opts o = { a, 1, NULL };
+    envelope_decrypt_opts o = {a, 1, NULL};
     assert_int_equal(envelope_open(tu.lib, &o, m1, l1, &out, &olen, NULL, &e), ENVELOPE_ERR_AUTH);
     assert_null(out);
     OPENSSL_free(m1);

@@ -103,7 +103,7 @@ static void test_untrusted(void **state)
             fail_msg("accepted untrusted reference \"%s\"", refused[i]);
     /* "pin" inside an ordinary value is not an attribute name */
     assert_int_equal(check("pkcs11:object=pin-value-rotation"), ENVELOPE_OK);
-    uint8_t high[] = { 'p', 'k', 'c', 's', '1', '1', ':', 0xC3, 0xA9 };
+    uint8_t high[] = {'p', 'k', 'c', 's', '1', '1', ':', 0xC3, 0xA9};
     char out[64];
     envelope_err e;
     assert_int_equal(env_uri_check_untrusted(high, sizeof(high), out, sizeof(out), &e),
@@ -112,7 +112,8 @@ static void test_untrusted(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = { cmocka_unit_test(test_strip), cmocka_unit_test(test_untrusted),
-                                        cmocka_unit_test(test_printable) };
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_strip),
+                                       cmocka_unit_test(test_untrusted),
+                                       cmocka_unit_test(test_printable)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

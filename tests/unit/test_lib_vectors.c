@@ -32,7 +32,7 @@ static char name[128], keks[256], plaintext_hex[1 << 17], message_hex[1 << 18], 
 
 static void check_one(envelope_lib *lib, const char *dir, int *count)
 {
-    envelope_kek *k[4] = { 0 };
+    envelope_kek *k[4] = {0};
     size_t nk = 0;
     envelope_err e;
     char *save = NULL;
@@ -43,7 +43,7 @@ static void check_one(envelope_lib *lib, const char *dir, int *count)
     }
     size_t plen, mlen, olen = 0;
     uint8_t *pt = unhex(plaintext_hex, &plen), *msg = unhex(message_hex, &mlen), *out = NULL;
-    envelope_decrypt_opts o = { k, nk, NULL };
+    envelope_decrypt_opts o = {k, nk, NULL};
     envelope_status s = envelope_open(lib, &o, msg, mlen, &out, &olen, NULL, &e);
     const char *got = envelope_status_name(s);
     if (strcmp(got, "ENVELOPE_OK") == 0)
@@ -112,6 +112,6 @@ static void test_vectors(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = { cmocka_unit_test(test_vectors) };
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_vectors)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

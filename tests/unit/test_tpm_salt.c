@@ -168,7 +168,8 @@ static void ecc_salt_matches_ecdh(void **state)
     assert_memory_equal(ref, salt.buffer, 32);
     /* our KDFe alone, against the reference */
     assert_int_equal(envtpm_kdfe_sha256(NULL, z, 32, q.x.buffer, 32, p.unique.ecc.x.buffer, 32,
-                                        ref), 1);
+                                        ref),
+                     1);
     assert_memory_equal(ref, salt.buffer, 32);
     /* a point not on the curve: refused */
     p.unique.ecc.y.buffer[5] ^= 1;
@@ -183,10 +184,11 @@ static size_t esys_cmd(unsigned char *b, const unsigned char *nonce, uint32_t tp
                        uint32_t bind, size_t salt_len)
 {
     size_t n = 0, i;
-    const unsigned char tail[] = { 0x01, 0x00, 0x06, 0x00, 0x80, 0x00, 0x43, 0x00, 0x0b };
+    const unsigned char tail[] = {0x01, 0x00, 0x06, 0x00, 0x80, 0x00, 0x43, 0x00, 0x0b};
 
-#define P32(v) (b[n++] = (unsigned char)((v) >> 24), b[n++] = (unsigned char)((v) >> 16), \
-                b[n++] = (unsigned char)((v) >> 8), b[n++] = (unsigned char)(v))
+#define P32(v)                                                                                     \
+    (b[n++] = (unsigned char)((v) >> 24), b[n++] = (unsigned char)((v) >> 16),                     \
+     b[n++] = (unsigned char)((v) >> 8), b[n++] = (unsigned char)(v))
     b[n++] = 0x80;
     b[n++] = 0x01;
     P32(0u);

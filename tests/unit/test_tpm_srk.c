@@ -51,8 +51,8 @@ static void consistent_reads_pass(void **state)
 
     setup_srks(&s);
     /* no pin and first use */
-    assert_int_equal(envtpm_srk_verify(NULL, 0, 0, s.real_name, s.real_len,
-                                       &s.real.publicArea, &s.real_reported),
+    assert_int_equal(envtpm_srk_verify(NULL, 0, 0, s.real_name, s.real_len, &s.real.publicArea,
+                                       &s.real_reported),
                      ENVCORE_R_OK);
     /* pinned, and the handle holds the pinned key */
     assert_int_equal(envtpm_srk_verify(s.real_name, s.real_len, 1, s.real_name, s.real_len,
@@ -139,10 +139,8 @@ static void reported_name_and_attributes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(consistent_reads_pass),
-        cmocka_unit_test(pinned_mismatch_refused),
-        cmocka_unit_test(handle_name_is_what_counts),
-        cmocka_unit_test(tofu_name_kept),
+        cmocka_unit_test(consistent_reads_pass),        cmocka_unit_test(pinned_mismatch_refused),
+        cmocka_unit_test(handle_name_is_what_counts),   cmocka_unit_test(tofu_name_kept),
         cmocka_unit_test(reported_name_and_attributes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,9 +37,9 @@ static void uri_file_pcrs_pin(void **state)
     envtpm_uri u;
     char *pub;
 
-    assert_int_equal(
-        envtpm_uri_parse("tpm2:file=/tmp/a%3Bb.pem;pcrs=sha256:0,7;pin-source=file:/p", &u),
-        ENVCORE_R_OK);
+    assert_int_equal(envtpm_uri_parse("tpm2:file=/tmp/a%3Bb.pem;pcrs=sha256:0,7;pin-source=file:/p",
+                                      &u),
+                     ENVCORE_R_OK);
     assert_false(u.has_handle);
     assert_string_equal(u.file, "/tmp/a;b.pem");
     assert_string_equal(u.pcrs, "sha256:0,7");
@@ -58,23 +58,23 @@ static void uri_rejects(void **state)
         "",
         "tpm2:",
         "pkcs11:object=x",
-        "tpm2:handle=0x81000001",           /* the SRK */
-        "tpm2:handle=0x80000000",           /* transient */
-        "tpm2:handle=0x81800000",           /* platform range */
-        "tpm2:handle=81000101",             /* no 0x */
-        "tpm2:handle=0x8100010",            /* 7 digits */
+        "tpm2:handle=0x81000001", /* the SRK */
+        "tpm2:handle=0x80000000", /* transient */
+        "tpm2:handle=0x81800000", /* platform range */
+        "tpm2:handle=81000101",   /* no 0x */
+        "tpm2:handle=0x8100010",  /* 7 digits */
         "tpm2:handle=0x8100010g",
         "tpm2:handle=0x81000101;handle=0x81000102",
-        "tpm2:handle=0x81000101;file=/x",   /* both */
-        "tpm2:pcrs=sha256:0",               /* neither */
-        "tpm2:handle=0x81000101;object=x",  /* unknown attribute */
-        "tpm2:handle=0x81000101;",          /* trailing ; */
-        "tpm2:handle",                      /* no = */
-        "tpm2:file=",                       /* empty */
-        "tpm2:file=/a%",                    /* truncated escape */
+        "tpm2:handle=0x81000101;file=/x",  /* both */
+        "tpm2:pcrs=sha256:0",              /* neither */
+        "tpm2:handle=0x81000101;object=x", /* unknown attribute */
+        "tpm2:handle=0x81000101;",         /* trailing ; */
+        "tpm2:handle",                     /* no = */
+        "tpm2:file=",                      /* empty */
+        "tpm2:file=/a%",                   /* truncated escape */
         "tpm2:file=/a%zz",
-        "tpm2:file=/a%00b",                 /* NUL */
-        "tpm2:file=/a\tb",                  /* control */
+        "tpm2:file=/a%00b", /* NUL */
+        "tpm2:file=/a\tb",  /* control */
         "tpm2:handle=0x81000101;pcrs=md5:0",
         "tpm2:handle=0x81000101;pcrs=sha256:24",
     };
@@ -130,9 +130,9 @@ static void pcrs_parse(void **state)
 static void label_rule(void **state)
 {
     assert_true(envtpm_rsa_label_ok(NULL, 0));
-    assert_true(envtpm_rsa_label_ok((const unsigned char *)"abc", 4));    /* "abc\0" */
-    assert_false(envtpm_rsa_label_ok((const unsigned char *)"abc", 3));   /* no NUL */
-    assert_false(envtpm_rsa_label_ok((const unsigned char *)"a\0c", 4));  /* two NULs */
+    assert_true(envtpm_rsa_label_ok((const unsigned char *)"abc", 4));   /* "abc\0" */
+    assert_false(envtpm_rsa_label_ok((const unsigned char *)"abc", 3));  /* no NUL */
+    assert_false(envtpm_rsa_label_ok((const unsigned char *)"a\0c", 4)); /* two NULs */
     {
         unsigned char big[100];
         memset(big, 'a', sizeof(big));
@@ -156,14 +156,12 @@ static void keyfile_rejects(void **state)
 
     assert_int_equal(envtpm_keyfile_parse((const unsigned char *)not_pem, strlen(not_pem), &kf),
                      ENVCORE_R_BAD_BLOB);
-    assert_int_equal(envtpm_keyfile_parse((const unsigned char *)wrong_label,
-                                          strlen(wrong_label), &kf),
-                     ENVCORE_R_BAD_BLOB);
-    assert_int_equal(envtpm_keyfile_parse((const unsigned char *)truncated, strlen(truncated),
+    assert_int_equal(envtpm_keyfile_parse((const unsigned char *)wrong_label, strlen(wrong_label),
                                           &kf),
                      ENVCORE_R_BAD_BLOB);
-    assert_int_equal(envtpm_keyfile_parse((const unsigned char *)wrong_oid, strlen(wrong_oid),
-                                          &kf),
+    assert_int_equal(envtpm_keyfile_parse((const unsigned char *)truncated, strlen(truncated), &kf),
+                     ENVCORE_R_BAD_BLOB);
+    assert_int_equal(envtpm_keyfile_parse((const unsigned char *)wrong_oid, strlen(wrong_oid), &kf),
                      ENVCORE_R_BAD_BLOB);
     assert_int_equal(envtpm_keyfile_parse((const unsigned char *)"", 0, &kf), ENVCORE_R_BAD_BLOB);
     ERR_clear_error();

@@ -32,8 +32,12 @@ static void rsa_roundtrip(void **state)
 {
     unsigned char ct[384], out[WRAPBLOB_MAX];
     memset(ct, 0x5a, sizeof(ct));
-    wrapblob b = {.kind = WRAPBLOB_KIND_RSA_OAEP, .oaep_md = NID_sha1, .mgf1_md = NID_sha256,
-                  .binding = WRAPBLOB_BIND_PAYLOAD, .ct = ct, .ct_len = sizeof(ct)};
+    wrapblob b = {.kind = WRAPBLOB_KIND_RSA_OAEP,
+                  .oaep_md = NID_sha1,
+                  .mgf1_md = NID_sha256,
+                  .binding = WRAPBLOB_BIND_PAYLOAD,
+                  .ct = ct,
+                  .ct_len = sizeof(ct)};
     size_t n = wrapblob_encode(&b, out, sizeof(out));
     assert_int_equal(n, 4 + 3 + 2 + 384);
     wrapblob d;
@@ -51,8 +55,11 @@ static void ec_roundtrip(void **state)
     memset(point, 0x11, sizeof(point));
     point[0] = 0x04;
     memset(ct, 0x22, sizeof(ct));
-    wrapblob b = { .kind = WRAPBLOB_KIND_ECDH_P256, .iv_len = 12, .point = point, .ct = ct,
-                   .ct_len = sizeof(ct) };
+    wrapblob b = {.kind = WRAPBLOB_KIND_ECDH_P256,
+                  .iv_len = 12,
+                  .point = point,
+                  .ct = ct,
+                  .ct_len = sizeof(ct)};
     memset(b.iv, 0x33, 12);
     size_t n = wrapblob_encode(&b, buf, sizeof(buf));
     assert_int_equal(n, WRAPBLOB_EC_HEADER_LEN + 2 + sizeof(ct));
@@ -64,7 +71,7 @@ static void ec_roundtrip(void **state)
     assert_int_equal(d.ct_len, sizeof(ct));
     assert_memory_equal(d.ct, ct, sizeof(ct));
     /* every field is checked: curve, kdf, point form, lengths, trailing */
-    static const size_t bad_at[] = { 4, 5, 6 };
+    static const size_t bad_at[] = {4, 5, 6};
     for (size_t i = 0; i < sizeof(bad_at) / sizeof(bad_at[0]); i++) {
         buf[bad_at[i]] ^= 0x01;
         assert_false(wrapblob_decode(&d, buf, n));
@@ -118,8 +125,12 @@ static void encode_refuses_bad_input(void **state)
     assert_int_equal(wrapblob_encode(&b, out, sizeof(out)), 0);
     b.iv_len = 12;
     assert_int_equal(wrapblob_encode(&b, out, 10), 0); /* no room */
-    wrapblob r = {.kind = WRAPBLOB_KIND_RSA_OAEP, .oaep_md = NID_md5, .mgf1_md = NID_sha1,
-                  .binding = 1, .ct = ct, .ct_len = 256};
+    wrapblob r = {.kind = WRAPBLOB_KIND_RSA_OAEP,
+                  .oaep_md = NID_md5,
+                  .mgf1_md = NID_sha1,
+                  .binding = 1,
+                  .ct = ct,
+                  .ct_len = 256};
     assert_int_equal(wrapblob_encode(&r, out, sizeof(out)), 0);
     r.oaep_md = NID_sha256;
     r.binding = 3;

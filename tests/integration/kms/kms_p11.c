@@ -44,6 +44,8 @@ int failures;
 const char *rvname(CK_RV rv)
 {
     switch (rv) {
+        /* a name table reads best as a table */
+        /* clang-format off */
 #define N(x) case x: return #x;
         N(CKR_OK) N(CKR_GENERAL_ERROR) N(CKR_FUNCTION_FAILED) N(CKR_ARGUMENTS_BAD)
         N(CKR_DEVICE_ERROR) N(CKR_DEVICE_REMOVED) N(CKR_ENCRYPTED_DATA_INVALID)
@@ -57,6 +59,7 @@ const char *rvname(CK_RV rv)
         N(CKR_PIN_INCORRECT) N(CKR_SESSION_HANDLE_INVALID) N(CKR_CRYPTOKI_NOT_INITIALIZED)
         N(CKR_FUNCTION_NOT_PARALLEL) N(CKR_USER_TYPE_INVALID) N(CKR_CANT_LOCK)
 #undef N
+        /* clang-format on */
     }
     return "CKR_?";
 }
@@ -126,13 +129,17 @@ static void print_attr(CK_OBJECT_HANDLE k, CK_ATTRIBUTE_TYPE type)
 
 CK_GCM_PARAMS gcm(unsigned char *iv, const char *aad)
 {
-    CK_GCM_PARAMS g = {.pIv = iv, .ulIvLen = 12, .ulIvBits = 96, .pAAD = (CK_BYTE_PTR)aad,
-                       .ulAADLen = aad ? strlen(aad) : 0, .ulTagBits = 128};
+    CK_GCM_PARAMS g = {.pIv = iv,
+                       .ulIvLen = 12,
+                       .ulIvBits = 96,
+                       .pAAD = (CK_BYTE_PTR)aad,
+                       .ulAADLen = aad ? strlen(aad) : 0,
+                       .ulTagBits = 128};
     return g;
 }
 
 CK_RV wrap(CK_OBJECT_HANDLE k, const char *aad, unsigned char iv[12], const unsigned char *in,
-                  CK_ULONG inlen, unsigned char *out, CK_ULONG *outlen)
+           CK_ULONG inlen, unsigned char *out, CK_ULONG *outlen)
 {
     CK_GCM_PARAMS g = gcm(iv, aad);
     CK_MECHANISM m = {CKM_AES_GCM, &g, sizeof(g)};
@@ -141,7 +148,7 @@ CK_RV wrap(CK_OBJECT_HANDLE k, const char *aad, unsigned char iv[12], const unsi
 }
 
 CK_RV unwrap(CK_OBJECT_HANDLE k, const char *aad, unsigned char iv[12], const unsigned char *in,
-                    CK_ULONG inlen, unsigned char *out, CK_ULONG *outlen)
+             CK_ULONG inlen, unsigned char *out, CK_ULONG *outlen)
 {
     CK_GCM_PARAMS g = gcm(iv, aad);
     CK_MECHANISM m = {CKM_AES_GCM, &g, sizeof(g)};
@@ -207,8 +214,10 @@ static int cmd_keygen(const char *label)
     CK_KEY_TYPE kt = CKK_AES;
     CK_ULONG len = 32;
     CK_BBOOL t = CK_TRUE;
-    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_KEY_TYPE, &kt, sizeof(kt)},
-                           {CKA_VALUE_LEN, &len, sizeof(len)}, {CKA_TOKEN, &t, sizeof(t)},
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)},
+                           {CKA_KEY_TYPE, &kt, sizeof(kt)},
+                           {CKA_VALUE_LEN, &len, sizeof(len)},
+                           {CKA_TOKEN, &t, sizeof(t)},
                            {CKA_SENSITIVE, &t, sizeof(t)},
                            {CKA_LABEL, (void *)label, strlen(label)}};
     CK_MECHANISM m = {CKM_AES_KEY_GEN, NULL, 0};
@@ -276,8 +285,8 @@ static int cmd_fork(const char *label)
         sess = s2;
         CK_OBJECT_HANDLE k2;
         pl = sizeof(back);
-        if (find(CKA_LABEL, label, &k2) != 1 || unwrap(k2, "fork", iv, blob, bl, back, &pl) != CKR_OK ||
-            memcmp(back, dek, 32) != 0) {
+        if (find(CKA_LABEL, label, &k2) != 1 ||
+            unwrap(k2, "fork", iv, blob, bl, back, &pl) != CKR_OK || memcmp(back, dek, 32) != 0) {
             printf("FAIL: child unwrap after C_Initialize\n");
             _exit(1);
         }
@@ -300,9 +309,15 @@ static int cmd_relogin(const char *pin, const char *label)
 {
     CK_RV rv;
     int bad = 0;
-#define EXPECT(call, want) do { rv = p11->call; if (rv != (want)) { \
-        printf("FAIL: %s: %s, want %s\n", #call, rvname(rv), rvname(want)); bad++; } \
-        else printf("ok: %s -> %s\n", #call, rvname(rv)); } while (0)
+#define EXPECT(call, want)                                                                         \
+    do {                                                                                           \
+        rv = p11->call;                                                                            \
+        if (rv != (want)) {                                                                        \
+            printf("FAIL: %s: %s, want %s\n", #call, rvname(rv), rvname(want));                    \
+            bad++;                                                                                 \
+        } else                                                                                     \
+            printf("ok: %s -> %s\n", #call, rvname(rv));                                           \
+    } while (0)
     EXPECT(C_Login(sess, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)), CKR_OK);
     CHECK(find(CKA_LABEL, label, NULL) == 1, "key found after login");
     EXPECT(C_Logout(sess), CKR_OK);
@@ -364,7 +379,8 @@ static int cmd_forklock(int n)
         int st = 0;
         waitpid(pid, &st, 0);
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-            printf("FAIL: child %d: %s\n", i, WIFSIGNALED(st) ? "deadlocked (alarm)" : "C_Initialize failed");
+            printf("FAIL: child %d: %s\n", i,
+                   WIFSIGNALED(st) ? "deadlocked (alarm)" : "C_Initialize failed");
             bad = 1;
         }
     }
@@ -424,7 +440,9 @@ static int cmd_loop(const char *label, int n, int ms)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: kms_p11 MODULE find|findid|keygen|destroy|wrap|unwrap|semantics|loop ...\n");
+        fprintf(
+            stderr,
+            "usage: kms_p11 MODULE find|findid|keygen|destroy|wrap|unwrap|semantics|loop ...\n");
         return 2;
     }
     load(argv[1]);

@@ -20,10 +20,27 @@ CK_RV unwrap(CK_OBJECT_HANDLE k, const char *aad, unsigned char iv[12], const un
              CK_ULONG inlen, unsigned char *out, CK_ULONG *outlen);
 int semantics(const char *label);
 
-#define P11(call) do { CK_RV rv_ = p11->call; if (rv_ != CKR_OK) die_rv(#call, rv_); } while (0)
-#define CHECK(cond, ...) do { if (cond) { printf("ok: " __VA_ARGS__); printf("\n"); } \
-    else { printf("FAIL: " __VA_ARGS__); printf("  (%s:%d)\n", __FILE__, __LINE__); failures++; } } while (0)
-#define EXPECT_RV(call, want, what) do { CK_RV rv_ = p11->call; \
-    CHECK(rv_ == (want), "%s -> %s (got %s)", what, rvname(want), rvname(rv_)); } while (0)
+#define P11(call)                                                                                  \
+    do {                                                                                           \
+        CK_RV rv_ = p11->call;                                                                     \
+        if (rv_ != CKR_OK)                                                                         \
+            die_rv(#call, rv_);                                                                    \
+    } while (0)
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            printf("ok: " __VA_ARGS__);                                                            \
+            printf("\n");                                                                          \
+        } else {                                                                                   \
+            printf("FAIL: " __VA_ARGS__);                                                          \
+            printf("  (%s:%d)\n", __FILE__, __LINE__);                                             \
+            failures++;                                                                            \
+        }                                                                                          \
+    } while (0)
+#define EXPECT_RV(call, want, what)                                                                \
+    do {                                                                                           \
+        CK_RV rv_ = p11->call;                                                                     \
+        CHECK(rv_ == (want), "%s -> %s (got %s)", what, rvname(want), rvname(rv_));                \
+    } while (0)
 
 #endif

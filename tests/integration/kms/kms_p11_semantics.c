@@ -34,10 +34,16 @@ static void check_attributes(CK_OBJECT_HANDLE k, const char *label)
     CK_BBOOL tok = 0, sens = 0, extr = 1, enc = 0, dec = 0;
     char lab[200] = "", id[200] = "";
     CK_ATTRIBUTE a[] = {
-        {CKA_CLASS, &cls, sizeof(cls)}, {CKA_KEY_TYPE, &kt, sizeof(kt)},
-        {CKA_VALUE_LEN, &vlen, sizeof(vlen)}, {CKA_TOKEN, &tok, 1}, {CKA_SENSITIVE, &sens, 1},
-        {CKA_EXTRACTABLE, &extr, 1}, {CKA_ENCRYPT, &enc, 1}, {CKA_DECRYPT, &dec, 1},
-        {CKA_LABEL, lab, sizeof(lab) - 1}, {CKA_ID, id, sizeof(id) - 1},
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        {CKA_VALUE_LEN, &vlen, sizeof(vlen)},
+        {CKA_TOKEN, &tok, 1},
+        {CKA_SENSITIVE, &sens, 1},
+        {CKA_EXTRACTABLE, &extr, 1},
+        {CKA_ENCRYPT, &enc, 1},
+        {CKA_DECRYPT, &dec, 1},
+        {CKA_LABEL, lab, sizeof(lab) - 1},
+        {CKA_ID, id, sizeof(id) - 1},
     };
     P11(C_GetAttributeValue(sess, k, a, sizeof(a) / sizeof(a[0])));
     lab[a[8].ulValueLen] = 0;
@@ -56,7 +62,8 @@ static void check_attributes(CK_OBJECT_HANDLE k, const char *label)
     CHECK(find(CKA_LABEL, "no-such-key-here", NULL) == 0, "unknown label: no object");
     CHECK(find(CKA_ID, "no-such-uid-4711", NULL) == 0, "unknown CKA_ID: no object");
     CK_OBJECT_CLASS priv = CKO_PRIVATE_KEY;
-    CK_ATTRIBUTE t2[] = {{CKA_LABEL, (void *)label, strlen(label)}, {CKA_CLASS, &priv, sizeof(priv)}};
+    CK_ATTRIBUTE t2[] = {{CKA_LABEL, (void *)label, strlen(label)},
+                         {CKA_CLASS, &priv, sizeof(priv)}};
     CK_OBJECT_HANDLE hs[4];
     CK_ULONG n = 9;
     P11(C_FindObjectsInit(sess, t2, 2));
@@ -77,15 +84,18 @@ static void check_params(CK_OBJECT_HANDLE k)
     EXPECT_RV(C_EncryptInit(sess, &m, k), CKR_MECHANISM_PARAM_INVALID, "96-bit tag refused");
     g.ulTagBits = 128;
     m.ulParameterLen = sizeof(g) - sizeof(CK_ULONG);
-    EXPECT_RV(C_EncryptInit(sess, &m, k), CKR_MECHANISM_PARAM_INVALID, "short CK_GCM_PARAMS refused");
+    EXPECT_RV(C_EncryptInit(sess, &m, k), CKR_MECHANISM_PARAM_INVALID,
+              "short CK_GCM_PARAMS refused");
     CK_MECHANISM cbc = {CKM_AES_CBC, iv, 16};
     EXPECT_RV(C_EncryptInit(sess, &cbc, k), CKR_MECHANISM_INVALID, "CBC refused");
     m.ulParameterLen = sizeof(g);
     EXPECT_RV(C_EncryptInit(sess, &m, 0x7fff), CKR_KEY_HANDLE_INVALID, "bad key handle");
     unsigned char out[64];
     CK_ULONG ol = sizeof(out);
-    EXPECT_RV(C_Encrypt(sess, iv, 1, out, &ol), CKR_OPERATION_NOT_INITIALIZED, "C_Encrypt without init");
-    EXPECT_RV(C_EncryptUpdate(sess, iv, 1, out, &ol), CKR_FUNCTION_NOT_SUPPORTED, "C_EncryptUpdate");
+    EXPECT_RV(C_Encrypt(sess, iv, 1, out, &ol), CKR_OPERATION_NOT_INITIALIZED,
+              "C_Encrypt without init");
+    EXPECT_RV(C_EncryptUpdate(sess, iv, 1, out, &ol), CKR_FUNCTION_NOT_SUPPORTED,
+              "C_EncryptUpdate");
 }
 
 static void check_roundtrip(CK_OBJECT_HANDLE k)
@@ -103,9 +113,11 @@ static void check_roundtrip(CK_OBJECT_HANDLE k)
     EXPECT_RV(C_Encrypt(sess, dek, 32, blob, &bl), CKR_BUFFER_TOO_SMALL, "small buffer");
     CHECK(bl == 48, "CKR_BUFFER_TOO_SMALL reports 48");
     bl = sizeof(blob);
-    EXPECT_RV(C_Encrypt(sess, dek, 32, blob, &bl), CKR_OK, "encrypt after the size query (op still active)");
+    EXPECT_RV(C_Encrypt(sess, dek, 32, blob, &bl), CKR_OK,
+              "encrypt after the size query (op still active)");
     CHECK(bl == 48, "ciphertext || tag is 48 bytes");
-    EXPECT_RV(C_Encrypt(sess, dek, 32, blob, &bl), CKR_OPERATION_NOT_INITIALIZED, "operation ended");
+    EXPECT_RV(C_Encrypt(sess, dek, 32, blob, &bl), CKR_OPERATION_NOT_INITIALIZED,
+              "operation ended");
 
     CK_ULONG bl2 = sizeof(blob2);
     P11(C_EncryptInit(sess, &m, k));
@@ -145,7 +157,8 @@ static void check_roundtrip(CK_OBJECT_HANDLE k)
               "%s -> CKR_ENCRYPTED_DATA_INVALID, output untouched (got %s)", cases[c], rvname(rv));
     }
     pl = sizeof(back);
-    CHECK(unwrap(k, "tenant=a,purpose=test", iv, blob, 15, back, &pl) == CKR_ENCRYPTED_DATA_LEN_RANGE,
+    CHECK(unwrap(k, "tenant=a,purpose=test", iv, blob, 15, back, &pl) ==
+              CKR_ENCRYPTED_DATA_LEN_RANGE,
           "15-byte input -> CKR_ENCRYPTED_DATA_LEN_RANGE");
 
     /* No AAD at all, and empty plaintext, still carry a real tag. */
@@ -197,7 +210,8 @@ static void check_handles(void)
     CK_MECHANISM m2 = {CKM_AES_GCM, &g2, sizeof(g2)};
     EXPECT_RV(C_EncryptInit(sess, &m2, ka), CKR_KEY_HANDLE_INVALID, "the destroyed key's handle");
     ol = sizeof(out);
-    CHECK(wrap(kb, "handles", iv, dek, 32, out, &ol) == CKR_OK, "the new key works by its own handle");
+    CHECK(wrap(kb, "handles", iv, dek, 32, out, &ol) == CKR_OK,
+          "the new key works by its own handle");
     P11(C_DestroyObject(sess, kb));
     P11(C_CloseSession(s2));
     CK_SESSION_HANDLE s3;
@@ -208,9 +222,11 @@ static void check_handles(void)
     P11(C_CloseSession(s3));
     /* A template value of nonzero length without a buffer. */
     CK_ATTRIBUTE bad = {CKA_LABEL, NULL, 5};
-    EXPECT_RV(C_FindObjectsInit(sess, &bad, 1), CKR_ARGUMENTS_BAD, "FindObjectsInit: pValue NULL, length 5");
+    EXPECT_RV(C_FindObjectsInit(sess, &bad, 1), CKR_ARGUMENTS_BAD,
+              "FindObjectsInit: pValue NULL, length 5");
     CK_ATTRIBUTE bad2[] = {{CKA_CLASS, NULL, 0}, {CKA_KEY_TYPE, NULL, sizeof(CK_KEY_TYPE)}};
-    EXPECT_RV(C_FindObjectsInit(sess, bad2, 2), CKR_ARGUMENTS_BAD, "FindObjectsInit: CKA_KEY_TYPE NULL");
+    EXPECT_RV(C_FindObjectsInit(sess, bad2, 2), CKR_ARGUMENTS_BAD,
+              "FindObjectsInit: CKA_KEY_TYPE NULL");
 }
 
 static void check_keygen_refusals(const char *label)
@@ -218,15 +234,20 @@ static void check_keygen_refusals(const char *label)
     CK_ULONG len = 32, shortlen = 16;
     CK_MECHANISM m = {CKM_AES_KEY_GEN, NULL, 0};
     CK_OBJECT_HANDLE k;
-    CK_ATTRIBUTE dup[] = {{CKA_VALUE_LEN, &len, sizeof(len)}, {CKA_LABEL, (void *)label, strlen(label)}};
-    EXPECT_RV(C_GenerateKey(sess, &m, dup, 2, &k), CKR_ATTRIBUTE_VALUE_INVALID, "duplicate label refused");
+    CK_ATTRIBUTE dup[] = {{CKA_VALUE_LEN, &len, sizeof(len)},
+                          {CKA_LABEL, (void *)label, strlen(label)}};
+    EXPECT_RV(C_GenerateKey(sess, &m, dup, 2, &k), CKR_ATTRIBUTE_VALUE_INVALID,
+              "duplicate label refused");
     CK_ATTRIBUTE aes128[] = {{CKA_VALUE_LEN, &shortlen, sizeof(shortlen)}, {CKA_LABEL, "k128", 4}};
-    EXPECT_RV(C_GenerateKey(sess, &m, aes128, 2, &k), CKR_ATTRIBUTE_VALUE_INVALID, "AES-128 refused");
+    EXPECT_RV(C_GenerateKey(sess, &m, aes128, 2, &k), CKR_ATTRIBUTE_VALUE_INVALID,
+              "AES-128 refused");
     CK_ATTRIBUTE withid[] = {{CKA_LABEL, "kid", 3}, {CKA_ID, "01", 2}};
-    EXPECT_RV(C_GenerateKey(sess, &m, withid, 2, &k), CKR_ATTRIBUTE_READ_ONLY, "CKA_ID is the KMS's");
+    EXPECT_RV(C_GenerateKey(sess, &m, withid, 2, &k), CKR_ATTRIBUTE_READ_ONLY,
+              "CKA_ID is the KMS's");
     CK_BBOOL t = CK_TRUE;
     CK_ATTRIBUTE extr[] = {{CKA_LABEL, "kx", 2}, {CKA_EXTRACTABLE, &t, 1}};
-    EXPECT_RV(C_GenerateKey(sess, &m, extr, 2, &k), CKR_ATTRIBUTE_VALUE_INVALID, "extractable refused");
+    EXPECT_RV(C_GenerateKey(sess, &m, extr, 2, &k), CKR_ATTRIBUTE_VALUE_INVALID,
+              "extractable refused");
     CK_ATTRIBUTE nolabel[] = {{CKA_VALUE_LEN, &len, sizeof(len)}};
     EXPECT_RV(C_GenerateKey(sess, &m, nolabel, 1, &k), CKR_TEMPLATE_INCOMPLETE, "label required");
     CK_SESSION_HANDLE ro;
@@ -238,8 +259,16 @@ static void check_keygen_refusals(const char *label)
 
 /* Application mutex callbacks for the C_Initialize argument checks; never
  * called (the module refuses the arguments first). */
-static CK_RV mx_create(CK_VOID_PTR_PTR m) { *m = NULL; return CKR_OK; }
-static CK_RV mx_other(CK_VOID_PTR m) { (void)m; return CKR_OK; }
+static CK_RV mx_create(CK_VOID_PTR_PTR m)
+{
+    *m = NULL;
+    return CKR_OK;
+}
+static CK_RV mx_other(CK_VOID_PTR m)
+{
+    (void)m;
+    return CKR_OK;
+}
 
 /* PKCS#11 2.40 return codes for the legacy and corner-case entry points. */
 static void check_return_codes(void)
@@ -249,7 +278,8 @@ static void check_return_codes(void)
     EXPECT_RV(C_Login(sess, CKU_CONTEXT_SPECIFIC, (CK_UTF8CHAR_PTR) "x", 1),
               CKR_OPERATION_NOT_INITIALIZED, "C_Login(CKU_CONTEXT_SPECIFIC) without an operation");
     CK_SESSION_HANDLE bad = 0x7ffff;
-    EXPECT_RV(C_Login(bad, CKU_CONTEXT_SPECIFIC, (CK_UTF8CHAR_PTR) "x", 1), CKR_SESSION_HANDLE_INVALID,
+    EXPECT_RV(C_Login(bad, CKU_CONTEXT_SPECIFIC, (CK_UTF8CHAR_PTR) "x", 1),
+              CKR_SESSION_HANDLE_INVALID,
               "C_Login(bad session, CKU_CONTEXT_SPECIFIC): the handle first");
     EXPECT_RV(C_Login(bad, CKU_SO, (CK_UTF8CHAR_PTR) "x", 1), CKR_SESSION_HANDLE_INVALID,
               "C_Login(bad session, CKU_SO): the handle first");
@@ -261,12 +291,16 @@ static void check_return_codes(void)
      * initialised", so this runs in the initialised module. */
     CK_C_INITIALIZE_ARGS one = {.CreateMutex = mx_create, .flags = CKF_OS_LOCKING_OK};
     EXPECT_RV(C_Initialize(&one), CKR_ARGUMENTS_BAD, "C_Initialize with only CreateMutex");
-    CK_C_INITIALIZE_ARGS three = {.DestroyMutex = mx_other, .LockMutex = mx_other,
+    CK_C_INITIALIZE_ARGS three = {.DestroyMutex = mx_other,
+                                  .LockMutex = mx_other,
                                   .UnlockMutex = mx_other};
     EXPECT_RV(C_Initialize(&three), CKR_ARGUMENTS_BAD, "C_Initialize with three mutex functions");
-    CK_C_INITIALIZE_ARGS four = {.CreateMutex = mx_create, .DestroyMutex = mx_other,
-                                 .LockMutex = mx_other, .UnlockMutex = mx_other};
-    EXPECT_RV(C_Initialize(&four), CKR_CANT_LOCK, "C_Initialize with four mutex functions, no OS locking");
+    CK_C_INITIALIZE_ARGS four = {.CreateMutex = mx_create,
+                                 .DestroyMutex = mx_other,
+                                 .LockMutex = mx_other,
+                                 .UnlockMutex = mx_other};
+    EXPECT_RV(C_Initialize(&four), CKR_CANT_LOCK,
+              "C_Initialize with four mutex functions, no OS locking");
     four.flags = CKF_OS_LOCKING_OK;
     EXPECT_RV(C_Initialize(&four), CKR_CRYPTOKI_ALREADY_INITIALIZED,
               "C_Initialize with four mutex functions and OS locking");
