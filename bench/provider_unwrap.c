@@ -114,11 +114,13 @@ static void raw_open(void)
     CK_ULONG ns = 16;
     fl->C_GetSlotList(CK_TRUE, slots, &ns);
     const char *want = getenv("BENCH_TOKEN");
+    const char *pin = getenv("BENCH_PIN");
+    if (want == NULL || pin == NULL)
+        DIE("BENCH_TOKEN and BENCH_PIN must be set (bench/provider_bench.sh sets them)");
     for (CK_ULONG i = 0; i < ns; i++) {
         CK_TOKEN_INFO ti;
         fl->C_GetTokenInfo(slots[i], &ti);
         if (strncmp((char *)ti.label, want, strlen(want)) == 0) {
-            const char *pin = getenv("BENCH_PIN");
             if (fl->C_OpenSession(slots[i], CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
                                   &sess) != CKR_OK ||
                 fl->C_Login(sess, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)) != CKR_OK)

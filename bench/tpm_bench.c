@@ -276,7 +276,9 @@ int main(int argc, char **argv)
     }
     sw_encrypt(rsa, 1, ct, &cl);
 
-    setenv("TPM2OPENSSL_TCTI", getenv("ENVELOPE_TPM2_TCTI"), 1);
+    const char *tcti = getenv("ENVELOPE_TPM2_TCTI");
+    CHECK(tcti != NULL); /* bench/tpm_bench.sh sets it */
+    setenv("TPM2OPENSSL_TCTI", tcti, 1);
     /* by path: OPENSSL_MODULES points at our build, not at the system's */
     t2prov = OSSL_PROVIDER_load(t2ctx, getenv("TPM_BENCH_TPM2_PROVIDER") != NULL
                                            ? getenv("TPM_BENCH_TPM2_PROVIDER")

@@ -53,9 +53,10 @@ static int uri_to_use(const char *uri, char *out, size_t size)
 
     out[0] = '\0';
     if (strncasecmp(uri, "pkcs11:", 7) != 0) { /* schemes are case-insensitive */
-        if (strlen(uri) >= size)
+        size_t n = strlen(uri);
+        if (n >= size)
             return 0;
-        strcpy(out, uri);
+        memcpy(out, uri, n + 1);
         return 1;
     }
     memcpy(out, "pkcs11:", 8);

@@ -86,3 +86,10 @@ const void *envcore_reason_strings(void)
 {
     return reason_strings;
 }
+
+const char *envcore_errno_text(int e, char *buf, size_t size)
+{
+    /* glibc's strerror_r with _GNU_SOURCE: returns the text, which may be
+     * a static string or buf. */
+    return strerror_r(e, buf, size);
+}

@@ -9,6 +9,7 @@
 #define ENVELOPE_CORE_ERRORS_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #include <openssl/core.h>
 
@@ -54,5 +55,11 @@ const void *envcore_reason_strings(void);
  * errors carry the provider's library code. Without it (unit tests, the
  * kms-bridge module) errors go to the thread's queue as ERR_LIB_USER. */
 void envcore_errors_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in);
+
+/* strerror(e) for messages, thread-safe (strerror is not: we run inside
+ * other people's threaded programs). ENVCORE_ERRNO_TEXT(e) gives a buffer
+ * that lives until the end of the enclosing block. */
+const char *envcore_errno_text(int e, char *buf, size_t size);
+#define ENVCORE_ERRNO_TEXT(e) envcore_errno_text((e), (char[128]){0}, 128)
 
 #endif

@@ -23,7 +23,7 @@ static int from_file(const char *path, const char *what, char *buf, size_t *len)
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         ENVCORE_RAISE(ENVCORE_R_PIN_MISSING, "cannot open the %s file %s: %s", what, path,
-                      strerror(errno));
+                      ENVCORE_ERRNO_TEXT(errno));
         return ENVCORE_R_PIN_MISSING;
     }
     size_t n = 0;
@@ -34,7 +34,7 @@ static int from_file(const char *path, const char *what, char *buf, size_t *len)
             continue;
         if (r < 0) {
             ENVCORE_RAISE(ENVCORE_R_PIN_MISSING, "cannot read the %s file %s: %s", what, path,
-                          strerror(errno));
+                          ENVCORE_ERRNO_TEXT(errno));
             close(fd);
             return ENVCORE_R_PIN_MISSING;
         }

@@ -14,6 +14,8 @@
 #include <openssl/conf.h>
 #include <openssl/err.h>
 
+#include "errors.h"
+
 /* NCONF reports lines only for syntax errors; for a bad value we find the
  * line ourselves: the last "key =" inside "[section]" (NCONF keeps the last
  * assignment too). 0 when not found. */
@@ -148,7 +150,7 @@ static int check_key_file(const char *path, const char *file, const char *sectio
     struct stat st;
     if (stat(file, &st) != 0)
         return fail(err, errlen, path, section, "key-file", "cannot open %s: %s", file,
-                    strerror(errno));
+                    ENVCORE_ERRNO_TEXT(errno));
     if (!S_ISREG(st.st_mode))
         return fail(err, errlen, path, section, "key-file", "%s is not a regular file", file);
     if (st.st_mode & (S_IRWXG | S_IRWXO))
@@ -163,7 +165,8 @@ static int check_readable(const char *path, const char *section, const char *key
 {
     FILE *f = fopen(file, "re");
     if (f == NULL)
-        return fail(err, errlen, path, section, key, "cannot open %s: %s", file, strerror(errno));
+        return fail(err, errlen, path, section, key, "cannot open %s: %s", file,
+                    ENVCORE_ERRNO_TEXT(errno));
     fclose(f);
     return 1;
 }

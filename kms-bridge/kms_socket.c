@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "errors.h"
 #include "kms_diag.h"
 #include "kms_log.h"
 
@@ -101,9 +102,9 @@ kms_status kms_tcp_connect(const kms_endpoint_cfg *ep, int64_t deadline, int *ou
             return KMS_OK;
         }
         kms_debug("endpoint %s:%s: connect failed: %s", ep->host, ep->port,
-                  st == KMS_E_TIMEOUT ? "timeout" : strerror(errno));
+                  st == KMS_E_TIMEOUT ? "timeout" : ENVCORE_ERRNO_TEXT(errno));
         kms_diag_add("KMS %s:%s: connect failed: %s", ep->host, ep->port,
-                     st == KMS_E_TIMEOUT ? "timed out" : strerror(errno));
+                     st == KMS_E_TIMEOUT ? "timed out" : ENVCORE_ERRNO_TEXT(errno));
         close(fd);
         if (st == KMS_E_TIMEOUT)
             break;

@@ -40,7 +40,8 @@ static int pass_cb(char *buf, int size, int rwflag, void *u)
     size_t n = strlen(pw);
     if (n > (size_t)size)
         return 0;
-    memcpy(buf, pw, n);
+    /* OpenSSL's pem_password_cb takes a length, not a C string */
+    memcpy(buf, pw, n); // NOLINT(bugprone-not-null-terminated-result)
     return (int)n;
 }
 

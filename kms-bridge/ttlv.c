@@ -258,7 +258,8 @@ ttlv_rc ttlv_find_text(const ttlv_r *r, uint32_t tag, const char **s, size_t *n)
 }
 
 /* Recursion is bounded by TTLV_MAX_DEPTH through ttlv_enter. */
-static ttlv_rc validate_level(ttlv_r *r)
+static ttlv_rc validate_level(ttlv_r *r) // NOLINT(misc-no-recursion): depth bounded
+
 {
     ttlv_item it;
     ttlv_rc rc;

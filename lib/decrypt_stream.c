@@ -55,6 +55,8 @@ envelope_status envelope_decryptor_new(envelope_lib *lib, const envelope_decrypt
     if (s == ENVELOPE_OK)
         s = env_hdracc_init(&d->acc, err);
     if (s == ENVELOPE_OK && n > 0) {
+        /* an array of pointers */
+        // NOLINTNEXTLINE(bugprone-sizeof-expression)
         if ((d->keks = OPENSSL_malloc(n * sizeof(*d->keks))) == NULL)
             s = env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
         for (size_t i = 0; s == ENVELOPE_OK && i < n; i++)

@@ -46,6 +46,7 @@ envelope_status envelope_opener_new(envelope_lib *lib, const envelope_decrypt_op
     if (s == ENVELOPE_OK && (op->cache = OPENSSL_malloc(ENV_MAX_HEADER)) == NULL)
         s = env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
     if (s == ENVELOPE_OK && n > 0) {
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
         op->keks = OPENSSL_malloc(n * sizeof(*op->keks));
         if (op->keks == NULL)
             s = env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
@@ -220,7 +221,7 @@ envelope_status envelope_open(envelope_lib *lib, const envelope_decrypt_opts *o,
     size_t n = 0;
     envelope_status s = buf ? envelope_opener_open(op, in, inlen, buf, cap, &n, err)
                             : env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
-    if (s == ENVELOPE_OK && msg_context &&
+    if (s == ENVELOPE_OK && op != NULL && msg_context &&
         env_context_decode(op->ctxbuf, op->ctxlen, msg_context, err) != ENVELOPE_OK)
         s = ENVELOPE_ERR_INTERNAL;
     envelope_opener_free(op);

@@ -44,6 +44,7 @@ envelope_status env_hdrtmpl_build(env_hdrtmpl *t, env_crypto *c, const envelope_
     t->mid_len = 4 + clen + 2;
     size_t cap = 1;
     for (size_t i = 0; i < o->nkeks; i++)
+        // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): check_opts saw every KEK
         cap += 1 + 1 + 2 + strlen(o->keks[i]->ref) + 1 + o->keks[i]->key_id_len + 2 +
                ENVELOPE_MAX_WRAPPED;
     t->mid = OPENSSL_malloc(t->mid_len);
@@ -132,6 +133,8 @@ void env_hdrtmpl_cleanup(env_hdrtmpl *t)
  * the frame count would pass the limit. */
 static size_t frames_len(size_t len, size_t fs)
 {
+    if (fs == 0)
+        return 0;
     size_t regular = len == 0 ? 0 : (len - 1) / fs;
     if ((uint64_t)regular + 1 > ENVELOPE_MAX_FRAMES)
         return 0;

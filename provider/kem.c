@@ -103,7 +103,8 @@ static int kem_encapsulate(void *vctx, unsigned char *out, size_t *outlen, unsig
         OPENSSL_cleanse(secret, KEM_SECRET_LEN);
         return 0;
     }
-    *outlen = n;
+    if (outlen != NULL)
+        *outlen = n;
     if (secretlen != NULL)
         *secretlen = KEM_SECRET_LEN;
     return 1;

@@ -62,8 +62,8 @@ static int rsa_get_params(void *keydata, OSSL_PARAM params[])
     if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_MAX_SIZE)) != NULL &&
         !OSSL_PARAM_set_int(p, (k->bits + 7) / 8))
         return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_RSA_N)) != NULL ||
-        (p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_RSA_E)) != NULL) {
+    if (OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_RSA_N) != NULL ||
+        OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_RSA_E) != NULL) {
         /* Public components are answered by the public half. */
         if (!EVP_PKEY_get_params(k->pub, params))
             return 0;

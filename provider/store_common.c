@@ -87,6 +87,7 @@ int envprov_store_add(envkey *k, void *store)
     }
     if (s->nkeys == s->cap) {
         size_t cap = s->cap == 0 ? 16 : s->cap * 2;
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
         envkey **keys = realloc(s->keys, cap * sizeof(*keys));
         if (keys == NULL) {
             ENVCORE_RAISE(ENVCORE_R_INTERNAL, "out of memory listing keys");

@@ -51,26 +51,34 @@ static void init_lock(pthread_mutex_t *m)
     pthread_mutexattr_destroy(&a);
 }
 
-int envtpm_ctx_new(const envtpm_config *cfg, struct envtpm_ctx **out)
+/* tpm2-tss logs its own errors to stderr by default, which a library
+ * inside other people's programs must not do (and a wrong-PIN attempt
+ * would print there). Our debug log carries the decoded codes; a user who
+ * wants tpm2-tss's own log sets TSS2_LOG, which we then leave. tss2 reads
+ * its log settings only from the environment, so there is no other way
+ * than setenv: done once, before our first tss2 call. */
+static void quiet_tss2_log(void)
 {
-    struct envtpm_ctx *t;
-    const char *tcti = NULL, *env;
-
-    *out = NULL;
-    /* tpm2-tss logs its own errors to stderr by default, which a library
-     * inside other people's programs must not do (and a wrong-PIN attempt
-     * would print there). Our debug log carries the decoded codes; a user
-     * who wants tpm2-tss's own log sets TSS2_LOG, which we then leave. */
     if (getauxval(AT_SECURE)) {
         /* tss2's own debug log prints session keys, salts and auth values,
          * and TSS2_LOGFILE appends to any file: in a setuid or setgid
          * program neither may come from the invoker's environment (tss2
          * reads them with getenv). */
-        setenv("TSS2_LOG", "all+none", 1);
-        unsetenv("TSS2_LOGFILE");
-    } else if (getenv("TSS2_LOG") == NULL) {
-        setenv("TSS2_LOG", "all+none", 0);
+        setenv("TSS2_LOG", "all+none", 1);   // NOLINT(concurrency-mt-unsafe): once, see above
+        unsetenv("TSS2_LOGFILE");            // NOLINT(concurrency-mt-unsafe)
+    } else if (getenv("TSS2_LOG") == NULL) { // NOLINT(concurrency-mt-unsafe)
+        setenv("TSS2_LOG", "all+none", 0);   // NOLINT(concurrency-mt-unsafe)
     }
+}
+
+int envtpm_ctx_new(const envtpm_config *cfg, struct envtpm_ctx **out)
+{
+    static pthread_once_t tss2_log_once = PTHREAD_ONCE_INIT;
+    struct envtpm_ctx *t;
+    const char *tcti = NULL, *env;
+
+    *out = NULL;
+    pthread_once(&tss2_log_once, quiet_tss2_log);
     t = calloc(1, sizeof(*t));
     if (t == NULL) {
         ENVCORE_RAISE(ENVCORE_R_INTERNAL, "TPM: out of memory");

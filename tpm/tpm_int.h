@@ -195,6 +195,8 @@ int envtpm_handle_listed(const struct envtpm_handle_list *l, uint32_t handle,
 
 /* "sha256:0,7" -> one-bank selection. */
 int envtpm_pcrs_parse(const char *spec, TPML_PCR_SELECTION *sel) ENVTPM_WARN_UNUSED;
+/* 1 if both select the same PCRs of the same banks, in the same order. */
+int envtpm_pcrs_equal(const TPML_PCR_SELECTION *a, const TPML_PCR_SELECTION *b);
 
 /* ---- tpm_pin.c ---------------------------------------------------------- */
 

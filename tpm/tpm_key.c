@@ -296,7 +296,7 @@ static int setup_policy(struct envtpm_ctx *t, struct envtpm_key *k, const envtpm
             }
             return ENVCORE_R_OK;
         }
-        if (u->pcrs != NULL && memcmp(&from_uri, &kf->pcrs, sizeof(from_uri)) != 0) {
+        if (u->pcrs != NULL && !envtpm_pcrs_equal(&from_uri, &kf->pcrs)) {
             ENVCORE_RAISE(ENVCORE_R_BAD_URI, "tpm2 URI: pcrs= differs from the key file's "
                                              "PCR policy; drop pcrs= for file keys");
             return ENVCORE_R_BAD_URI;

@@ -192,7 +192,7 @@ int envtpm_keyfile_read(const char *path, envtpm_keyfile *kf)
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int reason = errno == ENOENT ? ENVCORE_R_OBJECT_NOT_FOUND : ENVCORE_R_BAD_URI;
-        ENVCORE_RAISE(reason, "TPM key file %s: %s", path, strerror(errno));
+        ENVCORE_RAISE(reason, "TPM key file %s: %s", path, ENVCORE_ERRNO_TEXT(errno));
         return reason;
     }
     while (got < sizeof(buf)) {
@@ -298,15 +298,15 @@ int envtpm_keyfile_write(const char *path, const envtpm_keyfile *kf)
     if (fd < 0) {
         r = errno == EEXIST ? ENVCORE_R_BAD_ARGUMENT : ENVCORE_R_BAD_URI;
         ENVCORE_RAISE(r, "TPM key file %s: %s", path,
-                      errno == EEXIST ? "exists already; refusing to overwrite" : strerror(errno));
+                      errno == EEXIST ? "exists already; refusing to overwrite"
+                                      : ENVCORE_ERRNO_TEXT(errno));
         goto out;
     }
     if (write(fd, mem->data, mem->length) != (ssize_t)mem->length || fsync(fd) != 0) {
         r = ENVCORE_R_BAD_URI;
-        ENVCORE_RAISE(r, "TPM key file %s: write failed (%s)", path, strerror(errno));
+        ENVCORE_RAISE(r, "TPM key file %s: write failed (%s)", path, ENVCORE_ERRNO_TEXT(errno));
         close(fd);
         unlink(path);
-        fd = -1;
         goto out;
     }
     close(fd);

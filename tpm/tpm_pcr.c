@@ -72,3 +72,17 @@ int envtpm_pcrs_parse(const char *spec, TPML_PCR_SELECTION *sel)
     }
     return nsel > 0 ? ENVCORE_R_OK : bad_pcrs("no PCR");
 }
+
+int envtpm_pcrs_equal(const TPML_PCR_SELECTION *a, const TPML_PCR_SELECTION *b)
+{
+    if (a->count != b->count || a->count > TPM2_NUM_PCR_BANKS)
+        return 0;
+    for (UINT32 i = 0; i < a->count; i++) {
+        const TPMS_PCR_SELECTION *x = &a->pcrSelections[i], *y = &b->pcrSelections[i];
+        if (x->hash != y->hash || x->sizeofSelect != y->sizeofSelect ||
+            x->sizeofSelect > sizeof(x->pcrSelect) ||
+            memcmp(x->pcrSelect, y->pcrSelect, x->sizeofSelect) != 0)
+            return 0;
+    }
+    return 1;
+}

@@ -226,7 +226,7 @@ char *envtpm_uri_public(const envtpm_uri *u)
     p += sprintf(p, "%s", URI_SCHEME);
     if (u->has_handle) {
         p += sprintf(p, "handle=0x%08x", (unsigned)u->handle);
-    } else {
+    } else if (u->file != NULL) { /* the parser gives one of the two */
         p += sprintf(p, "file=");
         p += pct_encode(p, u->file);
     }

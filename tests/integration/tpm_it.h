@@ -20,6 +20,8 @@
 
 /* A folder of the scenario's own (TPM_IT_DIR) + name. */
 const char *it_path(const char *name);
+/* The environment variable tpm_run.sh sets; fails the test if unset. */
+const char *it_env(const char *name);
 /* A context on the test TPM; srk_pin may be NULL. Fails the test if not. */
 struct envtpm_ctx *it_ctx(const char *srk_pin);
 /* Creates a key where uri says (fails the test on error). */

@@ -27,7 +27,7 @@ static void hex(const unsigned char *b, size_t n, char *out)
 /* Our SRK must be the key `tpm2_createprimary -C o -G ecc` makes. */
 static void srk_matches_tpm2_tools(void **state)
 {
-    const char *want = getenv("TPM_IT_TOOLS_SRK_NAME");
+    const char *want = it_env("TPM_IT_TOOLS_SRK_NAME");
     struct envtpm_ctx *t = it_ctx(NULL);
     unsigned char name[80];
     char got[200];
@@ -45,7 +45,7 @@ static void srk_matches_tpm2_tools(void **state)
 
 static void srk_pin(void **state)
 {
-    const char *want = getenv("TPM_IT_TOOLS_SRK_NAME");
+    const char *want = it_env("TPM_IT_TOOLS_SRK_NAME");
     struct envtpm_ctx *t = it_ctx(want);
     char wrong[200];
     envtpm_config cfg = {0};
@@ -53,7 +53,8 @@ static void srk_pin(void **state)
     assert_int_equal(envtpm_ctx_connect(t), ENVCORE_R_OK);
     envtpm_ctx_free(t);
 
-    strcpy(wrong, want);
+    assert_true(strlen(want) < sizeof(wrong));
+    memcpy(wrong, want, strlen(want) + 1);
     wrong[10] = wrong[10] == '0' ? '1' : '0';
     t = it_ctx(wrong);
     test_err_clear();
@@ -71,7 +72,7 @@ static void srk_pin(void **state)
 
 static void bad_tcti(void **state)
 {
-    char *saved = strdup(getenv(ENVTPM_TCTI_ENV));
+    char *saved = strdup(it_env(ENVTPM_TCTI_ENV));
     struct envtpm_ctx *t;
 
     setenv(ENVTPM_TCTI_ENV, "swtpm:host=127.0.0.1,port=1", 1);
@@ -344,7 +345,7 @@ static void *child_worker(void *arg)
  * swtpm's control port.) */
 static void fork_child(void **state)
 {
-    const char *tctis[1] = {getenv(ENVTPM_TCTI_ENV)};
+    const char *tctis[1] = {it_env(ENVTPM_TCTI_ENV)};
     char *saved = strdup(tctis[0]);
     int v;
 

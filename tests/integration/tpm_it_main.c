@@ -24,6 +24,15 @@ const char *it_path(const char *name)
     return buf;
 }
 
+const char *it_env(const char *name)
+{
+    const char *v = getenv(name);
+
+    if (v == NULL)
+        fail_msg("%s not set (run through tpm_run.sh)", name);
+    return v;
+}
+
 void it_sh(const char *fmt, ...)
 {
     char cmd[8192];

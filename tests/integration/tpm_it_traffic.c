@@ -57,7 +57,7 @@ static void secrets_not_on_the_bus(void **state)
     size_t caplen = 0, n, i;
 
     assert_non_null(pcap);
-    assert_non_null(strstr(getenv(ENVTPM_TCTI_ENV), "pcap:"));
+    assert_non_null(strstr(it_env(ENVTPM_TCTI_ENV), "pcap:"));
     it_create(t, "tpm2:handle=0x81000101", ENVTPM_KEY_EC_P256, NULL, NULL);
     it_create(t, "tpm2:handle=0x81000102", ENVTPM_KEY_RSA_2048, NULL, NULL);
     ec = it_open(t, "tpm2:handle=0x81000101");

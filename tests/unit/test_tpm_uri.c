@@ -96,7 +96,8 @@ static void uri_too_long(void **state)
     char *s = malloc(ENVTPM_MAX_URI + 16);
     envtpm_uri u;
 
-    strcpy(s, "tpm2:file=/");
+    assert_non_null(s);
+    memcpy(s, "tpm2:file=/", 11);
     memset(s + 11, 'a', ENVTPM_MAX_URI);
     s[11 + ENVTPM_MAX_URI] = '\0';
     assert_int_equal(envtpm_uri_parse(s, &u), ENVCORE_R_BAD_URI);

@@ -99,7 +99,7 @@ static void rejects_malformed(void **state)
     out[n] = 0;
     assert_false(wrapblob_decode(&d, out, n + 1));
     /* bad magic, version, kind, iv length */
-    unsigned char c[WRAPBLOB_MAX];
+    unsigned char c[WRAPBLOB_MAX] = {0};
     size_t bad_offsets[] = {0, 1, 2, 3};
     for (size_t i = 0; i < 4; i++) {
         memcpy(c, out, n);
