@@ -64,6 +64,7 @@ if [ "$LINT_TIDY" = 1 ]; then
   need clang-tidy clang cmake python3
   echo "=== lint: clang-tidy"
   lint_build=$root/build/lint
+  mkdir -p "$lint_build" # a fresh clone has no build/ yet
   cmake -S . -B "$lint_build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_EXPORT_COMPILE_COMMANDS=ON -DENVELOPE_WITH_TESTS=ON -DENVELOPE_WITH_FUZZ=ON \
     -DENVELOPE_WITH_BENCH=ON >"$lint_build.cmake.log" 2>&1 \
