@@ -4,7 +4,9 @@
 # `openssl cms -encrypt -aes-256-gcm` (RSA-3072 recipient) and `age`
 # (X25519 recipient). Wall-clock seconds, best of 3, same machine, same run.
 set -euo pipefail
-ENV=$1
+ENV=${1:?usage: lib_cli.sh ENVELOPE_BIN [MiB]}
+# The script works in a scratch directory: a relative binary path would break.
+ENV=$(realpath -e "$ENV") || { echo "lib_cli.sh: $1: no such file" >&2; exit 1; }
 mib=${2:-256}
 work=$(mktemp -d "${TMPDIR:-/tmp}/envbench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
