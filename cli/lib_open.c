@@ -8,10 +8,12 @@
  * ignore both and leave us without the provider). --config FILE wins over
  * OPENSSL_CONF, which wins over OpenSSL's default file.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <openssl/conf.h>
 #include <openssl/crypto.h>
@@ -47,10 +49,17 @@ static int check_providers(const char *file)
                             strcasecmp(act, "true") != 0 && strcasecmp(act, "on") != 0))
             continue;
         if (!OSSL_PROVIDER_available(cli_ctx, v->name)) {
+            /* OpenSSL 3.0 drops the reason (dlopen's or the provider's
+             * init error); a module file that is not there is the common one. */
+            const char *mod = NCONF_get_string(conf, v->value, "module");
+            ERR_clear_error();
+            char why[300] = "";
+            if (mod != NULL && mod[0] == '/' && access(mod, R_OK) != 0)
+                snprintf(why, sizeof(why), ": cannot read module %s: %s", mod, strerror(errno));
             rc = cli_fail(CLI_EXIT_USAGE,
                           "provider \"%s\" named in \"%s\" did not load (check its module path "
-                          "and OPENSSL_MODULES)",
-                          v->name, file);
+                          "and OPENSSL_MODULES)%s",
+                          v->name, file, why);
             break;
         }
     }

@@ -79,6 +79,7 @@ static const OSSL_ITEM reason_strings[] = {
     {ENVCORE_R_PCR_POLICY_NOT_SATISFIED, "PCR policy not satisfied"},
     {ENVCORE_R_ACCESS_DENIED, "access denied"},
     {ENVCORE_R_REFERENCE_NOT_ALLOWED, "reference not allowed from a message"},
+    {ENVCORE_R_TOKEN_UNKNOWN, "no such token"},
     {0, NULL},
 };
 

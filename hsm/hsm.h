@@ -62,8 +62,9 @@ typedef int (*hsm_key_cb)(envkey *key, void *arg);
 /* flags: the URI was read from a message. Only tokens in pkcs11-tokens are
  * searched, and a URI with pin-source, pin-value or module attributes is
  * refused; what is not allowed fails with ENVCORE_R_REFERENCE_NOT_ALLOWED
- * before any login. A listed token that is absent is still
- * ENVCORE_R_TOKEN_NOT_PRESENT (an outage of a configured token). */
+ * before any login. A listed token that is absent fails like any other
+ * reference: ENVCORE_R_TOKEN_UNKNOWN if this process never saw it,
+ * ENVCORE_R_TOKEN_NOT_PRESENT (an outage) if it was here and has gone. */
 #define HSM_FIND_FROM_MESSAGE 1u
 int hsm_find_keys(struct hsm_ctx *h, const char *uri, unsigned flags, hsm_key_cb cb, void *arg);
 

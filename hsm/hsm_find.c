@@ -297,12 +297,16 @@ int hsm_find_keys(struct hsm_ctx *h, const char *uri, unsigned flags, hsm_key_cb
         const CK_TOKEN_INFO *want = p11_kit_uri_get_token_info(p);
         char label[33];
         hsm_trim_label(label, want->label, sizeof(want->label));
-        ENVCORE_RAISE(ENVCORE_R_TOKEN_NOT_PRESENT,
-                      "no token matching \"%s\" is present in the configured PKCS#11 modules; "
+        /* Every token seen in this process keeps its record (one per
+         * slot), so a token that was here and went away still matches and
+         * fails as an outage when used. No record: it never was here, a
+         * configuration mistake (a typo in token=, a wrong pkcs11-module). */
+        ENVCORE_RAISE(ENVCORE_R_TOKEN_UNKNOWN,
+                      "no token matching \"%s\" in the configured PKCS#11 modules; "
                       "list tokens with: pkcs11-tool --module MODULE -L",
                       label[0] ? label : "(any)");
         p11_kit_uri_free(p);
-        return ENVCORE_R_TOKEN_NOT_PRESENT;
+        return ENVCORE_R_TOKEN_UNKNOWN;
     }
     int nfound = 0;
     for (size_t i = 0; i < nmatched && ret == ENVCORE_R_OK; i++)

@@ -36,8 +36,11 @@ static int pick_token(struct hsm_ctx *h, P11KitUri *p, const char *tokname, stru
     }
     pthread_mutex_unlock(&h->lock);
     if (n == 0) {
-        ENVCORE_RAISE(ENVCORE_R_TOKEN_NOT_PRESENT, "no token \"%s\" to create the key on", tokname);
-        return ENVCORE_R_TOKEN_NOT_PRESENT;
+        ENVCORE_RAISE(ENVCORE_R_TOKEN_UNKNOWN,
+                      "no token \"%s\" to create the key on; list tokens with: pkcs11-tool "
+                      "--module MODULE -L",
+                      tokname);
+        return ENVCORE_R_TOKEN_UNKNOWN;
     }
     if (n > 1) {
         ENVCORE_RAISE(ENVCORE_R_BAD_URI,

@@ -44,6 +44,7 @@ const char *envelope_status_name(envelope_status s)
     N(ENVELOPE_ERR_KEK_NOT_FOUND);
     N(ENVELOPE_ERR_SEALER_EXHAUSTED);
     N(ENVELOPE_ERR_OUTPUT);
+    N(ENVELOPE_ERR_CONFIG);
     N(ENVELOPE_ERR_BAD_MAGIC);
     N(ENVELOPE_ERR_VERSION);
     N(ENVELOPE_ERR_SUITE);
@@ -163,12 +164,19 @@ envelope_status env_ossl_status(envelope_status dflt)
         switch (ERR_GET_REASON(e)) {
         case ENVELOPE_PROV_R_BACKEND_UNAVAILABLE:
         case ENVELOPE_PROV_R_TOKEN_NOT_PRESENT: s = ENVELOPE_ERR_BACKEND; break;
+        case ENVELOPE_PROV_R_BAD_CONFIG:
+        case ENVELOPE_PROV_R_TOKEN_UNKNOWN:
+        case ENVELOPE_PROV_R_PIN_MISSING: /* no PIN source configured, or it can't be read */
+            s = ENVELOPE_ERR_CONFIG;
+            break;
+        case ENVELOPE_PROV_R_BAD_URI:
+        case ENVELOPE_PROV_R_BAD_ARGUMENT: s = ENVELOPE_ERR_ARGUMENT; break;
+        case ENVELOPE_PROV_R_OBJECT_NOT_FOUND: s = ENVELOPE_ERR_KEK_NOT_FOUND; break;
         case ENVELOPE_PROV_R_POLICY_REFUSED:
         case ENVELOPE_PROV_R_KEY_NOT_SAFE:
         case ENVELOPE_PROV_R_ACCESS_DENIED:
         case ENVELOPE_PROV_R_PIN_LOCKED:
         case ENVELOPE_PROV_R_PIN_INCORRECT:
-        case ENVELOPE_PROV_R_PIN_MISSING:
         case ENVELOPE_PROV_R_PCR_POLICY_NOT_SATISFIED: /* refused, not a bad message */
             s = ENVELOPE_ERR_POLICY;
             break;

@@ -5,6 +5,7 @@
  * accepts ENVELOPE_PKEY_PARAM_AAD) or, for a plain RSA key, RSA-OAEP with
  * SHA-256/MGF1-SHA-256 and the wrap AAD as the OAEP label (RFC 8017 §7.1).
  */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -110,6 +111,33 @@ static int served_by_envelope(envelope_lib *lib, const char *uri)
     return l != NULL;
 }
 
+/* A pkcs11: or tpm2: KEK with no envelope provider to open it is a setup
+ * mistake (no OPENSSL_CONF, a provider section that is not activated, a
+ * module path that does not load): said as such, before the store's
+ * generic "unsupported" turns it into "no KEK for this message". */
+static envelope_status need_provider(envelope_lib *lib, const char *uri, const char *shown,
+                                     envelope_err *err)
+{
+    char scheme[64];
+    if (!env_uri_message_scheme(uri) || !env_uri_scheme(uri, scheme, sizeof(scheme)))
+        return ENVELOPE_OK;
+    ERR_set_mark();
+    OSSL_STORE_LOADER *l = OSSL_STORE_LOADER_fetch(lib->libctx, scheme,
+                                                   "provider=" ENVELOPE_PROVIDER_NAME);
+    ERR_pop_to_mark();
+    if (l != NULL) {
+        OSSL_STORE_LOADER_free(l);
+        return ENVELOPE_OK;
+    }
+    const char *conf = secure_getenv("OPENSSL_CONF");
+    return env_fail(err, ENVELOPE_ERR_CONFIG,
+                    "cannot open KEK \"%.200s\": the envelope provider is not loaded "
+                    "(OPENSSL_CONF %s%s%s); %s: keys need it in the OpenSSL configuration "
+                    "(see docs/PROVIDER.md)",
+                    shown, conf ? "is \"" : "is not set", conf ? conf : "", conf ? "\"" : "",
+                    scheme);
+}
+
 static envelope_status kek_open(envelope_lib *lib, const char *uri, int from_message,
                                 envelope_kek **out, envelope_err *err)
 {
@@ -127,6 +155,7 @@ static envelope_status kek_open(envelope_lib *lib, const char *uri, int from_mes
      * with the whole URI as a relative path, so a file named
      * "pkcs11:x/k.pem" (or "vault:a") in the current folder would be loaded
      * as the KEK. */
+    ENV_GUARD(need_provider(lib, uri, shown, err));
     const char *propq = served_by_envelope(lib, uri) ? "provider=" ENVELOPE_PROVIDER_NAME
                                                      : lib->propq;
     /* A reference read from a message tells the provider so before it
@@ -141,10 +170,16 @@ static envelope_status kek_open(envelope_lib *lib, const char *uri, int from_mes
                                             from_message ? msg_params : NULL, NULL, NULL);
     if (st == NULL) {
         ERR_clear_last_mark();
-        return env_fail_ossl(err, ENVELOPE_ERR_KEK_NOT_FOUND,
-                             "cannot open KEK \"%.200s\"; check the URI (list keys with: "
-                             "envelope kek list URI)",
-                             shown);
+        /* "Check the URI" only where the URI can be the cause: not after a
+         * PIN, configuration or backend reason of the provider. */
+        unsigned long e = ERR_peek_last_error();
+        const char *elib = e != 0 ? ERR_lib_error_string(e) : NULL;
+        int r = elib != NULL && strcmp(elib, ENVELOPE_PROVIDER_NAME) == 0 ? ERR_GET_REASON(e) : 0;
+        int uri_hint = r == 0 || r == ENVELOPE_PROV_R_BAD_URI ||
+                       r == ENVELOPE_PROV_R_OBJECT_NOT_FOUND || r == ENVELOPE_PROV_R_TOKEN_UNKNOWN;
+        return env_fail_ossl(err, ENVELOPE_ERR_KEK_NOT_FOUND, "cannot open KEK \"%.200s\"%s", shown,
+                             uri_hint ? "; check the URI (list keys with: envelope kek list URI)"
+                                      : "");
     }
     EVP_PKEY *pkey = NULL;
     while (pkey == NULL && !OSSL_STORE_eof(st)) {
@@ -170,8 +205,8 @@ static envelope_status kek_open(envelope_lib *lib, const char *uri, int from_mes
          * (PIN, token, backend) arrive here, not at OSSL_STORE_open. */
         unsigned long e = ERR_peek_last_error();
         const char *elib = e != 0 ? ERR_lib_error_string(e) : NULL;
-        if (elib != NULL && strcmp(elib, ENVELOPE_PROVIDER_NAME) == 0 &&
-            ERR_GET_REASON(e) != ENVELOPE_PROV_R_OBJECT_NOT_FOUND)
+        if (elib != NULL && strcmp(elib, ENVELOPE_PROVIDER_NAME) == 0)
+            /* the provider's message says what was missing, and where */
             return env_fail_ossl(err, ENVELOPE_ERR_KEK_NOT_FOUND, "cannot open KEK \"%.200s\"",
                                  shown);
         return env_fail_ossl(err, ENVELOPE_ERR_KEK_NOT_FOUND,

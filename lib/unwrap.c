@@ -35,7 +35,8 @@ static int same_id(const envelope_kek *k, const env_edk *e)
 static int rank(envelope_status s)
 {
     switch (s) {
-    case ENVELOPE_ERR_BACKEND: return 5;
+    case ENVELOPE_ERR_BACKEND: return 6;
+    case ENVELOPE_ERR_CONFIG: return 5; /* the operator must fix something: say what */
     case ENVELOPE_ERR_POLICY: return 4;
     case ENVELOPE_ERR_AUTH: return 3;
     default: return 1;

@@ -94,6 +94,9 @@ typedef enum envelope_status {
     ENVELOPE_ERR_KEK_NOT_FOUND = 107,    /* URI names no key */
     ENVELOPE_ERR_SEALER_EXHAUSTED = 108, /* sealer reached max_messages */
     ENVELOPE_ERR_OUTPUT = 109,           /* the caller's sink refused the bytes */
+    ENVELOPE_ERR_CONFIG = 110, /* the OpenSSL configuration or the provider's settings are wrong:
+                                  provider not loaded, PKCS#11 module missing, unknown token,
+                                  no PIN source, unknown or bad setting (not retryable) */
 
     ENVELOPE_ERR_BAD_MAGIC = 200,        /* not an envelope message */
     ENVELOPE_ERR_VERSION = 201,          /* unknown format version */

@@ -99,5 +99,9 @@
  * configuration does not let a message name (pkcs11-tokens, tpm2-handles):
  * no PIN was offered and no key used. Not an error of the message or of the backend. */
 #define ENVELOPE_PROV_R_REFERENCE_NOT_ALLOWED 21
+/* No token this process has seen matches the reference: a wrong token= or
+ * pkcs11-module (configuration), not an outage. A token that was present
+ * earlier in the process and has gone is ENVELOPE_PROV_R_TOKEN_NOT_PRESENT. */
+#define ENVELOPE_PROV_R_TOKEN_UNKNOWN 22
 
 #endif
