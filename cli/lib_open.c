@@ -18,7 +18,10 @@
 #include <openssl/conf.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/params.h>
 #include <openssl/provider.h>
+
+#include "envelope/provider.h"
 
 #include "cli.h"
 
@@ -67,6 +70,26 @@ static int check_providers(const char *file)
     return rc;
 }
 
+/* The envelope provider refuses a section it cannot read (an unknown
+ * setting, a bad value) by staying inactive; say so at once, not only when
+ * a KEK of it is first used. A warning: a run with file: KEKs still works. */
+static int warn_config_error(OSSL_PROVIDER *prov, void *arg)
+{
+    (void)arg;
+    if (strcmp(OSSL_PROVIDER_get0_name(prov), ENVELOPE_PROVIDER_NAME) != 0)
+        return 1;
+    const char *why = NULL;
+    OSSL_PARAM p[] = {OSSL_PARAM_utf8_ptr(ENVELOPE_PROV_PARAM_CONFIG_ERROR, &why, 0),
+                      OSSL_PARAM_END};
+    if (OSSL_PROVIDER_get_params(prov, p) == 1 && why != NULL && *why != '\0')
+        fprintf(stderr,
+                "envelope: warning: the envelope provider's settings are refused, so its KEKs "
+                "cannot be used until they are fixed: %s\n",
+                why);
+    ERR_clear_error();
+    return 1;
+}
+
 int cli_lib_open(const cli_common *c, envelope_lib **lib)
 {
     /* secure_getenv, as libcrypto reads it: in a setuid program the
@@ -113,6 +136,7 @@ int cli_lib_open(const cli_common *c, envelope_lib **lib)
         cli_ctx = NULL;
         return prc;
     }
+    OSSL_PROVIDER_do_all(cli_ctx, warn_config_error, NULL);
     envelope_err err = {0};
     if (envelope_lib_new(cli_ctx, NULL, lib, &err) != ENVELOPE_OK) {
         OSSL_LIB_CTX_free(cli_ctx);

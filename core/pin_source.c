@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -24,6 +25,22 @@ static int from_file(const char *path, const char *what, char *buf, size_t *len)
     if (fd < 0) {
         ENVCORE_RAISE(ENVCORE_R_PIN_MISSING, "cannot open the %s file %s: %s", what, path,
                       ENVCORE_ERRNO_TEXT(errno));
+        return ENVCORE_R_PIN_MISSING;
+    }
+    /* As ssh does for private keys: a secret others can read is refused,
+     * not used (a PIN others can read is no longer the holder's alone). */
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode))) {
+        ENVCORE_RAISE(ENVCORE_R_PIN_MISSING, "the %s file %s is not a regular file", what, path);
+        close(fd);
+        return ENVCORE_R_PIN_MISSING;
+    }
+    if (S_ISREG(st.st_mode) && (st.st_mode & 077) != 0) {
+        ENVCORE_RAISE(ENVCORE_R_PIN_MISSING,
+                      "the %s file %s is accessible by group or others (mode %04o), so it is not "
+                      "used; make it private: chmod 600 %s",
+                      what, path, (unsigned)(st.st_mode & 07777), path);
+        close(fd);
         return ENVCORE_R_PIN_MISSING;
     }
     size_t n = 0;

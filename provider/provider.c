@@ -110,6 +110,7 @@ static const OSSL_PARAM *envprov_gettable_params(void *provctx)
         OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_VERSION, NULL, 0),
         OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_BUILDINFO, NULL, 0),
         OSSL_PARAM_int(OSSL_PROV_PARAM_STATUS, NULL),
+        OSSL_PARAM_utf8_ptr(ENVELOPE_PROV_PARAM_CONFIG_ERROR, NULL, 0),
         OSSL_PARAM_END,
     };
     return gettable;
@@ -131,6 +132,10 @@ static int envprov_get_params(void *provctx, OSSL_PARAM params[])
     envprov_ctx *pc = provctx;
     if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_STATUS)) != NULL &&
         !OSSL_PARAM_set_int(p, pc != NULL && pc->config_error == NULL))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, ENVELOPE_PROV_PARAM_CONFIG_ERROR)) != NULL &&
+        !OSSL_PARAM_set_utf8_ptr(p, pc != NULL && pc->config_error != NULL ? pc->config_error
+                                                                           : ""))
         return 0;
     return 1;
 }

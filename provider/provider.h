@@ -69,6 +69,12 @@ void envprov_check_order(envprov_ctx *pc);
  * pc->config_error (0 only on allocation failure). */
 int envprov_config_read(envprov_ctx *pc, const OSSL_DISPATCH *in);
 void envprov_config_free(envprov_ctx *pc);
+/* settings_check.c: the first key of the provider's section (found by its
+ * name prov_name in the file libcrypto reads) that is none of names[0..n)
+ * nor OpenSSL's own, as a malloc'd message with a "did you mean"; NULL if
+ * all are known or the section cannot be told apart from another file's. */
+char *envprov_settings_unknown(const char *prov_name, const char *const *names, size_t n,
+                               const envcore_settings *got);
 /* provider_algs.c: pc's algorithm tables from the backends' kinds. */
 int envprov_algs_build(envprov_ctx *pc);
 void envprov_algs_free(envprov_ctx *pc);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <openssl/core_dispatch.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/params.h>
 
@@ -75,21 +76,25 @@ int envprov_config_read(envprov_ctx *pc, const OSSL_DISPATCH *in)
         return 0;
     const char *names[MAX_SETTINGS];
     char *values[MAX_SETTINGS] = {0};
-    OSSL_PARAM params[MAX_SETTINGS + 1];
+    OSSL_PARAM params[MAX_SETTINGS + 2];
     size_t n = setting_names(names);
     if (n == 0) {
         ENVCORE_RAISE(ENVCORE_R_INTERNAL, "the backends of this build read more than %d settings",
                       MAX_SETTINGS);
         return 0;
     }
+    char *prov_name = NULL;
     for (size_t i = 0; i < n; i++)
         params[i] = OSSL_PARAM_construct_utf8_ptr(names[i], &values[i], 0);
-    params[n] = OSSL_PARAM_construct_end();
+    params[n] = OSSL_PARAM_construct_utf8_ptr(OSSL_PROV_PARAM_CORE_PROV_NAME, &prov_name, 0);
+    params[n + 1] = OSSL_PARAM_construct_end();
     if (!get_params(pc->handle, params))
         return 0;
     for (size_t i = 0; i < n; i++)
         if (!envcore_settings_put(pc->settings, names[i], values[i]))
             return 0;
+    /* A key nobody reads is a mistake to report, not to ignore. */
+    pc->config_error = envprov_settings_unknown(prov_name, names, n, pc->settings);
     if (envcore_setting_bool(pc->settings, ENVPROV_CONF_RSA_PKCS1_V15, 1, &pc->rsa_pkcs1_v15) !=
         ENVCORE_R_OK)
         config_failed(pc);

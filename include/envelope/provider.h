@@ -104,4 +104,10 @@
  * earlier in the process and has gone is ENVELOPE_PROV_R_TOKEN_NOT_PRESENT. */
 #define ENVELOPE_PROV_R_TOKEN_UNKNOWN 22
 
+/* Provider parameter (OSSL_PROVIDER_get_params, utf8 pointer): why the
+ * provider's openssl.cnf section is refused (an unknown setting, a value it
+ * cannot read), or "" when it is fine. While it is not "", the provider
+ * shows itself inactive and every key operation fails with that message. */
+#define ENVELOPE_PROV_PARAM_CONFIG_ERROR "envelope-config-error"
+
 #endif

@@ -74,7 +74,7 @@ tools tpm2_create -Q -C 0x81000001 -G ecc256 \
 tools tpm2_load -Q -C 0x81000001 -u t2.pub -r t2.priv -c t2.ctx
 tools tpm2_evictcontrol -Q -C o -c t2.ctx 0x81000111
 tools tpm2_flushcontext -t && tools tpm2_flushcontext -l
-printf 'wrong' >wrong.pin
+(umask 077; printf 'wrong' >wrong.pin)
 (export OPENSSL_CONF=$work/list.cnf; envelope_write_conf "$provdir" "tpm2-tcti = $TPM2TOOLS_TCTI" \
   "tpm2-pin-source = file:$work/wrong.pin" "tpm2-handles = 0x81000110")
 lockouts() { tools tpm2_getcap properties-variable | awk '/TPM2_PT_LOCKOUT_COUNTER/ {print $2}'; }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -39,6 +40,7 @@ static void write_file(const char *name, const char *data, size_t n)
     assert_non_null(f);
     assert_int_equal(fwrite(data, 1, n, f), n);
     fclose(f);
+    assert_int_equal(chmod(path, 0600), 0);
 }
 
 static int reason_of_last(void)
@@ -113,6 +115,38 @@ static void bad_sources(void **state)
     ERR_clear_error();
 }
 
+/* A PIN file group or others can reach is refused, naming the fix; so is
+ * what is not a file. */
+static void private_files_only(void **state)
+{
+    char src[320], path[300], *pin = NULL;
+    size_t len = 0;
+    write_file("pin-open", "1234", 4);
+    snprintf(path, sizeof(path), "%s/pin-open", dir);
+    snprintf(src, sizeof(src), "file:%s", path);
+    static const mode_t modes[] = {0644, 0640, 0604, 0620, 0602, 0610};
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        assert_int_equal(chmod(path, modes[i]), 0);
+        assert_int_equal(envcore_pin_read(src, "PIN", ENVCORE_PIN_TEXT, &pin, &len),
+                         ENVCORE_R_PIN_MISSING);
+        assert_null(pin);
+        const char *data = NULL;
+        int flags = 0;
+        ERR_peek_last_error_data(&data, &flags);
+        assert_non_null(strstr(data, "chmod 600"));
+        assert_non_null(strstr(data, path));
+        assert_int_equal(reason_of_last(), ENVCORE_R_PIN_MISSING);
+    }
+    assert_int_equal(chmod(path, 0400), 0);
+    assert_int_equal(envcore_pin_read(src, "PIN", ENVCORE_PIN_TEXT, &pin, &len), ENVCORE_R_OK);
+    assert_string_equal(pin, "1234");
+    envelope_secmem_free(pin);
+    snprintf(src, sizeof(src), "file:%s", dir); /* a directory */
+    assert_int_equal(envcore_pin_read(src, "PIN", ENVCORE_PIN_TEXT, &pin, &len),
+                     ENVCORE_R_PIN_MISSING);
+    assert_int_equal(reason_of_last(), ENVCORE_R_PIN_MISSING);
+}
+
 static void fingerprints(void **state)
 {
     unsigned char a[32], b[32], c[32], plain[32];
@@ -133,6 +167,7 @@ int main(void)
         cmocka_unit_test(file_source),
         cmocka_unit_test(env_source),
         cmocka_unit_test(bad_sources),
+        cmocka_unit_test(private_files_only),
         cmocka_unit_test(fingerprints),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
