@@ -54,6 +54,17 @@ int cli_report(const envelope_err *err);
 int cli_exit_for(envelope_status s);
 /* "envelope: <fmt>" on stderr; returns code. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A usage error: the one line that says what is wrong, then where help is
+ * ("Try 'envelope CMD --help'."; cmd NULL: the top level). CLI_EXIT_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Only the pointer to help, after getopt has said which option is wrong. */
+int cli_usage_hint(const char *cmd);
+
+/* escape.c: an untrusted string as a JSON string (utf8: keep valid UTF-8
+ * except controls; else \u00XX every non-ASCII byte) or as terminal text
+ * (controls, bidi controls and invalid bytes escaped, backslash doubled). */
+void cli_json_str(FILE *f, const char *s, int utf8);
+void cli_text_str(FILE *f, const char *s);
 
 /* ---- the library (lib_open.c) ---- */
 /* Loads the OpenSSL configuration (--config or OPENSSL_CONF) and makes
@@ -141,7 +152,7 @@ void cli_stream_init(cli_stream *s);
 /* --kek (k), --context (x), -o, --force (F) and the global options:
  * CLI_EXIT_OK if applied, else an exit code (a refused value reported,
  * any other option with the command's help on stderr). */
-int cli_stream_option(cli_stream *s, cli_common *c, int ch, char *arg, void (*help)(FILE *));
+int cli_stream_option(cli_stream *s, cli_common *c, int ch, char *arg, const char *cmd);
 /* The operands after the options: at most one, IN. */
 int cli_stream_operands(cli_stream *s, const char *cmd, int n, char **operands);
 /* Opens the library, the context, the KEKs, IN and OUT, in that order.

@@ -53,7 +53,7 @@ int cmd_decrypt(int argc, char **argv, cli_common *c)
         switch (ch) {
         case 'h': help(stdout); return CLI_EXIT_OK;
         default:
-            if ((rc = cli_stream_option(&s, c, ch, optarg, help)) != CLI_EXIT_OK)
+            if ((rc = cli_stream_option(&s, c, ch, optarg, "decrypt")) != CLI_EXIT_OK)
                 return rc;
         }
     }

@@ -3,6 +3,7 @@
  * every --kek, the input streamed through in constant memory.
  */
 #include <getopt.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -57,20 +58,23 @@ int cmd_encrypt(int argc, char **argv, cli_common *c)
         case 'f':
             if (!cli_parse_size(optarg, &fs) || fs < ENVELOPE_FRAME_SIZE_MIN ||
                 fs > ENVELOPE_FRAME_SIZE_MAX)
-                return cli_fail(CLI_EXIT_USAGE, "--frame-size must be 4K..16M, got \"%s\"", optarg);
+                return cli_usage("encrypt", "--frame-size must be 4K..16M, got \"%s\"", optarg);
             break;
         case 'h': help(stdout); return CLI_EXIT_OK;
         default:
-            if ((rc = cli_stream_option(&s, c, ch, optarg, help)) != CLI_EXIT_OK)
+            if ((rc = cli_stream_option(&s, c, ch, optarg, "encrypt")) != CLI_EXIT_OK)
                 return rc;
         }
     }
-    if (s.nk == 0) {
-        help(stderr);
-        return cli_fail(CLI_EXIT_USAGE, "encrypt needs at least one --kek");
-    }
+    if (s.nk == 0)
+        return cli_usage("encrypt", "encrypt needs at least one --kek");
     if ((rc = cli_stream_operands(&s, "encrypt", argc - optind, argv + optind)) != CLI_EXIT_OK)
         return rc;
+    /* Binary on a terminal helps no one and can drive it (as age refuses). */
+    if (s.out_path == NULL && isatty(STDOUT_FILENO))
+        return cli_usage("encrypt",
+                         "refusing to write ciphertext to a terminal: redirect it, or give -o FILE "
+                         "(-o - writes it here anyway)");
 
     envelope_encryptor *enc = NULL;
     envelope_err err = {0};

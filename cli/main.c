@@ -16,16 +16,21 @@ static void usage(FILE *f)
     fprintf(
         f,
         "usage: envelope [--config FILE] [--quiet] COMMAND [OPTIONS] [ARGS]\n"
+        "       envelope --help | --version\n"
         "\n"
         "commands:\n"
-        "  encrypt --kek URI [--kek URI]... [--context KEY=VALUE]... [--frame-size N] [-o OUT] [IN]\n"
-        "  decrypt [--kek URI]... [--context KEY=VALUE]... [-o OUT] [IN]\n"
+        "  encrypt --kek URI [--kek URI]... [--context KEY=VALUE]... [--frame-size N]\n"
+        "          [-o OUT] [--force] [IN]\n"
+        "  decrypt [--kek URI]... [--context KEY=VALUE]... [-o OUT] [--force] [IN]\n"
         "  inspect [--json] [IN]\n"
-        "  kek create --type aes-256|rsa-3072 URI\n"
-        "  kek list [URI]\n"
+        "  kek create --type aes-256|rsa-3072 pkcs11:URI\n"
+        "  kek create --type ec-p256|rsa-2048 [--pcrs BANK:LIST] tpm2:URI\n"
+        "  kek list [--json] [URI]\n"
         "\n"
-        "IN defaults to stdin and OUT to stdout. `envelope COMMAND --help` for details;\n"
-        "man envelope(1) for exit codes and the message format.\n");
+        "KEKs: pkcs11:token=T;object=O (a PKCS#11 token key, or a KMS key through the\n"
+        "KMS bridge module), tpm2:handle=0x81... (a TPM key), file:PATH (an RSA key or\n"
+        "certificate). IN defaults to stdin and OUT to stdout. `envelope COMMAND --help`\n"
+        "for details; man envelope(1) for exit codes and the message format.\n");
 }
 
 int cli_common_option(cli_common *c, int ch, const char *arg)
@@ -47,38 +52,41 @@ int main(int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     int ch;
     envelope_secmem_harden_process();
+    static char prog[] = "envelope"; /* getopt_long's messages name us, not our path */
+    argv[0] = prog;
     /* '+': stop at the subcommand; its options are its own. */
-    while ((ch = getopt_long(argc, argv, "+c:qh", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+c:qhV", opts, NULL)) != -1) {
         switch (ch) {
         case 'h': usage(stdout); return CLI_EXIT_OK;
-        case 'V': printf("envelope 0.1.0 (message format v%d)\n", ENVELOPE_VERSION); return 0;
+        case 'V': printf("envelope %s (message format v%d)\n", ENVELOPE_CLI_VERSION, ENVELOPE_VERSION); return 0;
         default:
-            if (!cli_common_option(&c, ch, optarg)) {
-                usage(stderr);
-                return CLI_EXIT_USAGE;
-            }
+            if (!cli_common_option(&c, ch, optarg))
+                return cli_usage_hint(NULL); /* getopt_long has said which option */
         }
     }
-    if (optind >= argc) {
-        usage(stderr);
-        return CLI_EXIT_USAGE;
-    }
+    if (optind >= argc)
+        return cli_usage(NULL, "no command given (encrypt, decrypt, inspect or kek)");
     char **sub = argv + optind;
     int subc = argc - optind;
+    /* getopt_long names the program in its messages: "envelope encrypt: ..." */
+    static char names[][20] = {"envelope encrypt", "envelope decrypt", "envelope inspect",
+                               "envelope kek"};
+    static const char *const cmds[] = {"encrypt", "decrypt", "inspect", "kek"};
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+        if (strcmp(sub[0], cmds[i]) == 0)
+            sub[0] = names[i];
     optind = 0; /* reset getopt for the subcommand (GNU: 0 re-initialises) */
-    if (strcmp(sub[0], "encrypt") == 0)
+    if (sub[0] == names[0])
         return cmd_encrypt(subc, sub, &c);
-    if (strcmp(sub[0], "decrypt") == 0)
+    if (sub[0] == names[1])
         return cmd_decrypt(subc, sub, &c);
-    if (strcmp(sub[0], "inspect") == 0)
+    if (sub[0] == names[2])
         return cmd_inspect(subc, sub, &c);
-    if (strcmp(sub[0], "kek") == 0)
+    if (sub[0] == names[3])
         return cmd_kek(subc, sub, &c);
     if (strcmp(sub[0], "help") == 0) {
         usage(stdout);
         return CLI_EXIT_OK;
     }
-    fprintf(stderr, "envelope: unknown command \"%s\"\n", sub[0]);
-    usage(stderr);
-    return CLI_EXIT_USAGE;
+    return cli_usage(NULL, "unknown command \"%s\" (encrypt, decrypt, inspect or kek)", sub[0]);
 }

@@ -29,6 +29,23 @@ int cli_report(const envelope_err *err)
     return cli_exit_for(err->code);
 }
 
+int cli_usage_hint(const char *cmd)
+{
+    fprintf(stderr, "Try 'envelope%s%s --help'.\n", cmd ? " " : "", cmd ? cmd : "");
+    return CLI_EXIT_USAGE;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("envelope: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return cli_usage_hint(cmd);
+}
+
 int cli_fail(int code, const char *fmt, ...)
 {
     va_list ap;

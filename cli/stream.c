@@ -15,17 +15,17 @@ void cli_stream_init(cli_stream *s)
     s->out.fd = -1;
 }
 
-int cli_stream_option(cli_stream *s, cli_common *c, int ch, char *arg, void (*help)(FILE *))
+int cli_stream_option(cli_stream *s, cli_common *c, int ch, char *arg, const char *cmd)
 {
     switch (ch) {
     case 'k':
         if (s->nk == ENVELOPE_MAX_EDKS)
-            return cli_fail(CLI_EXIT_USAGE, "at most %d --kek", ENVELOPE_MAX_EDKS);
+            return cli_usage(cmd, "at most %d --kek", ENVELOPE_MAX_EDKS);
         s->uris[s->nk++] = arg;
         return CLI_EXIT_OK;
     case 'x':
         if (s->np == ENVELOPE_MAX_CONTEXT_PAIRS)
-            return cli_fail(CLI_EXIT_USAGE, "at most %d --context", ENVELOPE_MAX_CONTEXT_PAIRS);
+            return cli_usage(cmd, "at most %d --context", ENVELOPE_MAX_CONTEXT_PAIRS);
         s->pairs[s->np++] = arg;
         return CLI_EXIT_OK;
     case 'o': s->out_path = arg; return CLI_EXIT_OK;
@@ -33,15 +33,14 @@ int cli_stream_option(cli_stream *s, cli_common *c, int ch, char *arg, void (*he
     default:
         if (cli_common_option(c, ch, arg))
             return CLI_EXIT_OK;
-        help(stderr); /* getopt_long has said which option */
-        return CLI_EXIT_USAGE;
+        return cli_usage_hint(cmd); /* getopt_long has said which option */
     }
 }
 
 int cli_stream_operands(cli_stream *s, const char *cmd, int n, char **operands)
 {
     if (n > 1)
-        return cli_fail(CLI_EXIT_USAGE, "%s takes one input (got %d)", cmd, n);
+        return cli_usage(cmd, "%s takes one input (got %d)", cmd, n);
     s->in_path = n == 1 ? operands[0] : NULL;
     return CLI_EXIT_OK;
 }

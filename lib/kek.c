@@ -64,6 +64,33 @@ static envelope_status classify(envelope_kek *k, const char *uri, envelope_err *
         uri, EVP_PKEY_get0_type_name(k->pkey) ? EVP_PKEY_get0_type_name(k->pkey) : "unknown");
 }
 
+/*
+ * A token key pair's public half can wrap but never unwrap: a message that
+ * recorded "type=public" would name a key that cannot open it, and a
+ * keyless decrypt would report tampering. The pair shares CKA_ID and label
+ * (as pkcs11-tool and `envelope kek create` make them), so the message
+ * records the private half; if a token holds only the public key, decrypt
+ * says the key is not on the token instead.
+ */
+static void record_private_half(char *ref)
+{
+    static const char attr[] = "type=public";
+    size_t alen = sizeof(attr) - 1;
+    if (strncmp(ref, "pkcs11:", 7) != 0)
+        return;
+    char *query = strchr(ref, '?');
+    for (char *p = ref + 7; (p = strstr(p, attr)) != NULL; p += alen) {
+        if (query != NULL && p > query)
+            return;
+        if ((p[-1] == ':' || p[-1] == ';') && (p[alen] == '\0' || p[alen] == ';' || p[alen] == '?')) {
+            /* "public" and "private" differ in length: shift the tail */
+            memmove(p + 5 + 7, p + alen, strlen(p + alen) + 1);
+            memcpy(p + 5, "private", 7);
+            return;
+        }
+    }
+}
+
 /* The reference a message records: the provider's own for its keys, else
  * the caller's URI without secrets and SHA-256(SubjectPublicKeyInfo). */
 static envelope_status reference(envelope_kek *k, const char *uri, envelope_err *err)
@@ -75,6 +102,8 @@ static envelope_status reference(envelope_kek *k, const char *uri, envelope_err 
         EVP_PKEY_get_octet_string_param(k->pkey, ENVELOPE_PKEY_PARAM_KEY_ID, k->key_id,
                                         sizeof(k->key_id), &idlen) == 1) {
         k->key_id_len = idlen;
+        if (strlen(k->ref) + 1 < sizeof(k->ref)) /* room for "private" over "public" */
+            record_private_half(k->ref);
         return env_uri_printable(k->ref, sizeof(k->ref), err);
     }
     ERR_clear_error();

@@ -37,6 +37,7 @@ if(TARGET envelope_cli AND TARGET envelope_provider)
   # the user the test runs it as).
   # ENVELOPE_CLI_SOURCES: cli/CMakeLists.txt's list.
   add_executable(envelope_cli_static ${ENVELOPE_CLI_SOURCES})
+  target_compile_definitions(envelope_cli_static PRIVATE ENVELOPE_CLI_VERSION="${PROJECT_VERSION}")
   target_link_libraries(envelope_cli_static PRIVATE envelope_static envelope_secmem PkgConfig::OPENSSL
     envelope_warnings)
   add_test(NAME cli.mixed.setuid-env COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_setuid_env.sh
