@@ -69,8 +69,9 @@ grep -q "pkcs11-tokens" last.err || fail "the refusal does not name pkcs11-token
 expect_rc 0 "the foreign KEK named with --kek" "$ENV" decrypt \
   --kek "$THEIRS?pin-source=file:$work/foreign.pin" -o back.theirs theirs.env
 cmp -s pt back.theirs || fail "foreign KEK round trip"
-# named by the caller without a PIN source: refused up front, no login tried
-ENVELOPE_DEBUG="file:$work/debug.named" expect_rc 4 "unlisted token named without a PIN" \
+# named by the caller without a PIN source: refused up front, no login
+# tried; no PIN source is configuration to fix (exit 1), not a refusal
+ENVELOPE_DEBUG="file:$work/debug.named" expect_rc 1 "unlisted token named without a PIN" \
   "$ENV" decrypt --kek "$THEIRS" theirs.env
 grep -q "only to the tokens in pkcs11-tokens" last.err || fail "PIN-missing message does not explain the binding"
 if grep -q "C_Login" debug.named; then fail "C_Login sent to an unlisted token without a PIN"; fi
@@ -102,9 +103,9 @@ softhsm_write_conf
 sed -i '/^pkcs11-tokens/d' "$OPENSSL_CONF"
 expect_rc 4 "keyless decrypt without pkcs11-tokens" "$ENV" decrypt ours.env
 grep -q "pkcs11-tokens lists none" last.err || fail "the refusal does not say pkcs11-tokens is empty"
-expect_rc 4 "our token named without a binding" "$ENV" decrypt --kek "$OURS" ours.env
+expect_rc 1 "our token named without a binding" "$ENV" decrypt --kek "$OURS" ours.env
 # a listing that cannot log in fails; it is not an empty listing
-expect_rc 4 "kek list without a PIN" "$ENV" kek list "pkcs11:token=$ENV_TOKEN"
+expect_rc 1 "kek list without a PIN" "$ENV" kek list "pkcs11:token=$ENV_TOKEN"
 grep -q "needs a PIN" last.err || fail "kek list does not say why it failed"
 expect_rc 0 "our token named with its pin-source" "$ENV" decrypt --kek "$OURS?pin-source=file:$ENV_PIN_FILE" \
   -o back.named ours.env

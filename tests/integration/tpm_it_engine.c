@@ -78,7 +78,7 @@ static void engine_registered(void **state)
     it_create(t, "tpm2:handle=0x81000101", ENVTPM_KEY_EC_P256, NULL, NULL);
     it_create(t, "tpm2:handle=0x81000102", ENVTPM_KEY_RSA_2048, NULL, NULL);
     /* an auth value in inSensitive: Create runs with the session's DECRYPT */
-    it_sh("printf 'engine-pin' > '%s'", it_path("pin"));
+    it_sh("umask 077; printf 'engine-pin' > '%s'", it_path("pin"));
     snprintf(src, sizeof(src), "file:%s", it_path("pin"));
     it_create(t, "tpm2:handle=0x81000103", ENVTPM_KEY_EC_P256, "sha256:16", src);
     ec = it_open(t, "tpm2:handle=0x81000101");

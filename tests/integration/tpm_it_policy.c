@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "tpm_int.h" /* envtpm_handle_listed */
 #include "tpm_it.h"
@@ -17,6 +18,7 @@ static void write_pin(const char *name, const char *value)
     assert_non_null(f);
     fputs(value, f);
     fclose(f);
+    assert_int_equal(chmod(it_path(name), 0600), 0); /* others' PIN files are refused */
 }
 
 static void pcr_policy(void **state)
