@@ -13,24 +13,22 @@
 
 static void usage(FILE *f)
 {
-    fprintf(
-        f,
-        "usage: envelope [--config FILE] [--quiet] COMMAND [OPTIONS] [ARGS]\n"
-        "       envelope --help | --version\n"
-        "\n"
-        "commands:\n"
-        "  encrypt --kek URI [--kek URI]... [--context KEY=VALUE]... [--frame-size N]\n"
-        "          [-o OUT] [--force] [IN]\n"
-        "  decrypt [--kek URI]... [--context KEY=VALUE]... [-o OUT] [--force] [IN]\n"
-        "  inspect [--json] [IN]\n"
-        "  kek create --type aes-256|rsa-3072 pkcs11:URI\n"
-        "  kek create --type ec-p256|rsa-2048 [--pcrs BANK:LIST] tpm2:URI\n"
-        "  kek list [--json] [URI]\n"
-        "\n"
-        "KEKs: pkcs11:token=T;object=O (a PKCS#11 token key, or a KMS key through the\n"
-        "KMS bridge module), tpm2:handle=0x81... (a TPM key), file:PATH (an RSA key or\n"
-        "certificate). IN defaults to stdin and OUT to stdout. `envelope COMMAND --help`\n"
-        "for details; man envelope(1) for exit codes and the message format.\n");
+    fprintf(f, "usage: envelope [--config FILE] [--quiet] COMMAND [OPTIONS] [ARGS]\n"
+               "       envelope --help | --version\n"
+               "\n"
+               "commands:\n"
+               "  encrypt --kek URI [--kek URI]... [--context KEY=VALUE]... [--frame-size N]\n"
+               "          [-o OUT] [--force] [IN]\n"
+               "  decrypt [--kek URI]... [--context KEY=VALUE]... [-o OUT] [--force] [IN]\n"
+               "  inspect [--json] [IN]\n"
+               "  kek create --type aes-256|rsa-3072 pkcs11:URI\n"
+               "  kek create --type ec-p256|rsa-2048 [--pcrs BANK:LIST] tpm2:URI\n"
+               "  kek list [--json] [URI]\n"
+               "\n"
+               "KEKs: pkcs11:token=T;object=O (a PKCS#11 token key, or a KMS key through the\n"
+               "KMS bridge module), tpm2:handle=0x81... (a TPM key), file:PATH (an RSA key or\n"
+               "certificate). IN defaults to stdin and OUT to stdout. `envelope COMMAND --help`\n"
+               "for details; man envelope(1) for exit codes and the message format.\n");
 }
 
 int cli_common_option(cli_common *c, int ch, const char *arg)
@@ -58,7 +56,9 @@ int main(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "+c:qhV", opts, NULL)) != -1) {
         switch (ch) {
         case 'h': usage(stdout); return CLI_EXIT_OK;
-        case 'V': printf("envelope %s (message format v%d)\n", ENVELOPE_CLI_VERSION, ENVELOPE_VERSION); return 0;
+        case 'V':
+            printf("envelope %s (message format v%d)\n", ENVELOPE_CLI_VERSION, ENVELOPE_VERSION);
+            return 0;
         default:
             if (!cli_common_option(&c, ch, optarg))
                 return cli_usage_hint(NULL); /* getopt_long has said which option */

@@ -82,7 +82,8 @@ static void record_private_half(char *ref)
     for (char *p = ref + 7; (p = strstr(p, attr)) != NULL; p += alen) {
         if (query != NULL && p > query)
             return;
-        if ((p[-1] == ':' || p[-1] == ';') && (p[alen] == '\0' || p[alen] == ';' || p[alen] == '?')) {
+        if ((p[-1] == ':' || p[-1] == ';') &&
+            (p[alen] == '\0' || p[alen] == ';' || p[alen] == '?')) {
             /* "public" and "private" differ in length: shift the tail */
             memmove(p + 5 + 7, p + alen, strlen(p + alen) + 1);
             memcpy(p + 5, "private", 7);

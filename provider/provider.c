@@ -134,8 +134,7 @@ static int envprov_get_params(void *provctx, OSSL_PARAM params[])
         !OSSL_PARAM_set_int(p, pc != NULL && pc->config_error == NULL))
         return 0;
     if ((p = OSSL_PARAM_locate(params, ENVELOPE_PROV_PARAM_CONFIG_ERROR)) != NULL &&
-        !OSSL_PARAM_set_utf8_ptr(p, pc != NULL && pc->config_error != NULL ? pc->config_error
-                                                                           : ""))
+        !OSSL_PARAM_set_utf8_ptr(p, pc != NULL && pc->config_error != NULL ? pc->config_error : ""))
         return 0;
     return 1;
 }

@@ -72,7 +72,7 @@ static const char *closest(const char *name, const char *const *names, size_t n)
 }
 
 /* 1 if the section holds exactly the values the core gave us. */
-static int section_is_ours(STACK_OF(CONF_VALUE) * sect, const envcore_settings *got,
+static int section_is_ours(STACK_OF(CONF_VALUE) *sect, const envcore_settings *got,
                            const char *const *names, size_t n)
 {
     for (size_t i = 0; i < n; i++) {

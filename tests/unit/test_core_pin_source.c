@@ -164,10 +164,8 @@ static void fingerprints(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(file_source),
-        cmocka_unit_test(env_source),
-        cmocka_unit_test(bad_sources),
-        cmocka_unit_test(private_files_only),
+        cmocka_unit_test(file_source),  cmocka_unit_test(env_source),
+        cmocka_unit_test(bad_sources),  cmocka_unit_test(private_files_only),
         cmocka_unit_test(fingerprints),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
