@@ -88,6 +88,15 @@ typedef struct envkey {
     /* RSA forms this key's device was seen to decrypt correctly, by a round
      * trip (provider/rsa_form_check.c) */
     envcore_rsa_forms rsa_forms;
+    /* For the provider's unwrap cache (provider/dek_cache.h): what tells
+     * this key's home apart from another with the same key id (a token's
+     * manufacturer, model and serial, hashed; empty where key_id is
+     * already a cryptographic name, as a TPM key's is), and whether every
+     * unwrap must reach the home (a TPM key with a PCR policy: the policy
+     * is checked per use, so a cached DEK would outlive a PCR change). */
+    unsigned char home_id[32];
+    size_t home_id_len;
+    int no_cache;
 } envkey;
 
 envkey *envkey_new(envkey_kind kind, const envkey_backend_ops *ops, void *be);

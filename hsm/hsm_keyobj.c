@@ -202,6 +202,15 @@ envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t, CK_SESSION_HANDLE s
         SHA256((const unsigned char *)kb->label, strlen(kb->label), k->key_id);
         k->key_id_len = SHA256_DIGEST_LENGTH;
     }
+    {
+        /* the token, for the unwrap cache: two tokens may hold equal ids */
+        unsigned char home[32 + 16 + 16];
+        memcpy(home, t->info.manufacturerID, 32);
+        memcpy(home + 32, t->info.model, 16);
+        memcpy(home + 48, t->info.serialNumber, 16);
+        SHA256(home, sizeof(home), k->home_id);
+        k->home_id_len = SHA256_DIGEST_LENGTH;
+    }
     k->uri = hsm_uri_canonical(t, kb->label, kb->id, kb->id_len, kb->cls);
     if (k->uri == NULL) {
         ENVCORE_RAISE(ENVCORE_R_INTERNAL, "out of memory");

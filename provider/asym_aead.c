@@ -10,6 +10,7 @@
  * produces. There is no "raw" encryption with these keys to fall back to.
  */
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <openssl/core_dispatch.h>
@@ -25,6 +26,7 @@ typedef struct {
     envkey *key;
     unsigned char aad[ENVELOPE_MAX_AAD];
     size_t aad_len;
+    uint64_t cache_ttl_ms; /* ENVELOPE_PKEY_PARAM_CACHE_TTL; UINT64_MAX: as configured */
 } aead_ctx;
 
 static OSSL_FUNC_asym_cipher_newctx_fn aead_newctx;
@@ -75,6 +77,7 @@ static int aead_op_init(void *vctx, void *key, const OSSL_PARAM params[])
     envkey_free(c->key);
     c->key = envkey_up(k);
     c->aad_len = 0;
+    c->cache_ttl_ms = UINT64_MAX;
     return aead_set_ctx_params(c, params);
 }
 
@@ -98,8 +101,8 @@ static int aead_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t o
         *outlen = ENVELOPE_MAX_WRAP_PLAINTEXT;
         return 1;
     }
-    return envprov_unwrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, out, outlen, outsize) ==
-           ENVCORE_R_OK;
+    return envprov_unwrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, out, outlen, outsize,
+                          c->cache_ttl_ms) == ENVCORE_R_OK;
 }
 
 static int aead_set_ctx_params(void *vctx, const OSSL_PARAM params[])
@@ -107,6 +110,8 @@ static int aead_set_ctx_params(void *vctx, const OSSL_PARAM params[])
     aead_ctx *c = vctx;
     if (params == NULL)
         return 1;
+    if (!envprov_param_cache_ttl(params, &c->cache_ttl_ms))
+        return 0;
     if (!envprov_param_aad(params, c->aad, &c->aad_len, NULL))
         return 0;
     return 1;
@@ -116,6 +121,7 @@ static const OSSL_PARAM *aead_settable_ctx_params(void *vctx, void *provctx)
 {
     static const OSSL_PARAM settable[] = {
         OSSL_PARAM_octet_string(ENVELOPE_PKEY_PARAM_AAD, NULL, 0),
+        OSSL_PARAM_uint64(ENVELOPE_PKEY_PARAM_CACHE_TTL, NULL),
         OSSL_PARAM_END,
     };
     return settable;

@@ -16,6 +16,7 @@
  * v1.5 decryption is a potential Bleichenbacher oracle (docs/SECURITY.md).
  */
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -42,6 +43,7 @@ typedef struct {
     size_t label_len;
     unsigned char aad[ENVELOPE_MAX_AAD];
     size_t aad_len;
+    uint64_t cache_ttl_ms; /* ENVELOPE_PKEY_PARAM_CACHE_TTL; UINT64_MAX: as configured */
     int aad_set;
 } rsa_ctx;
 
@@ -106,6 +108,7 @@ static int rsa_init(rsa_ctx *c, void *key, const OSSL_PARAM params[])
     c->label_len = 0;
     c->aad_set = 0;
     c->aad_len = 0;
+    c->cache_ttl_ms = UINT64_MAX;
     return rsa_set_ctx_params(c, params);
 }
 
@@ -179,8 +182,8 @@ static int rsa_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
             *outlen = ENVELOPE_MAX_WRAP_PLAINTEXT;
             return 1;
         }
-        return envprov_unwrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, out, outlen, outsize) ==
-               ENVCORE_R_OK;
+        return envprov_unwrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, out, outlen, outsize,
+                              c->cache_ttl_ms) == ENVCORE_R_OK;
     }
     if (!check_padding(c, 1))
         return 0;
@@ -270,6 +273,8 @@ static int rsa_set_ctx_params(void *vctx, const OSSL_PARAM params[])
         c->label = buf;
         c->label_len = len;
     }
+    if (!envprov_param_cache_ttl(params, &c->cache_ttl_ms))
+        return 0;
     if (!envprov_param_aad(params, c->aad, &c->aad_len, &c->aad_set))
         return 0;
     return 1;
@@ -283,6 +288,7 @@ static const OSSL_PARAM *rsa_settable_ctx_params(void *vctx, void *provctx)
         OSSL_PARAM_utf8_string(OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST, NULL, 0),
         OSSL_PARAM_octet_string(OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL, NULL, 0),
         OSSL_PARAM_octet_string(ENVELOPE_PKEY_PARAM_AAD, NULL, 0),
+        OSSL_PARAM_uint64(ENVELOPE_PKEY_PARAM_CACHE_TTL, NULL),
         OSSL_PARAM_END,
     };
     return settable;

@@ -5,6 +5,7 @@
  * kind (RSA, AES, TPM EC); wrap.c dispatches on the key.
  */
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <openssl/core_dispatch.h>
@@ -25,6 +26,7 @@ typedef struct {
     envkey *key;
     unsigned char aad[ENVELOPE_MAX_AAD];
     size_t aad_len;
+    uint64_t cache_ttl_ms; /* ENVELOPE_PKEY_PARAM_CACHE_TTL; UINT64_MAX: as configured */
 } kem_ctx;
 
 static OSSL_FUNC_kem_newctx_fn kem_newctx;
@@ -73,6 +75,7 @@ static int kem_init(void *vctx, void *key, const OSSL_PARAM params[])
     envkey_free(c->key);
     c->key = envkey_up(k);
     c->aad_len = 0;
+    c->cache_ttl_ms = UINT64_MAX;
     return kem_set_ctx_params(c, params);
 }
 
@@ -121,8 +124,8 @@ static int kem_decapsulate(void *vctx, unsigned char *out, size_t *outlen, const
     size_t cap = *outlen;
     unsigned char buf[ENVELOPE_MAX_WRAP_PLAINTEXT];
     size_t n = 0;
-    if (envprov_unwrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, buf, &n, sizeof(buf)) !=
-        ENVCORE_R_OK)
+    if (envprov_unwrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, buf, &n, sizeof(buf),
+                       c->cache_ttl_ms) != ENVCORE_R_OK)
         return 0;
     if (n != KEM_SECRET_LEN || cap < KEM_SECRET_LEN) {
         OPENSSL_cleanse(buf, sizeof(buf));
@@ -151,6 +154,8 @@ static int kem_set_ctx_params(void *vctx, const OSSL_PARAM params[])
             return 0;
         }
     }
+    if (!envprov_param_cache_ttl(params, &c->cache_ttl_ms))
+        return 0;
     if (!envprov_param_aad(params, c->aad, &c->aad_len, NULL))
         return 0;
     return 1;
@@ -161,6 +166,7 @@ static const OSSL_PARAM *kem_settable_ctx_params(void *vctx, void *provctx)
     static const OSSL_PARAM settable[] = {
         OSSL_PARAM_utf8_string(OSSL_KEM_PARAM_OPERATION, NULL, 0),
         OSSL_PARAM_octet_string(ENVELOPE_PKEY_PARAM_AAD, NULL, 0),
+        OSSL_PARAM_uint64(ENVELOPE_PKEY_PARAM_CACHE_TTL, NULL),
         OSSL_PARAM_END,
     };
     return settable;

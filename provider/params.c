@@ -26,6 +26,21 @@ int envprov_param_aad(const OSSL_PARAM params[], unsigned char *aad, size_t *len
     return 1;
 }
 
+int envprov_param_cache_ttl(const OSSL_PARAM params[], uint64_t *ttl_ms)
+{
+    const OSSL_PARAM *p = OSSL_PARAM_locate_const(params, ENVELOPE_PKEY_PARAM_CACHE_TTL);
+    uint64_t v = 0;
+    if (p == NULL)
+        return 1;
+    if (!OSSL_PARAM_get_uint64(p, &v)) {
+        ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT, "%s must be an unsigned integer (milliseconds)",
+                      ENVELOPE_PKEY_PARAM_CACHE_TTL);
+        return 0;
+    }
+    *ttl_ms = v;
+    return 1;
+}
+
 int envprov_param_is(const OSSL_PARAM *p, const char *want)
 {
     const char *s = NULL;

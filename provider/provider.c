@@ -21,6 +21,7 @@
 #include <openssl/provider.h>
 
 #include "provider.h"
+#include "wrap.h"
 
 static envprov_ctx *the_ctx;
 static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -111,6 +112,16 @@ static const OSSL_PARAM *envprov_gettable_params(void *provctx)
         OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_BUILDINFO, NULL, 0),
         OSSL_PARAM_int(OSSL_PROV_PARAM_STATUS, NULL),
         OSSL_PARAM_utf8_ptr(ENVELOPE_PROV_PARAM_CONFIG_ERROR, NULL, 0),
+        OSSL_PARAM_uint64(ENVELOPE_PROV_PARAM_CACHE_HITS, NULL),
+        OSSL_PARAM_uint64(ENVELOPE_PROV_PARAM_CACHE_MISSES, NULL),
+        OSSL_PARAM_uint64(ENVELOPE_PROV_PARAM_CACHE_JOINS, NULL),
+        OSSL_PARAM_uint64(ENVELOPE_PROV_PARAM_CACHE_REFRESHES, NULL),
+        OSSL_PARAM_uint64(ENVELOPE_PROV_PARAM_CACHE_REFRESH_FAILURES, NULL),
+        OSSL_PARAM_uint64(ENVELOPE_PROV_PARAM_CACHE_EVICTIONS, NULL),
+        OSSL_PARAM_uint64(ENVELOPE_PROV_PARAM_CACHE_EXPIRATIONS, NULL),
+        OSSL_PARAM_uint64(ENVELOPE_PROV_PARAM_CACHE_BACKEND_CALLS, NULL),
+        OSSL_PARAM_uint64(ENVELOPE_PROV_PARAM_CACHE_BACKEND_ERRORS, NULL),
+        OSSL_PARAM_uint64(ENVELOPE_PROV_PARAM_CACHE_ENTRIES, NULL),
         OSSL_PARAM_END,
     };
     return gettable;
@@ -136,7 +147,7 @@ static int envprov_get_params(void *provctx, OSSL_PARAM params[])
     if ((p = OSSL_PARAM_locate(params, ENVELOPE_PROV_PARAM_CONFIG_ERROR)) != NULL &&
         !OSSL_PARAM_set_utf8_ptr(p, pc != NULL && pc->config_error != NULL ? pc->config_error : ""))
         return 0;
-    return 1;
+    return envprov_cache_get_params(pc, params);
 }
 
 static const OSSL_ITEM *envprov_reasons(void *provctx)

@@ -21,6 +21,10 @@
 
 /* The provider's own settings (the backends declare theirs). */
 #define ENVPROV_CONF_RSA_PKCS1_V15 "rsa-pkcs1-v15"
+#define ENVPROV_CONF_CACHE_TTL "cache-ttl"           /* 0 turns the unwrap cache off */
+#define ENVPROV_CONF_CACHE_CAPACITY "cache-capacity" /* entries */
+#define ENVPROV_CACHE_TTL_DEFAULT_MS 60000u
+#define ENVPROV_CACHE_CAPACITY_DEFAULT 10000u
 
 /* The most backends one build registers. */
 #define ENVPROV_MAX_BACKENDS 8
@@ -37,6 +41,10 @@ typedef struct envprov_ctx {
     envcore_settings *settings; /* the openssl.cnf section, as read */
     int rsa_pkcs1_v15;          /* 1 = allowed (default), 0 = refused */
     char *config_error;         /* why a setting could not be read, or NULL */
+    /* the unwrap cache (dek_cache.h); NULL when cache-ttl = 0 */
+    struct envprov_dek_cache *cache;
+    uint64_t cache_ttl_ms;
+    size_t cache_capacity;
 
     /* one client per backend of the table, created at init (they touch no
      * device until a key is used); NULL where the configuration failed */

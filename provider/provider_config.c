@@ -10,6 +10,7 @@
  * itself inactive, and every key operation fails with the setting's own
  * message (envprov_config_ok).
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,7 @@
 #include <openssl/params.h>
 
 #include "backends.h"
+#include "dek_cache.h"
 #include "provider.h"
 #include "settings.h"
 
@@ -52,6 +54,8 @@ static size_t setting_names(const char **names)
 {
     size_t n = 0;
     names[n++] = ENVPROV_CONF_RSA_PKCS1_V15;
+    names[n++] = ENVPROV_CONF_CACHE_TTL;
+    names[n++] = ENVPROV_CONF_CACHE_CAPACITY;
     for (size_t b = 0; envprov_backend_table[b] != NULL; b++)
         for (const char *const *s = envprov_backend_table[b]->settings; s != NULL && *s != NULL;
              s++) {
@@ -64,6 +68,56 @@ static size_t setting_names(const char **names)
                 names[n++] = *s;
         }
     return n;
+}
+
+/* "300s", "5m", "1h", "500ms", or plain seconds; 0 is off. */
+static int read_ttl(const envcore_settings *s, uint64_t *ms)
+{
+    const char *v = envcore_setting(s, ENVPROV_CONF_CACHE_TTL);
+    *ms = ENVPROV_CACHE_TTL_DEFAULT_MS;
+    if (v == NULL)
+        return ENVCORE_R_OK;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    uint64_t unit = 1000;
+    if (end != v && strcmp(end, "ms") == 0)
+        unit = 1;
+    else if (end != v && (*end == '\0' || strcmp(end, "s") == 0))
+        unit = 1000;
+    else if (end != v && strcmp(end, "m") == 0)
+        unit = 60000;
+    else if (end != v && strcmp(end, "h") == 0)
+        unit = 3600000;
+    else
+        unit = 0;
+    if (unit == 0 || errno != 0 || v[0] == '-' || n > ENVPROV_CACHE_TTL_MAX_MS / unit) {
+        ENVCORE_RAISE(ENVCORE_R_BAD_CONFIG,
+                      "%s = %.64s: expected a duration up to 24h: 300s, 5m, 1h, 500ms, or 0 for "
+                      "no cache",
+                      ENVPROV_CONF_CACHE_TTL, v);
+        return ENVCORE_R_BAD_CONFIG;
+    }
+    *ms = (uint64_t)n * unit;
+    return ENVCORE_R_OK;
+}
+
+static int read_capacity(const envcore_settings *s, size_t *cap)
+{
+    const char *v = envcore_setting(s, ENVPROV_CONF_CACHE_CAPACITY);
+    *cap = ENVPROV_CACHE_CAPACITY_DEFAULT;
+    if (v == NULL)
+        return ENVCORE_R_OK;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (end == v || *end != '\0' || errno != 0 || v[0] == '-' || n > ENVPROV_CACHE_CAPACITY_MAX) {
+        ENVCORE_RAISE(ENVCORE_R_BAD_CONFIG, "%s = %.64s: expected a number of entries, 0..%d",
+                      ENVPROV_CONF_CACHE_CAPACITY, v, ENVPROV_CACHE_CAPACITY_MAX);
+        return ENVCORE_R_BAD_CONFIG;
+    }
+    *cap = (size_t)n;
+    return ENVCORE_R_OK;
 }
 
 int envprov_config_read(envprov_ctx *pc, const OSSL_DISPATCH *in)
@@ -98,6 +152,13 @@ int envprov_config_read(envprov_ctx *pc, const OSSL_DISPATCH *in)
     if (envcore_setting_bool(pc->settings, ENVPROV_CONF_RSA_PKCS1_V15, 1, &pc->rsa_pkcs1_v15) !=
         ENVCORE_R_OK)
         config_failed(pc);
+    if (read_ttl(pc->settings, &pc->cache_ttl_ms) != ENVCORE_R_OK ||
+        read_capacity(pc->settings, &pc->cache_capacity) != ENVCORE_R_OK)
+        config_failed(pc);
+    pc->cache = envprov_dek_cache_new(pc->cache_ttl_ms, pc->cache_capacity);
+    if (pc->cache == NULL && pc->cache_ttl_ms > 0 && pc->cache_capacity > 0)
+        envcore_debug("cache: no memory for %zu entries; unwraps are not cached",
+                      pc->cache_capacity);
     for (size_t b = 0; envprov_backend_table[b] != NULL && b < ENVPROV_MAX_BACKENDS; b++) {
         const envcore_backend *be = envprov_backend_table[b];
         pc->backends[pc->nbackends] = be;
@@ -110,6 +171,9 @@ int envprov_config_read(envprov_ctx *pc, const OSSL_DISPATCH *in)
 
 void envprov_config_free(envprov_ctx *pc)
 {
+    /* first: refreshes in flight use the backends' clients */
+    envprov_dek_cache_free(pc->cache);
+    pc->cache = NULL;
     for (size_t b = 0; b < pc->nbackends; b++)
         if (pc->clients[b] != NULL)
             pc->backends[b]->client_free(pc->clients[b]);

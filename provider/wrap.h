@@ -6,6 +6,8 @@
 #ifndef ENVPROV_WRAP_H
 #define ENVPROV_WRAP_H
 
+#include <stdint.h>
+
 #include "provider.h"
 
 /* Largest blob a wrap of `inlen` bytes with this key can produce. */
@@ -16,10 +18,18 @@ int envprov_wrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aa
                  size_t outsize) __attribute__((warn_unused_result));
 
 /* On any failure the output buffer is wiped and one uniform reason is
- * raised for every authentication problem. */
+ * raised for every authentication problem. Through the provider's unwrap
+ * cache (unwrap_cached.c, dek_cache.h): cache_ttl_ms caps this call's
+ * entry lifetime (UINT64_MAX: the configured cache-ttl; 0: bypass). */
 int envprov_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aadlen,
                    const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen,
-                   size_t outsize) __attribute__((warn_unused_result));
+                   size_t outsize, uint64_t cache_ttl_ms) __attribute__((warn_unused_result));
+/* The unwrap cache's counters into params (ENVELOPE_PROV_PARAM_CACHE_*). */
+int envprov_cache_get_params(envprov_ctx *pc, OSSL_PARAM params[]);
+/* The same, always asking the key's home (wrap.c). */
+int envprov_unwrap_direct(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aadlen,
+                          const unsigned char *in, size_t inlen, unsigned char *out,
+                          size_t *outlen, size_t outsize) __attribute__((warn_unused_result));
 
 /* Software RSA encryption with the key's public half (provider's own
  * library context). label may be NULL. */

@@ -91,6 +91,8 @@ int envtpm_open_key(struct envtpm_ctx *t, const char *uri, unsigned flags, envke
     memcpy(ek->key_id, name, namelen);
     ek->key_id_len = namelen;
     ek->bits = envtpm_key_bits(k);
+    /* a PCR policy is checked on every use: never answer for the TPM */
+    ek->no_cache = k->use_policy && k->pcrs.count > 0;
     ek->has_private = 1;
     ek->uri = strdup(envtpm_key_uri(k)); /* envkey_free uses free() */
     ek->pub = envtpm_key_public(k);

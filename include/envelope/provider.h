@@ -46,6 +46,12 @@
 
 /* ctx param (octet string): additional authenticated data bound to a wrap. */
 #define ENVELOPE_PKEY_PARAM_AAD "aad"
+/* Unwraps (decrypt, decapsulate) go through the provider's unwrap cache
+ * (docs/PROVIDER.md, "Unwrap cache"). This ctx param (unsigned integer,
+ * milliseconds) caps how long this call's result may be kept: it can only
+ * shorten the configured cache-ttl, never extend it; 0 bypasses the cache
+ * for the call (the key's home is asked, nothing is kept). */
+#define ENVELOPE_PKEY_PARAM_CACHE_TTL "envelope-cache-ttl-ms"
 #define ENVELOPE_MAX_AAD 1024
 /* Largest payload an AEAD wrap accepts (a DEK is 32 bytes). */
 #define ENVELOPE_MAX_WRAP_PLAINTEXT 64
@@ -109,5 +115,19 @@
  * cannot read), or "" when it is fine. While it is not "", the provider
  * shows itself inactive and every key operation fails with that message. */
 #define ENVELOPE_PROV_PARAM_CONFIG_ERROR "envelope-config-error"
+
+/* Provider parameters (OSSL_PROVIDER_get_params, uint64): the unwrap
+ * cache's counters since the provider was loaded (or since fork, in a
+ * child), all 0 when the cache is off (cache-ttl = 0). */
+#define ENVELOPE_PROV_PARAM_CACHE_HITS "envelope-cache-hits"
+#define ENVELOPE_PROV_PARAM_CACHE_MISSES "envelope-cache-misses"
+#define ENVELOPE_PROV_PARAM_CACHE_JOINS "envelope-cache-joins" /* single-flight waits */
+#define ENVELOPE_PROV_PARAM_CACHE_REFRESHES "envelope-cache-refreshes"
+#define ENVELOPE_PROV_PARAM_CACHE_REFRESH_FAILURES "envelope-cache-refresh-failures"
+#define ENVELOPE_PROV_PARAM_CACHE_EVICTIONS "envelope-cache-evictions"
+#define ENVELOPE_PROV_PARAM_CACHE_EXPIRATIONS "envelope-cache-expirations"
+#define ENVELOPE_PROV_PARAM_CACHE_BACKEND_CALLS "envelope-cache-backend-calls"
+#define ENVELOPE_PROV_PARAM_CACHE_BACKEND_ERRORS "envelope-cache-backend-errors"
+#define ENVELOPE_PROV_PARAM_CACHE_ENTRIES "envelope-cache-entries"
 
 #endif

@@ -1,0 +1,136 @@
+/*
+ * unwrap_cached.c - every unwrap of the provider goes through the unwrap
+ * cache (dek_cache.h) unless the key or the call says otherwise.
+ *
+ * The entry's name is SHA-256 over the KEK's identity (its reference, its
+ * key id, and its home's identity: a token's manufacturer, model and
+ * serial), the AAD and the blob, each length-prefixed. A hit needs exactly
+ * the blob and AAD that once unwrapped under exactly that key: the cache
+ * never answers for another KEK, another context or another message. What
+ * it does trade away (a DEK stays usable for up to cache-ttl after its KEK
+ * is disabled or its home goes down) is stated in docs/SECURITY.md.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include "dek_cache.h"
+#include "wrap.h"
+
+typedef struct {
+    envprov_unwrap_job base;
+    envprov_ctx *pc;
+    envkey *k;
+    const unsigned char *aad, *in;
+    size_t aadlen, inlen;
+    int owned; /* aad and in are our copies (a clone for a background refresh) */
+} unwrap_job;
+
+static int job_run(envprov_unwrap_job *j, unsigned char *out, size_t *outlen, size_t outsize)
+{
+    unwrap_job *u = (unwrap_job *)j;
+    return envprov_unwrap_direct(u->pc, u->k, u->aad, u->aadlen, u->in, u->inlen, out, outlen,
+                                 outsize);
+}
+
+static void job_free(envprov_unwrap_job *j)
+{
+    unwrap_job *u = (unwrap_job *)j;
+    if (!u->owned)
+        return;
+    envkey_free(u->k);
+    free((void *)u->aad);
+    free((void *)u->in);
+    free(u);
+}
+
+static envprov_unwrap_job *job_clone(const envprov_unwrap_job *j)
+{
+    const unwrap_job *u = (const unwrap_job *)j;
+    unwrap_job *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    *c = *u;
+    c->owned = 1;
+    c->aad = u->aadlen > 0 ? malloc(u->aadlen) : NULL;
+    c->in = malloc(u->inlen);
+    if ((u->aadlen > 0 && c->aad == NULL) || c->in == NULL) {
+        free((void *)c->aad);
+        free((void *)c->in);
+        free(c);
+        return NULL;
+    }
+    if (u->aadlen > 0)
+        memcpy((void *)c->aad, u->aad, u->aadlen);
+    memcpy((void *)c->in, u->in, u->inlen);
+    c->k = envkey_up(u->k);
+    return &c->base;
+}
+
+static int add(EVP_MD_CTX *m, const void *p, size_t n)
+{
+    unsigned char len[8];
+    for (int i = 0; i < 8; i++)
+        len[i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
+    return EVP_DigestUpdate(m, len, sizeof(len)) && (n == 0 || EVP_DigestUpdate(m, p, n));
+}
+
+static int entry_name(envprov_ctx *pc, const envkey *k, const unsigned char *aad, size_t aadlen,
+                      const unsigned char *in, size_t inlen, unsigned char name[32])
+{
+    static const char domain[] = "envelope unwrap cache v1";
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+    EVP_MD *sha256 = EVP_MD_fetch(pc->swctx, "SHA2-256", NULL);
+    unsigned int n = 0;
+    const char *uri = k->uri != NULL ? k->uri : "";
+    int ok = m != NULL && sha256 != NULL && EVP_DigestInit_ex(m, sha256, NULL) &&
+             add(m, domain, sizeof(domain) - 1) && add(m, uri, strlen(uri)) &&
+             add(m, k->key_id, k->key_id_len) && add(m, k->home_id, k->home_id_len) &&
+             add(m, aad, aadlen) && add(m, in, inlen) && EVP_DigestFinal_ex(m, name, &n) &&
+             n == 32;
+    EVP_MD_CTX_free(m);
+    EVP_MD_free(sha256);
+    return ok;
+}
+
+int envprov_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aadlen,
+                   const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen,
+                   size_t outsize, uint64_t cache_ttl_ms)
+{
+    unsigned char name[32];
+    if (pc->cache == NULL || cache_ttl_ms == 0 || k->no_cache || !k->has_private ||
+        !entry_name(pc, k, aad, aadlen, in, inlen, name))
+        return envprov_unwrap_direct(pc, k, aad, aadlen, in, inlen, out, outlen, outsize);
+    unwrap_job j = {{job_run, job_clone, job_free}, pc, k, aad, in, aadlen, inlen, 0};
+    return envprov_dek_cache_unwrap(pc->cache, name, cache_ttl_ms, &j.base, out, outlen, outsize);
+}
+
+int envprov_cache_get_params(envprov_ctx *pc, OSSL_PARAM params[])
+{
+    envprov_cache_stats st;
+    envprov_dek_cache_stats(pc != NULL ? pc->cache : NULL, &st);
+    const struct {
+        const char *name;
+        uint64_t v;
+    } counters[] = {
+        {ENVELOPE_PROV_PARAM_CACHE_HITS, st.hits},
+        {ENVELOPE_PROV_PARAM_CACHE_MISSES, st.misses},
+        {ENVELOPE_PROV_PARAM_CACHE_JOINS, st.joins},
+        {ENVELOPE_PROV_PARAM_CACHE_REFRESHES, st.refreshes},
+        {ENVELOPE_PROV_PARAM_CACHE_REFRESH_FAILURES, st.refresh_failures},
+        {ENVELOPE_PROV_PARAM_CACHE_EVICTIONS, st.evictions},
+        {ENVELOPE_PROV_PARAM_CACHE_EXPIRATIONS, st.expirations},
+        {ENVELOPE_PROV_PARAM_CACHE_BACKEND_CALLS, st.backend_calls},
+        {ENVELOPE_PROV_PARAM_CACHE_BACKEND_ERRORS, st.backend_errors},
+        {ENVELOPE_PROV_PARAM_CACHE_ENTRIES, st.entries},
+    };
+    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+        OSSL_PARAM *p = OSSL_PARAM_locate(params, counters[i].name);
+        if (p != NULL && !OSSL_PARAM_set_uint64(p, counters[i].v))
+            return 0;
+    }
+    return 1;
+}
