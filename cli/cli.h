@@ -72,6 +72,8 @@ void cli_text_str(FILE *f, const char *s);
 int cli_lib_open(const cli_common *c, envelope_lib **lib);
 /* Frees lib and the library context cli_lib_open made. */
 void cli_lib_close(envelope_lib *lib);
+/* decrypt --stats: the envelope provider's unwrap-cache counters on stderr. */
+void cli_print_stats(void);
 
 /* ---- input (input.c) ---- */
 typedef struct cli_in {

@@ -24,6 +24,8 @@ static void help(FILE *f)
             "  -o, --output OUT    write to OUT only if the whole message verifies\n"
             "  --force             replace OUT if it exists\n"
             "  --quiet             no progress bar\n"
+            "  --stats             at the end, the envelope provider's unwrap-cache counters\n"
+            "                      (hits, misses, backend calls, ...) on stderr\n"
             "  --config FILE       OpenSSL configuration to use instead of OPENSSL_CONF\n"
             "exit: 0 ok, 1 usage, 2 authentication/format, 3 backend unavailable, 4 policy\n");
 }
@@ -45,13 +47,15 @@ int cmd_decrypt(int argc, char **argv, cli_common *c)
         {"kek", required_argument, NULL, 'k'},    {"context", required_argument, NULL, 'x'},
         {"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'F'},
         {"quiet", no_argument, NULL, 'q'},        {"config", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'},         {"stats", no_argument, NULL, 'S'},
+        {NULL, 0, NULL, 0}};
     cli_stream s;
-    int ch, rc;
+    int ch, rc, want_stats = 0;
     cli_stream_init(&s);
     while ((ch = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'h': help(stdout); return CLI_EXIT_OK;
+        case 'S': want_stats = 1; break;
         default:
             if ((rc = cli_stream_option(&s, c, ch, optarg, "decrypt")) != CLI_EXIT_OK)
                 return rc;
@@ -68,6 +72,8 @@ int cmd_decrypt(int argc, char **argv, cli_common *c)
             rc = cli_report(&err);
         else
             rc = cli_stream_run(&s, c, decryptor_update, decryptor_final, dec);
+        if (want_stats)
+            cli_print_stats();
     }
     envelope_decryptor_free(dec);
     cli_stream_close(&s);

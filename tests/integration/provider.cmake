@@ -40,3 +40,13 @@ foreach(c ${fault_cases})
     ENVIRONMENT "ENV_PROVIDER_DIR=$<TARGET_FILE_DIR:envelope_provider>;ENV_EVP_BIN=$<TARGET_FILE:provider_evp>;ENV_FAULT_MODULE=$<TARGET_FILE:p11_fault>;${ENVELOPE_TEST_ENV}"
     TIMEOUT 300)
 endforeach()
+
+# The unwrap cache through EVP on a real SoftHSM2 token, counted by the
+# provider's counters and by the PKCS#11 debug log.
+add_executable(provider_cache ${CMAKE_CURRENT_LIST_DIR}/provider_cache.c)
+target_include_directories(provider_cache PRIVATE ${PROJECT_SOURCE_DIR}/include)
+target_link_libraries(provider_cache PRIVATE PkgConfig::OPENSSL envelope_warnings pthread)
+add_test(NAME provider.softhsm.cache COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/provider_cache.sh
+         $<TARGET_FILE:provider_cache> $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
+set_tests_properties(provider.softhsm.cache PROPERTIES LABELS "provider;softhsm;integration"
+  ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 600)
