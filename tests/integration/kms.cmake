@@ -34,4 +34,12 @@ if(TARGET envelope_kms_pkcs11)
       set_tests_properties(${_name} PROPERTIES LABELS "cli;kms;pykmip;integration")
     endif()
   endforeach()
+  # The provider's unwrap cache in front of a KMS that stops answering.
+  if(TARGET envelope_provider AND TARGET envelope_cli AND TARGET provider_cache)
+    add_test(NAME provider.pykmip.cache-outage COMMAND bash
+             ${ENVELOPE_TEST_ROOT}/integration/kms_cache_outage.sh)
+    set_tests_properties(provider.pykmip.cache-outage PROPERTIES
+      ENVIRONMENT "${KMS_IT_ENV};ENV_CACHE_BIN=$<TARGET_FILE:provider_cache>" TIMEOUT 300
+      LABELS "provider;kms;pykmip;integration")
+  endif()
 endif()

@@ -11,10 +11,17 @@
  *   bypass     envelope-cache-ttl-ms = 0 on the ctx: every call asks
  *   counts N   N unwraps of one blob, then prints the counters (cache off
  *              or on: the shell compares them with the debug log)
+ *   outage TTL a KMS key (kms-bridge on PyKMIP), cache-ttl = TTL seconds:
+ *              with the server stopped (SIGSTOP to KMS_SERVER_PGID) every
+ *              unwrap is still answered at once from the cache, the
+ *              refresh-ahead starts and fails in the background, and the
+ *              entry still expires at its TTL: then "backend unavailable";
+ *              with the server continued (SIGCONT) the next unwrap works
  *
  * Each case checks the DEK it gets back against the one encapsulated.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,7 +107,8 @@ static int decapsulate(EVP_PKEY *pk, const wrapped *w, uint64_t ttl_ms)
 }
 
 typedef struct {
-    uint64_t hits, misses, joins, evictions, expirations, calls, errors, entries;
+    uint64_t hits, misses, joins, evictions, expirations, calls, errors, entries, refreshes,
+        refresh_failures;
 } counters;
 
 static int get_counters(OSSL_PROVIDER *prov, void *arg)
@@ -116,6 +124,9 @@ static int get_counters(OSSL_PROVIDER *prov, void *arg)
                       OSSL_PARAM_uint64(ENVELOPE_PROV_PARAM_CACHE_BACKEND_CALLS, &k->calls),
                       OSSL_PARAM_uint64(ENVELOPE_PROV_PARAM_CACHE_BACKEND_ERRORS, &k->errors),
                       OSSL_PARAM_uint64(ENVELOPE_PROV_PARAM_CACHE_ENTRIES, &k->entries),
+                      OSSL_PARAM_uint64(ENVELOPE_PROV_PARAM_CACHE_REFRESHES, &k->refreshes),
+                      OSSL_PARAM_uint64(ENVELOPE_PROV_PARAM_CACHE_REFRESH_FAILURES,
+                                        &k->refresh_failures),
                       OSSL_PARAM_END};
     CHECK(OSSL_PROVIDER_get_params(prov, p) == 1);
     return 0;
@@ -185,6 +196,68 @@ static void sleep_ms(long ms)
         ;
 }
 
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void outage(EVP_PKEY *pk, int ttl_s)
+{
+    const char *g = getenv("KMS_SERVER_PGID");
+    pid_t pgid = g != NULL ? (pid_t)atoi(g) : 0;
+    wrapped w;
+    CHECK(pgid > 1 && ttl_s >= 4);
+    encapsulate(pk, &w);
+    CHECK(decapsulate(pk, &w, UINT64_MAX)); /* the miss: the entry lives ttl_s from here */
+    double cached_at = mono_s();
+    CHECK(now().calls == 1);
+    CHECK(kill(-pgid, SIGSTOP) == 0); /* the KMS hangs: any call to it would wait */
+    int served = 0;
+    while (now().refreshes == 0) { /* until the last tenth of the entry's life */
+        if (mono_s() - cached_at > ttl_s)
+            FAIL("the entry expired before a refresh started (no hit in its last tenth)");
+        CHECK(decapsulate(pk, &w, UINT64_MAX)); /* from the cache, at once */
+        served++;
+        sleep_ms(50);
+    }
+    /* the refresh is now stuck on the stopped server; hits go on */
+    while (mono_s() - cached_at < ttl_s - 0.25) {
+        CHECK(decapsulate(pk, &w, UINT64_MAX));
+        served++;
+        sleep_ms(50);
+    }
+    counters k = now();
+    print("during the outage", k);
+    CHECK(k.misses == 1 && k.hits == (uint64_t)served && k.refreshes == 1);
+    while (mono_s() - cached_at < ttl_s + 0.25)
+        sleep_ms(50);
+    /* past the TTL: the entry is gone, whatever the refresh did; the KMS is
+     * still stopped, so this asks it and fails after the bridge's timeout */
+    CHECK(!decapsulate(pk, &w, UINT64_MAX));
+    unsigned long e = ERR_peek_last_error();
+    if (ERR_GET_REASON(e) != ENVELOPE_PROV_R_BACKEND_UNAVAILABLE)
+        FAIL("after the TTL with the KMS down: reason %d, wanted backend unavailable",
+             ERR_GET_REASON(e));
+    ERR_clear_error();
+    k = now();
+    print("after the TTL", k);
+    CHECK(k.expirations == 1);
+    /* the refresh asked the stopped KMS too: it fails (at the bridge's
+     * timeout) and extended nothing */
+    for (double until = mono_s() + 60; now().refresh_failures == 0;) {
+        if (mono_s() > until)
+            FAIL("the refresh against the stopped KMS never ended");
+        sleep_ms(100);
+    }
+    CHECK(kill(-pgid, SIGCONT) == 0);
+    CHECK(decapsulate(pk, &w, UINT64_MAX)); /* recovered, no restart */
+    k = now();
+    print("after the KMS is back", k);
+    CHECK(k.misses == 3);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3)
@@ -221,6 +294,8 @@ int main(int argc, char **argv)
         counters k = now();
         print("bypass", k);
         CHECK(k.calls == 0 && k.entries == 0); /* bypassed: the cache saw nothing */
+    } else if (strcmp(cs, "outage") == 0) {
+        outage(pk, argc > 3 ? atoi(argv[3]) : 10);
     } else if (strcmp(cs, "counts") == 0) {
         int n = argc > 3 ? atoi(argv[3]) : 5;
         encapsulate(pk, &w[0]);
