@@ -4,3 +4,9 @@ add_executable(bench_provider_unwrap ${CMAKE_CURRENT_LIST_DIR}/provider_unwrap.c
 target_include_directories(bench_provider_unwrap PRIVATE ${PROJECT_SOURCE_DIR}/include)
 target_compile_options(bench_provider_unwrap PRIVATE -Wall -Wextra -Werror -O2)
 target_link_libraries(bench_provider_unwrap PRIVATE PkgConfig::OPENSSL PkgConfig::P11KIT ${CMAKE_DL_LIBS})
+
+# The unwrap cache: hits vs token round trips, 1 and 2 threads (bench/cache_bench.sh).
+add_executable(bench_cache ${CMAKE_CURRENT_LIST_DIR}/cache_bench.c)
+target_include_directories(bench_cache PRIVATE ${PROJECT_SOURCE_DIR}/include)
+target_compile_options(bench_cache PRIVATE -Wall -Wextra -Werror -O2)
+target_link_libraries(bench_cache PRIVATE PkgConfig::OPENSSL pthread)

@@ -21,7 +21,7 @@ tpm2_create -C 0x81000001 -G rsa2048 -a 'fixedtpm|fixedparent|sensitivedataorigi
 tpm2_encodeobject -C 0x81000001 -u r.pub -r r.priv -p -o tools-rsa.pem # -p: emptyAuth (5.4 quirk)
 tpm2_flushcontext -t; tpm2_flushcontext -l
 export OPENSSL_CONF=$work/openssl.cnf
-envelope_write_conf "$provdir"
+envelope_write_conf "$provdir" "cache-ttl = 0" # every unwrap reaches the TPM (no unwrap cache)
 TPM_BENCH_TPM2_PROVIDER=$(pkg-config --variable=modulesdir libcrypto)/tpm2.so
 export TPM_BENCH_TPM2_PROVIDER
 "$bench" "$n" "$rounds" 0x81000101 0x81000102 "$work/tools-rsa.pem"

@@ -41,7 +41,7 @@ struct entry {
     struct entry *free_next;
 };
 
-struct envprov_dek_cache {
+struct shard {
     pthread_mutex_t lock;
     pthread_cond_t changed; /* an entry left PENDING, or a refresh ended */
     int pid;                /* process the table belongs to (0: being reset) */
@@ -66,19 +66,19 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static unsigned char *slot(envprov_dek_cache *c, const struct entry *e)
+static unsigned char *slot(struct shard *c, const struct entry *e)
 {
     return c->slab + (size_t)(e - c->entries) * ENVPROV_CACHE_DEK_MAX;
 }
 
-static size_t bucket_of(const envprov_dek_cache *c, const unsigned char key[32])
+static size_t bucket_of(const struct shard *c, const unsigned char key[32])
 {
     uint64_t h;
     memcpy(&h, key, sizeof(h)); /* a SHA-256: already uniform */
     return (size_t)(h & (c->nbuckets - 1));
 }
 
-static void table_reset(envprov_dek_cache *c)
+static void table_reset(struct shard *c)
 {
     memset(c->buckets, 0, c->nbuckets * sizeof(*c->buckets));
     memset(c->entries, 0, c->capacity * sizeof(*c->entries));
@@ -91,13 +91,13 @@ static void table_reset(envprov_dek_cache *c)
     c->nready = 0;
 }
 
-envprov_dek_cache *envprov_dek_cache_new(uint64_t ttl_ms, size_t capacity)
+static struct shard *shard_new(uint64_t ttl_ms, size_t capacity)
 {
     if (ttl_ms == 0 || capacity == 0)
         return NULL;
     if (capacity > ENVPROV_CACHE_CAPACITY_MAX)
         capacity = ENVPROV_CACHE_CAPACITY_MAX;
-    envprov_dek_cache *c = calloc(1, sizeof(*c));
+    struct shard *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;
     size_t pg = (size_t)sysconf(_SC_PAGESIZE);
@@ -139,7 +139,7 @@ envprov_dek_cache *envprov_dek_cache_new(uint64_t ttl_ms, size_t capacity)
  * others wait for pid to be ours). Only the forking thread exists in the
  * child, and it held no cache lock (a backend call is never made with it).
  */
-static void ensure_ours(envprov_dek_cache *c)
+static void ensure_ours(struct shard *c)
 {
     int me = (int)getpid();
     int seen = __atomic_load_n(&c->pid, __ATOMIC_ACQUIRE);
@@ -160,7 +160,7 @@ static void ensure_ours(envprov_dek_cache *c)
         sched_yield();
 }
 
-static struct entry *find(envprov_dek_cache *c, const unsigned char key[32])
+static struct entry *find(struct shard *c, const unsigned char key[32])
 {
     for (struct entry *e = c->buckets[bucket_of(c, key)]; e != NULL; e = e->hnext)
         if (memcmp(e->key, key, 32) == 0)
@@ -168,7 +168,7 @@ static struct entry *find(envprov_dek_cache *c, const unsigned char key[32])
     return NULL;
 }
 
-static void unlink_hash(envprov_dek_cache *c, struct entry *e)
+static void unlink_hash(struct shard *c, struct entry *e)
 {
     for (struct entry **p = &c->buckets[bucket_of(c, e->key)]; *p != NULL; p = &(*p)->hnext)
         if (*p == e) {
@@ -178,7 +178,7 @@ static void unlink_hash(envprov_dek_cache *c, struct entry *e)
         }
 }
 
-static void lru_unlink(envprov_dek_cache *c, struct entry *e)
+static void lru_unlink(struct shard *c, struct entry *e)
 {
     if (e->lru_prev != NULL)
         e->lru_prev->lru_next = e->lru_next;
@@ -191,7 +191,7 @@ static void lru_unlink(envprov_dek_cache *c, struct entry *e)
     e->lru_prev = e->lru_next = NULL;
 }
 
-static void lru_push(envprov_dek_cache *c, struct entry *e)
+static void lru_push(struct shard *c, struct entry *e)
 {
     e->lru_prev = NULL;
     e->lru_next = c->lru_head;
@@ -203,7 +203,7 @@ static void lru_push(envprov_dek_cache *c, struct entry *e)
 }
 
 /* Back to the free list, its slot wiped. */
-static void release(envprov_dek_cache *c, struct entry *e)
+static void release(struct shard *c, struct entry *e)
 {
     OPENSSL_cleanse(slot(c, e), ENVPROV_CACHE_DEK_MAX);
     memset(e, 0, sizeof(*e));
@@ -212,7 +212,7 @@ static void release(envprov_dek_cache *c, struct entry *e)
 }
 
 /* A READY entry leaves: out of the table and the LRU list, wiped. */
-static void drop_ready(envprov_dek_cache *c, struct entry *e)
+static void drop_ready(struct shard *c, struct entry *e)
 {
     unlink_hash(c, e);
     lru_unlink(c, e);
@@ -223,7 +223,7 @@ static void drop_ready(envprov_dek_cache *c, struct entry *e)
 /* The least recently used READY entry that no waiter is about to read
  * (a pinned entry stays until its waiters have copied the DEK). A refresh
  * in flight for the victim later finds it gone, which is harmless. */
-static struct entry *take_free(envprov_dek_cache *c)
+static struct entry *take_free(struct shard *c)
 {
     if (c->free_list == NULL) {
         struct entry *victim = c->lru_tail;
@@ -252,7 +252,7 @@ static void record_failure(struct entry *e, int reason)
 }
 
 struct refresh_arg {
-    envprov_dek_cache *c;
+    struct shard *c;
     envprov_unwrap_job *job;
     unsigned char key[32];
     unsigned gen;
@@ -261,7 +261,7 @@ struct refresh_arg {
 static void *refresh_main(void *p)
 {
     struct refresh_arg *a = p;
-    envprov_dek_cache *c = a->c;
+    struct shard *c = a->c;
     unsigned char *dek = envelope_secmem_alloc(ENVPROV_CACHE_DEK_MAX);
     size_t len = 0;
     int r = dek != NULL ? a->job->run(a->job, dek, &len, ENVPROV_CACHE_DEK_MAX) : ENVCORE_R_INTERNAL;
@@ -294,7 +294,7 @@ static void *refresh_main(void *p)
 }
 
 /* Under the lock: starts one background re-validation of e, if it can. */
-static void start_refresh(envprov_dek_cache *c, struct entry *e, const envprov_unwrap_job *job)
+static void start_refresh(struct shard *c, struct entry *e, const envprov_unwrap_job *job)
 {
     struct refresh_arg *a = calloc(1, sizeof(*a));
     envprov_unwrap_job *copy = a != NULL && job->clone != NULL ? job->clone(job) : NULL;
@@ -324,7 +324,7 @@ static void start_refresh(envprov_dek_cache *c, struct entry *e, const envprov_u
     }
 }
 
-int envprov_dek_cache_unwrap(envprov_dek_cache *c, const unsigned char key[32], uint64_t ttl_ms,
+static int shard_unwrap(struct shard *c, const unsigned char key[32], uint64_t ttl_ms,
                              envprov_unwrap_job *job, unsigned char *out, size_t *outlen,
                              size_t outsize)
 {
@@ -435,7 +435,7 @@ int envprov_dek_cache_unwrap(envprov_dek_cache *c, const unsigned char key[32], 
     return r;
 }
 
-void envprov_dek_cache_stats(envprov_dek_cache *c, envprov_cache_stats *out)
+static void shard_stats(struct shard *c, envprov_cache_stats *out)
 {
     memset(out, 0, sizeof(*out));
     if (c == NULL)
@@ -447,7 +447,7 @@ void envprov_dek_cache_stats(envprov_dek_cache *c, envprov_cache_stats *out)
     pthread_mutex_unlock(&c->lock);
 }
 
-const unsigned char *envprov_dek_cache_slot_for_test(envprov_dek_cache *c,
+static const unsigned char *shard_slot(struct shard *c,
                                                      const unsigned char key[32])
 {
     pthread_mutex_lock(&c->lock);
@@ -457,12 +457,12 @@ const unsigned char *envprov_dek_cache_slot_for_test(envprov_dek_cache *c,
     return s;
 }
 
-void envprov_dek_cache_set_clock_for_test(envprov_dek_cache *c, uint64_t (*clock)(void))
+static void shard_set_clock(struct shard *c, uint64_t (*clock)(void))
 {
     c->clock = clock;
 }
 
-void envprov_dek_cache_free(envprov_dek_cache *c)
+static void shard_free(struct shard *c)
 {
     if (c == NULL)
         return;
@@ -477,5 +477,98 @@ void envprov_dek_cache_free(envprov_dek_cache *c)
     pthread_mutex_destroy(&c->lock);
     free(c->entries);
     free(c->buckets);
+    free(c);
+}
+
+/*
+ * The cache is split into shards, each with its own lock, table, LRU list
+ * and slab, chosen by the entry's name: callers on different entries do not
+ * wait for each other (a hit holds its shard's lock for a copy of the DEK
+ * and two pointer moves). A small cache is one shard, so its LRU is exact;
+ * a large one evicts least-recently-used per shard.
+ */
+#define SHARDS_MAX 16
+#define SHARD_MIN_CAPACITY 256
+
+struct envprov_dek_cache {
+    size_t nshards;
+    struct shard *shards[SHARDS_MAX];
+};
+
+envprov_dek_cache *envprov_dek_cache_new(uint64_t ttl_ms, size_t capacity)
+{
+    if (ttl_ms == 0 || capacity == 0)
+        return NULL;
+    if (capacity > ENVPROV_CACHE_CAPACITY_MAX)
+        capacity = ENVPROV_CACHE_CAPACITY_MAX;
+    envprov_dek_cache *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->nshards = capacity / SHARD_MIN_CAPACITY;
+    if (c->nshards < 1)
+        c->nshards = 1;
+    if (c->nshards > SHARDS_MAX)
+        c->nshards = SHARDS_MAX;
+    for (size_t i = 0; i < c->nshards; i++) {
+        size_t share = capacity / c->nshards + (i < capacity % c->nshards);
+        if ((c->shards[i] = shard_new(ttl_ms, share)) == NULL) {
+            envprov_dek_cache_free(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+static struct shard *shard_for(envprov_dek_cache *c, const unsigned char key[32])
+{
+    return c->shards[key[8] % c->nshards]; /* bytes 0..7 pick the bucket inside it */
+}
+
+int envprov_dek_cache_unwrap(envprov_dek_cache *c, const unsigned char key[32], uint64_t ttl_ms,
+                             envprov_unwrap_job *job, unsigned char *out, size_t *outlen,
+                             size_t outsize)
+{
+    if (c == NULL || ttl_ms == 0)
+        return job->run(job, out, outlen, outsize);
+    return shard_unwrap(shard_for(c, key), key, ttl_ms, job, out, outlen, outsize);
+}
+
+void envprov_dek_cache_stats(envprov_dek_cache *c, envprov_cache_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; c != NULL && i < c->nshards; i++) {
+        envprov_cache_stats s;
+        shard_stats(c->shards[i], &s);
+        out->hits += s.hits;
+        out->misses += s.misses;
+        out->joins += s.joins;
+        out->refreshes += s.refreshes;
+        out->refresh_failures += s.refresh_failures;
+        out->evictions += s.evictions;
+        out->expirations += s.expirations;
+        out->backend_calls += s.backend_calls;
+        out->backend_errors += s.backend_errors;
+        out->entries += s.entries;
+    }
+}
+
+const unsigned char *envprov_dek_cache_slot_for_test(envprov_dek_cache *c,
+                                                     const unsigned char key[32])
+{
+    return shard_slot(shard_for(c, key), key);
+}
+
+void envprov_dek_cache_set_clock_for_test(envprov_dek_cache *c, uint64_t (*clock)(void))
+{
+    for (size_t i = 0; i < c->nshards; i++)
+        shard_set_clock(c->shards[i], clock);
+}
+
+void envprov_dek_cache_free(envprov_dek_cache *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->nshards; i++)
+        shard_free(c->shards[i]);
     free(c);
 }

@@ -43,6 +43,7 @@ typedef struct envprov_ctx {
     char *config_error;         /* why a setting could not be read, or NULL */
     /* the unwrap cache (dek_cache.h); NULL when cache-ttl = 0 */
     struct envprov_dek_cache *cache;
+    EVP_MD *cache_md; /* SHA-256 in swctx, for entry names: fetched once */
     uint64_t cache_ttl_ms;
     size_t cache_capacity;
 

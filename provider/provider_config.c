@@ -17,6 +17,7 @@
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/params.h>
 
 #include "backends.h"
@@ -155,7 +156,9 @@ int envprov_config_read(envprov_ctx *pc, const OSSL_DISPATCH *in)
     if (read_ttl(pc->settings, &pc->cache_ttl_ms) != ENVCORE_R_OK ||
         read_capacity(pc->settings, &pc->cache_capacity) != ENVCORE_R_OK)
         config_failed(pc);
-    pc->cache = envprov_dek_cache_new(pc->cache_ttl_ms, pc->cache_capacity);
+    pc->cache_md = EVP_MD_fetch(pc->swctx, "SHA2-256", NULL);
+    pc->cache = pc->cache_md != NULL ? envprov_dek_cache_new(pc->cache_ttl_ms, pc->cache_capacity)
+                                     : NULL;
     if (pc->cache == NULL && pc->cache_ttl_ms > 0 && pc->cache_capacity > 0)
         envcore_debug("cache: no memory for %zu entries; unwraps are not cached",
                       pc->cache_capacity);
@@ -174,6 +177,8 @@ void envprov_config_free(envprov_ctx *pc)
     /* first: refreshes in flight use the backends' clients */
     envprov_dek_cache_free(pc->cache);
     pc->cache = NULL;
+    EVP_MD_free(pc->cache_md);
+    pc->cache_md = NULL;
     for (size_t b = 0; b < pc->nbackends; b++)
         if (pc->clients[b] != NULL)
             pc->backends[b]->client_free(pc->clients[b]);

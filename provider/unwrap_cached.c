@@ -83,16 +83,14 @@ static int entry_name(envprov_ctx *pc, const envkey *k, const unsigned char *aad
 {
     static const char domain[] = "envelope unwrap cache v1";
     EVP_MD_CTX *m = EVP_MD_CTX_new();
-    EVP_MD *sha256 = EVP_MD_fetch(pc->swctx, "SHA2-256", NULL);
     unsigned int n = 0;
     const char *uri = k->uri != NULL ? k->uri : "";
-    int ok = m != NULL && sha256 != NULL && EVP_DigestInit_ex(m, sha256, NULL) &&
+    int ok = m != NULL && EVP_DigestInit_ex(m, pc->cache_md, NULL) &&
              add(m, domain, sizeof(domain) - 1) && add(m, uri, strlen(uri)) &&
              add(m, k->key_id, k->key_id_len) && add(m, k->home_id, k->home_id_len) &&
              add(m, aad, aadlen) && add(m, in, inlen) && EVP_DigestFinal_ex(m, name, &n) &&
              n == 32;
     EVP_MD_CTX_free(m);
-    EVP_MD_free(sha256);
     return ok;
 }
 
