@@ -145,6 +145,9 @@ typedef struct cli_stream {
     /* opened by cli_stream_open */
     envelope_lib *lib;
     envelope_kek *keks[ENVELOPE_MAX_EDKS];
+    size_t nkeks;       /* opened: nk, or more when an alias opened its versions */
+    int expand_aliases; /* decrypt: alias:NAME opens every version of NAME */
+    int allow_retired;  /* decrypt --allow-retired */
     envelope_context *ctx;
     cli_in in;
     cli_out out;
@@ -155,6 +158,11 @@ void cli_stream_init(cli_stream *s);
  * CLI_EXIT_OK if applied, else an exit code (a refused value reported,
  * any other option with the command's help on stderr). */
 int cli_stream_option(cli_stream *s, cli_common *c, int ch, char *arg, const char *cmd);
+/* keks.c: the --kek URIs opened into keks (capacity ENVELOPE_MAX_EDKS),
+ * *nkeks of them; with expand_aliases an alias:NAME URI opens every
+ * version of NAME (current, previous, retired). */
+int cli_open_keks_ex(envelope_lib *lib, char **uris, size_t n, envelope_kek **keks,
+                     size_t *nkeks, int expand_aliases, int allow_retired);
 /* The operands after the options: at most one, IN. */
 int cli_stream_operands(cli_stream *s, const char *cmd, int n, char **operands);
 /* Opens the library, the context, the KEKs, IN and OUT, in that order.

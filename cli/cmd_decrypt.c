@@ -16,7 +16,8 @@ static void help(FILE *f)
             "                        [--force] [--quiet] [--config FILE] [IN]\n"
             "\n"
             "Decrypts IN (default stdin) to OUT (default stdout).\n"
-            "  --kek URI           use only these KEKs (repeat). Without --kek, the pkcs11: and\n"
+            "  --kek URI           use only these KEKs (repeat; alias:NAME is every version of\n"
+            "                      the provider's kek.NAME). Without --kek, the pkcs11: and\n"
             "                      tpm2: references recorded in the message are\n"
             "                      opened; file: KEKs and references carrying module or PIN\n"
             "                      attributes must be named with --kek\n"
@@ -24,6 +25,8 @@ static void help(FILE *f)
             "  -o, --output OUT    write to OUT only if the whole message verifies\n"
             "  --force             replace OUT if it exists\n"
             "  --quiet             no progress bar\n"
+            "  --allow-retired     let --kek KEKs that openssl.cnf lists as retired\n"
+            "                      (kek.NAME.retired) unwrap; each use is logged (syslog)\n"
             "  --stats             at the end, the envelope provider's unwrap-cache counters\n"
             "                      (hits, misses, backend calls, ...) on stderr\n"
             "  --config FILE       OpenSSL configuration to use instead of OPENSSL_CONF\n"
@@ -48,14 +51,17 @@ int cmd_decrypt(int argc, char **argv, cli_common *c)
         {"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'F'},
         {"quiet", no_argument, NULL, 'q'},        {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},         {"stats", no_argument, NULL, 'S'},
+        {"allow-retired", no_argument, NULL, 'R'},
         {NULL, 0, NULL, 0}};
     cli_stream s;
     int ch, rc, want_stats = 0;
     cli_stream_init(&s);
+    s.expand_aliases = 1; /* --kek alias:NAME: every version of NAME may decrypt */
     while ((ch = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'h': help(stdout); return CLI_EXIT_OK;
         case 'S': want_stats = 1; break;
+        case 'R': s.allow_retired = 1; break;
         default:
             if ((rc = cli_stream_option(&s, c, ch, optarg, "decrypt")) != CLI_EXIT_OK)
                 return rc;
@@ -67,7 +73,7 @@ int cmd_decrypt(int argc, char **argv, cli_common *c)
     envelope_decryptor *dec = NULL;
     envelope_err err = {0};
     if ((rc = cli_stream_open(&s, c)) == CLI_EXIT_OK) {
-        envelope_decrypt_opts o = {s.keks, s.nk, s.ctx};
+        envelope_decrypt_opts o = {s.keks, s.nkeks, s.ctx};
         if (envelope_decryptor_new(s.lib, &o, cli_out_sink, &s.out, &dec, &err) != ENVELOPE_OK)
             rc = cli_report(&err);
         else

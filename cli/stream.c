@@ -52,7 +52,8 @@ int cli_stream_open(cli_stream *s, cli_common *c)
         return rc;
     if ((rc = cli_context_from_pairs(s->pairs, s->np, &s->ctx)) != CLI_EXIT_OK)
         return rc;
-    if ((rc = cli_open_keks(s->lib, s->uris, s->nk, s->keks)) != CLI_EXIT_OK)
+    if ((rc = cli_open_keks_ex(s->lib, s->uris, s->nk, s->keks, &s->nkeks, s->expand_aliases,
+                               s->allow_retired)) != CLI_EXIT_OK)
         return rc;
     if ((rc = cli_in_open(&s->in, s->in_path)) != CLI_EXIT_OK)
         return rc;
@@ -78,7 +79,8 @@ void cli_stream_close(cli_stream *s)
         cli_out_abort(&s->out);
     s->out_open = 0;
     cli_in_close(&s->in);
-    cli_free_keks(s->keks, s->nk);
+    cli_free_keks(s->keks, s->nkeks);
+    s->nkeks = 0;
     envelope_context_free(s->ctx);
     s->ctx = NULL;
     cli_lib_close(s->lib);

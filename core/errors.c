@@ -80,6 +80,7 @@ static const OSSL_ITEM reason_strings[] = {
     {ENVCORE_R_ACCESS_DENIED, "access denied"},
     {ENVCORE_R_REFERENCE_NOT_ALLOWED, "reference not allowed from a message"},
     {ENVCORE_R_TOKEN_UNKNOWN, "no such token"},
+    {ENVCORE_R_KEK_RETIRED, "KEK retired"},
     {0, NULL},
 };
 

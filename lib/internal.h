@@ -163,6 +163,7 @@ struct envelope_kek {
     char ref[ENVELOPE_MAX_KEK_URI + 1];
     uint8_t key_id[ENVELOPE_MAX_KEY_ID];
     size_t key_id_len;
+    int allow_retired; /* envelope_kek_allow_retired */
 };
 envelope_status env_kek_wrap(const envelope_kek *k, const uint8_t aad[32], const uint8_t *dek,
                              uint8_t *out, size_t *outlen, size_t outsize, envelope_err *err);

@@ -129,8 +129,8 @@ static envelope_status reference(envelope_kek *k, const char *uri, envelope_err 
 static int served_by_envelope(envelope_lib *lib, const char *uri)
 {
     char scheme[64];
-    if (env_uri_message_scheme(uri))
-        return 1;
+    if (env_uri_message_scheme(uri) || strncasecmp(uri, "alias:", 6) == 0)
+        return 1; /* alias: is the envelope provider's too (kek.NAME settings) */
     if (!env_uri_scheme(uri, scheme, sizeof(scheme)))
         return 0;
     ERR_set_mark();
@@ -149,7 +149,8 @@ static envelope_status need_provider(envelope_lib *lib, const char *uri, const c
                                      envelope_err *err)
 {
     char scheme[64];
-    if (!env_uri_message_scheme(uri) || !env_uri_scheme(uri, scheme, sizeof(scheme)))
+    if (!env_uri_scheme(uri, scheme, sizeof(scheme)) ||
+        !(env_uri_message_scheme(uri) || strcasecmp(scheme, "alias") == 0))
         return ENVELOPE_OK;
     ERR_set_mark();
     OSSL_STORE_LOADER *l = OSSL_STORE_LOADER_fetch(lib->libctx, scheme,
@@ -168,12 +169,18 @@ static envelope_status need_provider(envelope_lib *lib, const char *uri, const c
                     scheme);
 }
 
-static envelope_status kek_open(envelope_lib *lib, const char *uri, int from_message,
-                                envelope_kek **out, envelope_err *err)
+#define KEK_OPEN_MAX 16
+
+static envelope_status kek_open_n(envelope_lib *lib, const char *uri, int from_message,
+                                  envelope_kek **out, size_t max, size_t *nout, envelope_err *err)
 {
-    if (lib == NULL || uri == NULL || out == NULL)
+    if (lib == NULL || uri == NULL || out == NULL || max == 0)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_kek_open: NULL argument");
-    *out = NULL;
+    *nout = 0;
+    if (max > KEK_OPEN_MAX)
+        max = KEK_OPEN_MAX;
+    for (size_t i = 0; i < max; i++)
+        out[i] = NULL;
     if (strlen(uri) > ENVELOPE_MAX_KEK_URI)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "KEK URI is longer than %d bytes",
                         ENVELOPE_MAX_KEK_URI);
@@ -211,8 +218,10 @@ static envelope_status kek_open(envelope_lib *lib, const char *uri, int from_mes
                              uri_hint ? "; check the URI (list keys with: envelope kek list URI)"
                                       : "");
     }
-    EVP_PKEY *pkey = NULL;
-    while (pkey == NULL && !OSSL_STORE_eof(st)) {
+    EVP_PKEY *pkeys[KEK_OPEN_MAX];
+    size_t np = 0;
+    while (np < max && !OSSL_STORE_eof(st)) {
+        EVP_PKEY *pkey = NULL;
         OSSL_STORE_INFO *info = OSSL_STORE_load(st);
         if (info == NULL)
             break;
@@ -227,9 +236,11 @@ static envelope_status kek_open(envelope_lib *lib, const char *uri, int from_mes
         default: break;
         }
         OSSL_STORE_INFO_free(info);
+        if (pkey != NULL)
+            pkeys[np++] = pkey;
     }
     OSSL_STORE_close(st);
-    if (pkey == NULL) {
+    if (np == 0) {
         ERR_clear_last_mark();
         /* The provider's loaders search at the first load: their reasons
          * (PIN, token, backend) arrive here, not at OSSL_STORE_open. */
@@ -246,22 +257,49 @@ static envelope_status kek_open(envelope_lib *lib, const char *uri, int from_mes
     /* Loaders try several decoders; the ones that failed before one
      * succeeded leave errors that are not ours to report. */
     ERR_pop_to_mark();
-    envelope_kek *k = OPENSSL_zalloc(sizeof(*k));
-    if (k == NULL) {
-        EVP_PKEY_free(pkey);
-        return env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
+    envelope_status s = ENVELOPE_OK;
+    for (size_t i = 0; i < np; i++) {
+        envelope_kek *k = s == ENVELOPE_OK ? OPENSSL_zalloc(sizeof(*k)) : NULL;
+        if (k == NULL) {
+            EVP_PKEY_free(pkeys[i]);
+            if (s == ENVELOPE_OK)
+                s = env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
+            continue;
+        }
+        k->lib = lib;
+        k->pkey = pkeys[i];
+        s = reference(k, uri, err);
+        if (s == ENVELOPE_OK)
+            s = classify(k, shown, err);
+        if (s != ENVELOPE_OK)
+            envelope_kek_free(k);
+        else
+            out[(*nout)++] = k;
     }
-    k->lib = lib;
-    k->pkey = pkey;
-    envelope_status s = reference(k, uri, err);
-    if (s == ENVELOPE_OK)
-        s = classify(k, shown, err);
     if (s != ENVELOPE_OK) {
-        envelope_kek_free(k);
-        return s;
+        for (size_t i = 0; i < *nout; i++) {
+            envelope_kek_free(out[i]);
+            out[i] = NULL;
+        }
+        *nout = 0;
     }
-    *out = k;
-    return ENVELOPE_OK;
+    return s;
+}
+
+static envelope_status kek_open(envelope_lib *lib, const char *uri, int from_message,
+                                envelope_kek **out, envelope_err *err)
+{
+    size_t n = 0;
+    if (out != NULL)
+        *out = NULL;
+    return kek_open_n(lib, uri, from_message, out, 1, &n, err);
+}
+
+envelope_status envelope_kek_open_all(envelope_lib *lib, const char *uri, envelope_kek **out,
+                                      size_t max, size_t *n, envelope_err *err)
+{
+    size_t dummy = 0;
+    return kek_open_n(lib, uri, 0, out, max, n != NULL ? n : &dummy, err);
 }
 
 envelope_status envelope_kek_open(envelope_lib *lib, const char *uri, envelope_kek **out,
@@ -274,6 +312,12 @@ envelope_status env_kek_open_from_message(envelope_lib *lib, const char *uri, en
                                           envelope_err *err)
 {
     return kek_open(lib, uri, 1, out, err);
+}
+
+void envelope_kek_allow_retired(envelope_kek *k, int allow)
+{
+    if (k != NULL)
+        k->allow_retired = allow != 0;
 }
 
 void envelope_kek_free(envelope_kek *k)
@@ -317,11 +361,19 @@ static int set_oaep(EVP_PKEY_CTX *pctx, const uint8_t aad[32])
     return 1;
 }
 
+static int set_aad_ex(EVP_PKEY_CTX *pctx, const uint8_t aad[32], int allow_retired)
+{
+    int one = 1;
+    OSSL_PARAM p[3] = {OSSL_PARAM_construct_octet_string(ENVELOPE_PKEY_PARAM_AAD, (void *)aad, 32),
+                       OSSL_PARAM_construct_end(), OSSL_PARAM_construct_end()};
+    if (allow_retired)
+        p[1] = OSSL_PARAM_construct_int(ENVELOPE_PKEY_PARAM_ALLOW_RETIRED, &one);
+    return EVP_PKEY_CTX_set_params(pctx, p) == 1;
+}
+
 static int set_aad(EVP_PKEY_CTX *pctx, const uint8_t aad[32])
 {
-    OSSL_PARAM p[2] = {OSSL_PARAM_construct_octet_string(ENVELOPE_PKEY_PARAM_AAD, (void *)aad, 32),
-                       OSSL_PARAM_construct_end()};
-    return EVP_PKEY_CTX_set_params(pctx, p) == 1;
+    return set_aad_ex(pctx, aad, 0);
 }
 
 envelope_status env_kek_wrap(const envelope_kek *k, const uint8_t aad[32], const uint8_t *dek,
@@ -360,7 +412,8 @@ envelope_status env_kek_unwrap(const envelope_kek *k, int kind, const uint8_t aa
     uint8_t buf[ENVELOPE_MAX_WRAPPED];
     size_t outl = sizeof(buf);
     int init = pctx != NULL && EVP_PKEY_decrypt_init(pctx) == 1 &&
-               (kind == ENVELOPE_WRAP_PROVIDER_AEAD ? set_aad(pctx, aad) : set_oaep(pctx, aad));
+               (kind == ENVELOPE_WRAP_PROVIDER_AEAD ? set_aad_ex(pctx, aad, k->allow_retired)
+                                                    : set_oaep(pctx, aad));
     int ok = init && EVP_PKEY_decrypt(pctx, buf, &outl, wrapped, wlen) == 1 &&
              outl == ENVELOPE_DEK_BYTES;
     EVP_PKEY_CTX_free(pctx);

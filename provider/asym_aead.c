@@ -26,7 +26,7 @@ typedef struct {
     envkey *key;
     unsigned char aad[ENVELOPE_MAX_AAD];
     size_t aad_len;
-    uint64_t cache_ttl_ms; /* ENVELOPE_PKEY_PARAM_CACHE_TTL; UINT64_MAX: as configured */
+    envprov_call_opts call; /* per-call cache TTL, retired-key override */
 } aead_ctx;
 
 static OSSL_FUNC_asym_cipher_newctx_fn aead_newctx;
@@ -77,7 +77,7 @@ static int aead_op_init(void *vctx, void *key, const OSSL_PARAM params[])
     envkey_free(c->key);
     c->key = envkey_up(k);
     c->aad_len = 0;
-    c->cache_ttl_ms = UINT64_MAX;
+    c->call = ENVPROV_CALL_OPTS_DEFAULT;
     return aead_set_ctx_params(c, params);
 }
 
@@ -102,7 +102,7 @@ static int aead_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t o
         return 1;
     }
     return envprov_unwrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, out, outlen, outsize,
-                          c->cache_ttl_ms) == ENVCORE_R_OK;
+                          &c->call) == ENVCORE_R_OK;
 }
 
 static int aead_set_ctx_params(void *vctx, const OSSL_PARAM params[])
@@ -110,7 +110,7 @@ static int aead_set_ctx_params(void *vctx, const OSSL_PARAM params[])
     aead_ctx *c = vctx;
     if (params == NULL)
         return 1;
-    if (!envprov_param_cache_ttl(params, &c->cache_ttl_ms))
+    if (!envprov_param_call_opts(params, &c->call))
         return 0;
     if (!envprov_param_aad(params, c->aad, &c->aad_len, NULL))
         return 0;
@@ -122,6 +122,7 @@ static const OSSL_PARAM *aead_settable_ctx_params(void *vctx, void *provctx)
     static const OSSL_PARAM settable[] = {
         OSSL_PARAM_octet_string(ENVELOPE_PKEY_PARAM_AAD, NULL, 0),
         OSSL_PARAM_uint64(ENVELOPE_PKEY_PARAM_CACHE_TTL, NULL),
+        OSSL_PARAM_int(ENVELOPE_PKEY_PARAM_ALLOW_RETIRED, NULL),
         OSSL_PARAM_END,
     };
     return settable;

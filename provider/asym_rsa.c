@@ -43,7 +43,7 @@ typedef struct {
     size_t label_len;
     unsigned char aad[ENVELOPE_MAX_AAD];
     size_t aad_len;
-    uint64_t cache_ttl_ms; /* ENVELOPE_PKEY_PARAM_CACHE_TTL; UINT64_MAX: as configured */
+    envprov_call_opts call; /* per-call cache TTL, retired-key override */
     int aad_set;
 } rsa_ctx;
 
@@ -108,7 +108,7 @@ static int rsa_init(rsa_ctx *c, void *key, const OSSL_PARAM params[])
     c->label_len = 0;
     c->aad_set = 0;
     c->aad_len = 0;
-    c->cache_ttl_ms = UINT64_MAX;
+    c->call = ENVPROV_CALL_OPTS_DEFAULT;
     return rsa_set_ctx_params(c, params);
 }
 
@@ -183,7 +183,7 @@ static int rsa_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
             return 1;
         }
         return envprov_unwrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, out, outlen, outsize,
-                              c->cache_ttl_ms) == ENVCORE_R_OK;
+                              &c->call) == ENVCORE_R_OK;
     }
     if (!check_padding(c, 1))
         return 0;
@@ -273,7 +273,7 @@ static int rsa_set_ctx_params(void *vctx, const OSSL_PARAM params[])
         c->label = buf;
         c->label_len = len;
     }
-    if (!envprov_param_cache_ttl(params, &c->cache_ttl_ms))
+    if (!envprov_param_call_opts(params, &c->call))
         return 0;
     if (!envprov_param_aad(params, c->aad, &c->aad_len, &c->aad_set))
         return 0;
@@ -289,6 +289,7 @@ static const OSSL_PARAM *rsa_settable_ctx_params(void *vctx, void *provctx)
         OSSL_PARAM_octet_string(OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL, NULL, 0),
         OSSL_PARAM_octet_string(ENVELOPE_PKEY_PARAM_AAD, NULL, 0),
         OSSL_PARAM_uint64(ENVELOPE_PKEY_PARAM_CACHE_TTL, NULL),
+        OSSL_PARAM_int(ENVELOPE_PKEY_PARAM_ALLOW_RETIRED, NULL),
         OSSL_PARAM_END,
     };
     return settable;

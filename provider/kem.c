@@ -26,7 +26,7 @@ typedef struct {
     envkey *key;
     unsigned char aad[ENVELOPE_MAX_AAD];
     size_t aad_len;
-    uint64_t cache_ttl_ms; /* ENVELOPE_PKEY_PARAM_CACHE_TTL; UINT64_MAX: as configured */
+    envprov_call_opts call; /* per-call cache TTL, retired-key override */
 } kem_ctx;
 
 static OSSL_FUNC_kem_newctx_fn kem_newctx;
@@ -75,7 +75,7 @@ static int kem_init(void *vctx, void *key, const OSSL_PARAM params[])
     envkey_free(c->key);
     c->key = envkey_up(k);
     c->aad_len = 0;
-    c->cache_ttl_ms = UINT64_MAX;
+    c->call = ENVPROV_CALL_OPTS_DEFAULT;
     return kem_set_ctx_params(c, params);
 }
 
@@ -125,7 +125,7 @@ static int kem_decapsulate(void *vctx, unsigned char *out, size_t *outlen, const
     unsigned char buf[ENVELOPE_MAX_WRAP_PLAINTEXT];
     size_t n = 0;
     if (envprov_unwrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, buf, &n, sizeof(buf),
-                       c->cache_ttl_ms) != ENVCORE_R_OK)
+                       &c->call) != ENVCORE_R_OK)
         return 0;
     if (n != KEM_SECRET_LEN || cap < KEM_SECRET_LEN) {
         OPENSSL_cleanse(buf, sizeof(buf));
@@ -154,7 +154,7 @@ static int kem_set_ctx_params(void *vctx, const OSSL_PARAM params[])
             return 0;
         }
     }
-    if (!envprov_param_cache_ttl(params, &c->cache_ttl_ms))
+    if (!envprov_param_call_opts(params, &c->call))
         return 0;
     if (!envprov_param_aad(params, c->aad, &c->aad_len, NULL))
         return 0;
@@ -167,6 +167,7 @@ static const OSSL_PARAM *kem_settable_ctx_params(void *vctx, void *provctx)
         OSSL_PARAM_utf8_string(OSSL_KEM_PARAM_OPERATION, NULL, 0),
         OSSL_PARAM_octet_string(ENVELOPE_PKEY_PARAM_AAD, NULL, 0),
         OSSL_PARAM_uint64(ENVELOPE_PKEY_PARAM_CACHE_TTL, NULL),
+        OSSL_PARAM_int(ENVELOPE_PKEY_PARAM_ALLOW_RETIRED, NULL),
         OSSL_PARAM_END,
     };
     return settable;

@@ -26,18 +26,26 @@ int envprov_param_aad(const OSSL_PARAM params[], unsigned char *aad, size_t *len
     return 1;
 }
 
-int envprov_param_cache_ttl(const OSSL_PARAM params[], uint64_t *ttl_ms)
+int envprov_param_call_opts(const OSSL_PARAM params[], envprov_call_opts *o)
 {
     const OSSL_PARAM *p = OSSL_PARAM_locate_const(params, ENVELOPE_PKEY_PARAM_CACHE_TTL);
     uint64_t v = 0;
-    if (p == NULL)
-        return 1;
-    if (!OSSL_PARAM_get_uint64(p, &v)) {
+    int allow = 0;
+    if (p != NULL && !OSSL_PARAM_get_uint64(p, &v)) {
         ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT, "%s must be an unsigned integer (milliseconds)",
                       ENVELOPE_PKEY_PARAM_CACHE_TTL);
         return 0;
     }
-    *ttl_ms = v;
+    if (p != NULL)
+        o->cache_ttl_ms = v;
+    p = OSSL_PARAM_locate_const(params, ENVELOPE_PKEY_PARAM_ALLOW_RETIRED);
+    if (p != NULL && !OSSL_PARAM_get_int(p, &allow)) {
+        ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT, "%s must be an integer (1 to allow)",
+                      ENVELOPE_PKEY_PARAM_ALLOW_RETIRED);
+        return 0;
+    }
+    if (p != NULL)
+        o->allow_retired = allow != 0;
     return 1;
 }
 

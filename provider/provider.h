@@ -43,6 +43,7 @@ typedef struct envprov_ctx {
     char *config_error;         /* why a setting could not be read, or NULL */
     /* the unwrap cache (dek_cache.h); NULL when cache-ttl = 0 */
     struct envprov_dek_cache *cache;
+    struct envprov_aliases *aliases; /* kek.NAME settings (kek_alias.h), or NULL */
     EVP_MD *cache_md; /* SHA-256 in swctx, for entry names: fetched once */
     uint64_t cache_ttl_ms;
     size_t cache_capacity;
@@ -81,9 +82,11 @@ void envprov_config_free(envprov_ctx *pc);
 /* settings_check.c: the first key of the provider's section (found by its
  * name prov_name in the file libcrypto reads) that is none of names[0..n)
  * nor OpenSSL's own, as a malloc'd message with a "did you mean"; NULL if
- * all are known or the section cannot be told apart from another file's. */
+ * all are known or the section cannot be told apart from another file's.
+ * The alias settings found there (kek.*: kek_alias.h), whose names the
+ * core cannot list, go to *alias_keys (malloc'd strings, *nalias of them). */
 char *envprov_settings_unknown(const char *prov_name, const char *const *names, size_t n,
-                               const envcore_settings *got);
+                               const envcore_settings *got, char ***alias_keys, size_t *nalias);
 /* provider_algs.c: pc's algorithm tables from the backends' kinds. */
 int envprov_algs_build(envprov_ctx *pc);
 void envprov_algs_free(envprov_ctx *pc);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kek_alias.h"
 #include "provider.h"
 
 static unsigned all_kinds(const envprov_ctx *pc)
@@ -36,7 +37,7 @@ int envprov_algs_build(envprov_ctx *pc)
     pc->keymgmt_algs = calloc(4, sizeof(OSSL_ALGORITHM));
     pc->asym_algs = calloc(4, sizeof(OSSL_ALGORITHM));
     pc->kem_algs = calloc(4, sizeof(OSSL_ALGORITHM));
-    pc->store_algs = calloc(2 * pc->nbackends + 1, sizeof(OSSL_ALGORITHM));
+    pc->store_algs = calloc(2 * pc->nbackends + 2, sizeof(OSSL_ALGORITHM));
     pc->store_names = calloc(pc->nbackends, 64);
     if (pc->keymgmt_algs == NULL || pc->asym_algs == NULL || pc->kem_algs == NULL ||
         pc->store_algs == NULL || (pc->nbackends > 0 && pc->store_names == NULL))
@@ -69,6 +70,9 @@ int envprov_algs_build(envprov_ctx *pc)
                 "a whole key home, listed without opening keys");
         }
     }
+    /* "alias:NAME": a KEK's versions by the name openssl.cnf gives them */
+    add(pc->store_algs, &ns, ENVPROV_ALIAS_SCHEME, envprov_alias_store_functions,
+        "KEK aliases of the provider's configuration (kek.NAME)");
     return 1;
 }
 

@@ -22,6 +22,7 @@
 
 #include "backends.h"
 #include "dek_cache.h"
+#include "kek_alias.h"
 #include "provider.h"
 #include "settings.h"
 
@@ -121,6 +122,30 @@ static int read_capacity(const envcore_settings *s, size_t *cap)
     return ENVCORE_R_OK;
 }
 
+/* The alias settings' values, asked of the core by the names the file gave. */
+static int read_aliases(envprov_ctx *pc, OSSL_FUNC_core_get_params_fn *get_params, char **keys,
+                        size_t n)
+{
+    if (n == 0)
+        return ENVCORE_R_OK;
+    OSSL_PARAM *params = calloc(n + 1, sizeof(*params));
+    char **values = calloc(n, sizeof(*values));
+    int r = ENVCORE_R_INTERNAL;
+    if (params != NULL && values != NULL) {
+        for (size_t i = 0; i < n; i++)
+            params[i] = OSSL_PARAM_construct_utf8_ptr(keys[i], &values[i], 0);
+        params[n] = OSSL_PARAM_construct_end();
+        if (get_params(pc->handle, params))
+            r = envprov_aliases_build(pc, (const char *const *)keys, (const char *const *)values,
+                                      n);
+    }
+    if (r == ENVCORE_R_INTERNAL)
+        ENVCORE_RAISE(ENVCORE_R_INTERNAL, "cannot read the kek.* settings");
+    free(params);
+    free(values);
+    return r;
+}
+
 int envprov_config_read(envprov_ctx *pc, const OSSL_DISPATCH *in)
 {
     OSSL_FUNC_core_get_params_fn *get_params = NULL;
@@ -149,7 +174,11 @@ int envprov_config_read(envprov_ctx *pc, const OSSL_DISPATCH *in)
         if (!envcore_settings_put(pc->settings, names[i], values[i]))
             return 0;
     /* A key nobody reads is a mistake to report, not to ignore. */
-    pc->config_error = envprov_settings_unknown(prov_name, names, n, pc->settings);
+    char **alias_keys = NULL;
+    size_t nalias = 0;
+    pc->config_error =
+        envprov_settings_unknown(prov_name, names, n, pc->settings, &alias_keys, &nalias);
+
     if (envcore_setting_bool(pc->settings, ENVPROV_CONF_RSA_PKCS1_V15, 1, &pc->rsa_pkcs1_v15) !=
         ENVCORE_R_OK)
         config_failed(pc);
@@ -169,6 +198,12 @@ int envprov_config_read(envprov_ctx *pc, const OSSL_DISPATCH *in)
             config_failed(pc);
         pc->nbackends++;
     }
+    /* after the backends: each alias URI must be one a backend serves */
+    if (read_aliases(pc, get_params, alias_keys, nalias) != ENVCORE_R_OK)
+        config_failed(pc);
+    for (size_t i = 0; i < nalias; i++)
+        free(alias_keys[i]);
+    free(alias_keys);
     return 1;
 }
 
@@ -179,6 +214,7 @@ void envprov_config_free(envprov_ctx *pc)
     pc->cache = NULL;
     EVP_MD_free(pc->cache_md);
     pc->cache_md = NULL;
+    envprov_aliases_free(pc);
     for (size_t b = 0; b < pc->nbackends; b++)
         if (pc->clients[b] != NULL)
             pc->backends[b]->client_free(pc->clients[b]);

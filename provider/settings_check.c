@@ -19,6 +19,7 @@
 #include <openssl/conf.h>
 #include <openssl/err.h>
 
+#include "kek_alias.h"
 #include "provider.h"
 
 /* Keys OpenSSL's provider loader reads itself (crypto/provider_conf.c). */
@@ -92,8 +93,10 @@ static int section_is_ours(STACK_OF(CONF_VALUE) *sect, const envcore_settings *g
 }
 
 char *envprov_settings_unknown(const char *prov_name, const char *const *names, size_t n,
-                               const envcore_settings *got)
+                               const envcore_settings *got, char ***alias_keys, size_t *nalias)
 {
+    *alias_keys = NULL;
+    *nalias = 0;
     const char *file = secure_getenv("OPENSSL_CONF");
     char *dflt = file == NULL ? CONF_get1_default_config_file() : NULL;
     char *msg = NULL;
@@ -113,7 +116,18 @@ char *envprov_settings_unknown(const char *prov_name, const char *const *names, 
         const char *key = sk_CONF_VALUE_value(sect, j)->name;
         if (in_list(key, names, n) || in_list(key, openssl_keys, 4))
             continue;
+        if (envprov_alias_key_ok(key)) {
+            char **grown = realloc(*alias_keys, (*nalias + 1) * sizeof(char *));
+            if (grown != NULL) {
+                *alias_keys = grown;
+                if ((grown[*nalias] = strdup(key)) != NULL)
+                    (*nalias)++;
+            }
+            continue;
+        }
         const char *near = closest(key, names, n);
+        if (near == NULL && strncmp(key, ENVPROV_ALIAS_PREFIX, strlen(ENVPROV_ALIAS_PREFIX)) == 0)
+            near = "kek.NAME, kek.NAME.previous or kek.NAME.retired";
         char buf[512];
         snprintf(buf, sizeof(buf), "unknown setting \"%.64s\" in [%.64s] of %.256s%s%s%s", key,
                  ours, file, near ? " (did you mean \"" : "; see docs/PROVIDER.md for the settings",

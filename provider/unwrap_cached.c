@@ -17,7 +17,11 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include <syslog.h>
+#include <unistd.h>
+
 #include "dek_cache.h"
+#include "kek_alias.h"
 #include "wrap.h"
 
 typedef struct {
@@ -96,9 +100,26 @@ static int entry_name(envprov_ctx *pc, const envkey *k, const unsigned char *aad
 
 int envprov_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aadlen,
                    const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen,
-                   size_t outsize, uint64_t cache_ttl_ms)
+                   size_t outsize, const envprov_call_opts *o)
 {
     unsigned char name[32];
+    const char *alias = NULL;
+    if (envprov_alias_role_of(pc, k, &alias) == ENVPROV_ROLE_RETIRED) {
+        if (!o->allow_retired) {
+            ENVCORE_RAISE(ENVCORE_R_KEK_RETIRED,
+                          "KEK \"%.200s\" is retired (kek.%s.retired): it unwraps only with the "
+                          "override (envelope decrypt --allow-retired, or the ctx param %s), "
+                          "which is logged",
+                          k->uri, alias, ENVELOPE_PKEY_PARAM_ALLOW_RETIRED);
+            return ENVCORE_R_KEK_RETIRED;
+        }
+        /* the override is an event an operator must be able to see */
+        syslog(LOG_AUTHPRIV | LOG_WARNING,
+               "envelope: unwrap with retired KEK %.200s (alias %s) allowed by override, pid %ld",
+               k->uri, alias, (long)getpid());
+        envcore_debug("alias %s: retired KEK %s used by override", alias, k->uri);
+    }
+    uint64_t cache_ttl_ms = o->cache_ttl_ms;
     if (pc->cache == NULL || cache_ttl_ms == 0 || k->no_cache || !k->has_private ||
         !entry_name(pc, k, aad, aadlen, in, inlen, name))
         return envprov_unwrap_direct(pc, k, aad, aadlen, in, inlen, out, outlen, outsize);

@@ -24,6 +24,7 @@
 
 #include "rsa_form_check.h"
 #include "ec_wrap.h"
+#include "kek_alias.h"
 #include "wrapblob.h"
 
 #define AAD_HASH_LEN 32
@@ -201,6 +202,17 @@ int envprov_wrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aa
                       "a wrap takes 1..%d bytes of key and at most %d bytes of AAD (got %zu, %zu)",
                       ENVELOPE_MAX_WRAP_PLAINTEXT, ENVELOPE_MAX_AAD, inlen, aadlen);
         return ENVCORE_R_BAD_ARGUMENT;
+    }
+    const char *alias = NULL;
+    envprov_alias_role role = envprov_alias_role_of(pc, k, &alias);
+    if (role == ENVPROV_ROLE_PREVIOUS || role == ENVPROV_ROLE_RETIRED) {
+        /* rotation: new data goes under the current version only */
+        ENVCORE_RAISE(ENVCORE_R_POLICY_REFUSED,
+                      "KEK \"%.200s\" is a%s version of alias %s: new data is wrapped only "
+                      "under the current one (alias:%s)",
+                      k->uri, role == ENVPROV_ROLE_RETIRED ? " retired" : " previous", alias,
+                      alias);
+        return ENVCORE_R_POLICY_REFUSED;
     }
     switch (k->kind) {
     case ENVKEY_AES_KEK: return wrap_aes(k, aad, aadlen, in, inlen, out, outlen, outsize);

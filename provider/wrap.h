@@ -19,11 +19,18 @@ int envprov_wrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aa
 
 /* On any failure the output buffer is wiped and one uniform reason is
  * raised for every authentication problem. Through the provider's unwrap
- * cache (unwrap_cached.c, dek_cache.h): cache_ttl_ms caps this call's
- * entry lifetime (UINT64_MAX: the configured cache-ttl; 0: bypass). */
+ * cache (unwrap_cached.c, dek_cache.h): o->cache_ttl_ms caps this call's
+ * entry lifetime (UINT64_MAX: the configured cache-ttl; 0: bypass). A
+ * retired key (kek_alias.h) is refused unless o->allow_retired. */
+typedef struct {
+    uint64_t cache_ttl_ms; /* ENVELOPE_PKEY_PARAM_CACHE_TTL; UINT64_MAX: as configured */
+    int allow_retired;     /* ENVELOPE_PKEY_PARAM_ALLOW_RETIRED (logged when used) */
+} envprov_call_opts;
+#define ENVPROV_CALL_OPTS_DEFAULT ((envprov_call_opts){UINT64_MAX, 0})
+
 int envprov_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aadlen,
                    const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen,
-                   size_t outsize, uint64_t cache_ttl_ms) __attribute__((warn_unused_result));
+                   size_t outsize, const envprov_call_opts *o) __attribute__((warn_unused_result));
 /* The unwrap cache's counters into params (ENVELOPE_PROV_PARAM_CACHE_*). */
 int envprov_cache_get_params(envprov_ctx *pc, OSSL_PARAM params[]);
 /* The same, always asking the key's home (wrap.c). */

@@ -184,6 +184,17 @@ typedef enum envelope_wrap_kind {
 ENVELOPE_API ENVELOPE_WUR envelope_status envelope_kek_open(envelope_lib *lib, const char *uri,
                                                             envelope_kek **out, envelope_err *err);
 ENVELOPE_API void envelope_kek_free(envelope_kek *k);
+/* Every key a URI names, in the store's order, up to max: for "alias:NAME"
+ * (the provider's kek.NAME settings) the current version, then the
+ * previous ones, then the retired ones, so that a decrypt given the alias
+ * opens data made under any version. *n is how many were opened. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_kek_open_all(envelope_lib *lib, const char *uri,
+                                                                envelope_kek **out, size_t max,
+                                                                size_t *n, envelope_err *err);
+/* Lets this KEK unwrap even if the provider's configuration lists it as
+ * retired (kek.NAME.retired); each such unwrap is logged by the provider.
+ * Off by default. */
+ENVELOPE_API void envelope_kek_allow_retired(envelope_kek *k, int allow);
 ENVELOPE_API const char *envelope_kek_reference(const envelope_kek *k); /* URI without secrets */
 ENVELOPE_API const uint8_t *envelope_kek_key_id(const envelope_kek *k, size_t *len);
 ENVELOPE_API envelope_wrap_kind envelope_kek_wrap_kind(const envelope_kek *k);

@@ -52,6 +52,11 @@
  * shorten the configured cache-ttl, never extend it; 0 bypasses the cache
  * for the call (the key's home is asked, nothing is kept). */
 #define ENVELOPE_PKEY_PARAM_CACHE_TTL "envelope-cache-ttl-ms"
+/* Unwraps with a KEK the configuration lists as retired
+ * (kek.NAME.retired, docs/PROVIDER.md "KEK aliases and rotation") are
+ * refused (ENVELOPE_PROV_R_POLICY_REFUSED) unless this ctx param (int) is 1;
+ * every unwrap allowed by it is logged (syslog, LOG_AUTHPRIV warning). */
+#define ENVELOPE_PKEY_PARAM_ALLOW_RETIRED "envelope-allow-retired"
 #define ENVELOPE_MAX_AAD 1024
 /* Largest payload an AEAD wrap accepts (a DEK is 32 bytes). */
 #define ENVELOPE_MAX_WRAP_PLAINTEXT 64
@@ -109,6 +114,9 @@
  * pkcs11-module (configuration), not an outage. A token that was present
  * earlier in the process and has gone is ENVELOPE_PROV_R_TOKEN_NOT_PRESENT. */
 #define ENVELOPE_PROV_R_TOKEN_UNKNOWN 22
+/* The KEK is listed as retired (kek.NAME.retired) and the caller did not
+ * pass ENVELOPE_PKEY_PARAM_ALLOW_RETIRED: the operator's rotation policy. */
+#define ENVELOPE_PROV_R_KEK_RETIRED 23
 
 /* Provider parameter (OSSL_PROVIDER_get_params, utf8 pointer): why the
  * provider's openssl.cnf section is refused (an unknown setting, a value it
