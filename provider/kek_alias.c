@@ -228,6 +228,14 @@ static int attribute(const char *uri, const char *name, size_t nlen, char *out, 
     return 0;
 }
 
+int envprov_uri_attribute(const char *uri, const char *name, char *out, size_t outsize)
+{
+    size_t len = 0;
+    if (outsize > 0)
+        out[0] = '\0';
+    return attribute(uri, name, strlen(name), out, outsize, &len);
+}
+
 /* 1 if every path attribute of entry is in key_uri with the same value. */
 static int names_key(const char *entry, const char *key_uri)
 {

@@ -21,6 +21,7 @@
 #include <openssl/params.h>
 
 #include "backends.h"
+#include "breaker.h"
 #include "dek_cache.h"
 #include "kek_alias.h"
 #include "provider.h"
@@ -58,6 +59,7 @@ static size_t setting_names(const char **names)
     names[n++] = ENVPROV_CONF_RSA_PKCS1_V15;
     names[n++] = ENVPROV_CONF_CACHE_TTL;
     names[n++] = ENVPROV_CONF_CACHE_CAPACITY;
+    names[n++] = ENVPROV_CONF_BREAKER_WINDOW;
     for (size_t b = 0; envprov_backend_table[b] != NULL; b++)
         for (const char *const *s = envprov_backend_table[b]->settings; s != NULL && *s != NULL;
              s++) {
@@ -72,11 +74,12 @@ static size_t setting_names(const char **names)
     return n;
 }
 
-/* "300s", "5m", "1h", "500ms", or plain seconds; 0 is off. */
-static int read_ttl(const envcore_settings *s, uint64_t *ms)
+/* "300s", "5m", "1h", "500ms", or plain seconds, up to 24h; 0 is off. */
+static int read_duration(const envcore_settings *s, const char *name, uint64_t dflt,
+                         uint64_t *ms)
 {
-    const char *v = envcore_setting(s, ENVPROV_CONF_CACHE_TTL);
-    *ms = ENVPROV_CACHE_TTL_DEFAULT_MS;
+    const char *v = envcore_setting(s, name);
+    *ms = dflt;
     if (v == NULL)
         return ENVCORE_R_OK;
     char *end = NULL;
@@ -96,8 +99,8 @@ static int read_ttl(const envcore_settings *s, uint64_t *ms)
     if (unit == 0 || errno != 0 || v[0] == '-' || n > ENVPROV_CACHE_TTL_MAX_MS / unit) {
         ENVCORE_RAISE(ENVCORE_R_BAD_CONFIG,
                       "%s = %.64s: expected a duration up to 24h: 300s, 5m, 1h, 500ms, or 0 for "
-                      "no cache",
-                      ENVPROV_CONF_CACHE_TTL, v);
+                      "off",
+                      name, v);
         return ENVCORE_R_BAD_CONFIG;
     }
     *ms = (uint64_t)n * unit;
@@ -182,9 +185,14 @@ int envprov_config_read(envprov_ctx *pc, const OSSL_DISPATCH *in)
     if (envcore_setting_bool(pc->settings, ENVPROV_CONF_RSA_PKCS1_V15, 1, &pc->rsa_pkcs1_v15) !=
         ENVCORE_R_OK)
         config_failed(pc);
-    if (read_ttl(pc->settings, &pc->cache_ttl_ms) != ENVCORE_R_OK ||
-        read_capacity(pc->settings, &pc->cache_capacity) != ENVCORE_R_OK)
+    uint64_t breaker_ms = 0;
+    if (read_duration(pc->settings, ENVPROV_CONF_CACHE_TTL, ENVPROV_CACHE_TTL_DEFAULT_MS,
+                      &pc->cache_ttl_ms) != ENVCORE_R_OK ||
+        read_capacity(pc->settings, &pc->cache_capacity) != ENVCORE_R_OK ||
+        read_duration(pc->settings, ENVPROV_CONF_BREAKER_WINDOW,
+                      ENVPROV_BREAKER_WINDOW_DEFAULT_MS, &breaker_ms) != ENVCORE_R_OK)
         config_failed(pc);
+    pc->breaker = envprov_breaker_new(breaker_ms);
     pc->cache_md = EVP_MD_fetch(pc->swctx, "SHA2-256", NULL);
     pc->cache = pc->cache_md != NULL ? envprov_dek_cache_new(pc->cache_ttl_ms, pc->cache_capacity)
                                      : NULL;
@@ -215,6 +223,8 @@ void envprov_config_free(envprov_ctx *pc)
     EVP_MD_free(pc->cache_md);
     pc->cache_md = NULL;
     envprov_aliases_free(pc);
+    envprov_breaker_free(pc->breaker);
+    pc->breaker = NULL;
     for (size_t b = 0; b < pc->nbackends; b++)
         if (pc->clients[b] != NULL)
             pc->backends[b]->client_free(pc->clients[b]);

@@ -21,6 +21,7 @@
 #include <openssl/err.h>
 #include <openssl/params.h>
 
+#include "breaker.h"
 #include "store_common.h"
 
 static OSSL_FUNC_store_open_fn store_open;
@@ -31,8 +32,13 @@ static int find(envprov_ctx *pc, const char *uri, int from_message, envprov_stor
     const envcore_backend *be = envprov_backend_for(pc, uri, &client);
     if (be == NULL)
         return ENVCORE_R_BAD_URI;
-    return be->open(client, uri, from_message ? ENVCORE_OPEN_FROM_MESSAGE : 0, envprov_store_add,
-                    s);
+    envprov_breaker_ticket ticket;
+    int r = envprov_breaker_enter(pc->breaker, uri, &ticket);
+    if (r != ENVCORE_R_OK)
+        return r;
+    r = be->open(client, uri, from_message ? ENVCORE_OPEN_FROM_MESSAGE : 0, envprov_store_add, s);
+    envprov_breaker_leave(pc->breaker, uri, &ticket, r);
+    return r;
 }
 
 static void *store_open(void *provctx, const char *uri)

@@ -20,6 +20,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "breaker.h"
 #include "dek_cache.h"
 #include "kek_alias.h"
 #include "wrap.h"
@@ -36,8 +37,14 @@ typedef struct {
 static int job_run(envprov_unwrap_job *j, unsigned char *out, size_t *outlen, size_t outsize)
 {
     unwrap_job *u = (unwrap_job *)j;
-    return envprov_unwrap_direct(u->pc, u->k, u->aad, u->aadlen, u->in, u->inlen, out, outlen,
-                                 outsize);
+    envprov_breaker_ticket ticket;
+    int r = envprov_breaker_enter(u->pc->breaker, u->k->uri, &ticket);
+    if (r != ENVCORE_R_OK)
+        return r;
+    r = envprov_unwrap_direct(u->pc, u->k, u->aad, u->aadlen, u->in, u->inlen, out, outlen,
+                              outsize);
+    envprov_breaker_leave(u->pc->breaker, u->k->uri, &ticket, r);
+    return r;
 }
 
 static void job_free(envprov_unwrap_job *j)
@@ -120,10 +127,10 @@ int envprov_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t 
         envcore_debug("alias %s: retired KEK %s used by override", alias, k->uri);
     }
     uint64_t cache_ttl_ms = o->cache_ttl_ms;
+    unwrap_job j = {{job_run, job_clone, job_free}, pc, k, aad, in, aadlen, inlen, 0};
     if (pc->cache == NULL || cache_ttl_ms == 0 || k->no_cache || !k->has_private ||
         !entry_name(pc, k, aad, aadlen, in, inlen, name))
-        return envprov_unwrap_direct(pc, k, aad, aadlen, in, inlen, out, outlen, outsize);
-    unwrap_job j = {{job_run, job_clone, job_free}, pc, k, aad, in, aadlen, inlen, 0};
+        return job_run(&j.base, out, outlen, outsize);
     return envprov_dek_cache_unwrap(pc->cache, name, cache_ttl_ms, &j.base, out, outlen, outsize);
 }
 

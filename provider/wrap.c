@@ -24,6 +24,7 @@
 
 #include "rsa_form_check.h"
 #include "ec_wrap.h"
+#include "breaker.h"
 #include "kek_alias.h"
 #include "wrapblob.h"
 
@@ -214,15 +215,22 @@ int envprov_wrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aa
                       alias);
         return ENVCORE_R_POLICY_REFUSED;
     }
+    envprov_breaker_ticket ticket;
+    int r = envprov_breaker_enter(pc->breaker, k->uri, &ticket);
+    if (r != ENVCORE_R_OK)
+        return r; /* fail closed, and at once: the home failed moments ago */
     switch (k->kind) {
-    case ENVKEY_AES_KEK: return wrap_aes(k, aad, aadlen, in, inlen, out, outlen, outsize);
-    case ENVKEY_RSA: return wrap_rsa(pc, k, aad, aadlen, in, inlen, out, outlen, outsize);
+    case ENVKEY_AES_KEK: r = wrap_aes(k, aad, aadlen, in, inlen, out, outlen, outsize); break;
+    case ENVKEY_RSA: r = wrap_rsa(pc, k, aad, aadlen, in, inlen, out, outlen, outsize); break;
     case ENVKEY_EC_P256:
-        return envprov_ec_wrap(pc, k, aad, aadlen, in, inlen, out, outlen, outsize);
+        r = envprov_ec_wrap(pc, k, aad, aadlen, in, inlen, out, outlen, outsize);
+        break;
     default:
         ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED, "this key kind has no AEAD wrap");
-        return ENVCORE_R_NOT_SUPPORTED;
+        r = ENVCORE_R_NOT_SUPPORTED;
     }
+    envprov_breaker_leave(pc->breaker, k->uri, &ticket, r);
+    return r;
 }
 
 static int auth_failed(unsigned char *out, size_t outsize)
