@@ -8,11 +8,12 @@ if(TARGET envelope_tpm)
     ${ENVELOPE_TEST_ROOT}/integration/tpm_it_restart.c
     ${ENVELOPE_TEST_ROOT}/integration/tpm_it_traffic.c
     ${ENVELOPE_TEST_ROOT}/integration/tpm_it_interop.c
-    ${ENVELOPE_TEST_ROOT}/integration/tpm_it_engine.c)
+    ${ENVELOPE_TEST_ROOT}/integration/tpm_it_engine.c
+    ${ENVELOPE_TEST_ROOT}/integration/tpm_it_sessions.c)
   target_include_directories(tpm_it PRIVATE ${ENVELOPE_TEST_ROOT}/integration)
   target_link_libraries(tpm_it PRIVATE envelope_tpm envelope_test_err PkgConfig::CMOCKA
     envelope_warnings)
-  foreach(s basic policy restart traffic interop engine)
+  foreach(s basic policy restart traffic interop engine sessions)
     add_test(NAME tpm.swtpm.${s}
       COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/tpm_run.sh ${s} $<TARGET_FILE:tpm_it>)
     set_tests_properties(tpm.swtpm.${s} PROPERTIES TIMEOUT 300 LABELS "tpm;swtpm;integration")

@@ -56,5 +56,7 @@ extern const struct CMUnitTest it_interop_tests[];
 extern const size_t it_interop_count;
 extern const struct CMUnitTest it_engine_tests[];
 extern const size_t it_engine_count;
+extern const struct CMUnitTest it_sessions_tests[];
+extern const size_t it_sessions_count;
 
 #endif
