@@ -303,6 +303,31 @@ static int connect_tpm(struct envtpm_ctx *t)
     return ENVCORE_R_OK;
 }
 
+/*
+ * After a failure, may our sessions be flushed before the connection is
+ * dropped? Only if the TPM answered and was not reset: it refused our
+ * session's state (TPM_RC_NONCE), is short of session slots, asked us to try
+ * again, or gave an answer whose HMAC did not check (or that we could not
+ * follow: a poisoned connection). Then the handles are still ours, and
+ * leaving them would leak a slot on a TPM without a resource manager. After
+ * an I/O error, TPM_RC_INITIALIZE or a lost session they are not: a reset
+ * TPM may have given them to another client since.
+ */
+static int sessions_still_ours(struct envtpm_ctx *t, TSS2_RC rc)
+{
+    TSS2_RC base = envtpm_rc_base(rc);
+
+    if (t->poisoned)
+        return 1;
+    if ((rc & TSS2_RC_LAYER_MASK) == TSS2_ESAPI_RC_LAYER)
+        return (rc & 0xffff) == TSS2_BASE_RC_RSP_AUTH_FAILED;
+    if ((rc & TSS2_RC_LAYER_MASK) != TSS2_TPM_RC_LAYER)
+        return 0;
+    return base == (TPM2_RC_FMT1 | TPM2_RC_NONCE) || base == TPM2_RC_SESSION_MEMORY ||
+           base == TPM2_RC_SESSION_HANDLES || base == TPM2_RC_RETRY || base == TPM2_RC_YIELDED ||
+           base == TPM2_RC_TESTING || base == TPM2_RC_CANCELED;
+}
+
 static int ensure_connected(struct envtpm_ctx *t)
 {
     if (t->esys != NULL && t->session != ESYS_TR_NONE && t->hs != NULL && !t->poisoned)
@@ -335,7 +360,7 @@ int envtpm_run(struct envtpm_ctx *t, envtpm_op_fn op, void *arg)
             envcore_debug("tpm2: %s failed with a retryable code; reconnecting",
                           t->last_fn != NULL ? t->last_fn : "?");
             ERR_pop_to_mark();
-            disconnect(t, 0);
+            disconnect(t, sessions_still_ours(t, t->last_rc));
             t->poisoned = 0;
             t->reconnects++;
             r = connect_tpm(t);
@@ -349,8 +374,8 @@ int envtpm_run(struct envtpm_ctx *t, envtpm_op_fn op, void *arg)
         if (t->poisoned) {
             /* the connection's state is not to be trusted (an auth value
              * ESYS may still hold, session nonces out of step): drop it now,
-             * not at the next use */
-            disconnect(t, 0);
+             * not at the next use; the TPM is alive, so flush our sessions */
+            disconnect(t, 1);
             t->poisoned = 0;
         } else if (t->aux != ESYS_TR_NONE && t->esys != NULL) {
             envtpm_flush(t, t->aux);

@@ -58,5 +58,7 @@ extern const struct CMUnitTest it_engine_tests[];
 extern const size_t it_engine_count;
 extern const struct CMUnitTest it_sessions_tests[];
 extern const size_t it_sessions_count;
+extern const struct CMUnitTest it_tamper_tests[];
+extern const size_t it_tamper_count;
 
 #endif
