@@ -212,8 +212,9 @@ int main(int argc, char **argv)
         return r == ENVCORE_R_OK ? 0 : 1;
     }
     if (argc != 2) {
-        fprintf(stderr, "usage: tpm_it basic|policy|restart|traffic|interop|engine|sessions|tamper\n"
-                        "       tpm_it create ec|rsa URI [PCRS]\n");
+        fprintf(stderr,
+                "usage: tpm_it basic|policy|restart|traffic|interop|engine|sessions|tamper\n"
+                "       tpm_it create ec|rsa URI [PCRS]\n");
         return 2;
     }
     for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
