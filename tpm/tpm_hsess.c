@@ -7,7 +7,8 @@
  * authorises in a session: ≈ 2.5-4 ms of client CPU per command on swtpm,
  * several times the TPM's own work (docs/TPM.md, "Benchmark"). So the unwrap
  * commands go through tss2-sys on ESYS's own SYS context, with the session
- * protocol computed here with OpenSSL objects fetched once per session:
+ * protocol computed here with OpenSSL objects fetched once per session
+ * (KDFa is OpenSSL's KBKDF, SP 800-108 counter mode):
  *
  *   sessionKey = KDFa(SHA-256, salt, "ATH", nonceTPM, nonceCaller, 256)
  *                (Part 1 §19.6.8; bind = SRK, whose auth value is empty)
@@ -38,6 +39,7 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/rand.h>
 #include <tss2/tss2_sys.h>
 
@@ -52,6 +54,7 @@ struct envtpm_hs {
     unsigned char key[HS_DIGEST];      /* sessionKey */
     TPM2B_NONCE nonce_tpm;             /* the TPM's latest nonce */
     EVP_MAC *mac;                      /* HMAC, fetched once */
+    EVP_KDF *kdf;                      /* KBKDF (KDFa) */
     EVP_MD *md;                        /* SHA-256 */
     EVP_CIPHER *aes;                   /* AES-128-CFB */
     unsigned long commands;            /* run in this session (for tests) */
@@ -84,28 +87,34 @@ static int hmac(const struct envtpm_hs *s, const unsigned char *key, size_t keyl
     return ok;
 }
 
-/* KDFa (Part 1 §11.4.10.2) with SHA-256, `bits` = 256: one block. */
+/* KDFa (Part 1 §11.4.10.2) is NIST SP 800-108 counter mode with HMAC:
+ * [i]32 || label || 0x00 || contextU || contextV || [bits]32 - OpenSSL's
+ * KBKDF with its defaults (32-bit counter, separator, L). 256 bits here. */
 static int kdfa256(const struct envtpm_hs *s, const unsigned char *key, size_t keylen,
                    const char *label, const TPM2B_NONCE *u, const TPM2B_NONCE *v,
                    unsigned char out[HS_DIGEST])
 {
-    unsigned char counter[4], bits[4];
-    const unsigned char *parts[5];
-    size_t lens[5];
+    unsigned char ctx[2 * sizeof(u->buffer)];
+    OSSL_PARAM p[6];
+    EVP_KDF_CTX *c = EVP_KDF_CTX_new(s->kdf);
+    int ok;
 
-    put32(counter, 1);
-    put32(bits, 256);
-    parts[0] = counter;
-    lens[0] = 4;
-    parts[1] = (const unsigned char *)label; /* with its terminating zero */
-    lens[1] = strlen(label) + 1;
-    parts[2] = u->buffer;
-    lens[2] = u->size;
-    parts[3] = v->buffer;
-    lens[3] = v->size;
-    parts[4] = bits;
-    lens[4] = 4;
-    return hmac(s, key, keylen, parts, lens, 5, out);
+    if (c == NULL || u->size > sizeof(u->buffer) || v->size > sizeof(v->buffer)) {
+        EVP_KDF_CTX_free(c);
+        return 0;
+    }
+    memcpy(ctx, u->buffer, u->size);
+    memcpy(ctx + u->size, v->buffer, v->size);
+    p[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_MAC, (char *)"HMAC", 0);
+    p[1] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+    p[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)key, keylen);
+    p[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)label, strlen(label));
+    p[4] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, ctx, (size_t)u->size + v->size);
+    p[5] = OSSL_PARAM_construct_end();
+    ok = EVP_KDF_derive(c, out, HS_DIGEST, p) == 1;
+    EVP_KDF_CTX_free(c);
+    OPENSSL_cleanse(ctx, sizeof(ctx));
+    return ok;
 }
 
 static int sha256(const struct envtpm_hs *s, const unsigned char *const *parts, const size_t *lens,
@@ -128,6 +137,7 @@ void envtpm_hs_free(struct envtpm_hs *s)
     if (s == NULL)
         return;
     EVP_MAC_free(s->mac);
+    EVP_KDF_free(s->kdf);
     EVP_MD_free(s->md);
     EVP_CIPHER_free(s->aes);
     envelope_secmem_free(s); /* wipes the key */
@@ -146,10 +156,11 @@ int envtpm_hs_new(OSSL_LIB_CTX *libctx, TPM2_HANDLE handle, const TPM2B_AUTH *sa
     }
     s->handle = handle;
     s->mac = EVP_MAC_fetch(libctx, "HMAC", NULL);
+    s->kdf = EVP_KDF_fetch(libctx, "KBKDF", NULL);
     s->md = EVP_MD_fetch(libctx, "SHA256", NULL);
     s->aes = EVP_CIPHER_fetch(libctx, "AES-128-CFB", NULL);
-    if (s->mac == NULL || s->md == NULL || s->aes == NULL || nonce_tpm->size == 0 ||
-        nonce_tpm->size > sizeof(nonce_tpm->buffer) ||
+    if (s->mac == NULL || s->kdf == NULL || s->md == NULL || s->aes == NULL ||
+        nonce_tpm->size == 0 || nonce_tpm->size > sizeof(nonce_tpm->buffer) ||
         !kdfa256(s, salt->buffer, salt->size, "ATH", nonce_tpm, nonce_caller, s->key)) {
         envtpm_hs_free(s);
         ENVCORE_RAISE(ENVCORE_R_INTERNAL, "TPM: deriving the session key failed");
