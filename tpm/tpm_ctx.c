@@ -121,9 +121,10 @@ int envtpm_ctx_new(const envtpm_config *cfg, struct envtpm_ctx **out)
 }
 
 /*
- * Drops the connection. `orderly` flushes our sessions first; after an error
- * we do not flush: without a resource manager a TPM that was reset may have
- * given the same session handle to another client since.
+ * Drops the connection. `orderly` flushes our sessions first: at teardown,
+ * and after an error that leaves them ours (sessions_still_ours). After the
+ * others we do not flush: without a resource manager a TPM that was reset
+ * may have given the same session handle to another client since.
  */
 static void disconnect(struct envtpm_ctx *t, int orderly)
 {
