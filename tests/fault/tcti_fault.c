@@ -8,9 +8,11 @@
  *   ENVELOPE_FAULT_TCTI=WHAT:CC:FIRST:COUNT     read at every response
  *
  * WHAT is `rsp-hmac` (flip a bit of the response's last byte: the session
- * HMAC of a one-session response) or `rsp-param` (flip a bit of the first
+ * HMAC of a one-session response), `rsp-param` (flip a bit of the first
  * byte of the first response parameter's data, i.e. the ciphertext of an
- * encrypted parameter). Only successful responses with sessions to command
+ * encrypted parameter) or `rc-nonce` (replace the answer by TPM_RC_NONCE for
+ * session 1, after the TPM ran the command: the caller's nonces are then
+ * out of step with the TPM's, as after a lost response). Only successful responses with sessions to command
  * code CC (hex) count; the FIRST-th (1-based) to the (FIRST+COUNT-1)-th are
  * altered. The count restarts whenever the variable's value changes, so a
  * test arms a fault with setenv. Every altered response is reported on
@@ -48,8 +50,9 @@ static TSS2_RC fault_transmit(TSS2_TCTI_CONTEXT *ctx, size_t size, const uint8_t
     return Tss2_Tcti_Transmit(FAULT(ctx)->inner, size, cmd);
 }
 
-static void maybe_alter(const fault_ctx *f, uint8_t *rsp, size_t len)
+static void maybe_alter(const fault_ctx *f, uint8_t *rsp, size_t *size)
 {
+    size_t len = *size;
     const char *spec = getenv("ENVELOPE_FAULT_TCTI");
     char what[32];
     unsigned cc;
@@ -73,7 +76,12 @@ static void maybe_alter(const fault_ctx *f, uint8_t *rsp, size_t len)
         rsp[len - 1] ^= 0x01;
     else if (strcmp(what, "rsp-param") == 0)
         rsp[16] ^= 0x01; /* after parameterSize and the TPM2B's size */
-    else
+    else if (strcmp(what, "rc-nonce") == 0) {
+        /* TPM_ST_NO_SESSIONS, size 10, TPM_RC_NONCE + TPM_RC_S + TPM_RC_1 */
+        static const uint8_t err[10] = {0x80, 0x01, 0, 0, 0, 10, 0, 0, 0x09, 0x8f};
+        memcpy(rsp, err, sizeof(err));
+        *size = sizeof(err);
+    } else
         return;
     fprintf(stderr, "tcti_fault: altered %s of response %lu to 0x%x\n", what, matched, cc);
 }
@@ -83,7 +91,7 @@ static TSS2_RC fault_receive(TSS2_TCTI_CONTEXT *ctx, size_t *size, uint8_t *rsp,
     TSS2_RC rc = Tss2_Tcti_Receive(FAULT(ctx)->inner, size, rsp, timeout);
 
     if (rc == TSS2_RC_SUCCESS && rsp != NULL)
-        maybe_alter(FAULT(ctx), rsp, *size);
+        maybe_alter(FAULT(ctx), rsp, size);
     return rc;
 }
 

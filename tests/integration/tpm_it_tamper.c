@@ -4,7 +4,8 @@
  * armed with ENVELOPE_FAULT_TCTI): the unwrap session run by tpm_hsess.c
  * must refuse an answer whose HMAC does not check - a flipped HMAC bit, or a
  * flipped bit of the encrypted Z or DEK, which would otherwise decrypt to a
- * wrong secret - re-establish the session once and retry, and never loop.
+ * wrong secret - re-establish the session once and retry, and never loop;
+ * and a TPM_RC_NONCE answer must get a new session, the old one flushed.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,28 @@ static void rsa_ciphertext_flipped(void **state)
     once("rsp-param", CC_RSA, 1);
 }
 
+/* The TPM ran the command but the answer says TPM_RC_NONCE: our nonces
+ * are out of step. The session is flushed (it is still ours), a new one
+ * started, the unwrap retried once and right; the TPM holds one session. */
+static void nonce_error_new_session(void **state)
+{
+    struct envtpm_ctx *t = it_ctx(NULL);
+    struct envtpm_key *k = it_open(t, "tpm2:handle=0x81000101");
+
+    it_ec_roundtrip(k);
+    arm("rc-nonce", CC_ZGEN, 1, 1);
+    it_ec_roundtrip(k);
+    disarm();
+    assert_int_equal(envtpm_reconnects(t), 1);
+    assert_int_equal(envtpm_session_starts(t), 2);
+    it_ec_roundtrip(k);
+    assert_int_equal(envtpm_session_commands(t), 2);
+    it_sh("test \"$(tpm2_getcap handles-loaded-session | grep -c '^- ')\" = 1");
+    envtpm_key_free(k);
+    envtpm_ctx_free(t);
+    it_sh("test -z \"$(tpm2_getcap handles-loaded-session)\"");
+}
+
 /* Altered every time: the unwrap fails after exactly one retry, with the
  * output wiped; the next one, unaltered, works in a new session. */
 static void persistent_tamper_no_loop(void **state)
@@ -113,6 +136,7 @@ const struct CMUnitTest it_tamper_tests[] = {
     cmocka_unit_test(ec_hmac_flipped),
     cmocka_unit_test(ec_ciphertext_flipped),
     cmocka_unit_test(rsa_ciphertext_flipped),
+    cmocka_unit_test(nonce_error_new_session),
     cmocka_unit_test(persistent_tamper_no_loop),
 };
 const size_t it_tamper_count = sizeof(it_tamper_tests) / sizeof(it_tamper_tests[0]);
