@@ -78,6 +78,10 @@ unsigned envtpm_reconnects(struct envtpm_ctx *t);
 /* How many salted sessions (salt made by us, tpm_session.c) the current
  * connection started (for tests). */
 unsigned envtpm_salted_sessions(struct envtpm_ctx *t);
+/* How many long-lived HMAC sessions the context started, over all its
+ * connections, and how many commands the current one carried (for tests). */
+unsigned envtpm_session_starts(struct envtpm_ctx *t);
+unsigned long envtpm_session_commands(struct envtpm_ctx *t);
 
 typedef enum {
     ENVTPM_KEY_EC_P256 = 1,

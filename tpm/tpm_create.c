@@ -76,10 +76,13 @@ static int handle_free(struct envtpm_ctx *t, uint32_t handle)
 static int persist(struct envtpm_ctx *t, const TPM2B_PRIVATE *priv, const TPM2B_PUBLIC *pub,
                    uint32_t handle)
 {
-    ESYS_TR tr = ESYS_TR_NONE, ptr = ESYS_TR_NONE;
+    ESYS_TR tr = ESYS_TR_NONE, ptr = ESYS_TR_NONE, s;
     TSS2_RC rc;
+    int r = envtpm_aux_session(t, &s);
 
-    rc = ENVTPM_ESYS(t, Esys_Load, t->srk, t->session, ESYS_TR_NONE, ESYS_TR_NONE, priv, pub, &tr);
+    if (r != ENVCORE_R_OK)
+        return r;
+    rc = ENVTPM_ESYS(t, Esys_Load, t->srk, s, ESYS_TR_NONE, ESYS_TR_NONE, priv, pub, &tr);
     if (rc != TSS2_RC_SUCCESS)
         return envtpm_raise_rc(envtpm_rc_reason(rc), "loading the new key", rc);
     /* Owner authorisation with an empty owner auth (password session). */
@@ -105,6 +108,7 @@ static int create_op(struct envtpm_ctx *t, void *varg)
     TPML_PCR_SELECTION none = {0};
     TPM2B_PRIVATE *priv = NULL;
     TPM2B_PUBLIC *pub = NULL;
+    ESYS_TR s;
     TSS2_RC rc, rc2;
     int r;
 
@@ -116,13 +120,17 @@ static int create_op(struct envtpm_ctx *t, void *varg)
     sens.sensitive.userAuth.size = (UINT16)a->auth_len;
     if (a->auth_len != 0)
         memcpy(sens.sensitive.userAuth.buffer, a->auth, a->auth_len);
-    rc = ENVTPM_ESYS(t, Esys_TRSess_SetAttributes, t->session,
+    if ((r = envtpm_aux_session(t, &s)) != ENVCORE_R_OK) {
+        OPENSSL_cleanse(&sens, sizeof(sens));
+        return r;
+    }
+    rc = ENVTPM_ESYS(t, Esys_TRSess_SetAttributes, s,
                      TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION,
                      0xff);
     if (rc == TSS2_RC_SUCCESS)
-        rc = ENVTPM_ESYS(t, Esys_Create, t->srk, t->session, ESYS_TR_NONE, ESYS_TR_NONE, &sens,
-                         &tmpl, &outside, &none, &priv, &pub, NULL, NULL, NULL);
-    rc2 = ENVTPM_ESYS(t, Esys_TRSess_SetAttributes, t->session,
+        rc = ENVTPM_ESYS(t, Esys_Create, t->srk, s, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl,
+                         &outside, &none, &priv, &pub, NULL, NULL, NULL);
+    rc2 = ENVTPM_ESYS(t, Esys_TRSess_SetAttributes, s,
                       TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION, 0xff);
     OPENSSL_cleanse(&sens, sizeof(sens));
     if (rc != TSS2_RC_SUCCESS)

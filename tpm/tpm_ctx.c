@@ -88,6 +88,7 @@ int envtpm_ctx_new(const envtpm_config *cfg, struct envtpm_ctx **out)
     t->pid = (int)getpid();
     t->srk = ESYS_TR_NONE;
     t->session = ESYS_TR_NONE;
+    t->aux = ESYS_TR_NONE;
     /* The environment wins over the configuration so that tests and
      * operators can point a deployed openssl.cnf at another TPM. */
     env = secure_getenv(ENVTPM_TCTI_ENV);
@@ -120,13 +121,18 @@ int envtpm_ctx_new(const envtpm_config *cfg, struct envtpm_ctx **out)
 }
 
 /*
- * Drops the connection. `orderly` flushes our session first; after an error
- * we do not flush: without a resource manager a TPM that was reset may have
- * given the same session handle to another client since.
+ * Drops the connection. `orderly` flushes our sessions first: at teardown,
+ * and after an error that leaves them ours (sessions_still_ours). After the
+ * others we do not flush: without a resource manager a TPM that was reset
+ * may have given the same session handle to another client since.
  */
 static void disconnect(struct envtpm_ctx *t, int orderly)
 {
+    envtpm_hs_free(t->hs); /* wipes the session key */
+    t->hs = NULL;
     if (t->esys != NULL) {
+        if (orderly && t->aux != ESYS_TR_NONE)
+            (void)ENVTPM_ESYS(t, Esys_FlushContext, t->aux);
         if (orderly && t->session != ESYS_TR_NONE)
             (void)ENVTPM_ESYS(t, Esys_FlushContext, t->session);
         envtpm_wipe_response(t); /* Esys_Finalize frees it unwiped */
@@ -140,6 +146,7 @@ static void disconnect(struct envtpm_ctx *t, int orderly)
     t->tcti_ctx = NULL;
     t->srk = ESYS_TR_NONE;
     t->session = ESYS_TR_NONE;
+    t->aux = ESYS_TR_NONE;
     t->ntrs = 0; /* Esys_Finalize freed them */
 }
 
@@ -147,6 +154,7 @@ TSS2_RC envtpm_tr_persistent(struct envtpm_ctx *t, uint32_t handle, ESYS_TR *tr,
                              const unsigned char **name, size_t *name_len)
 {
     TPM2B_NAME *n = NULL;
+    ESYS_TR s;
     TSS2_RC rc;
     unsigned i;
 
@@ -164,7 +172,11 @@ TSS2_RC envtpm_tr_persistent(struct envtpm_ctx *t, uint32_t handle, ESYS_TR *tr,
      * HMAC (keyed with the salt only the real TPM could decrypt) ESYS checks
      * over the public area (Part 1 §19.6.8, §19.6.13). An interposer's
      * answer then fails with TSS2_ESYS_RC_RSP_AUTH_FAILED. */
-    rc = ENVTPM_ESYS(t, Esys_TR_FromTPMPublic, handle, t->session, ESYS_TR_NONE, ESYS_TR_NONE, tr);
+    if (envtpm_aux_session(t, &s) != ENVCORE_R_OK) {
+        *tr = ESYS_TR_NONE;
+        return t->last_rc != TSS2_RC_SUCCESS ? t->last_rc : TSS2_ESYS_RC_GENERAL_FAILURE;
+    }
+    rc = ENVTPM_ESYS(t, Esys_TR_FromTPMPublic, handle, s, ESYS_TR_NONE, ESYS_TR_NONE, tr);
     if (rc != TSS2_RC_SUCCESS) {
         *tr = ESYS_TR_NONE;
         return rc;
@@ -204,7 +216,9 @@ TSS2_RC envtpm_tr_persistent(struct envtpm_ctx *t, uint32_t handle, ESYS_TR *tr,
  * connection). So the child forgets the parent's ESYS and TCTI contexts
  * without finalising or freeing them (a deliberate leak, once per fork:
  * the ESYS context may even be mid-call in a thread that did not survive)
- * and opens its own on first use.
+ * and opens its own on first use. Its copy of the parent's session state
+ * (the session key, the nonces) is wiped and freed, never used: the child
+ * starts its own session, and does not flush the parent's.
  *
  * Several threads of the child may get here at once: one claims the reset
  * by swapping the pid for -(its pid), the others wait until it stores its
@@ -235,6 +249,9 @@ static void fork_check(struct envtpm_ctx *t)
     t->front = NULL;
     t->srk = ESYS_TR_NONE;
     t->session = ESYS_TR_NONE;
+    t->aux = ESYS_TR_NONE;
+    envtpm_hs_free(t->hs); /* our copy only: the mapping is the child's */
+    t->hs = NULL;
     t->ntrs = 0;
     atomic_store(&t->pid, me);
 }
@@ -287,9 +304,34 @@ static int connect_tpm(struct envtpm_ctx *t)
     return ENVCORE_R_OK;
 }
 
+/*
+ * After a failure, may our sessions be flushed before the connection is
+ * dropped? Only if the TPM answered and was not reset: it refused our
+ * session's state (TPM_RC_NONCE), is short of session slots, asked us to try
+ * again, or gave an answer whose HMAC did not check (or that we could not
+ * follow: a poisoned connection). Then the handles are still ours, and
+ * leaving them would leak a slot on a TPM without a resource manager. After
+ * an I/O error, TPM_RC_INITIALIZE or a lost session they are not: a reset
+ * TPM may have given them to another client since.
+ */
+static int sessions_still_ours(struct envtpm_ctx *t, TSS2_RC rc)
+{
+    TSS2_RC base = envtpm_rc_base(rc);
+
+    if (t->poisoned)
+        return 1;
+    if ((rc & TSS2_RC_LAYER_MASK) == TSS2_ESAPI_RC_LAYER)
+        return (rc & 0xffff) == TSS2_BASE_RC_RSP_AUTH_FAILED;
+    if ((rc & TSS2_RC_LAYER_MASK) != TSS2_TPM_RC_LAYER)
+        return 0;
+    return base == (TPM2_RC_FMT1 | TPM2_RC_NONCE) || base == TPM2_RC_SESSION_MEMORY ||
+           base == TPM2_RC_SESSION_HANDLES || base == TPM2_RC_RETRY || base == TPM2_RC_YIELDED ||
+           base == TPM2_RC_TESTING || base == TPM2_RC_CANCELED;
+}
+
 static int ensure_connected(struct envtpm_ctx *t)
 {
-    if (t->esys != NULL && t->session != ESYS_TR_NONE && !t->poisoned)
+    if (t->esys != NULL && t->session != ESYS_TR_NONE && t->hs != NULL && !t->poisoned)
         return ENVCORE_R_OK;
     disconnect(t, 0);
     t->poisoned = 0;
@@ -312,18 +354,15 @@ int envtpm_run(struct envtpm_ctx *t, envtpm_op_fn op, void *arg)
         ERR_set_mark();
         t->last_rc = TSS2_RC_SUCCESS;
         r = op(t, arg);
-        if (t->poisoned) {
-            /* the connection's ESYS state is not to be trusted: drop it now,
-             * not at the next use (it may hold a secret as an auth value) */
-            disconnect(t, 0);
-            t->poisoned = 0;
-        } else if (r != ENVCORE_R_OK && envtpm_rc_retryable(t->last_rc)) {
-            /* A reset TPM or a dropped connection: the session is gone.
-             * Reconnect and retry once; the first attempt's errors go. */
+        if (r != ENVCORE_R_OK && envtpm_rc_retryable(t->last_rc)) {
+            /* A reset TPM, a dropped connection, a lost session or one whose
+             * answers do not check: reconnect (new session) and retry once;
+             * the first attempt's errors go. Never more than once. */
             envcore_debug("tpm2: %s failed with a retryable code; reconnecting",
                           t->last_fn != NULL ? t->last_fn : "?");
             ERR_pop_to_mark();
-            disconnect(t, 0);
+            disconnect(t, sessions_still_ours(t, t->last_rc));
+            t->poisoned = 0;
             t->reconnects++;
             r = connect_tpm(t);
             if (r == ENVCORE_R_OK) {
@@ -332,6 +371,16 @@ int envtpm_run(struct envtpm_ctx *t, envtpm_op_fn op, void *arg)
             }
         } else {
             ERR_clear_last_mark();
+        }
+        if (t->poisoned) {
+            /* the connection's state is not to be trusted (an auth value
+             * ESYS may still hold, session nonces out of step): drop it now,
+             * not at the next use; the TPM is alive, so flush our sessions */
+            disconnect(t, 1);
+            t->poisoned = 0;
+        } else if (t->aux != ESYS_TR_NONE && t->esys != NULL) {
+            envtpm_flush(t, t->aux);
+            t->aux = ESYS_TR_NONE;
         }
     }
     pthread_mutex_unlock(&t->lock);
@@ -366,6 +415,28 @@ int envtpm_srk_name(struct envtpm_ctx *t, unsigned char *name, size_t *len, size
     }
     pthread_mutex_unlock(&t->lock);
     return r;
+}
+
+unsigned envtpm_session_starts(struct envtpm_ctx *t)
+{
+    unsigned n;
+
+    fork_check(t);
+    pthread_mutex_lock(&t->lock);
+    n = t->session_starts;
+    pthread_mutex_unlock(&t->lock);
+    return n;
+}
+
+unsigned long envtpm_session_commands(struct envtpm_ctx *t)
+{
+    unsigned long n;
+
+    fork_check(t);
+    pthread_mutex_lock(&t->lock);
+    n = envtpm_hs_commands(t->hs);
+    pthread_mutex_unlock(&t->lock);
+    return n;
 }
 
 unsigned envtpm_reconnects(struct envtpm_ctx *t)

@@ -97,6 +97,8 @@ int envtpm_rc_retryable(TSS2_RC rc)
     case TPM2_RC_REFERENCE_S1:
     case TPM2_RC_REFERENCE_S2:
     case TPM2_RC_SESSION_MEMORY:
+    case TPM2_RC_SESSION_HANDLES:
+    case TPM2_RC_FMT1 | TPM2_RC_NONCE: /* nonces out of step: a new session */
     case TPM2_RC_RETRY:
     case TPM2_RC_YIELDED:
     case TPM2_RC_TESTING:

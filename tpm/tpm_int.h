@@ -11,6 +11,7 @@
 
 #include <openssl/err.h>
 #include <tss2/tss2_esys.h>
+#include <tss2/tss2_sys.h>
 #include <tss2/tss2_tctildr.h>
 
 #include "envtpm.h"
@@ -38,7 +39,12 @@ struct envtpm_ctx {
     void *orphan_esys, *orphan_tcti, *orphan_front;
     ESYS_TR srk;                             /* persistent SRK, ESYS_TR_NONE until connected */
     TPMT_PUBLIC srk_pub;                     /* its checked public area: salts go to it */
-    ESYS_TR session;                         /* salted HMAC session, response encryption */
+    ESYS_TR session;                         /* salted HMAC session, response encryption:
+                                              * started by ESYS, run by tpm_hsess.c (hs) */
+    struct envtpm_hs *hs;                    /* its state (secmem), NULL until started */
+    ESYS_TR aux;                             /* an ESYS-run salted session for the current
+                                              * operation (envtpm_aux_session), or NONE */
+    unsigned session_starts;                 /* long-lived sessions started (for tests) */
     unsigned char srk_name[ENVTPM_MAX_NAME]; /* of the first SRK accepted: kept */
     size_t srk_name_len;                     /* across reconnects, required on each (TOFU) */
     unsigned generation;                     /* bumps on every (re)connect: ESYS_TRs go stale */
@@ -169,6 +175,41 @@ void envtpm_front_free(struct envtpm_front *f);
  * our salt to the SRK, ENCRYPT not yet set; on the wire bound to the SRK
  * (bind_srk) or unbound. */
 int envtpm_start_salted(struct envtpm_ctx *t, TPM2_SE type, int bind_srk, ESYS_TR *out);
+/* The same, also handing out the salt and our nonceCaller (for tpm_hsess.c;
+ * the caller wipes the salt). */
+int envtpm_start_salted_ex(struct envtpm_ctx *t, TPM2_SE type, int bind_srk, ESYS_TR *out,
+                           TPM2B_AUTH *salt, TPM2B_NONCE *nonce_caller);
+/* With the lock held: a salted HMAC session (response encryption) that ESYS
+ * runs, for the commands tpm_hsess.c does not carry (lookups, ReadPublic,
+ * Create); started on first need, flushed when the operation ends. */
+int envtpm_aux_session(struct envtpm_ctx *t, ESYS_TR *out);
+
+/* ---- tpm_hsess.c: the long-lived HMAC session, run by us --------------- */
+
+struct envtpm_hs;
+/* The entity authorised in handle 1 of a command. */
+typedef struct {
+    const unsigned char *name; /* its name (in cpHash) */
+    size_t name_len;
+    const unsigned char *auth; /* its auth value (HMAC key part), may be NULL */
+    size_t auth_len;
+} envtpm_hs_entity;
+typedef TSS2_RC (*envtpm_hs_step)(TSS2_SYS_CONTEXT *sys, void *arg);
+/* Session state for the session `handle` that StartAuthSession with our
+ * salt and nonce_caller answered with nonce_tpm: derives the session key. */
+int envtpm_hs_new(OSSL_LIB_CTX *libctx, TPM2_HANDLE handle, const TPM2B_AUTH *salt,
+                  const TPM2B_NONCE *nonce_caller, const TPM2B_NONCE *nonce_tpm,
+                  struct envtpm_hs **out);
+void envtpm_hs_free(struct envtpm_hs *s);
+/* With the lock held: one command (prepare = its Tss2_Sys_*_Prepare,
+ * complete = its _Complete) authorising e in t's session, its first response
+ * parameter decrypted and the response HMAC checked before complete runs. A
+ * failure after the TPM answered poisons the connection. Returns the TPM's
+ * or our TSS2_RC (TSS2_ESYS_RC_RSP_AUTH_FAILED for a response that does not
+ * check). */
+TSS2_RC envtpm_hs_call(struct envtpm_ctx *t, TPM2_CC cc, const envtpm_hs_entity *e,
+                       envtpm_hs_step prepare, envtpm_hs_step complete, void *arg);
+unsigned long envtpm_hs_commands(const struct envtpm_hs *s);
 
 /* ---- tpm_uri.c ---------------------------------------------------------- */
 
@@ -270,11 +311,16 @@ struct envtpm_key {
  * key (*flush = 1 then: flush it with envtpm_key_release). */
 int envtpm_key_acquire(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR *tr, int *flush);
 void envtpm_key_release(struct envtpm_ctx *t, ESYS_TR tr, int flush);
-/* Sets up authorisation for one use of the key: returns the session to put
- * in slot 1 (the shared HMAC session, or a fresh policy session with
- * *policy = 1 that the caller flushes with envtpm_flush). */
+/* Sets up authorisation for one use of the key: *policy = 0: use the shared
+ * HMAC session (envtpm_hs_call with envtpm_key_entity); *policy = 1:
+ * *session is a fresh policy session for ESYS that the caller flushes with
+ * envtpm_flush. */
 int envtpm_key_authorize(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR tr, ESYS_TR *session,
                          int *policy);
 void envtpm_flush(struct envtpm_ctx *t, ESYS_TR handle);
+/* The key as the entity of an HMAC-session command: its TPM handle (of tr,
+ * from envtpm_key_acquire), name and auth value. */
+int envtpm_key_entity(struct envtpm_ctx *t, const struct envtpm_key *k, ESYS_TR tr,
+                      TPM2_HANDLE *handle, envtpm_hs_entity *e);
 
 #endif

@@ -140,12 +140,9 @@ int envtpm_key_authorize(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR tr,
         return ENVCORE_R_PIN_INCORRECT;
     }
     if (!k->use_policy) {
-        /* HMAC authorisation in the shared salted session (Part 1 §19.6.9):
-         * the auth value is an HMAC key, never sent. */
-        r = set_auth(t, k, tr);
-        if (r == ENVCORE_R_OK)
-            *session = t->session;
-        return r;
+        /* HMAC authorisation in the shared salted session (Part 1 §19.6.9,
+         * tpm_hsess.c): the auth value is an HMAC key, never sent. */
+        return ENVCORE_R_OK;
     }
     r = envtpm_policy_session(t, TPM2_SE_POLICY, &s);
     if (r != ENVCORE_R_OK)
@@ -182,6 +179,26 @@ int envtpm_key_authorize(struct envtpm_ctx *t, struct envtpm_key *k, ESYS_TR tr,
     return ENVCORE_R_OK;
 }
 
+int envtpm_key_entity(struct envtpm_ctx *t, const struct envtpm_key *k, ESYS_TR tr,
+                      TPM2_HANDLE *handle, envtpm_hs_entity *e)
+{
+    TSS2_RC rc = TSS2_RC_SUCCESS;
+
+    if (k->persistent)
+        *handle = k->handle;
+    else
+        rc = ENVTPM_ESYS(t, Esys_TR_GetTpmHandle, tr, handle);
+    if (rc != TSS2_RC_SUCCESS || k->name_len == 0)
+        return envtpm_raise_rc(ENVCORE_R_INTERNAL, "reading a loaded key's handle", rc);
+    /* the name checked at open (and for a persistent key, against this
+     * connection's authenticated lookup in envtpm_key_acquire) */
+    e->name = k->name;
+    e->name_len = k->name_len;
+    e->auth = k->auth;
+    e->auth_len = k->auth_len;
+    return ENVCORE_R_OK;
+}
+
 /* Reads the key's public area (persistent) or checks it loads (file). */
 static int open_op(struct envtpm_ctx *t, void *varg)
 {
@@ -195,9 +212,12 @@ static int open_op(struct envtpm_ctx *t, void *varg)
     if (r != ENVCORE_R_OK)
         return r;
     if (k->persistent) {
-        /* in the salted session: the response HMAC covers the public area */
-        TSS2_RC rc = ENVTPM_ESYS(t, Esys_ReadPublic, tr, t->session, ESYS_TR_NONE, ESYS_TR_NONE,
-                                 &pub, NULL, NULL);
+        /* in a salted session: the response HMAC covers the public area */
+        ESYS_TR s;
+        TSS2_RC rc;
+        if ((r = envtpm_aux_session(t, &s)) != ENVCORE_R_OK)
+            return r;
+        rc = ENVTPM_ESYS(t, Esys_ReadPublic, tr, s, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL, NULL);
         if (rc != TSS2_RC_SUCCESS)
             return envtpm_raise_rc(envtpm_rc_reason(rc), "reading a key's public area", rc);
         k->pub = *pub;

@@ -169,10 +169,13 @@ static int list_op(struct envtpm_ctx *t, void *varg)
         const unsigned char *name;
         size_t nlen;
         TPM2B_PUBLIC *pub = NULL;
+        ESYS_TR s;
         TSS2_RC rc = envtpm_tr_persistent(t, a->handles[i], &tr, &name, &nlen);
+        if (rc == TSS2_RC_SUCCESS && envtpm_aux_session(t, &s) != ENVCORE_R_OK)
+            return t->last_rc != TSS2_RC_SUCCESS ? ENVCORE_R_BACKEND_ERROR : ENVCORE_R_INTERNAL;
         if (rc == TSS2_RC_SUCCESS)
-            rc = ENVTPM_ESYS(t, Esys_ReadPublic, tr, t->session, ESYS_TR_NONE, ESYS_TR_NONE, &pub,
-                             NULL, NULL);
+            rc = ENVTPM_ESYS(t, Esys_ReadPublic, tr, s, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL,
+                             NULL);
         if (rc != TSS2_RC_SUCCESS)
             return envtpm_raise_rc(envtpm_rc_reason(rc), "reading a persistent key's public area",
                                    rc);

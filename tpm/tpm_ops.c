@@ -1,13 +1,15 @@
 /*
  * tpm_ops.c - the unwrap primitives: TPM2_ECDH_ZGen (Part 3 §14.5) and
  * TPM2_RSA_Decrypt (Part 3 §14.3), each authorised by the key's session
- * (shared salted HMAC session, or a salted policy session) with response
- * encryption, so Z and the plaintext cross the bus only encrypted.
+ * with response encryption, so Z and the plaintext cross the bus only
+ * encrypted: the connection's long-lived salted HMAC session, run by
+ * tpm_hsess.c through tss2-sys, or a fresh salted policy session that ESYS
+ * runs (PCR-policy keys).
  *
  * CT: the outputs are secrets. They are copied out of ESYS's buffers and
- * those are wiped before Esys_Free; tss2's response buffer, where ESYS
- * decrypted them in place, is wiped right after the command; on failure
- * `out` is wiped.
+ * those are wiped before Esys_Free; tss2's response buffer, where they were
+ * decrypted in place, is wiped right after the command; on failure `out` is
+ * wiped.
  */
 #include <string.h>
 
@@ -49,11 +51,55 @@ typedef struct {
     size_t zlen;
 } zgen_arg;
 
+typedef struct {
+    TPM2_HANDLE key;
+    const TPM2B_ECC_POINT *in;
+    TPM2B_ECC_POINT *out;
+} zgen_sys;
+
+static TSS2_RC zgen_prepare(TSS2_SYS_CONTEXT *sys, void *arg)
+{
+    zgen_sys *a = arg;
+    return Tss2_Sys_ECDH_ZGen_Prepare(sys, a->key, a->in);
+}
+
+static TSS2_RC zgen_complete(TSS2_SYS_CONTEXT *sys, void *arg)
+{
+    zgen_sys *a = arg;
+    return Tss2_Sys_ECDH_ZGen_Complete(sys, a->out);
+}
+
+/* One ZGen: in the shared HMAC session (tpm_hsess.c), or through ESYS in
+ * the key's policy session s. *out gets the (decrypted) point. */
+static TSS2_RC zgen_call(struct envtpm_ctx *t, const struct envtpm_key *k, ESYS_TR tr, ESYS_TR s,
+                         int policy, const TPM2B_ECC_POINT *in, TPM2B_ECC_POINT *out)
+{
+    TPM2B_ECC_POINT *outp = NULL;
+    envtpm_hs_entity e;
+    zgen_sys a = {.in = in, .out = out};
+    TSS2_RC rc;
+
+    if (!policy) {
+        if (envtpm_key_entity(t, k, tr, &a.key, &e) != ENVCORE_R_OK)
+            return TSS2_ESYS_RC_GENERAL_FAILURE;
+        return ENVTPM_CALL(t, "Tss2_Sys_ECDH_ZGen",
+                           envtpm_hs_call(t, TPM2_CC_ECDH_ZGen, &e, zgen_prepare, zgen_complete,
+                                          &a));
+    }
+    rc = ENVTPM_ESYS(t, Esys_ECDH_ZGen, tr, s, ESYS_TR_NONE, ESYS_TR_NONE, in, &outp);
+    if (rc == TSS2_RC_SUCCESS) {
+        *out = *outp;
+        OPENSSL_cleanse(outp, sizeof(*outp));
+        Esys_Free(outp);
+    }
+    return rc;
+}
+
 static int zgen_op(struct envtpm_ctx *t, void *varg)
 {
     zgen_arg *a = varg;
     TPM2B_ECC_POINT in = {0};
-    TPM2B_ECC_POINT *outp = NULL;
+    TPM2B_ECC_POINT out = {0};
     ESYS_TR tr, s;
     int flush, policy, r;
     TSS2_RC rc;
@@ -70,26 +116,26 @@ static int zgen_op(struct envtpm_ctx *t, void *varg)
         envtpm_key_release(t, tr, flush);
         return r;
     }
-    rc = ENVTPM_ESYS(t, Esys_ECDH_ZGen, tr, s, ESYS_TR_NONE, ESYS_TR_NONE, &in, &outp);
+    rc = zgen_call(t, a->k, tr, s, policy, &in, &out);
     /* before the flushes below reuse (and only partly overwrite) the buffer */
     envtpm_wipe_response(t);
     if (policy)
         envtpm_flush(t, s);
     envtpm_key_release(t, tr, flush);
-    if (rc != TSS2_RC_SUCCESS)
+    if (rc != TSS2_RC_SUCCESS) {
+        OPENSSL_cleanse(&out, sizeof(out));
         return use_failed(t, a->k, rc, policy, "TPM2_ECDH_ZGen");
+    }
     /* Part 1 §C.6.1: Z is the x-coordinate, as long as the field (32). */
-    if (outp->point.x.size == 0 || outp->point.x.size > 32) {
-        OPENSSL_cleanse(outp, sizeof(*outp));
-        Esys_Free(outp);
+    if (out.point.x.size == 0 || out.point.x.size > 32) {
+        OPENSSL_cleanse(&out, sizeof(out));
         ENVCORE_RAISE(ENVCORE_R_BACKEND_ERROR, "TPM: ZGen returned a malformed point");
         return ENVCORE_R_BACKEND_ERROR;
     }
-    memset(a->z, 0, 32 - outp->point.x.size);
-    memcpy(a->z + 32 - outp->point.x.size, outp->point.x.buffer, outp->point.x.size);
+    memset(a->z, 0, 32 - out.point.x.size);
+    memcpy(a->z + 32 - out.point.x.size, out.point.x.buffer, out.point.x.size);
     a->zlen = 32;
-    OPENSSL_cleanse(outp, sizeof(*outp));
-    Esys_Free(outp);
+    OPENSSL_cleanse(&out, sizeof(out));
     return ENVCORE_R_OK;
 }
 
@@ -146,12 +192,58 @@ typedef struct {
     size_t outlen, outsize;
 } rsa_arg;
 
+typedef struct {
+    TPM2_HANDLE key;
+    const TPM2B_PUBLIC_KEY_RSA *ct;
+    const TPMT_RSA_DECRYPT *scheme;
+    const TPM2B_DATA *label;
+    TPM2B_PUBLIC_KEY_RSA *msg;
+} rsa_sys;
+
+static TSS2_RC rsa_prepare(TSS2_SYS_CONTEXT *sys, void *arg)
+{
+    rsa_sys *a = arg;
+    return Tss2_Sys_RSA_Decrypt_Prepare(sys, a->key, a->ct, a->scheme, a->label);
+}
+
+static TSS2_RC rsa_complete(TSS2_SYS_CONTEXT *sys, void *arg)
+{
+    rsa_sys *a = arg;
+    return Tss2_Sys_RSA_Decrypt_Complete(sys, a->msg);
+}
+
+/* One RSA_Decrypt, like zgen_call. */
+static TSS2_RC rsa_call(struct envtpm_ctx *t, const struct envtpm_key *k, ESYS_TR tr, ESYS_TR s,
+                        int policy, rsa_sys *a)
+{
+    TPM2B_PUBLIC_KEY_RSA *m = NULL;
+    envtpm_hs_entity e;
+    TSS2_RC rc;
+
+    if (!policy) {
+        if (envtpm_key_entity(t, k, tr, &a->key, &e) != ENVCORE_R_OK)
+            return TSS2_ESYS_RC_GENERAL_FAILURE;
+        return ENVTPM_CALL(t, "Tss2_Sys_RSA_Decrypt",
+                           envtpm_hs_call(t, TPM2_CC_RSA_Decrypt, &e, rsa_prepare, rsa_complete,
+                                          a));
+    }
+    rc = ENVTPM_ESYS(t, Esys_RSA_Decrypt, tr, s, ESYS_TR_NONE, ESYS_TR_NONE, a->ct, a->scheme,
+                     a->label, &m);
+    if (rc == TSS2_RC_SUCCESS) {
+        *a->msg = *m;
+        OPENSSL_cleanse(m, sizeof(*m));
+        Esys_Free(m);
+    }
+    return rc;
+}
+
 static int rsa_op(struct envtpm_ctx *t, void *varg)
 {
     rsa_arg *a = varg;
     TPM2B_PUBLIC_KEY_RSA ct = {0};
-    TPM2B_PUBLIC_KEY_RSA *msg = NULL;
+    TPM2B_PUBLIC_KEY_RSA msg = {0};
     TPMT_RSA_DECRYPT scheme = {0};
+    rsa_sys sa = {.ct = &ct, .scheme = &scheme, .label = a->label, .msg = &msg};
     ESYS_TR tr, s;
     int flush, policy, r;
     TSS2_RC rc;
@@ -168,13 +260,13 @@ static int rsa_op(struct envtpm_ctx *t, void *varg)
         envtpm_key_release(t, tr, flush);
         return r;
     }
-    rc = ENVTPM_ESYS(t, Esys_RSA_Decrypt, tr, s, ESYS_TR_NONE, ESYS_TR_NONE, &ct, &scheme, a->label,
-                     &msg);
+    rc = rsa_call(t, a->k, tr, s, policy, &sa);
     envtpm_wipe_response(t); /* the plaintext, decrypted in tss2's buffer */
     if (policy)
         envtpm_flush(t, s);
     envtpm_key_release(t, tr, flush);
     if (rc != TSS2_RC_SUCCESS) {
+        OPENSSL_cleanse(&msg, sizeof(msg));
         if (envtpm_rc_base(rc) == (TPM2_RC_FMT1 | TPM2_RC_VALUE) ||
             envtpm_rc_base(rc) == TPM2_RC_FAILURE) {
             /* Part 3 §14.3: TPM_RC_VALUE = the padding did not decode. One
@@ -190,17 +282,15 @@ static int rsa_op(struct envtpm_ctx *t, void *varg)
         }
         return use_failed(t, a->k, rc, policy, "TPM2_RSA_Decrypt");
     }
-    if (msg->size > a->outsize) {
-        OPENSSL_cleanse(msg, sizeof(*msg));
-        Esys_Free(msg);
+    if (msg.size > a->outsize) {
+        OPENSSL_cleanse(&msg, sizeof(msg));
         ENVCORE_RAISE(ENVCORE_R_BUFFER_TOO_SMALL, "TPM: decrypted message larger than the "
                                                   "output buffer");
         return ENVCORE_R_BUFFER_TOO_SMALL;
     }
-    memcpy(a->out, msg->buffer, msg->size);
-    a->outlen = msg->size;
-    OPENSSL_cleanse(msg, sizeof(*msg));
-    Esys_Free(msg);
+    memcpy(a->out, msg.buffer, msg.size);
+    a->outlen = msg.size;
+    OPENSSL_cleanse(&msg, sizeof(msg));
     return ENVCORE_R_OK;
 }
 

@@ -185,6 +185,12 @@ unsigned envtpm_salted_sessions(struct envtpm_ctx *t)
 
 int envtpm_start_salted(struct envtpm_ctx *t, TPM2_SE type, int bind_srk, ESYS_TR *out)
 {
+    return envtpm_start_salted_ex(t, type, bind_srk, out, NULL, NULL);
+}
+
+int envtpm_start_salted_ex(struct envtpm_ctx *t, TPM2_SE type, int bind_srk, ESYS_TR *out,
+                           TPM2B_AUTH *salt_out, TPM2B_NONCE *nonce_out)
+{
     TPMT_SYM_DEF sym = {.algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB};
     struct envtpm_front *f = t->front;
     TPM2B_AUTH salt, empty;
@@ -223,6 +229,12 @@ int envtpm_start_salted(struct envtpm_ctx *t, TPM2_SE type, int bind_srk, ESYS_T
     }
     /* always: a password session on the SRK (Esys_Load) would send it */
     rc2 = ENVTPM_ESYS(t, Esys_TR_SetAuth, t->srk, &empty);
+    if (rc == TSS2_RC_SUCCESS && rc2 == TSS2_RC_SUCCESS && f->rewrites != before) {
+        if (salt_out != NULL)
+            *salt_out = salt;
+        if (nonce_out != NULL)
+            *nonce_out = f->rw.nonce;
+    }
     OPENSSL_cleanse(&salt, sizeof(salt));
     OPENSSL_cleanse(&f->rw, sizeof(f->rw));
     if (rc2 != TSS2_RC_SUCCESS) {

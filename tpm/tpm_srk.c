@@ -221,8 +221,37 @@ int envtpm_policy_session(struct envtpm_ctx *t, TPM2_SE type, ESYS_TR *out)
     return ENVCORE_R_OK;
 }
 
+int envtpm_aux_session(struct envtpm_ctx *t, ESYS_TR *out)
+{
+    TSS2_RC rc;
+    int r;
+
+    if (t->aux == ESYS_TR_NONE) {
+        /* like the long-lived one: salted, bound to the SRK, responses
+         * encrypted; ESYS runs it, so it is not shared with tpm_hsess.c */
+        r = envtpm_start_salted(t, TPM2_SE_HMAC, 1, &t->aux);
+        if (r != ENVCORE_R_OK) {
+            t->aux = ESYS_TR_NONE;
+            return r;
+        }
+        rc = ENVTPM_ESYS(t, Esys_TRSess_SetAttributes, t->aux,
+                         TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION, 0xff);
+        if (rc != TSS2_RC_SUCCESS) {
+            envtpm_flush(t, t->aux);
+            t->aux = ESYS_TR_NONE;
+            return envtpm_raise_rc(ENVCORE_R_INTERNAL, "setting session attributes", rc);
+        }
+    }
+    *out = t->aux;
+    return ENVCORE_R_OK;
+}
+
 static int start_session(struct envtpm_ctx *t)
 {
+    TPM2B_AUTH salt = {0};
+    TPM2B_NONCE nonce_caller = {0};
+    TPM2B_NONCE *nonce_tpm = NULL;
+    TPM2_HANDLE handle = 0;
     TSS2_RC rc;
     int r;
 
@@ -230,20 +259,33 @@ static int start_session(struct envtpm_ctx *t)
      * session. ENCRYPT makes the TPM encrypt the first response parameter
      * (Part 1 §21.1) - the ECDH point of ZGen, the message of RSA_Decrypt -
      * with a key only we and the TPM know. CONTINUESESSION keeps it loaded
-     * so one session (≈ 3.7 ms to start) serves every call. The salt is
-     * ours, not ESYS's (tpm_session.c). */
-    r = envtpm_start_salted(t, TPM2_SE_HMAC, 1, &t->session);
+     * so one session (≈ 3.7 ms to start) serves every call of the
+     * connection. The salt is ours, not ESYS's (tpm_session.c); the session
+     * is run by tpm_hsess.c, which needs the salt and both start nonces. */
+    r = envtpm_start_salted_ex(t, TPM2_SE_HMAC, 1, &t->session, &salt, &nonce_caller);
     if (r != ENVCORE_R_OK) {
         t->session = ESYS_TR_NONE;
         return r;
     }
-    rc = ENVTPM_ESYS(t, Esys_TRSess_SetAttributes, t->session,
-                     TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION, 0xff);
+    rc = ENVTPM_ESYS(t, Esys_TRSess_GetNonceTPM, t->session, &nonce_tpm);
+    if (rc == TSS2_RC_SUCCESS)
+        rc = ENVTPM_ESYS(t, Esys_TR_GetTpmHandle, t->session, &handle);
     if (rc != TSS2_RC_SUCCESS) {
+        OPENSSL_cleanse(&salt, sizeof(salt));
+        Esys_Free(nonce_tpm);
         envtpm_flush(t, t->session);
         t->session = ESYS_TR_NONE;
-        return envtpm_raise_rc(ENVCORE_R_INTERNAL, "setting session attributes", rc);
+        return envtpm_raise_rc(ENVCORE_R_INTERNAL, "reading the session's nonce", rc);
     }
+    r = envtpm_hs_new(t->libctx, handle, &salt, &nonce_caller, nonce_tpm, &t->hs);
+    OPENSSL_cleanse(&salt, sizeof(salt));
+    Esys_Free(nonce_tpm);
+    if (r != ENVCORE_R_OK) {
+        envtpm_flush(t, t->session);
+        t->session = ESYS_TR_NONE;
+        return r;
+    }
+    t->session_starts++;
     return ENVCORE_R_OK;
 }
 

@@ -20,10 +20,12 @@ _swtpm_port_free() {
 }
 
 _swtpm_wait_port() {
-  # up to 20 s: CI runs the sanitizer build on 2 loaded cores
-  local port=$1
+  # up to 20 s: CI runs the sanitizer build on 2 loaded cores; at once if
+  # the swtpm given by PID ($2) exited (it could not bind the port)
+  local port=$1 pid=${2:-}
   for _ in $(seq 1 400); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    if [ -n "$pid" ] && _swtpm_gone "$pid"; then return 1; fi
     sleep 0.05
   done
   return 1
@@ -39,12 +41,12 @@ _swtpm_launch() {
     --log "file=$dir/swtpm.log,level=1" >>"$dir/swtpm.out" 2>&1 &
   echo $! >"$dir/swtpm.pid"
   echo "$port" >"$dir/swtpm.port"
-  if ! _swtpm_wait_port "$port"; then
+  if ! _swtpm_wait_port "$port" "$(cat "$dir/swtpm.pid")"; then
     kill -9 "$(cat "$dir/swtpm.pid")" 2>/dev/null || true
     return 1
   fi
   # the control port opens a moment after the server port
-  _swtpm_wait_port "$((port + 1))"
+  _swtpm_wait_port "$((port + 1))" "$(cat "$dir/swtpm.pid")"
 }
 
 _swtpm_export() {
@@ -56,10 +58,15 @@ _swtpm_export() {
 }
 
 swtpm_start() {
-  local dir=$1 port
+  local dir=$1 port eph_lo _hi
   mkdir -p "$dir/state"
+  # Below the kernel's ephemeral range: tpm2-tss 3.2.1's swtpm TCTI opens a
+  # control connection per command, so 10,000 unwraps leave ~10,000 local
+  # ports in TIME_WAIT for a minute, and swtpm cannot bind one of those.
+  read -r eph_lo _hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || eph_lo=32768
+  [ "$eph_lo" -gt 12000 ] || eph_lo=32768
   for _ in $(seq 1 20); do
-    port=$(( (RANDOM % 20000) * 2 + 20000 ))
+    port=$(( (RANDOM % ((eph_lo - 10002) / 2)) * 2 + 10000 ))
     { _swtpm_port_free "$port" && _swtpm_port_free "$((port + 1))"; } || continue
     if _swtpm_launch "$dir" "$port"; then
       _swtpm_export "$dir"

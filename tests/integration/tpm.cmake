@@ -8,15 +8,29 @@ if(TARGET envelope_tpm)
     ${ENVELOPE_TEST_ROOT}/integration/tpm_it_restart.c
     ${ENVELOPE_TEST_ROOT}/integration/tpm_it_traffic.c
     ${ENVELOPE_TEST_ROOT}/integration/tpm_it_interop.c
-    ${ENVELOPE_TEST_ROOT}/integration/tpm_it_engine.c)
+    ${ENVELOPE_TEST_ROOT}/integration/tpm_it_engine.c
+    ${ENVELOPE_TEST_ROOT}/integration/tpm_it_sessions.c
+    ${ENVELOPE_TEST_ROOT}/integration/tpm_it_tamper.c)
   target_include_directories(tpm_it PRIVATE ${ENVELOPE_TEST_ROOT}/integration)
   target_link_libraries(tpm_it PRIVATE envelope_tpm envelope_test_err PkgConfig::CMOCKA
     envelope_warnings)
-  foreach(s basic policy restart traffic interop engine)
+  foreach(s basic policy restart traffic interop engine sessions)
     add_test(NAME tpm.swtpm.${s}
       COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/tpm_run.sh ${s} $<TARGET_FILE:tpm_it>)
     set_tests_properties(tpm.swtpm.${s} PROPERTIES TIMEOUT 300 LABELS "tpm;swtpm;integration")
   endforeach()
+  # FAULT INJECTOR (tests/fault/tcti_fault.c): a TCTI in front of swtpm's that
+  # alters responses, as an interposer on the bus would
+  pkg_check_modules(TSS2_FAULT REQUIRED IMPORTED_TARGET tss2-tctildr)
+  add_library(tcti_fault MODULE ${ENVELOPE_TEST_ROOT}/fault/tcti_fault.c)
+  set_target_properties(tcti_fault PROPERTIES PREFIX "")
+  # the loader unloads a TCTI at every reconnect; the count must survive it
+  target_link_options(tcti_fault PRIVATE -Wl,-z,nodelete)
+  target_link_libraries(tcti_fault PRIVATE PkgConfig::TSS2_FAULT envelope_warnings)
+  add_test(NAME tpm.swtpm.tamper
+    COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/tpm_run.sh tamper $<TARGET_FILE:tpm_it>)
+  set_tests_properties(tpm.swtpm.tamper PROPERTIES TIMEOUT 300 LABELS "tpm;swtpm;integration"
+    ENVIRONMENT "TPM_IT_FAULT_TCTI=$<TARGET_FILE:tcti_fault>")
 endif()
 
 # TPM KEKs through the provider (phase 2): real openssl + public EVP APIs.

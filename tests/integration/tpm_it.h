@@ -56,5 +56,9 @@ extern const struct CMUnitTest it_interop_tests[];
 extern const size_t it_interop_count;
 extern const struct CMUnitTest it_engine_tests[];
 extern const size_t it_engine_count;
+extern const struct CMUnitTest it_sessions_tests[];
+extern const size_t it_sessions_count;
+extern const struct CMUnitTest it_tamper_tests[];
+extern const size_t it_tamper_count;
 
 #endif

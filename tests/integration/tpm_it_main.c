@@ -190,6 +190,8 @@ int main(int argc, char **argv)
         {"traffic", it_traffic_tests, &it_traffic_count},
         {"interop", it_interop_tests, &it_interop_count},
         {"engine", it_engine_tests, &it_engine_count},
+        {"sessions", it_sessions_tests, &it_sessions_count},
+        {"tamper", it_tamper_tests, &it_tamper_count},
     };
     size_t i;
 
@@ -210,8 +212,9 @@ int main(int argc, char **argv)
         return r == ENVCORE_R_OK ? 0 : 1;
     }
     if (argc != 2) {
-        fprintf(stderr, "usage: tpm_it basic|policy|restart|traffic|interop|engine\n"
-                        "       tpm_it create ec|rsa URI [PCRS]\n");
+        fprintf(stderr,
+                "usage: tpm_it basic|policy|restart|traffic|interop|engine|sessions|tamper\n"
+                "       tpm_it create ec|rsa URI [PCRS]\n");
         return 2;
     }
     for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)

@@ -40,6 +40,32 @@ static void restart_recovers(void **state)
     envtpm_ctx_free(t);
 }
 
+/* The long-lived session across a TPM reset: the unwrap after the restart
+ * fails on the dead session once, re-establishes exactly one new session
+ * (one reconnect) and succeeds; the unwraps before and after each ran in
+ * their connection's one session. */
+static void restart_between_two_unwraps(void **state)
+{
+    struct envtpm_ctx *t = it_ctx(NULL);
+    struct envtpm_key *ec = it_open(t, "tpm2:handle=0x81000101");
+
+    it_ec_roundtrip(ec);
+    it_ec_roundtrip(ec);
+    assert_int_equal(envtpm_session_starts(t), 1);
+    assert_int_equal(envtpm_session_commands(t), 2);
+    it_sh("%s", getenv("TPM_IT_RESTART"));
+    it_ec_roundtrip(ec);
+    assert_int_equal(envtpm_reconnects(t), 1);
+    assert_int_equal(envtpm_session_starts(t), 2);
+    assert_int_equal(envtpm_session_commands(t), 1);
+    it_ec_roundtrip(ec);
+    assert_int_equal(envtpm_reconnects(t), 1);
+    assert_int_equal(envtpm_session_starts(t), 2);
+    assert_int_equal(envtpm_session_commands(t), 2);
+    envtpm_key_free(ec);
+    envtpm_ctx_free(t);
+}
+
 static void dead_then_back(void **state)
 {
     struct envtpm_ctx *t = it_ctx(NULL);
@@ -58,6 +84,7 @@ static void dead_then_back(void **state)
 
 const struct CMUnitTest it_restart_tests[] = {
     cmocka_unit_test(restart_recovers),
+    cmocka_unit_test(restart_between_two_unwraps),
     cmocka_unit_test(dead_then_back),
 };
 const size_t it_restart_count = sizeof(it_restart_tests) / sizeof(it_restart_tests[0]);

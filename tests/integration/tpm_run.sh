@@ -50,6 +50,11 @@ engine)
   # scenario, all of whose sessions use the same salt code
   export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
   ;;
+tamper)
+  # the fault injector (tests/fault/tcti_fault.c) in front of swtpm's TCTI
+  [ -f "${TPM_IT_FAULT_TCTI:-}" ] || { echo "TPM_IT_FAULT_TCTI: no fault TCTI given" >&2; exit 1; }
+  export ENVELOPE_TPM2_TCTI="$TPM_IT_FAULT_TCTI:$ENVELOPE_TPM2_TCTI"
+  ;;
 traffic)
   export ENVELOPE_TPM2_TCTI="pcap:$ENVELOPE_TPM2_TCTI"
   export TCTI_PCAP_FILE=$dir/capture.pcap
