@@ -161,8 +161,8 @@ int cli_stream_option(cli_stream *s, cli_common *c, int ch, char *arg, const cha
 /* keks.c: the --kek URIs opened into keks (capacity ENVELOPE_MAX_EDKS),
  * *nkeks of them; with expand_aliases an alias:NAME URI opens every
  * version of NAME (current, previous, retired). */
-int cli_open_keks_ex(envelope_lib *lib, char **uris, size_t n, envelope_kek **keks,
-                     size_t *nkeks, int expand_aliases, int allow_retired);
+int cli_open_keks_ex(envelope_lib *lib, char **uris, size_t n, envelope_kek **keks, size_t *nkeks,
+                     int expand_aliases, int allow_retired);
 /* The operands after the options: at most one, IN. */
 int cli_stream_operands(cli_stream *s, const char *cmd, int n, char **operands);
 /* Opens the library, the context, the KEKs, IN and OUT, in that order.

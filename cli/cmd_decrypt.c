@@ -11,26 +11,25 @@
 
 static void help(FILE *f)
 {
-    fprintf(f,
-            "usage: envelope decrypt [--kek URI]... [--context KEY=VALUE]... [-o OUT]\n"
-            "                        [--force] [--quiet] [--config FILE] [IN]\n"
-            "\n"
-            "Decrypts IN (default stdin) to OUT (default stdout).\n"
-            "  --kek URI           use only these KEKs (repeat; alias:NAME is every version of\n"
-            "                      the provider's kek.NAME). Without --kek, the pkcs11: and\n"
-            "                      tpm2: references recorded in the message are\n"
-            "                      opened; file: KEKs and references carrying module or PIN\n"
-            "                      attributes must be named with --kek\n"
-            "  --context K=V       require this pair in the message's context (repeat)\n"
-            "  -o, --output OUT    write to OUT only if the whole message verifies\n"
-            "  --force             replace OUT if it exists\n"
-            "  --quiet             no progress bar\n"
-            "  --allow-retired     let --kek KEKs that openssl.cnf lists as retired\n"
-            "                      (kek.NAME.retired) unwrap; each use is logged (syslog)\n"
-            "  --stats             at the end, the envelope provider's unwrap-cache counters\n"
-            "                      (hits, misses, backend calls, ...) on stderr\n"
-            "  --config FILE       OpenSSL configuration to use instead of OPENSSL_CONF\n"
-            "exit: 0 ok, 1 usage, 2 authentication/format, 3 backend unavailable, 4 policy\n");
+    fprintf(f, "usage: envelope decrypt [--kek URI]... [--context KEY=VALUE]... [-o OUT]\n"
+               "                        [--force] [--quiet] [--config FILE] [IN]\n"
+               "\n"
+               "Decrypts IN (default stdin) to OUT (default stdout).\n"
+               "  --kek URI           use only these KEKs (repeat; alias:NAME is every version of\n"
+               "                      the provider's kek.NAME). Without --kek, the pkcs11: and\n"
+               "                      tpm2: references recorded in the message are\n"
+               "                      opened; file: KEKs and references carrying module or PIN\n"
+               "                      attributes must be named with --kek\n"
+               "  --context K=V       require this pair in the message's context (repeat)\n"
+               "  -o, --output OUT    write to OUT only if the whole message verifies\n"
+               "  --force             replace OUT if it exists\n"
+               "  --quiet             no progress bar\n"
+               "  --allow-retired     let --kek KEKs that openssl.cnf lists as retired\n"
+               "                      (kek.NAME.retired) unwrap; each use is logged (syslog)\n"
+               "  --stats             at the end, the envelope provider's unwrap-cache counters\n"
+               "                      (hits, misses, backend calls, ...) on stderr\n"
+               "  --config FILE       OpenSSL configuration to use instead of OPENSSL_CONF\n"
+               "exit: 0 ok, 1 usage, 2 authentication/format, 3 backend unavailable, 4 policy\n");
 }
 
 /* Adapters to cli_stream_run's callback types. */
@@ -47,12 +46,11 @@ static envelope_status decryptor_final(void *o, envelope_err *e)
 int cmd_decrypt(int argc, char **argv, cli_common *c)
 {
     static const struct option opts[] = {
-        {"kek", required_argument, NULL, 'k'},    {"context", required_argument, NULL, 'x'},
-        {"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'F'},
-        {"quiet", no_argument, NULL, 'q'},        {"config", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},         {"stats", no_argument, NULL, 'S'},
-        {"allow-retired", no_argument, NULL, 'R'},
-        {NULL, 0, NULL, 0}};
+        {"kek", required_argument, NULL, 'k'},     {"context", required_argument, NULL, 'x'},
+        {"output", required_argument, NULL, 'o'},  {"force", no_argument, NULL, 'F'},
+        {"quiet", no_argument, NULL, 'q'},         {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},          {"stats", no_argument, NULL, 'S'},
+        {"allow-retired", no_argument, NULL, 'R'}, {NULL, 0, NULL, 0}};
     cli_stream s;
     int ch, rc, want_stats = 0;
     cli_stream_init(&s);

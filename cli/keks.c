@@ -6,8 +6,8 @@
 
 #include "cli.h"
 
-int cli_open_keks_ex(envelope_lib *lib, char **uris, size_t n, envelope_kek **keks,
-                     size_t *nkeks, int expand_aliases, int allow_retired)
+int cli_open_keks_ex(envelope_lib *lib, char **uris, size_t n, envelope_kek **keks, size_t *nkeks,
+                     int expand_aliases, int allow_retired)
 {
     *nkeks = 0;
     for (size_t i = 0; i < n; i++) {
@@ -21,8 +21,8 @@ int cli_open_keks_ex(envelope_lib *lib, char **uris, size_t n, envelope_kek **ke
                             ENVELOPE_MAX_EDKS);
         }
         if (expand_aliases && strncmp(uris[i], "alias:", 6) == 0) {
-            s = envelope_kek_open_all(lib, uris[i], keks + *nkeks, ENVELOPE_MAX_EDKS - *nkeks,
-                                      &got, &err);
+            s = envelope_kek_open_all(lib, uris[i], keks + *nkeks, ENVELOPE_MAX_EDKS - *nkeks, &got,
+                                      &err);
         } else {
             s = envelope_kek_open(lib, uris[i], &keks[*nkeks], &err);
             got = s == ENVELOPE_OK;

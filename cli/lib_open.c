@@ -150,11 +150,16 @@ int cli_lib_open(const cli_common *c, envelope_lib **lib)
 static int print_stats(OSSL_PROVIDER *prov, void *arg)
 {
     static const char *const names[] = {
-        ENVELOPE_PROV_PARAM_CACHE_HITS,          ENVELOPE_PROV_PARAM_CACHE_MISSES,
-        ENVELOPE_PROV_PARAM_CACHE_JOINS,         ENVELOPE_PROV_PARAM_CACHE_REFRESHES,
-        ENVELOPE_PROV_PARAM_CACHE_REFRESH_FAILURES, ENVELOPE_PROV_PARAM_CACHE_EVICTIONS,
-        ENVELOPE_PROV_PARAM_CACHE_EXPIRATIONS,   ENVELOPE_PROV_PARAM_CACHE_BACKEND_CALLS,
-        ENVELOPE_PROV_PARAM_CACHE_BACKEND_ERRORS, ENVELOPE_PROV_PARAM_CACHE_ENTRIES,
+        ENVELOPE_PROV_PARAM_CACHE_HITS,
+        ENVELOPE_PROV_PARAM_CACHE_MISSES,
+        ENVELOPE_PROV_PARAM_CACHE_JOINS,
+        ENVELOPE_PROV_PARAM_CACHE_REFRESHES,
+        ENVELOPE_PROV_PARAM_CACHE_REFRESH_FAILURES,
+        ENVELOPE_PROV_PARAM_CACHE_EVICTIONS,
+        ENVELOPE_PROV_PARAM_CACHE_EXPIRATIONS,
+        ENVELOPE_PROV_PARAM_CACHE_BACKEND_CALLS,
+        ENVELOPE_PROV_PARAM_CACHE_BACKEND_ERRORS,
+        ENVELOPE_PROV_PARAM_CACHE_ENTRIES,
     };
     enum { N = sizeof(names) / sizeof(names[0]) };
     uint64_t v[N] = {0};
@@ -183,8 +188,7 @@ void cli_print_stats(void)
     if (cli_ctx != NULL)
         OSSL_PROVIDER_do_all(cli_ctx, print_stats, &found);
     if (!found)
-        fputs("envelope: stats: the envelope provider is not loaded (no cache counters)\n",
-              stderr);
+        fputs("envelope: stats: the envelope provider is not loaded (no cache counters)\n", stderr);
 }
 
 void cli_lib_close(envelope_lib *lib)

@@ -28,7 +28,7 @@ static void usage(FILE *f)
                "KEKs: pkcs11:token=T;object=O (a PKCS#11 token key, or a KMS key through the\n"
                "KMS bridge module), tpm2:handle=0x81... (a TPM key), file:PATH (an RSA key or\n"
                "certificate), alias:NAME (the provider's kek.NAME). IN defaults to stdin and OUT\n"
-        "to stdout. `envelope COMMAND --help`\n"
+               "to stdout. `envelope COMMAND --help`\n"
                "for details; man envelope(1) for exit codes and the message format.\n");
 }
 

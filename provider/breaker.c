@@ -121,7 +121,7 @@ int envprov_breaker_enter(envprov_breaker *b, const char *uri, envprov_breaker_t
 }
 
 void envprov_breaker_leave(envprov_breaker *b, const char *uri, const envprov_breaker_ticket *t,
-                          int reason)
+                           int reason)
 {
     if (b == NULL || uri == NULL)
         return;

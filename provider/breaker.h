@@ -40,6 +40,6 @@ int envprov_breaker_enter(envprov_breaker *b, const char *uri, envprov_breaker_t
 /* After it, with its reason: unreachable reasons open the breaker, anything
  * else (success, a refusal, a bad message) closes it. */
 void envprov_breaker_leave(envprov_breaker *b, const char *uri, const envprov_breaker_ticket *t,
-                          int reason);
+                           int reason);
 
 #endif

@@ -51,10 +51,10 @@ struct shard {
     struct entry *entries; /* capacity of them; entry i uses slab slot i */
     struct entry **buckets;
     struct entry *lru_head, *lru_tail, *free_list;
-    void *slab_alloc;      /* the secmem allocation */
-    unsigned char *slab;   /* page-aligned inside it: the slots */
+    void *slab_alloc;    /* the secmem allocation */
+    unsigned char *slab; /* page-aligned inside it: the slots */
     size_t slab_len;
-    unsigned nrefresh;     /* refresh threads running */
+    unsigned nrefresh; /* refresh threads running */
     uint64_t (*clock)(void);
     envprov_cache_stats st;
 };
@@ -145,8 +145,8 @@ static void ensure_ours(struct shard *c)
     int seen = __atomic_load_n(&c->pid, __ATOMIC_ACQUIRE);
     if (seen == me)
         return;
-    if (seen != 0 && __atomic_compare_exchange_n(&c->pid, &seen, 0, 0, __ATOMIC_ACQ_REL,
-                                                 __ATOMIC_ACQUIRE)) {
+    if (seen != 0 &&
+        __atomic_compare_exchange_n(&c->pid, &seen, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         pthread_mutex_init(&c->lock, NULL);
         pthread_cond_init(&c->changed, NULL);
         table_reset(c);
@@ -264,7 +264,8 @@ static void *refresh_main(void *p)
     struct shard *c = a->c;
     unsigned char *dek = envelope_secmem_alloc(ENVPROV_CACHE_DEK_MAX);
     size_t len = 0;
-    int r = dek != NULL ? a->job->run(a->job, dek, &len, ENVPROV_CACHE_DEK_MAX) : ENVCORE_R_INTERNAL;
+    int r = dek != NULL ? a->job->run(a->job, dek, &len, ENVPROV_CACHE_DEK_MAX)
+                        : ENVCORE_R_INTERNAL;
     ERR_clear_error(); /* nobody reads this thread's queue */
     pthread_mutex_lock(&c->lock);
     if (a->gen == c->gen) {
@@ -277,8 +278,7 @@ static void *refresh_main(void *p)
         }
         if (e != NULL && e->state == E_READY) {
             e->refreshing = 0;
-            if (r == ENVCORE_R_OK && len == e->dek_len &&
-                CRYPTO_memcmp(dek, slot(c, e), len) == 0)
+            if (r == ENVCORE_R_OK && len == e->dek_len && CRYPTO_memcmp(dek, slot(c, e), len) == 0)
                 e->expires_ms = c->clock() + e->ttl_ms;
             else if (r == ENVCORE_R_OK && e->waiters == 0) /* it answers otherwise now */
                 drop_ready(c, e);
@@ -325,8 +325,7 @@ static void start_refresh(struct shard *c, struct entry *e, const envprov_unwrap
 }
 
 static int shard_unwrap(struct shard *c, const unsigned char key[32], uint64_t ttl_ms,
-                             envprov_unwrap_job *job, unsigned char *out, size_t *outlen,
-                             size_t outsize)
+                        envprov_unwrap_job *job, unsigned char *out, size_t *outlen, size_t outsize)
 {
     if (c == NULL || ttl_ms == 0)
         return job->run(job, out, outlen, outsize);
@@ -381,8 +380,10 @@ static int shard_unwrap(struct shard *c, const unsigned char key[32], uint64_t t
             if (--e->waiters == 0 && e->state == E_FAILED)
                 release(c, e);
             pthread_mutex_unlock(&c->lock);
-            ENVCORE_RAISE(reason, "%s", reason == ENVCORE_R_BUFFER_TOO_SMALL ? "output buffer "
-                                                                              "too small" : msg);
+            ENVCORE_RAISE(reason, "%s",
+                          reason == ENVCORE_R_BUFFER_TOO_SMALL ? "output buffer "
+                                                                 "too small"
+                                                               : msg);
             return reason;
         }
         e->waiters--;
@@ -447,8 +448,7 @@ static void shard_stats(struct shard *c, envprov_cache_stats *out)
     pthread_mutex_unlock(&c->lock);
 }
 
-static const unsigned char *shard_slot(struct shard *c,
-                                                     const unsigned char key[32])
+static const unsigned char *shard_slot(struct shard *c, const unsigned char key[32])
 {
     pthread_mutex_lock(&c->lock);
     struct entry *e = find(c, key);

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ENVPROV_CACHE_DEK_MAX 64         /* the largest DEK an entry holds */
+#define ENVPROV_CACHE_DEK_MAX 64          /* the largest DEK an entry holds */
 #define ENVPROV_CACHE_CAPACITY_MAX 100000 /* slab of 6.4 MB */
 #define ENVPROV_CACHE_TTL_MAX_MS (24ull * 3600 * 1000)
 

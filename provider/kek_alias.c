@@ -142,8 +142,9 @@ int envprov_aliases_build(envprov_ctx *pc, const char *const *keys, const char *
             envprov_alias_role role;
             size_t len = parse_key(keys[i], &role);
             if (len == 0)
-                return bad(keys[i], "not an alias setting (kek.NAME, kek.NAME.previous, "
-                                    "kek.NAME.retired)",
+                return bad(keys[i],
+                           "not an alias setting (kek.NAME, kek.NAME.previous, "
+                           "kek.NAME.retired)",
                            NULL);
             if (role != order[o] || values[i] == NULL)
                 continue;
@@ -175,9 +176,10 @@ void envprov_aliases_free(envprov_ctx *pc)
 
 static int hexval(int c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                      : c >= 'A' && c <= 'F'   ? c - 'A' + 10
-                                                               : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 /* Percent-decodes [p, p+n) into out (NUL-terminated); 0 if malformed. */
@@ -267,8 +269,7 @@ static int names_key(const char *entry, const char *key_uri)
     return any;
 }
 
-envprov_alias_role envprov_alias_role_of(const envprov_ctx *pc, const envkey *k,
-                                         const char **alias)
+envprov_alias_role envprov_alias_role_of(const envprov_ctx *pc, const envkey *k, const char **alias)
 {
     const struct envprov_aliases *as = pc->aliases;
     if (alias != NULL)
@@ -321,8 +322,7 @@ static int alias_find(envprov_ctx *pc, const char *uri, int from_message, envpro
     for (size_t i = 0; i < n; i++) {
         void *client = NULL;
         const envcore_backend *be = envprov_backend_for(pc, uris[i], &client);
-        int r = be != NULL ? be->open(client, uris[i], 0, envprov_store_add, s)
-                           : ENVCORE_R_BAD_URI;
+        int r = be != NULL ? be->open(client, uris[i], 0, envprov_store_add, s) : ENVCORE_R_BAD_URI;
         if (r != ENVCORE_R_OK && i == 0)
             return r; /* the current version must be there */
         if (r != ENVCORE_R_OK) {

@@ -45,7 +45,7 @@ typedef struct envprov_ctx {
     struct envprov_dek_cache *cache;
     struct envprov_aliases *aliases; /* kek.NAME settings (kek_alias.h), or NULL */
     struct envprov_breaker *breaker; /* breaker.h; NULL when breaker-window = 0 */
-    EVP_MD *cache_md; /* SHA-256 in swctx, for entry names: fetched once */
+    EVP_MD *cache_md;                /* SHA-256 in swctx, for entry names: fetched once */
     uint64_t cache_ttl_ms;
     size_t cache_capacity;
 

@@ -75,8 +75,7 @@ static size_t setting_names(const char **names)
 }
 
 /* "300s", "5m", "1h", "500ms", or plain seconds, up to 24h; 0 is off. */
-static int read_duration(const envcore_settings *s, const char *name, uint64_t dflt,
-                         uint64_t *ms)
+static int read_duration(const envcore_settings *s, const char *name, uint64_t dflt, uint64_t *ms)
 {
     const char *v = envcore_setting(s, name);
     *ms = dflt;
@@ -179,8 +178,8 @@ int envprov_config_read(envprov_ctx *pc, const OSSL_DISPATCH *in)
     /* A key nobody reads is a mistake to report, not to ignore. */
     char **alias_keys = NULL;
     size_t nalias = 0;
-    pc->config_error =
-        envprov_settings_unknown(prov_name, names, n, pc->settings, &alias_keys, &nalias);
+    pc->config_error = envprov_settings_unknown(prov_name, names, n, pc->settings, &alias_keys,
+                                                &nalias);
 
     if (envcore_setting_bool(pc->settings, ENVPROV_CONF_RSA_PKCS1_V15, 1, &pc->rsa_pkcs1_v15) !=
         ENVCORE_R_OK)
@@ -189,8 +188,8 @@ int envprov_config_read(envprov_ctx *pc, const OSSL_DISPATCH *in)
     if (read_duration(pc->settings, ENVPROV_CONF_CACHE_TTL, ENVPROV_CACHE_TTL_DEFAULT_MS,
                       &pc->cache_ttl_ms) != ENVCORE_R_OK ||
         read_capacity(pc->settings, &pc->cache_capacity) != ENVCORE_R_OK ||
-        read_duration(pc->settings, ENVPROV_CONF_BREAKER_WINDOW,
-                      ENVPROV_BREAKER_WINDOW_DEFAULT_MS, &breaker_ms) != ENVCORE_R_OK)
+        read_duration(pc->settings, ENVPROV_CONF_BREAKER_WINDOW, ENVPROV_BREAKER_WINDOW_DEFAULT_MS,
+                      &breaker_ms) != ENVCORE_R_OK)
         config_failed(pc);
     pc->breaker = envprov_breaker_new(breaker_ms);
     pc->cache_md = EVP_MD_fetch(pc->swctx, "SHA2-256", NULL);

@@ -99,8 +99,7 @@ static int entry_name(envprov_ctx *pc, const envkey *k, const unsigned char *aad
     int ok = m != NULL && EVP_DigestInit_ex(m, pc->cache_md, NULL) &&
              add(m, domain, sizeof(domain) - 1) && add(m, uri, strlen(uri)) &&
              add(m, k->key_id, k->key_id_len) && add(m, k->home_id, k->home_id_len) &&
-             add(m, aad, aadlen) && add(m, in, inlen) && EVP_DigestFinal_ex(m, name, &n) &&
-             n == 32;
+             add(m, aad, aadlen) && add(m, in, inlen) && EVP_DigestFinal_ex(m, name, &n) && n == 32;
     EVP_MD_CTX_free(m);
     return ok;
 }

@@ -242,8 +242,8 @@ static int auth_failed(unsigned char *out, size_t outsize)
 }
 
 int envprov_unwrap_direct(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aadlen,
-                          const unsigned char *in, size_t inlen, unsigned char *out,
-                          size_t *outlen, size_t outsize)
+                          const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen,
+                          size_t outsize)
 {
     wrapblob b;
     if (aadlen > ENVELOPE_MAX_AAD) {

@@ -35,8 +35,8 @@ int envprov_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t 
 int envprov_cache_get_params(envprov_ctx *pc, OSSL_PARAM params[]);
 /* The same, always asking the key's home (wrap.c). */
 int envprov_unwrap_direct(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aadlen,
-                          const unsigned char *in, size_t inlen, unsigned char *out,
-                          size_t *outlen, size_t outsize) __attribute__((warn_unused_result));
+                          const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen,
+                          size_t outsize) __attribute__((warn_unused_result));
 
 /* Software RSA encryption with the key's public half (provider's own
  * library context). label may be NULL. */

@@ -372,9 +372,12 @@ static void forked_child_starts_empty(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(hit_after_miss),     cmocka_unit_test(single_flight),
-        cmocka_unit_test(single_flight_failure), cmocka_unit_test(ttl_expiry),
-        cmocka_unit_test(lru_eviction_wipes), cmocka_unit_test(refresh_ahead),
+        cmocka_unit_test(hit_after_miss),
+        cmocka_unit_test(single_flight),
+        cmocka_unit_test(single_flight_failure),
+        cmocka_unit_test(ttl_expiry),
+        cmocka_unit_test(lru_eviction_wipes),
+        cmocka_unit_test(refresh_ahead),
         cmocka_unit_test(forked_child_starts_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
