@@ -61,7 +61,14 @@ struct envelope_lib {
     EVP_CIPHER *gcm;
     EVP_MD *sha256;
     EVP_MD *sha512;
+    /* the envelope provider's kek-preference: URIs, in order (unwrap.c) */
+    char *pref[ENVELOPE_MAX_EDKS];
+    size_t npref;
 };
+
+/* unwrap_order.c: lib->pref from the envelope provider's kek-preference
+ * (nothing if the provider is not loaded or the setting is unset). */
+void env_lib_read_preference(envelope_lib *lib);
 
 /* ---- encryption context ---- */
 typedef struct env_pair {
@@ -116,6 +123,8 @@ typedef struct env_header {
     env_edk edks[ENVELOPE_MAX_EDKS];
     size_t total_len; /* body + tag + EDK list */
 } env_header;
+/* unwrap_order.c: the indices of h's EDKs in the order to try them. */
+void env_unwrap_order(const envelope_lib *lib, const env_header *h, size_t *order);
 
 /* Parses a header at the start of buf. ENVELOPE_ERR_TRUNCATED with *need =
  * the total bytes needed if buf ends inside it. Pointers in h point into buf. */

@@ -79,6 +79,7 @@ envelope_status envelope_lib_new(void *ossl_libctx, const char *propq, envelope_
                              "the default provider is loaded (OPENSSL_CONF)",
                              propq ? " with properties " : "", propq ? propq : "");
     }
+    env_lib_read_preference(lib);
     *out = lib;
     return ENVELOPE_OK;
 }
@@ -91,6 +92,8 @@ void envelope_lib_free(envelope_lib *lib)
     EVP_MD_free(lib->sha256);
     EVP_MD_free(lib->sha512);
     OPENSSL_free(lib->propq);
+    for (size_t i = 0; i < lib->npref; i++)
+        OPENSSL_free(lib->pref[i]);
     OPENSSL_free(lib);
 }
 

@@ -66,11 +66,11 @@ static envelope_status weigh_message_failure(envelope_status s)
     }
 }
 
-/* 1 if an earlier EDK of h with the same reference bytes failed. */
+/* 1 if an EDK of h tried before, with the same reference bytes, failed. */
 static int seen_failing_ref(const env_header *h, size_t i, const unsigned char *failing)
 {
-    for (size_t j = 0; j < i; j++)
-        if (failing[j] && h->edks[j].uri_len == h->edks[i].uri_len &&
+    for (size_t j = 0; j < h->edk_count; j++)
+        if (j != i && failing[j] && h->edks[j].uri_len == h->edks[i].uri_len &&
             memcmp(h->edks[j].uri, h->edks[i].uri, h->edks[i].uri_len) == 0)
             return 1;
     return 0;
@@ -92,8 +92,10 @@ envelope_status env_unwrap_header(env_crypto *c, envelope_kek *const *keks, size
     envelope_err last = {ENVELOPE_ERR_NO_KEK, ""}; /* worst failure of a usable KEK */
     envelope_err refused = {ENVELOPE_OK, ""};      /* the last reference not opened */
     envelope_err e1;
-    size_t tried = 0;
-    for (size_t i = 0; i < h->edk_count; i++) {
+    size_t tried = 0, order[ENVELOPE_MAX_EDKS];
+    env_unwrap_order(c->lib, h, order); /* kek-preference first */
+    for (size_t oi = 0; oi < h->edk_count; oi++) {
+        size_t i = order[oi];
         const env_edk *e = &h->edks[i];
         envelope_status s;
         if (nkeks > 0) {

@@ -9,7 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "kek_alias.h"
+#include "uri_match.h"
 
 #define HOMES_MAX 32
 #define HOME_NAME_MAX 160
@@ -62,8 +62,8 @@ static void home_of(const char *uri, char *out, size_t size)
 {
     size_t sl = strcspn(uri, ":");
     char token[64] = "", serial[64] = "";
-    envprov_uri_attribute(uri, "token", token, sizeof(token));
-    envprov_uri_attribute(uri, "serial", serial, sizeof(serial));
+    envcore_uri_attribute(uri, "token", token, sizeof(token));
+    envcore_uri_attribute(uri, "serial", serial, sizeof(serial));
     snprintf(out, size, "%.*s:%s%s%s%s", (int)(sl < 32 ? sl : 32), uri, token[0] ? "token=" : "",
              token, serial[0] ? ";serial=" : "", serial);
 }

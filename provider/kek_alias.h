@@ -53,10 +53,6 @@ envprov_alias_role envprov_alias_role_of(const envprov_ctx *pc, const envkey *k,
  * or 0 if there is no such alias. */
 size_t envprov_alias_uris(const envprov_ctx *pc, const char *name, const char **uris, size_t max);
 
-/* The value of a path attribute of uri ("token" of pkcs11:token=x;...),
- * percent-decoded into out; 1 if present and it fits. */
-int envprov_uri_attribute(const char *uri, const char *name, char *out, size_t outsize);
-
 /* The STORE of "alias:NAME" (store.c's dispatch, another find). */
 extern const OSSL_DISPATCH envprov_alias_store_functions[];
 

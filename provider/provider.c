@@ -112,6 +112,7 @@ static const OSSL_PARAM *envprov_gettable_params(void *provctx)
         OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_BUILDINFO, NULL, 0),
         OSSL_PARAM_int(OSSL_PROV_PARAM_STATUS, NULL),
         OSSL_PARAM_utf8_ptr(ENVELOPE_PROV_PARAM_CONFIG_ERROR, NULL, 0),
+        OSSL_PARAM_utf8_ptr(ENVELOPE_PROV_PARAM_KEK_PREFERENCE, NULL, 0),
         OSSL_PARAM_uint64(ENVELOPE_PROV_PARAM_CACHE_HITS, NULL),
         OSSL_PARAM_uint64(ENVELOPE_PROV_PARAM_CACHE_MISSES, NULL),
         OSSL_PARAM_uint64(ENVELOPE_PROV_PARAM_CACHE_JOINS, NULL),
@@ -147,6 +148,12 @@ static int envprov_get_params(void *provctx, OSSL_PARAM params[])
     if ((p = OSSL_PARAM_locate(params, ENVELOPE_PROV_PARAM_CONFIG_ERROR)) != NULL &&
         !OSSL_PARAM_set_utf8_ptr(p, pc != NULL && pc->config_error != NULL ? pc->config_error : ""))
         return 0;
+    if ((p = OSSL_PARAM_locate(params, ENVELOPE_PROV_PARAM_KEK_PREFERENCE)) != NULL) {
+        const char *pref = pc != NULL ? envcore_setting(pc->settings, ENVPROV_CONF_KEK_PREFERENCE)
+                                      : NULL;
+        if (!OSSL_PARAM_set_utf8_ptr(p, pref != NULL ? pref : ""))
+            return 0;
+    }
     return envprov_cache_get_params(pc, params);
 }
 

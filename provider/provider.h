@@ -23,6 +23,8 @@
 #define ENVPROV_CONF_RSA_PKCS1_V15 "rsa-pkcs1-v15"
 #define ENVPROV_CONF_CACHE_TTL "cache-ttl"           /* 0 turns the unwrap cache off */
 #define ENVPROV_CONF_CACHE_CAPACITY "cache-capacity" /* entries */
+#define ENVPROV_CONF_KEK_PREFERENCE                                                                \
+    "kek-preference" /* for libenvelope: ENVELOPE_PROV_PARAM_KEK_PREFERENCE */
 #define ENVPROV_CACHE_TTL_DEFAULT_MS 60000u
 #define ENVPROV_CACHE_CAPACITY_DEFAULT 10000u
 

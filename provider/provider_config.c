@@ -60,6 +60,7 @@ static size_t setting_names(const char **names)
     names[n++] = ENVPROV_CONF_CACHE_TTL;
     names[n++] = ENVPROV_CONF_CACHE_CAPACITY;
     names[n++] = ENVPROV_CONF_BREAKER_WINDOW;
+    names[n++] = ENVPROV_CONF_KEK_PREFERENCE;
     for (size_t b = 0; envprov_backend_table[b] != NULL; b++)
         for (const char *const *s = envprov_backend_table[b]->settings; s != NULL && *s != NULL;
              s++) {

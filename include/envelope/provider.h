@@ -124,6 +124,12 @@
  * shows itself inactive and every key operation fails with that message. */
 #define ENVELOPE_PROV_PARAM_CONFIG_ERROR "envelope-config-error"
 
+/* Provider parameter (utf8 pointer): the kek-preference setting as written
+ * ("" if unset), the order in which libenvelope tries a message's EDKs:
+ * comma-separated URIs whose attributes an EDK's reference must have
+ * ("pkcs11:token=prod, tpm2:"); EDKs that match none come last. */
+#define ENVELOPE_PROV_PARAM_KEK_PREFERENCE "envelope-kek-preference"
+
 /* Provider parameters (OSSL_PROVIDER_get_params, uint64): the unwrap
  * cache's counters since the provider was loaded (or since fork, in a
  * child), all 0 when the cache is off (cache-ttl = 0). */

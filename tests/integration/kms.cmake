@@ -34,6 +34,13 @@ if(TARGET envelope_kms_pkcs11)
       set_tests_properties(${_name} PROPERTIES LABELS "cli;kms;pykmip;integration")
     endif()
   endforeach()
+  # kek-preference: which EDK of a message is tried first (KMS and SoftHSM2).
+  if(TARGET envelope_provider AND TARGET envelope_cli)
+    add_test(NAME provider.mixed.kek-preference COMMAND bash
+             ${ENVELOPE_TEST_ROOT}/integration/kms_preference.sh)
+    set_tests_properties(provider.mixed.kek-preference PROPERTIES ENVIRONMENT "${KMS_IT_ENV}"
+      TIMEOUT 300 LABELS "provider;kms;pykmip;softhsm;integration")
+  endif()
   # The provider's unwrap cache in front of a KMS that stops answering.
   if(TARGET envelope_provider AND TARGET envelope_cli AND TARGET provider_cache)
     add_test(NAME provider.pykmip.cache-outage COMMAND bash
