@@ -14,7 +14,7 @@
 # Libraries in lib/<multiarch> under any prefix, as Debian lays them out
 # (GNUInstallDirs picks lib/<multiarch> only for the prefix /usr).
 if(CMAKE_LIBRARY_ARCHITECTURE AND NOT DEFINED CMAKE_INSTALL_LIBDIR)
-  set(CMAKE_INSTALL_LIBDIR "lib/${CMAKE_LIBRARY_ARCHITECTURE}" CACHE PATH
+  set(CMAKE_INSTALL_LIBDIR "lib/${CMAKE_LIBRARY_ARCHITECTURE}" CACHE STRING
     "Object code libraries (lib/<multiarch>)")
 endif()
 include(GNUInstallDirs)
@@ -40,15 +40,15 @@ endfunction()
 # The provider: libcrypto's modulesdir below the prefix (lib/<multiarch>/ossl-modules).
 pkg_get_variable(OPENSSL_MODULESDIR libcrypto modulesdir)
 envelope_relative_dir(_ossl_rel libcrypto modulesdir ${CMAKE_INSTALL_LIBDIR}/ossl-modules)
-set(ENVELOPE_OSSL_MODULESDIR "" CACHE PATH
+set(ENVELOPE_OSSL_MODULESDIR "" CACHE STRING
   "Where envelope.so is installed: absolute, or relative to the prefix (default: ${_ossl_rel})")
-set(ENVELOPE_P11_MODULEDIR "" CACHE PATH
+set(ENVELOPE_P11_MODULEDIR "" CACHE STRING
   "Where envelope-kms-pkcs11.so is installed, relative to the prefix or absolute (default: p11-kit's p11_module_path below the prefix)")
-set(ENVELOPE_P11_CONFIGDIR "" CACHE PATH
+set(ENVELOPE_P11_CONFIGDIR "" CACHE STRING
   "Where its p11-kit .module file is installed (default: p11-kit's p11_module_configs below the prefix)")
-set(ENVELOPE_BASH_COMPLETIONSDIR "" CACHE PATH
+set(ENVELOPE_BASH_COMPLETIONSDIR "" CACHE STRING
   "Where the bash completion is installed (default: bash-completion's completionsdir below the prefix)")
-set(ENVELOPE_ZSH_COMPLETIONSDIR "share/zsh/site-functions" CACHE PATH
+set(ENVELOPE_ZSH_COMPLETIONSDIR "share/zsh/site-functions" CACHE STRING
   "Where the zsh completion (_envelope) is installed")
 option(ENVELOPE_INSTALL_RPATH
   "Give the installed CLI a RUNPATH to the libenvelope beside it ($ORIGIN/../<libdir>); packages turn it off and rely on ldconfig"

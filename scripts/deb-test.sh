@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# The Debian packages, tested as a user gets them: builds them
+# (scripts/deb.sh, lintian included), installs them with apt into a pristine
+# Debian 12 root (debootstrap --variant=minbase bookworm, in a temporary
+# folder), and there, with no build tree and no source tree but the demo's
+# two scripts:
+#   * checks what each package put where (CLI, man page, completion, docs and
+#     conf/ examples in /usr/share/doc/envelope, the provider in libcrypto's
+#     modulesdir, the bridge and its disabled p11-kit module file);
+#   * builds and runs a program against libenvelope-dev (pkg-config);
+#   * shows the p11-kit module file keeps the bridge out of p11-kit's
+#     programs until it is enabled in /etc/pkcs11/modules;
+#   * runs the demo on the installed files
+#     (ENVELOPE_PREFIX=/usr scripts/demo.sh --installed).
+# Run as root; needs network access to the Debian mirror
+# (ENVELOPE_DEB_MIRROR, default http://deb.debian.org/debian). The base
+# system is cached as a tarball in /var/cache/envelope-deb-test (delete it to
+# refresh). ENVELOPE_DEB_SKIP_BUILD=1 reuses the packages in build/deb/.
+# Takes about 3-6 minutes; not part of scripts/test.sh (see tests/README.md).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+mirror=${ENVELOPE_DEB_MIRROR:-http://deb.debian.org/debian}
+suite=bookworm
+cache=/var/cache/envelope-deb-test
+tarball=$cache/$suite-minbase.tar.gz
+
+die() {
+  echo "deb-test: $*" >&2
+  exit 1
+}
+[ "$(id -u)" -eq 0 ] || die "run as root (debootstrap and chroot need it)"
+for tool in debootstrap chroot mount; do
+  command -v "$tool" >/dev/null || die "$tool missing (scripts/install-deps.sh)"
+done
+
+if [ "${ENVELOPE_DEB_SKIP_BUILD:-0}" != 1 ]; then
+  bash scripts/deb.sh
+fi
+mapfile -t debs < <(find "$root/build/deb" -maxdepth 1 -name '*.deb' | sort)
+[ "${#debs[@]}" -eq 5 ] || die "expected 5 packages in build/deb, found ${#debs[@]}: run scripts/deb.sh"
+
+# reachable? (debootstrap and apt would fail with less clear messages)
+host=$(sed -E 's|^[a-z]+://([^/:]+).*|\1|' <<<"$mirror")
+if ! timeout 20 bash -c "exec 3<>/dev/tcp/$host/80" 2>/dev/null; then
+  die "cannot reach $host:80: this test needs network access to the Debian mirror $mirror (set ENVELOPE_DEB_MIRROR for another one)"
+fi
+
+work=$(mktemp -d /var/tmp/envelope-deb-test.XXXXXX)
+rootfs=$work/root
+mounted=()
+cleanup() {
+  local i
+  for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -l "${mounted[i]}" 2>/dev/null || true; done
+  rm -rf --one-file-system "$work"
+}
+trap cleanup EXIT
+
+if [ ! -s "$tarball" ]; then
+  echo "deb-test: caching a $suite minbase system in $tarball (once)"
+  mkdir -p "$cache"
+  debootstrap --variant=minbase --make-tarball="$tarball.tmp" "$suite" "$work/tarball" "$mirror" \
+    >"$work/debootstrap-tarball.log" 2>&1 ||
+    { tail -20 "$work/debootstrap-tarball.log"; die "debootstrap --make-tarball failed (network? mirror $mirror)"; }
+  mv "$tarball.tmp" "$tarball"
+  rm -rf "$work/tarball"
+fi
+echo "deb-test: a pristine $suite root in $rootfs"
+debootstrap --variant=minbase --unpack-tarball="$tarball" "$suite" "$rootfs" "$mirror" \
+  >"$work/debootstrap.log" 2>&1 || { tail -20 "$work/debootstrap.log"; die "debootstrap failed"; }
+for d in proc dev dev/pts; do
+  mount --bind "/$d" "$rootfs/$d"
+  mounted+=("$rootfs/$d")
+done
+cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
+
+mkdir -p "$rootfs/root/debs" "$rootfs/root/demo/scripts" "$rootfs/root/demo/tests/integration"
+cp "${debs[@]}" "$rootfs/root/debs/"
+# the demo and the helper it sources, nothing else of the tree
+cp scripts/demo.sh "$rootfs/root/demo/scripts/"
+cp tests/integration/softhsm.sh "$rootfs/root/demo/tests/integration/"
+cp tests/integration/install/app.c "$rootfs/root/app.c"
+
+in_root() {
+  chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+    DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 "$@"
+}
+
+echo "deb-test: apt-get install the packages (and SoftHSM2, pkcs11-tool, p11-kit, a compiler)"
+in_root apt-get update -q >"$work/apt.log" 2>&1 || { cat "$work/apt.log"; die "apt-get update in the root"; }
+# shellcheck disable=SC2046 # the package files, by name
+in_root apt-get install -y -q --no-install-recommends $(printf '/root/debs/%s ' "${debs[@]##*/}") \
+  softhsm2 opensc openssl p11-kit gcc libc6-dev pkgconf >>"$work/apt.log" 2>&1 ||
+  { tail -40 "$work/apt.log"; die "installing the packages in the root"; }
+
+echo "deb-test: checks in the root"
+in_root bash -euo pipefail -c '
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ma=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
+modulesdir=$(openssl version -m | sed -n "s/^MODULESDIR: \"\(.*\)\"/\1/p")
+[ "$modulesdir" = "/usr/lib/$ma/ossl-modules" ] || fail "modulesdir $modulesdir"
+owns() { dpkg -S "$2" 2>/dev/null | grep -q "^$1: " || fail "$2 is not in package $1"; }
+owns envelope /usr/bin/envelope
+owns envelope /usr/share/man/man1/envelope.1.gz
+owns envelope /usr/share/bash-completion/completions/envelope
+owns envelope /usr/share/zsh/vendor-completions/_envelope
+owns envelope /usr/share/doc/envelope/examples/openssl-softhsm2.cnf
+owns envelope /usr/share/doc/envelope/PROVIDER.md.gz
+owns libenvelope0 /usr/lib/$ma/libenvelope.so.0
+owns libenvelope-dev /usr/include/envelope/envelope.h
+owns libenvelope-dev /usr/lib/$ma/pkgconfig/envelope.pc
+owns libenvelope-dev /usr/lib/$ma/cmake/envelope/envelopeConfig.cmake
+owns openssl-provider-envelope "$modulesdir/envelope.so"
+owns envelope-kms-pkcs11 /usr/lib/$ma/pkcs11/envelope-kms-pkcs11.so
+owns envelope-kms-pkcs11 /usr/share/p11-kit/modules/envelope-kms.module
+if readelf -d /usr/bin/envelope 2>/dev/null | grep -qi "rpath\|runpath"; then fail "the packaged CLI has a RUNPATH"; fi
+ldd /usr/bin/envelope | grep -q "libenvelope.so.0 => /lib/$ma/libenvelope.so.0\|libenvelope.so.0 => /usr/lib/$ma/libenvelope.so.0" ||
+  { ldd /usr/bin/envelope; fail "the CLI does not find libenvelope through ldconfig"; }
+envelope --version
+grep -qx "module = $modulesdir/envelope.so" /usr/share/doc/envelope/examples/openssl-softhsm2.cnf ||
+  fail "the installed example does not name the installed provider"
+grep -q "/usr/lib/$ma/pkcs11/envelope-kms-pkcs11.so" /usr/share/doc/envelope/examples/openssl-hsm-and-kms.cnf ||
+  fail "the installed example does not name the installed bridge"
+# the bash completion is found by bash-completion loading it by name
+[ -r /usr/share/bash-completion/completions/envelope ] || fail "bash completion"
+
+# a program against libenvelope-dev, found through pkg-config
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out /root/kek.pem 2>/dev/null
+gcc -std=c11 -Wall -Werror -o /root/app /root/app.c $(pkg-config --cflags --libs envelope)
+[ "$(OPENSSL_CONF=/dev/null /root/app file:/root/kek.pem /root/app.env)" = ok ] || fail "the libenvelope-dev program"
+OPENSSL_CONF=/dev/null envelope decrypt --quiet --kek file:/root/kek.pem --context tenant=install -o /root/app.out /root/app.env
+echo "libenvelope-dev: a pkg-config build seals and opens; the CLI decrypts it"
+
+# p11-kit: the bridge is not loaded while its module file says enable-in:
+out=$(p11-kit list-modules 2>&1 || true)
+if grep -qi "envelope-kms" <<<"$out"; then echo "$out"; fail "p11-kit loads the disabled bridge"; fi
+# enabled in /etc/pkcs11/modules (same name: it wins), p11-kit starts it;
+# without a configuration the bridge says so (C_Initialize fails)
+mkdir -p /etc/pkcs11/modules
+sed "/^enable-in:/d" /usr/share/p11-kit/modules/envelope-kms.module >/etc/pkcs11/modules/envelope-kms.module
+out=$(p11-kit list-modules 2>&1 || true)
+grep -q "^envelope-kms-pkcs11: .*ENVELOPE_KMS_CONF\|^envelope-kms-pkcs11: " <<<"$out" ||
+  { echo "$out"; fail "p11-kit does not start the bridge once enabled"; }
+rm /etc/pkcs11/modules/envelope-kms.module
+echo "envelope-kms-pkcs11: disabled in p11-kit by default, started once enabled"
+'
+
+echo "deb-test: the demo on the installed files"
+in_root bash -c 'cd /root/demo && ENVELOPE_PREFIX=/usr bash scripts/demo.sh --installed' >"$work/demo.log" 2>&1 ||
+  { cat "$work/demo.log"; die "the demo failed on the installed packages"; }
+tail -25 "$work/demo.log"
+grep -q "envelope round trip: identical bytes" "$work/demo.log" || die "the demo did not finish"
+echo "deb-test: ok (${#debs[@]} packages installed in a pristine $suite root; checks and demo passed)"
