@@ -63,3 +63,14 @@ if(TARGET envelope_cli)
            $<TARGET_FILE:envelope_cli> ${PROJECT_SOURCE_DIR}/completion)
   set_tests_properties(cli.none.completion PROPERTIES LABELS "cli;unit" TIMEOUT 120)
 endif()
+
+# The README's quick start, extracted and run as written on a scratch
+# SoftHSM2 token (the CLI from this build on PATH, its envelope.so through
+# OPENSSL_MODULES).
+if(TARGET envelope_cli AND TARGET envelope_provider)
+  add_test(NAME cli.softhsm.readme-quickstart
+           COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/readme_quickstart.sh ${PROJECT_SOURCE_DIR}/README.md
+                   $<TARGET_FILE_DIR:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
+  set_tests_properties(cli.softhsm.readme-quickstart PROPERTIES
+    ENVIRONMENT "${_cli_env};${ENVELOPE_TEST_ENV}" LABELS "cli;softhsm;integration" TIMEOUT 600)
+endif()
