@@ -11,7 +11,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 ma=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
 modulesdir=$(openssl version -m | sed -n "s/^MODULESDIR: \"\(.*\)\"/\1/p")
 [ "$modulesdir" = "/usr/lib/$ma/ossl-modules" ] || fail "modulesdir $modulesdir"
-owns() { dpkg -S "$2" 2>/dev/null | grep -q "^$1: " || fail "$2 is not in package $1"; }
+owns() { dpkg -S "$2" 2>/dev/null | grep -Eq "^$1(:[a-z0-9]+)?: " || fail "$2 is not in package $1"; }
 owns envelope /usr/bin/envelope
 owns envelope /usr/share/man/man1/envelope.1.gz
 owns envelope /usr/share/bash-completion/completions/envelope
@@ -47,10 +47,12 @@ echo "libenvelope-dev: a pkg-config build seals and opens; the CLI decrypts it"
 # p11-kit: the bridge is not loaded while its module file says enable-in:
 out=$(p11-kit list-modules 2>&1 || true)
 if grep -qi "envelope-kms" <<<"$out"; then echo "$out"; fail "p11-kit loads the disabled bridge"; fi
-# enabled in /etc/pkcs11/modules (same name: it wins), p11-kit starts it;
+# enabled for p11-kit's own tool in /etc/pkcs11/modules (the same name: its
+# settings win, the packaged file fills in the rest), p11-kit starts it;
 # without a configuration the bridge says so (C_Initialize fails)
 mkdir -p /etc/pkcs11/modules
-sed "/^enable-in:/d" /usr/share/p11-kit/modules/envelope-kms.module >/etc/pkcs11/modules/envelope-kms.module
+sed "s/^enable-in:.*/enable-in: p11-kit/" /usr/share/p11-kit/modules/envelope-kms.module \
+  >/etc/pkcs11/modules/envelope-kms.module
 out=$(p11-kit list-modules 2>&1 || true)
 grep -q "^envelope-kms-pkcs11: " <<<"$out" ||
   { echo "$out"; fail "p11-kit does not start the bridge once enabled"; }
