@@ -93,6 +93,15 @@ if(NOT ENVELOPE_OSSL_MODULESDIR AND OPENSSL_MODULESDIR
 endif()
 set(ENVELOPE_CONFIGURED_PREFIX ${CMAKE_INSTALL_PREFIX})
 
-message(STATUS "envelope: install: provider to <prefix>/${ENVELOPE_INSTALL_OSSL_MODULESDIR}"
-  " (libcrypto loads from ${OPENSSL_MODULESDIR}), kms bridge to <prefix>/${ENVELOPE_INSTALL_P11_MODULEDIR}"
-  " and its p11-kit module file to <prefix>/${ENVELOPE_INSTALL_P11_CONFIGDIR}")
+# What configure says: relative destinations are below the prefix.
+if(ENVELOPE_PROVIDER_SYSTEM_DIR)
+  set(_where "${ENVELOPE_PROVIDER_SYSTEM_DIR} (a plain install to the default prefix; with --prefix P, P/${ENVELOPE_INSTALL_OSSL_MODULESDIR})")
+elseif(IS_ABSOLUTE "${ENVELOPE_INSTALL_OSSL_MODULESDIR}")
+  set(_where "${ENVELOPE_INSTALL_OSSL_MODULESDIR}")
+else()
+  set(_where "<prefix>/${ENVELOPE_INSTALL_OSSL_MODULESDIR}")
+endif()
+message(STATUS "envelope: install: provider to ${_where}; libcrypto loads from ${OPENSSL_MODULESDIR}")
+message(STATUS "envelope: install: kms bridge to ${ENVELOPE_INSTALL_P11_MODULEDIR}, its p11-kit"
+  " module file to ${ENVELOPE_INSTALL_P11_CONFIGDIR}, bash completion to"
+  " ${ENVELOPE_INSTALL_BASH_COMPLETIONSDIR} (relative: below the prefix)")

@@ -28,6 +28,12 @@ for tool in dpkg-buildpackage lintian; do
 done
 
 version=$(dpkg-parsechangelog -S Version)
+# the package's version is the project's (CMakeLists.txt project(VERSION))
+project_version=$(sed -n 's/^project(envelope VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
+[ "${version%%-*}" = "$project_version" ] || {
+  echo "deb: debian/changelog says $version, CMakeLists.txt $project_version: add a changelog entry (dch -v)" >&2
+  exit 1
+}
 out=$root/build/deb
 src=$out/envelope-$version
 rm -rf "$out"
