@@ -1,7 +1,7 @@
 # Where `cmake --install` puts things (docs/INSTALL.md). Every destination
 # below is relative to the prefix, so `cmake --install build --prefix P`
 # writes only under P; the one exception is a plain install of a build
-# configured with the default prefix (/usr/local): its provider goes to
+# for the prefix /usr/local (CMake's default): its provider goes to
 # libcrypto's modulesdir, the only place OpenSSL loads a provider from
 # without a `module =` path.
 #
@@ -82,13 +82,12 @@ set(ENVELOPE_INSTALL_ZSH_COMPLETIONSDIR ${ENVELOPE_ZSH_COMPLETIONSDIR})
 # a build configured with the default prefix puts the provider into
 # libcrypto's modulesdir. Decided when installing, because
 # `cmake --install --prefix P` changes the prefix after configuration.
-# CMAKE_INSTALL_PREFIX_INITIALIZED_TO_DEFAULT holds only on the first run.
-if(CMAKE_INSTALL_PREFIX_INITIALIZED_TO_DEFAULT)
-  set(ENVELOPE_DEFAULT_PREFIX "${CMAKE_INSTALL_PREFIX}" CACHE INTERNAL "CMake's default prefix")
-endif()
+# "The default prefix" is /usr/local, CMake's default on this platform,
+# whether it was given or defaulted (a rule that does not depend on how the
+# build tree was first configured).
 set(ENVELOPE_PROVIDER_SYSTEM_DIR "")
-if(NOT ENVELOPE_OSSL_MODULESDIR AND OPENSSL_MODULESDIR
-   AND CMAKE_INSTALL_PREFIX STREQUAL "${ENVELOPE_DEFAULT_PREFIX}")
+if(NOT ENVELOPE_OSSL_MODULESDIR AND OPENSSL_MODULESDIR AND CMAKE_INSTALL_PREFIX STREQUAL "/usr/local"
+   AND NOT OPENSSL_MODULESDIR MATCHES "^/usr/local/")
   set(ENVELOPE_PROVIDER_SYSTEM_DIR ${OPENSSL_MODULESDIR})
 endif()
 set(ENVELOPE_CONFIGURED_PREFIX ${CMAKE_INSTALL_PREFIX})

@@ -82,7 +82,7 @@ cp scripts/demo.sh "$rootfs/root/demo/scripts/"
 cp tests/integration/softhsm.sh "$rootfs/root/demo/tests/integration/"
 cp tests/integration/install/app.c "$rootfs/root/app.c"
 cp tests/integration/deb_checks.sh "$rootfs/root/deb_checks.sh"
-cp README.md tests/integration/readme_quickstart.sh "$rootfs/root/"
+cp tests/integration/readme_quickstart.sh "$rootfs/root/"
 
 in_root() {
   chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
@@ -100,6 +100,8 @@ echo "deb-test: checks in the root"
 in_root bash /root/deb_checks.sh
 
 echo "deb-test: the README quick start on the installed packages"
+# the README as the package ships it
+in_root bash -c 'zcat /usr/share/doc/envelope/README.md.gz >/root/README.md'
 in_root bash /root/readme_quickstart.sh /root/README.md >"$work/readme.log" 2>&1 ||
   { cat "$work/readme.log"; die "the README quick start failed on the installed packages"; }
 tail -1 "$work/readme.log"

@@ -85,6 +85,25 @@ sed -e '/^pkcs11-/d' "$p1/share/doc/envelope/examples/openssl-softhsm2.cnf" >exa
 OPENSSL_CONF=$PWD/example.cnf openssl list -providers >providers.txt 2>&1 || { cat providers.txt; fail "openssl with the installed example"; }
 grep -q '^  envelope$' providers.txt || { cat providers.txt; fail "the installed envelope.so does not load"; }
 
+# --- a plain install (no --prefix) of a build for /usr/local (CMake's default)
+# puts the provider into libcrypto's modulesdir and all else under that
+# prefix (docs/INSTALL.md); seen through DESTDIR, so nothing outside $tmp
+configured=$(sed -n 's/^CMAKE_INSTALL_PREFIX:[A-Z]*=//p' "$build/CMakeCache.txt")
+DESTDIR=$tmp/destdir cmake --install "$build" >destdir.log 2>&1 || { cat destdir.log; fail "DESTDIR install"; }
+if [ "$configured" = /usr/local ]; then
+  want=$modulesdir/envelope.so
+else
+  want=$configured/$libdir/ossl-modules/envelope.so
+fi
+[ -f "$tmp/destdir$want" ] || fail "a plain install of a build for $configured puts no envelope.so at $want"
+if find "$tmp/destdir" -name envelope.so | grep -v "^$tmp/destdir$want\$"; then
+  fail "a second envelope.so (above)"
+fi
+others=$(find "$tmp/destdir" \( -type f -o -type l \) ! -name envelope.so | { grep -v "^$tmp/destdir$configured/" || true; })
+[ -z "$others" ] || fail "a plain install wrote outside $configured: $others"
+rm -rf "$tmp/destdir"
+unset DESTDIR
+
 # --- move the prefix: what follows uses only the moved tree
 p=$tmp/moved/elsewhere
 mkdir -p "$(dirname "$p")"
