@@ -43,8 +43,10 @@ mapfile -t debs < <(find "$root/build/deb" -maxdepth 1 -name '*.deb' ! -name '*-
 
 # reachable? (debootstrap and apt would fail with less clear messages)
 host=$(sed -E 's|^[a-z]+://([^/:]+).*|\1|' <<<"$mirror")
-if ! timeout 20 bash -c "exec 3<>/dev/tcp/$host/80" 2>/dev/null; then
-  die "cannot reach $host:80: this test needs network access to the Debian mirror $mirror (set ENVELOPE_DEB_MIRROR for another one)"
+port=80
+[[ $mirror == https:* ]] && port=443
+if ! timeout 20 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null; then
+  die "cannot reach $host:$port: this test needs network access to the Debian mirror $mirror (set ENVELOPE_DEB_MIRROR for another one)"
 fi
 
 work=$(mktemp -d /var/tmp/envelope-deb-test.XXXXXX)

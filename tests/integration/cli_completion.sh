@@ -3,8 +3,9 @@
 # as bash-completion loads it, completes the real CLI's commands and options:
 # every long option `envelope COMMAND --help` prints is offered, and a few
 # completions are checked word by word (commands, --kek schemes, file: paths,
-# --type values). Also without bash-completion, and the zsh function
-# registers with compinit.
+# --type values). Also without bash-completion; and zsh's _envelope,
+# registered by compinit, completes in an interactive zsh
+# (cli_completion_zsh.zsh).
 #   cli_completion.sh ENVELOPE_BINARY COMPLETION_DIR
 # Not `set -e`: completion functions return non-zero by design (compopt
 # outside a real completion, for one), and bash-completion reads unset
@@ -127,6 +128,15 @@ else
   got=$(HOME=$tmp zsh -fc 'fpath=("$1" $fpath); autoload -Uz compinit; compinit -u -d "$2/zcd"
          print -r -- $_comps[envelope]' _ "$dir" "$tmp" 2>&1)
   [ "$got" = _envelope ] || fail "zsh: compinit does not register _envelope for envelope: $got"
+  # and completes, in a real interactive zsh on a pseudo terminal
+  if ! zout=$(HOME=$tmp timeout 60 zsh -f "$(dirname "$0")/cli_completion_zsh.zsh" "$dir" "$tmp" 2>&1); then
+    fail "zsh: completing in an interactive zsh failed or timed out: $zout"
+  else
+    for t in aes-256 rsa-3072 ec-p256 rsa-2048; do
+      [[ ${zout%%command: *} == *"$t"* ]] || fail "zsh: --type does not offer $t"
+    done
+    [[ ${zout#*command: } == *encrypt* ]] || fail "zsh: envelope enc does not complete to encrypt"
+  fi
 fi
 
 if [ "$fails" -gt 0 ]; then
