@@ -20,7 +20,7 @@ if ! dpkg-checkbuilddeps >/dev/null 2>&1; then
   echo "deb: installing build dependencies"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
-  apt-get install -y -q --no-install-recommends build-essential devscripts equivs fakeroot lintian
+  apt-get install -y -q --no-install-recommends build-essential devscripts fakeroot lintian
   apt-get build-dep -y -q ./
 fi
 for tool in dpkg-buildpackage lintian; do
