@@ -50,7 +50,7 @@ set(ENVELOPE_BASH_COMPLETIONSDIR "" CACHE STRING
   "Where the bash completion is installed (default: bash-completion's completionsdir below the prefix)")
 set(ENVELOPE_ZSH_COMPLETIONSDIR "share/zsh/site-functions" CACHE STRING
   "Where the zsh completion (_envelope) is installed")
-option(ENVELOPE_INSTALL_RPATH
+option(ENVELOPE_WITH_RPATH
   "Give the installed CLI a RUNPATH to the libenvelope beside it ($ORIGIN/../<libdir>); packages turn it off and rely on ldconfig"
   ON)
 
