@@ -6,18 +6,39 @@
 #   3. `openssl cms` encrypts to the RSA KEK's certificate and decrypts with
 #      the token key by URI; `openssl pkeyutl` wraps a DEK with the AES KEK
 #   4. the envelope CLI encrypts a file to both KEKs and decrypts it
+#
+# `ENVELOPE_PREFIX=/usr bash scripts/demo.sh --installed` instead runs it on
+# an installed envelope (a package, or `cmake --install --prefix P`): no
+# build, no package installation, only the installed CLI and provider, and
+# openssl.cnf made from the installed conf/ example
+# (scripts/deb-test.sh runs it so in a pristine Debian root).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-bash scripts/install-deps.sh
+installed=0
+[ "${1:-}" = --installed ] && installed=1
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() { printf '$ %s\n' "$*"; "$@"; }
 
-step "build"
-cmake -S . -B build/demo -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENVELOPE_WITH_TESTS=OFF >/dev/null
-cmake --build build/demo -j"$(nproc)" >/dev/null
-envelope=$root/build/demo/cli/envelope
+if [ "$installed" = 1 ]; then
+  prefix=${ENVELOPE_PREFIX:-/usr}
+  envelope=$prefix/bin/envelope
+  provs=("$prefix"/lib/*/ossl-modules/envelope.so)
+  provdir=$(dirname "${provs[0]}")
+  example=$prefix/share/doc/envelope/examples/openssl-softhsm2.cnf
+  for f in "$envelope" "$provdir/envelope.so" "$example"; do
+    [ -e "$f" ] || { echo "demo: $f is not installed (ENVELOPE_PREFIX=$prefix)" >&2; exit 1; }
+  done
+  step "installed envelope in $prefix: $("$envelope" --version)"
+else
+  bash scripts/install-deps.sh
+  step "build"
+  cmake -S . -B build/demo -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENVELOPE_WITH_TESTS=OFF >/dev/null
+  cmake --build build/demo -j"$(nproc)" >/dev/null
+  envelope=$root/build/demo/cli/envelope
+  provdir=$root/build/demo/provider
+fi
 
 state=$root/demo-state
 rm -rf "$state"
@@ -27,7 +48,13 @@ cd "$state"
 step "a SoftHSM2 token in $state"
 # shellcheck source=../tests/integration/softhsm.sh
 source "$root/tests/integration/softhsm.sh"
-softhsm_setup "$state" "$root/build/demo/provider" demo
+softhsm_setup "$state" "$provdir" demo
+if [ "$installed" = 1 ]; then
+  # the installed example as it is, but for this token and its PIN file
+  sed -e "s|^pkcs11-pin-source = .*|pkcs11-pin-source = file:$ENV_PIN_FILE|" \
+      -e "s|^pkcs11-tokens = .*|pkcs11-tokens = $ENV_TOKEN|" "$example" >"$OPENSSL_CONF"
+  unset OPENSSL_MODULES
+fi
 echo "token \"$ENV_TOKEN\", user PIN in $ENV_PIN_FILE (mode 0600), OPENSSL_CONF=$OPENSSL_CONF"
 show openssl list -providers
 

@@ -14,8 +14,10 @@ packages=(
   python3-pykmip python3-cryptography
   # benchmark peers and tools
   age valgrind
-  # test helpers
-  xxd procps iproute2 time
+  # test helpers (bash-completion and zsh: the completion test)
+  xxd procps iproute2 time bash-completion zsh
+  # the Debian package (scripts/deb.sh, scripts/deb-test.sh)
+  debhelper devscripts fakeroot lintian debootstrap
   # static checks (scripts/lint.sh)
   shellcheck clang-format clang-tidy
 )

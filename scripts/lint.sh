@@ -36,7 +36,7 @@ tracked() { git ls-files -z -- "$@"; }
 if [ "$LINT_SHELL" = 1 ]; then
   need shellcheck git
   echo "=== lint: shellcheck"
-  mapfile -d '' scripts < <(tracked '*.sh' .ci/run)
+  mapfile -d '' scripts < <(tracked '*.sh' '*.bash' .ci/run)
   if shellcheck -f gcc "${scripts[@]}"; then
     echo "shellcheck: ${#scripts[@]} scripts, no findings"
   else

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, runs the static checks
 # (scripts/lint.sh), then builds and runs ctest twice (a normal build and an
-# ASan+UBSan build), then runs each libFuzzer target for a bounded time.
+# ASan+UBSan build), then runs each libFuzzer target for a bounded time,
+# then builds the Debian packages and tests them installed
+# (scripts/deb-test.sh; ENVELOPE_DEB_TEST=0 skips that).
 # Exit status is non-zero if anything failed; a lint failure does not stop
 # the builds and tests.
 set -euo pipefail
@@ -53,4 +55,14 @@ for target in build/fuzz/tests/fuzz/fuzz_*; do
   rm -rf "$work"
 done
 echo "fuzz: $fuzz_pass passed, $fuzz_fail failed"
+
+# The Debian packages: built, lintian, installed in a pristine Debian root
+# where the README quick start and the demo run (a few minutes; needs the
+# network to deb.debian.org, and says so when it is not there).
+if [ "${ENVELOPE_DEB_TEST:-1}" = 1 ]; then
+  echo "=== packages: scripts/deb-test.sh"
+  bash scripts/deb-test.sh || status=1
+else
+  echo "=== packages: skipped (ENVELOPE_DEB_TEST=0)"
+fi
 exit $status

@@ -52,3 +52,30 @@ if(TARGET envelope_cli AND TARGET envelope_provider)
   set_tests_properties(cli.mixed.setuid-env PROPERTIES LABELS "cli;softhsm;swtpm;integration")
   set_tests_properties(cli.mixed.setuid-env PROPERTIES SKIP_RETURN_CODE 77)
 endif()
+
+# Installation into a scratch prefix, and programs built against it
+# (pkg-config and find_package) with nothing from the source or build tree.
+if(TARGET envelope_cli AND TARGET envelope_provider AND TARGET envelope_kms_pkcs11)
+  add_test(NAME lib.file.install-prefix COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/lib_install.sh
+           ${PROJECT_BINARY_DIR} ${PROJECT_SOURCE_DIR})
+  set_tests_properties(lib.file.install-prefix PROPERTIES
+    ENVIRONMENT "${_cli_env};${ENVELOPE_TEST_ENV}" LABELS "lib;integration" TIMEOUT 600)
+endif()
+
+# The shell completion, against the CLI's own --help (no key home at all).
+if(TARGET envelope_cli)
+  add_test(NAME cli.none.completion COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_completion.sh
+           $<TARGET_FILE:envelope_cli> ${PROJECT_SOURCE_DIR}/completion)
+  set_tests_properties(cli.none.completion PROPERTIES LABELS "cli;unit" TIMEOUT 120)
+endif()
+
+# The README's quick start, extracted and run as written on a scratch
+# SoftHSM2 token (the CLI from this build on PATH, its envelope.so through
+# OPENSSL_MODULES).
+if(TARGET envelope_cli AND TARGET envelope_provider)
+  add_test(NAME cli.softhsm.readme-quickstart
+           COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/readme_quickstart.sh ${PROJECT_SOURCE_DIR}/README.md
+                   $<TARGET_FILE_DIR:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
+  set_tests_properties(cli.softhsm.readme-quickstart PROPERTIES
+    ENVIRONMENT "${_cli_env};${ENVELOPE_TEST_ENV}" LABELS "cli;softhsm;integration" TIMEOUT 600)
+endif()
