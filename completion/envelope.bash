@@ -110,7 +110,7 @@ _envelope()
         return
         ;;
     encrypt) opts='--kek --context --frame-size -o --output --force --quiet --config --help' ;;
-    decrypt) opts='--kek --context -o --output --force --quiet --config --help' ;;
+    decrypt) opts='--kek --context -o --output --force --quiet --allow-retired --stats --config --help' ;;
     inspect) opts='--json --quiet --config --help' ;;
     kek)
         case $verb in
