@@ -80,6 +80,7 @@ static size_t bucket_of(const struct shard *c, const unsigned char key[32])
 
 static void table_reset(struct shard *c)
 {
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     memset(c->buckets, 0, c->nbuckets * sizeof(*c->buckets));
     memset(c->entries, 0, c->capacity * sizeof(*c->entries));
     OPENSSL_cleanse(c->slab, c->slab_len);
@@ -106,6 +107,7 @@ static struct shard *shard_new(uint64_t ttl_ms, size_t capacity)
     for (c->nbuckets = 16; c->nbuckets < 2 * capacity; c->nbuckets <<= 1)
         ;
     c->entries = calloc(capacity, sizeof(*c->entries));
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     c->buckets = calloc(c->nbuckets, sizeof(*c->buckets));
     c->slab_len = (capacity * ENVPROV_CACHE_DEK_MAX + pg - 1) / pg * pg;
     /* one page more, so the slots can start on a page boundary of their own */
