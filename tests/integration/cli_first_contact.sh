@@ -86,13 +86,13 @@ expect 1 "deleted key" 'no key "gone" on token "prod"' "$ENV" encrypt --kek "pkc
 # ---- 2: authentication or format -----------------------------------------
 cp ct bad.env
 size=$(stat -c %s bad.env)
-printf '\x01' | dd of=bad.env bs=1 seek=$((size - 20)) conv=notrunc 2>/dev/null
+printf '\x01' | env -u LD_PRELOAD dd of=bad.env bs=1 seek=$((size - 20)) conv=notrunc 2>/dev/null
 expect 2 "tampered message" "failed authentication" "$ENV" decrypt -o out bad.env
 [ ! -e out ] || fail "output left by a failed decrypt"
 expect 2 "not a message" "" "$ENV" decrypt pt
 
 # ---- 3: backend unavailable (a TCTI with nothing listening) ----------------
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(env -u LD_PRELOAD /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 bad=$(conf_with "s|^activate = 1\$|tpm2-tcti = swtpm:host=127.0.0.1,port=$port\nactivate = 1|")
 expect 3 "TPM unreachable" "backend unavailable" "$ENV" --config "$bad" encrypt --kek tpm2:handle=0x81000101 -o ct2 pt
 [ ! -e ct2 ] || fail "output left when the backend was down"
