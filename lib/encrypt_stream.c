@@ -47,7 +47,7 @@ envelope_status envelope_encryptor_new(envelope_lib *lib, const envelope_encrypt
     e->no = 1;
     envelope_status s = env_crypto_init(&e->c, lib, ENV_KEY_ENC, err);
     if (s == ENVELOPE_OK)
-        s = env_hdrtmpl_build(&e->t, &e->c, o, err);
+        s = env_hdrtmpl_build(&e->t, &e->c, o, 0, err); /* size known at final */
     if (s == ENVELOPE_OK && RAND_bytes_ex(lib->libctx, e->id, sizeof(e->id), 256) != 1)
         s = env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "random generator failed");
     if (s == ENVELOPE_OK) {
@@ -162,8 +162,11 @@ envelope_status envelope_encryptor_final(envelope_encryptor *e, envelope_err *er
     if (e->state != ENC_OPEN)
         return refuse(e, err);
     envelope_status s = header(e, err);
+    uint64_t total = (e->no - 1) * (uint64_t)e->t.frame_size + e->plen;
     if (s == ENVELOPE_OK)
         s = frame(e, e->pbuf, e->plen, 1, err);
+    if (s == ENVELOPE_OK && e->t.reusable)
+        env_reuse_account(e->lib, e->t.reuse_name, total); /* the DEK's bytes window */
     OPENSSL_cleanse(e->pbuf, e->t.frame_size);
     e->plen = 0;
     if (s != ENVELOPE_OK)

@@ -61,10 +61,32 @@ struct envelope_lib {
     EVP_CIPHER *gcm;
     EVP_MD *sha256;
     EVP_MD *sha512;
+    struct env_reuse *reuse; /* DEK reuse (dek_reuse.c), NULL when off */
     /* the envelope provider's kek-preference: URIs, in order (unwrap.c) */
     char *pref[ENVELOPE_MAX_EDKS];
     size_t npref;
 };
+
+/* dek_reuse.c: one DEK for several messages of one (KEK set, context),
+ * when the envelope provider's dek-reuse-* settings say so. */
+typedef struct env_reuse env_reuse;
+#define ENV_REUSE_BYTES_DEFAULT (1ull << 36) /* 64 GiB under one DEK */
+#define ENV_REUSE_SECONDS_DEFAULT 300ull
+void env_reuse_read(envelope_lib *lib);
+void env_reuse_free(env_reuse *r);
+/* The entry name for these options, or 0 when reuse does not apply. */
+int env_reuse_name(envelope_lib *lib, const envelope_encrypt_opts *o, const uint8_t *ctx_enc,
+                   size_t ctx_len, uint8_t name[32]);
+/* 1 with dek and a copy of the EDK list (OPENSSL_free) if a live entry
+ * has room for one more message of `bytes` (0 if unknown). */
+int env_reuse_take(envelope_lib *lib, const uint8_t name[32], uint64_t bytes, uint8_t *dek,
+                   uint8_t **edks, size_t *edks_len);
+void env_reuse_put(envelope_lib *lib, const uint8_t name[32], uint64_t bytes, const uint8_t *dek,
+                   const uint8_t *edks, size_t edks_len);
+/* A streamed message's size, once known. */
+void env_reuse_account(envelope_lib *lib, const uint8_t name[32], uint64_t bytes);
+/* lib.c: bumped in every forked child (pthread_atfork). */
+unsigned long env_fork_generation(void);
 
 /* unwrap_order.c: lib->pref from the envelope provider's kek-preference
  * (nothing if the provider is not loaded or the setting is unset). */
@@ -244,10 +266,15 @@ typedef struct env_hdrtmpl {
     uint8_t *edks; /* EDK list */
     size_t edks_len;
     uint32_t frame_size;
+    int reusable; /* reuse_name names this template's DEK in lib->reuse */
+    uint8_t reuse_name[32];
 } env_hdrtmpl;
-/* Generates a DEK into c->s->dek and wraps it for every KEK. */
+/* Generates a DEK into c->s->dek and wraps it for every KEK, or takes both
+ * from DEK reuse for a template that serves one message of reuse_bytes
+ * (0: not known yet; ENV_NO_REUSE: a sealer's own DEK, never shared). */
+#define ENV_NO_REUSE UINT64_MAX
 envelope_status env_hdrtmpl_build(env_hdrtmpl *t, env_crypto *c, const envelope_encrypt_opts *o,
-                                  envelope_err *err);
+                                  uint64_t reuse_bytes, envelope_err *err);
 size_t env_hdrtmpl_len(const env_hdrtmpl *t);
 /* Writes the header for message_id into out (env_hdrtmpl_len bytes);
  * derives the keys. */

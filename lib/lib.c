@@ -43,6 +43,11 @@ size_t envelope_max_edks(void)
 static unsigned long fork_generation;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
+unsigned long env_fork_generation(void)
+{
+    return __atomic_load_n(&fork_generation, __ATOMIC_RELAXED);
+}
+
 static void on_fork_child(void)
 {
     __atomic_add_fetch(&fork_generation, 1, __ATOMIC_RELAXED);
@@ -80,6 +85,7 @@ envelope_status envelope_lib_new(void *ossl_libctx, const char *propq, envelope_
                              propq ? " with properties " : "", propq ? propq : "");
     }
     env_lib_read_preference(lib);
+    env_reuse_read(lib);
     *out = lib;
     return ENVELOPE_OK;
 }
@@ -92,6 +98,7 @@ void envelope_lib_free(envelope_lib *lib)
     EVP_MD_free(lib->sha256);
     EVP_MD_free(lib->sha512);
     OPENSSL_free(lib->propq);
+    env_reuse_free(lib->reuse);
     for (size_t i = 0; i < lib->npref; i++)
         OPENSSL_free(lib->pref[i]);
     OPENSSL_free(lib);

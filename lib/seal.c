@@ -34,7 +34,7 @@ static envelope_status check_opts(const envelope_encrypt_opts *o, size_t *fs, en
 }
 
 envelope_status env_hdrtmpl_build(env_hdrtmpl *t, env_crypto *c, const envelope_encrypt_opts *o,
-                                  envelope_err *err)
+                                  uint64_t reuse_bytes, envelope_err *err)
 {
     size_t fs = 0;
     memset(t, 0, sizeof(*t));
@@ -58,6 +58,20 @@ envelope_status env_hdrtmpl_build(env_hdrtmpl *t, env_crypto *c, const envelope_
     t->mid[4 + clen] = 0; /* extensions length: reserved, zero */
     t->mid[5 + clen] = 0;
 
+    /* DEK reuse (dek_reuse.c): the DEK and EDK list of an earlier message
+     * with exactly this context and these KEKs, while its window lasts */
+    if (reuse_bytes != ENV_NO_REUSE &&
+        env_reuse_name(c->lib, o, t->mid + 4, clen, t->reuse_name)) {
+        t->reusable = 1;
+        uint8_t *edks = NULL;
+        size_t elen = 0;
+        if (env_reuse_take(c->lib, t->reuse_name, reuse_bytes, c->s->dek, &edks, &elen)) {
+            OPENSSL_free(t->edks);
+            t->edks = edks;
+            t->edks_len = elen;
+            return ENVELOPE_OK;
+        }
+    }
     if (RAND_priv_bytes_ex(c->lib->libctx, c->s->dek, ENVELOPE_DEK_BYTES, 256) != 1) {
         env_hdrtmpl_cleanup(t);
         return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "random generator failed");
@@ -92,6 +106,8 @@ envelope_status env_hdrtmpl_build(env_hdrtmpl *t, env_crypto *c, const envelope_
         return env_fail(err, ENVELOPE_ERR_INTERNAL, "EDK list overflow");
     }
     t->edks_len = w.off;
+    if (t->reusable)
+        env_reuse_put(c->lib, t->reuse_name, reuse_bytes, c->s->dek, t->edks, t->edks_len);
     return ENVELOPE_OK;
 }
 
@@ -153,8 +169,9 @@ struct envelope_sealer {
     uint64_t max, used;
 };
 
-envelope_status envelope_sealer_new(envelope_lib *lib, const envelope_encrypt_opts *o,
-                                    uint64_t max_messages, envelope_sealer **out, envelope_err *err)
+static envelope_status sealer_new(envelope_lib *lib, const envelope_encrypt_opts *o,
+                                  uint64_t max_messages, uint64_t reuse_bytes,
+                                  envelope_sealer **out, envelope_err *err)
 {
     if (lib == NULL || out == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_sealer_new: NULL argument");
@@ -166,13 +183,20 @@ envelope_status envelope_sealer_new(envelope_lib *lib, const envelope_encrypt_op
     s->max = max_messages ? max_messages : (1ull << 32);
     envelope_status st = env_crypto_init(&s->c, lib, ENV_KEY_ENC, err);
     if (st == ENVELOPE_OK)
-        st = env_hdrtmpl_build(&s->t, &s->c, o, err);
+        st = env_hdrtmpl_build(&s->t, &s->c, o, reuse_bytes, err);
     if (st != ENVELOPE_OK) {
         envelope_sealer_free(s);
         return st;
     }
     *out = s;
     return ENVELOPE_OK;
+}
+
+envelope_status envelope_sealer_new(envelope_lib *lib, const envelope_encrypt_opts *o,
+                                    uint64_t max_messages, envelope_sealer **out, envelope_err *err)
+{
+    /* a sealer is already one DEK for many records: its own, never shared */
+    return sealer_new(lib, o, max_messages, ENV_NO_REUSE, out, err);
 }
 
 size_t envelope_sealer_sealed_size(const envelope_sealer *s, size_t inlen)
@@ -248,7 +272,7 @@ envelope_status envelope_seal(envelope_lib *lib, const envelope_encrypt_opts *o,
     *out = NULL;
     *outlen = 0;
     envelope_sealer *s = NULL;
-    ENV_GUARD(envelope_sealer_new(lib, o, 1, &s, err));
+    ENV_GUARD(sealer_new(lib, o, 1, inlen, &s, err));
     size_t need = envelope_sealer_sealed_size(s, inlen);
     uint8_t *buf = need ? OPENSSL_malloc(need) : NULL;
     envelope_status st = buf ? envelope_sealer_seal(s, in, inlen, buf, need, outlen, err)

@@ -113,6 +113,10 @@ static const OSSL_PARAM *envprov_gettable_params(void *provctx)
         OSSL_PARAM_int(OSSL_PROV_PARAM_STATUS, NULL),
         OSSL_PARAM_utf8_ptr(ENVELOPE_PROV_PARAM_CONFIG_ERROR, NULL, 0),
         OSSL_PARAM_utf8_ptr(ENVELOPE_PROV_PARAM_KEK_PREFERENCE, NULL, 0),
+        OSSL_PARAM_utf8_ptr(ENVELOPE_PROV_PARAM_DEK_REUSE_MESSAGES, NULL, 0),
+        OSSL_PARAM_utf8_ptr(ENVELOPE_PROV_PARAM_DEK_REUSE_BYTES, NULL, 0),
+        OSSL_PARAM_utf8_ptr(ENVELOPE_PROV_PARAM_DEK_REUSE_SECONDS, NULL, 0),
+        OSSL_PARAM_utf8_ptr(ENVELOPE_PROV_PARAM_DEK_PARTITION_KEY, NULL, 0),
         OSSL_PARAM_uint64(ENVELOPE_PROV_PARAM_CACHE_HITS, NULL),
         OSSL_PARAM_uint64(ENVELOPE_PROV_PARAM_CACHE_MISSES, NULL),
         OSSL_PARAM_uint64(ENVELOPE_PROV_PARAM_CACHE_JOINS, NULL),
@@ -148,10 +152,22 @@ static int envprov_get_params(void *provctx, OSSL_PARAM params[])
     if ((p = OSSL_PARAM_locate(params, ENVELOPE_PROV_PARAM_CONFIG_ERROR)) != NULL &&
         !OSSL_PARAM_set_utf8_ptr(p, pc != NULL && pc->config_error != NULL ? pc->config_error : ""))
         return 0;
-    if ((p = OSSL_PARAM_locate(params, ENVELOPE_PROV_PARAM_KEK_PREFERENCE)) != NULL) {
-        const char *pref = pc != NULL ? envcore_setting(pc->settings, ENVPROV_CONF_KEK_PREFERENCE)
-                                      : NULL;
-        if (!OSSL_PARAM_set_utf8_ptr(p, pref != NULL ? pref : ""))
+    /* settings libenvelope reads as written (validated at init) */
+    static const char *const passed[][2] = {
+        {ENVELOPE_PROV_PARAM_KEK_PREFERENCE, ENVPROV_CONF_KEK_PREFERENCE},
+        {ENVELOPE_PROV_PARAM_DEK_REUSE_MESSAGES, ENVPROV_CONF_DEK_REUSE_MESSAGES},
+        {ENVELOPE_PROV_PARAM_DEK_REUSE_BYTES, ENVPROV_CONF_DEK_REUSE_BYTES},
+        {ENVELOPE_PROV_PARAM_DEK_REUSE_SECONDS, ENVPROV_CONF_DEK_REUSE_SECONDS},
+        {ENVELOPE_PROV_PARAM_DEK_PARTITION_KEY, ENVPROV_CONF_DEK_PARTITION_KEY},
+    };
+    for (size_t i = 0; i < sizeof(passed) / sizeof(passed[0]); i++) {
+        if ((p = OSSL_PARAM_locate(params, passed[i][0])) == NULL)
+            continue;
+        /* nothing from a section that was refused */
+        const char *v = pc != NULL && pc->config_error == NULL
+                            ? envcore_setting(pc->settings, passed[i][1])
+                            : NULL;
+        if (!OSSL_PARAM_set_utf8_ptr(p, v != NULL ? v : ""))
             return 0;
     }
     return envprov_cache_get_params(pc, params);

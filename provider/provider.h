@@ -23,8 +23,13 @@
 #define ENVPROV_CONF_RSA_PKCS1_V15 "rsa-pkcs1-v15"
 #define ENVPROV_CONF_CACHE_TTL "cache-ttl"           /* 0 turns the unwrap cache off */
 #define ENVPROV_CONF_CACHE_CAPACITY "cache-capacity" /* entries */
-#define ENVPROV_CONF_KEK_PREFERENCE                                                                \
-    "kek-preference" /* for libenvelope: ENVELOPE_PROV_PARAM_KEK_PREFERENCE */
+/* settings for libenvelope, passed as written (ENVELOPE_PROV_PARAM_*) */
+#define ENVPROV_CONF_KEK_PREFERENCE "kek-preference"
+/* DEK reuse, for libenvelope (ENVELOPE_PROV_PARAM_DEK_*); validated here */
+#define ENVPROV_CONF_DEK_REUSE_MESSAGES "dek-reuse-messages"
+#define ENVPROV_CONF_DEK_REUSE_BYTES "dek-reuse-bytes"
+#define ENVPROV_CONF_DEK_REUSE_SECONDS "dek-reuse-seconds"
+#define ENVPROV_CONF_DEK_PARTITION_KEY "dek-partition-key"
 #define ENVPROV_CACHE_TTL_DEFAULT_MS 60000u
 #define ENVPROV_CACHE_CAPACITY_DEFAULT 10000u
 

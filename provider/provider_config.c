@@ -61,6 +61,10 @@ static size_t setting_names(const char **names)
     names[n++] = ENVPROV_CONF_CACHE_CAPACITY;
     names[n++] = ENVPROV_CONF_BREAKER_WINDOW;
     names[n++] = ENVPROV_CONF_KEK_PREFERENCE;
+    names[n++] = ENVPROV_CONF_DEK_REUSE_MESSAGES;
+    names[n++] = ENVPROV_CONF_DEK_REUSE_BYTES;
+    names[n++] = ENVPROV_CONF_DEK_REUSE_SECONDS;
+    names[n++] = ENVPROV_CONF_DEK_PARTITION_KEY;
     for (size_t b = 0; envprov_backend_table[b] != NULL; b++)
         for (const char *const *s = envprov_backend_table[b]->settings; s != NULL && *s != NULL;
              s++) {
@@ -104,6 +108,24 @@ static int read_duration(const envcore_settings *s, const char *name, uint64_t d
         return ENVCORE_R_BAD_CONFIG;
     }
     *ms = (uint64_t)n * unit;
+    return ENVCORE_R_OK;
+}
+
+/* A count setting: absent, or a whole number min..max. */
+static int check_count(const envcore_settings *s, const char *name, unsigned long long min,
+                       unsigned long long max)
+{
+    const char *v = envcore_setting(s, name);
+    if (v == NULL)
+        return ENVCORE_R_OK;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (end == v || *end != '\0' || errno != 0 || v[0] == '-' || n < min || n > max) {
+        ENVCORE_RAISE(ENVCORE_R_BAD_CONFIG, "%s = %.64s: expected a whole number %llu..%llu", name,
+                      v, min, max);
+        return ENVCORE_R_BAD_CONFIG;
+    }
     return ENVCORE_R_OK;
 }
 
@@ -190,7 +212,11 @@ int envprov_config_read(envprov_ctx *pc, const OSSL_DISPATCH *in)
                       &pc->cache_ttl_ms) != ENVCORE_R_OK ||
         read_capacity(pc->settings, &pc->cache_capacity) != ENVCORE_R_OK ||
         read_duration(pc->settings, ENVPROV_CONF_BREAKER_WINDOW, ENVPROV_BREAKER_WINDOW_DEFAULT_MS,
-                      &breaker_ms) != ENVCORE_R_OK)
+                      &breaker_ms) != ENVCORE_R_OK ||
+        check_count(pc->settings, ENVPROV_CONF_DEK_REUSE_MESSAGES, 0, 1ull << 32) !=
+            ENVCORE_R_OK ||
+        check_count(pc->settings, ENVPROV_CONF_DEK_REUSE_BYTES, 1, 1ull << 50) != ENVCORE_R_OK ||
+        check_count(pc->settings, ENVPROV_CONF_DEK_REUSE_SECONDS, 1, 86400) != ENVCORE_R_OK)
         config_failed(pc);
     pc->breaker = envprov_breaker_new(breaker_ms);
     pc->cache_md = EVP_MD_fetch(pc->swctx, "SHA2-256", NULL);

@@ -130,6 +130,13 @@
  * ("pkcs11:token=prod, tpm2:"); EDKs that match none come last. */
 #define ENVELOPE_PROV_PARAM_KEK_PREFERENCE "envelope-kek-preference"
 
+/* Provider parameters (utf8 pointers, "" if unset): the DEK reuse settings
+ * as written, for libenvelope (docs/PROVIDER.md, "DEK reuse"). */
+#define ENVELOPE_PROV_PARAM_DEK_REUSE_MESSAGES "envelope-dek-reuse-messages"
+#define ENVELOPE_PROV_PARAM_DEK_REUSE_BYTES "envelope-dek-reuse-bytes"
+#define ENVELOPE_PROV_PARAM_DEK_REUSE_SECONDS "envelope-dek-reuse-seconds"
+#define ENVELOPE_PROV_PARAM_DEK_PARTITION_KEY "envelope-dek-partition-key"
+
 /* Provider parameters (OSSL_PROVIDER_get_params, uint64): the unwrap
  * cache's counters since the provider was loaded (or since fork, in a
  * child), all 0 when the cache is off (cache-ttl = 0). */

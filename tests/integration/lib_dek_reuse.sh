@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# lib_dek_reuse.sh REUSE_BIN PROVIDER_DIR - DEK reuse (docs/PROVIDER.md, "DEK
+# reuse") through libenvelope on a real SoftHSM2 AES KEK: off by default
+# (a wrap per record); dek-reuse-messages = 2000 over 10 tenants -> exactly
+# 10 wraps for 10,000 records; = 300 -> exactly 4 per tenant; a byte limit
+# honoured exactly; a partition key the contexts lack -> no reuse. Wraps are
+# counted twice: distinct wrapped DEKs in the messages, and C_Encrypt calls
+# in the PKCS#11 debug log.
+set -euo pipefail
+BIN=$1
+PROVDIR=$2
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/envreuse.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+# shellcheck source=softhsm.sh
+. "$here/softhsm.sh"
+softhsm_setup "$work" "$PROVDIR"
+cd "$work"
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+softhsm_keygen_aes kek-aes 01
+AES="pkcs11:token=$ENV_TOKEN;object=kek-aes;type=secret-key"
+# case NAME RECORDS TENANTS WANT_WRAPS SETTING...
+case_() {
+  local name=$1 records=$2 tenants=$3 want=$4
+  shift 4
+  ENV_EXTRA_PROVIDER_CONF=$(printf '%s\n' "$@") softhsm_write_conf
+  if ! ENVELOPE_DEBUG="file:$work/debug.$name" envelope_run_own "$BIN" "$AES" "$records" "$tenants" \
+    >"out.$name" 2>"err.$name"; then
+    fail "$name: $(cat "err.$name")"
+    return
+  fi
+  local wraps calls
+  wraps=$(sed -n 's/.*wraps=//p' "out.$name")
+  calls=$(grep -c 'pkcs11: C_Encrypt ->' "debug.$name" || true)
+  [ "$wraps" = "$want" ] || fail "$name: $wraps distinct wrapped DEKs, wanted $want"
+  [ "$calls" = "$want" ] || fail "$name: $calls C_Encrypt calls, wanted $want"
+  echo "$name: records=$records tenants=$tenants wraps=$wraps C_Encrypt=$calls"
+}
+case_ off 200 4 200 "cache-ttl = 0"
+case_ window 10000 10 10 "dek-reuse-messages = 2000"
+case_ messages 10000 10 40 "dek-reuse-messages = 300"
+case_ bytes 999 1 333 "dek-reuse-messages = 100000" "dek-reuse-bytes = 100"
+case_ partition-absent 300 3 300 "dek-reuse-messages = 2000" "dek-partition-key = region"
+case_ partition-present 3000 3 3 "dek-reuse-messages = 2000" "dek-partition-key = tenant"
+
+# bad values are refused with the setting's name
+for bad in "dek-reuse-messages = many" "dek-reuse-bytes = 0" "dek-reuse-seconds = 100000"; do
+  ENV_EXTRA_PROVIDER_CONF=$bad softhsm_write_conf
+  rc=0
+  envelope_run_own "$BIN" "$AES" 1 1 >/dev/null 2>err.bad || rc=$?
+  [ "$rc" -ne 0 ] || fail "\"$bad\" accepted"
+  grep -qF "${bad%% =*} = ${bad#*= }: expected a whole number" err.bad || fail "\"$bad\": $(cat err.bad)"
+done
+[ "$fails" -eq 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
+echo "DEK reuse: all checks passed"
