@@ -21,7 +21,9 @@
 
 static int from_file(const char *path, const char *what, char *buf, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    /* O_NONBLOCK: a FIFO or device put where a PIN file belongs must not
+     * hang us (it is refused below, before anything is read) */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) {
         ENVCORE_RAISE(ENVCORE_R_PIN_MISSING, "cannot open the %s file %s: %s", what, path,
                       ENVCORE_ERRNO_TEXT(errno));
@@ -30,12 +32,21 @@ static int from_file(const char *path, const char *what, char *buf, size_t *len)
     /* As ssh does for private keys: a secret others can read is refused,
      * not used (a PIN others can read is no longer the holder's alone). */
     struct stat st;
-    if (fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode))) {
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         ENVCORE_RAISE(ENVCORE_R_PIN_MISSING, "the %s file %s is not a regular file", what, path);
         close(fd);
         return ENVCORE_R_PIN_MISSING;
     }
-    if (S_ISREG(st.st_mode) && (st.st_mode & 077) != 0) {
+    if (st.st_uid != geteuid() && st.st_uid != 0) {
+        /* someone else's file: they could change the secret we send */
+        ENVCORE_RAISE(ENVCORE_R_PIN_MISSING,
+                      "the %s file %s belongs to uid %ld, not to this user (uid %ld) or root; "
+                      "it is not used",
+                      what, path, (long)st.st_uid, (long)geteuid());
+        close(fd);
+        return ENVCORE_R_PIN_MISSING;
+    }
+    if ((st.st_mode & 077) != 0) {
         ENVCORE_RAISE(ENVCORE_R_PIN_MISSING,
                       "the %s file %s is accessible by group or others (mode %04o), so it is not "
                       "used; make it private: chmod 600 %s",

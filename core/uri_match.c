@@ -20,6 +20,8 @@ static int hexval(int c)
 static int decode(const char *p, size_t n, char *out, size_t outsize, size_t *outlen)
 {
     size_t o = 0;
+    if (outsize > 0)
+        out[0] = '\0'; /* also on failure */
     for (size_t i = 0; i < n; i++) {
         int c = (unsigned char)p[i];
         if (c == '%') {
@@ -30,9 +32,15 @@ static int decode(const char *p, size_t n, char *out, size_t outsize, size_t *ou
                 return 0;
             c = hi * 16 + lo;
             i += 2;
+            if (c == 0) { /* an encoded NUL would cut the value short: refused */
+                out[0] = '\0';
+                return 0;
+            }
         }
-        if (o + 1 >= outsize)
+        if (o + 1 >= outsize) {
+            out[0] = '\0';
             return 0;
+        }
         out[o++] = (char)c;
     }
     out[o] = '\0';
@@ -57,6 +65,28 @@ static int attribute(const char *uri, const char *name, size_t nlen, char *out, 
         const char *eq = memchr(p, '=', seg);
         if (eq != NULL && (size_t)(eq - p) == nlen && strncasecmp(p, name, nlen) == 0)
             return decode(eq + 1, seg - nlen - 1, out, outsize, outlen);
+        p += seg;
+        if (p < end && *p == ';')
+            p++;
+    }
+    return 0;
+}
+
+/* 1 if the path of uri has an attribute called name (whatever its value). */
+static int has_attribute(const char *uri, const char *name, size_t nlen)
+{
+    const char *p = strchr(uri, ':');
+    if (p == NULL)
+        return 0;
+    p++;
+    const char *end = p + strcspn(p, "?");
+    while (p < end) {
+        size_t seg = strcspn(p, ";?");
+        if (p + seg > end)
+            seg = (size_t)(end - p);
+        const char *eq = memchr(p, '=', seg);
+        if (eq != NULL && (size_t)(eq - p) == nlen && strncasecmp(p, name, nlen) == 0)
+            return 1;
         p += seg;
         if (p < end && *p == ';')
             p++;
@@ -90,11 +120,18 @@ int envcore_uri_names(const char *entry, const char *key_uri, int scheme_only_ok
             return 0;
         char want[URI_MATCH_MAX + 1], have[URI_MATCH_MAX + 1];
         size_t wl = 0, hl = 0, nlen = (size_t)(eq - p);
-        if (!decode(eq + 1, seg - nlen - 1, want, sizeof(want), &wl) ||
-            !attribute(key_uri, p, nlen, have, sizeof(have), &hl) || wl != hl ||
-            memcmp(want, have, wl) != 0)
+        if (!decode(eq + 1, seg - nlen - 1, want, sizeof(want), &wl))
             return 0;
-        any = 1;
+        /* An attribute the URI does not carry at all (a key's canonical
+         * reference has no serial=, model= or slot-*) is not compared: the
+         * entry then names more keys than it says, never fewer, so a
+         * retired key cannot escape its entry by how the entry is written. */
+        if (has_attribute(key_uri, p, nlen)) {
+            if (!attribute(key_uri, p, nlen, have, sizeof(have), &hl) || wl != hl ||
+                memcmp(want, have, wl) != 0)
+                return 0;
+            any = 1;
+        }
         p += seg;
         if (p < end && *p == ';')
             p++;

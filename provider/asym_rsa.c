@@ -195,6 +195,9 @@ static int rsa_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
         ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED, "a public key cannot decrypt");
         return 0;
     }
+    /* plain RSA (CMS key transport, pkeyutl) too: a retired KEK stays retired */
+    if (envprov_check_retired(c->pc, c->key, &c->call) != ENVCORE_R_OK)
+        return 0;
     envkey_rsa_params p;
     params_of(c, &p);
     if (p.padding == RSA_PKCS1_OAEP_PADDING) {

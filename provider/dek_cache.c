@@ -33,6 +33,8 @@ struct entry {
     unsigned waiters;
     int refreshing;
     uint64_t expires_ms, ttl_ms;
+    uint64_t validated_ms; /* when the key's home last gave this DEK */
+    int retry;             /* FAILED for the leader's own reason: waiters try themselves */
     size_t dek_len;
     int fail_reason;
     char fail_msg[256];
@@ -55,6 +57,8 @@ struct shard {
     unsigned char *slab; /* page-aligned inside it: the slots */
     size_t slab_len;
     unsigned nrefresh; /* refresh threads running */
+    int stopping;      /* being freed: no new refresh */
+    size_t sweep;      /* next entry the expiry sweep looks at */
     uint64_t (*clock)(void);
     envprov_cache_stats st;
 };
@@ -242,6 +246,21 @@ static struct entry *take_free(struct shard *c)
     return e; /* NULL: every entry is PENDING (more concurrent misses than capacity) */
 }
 
+/* Wipes expired entries a couple at a time, on every call, so that a DEK
+ * does not outlive its TTL in memory by much more than the next use of the
+ * cache (and the whole slab is wiped when the provider is unloaded). */
+static void sweep_expired(struct shard *c, uint64_t now)
+{
+    for (int n = 0; n < 2; n++) {
+        struct entry *e = &c->entries[c->sweep];
+        c->sweep = (c->sweep + 1) % c->capacity;
+        if (e->state == E_READY && e->waiters == 0 && now >= e->expires_ms) {
+            drop_ready(c, e);
+            c->st.expirations++;
+        }
+    }
+}
+
 /* Copies the failing call's reason so that every waiter can raise it. */
 static void record_failure(struct entry *e, int reason)
 {
@@ -280,24 +299,38 @@ static void *refresh_main(void *p)
         }
         if (e != NULL && e->state == E_READY) {
             e->refreshing = 0;
-            if (r == ENVCORE_R_OK && len == e->dek_len && CRYPTO_memcmp(dek, slot(c, e), len) == 0)
-                e->expires_ms = c->clock() + e->ttl_ms;
-            else if (r == ENVCORE_R_OK && e->waiters == 0) /* it answers otherwise now */
+            if (r == ENVCORE_R_OK && len == e->dek_len &&
+                CRYPTO_memcmp(dek, slot(c, e), len) == 0) {
+                e->validated_ms = c->clock();
+                e->expires_ms = e->validated_ms + e->ttl_ms;
+            } else if (r == ENVCORE_R_OK && e->waiters == 0) /* it answers otherwise now */
                 drop_ready(c, e);
         }
+    }
+    pthread_mutex_unlock(&c->lock);
+    /* Drop the KEK reference (and so maybe the backend's key) before the
+     * refresh counts as done: teardown, which waits for nrefresh to reach
+     * 0, frees the backends right after. */
+    envelope_secmem_free(dek);
+    a->job->free(a->job);
+    unsigned gen = a->gen;
+    free(a);
+    pthread_mutex_lock(&c->lock);
+    if (gen == c->gen) {
         c->nrefresh--;
         pthread_cond_broadcast(&c->changed);
     }
     pthread_mutex_unlock(&c->lock);
-    envelope_secmem_free(dek);
-    a->job->free(a->job);
-    free(a);
     return NULL;
 }
 
 /* Under the lock: starts one background re-validation of e, if it can. */
+#define REFRESH_MAX 4 /* per shard: a hung backend cannot collect threads */
+
 static void start_refresh(struct shard *c, struct entry *e, const envprov_unwrap_job *job)
 {
+    if (c->stopping || c->nrefresh >= REFRESH_MAX)
+        return; /* the entry expires on time; a later hit may refresh it */
     struct refresh_arg *a = calloc(1, sizeof(*a));
     envprov_unwrap_job *copy = a != NULL && job->clone != NULL ? job->clone(job) : NULL;
     pthread_attr_t attr;
@@ -336,6 +369,7 @@ static int shard_unwrap(struct shard *c, const unsigned char key[32], uint64_t t
         ttl_ms = c->ttl_ms; /* a caller may shorten the lifetime, never extend it */
     pthread_mutex_lock(&c->lock);
     uint64_t now = c->clock();
+    sweep_expired(c, now);
     struct entry *e = find(c, key);
     if (e != NULL && e->state == E_READY && now >= e->expires_ms) {
         if (e->waiters > 0) { /* pinned by waiters still to copy it: go around it */
@@ -345,6 +379,11 @@ static int shard_unwrap(struct shard *c, const unsigned char key[32], uint64_t t
         drop_ready(c, e);
         c->st.expirations++;
         e = NULL;
+    }
+    if (e != NULL && e->state == E_READY && ttl_ms < c->ttl_ms && now - e->validated_ms >= ttl_ms) {
+        /* older than this caller accepts: ask the home, keep nothing new */
+        pthread_mutex_unlock(&c->lock);
+        return job->run(job, out, outlen, outsize);
     }
     if (e != NULL && e->state == E_READY) {
         if (e->dek_len > outsize) {
@@ -375,6 +414,12 @@ static int shard_unwrap(struct shard *c, const unsigned char key[32], uint64_t t
         } else if (e->state == E_READY && e->dek_len <= outsize) {
             memcpy(out, slot(c, e), e->dek_len);
             *outlen = e->dek_len;
+        } else if (e->state == E_FAILED && e->retry) {
+            /* the leader failed for its own reason (its buffer): not ours */
+            if (--e->waiters == 0)
+                release(c, e);
+            pthread_mutex_unlock(&c->lock);
+            return job->run(job, out, outlen, outsize);
         } else {
             int reason = e->state == E_READY ? ENVCORE_R_BUFFER_TOO_SMALL : e->fail_reason;
             char msg[sizeof(e->fail_msg)];
@@ -416,17 +461,18 @@ static int shard_unwrap(struct shard *c, const unsigned char key[32], uint64_t t
             memcpy(slot(c, e), out, *outlen);
             e->dek_len = *outlen;
             e->state = E_READY;
-            e->expires_ms = c->clock() + ttl_ms;
+            e->validated_ms = c->clock();
+            e->expires_ms = e->validated_ms + ttl_ms;
             lru_push(c, e);
             c->nready++;
         } else {
-            if (r != ENVCORE_R_OK) {
-                c->st.backend_errors++;
+            if (r != ENVCORE_R_OK)
                 record_failure(e, r);
-            } else {
-                e->fail_reason = ENVCORE_R_BUFFER_TOO_SMALL;
-                snprintf(e->fail_msg, sizeof(e->fail_msg), "key too long for the cache");
-            }
+            if (r != ENVCORE_R_OK && r != ENVCORE_R_BUFFER_TOO_SMALL)
+                c->st.backend_errors++;
+            /* a result that is about this caller (its buffer, a key too
+             * long to keep) is not every waiter's: they try themselves */
+            e->retry = r == ENVCORE_R_OK || r == ENVCORE_R_BUFFER_TOO_SMALL;
             unlink_hash(c, e);
             e->state = E_FAILED;
             if (e->waiters == 0)
@@ -470,7 +516,10 @@ static void shard_free(struct shard *c)
         return;
     ensure_ours(c);
     pthread_mutex_lock(&c->lock);
-    while (c->nrefresh > 0) /* they hold KEK references and write into the table */
+    c->stopping = 1;
+    /* refreshes hold KEK references and write into the table; each ends
+     * when its backend call does (the backend's own timeout bounds it) */
+    while (c->nrefresh > 0)
         pthread_cond_wait(&c->changed, &c->lock);
     pthread_mutex_unlock(&c->lock);
     OPENSSL_cleanse(c->slab, c->slab_len);
@@ -486,8 +535,9 @@ static void shard_free(struct shard *c)
  * The cache is split into shards, each with its own lock, table, LRU list
  * and slab, chosen by the entry's name: callers on different entries do not
  * wait for each other (a hit holds its shard's lock for a copy of the DEK
- * and two pointer moves). A small cache is one shard, so its LRU is exact;
- * a large one evicts least-recently-used per shard.
+ * and two pointer moves). One shard per 256 entries, up to 16: a small
+ * cache is one shard, so its LRU is exact; a large one evicts
+ * least-recently-used per shard.
  */
 #define SHARDS_MAX 16
 #define SHARD_MIN_CAPACITY 256

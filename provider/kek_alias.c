@@ -176,16 +176,19 @@ void envprov_aliases_free(envprov_ctx *pc)
 envprov_alias_role envprov_alias_role_of(const envprov_ctx *pc, const envkey *k, const char **alias)
 {
     const struct envprov_aliases *as = pc->aliases;
+    envprov_alias_role role = ENVPROV_ROLE_NONE;
     if (alias != NULL)
         *alias = NULL;
+    /* every entry that names the key counts, and the most restrictive
+     * wins: retired over previous over current */
     for (size_t i = 0; as != NULL && k->uri != NULL && i < as->n; i++)
         for (size_t j = 0; j < as->a[i].n; j++)
-            if (envcore_uri_names(as->a[i].uris[j], k->uri, 0)) {
+            if (as->a[i].roles[j] > role && envcore_uri_names(as->a[i].uris[j], k->uri, 0)) {
+                role = as->a[i].roles[j];
                 if (alias != NULL)
                     *alias = as->a[i].name;
-                return as->a[i].roles[j];
             }
-    return ENVPROV_ROLE_NONE;
+    return role;
 }
 
 size_t envprov_alias_uris(const envprov_ctx *pc, const char *name, const char **uris, size_t max)

@@ -25,6 +25,8 @@
 #define ENVPROV_CONF_CACHE_CAPACITY "cache-capacity" /* entries */
 /* settings for libenvelope, passed as written (ENVELOPE_PROV_PARAM_*) */
 #define ENVPROV_CONF_KEK_PREFERENCE "kek-preference"
+/* alias names, for programs whose configuration the provider cannot read */
+#define ENVPROV_CONF_KEK_ALIASES "kek-aliases"
 /* DEK reuse, for libenvelope (ENVELOPE_PROV_PARAM_DEK_*); validated here */
 #define ENVPROV_CONF_DEK_REUSE_MESSAGES "dek-reuse-messages"
 #define ENVPROV_CONF_DEK_REUSE_BYTES "dek-reuse-bytes"
@@ -53,6 +55,9 @@ typedef struct envprov_ctx {
     struct envprov_aliases *aliases; /* kek.NAME settings (kek_alias.h), or NULL */
     struct envprov_breaker *breaker; /* breaker.h; NULL when breaker-window = 0 */
     EVP_MD *cache_md;                /* SHA-256 in swctx, for entry names: fetched once */
+    /* random per provider instance, first in every entry name: names (and
+     * so buckets and shards) cannot be chosen from outside */
+    unsigned char cache_salt[32];
     uint64_t cache_ttl_ms;
     size_t cache_capacity;
 

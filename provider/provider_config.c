@@ -19,6 +19,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+#include <openssl/rand.h>
 
 #include "backends.h"
 #include "breaker.h"
@@ -61,6 +62,7 @@ static size_t setting_names(const char **names)
     names[n++] = ENVPROV_CONF_CACHE_CAPACITY;
     names[n++] = ENVPROV_CONF_BREAKER_WINDOW;
     names[n++] = ENVPROV_CONF_KEK_PREFERENCE;
+    names[n++] = ENVPROV_CONF_KEK_ALIASES;
     names[n++] = ENVPROV_CONF_DEK_REUSE_MESSAGES;
     names[n++] = ENVPROV_CONF_DEK_REUSE_BYTES;
     names[n++] = ENVPROV_CONF_DEK_REUSE_SECONDS;
@@ -147,10 +149,56 @@ static int read_capacity(const envcore_settings *s, size_t *cap)
     return ENVCORE_R_OK;
 }
 
-/* The alias settings' values, asked of the core by the names the file gave. */
-static int read_aliases(envprov_ctx *pc, OSSL_FUNC_core_get_params_fn *get_params, char **keys,
-                        size_t n)
+/* Adds kek.NAME, kek.NAME.previous and kek.NAME.retired for every name
+ * kek-aliases lists to keys (not already there). */
+static int add_listed_aliases(const envcore_settings *s, char ***keys, size_t *n)
 {
+    const char *list = envcore_setting(s, ENVPROV_CONF_KEK_ALIASES);
+    static const char *const suffix[] = {"", ".previous", ".retired"};
+    for (const char *p = list; p != NULL && *p != '\0';) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        size_t len = strcspn(p, ", \t");
+        for (size_t j = 0; len > 0 && j < 3; j++) {
+            char key[128];
+            int w = snprintf(key, sizeof(key), ENVPROV_ALIAS_PREFIX "%.*s%s", (int)len, p,
+                             suffix[j]);
+            if (w < 0 || (size_t)w >= sizeof(key) || !envprov_alias_key_ok(key)) {
+                ENVCORE_RAISE(ENVCORE_R_BAD_CONFIG,
+                              "%s: \"%.*s\" is not an alias name (letters, digits, '-', '_')",
+                              ENVPROV_CONF_KEK_ALIASES, (int)(len > 64 ? 64 : len), p);
+                return ENVCORE_R_BAD_CONFIG;
+            }
+            int dup = 0;
+            for (size_t i = 0; i < *n; i++)
+                dup |= strcmp((*keys)[i], key) == 0;
+            if (dup)
+                continue;
+            char **grown = realloc(*keys, (*n + 1) * sizeof(char *));
+            if (grown == NULL || (grown[*n] = strdup(key)) == NULL) {
+                if (grown != NULL)
+                    *keys = grown;
+                ENVCORE_RAISE(ENVCORE_R_INTERNAL, "out of memory");
+                return ENVCORE_R_INTERNAL;
+            }
+            *keys = grown;
+            (*n)++;
+        }
+        p += len;
+    }
+    return ENVCORE_R_OK;
+}
+
+/* The alias settings' values, asked of the core by the names the file gave
+ * and the names kek-aliases lists. A listed alias must have its kek.NAME. */
+static int read_aliases(envprov_ctx *pc, OSSL_FUNC_core_get_params_fn *get_params, char ***keysp,
+                        size_t *np)
+{
+    int lr = add_listed_aliases(pc->settings, keysp, np);
+    if (lr != ENVCORE_R_OK)
+        return lr;
+    char **keys = *keysp;
+    size_t n = *np;
     if (n == 0)
         return ENVCORE_R_OK;
     OSSL_PARAM *params = calloc(n + 1, sizeof(*params));
@@ -160,9 +208,20 @@ static int read_aliases(envprov_ctx *pc, OSSL_FUNC_core_get_params_fn *get_param
         for (size_t i = 0; i < n; i++)
             params[i] = OSSL_PARAM_construct_utf8_ptr(keys[i], &values[i], 0);
         params[n] = OSSL_PARAM_construct_end();
-        if (get_params(pc->handle, params))
-            r = envprov_aliases_build(pc, (const char *const *)keys, (const char *const *)values,
-                                      n);
+        if (get_params(pc->handle, params)) {
+            r = ENVCORE_R_OK;
+            for (size_t i = 0; i < n && r == ENVCORE_R_OK; i++)
+                if (values[i] == NULL &&
+                    strchr(keys[i] + strlen(ENVPROV_ALIAS_PREFIX), '.') == NULL &&
+                    envcore_setting(pc->settings, ENVPROV_CONF_KEK_ALIASES) != NULL) {
+                    ENVCORE_RAISE(ENVCORE_R_BAD_CONFIG, "%s lists an alias, but %s is not set",
+                                  ENVPROV_CONF_KEK_ALIASES, keys[i]);
+                    r = ENVCORE_R_BAD_CONFIG;
+                }
+            if (r == ENVCORE_R_OK)
+                r = envprov_aliases_build(pc, (const char *const *)keys,
+                                          (const char *const *)values, n);
+        }
     }
     if (r == ENVCORE_R_INTERNAL)
         ENVCORE_RAISE(ENVCORE_R_INTERNAL, "cannot read the kek.* settings");
@@ -213,13 +272,17 @@ int envprov_config_read(envprov_ctx *pc, const OSSL_DISPATCH *in)
         read_capacity(pc->settings, &pc->cache_capacity) != ENVCORE_R_OK ||
         read_duration(pc->settings, ENVPROV_CONF_BREAKER_WINDOW, ENVPROV_BREAKER_WINDOW_DEFAULT_MS,
                       &breaker_ms) != ENVCORE_R_OK ||
-        check_count(pc->settings, ENVPROV_CONF_DEK_REUSE_MESSAGES, 0, 1ull << 32) !=
-            ENVCORE_R_OK ||
+        check_count(pc->settings, ENVPROV_CONF_DEK_REUSE_MESSAGES, 0, 1ull << 32) != ENVCORE_R_OK ||
         check_count(pc->settings, ENVPROV_CONF_DEK_REUSE_BYTES, 1, 1ull << 50) != ENVCORE_R_OK ||
         check_count(pc->settings, ENVPROV_CONF_DEK_REUSE_SECONDS, 1, 86400) != ENVCORE_R_OK)
         config_failed(pc);
     pc->breaker = envprov_breaker_new(breaker_ms);
     pc->cache_md = EVP_MD_fetch(pc->swctx, "SHA2-256", NULL);
+    if (pc->cache_md != NULL &&
+        RAND_bytes_ex(pc->swctx, pc->cache_salt, sizeof(pc->cache_salt), 256) != 1) {
+        EVP_MD_free(pc->cache_md); /* no salt, no cache */
+        pc->cache_md = NULL;
+    }
     pc->cache = pc->cache_md != NULL ? envprov_dek_cache_new(pc->cache_ttl_ms, pc->cache_capacity)
                                      : NULL;
     if (pc->cache == NULL && pc->cache_ttl_ms > 0 && pc->cache_capacity > 0)
@@ -233,7 +296,7 @@ int envprov_config_read(envprov_ctx *pc, const OSSL_DISPATCH *in)
         pc->nbackends++;
     }
     /* after the backends: each alias URI must be one a backend serves */
-    if (read_aliases(pc, get_params, alias_keys, nalias) != ENVCORE_R_OK)
+    if (read_aliases(pc, get_params, &alias_keys, &nalias) != ENVCORE_R_OK)
         config_failed(pc);
     for (size_t i = 0; i < nalias; i++)
         free(alias_keys[i]);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/conf.h>
 #include <openssl/err.h>
@@ -103,8 +104,10 @@ char *envprov_settings_unknown(const char *prov_name, const char *const *names, 
     CONF *conf = NCONF_new(NULL);
     long line = 0;
     ERR_set_mark();
+    struct stat st;
+    /* only a regular file: a FIFO or device would block or be consumed */
     if (prov_name == NULL || conf == NULL || (file == NULL && (file = dflt) == NULL) ||
-        NCONF_load(conf, file, &line) != 1)
+        stat(file, &st) != 0 || !S_ISREG(st.st_mode) || NCONF_load(conf, file, &line) != 1)
         goto done;
     const char *init = NCONF_get_string(conf, NULL, "openssl_conf");
     const char *psect = init != NULL ? NCONF_get_string(conf, init, "providers") : NULL;

@@ -97,18 +97,16 @@ static int entry_name(envprov_ctx *pc, const envkey *k, const unsigned char *aad
     unsigned int n = 0;
     const char *uri = k->uri != NULL ? k->uri : "";
     int ok = m != NULL && EVP_DigestInit_ex(m, pc->cache_md, NULL) &&
-             add(m, domain, sizeof(domain) - 1) && add(m, uri, strlen(uri)) &&
-             add(m, k->key_id, k->key_id_len) && add(m, k->home_id, k->home_id_len) &&
-             add(m, aad, aadlen) && add(m, in, inlen) && EVP_DigestFinal_ex(m, name, &n) && n == 32;
+             add(m, domain, sizeof(domain) - 1) && add(m, pc->cache_salt, sizeof(pc->cache_salt)) &&
+             add(m, uri, strlen(uri)) && add(m, k->key_id, k->key_id_len) &&
+             add(m, k->home_id, k->home_id_len) && add(m, aad, aadlen) && add(m, in, inlen) &&
+             EVP_DigestFinal_ex(m, name, &n) && n == 32;
     EVP_MD_CTX_free(m);
     return ok;
 }
 
-int envprov_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aadlen,
-                   const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen,
-                   size_t outsize, const envprov_call_opts *o)
+int envprov_check_retired(envprov_ctx *pc, const envkey *k, const envprov_call_opts *o)
 {
-    unsigned char name[32];
     const char *alias = NULL;
     if (envprov_alias_role_of(pc, k, &alias) == ENVPROV_ROLE_RETIRED) {
         if (!o->allow_retired) {
@@ -125,6 +123,17 @@ int envprov_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t 
                k->uri, alias, (long)getpid());
         envcore_debug("alias %s: retired KEK %s used by override", alias, k->uri);
     }
+    return ENVCORE_R_OK;
+}
+
+int envprov_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aadlen,
+                   const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen,
+                   size_t outsize, const envprov_call_opts *o)
+{
+    unsigned char name[32];
+    int r = envprov_check_retired(pc, k, o);
+    if (r != ENVCORE_R_OK)
+        return r;
     uint64_t cache_ttl_ms = o->cache_ttl_ms;
     unwrap_job j = {{job_run, job_clone, job_free}, pc, k, aad, in, aadlen, inlen, 0};
     if (pc->cache == NULL || cache_ttl_ms == 0 || k->no_cache || !k->has_private ||

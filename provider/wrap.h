@@ -33,6 +33,10 @@ int envprov_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t 
                    size_t outsize, const envprov_call_opts *o) __attribute__((warn_unused_result));
 /* The unwrap cache's counters into params (ENVELOPE_PROV_PARAM_CACHE_*). */
 int envprov_cache_get_params(envprov_ctx *pc, OSSL_PARAM params[]);
+/* ENVCORE_R_OK unless k is a retired KEK (kek_alias.h) and o does not
+ * allow it (raised: ENVCORE_R_KEK_RETIRED); an allowed use is syslog'd.
+ * Every private-key operation of the provider starts with it. */
+int envprov_check_retired(envprov_ctx *pc, const envkey *k, const envprov_call_opts *o);
 /* The same, always asking the key's home (wrap.c). */
 int envprov_unwrap_direct(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aadlen,
                           const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen,

@@ -10,6 +10,7 @@
 #include <openssl/rsa.h>
 
 #include "envkey.h"
+#include "pin_source.h"
 #include "tpm_int.h"
 
 /* What the TPM does in hardware for this key: OAEP with SHA-256 for both
@@ -93,6 +94,15 @@ int envtpm_open_key(struct envtpm_ctx *t, const char *uri, unsigned flags, envke
     ek->bits = envtpm_key_bits(k);
     /* a PCR policy is checked on every use: never answer for the TPM */
     ek->no_cache = k->use_policy && k->pcrs.count > 0;
+    /* The auth value the TPM will check at unwrap is part of who may get a
+     * cached DEK: a caller that opened the key with another auth value
+     * (which the TPM would refuse) must miss, not hit. Its fingerprint,
+     * never the value. */
+    if (k->auth != NULL && k->auth_len > 0 &&
+        !envcore_secret_fingerprint(k->auth, k->auth_len, ek->home_id))
+        ek->no_cache = 1;
+    else if (k->auth != NULL && k->auth_len > 0)
+        ek->home_id_len = 32;
     ek->has_private = 1;
     ek->uri = strdup(envtpm_key_uri(k)); /* envkey_free uses free() */
     ek->pub = envtpm_key_public(k);

@@ -339,6 +339,50 @@ static void refresh_ahead(void **state)
     envprov_dek_cache_free(c);
 }
 
+/* A caller that accepts only a younger DEK than the entry's goes to the
+ * home (and keeps nothing new); others still hit. */
+static void caller_ttl_on_hit(void **state)
+{
+    (void)state;
+    envprov_dek_cache *c = new_clocked(60000, 16);
+    fake_job f;
+    unsigned char out[64], key[32];
+    size_t len = 0;
+    fake_init(&f, 0x21);
+    assert_int_equal(get(c, 1, &f, out), ENVCORE_R_OK);
+    set_now(1000000 + 500);
+    key_of(key, 1);
+    assert_int_equal(envprov_dek_cache_unwrap(c, key, 100, &f.base, out, &len, 64), ENVCORE_R_OK);
+    assert_int_equal(fake_calls(&f), 2);
+    assert_int_equal(stats(c).hits, 0);
+    assert_int_equal(envprov_dek_cache_unwrap(c, key, 1000, &f.base, out, &len, 64), ENVCORE_R_OK);
+    assert_int_equal(fake_calls(&f), 2); /* 500 ms old is young enough for 1 s */
+    assert_int_equal(stats(c).hits, 1);
+    envprov_dek_cache_free(c);
+}
+
+/* An expired entry is wiped by later calls for other entries, without
+ * being looked up again. */
+static void sweep_wipes_expired(void **state)
+{
+    (void)state;
+    static const unsigned char zero[64];
+    envprov_dek_cache *c = new_clocked(50, 4);
+    fake_job f;
+    unsigned char out[64], key[32];
+    fake_init(&f, 0x42);
+    assert_int_equal(get(c, 1, &f, out), ENVCORE_R_OK);
+    key_of(key, 1);
+    const unsigned char *slot1 = envprov_dek_cache_slot_for_test(c, key);
+    assert_non_null(slot1);
+    set_now(1000000 + 60);
+    for (int i = 0; i < 4; i++) /* other keys only */
+        assert_int_equal(get(c, 2, &f, out), ENVCORE_R_OK);
+    assert_memory_equal(slot1, zero, 64);
+    assert_true(stats(c).expirations >= 1);
+    envprov_dek_cache_free(c);
+}
+
 static void forked_child_starts_empty(void **state)
 {
     (void)state;
@@ -378,6 +422,8 @@ int main(void)
         cmocka_unit_test(ttl_expiry),
         cmocka_unit_test(lru_eviction_wipes),
         cmocka_unit_test(refresh_ahead),
+        cmocka_unit_test(caller_ttl_on_hit),
+        cmocka_unit_test(sweep_wipes_expired),
         cmocka_unit_test(forked_child_starts_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
