@@ -155,8 +155,7 @@ int env_reuse_name(envelope_lib *lib, const envelope_encrypt_opts *o, const uint
     EVP_MD_CTX *m = EVP_MD_CTX_new();
     unsigned int n = 0;
     int ok = m != NULL && EVP_DigestInit_ex(m, lib->sha256, NULL) &&
-             EVP_DigestUpdate(m, domain, sizeof(domain)) &&
-             EVP_DigestUpdate(m, ctx_enc, ctx_len);
+             EVP_DigestUpdate(m, domain, sizeof(domain)) && EVP_DigestUpdate(m, ctx_enc, ctx_len);
     for (size_t i = 0; ok && i < o->nkeks; i++) {
         const envelope_kek *k = o->keks[i];
         uint8_t lens[4] = {(uint8_t)k->kind, (uint8_t)(strlen(k->ref) >> 8),

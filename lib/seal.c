@@ -60,8 +60,7 @@ envelope_status env_hdrtmpl_build(env_hdrtmpl *t, env_crypto *c, const envelope_
 
     /* DEK reuse (dek_reuse.c): the DEK and EDK list of an earlier message
      * with exactly this context and these KEKs, while its window lasts */
-    if (reuse_bytes != ENV_NO_REUSE &&
-        env_reuse_name(c->lib, o, t->mid + 4, clen, t->reuse_name)) {
+    if (reuse_bytes != ENV_NO_REUSE && env_reuse_name(c->lib, o, t->mid + 4, clen, t->reuse_name)) {
         t->reusable = 1;
         uint8_t *edks = NULL;
         size_t elen = 0;
