@@ -10,3 +10,10 @@ add_executable(bench_cache ${CMAKE_CURRENT_LIST_DIR}/cache_bench.c)
 target_include_directories(bench_cache PRIVATE ${PROJECT_SOURCE_DIR}/include)
 target_compile_options(bench_cache PRIVATE -Wall -Wextra -Werror -O2)
 target_link_libraries(bench_cache PRIVATE PkgConfig::OPENSSL pthread)
+
+# Records through libenvelope with DEK reuse and the unwrap cache (bench/records_bench.sh).
+if(TARGET envelope)
+  add_executable(bench_records ${CMAKE_CURRENT_LIST_DIR}/records_bench.c)
+  target_compile_options(bench_records PRIVATE -Wall -Wextra -Werror -O2)
+  target_link_libraries(bench_records PRIVATE envelope)
+endif()
