@@ -15,6 +15,9 @@
  *   size.c          byte counts with K/M suffixes
  *   keks.c          --kek URIs opened as KEKs
  *   context_args.c  --context KEY=VALUE pairs as one context
+ *   replace.c       a file rewritten in place, atomically, owner and mode kept
+ *   walk.c          FILE|DIR operands walked one file at a time
+ *   batch.c         several inputs to one output folder (encrypt, decrypt)
  *   hex.c           bytes as hex
  */
 #ifndef ENVELOPE_CLI_H
@@ -22,6 +25,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "envelope/envelope.h"
 
@@ -108,6 +112,32 @@ void cli_out_abort(cli_out *o); /* drops the unnamed file (or removes the named 
  * kernel) has no O_TMPFILE, so the named temporary file is used instead. */
 int cli_tmpfile_unsupported(int err);
 
+/* ---- in-place replacement (replace.c): cli_out over the file itself,
+ * with the original's owner and mode, refused if the file changed
+ * meanwhile ---- */
+typedef struct cli_replace {
+    cli_out out;
+    struct stat st; /* the original, as opened */
+    int in_fd;
+    const char *path;
+    int open;
+} cli_replace;
+/* in_fd: the original, open for reading. Returns an exit code (reported). */
+int cli_replace_begin(cli_replace *r, const char *path, int in_fd);
+/* Write through cli_out_sink(&r->out) in between. Returns an exit code. */
+int cli_replace_commit(cli_replace *r);
+void cli_replace_abort(cli_replace *r);
+
+/* ---- batches (walk.c) ---- */
+typedef struct cli_batch {
+    size_t done, already, skipped, failed;
+    int rc; /* the exit code of the first failure */
+} cli_batch;
+/* One file: named = 1 if it was an operand (not found in a folder).
+ * Returns CLI_EXIT_OK or the exit code of its failure (reported). */
+typedef int (*cli_file_fn)(void *arg, const char *path, int named);
+void cli_walk(char **operands, int n, cli_file_fn fn, void *arg, cli_batch *b);
+
 /* ---- progress on a terminal (progress.c) ---- */
 typedef struct cli_progress {
     int on;
@@ -181,5 +211,7 @@ int cmd_encrypt(int argc, char **argv, cli_common *c);
 int cmd_decrypt(int argc, char **argv, cli_common *c);
 int cmd_inspect(int argc, char **argv, cli_common *c);
 int cmd_kek(int argc, char **argv, cli_common *c);
+int cmd_rewrap(int argc, char **argv, cli_common *c);
+int cmd_reencrypt(int argc, char **argv, cli_common *c);
 
 #endif
