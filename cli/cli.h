@@ -56,6 +56,9 @@ int cli_common_option(cli_common *c, int ch, const char *arg);
 /* Reports err on stderr as "envelope: <message>" and returns its exit code. */
 int cli_report(const envelope_err *err);
 int cli_exit_for(envelope_status s);
+/* cli_report for one file of a batch: "envelope: PATH: <message>" (PATH
+ * escaped for the terminal). */
+int cli_report_file(const char *path, const envelope_err *err);
 /* "envelope: <fmt>" on stderr; returns code. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A usage error: the one line that says what is wrong, then where help is

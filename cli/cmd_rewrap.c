@@ -50,15 +50,6 @@ typedef struct rewrap_run {
     cli_batch b;
 } rewrap_run;
 
-static int file_fail(const char *path, const envelope_err *err)
-{
-    fputs("envelope: ", stderr);
-    cli_text_str(stderr, path);
-    fprintf(stderr, ": %s [%s]\n", err->message[0] ? err->message : "failed",
-            envelope_status_name(err->code));
-    return cli_exit_for(err->code);
-}
-
 static void say(const rewrap_run *w, const char *what, const char *path,
                 const envelope_rewrap_result *r)
 {
@@ -136,7 +127,7 @@ static int rewrap_file(void *arg, const char *path, int named)
     envelope_err err = {0};
     if (rc == CLI_EXIT_OK &&
         envelope_rewrap_header(w->lib, &o, w->buf, (size_t)have, &r, &err) != ENVELOPE_OK)
-        rc = file_fail(path, &err); /* the file is untouched */
+        rc = cli_report_file(path, &err); /* the file is untouched */
     if (rc == CLI_EXIT_OK) {
         if (r.already_done) {
             w->b.already++;
