@@ -173,6 +173,9 @@ typedef struct cli_stream {
     char *pairs[ENVELOPE_MAX_CONTEXT_PAIRS];
     size_t np;
     const char *in_path, *out_path; /* NULL: stdin, stdout */
+    char **inputs;                  /* every operand (several: a batch, batch.c) */
+    int ninputs;
+    size_t frame_size; /* encrypt: 0 = the default */
     /* opened by cli_stream_open */
     envelope_lib *lib;
     envelope_kek *keks[ENVELOPE_MAX_EDKS];
@@ -186,17 +189,36 @@ void cli_stream_init(cli_stream *s);
  * CLI_EXIT_OK if applied, else an exit code (a refused value reported,
  * any other option with the command's help on stderr). */
 int cli_stream_option(cli_stream *s, cli_common *c, int ch, char *arg, const char *cmd);
-/* The operands after the options: at most one, IN. */
+/* The operands after the options: IN, or several inputs for a batch
+ * (cli_stream_is_batch). */
 int cli_stream_operands(cli_stream *s, const char *cmd, int n, char **operands);
 /* Opens the library, the context, the KEKs, IN and OUT, in that order.
  * Returns the exit code; cli_stream_close undoes what was opened. */
 int cli_stream_open(cli_stream *s, cli_common *c);
+/* Only what a batch shares: the library, the context and the KEKs. */
+int cli_stream_open_shared(cli_stream *s, cli_common *c);
+/* 1 if the operands make a batch: several inputs, or -o names a folder. */
+int cli_stream_is_batch(const cli_stream *s);
 /* cli_pump through obj, which writes to cli_out_sink(&s->out), then
  * commits OUT. Returns the exit code. */
 int cli_stream_run(cli_stream *s, cli_common *c, cli_update_fn update, cli_final_fn final,
                    void *obj);
 /* Drops OUT unless committed, frees the rest; free obj before. */
 void cli_stream_close(cli_stream *s);
+
+/* ---- several inputs, one output folder (batch.c) ---- */
+typedef struct cli_batch_spec {
+    int encrypt; /* output names: + ".env" (encrypt), - ".env" (decrypt) */
+    /* The streaming object for one input, writing to cli_out_sink(&s->out). */
+    envelope_status (*make)(cli_stream *s, void **obj, envelope_err *err);
+    cli_update_fn update;
+    cli_final_fn final;
+    void (*drop)(void *obj);
+} cli_batch_spec;
+int cli_is_dir(const char *path);
+/* Every input to DIR (-o), each atomically; the shared parts opened once
+ * (cli_stream_close frees them). Returns the first failure's exit code. */
+int cli_batch_run(const cli_batch_spec *b, cli_stream *s, cli_common *c, char **inputs, int n);
 
 /* ---- option values ---- */
 int cli_parse_size(const char *s, size_t *out); /* "65536", "64K", "1M" (size.c) */
