@@ -24,7 +24,10 @@ int cli_replace_begin(cli_replace *r, const char *path, int in_fd)
         return cli_fail(CLI_EXIT_INTERNAL, "cannot stat \"%s\": %s", path, strerror(errno));
     if (!S_ISREG(r->st.st_mode))
         return cli_fail(CLI_EXIT_USAGE, "\"%s\" is not a regular file", path);
-    /* The name must still be the file that was opened (not a symlink now). */
+    /* The name must be the file that was opened, not a symlink to it. */
+    if (lstat(path, &ln) == 0 && S_ISLNK(ln.st_mode))
+        return cli_fail(CLI_EXIT_USAGE,
+                        "\"%s\" is a symbolic link; it is not replaced: name its target", path);
     if (lstat(path, &ln) != 0 || ln.st_dev != r->st.st_dev || ln.st_ino != r->st.st_ino)
         return cli_fail(CLI_EXIT_INTERNAL, "\"%s\" changed while it was being opened", path);
     int rc = cli_out_open(&r->out, path, 1, NULL);

@@ -89,6 +89,12 @@ cp ct.orig wrongfrom
 expect_rc 2 "wrong --from" "$ENV" reencrypt --from "$NEW" --kek "$RSA" wrongfrom
 cmp -s wrongfrom ct.orig || fail "wrong --from changed the file"
 
+# a symbolic link is not replaced (its target would stay old)
+ln -s wrongfrom linked
+expect_rc 1 "a symbolic link" "$ENV" reencrypt --from "$OLD" --kek "$NEW" linked
+grep -q 'is a symbolic link' last.err || fail "symlink: $(cat last.err)"
+[ -L linked ] && cmp -s wrongfrom ct.orig || fail "symlink or its target changed"
+
 # --- usage ---
 expect_rc 1 "no --kek" "$ENV" reencrypt ct
 grep -q "Try 'envelope reencrypt --help'" last.err || fail "usage hint: $(cat last.err)"
