@@ -68,7 +68,7 @@ expect_rc 0 "-o exists, --force" "$ENV" reencrypt --kek "$RSA" -o out.env --forc
 expect_rc 0 "encrypt empty" "$ENV" encrypt --kek "$OLD" -o empty.env empty
 expect_rc 0 "reencrypt empty" "$ENV" reencrypt --kek "$NEW" empty.env
 expect_rc 0 "decrypt reencrypted empty" "$ENV" decrypt --kek "$NEW" -o empty.back empty.env
-[ -f empty.back ] && [ ! -s empty.back ] || fail "empty round trip"
+{ [ -f empty.back ] && [ ! -s empty.back ]; } || fail "empty round trip"
 
 # --- a message that does not verify is left alone; the others go on ---
 mkdir batch
@@ -93,7 +93,7 @@ cmp -s wrongfrom ct.orig || fail "wrong --from changed the file"
 ln -s wrongfrom linked
 expect_rc 1 "a symbolic link" "$ENV" reencrypt --from "$OLD" --kek "$NEW" linked
 grep -q 'is a symbolic link' last.err || fail "symlink: $(cat last.err)"
-[ -L linked ] && cmp -s wrongfrom ct.orig || fail "symlink or its target changed"
+{ [ -L linked ] && cmp -s wrongfrom ct.orig; } || fail "symlink or its target changed"
 
 # --- usage ---
 expect_rc 1 "no --kek" "$ENV" reencrypt ct

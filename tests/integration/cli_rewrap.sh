@@ -143,13 +143,13 @@ kill -9 "$bgpid" 2>/dev/null || fail "the rewrap ended before it could be killed
 wait "$bgpid" 2>/dev/null || true
 bgpid=
 done_before=$(grep -c '^rewrapped:' kill.out || true)
-[ "$done_before" -ge 3 ] && [ "$done_before" -lt "$n" ] || fail "killed run did $done_before of $n files"
+{ [ "$done_before" -ge 3 ] && [ "$done_before" -lt "$n" ]; } || fail "killed run did $done_before of $n files"
 echo "cli_rewrap: SIGKILL after $done_before of $n files"
 if find many -name '.*' | grep -q .; then fail "temporary files after SIGKILL: $(find many -name '.*')"; fi
 expect_rc 0 "rerun after SIGKILL" "$ENV" rewrap --from "$OLD" --to "$NEW" --remove-old many
 already=$(grep -c '^already rewrapped:' last.out || true)
 redone=$(grep -c '^rewrapped:' last.out || true)
-[ "$already" -ge "$done_before" ] && [ $((already + redone)) -eq "$n" ] ||
+{ [ "$already" -ge "$done_before" ] && [ $((already + redone)) -eq "$n" ]; } ||
   fail "rerun: $already already, $redone rewrapped, killed run had done $done_before"
 if find many -name '.*' | grep -q .; then fail "temporary files after the rerun"; fi
 bad=0
