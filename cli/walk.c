@@ -45,6 +45,8 @@ static int leftover_tmp(const char *dir, const char *name)
     return k > 0 && (size_t)k < sizeof(stem) && lstat(stem, &st) == 0;
 }
 
+/* Recursive by design: the depth is bounded by WALK_MAX_DEPTH. */
+// NOLINTNEXTLINE(misc-no-recursion)
 static void walk_dir(const char *dir, int depth, cli_file_fn fn, void *arg, cli_batch *b)
 {
     struct dirent **names = NULL;

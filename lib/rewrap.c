@@ -143,6 +143,7 @@ static envelope_status build(env_crypto *c, const envelope_rewrap_opts *o, const
 {
     size_t cap = h->body_len + ENV_TAG_LEN + 1 + h->edk_list_len;
     for (size_t i = 0; i < o->nto; i++)
+        // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): check_keks saw every KEK
         cap += 1 + 1 + 2 + strlen(o->to[i]->ref) + 1 + o->to[i]->key_id_len + 2 +
                ENVELOPE_MAX_WRAPPED;
     uint8_t *buf = OPENSSL_malloc(cap);
