@@ -5,9 +5,10 @@
  * links met in a walk are not followed (a link to outside the tree must
  * not be rewritten; a link inside it reaches its target directly) and are
  * counted as skipped; a named symbolic link is refused. A file that looks
- * like cli/out.c's temporary name next to its target (".NAME." and 16 hex
- * digits, NAME present) is left from an interrupted replacement: skipped
- * with a warning, never processed as a message of its own.
+ * like one of cli/out.c's temporary names next to its target (".NAME." and
+ * 16 hex digits, or 6 mkostemp characters where the filesystem has no
+ * O_TMPFILE; NAME present) is left from an interrupted replacement:
+ * skipped with a warning, never processed as a message of its own.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -27,22 +28,24 @@ static void count_failure(cli_batch *b, int rc)
         b->rc = rc;
 }
 
-static int is_hex16(const char *s)
-{
-    size_t n = strspn(s, "0123456789abcdef");
-    return n == 16 && s[16] == '\0';
-}
-
-/* 1 if name in dir is ".STEM.<16 hex>" and dir/STEM exists. */
-static int leftover_tmp(const char *dir, const char *name)
+/* 1 if name in dir is ".STEM." then `len` characters of `set`, and
+ * dir/STEM exists. */
+static int tmp_form(const char *dir, const char *name, size_t len, const char *set)
 {
     size_t n = strlen(name);
-    if (n < 19 || name[0] != '.' || name[n - 17] != '.' || !is_hex16(name + n - 16))
+    if (n < len + 3 || name[0] != '.' || name[n - len - 1] != '.' ||
+        strspn(name + n - len, set) != len)
         return 0;
     char stem[4096];
     struct stat st;
-    int k = snprintf(stem, sizeof(stem), "%s/%.*s", dir, (int)(n - 18), name + 1);
+    int k = snprintf(stem, sizeof(stem), "%s/%.*s", dir, (int)(n - len - 2), name + 1);
     return k > 0 && (size_t)k < sizeof(stem) && lstat(stem, &st) == 0;
+}
+
+static int leftover_tmp(const char *dir, const char *name)
+{
+    return tmp_form(dir, name, 16, "0123456789abcdef") ||
+           tmp_form(dir, name, 6, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
 }
 
 /* Recursive by design: the depth is bounded by WALK_MAX_DEPTH. */

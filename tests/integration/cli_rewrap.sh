@@ -164,6 +164,12 @@ for b in f001 f150 "f$n"; do
   cmp -s pt last.out || fail "many/$b round trip"
 done
 expect_rc 2 "old KEK after the rerun" "$ENV" decrypt --kek "$OLD" many/f002
+# what a kill between link and rename would leave is never taken for a message
+cp ct.orig many/.f001.0123456789abcdef
+expect_rc 0 "a leftover temporary name" "$ENV" rewrap --from "$OLD" --to "$NEW" --remove-old many
+grep -q 'f001.0123456789abcdef" is a temporary file left by an interrupted run' last.err ||
+  fail "leftover not reported: $(cat last.err)"
+cmp -s ct.orig many/.f001.0123456789abcdef || fail "a leftover temporary file was rewrapped"
 
 if [ "$fails" -ne 0 ]; then echo "cli_rewrap: $fails failure(s)"; exit 1; fi
 echo "cli_rewrap: all checks passed"
