@@ -15,6 +15,9 @@
  *   size.c          byte counts with K/M suffixes
  *   keks.c          --kek URIs opened as KEKs
  *   context_args.c  --context KEY=VALUE pairs as one context
+ *   replace.c       a file rewritten in place, atomically, owner and mode kept
+ *   walk.c          FILE|DIR operands walked one file at a time
+ *   batch.c         several inputs to one output folder (encrypt, decrypt)
  *   hex.c           bytes as hex
  */
 #ifndef ENVELOPE_CLI_H
@@ -22,6 +25,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "envelope/envelope.h"
 
@@ -52,6 +56,9 @@ int cli_common_option(cli_common *c, int ch, const char *arg);
 /* Reports err on stderr as "envelope: <message>" and returns its exit code. */
 int cli_report(const envelope_err *err);
 int cli_exit_for(envelope_status s);
+/* cli_report for one file of a batch: "envelope: PATH: <message>" (PATH
+ * escaped for the terminal). */
+int cli_report_file(const char *path, const envelope_err *err);
 /* "envelope: <fmt>" on stderr; returns code. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A usage error: the one line that says what is wrong, then where help is
@@ -110,6 +117,32 @@ void cli_out_abort(cli_out *o); /* drops the unnamed file (or removes the named 
  * kernel) has no O_TMPFILE, so the named temporary file is used instead. */
 int cli_tmpfile_unsupported(int err);
 
+/* ---- in-place replacement (replace.c): cli_out over the file itself,
+ * with the original's owner and mode, refused if the file changed
+ * meanwhile ---- */
+typedef struct cli_replace {
+    cli_out out;
+    struct stat st; /* the original, as opened */
+    int in_fd;
+    const char *path;
+    int open;
+} cli_replace;
+/* in_fd: the original, open for reading. Returns an exit code (reported). */
+int cli_replace_begin(cli_replace *r, const char *path, int in_fd);
+/* Write through cli_out_sink(&r->out) in between. Returns an exit code. */
+int cli_replace_commit(cli_replace *r);
+void cli_replace_abort(cli_replace *r);
+
+/* ---- batches (walk.c) ---- */
+typedef struct cli_batch {
+    size_t done, already, skipped, failed;
+    int rc; /* the exit code of the first failure */
+} cli_batch;
+/* One file: named = 1 if it was an operand (not found in a folder).
+ * Returns CLI_EXIT_OK or the exit code of its failure (reported). */
+typedef int (*cli_file_fn)(void *arg, const char *path, int named);
+void cli_walk(char **operands, int n, cli_file_fn fn, void *arg, cli_batch *b);
+
 /* ---- progress on a terminal (progress.c) ---- */
 typedef struct cli_progress {
     int on;
@@ -142,6 +175,9 @@ typedef struct cli_stream {
     char *pairs[ENVELOPE_MAX_CONTEXT_PAIRS];
     size_t np;
     const char *in_path, *out_path; /* NULL: stdin, stdout */
+    char **inputs;                  /* every operand (several: a batch, batch.c) */
+    int ninputs;
+    size_t frame_size; /* encrypt: 0 = the default */
     /* opened by cli_stream_open */
     envelope_lib *lib;
     envelope_kek *keks[ENVELOPE_MAX_EDKS];
@@ -163,17 +199,36 @@ int cli_stream_option(cli_stream *s, cli_common *c, int ch, char *arg, const cha
  * version of NAME (current, previous, retired). */
 int cli_open_keks_ex(envelope_lib *lib, char **uris, size_t n, envelope_kek **keks, size_t *nkeks,
                      int expand_aliases, int allow_retired);
-/* The operands after the options: at most one, IN. */
+/* The operands after the options: IN, or several inputs for a batch
+ * (cli_stream_is_batch). */
 int cli_stream_operands(cli_stream *s, const char *cmd, int n, char **operands);
 /* Opens the library, the context, the KEKs, IN and OUT, in that order.
  * Returns the exit code; cli_stream_close undoes what was opened. */
 int cli_stream_open(cli_stream *s, cli_common *c);
+/* Only what a batch shares: the library, the context and the KEKs. */
+int cli_stream_open_shared(cli_stream *s, cli_common *c);
+/* 1 if the operands make a batch: several inputs, or -o names a folder. */
+int cli_stream_is_batch(const cli_stream *s);
 /* cli_pump through obj, which writes to cli_out_sink(&s->out), then
  * commits OUT. Returns the exit code. */
 int cli_stream_run(cli_stream *s, cli_common *c, cli_update_fn update, cli_final_fn final,
                    void *obj);
 /* Drops OUT unless committed, frees the rest; free obj before. */
 void cli_stream_close(cli_stream *s);
+
+/* ---- several inputs, one output folder (batch.c) ---- */
+typedef struct cli_batch_spec {
+    int encrypt; /* output names: + ".env" (encrypt), - ".env" (decrypt) */
+    /* The streaming object for one input, writing to cli_out_sink(&s->out). */
+    envelope_status (*make)(cli_stream *s, void **obj, envelope_err *err);
+    cli_update_fn update;
+    cli_final_fn final;
+    void (*drop)(void *obj);
+} cli_batch_spec;
+int cli_is_dir(const char *path);
+/* Every input to DIR (-o), each atomically; the shared parts opened once
+ * (cli_stream_close frees them). Returns the first failure's exit code. */
+int cli_batch_run(const cli_batch_spec *b, cli_stream *s, cli_common *c, char **inputs, int n);
 
 /* ---- option values ---- */
 int cli_parse_size(const char *s, size_t *out); /* "65536", "64K", "1M" (size.c) */
@@ -191,5 +246,7 @@ int cmd_encrypt(int argc, char **argv, cli_common *c);
 int cmd_decrypt(int argc, char **argv, cli_common *c);
 int cmd_inspect(int argc, char **argv, cli_common *c);
 int cmd_kek(int argc, char **argv, cli_common *c);
+int cmd_rewrap(int argc, char **argv, cli_common *c);
+int cmd_reencrypt(int argc, char **argv, cli_common *c);
 
 #endif

@@ -11,25 +11,30 @@
 
 static void help(FILE *f)
 {
-    fprintf(f, "usage: envelope decrypt [--kek URI]... [--context KEY=VALUE]... [-o OUT]\n"
-               "                        [--force] [--quiet] [--config FILE] [IN]\n"
-               "\n"
-               "Decrypts IN (default stdin) to OUT (default stdout).\n"
-               "  --kek URI           use only these KEKs (repeat; alias:NAME is every version of\n"
-               "                      the provider's kek.NAME). Without --kek, the pkcs11: and\n"
-               "                      tpm2: references recorded in the message are\n"
-               "                      opened; file: KEKs and references carrying module or PIN\n"
-               "                      attributes must be named with --kek\n"
-               "  --context K=V       require this pair in the message's context (repeat)\n"
-               "  -o, --output OUT    write to OUT only if the whole message verifies\n"
-               "  --force             replace OUT if it exists\n"
-               "  --quiet             no progress bar\n"
-               "  --allow-retired     let --kek KEKs that openssl.cnf lists as retired\n"
-               "                      (kek.NAME.retired) unwrap; each use is logged (syslog)\n"
-               "  --stats             at the end, the envelope provider's unwrap-cache counters\n"
-               "                      (hits, misses, backend calls, ...) on stderr\n"
-               "  --config FILE       OpenSSL configuration to use instead of OPENSSL_CONF\n"
-               "exit: 0 ok, 1 usage, 2 authentication/format, 3 backend unavailable, 4 policy\n");
+    fprintf(f,
+            "usage: envelope decrypt [--kek URI]... [--context KEY=VALUE]... [-o OUT]\n"
+            "                        [--force] [--quiet] [--config FILE] [IN]\n"
+            "       envelope decrypt [--kek URI]... [OPTIONS] -o DIR FILE.env...\n"
+            "\n"
+            "Decrypts IN (default stdin) to OUT (default stdout).\n"
+            "  --kek URI           use only these KEKs (repeat; alias:NAME is every version of\n"
+            "                      the provider's kek.NAME). Without --kek, the pkcs11: and\n"
+            "                      tpm2: references recorded in the message are\n"
+            "                      opened; file: KEKs and references carrying module or PIN\n"
+            "                      attributes must be named with --kek\n"
+            "  --context K=V       require this pair in the message's context (repeat)\n"
+            "  -o, --output OUT    write to OUT only if the whole message verifies\n"
+            "  -o DIR FILE.env...  several inputs (or -o an existing folder): DIR/FILE each,\n"
+            "                      each only if it verifies; a summary; exit status of the\n"
+            "                      first failure\n"
+            "  --force             replace OUT if it exists\n"
+            "  --quiet             no progress bar\n"
+            "  --allow-retired     let --kek KEKs that openssl.cnf lists as retired\n"
+            "                      (kek.NAME.retired) unwrap; each use is logged (syslog)\n"
+            "  --stats             at the end, the envelope provider's unwrap-cache counters\n"
+            "                      (hits, misses, backend calls, ...) on stderr\n"
+            "  --config FILE       OpenSSL configuration to use instead of OPENSSL_CONF\n"
+            "exit: 0 ok, 1 usage, 2 authentication/format, 3 backend unavailable, 4 policy\n");
 }
 
 /* Adapters to cli_stream_run's callback types. */
@@ -41,6 +46,21 @@ static envelope_status decryptor_update(void *o, const uint8_t *b, size_t n, env
 static envelope_status decryptor_final(void *o, envelope_err *e)
 {
     return envelope_decryptor_final(o, e);
+}
+
+/* For a batch (cli/batch.c): one decryptor per input. */
+static envelope_status decryptor_make(cli_stream *s, void **obj, envelope_err *e)
+{
+    envelope_decrypt_opts o = {s->keks, s->nkeks, s->ctx};
+    envelope_decryptor *dec = NULL;
+    envelope_status st = envelope_decryptor_new(s->lib, &o, cli_out_sink, &s->out, &dec, e);
+    *obj = dec;
+    return st;
+}
+
+static void decryptor_drop(void *o)
+{
+    envelope_decryptor_free(o);
 }
 
 int cmd_decrypt(int argc, char **argv, cli_common *c)
@@ -67,6 +87,13 @@ int cmd_decrypt(int argc, char **argv, cli_common *c)
     }
     if ((rc = cli_stream_operands(&s, "decrypt", argc - optind, argv + optind)) != CLI_EXIT_OK)
         return rc;
+    if (cli_stream_is_batch(&s)) {
+        static const cli_batch_spec spec = {0, decryptor_make, decryptor_update, decryptor_final,
+                                            decryptor_drop};
+        rc = cli_batch_run(&spec, &s, c, s.inputs, s.ninputs);
+        cli_stream_close(&s);
+        return rc;
+    }
 
     envelope_decryptor *dec = NULL;
     envelope_err err = {0};

@@ -13,6 +13,7 @@ static void help(FILE *f)
         f,
         "usage: envelope encrypt --kek URI [--kek URI]... [--context KEY=VALUE]...\n"
         "                        [--frame-size N] [-o OUT] [--force] [--quiet] [--config FILE] [IN]\n"
+        "       envelope encrypt --kek URI... [OPTIONS] -o DIR FILE...\n"
         "\n"
         "Encrypts IN (default stdin) to OUT (default stdout) under a fresh AES-256 DEK\n"
         "wrapped by each KEK (1..16). A KEK is any URI OpenSSL's OSSL_STORE opens:\n"
@@ -22,6 +23,8 @@ static void help(FILE *f)
         "  --context K=V       encryption context pair, bound to the message; repeat\n"
         "  --frame-size N      bytes per frame, 4K..16M (default 64K); K/M suffixes\n"
         "  -o, --output OUT    write to OUT only on success (unnamed file, linked at the end)\n"
+        "  -o DIR FILE...      several inputs (or -o an existing folder): DIR/FILE.env each,\n"
+        "                      the KEKs opened once; a summary; exit status of the first failure\n"
         "  --force             replace OUT if it exists\n"
         "  --quiet             no progress bar\n"
         "  --config FILE       OpenSSL configuration to use instead of OPENSSL_CONF\n");
@@ -36,6 +39,21 @@ static envelope_status encryptor_update(void *o, const uint8_t *b, size_t n, env
 static envelope_status encryptor_final(void *o, envelope_err *e)
 {
     return envelope_encryptor_final(o, e);
+}
+
+/* For a batch (cli/batch.c): one encryptor per input. */
+static envelope_status encryptor_make(cli_stream *s, void **obj, envelope_err *e)
+{
+    envelope_encrypt_opts o = {s->keks, s->nkeks, s->ctx, s->frame_size};
+    envelope_encryptor *enc = NULL;
+    envelope_status st = envelope_encryptor_new(s->lib, &o, cli_out_sink, &s->out, &enc, e);
+    *obj = enc;
+    return st;
+}
+
+static void encryptor_drop(void *o)
+{
+    envelope_encryptor_free(o);
 }
 
 int cmd_encrypt(int argc, char **argv, cli_common *c)
@@ -70,6 +88,14 @@ int cmd_encrypt(int argc, char **argv, cli_common *c)
         return cli_usage("encrypt", "encrypt needs at least one --kek");
     if ((rc = cli_stream_operands(&s, "encrypt", argc - optind, argv + optind)) != CLI_EXIT_OK)
         return rc;
+    s.frame_size = fs;
+    if (cli_stream_is_batch(&s)) {
+        static const cli_batch_spec spec = {1, encryptor_make, encryptor_update, encryptor_final,
+                                            encryptor_drop};
+        rc = cli_batch_run(&spec, &s, c, s.inputs, s.ninputs);
+        cli_stream_close(&s);
+        return rc;
+    }
     /* Binary on a terminal helps no one and can drive it (as age refuses). */
     if (s.out_path == NULL && isatty(STDOUT_FILENO))
         return cli_usage("encrypt",

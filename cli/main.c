@@ -20,6 +20,10 @@ static void usage(FILE *f)
                "  encrypt --kek URI [--kek URI]... [--context KEY=VALUE]... [--frame-size N]\n"
                "          [-o OUT] [--force] [IN]\n"
                "  decrypt [--kek URI]... [--context KEY=VALUE]... [-o OUT] [--force] [IN]\n"
+               "  encrypt --kek URI [--kek URI]... [...] -o DIR FILE...   (one OUT per FILE)\n"
+               "  decrypt [--kek URI]... [...] -o DIR FILE...\n"
+               "  rewrap --from URI... --to URI... [--remove-old] [--dry-run] FILE|DIR...\n"
+               "  reencrypt --kek URI... [--from URI]... [--frame-size N] [-o OUT] FILE...\n"
                "  inspect [--json] [IN]\n"
                "  kek create --type aes-256|rsa-3072 pkcs11:URI\n"
                "  kek create --type ec-p256|rsa-2048 [--pcrs BANK:LIST] tpm2:URI\n"
@@ -66,13 +70,15 @@ int main(int argc, char **argv)
         }
     }
     if (optind >= argc)
-        return cli_usage(NULL, "no command given (encrypt, decrypt, inspect or kek)");
+        return cli_usage(NULL,
+                         "no command given (encrypt, decrypt, rewrap, reencrypt, inspect or kek)");
     char **sub = argv + optind;
     int subc = argc - optind;
     /* getopt_long names the program in its messages: "envelope encrypt: ..." */
     static char names[][20] = {"envelope encrypt", "envelope decrypt", "envelope inspect",
-                               "envelope kek"};
-    static const char *const cmds[] = {"encrypt", "decrypt", "inspect", "kek"};
+                               "envelope kek",     "envelope rewrap",  "envelope reencrypt"};
+    static const char *const cmds[] = {"encrypt", "decrypt", "inspect",
+                                       "kek",     "rewrap",  "reencrypt"};
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
         if (strcmp(sub[0], cmds[i]) == 0)
             sub[0] = names[i];
@@ -85,9 +91,15 @@ int main(int argc, char **argv)
         return cmd_inspect(subc, sub, &c);
     if (sub[0] == names[3])
         return cmd_kek(subc, sub, &c);
+    if (sub[0] == names[4])
+        return cmd_rewrap(subc, sub, &c);
+    if (sub[0] == names[5])
+        return cmd_reencrypt(subc, sub, &c);
     if (strcmp(sub[0], "help") == 0) {
         usage(stdout);
         return CLI_EXIT_OK;
     }
-    return cli_usage(NULL, "unknown command \"%s\" (encrypt, decrypt, inspect or kek)", sub[0]);
+    return cli_usage(NULL,
+                     "unknown command \"%s\" (encrypt, decrypt, rewrap, reencrypt, inspect or kek)",
+                     sub[0]);
 }

@@ -29,6 +29,17 @@ int cli_report(const envelope_err *err)
     return cli_exit_for(err->code);
 }
 
+int cli_report_file(const char *path, const envelope_err *err)
+{
+    if (err->code == ENVELOPE_ERR_OUTPUT)
+        return CLI_EXIT_INTERNAL; /* the writer already said why */
+    fputs("envelope: ", stderr);
+    cli_text_str(stderr, path);
+    fprintf(stderr, ": %s [%s]\n", err->message[0] ? err->message : "failed",
+            envelope_status_name(err->code));
+    return cli_exit_for(err->code);
+}
+
 int cli_usage_hint(const char *cmd)
 {
     fprintf(stderr, "Try 'envelope%s%s --help'.\n", cmd ? " " : "", cmd ? cmd : "");

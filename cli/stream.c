@@ -39,13 +39,19 @@ int cli_stream_option(cli_stream *s, cli_common *c, int ch, char *arg, const cha
 
 int cli_stream_operands(cli_stream *s, const char *cmd, int n, char **operands)
 {
-    if (n > 1)
-        return cli_usage(cmd, "%s takes one input (got %d)", cmd, n);
+    (void)cmd;
+    s->inputs = operands;
+    s->ninputs = n;
     s->in_path = n == 1 ? operands[0] : NULL;
     return CLI_EXIT_OK;
 }
 
-int cli_stream_open(cli_stream *s, cli_common *c)
+int cli_stream_is_batch(const cli_stream *s)
+{
+    return s->ninputs > 1 || (s->ninputs == 1 && cli_is_dir(s->out_path));
+}
+
+int cli_stream_open_shared(cli_stream *s, cli_common *c)
 {
     int rc = cli_lib_open(c, &s->lib);
     if (rc != CLI_EXIT_OK)
@@ -54,6 +60,14 @@ int cli_stream_open(cli_stream *s, cli_common *c)
         return rc;
     if ((rc = cli_open_keks_ex(s->lib, s->uris, s->nk, s->keks, &s->nkeks, s->expand_aliases,
                                s->allow_retired)) != CLI_EXIT_OK)
+        s->nk = 0; /* cli_open_keks_ex freed those it opened */
+    return rc;
+}
+
+int cli_stream_open(cli_stream *s, cli_common *c)
+{
+    int rc = cli_stream_open_shared(s, c);
+    if (rc != CLI_EXIT_OK)
         return rc;
     if ((rc = cli_in_open(&s->in, s->in_path)) != CLI_EXIT_OK)
         return rc;

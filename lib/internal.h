@@ -33,6 +33,8 @@
 #define ENV_MAX_EDK                                                                                \
     (1 + 1 + 2 + ENVELOPE_MAX_KEK_URI + 1 + ENVELOPE_MAX_KEY_ID + 2 + ENVELOPE_MAX_WRAPPED)
 #define ENV_MAX_HEADER (ENV_MAX_BODY + ENV_TAG_LEN + 1 + ENVELOPE_MAX_EDKS * ENV_MAX_EDK)
+_Static_assert(ENV_MAX_HEADER == ENVELOPE_MAX_HEADER_BYTES,
+               "the public header bound is the format's");
 
 /* ---- errors ---- */
 envelope_status env_fail(envelope_err *err, envelope_status code, const char *fmt, ...)

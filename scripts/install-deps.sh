@@ -12,6 +12,8 @@ packages=(
   openssl softhsm2 opensc libengine-pkcs11-openssl
   swtpm swtpm-tools tpm2-tools tpm2-openssl
   python3-pykmip python3-cryptography
+  # measurements (bench/in_token_rewrap.py)
+  python3-pykcs11
   # benchmark peers and tools
   age valgrind
   # test helpers (bash-completion and zsh: the completion test)

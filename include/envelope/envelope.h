@@ -65,6 +65,7 @@ extern "C" {
 #define ENVELOPE_MAX_WRAPPED 2048
 #define ENVELOPE_MAX_FRAMES 0xFFFFFFFFull
 #define ENVELOPE_TAG_BYTES 16
+#define ENVELOPE_MAX_HEADER_BYTES 58577u /* body, tag and a full EDK list */
 
 ENVELOPE_API size_t envelope_frame_size_default(void);
 ENVELOPE_API size_t envelope_max_edks(void);
@@ -336,6 +337,59 @@ ENVELOPE_API ENVELOPE_WUR envelope_status envelope_decryptor_final(envelope_decr
 /* The message's context once the header was read, else NULL. */
 ENVELOPE_API const envelope_context *envelope_decryptor_context(const envelope_decryptor *d);
 ENVELOPE_API void envelope_decryptor_free(envelope_decryptor *d);
+
+/* ---- KEK rotation: a new EDK list, the rest of the message unchanged ---- */
+/* The EDK list is not covered by the header tag (docs/FORMAT.md §1, §5.3),
+ * so a message can get EDKs for new KEKs, and lose those of old ones,
+ * without touching its authenticated header or its frames. */
+typedef struct envelope_rewrap_opts {
+    /* The KEKs that unwrap the DEK (1..16): only these; references in the
+     * message are never opened. The first EDK one of them unwraps decides
+     * (its DEK must pass the commitment and the header tag). */
+    envelope_kek *const *from;
+    size_t nfrom;
+    /* The KEKs to wrap the DEK for (1..16). An EDK already there for one
+     * of them (same key id and wrap kind) is replaced by a fresh wrap. */
+    envelope_kek *const *to;
+    size_t nto;
+    /* Drop every EDK whose key id and kind are those of a `from` KEK
+     * (unless it is also a `to` KEK). */
+    int remove_old;
+    /* Unwrap and check only: nothing is wrapped, no header is made. */
+    int dry_run;
+} envelope_rewrap_opts;
+
+typedef struct envelope_rewrap_result {
+    /* Bytes at the start of the input that are the old header; the body
+     * (frames) starts there and is the caller's to copy unchanged. */
+    size_t old_header_len;
+    /* 1 if the message already has an EDK for every `to` KEK and, with
+     * remove_old, none for a `from` KEK: nothing to do (no KEK was used,
+     * header is NULL). This is how a rerun after a crash skips the
+     * messages it already rewrote. */
+    int already_done;
+    size_t edks_added;   /* `to` EDKs that were not there before */
+    size_t edks_removed; /* EDKs dropped (remove_old), replaced ones not counted */
+    /* The new header (authenticated header copied, new EDK list), or NULL
+     * (already_done, dry_run). Allocated with OPENSSL_malloc; free with
+     * envelope_buffer_free. */
+    uint8_t *header;
+    size_t header_len;
+} envelope_rewrap_result;
+
+/* Reads the header at the start of in[0..inlen) (the first
+ * ENVELOPE_MAX_HEADER_BYTES of the message are always enough;
+ * ENVELOPE_ERR_TRUNCATED if the header does not end within them), unwraps
+ * its DEK with o->from, checks the commitment and the header tag, and
+ * wraps the DEK for every o->to KEK with the wrap AAD of the new EDK. The
+ * DEK lives in locked memory and is wiped before the call returns. The
+ * frames are not read: a tampered body is found by decrypting, not here.
+ * On failure *r holds no header. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_rewrap_header(envelope_lib *lib,
+                                                                 const envelope_rewrap_opts *o,
+                                                                 const uint8_t *in, size_t inlen,
+                                                                 envelope_rewrap_result *r,
+                                                                 envelope_err *err);
 
 /* ---- inspection without a key ---- */
 typedef struct envelope_inspector envelope_inspector;

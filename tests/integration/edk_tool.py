@@ -7,6 +7,9 @@ tag, so EDKs can be added, removed or changed without touching the rest.
   edk_tool.py set-ref MSG I REF OUT      replace EDK I's KEK reference
   edk_tool.py corrupt MSG I OUT          flip a byte of EDK I's wrapped DEK
   edk_tool.py refs MSG                   print each EDK's reference
+  edk_tool.py same-data A B              exit 0 if A and B have the same authenticated
+                                         header and the same body, byte for byte (their
+                                         EDK lists may differ), else 1 saying which part differs
 """
 import struct
 import sys
@@ -53,6 +56,15 @@ def main(argv):
     cmd = argv[1]
     data = open(argv[2], "rb").read()
     head, edks, rest = split(data)
+    if cmd == "same-data":
+        head_b, _, rest_b = split(open(argv[3], "rb").read())
+        if head != head_b:
+            print("authenticated headers differ", file=sys.stderr)
+            return 1
+        if rest != rest_b:
+            print("bodies differ (%d and %d bytes)" % (len(rest), len(rest_b)), file=sys.stderr)
+            return 1
+        return 0
     if cmd == "refs":
         for e in edks:
             print(e[2].decode("ascii"))
