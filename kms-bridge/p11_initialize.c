@@ -114,6 +114,8 @@ CK_RV kms_Initialize(CK_VOID_PTR args)
     for (size_t i = 0; i < g_kms.cfg.n_slots; i++) {
         kms_slot *s = &g_kms.slots[i];
         kms_slot_init(s, &g_kms.cfg.slot[i]);
+        if (s->cfg.protocol == KMS_PROTO_AWS_KMS)
+            continue; /* HTTPS and SigV4, no client certificate (aws_kms.h) */
         int needs = 0;
         kms_tls *t = kms_tls_new(&s->cfg, NULL, &needs, err, sizeof(err));
         kms_slot_set_tls(s, t);

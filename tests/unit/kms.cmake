@@ -13,3 +13,8 @@ add_executable(test_aws_sigv4 ${ENVELOPE_TEST_ROOT}/unit/test_aws_sigv4.c)
 target_link_libraries(test_aws_sigv4 PRIVATE envelope_kms_core PkgConfig::CMOCKA envelope_warnings)
 add_test(NAME kms.none.aws-sigv4 COMMAND test_aws_sigv4 ${ENVELOPE_AWS_SIGV4_VECTORS})
 set_tests_properties(kms.none.aws-sigv4 PROPERTIES LABELS "kms;unit;aws" SKIP_RETURN_CODE 77)
+
+add_executable(test_aws_config ${ENVELOPE_TEST_ROOT}/unit/test_aws_config.c)
+target_link_libraries(test_aws_config PRIVATE envelope_kms_core PkgConfig::CMOCKA envelope_warnings)
+add_test(NAME kms.none.aws-config COMMAND test_aws_config)
+set_tests_properties(kms.none.aws-config PROPERTIES LABELS "kms;unit;aws")
