@@ -18,3 +18,8 @@ add_executable(test_aws_config ${ENVELOPE_TEST_ROOT}/unit/test_aws_config.c)
 target_link_libraries(test_aws_config PRIVATE envelope_kms_core PkgConfig::CMOCKA envelope_warnings)
 add_test(NAME kms.none.aws-config COMMAND test_aws_config)
 set_tests_properties(kms.none.aws-config PROPERTIES LABELS "kms;unit;aws")
+
+add_executable(test_aws_kms ${ENVELOPE_TEST_ROOT}/unit/test_aws_kms.c)
+target_link_libraries(test_aws_kms PRIVATE envelope_kms_core PkgConfig::CMOCKA envelope_warnings)
+add_test(NAME kms.none.aws-kms COMMAND test_aws_kms)
+set_tests_properties(kms.none.aws-kms PROPERTIES LABELS "kms;unit;aws")
