@@ -1,0 +1,8 @@
+# AWS KMS through kms-bridge: the loopback AWS test server
+# (tests/integration/aws/harness.sh), checked by boto3 and driven through
+# envelope-kms-pkcs11.so. Label "aws" on every test that starts the server.
+set(AWS_IT_ENV "AWS_HARNESS=${ENVELOPE_TEST_ROOT}/integration/aws/harness.sh")
+add_test(NAME kms.aws.boto3-fidelity
+  COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/aws_boto3_fidelity.sh)
+set_tests_properties(kms.aws.boto3-fidelity PROPERTIES ENVIRONMENT "${AWS_IT_ENV}" TIMEOUT 300
+  LABELS "kms;aws;integration")
