@@ -54,7 +54,7 @@ typedef struct {
     char message[256]; /* printable ASCII */
 } aws_kms_error;
 
-typedef struct {
+typedef struct aws_kms {
     const aws_slot_cfg *cfg;
     long timeout_ms;
     char host[AWS_URL_MAX + 1]; /* what Host: says and SigV4 signs */

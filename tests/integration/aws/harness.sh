@@ -128,3 +128,8 @@ timeout-ms = ${AWS_TIMEOUT_MS:-5000}
 ${2:-}
 CONF
 }
+
+aws_keys() { # ARGS... (aws_keys.py)
+  env -u OPENSSL_CONF -u OPENSSL_MODULES -u LD_PRELOAD "$AWS_PY" \
+    "$(dirname "${BASH_SOURCE[0]}")/aws_keys.py" "$AWS_ENDPOINT" "$AWS_DIR/ca.pem" "$@"
+}
