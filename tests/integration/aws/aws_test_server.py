@@ -130,7 +130,7 @@ class State:
         self.throttle = 0  # answer the next N KMS calls with ThrottlingException
         self.fail_status = 0  # ... or with this 5xx
         self.fail_count = 0
-        self.bad_cert = False
+        self.wrong_key_answers = 0  # answer the next N Decrypts naming another key
 
     def save(self):
         tmp = self.path + ".tmp"
@@ -551,6 +551,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def error(self, e):
+        with LOCK:
+            self.server.state.count("error:" + e.type)
         self.reply(e.status, json.dumps({"__type": e.type, "message": e.message}))
 
     def body(self):
@@ -622,6 +624,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if not isinstance(req, dict):
                 raise KmsError("SerializationException", "the body is not a JSON object")
             out = fn(st, principal, req)
+            if op == "Decrypt" and st.wrong_key_answers > 0:
+                # fault injection: an answer that names another key
+                st.wrong_key_answers -= 1
+                out["KeyId"] = st.arn(str(uuid.uuid4()))
         self.reply(200, json.dumps(out))
 
     def control(self, st, body):
@@ -635,6 +641,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             elif self.path == "/_test/expire":  # every temporary credential expires now
                 for s in st.sessions.values():
                     s["expires"] = 0
+            elif self.path == "/_test/wrong-key-answer":
+                st.wrong_key_answers = int(args.get("count", 1))
             elif self.path == "/_test/reset-stats":
                 st.counts = {}
             else:
