@@ -23,6 +23,7 @@
 #include "aws_json.h"
 #include "envelope/kms_pkcs11.h"
 #include "kms_diag.h"
+#include "kms_log.h"
 #include "p11_aws.h"
 #include "secmem.h"
 
@@ -247,6 +248,7 @@ static CK_RV run(CK_SESSION_HANDLE h, int op, CK_BYTE_PTR in, CK_ULONG inlen, CK
     if (!same_key(resp, snap.kid)) {
         kms_diag_add("AWS KMS %s: the answer is for another key than %s: refused", opname,
                      snap.kid);
+        kms_debug("aws: %s: the answer is for another key than %s: refused", opname, snap.kid);
         aws_json_wipe_put(resp);
         return op == KMS_OP_DECRYPT ? CKR_ENCRYPTED_DATA_INVALID : CKR_FUNCTION_FAILED;
     }

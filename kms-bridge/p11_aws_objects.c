@@ -6,6 +6,7 @@
  */
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,44 +47,56 @@ void kms_aws_slot_cleanup(kms_slot *s, int forked)
     s->aws = NULL;
 }
 
+/* The reason goes to the thread's diagnostic text (shown by the provider)
+ * and to the debug log: never a body or a credential, only the service's
+ * error type and message. */
+static void reason(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void reason(const char *fmt, ...)
+{
+    char msg[KMS_DIAG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    kms_diag_add("%s", msg);
+    kms_debug("%s", msg);
+}
+
 CK_RV kms_aws_ckr(const aws_kms_error *e, const char *op, const char *key)
 {
     const char *k = key != NULL ? key : "";
+    const char *sep = e->type[0] != '\0' ? ": " : "";
     switch (e->st) {
     case AWS_OK: return CKR_OK;
     case AWS_E_ACCESS:
-        kms_diag_add("AWS KMS %s %s: access denied: %s", op, k, e->message);
+        reason("AWS KMS %s: access denied: %s", op, e->message);
         return CKR_KEY_FUNCTION_NOT_PERMITTED;
     case AWS_E_NOT_FOUND:
-        kms_diag_add("AWS KMS %s: key %s not found: %s", op, k, e->message);
+        reason("AWS KMS %s: key %s not found: %s", op, k, e->message);
         return CKR_KEY_HANDLE_INVALID;
     case AWS_E_KEY_STATE:
         /* disabled, pending deletion, unavailable: say which, not "denied" */
-        kms_diag_add("AWS KMS %s: key %s cannot be used now (%s): %s", op, k, e->type, e->message);
+        reason("AWS KMS %s: key %s cannot be used now: %s: %s", op, k, e->type, e->message);
         return CKR_FUNCTION_FAILED;
     case AWS_E_AUTH:
-        kms_diag_add("AWS KMS %s: %s: the ciphertext does not match key %s and this AAD", op,
-                     e->type, k);
+        reason("AWS KMS %s: %s: the ciphertext does not match key %s and this AAD", op, e->type, k);
         return CKR_ENCRYPTED_DATA_INVALID;
     case AWS_E_UNAVAILABLE:
-        kms_diag_add("AWS KMS %s: unavailable after %d attempt(s): %s%s%s", op, e->attempts,
-                     e->type, e->type[0] != '\0' ? ": " : "", e->message);
+        reason("AWS KMS %s: unavailable after %d attempt(s): %s%s%s", op, e->attempts, e->type, sep,
+               e->message);
         return CKR_DEVICE_ERROR;
     case AWS_E_CREDENTIALS:
-        kms_diag_add("AWS KMS %s: credentials: %s%s%s", op, e->type, e->type[0] != '\0' ? ": " : "",
-                     e->message);
+        reason("AWS KMS %s: credentials: %s%s%s", op, e->type, sep, e->message);
         return CKR_USER_NOT_LOGGED_IN;
     case AWS_E_INPUT:
-        kms_diag_add("AWS KMS %s: the service refused the request: %s: %s", op, e->type,
-                     e->message);
+        reason("AWS KMS %s: the service refused the request: %s: %s", op, e->type, e->message);
         return CKR_ARGUMENTS_BAD;
     case AWS_E_PROTOCOL:
-        kms_diag_add("AWS KMS %s: the answer was refused: %s%s%s", op, e->type,
-                     e->type[0] != '\0' ? ": " : "", e->message);
+        reason("AWS KMS %s: the answer was refused: %s%s%s", op, e->type, sep, e->message);
         return CKR_FUNCTION_FAILED;
     case AWS_E_INTERNAL: break;
     }
-    kms_diag_add("AWS KMS %s: %s", op, e->message);
+    reason("AWS KMS %s: %s", op, e->message);
     return CKR_GENERAL_ERROR;
 }
 

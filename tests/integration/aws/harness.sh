@@ -105,11 +105,11 @@ aws_server_stop() {
 }
 
 aws_ctl() { # PATH [JSON]
-  curl -sf --noproxy '*' -X POST -d "${2:-{\}}" "$AWS_CTL$1" >/dev/null || aws_fail "control $1 failed"
+  env -u LD_PRELOAD curl -sf --noproxy '*' -X POST -d "${2:-{\}}" "$AWS_CTL$1" >/dev/null || aws_fail "control $1 failed"
 }
 
 aws_stat() { # NAME
-  curl -sf --noproxy '*' "$AWS_CTL/_test/stats" |
+  env -u LD_PRELOAD curl -sf --noproxy '*' "$AWS_CTL/_test/stats" |
     "$AWS_PY" -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], 0))' "$1"
 }
 
@@ -132,4 +132,56 @@ CONF
 aws_keys() { # ARGS... (aws_keys.py)
   env -u OPENSSL_CONF -u OPENSSL_MODULES -u LD_PRELOAD "$AWS_PY" \
     "$(dirname "${BASH_SOURCE[0]}")/aws_keys.py" "$AWS_ENDPOINT" "$AWS_DIR/ca.pem" "$@"
+}
+
+# The provider's openssl.cnf: envelope.so with the given PKCS#11 modules.
+aws_openssl_cnf() { # FILE MODULES TOKENS
+  cat >"$1" <<CONF
+openssl_conf = openssl_init
+[openssl_init]
+providers = provider_sect
+[provider_sect]
+default = default_sect
+envelope = envelope_sect
+[default_sect]
+activate = 1
+[envelope_sect]
+module = $ENV_PROVIDER_DIR/envelope.so
+pkcs11-module = $2
+pkcs11-pin-source = file:$AWS_DIR/pin
+pkcs11-tokens = $3
+activate = 1
+CONF
+}
+
+# Only the credentials a test gives: nothing of the machine's own.
+aws_clean_env() {
+  unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE \
+    AWS_WEB_IDENTITY_TOKEN_FILE AWS_ROLE_ARN AWS_ROLE_SESSION_NAME AWS_ENDPOINT_URL_STS \
+    AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_CONTAINER_CREDENTIALS_FULL_URI \
+    AWS_CONTAINER_AUTHORIZATION_TOKEN AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE \
+    AWS_EC2_METADATA_SERVICE_ENDPOINT HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy
+  export AWS_SHARED_CREDENTIALS_FILE=$AWS_DIR/no-credentials AWS_CONFIG_FILE=$AWS_DIR/no-config
+  export AWS_EC2_METADATA_DISABLED=true
+}
+
+aws_admin_env() {
+  export AWS_ACCESS_KEY_ID=AKIDADMIN AWS_SECRET_ACCESS_KEY=adminSecretKey/+0123456789abcdefghijklmno
+}
+
+# run WANT_RC DESC CMD...: runs CMD, checks its exit code, counts failures in $fails.
+fails=0
+bad() {
+  echo "FAIL: $*"
+  fails=$((fails + 1))
+}
+run() {
+  local want=$1 desc=$2 rc=0
+  shift 2
+  "$@" >last.out 2>last.err || rc=$?
+  if [ "$rc" -ne "$want" ]; then
+    bad "$desc: exit $rc, wanted $want: $(head -c 600 last.err)"
+    return 1
+  fi
+  echo "ok: $desc (exit $rc)"
 }
