@@ -14,3 +14,8 @@ if(TARGET envelope_provider AND TARGET envelope_cli)
   set_tests_properties(cli.aws.kek PROPERTIES ENVIRONMENT "${AWS_IT_ENV}" TIMEOUT 300
     LABELS "cli;kms;aws;integration")
 endif()
+if(TARGET envelope_provider)
+  add_test(NAME kms.aws.pkcs11-tool COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/aws_pkcs11.sh)
+  set_tests_properties(kms.aws.pkcs11-tool PROPERTIES ENVIRONMENT "${AWS_IT_ENV}" TIMEOUT 300
+    LABELS "kms;provider;aws;integration")
+endif()
