@@ -195,8 +195,13 @@ static CK_RV describe(CK_SLOT_ID slot, aws_kms *k, const char *name, int strict,
     }
     if (strcmp(state, "Enabled") != 0 || strcmp(usage, "ENCRYPT_DECRYPT") != 0) {
         kms_debug("aws: key %s is %s, %s: not shown", name, state, usage);
-        if (strict)
-            kms_diag_add("AWS KMS: key %s is %s (usage %s): not usable", name, state, usage);
+        /* Named on purpose (by label): say why it cannot be used, rather
+         * than "not found" (a listing just leaves it out). */
+        if (strict) {
+            reason("AWS KMS: key %s is %s (usage %s): not usable; enable it or use another KEK",
+                   name, state, usage);
+            rv = CKR_FUNCTION_FAILED;
+        }
         goto out;
     }
     unsigned char pub[KMS_AWS_PUB_MAX];

@@ -82,6 +82,14 @@ run 2 "a Decrypt answer naming another key" envelope_run_own "$ENVELOPE_CLI" dec
 grep -q "the answer is for another key" debug.log || bad "the refusal is not in the debug log"
 aws_ctl /_test/wrong-key-answer '{"count": 0}'
 
+# A key disabled (or pending deletion) after the message was written: a
+# specific message, not "denied" and not "authentication failed".
+aws_keys alias/retired SYMMETRIC_DEFAULT >/dev/null
+run 0 "encrypt with alias/retired" envelope_run_own "$ENVELOPE_CLI" encrypt --kek 'pkcs11:token=aws;object=alias%2Fretired' -o ct.r pt
+aws_keys disable alias/retired
+run 1 "a disabled key" envelope_run_own "$ENVELOPE_CLI" decrypt --kek 'pkcs11:token=aws;object=alias%2Fretired' -o back.r ct.r
+grep -q "key alias/retired is Disabled" last.err || bad "the disabled key's reason is not given: $(cat last.err)"
+
 # The server killed: no output; after the restart it works again.
 aws_server_stop
 run 3 "server down" envelope_run_own "$ENVELOPE_CLI" decrypt --kek "$KEK" -o back.down ct
