@@ -30,7 +30,7 @@ export OPENSSL_CONF=$AWS_DIR/openssl.cnf
 KEK='pkcs11:token=aws;object=alias%2Fpayments'
 cd "$AWS_DIR"
 head -c 100000 /dev/urandom >pt
-py() { env -u LD_PRELOAD /usr/bin/python3 "$@"; }
+py() { env -u LD_PRELOAD -u OPENSSL_CONF -u OPENSSL_MODULES /usr/bin/python3 "$@"; }
 
 run 0 "encrypt with alias/payments" envelope_run_own "$ENVELOPE_CLI" encrypt --kek "$KEK" --context tenant=a -o ct pt
 run 0 "decrypt" envelope_run_own "$ENVELOPE_CLI" decrypt --kek "$KEK" --context tenant=a -o back ct

@@ -101,7 +101,7 @@ unset AWS_EC2_METADATA_DISABLED
 AWS_EC2_METADATA_SERVICE_ENDPOINT=$AWS_CTL run 0 "instance metadata (IMDSv2)" p11 --list-objects && listed IMDSv2
 [ "$(aws_stat imds-token)" -ge 1 ] && [ "$(aws_stat imds)" -eq 1 ] || bad "IMDSv2: token PUTs $(aws_stat imds-token), credentials $(aws_stat imds)"
 source_was "IMDSv2"
-code=$(env -u LD_PRELOAD curl -s --noproxy '*' -o /dev/null -w '%{http_code}' "$AWS_CTL/latest/meta-data/iam/security-credentials/")
+code=$(env -u LD_PRELOAD -u OPENSSL_CONF -u OPENSSL_MODULES curl -s --noproxy '*' -o /dev/null -w '%{http_code}' "$AWS_CTL/latest/meta-data/iam/security-credentials/")
 [ "$code" = 401 ] || bad "the test server answered IMDSv1 (HTTP $code)"
 export AWS_EC2_METADATA_DISABLED=true
 
@@ -111,7 +111,7 @@ export AWS_EC2_METADATA_DISABLED=true
 export AWS_CONTAINER_CREDENTIALS_FULL_URI=$AWS_CTL/container/creds AWS_CONTAINER_AUTHORIZATION_TOKEN=$AWS_CONTAINER_TOKEN
 aws_ctl /_test/reset-stats
 run 0 "expired session token refreshed (one process)" envelope_run_own "$AWS_PROBE" "$KMS_MODULE" \
-  alias/payments 2 0 "env -u LD_PRELOAD curl -sf --noproxy '*' -X POST -d '{}' $AWS_CTL/_test/expire >/dev/null"
+  alias/payments 2 0 "env -u LD_PRELOAD -u OPENSSL_CONF -u OPENSSL_MODULES curl -sf --noproxy '*' -X POST -d '{}' $AWS_CTL/_test/expire >/dev/null"
 [ "$(aws_stat error:ExpiredTokenException)" -eq 1 ] || bad "ExpiredTokenException seen $(aws_stat error:ExpiredTokenException) times, wanted 1"
 [ "$(aws_stat container)" -eq 2 ] || bad "credentials fetched $(aws_stat container) times, wanted 2"
 

@@ -534,6 +534,9 @@ def creds_json(state, role, what):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as AWS endpoints do
+    # Headers and body go out in two writes: without TCP_NODELAY, Nagle and
+    # the client's delayed ACK add 40 ms to every answer.
+    disable_nagle_algorithm = True
     server_version = "envelope-aws-test-server"
 
     def log_message(self, fmt, *args):

@@ -105,11 +105,11 @@ aws_server_stop() {
 }
 
 aws_ctl() { # PATH [JSON]
-  env -u LD_PRELOAD curl -sf --noproxy '*' -X POST -d "${2:-{\}}" "$AWS_CTL$1" >/dev/null || aws_fail "control $1 failed"
+  env -u LD_PRELOAD -u OPENSSL_CONF -u OPENSSL_MODULES curl -sf --noproxy '*' -X POST -d "${2:-{\}}" "$AWS_CTL$1" >/dev/null || aws_fail "control $1 failed"
 }
 
 aws_stat() { # NAME
-  env -u LD_PRELOAD curl -sf --noproxy '*' "$AWS_CTL/_test/stats" |
+  env -u LD_PRELOAD -u OPENSSL_CONF -u OPENSSL_MODULES curl -sf --noproxy '*' "$AWS_CTL/_test/stats" |
     "$AWS_PY" -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], 0))' "$1"
 }
 
