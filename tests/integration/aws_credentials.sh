@@ -99,7 +99,9 @@ grep -q "must be https://, or http:// to a loopback" debug.log || bad "a plain-h
 # IMDSv2
 unset AWS_EC2_METADATA_DISABLED
 AWS_EC2_METADATA_SERVICE_ENDPOINT=$AWS_CTL run 0 "instance metadata (IMDSv2)" p11 --list-objects && listed IMDSv2
-[ "$(aws_stat imds-token)" -ge 1 ] && [ "$(aws_stat imds)" -eq 1 ] || bad "IMDSv2: token PUTs $(aws_stat imds-token), credentials $(aws_stat imds)"
+if [ "$(aws_stat imds-token)" -lt 1 ] || [ "$(aws_stat imds)" -ne 1 ]; then
+  bad "IMDSv2: token PUTs $(aws_stat imds-token), credentials $(aws_stat imds)"
+fi
 source_was "IMDSv2"
 code=$(env -u LD_PRELOAD -u OPENSSL_CONF -u OPENSSL_MODULES curl -s --noproxy '*' -o /dev/null -w '%{http_code}' "$AWS_CTL/latest/meta-data/iam/security-credentials/")
 [ "$code" = 401 ] || bad "the test server answered IMDSv1 (HTTP $code)"

@@ -172,12 +172,9 @@ static void encode_refuses_bad_input(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(aes_roundtrip),
-        cmocka_unit_test(rsa_roundtrip),
-        cmocka_unit_test(ec_roundtrip),
-        cmocka_unit_test(kms_opaque_roundtrip),
-        cmocka_unit_test(rejects_malformed),
-        cmocka_unit_test(encode_refuses_bad_input),
+        cmocka_unit_test(aes_roundtrip),     cmocka_unit_test(rsa_roundtrip),
+        cmocka_unit_test(ec_roundtrip),      cmocka_unit_test(kms_opaque_roundtrip),
+        cmocka_unit_test(rejects_malformed), cmocka_unit_test(encode_refuses_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,6 +65,7 @@ aws_port_open() { # PORT -> 0 if something accepts on it
   "$AWS_PY" -c 'import socket,sys; s=socket.socket(); s.settimeout(0.5); sys.exit(0 if s.connect_ex(("127.0.0.1",int(sys.argv[1])))==0 else 1)' "$1"
 }
 
+# shellcheck disable=SC2120 # the certificate prefix is optional: most callers give none
 aws_server_start() { # [CERT-PREFIX]
   local prefix=${1:-} args=()
   rm -f "$AWS_DIR/ports.json"
