@@ -90,8 +90,41 @@ aws_keys disable alias/retired
 run 1 "a disabled key" envelope_run_own "$ENVELOPE_CLI" decrypt --kek 'pkcs11:token=aws;object=alias%2Fretired' -o back.r ct.r
 grep -q "key alias/retired is Disabled" last.err || bad "the disabled key's reason is not given: $(cat last.err)"
 
-# The server killed: no output; after the restart it works again.
+# envelope kek create: CreateKey + CreateAlias; listed; a second create of
+# the same alias is refused.
+NEW='pkcs11:token=aws;object=alias%2Fcli-kek'
+run 0 "envelope kek create --type aes-256 alias/cli-kek" envelope_run_own "$ENVELOPE_CLI" kek create --type aes-256 "$NEW"
+run 0 "envelope kek list" envelope_run_own "$ENVELOPE_CLI" kek list 'pkcs11:token=aws'
+grep -q "object=alias%2Fcli-kek" last.out || bad "kek list does not show alias/cli-kek: $(cat last.out)"
+run 0 "encrypt with the new KEK" envelope_run_own "$ENVELOPE_CLI" encrypt --kek "$NEW" -o ct.new pt
+run 0 "decrypt with the new KEK" envelope_run_own "$ENVELOPE_CLI" decrypt --kek "$NEW" -o back.new ct.new
+cmp -s pt back.new || bad "new KEK round trip differs"
+created=$(aws_stat kms:CreateKey)
+rc=0
+envelope_run_own "$ENVELOPE_CLI" kek create --type aes-256 "$NEW" >last.out 2>last.err || rc=$?
+if [ "$rc" -ne 0 ] && grep -q 'already exists' last.err; then
+  echo "ok: second create refused (exit $rc)"
+else
+  bad "second create: exit $rc $(cat last.err)"
+fi
+[ "$(aws_stat kms:CreateKey)" -eq "$created" ] || bad "a second create made another key"
+
+# The server killed in the middle of a call (it answers late): no output;
+# after the restart it works again.
+aws_ctl /_test/delay '{"seconds": 3}'
+rc=0
+envelope_run_own "$ENVELOPE_CLI" decrypt --kek "$KEK" -o back.mid ct >mid.out 2>mid.err &
+cli=$!
+for _ in $(seq 1 100); do
+  [ "$(aws_stat kms:DescribeKey)" -gt 0 ] && grep -q "DescribeKey: ok" debug.log && break
+  sleep 0.1
+done
+sleep 0.5 # the Decrypt is in flight: the server sleeps before answering
 aws_server_stop
+wait "$cli" || rc=$?
+[ "$rc" -eq 3 ] || bad "server killed mid-call: exit $rc, wanted 3: $(cat mid.err)"
+[ ! -e back.mid ] || bad "server killed mid-call left an output file"
+echo "ok: server killed mid-call (exit $rc)"
 run 3 "server down" envelope_run_own "$ENVELOPE_CLI" decrypt --kek "$KEK" -o back.down ct
 [ ! -e back.down ] || bad "server down left an output file"
 aws_server_start

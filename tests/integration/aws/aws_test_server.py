@@ -131,6 +131,7 @@ class State:
         self.fail_status = 0  # ... or with this 5xx
         self.fail_count = 0
         self.wrong_key_answers = 0  # answer the next N Decrypts naming another key
+        self.delay_s = 0.0  # sleep before every KMS answer
 
     def save(self):
         tmp = self.path + ".tmp"
@@ -603,6 +604,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if h.get("content-type") != "application/x-amz-json-1.1":
             raise KmsError("SerializationException", "Content-Type must be "
                            "application/x-amz-json-1.1")
+        delay = st.delay_s  # answer late on demand (the test kills the server meanwhile)
+        if delay > 0:
+            time.sleep(delay)
         with LOCK:
             akid, principal = verify_sigv4(st, "POST", self.path, h, body, "kms")
             st.count("kms")
@@ -644,6 +648,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             elif self.path == "/_test/expire":  # every temporary credential expires now
                 for s in st.sessions.values():
                     s["expires"] = 0
+            elif self.path == "/_test/delay":
+                st.delay_s = float(args.get("seconds", 0))
             elif self.path == "/_test/wrong-key-answer":
                 st.wrong_key_answers = int(args.get("count", 1))
             elif self.path == "/_test/reset-stats":
