@@ -298,7 +298,10 @@ static int sigv4_signature(const aws_sigv4_creds *creds, const char *date, const
     if (slen == 0 || slen > AWS_SIGV4_SECRET_MAX)
         return 0;
     unsigned char ksecret[4 + AWS_SIGV4_SECRET_MAX], k[32], k2[32];
-    memcpy(ksecret, "AWS4", 4);
+    ksecret[0] = 'A'; /* "AWS4" || secret: a key, not a string */
+    ksecret[1] = 'W';
+    ksecret[2] = 'S';
+    ksecret[3] = '4';
     memcpy(ksecret + 4, creds->secret_access_key, slen);
     int ok = sigv4_hmac(ksecret, 4 + slen, date, strlen(date), k) &&
              sigv4_hmac(k, 32, region, strlen(region), k2) &&
