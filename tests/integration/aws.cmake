@@ -30,3 +30,9 @@ if(TARGET envelope_provider AND TARGET envelope_cli)
   set_tests_properties(kms.aws.credentials PROPERTIES ENVIRONMENT "${AWS_IT_ENV}" TIMEOUT 300
     LABELS "kms;aws;integration")
 endif()
+if(TARGET envelope_provider AND TARGET envelope_cli AND TARGET kms_p11)
+  add_test(NAME kms.mixed.kmip-and-aws COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/aws_kmip_slots.sh)
+  set_tests_properties(kms.mixed.kmip-and-aws PROPERTIES
+    ENVIRONMENT "${AWS_IT_ENV};KMS_P11=$<TARGET_FILE:kms_p11>;KMS_HARNESS=${ENVELOPE_TEST_ROOT}/integration/kms/harness.sh"
+    TIMEOUT 300 LABELS "kms;aws;pykmip;provider;integration")
+endif()
