@@ -7,7 +7,9 @@
 #  - pkcs11-tool decrypts RSA-OAEP SHA-1 and SHA-256 in the KMS (data
 #    encrypted by openssl with the public key from GetPublicKey);
 #  - openssl cms -decrypt -inkey pkcs11:token=aws;object=alias%2Farchive
-#    through the provider (the private key never leaves the server).
+#    through the provider (the private key never leaves the server);
+#  - HTTPS_PROXY is used (a loopback CONNECT proxy sees the tunnel) and
+#    NO_PROXY honoured.
 set -euo pipefail
 # shellcheck source=aws/harness.sh
 source "$AWS_HARNESS"
@@ -74,6 +76,21 @@ for md in sha1 sha256; do
   cmp -s msg.bin "msg.$md.out" || bad "cms OAEP $md: wrong plaintext"
 done
 [ "$(aws_stat kms:Decrypt)" -ge 4 ] || bad "the KMS did not do the RSA decryptions"
+
+# HTTPS_PROXY and NO_PROXY, as users already set them (read by libcurl):
+# through a loopback CONNECT proxy, and around it.
+env -u LD_PRELOAD -u OPENSSL_CONF /usr/bin/python3 "$(dirname "$AWS_HARNESS")/connect_proxy.py" "$AWS_DIR" &
+proxy=$!
+for _ in $(seq 1 100); do [ -s proxy.port ] && break; sleep 0.1; done
+[ -s proxy.port ] || bad "the CONNECT proxy did not start"
+HTTPS_PROXY=http://127.0.0.1:$(cat proxy.port) run 0 "through HTTPS_PROXY" p11 --list-objects
+grep -q "CONNECT 127.0.0.1:$AWS_TLS_PORT" proxy.log 2>/dev/null || bad "HTTPS_PROXY was not used"
+before=$(wc -l <proxy.log)
+HTTPS_PROXY=http://127.0.0.1:$(cat proxy.port) NO_PROXY=127.0.0.1 run 0 "NO_PROXY=127.0.0.1" p11 --list-objects
+[ "$(wc -l <proxy.log)" -eq "$before" ] || bad "NO_PROXY was not honoured"
+HTTPS_PROXY=http://127.0.0.1:1 run 1 "a proxy that is down" p11 --list-objects || true
+kill "$proxy" 2>/dev/null || true
+{ wait "$proxy"; } 2>/dev/null || true
 
 [ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
 echo "aws pkcs11: all passed"
