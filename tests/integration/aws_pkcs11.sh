@@ -9,7 +9,7 @@
 #  - openssl cms -decrypt -inkey pkcs11:token=aws;object=alias%2Farchive
 #    through the provider (the private key never leaves the server);
 #  - HTTPS_PROXY is used (a loopback CONNECT proxy sees the tunnel) and
-#    NO_PROXY honoured.
+#    NO_PROXY honoured; an IPv6 endpoint (https://[::1]:PORT) works.
 set -euo pipefail
 # shellcheck source=aws/harness.sh
 source "$AWS_HARNESS"
@@ -91,6 +91,14 @@ HTTPS_PROXY=http://127.0.0.1:$(cat proxy.port) NO_PROXY=127.0.0.1 run 0 "NO_PROX
 HTTPS_PROXY=http://127.0.0.1:1 run 1 "a proxy that is down" p11 --list-objects || true
 kill "$proxy" 2>/dev/null || true
 { wait "$proxy"; } 2>/dev/null || true
+
+# IPv6: the server on [::1], the endpoint https://[::1]:PORT.
+aws_server_stop
+AWS_TLS_HOST=::1 aws_server_start
+aws_module_conf "$AWS_DIR/kms6.conf"
+grep -q 'endpoint = https://\[::1\]:' kms6.conf || bad "the IPv6 endpoint was not configured"
+ENVELOPE_KMS_CONF=$AWS_DIR/kms6.conf run 0 "an IPv6 endpoint" p11 --list-objects
+grep -q "label: *alias/payments" last.out || bad "IPv6: alias/payments not listed"
 
 [ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
 echo "aws pkcs11: all passed"

@@ -38,6 +38,7 @@ import http.server
 import json
 import os
 import secrets
+import socket
 import socketserver
 import ssl
 import sys
@@ -706,6 +707,10 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 
 
+class Server6(Server):
+    address_family = socket.AF_INET6
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", required=True)
@@ -713,6 +718,7 @@ def main():
     ap.add_argument("--tls-port", type=int, default=0)
     ap.add_argument("--http-port", type=int, default=0)
     ap.add_argument("--cert-prefix", default="", help="serve the certificate DIR/PREFIXcert.pem")
+    ap.add_argument("--tls-host", default="127.0.0.1", help="127.0.0.1, or ::1 for IPv6")
     a = ap.parse_args()
     with open(a.config) as f:
         cfg = json.load(f)
@@ -720,7 +726,10 @@ def main():
         make_certs(a.dir, a.cert_prefix)
     state = State(os.path.join(a.dir, "state.json"), cfg)
     log = open(os.path.join(a.dir, "log.txt"), "a")
-    tls = Server(("127.0.0.1", a.tls_port), Handler)
+    if ":" in a.tls_host:
+        tls = Server6((a.tls_host, a.tls_port), Handler)
+    else:
+        tls = Server((a.tls_host, a.tls_port), Handler)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(os.path.join(a.dir, a.cert_prefix + "cert.pem"),

@@ -9,8 +9,9 @@
 #                             ListAliases and GetPublicKey only), a role for web
 #                             identity, the container and IMDS
 #   aws_server_start [PREFIX] starts the server (certificate PREFIXcert.pem,
-#                             made on first start) and sets AWS_TLS_PORT,
-#                             AWS_HTTP_PORT, AWS_ENDPOINT, AWS_CTL
+#                             made on first start; on ::1 with AWS_TLS_HOST=::1)
+#                             and sets AWS_TLS_PORT, AWS_HTTP_PORT, AWS_ENDPOINT,
+#                             AWS_CTL
 #   aws_server_stop           SIGKILLs it, waits until its port is closed
 #   aws_ctl PATH [JSON]       POSTs a test control (/_test/throttle ...)
 #   aws_stat NAME             prints a counter of /_test/stats (0 if none)
@@ -71,6 +72,7 @@ aws_server_start() { # [CERT-PREFIX]
   rm -f "$AWS_DIR/ports.json"
   # The same ports again after a restart, so clients can reconnect.
   if [ -n "${AWS_TLS_PORT:-}" ]; then args=(--tls-port "$AWS_TLS_PORT" --http-port "$AWS_HTTP_PORT"); fi
+  args+=(--tls-host "${AWS_TLS_HOST:-127.0.0.1}")
   env -u OPENSSL_CONF -u OPENSSL_MODULES -u LD_PRELOAD "$AWS_PY" "$AWS_SERVER" --dir "$AWS_DIR" \
     --config "$AWS_DIR/config.json" --cert-prefix "$prefix" "${args[@]}" \
     >>"$AWS_DIR/server.out" 2>&1 </dev/null &
@@ -80,6 +82,7 @@ aws_server_start() { # [CERT-PREFIX]
       AWS_TLS_PORT=$("$AWS_PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["tls"])' "$AWS_DIR/ports.json")
       AWS_HTTP_PORT=$("$AWS_PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["http"])' "$AWS_DIR/ports.json")
       AWS_ENDPOINT="https://127.0.0.1:$AWS_TLS_PORT"
+      if [ "${AWS_TLS_HOST:-}" = ::1 ]; then AWS_ENDPOINT="https://[::1]:$AWS_TLS_PORT"; fi
       AWS_CTL="http://127.0.0.1:$AWS_HTTP_PORT"
       export AWS_TLS_PORT AWS_HTTP_PORT AWS_ENDPOINT AWS_CTL
       return 0
