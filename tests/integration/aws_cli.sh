@@ -89,6 +89,13 @@ run 0 "encrypt with alias/retired" envelope_run_own "$ENVELOPE_CLI" encrypt --ke
 aws_keys disable alias/retired
 run 1 "a disabled key" envelope_run_own "$ENVELOPE_CLI" decrypt --kek 'pkcs11:token=aws;object=alias%2Fretired' -o back.r ct.r
 grep -q "key alias/retired is Disabled" last.err || bad "the disabled key's reason is not given: $(cat last.err)"
+aws_keys alias/doomed SYMMETRIC_DEFAULT >/dev/null
+run 0 "encrypt with alias/doomed" envelope_run_own "$ENVELOPE_CLI" encrypt --kek 'pkcs11:token=aws;object=alias%2Fdoomed' -o ct.d pt
+aws_keys schedule-deletion alias/doomed
+run 1 "a key pending deletion" envelope_run_own "$ENVELOPE_CLI" decrypt --kek 'pkcs11:token=aws;object=alias%2Fdoomed' -o back.d ct.d
+grep -q "key alias/doomed is PendingDeletion" last.err || bad "the pending deletion is not given: $(cat last.err)"
+run 1 "a key that does not exist" envelope_run_own "$ENVELOPE_CLI" encrypt --kek 'pkcs11:token=aws;object=alias%2Fnosuch' -o ct.n pt
+grep -q "not found" last.err || bad "a missing key is not reported as not found: $(cat last.err)"
 
 # envelope kek create: CreateKey + CreateAlias; listed; a second create of
 # the same alias is refused.
