@@ -13,3 +13,11 @@ if(TARGET envelope_kms_pkcs11 AND TARGET envelope_provider)
 else()
   message(STATUS "envelope: bench kms_bench off (needs ENVELOPE_WITH_KMS_BRIDGE and ENVELOPE_WITH_PROVIDER)")
 endif()
+# The same, against the loopback AWS KMS test server (bench/aws_bench.sh):
+#   cmake --build BUILD --target aws_bench_run
+if(TARGET envelope_kms_pkcs11 AND TARGET envelope_provider AND TARGET envelope_cli)
+  add_custom_target(aws_bench_run
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/aws_bench.sh ${CMAKE_BINARY_DIR} 5
+    DEPENDS kms_bench envelope_kms_pkcs11 envelope_provider envelope_cli
+    USES_TERMINAL)
+endif()

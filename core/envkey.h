@@ -65,6 +65,18 @@ typedef struct envkey_backend_ops {
                         const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen,
                         size_t outsize);
 
+    /* AES KEK in a cloud KMS that makes its own opaque ciphertext (IV and
+     * tag inside; docs/WRAP-BLOB.md kind 4). opaque: 1 if key be wraps that
+     * way (then aead_* are not used for it). NULL for backends without such
+     * keys. The AAD is bound by the KMS. out: at most outsize bytes. */
+    int (*opaque)(void *be);
+    int (*opaque_encrypt)(void *be, const unsigned char *aad, size_t aadlen,
+                          const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen,
+                          size_t outsize);
+    int (*opaque_decrypt)(void *be, const unsigned char *aad, size_t aadlen,
+                          const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen,
+                          size_t outsize);
+
     /* ECDH: the shared x-coordinate for `peer` (uncompressed SEC1 point). */
     int (*ecdh_zgen)(void *be, const unsigned char *peer, size_t peerlen, unsigned char *z,
                      size_t *zlen, size_t zsize);

@@ -97,11 +97,26 @@ struct hsm_key {
     size_t id_len;
     char label[HSM_MAX_LABEL + 1];
     size_t mod_bytes; /* RSA modulus length in bytes */
+    int kms_aead;     /* AES key offering CKM_ENVELOPE_KMS_AEAD (hsm_kms_aead.c) */
     CK_OBJECT_HANDLE handle;
     unsigned handle_generation; /* module generation the handle is from */
     unsigned handle_epoch;      /* token epoch the handle is from */
     pthread_mutex_t lock;       /* guards handle re-lookup */
 };
+
+/* hsm_keyops.c: an op's session and object handle; whether a failed call
+ * is worth one more try (after putting right what rv says went away). */
+int hsm_op_begin(struct hsm_key *k, CK_SESSION_HANDLE *s, CK_OBJECT_HANDLE *obj);
+int hsm_op_should_retry(struct hsm_key *k, CK_RV rv);
+
+/* hsm_kms_aead.c: a cloud KMS key's opaque wrap (envkey ops, kind 4). */
+int hsm_kms_aead_opaque(void *be);
+int hsm_kms_aead_encrypt(void *be, const unsigned char *aad, size_t aadlen, const unsigned char *in,
+                         size_t inlen, unsigned char *out, size_t *outlen, size_t outsize);
+int hsm_kms_aead_decrypt(void *be, const unsigned char *aad, size_t aadlen, const unsigned char *in,
+                         size_t inlen, unsigned char *out, size_t *outlen, size_t outsize);
+/* 1 if the AES key obj lists CKM_ENVELOPE_KMS_AEAD in CKA_ALLOWED_MECHANISMS. */
+int hsm_kms_aead_offered(struct hsm_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj);
 
 /* hsm_call.c: the one wrapper every C_* call goes through. */
 CK_RV hsm_rv(const struct hsm_module *mod, const char *fn, CK_RV rv);

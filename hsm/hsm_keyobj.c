@@ -194,6 +194,7 @@ envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t, CK_SESSION_HANDLE s
         }
     } else {
         k->bits = 256;
+        kb->kms_aead = hsm_kms_aead_offered(t, s, obj);
     }
     if (kb->id_len > 0) {
         memcpy(k->key_id, kb->id, kb->id_len);

@@ -25,7 +25,7 @@
 #define RSA_MAX_BYTES 1024
 #define ENVELOPE_HSM_MAX_AEAD 64
 
-static int begin(struct hsm_key *k, CK_SESSION_HANDLE *s, CK_OBJECT_HANDLE *obj)
+int hsm_op_begin(struct hsm_key *k, CK_SESSION_HANDLE *s, CK_OBJECT_HANDLE *obj)
 {
     int ret = hsm_ensure_loaded(k->h);
     if (ret != ENVCORE_R_OK)
@@ -46,7 +46,7 @@ static int begin(struct hsm_key *k, CK_SESSION_HANDLE *s, CK_OBJECT_HANDLE *obj)
  *  - the login went away: log in again (with the PIN we hold);
  *  - the module was finalised under us (CKR_CRYPTOKI_NOT_INITIALIZED,
  *    e.g. another user of a shared module): initialise it again. */
-static int should_retry(struct hsm_key *k, CK_RV rv)
+int hsm_op_should_retry(struct hsm_key *k, CK_RV rv)
 {
     switch (rv) {
     case CKR_OBJECT_HANDLE_INVALID:
@@ -131,7 +131,7 @@ static int hsm_rsa_supports(void *be, const envkey_rsa_params *p)
     CK_OBJECT_HANDLE obj;
     if (k->cls != CKO_PRIVATE_KEY)
         return 0;
-    if (begin(k, &s, &obj) != ENVCORE_R_OK)
+    if (hsm_op_begin(k, &s, &obj) != ENVCORE_R_OK)
         return -1;
     hsm_token_probe_mechanisms(t, s);
     int yes = 0;
@@ -195,7 +195,7 @@ static int hsm_rsa_decrypt(void *be, const envkey_rsa_params *p, const unsigned 
     for (int attempt = 0; attempt < 2; attempt++) {
         CK_SESSION_HANDLE s;
         CK_OBJECT_HANDLE obj;
-        if ((ret = begin(k, &s, &obj)) != ENVCORE_R_OK)
+        if ((ret = hsm_op_begin(k, &s, &obj)) != ENVCORE_R_OK)
             return ret;
         init_failed = 0;
         rv = P11(k->tok->mod, C_DecryptInit, s, &mech, obj);
@@ -207,7 +207,7 @@ static int hsm_rsa_decrypt(void *be, const envkey_rsa_params *p, const unsigned 
         }
         enum hsm_session_fate fate = hsm_session_fate_of(rv);
         hsm_session_put(k->tok, s, fate);
-        if (attempt == 0 && should_retry(k, rv))
+        if (attempt == 0 && hsm_op_should_retry(k, rv))
             continue;
         if (rv != CKR_OK && init_failed && mech_refused(rv)) {
             ENVCORE_RAISE(ENVCORE_R_MECHANISM_NOT_SUPPORTED,
@@ -264,7 +264,7 @@ static int gcm_run(struct hsm_key *k, int encrypt, unsigned char *iv, size_t ivl
     for (int attempt = 0; attempt < 2; attempt++) {
         CK_SESSION_HANDLE s;
         CK_OBJECT_HANDLE obj;
-        if ((ret = begin(k, &s, &obj)) != ENVCORE_R_OK)
+        if ((ret = hsm_op_begin(k, &s, &obj)) != ENVCORE_R_OK)
             return ret;
         *outlen = cap;
         rv = encrypt ? P11(k->tok->mod, C_EncryptInit, s, &mech, obj)
@@ -282,7 +282,7 @@ static int gcm_run(struct hsm_key *k, int encrypt, unsigned char *iv, size_t ivl
         }
         enum hsm_session_fate fate = hsm_session_fate_of(rv);
         hsm_session_put(k->tok, s, fate);
-        if (!(attempt == 0 && should_retry(k, rv)))
+        if (!(attempt == 0 && hsm_op_should_retry(k, rv)))
             break;
     }
     *rv_out = rv;
@@ -405,6 +405,9 @@ const envkey_backend_ops hsm_key_ops = {
     .rsa_decrypt = hsm_rsa_decrypt,
     .aead_encrypt = hsm_aead_encrypt,
     .aead_decrypt = hsm_aead_decrypt,
+    .opaque = hsm_kms_aead_opaque,
+    .opaque_encrypt = hsm_kms_aead_encrypt,
+    .opaque_decrypt = hsm_kms_aead_decrypt,
     .ecdh_zgen = NULL,
     .free = hsm_key_free,
 };

@@ -171,6 +171,59 @@ static int check_readable(const char *path, const char *section, const char *key
     return 1;
 }
 
+/* A slot with `protocol = aws-kms` (aws_config.h): no TLS client
+ * identity, no endpoints list; credentials come from the chain. */
+static int load_aws_slot(STACK_OF(CONF_VALUE) *kv, const char *path, const char *section,
+                         kms_slot_cfg *s, char *err, size_t errlen)
+{
+    aws_slot_cfg *a = &s->aws;
+    char why[512];
+    for (int i = 0; i < sk_CONF_VALUE_num(kv); i++) {
+        CONF_VALUE *c = sk_CONF_VALUE_value(kv, i);
+        const char *k = c->name, *v = c->value;
+        if (strcmp(k, "protocol") == 0) {
+            continue;
+        } else if (strcmp(k, "label") == 0) {
+            if (!copy_value(s->label, sizeof(s->label), v))
+                return fail(err, errlen, path, section, k, "must be 1..%d bytes", KMS_LABEL_MAX);
+        } else if (strcmp(k, "region") == 0) {
+            if (!aws_region_ok(v))
+                return fail(err, errlen, path, section, k,
+                            "\"%s\" is not an AWS region name (e.g. eu-west-1)", v);
+            memcpy(a->region, v, strlen(v) + 1);
+        } else if (strcmp(k, "endpoint") == 0) {
+            if (!aws_config_endpoint(v, why, sizeof(why)))
+                return fail(err, errlen, path, section, k, "%s", why);
+            memcpy(a->endpoint, v, strlen(v) + 1);
+        } else if (strcmp(k, "profile") == 0) {
+            if (!copy_value(a->profile, sizeof(a->profile), v))
+                return fail(err, errlen, path, section, k, "must be 1..%d bytes", AWS_PROFILE_MAX);
+        } else if (strcmp(k, "keys") == 0) {
+            if (!aws_config_keys(a, v, why, sizeof(why)))
+                return fail(err, errlen, path, section, k, "%s", why);
+        } else if (strcmp(k, "ca-file") == 0) {
+            if (!copy_value(a->ca_file, sizeof(a->ca_file), v))
+                return fail(err, errlen, path, section, k, "must be 1..%d bytes", KMS_PATH_MAX - 1);
+            if (!check_readable(path, section, k, a->ca_file, err, errlen))
+                return 0;
+        } else if (strcmp(k, "timeout-ms") == 0) {
+            if (!parse_int(v, 1, 600000, &s->timeout_ms))
+                return fail(err, errlen, path, section, k, "\"%s\" is not a number in 1..600000",
+                            v);
+        } else {
+            return fail(err, errlen, path, section, k,
+                        "unknown key for protocol aws-kms (known: protocol label region endpoint "
+                        "profile keys timeout-ms ca-file)");
+        }
+    }
+    if (s->label[0] == 0)
+        return fail(err, errlen, path, section, NULL, "missing key \"label\"");
+    if (a->region[0] == 0)
+        return fail(err, errlen, path, section, NULL, "missing key \"region\" (e.g. eu-west-1)");
+    aws_config_default_endpoint(a);
+    return 1;
+}
+
 static int load_slot(CONF *conf, const char *path, const char *section, kms_slot_cfg *s, char *err,
                      size_t errlen)
 {
@@ -182,6 +235,15 @@ static int load_slot(CONF *conf, const char *path, const char *section, kms_slot
     s->timeout_ms = 5000;
     s->pool_size = 4;
     s->retries = 2;
+    const char *proto = NCONF_get_string(conf, section, "protocol");
+    ERR_clear_error(); /* an absent key leaves an error on the queue */
+    if (proto != NULL && strcmp(proto, "aws-kms") == 0) {
+        s->protocol = KMS_PROTO_AWS_KMS;
+        return load_aws_slot(kv, path, section, s, err, errlen);
+    }
+    if (proto != NULL && strcmp(proto, "kmip") != 0)
+        return fail(err, errlen, path, section, "protocol",
+                    "\"%s\" is not a protocol (kmip or aws-kms)", proto);
     int have_ep = 0, have_ca = 0, have_cert = 0, have_key = 0;
     for (int i = 0; i < sk_CONF_VALUE_num(kv); i++) {
         CONF_VALUE *c = sk_CONF_VALUE_value(kv, i);
@@ -228,13 +290,15 @@ static int load_slot(CONF *conf, const char *path, const char *section, kms_slot
         } else if (strcmp(k, "pool-size") == 0) {
             if (!parse_int(v, 1, 64, &s->pool_size))
                 return fail(err, errlen, path, section, k, "\"%s\" is not a number in 1..64", v);
+        } else if (strcmp(k, "protocol") == 0) {
+            continue; /* kmip, checked above */
         } else if (strcmp(k, "retries") == 0) {
             if (!parse_int(v, 0, 10, &s->retries))
                 return fail(err, errlen, path, section, k, "\"%s\" is not a number in 0..10", v);
         } else {
             return fail(err, errlen, path, section, k,
-                        "unknown key (known: label endpoints ca-file cert-file key-file "
-                        "server-name timeout-ms pool-size retries)");
+                        "unknown key (known: protocol label endpoints ca-file cert-file "
+                        "key-file server-name timeout-ms pool-size retries)");
         }
     }
     if (s->label[0] == 0)

@@ -16,6 +16,7 @@
  *                                    # carry; default: each endpoint's host
  *   pool-size = 4                    # idle connections kept per slot
  *   retries = 2                      # extra rounds over the endpoints per call
+ *   protocol = kmip                  # or aws-kms: see aws_config.h for its keys
  *
  * Errors name the file, line, section and key, and are returned in err.
  * Nothing in this file is secret (the key's passphrase, if any, is the
@@ -25,6 +26,8 @@
 #define KMS_CONFIG_H
 
 #include <stddef.h>
+
+#include "aws_config.h"
 
 #define KMS_MAX_SLOTS 8
 #define KMS_MAX_ENDPOINTS 8
@@ -37,8 +40,11 @@ typedef struct {
 
 #define KMS_PATH_MAX 4096 /* bytes with the NUL: paths of 1..4095 bytes */
 
+enum { KMS_PROTO_KMIP = 0, KMS_PROTO_AWS_KMS };
+
 typedef struct {
     char section[64];
+    int protocol; /* `protocol = kmip | aws-kms`; kmip when absent */
     char label[KMS_LABEL_MAX + 1];
     kms_endpoint_cfg ep[KMS_MAX_ENDPOINTS];
     size_t n_ep;
@@ -49,6 +55,7 @@ typedef struct {
     int timeout_ms;
     int pool_size;
     int retries;
+    aws_slot_cfg aws; /* protocol aws-kms only */
 } kms_slot_cfg;
 
 typedef struct {

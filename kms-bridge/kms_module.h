@@ -50,6 +50,11 @@ typedef struct {
     char label[KMIP_MAX_NAME + 1];
     CK_ULONG value_len; /* bytes */
     uint32_t state;     /* KMIP State (§3.22) as last seen */
+    /* aws-kms slots (p11_aws.h): what the object is, and for RSA the
+     * public key (DER SubjectPublicKeyInfo from GetPublicKey, malloc'd) */
+    int aws_kind;
+    unsigned char *pub_der;
+    size_t pub_der_len;
 } kms_object;
 
 typedef struct {
@@ -67,6 +72,8 @@ typedef struct {
     unsigned char iv[KMS_GCM_IV_LEN];
     unsigned char *aad; /* OPENSSL_malloc'd, aad_n bytes, wiped when freed */
     size_t aad_n;
+    int aws_alg;          /* aws-kms: the operation's algorithm (p11_aws.h) */
+    CK_ULONG aws_out_max; /* aws-kms: the most output the operation can make */
 } kms_session;
 
 typedef struct {
@@ -108,6 +115,11 @@ void kms_session_end_op(kms_session *s);
 /* Under the lock: the handle for (slot, uid), creating the entry; 0 if full. */
 CK_OBJECT_HANDLE kms_object_intern(CK_SLOT_ID slot, const char *uid, const char *label,
                                    CK_ULONG value_len, uint32_t state);
+/* The same for an aws-kms slot's object (p11_aws.h): keyed by (slot, ARN,
+ * kind), pub copied. */
+CK_OBJECT_HANDLE kms_object_intern_aws(CK_SLOT_ID slot, const char *arn, const char *label,
+                                       int kind, CK_ULONG value_len, const unsigned char *pub,
+                                       size_t pub_len);
 kms_object *kms_object_get(CK_SLOT_ID slot, CK_OBJECT_HANDLE h);
 /* Under the lock: frees the entry and retires its handle. */
 void kms_object_forget(kms_object *o);

@@ -48,6 +48,7 @@ typedef struct kms_slot {
     kms_conn *idle[KMS_POOL_MAX];
     size_t n_idle;
     kms_ep_health health[KMS_MAX_ENDPOINTS];
+    struct aws_kms *aws; /* protocol aws-kms: the AWS client (p11_aws.h); else NULL */
 } kms_slot;
 
 void kms_slot_init(kms_slot *s, const kms_slot_cfg *cfg);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "kms_text.h"
+#include "p11_aws.h"
 
 static const CK_BBOOL ck_true = CK_TRUE, ck_false = CK_FALSE;
 
@@ -26,6 +27,8 @@ static CK_RV get_attr(const kms_object *o, CK_ATTRIBUTE *at)
     static const CK_MECHANISM_TYPE gen = CK_UNAVAILABLE_INFORMATION;
     const void *v = NULL;
     CK_ULONG n = 0;
+    if (o->aws_kind != KMS_AWS_NONE)
+        return kms_aws_get_attr(o, at);
     switch (at->type) {
     case CKA_CLASS:
         v = &cls;
@@ -130,7 +133,7 @@ CK_RV kms_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIBU
 /* See p11_attributes.h. */
 int kms_attr_matches(const kms_object *o, const CK_ATTRIBUTE *tmpl, CK_ULONG n)
 {
-    unsigned char buf[KMIP_MAX_NAME + KMIP_MAX_UID + 64];
+    unsigned char buf[KMS_AWS_PUB_MAX + KMIP_MAX_NAME]; /* an RSA-4096 modulus, a label */
     for (CK_ULONG i = 0; i < n; i++) {
         CK_ATTRIBUTE at = {.type = tmpl[i].type, .pValue = buf, .ulValueLen = sizeof(buf)};
         if (get_attr(o, &at) != CKR_OK || at.ulValueLen != tmpl[i].ulValueLen ||

@@ -28,11 +28,32 @@
 #include "kms_log.h"
 #include "kms_module.h"
 #include "kms_ops.h"
+#include "p11_aws.h"
+
+/* An aws-kms slot's key: its mechanisms are p11_aws_crypto.c's. */
+static CK_RV aws_op_init(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key, int op)
+{
+    kms_session *s;
+    CK_RV rv = kms_session_lock(h, &s);
+    if (rv != CKR_OK)
+        return rv;
+    kms_object *o = NULL;
+    if (s->op != KMS_OP_NONE || s->finding)
+        rv = CKR_OPERATION_ACTIVE;
+    else if ((o = kms_object_get(s->slot, key)) == NULL)
+        rv = CKR_KEY_HANDLE_INVALID;
+    else if ((rv = kms_aws_op_init(s, o, mech, op)) == CKR_OK)
+        s->key = key;
+    kms_unlock();
+    return rv;
+}
 
 static CK_RV op_init(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key, int op)
 {
     if (mech == NULL)
         return CKR_ARGUMENTS_BAD;
+    if (kms_aws_session(h))
+        return aws_op_init(h, mech, key, op);
     if (mech->mechanism != CKM_AES_GCM)
         return CKR_MECHANISM_INVALID;
     /* Some callers pass the 2.40-errata struct without ulIvBits: we accept
@@ -133,6 +154,8 @@ static void end_on_error(kms_session *s)
 CK_RV kms_Encrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inlen, CK_BYTE_PTR out,
                   CK_ULONG_PTR outlen)
 {
+    if (kms_aws_session(h))
+        return kms_aws_encrypt(h, in, inlen, out, outlen);
     kms_session *s;
     CK_RV rv = kms_session_lock(h, &s);
     if (rv != CKR_OK)
@@ -189,6 +212,8 @@ CK_RV kms_Encrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inlen, CK_BYTE_P
 CK_RV kms_Decrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inlen, CK_BYTE_PTR out,
                   CK_ULONG_PTR outlen)
 {
+    if (kms_aws_session(h))
+        return kms_aws_decrypt(h, in, inlen, out, outlen);
     kms_session *s;
     CK_RV rv = kms_session_lock(h, &s);
     if (rv != CKR_OK)

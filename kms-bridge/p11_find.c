@@ -16,6 +16,7 @@
 #include "kms_module.h"
 #include "kms_text.h"
 #include "p11_attributes.h"
+#include "p11_aws.h"
 #include "p11_lookup.h"
 
 /* 1 if the CKA_LABEL value is not UTF-8 at all (CK_UTF8CHAR, PKCS#11 2.40
@@ -24,6 +25,35 @@
 static int label_not_utf8(const CK_ATTRIBUTE *at)
 {
     return at->pValue != NULL && at->ulValueLen > 0 && !kms_utf8_valid(at->pValue, at->ulValueLen);
+}
+
+/* An aws-kms slot: the lookup is p11_aws_objects.c's; the results are
+ * stored as for KMIP. */
+static CK_RV aws_find_init(CK_SESSION_HANDLE h, CK_SLOT_ID slot, const CK_ATTRIBUTE *tmpl,
+                           CK_ULONG n, int impossible)
+{
+    CK_OBJECT_HANDLE *found = NULL;
+    size_t nf = 0;
+    CK_RV rv = CKR_OK;
+    (void)impossible; /* the KMIP reading of CKA_ID/CKA_CLASS: the AWS lookup filters itself */
+    if ((rv = kms_aws_find(slot, tmpl, n, &found, &nf)) != CKR_OK)
+        return rv;
+    kms_session *s;
+    if ((rv = kms_session_lock(h, &s)) != CKR_OK) {
+        free(found);
+        return rv;
+    }
+    if (s->finding || s->op != KMS_OP_NONE) {
+        kms_unlock();
+        free(found);
+        return CKR_OPERATION_ACTIVE;
+    }
+    s->found = found;
+    s->n_found = nf;
+    s->next_found = 0;
+    s->finding = 1;
+    kms_unlock();
+    return CKR_OK;
 }
 
 CK_RV kms_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
@@ -67,6 +97,8 @@ CK_RV kms_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n
     }
     CK_SLOT_ID slot = s->slot;
     kms_unlock();
+    if (kms_slot_is_aws(slot))
+        return aws_find_init(h, slot, tmpl, n, impossible);
 
     /* Network I/O without the lock. */
     kms_candidate *c = NULL;

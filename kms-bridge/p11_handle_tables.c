@@ -99,6 +99,8 @@ void kms_session_end_op(kms_session *s)
     s->aad_n = 0;
     s->op = KMS_OP_NONE;
     s->key = 0;
+    s->aws_alg = 0;
+    s->aws_out_max = 0;
 }
 
 /* ---- objects ----------------------------------------------------------- */
@@ -134,6 +136,42 @@ CK_OBJECT_HANDLE kms_object_intern(CK_SLOT_ID slot, const char *uid, const char 
     return make_handle(g_kms.object_gen[free_at], free_at);
 }
 
+CK_OBJECT_HANDLE kms_object_intern_aws(CK_SLOT_ID slot, const char *arn, const char *label,
+                                       int kind, CK_ULONG value_len, const unsigned char *pub,
+                                       size_t pub_len)
+{
+    size_t at = KMS_MAX_OBJECTS;
+    for (size_t i = 0; i < KMS_MAX_OBJECTS; i++) {
+        kms_object *o = &g_kms.objects[i];
+        if (!o->used) {
+            if (at == KMS_MAX_OBJECTS)
+                at = i;
+        } else if (o->slot == slot && o->aws_kind == kind && strcmp(o->uid, arn) == 0) {
+            at = i;
+            break;
+        }
+    }
+    if (at == KMS_MAX_OBJECTS)
+        return 0;
+    kms_object *o = &g_kms.objects[at];
+    unsigned char *copy = NULL;
+    if (pub_len > 0 && (copy = malloc(pub_len)) == NULL)
+        return 0;
+    if (pub_len > 0)
+        memcpy(copy, pub, pub_len);
+    free(o->pub_der); /* the KMS is the truth: refresh what it told us now */
+    o->used = 1;
+    o->slot = slot;
+    o->aws_kind = kind;
+    snprintf(o->uid, sizeof(o->uid), "%s", arn);
+    snprintf(o->label, sizeof(o->label), "%s", label);
+    o->value_len = value_len;
+    o->state = KMIP_STATE_ACTIVE; /* only Enabled keys are interned */
+    o->pub_der = copy;
+    o->pub_der_len = pub_len;
+    return make_handle(g_kms.object_gen[at], at);
+}
+
 kms_object *kms_object_get(CK_SLOT_ID slot, CK_OBJECT_HANDLE h)
 {
     long i = handle_index(h, KMS_MAX_OBJECTS, g_kms.object_gen);
@@ -144,6 +182,7 @@ kms_object *kms_object_get(CK_SLOT_ID slot, CK_OBJECT_HANDLE h)
 
 void kms_object_forget(kms_object *o)
 {
+    free(o->pub_der);
     memset(o, 0, sizeof(*o));
     g_kms.object_gen[o - g_kms.objects]++;
 }

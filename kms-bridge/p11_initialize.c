@@ -21,6 +21,7 @@
 
 #include "kms_log.h"
 #include "kms_module.h"
+#include "p11_aws.h"
 
 kms_module g_kms = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -39,8 +40,11 @@ static void reset_state(void)
     for (size_t i = 0; i < KMS_MAX_OBJECTS; i++)
         if (g_kms.objects[i].used)
             kms_object_forget(&g_kms.objects[i]);
-    for (size_t i = 0; i < g_kms.cfg.n_slots; i++)
+    aws_refresh_shutdown(); /* joins the refresher (none in a forked child) */
+    for (size_t i = 0; i < g_kms.cfg.n_slots; i++) {
+        kms_aws_slot_cleanup(&g_kms.slots[i], g_kms.pid != getpid());
         kms_slot_cleanup(&g_kms.slots[i]);
+    }
     memset(g_kms.needs_login, 0, sizeof(g_kms.needs_login));
     memset(g_kms.logged_in, 0, sizeof(g_kms.logged_in));
     memset(&g_kms.cfg, 0, sizeof(g_kms.cfg));
@@ -114,6 +118,19 @@ CK_RV kms_Initialize(CK_VOID_PTR args)
     for (size_t i = 0; i < g_kms.cfg.n_slots; i++) {
         kms_slot *s = &g_kms.slots[i];
         kms_slot_init(s, &g_kms.cfg.slot[i]);
+        if (s->cfg.protocol == KMS_PROTO_AWS_KMS) {
+            /* HTTPS and SigV4, no client certificate (p11_aws.h) */
+            if (!kms_aws_slot_init(s, err, sizeof(err))) {
+                fprintf(stderr, "envelope-kms-pkcs11: %s\n", err);
+                for (size_t j = 0; j <= i; j++) {
+                    kms_aws_slot_cleanup(&g_kms.slots[j], 0);
+                    kms_slot_cleanup(&g_kms.slots[j]);
+                }
+                rv = CKR_GENERAL_ERROR;
+                goto done;
+            }
+            continue;
+        }
         int needs = 0;
         kms_tls *t = kms_tls_new(&s->cfg, NULL, &needs, err, sizeof(err));
         kms_slot_set_tls(s, t);
@@ -121,8 +138,10 @@ CK_RV kms_Initialize(CK_VOID_PTR args)
             g_kms.needs_login[i] = 1; /* the PIN is the key's passphrase */
         } else if (t == NULL) {
             fprintf(stderr, "envelope-kms-pkcs11: %s\n", err);
-            for (size_t j = 0; j <= i; j++)
+            for (size_t j = 0; j <= i; j++) {
+                kms_aws_slot_cleanup(&g_kms.slots[j], 0);
                 kms_slot_cleanup(&g_kms.slots[j]);
+            }
             rv = CKR_GENERAL_ERROR;
             goto done;
         }

@@ -15,6 +15,7 @@
 #include "kms_module.h"
 #include "kms_ops.h"
 #include "p11_attributes.h"
+#include "p11_aws.h"
 #include "p11_lookup.h"
 
 /* Template check for C_GenerateKey: only what we will really create. */
@@ -116,6 +117,8 @@ CK_RV kms_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_P
     if (!rw)
         return CKR_SESSION_READ_ONLY; /* §5.7: token objects need R/W */
 
+    if (kms_slot_is_aws(slot))
+        return kms_aws_generate(slot, label, out);
     kms_slot *ks = &g_kms.slots[slot];
     kmip_result res;
     /* Labels pick KEKs in URIs (object=...): refuse a second usable key of

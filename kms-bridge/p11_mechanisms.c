@@ -6,9 +6,14 @@
  */
 #include <string.h>
 
+#include "envelope/kms_pkcs11.h"
 #include "kms_module.h"
+#include "p11_aws.h"
 
-static const CK_MECHANISM_TYPE mechs[] = {CKM_AES_KEY_GEN, CKM_AES_GCM};
+static const CK_MECHANISM_TYPE kmip_mechs[] = {CKM_AES_KEY_GEN, CKM_AES_GCM};
+/* aws-kms slots (p11_aws.h): CreateKey, KMS Encrypt/Decrypt, RSA OAEP */
+static const CK_MECHANISM_TYPE aws_mechs[] = {CKM_AES_KEY_GEN, CKM_ENVELOPE_KMS_AEAD,
+                                              CKM_RSA_PKCS_OAEP};
 
 CK_RV kms_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
 {
@@ -18,7 +23,10 @@ CK_RV kms_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG
         return CKR_SLOT_ID_INVALID;
     if (count == NULL)
         return CKR_ARGUMENTS_BAD;
-    CK_ULONG n = sizeof(mechs) / sizeof(mechs[0]);
+    int aws = kms_slot_is_aws(slot);
+    const CK_MECHANISM_TYPE *mechs = aws ? aws_mechs : kmip_mechs;
+    CK_ULONG n = aws ? sizeof(aws_mechs) / sizeof(aws_mechs[0])
+                     : sizeof(kmip_mechs) / sizeof(kmip_mechs[0]);
     if (list == NULL) {
         *count = n;
         return CKR_OK;
@@ -27,7 +35,7 @@ CK_RV kms_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG
         *count = n;
         return CKR_BUFFER_TOO_SMALL;
     }
-    memcpy(list, mechs, sizeof(mechs));
+    memcpy(list, mechs, n * sizeof(*mechs));
     *count = n;
     return CKR_OK;
 }
@@ -40,6 +48,24 @@ CK_RV kms_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE type, CK_MECHANISM
         return CKR_SLOT_ID_INVALID;
     if (info == NULL)
         return CKR_ARGUMENTS_BAD;
+    if (kms_slot_is_aws(slot)) {
+        switch (type) {
+        case CKM_AES_KEY_GEN: /* CreateKey SYMMETRIC_DEFAULT */
+            info->ulMinKeySize = info->ulMaxKeySize = 32;
+            info->flags = CKF_HW | CKF_GENERATE;
+            return CKR_OK;
+        case CKM_ENVELOPE_KMS_AEAD:
+            info->ulMinKeySize = info->ulMaxKeySize = 32;
+            info->flags = CKF_HW | CKF_ENCRYPT | CKF_DECRYPT;
+            return CKR_OK;
+        case CKM_RSA_PKCS_OAEP: /* bits, as PKCS#11 gives RSA sizes */
+            info->ulMinKeySize = 2048;
+            info->ulMaxKeySize = 4096;
+            info->flags = CKF_HW | CKF_ENCRYPT | CKF_DECRYPT;
+            return CKR_OK;
+        default: return CKR_MECHANISM_INVALID;
+        }
+    }
     switch (type) {
     case CKM_AES_KEY_GEN:
         /* We only create AES-256 KEKs (sizes in bytes, §2.8 of the

@@ -67,8 +67,11 @@ CK_RV kms_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
         return CKR_ARGUMENTS_BAD;
     const kms_slot_cfg *c = &g_kms.cfg.slot[slot];
     char desc[320];
-    snprintf(desc, sizeof(desc), "KMIP %s:%s (%zu endpoint%s)", c->ep[0].host, c->ep[0].port,
-             c->n_ep, c->n_ep == 1 ? "" : "s");
+    if (c->protocol == KMS_PROTO_AWS_KMS)
+        snprintf(desc, sizeof(desc), "AWS KMS %s", c->aws.endpoint);
+    else
+        snprintf(desc, sizeof(desc), "KMIP %s:%s (%zu endpoint%s)", c->ep[0].host, c->ep[0].port,
+                 c->n_ep, c->n_ep == 1 ? "" : "s");
     memset(info, 0, sizeof(*info));
     pad(info->slotDescription, sizeof(info->slotDescription), desc);
     pad(info->manufacturerID, sizeof(info->manufacturerID), "envelope");
@@ -89,7 +92,8 @@ CK_RV kms_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
     memset(info, 0, sizeof(*info));
     pad(info->label, sizeof(info->label), c->label);
     pad(info->manufacturerID, sizeof(info->manufacturerID), "envelope");
-    pad(info->model, sizeof(info->model), "KMIP 1.4");
+    pad(info->model, sizeof(info->model),
+        c->protocol == KMS_PROTO_AWS_KMS ? "AWS KMS" : "KMIP 1.4");
     pad(info->serialNumber, sizeof(info->serialNumber), c->section);
     /* No CKF_RNG: C_GenerateRandom is served by the host's DRBG, not the KMS.
      * Login is required only when the client key is encrypted. */

@@ -1,7 +1,9 @@
 /*
  * wrap.c - AEAD key wrap and unwrap for every key kind.
  *
- * AES KEK:  AES-256-GCM inside the device, AAD = the caller's AAD.
+ * AES KEK:  AES-256-GCM inside the device, AAD = the caller's AAD; or, for
+ *           a cloud KMS key (envkey ops->opaque), the KMS's own opaque
+ *           ciphertext with the AAD bound by the KMS (blob kind 4).
  * RSA KEK:  RSA-OAEP with the public half, in software; unwrap in the
  *           device. The strongest form the token can decrypt is chosen by
  *           asking it (C_DecryptInit probe, cached): OAEP-SHA-256 with the
@@ -174,9 +176,35 @@ static int wrap_rsa(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t
     return ENVCORE_R_OK;
 }
 
+static int key_is_opaque(const envkey *k)
+{
+    return k->kind == ENVKEY_AES_KEK && k->ops->opaque != NULL && k->ops->opaque(k->be);
+}
+
+/* A cloud KMS key: its ciphertext is opaque (kind 4). */
+static int wrap_opaque(envkey *k, const unsigned char *aad, size_t aadlen, const unsigned char *in,
+                       size_t inlen, unsigned char *out, size_t *outlen, size_t outsize)
+{
+    unsigned char ct[WRAPBLOB_KMS_MAX_CT];
+    size_t ctlen = 0;
+    int ret = k->ops->opaque_encrypt(k->be, aad, aadlen, in, inlen, ct, &ctlen, sizeof(ct));
+    if (ret != ENVCORE_R_OK)
+        return ret;
+    wrapblob b = {.kind = WRAPBLOB_KIND_KMS_OPAQUE, .ct = ct, .ct_len = ctlen};
+    size_t n = wrapblob_encode(&b, out, outsize);
+    if (n == 0) {
+        ENVCORE_RAISE(ENVCORE_R_BUFFER_TOO_SMALL, "output buffer too small for the wrapped key");
+        return ENVCORE_R_BUFFER_TOO_SMALL;
+    }
+    *outlen = n;
+    return ENVCORE_R_OK;
+}
+
 static int wrap_aes(envkey *k, const unsigned char *aad, size_t aadlen, const unsigned char *in,
                     size_t inlen, unsigned char *out, size_t *outlen, size_t outsize)
 {
+    if (key_is_opaque(k))
+        return wrap_opaque(k, aad, aadlen, in, inlen, out, outlen, outsize);
     envkey_aead_iv iv = {{0}, 0};
     unsigned char ct[WRAPBLOB_AES_MAX_CT];
     size_t ctlen = 0;
@@ -260,7 +288,13 @@ int envprov_unwrap_direct(envprov_ctx *pc, envkey *k, const unsigned char *aad, 
         ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED, "a public key cannot unwrap");
         return ENVCORE_R_NOT_SUPPORTED;
     }
-    if (b.kind == WRAPBLOB_KIND_AES_GCM && k->kind == ENVKEY_AES_KEK) {
+    if (b.kind == WRAPBLOB_KIND_KMS_OPAQUE && key_is_opaque(k)) {
+        int ret = k->ops->opaque_decrypt(k->be, aad, aadlen, b.ct, b.ct_len, out, outlen, outsize);
+        if (ret != ENVCORE_R_OK)
+            OPENSSL_cleanse(out, outsize);
+        return ret;
+    }
+    if (b.kind == WRAPBLOB_KIND_AES_GCM && k->kind == ENVKEY_AES_KEK && !key_is_opaque(k)) {
         envkey_aead_iv iv;
         memcpy(iv.iv, b.iv, b.iv_len);
         iv.iv_len = b.iv_len;

@@ -79,6 +79,10 @@ size_t wrapblob_encode(const wrapblob *b, unsigned char *out, size_t outsize)
             b->ct_len < 17 || b->ct_len > WRAPBLOB_AES_MAX_CT)
             return 0;
         need = WRAPBLOB_EC_HEADER_LEN + 2 + b->ct_len;
+    } else if (b->kind == WRAPBLOB_KIND_KMS_OPAQUE) {
+        if (b->ct == NULL || b->ct_len == 0 || b->ct_len > WRAPBLOB_KMS_MAX_CT)
+            return 0;
+        need += 2 + b->ct_len;
     } else {
         return 0;
     }
@@ -100,7 +104,7 @@ size_t wrapblob_encode(const wrapblob *b, unsigned char *out, size_t outsize)
         p += WRAPBLOB_EC_POINT_LEN;
         memcpy(p, b->iv, WRAPBLOB_EC_IV_LEN);
         p += WRAPBLOB_EC_IV_LEN;
-    } else {
+    } else if (b->kind == WRAPBLOB_KIND_RSA_OAEP) {
         *p++ = (unsigned char)hash_code(b->oaep_md);
         *p++ = (unsigned char)hash_code(b->mgf1_md);
         *p++ = (unsigned char)b->binding;
@@ -153,6 +157,9 @@ int wrapblob_decode(wrapblob *b, const unsigned char *in, size_t inlen)
         memcpy(b->iv, iv, WRAPBLOB_EC_IV_LEN);
         b->iv_len = WRAPBLOB_EC_IV_LEN;
         if (!read_u16(&r, &b->ct_len) || b->ct_len < 17 || b->ct_len > WRAPBLOB_AES_MAX_CT)
+            return 0;
+    } else if (kind == WRAPBLOB_KIND_KMS_OPAQUE) {
+        if (!read_u16(&r, &b->ct_len) || b->ct_len == 0 || b->ct_len > WRAPBLOB_KMS_MAX_CT)
             return 0;
     } else {
         return 0;

@@ -9,7 +9,8 @@
  *   offset  size  field
  *   0       2     magic "EW"
  *   2       1     version (1)
- *   3       1     kind: 1 = AES-GCM in the device, 2 = RSA-OAEP
+ *   3       1     kind: 1 = AES-GCM in the device, 2 = RSA-OAEP, 3 = ECDH-P256,
+ *                       4 = opaque cloud KMS ciphertext
  *   kind 1: u8 iv_len (12..16) | iv | u16 ct_len (17..80) | ciphertext||tag
  *   kind 2: u8 oaep hash | u8 mgf1 hash | u8 aad binding | u16 ct_len (<= 1024) | ciphertext
  *           hash codes: 1 SHA-1, 2 SHA-224, 3 SHA-256, 4 SHA-384, 5 SHA-512
@@ -20,6 +21,9 @@
  *           | E: 65-byte uncompressed ephemeral point | IV: 12 bytes
  *           | u16 ct_len (17..80) | ciphertext||tag; AAD = the 83 bytes
  *           before ct_len || the caller's AAD (provider/ec_wrap.c)
+ *   kind 4: u16 ct_len (1..1024) | the cloud KMS's opaque ciphertext (its own
+ *           IV and tag inside; the AAD bound by the KMS as the encryption
+ *           context: CKM_ENVELOPE_KMS_AEAD, include/envelope/kms_pkcs11.h)
  *   integers are big-endian.
  */
 #ifndef ENVPROV_WRAPBLOB_H
@@ -31,7 +35,9 @@
 #define WRAPBLOB_VERSION 1
 #define WRAPBLOB_KIND_AES_GCM 1
 #define WRAPBLOB_KIND_RSA_OAEP 2
-#define WRAPBLOB_KIND_ECDH_P256 3 /* ECDH-P256 + HKDF-SHA-256 + AES-256-GCM */
+#define WRAPBLOB_KIND_ECDH_P256 3  /* ECDH-P256 + HKDF-SHA-256 + AES-256-GCM */
+#define WRAPBLOB_KIND_KMS_OPAQUE 4 /* a cloud KMS's ciphertext blob (AWS KMS Encrypt) */
+#define WRAPBLOB_KMS_MAX_CT 1024   /* AWS: about 184 bytes for a 32-byte DEK */
 #define WRAPBLOB_EC_POINT_LEN 65
 #define WRAPBLOB_EC_IV_LEN 12
 #define WRAPBLOB_EC_HEADER_LEN (4 + 2 + WRAPBLOB_EC_POINT_LEN + WRAPBLOB_EC_IV_LEN)

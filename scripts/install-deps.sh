@@ -8,12 +8,14 @@ packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   # libraries
   libssl-dev libp11-kit-dev libcmocka-dev libtss2-dev
+  libcurl4-openssl-dev libjson-c-dev
   # real components the tests and the demo drive
   openssl softhsm2 opensc libengine-pkcs11-openssl
   swtpm swtpm-tools tpm2-tools tpm2-openssl
   python3-pykmip python3-cryptography
   # measurements (bench/in_token_rewrap.py)
   python3-pykcs11
+  python3-boto3 python3-botocore
   # benchmark peers and tools
   age valgrind
   # test helpers (bash-completion and zsh: the completion test)

@@ -15,3 +15,17 @@ if(TARGET envelope_kms_core AND ENVELOPE_WITH_FUZZ)
   target_link_libraries(fuzz_ttlv PRIVATE envelope_core PkgConfig::OPENSSL Threads::Threads envelope_warnings)
   set_target_properties(fuzz_ttlv PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/fuzz)
 endif()
+
+# fuzz_aws_json: the credential and KMS answers of the AWS path (seeds in
+# tests/fuzz/corpus/aws_json/).
+if(TARGET envelope_kms_core AND ENVELOPE_WITH_FUZZ)
+  add_executable(fuzz_aws_json ${ENVELOPE_TEST_ROOT}/fuzz/fuzz_aws_json.c
+    ${KMS_SRC}/aws_json.c ${KMS_SRC}/aws_creds.c ${KMS_SRC}/aws_creds_remote.c
+    ${KMS_SRC}/aws_str.c ${KMS_SRC}/aws_http.c)
+  target_include_directories(fuzz_aws_json PRIVATE ${KMS_SRC})
+  target_compile_options(fuzz_aws_json PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_options(fuzz_aws_json PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_libraries(fuzz_aws_json PRIVATE envelope_core PkgConfig::OPENSSL PkgConfig::CURL
+    PkgConfig::JSONC Threads::Threads envelope_warnings)
+  set_target_properties(fuzz_aws_json PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/fuzz)
+endif()

@@ -87,6 +87,33 @@ static void ec_roundtrip(void **state)
     assert_int_equal(wrapblob_encode(&b, buf, sizeof(buf)), 0);
 }
 
+static void kms_opaque_roundtrip(void **state)
+{
+    (void)state;
+    unsigned char ct[184], out[WRAPBLOB_MAX];
+    memset(ct, 0x3c, sizeof(ct));
+    wrapblob b = {.kind = WRAPBLOB_KIND_KMS_OPAQUE, .ct = ct, .ct_len = sizeof(ct)};
+    size_t n = wrapblob_encode(&b, out, sizeof(out));
+    assert_int_equal(n, 4 + 2 + 184);
+    assert_memory_equal(out, "EW\x01\x04\x00\xb8", 6);
+    wrapblob d;
+    assert_true(wrapblob_decode(&d, out, n));
+    assert_int_equal(d.kind, WRAPBLOB_KIND_KMS_OPAQUE);
+    assert_int_equal(d.ct_len, 184);
+    assert_memory_equal(d.ct, ct, 184);
+    assert_false(wrapblob_decode(&d, out, n - 1)); /* cut */
+    out[n] = 0;
+    assert_false(wrapblob_decode(&d, out, n + 1)); /* trailing byte */
+    static const unsigned char empty[] = {'E', 'W', 1, 4, 0, 0};
+    assert_false(wrapblob_decode(&d, empty, sizeof(empty)));
+    static const unsigned char big[] = {'E', 'W', 1, 4, 0x04, 0x01}; /* 1025 */
+    assert_false(wrapblob_decode(&d, big, sizeof(big)));
+    b.ct_len = WRAPBLOB_KMS_MAX_CT + 1;
+    assert_int_equal(wrapblob_encode(&b, out, sizeof(out)), 0);
+    b.ct_len = 0;
+    assert_int_equal(wrapblob_encode(&b, out, sizeof(out)), 0);
+}
+
 static void rejects_malformed(void **state)
 {
     unsigned char ct[32] = {0}, out[WRAPBLOB_MAX];
@@ -145,11 +172,9 @@ static void encode_refuses_bad_input(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(aes_roundtrip),
-        cmocka_unit_test(rsa_roundtrip),
-        cmocka_unit_test(ec_roundtrip),
-        cmocka_unit_test(rejects_malformed),
-        cmocka_unit_test(encode_refuses_bad_input),
+        cmocka_unit_test(aes_roundtrip),     cmocka_unit_test(rsa_roundtrip),
+        cmocka_unit_test(ec_roundtrip),      cmocka_unit_test(kms_opaque_roundtrip),
+        cmocka_unit_test(rejects_malformed), cmocka_unit_test(encode_refuses_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
