@@ -87,7 +87,10 @@ CK_RV kms_aws_ckr(const aws_kms_error *e, const char *op, const char *key)
         return CKR_DEVICE_ERROR;
     case AWS_E_CREDENTIALS:
         reason("AWS KMS %s: credentials: %s%s%s", op, e->type, sep, e->message);
-        return CKR_USER_NOT_LOGGED_IN;
+        /* The service refused the credentials it was given (a wrong secret,
+         * an unknown or expired key id): the home said no, as to a wrong
+         * PIN (exit 4). None found at all: configuration (exit 1). */
+        return e->type[0] != '\0' ? CKR_KEY_FUNCTION_NOT_PERMITTED : CKR_USER_NOT_LOGGED_IN;
     case AWS_E_INPUT:
         reason("AWS KMS %s: the service refused the request: %s: %s", op, e->type, e->message);
         return CKR_ARGUMENTS_BAD;

@@ -139,7 +139,9 @@ aws_keys() { # ARGS... (aws_keys.py)
 }
 
 # The provider's openssl.cnf: envelope.so with the given PKCS#11 modules.
-aws_openssl_cnf() { # FILE MODULES TOKENS
+aws_openssl_cnf() { # FILE MODULES TOKENS [SETTING_LINE...]
+  local extra=""
+  [ "$#" -le 3 ] || extra=$(printf '%s\n' "${@:4}")
   cat >"$1" <<CONF
 openssl_conf = openssl_init
 [openssl_init]
@@ -154,6 +156,7 @@ module = $ENV_PROVIDER_DIR/envelope.so
 pkcs11-module = $2
 pkcs11-pin-source = file:$AWS_DIR/pin
 pkcs11-tokens = $3
+$extra
 activate = 1
 CONF
 }
