@@ -11,30 +11,29 @@
 
 static void help(FILE *f)
 {
-    fprintf(f,
-            "usage: envelope decrypt [--kek URI]... [--context KEY=VALUE]... [-o OUT]\n"
-            "                        [--force] [--quiet] [--config FILE] [IN]\n"
-            "       envelope decrypt [--kek URI]... [OPTIONS] -o DIR FILE.env...\n"
-            "\n"
-            "Decrypts IN (default stdin) to OUT (default stdout).\n"
-            "  --kek URI           use only these KEKs (repeat; alias:NAME is every version of\n"
-            "                      the provider's kek.NAME). Without --kek, the pkcs11: and\n"
-            "                      tpm2: references recorded in the message are\n"
-            "                      opened; file: KEKs and references carrying module or PIN\n"
-            "                      attributes must be named with --kek\n"
-            "  --context K=V       require this pair in the message's context (repeat)\n"
-            "  -o, --output OUT    write to OUT only if the whole message verifies\n"
-            "  -o DIR FILE.env...  several inputs (or -o an existing folder): DIR/FILE each,\n"
-            "                      each only if it verifies; a summary; exit status of the\n"
-            "                      first failure\n"
-            "  --force             replace OUT if it exists\n"
-            "  --quiet             no progress bar\n"
-            "  --allow-retired     let --kek KEKs that openssl.cnf lists as retired\n"
-            "                      (kek.NAME.retired) unwrap; each use is logged (syslog)\n"
-            "  --stats             at the end, the envelope provider's unwrap-cache counters\n"
-            "                      (hits, misses, backend calls, ...) on stderr\n"
-            "  --config FILE       OpenSSL configuration to use instead of OPENSSL_CONF\n"
-            "exit: 0 ok, 1 usage, 2 authentication/format, 3 backend unavailable, 4 policy\n");
+    fprintf(f, "usage: envelope decrypt [--kek URI]... [--context KEY=VALUE]... [-o OUT]\n"
+               "                        [--force] [--quiet] [--config FILE] [IN]\n"
+               "       envelope decrypt [--kek URI]... [OPTIONS] -o DIR FILE.env...\n"
+               "\n"
+               "Decrypts IN (default stdin) to OUT (default stdout).\n"
+               "  --kek URI           use only these KEKs (repeat; alias:NAME is every version of\n"
+               "                      the provider's kek.NAME). Without --kek, the pkcs11: and\n"
+               "                      tpm2: references recorded in the message are\n"
+               "                      opened; file: KEKs and references carrying module or PIN\n"
+               "                      attributes must be named with --kek\n"
+               "  --context K=V       require this pair in the message's context (repeat)\n"
+               "  -o, --output OUT    write to OUT only if the whole message verifies\n"
+               "  -o DIR FILE.env...  several inputs (or -o an existing folder): DIR/FILE each,\n"
+               "                      each only if it verifies; a summary; exit status of the\n"
+               "                      first failure\n"
+               "  --force             replace OUT if it exists\n"
+               "  --quiet             no progress bar\n"
+               "  --allow-retired     let --kek KEKs that openssl.cnf lists as retired\n"
+               "                      (kek.NAME.retired) unwrap; each use is logged (syslog)\n"
+               "  --stats             at the end, the envelope provider's unwrap-cache counters\n"
+               "                      (hits, misses, backend calls, ...) on stderr\n"
+               "  --config FILE       OpenSSL configuration to use instead of OPENSSL_CONF\n"
+               "exit: 0 ok, 1 usage, 2 authentication/format, 3 backend unavailable, 4 policy\n");
 }
 
 /* Adapters to cli_stream_run's callback types. */

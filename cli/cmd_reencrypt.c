@@ -232,8 +232,7 @@ int cmd_reencrypt(int argc, char **argv, cli_common *c)
         return rc;
     if ((rc = cli_open_keks(w.lib, w.kek_uris, w.nk, w.keks)) != CLI_EXIT_OK)
         w.nk = 0;
-    if (rc == CLI_EXIT_OK &&
-        (rc = cli_open_from(&w)) != CLI_EXIT_OK)
+    if (rc == CLI_EXIT_OK && (rc = cli_open_from(&w)) != CLI_EXIT_OK)
         w.nfrom = 0;
     if (rc == CLI_EXIT_OK) {
         for (int i = optind; i < argc; i++) {

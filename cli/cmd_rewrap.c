@@ -203,8 +203,7 @@ int cmd_rewrap(int argc, char **argv, cli_common *c)
         return rc;
     if ((w.buf = OPENSSL_malloc(CLI_CHUNK)) == NULL)
         rc = cli_fail(CLI_EXIT_INTERNAL, "out of memory");
-    if (rc == CLI_EXIT_OK &&
-        (rc = cli_open_from(&w)) != CLI_EXIT_OK)
+    if (rc == CLI_EXIT_OK && (rc = cli_open_from(&w)) != CLI_EXIT_OK)
         w.nfrom = 0;
     if (rc == CLI_EXIT_OK && (rc = cli_open_keks(w.lib, w.to_uris, w.nto, w.to)) != CLI_EXIT_OK)
         w.nto = 0;
