@@ -8,7 +8,7 @@
  * out of the table: a new caller starts afresh; the waiters of that call
  * read its error and the last one frees the entry).
  */
-#include "dek_cache.h"
+#include "dek_cache_shard.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -96,7 +96,7 @@ static void table_reset(struct shard *c)
     c->nready = 0;
 }
 
-static struct shard *shard_new(uint64_t ttl_ms, size_t capacity)
+struct shard *envprov_shard_new(uint64_t ttl_ms, size_t capacity)
 {
     if (ttl_ms == 0 || capacity == 0)
         return NULL;
@@ -359,8 +359,9 @@ static void start_refresh(struct shard *c, struct entry *e, const envprov_unwrap
     }
 }
 
-static int shard_unwrap(struct shard *c, const unsigned char key[32], uint64_t ttl_ms,
-                        envprov_unwrap_job *job, unsigned char *out, size_t *outlen, size_t outsize)
+int envprov_shard_unwrap(struct shard *c, const unsigned char key[32], uint64_t ttl_ms,
+                         envprov_unwrap_job *job, unsigned char *out, size_t *outlen,
+                         size_t outsize)
 {
     if (c == NULL || ttl_ms == 0)
         return job->run(job, out, outlen, outsize);
@@ -484,7 +485,7 @@ static int shard_unwrap(struct shard *c, const unsigned char key[32], uint64_t t
     return r;
 }
 
-static void shard_stats(struct shard *c, envprov_cache_stats *out)
+void envprov_shard_stats(struct shard *c, envprov_cache_stats *out)
 {
     memset(out, 0, sizeof(*out));
     if (c == NULL)
@@ -496,7 +497,7 @@ static void shard_stats(struct shard *c, envprov_cache_stats *out)
     pthread_mutex_unlock(&c->lock);
 }
 
-static const unsigned char *shard_slot(struct shard *c, const unsigned char key[32])
+const unsigned char *envprov_shard_slot(struct shard *c, const unsigned char key[32])
 {
     pthread_mutex_lock(&c->lock);
     struct entry *e = find(c, key);
@@ -505,12 +506,12 @@ static const unsigned char *shard_slot(struct shard *c, const unsigned char key[
     return s;
 }
 
-static void shard_set_clock(struct shard *c, uint64_t (*clock)(void))
+void envprov_shard_set_clock(struct shard *c, uint64_t (*clock)(void))
 {
     c->clock = clock;
 }
 
-static void shard_free(struct shard *c)
+void envprov_shard_free(struct shard *c)
 {
     if (c == NULL)
         return;
@@ -528,99 +529,5 @@ static void shard_free(struct shard *c)
     pthread_mutex_destroy(&c->lock);
     free(c->entries);
     free(c->buckets);
-    free(c);
-}
-
-/*
- * The cache is split into shards, each with its own lock, table, LRU list
- * and slab, chosen by the entry's name: callers on different entries do not
- * wait for each other (a hit holds its shard's lock for a copy of the DEK
- * and two pointer moves). One shard per 256 entries, up to 16: a small
- * cache is one shard, so its LRU is exact; a large one evicts
- * least-recently-used per shard.
- */
-#define SHARDS_MAX 16
-#define SHARD_MIN_CAPACITY 256
-
-struct envprov_dek_cache {
-    size_t nshards;
-    struct shard *shards[SHARDS_MAX];
-};
-
-envprov_dek_cache *envprov_dek_cache_new(uint64_t ttl_ms, size_t capacity)
-{
-    if (ttl_ms == 0 || capacity == 0)
-        return NULL;
-    if (capacity > ENVPROV_CACHE_CAPACITY_MAX)
-        capacity = ENVPROV_CACHE_CAPACITY_MAX;
-    envprov_dek_cache *c = calloc(1, sizeof(*c));
-    if (c == NULL)
-        return NULL;
-    c->nshards = capacity / SHARD_MIN_CAPACITY;
-    if (c->nshards < 1)
-        c->nshards = 1;
-    if (c->nshards > SHARDS_MAX)
-        c->nshards = SHARDS_MAX;
-    for (size_t i = 0; i < c->nshards; i++) {
-        size_t share = capacity / c->nshards + (i < capacity % c->nshards);
-        if ((c->shards[i] = shard_new(ttl_ms, share)) == NULL) {
-            envprov_dek_cache_free(c);
-            return NULL;
-        }
-    }
-    return c;
-}
-
-static struct shard *shard_for(envprov_dek_cache *c, const unsigned char key[32])
-{
-    return c->shards[key[8] % c->nshards]; /* bytes 0..7 pick the bucket inside it */
-}
-
-int envprov_dek_cache_unwrap(envprov_dek_cache *c, const unsigned char key[32], uint64_t ttl_ms,
-                             envprov_unwrap_job *job, unsigned char *out, size_t *outlen,
-                             size_t outsize)
-{
-    if (c == NULL || ttl_ms == 0)
-        return job->run(job, out, outlen, outsize);
-    return shard_unwrap(shard_for(c, key), key, ttl_ms, job, out, outlen, outsize);
-}
-
-void envprov_dek_cache_stats(envprov_dek_cache *c, envprov_cache_stats *out)
-{
-    memset(out, 0, sizeof(*out));
-    for (size_t i = 0; c != NULL && i < c->nshards; i++) {
-        envprov_cache_stats s;
-        shard_stats(c->shards[i], &s);
-        out->hits += s.hits;
-        out->misses += s.misses;
-        out->joins += s.joins;
-        out->refreshes += s.refreshes;
-        out->refresh_failures += s.refresh_failures;
-        out->evictions += s.evictions;
-        out->expirations += s.expirations;
-        out->backend_calls += s.backend_calls;
-        out->backend_errors += s.backend_errors;
-        out->entries += s.entries;
-    }
-}
-
-const unsigned char *envprov_dek_cache_slot_for_test(envprov_dek_cache *c,
-                                                     const unsigned char key[32])
-{
-    return shard_slot(shard_for(c, key), key);
-}
-
-void envprov_dek_cache_set_clock_for_test(envprov_dek_cache *c, uint64_t (*clock)(void))
-{
-    for (size_t i = 0; i < c->nshards; i++)
-        shard_set_clock(c->shards[i], clock);
-}
-
-void envprov_dek_cache_free(envprov_dek_cache *c)
-{
-    if (c == NULL)
-        return;
-    for (size_t i = 0; i < c->nshards; i++)
-        shard_free(c->shards[i]);
     free(c);
 }

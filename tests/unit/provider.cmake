@@ -18,7 +18,7 @@ set_tests_properties(provider.none.ec-wrap PROPERTIES LABELS "provider;unit")
 # the unwrap cache, with a stand-in job (counted, held back, failing) and a
 # clock the test moves
 add_executable(test_dek_cache ${CMAKE_CURRENT_LIST_DIR}/test_dek_cache.c
-  ${PROJECT_SOURCE_DIR}/provider/dek_cache.c)
+  ${PROJECT_SOURCE_DIR}/provider/dek_cache.c ${PROJECT_SOURCE_DIR}/provider/dek_cache_api.c)
 target_include_directories(test_dek_cache PRIVATE ${PROJECT_SOURCE_DIR}/provider)
 target_link_libraries(test_dek_cache PRIVATE envelope_core PkgConfig::CMOCKA envelope_warnings
   pthread)
