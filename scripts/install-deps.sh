@@ -18,8 +18,8 @@ packages=(
   python3-boto3 python3-botocore
   # benchmark peers and tools
   age valgrind
-  # test helpers (bash-completion and zsh: the completion test)
-  xxd procps iproute2 time bash-completion zsh
+  # test helpers (bash-completion and zsh: the completion test; curl: the AWS test server's controls)
+  xxd procps iproute2 time bash-completion zsh curl
   # the Debian package (scripts/deb.sh, scripts/deb-test.sh)
   debhelper devscripts fakeroot lintian debootstrap
   # static checks (scripts/lint.sh)
