@@ -48,9 +48,11 @@
 #define ENVELOPE_PKEY_PARAM_AAD "aad"
 /* Unwraps (decrypt, decapsulate) go through the provider's unwrap cache
  * (docs/PROVIDER.md, "Unwrap cache"). This ctx param (unsigned integer,
- * milliseconds) caps how long this call's result may be kept: it can only
- * shorten the configured cache-ttl, never extend it; 0 bypasses the cache
- * for the call (the key's home is asked, nothing is kept). */
+ * milliseconds) is the oldest DEK the call accepts: an entry the key's
+ * home confirmed longer ago is not used (the home is asked), and an entry
+ * the call makes lives no longer than that. It can only shorten the
+ * configured cache-ttl, never extend it; 0 bypasses the cache for the call
+ * (the key's home is asked, nothing is kept). */
 #define ENVELOPE_PKEY_PARAM_CACHE_TTL "envelope-cache-ttl-ms"
 /* Unwraps with a KEK the configuration lists as retired
  * (kek.NAME.retired, docs/PROVIDER.md "KEK aliases and rotation") are
