@@ -181,8 +181,10 @@ int env_reuse_take(envelope_lib *lib, const uint8_t name[32], uint64_t bytes, ui
         struct slot *s = &r->s[i];
         if (!s->live || memcmp(s->name, name, 32) != 0)
             continue;
-        if (s->messages >= r->max_messages || bytes > r->max_bytes - s->bytes ||
-            now - s->born_ms >= r->max_ms) {
+        /* (a streamed message is counted when it ends, so the total can
+         * already be past the limit: compare before subtracting) */
+        if (s->messages >= r->max_messages || s->bytes >= r->max_bytes ||
+            bytes > r->max_bytes - s->bytes || now - s->born_ms >= r->max_ms) {
             wipe(r, i); /* its window is over: the next message gets a new DEK */
             break;
         }
