@@ -93,7 +93,7 @@ if(TARGET envelope AND TARGET envelope_provider)
   add_executable(lib_dek_reuse ${ENVELOPE_TEST_ROOT}/integration/lib_dek_reuse.c)
   target_link_libraries(lib_dek_reuse PRIVATE envelope PkgConfig::OPENSSL envelope_warnings)
   add_test(NAME lib.softhsm.dek-reuse COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/lib_dek_reuse.sh
-           $<TARGET_FILE:lib_dek_reuse> $<TARGET_FILE_DIR:envelope_provider>)
+           $<TARGET_FILE:lib_dek_reuse> $<TARGET_FILE_DIR:envelope_provider> $<TARGET_FILE:envelope_cli>)
   set_tests_properties(lib.softhsm.dek-reuse PROPERTIES LABELS "lib;softhsm;integration"
     ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 900)
 endif()

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# lib_dek_reuse.sh REUSE_BIN PROVIDER_DIR - DEK reuse (docs/PROVIDER.md, "DEK
+# lib_dek_reuse.sh REUSE_BIN PROVIDER_DIR ENVELOPE_CLI - DEK reuse (docs/PROVIDER.md, "DEK
 # reuse") through libenvelope on a real SoftHSM2 AES KEK: off by default
 # (a wrap per record); dek-reuse-messages = 2000 over 10 tenants -> exactly
 # 10 wraps for 10,000 records; = 300 -> exactly 4 per tenant; a byte limit
@@ -9,6 +9,7 @@
 set -euo pipefail
 BIN=$1
 PROVDIR=$2
+CLI=$3
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/envreuse.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -43,6 +44,23 @@ case_ messages 10000 10 40 "dek-reuse-messages = 300"
 case_ bytes 999 1 333 "dek-reuse-messages = 100000" "dek-reuse-bytes = 100"
 case_ partition-absent 300 3 300 "dek-reuse-messages = 2000" "dek-partition-key = region"
 case_ partition-present 3000 3 3 "dek-reuse-messages = 2000" "dek-partition-key = tenant"
+
+# streamed messages (the CLI's encryptor, a batch in one process): their
+# size is counted when each ends, so a window past its byte limit ends
+head -c 200 /dev/urandom >s1; cp s1 s2; cp s1 s3
+stream_case() { # NAME WANT_WRAPS SETTING...
+  local name=$1 want=$2 calls
+  shift 2
+  ENV_EXTRA_PROVIDER_CONF=$(printf '%s\n' "$@") softhsm_write_conf
+  rm -rf "out.$name"; mkdir "out.$name"
+  ENVELOPE_DEBUG="file:$work/debug.$name" envelope_run_own "$CLI" encrypt --quiet --kek "$AES" \
+    -o "out.$name" s1 s2 s3 >/dev/null 2>"err.$name" || fail "$name: $(cat "err.$name")"
+  calls=$(grep -c 'pkcs11: C_Encrypt ->' "debug.$name" || true)
+  [ "$calls" = "$want" ] || fail "$name: $calls C_Encrypt calls for 3 streamed messages, wanted $want"
+  echo "$name: 3 streamed messages of 200 bytes, C_Encrypt=$calls"
+}
+stream_case stream-window 1 "dek-reuse-messages = 100" "dek-reuse-bytes = 10000"
+stream_case stream-bytes 3 "dek-reuse-messages = 100" "dek-reuse-bytes = 100"
 
 # bad values are refused with the setting's name
 for bad in "dek-reuse-messages = many" "dek-reuse-bytes = 0" "dek-reuse-seconds = 100000"; do
