@@ -118,6 +118,11 @@ int hsm_kms_aead_decrypt(void *be, const unsigned char *aad, size_t aadlen, cons
 /* 1 if the AES key obj lists CKM_ENVELOPE_KMS_AEAD in CKA_ALLOWED_MECHANISMS. */
 int hsm_kms_aead_offered(struct hsm_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj);
 
+/* hsm_wrapcount.c: one more wrap under AES KEK k, counted on its token
+ * (docs/SECURITY.md "Nonces"); ENVCORE_R_POLICY_REFUSED (raised) once it
+ * has made 2^32. */
+int hsm_wrap_count(struct hsm_key *k);
+
 /* hsm_call.c: the one wrapper every C_* call goes through. */
 CK_RV hsm_rv(const struct hsm_module *mod, const char *fn, CK_RV rv);
 /* The error mark keeps a module's own OpenSSL errors (SoftHSM2 uses

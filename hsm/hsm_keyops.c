@@ -301,8 +301,13 @@ static int hsm_aead_encrypt(void *be, envkey_aead_iv *iv, const unsigned char *a
                       ENVELOPE_HSM_MAX_AEAD);
         return ENVCORE_R_BAD_ARGUMENT;
     }
-    /* A fresh random 96-bit IV per wrap (SP 800-38D §8.2.2); the token may
-     * replace it (written back into pIv) or append its own: see below. */
+    /* A fresh random 96-bit IV per wrap (SP 800-38D §8.2.2), at most 2^32
+     * per key (§8.3): counted, and refused past the bound */
+    int counted = hsm_wrap_count(k);
+    if (counted != ENVCORE_R_OK)
+        return counted;
+    /* The token may replace the IV (written back into pIv) or append its
+     * own: see below. */
     if (RAND_bytes(ivbuf, GCM_IV) != 1) {
         ENVCORE_RAISE(ENVCORE_R_INTERNAL, "no randomness for the GCM IV");
         return ENVCORE_R_INTERNAL;

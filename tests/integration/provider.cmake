@@ -50,3 +50,9 @@ add_test(NAME provider.softhsm.cache COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/prov
          $<TARGET_FILE:provider_cache> $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
 set_tests_properties(provider.softhsm.cache PROPERTIES LABELS "provider;softhsm;integration"
   ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 600)
+
+# Wraps under an AES-GCM KEK counted on the token (hsm/hsm_wrapcount.c).
+add_test(NAME hsm.softhsm.wrap-count COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/hsm_wrap_count.sh
+         $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
+set_tests_properties(hsm.softhsm.wrap-count PROPERTIES LABELS "hsm;softhsm;integration"
+  ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 300)
