@@ -140,7 +140,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < BIG; i++)
         in[i] = (uint8_t)(i * 31);
     envelope_kek *keks[] = {kek};
-    envelope_encrypt_opts eo = {keks, 1, NULL, FRAME};
+    envelope_encrypt_opts eo = {.keks = keks, .nkeks = 1, .context = NULL, .frame_size = FRAME};
     envelope_decrypt_opts dopt = {keks, 1, NULL};
 
     /* (a) 64 MiB */

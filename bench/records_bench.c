@@ -61,7 +61,10 @@ int main(int argc, char **argv)
     envelope_kek *keks[] = {kek};
     double t0 = now();
     for (size_t i = 0; i < n; i++) {
-        envelope_encrypt_opts eo = {keks, 1, ctx[i % (size_t)tenants], 0};
+        envelope_encrypt_opts eo = {.keks = keks,
+                                    .nkeks = 1,
+                                    .context = ctx[i % (size_t)tenants],
+                                    .frame_size = 0};
         if (envelope_seal(lib, &eo, rec, sizeof(rec), &msg[i], &mlen[i], &err) != ENVELOPE_OK)
             DIE("seal: %s", err.message);
     }

@@ -184,6 +184,7 @@ typedef struct cli_stream {
     size_t nkeks;       /* opened: nk, or more when an alias opened its versions */
     int expand_aliases; /* decrypt: alias:NAME opens every version of NAME */
     int allow_retired;  /* decrypt --allow-retired */
+    int kek_policy;     /* encrypt --kek-policy: ENVELOPE_KEK_POLICY_* */
     envelope_context *ctx;
     cli_in in;
     cli_out out;
@@ -199,6 +200,12 @@ int cli_stream_option(cli_stream *s, cli_common *c, int ch, char *arg, const cha
  * version of NAME (current, previous, retired). */
 int cli_open_keks_ex(envelope_lib *lib, char **uris, size_t n, envelope_kek **keks, size_t *nkeks,
                      int expand_aliases, int allow_retired);
+/* --kek-policy any: as cli_open_keks, but a KEK whose home is unreachable
+ * (exit-3 class) is left out with a warning while at least one opens; any
+ * other failure still fails. */
+int cli_open_keks_any(envelope_lib *lib, char **uris, size_t n, envelope_kek **keks, size_t *nkeks);
+/* The warning for a KEK left out under --kek-policy any. */
+void cli_warn_left_out(const char *what, const envelope_err *err);
 /* The operands after the options: IN, or several inputs for a batch
  * (cli_stream_is_batch). */
 int cli_stream_operands(cli_stream *s, const char *cmd, int n, char **operands);

@@ -3,6 +3,7 @@
  * every --kek, the input streamed through in constant memory.
  */
 #include <getopt.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -12,7 +13,8 @@ static void help(FILE *f)
     fprintf(
         f,
         "usage: envelope encrypt --kek URI [--kek URI]... [--context KEY=VALUE]...\n"
-        "                        [--frame-size N] [-o OUT] [--force] [--quiet] [--config FILE] [IN]\n"
+        "                        [--kek-policy all|any] [--frame-size N] [-o OUT] [--force] [--quiet]\n"
+        "                        [--config FILE] [IN]\n"
         "       envelope encrypt --kek URI... [OPTIONS] -o DIR FILE...\n"
         "\n"
         "Encrypts IN (default stdin) to OUT (default stdout) under a fresh AES-256 DEK\n"
@@ -20,6 +22,9 @@ static void help(FILE *f)
         "pkcs11: and tpm2: keys of the envelope provider (KMS keys are pkcs11: keys of the\n"
         "KMS bridge module), or an RSA key (file:).\n"
         "  --kek URI           a KEK; repeat for several (any one can decrypt)\n"
+        "  --kek-policy all    every KEK must wrap the DEK, or nothing is written (default)\n"
+        "  --kek-policy any    leave out a KEK whose home is unreachable (exit-3 failures\n"
+        "                      only) if another wrapped it; the header records it\n"
         "  --context K=V       encryption context pair, bound to the message; repeat\n"
         "  --frame-size N      bytes per frame, 4K..16M (default 64K); K/M suffixes\n"
         "  -o, --output OUT    write to OUT only on success (unnamed file, linked at the end)\n"
@@ -41,12 +46,31 @@ static envelope_status encryptor_final(void *o, envelope_err *e)
     return envelope_encryptor_final(o, e);
 }
 
+/* The encryptor for s's KEKs; under --kek-policy any, a warning for each
+ * KEK whose home failed at wrap time. */
+static envelope_status encryptor_open(cli_stream *s, envelope_encryptor **enc, envelope_err *e)
+{
+    uint32_t skipped = 0;
+    envelope_encrypt_opts o = {.keks = s->keks,
+                               .nkeks = s->nkeks,
+                               .context = s->ctx,
+                               .frame_size = s->frame_size,
+                               .kek_policy = s->kek_policy,
+                               .skipped = &skipped};
+    envelope_status st = envelope_encryptor_new(s->lib, &o, cli_out_sink, &s->out, enc, e);
+    for (size_t i = 0; st == ENVELOPE_OK && i < s->nkeks; i++)
+        if (skipped & (UINT32_C(1) << i)) {
+            envelope_err why = {ENVELOPE_ERR_BACKEND, "its home failed while wrapping the DEK"};
+            cli_warn_left_out(envelope_kek_reference(s->keks[i]), &why);
+        }
+    return st;
+}
+
 /* For a batch (cli/batch.c): one encryptor per input. */
 static envelope_status encryptor_make(cli_stream *s, void **obj, envelope_err *e)
 {
-    envelope_encrypt_opts o = {s->keks, s->nkeks, s->ctx, s->frame_size};
     envelope_encryptor *enc = NULL;
-    envelope_status st = envelope_encryptor_new(s->lib, &o, cli_out_sink, &s->out, &enc, e);
+    envelope_status st = encryptor_open(s, &enc, e);
     *obj = enc;
     return st;
 }
@@ -61,6 +85,7 @@ int cmd_encrypt(int argc, char **argv, cli_common *c)
     static const struct option opts[] = {{"kek", required_argument, NULL, 'k'},
                                          {"context", required_argument, NULL, 'x'},
                                          {"frame-size", required_argument, NULL, 'f'},
+                                         {"kek-policy", required_argument, NULL, 'P'},
                                          {"output", required_argument, NULL, 'o'},
                                          {"force", no_argument, NULL, 'F'},
                                          {"quiet", no_argument, NULL, 'q'},
@@ -77,6 +102,14 @@ int cmd_encrypt(int argc, char **argv, cli_common *c)
             if (!cli_parse_size(optarg, &fs) || fs < ENVELOPE_FRAME_SIZE_MIN ||
                 fs > ENVELOPE_FRAME_SIZE_MAX)
                 return cli_usage("encrypt", "--frame-size must be 4K..16M, got \"%s\"", optarg);
+            break;
+        case 'P':
+            if (strcmp(optarg, "all") == 0)
+                s.kek_policy = ENVELOPE_KEK_POLICY_ALL;
+            else if (strcmp(optarg, "any") == 0)
+                s.kek_policy = ENVELOPE_KEK_POLICY_ANY;
+            else
+                return cli_usage("encrypt", "--kek-policy must be all or any, got \"%s\"", optarg);
             break;
         case 'h': help(stdout); return CLI_EXIT_OK;
         default:
@@ -105,8 +138,7 @@ int cmd_encrypt(int argc, char **argv, cli_common *c)
     envelope_encryptor *enc = NULL;
     envelope_err err = {0};
     if ((rc = cli_stream_open(&s, c)) == CLI_EXIT_OK) {
-        envelope_encrypt_opts o = {s.keks, s.nk, s.ctx, fs};
-        if (envelope_encryptor_new(s.lib, &o, cli_out_sink, &s.out, &enc, &err) != ENVELOPE_OK)
+        if (encryptor_open(&s, &enc, &err) != ENVELOPE_OK)
             rc = cli_report(&err);
         else
             rc = cli_stream_run(&s, c, encryptor_update, encryptor_final, enc);

@@ -23,6 +23,12 @@ static void help(FILE *f)
             "  --json   one JSON object on stdout (stable schema, see envelope(1))\n");
 }
 
+/* The header flag: "any" means the writer allowed KEKs to be left out. */
+static const char *kek_policy(const envelope_inspector *ins)
+{
+    return envelope_inspector_flags(ins) & ENVELOPE_FLAG_KEK_POLICY_ANY ? "any" : "all";
+}
+
 static void print_json(const envelope_inspector *ins, int complete, const envelope_err *err)
 {
     FILE *f = stdout;
@@ -59,7 +65,7 @@ static void print_json(const envelope_inspector *ins, int complete, const envelo
     if (!complete) {
         fprintf(f, ",\"error\":\"%s\"", envelope_status_name(err->code));
     }
-    fputs("}\n", f);
+    fprintf(f, ",\"kek_policy\":\"%s\"}\n", kek_policy(ins));
 }
 
 static void print_text(const envelope_inspector *ins, int complete)
@@ -73,6 +79,11 @@ static void print_text(const envelope_inspector *ins, int complete)
     cli_hex(f, envelope_inspector_message_id(ins), ENVELOPE_MESSAGE_ID_BYTES);
     fprintf(f, "\nframe size:    %zu\nheader length: %zu\n", envelope_inspector_frame_size(ins),
             envelope_inspector_header_len(ins));
+    if (envelope_inspector_flags(ins) & ENVELOPE_FLAG_KEK_POLICY_ANY)
+        fputs(
+            "kek policy:    any (written allowing unreachable KEKs to be left out: check the EDKs "
+            "below; envelope rewrap --to adds a missing one)\n",
+            f);
     fprintf(f, "context:       %zu pair%s\n", envelope_context_count(ctx),
             envelope_context_count(ctx) == 1 ? "" : "s");
     for (size_t i = 0; i < envelope_context_count(ctx); i++) {

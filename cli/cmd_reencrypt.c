@@ -62,7 +62,10 @@ static envelope_status start_encryptor(reenc_pass *p)
     if (fs == 0 && p->plen == sizeof(p->prefix)) /* verified by the header tag by now */
         fs = (size_t)p->prefix[40] << 24 | (size_t)p->prefix[41] << 16 |
              (size_t)p->prefix[42] << 8 | p->prefix[43];
-    envelope_encrypt_opts o = {p->w->keks, p->w->nk, envelope_decryptor_context(p->dec), fs};
+    envelope_encrypt_opts o = {.keks = p->w->keks,
+                               .nkeks = p->w->nk,
+                               .context = envelope_decryptor_context(p->dec),
+                               .frame_size = fs};
     envelope_status s = envelope_encryptor_new(p->w->lib, &o, cli_out_sink, p->out, &p->enc,
                                                &p->enc_err);
     p->enc_failed = s != ENVELOPE_OK;

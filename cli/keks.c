@@ -39,6 +39,36 @@ int cli_open_keks_ex(envelope_lib *lib, char **uris, size_t n, envelope_kek **ke
     return CLI_EXIT_OK;
 }
 
+int cli_open_keks_any(envelope_lib *lib, char **uris, size_t n, envelope_kek **keks, size_t *nkeks)
+{
+    envelope_err first = {0};
+    *nkeks = 0;
+    for (size_t i = 0; i < n; i++) {
+        envelope_err err = {0};
+        if (envelope_kek_open(lib, uris[i], &keks[*nkeks], &err) == ENVELOPE_OK) {
+            (*nkeks)++;
+            continue;
+        }
+        if (envelope_status_category(err.code) != ENVELOPE_CAT_BACKEND) {
+            cli_free_keks(keks, *nkeks); /* only an unreachable home may be left out */
+            *nkeks = 0;
+            return cli_report(&err);
+        }
+        cli_warn_left_out(uris[i], &err);
+        if (first.code == ENVELOPE_OK)
+            first = err;
+    }
+    return *nkeks > 0 ? CLI_EXIT_OK : cli_report(&first);
+}
+
+void cli_warn_left_out(const char *what, const envelope_err *err)
+{
+    fputs("envelope: warning: KEK ", stderr);
+    cli_text_str(stderr, what);
+    fprintf(stderr, " left out (--kek-policy any): %s [%s]\n",
+            err->message[0] ? err->message : "unavailable", envelope_status_name(err->code));
+}
+
 int cli_open_keks(envelope_lib *lib, char **uris, size_t n, envelope_kek **keks)
 {
     size_t opened = 0;

@@ -58,8 +58,12 @@ int cli_stream_open_shared(cli_stream *s, cli_common *c)
         return rc;
     if ((rc = cli_context_from_pairs(s->pairs, s->np, &s->ctx)) != CLI_EXIT_OK)
         return rc;
-    if ((rc = cli_open_keks_ex(s->lib, s->uris, s->nk, s->keks, &s->nkeks, s->expand_aliases,
-                               s->allow_retired)) != CLI_EXIT_OK)
+    if (s->kek_policy == ENVELOPE_KEK_POLICY_ANY)
+        rc = cli_open_keks_any(s->lib, s->uris, s->nk, s->keks, &s->nkeks);
+    else
+        rc = cli_open_keks_ex(s->lib, s->uris, s->nk, s->keks, &s->nkeks, s->expand_aliases,
+                              s->allow_retired);
+    if (rc != CLI_EXIT_OK)
         s->nk = 0; /* cli_open_keks_ex freed those it opened */
     return rc;
 }

@@ -94,6 +94,10 @@ _envelope()
         _envelope_reply -W '4K 16K 64K 256K 1M 4M 16M' -- "$cur"
         return
         ;;
+    --kek-policy)
+        _envelope_reply -W 'all any' -- "$cur"
+        return
+        ;;
     --pcrs)
         _envelope_reply -W 'sha256:' -- "$cur"
         compopt -o nospace 2>/dev/null
@@ -109,7 +113,7 @@ _envelope()
                                  encrypt decrypt inspect kek help' -- "$cur"
         return
         ;;
-    encrypt) opts='--kek --context --frame-size -o --output --force --quiet --config --help' ;;
+    encrypt) opts='--kek --kek-policy --context --frame-size -o --output --force --quiet --config --help' ;;
     decrypt) opts='--kek --context -o --output --force --quiet --allow-retired --stats --config --help' ;;
     inspect) opts='--json --quiet --config --help' ;;
     kek)

@@ -142,8 +142,10 @@ envelope_status env_header_parse(const uint8_t *buf, size_t len, env_header *h, 
         return env_fail(err, ENVELOPE_ERR_SUITE, "unknown suite id 0x%04x", h->suite);
     if (!env_rd_u8(&r, &flags))
         SHORT(&r);
-    if (flags != 0)
-        return env_fail(err, ENVELOPE_ERR_RESERVED, "reserved header flags 0x%02x are set", flags);
+    if ((flags & ~ENVELOPE_FLAG_KEK_POLICY_ANY) != 0)
+        return env_fail(err, ENVELOPE_ERR_RESERVED, "reserved header flags 0x%02x are set",
+                        flags & ~ENVELOPE_FLAG_KEK_POLICY_ANY);
+    h->flags = flags;
     if ((h->message_id = env_rd_bytes(&r, ENVELOPE_MESSAGE_ID_BYTES)) == NULL ||
         !env_rd_u32(&r, &h->frame_size))
         SHORT(&r);

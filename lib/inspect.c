@@ -162,6 +162,11 @@ int envelope_inspector_suite(const envelope_inspector *in)
     return in && in->have_header ? in->acc.h.suite : 0;
 }
 
+int envelope_inspector_flags(const envelope_inspector *in)
+{
+    return in && in->have_header ? in->acc.h.flags : 0;
+}
+
 const uint8_t *envelope_inspector_message_id(const envelope_inspector *in)
 {
     return in && in->have_header ? in->acc.h.message_id : NULL;

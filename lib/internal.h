@@ -133,6 +133,7 @@ typedef struct env_edk {
 typedef struct env_header {
     uint8_t version;
     uint16_t suite;
+    uint8_t flags; /* ENVELOPE_FLAG_* */
     const uint8_t *message_id;
     uint32_t frame_size;
     const uint8_t *ctx_enc; /* u16 count + pairs */
@@ -268,7 +269,8 @@ typedef struct env_hdrtmpl {
     uint8_t *edks; /* EDK list */
     size_t edks_len;
     uint32_t frame_size;
-    int reusable; /* reuse_name names this template's DEK in lib->reuse */
+    uint8_t flags; /* the header's flags byte */
+    int reusable;  /* reuse_name names this template's DEK in lib->reuse */
     uint8_t reuse_name[32];
 } env_hdrtmpl;
 /* Generates a DEK into c->s->dek and wraps it for every KEK, or takes both

@@ -26,6 +26,8 @@ static envelope_status check_opts(const envelope_encrypt_opts *o, size_t *fs, en
     for (size_t i = 0; i < o->nkeks; i++)
         if (o->keks[i] == NULL)
             return env_fail(err, ENVELOPE_ERR_ARGUMENT, "KEK %zu is NULL", i + 1);
+    if (o->kek_policy != ENVELOPE_KEK_POLICY_ALL && o->kek_policy != ENVELOPE_KEK_POLICY_ANY)
+        return env_fail(err, ENVELOPE_ERR_ARGUMENT, "unknown KEK policy %d", o->kek_policy);
     *fs = o->frame_size ? o->frame_size : ENVELOPE_FRAME_SIZE_DEFAULT;
     if (*fs < ENVELOPE_FRAME_SIZE_MIN || *fs > ENVELOPE_FRAME_SIZE_MAX)
         return env_fail(err, ENVELOPE_ERR_FRAME_SIZE, "frame size %zu is outside %u..%u bytes", *fs,
@@ -53,6 +55,9 @@ envelope_status env_hdrtmpl_build(env_hdrtmpl *t, env_crypto *c, const envelope_
         env_hdrtmpl_cleanup(t);
         return env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
     }
+    if (o->skipped != NULL)
+        *o->skipped = 0;
+    t->flags = o->kek_policy == ENVELOPE_KEK_POLICY_ANY ? ENVELOPE_FLAG_KEK_POLICY_ANY : 0;
     env_put_u32(t->mid, t->frame_size);
     env_context_encode(o->context, t->mid + 4);
     t->mid[4 + clen] = 0; /* extensions length: reserved, zero */
@@ -77,20 +82,34 @@ envelope_status env_hdrtmpl_build(env_hdrtmpl *t, env_crypto *c, const envelope_
     }
     env_wr w;
     env_wr_init(&w, t->edks, cap);
-    env_wr_u8(&w, (uint8_t)o->nkeks);
+    env_wr_u8(&w, (uint8_t)o->nkeks); /* rewritten below if a KEK is left out */
+    size_t wrapped_count = 0;
+    envelope_err first = {0};
     for (size_t i = 0; i < o->nkeks; i++) {
         const envelope_kek *k = o->keks[i];
         size_t ulen = strlen(k->ref), wlen = 0;
         uint8_t aad[32], wrapped[ENVELOPE_MAX_WRAPPED];
+        envelope_err e = {0};
         envelope_status s = env_wrap_aad(c->lib, ENVELOPE_SUITE_AES256GCM_HKDFSHA512_COMMIT,
                                          t->mid + 4, clen, k->kind, (const uint8_t *)k->ref, ulen,
-                                         k->key_id, k->key_id_len, aad, err);
+                                         k->key_id, k->key_id_len, aad, &e);
         if (s == ENVELOPE_OK)
-            s = env_kek_wrap(k, aad, c->s->dek, wrapped, &wlen, sizeof(wrapped), err);
+            s = env_kek_wrap(k, aad, c->s->dek, wrapped, &wlen, sizeof(wrapped), &e);
+        if (s == ENVELOPE_ERR_BACKEND && o->kek_policy == ENVELOPE_KEK_POLICY_ANY) {
+            /* its home is down: left out, which the header's flag admits */
+            if (first.code == ENVELOPE_OK)
+                first = e;
+            if (o->skipped != NULL)
+                *o->skipped |= UINT32_C(1) << i;
+            continue;
+        }
         if (s != ENVELOPE_OK) {
+            if (err != NULL)
+                *err = e;
             env_hdrtmpl_cleanup(t);
             return s;
         }
+        wrapped_count++;
         env_wr_u8(&w, (uint8_t)k->kind);
         env_wr_u8(&w, 0);
         env_wr_u16(&w, (uint16_t)ulen);
@@ -104,7 +123,17 @@ envelope_status env_hdrtmpl_build(env_hdrtmpl *t, env_crypto *c, const envelope_
         env_hdrtmpl_cleanup(t);
         return env_fail(err, ENVELOPE_ERR_INTERNAL, "EDK list overflow");
     }
+    if (wrapped_count == 0) { /* only under ENVELOPE_KEK_POLICY_ANY */
+        if (err != NULL)
+            *err = first;
+        env_hdrtmpl_cleanup(t);
+        return first.code;
+    }
+    t->edks[0] = (uint8_t)wrapped_count;
     t->edks_len = w.off;
+    /* a list that lacks a KEK is never handed to later messages */
+    if (wrapped_count < o->nkeks)
+        t->reusable = 0;
     if (t->reusable)
         env_reuse_put(c->lib, t->reuse_name, reuse_bytes, c->s->dek, t->edks, t->edks_len);
     return ENVELOPE_OK;
@@ -124,6 +153,7 @@ envelope_status env_hdrtmpl_write(const env_hdrtmpl *t, env_crypto *c, const uin
     ENV_GUARD(env_crypto_derive(c, message_id, err));
     size_t off = 0;
     memcpy(out, prefix, sizeof(prefix));
+    out[ENV_PREFIX_LEN - 1] = t->flags;
     off += sizeof(prefix);
     memcpy(out + off, message_id, ENVELOPE_MESSAGE_ID_BYTES);
     off += ENVELOPE_MESSAGE_ID_BYTES;

@@ -233,7 +233,21 @@ typedef struct envelope_encrypt_opts {
     size_t nkeks;
     const envelope_context *context; /* NULL = empty; copied */
     size_t frame_size;               /* 0 = 64 KiB */
+    /* ENVELOPE_KEK_POLICY_ALL (0, the default): the DEK is wrapped by every
+     * KEK or nothing is written. ENVELOPE_KEK_POLICY_ANY: a KEK whose home
+     * is unavailable (ENVELOPE_ERR_BACKEND) is left out as long as one KEK
+     * wrapped the DEK; any other failure still fails. The header records
+     * the policy (ENVELOPE_FLAG_KEK_POLICY_ANY, docs/FORMAT.md §3). */
+    int kek_policy;
+    /* Optional out: bit i is set when keks[i] was left out under
+     * ENVELOPE_KEK_POLICY_ANY; cleared otherwise. */
+    uint32_t *skipped;
 } envelope_encrypt_opts;
+#define ENVELOPE_KEK_POLICY_ALL 0
+#define ENVELOPE_KEK_POLICY_ANY 1
+/* Header flag (docs/FORMAT.md §3): written under ENVELOPE_KEK_POLICY_ANY,
+ * so the EDK list may lack KEKs the writer asked for. */
+#define ENVELOPE_FLAG_KEK_POLICY_ANY 0x01
 
 typedef struct envelope_decrypt_opts {
     /* KEKs the caller names; if nkeks > 0 only these are used. If 0, the
@@ -414,6 +428,8 @@ ENVELOPE_API ENVELOPE_WUR envelope_status envelope_inspector_final(envelope_insp
 ENVELOPE_API int envelope_inspector_has_header(const envelope_inspector *in);
 ENVELOPE_API int envelope_inspector_version(const envelope_inspector *in);
 ENVELOPE_API int envelope_inspector_suite(const envelope_inspector *in);
+/* The header flags byte (ENVELOPE_FLAG_*). */
+ENVELOPE_API int envelope_inspector_flags(const envelope_inspector *in);
 ENVELOPE_API const uint8_t *envelope_inspector_message_id(const envelope_inspector *in);
 ENVELOPE_API size_t envelope_inspector_frame_size(const envelope_inspector *in);
 ENVELOPE_API size_t envelope_inspector_header_len(const envelope_inspector *in);

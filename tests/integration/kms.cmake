@@ -41,6 +41,13 @@ if(TARGET envelope_kms_pkcs11)
     set_tests_properties(provider.mixed.kek-preference PROPERTIES ENVIRONMENT "${KMS_IT_ENV}"
       TIMEOUT 300 LABELS "provider;kms;pykmip;softhsm;integration")
   endif()
+  # --kek-policy all|any with the KMS killed (and SoftHSM2 up).
+  if(TARGET envelope_provider AND TARGET envelope_cli)
+    add_test(NAME cli.mixed.kek-policy COMMAND bash
+             ${ENVELOPE_TEST_ROOT}/integration/cli_kek_policy.sh)
+    set_tests_properties(cli.mixed.kek-policy PROPERTIES ENVIRONMENT "${KMS_IT_ENV}"
+      TIMEOUT 300 LABELS "cli;kms;pykmip;softhsm;integration")
+  endif()
   # The provider's unwrap cache in front of a KMS that stops answering.
   if(TARGET envelope_provider AND TARGET envelope_cli AND TARGET provider_cache)
     add_test(NAME provider.pykmip.cache-outage COMMAND bash

@@ -100,7 +100,7 @@ int main(int argc, char **argv)
             FAIL("record label too long");
         rec[w] = ' ';
         int n = 32;
-        envelope_encrypt_opts eo = {keks, 1, ctx[t], 0};
+        envelope_encrypt_opts eo = {.keks = keks, .nkeks = 1, .context = ctx[t], .frame_size = 0};
         uint8_t *msg = NULL, *pt = NULL;
         size_t mlen = 0, ptlen = 0;
         envelope_context *got = NULL;

@@ -98,7 +98,8 @@ def parse_header(data):
     h["suite"] = r.u16("header")
     if h["suite"] != 1:
         raise EnvelopeError("ENVELOPE_ERR_SUITE")
-    if r.u8("header") != 0:
+    h["flags"] = r.u8("header")
+    if h["flags"] & ~0x01:  # 0x01: written under KEK policy "any"
         raise EnvelopeError("ENVELOPE_ERR_RESERVED", "flags")
     h["message_id"] = r.take(32, "header")
     h["frame_size"] = r.u32("header")

@@ -33,7 +33,7 @@ static int setup(void **state)
     for (int i = 0; kv[i]; i++)
         if (envelope_context_add_kv(c, kv[i], &e) != ENVELOPE_OK)
             return -1;
-    envelope_encrypt_opts o = {a, 2, c, 8192};
+    envelope_encrypt_opts o = {.keks = a, .nkeks = 2, .context = c, .frame_size = 8192};
     envelope_status s = envelope_seal(tu.lib, &o, pt, sizeof(pt), &msg, &mlen, &e);
     envelope_context_free(c);
     return s == ENVELOPE_OK ? 0 : -1;
@@ -127,7 +127,9 @@ static void test_each_limit(void **state)
     assert_int_equal(parse_changed(0, 'X'), ENVELOPE_ERR_BAD_MAGIC);
     assert_int_equal(parse_changed(4, 2), ENVELOPE_ERR_VERSION);
     assert_int_equal(parse_changed(6, 2), ENVELOPE_ERR_SUITE);
-    assert_int_equal(parse_changed(7, 1), ENVELOPE_ERR_RESERVED);
+    assert_int_equal(parse_changed(7, 2), ENVELOPE_ERR_RESERVED); /* 0x01 is KEK policy any */
+    assert_int_equal(parse_changed(7, 0x80), ENVELOPE_ERR_RESERVED);
+    assert_int_equal(parse_changed(7, 1), ENVELOPE_OK); /* parses; the header tag covers it */
     assert_int_equal(parse_changed(42, 0x0f), ENVELOPE_ERR_HDR_FRAME_SIZE);     /* 0x0f00 < 4096 */
     assert_int_equal(parse_changed(40, 0x01), ENVELOPE_ERR_HDR_FRAME_SIZE);     /* > 16 MiB */
     assert_int_equal(parse_changed(ctx + 1, 65), ENVELOPE_ERR_CONTEXT_LIMIT);   /* 65 pairs */

@@ -40,7 +40,7 @@ static int sink(void *arg, const uint8_t *p, size_t n)
 static void stream_encrypt(const uint8_t *pt, size_t len, size_t chunk, buf *out)
 {
     envelope_kek *a[] = {tu.k1};
-    envelope_encrypt_opts o = {a, 1, NULL, F};
+    envelope_encrypt_opts o = {.keks = a, .nkeks = 1, .context = NULL, .frame_size = F};
     envelope_encryptor *enc = NULL;
     envelope_err e;
     assert_int_equal(envelope_encryptor_new(tu.lib, &o, sink, out, &enc, &e), ENVELOPE_OK);
@@ -87,7 +87,7 @@ static void test_chunkings(void **state)
             stream_encrypt(pt, sizes[i], chunks[c], &ct);
             /* Canonical framing: the one-shot size for the same plaintext. */
             envelope_kek *a[] = {tu.k1};
-            envelope_encrypt_opts o = {a, 1, NULL, F};
+            envelope_encrypt_opts o = {.keks = a, .nkeks = 1, .context = NULL, .frame_size = F};
             envelope_sealer *s = NULL;
             envelope_err e;
             assert_int_equal(envelope_sealer_new(tu.lib, &o, 1, &s, &e), ENVELOPE_OK);

@@ -42,6 +42,8 @@ typedef struct {
     size_t len;
 } blob;
 
+static int policy = ENVELOPE_KEK_POLICY_ALL; /* the next seal's KEK policy */
+
 static blob seal(envelope_kek **keks, size_t nk, const char *const *kv, size_t fs,
                  const uint8_t *pt, size_t n)
 {
@@ -52,7 +54,8 @@ static blob seal(envelope_kek **keks, size_t nk, const char *const *kv, size_t f
     for (size_t i = 0; kv && kv[i]; i++)
         if (envelope_context_add_kv(c, kv[i], &e) != ENVELOPE_OK)
             die("context", &e);
-    envelope_encrypt_opts o = {keks, nk, c, fs};
+    envelope_encrypt_opts o = {
+        .keks = keks, .nkeks = nk, .context = c, .frame_size = fs, .kek_policy = policy};
     blob b;
     if (envelope_seal(lib, &o, pt, n, &b.msg, &b.len, &e) != ENVELOPE_OK)
         die("seal", &e);
@@ -116,6 +119,14 @@ int main(void)
     emit("two-keks-utf8-context", "kek1.pem kek2.pem", 8192, many, pt, 100, b2.msg, b2.len, "ok");
     emit("two-keks-second-only", "kek2.pem", 8192, many, pt, 100, b2.msg, b2.len, "ok");
     OPENSSL_free(b2.msg);
+    /* Written under ENVELOPE_KEK_POLICY_ANY: header flag 0x01, authenticated. */
+    policy = ENVELOPE_KEK_POLICY_ANY;
+    blob b3 = seal(one, 1, tenant, F, pt, 100);
+    policy = ENVELOPE_KEK_POLICY_ALL;
+    emit("kek-policy-any", "kek1.pem", F, tenant, pt, 100, b3.msg, b3.len, "ok");
+    mutant("kek-policy-flag-cleared", "kek1.pem", b3, F, tenant, pt, 100, 7, 0x01, 0,
+           "ENVELOPE_ERR_AUTH");
+    OPENSSL_free(b3.msg);
 
     /* Negative vectors from one small message with a context. */
     blob b = seal(one, 1, tenant, F, pt, 100);

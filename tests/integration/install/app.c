@@ -44,7 +44,7 @@ int main(int argc, char **argv)
         goto done;
     }
     envelope_kek *keks[] = {kek};
-    envelope_encrypt_opts eo = {keks, 1, ctx, 0};
+    envelope_encrypt_opts eo = {.keks = keks, .nkeks = 1, .context = ctx, .frame_size = 0};
     if (envelope_seal(lib, &eo, (const uint8_t *)record, sizeof(record) - 1, &msg, &mlen, &err) !=
         ENVELOPE_OK) {
         rc = failed("envelope_seal", &err);
