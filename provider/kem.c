@@ -14,6 +14,9 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
+#include <openssl/evp.h>
+
+#include "kem_reuse.h"
 #include "params.h"
 #include "provider.h"
 #include "wrap.h"
@@ -27,6 +30,7 @@ typedef struct {
     unsigned char aad[ENVELOPE_MAX_AAD];
     size_t aad_len;
     envprov_call_opts call; /* per-call cache TTL, retired-key override */
+    int reuse;              /* ENVELOPE_PKEY_PARAM_DEK_REUSE: the caller accepts a reused secret */
 } kem_ctx;
 
 static OSSL_FUNC_kem_newctx_fn kem_newctx;
@@ -76,7 +80,31 @@ static int kem_init(void *vctx, void *key, const OSSL_PARAM params[])
     c->key = envkey_up(k);
     c->aad_len = 0;
     c->call = ENVPROV_CALL_OPTS_DEFAULT;
+    c->reuse = 0;
     return kem_set_ctx_params(c, params);
+}
+
+/* The DEK reuse window of (key, aad): SHA-256 over the key's identity (as
+ * the unwrap cache names it) and the AAD, salted per provider load. */
+static int reuse_name(const kem_ctx *c, unsigned char name[32])
+{
+    static const char domain[] = "envelope kem reuse v1";
+    const envkey *k = c->key;
+    const char *uri = k->uri != NULL ? k->uri : "";
+    unsigned char lens[8] = {(unsigned char)(strlen(uri) >> 8), (unsigned char)strlen(uri),
+                             (unsigned char)k->key_id_len,      (unsigned char)k->home_id_len,
+                             (unsigned char)(c->aad_len >> 8),  (unsigned char)c->aad_len};
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+    unsigned int n = 0;
+    int ok = m != NULL && c->pc->cache_md != NULL && EVP_DigestInit_ex(m, c->pc->cache_md, NULL) &&
+             EVP_DigestUpdate(m, domain, sizeof(domain) - 1) &&
+             EVP_DigestUpdate(m, c->pc->cache_salt, sizeof(c->pc->cache_salt)) &&
+             EVP_DigestUpdate(m, lens, sizeof(lens)) && EVP_DigestUpdate(m, uri, strlen(uri)) &&
+             EVP_DigestUpdate(m, k->key_id, k->key_id_len) &&
+             EVP_DigestUpdate(m, k->home_id, k->home_id_len) &&
+             EVP_DigestUpdate(m, c->aad, c->aad_len) && EVP_DigestFinal_ex(m, name, &n) && n == 32;
+    EVP_MD_CTX_free(m);
+    return ok;
 }
 
 static int kem_encapsulate(void *vctx, unsigned char *out, size_t *outlen, unsigned char *secret,
@@ -96,16 +124,27 @@ static int kem_encapsulate(void *vctx, unsigned char *out, size_t *outlen, unsig
     }
     /* *outlen is the capacity of out (as for OpenSSL's own KEMs). */
     size_t cap = outlen != NULL ? *outlen : 0;
+    unsigned char name[32];
+    int reusable = c->reuse && c->pc->kem_reuse != NULL && reuse_name(c, name);
+    size_t n = 0;
+    if (reusable && envprov_kem_reuse_take(c->pc->kem_reuse, name, secret, out, &n, cap)) {
+        if (outlen != NULL)
+            *outlen = n;
+        if (secretlen != NULL)
+            *secretlen = KEM_SECRET_LEN;
+        return 1;
+    }
     if (RAND_priv_bytes_ex(c->pc->swctx, secret, KEM_SECRET_LEN, 0) != 1) {
         ENVCORE_RAISE(ENVCORE_R_INTERNAL, "no randomness for the KEM secret");
         return 0;
     }
-    size_t n = 0;
     if (envprov_wrap(c->pc, c->key, c->aad, c->aad_len, secret, KEM_SECRET_LEN, out, &n, cap) !=
         ENVCORE_R_OK) {
         OPENSSL_cleanse(secret, KEM_SECRET_LEN);
         return 0;
     }
+    if (reusable)
+        envprov_kem_reuse_put(c->pc->kem_reuse, name, secret, out, n);
     if (outlen != NULL)
         *outlen = n;
     if (secretlen != NULL)
@@ -158,6 +197,15 @@ static int kem_set_ctx_params(void *vctx, const OSSL_PARAM params[])
         return 0;
     if (!envprov_param_aad(params, c->aad, &c->aad_len, NULL))
         return 0;
+    if ((p = OSSL_PARAM_locate_const(params, ENVELOPE_PKEY_PARAM_DEK_REUSE)) != NULL) {
+        int v = 0;
+        if (!OSSL_PARAM_get_int(p, &v) || (v != 0 && v != 1)) {
+            ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT, "%s must be 0 or 1",
+                          ENVELOPE_PKEY_PARAM_DEK_REUSE);
+            return 0;
+        }
+        c->reuse = v;
+    }
     return 1;
 }
 
@@ -168,6 +216,7 @@ static const OSSL_PARAM *kem_settable_ctx_params(void *vctx, void *provctx)
         OSSL_PARAM_octet_string(ENVELOPE_PKEY_PARAM_AAD, NULL, 0),
         OSSL_PARAM_uint64(ENVELOPE_PKEY_PARAM_CACHE_TTL, NULL),
         OSSL_PARAM_int(ENVELOPE_PKEY_PARAM_ALLOW_RETIRED, NULL),
+        OSSL_PARAM_int(ENVELOPE_PKEY_PARAM_DEK_REUSE, NULL),
         OSSL_PARAM_END,
     };
     return settable;

@@ -31,6 +31,7 @@
 #define ENVPROV_CONF_DEK_REUSE_MESSAGES "dek-reuse-messages"
 #define ENVPROV_CONF_DEK_REUSE_BYTES "dek-reuse-bytes"
 #define ENVPROV_CONF_DEK_REUSE_SECONDS "dek-reuse-seconds"
+#define ENVPROV_DEK_REUSE_SECONDS_DEFAULT 300u
 #define ENVPROV_CONF_DEK_PARTITION_KEY "dek-partition-key"
 #define ENVPROV_CACHE_TTL_DEFAULT_MS 60000u
 #define ENVPROV_CACHE_CAPACITY_DEFAULT 10000u
@@ -52,6 +53,8 @@ typedef struct envprov_ctx {
     char *config_error;         /* why a setting could not be read, or NULL */
     /* the unwrap cache (dek_cache.h); NULL when cache-ttl = 0 */
     struct envprov_dek_cache *cache;
+    /* DEK reuse for KEM encapsulate (kem_reuse.h); NULL when off */
+    struct envprov_kem_reuse *kem_reuse;
     struct envprov_aliases *aliases; /* kek.NAME settings (kek_alias.h), or NULL */
     struct envprov_breaker *breaker; /* breaker.h; NULL when breaker-window = 0 */
     EVP_MD *cache_md;                /* SHA-256 in swctx, for entry names: fetched once */

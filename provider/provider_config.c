@@ -22,6 +22,7 @@
 #include <openssl/rand.h>
 
 #include "backends.h"
+#include "kem_reuse.h"
 #include "breaker.h"
 #include "dek_cache.h"
 #include "kek_alias.h"
@@ -129,6 +130,13 @@ static int check_count(const envcore_settings *s, const char *name, unsigned lon
         return ENVCORE_R_BAD_CONFIG;
     }
     return ENVCORE_R_OK;
+}
+
+/* A count setting check_count accepted, or dflt when absent. */
+static uint64_t read_count(const envcore_settings *s, const char *name, uint64_t dflt)
+{
+    const char *v = envcore_setting(s, name);
+    return v != NULL ? (uint64_t)strtoull(v, NULL, 10) : dflt;
 }
 
 static int read_capacity(const envcore_settings *s, size_t *cap)
@@ -277,6 +285,11 @@ int envprov_config_read(envprov_ctx *pc, const OSSL_DISPATCH *in)
         check_count(pc->settings, ENVPROV_CONF_DEK_REUSE_SECONDS, 1, 86400) != ENVCORE_R_OK)
         config_failed(pc);
     pc->breaker = envprov_breaker_new(breaker_ms);
+    pc->kem_reuse = envprov_kem_reuse_new(read_count(pc->settings, ENVPROV_CONF_DEK_REUSE_MESSAGES,
+                                                     0),
+                                          read_count(pc->settings, ENVPROV_CONF_DEK_REUSE_SECONDS,
+                                                     ENVPROV_DEK_REUSE_SECONDS_DEFAULT) *
+                                              1000u);
     pc->cache_md = EVP_MD_fetch(pc->swctx, "SHA2-256", NULL);
     if (pc->cache_md != NULL &&
         RAND_bytes_ex(pc->swctx, pc->cache_salt, sizeof(pc->cache_salt), 256) != 1) {
@@ -309,6 +322,8 @@ void envprov_config_free(envprov_ctx *pc)
     /* first: refreshes in flight use the backends' clients */
     envprov_dek_cache_free(pc->cache);
     pc->cache = NULL;
+    envprov_kem_reuse_free(pc->kem_reuse);
+    pc->kem_reuse = NULL;
     EVP_MD_free(pc->cache_md);
     pc->cache_md = NULL;
     envprov_aliases_free(pc);

@@ -23,6 +23,7 @@
 #include "breaker.h"
 #include "dek_cache.h"
 #include "kek_alias.h"
+#include "kem_reuse.h"
 #include "wrap.h"
 
 typedef struct {
@@ -146,6 +147,8 @@ int envprov_cache_get_params(envprov_ctx *pc, OSSL_PARAM params[])
 {
     envprov_cache_stats st;
     envprov_dek_cache_stats(pc != NULL ? pc->cache : NULL, &st);
+    envprov_kem_reuse_stats kr;
+    envprov_kem_reuse_get_stats(pc != NULL ? pc->kem_reuse : NULL, &kr);
     const struct {
         const char *name;
         uint64_t v;
@@ -160,6 +163,8 @@ int envprov_cache_get_params(envprov_ctx *pc, OSSL_PARAM params[])
         {ENVELOPE_PROV_PARAM_CACHE_BACKEND_CALLS, st.backend_calls},
         {ENVELOPE_PROV_PARAM_CACHE_BACKEND_ERRORS, st.backend_errors},
         {ENVELOPE_PROV_PARAM_CACHE_ENTRIES, st.entries},
+        {ENVELOPE_PROV_PARAM_KEM_REUSED, kr.reused},
+        {ENVELOPE_PROV_PARAM_KEM_REUSE_WINDOWS, kr.windows},
     };
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
         OSSL_PARAM *p = OSSL_PARAM_locate(params, counters[i].name);

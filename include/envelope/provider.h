@@ -59,6 +59,14 @@
  * refused (ENVELOPE_PROV_R_POLICY_REFUSED) unless this ctx param (int) is 1;
  * every unwrap allowed by it is logged (syslog, LOG_AUTHPRIV warning). */
 #define ENVELOPE_PKEY_PARAM_ALLOW_RETIRED "envelope-allow-retired"
+/* Encapsulate with DEK reuse (ctx param, int): 1 lets this encapsulate
+ * return the secret and wrapped blob of an earlier one with the same key
+ * and "aad", within a window the configuration allows (dek-reuse-messages,
+ * dek-reuse-seconds: docs/PROVIDER.md, "DEK reuse"); without those
+ * settings it does nothing. Only for callers that derive a fresh key per
+ * message from the secret (libenvelope does): a reused secret is the same
+ * key for every message of its window. */
+#define ENVELOPE_PKEY_PARAM_DEK_REUSE "envelope-dek-reuse"
 #define ENVELOPE_MAX_AAD 1024
 /* Largest payload an AEAD wrap accepts (a DEK is 32 bytes). */
 #define ENVELOPE_MAX_WRAP_PLAINTEXT 64
@@ -152,5 +160,9 @@
 #define ENVELOPE_PROV_PARAM_CACHE_BACKEND_CALLS "envelope-cache-backend-calls"
 #define ENVELOPE_PROV_PARAM_CACHE_BACKEND_ERRORS "envelope-cache-backend-errors"
 #define ENVELOPE_PROV_PARAM_CACHE_ENTRIES "envelope-cache-entries"
+/* uint64: encapsulations answered from a DEK reuse window, and windows
+ * started (one backend wrap each). */
+#define ENVELOPE_PROV_PARAM_KEM_REUSED "envelope-kem-reused"
+#define ENVELOPE_PROV_PARAM_KEM_REUSE_WINDOWS "envelope-kem-reuse-windows"
 
 #endif

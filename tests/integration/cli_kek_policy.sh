@@ -58,7 +58,7 @@ edks() { json "$1" "' '.join(e['kek'].split(';')[0] for e in d['edks'])"; }
 set +e
 "$ENVELOPE_CLI" encrypt --kek-policy some --kek "$HSM" -o x.env pt 2>err; rc=$?
 set -e
-[ "$rc" = 1 ] && grep -q 'kek-policy must be all or any' err || kms_fail "bad --kek-policy: exit $rc"
+{ [ "$rc" = 1 ] && grep -q 'kek-policy must be all or any' err; } || kms_fail "bad --kek-policy: exit $rc"
 
 # A batch opens its KEKs once; the KMS dies after that, before the second
 # file's DEK is wrapped (the second input is a FIFO fed once the KMS is
@@ -79,7 +79,7 @@ wait "$bpid" || { cat batch.err; kms_fail "batch under policy any with the KMS k
   { cat batch.err; kms_fail "second batch file: $(edks batch/second.env)"; }
 grep -q "left out (--kek-policy any): its home failed while wrapping" batch.err ||
   { cat batch.err; kms_fail "no warning for the KEK left out at wrap time"; }
-"$ENVELOPE_CLI" decrypt --kek "$HSM" -o back batch/second.env && cmp -s pt back ||
+{ "$ENVELOPE_CLI" decrypt --kek "$HSM" -o back batch/second.env && cmp -s pt back; } ||
   kms_fail "decrypt of the batch's second file"
 rm -f back
 
@@ -97,7 +97,7 @@ grep -q "warning: KEK pkcs11:token=kms;object=kek-a left out (--kek-policy any)"
 [ "$(json any.env "d['kek_policy']")" = any ] || kms_fail "policy any not recorded"
 [ "$(od -An -tx1 -j7 -N1 any.env | tr -d ' ')" = 01 ] || kms_fail "flags byte is not 0x01"
 "$ENVELOPE_CLI" inspect any.env | grep -q '^kek policy: *any' || kms_fail "inspect text lacks the policy"
-"$ENVELOPE_CLI" decrypt --kek "$HSM" -o back any.env && cmp -s pt back || kms_fail "HSM decrypt"
+{ "$ENVELOPE_CLI" decrypt --kek "$HSM" -o back any.env && cmp -s pt back; } || kms_fail "HSM decrypt"
 rm -f back
 # The flag is authenticated: clearing it makes the header tag fail.
 cp any.env cleared.env
@@ -105,7 +105,7 @@ printf '\x00' | dd of=cleared.env bs=1 seek=7 conv=notrunc status=none
 set +e
 "$ENVELOPE_CLI" decrypt --kek "$HSM" -o back cleared.env 2>err; rc=$?
 set -e
-[ "$rc" = 2 ] && [ ! -e back ] || kms_fail "flag cleared: exit $rc, want 2 and no output"
+{ [ "$rc" = 2 ] && [ ! -e back ]; } || kms_fail "flag cleared: exit $rc, want 2 and no output"
 
 # Fail closed even under any: nothing reachable, or a KEK that is wrong
 # rather than down.
@@ -114,7 +114,7 @@ for k in "--kek $KMS" "--kek $KMS --kek pkcs11:token=envtest;object=no-such-key"
   # shellcheck disable=SC2086 # word splitting intended: the --kek options
   "$ENVELOPE_CLI" encrypt --kek-policy any $k -o none.env pt 2>err; rc=$?
   set -e
-  [ "$rc" != 0 ] && [ ! -e none.env ] || kms_fail "policy any with [$k]: exit $rc, output written"
+  { [ "$rc" != 0 ] && [ ! -e none.env ]; } || kms_fail "policy any with [$k]: exit $rc, output written"
 done
 [ "$rc" != 3 ] || kms_fail "a missing key under policy any reported as an outage"
 
@@ -124,5 +124,5 @@ kms_server_start main "$port"
 "$ENVELOPE_CLI" rewrap --from "$HSM" --to "$KMS" any.env || kms_fail "rewrap --to the KMS"
 [ "$(edks any.env)" = "pkcs11:token=envtest pkcs11:token=kms" ] || kms_fail "EDKs after rewrap: $(edks any.env)"
 [ "$(json any.env "d['kek_policy']")" = any ] || kms_fail "rewrap changed the recorded policy"
-"$ENVELOPE_CLI" decrypt --kek "$KMS" -o back any.env && cmp -s pt back || kms_fail "KMS decrypt after rewrap"
+{ "$ENVELOPE_CLI" decrypt --kek "$KMS" -o back any.env && cmp -s pt back; } || kms_fail "KMS decrypt after rewrap"
 echo "PASS cli_kek_policy"

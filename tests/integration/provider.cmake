@@ -41,6 +41,15 @@ foreach(c ${fault_cases})
     TIMEOUT 300)
 endforeach()
 
+# DEK reuse through the KEM's encapsulate, on a real SoftHSM2 token.
+add_executable(provider_kem_reuse ${CMAKE_CURRENT_LIST_DIR}/provider_kem_reuse.c)
+target_include_directories(provider_kem_reuse PRIVATE ${PROJECT_SOURCE_DIR}/include)
+target_link_libraries(provider_kem_reuse PRIVATE PkgConfig::OPENSSL envelope_warnings)
+add_test(NAME provider.softhsm.kem-reuse COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/provider_kem_reuse.sh
+         $<TARGET_FILE:provider_kem_reuse> $<TARGET_FILE_DIR:envelope_provider>)
+set_tests_properties(provider.softhsm.kem-reuse PROPERTIES TIMEOUT 120
+  LABELS "provider;softhsm;integration" ENVIRONMENT "${ENVELOPE_TEST_ENV}")
+
 # The unwrap cache through EVP on a real SoftHSM2 token, counted by the
 # provider's counters and by the PKCS#11 debug log.
 add_executable(provider_cache ${CMAKE_CURRENT_LIST_DIR}/provider_cache.c)
