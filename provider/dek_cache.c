@@ -59,6 +59,10 @@ struct shard {
     unsigned nrefresh; /* refresh threads running */
     int stopping;      /* being freed: no new refresh */
     size_t sweep;      /* next entry the expiry sweep looks at */
+    uint64_t sweep_ms; /* clock at the last sweep */
+    /* a word in a MADV_WIPEONFORK page, nonzero while the table is this
+     * process's: a forked child reads 0 (NULL when the kernel cannot) */
+    volatile int *fork_canary;
     uint64_t (*clock)(void);
     envprov_cache_stats st;
 };
@@ -114,8 +118,9 @@ struct shard *envprov_shard_new(uint64_t ttl_ms, size_t capacity)
     // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     c->buckets = calloc(c->nbuckets, sizeof(*c->buckets));
     c->slab_len = (capacity * ENVPROV_CACHE_DEK_MAX + pg - 1) / pg * pg;
-    /* one page more, so the slots can start on a page boundary of their own */
-    c->slab_alloc = envelope_secmem_alloc(c->slab_len + pg);
+    /* one page more, so the slots can start on a page boundary of their
+     * own, and one for the fork canary after them */
+    c->slab_alloc = envelope_secmem_alloc(c->slab_len + 2 * pg);
     if (c->entries == NULL || c->buckets == NULL || c->slab_alloc == NULL ||
         pthread_mutex_init(&c->lock, NULL) != 0) {
         envelope_secmem_free(c->slab_alloc);
@@ -129,13 +134,17 @@ struct shard *envprov_shard_new(uint64_t ttl_ms, size_t capacity)
 #ifdef MADV_WIPEONFORK
     /* A forked child sees zeros here: it starts with no DEK of ours. The
      * lazy reset below (pid check) wipes again where the kernel cannot. */
-    if (madvise(c->slab, c->slab_len, MADV_WIPEONFORK) != 0)
+    if (madvise(c->slab, c->slab_len + pg, MADV_WIPEONFORK) != 0)
         envcore_debug("cache: MADV_WIPEONFORK unavailable (%s); a child wipes at first use",
                       ENVCORE_ERRNO_TEXT(errno));
+    else
+        c->fork_canary = (volatile int *)(void *)(c->slab + c->slab_len);
 #endif
     table_reset(c);
     c->clock = now_ms;
     c->pid = (int)getpid();
+    if (c->fork_canary != NULL)
+        __atomic_store_n(c->fork_canary, 1, __ATOMIC_RELEASE);
     return c;
 }
 
@@ -147,6 +156,9 @@ struct shard *envprov_shard_new(uint64_t ttl_ms, size_t capacity)
  */
 static void ensure_ours(struct shard *c)
 {
+    /* the hot path: no getpid() system call while the canary stands */
+    if (c->fork_canary != NULL && __atomic_load_n(c->fork_canary, __ATOMIC_ACQUIRE) != 0)
+        return;
     int me = (int)getpid();
     int seen = __atomic_load_n(&c->pid, __ATOMIC_ACQUIRE);
     if (seen == me)
@@ -159,6 +171,8 @@ static void ensure_ours(struct shard *c)
         memset(&c->st, 0, sizeof(c->st));
         c->nrefresh = 0;
         c->gen++;
+        if (c->fork_canary != NULL)
+            __atomic_store_n(c->fork_canary, 1, __ATOMIC_RELEASE);
         __atomic_store_n(&c->pid, me, __ATOMIC_RELEASE);
         return;
     }
@@ -249,11 +263,23 @@ static struct entry *take_free(struct shard *c)
 /* Wipes expired entries a couple at a time, on every call, so that a DEK
  * does not outlive its TTL in memory by much more than the next use of the
  * cache (and the whole slab is wiped when the provider is unloaded). */
+/*
+ * Wipes expired entries nobody looks up again: two entries per millisecond
+ * since the shard's last sweep, at most the whole shard. A busy shard pays
+ * a cache miss or two per millisecond rather than per call (the entries are
+ * cold), and an idle one is swept whole at its next call.
+ */
 static void sweep_expired(struct shard *c, uint64_t now)
 {
-    for (int n = 0; n < 2; n++) {
+    if (now <= c->sweep_ms)
+        return;
+    uint64_t todo = now - c->sweep_ms;
+    c->sweep_ms = now;
+    todo = todo > c->capacity / 2 ? c->capacity : todo * 2;
+    for (uint64_t n = 0; n < todo; n++) {
         struct entry *e = &c->entries[c->sweep];
-        c->sweep = (c->sweep + 1) % c->capacity;
+        if (++c->sweep == c->capacity)
+            c->sweep = 0;
         if (e->state == E_READY && e->waiters == 0 && now >= e->expires_ms) {
             drop_ready(c, e);
             c->st.expirations++;

@@ -376,9 +376,15 @@ static void sweep_wipes_expired(void **state)
     const unsigned char *slot1 = envprov_dek_cache_slot_for_test(c, key);
     assert_non_null(slot1);
     set_now(1000000 + 60);
-    for (int i = 0; i < 4; i++) /* other keys only */
-        assert_int_equal(get(c, 2, &f, out), ENVCORE_R_OK);
-    assert_memory_equal(slot1, zero, 64);
+    /* another key with another DEK: the sweep may hand key 1's freed slot
+     * to it, so the slot holds zeros or key 2's DEK, never key 1's */
+    fake_job g;
+    fake_init(&g, 0x17);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(get(c, 2, &g, out), ENVCORE_R_OK);
+    unsigned char dek2[64] = {0};
+    memset(dek2, 0x17, sizeof(g.dek));
+    assert_true(memcmp(slot1, zero, 64) == 0 || memcmp(slot1, dek2, 64) == 0);
     assert_true(stats(c).expirations >= 1);
     envprov_dek_cache_free(c);
 }
