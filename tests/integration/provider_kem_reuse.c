@@ -25,20 +25,7 @@
 #include <openssl/store.h>
 
 #include "envelope/provider.h"
-
-#define FAIL(...)                                                                                  \
-    do {                                                                                           \
-        fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                       \
-        fprintf(stderr, __VA_ARGS__);                                                              \
-        fputc('\n', stderr);                                                                       \
-        ERR_print_errors_fp(stderr);                                                               \
-        exit(1);                                                                                   \
-    } while (0)
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            FAIL("%s", #c);                                                                        \
-    } while (0)
+#include "it_check.h"
 
 typedef struct {
     unsigned char blob[1024];
@@ -48,18 +35,7 @@ typedef struct {
 
 static EVP_PKEY *load(const char *uri)
 {
-    OSSL_STORE_CTX *s = OSSL_STORE_open(uri, NULL, NULL, NULL, NULL);
-    EVP_PKEY *pk = NULL;
-    CHECK(s != NULL);
-    while (pk == NULL && !OSSL_STORE_eof(s)) {
-        OSSL_STORE_INFO *info = OSSL_STORE_load(s);
-        if (info == NULL)
-            break;
-        if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY)
-            pk = OSSL_STORE_INFO_get1_PKEY(info);
-        OSSL_STORE_INFO_free(info);
-    }
-    OSSL_STORE_close(s);
+    EVP_PKEY *pk = it_store_load(uri);
     CHECK(pk != NULL);
     return pk;
 }

@@ -1,0 +1,49 @@
+/*
+ * it_check.h - what the EVP integration programs share: FAIL (print the
+ * place, the message and OpenSSL's error queue, exit 1), CHECK, and
+ * it_store_load (the first private or secret key an OSSL_STORE URI names,
+ * or NULL).
+ */
+#ifndef ENVELOPE_TESTS_IT_CHECK_H
+#define ENVELOPE_TESTS_IT_CHECK_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/store.h>
+
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                       \
+        fprintf(stderr, __VA_ARGS__);                                                              \
+        fputc('\n', stderr);                                                                       \
+        ERR_print_errors_fp(stderr);                                                               \
+        exit(1);                                                                                   \
+    } while (0)
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c))                                                                                  \
+            FAIL("%s", #c);                                                                        \
+    } while (0)
+
+static inline EVP_PKEY *it_store_load(const char *uri)
+{
+    OSSL_STORE_CTX *s = OSSL_STORE_open(uri, NULL, NULL, NULL, NULL);
+    EVP_PKEY *pk = NULL;
+    if (s == NULL)
+        return NULL;
+    while (pk == NULL && !OSSL_STORE_eof(s)) {
+        OSSL_STORE_INFO *info = OSSL_STORE_load(s);
+        if (info == NULL)
+            break;
+        if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY)
+            pk = OSSL_STORE_INFO_get1_PKEY(info);
+        OSSL_STORE_INFO_free(info);
+    }
+    OSSL_STORE_close(s);
+    return pk;
+}
+
+#endif
