@@ -61,13 +61,20 @@ int main(int argc, char **argv)
     envelope_kek *keks[] = {kek};
     double t0 = now();
     for (size_t i = 0; i < n; i++) {
-        envelope_encrypt_opts eo = {keks, 1, ctx[i % (size_t)tenants], 0};
+        envelope_encrypt_opts eo = {.struct_size = sizeof(eo),
+                                    .keks = keks,
+                                    .nkeks = 1,
+                                    .context = ctx[i % (size_t)tenants],
+                                    .frame_size = 0};
         if (envelope_seal(lib, &eo, rec, sizeof(rec), &msg[i], &mlen[i], &err) != ENVELOPE_OK)
             DIE("seal: %s", err.message);
     }
     double t1 = now();
     for (size_t i = 0; i < n; i++) {
-        envelope_decrypt_opts dop = {keks, 1, ctx[i % (size_t)tenants]};
+        envelope_decrypt_opts dop = {.struct_size = sizeof(dop),
+                                     .keks = keks,
+                                     .nkeks = 1,
+                                     .expected = ctx[i % (size_t)tenants]};
         uint8_t *pt = NULL;
         size_t ptlen = 0;
         envelope_context *got = NULL;

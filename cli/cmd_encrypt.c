@@ -44,7 +44,11 @@ static envelope_status encryptor_final(void *o, envelope_err *e)
 /* For a batch (cli/batch.c): one encryptor per input. */
 static envelope_status encryptor_make(cli_stream *s, void **obj, envelope_err *e)
 {
-    envelope_encrypt_opts o = {s->keks, s->nkeks, s->ctx, s->frame_size};
+    envelope_encrypt_opts o = {.struct_size = sizeof(o),
+                               .keks = s->keks,
+                               .nkeks = s->nkeks,
+                               .context = s->ctx,
+                               .frame_size = s->frame_size};
     envelope_encryptor *enc = NULL;
     envelope_status st = envelope_encryptor_new(s->lib, &o, cli_out_sink, &s->out, &enc, e);
     *obj = enc;
@@ -105,7 +109,11 @@ int cmd_encrypt(int argc, char **argv, cli_common *c)
     envelope_encryptor *enc = NULL;
     envelope_err err = {0};
     if ((rc = cli_stream_open(&s, c)) == CLI_EXIT_OK) {
-        envelope_encrypt_opts o = {s.keks, s.nk, s.ctx, fs};
+        envelope_encrypt_opts o = {.struct_size = sizeof(o),
+                                   .keks = s.keks,
+                                   .nkeks = s.nk,
+                                   .context = s.ctx,
+                                   .frame_size = fs};
         if (envelope_encryptor_new(s.lib, &o, cli_out_sink, &s.out, &enc, &err) != ENVELOPE_OK)
             rc = cli_report(&err);
         else

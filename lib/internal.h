@@ -56,6 +56,33 @@ int env_last_provider_reason(void);
             return g_s_;                                                                           \
     } while (0)
 
+/* Clears *err (if not NULL): every public call starts with it, so that
+ * after a success err holds ENVELOPE_OK and an empty message. */
+static inline void env_err_clear(envelope_err *err)
+{
+    if (err != NULL) {
+        err->code = ENVELOPE_OK;
+        err->message[0] = '\0';
+    }
+}
+
+/* ---- option structs (opts.c) ---- */
+/* The caller's options copied into out after their struct_size is checked
+ * (ENVELOPE_ERR_ARGUMENT for NULL or an unknown size). */
+envelope_status env_encrypt_opts_get(const envelope_encrypt_opts *o, envelope_encrypt_opts *out,
+                                     envelope_err *err);
+envelope_status env_rewrap_opts_get(const envelope_rewrap_opts *o, envelope_rewrap_opts *out,
+                                    envelope_err *err);
+/* What a decrypting object keeps of its options: the KEK pointers and a
+ * copy of the expected context (NULL: ENVELOPE_DECRYPT_ANY_CONTEXT). */
+typedef struct env_decrypt {
+    envelope_kek *keks[ENVELOPE_MAX_EDKS];
+    size_t nkeks;
+    envelope_context *expected;
+} env_decrypt;
+envelope_status env_decrypt_take(env_decrypt *d, const envelope_decrypt_opts *o, envelope_err *err);
+void env_decrypt_cleanup(env_decrypt *d);
+
 /* ---- library context ---- */
 struct envelope_lib {
     OSSL_LIB_CTX *libctx;
@@ -197,6 +224,7 @@ struct envelope_kek {
     uint8_t key_id[ENVELOPE_MAX_KEY_ID];
     size_t key_id_len;
     int allow_retired; /* envelope_kek_allow_retired */
+    int public_only;   /* a software RSA public key: wraps, never unwraps */
 };
 envelope_status env_kek_wrap(const envelope_kek *k, const uint8_t aad[32], const uint8_t *dek,
                              uint8_t *out, size_t *outlen, size_t outsize, envelope_err *err);

@@ -17,8 +17,6 @@
 
 static envelope_status check_opts(const envelope_encrypt_opts *o, size_t *fs, envelope_err *err)
 {
-    if (o == NULL)
-        return env_fail(err, ENVELOPE_ERR_ARGUMENT, "encrypt options are NULL");
     if (o->nkeks == 0 || o->nkeks > ENVELOPE_MAX_EDKS || o->keks == NULL)
         return env_fail(err, ENVELOPE_ERR_KEK_COUNT,
                         "encrypting needs 1..%d KEKs (got %zu); name them with --kek",
@@ -37,7 +35,10 @@ envelope_status env_hdrtmpl_build(env_hdrtmpl *t, env_crypto *c, const envelope_
                                   uint64_t reuse_bytes, envelope_err *err)
 {
     size_t fs = 0;
+    envelope_encrypt_opts oc;
     memset(t, 0, sizeof(*t));
+    ENV_GUARD(env_encrypt_opts_get(o, &oc, err));
+    o = &oc;
     ENV_GUARD(check_opts(o, &fs, err));
     t->frame_size = (uint32_t)fs;
     size_t clen = env_context_encoded_len(o->context);
@@ -194,6 +195,7 @@ static envelope_status sealer_new(envelope_lib *lib, const envelope_encrypt_opts
 envelope_status envelope_sealer_new(envelope_lib *lib, const envelope_encrypt_opts *o,
                                     uint64_t max_messages, envelope_sealer **out, envelope_err *err)
 {
+    env_err_clear(err);
     /* a sealer is already one DEK for many records: its own, never shared */
     return sealer_new(lib, o, max_messages, ENV_NO_REUSE, out, err);
 }
@@ -227,6 +229,7 @@ envelope_status envelope_sealer_seal(envelope_sealer *s, const uint8_t *in, size
                                      uint8_t *out, size_t outsize, size_t *outlen,
                                      envelope_err *err)
 {
+    env_err_clear(err);
     if (s == NULL || out == NULL || outlen == NULL || (in == NULL && inlen > 0))
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_sealer_seal: NULL argument");
     if (s->used >= s->max)
@@ -236,8 +239,11 @@ envelope_status envelope_sealer_seal(envelope_sealer *s, const uint8_t *in, size
     size_t need = envelope_sealer_sealed_size(s, inlen);
     if (need == 0)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "record too large");
-    if (outsize < need)
-        return env_fail(err, ENVELOPE_ERR_BUFFER_TOO_SMALL, "output needs %zu bytes", need);
+    if (outsize < need) {
+        *outlen = need; /* the size to allocate */
+        return env_fail(err, ENVELOPE_ERR_BUFFER_TOO_SMALL,
+                        "output buffer has %zu bytes, the message needs %zu", outsize, need);
+    }
     uint8_t id[ENVELOPE_MESSAGE_ID_BYTES];
     size_t hl = env_hdrtmpl_len(&s->t);
     envelope_status st = env_idpool_next(&s->ids, s->lib, id, err);
@@ -266,6 +272,7 @@ void envelope_sealer_free(envelope_sealer *s)
 envelope_status envelope_seal(envelope_lib *lib, const envelope_encrypt_opts *o, const uint8_t *in,
                               size_t inlen, uint8_t **out, size_t *outlen, envelope_err *err)
 {
+    env_err_clear(err);
     if (out == NULL || outlen == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_seal: NULL argument");
     *out = NULL;

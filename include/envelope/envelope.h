@@ -47,8 +47,26 @@ extern "C" {
 #define ENVELOPE_WUR
 #endif
 
+/* ---- versions ---- */
+/* The library this header belongs to (MAJOR.MINOR.PATCH). The library a
+ * program runs with may be a later one of the same soname:
+ * envelope_version() says which. */
+#define ENVELOPE_LIB_VERSION_MAJOR 0
+#define ENVELOPE_LIB_VERSION_MINOR 2
+#define ENVELOPE_LIB_VERSION_PATCH 0
+#define ENVELOPE_LIB_VERSION                                                                       \
+    ((ENVELOPE_LIB_VERSION_MAJOR << 16) | (ENVELOPE_LIB_VERSION_MINOR << 8) |                      \
+     ENVELOPE_LIB_VERSION_PATCH)
+/* The running library's version, MAJOR << 16 | MINOR << 8 | PATCH. */
+ENVELOPE_API uint32_t envelope_version(void);
+/* The same as "MAJOR.MINOR.PATCH"; static, never NULL. */
+ENVELOPE_API const char *envelope_version_string(void);
+
 /* ---- limits (docs/FORMAT.md §6); functions return the same values ---- */
-#define ENVELOPE_VERSION 1
+/* The message format version a message's header carries (not the
+ * library's version: that is envelope_version()). */
+#define ENVELOPE_FORMAT_VERSION 1
+#define ENVELOPE_VERSION ENVELOPE_FORMAT_VERSION /* the older name of the same */
 #define ENVELOPE_SUITE_AES256GCM_HKDFSHA512_COMMIT 0x0001
 #define ENVELOPE_DEK_BYTES 32
 #define ENVELOPE_MESSAGE_ID_BYTES 32
@@ -228,26 +246,66 @@ ENVELOPE_API ENVELOPE_WUR envelope_status envelope_kek_list(envelope_lib *lib, c
                                                             void *arg, envelope_err *err);
 
 /* ---- options shared by the encrypting objects ---- */
+/* Every option struct starts with struct_size = sizeof(the struct) as the
+ * caller's header defines it: start from the _INIT macro (it sets
+ * struct_size and zeroes the rest), then set fields. A struct_size of 0 or
+ * one the library does not know is ENVELOPE_ERR_ARGUMENT; fields a later
+ * version adds at the end read as 0 for a caller built against an earlier
+ * header (docs/LIBRARY.md, "ABI and versions"). */
 typedef struct envelope_encrypt_opts {
-    envelope_kek *const *keks; /* 1..16, borrowed for the object's life */
+    size_t struct_size;
+    /* 1..16 KEKs. The array and the KEKs are read during the call that
+     * takes these options; neither needs to outlive it. */
+    envelope_kek *const *keks;
     size_t nkeks;
     const envelope_context *context; /* NULL = empty; copied */
     size_t frame_size;               /* 0 = 64 KiB */
 } envelope_encrypt_opts;
 
+/* envelope_decrypt_opts.flags */
+/* Check no context: without it, expected must be given (an empty context
+ * expects no pairs, which is a check of nothing said explicitly too). */
+#define ENVELOPE_DECRYPT_ANY_CONTEXT 0x1u
+
 typedef struct envelope_decrypt_opts {
+    size_t struct_size;
     /* KEKs the caller names; if nkeks > 0 only these are used. If 0, the
      * KEK references in the message are opened, except file: URIs, unknown
      * schemes and any carrying module-path, module-name, pin-source or
      * pin-value, and the envelope provider opens only those on the tokens
      * in pkcs11-tokens and the handles in tpm2-handles; the others are
      * skipped (ENVELOPE_ERR_KEK_REF_REFUSED if nothing else could be
-     * tried): those must be named. */
+     * tried): those must be named. The array is copied; the KEKs are used
+     * by the object made with these options and must outlive it (for
+     * envelope_open: the call). */
     envelope_kek *const *keks;
     size_t nkeks;
-    /* Every pair here must be in the message with the same value. */
+    /* Every pair here must be in the message with the same value; copied.
+     * NULL only with ENVELOPE_DECRYPT_ANY_CONTEXT in flags, else
+     * ENVELOPE_ERR_ARGUMENT. */
     const envelope_context *expected;
+    unsigned flags; /* ENVELOPE_DECRYPT_* */
 } envelope_decrypt_opts;
+
+#ifdef __cplusplus
+#define ENVELOPE_ENCRYPT_OPTS_INIT                                                                 \
+    {                                                                                              \
+        sizeof(envelope_encrypt_opts), NULL, 0, NULL, 0                                            \
+    }
+#define ENVELOPE_DECRYPT_OPTS_INIT                                                                 \
+    {                                                                                              \
+        sizeof(envelope_decrypt_opts), NULL, 0, NULL, 0                                            \
+    }
+#else
+#define ENVELOPE_ENCRYPT_OPTS_INIT                                                                 \
+    {                                                                                              \
+        .struct_size = sizeof(envelope_encrypt_opts)                                               \
+    }
+#define ENVELOPE_DECRYPT_OPTS_INIT                                                                 \
+    {                                                                                              \
+        .struct_size = sizeof(envelope_decrypt_opts)                                               \
+    }
+#endif
 
 /* ---- one-shot records ---- */
 /* A fresh DEK, wrapped for every KEK, seals in[0..inlen). *out is
@@ -343,6 +401,7 @@ ENVELOPE_API void envelope_decryptor_free(envelope_decryptor *d);
  * so a message can get EDKs for new KEKs, and lose those of old ones,
  * without touching its authenticated header or its frames. */
 typedef struct envelope_rewrap_opts {
+    size_t struct_size; /* ENVELOPE_REWRAP_OPTS_INIT */
     /* The KEKs that unwrap the DEK (1..16): only these; references in the
      * message are never opened. The first EDK one of them unwraps decides
      * (its DEK must pass the commitment and the header tag). */
@@ -358,6 +417,17 @@ typedef struct envelope_rewrap_opts {
     /* Unwrap and check only: nothing is wrapped, no header is made. */
     int dry_run;
 } envelope_rewrap_opts;
+#ifdef __cplusplus
+#define ENVELOPE_REWRAP_OPTS_INIT                                                                  \
+    {                                                                                              \
+        sizeof(envelope_rewrap_opts), NULL, 0, NULL, 0, 0, 0                                       \
+    }
+#else
+#define ENVELOPE_REWRAP_OPTS_INIT                                                                  \
+    {                                                                                              \
+        .struct_size = sizeof(envelope_rewrap_opts)                                                \
+    }
+#endif
 
 typedef struct envelope_rewrap_result {
     /* Bytes at the start of the input that are the old header; the body

@@ -97,3 +97,13 @@ if(TARGET envelope AND TARGET envelope_provider)
   set_tests_properties(lib.softhsm.dek-reuse PROPERTIES LABELS "lib;softhsm;integration"
     ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 900)
 endif()
+
+# The error model: one case per category row, each with its real cause.
+if(TARGET envelope AND TARGET envelope_provider)
+  add_executable(lib_errors ${ENVELOPE_TEST_ROOT}/integration/lib_errors.c)
+  target_link_libraries(lib_errors PRIVATE envelope envelope_warnings)
+  add_test(NAME lib.softhsm.error-model COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/lib_errors.sh
+           $<TARGET_FILE:lib_errors> $<TARGET_FILE_DIR:envelope_provider>)
+  set_tests_properties(lib.softhsm.error-model PROPERTIES LABELS "lib;softhsm;integration"
+    ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 300)
+endif()
