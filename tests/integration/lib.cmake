@@ -107,3 +107,10 @@ if(TARGET envelope AND TARGET envelope_provider)
   set_tests_properties(lib.softhsm.error-model PROPERTIES LABELS "lib;softhsm;integration"
     ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 300)
 endif()
+
+# The ABI against the committed baseline (abi/, scripts/abi-baseline.sh).
+if(TARGET envelope)
+  add_test(NAME lib.none.abi COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/lib_abi.sh
+           $<TARGET_FILE:envelope> ${PROJECT_SOURCE_DIR})
+  set_tests_properties(lib.none.abi PROPERTIES LABELS "lib;unit" SKIP_RETURN_CODE 77 TIMEOUT 120)
+endif()
