@@ -17,6 +17,8 @@ envelope_category envelope_status_category(envelope_status s)
 {
     if (s == ENVELOPE_OK)
         return ENVELOPE_CAT_OK;
+    if (s == ENVELOPE_ERR_CONFIG)
+        return ENVELOPE_CAT_CONFIG;
     switch ((int)s / 100) {
     case 1: return ENVELOPE_CAT_USAGE;
     case 2: return ENVELOPE_CAT_FORMAT;

@@ -23,11 +23,15 @@
  *  - Every function that can fail returns an envelope_status and is
  *    warn_unused_result. On failure the envelope_err (if not NULL) holds a
  *    stable code and a message for humans that never contains a key,
- *    PIN, plaintext or context value.
+ *    PIN, plaintext or context value; on success it holds ENVELOPE_OK and
+ *    an empty message.
  *
  * Ownership: every _new/_open has a _free that is NULL-safe and wipes what
  * it held. Pointers returned by accessors stay valid until the owning
- * object is freed. Lengths are in bytes.
+ * object is freed, unless the accessor's comment says otherwise
+ * (envelope_opener_context: until the next open). Lengths are in bytes.
+ * A NULL pointer where the comment does not allow one is
+ * ENVELOPE_ERR_ARGUMENT, options included.
  */
 #ifndef ENVELOPE_ENVELOPE_H
 #define ENVELOPE_ENVELOPE_H
@@ -91,15 +95,18 @@ ENVELOPE_API size_t envelope_max_edks(void);
 /* ---- errors ---- */
 typedef enum envelope_category {
     ENVELOPE_CAT_OK = 0,
-    ENVELOPE_CAT_USAGE = 1,   /* the caller asked for something invalid */
-    ENVELOPE_CAT_FORMAT = 2,  /* the input is not a valid message */
-    ENVELOPE_CAT_AUTH = 3,    /* authentication failed: tampered, wrong key or context */
-    ENVELOPE_CAT_BACKEND = 4, /* KEK home unreachable: retryable */
-    ENVELOPE_CAT_POLICY = 5,  /* refused by policy */
-    ENVELOPE_CAT_INTERNAL = 6 /* out of memory, OpenSSL failure, bug */
+    ENVELOPE_CAT_USAGE = 1,    /* the caller asked for something invalid */
+    ENVELOPE_CAT_FORMAT = 2,   /* the input is not a valid message */
+    ENVELOPE_CAT_AUTH = 3,     /* authentication failed: tampered, wrong key or context */
+    ENVELOPE_CAT_BACKEND = 4,  /* KEK home unreachable: retryable */
+    ENVELOPE_CAT_POLICY = 5,   /* refused by policy */
+    ENVELOPE_CAT_INTERNAL = 6, /* out of memory, OpenSSL failure, bug */
+    ENVELOPE_CAT_CONFIG = 7    /* the setup is wrong (ENVELOPE_ERR_CONFIG): fix it, don't retry */
 } envelope_category;
 
-/* Stable codes: the hundreds digit is the category. Never renumbered. */
+/* Stable codes: the hundreds digit is the category, except
+ * ENVELOPE_ERR_CONFIG, whose category is ENVELOPE_CAT_CONFIG (it was made
+ * a 1xx code before it had a category of its own). Never renumbered. */
 typedef enum envelope_status {
     ENVELOPE_OK = 0,
 
@@ -115,7 +122,8 @@ typedef enum envelope_status {
     ENVELOPE_ERR_OUTPUT = 109,           /* the caller's sink refused the bytes */
     ENVELOPE_ERR_CONFIG = 110, /* the OpenSSL configuration or the provider's settings are wrong:
                                   provider not loaded, PKCS#11 module missing, unknown token,
-                                  no PIN source, unknown or bad setting (not retryable) */
+                                  no PIN source, unknown or bad setting, a public-only KEK
+                                  asked to decrypt (ENVELOPE_CAT_CONFIG; not retryable) */
 
     ENVELOPE_ERR_BAD_MAGIC = 200,        /* not an envelope message */
     ENVELOPE_ERR_VERSION = 201,          /* unknown format version */
@@ -217,8 +225,10 @@ ENVELOPE_API void envelope_kek_allow_retired(envelope_kek *k, int allow);
 ENVELOPE_API const char *envelope_kek_reference(const envelope_kek *k); /* URI without secrets */
 ENVELOPE_API const uint8_t *envelope_kek_key_id(const envelope_kek *k, size_t *len);
 ENVELOPE_API envelope_wrap_kind envelope_kek_wrap_kind(const envelope_kek *k);
-ENVELOPE_API const char *
-envelope_wrap_kind_name(int kind); /* "rsa-oaep-sha256", ... or "unknown" */
+/* "rsa-oaep-sha256", "provider-aead", or "unknown". It takes an int, not
+ * an envelope_wrap_kind: envelope_edk_info.wrap_kind is the byte a message
+ * carries, which may be a kind this library does not know. */
+ENVELOPE_API const char *envelope_wrap_kind_name(int kind);
 
 /* Creates a KEK inside the envelope provider's key home at uri through its
  * KEYMGMT: type "aes-256" or "rsa-3072" (pkcs11: URIs), "ec-p256" or
@@ -316,10 +326,12 @@ ENVELOPE_API ENVELOPE_WUR envelope_status envelope_seal(envelope_lib *lib,
                                                         const uint8_t *in, size_t inlen,
                                                         uint8_t **out, size_t *outlen,
                                                         envelope_err *err);
-/* Opens a whole message. *out is allocated with OPENSSL_malloc (free with
- * envelope_buffer_free); msg_context (optional) receives the message's
- * context (free with envelope_context_free). On any failure *out is NULL
- * and no plaintext was released. */
+/* Opens a whole message. o is required (NULL: ENVELOPE_ERR_ARGUMENT; to
+ * check no context say so with ENVELOPE_DECRYPT_ANY_CONTEXT). *out is
+ * allocated with OPENSSL_malloc (free with envelope_buffer_free);
+ * msg_context (optional, may be NULL) receives the message's context (free
+ * with envelope_context_free). On any failure *out is NULL and no
+ * plaintext was released. */
 ENVELOPE_API ENVELOPE_WUR envelope_status
 envelope_open(envelope_lib *lib, const envelope_decrypt_opts *o, const uint8_t *in, size_t inlen,
               uint8_t **out, size_t *outlen, envelope_context **msg_context, envelope_err *err);
@@ -329,7 +341,8 @@ ENVELOPE_API void envelope_buffer_free(uint8_t *buf, size_t len); /* wipes, NULL
 typedef struct envelope_sealer envelope_sealer;
 /* Generates a DEK and wraps it once for every KEK; each seal then costs one
  * message id, one key derivation and the AES-GCM work, no allocation.
- * max_messages 0 = 2^32. */
+ * max_messages 0 = 2^32. envelope_sealer_seal: ENVELOPE_ERR_BUFFER_TOO_SMALL
+ * sets *outlen to the size needed (envelope_sealer_sealed_size). */
 ENVELOPE_API ENVELOPE_WUR envelope_status envelope_sealer_new(envelope_lib *lib,
                                                               const envelope_encrypt_opts *o,
                                                               uint64_t max_messages,
@@ -345,7 +358,9 @@ ENVELOPE_API void envelope_sealer_free(envelope_sealer *s);
 typedef struct envelope_opener envelope_opener;
 /* Remembers the last EDK list it unwrapped, so records from one sealer
  * cost one unwrap. Plaintext is at most inlen bytes; on failure out is
- * wiped. msg_context (optional) receives a copy the caller frees. */
+ * wiped. ENVELOPE_ERR_BUFFER_TOO_SMALL (nothing written, no KEK used) sets
+ * *outlen to the plaintext's size. The message's context:
+ * envelope_opener_context. */
 ENVELOPE_API ENVELOPE_WUR envelope_status envelope_opener_new(envelope_lib *lib,
                                                               const envelope_decrypt_opts *o,
                                                               envelope_opener **out,
@@ -354,7 +369,9 @@ ENVELOPE_API ENVELOPE_WUR envelope_status envelope_opener_open(envelope_opener *
                                                                const uint8_t *in, size_t inlen,
                                                                uint8_t *out, size_t outsize,
                                                                size_t *outlen, envelope_err *err);
-/* The context of the last message opened (valid until the next open). */
+/* The context of the last message opened, or NULL if the last open
+ * failed. Valid until the next envelope_opener_open or _free (an
+ * exception to the accessor rule above); copy it to keep it. */
 ENVELOPE_API const envelope_context *envelope_opener_context(envelope_opener *op);
 ENVELOPE_API void envelope_opener_free(envelope_opener *op);
 
@@ -395,6 +412,50 @@ ENVELOPE_API ENVELOPE_WUR envelope_status envelope_decryptor_final(envelope_decr
 /* The message's context once the header was read, else NULL. */
 ENVELOPE_API const envelope_context *envelope_decryptor_context(const envelope_decryptor *d);
 ENVELOPE_API void envelope_decryptor_free(envelope_decryptor *d);
+
+/* ---- streaming with buffers in and out (for language bindings) ---- */
+/* The encryptor and decryptor above with the output in the caller's
+ * buffer instead of a sink. Each update consumes what it can of
+ * in[0..inlen) (*consumed) and writes at most outcap bytes to out
+ * (*written); output that did not fit stays inside (at most the header and
+ * two frames) and comes first on the next call, which may pass inlen 0.
+ * A call with outcap >= 1 always makes progress; one that can make none
+ * (outcap 0 while output is pending) is ENVELOPE_ERR_BUFFER_TOO_SMALL,
+ * consumes nothing and leaves the object usable. After any other failure
+ * every later call fails with the same code. finish ends the input; call
+ * it until *done is 1. The decryptor hands out only plaintext of frames
+ * whose tag verified, and *done = 1 is, as envelope_decryptor_final, the
+ * statement that the message was complete. */
+typedef struct envelope_buf_encryptor envelope_buf_encryptor;
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_buf_encryptor_new(envelope_lib *lib,
+                                                                     const envelope_encrypt_opts *o,
+                                                                     envelope_buf_encryptor **out,
+                                                                     envelope_err *err);
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_buf_encryptor_update(
+    envelope_buf_encryptor *b, const uint8_t *in, size_t inlen, size_t *consumed, uint8_t *out,
+    size_t outcap, size_t *written, envelope_err *err);
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_buf_encryptor_finish(envelope_buf_encryptor *b,
+                                                                        uint8_t *out, size_t outcap,
+                                                                        size_t *written, int *done,
+                                                                        envelope_err *err);
+ENVELOPE_API void envelope_buf_encryptor_free(envelope_buf_encryptor *b);
+
+typedef struct envelope_buf_decryptor envelope_buf_decryptor;
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_buf_decryptor_new(envelope_lib *lib,
+                                                                     const envelope_decrypt_opts *o,
+                                                                     envelope_buf_decryptor **out,
+                                                                     envelope_err *err);
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_buf_decryptor_update(
+    envelope_buf_decryptor *b, const uint8_t *in, size_t inlen, size_t *consumed, uint8_t *out,
+    size_t outcap, size_t *written, envelope_err *err);
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_buf_decryptor_finish(envelope_buf_decryptor *b,
+                                                                        uint8_t *out, size_t outcap,
+                                                                        size_t *written, int *done,
+                                                                        envelope_err *err);
+/* The message's context once the header was read, else NULL. */
+ENVELOPE_API const envelope_context *
+envelope_buf_decryptor_context(const envelope_buf_decryptor *b);
+ENVELOPE_API void envelope_buf_decryptor_free(envelope_buf_decryptor *b);
 
 /* ---- KEK rotation: a new EDK list, the rest of the message unchanged ---- */
 /* The EDK list is not covered by the header tag (docs/FORMAT.md §1, §5.3),

@@ -47,19 +47,19 @@ case_() {
 }
 
 case_ ok done ENVELOPE_OK 0 "" "" -- "$BIN" "$AES" -
-# category numbers: envelope_category in include/envelope/envelope.h (USAGE 1, AUTH 3, POLICY 5)
-case_ no-openssl-conf kek-open ENVELOPE_ERR_CONFIG 1 "the envelope provider is not loaded" \
+# category numbers: envelope_category in include/envelope/envelope.h (AUTH 3, POLICY 5, CONFIG 7)
+case_ no-openssl-conf kek-open ENVELOPE_ERR_CONFIG 7 "the envelope provider is not loaded" \
   "check the URI" -- env -u OPENSSL_CONF "$BIN" "$AES"
 ENV_P11_MODULE=$work/no-such-module.so softhsm_write_conf
-case_ module-missing kek-open ENVELOPE_ERR_CONFIG 1 "$work/no-such-module.so" "check the URI" -- "$BIN" "$AES"
+case_ module-missing kek-open ENVELOPE_ERR_CONFIG 7 "$work/no-such-module.so" "check the URI" -- "$BIN" "$AES"
 softhsm_write_conf
-case_ token-misspelt kek-open ENVELOPE_ERR_CONFIG 1 "no token matching \"envtset\"" "" -- \
+case_ token-misspelt kek-open ENVELOPE_ERR_CONFIG 7 "no token matching \"envtset\"" "" -- \
   "$BIN" "pkcs11:token=envtset;object=kek-aes;type=secret-key"
 (umask 077; printf '%s' 9999 >"$work/wrong-pin")
 sed "s|file:$ENV_PIN_FILE|file:$work/wrong-pin|" "$OPENSSL_CONF" >wrong-pin.cnf
 case_ wrong-pin kek-open ENVELOPE_ERR_POLICY 5 "the token refused the PIN" "check the URI" -- \
   env OPENSSL_CONF="$work/wrong-pin.cnf" "$BIN" "$AES"
-case_ public-only-file open ENVELOPE_ERR_CONFIG 1 "only a public key" "tampered" -- \
+case_ public-only-file open ENVELOPE_ERR_CONFIG 7 "only a public key" "tampered" -- \
   "$BIN" "file:$work/kek.pub.pem" "file:$work/kek.pub.pem"
 case_ private-file done ENVELOPE_OK 0 "" "" -- "$BIN" "file:$work/kek.pub.pem" "file:$work/kek.pem"
 # the other private key: a message not made for it is tampering or a wrong key, never configuration
