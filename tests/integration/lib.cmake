@@ -114,3 +114,11 @@ if(TARGET envelope)
            $<TARGET_FILE:envelope> ${PROJECT_SOURCE_DIR})
   set_tests_properties(lib.none.abi PROPERTIES LABELS "lib;unit" SKIP_RETURN_CODE 77 TIMEOUT 120)
 endif()
+
+# docs/LIBRARY.md's C blocks and the header (C and C++) build warning-free.
+if(TARGET envelope)
+  add_test(NAME lib.none.doc-snippets COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/lib_doc_snippets.sh
+           ${PROJECT_SOURCE_DIR}/docs/LIBRARY.md ${PROJECT_SOURCE_DIR}/include
+           $<TARGET_FILE_DIR:envelope> ${CMAKE_C_COMPILER})
+  set_tests_properties(lib.none.doc-snippets PROPERTIES LABELS "lib;unit" TIMEOUT 120)
+endif()
