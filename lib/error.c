@@ -71,6 +71,7 @@ const char *envelope_status_name(envelope_status s)
     N(ENVELOPE_ERR_INTERNAL);
     N(ENVELOPE_ERR_NOMEM);
     N(ENVELOPE_ERR_CRYPTO);
+    N(ENVELOPE_ERR_LOCKED_MEMORY);
 #undef N
         /* clang-format on */
     }

@@ -312,6 +312,18 @@ envelope_status env_hdrtmpl_write(const env_hdrtmpl *t, env_crypto *c, const uin
                                   uint8_t *out, envelope_err *err);
 void env_hdrtmpl_cleanup(env_hdrtmpl *t);
 
+/* seal.c: bytes of the frames for len bytes of plaintext (0: too many),
+ * and the frames themselves after a header written for id. */
+size_t env_frames_len(size_t len, size_t fs);
+envelope_status env_seal_frames(env_crypto *c, const uint8_t *id, size_t fs, const uint8_t *in,
+                                size_t inlen, uint8_t *out, envelope_err *err);
+/* open.c: the plaintext length of the frames after h from their structure
+ * alone (0 if malformed), and the frames opened into out (*ptlen grows;
+ * the caller wipes on failure). */
+int env_plaintext_len(const env_header *h, const uint8_t *in, size_t inlen, size_t *n);
+envelope_status env_open_frames(env_crypto *c, const env_header *h, const uint8_t *in, size_t inlen,
+                                uint8_t *out, size_t outsize, size_t *ptlen, envelope_err *err);
+
 /* Message ids: 256-bit random, drawn in batches (RAND_bytes per message
  * dominates small records), refilled after every fork (lib.c). */
 typedef struct env_idpool {

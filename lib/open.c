@@ -102,7 +102,7 @@ static envelope_status keys_for(envelope_opener *op, const env_header *h, envelo
  * (frame lengths are not secret: envelope inspect shows them), so that a
  * buffer too small is reported with the size it needs before any KEK is
  * used. 0 if the frames are malformed: open_frames then says how. */
-static int plaintext_len(const env_header *h, const uint8_t *in, size_t inlen, size_t *n)
+int env_plaintext_len(const env_header *h, const uint8_t *in, size_t inlen, size_t *n)
 {
     env_rd r;
     env_rd_init(&r, in, inlen);
@@ -122,9 +122,8 @@ static int plaintext_len(const env_header *h, const uint8_t *in, size_t inlen, s
     return 0;
 }
 
-static envelope_status open_frames(envelope_opener *op, const env_header *h, const uint8_t *in,
-                                   size_t inlen, uint8_t *out, size_t outsize, size_t *ptlen,
-                                   envelope_err *err)
+envelope_status env_open_frames(env_crypto *c, const env_header *h, const uint8_t *in, size_t inlen,
+                                uint8_t *out, size_t outsize, size_t *ptlen, envelope_err *err)
 {
     env_rd r;
     env_rd_init(&r, in, inlen);
@@ -157,7 +156,7 @@ static envelope_status open_frames(envelope_opener *op, const env_header *h, con
                             (unsigned long long)no);
         if (outsize - *ptlen < len)
             return env_fail(err, ENVELOPE_ERR_BUFFER_TOO_SMALL, "plaintext buffer too small");
-        ENV_GUARD(env_frame_open(&op->c, h->message_id, no, type == ENV_FRAME_FINAL, ct, len, tag,
+        ENV_GUARD(env_frame_open(c, h->message_id, no, type == ENV_FRAME_FINAL, ct, len, tag,
                                  out + *ptlen, err));
         *ptlen += len;
         if (type == ENV_FRAME_FINAL)
@@ -188,13 +187,14 @@ envelope_status envelope_opener_open(envelope_opener *op, const uint8_t *in, siz
     ENV_GUARD(env_header_parse(in, inlen, &h, NULL, err));
     ENV_GUARD(env_context_check(op->o.expected, h.ctx_enc, h.ctx_enc_len, err));
     size_t need = 0;
-    if (outsize < inlen - h.total_len && plaintext_len(&h, in, inlen, &need) && need > outsize) {
+    if (outsize < inlen - h.total_len && env_plaintext_len(&h, in, inlen, &need) &&
+        need > outsize) {
         *outlen = need; /* the size to allocate */
         return env_fail(err, ENVELOPE_ERR_BUFFER_TOO_SMALL,
                         "plaintext buffer has %zu bytes, the message holds %zu", outsize, need);
     }
     ENV_GUARD(keys_for(op, &h, err));
-    envelope_status s = open_frames(op, &h, in, inlen, out, outsize, &pt, err);
+    envelope_status s = env_open_frames(&op->c, &h, in, inlen, out, outsize, &pt, err);
     if (s != ENVELOPE_OK) {
         if (pt > 0)
             OPENSSL_cleanse(out, pt);

@@ -147,7 +147,7 @@ void env_hdrtmpl_cleanup(env_hdrtmpl *t)
 
 /* Bytes of the frames for len bytes of plaintext (FORMAT.md §4.3); 0 if
  * the frame count would pass the limit. */
-static size_t frames_len(size_t len, size_t fs)
+size_t env_frames_len(size_t len, size_t fs)
 {
     if (fs == 0)
         return 0;
@@ -204,12 +204,12 @@ size_t envelope_sealer_sealed_size(const envelope_sealer *s, size_t inlen)
 {
     if (s == NULL)
         return 0;
-    size_t f = frames_len(inlen, s->t.frame_size), h = env_hdrtmpl_len(&s->t);
+    size_t f = env_frames_len(inlen, s->t.frame_size), h = env_hdrtmpl_len(&s->t);
     return f == 0 || f > SIZE_MAX - h ? 0 : f + h;
 }
 
-static envelope_status seal_frames(env_crypto *c, const uint8_t *id, size_t fs, const uint8_t *in,
-                                   size_t inlen, uint8_t *out, envelope_err *err)
+envelope_status env_seal_frames(env_crypto *c, const uint8_t *id, size_t fs, const uint8_t *in,
+                                size_t inlen, uint8_t *out, envelope_err *err)
 {
     uint64_t no = 1;
     size_t off = 0;
@@ -250,7 +250,7 @@ envelope_status envelope_sealer_seal(envelope_sealer *s, const uint8_t *in, size
     if (st == ENVELOPE_OK)
         st = env_hdrtmpl_write(&s->t, &s->c, id, out, err);
     if (st == ENVELOPE_OK)
-        st = seal_frames(&s->c, id, s->t.frame_size, in, inlen, out + hl, err);
+        st = env_seal_frames(&s->c, id, s->t.frame_size, in, inlen, out + hl, err);
     if (st != ENVELOPE_OK) {
         OPENSSL_cleanse(out, need);
         return st;

@@ -17,9 +17,9 @@
  *  - An envelope_sealer reuses one DEK for many records (each record still
  *    gets its own data key and key commitment from its 256-bit random
  *    message id). Bound its lifetime with max_messages.
- *  - Objects are not thread-safe, except envelope_lib and envelope_kek,
- *    which may be shared between threads once created. Use one sealer,
- *    opener, encryptor or decryptor per thread.
+ *  - Objects are not thread-safe, except envelope_lib, envelope_kek and
+ *    envelope_recorder, which may be shared between threads once created.
+ *    Use one sealer, opener, encryptor or decryptor per thread.
  *  - Every function that can fail returns an envelope_status and is
  *    warn_unused_result. On failure the envelope_err (if not NULL) holds a
  *    stable code and a message for humans that never contains a key,
@@ -152,7 +152,8 @@ typedef enum envelope_status {
 
     ENVELOPE_ERR_INTERNAL = 600,
     ENVELOPE_ERR_NOMEM = 601,
-    ENVELOPE_ERR_CRYPTO = 602 /* an OpenSSL primitive failed */
+    ENVELOPE_ERR_CRYPTO = 602,       /* an OpenSSL primitive failed */
+    ENVELOPE_ERR_LOCKED_MEMORY = 603 /* locked memory (RLIMIT_MEMLOCK) cannot hold the keys */
 } envelope_status;
 
 typedef struct envelope_err {
@@ -374,6 +375,111 @@ ENVELOPE_API ENVELOPE_WUR envelope_status envelope_opener_open(envelope_opener *
  * exception to the accessor rule above); copy it to keep it. */
 ENVELOPE_API const envelope_context *envelope_opener_context(envelope_opener *op);
 ENVELOPE_API void envelope_opener_free(envelope_opener *op);
+
+/* ---- the shared record handle: any thread, any context ---- */
+/* One handle for a service's records: seal and open from any thread, each
+ * record with its own context. Sealing keeps a DEK per context (wrapped
+ * once for every KEK, then reused within the limits below); opening keeps
+ * the DEKs it unwrapped in an LRU keyed by (suite, context, EDK list), so
+ * records of many interleaved contexts open at the cached rate. DEKs live
+ * in one locked (mlock, MADV_DONTDUMP) slab sized at creation. Records are
+ * suite-1 messages, readable by every opener; a record's DEK is bound to
+ * its exact context by the wrap AAD (docs/FORMAT.md §5.3), so a DEK serves
+ * one context, and a partition wider than one context comes with the
+ * compact records of suite 2. */
+typedef struct envelope_recorder envelope_recorder;
+
+typedef struct envelope_recorder_opts {
+    size_t struct_size;
+    /* 1..16 KEKs: every record is sealed to all of them, and opened with
+     * them only (references in a record are never opened). The array is
+     * copied; the KEKs must outlive the recorder. */
+    envelope_kek *const *keks;
+    size_t nkeks;
+    size_t frame_size; /* 0 = 64 KiB */
+    /* A DEK's window: it seals at most dek_messages records (0 = 2^32) and
+     * dek_bytes bytes of plaintext (0 = 64 GiB) during dek_seconds (0 =
+     * 300); then the next record of its context gets a new DEK. */
+    uint64_t dek_messages;
+    uint64_t dek_bytes;
+    uint64_t dek_seconds;
+    /* Contexts with a live sealing DEK (0 = 1024) and unwrapped DEKs kept
+     * for opening (0 = 4096); past them the least recently used is wiped.
+     * Both are in the locked slab: (max_deks + max_keys) * 32 bytes plus a
+     * page per thread in flight (envelope_recorder_stats). */
+    size_t max_deks;
+    size_t max_keys;
+} envelope_recorder_opts;
+#ifdef __cplusplus
+#define ENVELOPE_RECORDER_OPTS_INIT                                                                \
+    {                                                                                              \
+        sizeof(envelope_recorder_opts), NULL, 0, 0, 0, 0, 0, 0, 0                                  \
+    }
+#else
+#define ENVELOPE_RECORDER_OPTS_INIT                                                                \
+    {                                                                                              \
+        .struct_size = sizeof(envelope_recorder_opts)                                              \
+    }
+#endif
+
+typedef struct envelope_recorder_stats {
+    size_t struct_size;    /* set by the caller: ENVELOPE_RECORDER_STATS_INIT */
+    uint64_t seals, opens; /* records sealed and opened */
+    uint64_t deks_made;    /* DEKs generated: each is one wrap per KEK */
+    uint64_t unwraps;      /* DEKs unwrapped: each is one KEK call (or more
+                               if a KEK fails and the next EDK is tried) */
+    size_t deks_live;      /* contexts with a sealing DEK now */
+    size_t keys_live;      /* unwrapped DEKs kept now */
+    size_t locked_bytes;   /* locked memory the recorder holds */
+} envelope_recorder_stats;
+#ifdef __cplusplus
+#define ENVELOPE_RECORDER_STATS_INIT                                                               \
+    {                                                                                              \
+        sizeof(envelope_recorder_stats), 0, 0, 0, 0, 0, 0, 0                                       \
+    }
+#else
+#define ENVELOPE_RECORDER_STATS_INIT                                                               \
+    {                                                                                              \
+        .struct_size = sizeof(envelope_recorder_stats)                                             \
+    }
+#endif
+
+/* ENVELOPE_ERR_LOCKED_MEMORY if the slab cannot be locked (raise
+ * RLIMIT_MEMLOCK, e.g. LimitMEMLOCK= in a systemd unit, or lower max_deks
+ * and max_keys); nothing is ever kept in memory that is not locked. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_recorder_new(envelope_lib *lib,
+                                                                const envelope_recorder_opts *o,
+                                                                envelope_recorder **out,
+                                                                envelope_err *err);
+/* An upper bound of a sealed record's size for this context (NULL =
+ * empty) and inlen, with no KEK call; 0 if the record is too large. */
+ENVELOPE_API size_t envelope_recorder_seal_bound(const envelope_recorder *r,
+                                                 const envelope_context *context, size_t inlen);
+/* Seals in[0..inlen) with the context (NULL = empty). The first record of a
+ * context (and the first after its DEK's window) wraps a new DEK for every
+ * KEK; threads that ask for the same context meanwhile wait for that one
+ * wrap. ENVELOPE_ERR_BUFFER_TOO_SMALL sets *outlen to the size needed. A
+ * thread that finds no locked memory for its working keys gets
+ * ENVELOPE_ERR_LOCKED_MEMORY. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_recorder_seal(envelope_recorder *r,
+                                                                 const envelope_context *context,
+                                                                 const uint8_t *in, size_t inlen,
+                                                                 uint8_t *out, size_t outsize,
+                                                                 size_t *outlen, envelope_err *err);
+/* Opens a record whose context holds every pair of expected (required: an
+ * empty context checks nothing, and says so). Plaintext is at most inlen
+ * bytes; ENVELOPE_ERR_BUFFER_TOO_SMALL (no KEK used) sets *outlen to its
+ * size; on failure out is wiped. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_recorder_open(envelope_recorder *r,
+                                                                 const envelope_context *expected,
+                                                                 const uint8_t *in, size_t inlen,
+                                                                 uint8_t *out, size_t outsize,
+                                                                 size_t *outlen, envelope_err *err);
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_recorder_stats_get(envelope_recorder *r,
+                                                                      envelope_recorder_stats *st,
+                                                                      envelope_err *err);
+/* Wipes every DEK; no thread may be inside a recorder call. */
+ENVELOPE_API void envelope_recorder_free(envelope_recorder *r);
 
 /* ---- streaming, constant memory (one frame buffered) ---- */
 /* Receives output bytes; returns 0 to continue, non-zero to abort

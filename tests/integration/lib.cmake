@@ -122,3 +122,13 @@ if(TARGET envelope)
            $<TARGET_FILE_DIR:envelope> ${CMAKE_C_COMPILER})
   set_tests_properties(lib.none.doc-snippets PROPERTIES LABELS "lib;unit" TIMEOUT 120)
 endif()
+
+# The shared recorder: 8 threads, 1,000 contexts, one SoftHSM2 KEK.
+if(TARGET envelope AND TARGET envelope_provider)
+  add_executable(lib_recorder ${ENVELOPE_TEST_ROOT}/integration/lib_recorder.c)
+  target_link_libraries(lib_recorder PRIVATE envelope envelope_warnings Threads::Threads)
+  add_test(NAME lib.softhsm.recorder COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/lib_recorder.sh
+           $<TARGET_FILE:lib_recorder> $<TARGET_FILE_DIR:envelope_provider>)
+  set_tests_properties(lib.softhsm.recorder PROPERTIES LABELS "lib;softhsm;integration"
+    ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 600)
+endif()
