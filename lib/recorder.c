@@ -364,6 +364,7 @@ envelope_status envelope_recorder_seal(envelope_recorder *r, const envelope_cont
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "record too large");
     rec_worker *w = NULL;
     ENV_GUARD(worker_get(r, &w, err));
+    w->c.which = ENV_KEY_ENC; /* key only the context this record uses */
     env_hdrtmpl t;
     envelope_status s = seal_keys(r, w, context, ctx_enc, clen, inlen, &t, err);
     size_t hl = s == ENVELOPE_OK ? env_hdrtmpl_len(&t) : 0;
@@ -469,6 +470,7 @@ envelope_status envelope_recorder_open(envelope_recorder *r, const envelope_cont
     }
     rec_worker *w = NULL;
     ENV_GUARD(worker_get(r, &w, err));
+    w->c.which = ENV_KEY_DEC;
     size_t pt = 0;
     envelope_status s = open_keys(r, w, &h, err);
     if (s == ENVELOPE_OK)

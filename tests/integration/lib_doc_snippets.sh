@@ -39,8 +39,11 @@ int header_check(void)
     envelope_encrypt_opts eo = ENVELOPE_ENCRYPT_OPTS_INIT;
     envelope_decrypt_opts dopt = ENVELOPE_DECRYPT_OPTS_INIT;
     envelope_rewrap_opts ro = ENVELOPE_REWRAP_OPTS_INIT;
+    envelope_recorder_opts rco = ENVELOPE_RECORDER_OPTS_INIT;
+    envelope_recorder_stats rst = ENVELOPE_RECORDER_STATS_INIT;
     return eo.struct_size == sizeof(eo) && dopt.struct_size == sizeof(dopt) &&
-           ro.struct_size == sizeof(ro) && envelope_version() == ENVELOPE_LIB_VERSION;
+           ro.struct_size == sizeof(ro) && rco.struct_size == sizeof(rco) &&
+           rst.struct_size == sizeof(rst) && envelope_version() == ENVELOPE_LIB_VERSION;
 }
 C
 "$cc" -std=c11 -Wall -Wextra -Werror -pedantic -I "$inc" -c -o "$work/h.o" "$work/header.c" ||

@@ -46,7 +46,7 @@ case_() {
   echo "$name: $(tr '\n' ' ' <"out.$name")"
 }
 
-case_ ok done ENVELOPE_OK 0 "" "" -- "$BIN" "$AES" -
+case_ ok "done" ENVELOPE_OK 0 "" "" -- "$BIN" "$AES" -
 # category numbers: envelope_category in include/envelope/envelope.h (AUTH 3, POLICY 5, CONFIG 7)
 case_ no-openssl-conf kek-open ENVELOPE_ERR_CONFIG 7 "the envelope provider is not loaded" \
   "check the URI" -- env -u OPENSSL_CONF "$BIN" "$AES"
@@ -61,7 +61,7 @@ case_ wrong-pin kek-open ENVELOPE_ERR_POLICY 5 "the token refused the PIN" "chec
   env OPENSSL_CONF="$work/wrong-pin.cnf" "$BIN" "$AES"
 case_ public-only-file open ENVELOPE_ERR_CONFIG 7 "only a public key" "tampered" -- \
   "$BIN" "file:$work/kek.pub.pem" "file:$work/kek.pub.pem"
-case_ private-file done ENVELOPE_OK 0 "" "" -- "$BIN" "file:$work/kek.pub.pem" "file:$work/kek.pem"
+case_ private-file "done" ENVELOPE_OK 0 "" "" -- "$BIN" "file:$work/kek.pub.pem" "file:$work/kek.pem"
 # the other private key: a message not made for it is tampering or a wrong key, never configuration
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out other.pem 2>/dev/null
 openssl pkey -in other.pem -pubout -out other.pub.pem 2>/dev/null

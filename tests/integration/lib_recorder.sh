@@ -64,8 +64,9 @@ grep -q "RLIMIT_MEMLOCK" locked.out || fail "the message does not name the limit
 limited "$BIN" "$AES" locked 512 >fits.out 2>&1 || fail "fits: $(cat fits.out)"
 grep -qx "status=ENVELOPE_OK" fits.out || fail "a slab within RLIMIT_MEMLOCK: $(cat fits.out)"
 lb=$(sed -n 's/^locked_bytes=//p' fits.out)
-[ -n "$lb" ] && [ "$lb" -ge $((1024 * 32)) ] && [ "$lb" -le $((256 * 1024)) ] ||
+if [ -z "$lb" ] || [ "$lb" -lt $((1024 * 32)) ] || [ "$lb" -gt $((256 * 1024)) ]; then
   fail "locked_bytes=$lb for 1,024 DEKs under a 256 KiB limit"
+fi
 echo "locked memory: $(tr '\n' ' ' <locked.out); $(tr '\n' ' ' <fits.out)"
 [ "$fails" -eq 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
 echo "recorder: all checks passed"
