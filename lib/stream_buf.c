@@ -55,6 +55,8 @@ static int pending_sink(void *arg, const uint8_t *b, size_t n)
 
 static size_t drain(pending *p, uint8_t *out, size_t outcap)
 {
+    if (out == NULL)
+        return 0; /* outcap is 0 */
     size_t n = p->len - p->off < outcap ? p->len - p->off : outcap;
     if (n > 0) {
         memcpy(out, p->buf + p->off, n);
@@ -124,7 +126,7 @@ static envelope_status core_update(bufcore *c, void *obj, feed_fn feed, const ui
                         "%zu bytes of output are waiting; call again with room for them",
                         c->p.len - c->p.off);
     for (;;) {
-        *written += drain(&c->p, out + *written, outcap - *written);
+        *written += drain(&c->p, out != NULL ? out + *written : NULL, outcap - *written);
         if (c->p.len > c->p.off || *consumed == inlen)
             return ENVELOPE_OK;
         size_t n = inlen - *consumed < STEP ? inlen - *consumed : STEP;
@@ -154,7 +156,7 @@ static envelope_status core_finish(bufcore *c, void *obj, final_fn final, uint8_
         if (s != ENVELOPE_OK)
             return core_fail(c, s, err);
         c->finished = 1;
-        *written += drain(&c->p, out + *written, outcap - *written);
+        *written += drain(&c->p, out != NULL ? out + *written : NULL, outcap - *written);
     }
     *done = c->finished && c->p.len == c->p.off;
     return ENVELOPE_OK;

@@ -130,5 +130,5 @@ if(TARGET envelope AND TARGET envelope_provider)
   add_test(NAME lib.softhsm.recorder COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/lib_recorder.sh
            $<TARGET_FILE:lib_recorder> $<TARGET_FILE_DIR:envelope_provider>)
   set_tests_properties(lib.softhsm.recorder PROPERTIES LABELS "lib;softhsm;integration"
-    ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 600)
+    ENVIRONMENT "${_cli_env};${ENVELOPE_TEST_ENV}" TIMEOUT 600)
 endif()

@@ -52,7 +52,15 @@ else
     "$(($(date +%s) - start)) s: C_Encrypt=$enc C_Decrypt=$dec $(tr '\n' ' ' <out)"
 fi
 
-# locked memory: a limit of 256 KiB, no CAP_IPC_LOCK
+# locked memory: a limit of 256 KiB, no CAP_IPC_LOCK. AddressSanitizer's
+# mlock interceptor locks nothing and reports success, so a sanitizer build
+# cannot see the limit: said, and the check is left to the normal build.
+if [ "${ENVELOPE_SANITIZED:-0}" = 1 ]; then
+  echo "locked memory: not checked in a sanitizer build (ASan's mlock does nothing)"
+  [ "$fails" -eq 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
+  echo "recorder: all checks passed"
+  exit 0
+fi
 limited() {
   setpriv --inh-caps=-ipc_lock --ambient-caps=-ipc_lock --bounding-set=-ipc_lock \
     bash -c 'ulimit -l 256 && exec "$@"' limited "$@"
