@@ -62,6 +62,7 @@ int main(int argc, char **argv)
         envelope_kek_open(lib, argv[1], &kek, &err) != ENVELOPE_OK)
         FAIL("%s", err.message);
     envelope_kek *keks[] = {kek};
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     envelope_context **ctx = calloc(nc, sizeof(*ctx));
     for (size_t c = 0; c < nc; c++) {
         char v[24];
@@ -125,7 +126,9 @@ int main(int argc, char **argv)
 
 per_context:;
     /* one sealer and one opener per context */
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     envelope_sealer **s = calloc(nc, sizeof(*s));
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     envelope_opener **o = calloc(nc, sizeof(*o));
     if (s == NULL || o == NULL)
         FAIL("out of memory");

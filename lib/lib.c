@@ -12,10 +12,15 @@
 
 #include "internal.h"
 
-_Static_assert(ENVELOPE_LIB_VERSION_MAJOR == ENV_BUILD_VERSION_MAJOR &&
-                   ENVELOPE_LIB_VERSION_MINOR == ENV_BUILD_VERSION_MINOR &&
-                   ENVELOPE_LIB_VERSION_PATCH == ENV_BUILD_VERSION_PATCH,
-               "include/envelope/envelope.h's version is the project's (CMakeLists.txt)");
+/* The header's version is the project's (CMakeLists.txt), which
+ * lib/CMakeLists.txt passes in. */
+#if defined(ENV_BUILD_VERSION_MAJOR)
+#if ENVELOPE_LIB_VERSION_MAJOR != ENV_BUILD_VERSION_MAJOR ||                                       \
+    ENVELOPE_LIB_VERSION_MINOR != ENV_BUILD_VERSION_MINOR ||                                       \
+    ENVELOPE_LIB_VERSION_PATCH != ENV_BUILD_VERSION_PATCH
+#error "include/envelope/envelope.h's ENVELOPE_LIB_VERSION_* differ from the project's version"
+#endif
+#endif
 
 uint32_t envelope_version(void)
 {

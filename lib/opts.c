@@ -54,7 +54,7 @@ envelope_status env_rewrap_opts_get(const envelope_rewrap_opts *o, envelope_rewr
 
 envelope_status env_decrypt_take(env_decrypt *d, const envelope_decrypt_opts *o, envelope_err *err)
 {
-    envelope_decrypt_opts oc;
+    envelope_decrypt_opts oc = {0};
     memset(d, 0, sizeof(*d));
     ENV_GUARD(opts_copy(o, DECRYPT_MIN, sizeof(oc), &oc, "decrypt options",
                         "ENVELOPE_DECRYPT_OPTS_INIT", err));

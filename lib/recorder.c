@@ -91,8 +91,10 @@ static void worker_free(rec_worker *w)
     OPENSSL_clear_free(w, sizeof(*w));
 }
 
-static envelope_status worker_get(envelope_recorder *r, rec_worker **out, envelope_err *err)
+/* A worker for one call, or NULL with *st and err saying why. */
+static rec_worker *worker_get(envelope_recorder *r, envelope_status *st, envelope_err *err)
 {
+    *st = ENVELOPE_OK;
     pthread_mutex_lock(&r->pool_lock);
     rec_worker *w = r->idle;
     if (w != NULL)
@@ -100,8 +102,10 @@ static envelope_status worker_get(envelope_recorder *r, rec_worker **out, envelo
     pthread_mutex_unlock(&r->pool_lock);
     if (w == NULL) {
         w = OPENSSL_zalloc(sizeof(*w));
-        if (w == NULL)
-            return env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
+        if (w == NULL) {
+            *st = env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
+            return NULL;
+        }
         envelope_status s = env_crypto_init(&w->c, r->lib, ENV_KEY_ENC | ENV_KEY_DEC, err);
         if (s == ENVELOPE_OK && !envelope_secmem_locked(w->c.s))
             s = locked_refused(err, page_round(sizeof(env_secrets)));
@@ -109,14 +113,14 @@ static envelope_status worker_get(envelope_recorder *r, rec_worker **out, envelo
             s = env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
         if (s != ENVELOPE_OK) {
             worker_free(w);
-            return s;
+            *st = s;
+            return NULL;
         }
         pthread_mutex_lock(&r->pool_lock);
         r->workers++;
         pthread_mutex_unlock(&r->pool_lock);
     }
-    *out = w;
-    return ENVELOPE_OK;
+    return w;
 }
 
 static void worker_put(envelope_recorder *r, rec_worker *w)
@@ -362,11 +366,13 @@ envelope_status envelope_recorder_seal(envelope_recorder *r, const envelope_cont
     size_t frames = env_frames_len(inlen, r->frame_size);
     if (frames == 0)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "record too large");
-    rec_worker *w = NULL;
-    ENV_GUARD(worker_get(r, &w, err));
+    envelope_status s = ENVELOPE_OK;
+    rec_worker *w = worker_get(r, &s, err);
+    if (w == NULL)
+        return s;
     w->c.which = ENV_KEY_ENC; /* key only the context this record uses */
     env_hdrtmpl t;
-    envelope_status s = seal_keys(r, w, context, ctx_enc, clen, inlen, &t, err);
+    s = seal_keys(r, w, context, ctx_enc, clen, inlen, &t, err);
     size_t hl = s == ENVELOPE_OK ? env_hdrtmpl_len(&t) : 0;
     if (s == ENVELOPE_OK && (hl > SIZE_MAX - frames || outsize < hl + frames)) {
         *outlen = hl + frames; /* the size to allocate */
@@ -468,11 +474,13 @@ envelope_status envelope_recorder_open(envelope_recorder *r, const envelope_cont
         return env_fail(err, ENVELOPE_ERR_BUFFER_TOO_SMALL,
                         "plaintext buffer has %zu bytes, the record holds %zu", outsize, need);
     }
-    rec_worker *w = NULL;
-    ENV_GUARD(worker_get(r, &w, err));
+    envelope_status s = ENVELOPE_OK;
+    rec_worker *w = worker_get(r, &s, err);
+    if (w == NULL)
+        return s;
     w->c.which = ENV_KEY_DEC;
     size_t pt = 0;
-    envelope_status s = open_keys(r, w, &h, err);
+    s = open_keys(r, w, &h, err);
     if (s == ENVELOPE_OK)
         s = env_open_frames(&w->c, &h, in, inlen, out, outsize, &pt, err);
     worker_put(r, w);

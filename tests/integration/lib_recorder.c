@@ -113,6 +113,7 @@ int main(int argc, char **argv)
     }
     if (envelope_recorder_new(lib, &ro, &rec, &err) != ENVELOPE_OK)
         FAIL("%s", err.message);
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     ctx = calloc(contexts, sizeof(*ctx));
     if (ctx == NULL)
         FAIL("out of memory");
