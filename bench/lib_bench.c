@@ -140,8 +140,13 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < BIG; i++)
         in[i] = (uint8_t)(i * 31);
     envelope_kek *keks[] = {kek};
-    envelope_encrypt_opts eo = {.keks = keks, .nkeks = 1, .context = NULL, .frame_size = FRAME};
-    envelope_decrypt_opts dopt = {keks, 1, NULL};
+    envelope_encrypt_opts eo = {
+        .struct_size = sizeof(eo), .keks = keks, .nkeks = 1, .context = NULL, .frame_size = FRAME};
+    envelope_decrypt_opts dopt = {.struct_size = sizeof(dopt),
+                                  .keks = keks,
+                                  .nkeks = 1,
+                                  .expected = NULL,
+                                  .flags = ENVELOPE_DECRYPT_ANY_CONTEXT};
 
     /* (a) 64 MiB */
     double raw_e = 0, raw_d = 0, lib_e = 0, lib_d = 0, str_e = 0, str_d = 0;

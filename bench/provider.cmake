@@ -17,3 +17,10 @@ if(TARGET envelope)
   target_compile_options(bench_records PRIVATE -Wall -Wextra -Werror -O2)
   target_link_libraries(bench_records PRIVATE envelope)
 endif()
+
+# One shared recorder vs a sealer and an opener per context (bench/recorder_bench.sh).
+if(TARGET envelope)
+  add_executable(bench_recorder ${CMAKE_CURRENT_LIST_DIR}/recorder_bench.c)
+  target_compile_options(bench_recorder PRIVATE -Wall -Wextra -Werror -O2)
+  target_link_libraries(bench_recorder PRIVATE envelope)
+endif()

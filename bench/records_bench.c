@@ -61,7 +61,8 @@ int main(int argc, char **argv)
     envelope_kek *keks[] = {kek};
     double t0 = now();
     for (size_t i = 0; i < n; i++) {
-        envelope_encrypt_opts eo = {.keks = keks,
+        envelope_encrypt_opts eo = {.struct_size = sizeof(eo),
+                                    .keks = keks,
                                     .nkeks = 1,
                                     .context = ctx[i % (size_t)tenants],
                                     .frame_size = 0};
@@ -70,7 +71,10 @@ int main(int argc, char **argv)
     }
     double t1 = now();
     for (size_t i = 0; i < n; i++) {
-        envelope_decrypt_opts dop = {keks, 1, ctx[i % (size_t)tenants]};
+        envelope_decrypt_opts dop = {.struct_size = sizeof(dop),
+                                     .keks = keks,
+                                     .nkeks = 1,
+                                     .expected = ctx[i % (size_t)tenants]};
         uint8_t *pt = NULL;
         size_t ptlen = 0;
         envelope_context *got = NULL;

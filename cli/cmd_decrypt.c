@@ -50,7 +50,11 @@ static envelope_status decryptor_final(void *o, envelope_err *e)
 /* For a batch (cli/batch.c): one decryptor per input. */
 static envelope_status decryptor_make(cli_stream *s, void **obj, envelope_err *e)
 {
-    envelope_decrypt_opts o = {s->keks, s->nkeks, s->ctx};
+    envelope_decrypt_opts o = {.struct_size = sizeof(o),
+                               .keks = s->keks,
+                               .nkeks = s->nkeks,
+                               .expected = s->ctx,
+                               .flags = s->ctx ? 0u : ENVELOPE_DECRYPT_ANY_CONTEXT};
     envelope_decryptor *dec = NULL;
     envelope_status st = envelope_decryptor_new(s->lib, &o, cli_out_sink, &s->out, &dec, e);
     *obj = dec;
@@ -97,7 +101,11 @@ int cmd_decrypt(int argc, char **argv, cli_common *c)
     envelope_decryptor *dec = NULL;
     envelope_err err = {0};
     if ((rc = cli_stream_open(&s, c)) == CLI_EXIT_OK) {
-        envelope_decrypt_opts o = {s.keks, s.nkeks, s.ctx};
+        envelope_decrypt_opts o = {.struct_size = sizeof(o),
+                                   .keks = s.keks,
+                                   .nkeks = s.nkeks,
+                                   .expected = s.ctx,
+                                   .flags = s.ctx ? 0u : ENVELOPE_DECRYPT_ANY_CONTEXT};
         if (envelope_decryptor_new(s.lib, &o, cli_out_sink, &s.out, &dec, &err) != ENVELOPE_OK)
             rc = cli_report(&err);
         else

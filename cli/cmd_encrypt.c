@@ -51,7 +51,8 @@ static envelope_status encryptor_final(void *o, envelope_err *e)
 static envelope_status encryptor_open(cli_stream *s, envelope_encryptor **enc, envelope_err *e)
 {
     uint32_t skipped = 0;
-    envelope_encrypt_opts o = {.keks = s->keks,
+    envelope_encrypt_opts o = {.struct_size = sizeof(o),
+                               .keks = s->keks,
                                .nkeks = s->nkeks,
                                .context = s->ctx,
                                .frame_size = s->frame_size,

@@ -62,7 +62,8 @@ static envelope_status start_encryptor(reenc_pass *p)
     if (fs == 0 && p->plen == sizeof(p->prefix)) /* verified by the header tag by now */
         fs = (size_t)p->prefix[40] << 24 | (size_t)p->prefix[41] << 16 |
              (size_t)p->prefix[42] << 8 | p->prefix[43];
-    envelope_encrypt_opts o = {.keks = p->w->keks,
+    envelope_encrypt_opts o = {.struct_size = sizeof(o),
+                               .keks = p->w->keks,
                                .nkeks = p->w->nk,
                                .context = envelope_decryptor_context(p->dec),
                                .frame_size = fs};
@@ -99,7 +100,11 @@ static envelope_status pass_update(void *obj, const uint8_t *buf, size_t len, en
 static int run_pass(reenc_pass *p, cli_common *c, cli_in *in)
 {
     envelope_err err = {0};
-    envelope_decrypt_opts o = {p->w->from, p->w->nfrom, NULL};
+    envelope_decrypt_opts o = {.struct_size = sizeof(o),
+                               .keks = p->w->from,
+                               .nkeks = p->w->nfrom,
+                               .expected = NULL,
+                               .flags = ENVELOPE_DECRYPT_ANY_CONTEXT};
     envelope_status st;
     cli_progress prog;
     if (envelope_decryptor_new(p->w->lib, &o, plain_sink, p, &p->dec, &err) != ENVELOPE_OK)

@@ -122,7 +122,13 @@ static int rewrap_file(void *arg, const char *path, int named)
         close(fd);
         return CLI_EXIT_OK;
     }
-    envelope_rewrap_opts o = {w->from, w->nfrom, w->to, w->nto, w->remove_old, w->dry_run};
+    envelope_rewrap_opts o = {.struct_size = sizeof(o),
+                              .from = w->from,
+                              .nfrom = w->nfrom,
+                              .to = w->to,
+                              .nto = w->nto,
+                              .remove_old = w->remove_old,
+                              .dry_run = w->dry_run};
     envelope_rewrap_result r;
     envelope_err err = {0};
     if (rc == CLI_EXIT_OK &&

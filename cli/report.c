@@ -11,7 +11,8 @@ int cli_exit_for(envelope_status s)
 {
     switch (envelope_status_category(s)) {
     case ENVELOPE_CAT_OK: return CLI_EXIT_OK;
-    case ENVELOPE_CAT_USAGE: return CLI_EXIT_USAGE;
+    case ENVELOPE_CAT_USAGE:
+    case ENVELOPE_CAT_CONFIG: return CLI_EXIT_USAGE; /* exit 1: fix the command or the setup */
     case ENVELOPE_CAT_FORMAT:
     case ENVELOPE_CAT_AUTH: return CLI_EXIT_AUTH;
     case ENVELOPE_CAT_BACKEND: return CLI_EXIT_BACKEND;

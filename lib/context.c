@@ -59,6 +59,7 @@ static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 
 envelope_status envelope_context_new(envelope_context **out, envelope_err *err)
 {
+    env_err_clear(err);
     if (out == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_context_new: out is NULL");
     *out = OPENSSL_zalloc(sizeof(**out));
@@ -145,6 +146,7 @@ static envelope_status add_pair(envelope_context *c, const uint8_t *k, size_t kl
 envelope_status envelope_context_add(envelope_context *c, const char *key, const char *value,
                                      envelope_err *err)
 {
+    env_err_clear(err);
     if (c == NULL || key == NULL || value == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_context_add: NULL argument");
     return add_pair(c, (const uint8_t *)key, strlen(key), (const uint8_t *)value, strlen(value), 0,
@@ -153,6 +155,7 @@ envelope_status envelope_context_add(envelope_context *c, const char *key, const
 
 envelope_status envelope_context_add_kv(envelope_context *c, const char *kv, envelope_err *err)
 {
+    env_err_clear(err);
     if (c == NULL || kv == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_context_add_kv: NULL argument");
     const char *eq = strchr(kv, '=');

@@ -17,9 +17,7 @@ enum { DEC_HEADER, DEC_FRAMES, DEC_DONE, DEC_CLOSED, DEC_FAILED };
 struct envelope_decryptor {
     envelope_lib *lib;
     env_crypto c;
-    envelope_kek **keks;
-    size_t nkeks;
-    envelope_context *expected;
+    env_decrypt o; /* KEKs and expected context */
     envelope_sink_fn sink;
     void *arg;
     env_hdracc acc;
@@ -38,12 +36,10 @@ envelope_status envelope_decryptor_new(envelope_lib *lib, const envelope_decrypt
                                        envelope_sink_fn sink, void *arg, envelope_decryptor **out,
                                        envelope_err *err)
 {
+    env_err_clear(err);
     if (lib == NULL || sink == NULL || out == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_decryptor_new: NULL argument");
     *out = NULL;
-    size_t n = o ? o->nkeks : 0;
-    if (n > 0 && o->keks == NULL)
-        return env_fail(err, ENVELOPE_ERR_ARGUMENT, "decrypt options: keks is NULL");
     envelope_decryptor *d = OPENSSL_zalloc(sizeof(*d));
     if (d == NULL)
         return env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
@@ -51,21 +47,11 @@ envelope_status envelope_decryptor_new(envelope_lib *lib, const envelope_decrypt
     d->sink = sink;
     d->arg = arg;
     d->no = 1;
-    envelope_status s = env_crypto_init(&d->c, lib, ENV_KEY_DEC, err);
+    envelope_status s = env_decrypt_take(&d->o, o, err);
+    if (s == ENVELOPE_OK)
+        s = env_crypto_init(&d->c, lib, ENV_KEY_DEC, err);
     if (s == ENVELOPE_OK)
         s = env_hdracc_init(&d->acc, err);
-    if (s == ENVELOPE_OK && n > 0) {
-        /* an array of pointers */
-        // NOLINTNEXTLINE(bugprone-sizeof-expression)
-        if ((d->keks = OPENSSL_malloc(n * sizeof(*d->keks))) == NULL)
-            s = env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
-        for (size_t i = 0; s == ENVELOPE_OK && i < n; i++)
-            if ((d->keks[i] = o->keks[i]) == NULL)
-                s = env_fail(err, ENVELOPE_ERR_ARGUMENT, "KEK %zu is NULL", i + 1);
-        d->nkeks = n;
-    }
-    if (s == ENVELOPE_OK && o && o->expected)
-        s = env_context_dup(o->expected, &d->expected, err);
     if (s != ENVELOPE_OK) {
         envelope_decryptor_free(d);
         return s;
@@ -77,8 +63,8 @@ envelope_status envelope_decryptor_new(envelope_lib *lib, const envelope_decrypt
 static envelope_status on_header(envelope_decryptor *d, envelope_err *err)
 {
     const env_header *h = &d->acc.h;
-    ENV_GUARD(env_context_check(d->expected, h->ctx_enc, h->ctx_enc_len, err));
-    ENV_GUARD(env_unwrap_header(&d->c, d->keks, d->nkeks, h, err));
+    ENV_GUARD(env_context_check(d->o.expected, h->ctx_enc, h->ctx_enc_len, err));
+    ENV_GUARD(env_unwrap_header(&d->c, d->o.keks, d->o.nkeks, h, err));
     ENV_GUARD(env_context_decode(h->ctx_enc, h->ctx_enc_len, &d->msgctx, err));
     memcpy(d->id, h->message_id, sizeof(d->id));
     d->fs = h->frame_size;
@@ -192,6 +178,7 @@ static envelope_status fail(envelope_decryptor *d, envelope_status s, envelope_e
 envelope_status envelope_decryptor_update(envelope_decryptor *d, const uint8_t *in, size_t inlen,
                                           envelope_err *err)
 {
+    env_err_clear(err);
     if (d == NULL || (in == NULL && inlen > 0))
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_decryptor_update: NULL argument");
     if (d->state == DEC_FAILED) {
@@ -216,6 +203,7 @@ envelope_status envelope_decryptor_update(envelope_decryptor *d, const uint8_t *
 
 envelope_status envelope_decryptor_final(envelope_decryptor *d, envelope_err *err)
 {
+    env_err_clear(err);
     if (d == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_decryptor_final: NULL argument");
     if (d->state == DEC_FAILED) {
@@ -247,8 +235,7 @@ void envelope_decryptor_free(envelope_decryptor *d)
         return;
     env_crypto_cleanup(&d->c);
     env_hdracc_cleanup(&d->acc);
-    OPENSSL_free(d->keks);
-    envelope_context_free(d->expected);
+    env_decrypt_cleanup(&d->o);
     envelope_context_free(d->msgctx);
     OPENSSL_free(d->fbuf);
     if (d->pbuf)

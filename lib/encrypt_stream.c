@@ -35,6 +35,7 @@ envelope_status envelope_encryptor_new(envelope_lib *lib, const envelope_encrypt
                                        envelope_sink_fn sink, void *arg, envelope_encryptor **out,
                                        envelope_err *err)
 {
+    env_err_clear(err);
     if (lib == NULL || sink == NULL || out == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_encryptor_new: NULL argument");
     *out = NULL;
@@ -128,6 +129,7 @@ static envelope_status refuse(envelope_encryptor *e, envelope_err *err)
 envelope_status envelope_encryptor_update(envelope_encryptor *e, const uint8_t *in, size_t inlen,
                                           envelope_err *err)
 {
+    env_err_clear(err);
     if (e == NULL || (in == NULL && inlen > 0))
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_encryptor_update: NULL argument");
     if (e->state != ENC_OPEN)
@@ -157,6 +159,7 @@ envelope_status envelope_encryptor_update(envelope_encryptor *e, const uint8_t *
 
 envelope_status envelope_encryptor_final(envelope_encryptor *e, envelope_err *err)
 {
+    env_err_clear(err);
     if (e == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_encryptor_final: NULL argument");
     if (e->state != ENC_OPEN)

@@ -17,6 +17,8 @@ envelope_category envelope_status_category(envelope_status s)
 {
     if (s == ENVELOPE_OK)
         return ENVELOPE_CAT_OK;
+    if (s == ENVELOPE_ERR_CONFIG)
+        return ENVELOPE_CAT_CONFIG;
     switch ((int)s / 100) {
     case 1: return ENVELOPE_CAT_USAGE;
     case 2: return ENVELOPE_CAT_FORMAT;
@@ -69,6 +71,7 @@ const char *envelope_status_name(envelope_status s)
     N(ENVELOPE_ERR_INTERNAL);
     N(ENVELOPE_ERR_NOMEM);
     N(ENVELOPE_ERR_CRYPTO);
+    N(ENVELOPE_ERR_LOCKED_MEMORY);
 #undef N
         /* clang-format on */
     }

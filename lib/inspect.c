@@ -28,6 +28,7 @@ struct envelope_inspector {
 
 envelope_status envelope_inspector_new(envelope_inspector **out, envelope_err *err)
 {
+    env_err_clear(err);
     if (out == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_inspector_new: out is NULL");
     envelope_inspector *in = OPENSSL_zalloc(sizeof(*in));
@@ -103,6 +104,7 @@ static envelope_status walk(envelope_inspector *in, const uint8_t *p, size_t n, 
 envelope_status envelope_inspector_update(envelope_inspector *in, const uint8_t *buf, size_t len,
                                           envelope_err *err)
 {
+    env_err_clear(err);
     if (in == NULL || (buf == NULL && len > 0))
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_inspector_update: NULL argument");
     if (in->failed) {
@@ -132,6 +134,7 @@ envelope_status envelope_inspector_update(envelope_inspector *in, const uint8_t 
 
 envelope_status envelope_inspector_final(envelope_inspector *in, envelope_err *err)
 {
+    env_err_clear(err);
     if (in == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_inspector_final: NULL argument");
     if (in->failed) {

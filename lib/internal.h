@@ -56,6 +56,33 @@ int env_last_provider_reason(void);
             return g_s_;                                                                           \
     } while (0)
 
+/* Clears *err (if not NULL): every public call starts with it, so that
+ * after a success err holds ENVELOPE_OK and an empty message. */
+static inline void env_err_clear(envelope_err *err)
+{
+    if (err != NULL) {
+        err->code = ENVELOPE_OK;
+        err->message[0] = '\0';
+    }
+}
+
+/* ---- option structs (opts.c) ---- */
+/* The caller's options copied into out after their struct_size is checked
+ * (ENVELOPE_ERR_ARGUMENT for NULL or an unknown size). */
+envelope_status env_encrypt_opts_get(const envelope_encrypt_opts *o, envelope_encrypt_opts *out,
+                                     envelope_err *err);
+envelope_status env_rewrap_opts_get(const envelope_rewrap_opts *o, envelope_rewrap_opts *out,
+                                    envelope_err *err);
+/* What a decrypting object keeps of its options: the KEK pointers and a
+ * copy of the expected context (NULL: ENVELOPE_DECRYPT_ANY_CONTEXT). */
+typedef struct env_decrypt {
+    envelope_kek *keks[ENVELOPE_MAX_EDKS];
+    size_t nkeks;
+    envelope_context *expected;
+} env_decrypt;
+envelope_status env_decrypt_take(env_decrypt *d, const envelope_decrypt_opts *o, envelope_err *err);
+void env_decrypt_cleanup(env_decrypt *d);
+
 /* ---- library context ---- */
 struct envelope_lib {
     OSSL_LIB_CTX *libctx;
@@ -198,6 +225,7 @@ struct envelope_kek {
     uint8_t key_id[ENVELOPE_MAX_KEY_ID];
     size_t key_id_len;
     int allow_retired; /* envelope_kek_allow_retired */
+    int public_only;   /* a software RSA public key: wraps, never unwraps */
 };
 envelope_status env_kek_wrap(const envelope_kek *k, const uint8_t aad[32], const uint8_t *dek,
                              uint8_t *out, size_t *outlen, size_t outsize, envelope_err *err);
@@ -285,6 +313,18 @@ size_t env_hdrtmpl_len(const env_hdrtmpl *t);
 envelope_status env_hdrtmpl_write(const env_hdrtmpl *t, env_crypto *c, const uint8_t *message_id,
                                   uint8_t *out, envelope_err *err);
 void env_hdrtmpl_cleanup(env_hdrtmpl *t);
+
+/* seal.c: bytes of the frames for len bytes of plaintext (0: too many),
+ * and the frames themselves after a header written for id. */
+size_t env_frames_len(size_t len, size_t fs);
+envelope_status env_seal_frames(env_crypto *c, const uint8_t *id, size_t fs, const uint8_t *in,
+                                size_t inlen, uint8_t *out, envelope_err *err);
+/* open.c: the plaintext length of the frames after h from their structure
+ * alone (0 if malformed), and the frames opened into out (*ptlen grows;
+ * the caller wipes on failure). */
+int env_plaintext_len(const env_header *h, const uint8_t *in, size_t inlen, size_t *n);
+envelope_status env_open_frames(env_crypto *c, const env_header *h, const uint8_t *in, size_t inlen,
+                                uint8_t *out, size_t outsize, size_t *ptlen, envelope_err *err);
 
 /* Message ids: 256-bit random, drawn in batches (RAND_bytes per message
  * dominates small records), refilled after every fork (lib.c). */

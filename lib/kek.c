@@ -9,10 +9,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/params.h>
+#include <openssl/provider.h>
 #include <openssl/rsa.h>
 #include <openssl/store.h>
 #include <openssl/x509.h>
@@ -90,6 +92,25 @@ static void record_private_half(char *ref)
             return;
         }
     }
+}
+
+/* A software RSA key (OpenSSL's own providers) without its private
+ * exponent: a public key file or a certificate. It wraps; asked to unwrap
+ * it is a setup mistake, said as such rather than as tampering. Keys of
+ * other providers (a token's) may hide their private parts, so they are
+ * never judged by it. */
+static int software_public_only(const EVP_PKEY *pkey)
+{
+    const OSSL_PROVIDER *p = EVP_PKEY_get0_provider(pkey);
+    const char *name = p != NULL ? OSSL_PROVIDER_get0_name(p) : NULL;
+    if (name == NULL ||
+        (strcmp(name, "default") != 0 && strcmp(name, "base") != 0 && strcmp(name, "fips") != 0))
+        return 0;
+    BIGNUM *d = NULL;
+    int has_d = EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_D, &d) == 1;
+    BN_clear_free(d);
+    ERR_clear_error();
+    return !has_d;
 }
 
 /* The reference a message records: the provider's own for its keys, else
@@ -246,7 +267,15 @@ static envelope_status kek_open_n(envelope_lib *lib, const char *uri, int from_m
          * (PIN, token, backend) arrive here, not at OSSL_STORE_open. */
         unsigned long e = ERR_peek_last_error();
         const char *elib = e != 0 ? ERR_lib_error_string(e) : NULL;
-        if (elib != NULL && strcmp(elib, ENVELOPE_PROVIDER_NAME) == 0)
+        int r = elib != NULL && strcmp(elib, ENVELOPE_PROVIDER_NAME) == 0 ? ERR_GET_REASON(e) : 0;
+        if (r == ENVELOPE_PROV_R_PIN_INCORRECT)
+            /* the PIN, not the URI; and a real token may lock after a few */
+            return env_fail_ossl(err, ENVELOPE_ERR_POLICY,
+                                 "cannot open KEK \"%.200s\": the token refused the PIN; fix the "
+                                 "PIN the provider's pin source gives before trying again (a "
+                                 "token may lock after a few wrong PINs)",
+                                 shown);
+        if (r != 0)
             /* the provider's message says what was missing, and where */
             return env_fail_ossl(err, ENVELOPE_ERR_KEK_NOT_FOUND, "cannot open KEK \"%.200s\"",
                                  shown);
@@ -271,6 +300,8 @@ static envelope_status kek_open_n(envelope_lib *lib, const char *uri, int from_m
         s = reference(k, uri, err);
         if (s == ENVELOPE_OK)
             s = classify(k, shown, err);
+        if (s == ENVELOPE_OK && k->kind == ENVELOPE_WRAP_RSA_OAEP_SHA256)
+            k->public_only = software_public_only(k->pkey);
         if (s != ENVELOPE_OK)
             envelope_kek_free(k);
         else
@@ -298,6 +329,7 @@ static envelope_status kek_open(envelope_lib *lib, const char *uri, int from_mes
 envelope_status envelope_kek_open_all(envelope_lib *lib, const char *uri, envelope_kek **out,
                                       size_t max, size_t *n, envelope_err *err)
 {
+    env_err_clear(err);
     size_t dummy = 0;
     return kek_open_n(lib, uri, 0, out, max, n != NULL ? n : &dummy, err);
 }
@@ -305,6 +337,7 @@ envelope_status envelope_kek_open_all(envelope_lib *lib, const char *uri, envelo
 envelope_status envelope_kek_open(envelope_lib *lib, const char *uri, envelope_kek **out,
                                   envelope_err *err)
 {
+    env_err_clear(err);
     return kek_open(lib, uri, 0, out, err);
 }
 
@@ -406,6 +439,12 @@ envelope_status env_kek_unwrap(const envelope_kek *k, int kind, const uint8_t aa
     if (kind != (int)k->kind)
         return env_fail(err, ENVELOPE_ERR_NO_KEK, "KEK \"%.200s\" does not do wrap kind %s", k->ref,
                         envelope_wrap_kind_name(kind));
+    if (k->public_only)
+        return env_fail(err, ENVELOPE_ERR_CONFIG,
+                        "KEK \"%.200s\" is only a public key: it encrypts but cannot decrypt; "
+                        "name the private key (the file that holds it, or the token's private "
+                        "key) to decrypt",
+                        k->ref);
     EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(k->lib->libctx, k->pkey, k->lib->propq);
     /* RSA output can be up to the modulus size: decrypt into a bounded
      * buffer and accept exactly a DEK. */

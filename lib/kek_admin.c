@@ -18,6 +18,7 @@
 envelope_status envelope_kek_create(envelope_lib *lib, const char *type, const char *uri,
                                     envelope_err *err)
 {
+    env_err_clear(err);
     if (lib == NULL || type == NULL || uri == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_kek_create: NULL argument");
     const char *alg;
@@ -70,6 +71,7 @@ envelope_status envelope_kek_list(envelope_lib *lib, const char *uri,
                                   int (*fn)(void *arg, const envelope_kek_info *ki), void *arg,
                                   envelope_err *err)
 {
+    env_err_clear(err);
     if (lib == NULL || uri == NULL || fn == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_kek_list: NULL argument");
     char shown[ENVELOPE_MAX_KEK_URI + 1];

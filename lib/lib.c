@@ -12,6 +12,30 @@
 
 #include "internal.h"
 
+/* The header's version is the project's (CMakeLists.txt), which
+ * lib/CMakeLists.txt passes in. */
+#if defined(ENV_BUILD_VERSION_MAJOR)
+#if ENVELOPE_LIB_VERSION_MAJOR != ENV_BUILD_VERSION_MAJOR ||                                       \
+    ENVELOPE_LIB_VERSION_MINOR != ENV_BUILD_VERSION_MINOR ||                                       \
+    ENVELOPE_LIB_VERSION_PATCH != ENV_BUILD_VERSION_PATCH
+#error "include/envelope/envelope.h's ENVELOPE_LIB_VERSION_* differ from the project's version"
+#endif
+#endif
+
+uint32_t envelope_version(void)
+{
+    return ((uint32_t)ENVELOPE_LIB_VERSION_MAJOR << 16) |
+           ((uint32_t)ENVELOPE_LIB_VERSION_MINOR << 8) | (uint32_t)ENVELOPE_LIB_VERSION_PATCH;
+}
+
+#define ENV_STR_(x) #x
+#define ENV_STR(x) ENV_STR_(x)
+const char *envelope_version_string(void)
+{
+    return ENV_STR(ENVELOPE_LIB_VERSION_MAJOR) "." ENV_STR(ENVELOPE_LIB_VERSION_MINOR) "." ENV_STR(
+        ENVELOPE_LIB_VERSION_PATCH);
+}
+
 size_t envelope_frame_size_default(void)
 {
     return ENVELOPE_FRAME_SIZE_DEFAULT;
@@ -61,6 +85,7 @@ static void register_atfork(void)
 envelope_status envelope_lib_new(void *ossl_libctx, const char *propq, envelope_lib **out,
                                  envelope_err *err)
 {
+    env_err_clear(err);
     if (out == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_lib_new: out is NULL");
     if (pthread_once(&atfork_once, register_atfork) != 0)

@@ -16,9 +16,7 @@
 struct envelope_opener {
     envelope_lib *lib;
     env_crypto c;
-    envelope_kek **keks;
-    size_t nkeks;
-    envelope_context *expected;
+    env_decrypt o; /* KEKs and expected context */
     /* What the DEK in c.s->dek was unwrapped for: suite, context, EDK list
      * (everything the wrap AAD and the EDK depend on). */
     uint8_t *cache;
@@ -32,31 +30,19 @@ struct envelope_opener {
 envelope_status envelope_opener_new(envelope_lib *lib, const envelope_decrypt_opts *o,
                                     envelope_opener **out, envelope_err *err)
 {
+    env_err_clear(err);
     if (lib == NULL || out == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_opener_new: NULL argument");
     *out = NULL;
-    size_t n = o ? o->nkeks : 0;
-    if (n > 0 && o->keks == NULL)
-        return env_fail(err, ENVELOPE_ERR_ARGUMENT, "decrypt options: keks is NULL");
     envelope_opener *op = OPENSSL_zalloc(sizeof(*op));
     if (op == NULL)
         return env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
     op->lib = lib;
-    envelope_status s = env_crypto_init(&op->c, lib, ENV_KEY_DEC, err);
+    envelope_status s = env_decrypt_take(&op->o, o, err);
+    if (s == ENVELOPE_OK)
+        s = env_crypto_init(&op->c, lib, ENV_KEY_DEC, err);
     if (s == ENVELOPE_OK && (op->cache = OPENSSL_malloc(ENV_MAX_HEADER)) == NULL)
         s = env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
-    if (s == ENVELOPE_OK && n > 0) {
-        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
-        op->keks = OPENSSL_malloc(n * sizeof(*op->keks));
-        if (op->keks == NULL)
-            s = env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
-        for (size_t i = 0; s == ENVELOPE_OK && i < n; i++)
-            if ((op->keks[i] = o->keks[i]) == NULL)
-                s = env_fail(err, ENVELOPE_ERR_ARGUMENT, "KEK %zu is NULL", i + 1);
-        op->nkeks = n;
-    }
-    if (s == ENVELOPE_OK && o && o->expected)
-        s = env_context_dup(o->expected, &op->expected, err);
     if (s != ENVELOPE_OK) {
         envelope_opener_free(op);
         return s;
@@ -71,8 +57,7 @@ void envelope_opener_free(envelope_opener *op)
         return;
     env_crypto_cleanup(&op->c);
     OPENSSL_free(op->cache);
-    OPENSSL_free(op->keks);
-    envelope_context_free(op->expected);
+    env_decrypt_cleanup(&op->o);
     envelope_context_free(op->msgctx);
     OPENSSL_clear_free(op, sizeof(*op));
 }
@@ -104,7 +89,7 @@ static envelope_status keys_for(envelope_opener *op, const env_header *h, envelo
         return env_header_verify(&op->c, h, err);
     }
     op->have_dek = 0;
-    envelope_status s = env_unwrap_header(&op->c, op->keks, op->nkeks, h, err);
+    envelope_status s = env_unwrap_header(&op->c, op->o.keks, op->o.nkeks, h, err);
     if (s != ENVELOPE_OK) {
         OPENSSL_cleanse(op->c.s, sizeof(*op->c.s));
         return s;
@@ -113,9 +98,32 @@ static envelope_status keys_for(envelope_opener *op, const env_header *h, envelo
     return ENVELOPE_OK;
 }
 
-static envelope_status open_frames(envelope_opener *op, const env_header *h, const uint8_t *in,
-                                   size_t inlen, uint8_t *out, size_t outsize, size_t *ptlen,
-                                   envelope_err *err)
+/* The plaintext length of the frames after h from their structure alone
+ * (frame lengths are not secret: envelope inspect shows them), so that a
+ * buffer too small is reported with the size it needs before any KEK is
+ * used. 0 if the frames are malformed: open_frames then says how. */
+int env_plaintext_len(const env_header *h, const uint8_t *in, size_t inlen, size_t *n)
+{
+    env_rd r;
+    env_rd_init(&r, in, inlen);
+    (void)env_rd_bytes(&r, h->total_len);
+    *n = 0;
+    for (uint64_t no = 1; no <= ENVELOPE_MAX_FRAMES; no++) {
+        uint8_t type;
+        uint32_t len = h->frame_size;
+        if (!env_rd_u8(&r, &type) || (type != ENV_FRAME_REGULAR && type != ENV_FRAME_FINAL) ||
+            (type == ENV_FRAME_FINAL && (!env_rd_u32(&r, &len) || len > h->frame_size)) ||
+            env_rd_bytes(&r, (size_t)len + ENV_TAG_LEN) == NULL)
+            return 0;
+        *n += len;
+        if (type == ENV_FRAME_FINAL)
+            return 1;
+    }
+    return 0;
+}
+
+envelope_status env_open_frames(env_crypto *c, const env_header *h, const uint8_t *in, size_t inlen,
+                                uint8_t *out, size_t outsize, size_t *ptlen, envelope_err *err)
 {
     env_rd r;
     env_rd_init(&r, in, inlen);
@@ -148,7 +156,7 @@ static envelope_status open_frames(envelope_opener *op, const env_header *h, con
                             (unsigned long long)no);
         if (outsize - *ptlen < len)
             return env_fail(err, ENVELOPE_ERR_BUFFER_TOO_SMALL, "plaintext buffer too small");
-        ENV_GUARD(env_frame_open(&op->c, h->message_id, no, type == ENV_FRAME_FINAL, ct, len, tag,
+        ENV_GUARD(env_frame_open(c, h->message_id, no, type == ENV_FRAME_FINAL, ct, len, tag,
                                  out + *ptlen, err));
         *ptlen += len;
         if (type == ENV_FRAME_FINAL)
@@ -165,6 +173,7 @@ envelope_status envelope_opener_open(envelope_opener *op, const uint8_t *in, siz
                                      uint8_t *out, size_t outsize, size_t *outlen,
                                      envelope_err *err)
 {
+    env_err_clear(err);
     if (op == NULL || in == NULL || outlen == NULL || (out == NULL && outsize > 0))
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_opener_open: NULL argument");
     *outlen = 0;
@@ -176,9 +185,16 @@ envelope_status envelope_opener_open(envelope_opener *op, const uint8_t *in, siz
     env_header h;
     size_t pt = 0;
     ENV_GUARD(env_header_parse(in, inlen, &h, NULL, err));
-    ENV_GUARD(env_context_check(op->expected, h.ctx_enc, h.ctx_enc_len, err));
+    ENV_GUARD(env_context_check(op->o.expected, h.ctx_enc, h.ctx_enc_len, err));
+    size_t need = 0;
+    if (outsize < inlen - h.total_len && env_plaintext_len(&h, in, inlen, &need) &&
+        need > outsize) {
+        *outlen = need; /* the size to allocate */
+        return env_fail(err, ENVELOPE_ERR_BUFFER_TOO_SMALL,
+                        "plaintext buffer has %zu bytes, the message holds %zu", outsize, need);
+    }
     ENV_GUARD(keys_for(op, &h, err));
-    envelope_status s = open_frames(op, &h, in, inlen, out, outsize, &pt, err);
+    envelope_status s = env_open_frames(&op->c, &h, in, inlen, out, outsize, &pt, err);
     if (s != ENVELOPE_OK) {
         if (pt > 0)
             OPENSSL_cleanse(out, pt);
@@ -207,6 +223,7 @@ envelope_status envelope_open(envelope_lib *lib, const envelope_decrypt_opts *o,
                               size_t inlen, uint8_t **out, size_t *outlen,
                               envelope_context **msg_context, envelope_err *err)
 {
+    env_err_clear(err);
     if (out == NULL || outlen == NULL || in == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_open: NULL argument");
     *out = NULL;

@@ -186,10 +186,14 @@ envelope_status envelope_rewrap_header(envelope_lib *lib, const envelope_rewrap_
                                        const uint8_t *in, size_t inlen, envelope_rewrap_result *r,
                                        envelope_err *err)
 {
+    env_err_clear(err);
     if (r != NULL)
         memset(r, 0, sizeof(*r));
-    if (lib == NULL || o == NULL || in == NULL || r == NULL)
+    if (lib == NULL || in == NULL || r == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_rewrap_header: NULL argument");
+    envelope_rewrap_opts oc;
+    ENV_GUARD(env_rewrap_opts_get(o, &oc, err));
+    o = &oc;
     ENV_GUARD(check_keks(o->from, o->nfrom, "--from", err));
     ENV_GUARD(check_keks(o->to, o->nto, "--to", err));
     env_header h;

@@ -17,8 +17,6 @@
 
 static envelope_status check_opts(const envelope_encrypt_opts *o, size_t *fs, envelope_err *err)
 {
-    if (o == NULL)
-        return env_fail(err, ENVELOPE_ERR_ARGUMENT, "encrypt options are NULL");
     if (o->nkeks == 0 || o->nkeks > ENVELOPE_MAX_EDKS || o->keks == NULL)
         return env_fail(err, ENVELOPE_ERR_KEK_COUNT,
                         "encrypting needs 1..%d KEKs (got %zu); name them with --kek",
@@ -39,7 +37,10 @@ envelope_status env_hdrtmpl_build(env_hdrtmpl *t, env_crypto *c, const envelope_
                                   uint64_t reuse_bytes, envelope_err *err)
 {
     size_t fs = 0;
+    envelope_encrypt_opts oc;
     memset(t, 0, sizeof(*t));
+    ENV_GUARD(env_encrypt_opts_get(o, &oc, err));
+    o = &oc;
     ENV_GUARD(check_opts(o, &fs, err));
     t->frame_size = (uint32_t)fs;
     size_t clen = env_context_encoded_len(o->context);
@@ -176,7 +177,7 @@ void env_hdrtmpl_cleanup(env_hdrtmpl *t)
 
 /* Bytes of the frames for len bytes of plaintext (FORMAT.md §4.3); 0 if
  * the frame count would pass the limit. */
-static size_t frames_len(size_t len, size_t fs)
+size_t env_frames_len(size_t len, size_t fs)
 {
     if (fs == 0)
         return 0;
@@ -224,6 +225,7 @@ static envelope_status sealer_new(envelope_lib *lib, const envelope_encrypt_opts
 envelope_status envelope_sealer_new(envelope_lib *lib, const envelope_encrypt_opts *o,
                                     uint64_t max_messages, envelope_sealer **out, envelope_err *err)
 {
+    env_err_clear(err);
     /* a sealer is already one DEK for many records: its own, never shared */
     return sealer_new(lib, o, max_messages, ENV_NO_REUSE, out, err);
 }
@@ -232,12 +234,12 @@ size_t envelope_sealer_sealed_size(const envelope_sealer *s, size_t inlen)
 {
     if (s == NULL)
         return 0;
-    size_t f = frames_len(inlen, s->t.frame_size), h = env_hdrtmpl_len(&s->t);
+    size_t f = env_frames_len(inlen, s->t.frame_size), h = env_hdrtmpl_len(&s->t);
     return f == 0 || f > SIZE_MAX - h ? 0 : f + h;
 }
 
-static envelope_status seal_frames(env_crypto *c, const uint8_t *id, size_t fs, const uint8_t *in,
-                                   size_t inlen, uint8_t *out, envelope_err *err)
+envelope_status env_seal_frames(env_crypto *c, const uint8_t *id, size_t fs, const uint8_t *in,
+                                size_t inlen, uint8_t *out, envelope_err *err)
 {
     uint64_t no = 1;
     size_t off = 0;
@@ -257,6 +259,7 @@ envelope_status envelope_sealer_seal(envelope_sealer *s, const uint8_t *in, size
                                      uint8_t *out, size_t outsize, size_t *outlen,
                                      envelope_err *err)
 {
+    env_err_clear(err);
     if (s == NULL || out == NULL || outlen == NULL || (in == NULL && inlen > 0))
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_sealer_seal: NULL argument");
     if (s->used >= s->max)
@@ -266,15 +269,18 @@ envelope_status envelope_sealer_seal(envelope_sealer *s, const uint8_t *in, size
     size_t need = envelope_sealer_sealed_size(s, inlen);
     if (need == 0)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "record too large");
-    if (outsize < need)
-        return env_fail(err, ENVELOPE_ERR_BUFFER_TOO_SMALL, "output needs %zu bytes", need);
+    if (outsize < need) {
+        *outlen = need; /* the size to allocate */
+        return env_fail(err, ENVELOPE_ERR_BUFFER_TOO_SMALL,
+                        "output buffer has %zu bytes, the message needs %zu", outsize, need);
+    }
     uint8_t id[ENVELOPE_MESSAGE_ID_BYTES];
     size_t hl = env_hdrtmpl_len(&s->t);
     envelope_status st = env_idpool_next(&s->ids, s->lib, id, err);
     if (st == ENVELOPE_OK)
         st = env_hdrtmpl_write(&s->t, &s->c, id, out, err);
     if (st == ENVELOPE_OK)
-        st = seal_frames(&s->c, id, s->t.frame_size, in, inlen, out + hl, err);
+        st = env_seal_frames(&s->c, id, s->t.frame_size, in, inlen, out + hl, err);
     if (st != ENVELOPE_OK) {
         OPENSSL_cleanse(out, need);
         return st;
@@ -296,6 +302,7 @@ void envelope_sealer_free(envelope_sealer *s)
 envelope_status envelope_seal(envelope_lib *lib, const envelope_encrypt_opts *o, const uint8_t *in,
                               size_t inlen, uint8_t **out, size_t *outlen, envelope_err *err)
 {
+    env_err_clear(err);
     if (out == NULL || outlen == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_seal: NULL argument");
     *out = NULL;

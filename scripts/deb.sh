@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Debian packages (debian/) into build/deb/: envelope,
-# libenvelope0, libenvelope-dev, openssl-provider-envelope and
+# libenvelope1, libenvelope-dev, openssl-provider-envelope and
 # envelope-kms-pkcs11, then runs lintian on them (every tag fails the build
 # unless debian/*.lintian-overrides justifies it). Installs the build
 # dependencies through apt when run as root.

@@ -24,6 +24,8 @@ packages=(
   debhelper devscripts fakeroot lintian debootstrap
   # static checks (scripts/lint.sh)
   shellcheck clang-format clang-tidy
+  # the ABI check against abi/ (lib.none.abi, scripts/abi-baseline.sh)
+  abigail-tools
 )
 
 missing=()

@@ -17,17 +17,21 @@
  *  - An envelope_sealer reuses one DEK for many records (each record still
  *    gets its own data key and key commitment from its 256-bit random
  *    message id). Bound its lifetime with max_messages.
- *  - Objects are not thread-safe, except envelope_lib and envelope_kek,
- *    which may be shared between threads once created. Use one sealer,
- *    opener, encryptor or decryptor per thread.
+ *  - Objects are not thread-safe, except envelope_lib, envelope_kek and
+ *    envelope_recorder, which may be shared between threads once created.
+ *    Use one sealer, opener, encryptor or decryptor per thread.
  *  - Every function that can fail returns an envelope_status and is
  *    warn_unused_result. On failure the envelope_err (if not NULL) holds a
  *    stable code and a message for humans that never contains a key,
- *    PIN, plaintext or context value.
+ *    PIN, plaintext or context value; on success it holds ENVELOPE_OK and
+ *    an empty message.
  *
  * Ownership: every _new/_open has a _free that is NULL-safe and wipes what
  * it held. Pointers returned by accessors stay valid until the owning
- * object is freed. Lengths are in bytes.
+ * object is freed, unless the accessor's comment says otherwise
+ * (envelope_opener_context: until the next open). Lengths are in bytes.
+ * A NULL pointer where the comment does not allow one is
+ * ENVELOPE_ERR_ARGUMENT, options included.
  */
 #ifndef ENVELOPE_ENVELOPE_H
 #define ENVELOPE_ENVELOPE_H
@@ -47,8 +51,26 @@ extern "C" {
 #define ENVELOPE_WUR
 #endif
 
+/* ---- versions ---- */
+/* The library this header belongs to (MAJOR.MINOR.PATCH). The library a
+ * program runs with may be a later one of the same soname:
+ * envelope_version() says which. */
+#define ENVELOPE_LIB_VERSION_MAJOR 0
+#define ENVELOPE_LIB_VERSION_MINOR 2
+#define ENVELOPE_LIB_VERSION_PATCH 0
+#define ENVELOPE_LIB_VERSION                                                                       \
+    ((ENVELOPE_LIB_VERSION_MAJOR << 16) | (ENVELOPE_LIB_VERSION_MINOR << 8) |                      \
+     ENVELOPE_LIB_VERSION_PATCH)
+/* The running library's version, MAJOR << 16 | MINOR << 8 | PATCH. */
+ENVELOPE_API uint32_t envelope_version(void);
+/* The same as "MAJOR.MINOR.PATCH"; static, never NULL. */
+ENVELOPE_API const char *envelope_version_string(void);
+
 /* ---- limits (docs/FORMAT.md §6); functions return the same values ---- */
-#define ENVELOPE_VERSION 1
+/* The message format version a message's header carries (not the
+ * library's version: that is envelope_version()). */
+#define ENVELOPE_FORMAT_VERSION 1
+#define ENVELOPE_VERSION ENVELOPE_FORMAT_VERSION /* the older name of the same */
 #define ENVELOPE_SUITE_AES256GCM_HKDFSHA512_COMMIT 0x0001
 #define ENVELOPE_DEK_BYTES 32
 #define ENVELOPE_MESSAGE_ID_BYTES 32
@@ -73,15 +95,18 @@ ENVELOPE_API size_t envelope_max_edks(void);
 /* ---- errors ---- */
 typedef enum envelope_category {
     ENVELOPE_CAT_OK = 0,
-    ENVELOPE_CAT_USAGE = 1,   /* the caller asked for something invalid */
-    ENVELOPE_CAT_FORMAT = 2,  /* the input is not a valid message */
-    ENVELOPE_CAT_AUTH = 3,    /* authentication failed: tampered, wrong key or context */
-    ENVELOPE_CAT_BACKEND = 4, /* KEK home unreachable: retryable */
-    ENVELOPE_CAT_POLICY = 5,  /* refused by policy */
-    ENVELOPE_CAT_INTERNAL = 6 /* out of memory, OpenSSL failure, bug */
+    ENVELOPE_CAT_USAGE = 1,    /* the caller asked for something invalid */
+    ENVELOPE_CAT_FORMAT = 2,   /* the input is not a valid message */
+    ENVELOPE_CAT_AUTH = 3,     /* authentication failed: tampered, wrong key or context */
+    ENVELOPE_CAT_BACKEND = 4,  /* KEK home unreachable: retryable */
+    ENVELOPE_CAT_POLICY = 5,   /* refused by policy */
+    ENVELOPE_CAT_INTERNAL = 6, /* out of memory, OpenSSL failure, bug */
+    ENVELOPE_CAT_CONFIG = 7    /* the setup is wrong (ENVELOPE_ERR_CONFIG): fix it, don't retry */
 } envelope_category;
 
-/* Stable codes: the hundreds digit is the category. Never renumbered. */
+/* Stable codes: the hundreds digit is the category, except
+ * ENVELOPE_ERR_CONFIG, whose category is ENVELOPE_CAT_CONFIG (it was made
+ * a 1xx code before it had a category of its own). Never renumbered. */
 typedef enum envelope_status {
     ENVELOPE_OK = 0,
 
@@ -97,7 +122,8 @@ typedef enum envelope_status {
     ENVELOPE_ERR_OUTPUT = 109,           /* the caller's sink refused the bytes */
     ENVELOPE_ERR_CONFIG = 110, /* the OpenSSL configuration or the provider's settings are wrong:
                                   provider not loaded, PKCS#11 module missing, unknown token,
-                                  no PIN source, unknown or bad setting (not retryable) */
+                                  no PIN source, unknown or bad setting, a public-only KEK
+                                  asked to decrypt (ENVELOPE_CAT_CONFIG; not retryable) */
 
     ENVELOPE_ERR_BAD_MAGIC = 200,        /* not an envelope message */
     ENVELOPE_ERR_VERSION = 201,          /* unknown format version */
@@ -126,7 +152,8 @@ typedef enum envelope_status {
 
     ENVELOPE_ERR_INTERNAL = 600,
     ENVELOPE_ERR_NOMEM = 601,
-    ENVELOPE_ERR_CRYPTO = 602 /* an OpenSSL primitive failed */
+    ENVELOPE_ERR_CRYPTO = 602,       /* an OpenSSL primitive failed */
+    ENVELOPE_ERR_LOCKED_MEMORY = 603 /* locked memory (RLIMIT_MEMLOCK) cannot hold the keys */
 } envelope_status;
 
 typedef struct envelope_err {
@@ -199,8 +226,10 @@ ENVELOPE_API void envelope_kek_allow_retired(envelope_kek *k, int allow);
 ENVELOPE_API const char *envelope_kek_reference(const envelope_kek *k); /* URI without secrets */
 ENVELOPE_API const uint8_t *envelope_kek_key_id(const envelope_kek *k, size_t *len);
 ENVELOPE_API envelope_wrap_kind envelope_kek_wrap_kind(const envelope_kek *k);
-ENVELOPE_API const char *
-envelope_wrap_kind_name(int kind); /* "rsa-oaep-sha256", ... or "unknown" */
+/* "rsa-oaep-sha256", "provider-aead", or "unknown". It takes an int, not
+ * an envelope_wrap_kind: envelope_edk_info.wrap_kind is the byte a message
+ * carries, which may be a kind this library does not know. */
+ENVELOPE_API const char *envelope_wrap_kind_name(int kind);
 
 /* Creates a KEK inside the envelope provider's key home at uri through its
  * KEYMGMT: type "aes-256" or "rsa-3072" (pkcs11: URIs), "ec-p256" or
@@ -228,8 +257,17 @@ ENVELOPE_API ENVELOPE_WUR envelope_status envelope_kek_list(envelope_lib *lib, c
                                                             void *arg, envelope_err *err);
 
 /* ---- options shared by the encrypting objects ---- */
+/* Every option struct starts with struct_size = sizeof(the struct) as the
+ * caller's header defines it: start from the _INIT macro (it sets
+ * struct_size and zeroes the rest), then set fields. A struct_size of 0 or
+ * one the library does not know is ENVELOPE_ERR_ARGUMENT; fields a later
+ * version adds at the end read as 0 for a caller built against an earlier
+ * header (docs/LIBRARY.md, "ABI and versions"). */
 typedef struct envelope_encrypt_opts {
-    envelope_kek *const *keks; /* 1..16, borrowed for the object's life */
+    size_t struct_size;
+    /* 1..16 KEKs. The array and the KEKs are read during the call that
+     * takes these options; neither needs to outlive it. */
+    envelope_kek *const *keks;
     size_t nkeks;
     const envelope_context *context; /* NULL = empty; copied */
     size_t frame_size;               /* 0 = 64 KiB */
@@ -249,19 +287,50 @@ typedef struct envelope_encrypt_opts {
  * so the EDK list may lack KEKs the writer asked for. */
 #define ENVELOPE_FLAG_KEK_POLICY_ANY 0x01
 
+/* envelope_decrypt_opts.flags */
+/* Check no context: without it, expected must be given (an empty context
+ * expects no pairs, which is a check of nothing said explicitly too). */
+#define ENVELOPE_DECRYPT_ANY_CONTEXT 0x1u
+
 typedef struct envelope_decrypt_opts {
+    size_t struct_size;
     /* KEKs the caller names; if nkeks > 0 only these are used. If 0, the
      * KEK references in the message are opened, except file: URIs, unknown
      * schemes and any carrying module-path, module-name, pin-source or
      * pin-value, and the envelope provider opens only those on the tokens
      * in pkcs11-tokens and the handles in tpm2-handles; the others are
      * skipped (ENVELOPE_ERR_KEK_REF_REFUSED if nothing else could be
-     * tried): those must be named. */
+     * tried): those must be named. The array is copied; the KEKs are used
+     * by the object made with these options and must outlive it (for
+     * envelope_open: the call). */
     envelope_kek *const *keks;
     size_t nkeks;
-    /* Every pair here must be in the message with the same value. */
+    /* Every pair here must be in the message with the same value; copied.
+     * NULL only with ENVELOPE_DECRYPT_ANY_CONTEXT in flags, else
+     * ENVELOPE_ERR_ARGUMENT. */
     const envelope_context *expected;
+    unsigned flags; /* ENVELOPE_DECRYPT_* */
 } envelope_decrypt_opts;
+
+#ifdef __cplusplus
+#define ENVELOPE_ENCRYPT_OPTS_INIT                                                                 \
+    {                                                                                              \
+        sizeof(envelope_encrypt_opts), NULL, 0, NULL, 0, 0, NULL                                   \
+    }
+#define ENVELOPE_DECRYPT_OPTS_INIT                                                                 \
+    {                                                                                              \
+        sizeof(envelope_decrypt_opts), NULL, 0, NULL, 0                                            \
+    }
+#else
+#define ENVELOPE_ENCRYPT_OPTS_INIT                                                                 \
+    {                                                                                              \
+        .struct_size = sizeof(envelope_encrypt_opts)                                               \
+    }
+#define ENVELOPE_DECRYPT_OPTS_INIT                                                                 \
+    {                                                                                              \
+        .struct_size = sizeof(envelope_decrypt_opts)                                               \
+    }
+#endif
 
 /* ---- one-shot records ---- */
 /* A fresh DEK, wrapped for every KEK, seals in[0..inlen). *out is
@@ -272,10 +341,12 @@ ENVELOPE_API ENVELOPE_WUR envelope_status envelope_seal(envelope_lib *lib,
                                                         const uint8_t *in, size_t inlen,
                                                         uint8_t **out, size_t *outlen,
                                                         envelope_err *err);
-/* Opens a whole message. *out is allocated with OPENSSL_malloc (free with
- * envelope_buffer_free); msg_context (optional) receives the message's
- * context (free with envelope_context_free). On any failure *out is NULL
- * and no plaintext was released. */
+/* Opens a whole message. o is required (NULL: ENVELOPE_ERR_ARGUMENT; to
+ * check no context say so with ENVELOPE_DECRYPT_ANY_CONTEXT). *out is
+ * allocated with OPENSSL_malloc (free with envelope_buffer_free);
+ * msg_context (optional, may be NULL) receives the message's context (free
+ * with envelope_context_free). On any failure *out is NULL and no
+ * plaintext was released. */
 ENVELOPE_API ENVELOPE_WUR envelope_status
 envelope_open(envelope_lib *lib, const envelope_decrypt_opts *o, const uint8_t *in, size_t inlen,
               uint8_t **out, size_t *outlen, envelope_context **msg_context, envelope_err *err);
@@ -285,7 +356,8 @@ ENVELOPE_API void envelope_buffer_free(uint8_t *buf, size_t len); /* wipes, NULL
 typedef struct envelope_sealer envelope_sealer;
 /* Generates a DEK and wraps it once for every KEK; each seal then costs one
  * message id, one key derivation and the AES-GCM work, no allocation.
- * max_messages 0 = 2^32. */
+ * max_messages 0 = 2^32. envelope_sealer_seal: ENVELOPE_ERR_BUFFER_TOO_SMALL
+ * sets *outlen to the size needed (envelope_sealer_sealed_size). */
 ENVELOPE_API ENVELOPE_WUR envelope_status envelope_sealer_new(envelope_lib *lib,
                                                               const envelope_encrypt_opts *o,
                                                               uint64_t max_messages,
@@ -301,7 +373,9 @@ ENVELOPE_API void envelope_sealer_free(envelope_sealer *s);
 typedef struct envelope_opener envelope_opener;
 /* Remembers the last EDK list it unwrapped, so records from one sealer
  * cost one unwrap. Plaintext is at most inlen bytes; on failure out is
- * wiped. msg_context (optional) receives a copy the caller frees. */
+ * wiped. ENVELOPE_ERR_BUFFER_TOO_SMALL (nothing written, no KEK used) sets
+ * *outlen to the plaintext's size. The message's context:
+ * envelope_opener_context. */
 ENVELOPE_API ENVELOPE_WUR envelope_status envelope_opener_new(envelope_lib *lib,
                                                               const envelope_decrypt_opts *o,
                                                               envelope_opener **out,
@@ -310,9 +384,116 @@ ENVELOPE_API ENVELOPE_WUR envelope_status envelope_opener_open(envelope_opener *
                                                                const uint8_t *in, size_t inlen,
                                                                uint8_t *out, size_t outsize,
                                                                size_t *outlen, envelope_err *err);
-/* The context of the last message opened (valid until the next open). */
+/* The context of the last message opened, or NULL if the last open
+ * failed. Valid until the next envelope_opener_open or _free (an
+ * exception to the accessor rule above); copy it to keep it. */
 ENVELOPE_API const envelope_context *envelope_opener_context(envelope_opener *op);
 ENVELOPE_API void envelope_opener_free(envelope_opener *op);
+
+/* ---- the shared record handle: any thread, any context ---- */
+/* One handle for a service's records: seal and open from any thread, each
+ * record with its own context. Sealing keeps a DEK per context (wrapped
+ * once for every KEK, then reused within the limits below); opening keeps
+ * the DEKs it unwrapped in an LRU keyed by (suite, context, EDK list), so
+ * records of many interleaved contexts open at the cached rate. DEKs live
+ * in one locked (mlock, MADV_DONTDUMP) slab sized at creation. Records are
+ * suite-1 messages, readable by every opener; a record's DEK is bound to
+ * its exact context by the wrap AAD (docs/FORMAT.md §5.3), so a DEK serves
+ * one context, and a partition wider than one context comes with the
+ * compact records of suite 2. */
+typedef struct envelope_recorder envelope_recorder;
+
+typedef struct envelope_recorder_opts {
+    size_t struct_size;
+    /* 1..16 KEKs: every record is sealed to all of them, and opened with
+     * them only (references in a record are never opened). The array is
+     * copied; the KEKs must outlive the recorder. */
+    envelope_kek *const *keks;
+    size_t nkeks;
+    size_t frame_size; /* 0 = 64 KiB */
+    /* A DEK's window: it seals at most dek_messages records (0 = 2^32) and
+     * dek_bytes bytes of plaintext (0 = 64 GiB) during dek_seconds (0 =
+     * 300); then the next record of its context gets a new DEK. */
+    uint64_t dek_messages;
+    uint64_t dek_bytes;
+    uint64_t dek_seconds;
+    /* Contexts with a live sealing DEK (0 = 1024) and unwrapped DEKs kept
+     * for opening (0 = 4096); past them the least recently used is wiped.
+     * Both are in the locked slab: (max_deks + max_keys) * 32 bytes plus a
+     * page per thread in flight (envelope_recorder_stats). */
+    size_t max_deks;
+    size_t max_keys;
+} envelope_recorder_opts;
+#ifdef __cplusplus
+#define ENVELOPE_RECORDER_OPTS_INIT                                                                \
+    {                                                                                              \
+        sizeof(envelope_recorder_opts), NULL, 0, 0, 0, 0, 0, 0, 0                                  \
+    }
+#else
+#define ENVELOPE_RECORDER_OPTS_INIT                                                                \
+    {                                                                                              \
+        .struct_size = sizeof(envelope_recorder_opts)                                              \
+    }
+#endif
+
+typedef struct envelope_recorder_stats {
+    size_t struct_size;    /* set by the caller: ENVELOPE_RECORDER_STATS_INIT */
+    uint64_t seals, opens; /* records sealed and opened */
+    uint64_t deks_made;    /* DEKs generated: each is one wrap per KEK */
+    uint64_t unwraps;      /* DEKs unwrapped: each is one KEK call (or more
+                               if a KEK fails and the next EDK is tried) */
+    size_t deks_live;      /* contexts with a sealing DEK now */
+    size_t keys_live;      /* unwrapped DEKs kept now */
+    size_t locked_bytes;   /* locked memory the recorder holds */
+} envelope_recorder_stats;
+#ifdef __cplusplus
+#define ENVELOPE_RECORDER_STATS_INIT                                                               \
+    {                                                                                              \
+        sizeof(envelope_recorder_stats), 0, 0, 0, 0, 0, 0, 0                                       \
+    }
+#else
+#define ENVELOPE_RECORDER_STATS_INIT                                                               \
+    {                                                                                              \
+        .struct_size = sizeof(envelope_recorder_stats)                                             \
+    }
+#endif
+
+/* ENVELOPE_ERR_LOCKED_MEMORY if the slab cannot be locked (raise
+ * RLIMIT_MEMLOCK, e.g. LimitMEMLOCK= in a systemd unit, or lower max_deks
+ * and max_keys); nothing is ever kept in memory that is not locked. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_recorder_new(envelope_lib *lib,
+                                                                const envelope_recorder_opts *o,
+                                                                envelope_recorder **out,
+                                                                envelope_err *err);
+/* An upper bound of a sealed record's size for this context (NULL =
+ * empty) and inlen, with no KEK call; 0 if the record is too large. */
+ENVELOPE_API size_t envelope_recorder_seal_bound(const envelope_recorder *r,
+                                                 const envelope_context *context, size_t inlen);
+/* Seals in[0..inlen) with the context (NULL = empty). The first record of a
+ * context (and the first after its DEK's window) wraps a new DEK for every
+ * KEK; threads that ask for the same context meanwhile wait for that one
+ * wrap. ENVELOPE_ERR_BUFFER_TOO_SMALL sets *outlen to the size needed. A
+ * thread that finds no locked memory for its working keys gets
+ * ENVELOPE_ERR_LOCKED_MEMORY. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_recorder_seal(envelope_recorder *r,
+                                                                 const envelope_context *context,
+                                                                 const uint8_t *in, size_t inlen,
+                                                                 uint8_t *out, size_t outsize,
+                                                                 size_t *outlen, envelope_err *err);
+/* Opens a record whose context holds every pair of expected (required: an
+ * empty context checks nothing, and says so). Plaintext is at most inlen
+ * bytes; ENVELOPE_ERR_BUFFER_TOO_SMALL (no KEK used) sets *outlen to its
+ * size; on failure out is wiped. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_recorder_open(envelope_recorder *r,
+                                                                 const envelope_context *expected,
+                                                                 const uint8_t *in, size_t inlen,
+                                                                 uint8_t *out, size_t outsize,
+                                                                 size_t *outlen, envelope_err *err);
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_recorder_stats_get(envelope_recorder *r,
+                                                                      envelope_recorder_stats *st,
+                                                                      envelope_err *err);
+/* Wipes every DEK; no thread may be inside a recorder call. */
+ENVELOPE_API void envelope_recorder_free(envelope_recorder *r);
 
 /* ---- streaming, constant memory (one frame buffered) ---- */
 /* Receives output bytes; returns 0 to continue, non-zero to abort
@@ -352,11 +533,56 @@ ENVELOPE_API ENVELOPE_WUR envelope_status envelope_decryptor_final(envelope_decr
 ENVELOPE_API const envelope_context *envelope_decryptor_context(const envelope_decryptor *d);
 ENVELOPE_API void envelope_decryptor_free(envelope_decryptor *d);
 
+/* ---- streaming with buffers in and out (for language bindings) ---- */
+/* The encryptor and decryptor above with the output in the caller's
+ * buffer instead of a sink. Each update consumes what it can of
+ * in[0..inlen) (*consumed) and writes at most outcap bytes to out
+ * (*written); output that did not fit stays inside (at most the header and
+ * two frames) and comes first on the next call, which may pass inlen 0.
+ * A call with outcap >= 1 always makes progress; one that can make none
+ * (outcap 0 while output is pending) is ENVELOPE_ERR_BUFFER_TOO_SMALL,
+ * consumes nothing and leaves the object usable. After any other failure
+ * every later call fails with the same code. finish ends the input; call
+ * it until *done is 1. The decryptor hands out only plaintext of frames
+ * whose tag verified, and *done = 1 is, as envelope_decryptor_final, the
+ * statement that the message was complete. */
+typedef struct envelope_buf_encryptor envelope_buf_encryptor;
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_buf_encryptor_new(envelope_lib *lib,
+                                                                     const envelope_encrypt_opts *o,
+                                                                     envelope_buf_encryptor **out,
+                                                                     envelope_err *err);
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_buf_encryptor_update(
+    envelope_buf_encryptor *b, const uint8_t *in, size_t inlen, size_t *consumed, uint8_t *out,
+    size_t outcap, size_t *written, envelope_err *err);
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_buf_encryptor_finish(envelope_buf_encryptor *b,
+                                                                        uint8_t *out, size_t outcap,
+                                                                        size_t *written, int *done,
+                                                                        envelope_err *err);
+ENVELOPE_API void envelope_buf_encryptor_free(envelope_buf_encryptor *b);
+
+typedef struct envelope_buf_decryptor envelope_buf_decryptor;
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_buf_decryptor_new(envelope_lib *lib,
+                                                                     const envelope_decrypt_opts *o,
+                                                                     envelope_buf_decryptor **out,
+                                                                     envelope_err *err);
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_buf_decryptor_update(
+    envelope_buf_decryptor *b, const uint8_t *in, size_t inlen, size_t *consumed, uint8_t *out,
+    size_t outcap, size_t *written, envelope_err *err);
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_buf_decryptor_finish(envelope_buf_decryptor *b,
+                                                                        uint8_t *out, size_t outcap,
+                                                                        size_t *written, int *done,
+                                                                        envelope_err *err);
+/* The message's context once the header was read, else NULL. */
+ENVELOPE_API const envelope_context *
+envelope_buf_decryptor_context(const envelope_buf_decryptor *b);
+ENVELOPE_API void envelope_buf_decryptor_free(envelope_buf_decryptor *b);
+
 /* ---- KEK rotation: a new EDK list, the rest of the message unchanged ---- */
 /* The EDK list is not covered by the header tag (docs/FORMAT.md §1, §5.3),
  * so a message can get EDKs for new KEKs, and lose those of old ones,
  * without touching its authenticated header or its frames. */
 typedef struct envelope_rewrap_opts {
+    size_t struct_size; /* ENVELOPE_REWRAP_OPTS_INIT */
     /* The KEKs that unwrap the DEK (1..16): only these; references in the
      * message are never opened. The first EDK one of them unwraps decides
      * (its DEK must pass the commitment and the header tag). */
@@ -372,6 +598,17 @@ typedef struct envelope_rewrap_opts {
     /* Unwrap and check only: nothing is wrapped, no header is made. */
     int dry_run;
 } envelope_rewrap_opts;
+#ifdef __cplusplus
+#define ENVELOPE_REWRAP_OPTS_INIT                                                                  \
+    {                                                                                              \
+        sizeof(envelope_rewrap_opts), NULL, 0, NULL, 0, 0, 0                                       \
+    }
+#else
+#define ENVELOPE_REWRAP_OPTS_INIT                                                                  \
+    {                                                                                              \
+        .struct_size = sizeof(envelope_rewrap_opts)                                                \
+    }
+#endif
 
 typedef struct envelope_rewrap_result {
     /* Bytes at the start of the input that are the old header; the body

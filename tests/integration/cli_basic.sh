@@ -57,7 +57,7 @@ head -c 300000 /dev/urandom >pt.pipe
 import json, sys
 j = json.load(open(sys.argv[1]))
 assert list(j) == ["format", "version", "suite", "suite_name", "message_id", "frame_size",
-                   "header_length", "context", "edks", "frames", "plaintext_length", "complete"], list(j)
+                   "header_length", "context", "edks", "frames", "plaintext_length", "complete", "kek_policy"], list(j)
 assert j["format"] == "envelope" and j["version"] == 1 and j["suite"] == 1
 assert len(j["message_id"]) == 64 and j["frame_size"] == 4096
 assert j["context"] == {"app": "bill", "tenant": "acme"}

@@ -18,7 +18,7 @@ owns envelope /usr/share/bash-completion/completions/envelope
 owns envelope /usr/share/zsh/vendor-completions/_envelope
 owns envelope /usr/share/doc/envelope/examples/openssl-softhsm2.cnf
 owns envelope /usr/share/doc/envelope/PROVIDER.md.gz
-owns libenvelope0 "/usr/lib/$ma/libenvelope.so.0"
+owns libenvelope1 "/usr/lib/$ma/libenvelope.so.1"
 owns libenvelope-dev /usr/include/envelope/envelope.h
 owns libenvelope-dev "/usr/lib/$ma/pkgconfig/envelope.pc"
 owns libenvelope-dev "/usr/lib/$ma/cmake/envelope/envelopeConfig.cmake"
@@ -26,7 +26,7 @@ owns openssl-provider-envelope "$modulesdir/envelope.so"
 owns envelope-kms-pkcs11 "/usr/lib/$ma/pkcs11/envelope-kms-pkcs11.so"
 owns envelope-kms-pkcs11 /usr/share/p11-kit/modules/envelope-kms.module
 if readelf -d /usr/bin/envelope 2>/dev/null | grep -qi "rpath\|runpath"; then fail "the packaged CLI has a RUNPATH"; fi
-ldd /usr/bin/envelope | grep -q "libenvelope.so.0 => \(/usr\)\?/lib/$ma/libenvelope.so.0" ||
+ldd /usr/bin/envelope | grep -q "libenvelope.so.1 => \(/usr\)\?/lib/$ma/libenvelope.so.1" ||
   { ldd /usr/bin/envelope; fail "the CLI does not find libenvelope through ldconfig"; }
 envelope --version
 grep -qx "module = $modulesdir/envelope.so" /usr/share/doc/envelope/examples/openssl-softhsm2.cnf ||

@@ -97,3 +97,38 @@ if(TARGET envelope AND TARGET envelope_provider)
   set_tests_properties(lib.softhsm.dek-reuse PROPERTIES LABELS "lib;softhsm;integration"
     ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 900)
 endif()
+
+# The error model: one case per category row, each with its real cause.
+if(TARGET envelope AND TARGET envelope_provider)
+  add_executable(lib_errors ${ENVELOPE_TEST_ROOT}/integration/lib_errors.c)
+  target_link_libraries(lib_errors PRIVATE envelope envelope_warnings)
+  add_test(NAME lib.softhsm.error-model COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/lib_errors.sh
+           $<TARGET_FILE:lib_errors> $<TARGET_FILE_DIR:envelope_provider>)
+  set_tests_properties(lib.softhsm.error-model PROPERTIES LABELS "lib;softhsm;integration"
+    ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 300)
+endif()
+
+# The ABI against the committed baseline (abi/, scripts/abi-baseline.sh).
+if(TARGET envelope)
+  add_test(NAME lib.none.abi COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/lib_abi.sh
+           $<TARGET_FILE:envelope> ${PROJECT_SOURCE_DIR})
+  set_tests_properties(lib.none.abi PROPERTIES LABELS "lib;unit" SKIP_RETURN_CODE 77 TIMEOUT 120)
+endif()
+
+# docs/LIBRARY.md's C blocks and the header (C and C++) build warning-free.
+if(TARGET envelope)
+  add_test(NAME lib.none.doc-snippets COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/lib_doc_snippets.sh
+           ${PROJECT_SOURCE_DIR}/docs/LIBRARY.md ${PROJECT_SOURCE_DIR}/include
+           $<TARGET_FILE_DIR:envelope> ${CMAKE_C_COMPILER})
+  set_tests_properties(lib.none.doc-snippets PROPERTIES LABELS "lib;unit" TIMEOUT 120)
+endif()
+
+# The shared recorder: 8 threads, 1,000 contexts, one SoftHSM2 KEK.
+if(TARGET envelope AND TARGET envelope_provider)
+  add_executable(lib_recorder ${ENVELOPE_TEST_ROOT}/integration/lib_recorder.c)
+  target_link_libraries(lib_recorder PRIVATE envelope envelope_warnings Threads::Threads)
+  add_test(NAME lib.softhsm.recorder COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/lib_recorder.sh
+           $<TARGET_FILE:lib_recorder> $<TARGET_FILE_DIR:envelope_provider>)
+  set_tests_properties(lib.softhsm.recorder PROPERTIES LABELS "lib;softhsm;integration"
+    ENVIRONMENT "${_cli_env};${ENVELOPE_TEST_ENV}" TIMEOUT 600)
+endif()

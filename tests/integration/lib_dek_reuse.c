@@ -100,7 +100,11 @@ int main(int argc, char **argv)
             FAIL("record label too long");
         rec[w] = ' ';
         int n = 32;
-        envelope_encrypt_opts eo = {.keks = keks, .nkeks = 1, .context = ctx[t], .frame_size = 0};
+        envelope_encrypt_opts eo = {.struct_size = sizeof(eo),
+                                    .keks = keks,
+                                    .nkeks = 1,
+                                    .context = ctx[t],
+                                    .frame_size = 0};
         uint8_t *msg = NULL, *pt = NULL;
         size_t mlen = 0, ptlen = 0;
         envelope_context *got = NULL;
@@ -108,12 +112,18 @@ int main(int argc, char **argv)
             ENVELOPE_OK)
             FAIL("seal %zu: %s", i, err.message);
         note_wrap(msg, mlen, t, ids, i);
-        envelope_decrypt_opts dop = {keks, 1, ctx[t]};
+        envelope_decrypt_opts dop = {.struct_size = sizeof(dop),
+                                     .keks = keks,
+                                     .nkeks = 1,
+                                     .expected = ctx[t]};
         if (envelope_open(lib, &dop, msg, mlen, &pt, &ptlen, &got, &err) != ENVELOPE_OK ||
             ptlen != (size_t)n || memcmp(pt, rec, ptlen) != 0)
             FAIL("open %zu: %s", i, err.message);
         /* the other tenants' context does not open it */
-        envelope_decrypt_opts other = {keks, 1, ctx[(t + 1) % tenants]};
+        envelope_decrypt_opts other = {.struct_size = sizeof(other),
+                                       .keks = keks,
+                                       .nkeks = 1,
+                                       .expected = ctx[(t + 1) % tenants]};
         uint8_t *pt2 = NULL;
         size_t pt2len = 0;
         envelope_context *got2 = NULL;

@@ -19,11 +19,11 @@ fail() {
   echo "FAIL: $*" >&2
   exit 1
 }
-# uses_lib BINARY DIR: BINARY's libenvelope.so.0 resolves to the one in DIR
+# uses_lib BINARY DIR: BINARY's libenvelope.so.1 resolves to the one in DIR
 uses_lib() {
   local got
-  got=$(ldd "$1" | sed -n 's/^[[:space:]]*libenvelope\.so\.0 => \([^ ]*\) .*/\1/p')
-  if [ -z "$got" ] || [ "$(realpath "$got")" != "$(realpath "$2/libenvelope.so.0")" ]; then
+  got=$(ldd "$1" | sed -n 's/^[[:space:]]*libenvelope\.so\.1 => \([^ ]*\) .*/\1/p')
+  if [ -z "$got" ] || [ "$(realpath "$got")" != "$(realpath "$2/libenvelope.so.1")" ]; then
     ldd "$1"
     fail "$1 does not use the libenvelope in $2"
   fi
@@ -63,7 +63,7 @@ for d in "$modulesdir" "$p11dir" "$p11conf" /usr/local/bin /usr/local/include /u
 done
 
 # the expected pieces, each where its consumer looks below the prefix
-for f in bin/envelope "$libdir/libenvelope.so.0" "$libdir/ossl-modules/envelope.so" \
+for f in bin/envelope "$libdir/libenvelope.so.1" "$libdir/ossl-modules/envelope.so" \
   "$libdir/pkcs11/envelope-kms-pkcs11.so" "$libdir/pkgconfig/envelope.pc" \
   "$libdir/cmake/envelope/envelopeConfig.cmake" include/envelope/envelope.h \
   share/man/man1/envelope.1 share/bash-completion/completions/envelope \
@@ -109,7 +109,7 @@ p=$tmp/moved/elsewhere
 mkdir -p "$(dirname "$p")"
 mv "$p1" "$p"
 rm -rf "$tmp/first"
-for f in "$p/bin/envelope" "$p/$libdir/libenvelope.so.0"; do
+for f in "$p/bin/envelope" "$p/$libdir/libenvelope.so.1"; do
   if readelf -d "$f" | grep -q "$build"; then fail "$f names the build tree"; fi
 done
 readelf -d "$p/bin/envelope" | grep -q "RUNPATH.*\\\$ORIGIN/../$libdir" ||

@@ -105,7 +105,8 @@ void tu_seal(envelope_kek **keks, size_t n, const char *const *kv, size_t fs, co
 {
     envelope_context *c = tu_context(kv);
     envelope_err e;
-    envelope_encrypt_opts o = {.keks = keks, .nkeks = n, .context = c, .frame_size = fs};
+    envelope_encrypt_opts o = {
+        .struct_size = sizeof(o), .keks = keks, .nkeks = n, .context = c, .frame_size = fs};
     envelope_status s = envelope_seal(tu.lib, &o, pt, len, msg, mlen, &e);
     if (s != ENVELOPE_OK)
         fprintf(stderr, "seal: %s\n", e.message);

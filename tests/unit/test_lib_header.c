@@ -33,7 +33,8 @@ static int setup(void **state)
     for (int i = 0; kv[i]; i++)
         if (envelope_context_add_kv(c, kv[i], &e) != ENVELOPE_OK)
             return -1;
-    envelope_encrypt_opts o = {.keks = a, .nkeks = 2, .context = c, .frame_size = 8192};
+    envelope_encrypt_opts o = {
+        .struct_size = sizeof(o), .keks = a, .nkeks = 2, .context = c, .frame_size = 8192};
     envelope_status s = envelope_seal(tu.lib, &o, pt, sizeof(pt), &msg, &mlen, &e);
     envelope_context_free(c);
     return s == ENVELOPE_OK ? 0 : -1;

@@ -51,7 +51,11 @@ static msg apply(const msg *old, const envelope_rewrap_result *r)
 static envelope_status open_with(envelope_kek *k, const msg *m)
 {
     envelope_kek *a[] = {k};
-    envelope_decrypt_opts o = {a, 1, NULL};
+    envelope_decrypt_opts o = {.struct_size = sizeof(o),
+                               .keks = a,
+                               .nkeks = 1,
+                               .expected = NULL,
+                               .flags = ENVELOPE_DECRYPT_ANY_CONTEXT};
     uint8_t *out = NULL;
     size_t olen = 0;
     envelope_err e;
@@ -68,7 +72,13 @@ static envelope_status rewrap(envelope_kek *from, envelope_kek *to, int remove_o
                               const msg *m, envelope_rewrap_result *r)
 {
     envelope_kek *f[] = {from}, *t[] = {to};
-    envelope_rewrap_opts o = {f, 1, t, 1, remove_old, dry_run};
+    envelope_rewrap_opts o = {.struct_size = sizeof(o),
+                              .from = f,
+                              .nfrom = 1,
+                              .to = t,
+                              .nto = 1,
+                              .remove_old = remove_old,
+                              .dry_run = dry_run};
     envelope_err e;
     return envelope_rewrap_header(tu.lib, &o, m->b, m->n, r, &e);
 }
@@ -233,7 +243,13 @@ static void test_limits(void **state)
     msg cut = {m.b, 60};
     assert_int_equal(rewrap(tu.k1, tu.k2, 0, 0, &cut, &r), ENVELOPE_ERR_TRUNCATED);
     envelope_kek *f[] = {tu.k1};
-    envelope_rewrap_opts none = {f, 1, NULL, 0, 0, 0};
+    envelope_rewrap_opts none = {.struct_size = sizeof(none),
+                                 .from = f,
+                                 .nfrom = 1,
+                                 .to = NULL,
+                                 .nto = 0,
+                                 .remove_old = 0,
+                                 .dry_run = 0};
     assert_int_equal(envelope_rewrap_header(tu.lib, &none, m.b, m.n, &r, &e),
                      ENVELOPE_ERR_KEK_COUNT);
     assert_int_equal(envelope_rewrap_header(tu.lib, NULL, m.b, m.n, &r, &e), ENVELOPE_ERR_ARGUMENT);

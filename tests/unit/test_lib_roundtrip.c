@@ -25,7 +25,11 @@ static void roundtrip(envelope_kek **enc, size_t ne, envelope_kek **dec, size_t 
     envelope_err e;
     envelope_context *mc = NULL;
     tu_seal(enc, ne, kv, F, pt, len, &msg, &mlen);
-    envelope_decrypt_opts o = {dec, nd, NULL};
+    envelope_decrypt_opts o = {.struct_size = sizeof(o),
+                               .keks = dec,
+                               .nkeks = nd,
+                               .expected = NULL,
+                               .flags = ENVELOPE_DECRYPT_ANY_CONTEXT};
     assert_int_equal(envelope_open(tu.lib, &o, msg, mlen, &out, &olen, &mc, &e), ENVELOPE_OK);
     assert_int_equal(olen, len);
     assert_true(len == 0 || memcmp(out, pt, len) == 0);
@@ -69,13 +73,19 @@ static void test_public_key_encrypts_private_decrypts(void **state)
     assert_int_equal(l1, 32);
     assert_memory_equal(id1, id2, 32); /* key id = SHA-256(SPKI), same for both halves */
     roundtrip(pub, 1, priv, 1, NULL, 100);
-    /* The public half cannot unwrap. */
+    /* The public half cannot unwrap: a setup mistake, said as such (not "tampered"). */
     uint8_t *msg = NULL, *out = NULL;
     size_t mlen = 0, olen = 0;
     envelope_err e;
     tu_seal(pub, 1, NULL, F, (const uint8_t *)"x", 1, &msg, &mlen);
-    envelope_decrypt_opts o = {pub, 1, NULL};
-    assert_int_not_equal(envelope_open(tu.lib, &o, msg, mlen, &out, &olen, NULL, &e), ENVELOPE_OK);
+    envelope_decrypt_opts o = {.struct_size = sizeof(o),
+                               .keks = pub,
+                               .nkeks = 1,
+                               .expected = NULL,
+                               .flags = ENVELOPE_DECRYPT_ANY_CONTEXT};
+    assert_int_equal(envelope_open(tu.lib, &o, msg, mlen, &out, &olen, NULL, &e),
+                     ENVELOPE_ERR_CONFIG);
+    assert_non_null(strstr(e.message, "only a public key"));
     assert_null(out);
     OPENSSL_free(msg);
 }
@@ -88,12 +98,20 @@ static void test_wrong_kek(void **state)
     size_t mlen = 0, olen = 0;
     envelope_err e;
     tu_seal(a, 1, NULL, F, (const uint8_t *)"secret", 6, &msg, &mlen);
-    envelope_decrypt_opts o = {b, 1, NULL};
+    envelope_decrypt_opts o = {.struct_size = sizeof(o),
+                               .keks = b,
+                               .nkeks = 1,
+                               .expected = NULL,
+                               .flags = ENVELOPE_DECRYPT_ANY_CONTEXT};
     assert_int_equal(envelope_open(tu.lib, &o, msg, mlen, &out, &olen, NULL, &e),
                      ENVELOPE_ERR_NO_KEK);
     assert_int_equal(envelope_status_category(e.code), ENVELOPE_CAT_AUTH);
     /* No KEK named: a file: reference in a message is never opened. */
-    envelope_decrypt_opts none = {NULL, 0, NULL};
+    envelope_decrypt_opts none = {.struct_size = sizeof(none),
+                                  .keks = NULL,
+                                  .nkeks = 0,
+                                  .expected = NULL,
+                                  .flags = ENVELOPE_DECRYPT_ANY_CONTEXT};
     assert_int_equal(envelope_open(tu.lib, &none, msg, mlen, &out, &olen, NULL, &e),
                      ENVELOPE_ERR_KEK_REF_REFUSED);
     assert_null(out);
@@ -118,7 +136,7 @@ static void test_expected_context(void **state)
                               ENVELOPE_ERR_CONTEXT_MISMATCH, ENVELOPE_ERR_CONTEXT_MISMATCH};
     for (size_t i = 0; i < 4; i++) {
         envelope_context *x = tu_context(cases[i]);
-        envelope_decrypt_opts o = {a, 1, x};
+        envelope_decrypt_opts o = {.struct_size = sizeof(o), .keks = a, .nkeks = 1, .expected = x};
         envelope_context *mc = NULL;
         assert_int_equal(envelope_open(tu.lib, &o, msg, mlen, &out, &olen, &mc, &e), want[i]);
         if (want[i] == ENVELOPE_OK) {
@@ -143,10 +161,11 @@ static void test_sealer_opener_records(void **state)
     envelope_kek *a[] = {tu.k1, tu.k2};
     envelope_err e;
     envelope_context *c = tu_context((const char *const[]){"t=1", NULL});
-    envelope_encrypt_opts eo = {.keks = a, .nkeks = 2, .context = c, .frame_size = 0};
+    envelope_encrypt_opts eo = {
+        .struct_size = sizeof(eo), .keks = a, .nkeks = 2, .context = c, .frame_size = 0};
     envelope_sealer *s = NULL;
     assert_int_equal(envelope_sealer_new(tu.lib, &eo, 3, &s, &e), ENVELOPE_OK);
-    envelope_decrypt_opts o = {a + 1, 1, c};
+    envelope_decrypt_opts o = {.struct_size = sizeof(o), .keks = a + 1, .nkeks = 1, .expected = c};
     envelope_opener *op = NULL;
     assert_int_equal(envelope_opener_new(tu.lib, &o, &op, &e), ENVELOPE_OK);
     uint8_t rec[1024], msg[4096], out[4096], first_id[32];
@@ -199,11 +218,13 @@ static void test_kek_errors(void **state)
     assert_string_equal(envelope_kek_reference(tu.k1), uri);
     assert_int_equal(envelope_kek_wrap_kind(tu.k1), ENVELOPE_WRAP_RSA_OAEP_SHA256);
 
-    envelope_encrypt_opts none = {.keks = NULL, .nkeks = 0, .context = NULL, .frame_size = 0};
+    envelope_encrypt_opts none = {
+        .struct_size = sizeof(none), .keks = NULL, .nkeks = 0, .context = NULL, .frame_size = 0};
     envelope_sealer *s = NULL;
     assert_int_equal(envelope_sealer_new(tu.lib, &none, 0, &s, &e), ENVELOPE_ERR_KEK_COUNT);
     envelope_kek *a[] = {tu.k1};
-    envelope_encrypt_opts badfs = {.keks = a, .nkeks = 1, .context = NULL, .frame_size = 4095};
+    envelope_encrypt_opts badfs = {
+        .struct_size = sizeof(badfs), .keks = a, .nkeks = 1, .context = NULL, .frame_size = 4095};
     assert_int_equal(envelope_sealer_new(tu.lib, &badfs, 0, &s, &e), ENVELOPE_ERR_FRAME_SIZE);
     badfs.frame_size = 16777217;
     assert_int_equal(envelope_sealer_new(tu.lib, &badfs, 0, &s, &e), ENVELOPE_ERR_FRAME_SIZE);
@@ -215,7 +236,8 @@ static int flags_after_seal(int policy, uint32_t *skipped)
 {
     envelope_err e;
     envelope_kek *a[] = {tu.k1, tu.k2};
-    envelope_encrypt_opts o = {.keks = a,
+    envelope_encrypt_opts o = {.struct_size = sizeof(o),
+                               .keks = a,
                                .nkeks = 2,
                                .context = NULL,
                                .frame_size = 0,
@@ -228,7 +250,11 @@ static int flags_after_seal(int policy, uint32_t *skipped)
     int flags = m[7];
     /* either KEK alone opens it: nothing was left out */
     for (size_t i = 0; i < 2; i++) {
-        envelope_decrypt_opts d = {&a[i], 1, NULL};
+        envelope_decrypt_opts d = {.struct_size = sizeof(d),
+                                   .keks = &a[i],
+                                   .nkeks = 1,
+                                   .expected = NULL,
+                                   .flags = ENVELOPE_DECRYPT_ANY_CONTEXT};
         assert_int_equal(envelope_open(tu.lib, &d, m, mlen, &pt, &ptlen, NULL, &e), ENVELOPE_OK);
         assert_int_equal(ptlen, 1);
         envelope_buffer_free(pt, ptlen);
@@ -254,7 +280,8 @@ static void test_kek_policy(void **state)
 
     envelope_err e;
     envelope_kek *a[] = {tu.k1};
-    envelope_encrypt_opts bad = {.keks = a, .nkeks = 1, .kek_policy = 2};
+    envelope_encrypt_opts bad = {
+        .struct_size = sizeof(bad), .keks = a, .nkeks = 1, .kek_policy = 2};
     uint8_t *m = (uint8_t *)&e;
     size_t mlen = 0;
     assert_int_equal(envelope_seal(tu.lib, &bad, (const uint8_t *)"x", 1, &m, &mlen, &e),

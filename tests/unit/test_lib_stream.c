@@ -40,7 +40,8 @@ static int sink(void *arg, const uint8_t *p, size_t n)
 static void stream_encrypt(const uint8_t *pt, size_t len, size_t chunk, buf *out)
 {
     envelope_kek *a[] = {tu.k1};
-    envelope_encrypt_opts o = {.keks = a, .nkeks = 1, .context = NULL, .frame_size = F};
+    envelope_encrypt_opts o = {
+        .struct_size = sizeof(o), .keks = a, .nkeks = 1, .context = NULL, .frame_size = F};
     envelope_encryptor *enc = NULL;
     envelope_err e;
     assert_int_equal(envelope_encryptor_new(tu.lib, &o, sink, out, &enc, &e), ENVELOPE_OK);
@@ -56,7 +57,11 @@ static void stream_encrypt(const uint8_t *pt, size_t len, size_t chunk, buf *out
 static envelope_status stream_decrypt(const uint8_t *m, size_t len, size_t chunk, buf *out)
 {
     envelope_kek *a[] = {tu.k1};
-    envelope_decrypt_opts o = {a, 1, NULL};
+    envelope_decrypt_opts o = {.struct_size = sizeof(o),
+                               .keks = a,
+                               .nkeks = 1,
+                               .expected = NULL,
+                               .flags = ENVELOPE_DECRYPT_ANY_CONTEXT};
     envelope_decryptor *d = NULL;
     envelope_err e;
     assert_int_equal(envelope_decryptor_new(tu.lib, &o, sink, out, &d, &e), ENVELOPE_OK);
@@ -87,7 +92,8 @@ static void test_chunkings(void **state)
             stream_encrypt(pt, sizes[i], chunks[c], &ct);
             /* Canonical framing: the one-shot size for the same plaintext. */
             envelope_kek *a[] = {tu.k1};
-            envelope_encrypt_opts o = {.keks = a, .nkeks = 1, .context = NULL, .frame_size = F};
+            envelope_encrypt_opts o = {
+                .struct_size = sizeof(o), .keks = a, .nkeks = 1, .context = NULL, .frame_size = F};
             envelope_sealer *s = NULL;
             envelope_err e;
             assert_int_equal(envelope_sealer_new(tu.lib, &o, 1, &s, &e), ENVELOPE_OK);
@@ -99,7 +105,11 @@ static void test_chunkings(void **state)
             /* one-shot open of the streamed message */
             uint8_t *out = NULL;
             size_t olen = 0;
-            envelope_decrypt_opts od = {a, 1, NULL};
+            envelope_decrypt_opts od = {.struct_size = sizeof(od),
+                                        .keks = a,
+                                        .nkeks = 1,
+                                        .expected = NULL,
+                                        .flags = ENVELOPE_DECRYPT_ANY_CONTEXT};
             assert_int_equal(envelope_open(tu.lib, &od, ct.b, ct.n, &out, &olen, NULL, &e),
                              ENVELOPE_OK);
             assert_int_equal(olen, sizes[i]);

@@ -35,7 +35,11 @@ static void every_byte(size_t len, const char *const *kv)
     size_t mlen = 0, olen = 0;
     envelope_err e;
     tu_seal(a, 1, kv, F, pt, len, &msg, &mlen);
-    envelope_decrypt_opts o = {a, 1, NULL};
+    envelope_decrypt_opts o = {.struct_size = sizeof(o),
+                               .keks = a,
+                               .nkeks = 1,
+                               .expected = NULL,
+                               .flags = ENVELOPE_DECRYPT_ANY_CONTEXT};
     envelope_opener *op = NULL;
     assert_int_equal(envelope_opener_new(tu.lib, &o, &op, &e), ENVELOPE_OK);
     uint8_t *out = malloc(mlen);
@@ -119,7 +123,11 @@ static void test_truncations_around_frames(void **state)
             if (c >= 0 && (size_t)c < mlen)
                 cuts[nc++] = (size_t)c;
         }
-    envelope_decrypt_opts o = {a, 1, NULL};
+    envelope_decrypt_opts o = {.struct_size = sizeof(o),
+                               .keks = a,
+                               .nkeks = 1,
+                               .expected = NULL,
+                               .flags = ENVELOPE_DECRYPT_ANY_CONTEXT};
     envelope_opener *op = NULL;
     assert_int_equal(envelope_opener_new(tu.lib, &o, &op, &e), ENVELOPE_OK);
     uint8_t *out = calloc(1, mlen);
@@ -167,7 +175,11 @@ static void test_frame_swaps(void **state)
     env_header h;
     assert_int_equal(env_header_parse(m1, l1, &h, NULL, &e), ENVELOPE_OK);
     size_t frame = 1 + F + 16, f0 = h.total_len;
-    envelope_decrypt_opts o = {a, 1, NULL};
+    envelope_decrypt_opts o = {.struct_size = sizeof(o),
+                               .keks = a,
+                               .nkeks = 1,
+                               .expected = NULL,
+                               .flags = ENVELOPE_DECRYPT_ANY_CONTEXT};
     /* reorder frames 1 and 2 */
     uint8_t *tmp = malloc(frame);
     memcpy(tmp, m1 + f0, frame);
@@ -203,7 +215,11 @@ static void test_edk_from_other_message(void **state)
     assert_int_equal(env_header_parse(m2, l2, &h2, NULL, &e), ENVELOPE_OK);
     assert_int_equal(h1.edk_list_len, h2.edk_list_len);
     memcpy((uint8_t *)h1.edk_list, h2.edk_list, h2.edk_list_len);
-    envelope_decrypt_opts o = {a, 1, NULL};
+    envelope_decrypt_opts o = {.struct_size = sizeof(o),
+                               .keks = a,
+                               .nkeks = 1,
+                               .expected = NULL,
+                               .flags = ENVELOPE_DECRYPT_ANY_CONTEXT};
     assert_int_equal(envelope_open(tu.lib, &o, m1, l1, &out, &olen, NULL, &e), ENVELOPE_ERR_AUTH);
     assert_null(out);
     OPENSSL_free(m1);

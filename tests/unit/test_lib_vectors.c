@@ -43,7 +43,11 @@ static void check_one(envelope_lib *lib, const char *dir, int *count)
     }
     size_t plen, mlen, olen = 0;
     uint8_t *pt = unhex(plaintext_hex, &plen), *msg = unhex(message_hex, &mlen), *out = NULL;
-    envelope_decrypt_opts o = {k, nk, NULL};
+    envelope_decrypt_opts o = {.struct_size = sizeof(o),
+                               .keks = k,
+                               .nkeks = nk,
+                               .expected = NULL,
+                               .flags = ENVELOPE_DECRYPT_ANY_CONTEXT};
     envelope_status s = envelope_open(lib, &o, msg, mlen, &out, &olen, NULL, &e);
     const char *got = envelope_status_name(s);
     if (strcmp(got, "ENVELOPE_OK") == 0)

@@ -55,7 +55,8 @@ static blob seal(envelope_kek **keks, size_t nk, const char *const *kv, size_t f
         if (envelope_context_add_kv(c, kv[i], &e) != ENVELOPE_OK)
             die("context", &e);
     envelope_encrypt_opts o = {
-        .keks = keks, .nkeks = nk, .context = c, .frame_size = fs, .kek_policy = policy};
+        .struct_size = sizeof(o), .keks = keks, .nkeks = nk, .context = c, .frame_size = fs,
+        .kek_policy = policy};
     blob b;
     if (envelope_seal(lib, &o, pt, n, &b.msg, &b.len, &e) != ENVELOPE_OK)
         die("seal", &e);

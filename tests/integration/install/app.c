@@ -44,7 +44,8 @@ int main(int argc, char **argv)
         goto done;
     }
     envelope_kek *keks[] = {kek};
-    envelope_encrypt_opts eo = {.keks = keks, .nkeks = 1, .context = ctx, .frame_size = 0};
+    envelope_encrypt_opts eo = {
+        .struct_size = sizeof(eo), .keks = keks, .nkeks = 1, .context = ctx, .frame_size = 0};
     if (envelope_seal(lib, &eo, (const uint8_t *)record, sizeof(record) - 1, &msg, &mlen, &err) !=
         ENVELOPE_OK) {
         rc = failed("envelope_seal", &err);
@@ -55,7 +56,10 @@ int main(int argc, char **argv)
         perror(argv[2]);
         goto done;
     }
-    envelope_decrypt_opts dopt = {keks, 1, ctx};
+    envelope_decrypt_opts dopt = {.struct_size = sizeof(dopt),
+                                  .keks = keks,
+                                  .nkeks = 1,
+                                  .expected = ctx};
     if (envelope_open(lib, &dopt, msg, mlen, &pt, &ptlen, NULL, &err) != ENVELOPE_OK) {
         rc = failed("envelope_open", &err);
         goto done;
