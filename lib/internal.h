@@ -63,6 +63,7 @@ struct envelope_lib {
     EVP_CIPHER *gcm;
     EVP_MD *sha256;
     EVP_MD *sha512;
+    EVP_CIPHER *ecb;         /* AES-256-ECB: suite 2's key derivation (xaes.c) */
     struct env_reuse *reuse; /* DEK reuse (dek_reuse.c), NULL when off */
     /* the envelope provider's kek-preference: URIs, in order (unwrap.c) */
     char *pref[ENVELOPE_MAX_EDKS];
@@ -154,6 +155,13 @@ void env_unwrap_order(const envelope_lib *lib, const env_header *h, size_t *orde
  * the total bytes needed if buf ends inside it. Pointers in h point into buf. */
 envelope_status env_header_parse(const uint8_t *buf, size_t len, env_header *h, size_t *need,
                                  envelope_err *err);
+
+/* The context field and the EDK list (§3.1, §4.2), shared with the key
+ * block parser (keyblock.c): fill h->ctx_enc* and h->edk*. */
+struct env_rd;
+envelope_status env_parse_context(struct env_rd *r, env_header *h, size_t *need, envelope_err *err);
+envelope_status env_parse_edk_list(struct env_rd *r, env_header *h, size_t *need,
+                                   envelope_err *err);
 
 /* Accumulates a header from a stream into a bounded buffer. */
 typedef struct env_hdracc {
@@ -257,7 +265,11 @@ envelope_status env_wrap_aad(envelope_lib *lib, uint16_t suite, const uint8_t *c
 envelope_status env_header_verify(env_crypto *c, const env_header *h, envelope_err *err);
 
 /* Finds and unwraps the DEK of h into c->s->dek with the caller's KEKs or,
- * if none are named, the references in the message. */
+ * if none are named, the references in the message; env_unwrap_header
+ * then checks it against h (commitment, header tag), env_unwrap_dek does
+ * only the unwrap (a key block checks its own commitment). */
+envelope_status env_unwrap_dek(env_crypto *c, envelope_kek *const *keks, size_t nkeks,
+                               const env_header *h, envelope_err *err);
 envelope_status env_unwrap_header(env_crypto *c, envelope_kek *const *keks, size_t nkeks,
                                   const env_header *h, envelope_err *err);
 

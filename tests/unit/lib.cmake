@@ -1,7 +1,8 @@
 # libenvelope unit tests (cmocka), the known-answer vectors and their
 # generator. Included from tests/unit/CMakeLists.txt.
 set(_lib_units test_lib_bytes test_lib_context test_lib_header test_lib_uri test_lib_roundtrip
-    test_lib_tamper test_lib_stream test_lib_vectors test_lib_idpool test_lib_rewrap)
+    test_lib_tamper test_lib_stream test_lib_vectors test_lib_idpool test_lib_rewrap test_lib_xaes
+    test_lib_records)
 foreach(t ${_lib_units})
   add_executable(${t} ${ENVELOPE_TEST_ROOT}/unit/${t}.c ${ENVELOPE_TEST_ROOT}/unit/lib_test_util.c)
   target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR}/lib ${ENVELOPE_TEST_ROOT}/unit)
@@ -12,6 +13,13 @@ foreach(t ${_lib_units})
     ENVIRONMENT "ENVELOPE_VECTORS=${ENVELOPE_TEST_ROOT}/vectors;OPENSSL_CONF=/dev/null"
     LABELS "lib;unit" TIMEOUT 600)
 endforeach()
+
+# Suite 2's XAES-256-GCM against the C2SP known answers, read in place (the
+# test skips, saying so, when the file is not there).
+set(ENVELOPE_XAES_VECTORS "${PROJECT_SOURCE_DIR}/../shared/vectors/xaes-256-gcm/README.md"
+  CACHE FILEPATH "XAES-256-GCM known answers (c2sp.org/XAES-256-GCM)")
+set_property(TEST lib.none.xaes APPEND PROPERTY ENVIRONMENT
+  "ENVELOPE_XAES_VECTORS=${ENVELOPE_XAES_VECTORS}")
 
 # Simulated pid reuse: the library's getpid() calls reach the test's
 # __wrap_getpid (tests/unit/test_lib_idpool.c).
