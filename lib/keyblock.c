@@ -96,7 +96,7 @@ static envelope_status write_block(envelope_lib *lib, const envelope_encrypt_opt
     if (w->overflow)
         return env_fail(err, ENVELOPE_ERR_INTERNAL, "key block overflow");
     *body_len = w->off;
-    uint8_t tag[ENV_TAG_LEN];
+    uint8_t tag[ENV_TAG_LEN] = {0};
     ENV_GUARD(env_kb_tag(lib, okm + 32, w->p, w->off, tag, err));
     env_wr_bytes(w, tag, sizeof(tag));
     env_wr_u8(w, (uint8_t)o->nkeks);

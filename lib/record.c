@@ -46,7 +46,9 @@ envelope_status envelope_record_ctx_new(envelope_lib *lib, envelope_record_ctx *
         envelope_record_ctx_free(rc);
         return env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
     }
-    if (EVP_EncryptInit_ex2(rc->enc, lib->gcm, NULL, NULL, NULL) != 1 ||
+    if (EVP_EncryptInit_ex2(rc->ecb, lib->ecb, NULL, NULL, NULL) != 1 ||
+        EVP_CIPHER_CTX_set_padding(rc->ecb, 0) != 1 ||
+        EVP_EncryptInit_ex2(rc->enc, lib->gcm, NULL, NULL, NULL) != 1 ||
         EVP_DecryptInit_ex2(rc->dec, lib->gcm, NULL, NULL, NULL) != 1) {
         envelope_record_ctx_free(rc);
         return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "AES-256-GCM setup failed");
@@ -77,8 +79,9 @@ static envelope_status derive(envelope_record_ctx *rc, const envelope_keyblock *
 {
     if (rc->serial != kb->serial) {
         rc->serial = 0;
-        if (EVP_EncryptInit_ex2(rc->ecb, rc->lib->ecb, kb->s->k, NULL, NULL) != 1 ||
-            EVP_CIPHER_CTX_set_padding(rc->ecb, 0) != 1)
+        /* the cipher was set once (envelope_record_ctx_new): passing it
+         * again would free and remake the provider context */
+        if (EVP_EncryptInit_ex2(rc->ecb, NULL, kb->s->k, NULL, NULL) != 1)
             return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "AES-256 key setup failed");
         rc->serial = kb->serial;
     }
