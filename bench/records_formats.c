@@ -79,7 +79,8 @@ static void derivation(long n, double *ecb_s, double *cmac_s)
     size_t ml;
     OSSL_PARAM p[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, "AES-256-CBC", 0),
                       OSSL_PARAM_construct_end()};
-    if (ecb == NULL || c == NULL || m == NULL || EVP_EncryptInit_ex2(c, ecb, key, NULL, NULL) != 1 ||
+    if (ecb == NULL || c == NULL || m == NULL ||
+        EVP_EncryptInit_ex2(c, ecb, key, NULL, NULL) != 1 ||
         EVP_MAC_init(m, key, sizeof(key), p) != 1)
         DIE("derivation setup");
     double t = now();

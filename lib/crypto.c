@@ -96,10 +96,8 @@ envelope_status env_crypto_derive(env_crypto *c, const uint8_t *message_id, enve
         !hmac512(c, s->prk, sizeof(s->prk), info, sizeof(info), NULL, 0, s->okm))
         return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "key derivation failed");
     OPENSSL_cleanse(s->prk, sizeof(s->prk));
-    if (((c->which & ENV_KEY_ENC) &&
-         EVP_EncryptInit_ex2(c->enc, NULL, s->okm, NULL, NULL) != 1) ||
-        ((c->which & ENV_KEY_DEC) &&
-         EVP_DecryptInit_ex2(c->dec, NULL, s->okm, NULL, NULL) != 1))
+    if (((c->which & ENV_KEY_ENC) && EVP_EncryptInit_ex2(c->enc, NULL, s->okm, NULL, NULL) != 1) ||
+        ((c->which & ENV_KEY_DEC) && EVP_DecryptInit_ex2(c->dec, NULL, s->okm, NULL, NULL) != 1))
         return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "AES-256-GCM key setup failed");
     return ENVELOPE_OK;
 }

@@ -76,6 +76,16 @@ envelope_status env_kb_make(envelope_lib *lib, const uint8_t *bytes, size_t len,
     return ENVELOPE_OK;
 }
 
+envelope_status env_kb_from_key(envelope_lib *lib, const uint8_t k[32], const uint8_t *id,
+                                envelope_keyblock **out, envelope_err *err)
+{
+    /* a key block body with that id and an empty context, no EDKs */
+    uint8_t body[ENV_KB_FIXED + 2] = {'E', 'N', 'V', 'K', ENVELOPE_VERSION, 0x00, 0x02, 0x00};
+    memcpy(body + 8, id, ENVELOPE_DEK_ID_BYTES);
+    return env_kb_make(lib, body, sizeof(body), sizeof(body), body + ENV_KB_FIXED, 2, k, 0, out,
+                       err);
+}
+
 /* The fixed part, context and extensions of a key block (FORMAT.md §10.2),
  * the commitment, the tag and the EDK list, into buf. */
 static envelope_status write_block(envelope_lib *lib, const envelope_encrypt_opts *o,

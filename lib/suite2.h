@@ -73,6 +73,11 @@ envelope_status env_kb_make(envelope_lib *lib, const uint8_t *bytes, size_t len,
                             const uint8_t *ctx_enc, size_t ctx_len, const uint8_t k[32],
                             uint64_t max_records, envelope_keyblock **out, envelope_err *err);
 
+/* A key block object for a bare K and DEK id (empty context, no EDKs):
+ * the known-answer tests' way in. */
+envelope_status env_kb_from_key(envelope_lib *lib, const uint8_t k[32], const uint8_t *id,
+                                envelope_keyblock **out, envelope_err *err);
+
 /* ---- keyblock_load.c ---- */
 typedef struct env_kb_parsed {
     env_header h; /* suite, ctx_enc, commitment, body, tag, EDKs */

@@ -31,6 +31,25 @@ add_executable(gen_vectors ${ENVELOPE_TEST_ROOT}/vectors/gen_vectors.c)
 target_include_directories(gen_vectors PRIVATE ${PROJECT_SOURCE_DIR}/lib)
 target_link_libraries(gen_vectors PRIVATE envelope_static envelope_warnings)
 
+add_executable(gen_suite2 ${ENVELOPE_TEST_ROOT}/vectors/gen_suite2.c)
+target_include_directories(gen_suite2 PRIVATE ${PROJECT_SOURCE_DIR}/lib)
+target_link_libraries(gen_suite2 PRIVATE envelope_static envelope_warnings)
+
+# Suite 2 vectors (tests/vectors/suite2.txt): libenvelope reads them here,
+# the Python decoder below; and libenvelope reads what the Python decoder writes.
+add_executable(suite2_check ${ENVELOPE_TEST_ROOT}/unit/suite2_check.c)
+target_include_directories(suite2_check PRIVATE ${PROJECT_SOURCE_DIR}/lib)
+target_link_libraries(suite2_check PRIVATE envelope_static envelope_warnings)
+add_test(NAME lib.none.suite2-vectors
+  COMMAND suite2_check ${ENVELOPE_TEST_ROOT}/vectors/suite2.txt)
+add_test(NAME lib.none.suite2-reference-decoder
+  COMMAND /usr/bin/python3 ${ENVELOPE_TEST_ROOT}/reference/envelope_decode.py suite2
+          ${ENVELOPE_TEST_ROOT}/vectors/suite2.txt)
+add_test(NAME lib.none.suite2-reference-writer
+  COMMAND /bin/sh -c "d=$(mktemp -d) && cp '${ENVELOPE_TEST_ROOT}/vectors/kek1.pem' '${ENVELOPE_TEST_ROOT}/vectors/kek2.pem' \"$d\"/ && /usr/bin/python3 '${ENVELOPE_TEST_ROOT}/reference/envelope_decode.py' suite2-write \"$d/py.txt\" && '$<TARGET_FILE:suite2_check>' \"$d/py.txt\"; s=$?; rm -rf \"$d\"; exit $s")
+set_tests_properties(lib.none.suite2-vectors lib.none.suite2-reference-decoder
+  lib.none.suite2-reference-writer PROPERTIES LABELS "lib;unit" ENVIRONMENT "OPENSSL_CONF=/dev/null")
+
 # The independent Python decoder against every committed vector.
 add_test(NAME lib.none.reference-decoder
   COMMAND /usr/bin/python3 ${ENVELOPE_TEST_ROOT}/reference/envelope_decode.py vectors

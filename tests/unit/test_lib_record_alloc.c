@@ -66,7 +66,8 @@ static void test_suite2_records(void **state)
     uint8_t in[1024], rec[1024 + 63], out[1024];
     size_t rl = 0, pl = 0;
     memset(in, 'a', sizeof(in));
-    assert_int_equal(envelope_record_seal(rc, kb, NULL, 0, in, sizeof(in), rec, sizeof(rec), &rl, &e),
+    assert_int_equal(envelope_record_seal(rc, kb, NULL, 0, in, sizeof(in), rec, sizeof(rec), &rl,
+                                          &e),
                      ENVELOPE_OK);
     assert_int_equal(envelope_record_open(rc, loaded, NULL, 0, rec, rl, out, sizeof(out), &pl, &e),
                      ENVELOPE_OK);
@@ -74,9 +75,9 @@ static void test_suite2_records(void **state)
     for (int i = 0; i < 1000; i++) {
         /* alternate the two blocks: the record context re-keys, still no allocation */
         const envelope_keyblock *k = (i & 1) ? kb : loaded;
-        assert_int_equal(
-            envelope_record_seal(rc, k, NULL, 0, in, sizeof(in), rec, sizeof(rec), &rl, &e),
-            ENVELOPE_OK);
+        assert_int_equal(envelope_record_seal(rc, k, NULL, 0, in, sizeof(in), rec, sizeof(rec), &rl,
+                                              &e),
+                         ENVELOPE_OK);
         assert_int_equal(envelope_record_open(rc, k, NULL, 0, rec, rl, out, sizeof(out), &pl, &e),
                          ENVELOPE_OK);
     }
@@ -107,8 +108,7 @@ static void test_suite1_sealer_opener(void **state)
     for (int i = 0; i < 1000; i++) {
         assert_int_equal(envelope_sealer_seal(s, in, sizeof(in), msg, sizeof(msg), &ml, &e),
                          ENVELOPE_OK);
-        assert_int_equal(envelope_opener_open(op, msg, ml, out, sizeof(out), &pl, &e),
-                         ENVELOPE_OK);
+        assert_int_equal(envelope_opener_open(op, msg, ml, out, sizeof(out), &pl, &e), ENVELOPE_OK);
     }
     /* Suite 1 runs HKDF-SHA-512 per record: four SHA-512 inits each way,
      * and OpenSSL 3.0 remakes a digest's provider context on every init
