@@ -72,6 +72,12 @@ static const char *kat(const vec *v)
     if (memcmp(okm, k, 32) || memcmp(okm + 32, m, 32) || memcmp(okm + 64, c, 32) ||
         memcmp(c, id, 16))
         return "derivation-differs";
+    size_t bl, tl;
+    const uint8_t *body = get(v, "kb_body", &bl), *want = get(v, "kb_tag", &tl);
+    uint8_t tag[16];
+    if (body == NULL || tl != 16 || env_kb_tag(lib, m, body, bl, tag, &e) != ENVELOPE_OK ||
+        memcmp(tag, want, 16) != 0)
+        return "kb-tag-differs";
     envelope_keyblock *kb = NULL;
     if (env_kb_from_key(lib, k, id, &kb, &e) != ENVELOPE_OK)
         return "keyblock-failed";

@@ -66,6 +66,17 @@ static void kat(void)
     hex("ad", ad, sizeof(ad) - 1);
     hex("plaintext", pt, len);
     hex("record", rec, 47 + len + 16);
+    /* the key-block body for this DEK with an empty context, and its tag */
+    uint8_t body[24 + 2 + 2 + 32], tag[16];
+    static const uint8_t kbp[8] = {'E', 'N', 'V', 'K', 1, 0, 2, 0};
+    memcpy(body, kbp, 8);
+    memcpy(body + 8, okm + 64, 16);
+    memset(body + 24, 0, 4);
+    memcpy(body + 28, okm + 64, 32);
+    if (env_kb_tag(lib, okm + 32, body, sizeof(body), tag, &e) != ENVELOPE_OK)
+        die("tag", &e);
+    hex("kb_body", body, sizeof(body));
+    hex("kb_tag", tag, 16);
     printf("expect: ok\n\n");
     envelope_keyblock_free(kb);
 }
