@@ -513,7 +513,11 @@ typedef struct envelope_edk_info {
 
 ENVELOPE_API ENVELOPE_WUR envelope_status envelope_inspector_new(envelope_inspector **out,
                                                                  envelope_err *err);
-/* Reads the header, then walks the frames (no decryption). */
+/* Reads the header, then walks the frames (no decryption). A suite 2 key
+ * block or record (docs/FORMAT.md §10) is recognised by its first bytes
+ * and read whole at final: envelope_inspector_form says which; a key block
+ * gives version, suite, DEK id, context, EDKs and its length
+ * (header_len); a record version, suite, DEK id and plaintext_len. */
 ENVELOPE_API ENVELOPE_WUR envelope_status envelope_inspector_update(envelope_inspector *in,
                                                                     const uint8_t *buf, size_t len,
                                                                     envelope_err *err);
@@ -531,6 +535,12 @@ ENVELOPE_API const envelope_context *envelope_inspector_context(const envelope_i
 ENVELOPE_API size_t envelope_inspector_edk_count(const envelope_inspector *in);
 ENVELOPE_API int envelope_inspector_edk(const envelope_inspector *in, size_t i,
                                         envelope_edk_info *out);
+#define ENVELOPE_FORM_MESSAGE 1
+#define ENVELOPE_FORM_KEYBLOCK 2
+#define ENVELOPE_FORM_RECORD 3
+ENVELOPE_API int envelope_inspector_form(const envelope_inspector *in);
+/* A key block's or record's DEK id (16 bytes), else NULL. */
+ENVELOPE_API const uint8_t *envelope_inspector_dek_id(const envelope_inspector *in);
 /* Counted so far; final after envelope_inspector_final. */
 ENVELOPE_API uint64_t envelope_inspector_frame_count(const envelope_inspector *in);
 ENVELOPE_API uint64_t envelope_inspector_plaintext_len(const envelope_inspector *in);
