@@ -80,6 +80,8 @@ void env_reuse_free(env_reuse *r);
 /* The entry name for these options, or 0 when reuse does not apply. */
 int env_reuse_name(envelope_lib *lib, const envelope_encrypt_opts *o, const uint8_t *ctx_enc,
                    size_t ctx_len, uint8_t name[32]);
+int env_reuse_name_suite(envelope_lib *lib, const envelope_encrypt_opts *o, const uint8_t *ctx_enc,
+                         size_t ctx_len, uint16_t suite, uint8_t name[32]);
 /* 1 with dek and a copy of the EDK list (OPENSSL_free) if a live entry
  * has room for one more message of `bytes` (0 if unknown). */
 int env_reuse_take(envelope_lib *lib, const uint8_t name[32], uint64_t bytes, uint8_t *dek,

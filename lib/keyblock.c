@@ -89,8 +89,8 @@ envelope_status env_kb_from_key(envelope_lib *lib, const uint8_t k[32], const ui
 /* The fixed part, context and extensions of a key block (FORMAT.md §10.2),
  * the commitment, the tag and the EDK list, into buf. */
 static envelope_status write_block(envelope_lib *lib, const envelope_encrypt_opts *o,
-                                   const uint8_t *dek, const uint8_t *okm, env_wr *w,
-                                   size_t *body_len, envelope_err *err)
+                                   const uint8_t *dek, const uint8_t *okm, const uint8_t *edks,
+                                   size_t edks_len, env_wr *w, size_t *body_len, envelope_err *err)
 {
     static const uint8_t prefix[8] = {'E', 'N', 'V', 'K', ENVELOPE_VERSION, 0x00, 0x02, 0x00};
     size_t clen = env_context_encoded_len(o->context);
@@ -109,6 +109,11 @@ static envelope_status write_block(envelope_lib *lib, const envelope_encrypt_opt
     uint8_t tag[ENV_TAG_LEN] = {0};
     ENV_GUARD(env_kb_tag(lib, okm + 32, w->p, w->off, tag, err));
     env_wr_bytes(w, tag, sizeof(tag));
+    if (edks != NULL) { /* DEK reuse: the EDK list made with this DEK */
+        env_wr_bytes(w, edks, edks_len);
+        return w->overflow ? env_fail(err, ENVELOPE_ERR_INTERNAL, "key block overflow")
+                           : ENVELOPE_OK;
+    }
     env_wr_u8(w, (uint8_t)o->nkeks);
     for (size_t i = 0; i < o->nkeks; i++) {
         const envelope_kek *k = o->keks[i];
@@ -146,18 +151,34 @@ envelope_status envelope_keyblock_new(envelope_lib *lib, const envelope_encrypt_
     uint8_t *sec = envelope_secmem_alloc(ENVELOPE_DEK_BYTES + ENV_KB_OKM_LEN);
     uint8_t *buf = OPENSSL_malloc(ENVELOPE_MAX_KEYBLOCK_BYTES);
     envelope_status s = ENVELOPE_OK;
-    size_t body_len = 0;
+    size_t body_len = 0, clen = env_context_encoded_len(o->context), elen = 0;
+    uint8_t name[32], *edks = NULL;
+    int reusable = 0;
     env_wr w;
     if (sec == NULL || buf == NULL)
         s = env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
-    else if (RAND_priv_bytes_ex(lib->libctx, sec, ENVELOPE_DEK_BYTES, 256) != 1)
-        s = env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "random generator failed");
+    if (s == ENVELOPE_OK) {
+        /* DEK reuse (dek_reuse.c), under names of suite 2's own: the DEK and
+         * EDK list of an earlier key block for these KEKs and this context
+         * while its window lasts, so that the key block comes out the same */
+        env_context_encode(o->context, buf);
+        reusable = env_reuse_name_suite(lib, o, buf, clen, ENV_SUITE2, name);
+        if (!reusable || !env_reuse_take(lib, name, 0, sec, &edks, &elen)) {
+            edks = NULL;
+            if (RAND_priv_bytes_ex(lib->libctx, sec, ENVELOPE_DEK_BYTES, 256) != 1)
+                s = env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "random generator failed");
+        }
+    }
     if (s == ENVELOPE_OK)
         s = env_kb_okm(lib, sec, sec + ENVELOPE_DEK_BYTES, err);
     if (s == ENVELOPE_OK) {
         env_wr_init(&w, buf, ENVELOPE_MAX_KEYBLOCK_BYTES);
-        s = write_block(lib, o, sec, sec + ENVELOPE_DEK_BYTES, &w, &body_len, err);
+        s = write_block(lib, o, sec, sec + ENVELOPE_DEK_BYTES, edks, elen, &w, &body_len, err);
     }
+    if (s == ENVELOPE_OK && reusable && edks == NULL)
+        env_reuse_put(lib, name, 0, sec, buf + body_len + ENV_TAG_LEN,
+                      w.off - body_len - ENV_TAG_LEN);
+    OPENSSL_free(edks);
     if (s == ENVELOPE_OK)
         s = env_kb_make(lib, buf, w.off, body_len, buf + ENV_KB_FIXED,
                         env_context_encoded_len(o->context), sec + ENVELOPE_DEK_BYTES, max_records,
