@@ -20,10 +20,17 @@
 
 static uint64_t kb_serial;
 
-envelope_status env_kb_okm(envelope_lib *lib, const uint8_t *dek, uint8_t *okm, envelope_err *err)
+envelope_status env_kb_okm(envelope_lib *lib, const uint8_t *dek, const uint8_t *ctx_enc,
+                           size_t ctx_len, uint8_t *okm, envelope_err *err)
 {
-    static const uint8_t info[18] = {'E', 'N', 'V', 'E', 'L', 'O', 'P', 'E',  '-',
-                                     'V', '2', '-', 'K', 'E', 'Y', 'S', 0x00, 0x02};
+    /* info = "ENVELOPE-V2-KEYS" || suite || SHA-256(context_bytes): K, C and
+     * the DEK id commit to the context as well as the DEK */
+    uint8_t info[18 + 32] = {'E', 'N', 'V', 'E', 'L', 'O', 'P', 'E',  '-',
+                             'V', '2', '-', 'K', 'E', 'Y', 'S', 0x00, 0x02};
+    size_t hl = 0;
+    if (!EVP_Q_digest(lib->libctx, "SHA2-256", lib->propq, ctx_enc, ctx_len, info + 18, &hl) ||
+        hl != 32)
+        return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "SHA-256 failed");
     EVP_KDF *kdf = EVP_KDF_fetch(lib->libctx, "HKDF", lib->propq);
     EVP_KDF_CTX *kc = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
     OSSL_PARAM p[] = {
@@ -65,7 +72,7 @@ envelope_status env_kb_make(envelope_lib *lib, const uint8_t *bytes, size_t len,
     kb->body_len = body_len;
     memcpy(kb->id, bytes + 8, ENVELOPE_DEK_ID_BYTES);
     memcpy(kb->s->k, k, 32);
-    kb->max = max_records ? max_records : UINT64_MAX;
+    kb->max = max_records ? max_records : ENV_KB_MAX_RECORDS;
     kb->serial = __atomic_add_fetch(&kb_serial, 1, __ATOMIC_RELAXED);
     if ((s = env_xaes_subkey(lib, kb->s->k, kb->s->k1, err)) != ENVELOPE_OK ||
         (s = env_context_decode(ctx_enc, ctx_len, &kb->ctx, err)) != ENVELOPE_OK) {
@@ -170,7 +177,7 @@ envelope_status envelope_keyblock_new(envelope_lib *lib, const envelope_encrypt_
         }
     }
     if (s == ENVELOPE_OK)
-        s = env_kb_okm(lib, sec, sec + ENVELOPE_DEK_BYTES, err);
+        s = env_kb_okm(lib, sec, buf, clen, sec + ENVELOPE_DEK_BYTES, err);
     if (s == ENVELOPE_OK) {
         env_wr_init(&w, buf, ENVELOPE_MAX_KEYBLOCK_BYTES);
         s = write_block(lib, o, sec, sec + ENVELOPE_DEK_BYTES, edks, elen, &w, &body_len, err);

@@ -115,7 +115,7 @@ envelope_status envelope_keyblock_load(envelope_lib *lib, const envelope_decrypt
     if (s == ENVELOPE_OK)
         s = env_unwrap_dek(&c, nkeks ? o->keks : NULL, nkeks, &p->h, err);
     if (s == ENVELOPE_OK)
-        s = env_kb_okm(lib, c.s->dek, okm, err);
+        s = env_kb_okm(lib, c.s->dek, p->h.ctx_enc, p->h.ctx_enc_len, okm, err);
     if (have_c)
         env_crypto_cleanup(&c); /* the DEK is wiped here */
     if (s == ENVELOPE_OK)

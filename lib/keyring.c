@@ -114,11 +114,14 @@ size_t envelope_keyring_count(const envelope_keyring *kr)
 }
 
 envelope_status envelope_keyring_open(envelope_record_ctx *rc, const envelope_keyring *kr,
-                                      const uint8_t *ad, size_t adlen, const uint8_t *in,
-                                      size_t inlen, uint8_t *out, size_t outsize, size_t *outlen,
-                                      envelope_err *err)
+                                      const envelope_context *expected, const uint8_t *ad,
+                                      size_t adlen, const uint8_t *in, size_t inlen, uint8_t *out,
+                                      size_t outsize, size_t *outlen,
+                                      const envelope_keyblock **kb_out, envelope_err *err)
 {
     const uint8_t *id = NULL;
+    if (kb_out != NULL)
+        *kb_out = NULL;
     if (kr == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_keyring_open: NULL argument");
     if (outlen != NULL)
@@ -129,7 +132,13 @@ envelope_status envelope_keyring_open(envelope_record_ctx *rc, const envelope_ke
         return env_fail(err, ENVELOPE_ERR_DEK_UNKNOWN,
                         "the record names a DEK id that no loaded key block has; load its key "
                         "block (envelope inspect shows the id)");
-    return envelope_record_open(rc, kb, ad, adlen, in, inlen, out, outsize, outlen, err);
+    /* the context lies between the fixed part and extensions + commitment */
+    ENV_GUARD(env_context_check(expected, kb->bytes + ENV_KB_FIXED,
+                                kb->body_len - ENV_KB_FIXED - 2 - ENV_COMMIT_LEN, err));
+    ENV_GUARD(envelope_record_open(rc, kb, ad, adlen, in, inlen, out, outsize, outlen, err));
+    if (kb_out != NULL)
+        *kb_out = kb;
+    return ENVELOPE_OK;
 }
 
 void envelope_keyring_free(envelope_keyring *kr)

@@ -16,6 +16,7 @@
 #define ENV_KB_FIXED 24                /* magic, version, suite, flags, DEK id */
 #define ENV_REC_PREFIX_LEN 23          /* magic, version, suite, DEK id */
 #define ENV_REC_NONCE_LEN 24
+#define ENV_KB_MAX_RECORDS (1ull << 48) /* per key-block object (FORMAT.md §10.6) */
 #define ENV_KB_MAX_BODY (ENV_KB_FIXED + 2 + ENVELOPE_MAX_CONTEXT_BYTES + 2 + ENV_COMMIT_LEN)
 _Static_assert(ENV_KB_MAX_BODY + ENV_TAG_LEN + 1 + ENVELOPE_MAX_EDKS * ENV_MAX_EDK ==
                    ENVELOPE_MAX_KEYBLOCK_BYTES,
@@ -63,8 +64,9 @@ envelope_status env_xaes_open(envelope_record_ctx *rc, const envelope_keyblock *
                               const uint8_t tag[ENV_TAG_LEN], uint8_t *out, envelope_err *err);
 
 /* ---- keyblock.c ---- */
-/* HKDF-SHA-512 of the DEK (§10.1) into okm[96]. */
-envelope_status env_kb_okm(envelope_lib *lib, const uint8_t *dek, uint8_t *okm, envelope_err *err);
+/* HKDF-SHA-512 of the DEK and the context's SHA-256 (§10.1) into okm[96]. */
+envelope_status env_kb_okm(envelope_lib *lib, const uint8_t *dek, const uint8_t *ctx_enc,
+                           size_t ctx_len, uint8_t *okm, envelope_err *err);
 /* kb_tag = HMAC-SHA-256(M, body)[0..16). */
 envelope_status env_kb_tag(envelope_lib *lib, const uint8_t m[32], const uint8_t *body, size_t len,
                            uint8_t tag[ENV_TAG_LEN], envelope_err *err);

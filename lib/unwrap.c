@@ -9,7 +9,7 @@
  * An unwrapped DEK must also pass the key commitment: a DEK that unwraps
  * but does not commit to the header means two recipients would read two
  * different plaintexts, so it fails the message instead of trying the next
- * EDK (docs/FORMAT.md §5.4).
+ * EDK (docs/FORMAT.md §5.3).
  */
 #include <string.h>
 

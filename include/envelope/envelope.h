@@ -331,8 +331,10 @@ typedef struct envelope_record_ctx envelope_record_ctx;
 typedef struct envelope_keyring envelope_keyring;
 
 /* Makes a DEK, wraps it once for every KEK of o (o->frame_size is not
- * used). max_records bounds the records this object seals (0 = 2^64 - 1;
- * the format's bound, FORMAT.md §10.6). */
+ * used). max_records bounds the records this object seals (0 = 2^48, the
+ * format's limit per DEK, FORMAT.md §10.6; a loaded key block also seals at
+ * most 2^48). The count is per object: writers that share a key block must
+ * share the budget themselves. */
 ENVELOPE_API ENVELOPE_WUR envelope_status envelope_keyblock_new(envelope_lib *lib,
                                                                 const envelope_encrypt_opts *o,
                                                                 uint64_t max_records,
@@ -401,13 +403,15 @@ ENVELOPE_API ENVELOPE_WUR envelope_status envelope_keyring_add(envelope_keyring 
 ENVELOPE_API const envelope_keyblock *envelope_keyring_find(const envelope_keyring *kr,
                                                             const uint8_t *dek_id);
 ENVELOPE_API size_t envelope_keyring_count(const envelope_keyring *kr);
-/* envelope_record_open with the key block the record names. */
-ENVELOPE_API ENVELOPE_WUR envelope_status envelope_keyring_open(envelope_record_ctx *rc,
-                                                                const envelope_keyring *kr,
-                                                                const uint8_t *ad, size_t adlen,
-                                                                const uint8_t *in, size_t inlen,
-                                                                uint8_t *out, size_t outsize,
-                                                                size_t *outlen, envelope_err *err);
+/* envelope_record_open with the key block the record names. Every pair of
+ * expected (NULL = none) must be in that key block's context
+ * (ENVELOPE_ERR_CONTEXT_MISMATCH): a keyring holding several tenants' key
+ * blocks must be told whose record the caller expects. *kb_out (optional)
+ * receives the key block used. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_keyring_open(
+    envelope_record_ctx *rc, const envelope_keyring *kr, const envelope_context *expected,
+    const uint8_t *ad, size_t adlen, const uint8_t *in, size_t inlen, uint8_t *out, size_t outsize,
+    size_t *outlen, const envelope_keyblock **kb_out, envelope_err *err);
 ENVELOPE_API void envelope_keyring_free(envelope_keyring *kr);
 
 /* ---- streaming, constant memory (one frame buffered) ---- */

@@ -284,10 +284,10 @@ def check_vectors(path):
 
 # ---- suite 2: key blocks and compact records (docs/FORMAT.md §10) ----
 
-def suite2_keys(dek):
+def suite2_keys(dek, context_bytes):
     """§10.1: K, M, C; the DEK id is C[0..16)."""
-    okm = HKDF(algorithm=hashes.SHA512(), length=96, salt=None,
-               info=b"ENVELOPE-V2-KEYS" + struct.pack(">H", 2)).derive(dek)
+    info = b"ENVELOPE-V2-KEYS" + struct.pack(">H", 2) + hashlib.sha256(context_bytes).digest()
+    okm = HKDF(algorithm=hashes.SHA512(), length=96, salt=None, info=info).derive(dek)
     return okm[:32], okm[32:64], okm[64:]
 
 
@@ -326,7 +326,7 @@ def load_keyblock(data, keks):
     """§10.5: parse, unwrap (wrap AAD with suite 2), commitment, DEK id, tag."""
     kb = parse_keyblock(data)
     dek = unwrap(kb, keks)  # §5.3 with kb["suite"] == 2 and the key block's context
-    k, m, c = suite2_keys(dek)
+    k, m, c = suite2_keys(dek, kb["context_bytes"])
     if not (hmac.compare_digest(c, kb["commitment"]) and hmac.compare_digest(c[:16], kb["dek_id"])):
         raise EnvelopeError("ENVELOPE_ERR_AUTH", "commitment or DEK id")
     if not hmac.compare_digest(suite2_kb_tag(m, kb["body"]), kb["tag"]):
@@ -375,11 +375,12 @@ def record_seal(kb, ad, pt, n=None):
 def suite2_check_one(v, folder):
     f = {k: bytes.fromhex(v.get(k, "")) for k in ("keyblock", "ad", "plaintext", "record")}
     if "dek" in v:  # the known answer: derivation and record bytes, no KEK
-        k, m, c = suite2_keys(bytes.fromhex(v["dek"]))
+        ctx = bytes.fromhex(v["context_bytes"])
+        k, m, c = suite2_keys(bytes.fromhex(v["dek"]), ctx)
         if (k.hex(), m.hex(), c.hex(), c[:16].hex()) != (v["K"], v["M"], v["C"], v["dek_id"]):
             return "derivation-differs"
         body = bytes.fromhex(v["kb_body"])
-        if body != b"ENVK\x01\x00\x02\x00" + c[:16] + bytes(4) + c:
+        if body != b"ENVK\x01\x00\x02\x00" + c[:16] + ctx + bytes(2) + c:
             return "kb-body-differs"
         if suite2_kb_tag(m, body).hex() != v["kb_tag"]:
             return "kb-tag-differs"
@@ -424,8 +425,8 @@ def encode_context(pairs):
 def make_keyblock(keks, pairs):
     """§10.4 steps 1-2, with RSA-OAEP-SHA256 EDKs (§5.3)."""
     dek = os.urandom(32)
-    k, m, c = suite2_keys(dek)
     ctx = encode_context(pairs)
+    k, m, c = suite2_keys(dek, ctx)
     body = b"ENVK" + bytes([1]) + struct.pack(">H", 2) + b"\x00" + c[:16] + ctx + b"\x00\x00" + c
     kb = {"suite": 2, "context_bytes": ctx}
     edks = bytes([len(keks)])

@@ -67,7 +67,9 @@ static const char *kat(const vec *v)
     if (dl != 32 || kl != 32 || ml != 32 || cl != 32 || il != 16 || k1l != 16 || nl != 24 ||
         rl != pl + 63 || pl > sizeof(out) - 63)
         return "malformed-vector";
-    if (env_kb_okm(lib, dek, okm, &e) != ENVELOPE_OK)
+    size_t cxl;
+    const uint8_t *cx = get(v, "context_bytes", &cxl);
+    if (cx == NULL || env_kb_okm(lib, dek, cx, cxl, okm, &e) != ENVELOPE_OK)
         return "okm-failed";
     if (memcmp(okm, k, 32) || memcmp(okm + 32, m, 32) || memcmp(okm + 64, c, 32) ||
         memcmp(c, id, 16))

@@ -149,6 +149,19 @@ static void test_record_every_byte(void **state)
                                           sizeof(rec), &rl, &e),
                      ENVELOPE_ERR_ARGUMENT);
     assert_int_equal(envelope_record_sealed_size((size_t)ENVELOPE_RECORD_MAX_PLAINTEXT + 1), 0);
+    /* a record longer than 63 + 2^30: refused from its length alone (only
+     * the first 23 bytes are read, so a short buffer stands for it) */
+    const uint8_t *id = NULL;
+    assert_int_equal(envelope_record_dek_id(rec,
+                                            ENVELOPE_RECORD_OVERHEAD +
+                                                (size_t)ENVELOPE_RECORD_MAX_PLAINTEXT + 1,
+                                            &id, &e),
+                     ENVELOPE_ERR_FRAME_LENGTH);
+    assert_int_equal(envelope_record_dek_id(rec,
+                                            ENVELOPE_RECORD_OVERHEAD +
+                                                (size_t)ENVELOPE_RECORD_MAX_PLAINTEXT,
+                                            &id, &e),
+                     ENVELOPE_OK);
     envelope_record_ctx_free(rc);
     envelope_keyblock_free(kb);
 }
@@ -182,7 +195,7 @@ static void test_unknown_id_and_keyring(void **state)
                      ENVELOPE_ERR_AUTH);
 
     assert_int_equal(envelope_keyring_new(&kr, &e), ENVELOPE_OK);
-    assert_int_equal(envelope_keyring_open(rc, kr, NULL, 0, r1, l1, back, 7, &pl, &e),
+    assert_int_equal(envelope_keyring_open(rc, kr, NULL, NULL, 0, r1, l1, back, 7, &pl, NULL, &e),
                      ENVELOPE_ERR_DEK_UNKNOWN);
     size_t len = 0;
     const uint8_t *bytes = envelope_keyblock_bytes(k1, &len);
@@ -192,14 +205,28 @@ static void test_unknown_id_and_keyring(void **state)
     assert_int_equal(envelope_keyring_add(kr, again, &e), ENVELOPE_OK);
     assert_int_equal(envelope_keyring_add(kr, copy, &e), ENVELOPE_OK); /* same block: kept once */
     assert_int_equal(envelope_keyring_count(kr), 1);
-    assert_int_equal(envelope_keyring_open(rc, kr, NULL, 0, r1, l1, back, 7, &pl, &e), ENVELOPE_OK);
+    assert_int_equal(envelope_keyring_open(rc, kr, NULL, NULL, 0, r1, l1, back, 7, &pl, NULL, &e),
+                     ENVELOPE_OK);
     assert_memory_equal(back, "record1", 7);
-    assert_int_equal(envelope_keyring_open(rc, kr, NULL, 0, r2, l2, back, 7, &pl, &e),
+    assert_int_equal(envelope_keyring_open(rc, kr, NULL, NULL, 0, r2, l2, back, 7, &pl, NULL, &e),
                      ENVELOPE_ERR_DEK_UNKNOWN);
     assert_int_equal(envelope_keyring_add(kr, k2, &e), ENVELOPE_OK);
-    assert_int_equal(envelope_keyring_open(rc, kr, NULL, 0, r2, l2, back, 7, &pl, &e), ENVELOPE_OK);
+    assert_int_equal(envelope_keyring_open(rc, kr, NULL, NULL, 0, r2, l2, back, 7, &pl, NULL, &e),
+                     ENVELOPE_OK);
     assert_memory_equal(back, "record2", 7);
     assert_ptr_equal(envelope_keyring_find(kr, envelope_keyblock_dek_id(k2)), k2);
+    /* whose record: tenant one's record is refused where tenant two's is expected */
+    envelope_context *want1 = tu_context(t1), *want2 = tu_context(t2);
+    const envelope_keyblock *used = NULL;
+    assert_int_equal(envelope_keyring_open(rc, kr, want2, NULL, 0, r1, l1, back, 7, &pl, &used, &e),
+                     ENVELOPE_ERR_CONTEXT_MISMATCH);
+    assert_null(used);
+    assert_int_equal(pl, 0);
+    assert_int_equal(envelope_keyring_open(rc, kr, want1, NULL, 0, r1, l1, back, 7, &pl, &used, &e),
+                     ENVELOPE_OK);
+    assert_ptr_equal(used, again);
+    envelope_context_free(want1);
+    envelope_context_free(want2);
     envelope_keyring_free(kr); /* frees again and k2 */
     envelope_keyblock_free(k1);
     envelope_record_ctx_free(rc);
@@ -279,7 +306,8 @@ static size_t forge(enum forge how, uint8_t *out, size_t cap)
     uint8_t dek[32], dek2[32], okm[96];
     assert_int_equal(RAND_bytes(dek, 32), 1);
     assert_int_equal(RAND_bytes(dek2, 32), 1);
-    assert_int_equal(env_kb_okm(tu.lib, dek, okm, &e), ENVELOPE_OK);
+    static const uint8_t empty_ctx[2] = {0, 0};
+    assert_int_equal(env_kb_okm(tu.lib, dek, empty_ctx, 2, okm, &e), ENVELOPE_OK);
     env_wr w;
     env_wr_init(&w, out, cap);
     static const uint8_t prefix[8] = {'E', 'N', 'V', 'K', 1, 0, 2, 0};

@@ -42,7 +42,10 @@ static void kat(void)
         dek[i] = (uint8_t)i;
     for (int i = 0; i < 24; i++)
         n[i] = (uint8_t)(0xa0 + i);
-    if (env_kb_okm(lib, dek, okm, &e) != ENVELOPE_OK)
+    /* context tenant=acme: u16 count 1, u16 6 "tenant", u16 4 "acme" */
+    static const uint8_t ctx[16] = {0,   1,   0, 6, 't', 'e', 'n', 'a',
+                                    'n', 't', 0, 4, 'a', 'c', 'm', 'e'};
+    if (env_kb_okm(lib, dek, ctx, sizeof(ctx), okm, &e) != ENVELOPE_OK)
         die("okm", &e);
     envelope_keyblock *kb = NULL;
     if (env_kb_from_key(lib, okm, okm + 64, &kb, &e) != ENVELOPE_OK)
@@ -57,6 +60,7 @@ static void kat(void)
         die("seal", &e);
     printf("name: known-answer\n");
     hex("dek", dek, 32);
+    hex("context_bytes", ctx, sizeof(ctx));
     hex("K", okm, 32);
     hex("M", okm + 32, 32);
     hex("C", okm + 64, 32);
@@ -66,13 +70,14 @@ static void kat(void)
     hex("ad", ad, sizeof(ad) - 1);
     hex("plaintext", pt, len);
     hex("record", rec, 47 + len + 16);
-    /* the key-block body for this DEK with an empty context, and its tag */
-    uint8_t body[24 + 2 + 2 + 32], tag[16];
+    /* the key-block body for this DEK and context, and its tag */
+    uint8_t body[24 + 16 + 2 + 32], tag[16];
     static const uint8_t kbp[8] = {'E', 'N', 'V', 'K', 1, 0, 2, 0};
     memcpy(body, kbp, 8);
     memcpy(body + 8, okm + 64, 16);
-    memset(body + 24, 0, 4);
-    memcpy(body + 28, okm + 64, 32);
+    memcpy(body + 24, ctx, sizeof(ctx));
+    memset(body + 40, 0, 2);
+    memcpy(body + 42, okm + 64, 32);
     if (env_kb_tag(lib, okm + 32, body, sizeof(body), tag, &e) != ENVELOPE_OK)
         die("tag", &e);
     hex("kb_body", body, sizeof(body));
@@ -191,6 +196,37 @@ int main(void)
     kbx[alen] = 0;
     emit(&(vec){"kb-trailing", "kek1.pem", "tenant=acme", kbx, alen + 1, ad, adl, pt, 100, r, la,
                 "ENVELOPE_ERR_TRAILING_DATA"});
+    /* the EDK list of another key block of the same context: it unwraps (to
+     * the other DEK), and the commitment refuses it */
+    envelope_keyblock *a2 = block(one, 1, "tenant=acme");
+    size_t a2len = 0;
+    const uint8_t *a2b = envelope_keyblock_bytes(a2, &a2len);
+    memcpy(kbx, ab, body + 16);
+    memcpy(kbx + body + 16, a2b + body + 16, a2len - body - 16);
+    emit(&(vec){"kb-edks-of-another-block", "kek1.pem", "tenant=acme", kbx, a2len, ad, adl, pt, 100,
+                r, la, "ENVELOPE_ERR_AUTH"});
+    envelope_keyblock_free(a2);
+    /* the EDK list of a suite 1 message of the same KEK and context: its wrap
+     * AAD names suite 1, so it does not unwrap here */
+    {
+        envelope_context *c = NULL;
+        uint8_t *msg = NULL;
+        size_t mlen = 0;
+        env_header h;
+        if (envelope_context_new(&c, &e) != ENVELOPE_OK ||
+            envelope_context_add_kv(c, "tenant=acme", &e) != ENVELOPE_OK)
+            die("context", &e);
+        envelope_encrypt_opts mo = {one, 1, c, 0};
+        if (envelope_seal(lib, &mo, pt, 1, &msg, &mlen, &e) != ENVELOPE_OK ||
+            env_header_parse(msg, mlen, &h, NULL, &e) != ENVELOPE_OK)
+            die("suite 1 message", &e);
+        memcpy(kbx, ab, body + 16);
+        memcpy(kbx + body + 16, h.edk_list, h.edk_list_len);
+        emit(&(vec){"kb-suite1-edks", "kek1.pem", "tenant=acme", kbx, body + 16 + h.edk_list_len,
+                    ad, adl, pt, 100, r, la, "ENVELOPE_ERR_AUTH"});
+        OPENSSL_free(msg);
+        envelope_context_free(c);
+    }
     emit(&(vec){"kb-no-kek", "kek2.pem", "tenant=acme", ab, alen, ad, adl, pt, 100, r, la,
                 "ENVELOPE_ERR_NO_KEK"});
 #define REC_CHANGE(nm, off, x, want)                                                               \
