@@ -23,7 +23,10 @@ for blk in open(sys.argv[1], encoding="utf-8").read().split("\n\n"):
         open("kb.bin", "wb").write(bytes.fromhex(d["keyblock"]))
         open("rec.bin", "wb").write(bytes.fromhex(d["record"]))
 PY
-[ -s kb.bin ] && [ -s rec.bin ] || { echo "FAIL: no record-1k vector in $VEC" >&2; exit 1; }
+if [ ! -s kb.bin ] || [ ! -s rec.bin ]; then
+  echo "FAIL: no record-1k vector in $VEC" >&2
+  exit 1
+fi
 
 "$ENV" inspect --json kb.bin >kb.json || fail "inspect --json of a key block"
 "$ENV" inspect --json <rec.bin >rec.json || fail "inspect --json of a record from a pipe"
@@ -48,7 +51,9 @@ grep -q "^plaintext: *1024 bytes" rec.txt || fail "record text: plaintext length
 expect_err() { # expect_err WANT DESC FILE
   local rc=0
   "$ENV" inspect "$3" >/dev/null 2>err.txt || rc=$?
-  [ "$rc" -ne 0 ] && grep -q "$1" err.txt || { fail "$2: exit $rc, $(cat err.txt)"; }
+  if [ "$rc" -eq 0 ] || ! grep -q "$1" err.txt; then
+    fail "$2: exit $rc, $(cat err.txt)"
+  fi
 }
 head -c 62 rec.bin >short.rec
 expect_err ENVELOPE_ERR_TRUNCATED "record shorter than its overhead" short.rec
