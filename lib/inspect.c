@@ -176,6 +176,8 @@ envelope_status envelope_inspector_update(envelope_inspector *in, const uint8_t 
             *err = in->failure;
         return in->failure.code;
     }
+    if (len == 0) /* nothing to read (buf may be NULL) */
+        return ENVELOPE_OK;
     envelope_status s = ENVELOPE_OK;
     if (in->form == 0 && in->acc.len + len >= 4) {
         /* the magic: the header accumulator holds what came before */

@@ -61,6 +61,8 @@ envelope_status env_kb_make(envelope_lib *lib, const uint8_t *bytes, size_t len,
                             const uint8_t *ctx_enc, size_t ctx_len, const uint8_t k[32],
                             uint64_t max_records, envelope_keyblock **out, envelope_err *err)
 {
+    if (bytes == NULL || k == NULL || len < ENV_KB_FIXED)
+        return env_fail(err, ENVELOPE_ERR_INTERNAL, "key block: no bytes or key");
     envelope_keyblock *kb = OPENSSL_zalloc(sizeof(*kb));
     envelope_status s = ENVELOPE_ERR_NOMEM;
     if (kb == NULL || (kb->s = envelope_secmem_alloc(sizeof(*kb->s))) == NULL ||
@@ -157,14 +159,17 @@ envelope_status envelope_keyblock_new(envelope_lib *lib, const envelope_encrypt_
     /* secrets: DEK (32) then okm (96) */
     uint8_t *sec = envelope_secmem_alloc(ENVELOPE_DEK_BYTES + ENV_KB_OKM_LEN);
     uint8_t *buf = OPENSSL_malloc(ENVELOPE_MAX_KEYBLOCK_BYTES);
+    if (sec == NULL || buf == NULL) {
+        envelope_secmem_free(sec);
+        OPENSSL_free(buf);
+        return env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
+    }
     envelope_status s = ENVELOPE_OK;
     size_t body_len = 0, clen = env_context_encoded_len(o->context), elen = 0;
     uint8_t name[32], *edks = NULL;
     int reusable = 0;
     env_wr w;
-    if (sec == NULL || buf == NULL)
-        s = env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
-    if (s == ENVELOPE_OK) {
+    {
         /* DEK reuse (dek_reuse.c), under names of suite 2's own: the DEK and
          * EDK list of an earlier key block for these KEKs and this context
          * while its window lasts, so that the key block comes out the same */

@@ -223,12 +223,12 @@ envelope_status envelope_record_open(envelope_record_ctx *rc, const envelope_key
                                      envelope_err *err)
 {
     ENV_GUARD(check_args(rc, kb, ad, adlen, in, 0, out, outlen, "envelope_record_open", err));
-    if (in == NULL)
+    if (in == NULL || kb == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_record_open: NULL argument");
     *outlen = 0;
     const uint8_t *id = NULL;
     ENV_GUARD(envelope_record_dek_id(in, inlen, &id, err));
-    if (memcmp(id, kb->id, ENVELOPE_DEK_ID_BYTES) != 0)
+    if (id == NULL || memcmp(id, kb->id, ENVELOPE_DEK_ID_BYTES) != 0)
         return env_fail(err, ENVELOPE_ERR_DEK_UNKNOWN,
                         "the record names another DEK id than this key block's; load the key "
                         "block it names");

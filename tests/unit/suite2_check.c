@@ -47,8 +47,11 @@ static int unhex(const char *s, uint8_t **out, size_t *len)
     *out = malloc(n / 2 + 1);
     for (size_t i = 0; i < n / 2; i++) {
         unsigned x;
-        if (sscanf(s + 2 * i, "%2x", &x) != 1)
+        if (sscanf(s + 2 * i, "%2x", &x) != 1) {
+            free(*out);
+            *out = NULL;
             return 0;
+        }
         (*out)[i] = (uint8_t)x;
     }
     *len = n / 2;
@@ -71,8 +74,8 @@ static const char *kat(const vec *v)
     const uint8_t *cx = get(v, "context_bytes", &cxl);
     if (cx == NULL || env_kb_okm(lib, dek, cx, cxl, okm, &e) != ENVELOPE_OK)
         return "okm-failed";
-    if (memcmp(okm, k, 32) || memcmp(okm + 32, m, 32) || memcmp(okm + 64, c, 32) ||
-        memcmp(c, id, 16))
+    if (memcmp(okm, k, 32) != 0 || memcmp(okm + 32, m, 32) != 0 || memcmp(okm + 64, c, 32) != 0 ||
+        memcmp(c, id, 16) != 0)
         return "derivation-differs";
     size_t bl, tl;
     const uint8_t *body = get(v, "kb_body", &bl), *want = get(v, "kb_tag", &tl);
