@@ -16,6 +16,10 @@ if(TARGET envelope)
   add_executable(bench_records ${CMAKE_CURRENT_LIST_DIR}/records_bench.c)
   target_compile_options(bench_records PRIVATE -Wall -Wextra -Werror -O2)
   target_link_libraries(bench_records PRIVATE envelope)
+  # 1 KiB records with the DEK at hand: raw GCM vs suite 1 vs suite 2 (records_bench.sh).
+  add_executable(bench_records_formats ${CMAKE_CURRENT_LIST_DIR}/records_formats.c)
+  target_compile_options(bench_records_formats PRIVATE -Wall -Wextra -Werror -O2)
+  target_link_libraries(bench_records_formats PRIVATE envelope PkgConfig::OPENSSL)
 endif()
 
 # One shared recorder vs a sealer and an opener per context (bench/recorder_bench.sh).

@@ -247,6 +247,8 @@ void cli_free_keks(envelope_kek **keks, size_t n);
 int cli_context_from_pairs(char **pairs, size_t n, envelope_context **out);
 
 void cli_hex(FILE *f, const uint8_t *b, size_t n); /* hex.c */
+/* inspect_compact.c: `envelope inspect` of a suite 2 key block or record. */
+void cli_inspect_compact(const envelope_inspector *ins, int json);
 
 /* Subcommands: argc/argv start at the subcommand name. */
 int cmd_encrypt(int argc, char **argv, cli_common *c);

@@ -1,6 +1,8 @@
 /*
  * cmd_inspect.c - `envelope inspect [--json]`: the header, the context, each
  * EDK's KEK reference and wrap kind, and the frame count; no key needed.
+ * Also suite 2 key blocks (DEK id, context, EDKs) and compact records (DEK
+ * id, plaintext length): inspect_compact.c.
  * Everything shown is unauthenticated until a decrypt verifies it.
  * The JSON form is stable (docs/envelope.1, "INSPECT JSON"): keys are only
  * ever added, never renamed or removed, within format version 1.
@@ -14,13 +16,13 @@
 
 static void help(FILE *f)
 {
-    fprintf(f,
-            "usage: envelope inspect [--json] [IN]\n"
-            "\n"
-            "Shows a message's header fields, encryption context, EDKs (KEK reference, key id,\n"
-            "wrap kind) and frame count without decrypting it. The fields are not authenticated\n"
-            "until `envelope decrypt` succeeds.\n"
-            "  --json   one JSON object on stdout (stable schema, see envelope(1))\n");
+    fprintf(f, "usage: envelope inspect [--json] [IN]\n"
+               "\n"
+               "Shows a message's header fields, encryption context, EDKs (KEK reference, key id,\n"
+               "wrap kind) and frame count without decrypting it; for a suite 2 key block its DEK\n"
+               "id, context and EDKs, for a compact record its DEK id and length. The fields are\n"
+               "not authenticated until `envelope decrypt` succeeds.\n"
+               "  --json   one JSON object on stdout (stable schema, see envelope(1))\n");
 }
 
 /* The header flag: "any" means the writer allowed KEKs to be left out. */
@@ -149,7 +151,10 @@ int cmd_inspect(int argc, char **argv, cli_common *c)
         goto done;
     if (s == ENVELOPE_OK)
         s = envelope_inspector_final(ins, &err);
-    if (envelope_inspector_has_header(ins)) {
+    if (envelope_inspector_has_header(ins) &&
+        envelope_inspector_form(ins) != ENVELOPE_FORM_MESSAGE) {
+        cli_inspect_compact(ins, json);
+    } else if (envelope_inspector_has_header(ins)) {
         if (json)
             print_json(ins, s == ENVELOPE_OK, &err);
         else

@@ -32,6 +32,15 @@ envelope_status env_crypto_init(env_crypto *c, envelope_lib *lib, int which, env
         env_crypto_cleanup(c);
         return env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
     }
+    /* The algorithms are set once, here: OpenSSL 3.0 frees and remakes the
+     * provider context whenever an init names one, an allocation per
+     * record; later inits pass NULL and only re-key or restart. */
+    if (EVP_DigestInit_ex2(c->md, lib->sha512, NULL) != 1 ||
+        EVP_EncryptInit_ex2(c->enc, lib->gcm, NULL, NULL, NULL) != 1 ||
+        EVP_DecryptInit_ex2(c->dec, lib->gcm, NULL, NULL, NULL) != 1) {
+        env_crypto_cleanup(c);
+        return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "SHA-512 or AES-256-GCM setup failed");
+    }
     return ENVELOPE_OK;
 }
 
@@ -59,14 +68,14 @@ static int hmac512(env_crypto *c, const uint8_t *key, size_t klen, const uint8_t
     memset(s->block, 0x36, sizeof(s->block));
     for (size_t i = 0; i < klen; i++)
         s->block[i] ^= key[i];
-    int ok = EVP_DigestInit_ex2(c->md, c->lib->sha512, NULL) == 1 &&
+    int ok = EVP_DigestInit_ex2(c->md, NULL, NULL) == 1 &&
              EVP_DigestUpdate(c->md, s->block, sizeof(s->block)) == 1 &&
              EVP_DigestUpdate(c->md, m1, l1) == 1 &&
              (l2 == 0 || EVP_DigestUpdate(c->md, m2, l2) == 1) &&
              EVP_DigestFinal_ex(c->md, s->inner, &l) == 1;
     for (size_t i = 0; i < sizeof(s->block); i++)
         s->block[i] ^= 0x36 ^ 0x5c;
-    ok = ok && EVP_DigestInit_ex2(c->md, c->lib->sha512, NULL) == 1 &&
+    ok = ok && EVP_DigestInit_ex2(c->md, NULL, NULL) == 1 &&
          EVP_DigestUpdate(c->md, s->block, sizeof(s->block)) == 1 &&
          EVP_DigestUpdate(c->md, s->inner, 64) == 1 && EVP_DigestFinal_ex(c->md, out, &l) == 1;
     OPENSSL_cleanse(s->block, sizeof(s->block));
@@ -87,10 +96,8 @@ envelope_status env_crypto_derive(env_crypto *c, const uint8_t *message_id, enve
         !hmac512(c, s->prk, sizeof(s->prk), info, sizeof(info), NULL, 0, s->okm))
         return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "key derivation failed");
     OPENSSL_cleanse(s->prk, sizeof(s->prk));
-    if (((c->which & ENV_KEY_ENC) &&
-         EVP_EncryptInit_ex2(c->enc, c->lib->gcm, s->okm, NULL, NULL) != 1) ||
-        ((c->which & ENV_KEY_DEC) &&
-         EVP_DecryptInit_ex2(c->dec, c->lib->gcm, s->okm, NULL, NULL) != 1))
+    if (((c->which & ENV_KEY_ENC) && EVP_EncryptInit_ex2(c->enc, NULL, s->okm, NULL, NULL) != 1) ||
+        ((c->which & ENV_KEY_DEC) && EVP_DecryptInit_ex2(c->dec, NULL, s->okm, NULL, NULL) != 1))
         return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "AES-256-GCM key setup failed");
     return ENVELOPE_OK;
 }

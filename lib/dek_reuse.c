@@ -146,16 +146,29 @@ void env_reuse_free(env_reuse *r)
 int env_reuse_name(envelope_lib *lib, const envelope_encrypt_opts *o, const uint8_t *ctx_enc,
                    size_t ctx_len, uint8_t name[32])
 {
+    return env_reuse_name_suite(lib, o, ctx_enc, ctx_len,
+                                ENVELOPE_SUITE_AES256GCM_HKDFSHA512_COMMIT, name);
+}
+
+/* Suite 2 key blocks (keyblock.c) get names of their own: a DEK is never
+ * shared between the two suites (their EDKs differ anyway: the wrap AAD
+ * binds the suite). */
+int env_reuse_name_suite(envelope_lib *lib, const envelope_encrypt_opts *o, const uint8_t *ctx_enc,
+                         size_t ctx_len, uint16_t suite, uint8_t name[32])
+{
     env_reuse *r = lib->reuse;
     if (r == NULL || o->nkeks == 0)
         return 0;
     if (r->partition != NULL && envelope_context_get(o->context, r->partition) == NULL)
         return 0; /* only messages that name their partition share a DEK */
     static const char domain[] = "envelope dek reuse v1";
+    static const char domain2[] = "envelope dek reuse v1, suite 2 key blocks";
+    int one = suite == ENVELOPE_SUITE_AES256GCM_HKDFSHA512_COMMIT;
     EVP_MD_CTX *m = EVP_MD_CTX_new();
     unsigned int n = 0;
     int ok = m != NULL && EVP_DigestInit_ex(m, lib->sha256, NULL) &&
-             EVP_DigestUpdate(m, domain, sizeof(domain)) && EVP_DigestUpdate(m, ctx_enc, ctx_len);
+             EVP_DigestUpdate(m, one ? domain : domain2, one ? sizeof(domain) : sizeof(domain2)) &&
+             EVP_DigestUpdate(m, ctx_enc, ctx_len);
     for (size_t i = 0; ok && i < o->nkeks; i++) {
         const envelope_kek *k = o->keks[i];
         uint8_t lens[4] = {(uint8_t)k->kind, (uint8_t)(strlen(k->ref) >> 8),

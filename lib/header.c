@@ -18,7 +18,7 @@
         return env_fail(err, ENVELOPE_ERR_TRUNCATED, "input ends inside the message header");      \
     } while (0)
 
-static envelope_status parse_context(env_rd *r, env_header *h, size_t *need, envelope_err *err)
+envelope_status env_parse_context(env_rd *r, env_header *h, size_t *need, envelope_err *err)
 {
     size_t start = r->off;
     uint16_t count;
@@ -123,7 +123,7 @@ envelope_status env_header_parse(const uint8_t *buf, size_t len, env_header *h, 
     env_rd_init(&r, buf, len);
     memset(h, 0, sizeof(*h));
     const uint8_t *magic;
-    uint8_t flags, edk_count;
+    uint8_t flags;
     uint16_t ext_len;
 
     if ((magic = env_rd_bytes(&r, 4)) == NULL)
@@ -152,7 +152,7 @@ envelope_status env_header_parse(const uint8_t *buf, size_t len, env_header *h, 
     if (h->frame_size < ENVELOPE_FRAME_SIZE_MIN || h->frame_size > ENVELOPE_FRAME_SIZE_MAX)
         return env_fail(err, ENVELOPE_ERR_HDR_FRAME_SIZE, "frame size %u is outside %u..%u",
                         h->frame_size, ENVELOPE_FRAME_SIZE_MIN, ENVELOPE_FRAME_SIZE_MAX);
-    ENV_GUARD(parse_context(&r, h, need, err));
+    ENV_GUARD(env_parse_context(&r, h, need, err));
     if (!env_rd_u16(&r, &ext_len))
         SHORT(&r);
     if (ext_len != 0)
@@ -164,18 +164,25 @@ envelope_status env_header_parse(const uint8_t *buf, size_t len, env_header *h, 
     h->body_len = r.off;
     if ((h->tag = env_rd_bytes(&r, ENV_TAG_LEN)) == NULL)
         SHORT(&r);
-    size_t list_start = r.off;
-    if (!env_rd_u8(&r, &edk_count))
-        SHORT(&r);
+    ENV_GUARD(env_parse_edk_list(&r, h, need, err));
+    h->total_len = r.off;
+    return ENVELOPE_OK;
+}
+
+envelope_status env_parse_edk_list(env_rd *r, env_header *h, size_t *need, envelope_err *err)
+{
+    uint8_t edk_count;
+    size_t list_start = r->off;
+    if (!env_rd_u8(r, &edk_count))
+        SHORT(r);
     if (edk_count == 0 || edk_count > ENVELOPE_MAX_EDKS)
         return env_fail(err, ENVELOPE_ERR_EDK_COUNT, "message has %u EDKs (allowed 1..%d)",
                         edk_count, ENVELOPE_MAX_EDKS);
     for (size_t i = 0; i < edk_count; i++)
-        ENV_GUARD(parse_edk(&r, &h->edks[i], i, need, err));
+        ENV_GUARD(parse_edk(r, &h->edks[i], i, need, err));
     h->edk_count = edk_count;
-    h->edk_list = buf + list_start;
-    h->edk_list_len = r.off - list_start;
-    h->total_len = r.off;
+    h->edk_list = r->p + list_start;
+    h->edk_list_len = r->off - list_start;
     return ENVELOPE_OK;
 }
 

@@ -90,6 +90,7 @@ struct envelope_lib {
     EVP_CIPHER *gcm;
     EVP_MD *sha256;
     EVP_MD *sha512;
+    EVP_CIPHER *ecb;         /* AES-256-ECB: suite 2's key derivation (xaes.c) */
     struct env_reuse *reuse; /* DEK reuse (dek_reuse.c), NULL when off */
     /* the envelope provider's kek-preference: URIs, in order (unwrap.c) */
     char *pref[ENVELOPE_MAX_EDKS];
@@ -106,6 +107,8 @@ void env_reuse_free(env_reuse *r);
 /* The entry name for these options, or 0 when reuse does not apply. */
 int env_reuse_name(envelope_lib *lib, const envelope_encrypt_opts *o, const uint8_t *ctx_enc,
                    size_t ctx_len, uint8_t name[32]);
+int env_reuse_name_suite(envelope_lib *lib, const envelope_encrypt_opts *o, const uint8_t *ctx_enc,
+                         size_t ctx_len, uint16_t suite, uint8_t name[32]);
 /* 1 with dek and a copy of the EDK list (OPENSSL_free) if a live entry
  * has room for one more message of `bytes` (0 if unknown). */
 int env_reuse_take(envelope_lib *lib, const uint8_t name[32], uint64_t bytes, uint8_t *dek,
@@ -182,6 +185,13 @@ void env_unwrap_order(const envelope_lib *lib, const env_header *h, size_t *orde
  * the total bytes needed if buf ends inside it. Pointers in h point into buf. */
 envelope_status env_header_parse(const uint8_t *buf, size_t len, env_header *h, size_t *need,
                                  envelope_err *err);
+
+/* The context field and the EDK list (§3.1, §4.2), shared with the key
+ * block parser (keyblock.c): fill h->ctx_enc* and h->edk*. */
+struct env_rd;
+envelope_status env_parse_context(struct env_rd *r, env_header *h, size_t *need, envelope_err *err);
+envelope_status env_parse_edk_list(struct env_rd *r, env_header *h, size_t *need,
+                                   envelope_err *err);
 
 /* Accumulates a header from a stream into a bounded buffer. */
 typedef struct env_hdracc {
@@ -286,7 +296,11 @@ envelope_status env_wrap_aad(envelope_lib *lib, uint16_t suite, const uint8_t *c
 envelope_status env_header_verify(env_crypto *c, const env_header *h, envelope_err *err);
 
 /* Finds and unwraps the DEK of h into c->s->dek with the caller's KEKs or,
- * if none are named, the references in the message. */
+ * if none are named, the references in the message; env_unwrap_header
+ * then checks it against h (commitment, header tag), env_unwrap_dek does
+ * only the unwrap (a key block checks its own commitment). */
+envelope_status env_unwrap_dek(env_crypto *c, envelope_kek *const *keks, size_t nkeks,
+                               const env_header *h, envelope_err *err);
 envelope_status env_unwrap_header(env_crypto *c, envelope_kek *const *keks, size_t nkeks,
                                   const env_header *h, envelope_err *err);
 

@@ -102,12 +102,14 @@ envelope_status envelope_lib_new(void *ossl_libctx, const char *propq, envelope_
     lib->gcm = EVP_CIPHER_fetch(lib->libctx, "AES-256-GCM", lib->propq);
     lib->sha256 = EVP_MD_fetch(lib->libctx, "SHA2-256", lib->propq);
     lib->sha512 = EVP_MD_fetch(lib->libctx, "SHA2-512", lib->propq);
-    if (lib->gcm == NULL || lib->sha256 == NULL || lib->sha512 == NULL) {
+    lib->ecb = EVP_CIPHER_fetch(lib->libctx, "AES-256-ECB", lib->propq);
+    if (lib->gcm == NULL || lib->sha256 == NULL || lib->sha512 == NULL || lib->ecb == NULL) {
         envelope_lib_free(lib);
-        return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO,
-                             "cannot fetch AES-256-GCM, SHA2-256 and SHA2-512%s%s; check that "
-                             "the default provider is loaded (OPENSSL_CONF)",
-                             propq ? " with properties " : "", propq ? propq : "");
+        return env_fail_ossl(
+            err, ENVELOPE_ERR_CRYPTO,
+            "cannot fetch AES-256-GCM, AES-256-ECB, SHA2-256 and SHA2-512%s%s; check that "
+            "the default provider is loaded (OPENSSL_CONF)",
+            propq ? " with properties " : "", propq ? propq : "");
     }
     env_lib_read_preference(lib);
     env_reuse_read(lib);
@@ -122,6 +124,7 @@ void envelope_lib_free(envelope_lib *lib)
     EVP_CIPHER_free(lib->gcm);
     EVP_MD_free(lib->sha256);
     EVP_MD_free(lib->sha512);
+    EVP_CIPHER_free(lib->ecb);
     OPENSSL_free(lib->propq);
     env_reuse_free(lib->reuse);
     for (size_t i = 0; i < lib->npref; i++)

@@ -68,6 +68,16 @@ static void home_of(const char *uri, char *out, size_t size)
              token, serial[0] ? ";serial=" : "", serial);
 }
 
+/* Whether any home has a slot (one failed at some time). Homes are only
+ * added under the lock; a stale 0 read here only means a call that began as
+ * a home's first failure was being recorded, which the next call sees.
+ * This spares the common path (nothing ever failed) the URI parsing of
+ * home_of, ≈ 2.6 k instructions per call (bench/README.md). */
+static int any_home(envprov_breaker *b)
+{
+    return __atomic_load_n(&b->n, __ATOMIC_ACQUIRE) != 0;
+}
+
 static struct home *find(envprov_breaker *b, const char *name, int create)
 {
     for (size_t i = 0; i < b->n; i++)
@@ -84,8 +94,9 @@ static struct home *find(envprov_breaker *b, const char *name, int create)
             }
         return NULL; /* 32 homes down at once: no breaker for the 33rd */
     }
-    struct home *h = &b->homes[b->n++];
+    struct home *h = &b->homes[b->n];
     snprintf(h->name, sizeof(h->name), "%s", name);
+    __atomic_store_n(&b->n, b->n + 1, __ATOMIC_RELEASE);
     return h;
 }
 
@@ -93,8 +104,8 @@ int envprov_breaker_enter(envprov_breaker *b, const char *uri, envprov_breaker_t
 {
     t->probe = 0;
     t->start_ms = now_ms();
-    if (b == NULL || uri == NULL)
-        return ENVCORE_R_OK;
+    if (b == NULL || uri == NULL || !any_home(b))
+        return ENVCORE_R_OK; /* no home has failed: nothing to look up */
     char name[HOME_NAME_MAX];
     home_of(uri, name, sizeof(name));
     pthread_mutex_lock(&b->lock);
@@ -128,6 +139,8 @@ void envprov_breaker_leave(envprov_breaker *b, const char *uri, const envprov_br
     int down = reason == ENVCORE_R_BACKEND_UNAVAILABLE || reason == ENVCORE_R_TOKEN_NOT_PRESENT;
     uint64_t now = now_ms();
     int slow = now - t->start_ms >= ENVPROV_BREAKER_SLOW_MS;
+    if (!down && !any_home(b))
+        return; /* an answer, and no home to close */
     char name[HOME_NAME_MAX];
     home_of(uri, name, sizeof(name));
     pthread_mutex_lock(&b->lock);

@@ -89,6 +89,14 @@ ENVELOPE_API const char *envelope_version_string(void);
 #define ENVELOPE_TAG_BYTES 16
 #define ENVELOPE_MAX_HEADER_BYTES 58577u /* body, tag and a full EDK list */
 
+/* suite 2: key blocks and compact records (docs/FORMAT.md §10) */
+#define ENVELOPE_SUITE_XAES256GCM_COMMIT 0x0002
+#define ENVELOPE_DEK_ID_BYTES 16
+#define ENVELOPE_RECORD_OVERHEAD 63u /* magic, version, suite, DEK id, nonce 24, tag 16 */
+#define ENVELOPE_RECORD_MAX_PLAINTEXT 1073741824u /* 2^30 */
+#define ENVELOPE_RECORD_MAX_AD 65536u
+#define ENVELOPE_MAX_KEYBLOCK_BYTES 58557u
+
 ENVELOPE_API size_t envelope_frame_size_default(void);
 ENVELOPE_API size_t envelope_max_edks(void);
 
@@ -144,6 +152,8 @@ typedef enum envelope_status {
     ENVELOPE_ERR_AUTH = 300,             /* uniform: the message failed authentication */
     ENVELOPE_ERR_NO_KEK = 301,           /* no EDK could be unwrapped with the KEKs at hand */
     ENVELOPE_ERR_CONTEXT_MISMATCH = 302, /* an expected context pair is missing or differs */
+    ENVELOPE_ERR_DEK_UNKNOWN = 303,      /* a record names a DEK id no loaded key block has */
+    ENVELOPE_ERR_DEK_ID_CONFLICT = 304,  /* a different key block with this DEK id is loaded */
 
     ENVELOPE_ERR_BACKEND = 400, /* the KEK's home is unavailable */
 
@@ -355,7 +365,10 @@ ENVELOPE_API void envelope_buffer_free(uint8_t *buf, size_t len); /* wipes, NULL
 /* ---- the record hot path: one wrapped DEK for many records ---- */
 typedef struct envelope_sealer envelope_sealer;
 /* Generates a DEK and wraps it once for every KEK; each seal then costs one
- * message id, one key derivation and the AES-GCM work, no allocation.
+ * message id, one key derivation and the AES-GCM work. Nothing of ours is
+ * allocated per seal, but with OpenSSL 3.0 its HKDF-SHA-512 makes four
+ * small allocations inside OpenSSL (a digest init remakes the provider
+ * context); suite 2 compact records (below) allocate nothing.
  * max_messages 0 = 2^32. envelope_sealer_seal: ENVELOPE_ERR_BUFFER_TOO_SMALL
  * sets *outlen to the size needed (envelope_sealer_sealed_size). */
 ENVELOPE_API ENVELOPE_WUR envelope_status envelope_sealer_new(envelope_lib *lib,
@@ -494,6 +507,107 @@ ENVELOPE_API ENVELOPE_WUR envelope_status envelope_recorder_stats_get(envelope_r
                                                                       envelope_err *err);
 /* Wipes every DEK; no thread may be inside a recorder call. */
 ENVELOPE_API void envelope_recorder_free(envelope_recorder *r);
+
+/* ---- suite 2: key blocks and compact records (docs/FORMAT.md §10) ---- */
+/*
+ * A key block holds one DEK wrapped for 1..16 KEKs and the context, and is
+ * named by a 16-byte DEK id derived from (and committed to) the DEK. It is
+ * stored once, by the caller; each record then carries only 63 bytes of
+ * overhead and costs two AES block calls, one GCM key setup and the GCM
+ * pass (XAES-256-GCM): no hash, no unwrap, no allocation.
+ *
+ * Threads: a key block and a keyring are immutable once made or loaded
+ * (a keyring only grows) and may be shared by any number of threads; the
+ * per-block count of sealed records is atomic. An envelope_record_ctx
+ * (cipher contexts and a nonce batch) belongs to one thread at a time.
+ */
+typedef struct envelope_keyblock envelope_keyblock;
+typedef struct envelope_record_ctx envelope_record_ctx;
+typedef struct envelope_keyring envelope_keyring;
+
+/* Makes a DEK, wraps it once for every KEK of o (o->frame_size is not
+ * used). max_records bounds the records this object seals (0 = 2^48, the
+ * format's limit per DEK, FORMAT.md §10.6; a loaded key block also seals at
+ * most 2^48). The count is per object: writers that share a key block must
+ * share the budget themselves. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_keyblock_new(envelope_lib *lib,
+                                                                const envelope_encrypt_opts *o,
+                                                                uint64_t max_records,
+                                                                envelope_keyblock **out,
+                                                                envelope_err *err);
+/* Parses a stored key block, unwraps its DEK with the KEKs of o (or the
+ * references in it, under the same rules as envelope_open), checks the
+ * expected context, the commitment, the DEK id and the key-block tag.
+ * The DEK is wiped once the record key is derived. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_keyblock_load(envelope_lib *lib,
+                                                                 const envelope_decrypt_opts *o,
+                                                                 const uint8_t *in, size_t inlen,
+                                                                 envelope_keyblock **out,
+                                                                 envelope_err *err);
+/* The serialised key block (what to store), its DEK id (16 bytes) and its
+ * context. */
+ENVELOPE_API const uint8_t *envelope_keyblock_bytes(const envelope_keyblock *kb, size_t *len);
+ENVELOPE_API const uint8_t *envelope_keyblock_dek_id(const envelope_keyblock *kb);
+ENVELOPE_API const envelope_context *envelope_keyblock_context(const envelope_keyblock *kb);
+ENVELOPE_API void envelope_keyblock_free(envelope_keyblock *kb);
+
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_record_ctx_new(envelope_lib *lib,
+                                                                  envelope_record_ctx **out,
+                                                                  envelope_err *err);
+/* Holds the AES key schedule of the last key block it used until the next
+ * use or free (wiped then). */
+ENVELOPE_API void envelope_record_ctx_free(envelope_record_ctx *rc);
+
+/* inlen + ENVELOPE_RECORD_OVERHEAD, or 0 if inlen is over the limit. */
+ENVELOPE_API size_t envelope_record_sealed_size(size_t inlen);
+/* Seals in[0..inlen) under kb with a fresh 192-bit nonce. ad (0..64 KiB,
+ * may be NULL if adlen is 0) is bound to the record but not stored: the
+ * reader must give the same bytes (e.g. table, row and column). */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_record_seal(envelope_record_ctx *rc,
+                                                               const envelope_keyblock *kb,
+                                                               const uint8_t *ad, size_t adlen,
+                                                               const uint8_t *in, size_t inlen,
+                                                               uint8_t *out, size_t outsize,
+                                                               size_t *outlen, envelope_err *err);
+/* Opens a record of kb (ENVELOPE_ERR_DEK_UNKNOWN if it names another DEK
+ * id). The plaintext is inlen - ENVELOPE_RECORD_OVERHEAD bytes; on any
+ * failure out is wiped and nothing was released. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_record_open(envelope_record_ctx *rc,
+                                                               const envelope_keyblock *kb,
+                                                               const uint8_t *ad, size_t adlen,
+                                                               const uint8_t *in, size_t inlen,
+                                                               uint8_t *out, size_t outsize,
+                                                               size_t *outlen, envelope_err *err);
+/* The DEK id a record names (a pointer into in), after checking its
+ * magic, version, suite and length: no key needed. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_record_dek_id(const uint8_t *in, size_t inlen,
+                                                                 const uint8_t **id,
+                                                                 envelope_err *err);
+
+/* Key blocks by DEK id. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_keyring_new(envelope_keyring **out,
+                                                               envelope_err *err);
+/* Takes kb (on success, and on ENVELOPE_ERR_DEK_ID_CONFLICT, where it is
+ * freed): a key block whose DEK id is already there is accepted only if
+ * its authenticated part is the same (then the one already held stays),
+ * else ENVELOPE_ERR_DEK_ID_CONFLICT. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_keyring_add(envelope_keyring *kr,
+                                                               envelope_keyblock *kb,
+                                                               envelope_err *err);
+/* The key block with this DEK id, or NULL; valid until the keyring is freed. */
+ENVELOPE_API const envelope_keyblock *envelope_keyring_find(const envelope_keyring *kr,
+                                                            const uint8_t *dek_id);
+ENVELOPE_API size_t envelope_keyring_count(const envelope_keyring *kr);
+/* envelope_record_open with the key block the record names. Every pair of
+ * expected (NULL = none) must be in that key block's context
+ * (ENVELOPE_ERR_CONTEXT_MISMATCH): a keyring holding several tenants' key
+ * blocks must be told whose record the caller expects. *kb_out (optional)
+ * receives the key block used. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_keyring_open(
+    envelope_record_ctx *rc, const envelope_keyring *kr, const envelope_context *expected,
+    const uint8_t *ad, size_t adlen, const uint8_t *in, size_t inlen, uint8_t *out, size_t outsize,
+    size_t *outlen, const envelope_keyblock **kb_out, envelope_err *err);
+ENVELOPE_API void envelope_keyring_free(envelope_keyring *kr);
 
 /* ---- streaming, constant memory (one frame buffered) ---- */
 /* Receives output bytes; returns 0 to continue, non-zero to abort
@@ -654,7 +768,11 @@ typedef struct envelope_edk_info {
 
 ENVELOPE_API ENVELOPE_WUR envelope_status envelope_inspector_new(envelope_inspector **out,
                                                                  envelope_err *err);
-/* Reads the header, then walks the frames (no decryption). */
+/* Reads the header, then walks the frames (no decryption). A suite 2 key
+ * block or record (docs/FORMAT.md §10) is recognised by its first bytes
+ * and read whole at final: envelope_inspector_form says which; a key block
+ * gives version, suite, DEK id, context, EDKs and its length
+ * (header_len); a record version, suite, DEK id and plaintext_len. */
 ENVELOPE_API ENVELOPE_WUR envelope_status envelope_inspector_update(envelope_inspector *in,
                                                                     const uint8_t *buf, size_t len,
                                                                     envelope_err *err);
@@ -674,6 +792,12 @@ ENVELOPE_API const envelope_context *envelope_inspector_context(const envelope_i
 ENVELOPE_API size_t envelope_inspector_edk_count(const envelope_inspector *in);
 ENVELOPE_API int envelope_inspector_edk(const envelope_inspector *in, size_t i,
                                         envelope_edk_info *out);
+#define ENVELOPE_FORM_MESSAGE 1
+#define ENVELOPE_FORM_KEYBLOCK 2
+#define ENVELOPE_FORM_RECORD 3
+ENVELOPE_API int envelope_inspector_form(const envelope_inspector *in);
+/* A key block's or record's DEK id (16 bytes), else NULL. */
+ENVELOPE_API const uint8_t *envelope_inspector_dek_id(const envelope_inspector *in);
 /* Counted so far; final after envelope_inspector_final. */
 ENVELOPE_API uint64_t envelope_inspector_frame_count(const envelope_inspector *in);
 ENVELOPE_API uint64_t envelope_inspector_plaintext_len(const envelope_inspector *in);

@@ -72,6 +72,9 @@ endif()
 
 # The shell completion, against the CLI's own --help (no key home at all).
 if(TARGET envelope_cli)
+  add_test(NAME cli.none.inspect-compact COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_inspect_compact.sh
+    $<TARGET_FILE:envelope_cli> ${ENVELOPE_TEST_ROOT}/vectors/suite2.txt)
+  set_tests_properties(cli.none.inspect-compact PROPERTIES LABELS "cli;unit" TIMEOUT 120)
   add_test(NAME cli.none.completion COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_completion.sh
            $<TARGET_FILE:envelope_cli> ${PROJECT_SOURCE_DIR}/completion)
   set_tests_properties(cli.none.completion PROPERTIES LABELS "cli;unit" TIMEOUT 120)

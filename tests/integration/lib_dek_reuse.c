@@ -65,6 +65,43 @@ static void note_wrap(const uint8_t *msg, size_t len, int tenant, uint8_t ids[][
     envelope_inspector_free(ins);
 }
 
+/* A key block for these options; its DEK id noted if new. Every 97th is
+ * loaded from its bytes (expected context included) and opens a record
+ * sealed under the one made. */
+static size_t keyblock_round(envelope_lib *lib, envelope_record_ctx *rc,
+                             const envelope_encrypt_opts *eo, const envelope_decrypt_opts *dop,
+                             uint8_t ids[][ENVELOPE_DEK_ID_BYTES], size_t n, size_t i)
+{
+    envelope_err err = {0};
+    envelope_keyblock *kb = NULL, *loaded = NULL;
+    if (envelope_keyblock_new(lib, eo, 0, &kb, &err) != ENVELOPE_OK)
+        FAIL("key block %zu: %s", i, err.message);
+    const uint8_t *id = envelope_keyblock_dek_id(kb);
+    size_t j = 0;
+    while (j < n && memcmp(ids[j], id, ENVELOPE_DEK_ID_BYTES) != 0)
+        j++;
+    if (j == n) {
+        if (n == MAX_WRAPS)
+            FAIL("more than %d key blocks", MAX_WRAPS);
+        memcpy(ids[n++], id, ENVELOPE_DEK_ID_BYTES);
+    }
+    if (i % 97 == 0) {
+        size_t len = 0, rl = 0, pl = 0;
+        const uint8_t *b = envelope_keyblock_bytes(kb, &len);
+        uint8_t rec[64 + 8], pt[8];
+        if (envelope_keyblock_load(lib, dop, b, len, &loaded, &err) != ENVELOPE_OK ||
+            envelope_record_seal(rc, kb, NULL, 0, (const uint8_t *)"record", 6, rec, sizeof(rec),
+                                 &rl, &err) != ENVELOPE_OK ||
+            envelope_record_open(rc, loaded, NULL, 0, rec, rl, pt, sizeof(pt), &pl, &err) !=
+                ENVELOPE_OK ||
+            pl != 6 || memcmp(pt, "record", 6) != 0)
+            FAIL("key block %zu round trip: %s", i, err.message);
+    }
+    envelope_keyblock_free(loaded);
+    envelope_keyblock_free(kb);
+    return n;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4)
@@ -91,6 +128,13 @@ int main(int argc, char **argv)
     if (ids == NULL)
         FAIL("out of memory");
     envelope_kek *keks[] = {kek};
+    /* LIB_DEK_REUSE_KEYBLOCKS=1: also a suite 2 key block per record */
+    int with_kb = getenv("LIB_DEK_REUSE_KEYBLOCKS") != NULL;
+    static uint8_t kb_ids[MAX_WRAPS][ENVELOPE_DEK_ID_BYTES];
+    size_t nkb = 0;
+    envelope_record_ctx *rc = NULL;
+    if (with_kb && envelope_record_ctx_new(lib, &rc, &err) != ENVELOPE_OK)
+        FAIL("%s", err.message);
     for (size_t i = 0; i < records; i++) {
         int t = (int)(i % (size_t)tenants);
         char rec[33]; /* 32 bytes each, so byte limits come out exact */
@@ -133,7 +177,12 @@ int main(int argc, char **argv)
         envelope_buffer_free(pt, ptlen);
         envelope_context_free(got);
         envelope_buffer_free(msg, mlen);
+        if (with_kb)
+            nkb = keyblock_round(lib, rc, &eo, &dop, kb_ids, nkb, i);
     }
+    if (with_kb)
+        printf("keyblocks=%zu\n", nkb);
+    envelope_record_ctx_free(rc);
     for (size_t i = 0; i < records; i++) /* quadratic is fine for the sizes tested */
         for (size_t j = i + 1; j < records && j < i + 2000; j++)
             if (memcmp(ids[i], ids[j], 32) == 0)

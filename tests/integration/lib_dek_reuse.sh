@@ -45,6 +45,27 @@ case_ bytes 999 1 333 "dek-reuse-messages = 100000" "dek-reuse-bytes = 100"
 case_ partition-absent 300 3 300 "dek-reuse-messages = 2000" "dek-partition-key = region"
 case_ partition-present 3000 3 3 "dek-reuse-messages = 2000" "dek-partition-key = tenant"
 
+# suite 2 key blocks next to suite 1 messages of the same tenants: reuse
+# gives each tenant one key block (made again, byte for byte the same DEK id)
+# and one suite 1 DEK, never one DEK for both: 10 + 10 wraps
+ENV_EXTRA_PROVIDER_CONF="dek-reuse-messages = 2000" softhsm_write_conf
+if LIB_DEK_REUSE_KEYBLOCKS=1 ENVELOPE_DEBUG="file:$work/debug.kb" envelope_run_own "$BIN" "$AES" \
+  1000 10 >out.kb 2>err.kb; then
+  kbs=$(sed -n 's/^keyblocks=//p' out.kb)
+  wraps=$(sed -n 's/.*wraps=//p' out.kb)
+  calls=$(grep -c 'pkcs11: C_Encrypt ->' debug.kb || true)
+  [ "$kbs" = 10 ] || fail "keyblocks: $kbs distinct DEK ids for 10 tenants, wanted 10"
+  [ "$wraps" = 10 ] || fail "keyblocks: $wraps distinct suite 1 wraps, wanted 10"
+  [ "$calls" = 20 ] || fail "keyblocks: $calls C_Encrypt calls, wanted 20 (10 per suite)"
+  echo "keyblocks: 1000 messages and 1000 key blocks over 10 tenants, key blocks=$kbs C_Encrypt=$calls"
+  ENV_EXTRA_PROVIDER_CONF="cache-ttl = 0" softhsm_write_conf
+  LIB_DEK_REUSE_KEYBLOCKS=1 envelope_run_own "$BIN" "$AES" 50 5 >out.kb0 2>err.kb0 ||
+    fail "keyblocks off: $(cat err.kb0)"
+  [ "$(sed -n 's/^keyblocks=//p' out.kb0)" = 50 ] || fail "keyblocks without reuse: not one DEK each"
+else
+  fail "keyblocks: $(cat err.kb)"
+fi
+
 # streamed messages (the CLI's encryptor, a batch in one process): their
 # size is counted when each ends, so a window past its byte limit ends
 head -c 200 /dev/urandom >s1; cp s1 s2; cp s1 s3

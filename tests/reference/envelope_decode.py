@@ -6,6 +6,9 @@ libenvelope: if the two disagree, one of them or the document is wrong.
 usage:
   envelope_decode.py vectors FILE        check every vector in FILE
   envelope_decode.py decrypt KEK.pem MSG [OUT]   decrypt MSG with the RSA KEK
+  envelope_decode.py suite2 FILE         check every suite 2 vector in FILE (§10)
+  envelope_decode.py suite2-write FILE   write suite 2 vectors (key blocks for the
+                                         kek1.pem, kek2.pem next to FILE) for libenvelope
 Exit status 0 when everything matched.
 """
 import hashlib
@@ -15,8 +18,9 @@ import struct
 import sys
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import cmac, hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -111,6 +115,12 @@ def parse_header(data):
     h["commitment"] = r.take(32, "header")
     h["body"] = data[:r.off]
     h["tag"] = r.take(16, "header")
+    h["edks"] = parse_edks(r)
+    h["length"] = r.off
+    return h
+
+
+def parse_edks(r):
     count = r.u8("header")
     if count < 1 or count > 16:
         raise EnvelopeError("ENVELOPE_ERR_EDK_COUNT")
@@ -135,9 +145,7 @@ def parse_header(data):
         if wl < 1 or wl > 2048:
             raise EnvelopeError("ENVELOPE_ERR_EDK_FIELD", "wrapped length")
         edks.append({"kind": kind, "ref": ref, "key_id": kid, "wrapped": r.take(wl, "EDK")})
-    h["edks"] = edks
-    h["length"] = r.off
-    return h
+    return edks
 
 
 def wrap_aad(h, e):
@@ -275,10 +283,205 @@ def check_vectors(path):
         return 1
     return 1 if fails else 0
 
+# ---- suite 2: key blocks and compact records (docs/FORMAT.md §10) ----
+
+def suite2_keys(dek, context_bytes):
+    """§10.1: K, M, C; the DEK id is C[0..16)."""
+    info = b"ENVELOPE-V2-KEYS" + struct.pack(">H", 2) + hashlib.sha256(context_bytes).digest()
+    okm = HKDF(algorithm=hashes.SHA512(), length=96, salt=None, info=info).derive(dek)
+    return okm[:32], okm[32:64], okm[64:]
+
+
+def parse_keyblock(data):
+    """§10.2, every rule in its order."""
+    if len(data) > 58557:
+        raise EnvelopeError("ENVELOPE_ERR_TRAILING_DATA", "key block over 58 557 bytes")
+    r = Reader(data)
+    if r.take(4, "key block") != b"ENVK":
+        raise EnvelopeError("ENVELOPE_ERR_BAD_MAGIC")
+    if r.u8("key block") != 1:
+        raise EnvelopeError("ENVELOPE_ERR_VERSION")
+    kb = {"suite": r.u16("key block")}
+    if kb["suite"] != 2:
+        raise EnvelopeError("ENVELOPE_ERR_SUITE")
+    if r.u8("key block") != 0:
+        raise EnvelopeError("ENVELOPE_ERR_RESERVED", "flags")
+    kb["dek_id"] = r.take(16, "key block")
+    kb["context"], kb["context_bytes"] = parse_context(r)
+    if r.u16("key block") != 0:
+        raise EnvelopeError("ENVELOPE_ERR_RESERVED", "extensions")
+    kb["commitment"] = r.take(32, "key block")
+    kb["body"] = data[:r.off]
+    kb["tag"] = r.take(16, "key block")
+    kb["edks"] = parse_edks(r)
+    if r.off != len(data):
+        raise EnvelopeError("ENVELOPE_ERR_TRAILING_DATA")
+    return kb
+
+
+def suite2_kb_tag(m, body):
+    return hmac.new(m, body, hashlib.sha256).digest()[:16]
+
+
+def load_keyblock(data, keks):
+    """§10.5: parse, unwrap (wrap AAD with suite 2), commitment, DEK id, tag."""
+    kb = parse_keyblock(data)
+    dek = unwrap(kb, keks)  # §5.3 with kb["suite"] == 2 and the key block's context
+    k, m, c = suite2_keys(dek, kb["context_bytes"])
+    if not (hmac.compare_digest(c, kb["commitment"]) and hmac.compare_digest(c[:16], kb["dek_id"])):
+        raise EnvelopeError("ENVELOPE_ERR_AUTH", "commitment or DEK id")
+    if not hmac.compare_digest(suite2_kb_tag(m, kb["body"]), kb["tag"]):
+        raise EnvelopeError("ENVELOPE_ERR_AUTH", "key-block tag")
+    kb["K"] = k
+    return kb
+
+
+def xaes_gcm_key(k, n):
+    """c2sp.org/XAES-256-GCM as §10.3 states it: SP 800-108r1 counter KDF
+    with CMAC-AES-256 (here through a real CMAC, not the one-block shortcut)."""
+    out = b""
+    for i in (1, 2):
+        c = cmac.CMAC(algorithms.AES(k))
+        c.update(struct.pack(">H", i) + b"X" + b"\x00" + n[:12])
+        out += c.finalize()
+    return out
+
+
+def record_open(rec, kb, ad):
+    if len(rec) < 4 or rec[:4] != b"ENVR":
+        raise EnvelopeError("ENVELOPE_ERR_TRUNCATED" if len(rec) < 4 else "ENVELOPE_ERR_BAD_MAGIC")
+    if len(rec) < 63:
+        raise EnvelopeError("ENVELOPE_ERR_TRUNCATED")
+    if rec[4] != 1:
+        raise EnvelopeError("ENVELOPE_ERR_VERSION")
+    if struct.unpack(">H", rec[5:7])[0] != 2:
+        raise EnvelopeError("ENVELOPE_ERR_SUITE")
+    if len(rec) - 63 > 1 << 30:
+        raise EnvelopeError("ENVELOPE_ERR_FRAME_LENGTH")
+    if rec[7:23] != kb["dek_id"]:
+        raise EnvelopeError("ENVELOPE_ERR_DEK_UNKNOWN")
+    n = rec[23:47]
+    try:
+        return AESGCM(xaes_gcm_key(kb["K"], n)).decrypt(n[12:], rec[47:], rec[:23] + ad)
+    except InvalidTag:
+        raise EnvelopeError("ENVELOPE_ERR_AUTH", "record tag")
+
+
+def record_seal(kb, ad, pt, n=None):
+    n = os.urandom(24) if n is None else n
+    prefix = b"ENVR" + bytes([1]) + struct.pack(">H", 2) + kb["dek_id"]
+    return prefix + n + AESGCM(xaes_gcm_key(kb["K"], n)).encrypt(n[12:], pt, prefix + ad)
+
+
+def suite2_check_one(v, folder):
+    f = {k: bytes.fromhex(v.get(k, "")) for k in ("keyblock", "ad", "plaintext", "record")}
+    if "dek" in v:  # the known answer: derivation and record bytes, no KEK
+        ctx = bytes.fromhex(v["context_bytes"])
+        k, m, c = suite2_keys(bytes.fromhex(v["dek"]), ctx)
+        if (k.hex(), m.hex(), c.hex(), c[:16].hex()) != (v["K"], v["M"], v["C"], v["dek_id"]):
+            return "derivation-differs"
+        body = bytes.fromhex(v["kb_body"])
+        if body != b"ENVK\x01\x00\x02\x00" + c[:16] + ctx + bytes(2) + c:
+            return "kb-body-differs"
+        if suite2_kb_tag(m, body).hex() != v["kb_tag"]:
+            return "kb-tag-differs"
+        kb = {"K": k, "dek_id": c[:16]}
+        if record_seal(kb, f["ad"], f["plaintext"], bytes.fromhex(v["nonce"])) != f["record"]:
+            return "record-differs"
+        return "ok" if record_open(f["record"], kb, f["ad"]) == f["plaintext"] else "wrong-plaintext"
+    keks = [load_kek(os.path.join(folder, p)) for p in v["keks"].split()]
+    kb = load_keyblock(f["keyblock"], keks)
+    pt = record_open(f["record"], kb, f["ad"])
+    if pt != f["plaintext"]:
+        return "ok-but-wrong-plaintext"
+    if " ".join(f"{k}={val}" for k, val in kb["context"]) != v.get("context", ""):
+        return "ok-but-other-context"
+    return "ok"
+
+
+def suite2_check_file(path):
+    folder = os.path.dirname(os.path.abspath(path))
+    vecs, fails = read_vectors(path), 0
+    for v in vecs:
+        try:
+            got = suite2_check_one(v, folder)
+        except EnvelopeError as e:
+            got = e.code
+        ok = got == v["expect"]
+        fails += not ok
+        print(f"{'PASS' if ok else 'FAIL'} {v['name']}: expected {v['expect']}, got {got}")
+    print(f"{len(vecs) - fails}/{len(vecs)} vectors passed")
+    return 1 if fails or not vecs else 0
+
+
+def encode_context(pairs):
+    pairs = sorted(pairs, key=lambda kv: kv[0].encode())
+    out = struct.pack(">H", len(pairs))
+    for k, v in pairs:
+        out += struct.pack(">H", len(k.encode())) + k.encode()
+        out += struct.pack(">H", len(v.encode())) + v.encode()
+    return out
+
+
+def make_keyblock(keks, pairs):
+    """§10.4 steps 1-2, with RSA-OAEP-SHA256 EDKs (§5.3)."""
+    dek = os.urandom(32)
+    ctx = encode_context(pairs)
+    k, m, c = suite2_keys(dek, ctx)
+    body = b"ENVK" + bytes([1]) + struct.pack(">H", 2) + b"\x00" + c[:16] + ctx + b"\x00\x00" + c
+    kb = {"suite": 2, "context_bytes": ctx}
+    edks = bytes([len(keks)])
+    for i, kek in enumerate(keks):
+        e = {"kind": 1, "ref": f"file:kek{i + 1}.pem".encode(), "key_id": key_id(kek)}
+        wrapped = kek.public_key().encrypt(dek, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()),
+                                                             algorithm=hashes.SHA256(),
+                                                             label=wrap_aad(kb, e)))
+        edks += bytes([1, 0]) + struct.pack(">H", len(e["ref"])) + e["ref"]
+        edks += bytes([len(e["key_id"])]) + e["key_id"] + struct.pack(">H", len(wrapped)) + wrapped
+    return body + suite2_kb_tag(m, body) + edks, {"K": k, "dek_id": c[:16]}
+
+
+def suite2_write_file(path):
+    folder = os.path.dirname(os.path.abspath(path))
+    k1, k2 = (load_kek(os.path.join(folder, f"kek{i}.pem")) for i in (1, 2))
+    out = ["# suite 2 vectors written by envelope_decode.py suite2-write"]
+
+    def emit(name, keks, ctx, kb, ad, pt, rec, expect):
+        out.append("")
+        out.extend([f"name: {name}", f"keks: {keks}", f"context: {ctx}", f"keyblock: {kb.hex()}",
+                f"ad: {ad.hex()}", f"plaintext: {pt.hex()}", f"record: {rec.hex()}",
+                f"expect: {expect}"])
+
+    a, ka = make_keyblock([k1], [("tenant", "acme"), ("a", "1")])
+    b, kb = make_keyblock([k1, k2], [])
+    for n in (0, 1, 1024):
+        pt = bytes((i * 5 + 1) & 0xFF for i in range(n))
+        ad = b"row/7" if n else b""
+        emit(f"py-record-{n}", "kek1.pem", "a=1 tenant=acme", a, ad, pt, record_seal(ka, ad, pt), "ok")
+    rec = record_seal(kb, b"", b"two")
+    emit("py-two-edks-second", "kek2.pem", "", b, b"", b"two", rec, "ok")
+    bad = bytearray(record_seal(ka, b"", b"tampered"))
+    bad[-1] ^= 1
+    emit("py-record-tag", "kek1.pem", "a=1 tenant=acme", a, b"", b"tampered", bytes(bad),
+         "ENVELOPE_ERR_AUTH")
+    bad = bytearray(a)
+    bad[-1] ^= 1
+    emit("py-keyblock-wrapped", "kek1.pem", "a=1 tenant=acme", bytes(bad), b"", b"", rec,
+         "ENVELOPE_ERR_AUTH")
+    emit("py-record-other-block", "kek1.pem", "a=1 tenant=acme", a, b"", b"two", rec,
+         "ENVELOPE_ERR_DEK_UNKNOWN")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(out) + "\n")
+    return 0
+
 
 def main(argv):
     if len(argv) >= 3 and argv[1] == "vectors":
         return check_vectors(argv[2])
+    if len(argv) >= 3 and argv[1] == "suite2":
+        return suite2_check_file(argv[2])
+    if len(argv) >= 3 and argv[1] == "suite2-write":
+        return suite2_write_file(argv[2])
     if len(argv) >= 4 and argv[1] == "decrypt":
         with open(argv[3], "rb") as f:
             data = f.read()
