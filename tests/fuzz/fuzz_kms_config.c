@@ -72,7 +72,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* the endpoint syntax on its own, as the file's values are split */
     kms_endpoint_cfg ep;
-    (void)kms_config_parse_endpoint((const char *)data, size > 300 ? 300 : size, &ep);
+    if (kms_config_parse_endpoint((const char *)data, size > 300 ? 300 : size, &ep) &&
+        (memchr(ep.host, '\0', sizeof(ep.host)) == NULL ||
+         memchr(ep.port, '\0', sizeof(ep.port)) == NULL))
+        abort(); /* host and port are strings */
     ERR_clear_error();
     return 0;
 }

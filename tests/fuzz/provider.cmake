@@ -1,12 +1,12 @@
 add_executable(fuzz_wrapblob ${CMAKE_CURRENT_LIST_DIR}/fuzz_wrapblob.c ${PROJECT_SOURCE_DIR}/provider/wrapblob.c)
 target_include_directories(fuzz_wrapblob PRIVATE ${PROJECT_SOURCE_DIR}/provider)
-envelope_fuzz_flags(fuzz_wrapblob)
+envelope_fuzz_target(fuzz_wrapblob provider)
 target_link_libraries(fuzz_wrapblob PRIVATE envelope_core PkgConfig::OPENSSL)
 
 # fuzz_settings: the provider's openssl.cnf settings (envprov_config_read
 # with a core that answers from the input, settings_check over the same
 # section in a file). The provider's sources are compiled into the target.
-if(ENVELOPE_WITH_FUZZ)
+if(TARGET envelope_provider)
   get_target_property(_prov_srcs envelope_provider SOURCES)
   set(_prov_abs "")
   foreach(src IN LISTS _prov_srcs)
@@ -26,5 +26,5 @@ if(ENVELOPE_WITH_FUZZ)
   target_compile_definitions(fuzz_settings PRIVATE ENVELOPE_VERSION="${PROJECT_VERSION}")
   target_link_libraries(fuzz_settings PRIVATE ${_backend_targets} envelope_core PkgConfig::OPENSSL
     envelope_warnings)
-  envelope_fuzz_flags(fuzz_settings)
+  envelope_fuzz_target(fuzz_settings provider)
 endif()
