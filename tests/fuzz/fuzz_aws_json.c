@@ -34,13 +34,13 @@ static void str_len(json_object *o, const char *key)
 
 static void walk(json_object *o)
 {
-    static const char *const top[] = {"KeyId", "CiphertextBlob", "Plaintext", "PublicKey",
-                                      "NextMarker", "message", "Message"};
+    static const char *const top[] = {"KeyId",      "CiphertextBlob", "Plaintext", "PublicKey",
+                                      "NextMarker", "message",        "Message"};
     for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++)
         str_len(o, top[i]);
     json_object *md = aws_json_path(o, "KeyMetadata", NULL);
-    static const char *const meta[] = {"KeyId", "KeyState", "KeyUsage", "KeySpec",
-                                       "CustomerMasterKeySpec", "Arn"};
+    static const char *const meta[] = {
+        "KeyId", "KeyState", "KeyUsage", "KeySpec", "CustomerMasterKeySpec", "Arn"};
     for (size_t i = 0; i < sizeof(meta) / sizeof(meta[0]); i++)
         str_len(md, meta[i]);
     json_object *list = aws_json_path(o, "Aliases", NULL);

@@ -192,8 +192,8 @@ static void run_oracle(const uint8_t *m, size_t size, oracle *o)
     EVP_KDF_CTX *kc = EVP_KDF_CTX_new(kdf);
     OSSL_PARAM p[] = {OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, "SHA512", 0),
                       OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)dek, 32),
-                      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
-                                                        (void *)h.message_id, 32),
+                      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)h.message_id,
+                                                        32),
                       OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, sizeof(info)),
                       OSSL_PARAM_construct_end()};
     int ok = kc != NULL && EVP_KDF_derive(kc, okm, sizeof(okm), p) == 1;

@@ -49,6 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if ((s == ENVELOPE_OK) != (as == ENVELOPE_OK))
         abort();
+    if (as != s)
+        abort(); /* the stream's verdict is the one-shot's, error for error */
     if (s == ENVELOPE_OK && a.h.total_len != h.total_len)
         abort();
     env_hdracc_cleanup(&a);

@@ -70,8 +70,7 @@ static void remove_conf(void)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     const char *tmp = fuzz_tmpdir();
-    snprintf(conf_path, sizeof(conf_path), "%.40s/fuzz-settings-XXXXXX",
-             tmp);
+    snprintf(conf_path, sizeof(conf_path), "%.40s/fuzz-settings-XXXXXX", tmp);
     int fd = mkstemp(conf_path);
     if (fd < 0)
         abort();
@@ -133,8 +132,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     write_conf();
-    static const OSSL_DISPATCH core[] = {
-        {OSSL_FUNC_CORE_GET_PARAMS, (void (*)(void))get_params}, {0, NULL}};
+    static const OSSL_DISPATCH core[] = {{OSSL_FUNC_CORE_GET_PARAMS, (void (*)(void))get_params},
+                                         {0, NULL}};
     envprov_ctx pc;
     memset(&pc, 0, sizeof(pc));
     pc.swctx = swctx;

@@ -17,7 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     envtpm_keyfile kf;
     memset(&kf, 0, sizeof(kf));
     if (envtpm_keyfile_parse(data, size, &kf) == ENVCORE_R_OK &&
-        (kf.priv.size > sizeof(kf.priv.buffer) || kf.pcr_digest.size > sizeof(kf.pcr_digest.buffer)))
+        (kf.priv.size > sizeof(kf.priv.buffer) ||
+         kf.pcr_digest.size > sizeof(kf.pcr_digest.buffer)))
         abort(); /* a parsed key's TPM2B sizes fit their buffers */
     ERR_clear_error();
     return 0;

@@ -41,3 +41,16 @@ if(TARGET envelope_lib_objects AND TARGET envelope_hsm)
     PkgConfig::P11KIT PkgConfig::OPENSSL envelope_warnings)
   envelope_fuzz_target(fuzz_pkcs11_uri hsm)
 endif()
+
+# The differential check (tests/fuzz/differential.py): libenvelope and the
+# Python reference decoder agree on accept/reject for every input of the
+# header and frame corpora. The C side is this driver, linked with
+# libenvelope; it runs in every build.
+if(TARGET envelope_static)
+  add_executable(differential_driver ${ENVELOPE_TEST_ROOT}/fuzz/differential_driver.c)
+  target_link_libraries(differential_driver PRIVATE envelope_static envelope_warnings)
+  set_target_properties(differential_driver PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/fuzz)
+  add_test(NAME lib.file.fuzz-differential
+    COMMAND python3 ${ENVELOPE_TEST_ROOT}/fuzz/differential.py $<TARGET_FILE:differential_driver>)
+  set_tests_properties(lib.file.fuzz-differential PROPERTIES LABELS "unit;lib;fuzz" TIMEOUT 300)
+endif()
