@@ -10,7 +10,8 @@
 #                                 the target is for
 #   --minimise                    (with a run) merges the grown corpus into
 #                                 tests/fuzz/corpus/NAME/ (-merge=1 into a
-#                                 fresh folder, which then replaces it)
+#                                 fresh folder holding the named seeds, those
+#                                 not named by a SHA-1, which then replaces it)
 #   --only NAME[,NAME]            these targets only (fuzz_ prefix optional)
 #
 # ENVELOPE_FUZZ_JOBS targets run at once (default 2), each under nice.
@@ -116,6 +117,7 @@ run_one() {
   if [ "$minimise" = 1 ] && [ "$rc" -eq 0 ]; then
     local fresh=$out/$1.min
     rm -rf "$fresh" && mkdir -p "$fresh"
+    find "$seeds" -maxdepth 1 -type f ! -regex '.*/[0-9a-f]\{40\}' -exec cp {} "$fresh"/ \;
     nice -n 10 "$bin" -merge=1 "${dict[@]}" -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=60 \
       "$fresh" "$work" >"$out/$1.merge.log" 2>&1
     rm -rf "$seeds" && mkdir -p "$seeds" && cp "$fresh"/* "$seeds"/
