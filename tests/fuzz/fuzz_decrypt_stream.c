@@ -185,8 +185,7 @@ static void run_oracle(const uint8_t *m, size_t size, oracle *o)
     const uint8_t *dek = dek_for(h.message_id);
     if (dek == NULL)
         return;
-    uint8_t okm[64], info[18];
-    memcpy(info, ENV_HKDF_INFO, 16);
+    uint8_t okm[64], info[18] = ENV_HKDF_INFO; /* 16 bytes, then the suite */
     info[16] = (uint8_t)(h.suite >> 8), info[17] = (uint8_t)h.suite;
     EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
     EVP_KDF_CTX *kc = EVP_KDF_CTX_new(kdf);
@@ -203,7 +202,7 @@ static void run_oracle(const uint8_t *m, size_t size, oracle *o)
     if (!ok || CRYPTO_memcmp(okm + 32, h.commitment, 32) != 0 ||
         !gcm_open(okm, nonce, h.body, h.body_len, NULL, 0, h.tag, none))
         return;
-    o->buf = malloc(size); /* plaintext is never longer than the message */
+    o->buf = malloc(size + 1); /* plaintext is never longer than the message */
     if (o->buf == NULL)
         abort();
     size_t off = h.total_len;

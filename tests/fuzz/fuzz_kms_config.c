@@ -4,12 +4,21 @@
  * the input is written to a file that kms_config_load reads, as the module
  * reads ENVELOPE_KMS_CONF. Whatever loads must be within the bounds the
  * module relies on; a refusal must say why.
+ *
+ * The files a slot names must be readable (the key file private to its
+ * owner) before the rest of the slot is read, so the harness makes three in
+ * a fixed folder, which the seeds name: ENVELOPE_FUZZ_KMS_DIR
+ * (/dev/shm/envelope-fuzz-kms, or /tmp/envelope-fuzz-kms without /dev/shm)
+ * holding ca.pem, cert.pem and key.pem (mode 0600), and key-open.pem (0644,
+ * which a key file must not be). Their contents are not
+ * read here (TLS is not set up).
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -44,6 +53,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     close(fd);
     atexit(remove_file);
+    char dir[64];
+    snprintf(dir, sizeof(dir), "%s/envelope-fuzz-kms",
+             access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+    (void)mkdir(dir, 0700);
+    static const char *const names[] = {"ca.pem", "cert.pem", "key.pem", "key-open.pem"};
+    for (size_t i = 0; i < 4; i++) {
+        char f[128];
+        snprintf(f, sizeof(f), "%s/%s", dir, names[i]);
+        FILE *fp = fopen(f, "w");
+        if (fp == NULL || fputs("not read by the parser\n", fp) < 0 || fclose(fp) != 0 ||
+            chmod(f, i == 3 ? 0644 : 0600) != 0)
+            abort();
+    }
     return 0;
 }
 

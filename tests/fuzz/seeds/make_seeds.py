@@ -118,18 +118,33 @@ def settings_seeds():
 
 
 def kms_config_seeds():
+    # the files fuzz_kms_config.c makes; /etc/envelope/... in the missing-* seeds
+    fx = "/dev/shm/envelope-fuzz-kms"
+    put("kms_config", "missing-files", "slots = kms\n[kms]\nlabel = kms\nendpoints = 127.0.0.1:5696\n"
+        "ca-file = /etc/envelope/kms-ca.pem\ncert-file = /etc/envelope/client.pem\n"
+        "key-file = /etc/envelope/client.key\n")
     base = ("slots = kms\n[kms]\nlabel = kms\nendpoints = 127.0.0.1:5696, 127.0.0.1:5697\n"
-            "ca-file = /etc/envelope/kms-ca.pem\ncert-file = /etc/envelope/client.pem\n"
-            "key-file = /etc/envelope/client.key\ntimeout-ms = 5000\n")
+            f"ca-file = {fx}/ca.pem\ncert-file = {fx}/cert.pem\n"
+            f"key-file = {fx}/key.pem\ntimeout-ms = 5000\n")
     put("kms_config", "example", base)
     put("kms_config", "full", base + "server-name = kms.example.com\npool-size = 4\nretries = 2\n")
-    put("kms_config", "ipv6", "slots = a\n[a]\nlabel = a\nendpoints = [::1]:5696\nca-file = /etc/ca.pem\n"
-        "cert-file = /etc/c.pem\nkey-file = /etc/k.pem\n")
+    put("kms_config", "ipv6", "slots = a\n[a]\nlabel = a\nendpoints = [::1]:5696\n"
+        f"ca-file = {fx}/ca.pem\ncert-file = {fx}/cert.pem\nkey-file = {fx}/key.pem\n")
+    put("kms_config", "key-file-open", base.replace(f"{fx}/key.pem", f"{fx}/key-open.pem") + "\n")
+    put("kms_config", "aws-full", "slots = aws\n[aws]\nprotocol = aws-kms\nlabel = aws\nregion = eu-west-1\n"
+        f"endpoint = https://kms.eu-west-1.amazonaws.com\nca-file = {fx}/ca.pem\n"
+        "keys = alias/payments,arn:aws:kms:eu-west-1:111122223333:alias/x, 1234abcd-12ab-34cd-56ef-1234567890ab\n"
+        "profile = prod\ntimeout-ms = 3000\nretries = 3\npool-size = 2\n")
+    put("kms_config", "aws-bad", "slots = aws\n[aws]\nprotocol = aws-kms\nlabel = aws\nregion = EU_WEST\n"
+        "endpoint = http://kms.example.com\nkeys = ,alias/, arn:aws:kms:x\n")
+    put("kms_config", "aws-endpoints", "slots = a, b, c\n[a]\nprotocol = aws-kms\nlabel = a\nregion = us-east-1\n"
+        "endpoint = http://[::1]:4566\nkeys = alias/a\n[b]\nprotocol = aws-kms\nlabel = b\n"
+        "region = us-east-1\nendpoint = https://\nkeys = alias/b\n[c]\nprotocol = smoke\nlabel = c\n")
     put("kms_config", "aws", "slots = aws\n[aws]\nprotocol = aws-kms\nlabel = aws\nregion = eu-west-1\n"
         "keys = alias/payments, arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab\n"
         "profile = prod\ntimeout-ms = 3000\n")
     put("kms_config", "aws-endpoint", "slots = aws\n[aws]\nprotocol = aws-kms\nlabel = aws\nregion = us-east-1\n"
-        "endpoint = http://127.0.0.1:4566\nkeys = alias/a\nca-file = /etc/ca.pem\n")
+        f"endpoint = http://127.0.0.1:4566\nkeys = alias/a\nca-file = {fx}/ca.pem\n")
     put("kms_config", "two", base.replace("slots = kms", "slots = kms, aws") +
         "[aws]\nprotocol = aws-kms\nlabel = aws\nregion = eu-west-1\nkeys = alias/x\n")
     put("kms_config", "missing-slots", "[kms]\nlabel = kms\n")
