@@ -112,6 +112,18 @@ def settings_seeds():
         "preference": "kek-preference=pkcs11:token=prod, tpm2:handle=0x81000001\n",
         "tokens-bad": "pkcs11-tokens=pkcs11:object=x, pkcs11:token=a?pin-value=1\n",
         "handles-bad": "tpm2-handles=0x80000001, 12, 0x81000001?foo=bar\n",
+        "handles-each": "tpm2-pin-source=file:/etc/envelope/tpm.pin\n"
+                        "tpm2-handles=0x81000002, tpm2:handle=0x81000003;pin-source=env:PIN3, 0x81000002, "
+                        "0x81000001, tpm2:file=/k.tss, tpm2:handle=0x81000004;pcrs=sha256:7\n",
+        "tokens-each": "pkcs11-pin-source=file:/etc/envelope/pin\n"
+                       "pkcs11-tokens=prod, my token, pkcs11:serial=0123456789abcdef, bad;label, "
+                       "pkcs11:token=a b, pkcs11:token=x;object=y, pkcs11:token=x?pin-value=1, "
+                       "pkcs11:token=x?module-path=/m.so, pkcs11:model=M, pkcs11:token=x;frob=1, "
+                       "pkcs11:token=%zz, pkcs11:token=kms?pin-source=file:/etc/envelope/kms.pin\n",
+        "aliases-each": "kek-aliases=pay, ,tpm,bad name!\nkek.pay=pkcs11:token=prod;object=p3\n"
+                        "kek.pay.previous=pkcs11:token=prod;object=p2,,pkcs11:token=prod;object=p1\n"
+                        "kek.pay.retired=file:/etc/k.pem\nkek.tpm.retired=tpm2:handle=0x81000002\n"
+                        "kek.x.previous=pkcs11:object=orphan\nkek.=pkcs11:object=z\n",
     }
     for k, v in sets.items():
         put("settings", k, v)
