@@ -74,13 +74,15 @@ static envelope_status parse_edk(env_rd *r, env_edk *e, size_t i, size_t *need, 
 {
     uint8_t kind, reserved, idlen;
     uint16_t ulen, wlen;
-    if (!env_rd_u8(r, &kind) || !env_rd_u8(r, &reserved))
+    if (!env_rd_u8(r, &kind))
         SHORT(r);
     if (kind != ENVELOPE_WRAP_RSA_OAEP_SHA256 && kind != ENVELOPE_WRAP_PROVIDER_AEAD)
         return env_fail(
             err, ENVELOPE_ERR_WRAP_KIND,
             "EDK %zu has unknown wrap kind %u (known: 1 rsa-oaep-sha256, 2 provider-aead)", i + 1,
             kind);
+    if (!env_rd_u8(r, &reserved))
+        SHORT(r);
     if (reserved != 0)
         return env_fail(err, ENVELOPE_ERR_RESERVED, "EDK %zu has its reserved byte set", i + 1);
     if (!env_rd_u16(r, &ulen))
@@ -190,7 +192,7 @@ envelope_status env_hdracc_init(env_hdracc *a, envelope_err *err)
 {
     memset(a, 0, sizeof(*a));
     a->buf = OPENSSL_malloc(ENV_MAX_HEADER);
-    a->need = ENV_PREFIX_LEN;
+    a->need = 4; /* the magic: a short input that is no message says so, as in one shot */
     return a->buf ? ENVELOPE_OK : env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
 }
 

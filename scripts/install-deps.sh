@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake pkg-config clang libclang-rt-14-dev
+  # coverage of the fuzz targets (scripts/fuzz.sh --coverage: llvm-profdata, llvm-cov)
+  llvm
   # libraries
   libssl-dev libp11-kit-dev libcmocka-dev libtss2-dev
   libcurl4-openssl-dev libjson-c-dev

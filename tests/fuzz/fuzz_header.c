@@ -49,13 +49,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if ((s == ENVELOPE_OK) != (as == ENVELOPE_OK))
         abort();
+    if (as != s)
+        abort(); /* the stream's verdict is the one-shot's, error for error */
     if (s == ENVELOPE_OK && a.h.total_len != h.total_len)
         abort();
     env_hdracc_cleanup(&a);
     envelope_inspector *in = NULL;
     if (envelope_inspector_new(&in, &e) == ENVELOPE_OK) {
-        if (envelope_inspector_update(in, data, size, &e) == ENVELOPE_OK)
-            (void)envelope_inspector_final(in, &e);
+        if (envelope_inspector_update(in, data, size, &e) == ENVELOPE_OK &&
+            envelope_inspector_final(in, &e) == ENVELOPE_OK && s != ENVELOPE_OK)
+            abort(); /* the inspector read a message whose header does not parse */
         envelope_inspector_free(in);
     }
     return 0;

@@ -54,7 +54,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 ivn > sizeof(iv))
                 abort();
             break;
-        case KMIP_OP_DECRYPT: (void)kmip_parse_decrypt(&p, "1", 32, out); break;
+        case KMIP_OP_DECRYPT:
+            if (kmip_parse_decrypt(&p, "1", 32, out) != KMS_OK)
+                memset(out, 0, sizeof(out)); /* nothing to check but the reads */
+            break;
         case KMIP_OP_LOCATE:
             if (uids && kmip_parse_locate(&p, uids, 4, &n) == KMS_OK && n > 4)
                 abort();

@@ -280,8 +280,10 @@ static void test_kek_policy(void **state)
 
     envelope_err e;
     envelope_kek *a[] = {tu.k1};
-    envelope_encrypt_opts bad = {
-        .struct_size = sizeof(bad), .keks = a, .nkeks = 1, .kek_policy = 2};
+    envelope_encrypt_opts bad = {.struct_size = sizeof(bad),
+                                 .keks = a,
+                                 .nkeks = 1,
+                                 .kek_policy = 2};
     uint8_t *m = (uint8_t *)&e;
     size_t mlen = 0;
     assert_int_equal(envelope_seal(tu.lib, &bad, (const uint8_t *)"x", 1, &m, &mlen, &e),

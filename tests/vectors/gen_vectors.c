@@ -54,9 +54,12 @@ static blob seal(envelope_kek **keks, size_t nk, const char *const *kv, size_t f
     for (size_t i = 0; kv && kv[i]; i++)
         if (envelope_context_add_kv(c, kv[i], &e) != ENVELOPE_OK)
             die("context", &e);
-    envelope_encrypt_opts o = {
-        .struct_size = sizeof(o), .keks = keks, .nkeks = nk, .context = c, .frame_size = fs,
-        .kek_policy = policy};
+    envelope_encrypt_opts o = {.struct_size = sizeof(o),
+                               .keks = keks,
+                               .nkeks = nk,
+                               .context = c,
+                               .frame_size = fs,
+                               .kek_policy = policy};
     blob b;
     if (envelope_seal(lib, &o, pt, n, &b.msg, &b.len, &e) != ENVELOPE_OK)
         die("seal", &e);
