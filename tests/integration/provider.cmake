@@ -65,3 +65,12 @@ add_test(NAME hsm.softhsm.wrap-count COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/hsm_
          $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
 set_tests_properties(hsm.softhsm.wrap-count PROPERTIES LABELS "hsm;softhsm;integration"
   ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 300)
+
+# fork() from a thread while four others are inside C_Decrypt (the child
+# must not inherit a lock held mid-call: hsm/hsm_fork.c).
+add_executable(provider_fork_busy ${CMAKE_CURRENT_LIST_DIR}/provider_fork_busy.c)
+target_link_libraries(provider_fork_busy PRIVATE PkgConfig::OPENSSL envelope_warnings pthread)
+add_test(NAME provider.softhsm.fault-fork-busy COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/provider_fork_busy.sh
+         $<TARGET_FILE:provider_fork_busy> $<TARGET_FILE_DIR:envelope_provider>)
+set_tests_properties(provider.softhsm.fault-fork-busy PROPERTIES LABELS "provider;softhsm;integration"
+  ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 900)
