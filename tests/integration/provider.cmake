@@ -65,3 +65,26 @@ add_test(NAME hsm.softhsm.wrap-count COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/hsm_
          $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
 set_tests_properties(hsm.softhsm.wrap-count PROPERTIES LABELS "hsm;softhsm;integration"
   ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 300)
+
+# fork() from a thread while four others are inside C_Decrypt (the child
+# must not inherit a lock held mid-call: hsm/hsm_fork.c).
+add_executable(provider_fork_busy ${CMAKE_CURRENT_LIST_DIR}/provider_fork_busy.c)
+target_link_libraries(provider_fork_busy PRIVATE PkgConfig::OPENSSL envelope_warnings pthread)
+add_test(NAME provider.softhsm.fault-fork-busy COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/provider_fork_busy.sh
+         $<TARGET_FILE:provider_fork_busy> $<TARGET_FILE_DIR:envelope_provider>)
+set_tests_properties(provider.softhsm.fault-fork-busy PROPERTIES LABELS "provider;softhsm;integration"
+  ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 900)
+
+# provider.mixed.stress: 8 threads of mixed operations on SoftHSM2, swtpm
+# and PyKMIP at once, and forks (provider_stress.c); the TSan build runs it
+# too (scripts/test.sh), scripts/stress.sh at full size.
+if(TARGET envelope_kms_pkcs11 AND TARGET envelope_tpm AND TARGET envelope_cli)
+  add_executable(provider_stress ${CMAKE_CURRENT_LIST_DIR}/provider_stress.c)
+  target_include_directories(provider_stress PRIVATE ${PROJECT_SOURCE_DIR}/include)
+  target_link_libraries(provider_stress PRIVATE envelope PkgConfig::OPENSSL envelope_warnings pthread)
+  add_test(NAME provider.mixed.stress COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/provider_stress.sh
+           $<TARGET_FILE:provider_stress>)
+  set_tests_properties(provider.mixed.stress PROPERTIES TIMEOUT 1800
+    LABELS "provider;softhsm;swtpm;pykmip;kms;integration;stress"
+    ENVIRONMENT "ENV_PROVIDER_DIR=$<TARGET_FILE_DIR:envelope_provider>;ENVELOPE_CLI=$<TARGET_FILE:envelope_cli>;KMS_MODULE=$<TARGET_FILE:envelope_kms_pkcs11>;KMS_P11=$<TARGET_FILE:kms_p11>;KMS_HARNESS=${ENVELOPE_TEST_ROOT}/integration/kms/harness.sh;${ENVELOPE_TEST_ENV}")
+endif()
