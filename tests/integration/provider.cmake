@@ -65,3 +65,17 @@ add_test(NAME hsm.softhsm.wrap-count COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/hsm_
          $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
 set_tests_properties(hsm.softhsm.wrap-count PROPERTIES LABELS "hsm;softhsm;integration"
   ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 300)
+
+# The audit trail and unwrap-rate alarms on a real SoftHSM2 token
+# (provider_audit.sh; docs/AUDIT.md): every operation kind's line, the DEK
+# and PIN scan, 4 processes x 1000 unwraps, tampering found by `audit
+# verify`, alarms within a process and across 20 processes, a broken sink.
+add_executable(provider_audit ${CMAKE_CURRENT_LIST_DIR}/provider_audit.c)
+target_include_directories(provider_audit PRIVATE ${PROJECT_SOURCE_DIR}/include)
+target_link_libraries(provider_audit PRIVATE PkgConfig::OPENSSL envelope_warnings)
+foreach(c audit alarm)
+  add_test(NAME provider.softhsm.${c} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/provider_audit.sh ${c}
+           $<TARGET_FILE:provider_audit> $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
+  set_tests_properties(provider.softhsm.${c} PROPERTIES LABELS "provider;softhsm;integration"
+    ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 600)
+endforeach()
