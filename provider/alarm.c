@@ -38,14 +38,14 @@ typedef struct {
 
 typedef struct {
     char magic[8];
-    uint64_t bucket_ms; /* a file is used by one window size only */
+    uint64_t window_ms; /* a file is used by one window size only */
     uint64_t slots;
     uint64_t pad[5];
     alarm_slot slot[SLOTS];
 } alarm_table;
 
 struct envprov_alarm {
-    uint64_t limit, window_ms, bucket_ms;
+    uint64_t limit, window_ms;
     int refuse;
     char *path; /* NULL: per process */
     int fd;
@@ -126,17 +126,17 @@ static int open_state(envprov_alarm *a)
     }
     if (r == ENVCORE_R_OK && st.st_size == 0) {
         memcpy(a->t->magic, STATE_MAGIC, 8);
-        a->t->bucket_ms = a->bucket_ms;
+        a->t->window_ms = a->window_ms;
         a->t->slots = SLOTS;
     } else if (r == ENVCORE_R_OK && (memcmp(a->t->magic, STATE_MAGIC, 8) != 0 ||
                                      a->t->slots != SLOTS)) {
         r = state_error(a->path, "not an envelope alarm-state file", 0);
-    } else if (r == ENVCORE_R_OK && a->t->bucket_ms != a->bucket_ms) {
+    } else if (r == ENVCORE_R_OK && a->t->window_ms != a->window_ms) {
         char why[160];
         snprintf(why, sizeof(why),
                  "made for a %llu ms window, and this configuration's window is %llu ms: every "
                  "program sharing the file must use the same unwrap-alarm window",
-                 (unsigned long long)(a->t->bucket_ms * BUCKETS),
+                 (unsigned long long)a->t->window_ms,
                  (unsigned long long)a->window_ms);
         r = state_error(a->path, why, 0);
     }
@@ -187,7 +187,6 @@ int envprov_alarm_config(envprov_ctx *pc)
     a->fd = -1;
     a->limit = limit;
     a->window_ms = window;
-    a->bucket_ms = window / BUCKETS;
     a->refuse = refuse;
     pthread_mutex_init(&a->lock, NULL);
     int r = ENVCORE_R_OK;
@@ -283,7 +282,9 @@ int envprov_alarm_unwrap(envprov_ctx *pc, const envkey *k)
     (void)kek_id(a, k, id);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t now_e = ((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u) / a->bucket_ms;
+    /* buckets of exactly window/64 (fractions of a millisecond included) */
+    uint64_t now_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    uint64_t now_e = now_ms * BUCKETS / a->window_ms;
     pthread_mutex_lock(&a->lock);
     int locked = a->fd < 0 || lock_file(a->fd, F_WRLCK);
     alarm_slot *s = find_slot(a->t, id, now_e);

@@ -256,6 +256,9 @@ int envprov_audit_config(envprov_ctx *pc)
         r = read_key_file(a, keyfile);
     else if (r == ENVCORE_R_OK && RAND_priv_bytes_ex(pc->swctx, a->key, AUDIT_KEY_LEN, 0) != 1)
         r = ENVCORE_R_INTERNAL;
+    if (r == ENVCORE_R_OK &&
+        RAND_bytes_ex(pc->swctx, a->chain_seed, sizeof(a->chain_seed), 0) != 1)
+        r = ENVCORE_R_INTERNAL;
     if (r == ENVCORE_R_OK && (!make_key_id(a) || !envprov_audit_writer_init(a)))
         r = ENVCORE_R_INTERNAL;
     if (r != ENVCORE_R_OK) {

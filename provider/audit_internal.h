@@ -94,6 +94,10 @@ struct envprov_audit {
     audit_buf out;
     unsigned char prev[32]; /* hash of the last line of the chain */
     char chain[AUDIT_CHAIN_HEX + 1];
+    /* chain ids: SHA-256(seed, pid, counter, time); the seed is drawn at
+     * configuration, so the writer thread never needs the RNG */
+    unsigned char chain_seed[32];
+    uint64_t chain_ctr;
     int have_prev;
     off_t known_size; /* the file's size after our last write: nobody wrote since */
     uint64_t line_seq;

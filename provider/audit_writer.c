@@ -32,7 +32,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
-#include <openssl/rand.h>
 
 #define TAIL_MAX (64u * 1024) /* an audit line is far shorter (references are cut at 512) */
 
@@ -117,12 +116,17 @@ int envprov_audit_open_sink(envprov_audit *a)
 
 static void new_chain(envprov_audit *a)
 {
-    unsigned char id[AUDIT_CHAIN_HEX / 2];
+    unsigned char id[32];
     static const char hex[] = "0123456789abcdef";
-    if (RAND_bytes(id, sizeof(id)) != 1) /* still unique enough to tell chains apart */
-        for (size_t i = 0; i < sizeof(id); i++)
-            id[i] = (unsigned char)((uint64_t)time(NULL) * 2654435761u >> (i % 8));
-    for (size_t i = 0; i < sizeof(id); i++) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t in[4] = {(uint64_t)a->pid, a->chain_ctr++, (uint64_t)ts.tv_sec, (uint64_t)ts.tv_nsec};
+    unsigned int n = 0;
+    if (EVP_DigestInit_ex(a->md, a->sha256, NULL) != 1 ||
+        EVP_DigestUpdate(a->md, a->chain_seed, sizeof(a->chain_seed)) != 1 ||
+        EVP_DigestUpdate(a->md, in, sizeof(in)) != 1 || EVP_DigestFinal_ex(a->md, id, &n) != 1)
+        memcpy(id, in, sizeof(in) < sizeof(id) ? sizeof(in) : sizeof(id));
+    for (size_t i = 0; i < AUDIT_CHAIN_HEX / 2; i++) {
         a->chain[2 * i] = hex[id[i] >> 4];
         a->chain[2 * i + 1] = hex[id[i] & 15];
     }

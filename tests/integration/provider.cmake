@@ -79,3 +79,8 @@ foreach(c audit alarm)
   set_tests_properties(provider.softhsm.${c} PROPERTIES LABELS "provider;softhsm;integration"
     ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 600)
 endforeach()
+# `envelope audit verify|summary` on the lines those programs wrote
+add_test(NAME cli.softhsm.audit COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/provider_audit.sh cli
+         $<TARGET_FILE:provider_audit> $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
+set_tests_properties(cli.softhsm.audit PROPERTIES LABELS "cli;softhsm;integration"
+  ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 600)

@@ -13,7 +13,9 @@
  *                    back the DEK, 4 when refused by an unwrap alarm
  *                    (reason 25), 5 when refused for the audit sink
  *                    (reason 24), 1 otherwise
- *   loop N           one encapsulation, N decapsulations of it; prints
+ *   loop N [READY GO] one encapsulation, N decapsulations of it (with READY
+ *                    and GO: creates READY once the key is loaded, and starts
+ *                    the decapsulations when GO exists); prints
  *                    "ok=A alarm=B audit=C"; exit 1 if any failed for
  *                    another reason or gave back a wrong DEK
  *   pace N MS        N decapsulations, MS milliseconds apart; prints the
@@ -39,6 +41,7 @@ typedef struct {
     size_t dek_len;
 } wrapped;
 
+static int quiet; /* loop and pace: outcomes counted, not printed */
 static const char *ctxs[] = {"tenant=acme", "tenant=globex", "tenant=initech"};
 
 static void encapsulate(EVP_PKEY *pk, const char *aad, wrapped *w)
@@ -68,12 +71,17 @@ static int decapsulate(EVP_PKEY *pk, const char *aad, const wrapped *w)
         ERR_clear_error();
         return n == w->dek_len && memcmp(dek, w->dek, n) == 0 ? 0 : -1;
     }
-    int reason = 1000;
+    int reason = 1000, flags = 0;
     unsigned long e;
-    while ((e = ERR_get_error()) != 0) {
+    const char *data = NULL;
+    while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
         const char *lib = ERR_lib_error_string(e);
-        if (lib != NULL && strcmp(lib, "envelope") == 0 && reason == 1000)
+        if (lib != NULL && strcmp(lib, "envelope") == 0 && reason == 1000) {
             reason = ERR_GET_REASON(e);
+            if (!quiet) /* the provider's message, for the shell to check */
+                fprintf(stderr, "reason %d: %s\n", reason,
+                        data != NULL && (flags & ERR_TXT_STRING) ? data : "");
+        }
     }
     return reason;
 }
@@ -110,7 +118,17 @@ int main(int argc, char **argv)
     if (argc < 3)
         FAIL("usage: provider_audit CASE URI ...");
     const char *cas = argv[1];
-    EVP_PKEY *pk = it_store_load(argv[2]);
+    /* SoftHSM2's file store can miss the token while other processes read it
+     * at the same moment (seen with 4 processes starting together): retried */
+    EVP_PKEY *pk = NULL;
+    for (int i = 0; i < 10 && pk == NULL; i++) {
+        if (i > 0) { /* the last attempt's errors stay for FAIL to print */
+            ERR_clear_error();
+            struct timespec ts = {0, 100000000};
+            nanosleep(&ts, NULL);
+        }
+        pk = it_store_load(argv[2]);
+    }
     if (pk == NULL)
         FAIL("cannot load %s", argv[2]);
     int rc = 0;
@@ -127,6 +145,7 @@ int main(int argc, char **argv)
             CHECK(decapsulate(pk, ctxs[i], &w[i]) == 0); /* a miss */
             CHECK(decapsulate(pk, ctxs[i], &w[i]) == 0); /* a hit */
         }
+        quiet = 1;
         wrapped bad = w[0];
         bad.blob[bad.blob_len - 1] ^= 1;
         CHECK(decapsulate(pk, ctxs[0], &bad) == ENVELOPE_PROV_R_AUTHENTICATION_FAILED);
@@ -140,9 +159,18 @@ int main(int argc, char **argv)
         wrapped w;
         read_wrapped(argv[3], &w);
         rc = exit_for(decapsulate(pk, ctxs[0], &w));
-    } else if (strcmp(cas, "loop") == 0 && argc == 4) {
+    } else if (strcmp(cas, "loop") == 0 && (argc == 4 || argc == 6)) {
+        quiet = 1;
         wrapped w;
         encapsulate(pk, ctxs[0], &w);
+        if (argc == 6) {
+            FILE *r = fopen(argv[4], "w");
+            CHECK(r != NULL && fclose(r) == 0);
+            for (FILE *g; (g = fopen(argv[5], "r")) == NULL || fclose(g) != 0;) {
+                struct timespec ts = {0, 10000000};
+                nanosleep(&ts, NULL);
+            }
+        }
         long n = atol(argv[3]), ok = 0, alarm = 0, audit = 0;
         for (long i = 0; i < n; i++) {
             int r = decapsulate(pk, ctxs[0], &w);
@@ -157,6 +185,7 @@ int main(int argc, char **argv)
         }
         printf("ok=%ld alarm=%ld audit=%ld\n", ok, alarm, audit);
     } else if (strcmp(cas, "pace") == 0 && argc == 5) {
+        quiet = 1;
         wrapped w;
         encapsulate(pk, ctxs[0], &w);
         long n = atol(argv[3]), ms = atol(argv[4]);
