@@ -256,6 +256,7 @@ int cmd_decrypt(int argc, char **argv, cli_common *c);
 int cmd_inspect(int argc, char **argv, cli_common *c);
 int cmd_kek(int argc, char **argv, cli_common *c);
 int cmd_rewrap(int argc, char **argv, cli_common *c);
+int cmd_audit(int argc, char **argv, cli_common *c); /* cmd_audit.c, audit_cli.h */
 int cmd_reencrypt(int argc, char **argv, cli_common *c);
 
 #endif

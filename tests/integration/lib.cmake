@@ -49,7 +49,7 @@ if(TARGET envelope_cli AND TARGET envelope_provider)
   add_executable(envelope_cli_static ${ENVELOPE_CLI_SOURCES})
   target_compile_definitions(envelope_cli_static PRIVATE ENVELOPE_CLI_VERSION="${PROJECT_VERSION}")
   target_link_libraries(envelope_cli_static PRIVATE envelope_static envelope_secmem PkgConfig::OPENSSL
-    envelope_warnings)
+    PkgConfig::JSONC envelope_warnings)
   add_test(NAME cli.mixed.setuid-env COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_setuid_env.sh
            $<TARGET_FILE:envelope_cli_static> $<TARGET_FILE_DIR:envelope_provider>)
   set_tests_properties(cli.softhsm.kek cli.softhsm.hostile-refs cli.softhsm.first-contact

@@ -88,3 +88,22 @@ if(TARGET envelope_kms_pkcs11 AND TARGET envelope_tpm AND TARGET envelope_cli)
     LABELS "provider;softhsm;swtpm;pykmip;kms;integration;stress"
     ENVIRONMENT "ENV_PROVIDER_DIR=$<TARGET_FILE_DIR:envelope_provider>;ENVELOPE_CLI=$<TARGET_FILE:envelope_cli>;KMS_MODULE=$<TARGET_FILE:envelope_kms_pkcs11>;KMS_P11=$<TARGET_FILE:kms_p11>;KMS_HARNESS=${ENVELOPE_TEST_ROOT}/integration/kms/harness.sh;${ENVELOPE_TEST_ENV}")
 endif()
+
+# The audit trail and unwrap-rate alarms on a real SoftHSM2 token
+# (provider_audit.sh; docs/AUDIT.md): every operation kind's line, the DEK
+# and PIN scan, 4 processes x 1000 unwraps, tampering found by `audit
+# verify`, alarms within a process and across 20 processes, a broken sink.
+add_executable(provider_audit ${CMAKE_CURRENT_LIST_DIR}/provider_audit.c)
+target_include_directories(provider_audit PRIVATE ${PROJECT_SOURCE_DIR}/include)
+target_link_libraries(provider_audit PRIVATE PkgConfig::OPENSSL envelope_warnings)
+foreach(c audit alarm)
+  add_test(NAME provider.softhsm.${c} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/provider_audit.sh ${c}
+           $<TARGET_FILE:provider_audit> $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
+  set_tests_properties(provider.softhsm.${c} PROPERTIES LABELS "provider;softhsm;integration"
+    ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 600)
+endforeach()
+# `envelope audit verify|summary` on the lines those programs wrote
+add_test(NAME cli.softhsm.audit COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/provider_audit.sh cli
+         $<TARGET_FILE:provider_audit> $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
+set_tests_properties(cli.softhsm.audit PROPERTIES LABELS "cli;softhsm;integration"
+  ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 600)
