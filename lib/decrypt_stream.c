@@ -268,7 +268,9 @@ envelope_status envelope_decryptor_buffer(envelope_decryptor *d, uint8_t **buf, 
     if (d->lend == NULL && (d->lend = OPENSSL_malloc(ENV_LEND_BYTES)) == NULL)
         return env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
     *buf = d->lend;
-    *len = ENV_LEND_BYTES;
+    /* Until the header is in, a read of the largest header's size: the
+     * rest of a large read would only be copied into the first slot. */
+    *len = d->state == DEC_HEADER && d->threads > 1 ? ENV_MAX_HEADER : ENV_LEND_BYTES;
     return ENVELOPE_OK;
 }
 
