@@ -39,11 +39,13 @@ for n in $sizes; do
     "$ENV" encrypt --quiet --force --threads "$t" --kek "$K" -o "ct.$t" pt
     lens="$lens $(stat -c %s "ct.$t")"
     # from a pipe too (short reads), to stdout
-    cat pt | "$ENV" encrypt --quiet --threads "$t" --kek "$K" >"ctp.$t"
+    head -c "$n" pt | "$ENV" encrypt --quiet --threads "$t" --kek "$K" >"ctp.$t"
   done
   # shellcheck disable=SC2086
   set -- $lens
-  [ "$1" = "$2" ] && [ "$2" = "$3" ] || fail "size $n: message lengths differ by --threads:$lens"
+  if [ "$1" != "$2" ] || [ "$2" != "$3" ]; then
+    fail "size $n: message lengths differ by --threads:$lens"
+  fi
   for w in 1 2 8; do
     for r in 1 2 8; do
       "$ENV" decrypt --quiet --threads "$r" --kek "$K" -o "out.$w.$r" "ct.$w" ||
@@ -68,7 +70,7 @@ hlen=$(($(stat -c %s ct) - (n / F) * (1 + F + 16) - (5 + n % F + 16)))
 flip() { # flip FILE OFFSET: one bit of the byte at OFFSET
   local b
   b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
-  printf "$(printf '\\%03o' $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+  printf '%b' "\\$(printf '%03o' $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 for k in 1 17 40 81; do # 81: the final frame
   cp ct bad
@@ -108,7 +110,7 @@ for cut in $((hlen + (n / F) * (1 + F + 16))) $((hlen + 29 * (1 + F + 16) + 100)
 done
 
 # ---- how many threads run ----
-tasks() { ls "/proc/$1/task" 2>/dev/null | wc -l; }
+tasks() { find "/proc/$1/task" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 wait_tasks() { # wait_tasks PID N: up to 60 s for PID to have N threads
   for _ in $(seq 600); do
     [ "$(tasks "$1")" = "$2" ] && return 0
