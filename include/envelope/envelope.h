@@ -290,6 +290,12 @@ typedef struct envelope_encrypt_opts {
     /* Optional out: bit i is set when keks[i] was left out under
      * ENVELOPE_KEK_POLICY_ANY; cleared otherwise. */
     uint32_t *skipped;
+    /* Streaming encryptor only (envelope_encryptor_new and the buffer
+     * variant): 0 or 1 (the default) seals frames on the caller's thread;
+     * 2..64 starts that many worker threads for this object, joined when it
+     * finishes, fails or is freed. The output is the same bytes either way.
+     * The sink is always called on the caller's thread. Since 0.2. */
+    size_t threads;
 } envelope_encrypt_opts;
 #define ENVELOPE_KEK_POLICY_ALL 0
 #define ENVELOPE_KEK_POLICY_ANY 1
@@ -320,16 +326,23 @@ typedef struct envelope_decrypt_opts {
      * ENVELOPE_ERR_ARGUMENT. */
     const envelope_context *expected;
     unsigned flags; /* ENVELOPE_DECRYPT_* */
+    /* Streaming decryptor only: 0 or 1 (the default) opens frames on the
+     * caller's thread; 2..64 opens them on that many worker threads once
+     * the header verified. Plaintext still reaches the sink in order, on
+     * the caller's thread, each frame only after its tag and every earlier
+     * frame's verified; nothing of a frame that fails or of any after it.
+     * Since 0.2. */
+    size_t threads;
 } envelope_decrypt_opts;
 
 #ifdef __cplusplus
 #define ENVELOPE_ENCRYPT_OPTS_INIT                                                                 \
     {                                                                                              \
-        sizeof(envelope_encrypt_opts), NULL, 0, NULL, 0, 0, NULL                                   \
+        sizeof(envelope_encrypt_opts), NULL, 0, NULL, 0, 0, NULL, 0                                \
     }
 #define ENVELOPE_DECRYPT_OPTS_INIT                                                                 \
     {                                                                                              \
-        sizeof(envelope_decrypt_opts), NULL, 0, NULL, 0                                            \
+        sizeof(envelope_decrypt_opts), NULL, 0, NULL, 0, 0                                         \
     }
 #else
 #define ENVELOPE_ENCRYPT_OPTS_INIT                                                                 \
@@ -627,6 +640,14 @@ ENVELOPE_API ENVELOPE_WUR envelope_status envelope_encryptor_update(envelope_enc
  * that every decryptor rejects. */
 ENVELOPE_API ENVELOPE_WUR envelope_status envelope_encryptor_final(envelope_encryptor *e,
                                                                    envelope_err *err);
+/* A buffer of the encryptor's own to read the next input into: *buf gets
+ * *len >= 1 bytes, valid until the next call on e. Passing what was read
+ * there (a prefix of it) to envelope_encryptor_update saves that call a
+ * copy of the input; with threads > 1 it is where a worker will seal it
+ * from. Any other buffer may still be passed to update. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_encryptor_buffer(envelope_encryptor *e,
+                                                                    uint8_t **buf, size_t *len,
+                                                                    envelope_err *err);
 ENVELOPE_API void envelope_encryptor_free(envelope_encryptor *e);
 
 typedef struct envelope_decryptor envelope_decryptor;
@@ -643,6 +664,10 @@ ENVELOPE_API ENVELOPE_WUR envelope_status envelope_decryptor_update(envelope_dec
 /* ENVELOPE_OK only if the final frame was seen and nothing followed it. */
 ENVELOPE_API ENVELOPE_WUR envelope_status envelope_decryptor_final(envelope_decryptor *d,
                                                                    envelope_err *err);
+/* As envelope_encryptor_buffer, for the message's bytes. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_decryptor_buffer(envelope_decryptor *d,
+                                                                    uint8_t **buf, size_t *len,
+                                                                    envelope_err *err);
 /* The message's context once the header was read, else NULL. */
 ENVELOPE_API const envelope_context *envelope_decryptor_context(const envelope_decryptor *d);
 ENVELOPE_API void envelope_decryptor_free(envelope_decryptor *d);

@@ -21,7 +21,9 @@ if(TARGET envelope_cli)
   target_link_libraries(no_tmpfile PRIVATE ${CMAKE_DL_LIBS})
   add_test(NAME cli.file.output COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_output.sh
            $<TARGET_FILE:envelope_cli> $<TARGET_FILE:no_tmpfile>)
-  set_tests_properties(cli.file.basic cli.file.large-stream cli.file.output PROPERTIES
+  add_test(NAME cli.file.threads COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_threads.sh
+           $<TARGET_FILE:envelope_cli>)
+  set_tests_properties(cli.file.basic cli.file.large-stream cli.file.output cli.file.threads PROPERTIES
     ENVIRONMENT "${_cli_env}" LABELS "cli;integration" TIMEOUT 900)
 endif()
 
