@@ -28,6 +28,7 @@ static void usage(FILE *f)
                "  kek create --type aes-256|rsa-3072 pkcs11:URI\n"
                "  kek create --type ec-p256|rsa-2048 [--pcrs BANK:LIST] tpm2:URI\n"
                "  kek list [--json] [URI]\n"
+               "  kek check [--json] URI...\n"
                "\n"
                "KEKs: pkcs11:token=T;object=O (a PKCS#11 token key, or a KMS key through the\n"
                "KMS bridge module), tpm2:handle=0x81... (a TPM key), file:PATH (an RSA key or\n"
