@@ -23,7 +23,7 @@
 #define ENVCORE_F_WEAK_SIZE "weak-size"               /* smaller than its home can make */
 #define ENVCORE_F_NO_PIN "token-without-pin"          /* the home asks for no PIN */
 #define ENVCORE_F_NOT_FIXED "duplicable"              /* TPM: not fixedTPM / fixedParent */
-#define ENVCORE_F_MORE "more-findings"               /* past ENVCORE_FINDINGS_MAX */
+#define ENVCORE_F_MORE "more-findings"                /* past ENVCORE_FINDINGS_MAX */
 
 #define ENVCORE_FINDINGS_MAX 16
 #define ENVCORE_FINDING_DETAIL 240 /* bytes of detail kept, NUL included */

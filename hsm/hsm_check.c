@@ -121,9 +121,12 @@ static void check_secrecy(struct hsm_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HA
     CK_BBOOL tok = CK_FALSE;
     enum { S_SENS, S_EXTR, S_ALWAYS, S_NEVER, S_PRIV, S_TOKEN };
     hsm_attr a[] = {
-        HSM_ATTR(CKA_SENSITIVE, sens, 0),         HSM_ATTR(CKA_EXTRACTABLE, extr, 0),
-        HSM_ATTR(CKA_ALWAYS_SENSITIVE, always, 0), HSM_ATTR(CKA_NEVER_EXTRACTABLE, never, 0),
-        HSM_ATTR(CKA_PRIVATE, priv, 0),           HSM_ATTR(CKA_TOKEN, tok, 0),
+        HSM_ATTR(CKA_SENSITIVE, sens, 0),
+        HSM_ATTR(CKA_EXTRACTABLE, extr, 0),
+        HSM_ATTR(CKA_ALWAYS_SENSITIVE, always, 0),
+        HSM_ATTR(CKA_NEVER_EXTRACTABLE, never, 0),
+        HSM_ATTR(CKA_PRIVATE, priv, 0),
+        HSM_ATTR(CKA_TOKEN, tok, 0),
     };
     if (hsm_attrs_read(t, s, obj, a, 6, "reading CKA_SENSITIVE/CKA_EXTRACTABLE", NULL) !=
         ENVCORE_R_OK) {
@@ -177,8 +180,8 @@ static void check_kms_mask(unsigned long mask, envcore_findings *f)
     envcore_findings_add(f, ENVCORE_F_USAGE,
                          "KMIP Cryptographic Usage Mask 0x%lx allows %s%s; a KEK needs Encrypt "
                          "and Decrypt only",
-                         mask, names[0] ? names : "", extra ? (names[0] ? " and more" : "more")
-                                                            : "");
+                         mask, names[0] ? names : "",
+                         extra ? (names[0] ? " and more" : "more") : "");
 }
 
 int hsm_check_object(struct hsm_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
@@ -233,8 +236,8 @@ int hsm_check_object(struct hsm_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE 
         envcore_findings_init(&f, kind);
         CK_ULONG top = max_size(t, CKM_RSA_PKCS_KEY_PAIR_GEN);
         if (bits < 3072 && (top >= 3072 || top == 0))
-            envcore_findings_add(&f, ENVCORE_F_WEAK_SIZE,
-                                 "RSA-%lu: below 3072 bits, %s", (unsigned long)bits,
+            envcore_findings_add(&f, ENVCORE_F_WEAK_SIZE, "RSA-%lu: below 3072 bits, %s",
+                                 (unsigned long)bits,
                                  top != 0 ? "and the token makes larger keys"
                                           : "and the token does not say how large it can go");
     }

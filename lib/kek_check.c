@@ -69,8 +69,8 @@ envelope_status envelope_kek_check(envelope_lib *lib, const char *uri,
     char scheme[CHECK_MAX_SCHEME + sizeof(ENVELOPE_CHECK_STORE_SUFFIX)];
     snprintf(scheme, sizeof(scheme), "%.*s%s", (int)sl, uri, ENVELOPE_CHECK_STORE_SUFFIX);
     ERR_set_mark();
-    OSSL_STORE_LOADER *ld =
-        OSSL_STORE_LOADER_fetch(lib->libctx, scheme, "provider=" ENVELOPE_PROVIDER_NAME);
+    OSSL_STORE_LOADER *ld = OSSL_STORE_LOADER_fetch(lib->libctx, scheme,
+                                                    "provider=" ENVELOPE_PROVIDER_NAME);
     ERR_pop_to_mark();
     if (ld == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT,

@@ -106,9 +106,8 @@ static const envcore_backend *home_of(envprov_ctx *pc, const char *uri, const ch
 {
     const char *colon = uri != NULL ? strchr(uri, ':') : NULL;
     size_t sl = strlen(suffix);
-    if (colon == NULL || (size_t)(colon - uri) <= sl ||
-        strncasecmp(colon - sl, suffix, sl) != 0 || strlen(uri) - sl >= size ||
-        !envprov_config_ok(pc))
+    if (colon == NULL || (size_t)(colon - uri) <= sl || strncasecmp(colon - sl, suffix, sl) != 0 ||
+        strlen(uri) - sl >= size || !envprov_config_ok(pc))
         return NULL;
     snprintf(home, size, "%.*s%s", (int)(colon - uri - sl), uri, colon);
     return envprov_backend_for(pc, home, client);
@@ -119,8 +118,7 @@ static void *list_open(void *provctx, const char *uri)
     envprov_ctx *pc = provctx;
     char home[512];
     void *client = NULL;
-    const envcore_backend *be =
-        home_of(pc, uri, ENVPROV_LIST_SUFFIX, home, sizeof(home), &client);
+    const envcore_backend *be = home_of(pc, uri, ENVPROV_LIST_SUFFIX, home, sizeof(home), &client);
     if (be == NULL || be->list == NULL)
         return NULL;
     list_store *ls = calloc(1, sizeof(*ls));
@@ -153,8 +151,8 @@ static void *check_open(void *provctx, const char *uri)
     envprov_ctx *pc = provctx;
     char home[ENVELOPE_MAX_CHECK_URI + 1];
     void *client = NULL;
-    const envcore_backend *be =
-        home_of(pc, uri, ENVELOPE_CHECK_STORE_SUFFIX, home, sizeof(home), &client);
+    const envcore_backend *be = home_of(pc, uri, ENVELOPE_CHECK_STORE_SUFFIX, home, sizeof(home),
+                                        &client);
     if (be == NULL || be->check == NULL)
         return NULL; /* OpenSSL says "unregistered scheme"; the library says more */
     list_store *ls = calloc(1, sizeof(*ls));
