@@ -29,6 +29,7 @@ static void usage(FILE *f)
                "  kek create --type ec-p256|rsa-2048 [--pcrs BANK:LIST] tpm2:URI\n"
                "  kek list [--json] [URI]\n"
                "  audit verify LOG | audit summary [--json] [LOG]\n"
+               "  kek check [--json] URI...\n"
                "\n"
                "KEKs: pkcs11:token=T;object=O (a PKCS#11 token key, or a KMS key through the\n"
                "KMS bridge module), tpm2:handle=0x81... (a TPM key), file:PATH (an RSA key or\n"

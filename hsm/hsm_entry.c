@@ -81,6 +81,12 @@ static int open_keys(void *client, const char *uri, unsigned flags, envcore_key_
     return r;
 }
 
+static int check(void *client, const char *uri, envcore_check_cb *cb, void *arg)
+{
+    struct hsm_client *c = client;
+    return hsm_check_keys(c->h, uri, cb, arg);
+}
+
 static int generate(void *client, const char *uri, envkey_kind kind, int bits, envkey **out)
 {
     struct hsm_client *c = client;
@@ -112,4 +118,5 @@ const envcore_backend envelope_backend_pkcs11 = {
     .open = open_keys,
     .generate = generate,
     .list = NULL, /* a pkcs11: URI without object= lists the keys through open() */
+    .check = check,
 };

@@ -227,6 +227,14 @@ envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t, CK_SESSION_HANDLE s
                      CK_OBJECT_HANDLE obj, int *reason);
 int hsm_key_handle(struct hsm_key *k, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *out);
 
+/* hsm_check.c (`envelope kek check`): the findings of one key (pub: its
+ * paired public object, or CK_INVALID_HANDLE), handed to cb; *reported
+ * counts the entries made. hsm_check_token reports a token that asks for
+ * no PIN; *usable 0 if no login is possible on it (nothing else to read). */
+int hsm_check_object(struct hsm_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+                     CK_OBJECT_HANDLE pub, envcore_check_cb *cb, void *arg, int *reported);
+int hsm_check_token(struct hsm_token *t, envcore_check_cb *cb, void *arg, int *usable);
+
 /* small helpers */
 void hsm_trim_label(char *dst, const unsigned char *src, size_t n);
 

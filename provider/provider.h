@@ -75,7 +75,7 @@ typedef struct envprov_ctx {
     unsigned kinds; /* ENVCORE_KIND of every kind some backend holds */
     /* algorithm tables built from what the backends hold (provider_algs.c) */
     OSSL_ALGORITHM *keymgmt_algs, *asym_algs, *kem_algs, *store_algs;
-    char *store_names; /* storage for the "SCHEME-list" names */
+    char *store_names; /* storage for the "SCHEME-list" and "SCHEME-check" names */
 } envprov_ctx;
 
 /* The provider's one context, for code reached without a ctx argument
@@ -119,6 +119,7 @@ extern const OSSL_DISPATCH envprov_aead_asym_cipher_functions[];
 extern const OSSL_DISPATCH envprov_kem_functions[];
 extern const OSSL_DISPATCH envprov_store_functions[];       /* every backend's scheme */
 extern const OSSL_DISPATCH envprov_list_store_functions[];  /* "SCHEME-list": names only */
+extern const OSSL_DISPATCH envprov_check_store_functions[]; /* "SCHEME-check": findings */
 extern const OSSL_DISPATCH envprov_kek_encoder_functions[]; /* AES KEKs: refuses, says why */
 
 /* Algorithm names. RSA and EC keys answer to OpenSSL's names (see
