@@ -36,19 +36,15 @@
 #define TAIL_MAX (64u * 1024) /* an audit line is far shorter (references are cut at 512) */
 
 static const char *const op_names[] = {
-    [ENVPROV_AUDIT_OP_WRAP] = "wrap",
-    [ENVPROV_AUDIT_OP_UNWRAP] = "unwrap",
-    [ENVPROV_AUDIT_OP_REWRAP] = "rewrap",
-    [ENVPROV_AUDIT_OP_KEK_CREATE] = "kek-create",
-    [ENVPROV_AUDIT_OP_ALARM] = "alarm",
-    [ENVPROV_AUDIT_OP_ALARM_CLEAR] = "alarm-clear",
-    [ENVPROV_AUDIT_OP_DROPPED] = "dropped",
-    [ENVPROV_AUDIT_OP_SINK] = "sink-recovered",
+    [ENVPROV_AUDIT_OP_WRAP] = "wrap",       [ENVPROV_AUDIT_OP_UNWRAP] = "unwrap",
+    [ENVPROV_AUDIT_OP_REWRAP] = "rewrap",   [ENVPROV_AUDIT_OP_KEK_CREATE] = "kek-create",
+    [ENVPROV_AUDIT_OP_ALARM] = "alarm",     [ENVPROV_AUDIT_OP_ALARM_CLEAR] = "alarm-clear",
+    [ENVPROV_AUDIT_OP_DROPPED] = "dropped", [ENVPROV_AUDIT_OP_SINK] = "sink-recovered",
 };
 static const char *const cache_names[] = {
-    [ENVPROV_AUDIT_CACHE_NA] = NULL,      [ENVPROV_AUDIT_CACHE_OFF] = "off",
-    [ENVPROV_AUDIT_CACHE_MISS] = "miss",  [ENVPROV_AUDIT_CACHE_HIT] = "hit",
-    [ENVPROV_AUDIT_CACHE_JOIN] = "join",  [ENVPROV_AUDIT_CACHE_REFRESH] = "refresh",
+    [ENVPROV_AUDIT_CACHE_NA] = NULL,       [ENVPROV_AUDIT_CACHE_OFF] = "off",
+    [ENVPROV_AUDIT_CACHE_MISS] = "miss",   [ENVPROV_AUDIT_CACHE_HIT] = "hit",
+    [ENVPROV_AUDIT_CACHE_JOIN] = "join",   [ENVPROV_AUDIT_CACHE_REFRESH] = "refresh",
     [ENVPROV_AUDIT_CACHE_REUSE] = "reuse",
 };
 
@@ -428,9 +424,8 @@ static void write_batch(envprov_audit *a, uint64_t tail, size_t n, uint64_t drop
 static size_t ready_count(envprov_audit *a, uint64_t tail)
 {
     size_t n = 0;
-    while (n < AUDIT_BATCH_MAX &&
-           __atomic_load_n(&a->seqs[(tail + n) & (a->ncells - 1)], __ATOMIC_ACQUIRE) ==
-               tail + n + 1)
+    while (n < AUDIT_BATCH_MAX && __atomic_load_n(&a->seqs[(tail + n) & (a->ncells - 1)],
+                                                  __ATOMIC_ACQUIRE) == tail + n + 1)
         n++;
     return n;
 }
