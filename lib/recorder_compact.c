@@ -352,6 +352,12 @@ static envelope_status new_window(envelope_recorder *r, rec_worker *w,
                          "was sealed under it (the next seal of this context makes another)",
                          rc);
     }
+    /* held for opening before the first record under it can exist (a
+     * thread of this context may open what it sealed at once) */
+    if (s == ENVELOPE_OK) {
+        kbs_keep(r, kb, body);
+        body = NULL;
+    }
     pthread_mutex_lock(&tb->lock);
     rec_entry *e = &tb->e[i];
     int ours = e->state == REC_PENDING && e->hash == h;
@@ -369,10 +375,6 @@ static envelope_status new_window(envelope_recorder *r, rec_worker *w,
     pthread_mutex_unlock(&tb->lock);
     if (s == ENVELOPE_OK && !ours)
         s = env_fail(err, ENVELOPE_ERR_STATE, "forked during a seal");
-    if (s == ENVELOPE_OK) {
-        kbs_keep(r, kb, body);
-        body = NULL;
-    }
     OPENSSL_free(body);
     envelope_keyblock_free(kb);
     return s;
