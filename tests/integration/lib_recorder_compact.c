@@ -16,10 +16,12 @@
  *    the window rule gives for these counts.
  * 2. A fresh recorder is given every stored key block
  *    (envelope_recorder_add_keyblock, the threads sharing the work: one
- *    unwrap each), then THREADS threads open every record with its context.
- * 3. Another fresh recorder with find_keyblock only (no add): THREADS
- *    threads open every record; key blocks are fetched on a miss, one
- *    unwrap per key block however many threads ask at once.
+ *    unwrap each), then THREADS threads open every record with its
+ *    context (each thread its own records and the next thread's: every
+ *    record twice, by two threads at once).
+ * 3. Another fresh recorder with find_keyblock only (no add): the same
+ *    opens; key blocks are fetched on a miss, one unwrap per key block
+ *    however many threads ask at once.
  * 4. On the recorder of step 2: a tampered record is ENVELOPE_ERR_AUTH
  *    with the output wiped, a record whose DEK id no key block has is
  *    ENVELOPE_ERR_DEK_UNKNOWN, an expected context that is not the key
@@ -191,8 +193,9 @@ static void *add_worker(void *arg)
 static void *open_worker(void *arg)
 {
     size_t t = (size_t)arg;
-    /* each thread opens every thread's records, starting at its own */
-    for (size_t k = 0; k < nthreads; k++)
+    /* each thread opens its own records and the next thread's (of the
+     * same key blocks: the contexts are interleaved) */
+    for (size_t k = 0; k < (nthreads > 1 ? 2u : 1u); k++)
         for (size_t n = 0; n < records; n++)
             open_check(rec, (t + k) % nthreads, n, phase == 2 ? "added" : "found");
     return NULL;
