@@ -30,6 +30,8 @@
 #include "recorder.h"
 #include "secmem.h"
 
+_Static_assert(ENV_KB_MAX_BODY <= REC_OPEN_KEY_MAX, "a worker's scratch holds a kb_body");
+
 static envelope_status unknown_id(envelope_err *err)
 {
     return env_fail(err, ENVELOPE_ERR_DEK_UNKNOWN,
