@@ -197,8 +197,8 @@ per_context:;
     printf("side=per-context contexts=%zu seal/s=%.0f open/s=%.0f rss_per_context=%.0f "
            "locked_per_context=%.0f bytes_per_record=%.1f\n",
            nc, (double)n / (p1 - p0), (double)n / (p2 - p1),
-           (double)(prss1 - prss0) * 1024 / (double)nc,
-           (double)(plck1 - plck0) * 1024 / (double)nc, mean(lens, n));
+           (double)(prss1 - prss0) * 1024 / (double)nc, (double)(plck1 - plck0) * 1024 / (double)nc,
+           mean(lens, n));
     for (size_t c = 0; c < nc; c++) {
         envelope_sealer_free(s[c]);
         envelope_opener_free(o[c]);
