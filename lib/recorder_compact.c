@@ -165,10 +165,11 @@ static envelope_status settle(envelope_recorder *r, uint64_t h, int32_t i, envel
                               uint8_t *body, rec_worker *w, envelope_status s, envelope_err *err)
 {
     rec_table *t = &r->kbs;
+    int fill = s == ENVELOPE_OK && kb != NULL; /* load sets kb with OK */
     pthread_mutex_lock(&t->lock);
     rec_entry *e = &t->e[i];
     int ours = e->state == REC_PENDING && e->hash == h;
-    if (s == ENVELOPE_OK && ours) {
+    if (fill && ours) {
         put_key(t, i, kb);
         e->body = body;
         e->body_len = kb->body_len;
@@ -183,6 +184,8 @@ static envelope_status settle(envelope_recorder *r, uint64_t h, int32_t i, envel
     pthread_mutex_unlock(&t->lock);
     OPENSSL_free(body);
     envelope_keyblock_free(kb);
+    if (s == ENVELOPE_OK && !fill)
+        return env_fail(err, ENVELOPE_ERR_INTERNAL, "no key block loaded");
     if (s == ENVELOPE_OK && !ours)
         return env_fail(err, ENVELOPE_ERR_STATE, "forked while a key block was loaded");
     return s;

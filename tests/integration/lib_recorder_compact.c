@@ -307,7 +307,7 @@ int main(int argc, char **argv)
     for (size_t c = 0; c < contexts; c++)
         windows += (count[c] + per - 1) / per;
     store_cap = windows;
-    store = calloc(store_cap, sizeof(*store));
+    store = calloc(store_cap ? store_cap : 1, sizeof(*store));
     if (store == NULL)
         FAIL("out of memory");
 

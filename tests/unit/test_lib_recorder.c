@@ -290,6 +290,7 @@ static envelope_status open_one(envelope_recorder *r, const envelope_context *c,
 
 static envelope_context **contexts(size_t n)
 {
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     envelope_context **c = calloc(n, sizeof(*c));
     assert_non_null(c);
     for (size_t i = 0; i < n; i++) {
