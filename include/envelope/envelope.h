@@ -471,8 +471,8 @@ typedef struct envelope_recorder_opts {
     envelope_keyblock_store_fn on_keyblock;
     envelope_keyblock_find_fn find_keyblock; /* optional */
     void *user;                              /* passed to both */
-    /* Key blocks kept for opening compact records (0 = 4096), the
-     * recorder's own included; past it the least recently used is wiped and
+    /* Key blocks kept for opening compact records (0 = 4096 with compact,
+     * 256 without), the recorder's own included; past it the least recently used is wiped and
      * a record under it needs find_keyblock or another add_keyblock
      * (envelope_recorder_stats.keyblocks_evicted counts them). */
     size_t max_keyblocks;
