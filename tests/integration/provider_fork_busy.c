@@ -100,6 +100,7 @@ static int wait_child(pid_t pid, int round)
     }
     fprintf(stderr, "FAIL: child of fork %d still running after %d s: deadlocked\n", round,
             CHILD_DEADLINE_S);
+    it_dump_stacks(pid);
     kill(pid, SIGKILL);
     (void)waitpid(pid, NULL, 0);
     return 1;

@@ -326,6 +326,7 @@ static int wait_child(pid_t pid)
         nanosleep(&tick, NULL);
     }
     fprintf(stderr, "FAIL fork: child still running after %d s: deadlocked\n", CHILD_DEADLINE_S);
+    it_dump_stacks(pid);
     kill(pid, SIGKILL);
     (void)waitpid(pid, NULL, 0);
     return 0;
