@@ -88,3 +88,15 @@ if(TARGET envelope_kms_pkcs11 AND TARGET envelope_tpm AND TARGET envelope_cli)
     LABELS "provider;softhsm;swtpm;pykmip;kms;integration;stress"
     ENVIRONMENT "ENV_PROVIDER_DIR=$<TARGET_FILE_DIR:envelope_provider>;ENVELOPE_CLI=$<TARGET_FILE:envelope_cli>;KMS_MODULE=$<TARGET_FILE:envelope_kms_pkcs11>;KMS_P11=$<TARGET_FILE:kms_p11>;KMS_HARNESS=${ENVELOPE_TEST_ROOT}/integration/kms/harness.sh;${ENVELOPE_TEST_ENV}")
 endif()
+
+# Wycheproof RSA decryption vectors through SoftHSM2 and the provider, read
+# in place (skipped, saying so, when the folder is absent).
+set(ENVELOPE_WYCHEPROOF_VECTORS "${PROJECT_SOURCE_DIR}/../shared/vectors/wycheproof" CACHE PATH
+  "Folder of the Wycheproof JSON vector files (read in place, never copied)")
+add_executable(provider_wycheproof ${CMAKE_CURRENT_LIST_DIR}/provider_wycheproof.c)
+target_include_directories(provider_wycheproof PRIVATE ${PROJECT_SOURCE_DIR}/include)
+target_link_libraries(provider_wycheproof PRIVATE PkgConfig::OPENSSL envelope_warnings)
+add_test(NAME provider.softhsm.wycheproof-rsa COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/provider_wycheproof.sh
+         $<TARGET_FILE:provider_wycheproof> $<TARGET_FILE_DIR:envelope_provider> ${ENVELOPE_WYCHEPROOF_VECTORS})
+set_tests_properties(provider.softhsm.wycheproof-rsa PROPERTIES LABELS "provider;softhsm;integration"
+  SKIP_RETURN_CODE 77 ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 600)
