@@ -100,3 +100,13 @@ add_test(NAME provider.softhsm.wycheproof-rsa COMMAND bash ${CMAKE_CURRENT_LIST_
          $<TARGET_FILE:provider_wycheproof> $<TARGET_FILE_DIR:envelope_provider> ${ENVELOPE_WYCHEPROOF_VECTORS})
 set_tests_properties(provider.softhsm.wycheproof-rsa PROPERTIES LABELS "provider;softhsm;integration"
   SKIP_RETURN_CODE 77 ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 600)
+
+# Secrets out of core dumps: gcore and SIGABRT cores of a process holding
+# cached DEKs and a PIN, scanned for them.
+add_executable(provider_secrets ${CMAKE_CURRENT_LIST_DIR}/provider_secrets.c)
+target_include_directories(provider_secrets PRIVATE ${PROJECT_SOURCE_DIR}/include)
+target_link_libraries(provider_secrets PRIVATE PkgConfig::OPENSSL envelope_warnings)
+add_test(NAME provider.softhsm.secrets-core COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/provider_secrets.sh
+         $<TARGET_FILE:provider_secrets> $<TARGET_FILE_DIR:envelope_provider>)
+set_tests_properties(provider.softhsm.secrets-core PROPERTIES LABELS "provider;softhsm;integration"
+  SKIP_RETURN_CODE 77 ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 300)
