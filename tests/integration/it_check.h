@@ -46,12 +46,15 @@ static inline EVP_PKEY *it_store_load(const char *uri)
     return pk;
 }
 
-/* A hung child's stacks on stderr (gdb, when installed), for the report. */
+/* A hung child's stacks on stderr (gdb, when installed; debuginfod off: it
+ * waited for the network), for the report. */
 static inline void it_dump_stacks(int pid)
 {
     char cmd[160];
     snprintf(cmd, sizeof(cmd),
-             "gdb -p %d -batch -ex 'thread apply all bt' </dev/null 1>&2 2>/dev/null", pid);
+             "timeout 300 gdb -iex 'set debuginfod enabled off' -p %d -batch "
+             "-ex 'thread apply all bt' </dev/null 1>&2 2>/dev/null",
+             pid);
     if (system(cmd) != 0)
         fprintf(stderr, "(no stack of process %d: gdb failed or is not installed)\n", pid);
 }
