@@ -46,13 +46,13 @@ static inline EVP_PKEY *it_store_load(const char *uri)
     return pk;
 }
 
-/* A hung child's stacks on stderr (gdb, when installed; debuginfod off: it
- * waited for the network), for the report. */
+/* A hung child's stacks on stderr (gdb, when installed), for the report:
+ * without the ASan runtime a sanitizer build preloads (gdb hung under it). */
 static inline void it_dump_stacks(int pid)
 {
-    char cmd[160];
+    char cmd[256];
     snprintf(cmd, sizeof(cmd),
-             "timeout 300 gdb -iex 'set debuginfod enabled off' -p %d -batch "
+             "env -u LD_PRELOAD timeout 300 gdb -iex 'set debuginfod enabled off' -p %d -batch "
              "-ex 'thread apply all bt' </dev/null 1>&2 2>/dev/null",
              pid);
     if (system(cmd) != 0)
