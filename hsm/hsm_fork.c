@@ -27,6 +27,16 @@
  * per-thread depth makes a nested entry pass without waiting, and a fork
  * made from inside the layer waits only for the other threads.
  *
+ * Order: prepare handlers run in the reverse order of their registration.
+ * A module may register its own, one that takes a lock its calls also take
+ * on their way out (the kms-bridge's AWS credential holder does, in
+ * C_Initialize). Had it run before ours, ours would wait for a thread that
+ * waits for that lock. So ours is registered again after each module's
+ * first C_Initialize (hsm_gate_atfork_again, as the exit handler is in
+ * hsm_module.c), and the copies nest: only the first prepare of a fork
+ * (the latest registration) closes the gate, only the last parent/child
+ * handler opens it.
+ *
  * Cost: a fork waits for the calls in flight to finish (a KMS bridge call
  * is bounded by its own timeouts); an entry costs one uncontended mutex.
  */
@@ -40,9 +50,12 @@ static unsigned gate_inside;              /* threads between enter and leave */
 static int gate_forking;                  /* a fork is being prepared: entries wait */
 static _Thread_local unsigned gate_depth; /* this thread's nesting */
 static pthread_once_t gate_once = PTHREAD_ONCE_INIT;
+static _Thread_local unsigned fork_nesting; /* our handler copies run so far */
 
 static void gate_prepare(void)
 {
+    if (fork_nesting++ > 0)
+        return;
     pthread_mutex_lock(&gate_lock);
     gate_forking = 1;
     unsigned mine = gate_depth > 0 ? 1u : 0u;
@@ -54,6 +67,8 @@ static void gate_prepare(void)
 
 static void gate_parent(void)
 {
+    if (--fork_nesting > 0)
+        return;
     gate_forking = 0;
     pthread_cond_broadcast(&gate_changed);
     pthread_mutex_unlock(&gate_lock);
@@ -61,6 +76,8 @@ static void gate_parent(void)
 
 static void gate_child(void)
 {
+    if (--fork_nesting > 0)
+        return;
     /* Only this thread exists: the waiters of the parent's condition
      * variable are gone, so it starts again from scratch. */
     gate_forking = 0;
@@ -74,6 +91,17 @@ static void gate_install(void)
     if (pthread_atfork(gate_prepare, gate_parent, gate_child) != 0)
         envcore_debug("pkcs11: pthread_atfork failed: a fork during a PKCS#11 call may "
                       "deadlock the child");
+}
+
+/* Registered by the next thread that leaves the gate, not here: glibc
+ * holds its handler list's lock while a fork runs the handlers, so a
+ * pthread_atfork from inside the gate would wait for a forking thread that
+ * waits for us to leave. */
+static int atfork_pending;
+
+void hsm_gate_atfork_again(void)
+{
+    __atomic_store_n(&atfork_pending, 1, __ATOMIC_RELEASE);
 }
 
 void hsm_gate_enter(void)
@@ -97,4 +125,6 @@ void hsm_gate_leave(void)
     if (gate_forking)
         pthread_cond_broadcast(&gate_changed);
     pthread_mutex_unlock(&gate_lock);
+    if (__atomic_exchange_n(&atfork_pending, 0, __ATOMIC_ACQ_REL))
+        gate_install();
 }

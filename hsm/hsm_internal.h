@@ -68,6 +68,7 @@ struct hsm_module {
     int initialized_by_us; /* we called C_Initialize and own C_Finalize */
     int finalized;
     int lost;            /* answered CKR_CRYPTOKI_NOT_INITIALIZED: re-initialise */
+    int atfork_after;    /* the fork gate's handlers registered after its C_Initialize */
     pid_t pid;           /* process that initialised it */
     unsigned generation; /* bumped on every (re-)initialisation */
     void *diag;          /* "Vendor envelope" last-error getter, or NULL (hsm_diag.c) */
@@ -141,6 +142,9 @@ const char *hsm_rv_name(CK_RV rv);
  * that no thread is inside it (holding a lock) when the process forks. */
 void hsm_gate_enter(void);
 void hsm_gate_leave(void);
+/* After a module's first C_Initialize: the gate's fork handlers once more,
+ * so that its prepare runs before any the module registered (hsm_fork.c). */
+void hsm_gate_atfork_again(void);
 
 /* hsm_module.c */
 int hsm_ensure_loaded(struct hsm_ctx *h); /* loads, initialises, re-inits after fork */

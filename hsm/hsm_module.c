@@ -181,6 +181,12 @@ static int initialize_module(struct hsm_module *m)
         (void)atexit(hsm_exit_handler); /* idempotent: finalize_module checks */
         pthread_mutex_unlock(&live_lock);
     }
+    /* Once per module: its own fork handlers (registered in C_Initialize)
+     * must run after the gate's prepare, not before (hsm_fork.c). */
+    if (!m->atfork_after) {
+        hsm_gate_atfork_again();
+        m->atfork_after = 1;
+    }
     return ENVCORE_R_OK;
 }
 

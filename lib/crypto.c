@@ -57,21 +57,27 @@ void env_crypto_cleanup(env_crypto *c)
  * HMAC-SHA-512 (RFC 2104) over two reused digest contexts. EVP_MAC's HMAC
  * in OpenSSL 3.0 duplicates digest contexts (an allocation) on every key
  * and every final; this runs once per record on the sealer's hot path.
- * Keys here are at most one block (message id 32, PRK 64 bytes).
+ * Keys are at most one block (the format's are the message id, 32 bytes,
+ * and the PRK, 64): a longer key would have to be hashed first, which
+ * nothing here needs; env_hkdf_sha512 refuses such a salt. The message is
+ * up to three pieces (HKDF-Expand's T(i-1) | info | i).
  * CT: the padded key lives in c->s->block, the inner hash in c->s->inner.
  */
 static int hmac512(env_crypto *c, const uint8_t *key, size_t klen, const uint8_t *m1, size_t l1,
-                   const uint8_t *m2, size_t l2, uint8_t out[64])
+                   const uint8_t *m2, size_t l2, const uint8_t *m3, size_t l3, uint8_t out[64])
 {
     env_secrets *s = c->s;
     unsigned int l = 0;
+    if (klen > sizeof(s->block))
+        return 0;
     memset(s->block, 0x36, sizeof(s->block));
     for (size_t i = 0; i < klen; i++)
         s->block[i] ^= key[i];
     int ok = EVP_DigestInit_ex2(c->md, NULL, NULL) == 1 &&
              EVP_DigestUpdate(c->md, s->block, sizeof(s->block)) == 1 &&
-             EVP_DigestUpdate(c->md, m1, l1) == 1 &&
+             (l1 == 0 || EVP_DigestUpdate(c->md, m1, l1) == 1) &&
              (l2 == 0 || EVP_DigestUpdate(c->md, m2, l2) == 1) &&
+             (l3 == 0 || EVP_DigestUpdate(c->md, m3, l3) == 1) &&
              EVP_DigestFinal_ex(c->md, s->inner, &l) == 1;
     for (size_t i = 0; i < sizeof(s->block); i++)
         s->block[i] ^= 0x36 ^ 0x5c;
@@ -83,23 +89,62 @@ static int hmac512(env_crypto *c, const uint8_t *key, size_t klen, const uint8_t
     return ok;
 }
 
-/* RFC 5869 with HMAC-SHA-512: L = 64, so Expand is the single block T(1).
- * Only the GCM context the caller uses is keyed (which: ENV_KEY_*). */
+/* RFC 5869 with HMAC-SHA-512 (HashLen 64). The PRK stays in c->s->prk and
+ * is wiped before returning; a partial last block is made on the stack and
+ * wiped. */
+envelope_status env_hkdf_sha512(env_crypto *c, const uint8_t *salt, size_t saltlen,
+                                const uint8_t *ikm, size_t ikmlen, const uint8_t *info,
+                                size_t infolen, uint8_t *out, size_t outlen, envelope_err *err)
+{
+    env_secrets *s = c->s;
+    if (outlen == 0 || outlen > 255 * 64)
+        return env_fail(err, ENVELOPE_ERR_ARGUMENT, "HKDF output of %zu bytes (1..16320)", outlen);
+    if (saltlen > sizeof(s->block))
+        return env_fail(err, ENVELOPE_ERR_ARGUMENT, "HKDF salt of %zu bytes (at most 128 here)",
+                        saltlen);
+    static const uint8_t zero_salt[64] = {0}; /* RFC 5869 §2.2: no salt = HashLen zeros */
+    int ok = hmac512(c, saltlen ? salt : zero_salt, saltlen ? saltlen : sizeof(zero_salt), ikm,
+                     ikmlen, NULL, 0, NULL, 0, s->prk);
+    uint8_t t[64];
+    const uint8_t *prev = NULL;
+    for (size_t done = 0, i = 1; ok && done < outlen; i++) {
+        uint8_t ctr = (uint8_t)i;
+        size_t n = outlen - done < 64 ? outlen - done : 64;
+        ok = hmac512(c, s->prk, sizeof(s->prk), prev, prev ? 64 : 0, info, infolen, &ctr, 1,
+                     n == 64 ? out + done : t);
+        if (ok && n < 64)
+            memcpy(out + done, t, n);
+        prev = out + done;
+        done += n;
+    }
+    OPENSSL_cleanse(t, sizeof(t));
+    OPENSSL_cleanse(s->prk, sizeof(s->prk));
+    if (!ok) {
+        OPENSSL_cleanse(out, outlen);
+        return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "key derivation failed");
+    }
+    return ENVELOPE_OK;
+}
+
+envelope_status env_crypto_set_key(env_crypto *c, const uint8_t key[32], envelope_err *err)
+{
+    if (((c->which & ENV_KEY_ENC) && EVP_EncryptInit_ex2(c->enc, NULL, key, NULL, NULL) != 1) ||
+        ((c->which & ENV_KEY_DEC) && EVP_DecryptInit_ex2(c->dec, NULL, key, NULL, NULL) != 1))
+        return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "AES-256-GCM key setup failed");
+    return ENVELOPE_OK;
+}
+
+/* HKDF-SHA-512(salt = message id, ikm = DEK, info = "ENVELOPE-V1-KEYS" |
+ * suite), L = 64 (docs/FORMAT.md §5). Only the GCM context the caller
+ * uses is keyed (which: ENV_KEY_*). */
 envelope_status env_crypto_derive(env_crypto *c, const uint8_t *message_id, envelope_err *err)
 {
     env_secrets *s = c->s;
-    static const uint8_t info[19] = {
-        'E', 'N', 'V', 'E', 'L', 'O', 'P',  'E',  '-', 'V',
-        '1', '-', 'K', 'E', 'Y', 'S', 0x00, 0x01, 0x01}; /* suite, counter */
-    if (!hmac512(c, message_id, ENVELOPE_MESSAGE_ID_BYTES, s->dek, ENVELOPE_DEK_BYTES, NULL, 0,
-                 s->prk) ||
-        !hmac512(c, s->prk, sizeof(s->prk), info, sizeof(info), NULL, 0, s->okm))
-        return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "key derivation failed");
-    OPENSSL_cleanse(s->prk, sizeof(s->prk));
-    if (((c->which & ENV_KEY_ENC) && EVP_EncryptInit_ex2(c->enc, NULL, s->okm, NULL, NULL) != 1) ||
-        ((c->which & ENV_KEY_DEC) && EVP_DecryptInit_ex2(c->dec, NULL, s->okm, NULL, NULL) != 1))
-        return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "AES-256-GCM key setup failed");
-    return ENVELOPE_OK;
+    static const uint8_t info[18] = {'E', 'N', 'V', 'E', 'L', 'O', 'P', 'E',  '-',
+                                     'V', '1', '-', 'K', 'E', 'Y', 'S', 0x00, 0x01}; /* suite */
+    ENV_GUARD(env_hkdf_sha512(c, message_id, ENVELOPE_MESSAGE_ID_BYTES, s->dek, ENVELOPE_DEK_BYTES,
+                              info, sizeof(info), s->okm, sizeof(s->okm), err));
+    return env_crypto_set_key(c, s->okm, err);
 }
 
 /* A worker's context keyed with src's data key: the okm is copied into the
@@ -163,35 +208,37 @@ static void frame_nonce_aad(uint8_t nonce[12], uint8_t aad[ENV_FRAME_AAD_LEN],
     env_put_u32(aad + 41, (uint32_t)len);
 }
 
-envelope_status env_frame_seal(env_crypto *c, const uint8_t *message_id, uint64_t frame_no,
-                               int final, const uint8_t *in, size_t len, uint8_t *out,
-                               uint8_t tag[ENV_TAG_LEN], envelope_err *err)
+envelope_status env_gcm_seal(env_crypto *c, const uint8_t nonce[12], const uint8_t *aad,
+                             size_t aadlen, const uint8_t *in, size_t len, uint8_t *out,
+                             uint8_t tag[ENV_TAG_LEN], const char *what, envelope_err *err)
 {
-    uint8_t nonce[12], aad[ENV_FRAME_AAD_LEN];
     int outl = 0, fl = 0;
-    frame_nonce_aad(nonce, aad, message_id, frame_no, final, len);
-    if (EVP_EncryptInit_ex2(c->enc, NULL, NULL, nonce, NULL) != 1 ||
-        EVP_EncryptUpdate(c->enc, NULL, &outl, aad, sizeof(aad)) != 1 ||
+    if (aadlen > 0x7fffffff || len > 0x7fffffff ||
+        EVP_EncryptInit_ex2(c->enc, NULL, NULL, nonce, NULL) != 1 ||
+        (aadlen > 0 && EVP_EncryptUpdate(c->enc, NULL, &outl, aad, (int)aadlen) != 1) ||
         (len > 0 && EVP_EncryptUpdate(c->enc, out, &outl, in, (int)len) != 1) ||
         EVP_EncryptFinal_ex(c->enc, out + (len > 0 ? (size_t)outl : 0), &fl) != 1 ||
         EVP_CIPHER_CTX_ctrl(c->enc, EVP_CTRL_AEAD_GET_TAG, ENV_TAG_LEN, tag) != 1)
-        return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "frame encryption failed");
+        return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "%s failed", what);
     return ENVELOPE_OK;
 }
 
-envelope_status env_frame_open(env_crypto *c, const uint8_t *message_id, uint64_t frame_no,
-                               int final, const uint8_t *in, size_t len, const uint8_t *tag,
-                               uint8_t *out, envelope_err *err)
+envelope_status env_gcm_open(env_crypto *c, const uint8_t nonce[12], const uint8_t *aad,
+                             size_t aadlen, const uint8_t *in, size_t len, const uint8_t *tag,
+                             uint8_t *out, const char *what, envelope_err *err)
 {
-    uint8_t nonce[12], aad[ENV_FRAME_AAD_LEN], t[ENV_TAG_LEN];
+    uint8_t t[ENV_TAG_LEN];
     int outl = 0, fl = 0;
     memcpy(t, tag, sizeof(t));
-    frame_nonce_aad(nonce, aad, message_id, frame_no, final, len);
-    if (EVP_DecryptInit_ex2(c->dec, NULL, NULL, nonce, NULL) != 1 ||
-        EVP_DecryptUpdate(c->dec, NULL, &outl, aad, sizeof(aad)) != 1 ||
+    if (aadlen > 0x7fffffff || len > 0x7fffffff ||
+        EVP_DecryptInit_ex2(c->dec, NULL, NULL, nonce, NULL) != 1 ||
+        (aadlen > 0 && EVP_DecryptUpdate(c->dec, NULL, &outl, aad, (int)aadlen) != 1) ||
         (len > 0 && EVP_DecryptUpdate(c->dec, out, &outl, in, (int)len) != 1) ||
-        EVP_CIPHER_CTX_ctrl(c->dec, EVP_CTRL_AEAD_SET_TAG, ENV_TAG_LEN, t) != 1)
-        return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "frame decryption failed");
+        EVP_CIPHER_CTX_ctrl(c->dec, EVP_CTRL_AEAD_SET_TAG, ENV_TAG_LEN, t) != 1) {
+        if (len > 0)
+            OPENSSL_cleanse(out, len);
+        return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "%s failed", what);
+    }
     /* EVP_DecryptFinal_ex checks the tag in constant time. */
     if (EVP_DecryptFinal_ex(c->dec, out + (len > 0 ? (size_t)outl : 0), &fl) != 1) {
         if (len > 0)
@@ -199,6 +246,24 @@ envelope_status env_frame_open(env_crypto *c, const uint8_t *message_id, uint64_
         return env_fail(err, ENVELOPE_ERR_AUTH, ENV_AUTH_FAILED);
     }
     return ENVELOPE_OK;
+}
+
+envelope_status env_frame_seal(env_crypto *c, const uint8_t *message_id, uint64_t frame_no,
+                               int final, const uint8_t *in, size_t len, uint8_t *out,
+                               uint8_t tag[ENV_TAG_LEN], envelope_err *err)
+{
+    uint8_t nonce[12], aad[ENV_FRAME_AAD_LEN];
+    frame_nonce_aad(nonce, aad, message_id, frame_no, final, len);
+    return env_gcm_seal(c, nonce, aad, sizeof(aad), in, len, out, tag, "frame encryption", err);
+}
+
+envelope_status env_frame_open(env_crypto *c, const uint8_t *message_id, uint64_t frame_no,
+                               int final, const uint8_t *in, size_t len, const uint8_t *tag,
+                               uint8_t *out, envelope_err *err)
+{
+    uint8_t nonce[12], aad[ENV_FRAME_AAD_LEN];
+    frame_nonce_aad(nonce, aad, message_id, frame_no, final, len);
+    return env_gcm_open(c, nonce, aad, sizeof(aad), in, len, tag, out, "frame decryption", err);
 }
 
 envelope_status env_wrap_aad(envelope_lib *lib, uint16_t suite, const uint8_t *ctx_enc,

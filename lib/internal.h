@@ -279,6 +279,24 @@ envelope_status env_crypto_derive(env_crypto *c, const uint8_t *message_id, enve
 /* Keys dst (made with the same `which`) with src's derived keys: a worker
  * thread's own context for the parallel frame paths (lib/workers.h). */
 envelope_status env_crypto_key_copy(env_crypto *dst, const env_crypto *src, envelope_err *err);
+/* RFC 5869 HKDF with HMAC-SHA-512, as env_crypto_derive uses it: salt at
+ * most 128 bytes (one HMAC block), 1 <= outlen <= 255 * 64. out is wiped
+ * on failure. (Also what lib.none.wycheproof checks against the vectors.) */
+envelope_status env_hkdf_sha512(env_crypto *c, const uint8_t *salt, size_t saltlen,
+                                const uint8_t *ikm, size_t ikmlen, const uint8_t *info,
+                                size_t infolen, uint8_t *out, size_t outlen, envelope_err *err);
+/* Keys the GCM context(s) the caller uses (which) with an AES-256 key. */
+envelope_status env_crypto_set_key(env_crypto *c, const uint8_t key[32], envelope_err *err);
+/* AES-256-GCM under the context's key with a 96-bit nonce and a 128-bit
+ * tag: what every frame is sealed and opened with. open wipes out[0..len)
+ * on failure and answers a wrong tag with the uniform ENVELOPE_ERR_AUTH;
+ * `what` names the operation in other errors. */
+envelope_status env_gcm_seal(env_crypto *c, const uint8_t nonce[12], const uint8_t *aad,
+                             size_t aadlen, const uint8_t *in, size_t len, uint8_t *out,
+                             uint8_t tag[ENV_TAG_LEN], const char *what, envelope_err *err);
+envelope_status env_gcm_open(env_crypto *c, const uint8_t nonce[12], const uint8_t *aad,
+                             size_t aadlen, const uint8_t *in, size_t len, const uint8_t *tag,
+                             uint8_t *out, const char *what, envelope_err *err);
 /* GCM tag under the data key, nonce 0, AAD = body, empty plaintext. */
 envelope_status env_crypto_header_tag(env_crypto *c, const uint8_t *body, size_t len,
                                       uint8_t tag[ENV_TAG_LEN], envelope_err *err);

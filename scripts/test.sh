@@ -37,6 +37,18 @@ export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp:print_sup
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 run_suite asan -DCMAKE_C_COMPILER=clang -DENVELOPE_WITH_SANITIZERS=ON
 
+# ThreadSanitizer: the stress test at a short size (8 threads x 2000 mixed
+# operations on SoftHSM2, swtpm and PyKMIP, and forks; docs/TESTING.md,
+# "Concurrency"); only what it needs is built. Any report fails it.
+echo "=== build: tsan"
+cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+  -DENVELOPE_WITH_TSAN=ON >/dev/null
+cmake --build build/tsan -j"$jobs" --target provider_stress envelope_cli envelope_provider \
+  envelope_kms_pkcs11 kms_p11
+echo "=== test: tsan (provider.mixed.stress, 8 x 2000)"
+(cd build/tsan && ENVELOPE_STRESS_OPS=2000 ctest -R '^provider\.mixed\.stress$' \
+  --output-on-failure) || status=1
+
 # Every libFuzzer target with its corpus and dictionary, two at a time:
 # 15 s each keeps the step within 4 minutes on 2 cores (scripts/fuzz.sh).
 echo "=== fuzz: ${fuzz_seconds}s per target"

@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -44,6 +45,37 @@ static inline EVP_PKEY *it_store_load(const char *uri)
     }
     OSSL_STORE_close(s);
     return pk;
+}
+
+/* A hung child's stacks on stderr (gdb, when installed), for the report:
+ * without the ASan runtime a sanitizer build preloads (gdb hung under it).
+ * Returns 1 if the child waits in OpenSSL 3.0's RAND_get_rand_method: it
+ * takes a global write lock on every RAND_bytes and has no fork handler,
+ * so a child forked while another thread is inside RAND_bytes waits for
+ * ever in its first random draw (docs/TESTING.md, "Concurrency"). Not a
+ * lock of ours; every other hang is. */
+static inline int it_dump_stacks(int pid)
+{
+    char cmd[384], path[64];
+    snprintf(path, sizeof(path), "/tmp/envelope-stacks.%d", pid);
+    snprintf(cmd, sizeof(cmd),
+             "env -u LD_PRELOAD timeout 300 gdb -iex 'set debuginfod enabled off' -p %d -batch "
+             "-ex 'thread apply all bt' </dev/null >%s 2>/dev/null",
+             pid, path);
+    int rand_lock = 0;
+    if (system(cmd) != 0)
+        fprintf(stderr, "(no stack of process %d: gdb failed or is not installed)\n", pid);
+    FILE *f = fopen(path, "r");
+    char line[1024];
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        fputs(line, stderr);
+        if (strstr(line, "in RAND_get_rand_method") != NULL)
+            rand_lock = 1;
+    }
+    if (f != NULL)
+        fclose(f);
+    remove(path);
+    return rand_lock;
 }
 
 #endif

@@ -142,3 +142,12 @@ if(TARGET envelope AND TARGET envelope_provider)
   set_tests_properties(lib.softhsm.recorder PROPERTIES LABELS "lib;softhsm;integration"
     ENVIRONMENT "${_cli_env};${ENVELOPE_TEST_ENV}" TIMEOUT 600)
 endif()
+
+# The CLI under valgrind's memcheck (normal build only; skipped, saying so,
+# in a sanitizer build).
+if(TARGET envelope_cli AND TARGET envelope_provider)
+  add_test(NAME cli.softhsm.valgrind COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_valgrind.sh
+           $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
+  set_tests_properties(cli.softhsm.valgrind PROPERTIES LABELS "cli;softhsm;integration"
+    SKIP_RETURN_CODE 77 ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 900)
+endif()

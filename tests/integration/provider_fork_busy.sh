@@ -5,6 +5,15 @@
 # the unwrap cache off so that every decryption reaches the token.
 set -euo pipefail
 bin=$1 provdir=$2
+if [ "${ENVELOPE_SANITIZED:-0}" = 1 ] && [ "${ENVELOPE_TSAN:-0}" != 1 ]; then
+  # clang 14's ASan allocator takes no lock around fork(): a child forked
+  # while a busy thread is inside malloc hangs in the runtime's own malloc
+  # (seen at fork 4, 43 and 61; gdb: __interceptor_malloc <- libcrypto <-
+  # EVP_PKEY_decrypt in the child). That is the runtime, not us: this test
+  # runs in the normal and the ThreadSanitizer builds (docs/TESTING.md).
+  echo "SKIP: the ASan runtime of clang 14 is not fork-safe under load (docs/TESTING.md, \"Concurrency\")"
+  exit 77
+fi
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=softhsm.sh
 source "$here/softhsm.sh"

@@ -43,5 +43,12 @@ export STRESS_RSA_URI="pkcs11:token=envtest;object=kek-rsa;type=private"
 export STRESS_KMS_URI="pkcs11:token=kms;object=kek-kms"
 export STRESS_TPM_URI=$tpm
 cd "$KMS_DIR"
-echo "stress: 8 threads x $ops operations (SoftHSM2, swtpm, PyKMIP) and forks"
+if [ "${ENVELOPE_SANITIZED:-0}" = 1 ] && [ "${ENVELOPE_TSAN:-0}" != 1 ]; then
+  # clang 14's ASan allocator is not fork-safe (provider_fork_busy.sh says
+  # what was seen): the ASan run does without the forking thread
+  export STRESS_FORKS=0
+  echo "stress: 8 threads x $ops operations (SoftHSM2, swtpm, PyKMIP); no forks under ASan"
+else
+  echo "stress: 8 threads x $ops operations (SoftHSM2, swtpm, PyKMIP) and forks"
+fi
 envelope_run_own "$bin" "$ops"

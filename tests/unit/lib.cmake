@@ -59,3 +59,15 @@ add_test(NAME lib.none.reference-decoder
   COMMAND /usr/bin/python3 ${ENVELOPE_TEST_ROOT}/reference/envelope_decode.py vectors
           ${ENVELOPE_TEST_ROOT}/vectors/vectors.txt)
 set_tests_properties(lib.none.reference-decoder PROPERTIES LABELS "lib;unit")
+
+# Wycheproof AES-GCM and HKDF-SHA-512 vectors through lib/crypto.c's own
+# functions, read in place (skipped, saying so, when absent).
+set(ENVELOPE_WYCHEPROOF_VECTORS "${PROJECT_SOURCE_DIR}/../shared/vectors/wycheproof" CACHE PATH
+  "Folder of the Wycheproof JSON vector files (read in place, never copied)")
+add_executable(lib_wycheproof ${ENVELOPE_TEST_ROOT}/unit/lib_wycheproof.c)
+target_include_directories(lib_wycheproof PRIVATE ${PROJECT_SOURCE_DIR}/lib)
+target_link_libraries(lib_wycheproof PRIVATE envelope_static envelope_warnings)
+add_test(NAME lib.none.wycheproof COMMAND bash ${ENVELOPE_TEST_ROOT}/unit/lib_wycheproof.sh
+         $<TARGET_FILE:lib_wycheproof> ${ENVELOPE_WYCHEPROOF_VECTORS})
+set_tests_properties(lib.none.wycheproof PROPERTIES LABELS "lib;unit" SKIP_RETURN_CODE 77
+  ENVIRONMENT "OPENSSL_CONF=/dev/null" TIMEOUT 300)
