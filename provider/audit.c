@@ -36,7 +36,7 @@ static void ring_reset(envprov_audit *a)
 {
     for (size_t i = 0; i < a->ncells; i++)
         a->seqs[i] = i;
-    a->head = a->tail = 0;
+    a->head = a->tail = a->tail_seen = 0;
     a->dropped = 0;
 }
 
@@ -67,6 +67,8 @@ static void register_atfork(void)
 }
 
 /* ---- settings ---- */
+
+static void clock_setup(envprov_audit *a); /* the callers' clock, below */
 
 static int bad(const char *name, const char *v, const char *expected)
 {
@@ -245,6 +247,7 @@ int envprov_audit_config(envprov_ctx *pc)
     a->drop_on_full = drop;
     a->pid = (long)getpid();
     a->uid = (unsigned long)getuid();
+    clock_setup(a);
     if (gethostname(a->host, sizeof(a->host) - 1) != 0)
         strcpy(a->host, "unknown");
     snprintf(a->prog, sizeof(a->prog), "%s", program_invocation_short_name);
@@ -290,9 +293,48 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static inline uint64_t ticks(const envprov_audit *a)
+{
+#if defined(__x86_64__)
+    if (a->use_tsc)
+        return __builtin_ia32_rdtsc();
+#endif
+    return now_ns();
+}
+
+/* The TSC only where the kernel keeps its clock with it (then it is
+ * invariant and the same on every core); its rate measured over 200 us
+ * here, then over longer spans by the writer (audit_writer.c). */
+static void clock_setup(envprov_audit *a)
+{
+    char cs[32] = "";
+    FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+    if (f != NULL) {
+        if (fgets(cs, sizeof(cs), f) == NULL)
+            cs[0] = '\0';
+        fclose(f);
+    }
+#if defined(__x86_64__)
+    a->use_tsc = strcmp(cs, "tsc\n") == 0;
+#endif
+    if (!a->use_tsc) {
+        a->ns_per_tick = 1.0;
+        a->cal_tick = a->cal_ns = a->base_tick = a->base_ns = 0;
+        return;
+    }
+    uint64_t n0 = now_ns(), t0 = ticks(a), n1, t1;
+    do {
+        n1 = now_ns();
+        t1 = ticks(a);
+    } while (n1 - n0 < 200000);
+    a->ns_per_tick = t1 > t0 ? (double)(n1 - n0) / (double)(t1 - t0) : 1.0;
+    a->base_tick = a->cal_tick = t1;
+    a->base_ns = a->cal_ns = n1;
+}
+
 void envprov_audit_begin(const envprov_audit *a, envprov_audit_span *s)
 {
-    s->t0 = a != NULL ? now_ns() : 0;
+    s->t0 = a != NULL ? ticks(a) : 0;
 }
 
 int envprov_audit_gate(envprov_audit *a)
@@ -333,47 +375,51 @@ static audit_rec *claim(envprov_audit *a, uint64_t *posp)
 {
     uint64_t pos = __atomic_load_n(&a->head, __ATOMIC_RELAXED);
     for (;;) {
-        uint64_t seq = __atomic_load_n(&a->seqs[pos & (a->ncells - 1)], __ATOMIC_ACQUIRE);
-        int64_t dif = (int64_t)(seq - pos);
-        if (dif == 0) {
+        /* free while pos < tail + ncells; the writer's tail is read (a
+         * cache line from its core) only when the recent value says full */
+        uint64_t seen = __atomic_load_n(&a->tail_seen, __ATOMIC_ACQUIRE);
+        if (pos - seen >= a->ncells) {
+            seen = __atomic_load_n(&a->tail, __ATOMIC_ACQUIRE);
+            __atomic_store_n(&a->tail_seen, seen, __ATOMIC_RELEASE);
+        }
+        if (pos - seen < a->ncells) {
             if (__atomic_compare_exchange_n(&a->head, &pos, pos + 1, 1, __ATOMIC_RELAXED,
                                             __ATOMIC_RELAXED)) {
                 *posp = pos;
                 return &a->cells[pos & (a->ncells - 1)];
             }
-        } else if (dif < 0) { /* full */
-            if (a->drop_on_full) {
-                __atomic_fetch_add(&a->dropped, 1, __ATOMIC_RELAXED);
-                wake_writer(a);
-                return NULL;
-            }
-            if (!__atomic_load_n(&a->writer_running, __ATOMIC_ACQUIRE) && !start_writer(a)) {
-                __atomic_fetch_add(&a->dropped, 1, __ATOMIC_RELAXED);
-                return NULL; /* no writer can ever make room: counted, not lost silently */
-            }
-            wake_writer(a);
-            struct timespec ts = {0, 50000};
-            nanosleep(&ts, NULL);
-            pos = __atomic_load_n(&a->head, __ATOMIC_RELAXED);
-        } else {
-            pos = __atomic_load_n(&a->head, __ATOMIC_RELAXED);
+            continue; /* pos is now the head another producer left */
         }
+        /* full */
+        if (a->drop_on_full) {
+            __atomic_fetch_add(&a->dropped, 1, __ATOMIC_RELAXED);
+            wake_writer(a);
+            return NULL;
+        }
+        if (!__atomic_load_n(&a->writer_running, __ATOMIC_ACQUIRE) && !start_writer(a)) {
+            __atomic_fetch_add(&a->dropped, 1, __ATOMIC_RELAXED);
+            return NULL; /* no writer can ever make room: counted, not lost silently */
+        }
+        wake_writer(a);
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+        pos = __atomic_load_n(&a->head, __ATOMIC_RELAXED);
     }
 }
 
 static void publish(envprov_audit *a, uint64_t pos)
 {
     __atomic_store_n(&a->seqs[pos & (a->ncells - 1)], pos + 1, __ATOMIC_RELEASE);
-    if (__atomic_load_n(&a->writer_sleeping, __ATOMIC_RELAXED))
+    /* a napping writer looks again within a millisecond: no system call here */
+    if (__atomic_load_n(&a->writer_sleeping, __ATOMIC_RELAXED) == AUDIT_DEEP)
         wake_writer(a);
 }
 
 static void fill_common(envprov_audit *a, audit_rec *c, const envprov_audit_span *s,
                         envprov_audit_op op, int result)
 {
-    uint64_t end = now_ns();
-    c->t_ns = s != NULL && s->t0 != 0 ? s->t0 : end;
-    c->lat_ns = end > c->t_ns ? end - c->t_ns : 0;
+    c->t1 = ticks(a);
+    c->t0 = s != NULL && s->t0 != 0 ? s->t0 : c->t1;
     c->op = (uint8_t)op;
     c->result = result;
     if (!__atomic_load_n(&a->writer_running, __ATOMIC_ACQUIRE))
