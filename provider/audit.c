@@ -55,6 +55,7 @@ static void atfork_child(void)
         a->writer_running = 0;
         a->writer_sleeping = 0;
         a->pid = (long)getpid();
+        a->who.len = 0; /* the parts of a line that name the process: made again */
         a->have_prev = 0;
         a->known_size = -1;
         a->line_seq = 0;
