@@ -99,8 +99,24 @@ void envprov_audit_latch_failure(envprov_audit *a, const char *what, int err)
     }
 }
 
+/* 1 if PATH is no longer the file we hold open (renamed or removed by a
+ * log rotation): the next batch goes to a new file at PATH. */
+static int rotated(const envprov_audit *a)
+{
+    struct stat p, f;
+    if (a->fd < 0 || fstat(a->fd, &f) != 0)
+        return 0;
+    return stat(a->path, &p) != 0 || p.st_ino != f.st_ino || p.st_dev != f.st_dev;
+}
+
 int envprov_audit_open_sink(envprov_audit *a)
 {
+    if (a->sink == AUDIT_SINK_FILE && a->fd >= 0 && rotated(a)) {
+        close(a->fd);
+        a->fd = -1;
+        a->have_prev = 0; /* a new file: its own chain */
+        a->known_size = -1;
+    }
     if (a->sink != AUDIT_SINK_FILE || a->fd >= 0)
         return 1;
     a->fd = open(a->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);

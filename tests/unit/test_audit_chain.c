@@ -5,7 +5,8 @@
  * (two instances, and a forked child), hostile references and program
  * bytes escaped, PIN attributes stripped, the first broken line named for an
  * edit, a deletion, a swap and a torn last line, a full ring with
- * audit-overflow = drop counted in a line, and an unwritable sink latched.
+ * audit-overflow = drop counted in a line, an unwritable sink latched, and
+ * a log rotated by rename followed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -380,6 +381,33 @@ static void test_sink_failure(void **state)
     }
 }
 
+/* A log rotated by rename (logrotate's default): the writer follows the
+ * path, the new file starts a chain of its own, both files verify. */
+static void test_rotation(void **state)
+{
+    (void)state;
+    char path[300], old[320], setting[320];
+    snprintf(path, sizeof(path), "%s/rot.log", dir);
+    snprintf(old, sizeof(old), "%s.1", path);
+    unlink(path);
+    snprintf(setting, sizeof(setting), "file:%s", path);
+    const char *s[] = {ENVPROV_CONF_AUDIT_LOG, setting, NULL};
+    fixture f;
+    setup_fx(&f, s);
+    assert_int_equal(envprov_audit_config(&f.pc), ENVCORE_R_OK);
+    events(&f, 5, "r=1");
+    envprov_audit_flush(f.pc.audit);
+    assert_int_equal(rename(path, old), 0);
+    events(&f, 7, "r=2");
+    teardown_fx(&f);
+    char why[512];
+    uint64_t n;
+    assert_int_equal(verify_file(old, &n, why, sizeof(why)), 0);
+    assert_int_equal(n, 5);
+    assert_int_equal(verify_file(path, &n, why, sizeof(why)), 0);
+    assert_int_equal(n, 7);
+}
+
 /* audit-overflow = drop: a burst larger than the ring is counted in a
  * "dropped" line, and the chain still holds. */
 static void test_drop_counted(void **state)
@@ -424,7 +452,7 @@ int main(void)
         cmocka_unit_test(test_lines_and_chain),  cmocka_unit_test(test_tampering),
         cmocka_unit_test(test_torn_then_new_chain), cmocka_unit_test(test_fork),
         cmocka_unit_test(test_hostile_and_secrets), cmocka_unit_test(test_sink_failure),
-        cmocka_unit_test(test_drop_counted),
+        cmocka_unit_test(test_drop_counted),        cmocka_unit_test(test_rotation),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[300];
