@@ -15,6 +15,8 @@ packages=(
   openssl softhsm2 opensc libengine-pkcs11-openssl
   swtpm swtpm-tools tpm2-tools tpm2-openssl
   python3-pykmip python3-cryptography
+  # reading the audit trail's JSON lines in the tests (tests/integration/provider_audit.sh)
+  jq
   # measurements (bench/in_token_rewrap.py)
   python3-pykcs11
   python3-boto3 python3-botocore
