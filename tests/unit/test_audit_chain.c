@@ -39,6 +39,7 @@ static const envkey_backend_ops fake_ops = {.name = "pkcs11"};
 typedef struct {
     envprov_ctx pc;
     envkey k;
+    OSSL_PROVIDER *dflt;
 } fixture;
 
 static void setup_fx(fixture *f, const char *const *settings)
@@ -46,7 +47,8 @@ static void setup_fx(fixture *f, const char *const *settings)
     memset(f, 0, sizeof(*f));
     f->pc.swctx = OSSL_LIB_CTX_new();
     assert_non_null(f->pc.swctx);
-    assert_non_null(OSSL_PROVIDER_load(f->pc.swctx, "default"));
+    f->dflt = OSSL_PROVIDER_load(f->pc.swctx, "default");
+    assert_non_null(f->dflt);
     f->pc.settings = envcore_settings_new();
     for (const char *const *s = settings; s != NULL && s[0] != NULL; s += 2)
         assert_true(envcore_settings_put(f->pc.settings, s[0], s[1]));
@@ -58,6 +60,7 @@ static void teardown_fx(fixture *f)
 {
     envprov_audit_free(f->pc.audit);
     envcore_settings_free(f->pc.settings);
+    OSSL_PROVIDER_unload(f->dflt);
     OSSL_LIB_CTX_free(f->pc.swctx);
 }
 
