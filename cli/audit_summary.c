@@ -129,10 +129,10 @@ static void print_group(FILE *out, const group *g, const char *key, int json)
     fprintf(out,
             "\n  ops=%llu wrap=%llu unwrap=%llu rewrap=%llu kek-create=%llu failures=%llu "
             "p50=%lluus p99=%lluus cache-hit-rate=",
-            (unsigned long long)g->ops, (unsigned long long)g->wrap,
-            (unsigned long long)g->unwrap, (unsigned long long)g->rewrap,
-            (unsigned long long)g->create, (unsigned long long)g->failures,
-            (unsigned long long)pct(g, 50), (unsigned long long)pct(g, 99));
+            (unsigned long long)g->ops, (unsigned long long)g->wrap, (unsigned long long)g->unwrap,
+            (unsigned long long)g->rewrap, (unsigned long long)g->create,
+            (unsigned long long)g->failures, (unsigned long long)pct(g, 50),
+            (unsigned long long)pct(g, 99));
     if (cached > 0)
         fprintf(out, "%.1f%%", 100.0 * (double)g->hits / (double)cached);
     else
@@ -159,8 +159,7 @@ int cli_audit_summary(FILE *f, const char *name, FILE *out, int json)
     int rc = CLI_EXIT_OK;
     while (rc == CLI_EXIT_OK && (got = getline(&line, &cap, f)) != -1) {
         lines++;
-        json_object *o =
-            (size_t)got <= CLI_AUDIT_LINE_MAX ? json_tokener_parse(line) : NULL;
+        json_object *o = (size_t)got <= CLI_AUDIT_LINE_MAX ? json_tokener_parse(line) : NULL;
         const char *op = o != NULL ? str_of(o, "op") : NULL;
         const char *tag = o != NULL ? str_of(o, "audit") : NULL;
         if (op == NULL || tag == NULL || strcmp(tag, "envelope/1") != 0) {
@@ -197,10 +196,11 @@ int cli_audit_summary(FILE *f, const char *name, FILE *out, int json)
     if (rc == CLI_EXIT_OK && ferror(f))
         rc = cli_fail(CLI_EXIT_INTERNAL, "cannot read %s", name);
     if (rc == CLI_EXIT_OK && json) {
-        fprintf(out, "{\"lines\":%llu,\"not_audit_lines\":%llu,\"dropped\":%llu,\"lost\":%llu,"
-                     "\"keks\":[",
-                (unsigned long long)lines, (unsigned long long)skipped,
-                (unsigned long long)dropped, (unsigned long long)lost);
+        fprintf(out,
+                "{\"lines\":%llu,\"not_audit_lines\":%llu,\"dropped\":%llu,\"lost\":%llu,"
+                "\"keks\":[",
+                (unsigned long long)lines, (unsigned long long)skipped, (unsigned long long)dropped,
+                (unsigned long long)lost);
         for (size_t i = 0; i < keks.n; i++) {
             if (i > 0)
                 fputc(',', out);
@@ -215,8 +215,8 @@ int cli_audit_summary(FILE *f, const char *name, FILE *out, int json)
         fputs("]}\n", out);
     } else if (rc == CLI_EXIT_OK) {
         fprintf(out, "%llu lines (%llu not audit lines), %llu events dropped, %llu lost\n",
-                (unsigned long long)lines, (unsigned long long)skipped,
-                (unsigned long long)dropped, (unsigned long long)lost);
+                (unsigned long long)lines, (unsigned long long)skipped, (unsigned long long)dropped,
+                (unsigned long long)lost);
         for (size_t i = 0; i < keks.n; i++)
             print_group(out, &keks.g[i], "kek", 0);
         for (size_t i = 0; i < progs.n; i++)

@@ -128,8 +128,8 @@ int cli_audit_verify_line(cli_audit_verifier *v, const char *line, size_t n, cha
         for (size_t i = 0; i < v->n; i++)
             if (strcmp(v->chains[i].id, chain) == 0)
                 c = &v->chains[i];
-        int start = strcmp(prev, "0000000000000000000000000000000000000000000000000000000000000000") ==
-                    0;
+        int start = strcmp(prev,
+                           "0000000000000000000000000000000000000000000000000000000000000000") == 0;
         unsigned char p[32];
         unhex(prev, p, 32);
         if (start && c != NULL) {

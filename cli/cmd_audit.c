@@ -85,8 +85,9 @@ static int verify(const char *path)
 int cmd_audit(int argc, char **argv, cli_common *c)
 {
     (void)c;
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     if (argc < 2) {
         help(stderr);
         return CLI_EXIT_USAGE;

@@ -128,16 +128,15 @@ static int open_state(envprov_alarm *a)
         memcpy(a->t->magic, STATE_MAGIC, 8);
         a->t->window_ms = a->window_ms;
         a->t->slots = SLOTS;
-    } else if (r == ENVCORE_R_OK && (memcmp(a->t->magic, STATE_MAGIC, 8) != 0 ||
-                                     a->t->slots != SLOTS)) {
+    } else if (r == ENVCORE_R_OK &&
+               (memcmp(a->t->magic, STATE_MAGIC, 8) != 0 || a->t->slots != SLOTS)) {
         r = state_error(a->path, "not an envelope alarm-state file", 0);
     } else if (r == ENVCORE_R_OK && a->t->window_ms != a->window_ms) {
         char why[160];
         snprintf(why, sizeof(why),
                  "made for a %llu ms window, and this configuration's window is %llu ms: every "
                  "program sharing the file must use the same unwrap-alarm window",
-                 (unsigned long long)a->t->window_ms,
-                 (unsigned long long)a->window_ms);
+                 (unsigned long long)a->t->window_ms, (unsigned long long)a->window_ms);
         r = state_error(a->path, why, 0);
     }
     (void)lock_file(a->fd, F_UNLCK);
@@ -309,13 +308,13 @@ int envprov_alarm_unwrap(envprov_ctx *pc, const envkey *k)
         char shown[512];
         audit_strip_uri(k->uri != NULL ? k->uri : "?", k->uri != NULL ? strlen(k->uri) : 1, shown,
                         sizeof(shown));
-        syslog(LOG_AUTHPRIV | (raised ? LOG_WARNING : LOG_NOTICE),
-               "envelope: unwrap-rate alarm %s: KEK %.200s: %llu unwraps in %llu ms (limit %llu%s), "
-               "pid %ld",
-               raised ? "raised" : "cleared", shown,
-               (unsigned long long)sum, (unsigned long long)a->window_ms,
-               (unsigned long long)a->limit, a->refuse ? ", further unwraps refused" : "",
-               (long)getpid());
+        syslog(
+            LOG_AUTHPRIV | (raised ? LOG_WARNING : LOG_NOTICE),
+            "envelope: unwrap-rate alarm %s: KEK %.200s: %llu unwraps in %llu ms (limit %llu%s), "
+            "pid %ld",
+            raised ? "raised" : "cleared", shown, (unsigned long long)sum,
+            (unsigned long long)a->window_ms, (unsigned long long)a->limit,
+            a->refuse ? ", further unwraps refused" : "", (long)getpid());
         envprov_audit_event(pc->audit, NULL,
                             raised ? ENVPROV_AUDIT_OP_ALARM : ENVPROV_AUDIT_OP_ALARM_CLEAR, k, NULL,
                             0, ENVCORE_R_OK, ENVPROV_AUDIT_CACHE_NA, sum, a->limit, a->window_ms);

@@ -77,8 +77,8 @@ static int bad(const char *name, const char *v, const char *expected)
     return ENVCORE_R_BAD_CONFIG;
 }
 
-static int read_choice(const envcore_settings *s, const char *name, const char *yes,
-                       const char *no, int dflt, int *out)
+static int read_choice(const envcore_settings *s, const char *name, const char *yes, const char *no,
+                       int dflt, int *out)
 {
     const char *v = envcore_setting(s, name);
     *out = dflt;
@@ -260,8 +260,7 @@ int envprov_audit_config(envprov_ctx *pc)
         r = read_key_file(a, keyfile);
     else if (r == ENVCORE_R_OK && RAND_priv_bytes_ex(pc->swctx, a->key, AUDIT_KEY_LEN, 0) != 1)
         r = ENVCORE_R_INTERNAL;
-    if (r == ENVCORE_R_OK &&
-        RAND_bytes_ex(pc->swctx, a->chain_seed, sizeof(a->chain_seed), 0) != 1)
+    if (r == ENVCORE_R_OK && RAND_bytes_ex(pc->swctx, a->chain_seed, sizeof(a->chain_seed), 0) != 1)
         r = ENVCORE_R_INTERNAL;
     if (r == ENVCORE_R_OK && (!make_key_id(a) || !envprov_audit_writer_init(a)))
         r = ENVCORE_R_INTERNAL;

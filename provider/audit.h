@@ -49,11 +49,11 @@ typedef enum {
 } envprov_audit_op;
 
 typedef enum {
-    ENVPROV_AUDIT_CACHE_NA = 0, /* not an unwrap */
-    ENVPROV_AUDIT_CACHE_OFF,    /* the cache was bypassed or is off */
-    ENVPROV_AUDIT_CACHE_MISS,   /* this caller asked the key's home */
-    ENVPROV_AUDIT_CACHE_HIT,    /* answered from a live entry */
-    ENVPROV_AUDIT_CACHE_JOIN,   /* waited for another caller's call to the home */
+    ENVPROV_AUDIT_CACHE_NA = 0,  /* not an unwrap */
+    ENVPROV_AUDIT_CACHE_OFF,     /* the cache was bypassed or is off */
+    ENVPROV_AUDIT_CACHE_MISS,    /* this caller asked the key's home */
+    ENVPROV_AUDIT_CACHE_HIT,     /* answered from a live entry */
+    ENVPROV_AUDIT_CACHE_JOIN,    /* waited for another caller's call to the home */
     ENVPROV_AUDIT_CACHE_REFRESH, /* the cache's own background re-validation */
     ENVPROV_AUDIT_CACHE_REUSE    /* a wrap: an earlier wrapped DEK handed out again (DEK reuse) */
 } envprov_audit_cache;

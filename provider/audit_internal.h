@@ -77,7 +77,7 @@ struct envprov_audit {
     uint64_t tail __attribute__((aligned(64))); /* the writer (others read it) */
     uint64_t dropped __attribute__((aligned(64)));
     int writer_sleeping; /* AUDIT_NAP: wakes by itself soon; AUDIT_DEEP: wake it */
-    int sink_failed; /* latched by the writer, read by envprov_audit_gate */
+    int sink_failed;     /* latched by the writer, read by envprov_audit_gate */
     int warned;
     char fail_msg[256];
 

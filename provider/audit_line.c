@@ -113,8 +113,8 @@ void audit_buf_time(audit_buf *b, uint64_t ns)
     time_t sec = (time_t)(ns / 1000000000u);
     if (sec != last_sec) {
         struct tm tm;
-        if (gmtime_r(&sec, &tm) == NULL || strftime(last, sizeof(last), "%Y-%m-%dT%H:%M:%S", &tm) !=
-                                               19) {
+        if (gmtime_r(&sec, &tm) == NULL ||
+            strftime(last, sizeof(last), "%Y-%m-%dT%H:%M:%S", &tm) != 19) {
             memcpy(last, "1970-01-01T00:00:00", 20);
         }
         last_sec = sec;

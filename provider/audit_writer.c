@@ -36,19 +36,15 @@
 #define TAIL_MAX (64u * 1024) /* an audit line is far shorter (references are cut at 512) */
 
 static const char *const op_names[] = {
-    [ENVPROV_AUDIT_OP_WRAP] = "wrap",
-    [ENVPROV_AUDIT_OP_UNWRAP] = "unwrap",
-    [ENVPROV_AUDIT_OP_REWRAP] = "rewrap",
-    [ENVPROV_AUDIT_OP_KEK_CREATE] = "kek-create",
-    [ENVPROV_AUDIT_OP_ALARM] = "alarm",
-    [ENVPROV_AUDIT_OP_ALARM_CLEAR] = "alarm-clear",
-    [ENVPROV_AUDIT_OP_DROPPED] = "dropped",
-    [ENVPROV_AUDIT_OP_SINK] = "sink-recovered",
+    [ENVPROV_AUDIT_OP_WRAP] = "wrap",       [ENVPROV_AUDIT_OP_UNWRAP] = "unwrap",
+    [ENVPROV_AUDIT_OP_REWRAP] = "rewrap",   [ENVPROV_AUDIT_OP_KEK_CREATE] = "kek-create",
+    [ENVPROV_AUDIT_OP_ALARM] = "alarm",     [ENVPROV_AUDIT_OP_ALARM_CLEAR] = "alarm-clear",
+    [ENVPROV_AUDIT_OP_DROPPED] = "dropped", [ENVPROV_AUDIT_OP_SINK] = "sink-recovered",
 };
 static const char *const cache_names[] = {
-    [ENVPROV_AUDIT_CACHE_NA] = NULL,      [ENVPROV_AUDIT_CACHE_OFF] = "off",
-    [ENVPROV_AUDIT_CACHE_MISS] = "miss",  [ENVPROV_AUDIT_CACHE_HIT] = "hit",
-    [ENVPROV_AUDIT_CACHE_JOIN] = "join",  [ENVPROV_AUDIT_CACHE_REFRESH] = "refresh",
+    [ENVPROV_AUDIT_CACHE_NA] = NULL,       [ENVPROV_AUDIT_CACHE_OFF] = "off",
+    [ENVPROV_AUDIT_CACHE_MISS] = "miss",   [ENVPROV_AUDIT_CACHE_HIT] = "hit",
+    [ENVPROV_AUDIT_CACHE_JOIN] = "join",   [ENVPROV_AUDIT_CACHE_REFRESH] = "refresh",
     [ENVPROV_AUDIT_CACHE_REUSE] = "reuse",
 };
 
@@ -371,8 +367,8 @@ static void format_line(envprov_audit *a, const audit_rec *r, int op, uint64_t n
         }
         put_key(b, "latency_us");
         uint64_t lat = r->t1 > r->t0 ? r->t1 - r->t0 : 0;
-        audit_buf_u64(b, a->use_tsc ? (uint64_t)((double)lat * a->ns_per_tick) / 1000u
-                                    : lat / 1000u);
+        audit_buf_u64(b,
+                      a->use_tsc ? (uint64_t)((double)lat * a->ns_per_tick) / 1000u : lat / 1000u);
         const char *cache = r->cache < sizeof(cache_names) / sizeof(cache_names[0])
                                 ? cache_names[r->cache]
                                 : NULL;
@@ -507,9 +503,8 @@ static void write_batch(envprov_audit *a, uint64_t tail, size_t n, uint64_t drop
 static size_t ready_count(envprov_audit *a, uint64_t tail)
 {
     size_t n = 0;
-    while (n < AUDIT_BATCH_MAX &&
-           __atomic_load_n(&a->seqs[(tail + n) & (a->ncells - 1)], __ATOMIC_ACQUIRE) ==
-               tail + n + 1)
+    while (n < AUDIT_BATCH_MAX && __atomic_load_n(&a->seqs[(tail + n) & (a->ncells - 1)],
+                                                  __ATOMIC_ACQUIRE) == tail + n + 1)
         n++;
     return n;
 }
@@ -545,8 +540,7 @@ void *envprov_audit_writer_main(void *arg)
              * wake-up would cost each event a system call). Idle for 64
              * naps: sleep until a caller wakes us (or 200 ms pass). */
             int deep = ++idle > 64;
-            __atomic_store_n(&a->writer_sleeping, deep ? AUDIT_DEEP : AUDIT_NAP,
-                             __ATOMIC_SEQ_CST);
+            __atomic_store_n(&a->writer_sleeping, deep ? AUDIT_DEEP : AUDIT_NAP, __ATOMIC_SEQ_CST);
             if (ready_count(a, tail) == 0 && !a->stop)
                 wait_ms(a, deep ? 200 : 1);
             __atomic_store_n(&a->writer_sleeping, AUDIT_AWAKE, __ATOMIC_SEQ_CST);

@@ -133,8 +133,8 @@ static int kem_encapsulate(void *vctx, unsigned char *out, size_t *outlen, unsig
         envprov_audit_span sp;
         envprov_audit_begin(c->pc->audit, &sp);
         int r = envprov_audit_gate(c->pc->audit);
-        envprov_audit_event(c->pc->audit, &sp, ENVPROV_AUDIT_OP_WRAP, c->key, c->aad, c->aad_len,
-                            r, ENVPROV_AUDIT_CACHE_REUSE, 0, 0, 0);
+        envprov_audit_event(c->pc->audit, &sp, ENVPROV_AUDIT_OP_WRAP, c->key, c->aad, c->aad_len, r,
+                            ENVPROV_AUDIT_CACHE_REUSE, 0, 0, 0);
         if (r != ENVCORE_R_OK) {
             OPENSSL_cleanse(secret, KEM_SECRET_LEN);
             return 0;

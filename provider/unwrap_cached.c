@@ -157,7 +157,7 @@ int envprov_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t 
         } else {
             r = envprov_dek_cache_unwrap(pc->cache, name, cache_ttl_ms, &j.base, out, outlen,
                                          outsize);
-            cache = j.ran         ? ENVPROV_AUDIT_CACHE_MISS
+            cache = j.ran           ? ENVPROV_AUDIT_CACHE_MISS
                     : j.base.joined ? ENVPROV_AUDIT_CACHE_JOIN
                                     : ENVPROV_AUDIT_CACHE_HIT;
         }

@@ -108,9 +108,10 @@ static void read_wrapped(const char *path, wrapped *w)
 
 static int exit_for(int r)
 {
-    return r == 0 ? 0 : r == ENVELOPE_PROV_R_UNWRAP_ALARM ? 4
-                    : r == ENVELOPE_PROV_R_AUDIT_UNAVAILABLE ? 5
-                                                             : 1;
+    return r == 0                                   ? 0
+           : r == ENVELOPE_PROV_R_UNWRAP_ALARM      ? 4
+           : r == ENVELOPE_PROV_R_AUDIT_UNAVAILABLE ? 5
+                                                    : 1;
 }
 
 int main(int argc, char **argv)

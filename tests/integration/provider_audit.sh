@@ -149,7 +149,7 @@ case_audit() {
   [ "$(wc -l <many.log)" -eq 4004 ] || fail "4 x (1 wrap + 1000 unwraps): $(wc -l <many.log) lines"
   check_lines many.log
   [ "$(jq -r .pid many.log | sort -u | wc -l)" -eq 4 ] || fail "not 4 writers"
-  "$ENV" audit verify many.log >out.many 2>&1 && grep -q "4004 lines, 1 chain" out.many ||
+  { "$ENV" audit verify many.log >out.many 2>&1 && grep -q "4004 lines, 1 chain" out.many; } ||
     fail "4 writers: $(cat out.many)"
 
   # an unwritable sink: refuse (the default) releases nothing, warn goes on
@@ -162,7 +162,7 @@ case_audit() {
     fail "refuse message: $(cat err.refuse)"
   rc=0
   "$ENV" decrypt -o back.refused ct 2>err.clirefuse || rc=$?
-  [ "$rc" -eq 4 ] && [ ! -e back.refused ] || fail "CLI with the sink broken: exit $rc, wanted 4, no output"
+  { [ "$rc" -eq 4 ] && [ ! -e back.refused ]; } || fail "CLI with the sink broken: exit $rc, wanted 4, no output"
   conf "audit-log = file:$work/no-such-dir/audit.log" "audit-failure = warn"
   rc=0
   envelope_run_own "$BIN" one "$AES" blob.sink 2>err.warn || rc=$?
@@ -174,7 +174,7 @@ case_audit() {
     conf "audit-log = file:$LOG" "$bad"
     rc=0
     envelope_run_own "$BIN" one "$AES" blob.sink 2>err.bad || rc=$?
-    [ "$rc" -ne 0 ] && grep -qF "${bad%% =*} = ${bad#*= }" err.bad || fail "\"$bad\": exit $rc, $(cat err.bad)"
+    { [ "$rc" -ne 0 ] && grep -qF "${bad%% =*} = ${bad#*= }" err.bad; } || fail "\"$bad\": exit $rc, $(cat err.bad)"
   done
 }
 
@@ -199,16 +199,16 @@ case_cli() {
   cmp -s "$LOG" edited.log && fail "the edit did nothing"
   rc=0
   "$ENV" audit verify edited.log >out.edit 2>&1 || rc=$?
-  [ "$rc" -eq 2 ] && grep -q "edited.log line 5: edited" out.edit || fail "edited line 5: exit $rc, $(cat out.edit)"
+  { [ "$rc" -eq 2 ] && grep -q "edited.log line 5: edited" out.edit; } || fail "edited line 5: exit $rc, $(cat out.edit)"
   sed '7d' "$LOG" >deleted.log
   rc=0
   "$ENV" audit verify deleted.log >out.del 2>&1 || rc=$?
-  [ "$rc" -eq 2 ] && grep -q "deleted.log line 7: its \"prev\" is not the hash of line 6" out.del ||
+  { [ "$rc" -eq 2 ] && grep -q "deleted.log line 7: its \"prev\" is not the hash of line 6" out.del; } ||
     fail "deleted line 7: exit $rc, $(cat out.del)"
   head -c -30 "$LOG" >cut.log
   rc=0
   "$ENV" audit verify cut.log >out.cut 2>&1 || rc=$?
-  [ "$rc" -eq 2 ] && grep -q "cut.log line $n: " out.cut || fail "cut last line: exit $rc, $(cat out.cut)"
+  { [ "$rc" -eq 2 ] && grep -q "cut.log line $n: " out.cut; } || fail "cut last line: exit $rc, $(cat out.cut)"
   # summary: per KEK and per program, and the same in JSON
   "$ENV" audit summary --json "$LOG" >summary.json || fail "summary --json"
   u=$(jq '[.keks[] | select(.kek | test("object=kek-aes")) | .unwrap] | add' summary.json)
@@ -217,7 +217,7 @@ case_cli() {
     fail "summary programs: $(jq -c .programs summary.json)"
   jq -e '.keks[] | select(.kek | test("object=kek-aes")) | .cache_hit_rate > 0 and .failures == 2 and .latency_us.p99 >= .latency_us.p50' \
     summary.json >/dev/null || fail "summary figures: $(cat summary.json)"
-  "$ENV" audit summary "$LOG" >summary.txt && grep -q '^prog openssl$' summary.txt || fail "summary text"
+  { "$ENV" audit summary "$LOG" >summary.txt && grep -q '^prog openssl$' summary.txt; } || fail "summary text"
 
   # usage
   rc=0
@@ -225,7 +225,7 @@ case_cli() {
   [ "$rc" -eq 1 ] || fail "verify without LOG: exit $rc"
   rc=0
   "$ENV" audit verify "$work/none.log" >/dev/null 2>err.none || rc=$?
-  [ "$rc" -eq 5 ] && grep -q "cannot read $work/none.log" err.none || fail "missing LOG: exit $rc"
+  { [ "$rc" -eq 5 ] && grep -q "cannot read $work/none.log" err.none; } || fail "missing LOG: exit $rc"
   "$ENV" audit verify - <"$LOG" >/dev/null || fail "verify from stdin"
 }
 
@@ -257,7 +257,7 @@ case_alarm() {
   conf "audit-log = file:$LOG" "unwrap-alarm = 10/60s" "unwrap-alarm-action = refuse" \
     "alarm-state = $work/alarm.state"
   : >codes
-  for batch in 1 2 3 4; do
+  for _ in 1 2 3 4; do
     pids=()
     for i in 1 2 3 4 5; do
       (
@@ -270,7 +270,7 @@ case_alarm() {
     done
     for p in "${pids[@]}"; do wait "$p"; done
   done
-  [ "$(grep -c '^0$' codes)" -eq 10 ] && [ "$(grep -c '^4$' codes)" -eq 10 ] ||
+  { [ "$(grep -c '^0$' codes)" -eq 10 ] && [ "$(grep -c '^4$' codes)" -eq 10 ]; } ||
     fail "20 processes sharing alarm-state: $(sort codes | uniq -c | tr '\n' ' ')"
   # recovery across processes: 3 per 8 s, five processes one after another,
   # then one more once the window has passed
@@ -300,23 +300,23 @@ case_alarm() {
   envelope_run_own "$ENV" decrypt -o back ct || fail "first CLI decrypt"
   rc=0
   envelope_run_own "$ENV" decrypt -o back2 ct 2>err.cli || rc=$?
-  [ "$rc" -eq 4 ] && [ ! -e back2 ] && grep -q "unwrap-alarm limit is 1" err.cli ||
+  { [ "$rc" -eq 4 ] && [ ! -e back2 ] && grep -q "unwrap-alarm limit is 1" err.cli; } ||
     fail "CLI over the limit: exit $rc, $(cat err.cli)"
   # bad settings are named; a state file of another window is refused
   for bad in "unwrap-alarm = lots" "unwrap-alarm = 10/0s" "unwrap-alarm-action = block"; do
     conf "unwrap-alarm = 10/60s" "$bad"
     rc=0
     envelope_run_own "$BIN" one "$AES" blob 2>err.bad || rc=$?
-    [ "$rc" -ne 0 ] && grep -qF "${bad%% =*} = ${bad#*= }" err.bad || fail "\"$bad\": exit $rc, $(cat err.bad)"
+    { [ "$rc" -ne 0 ] && grep -qF "${bad%% =*} = ${bad#*= }" err.bad; } || fail "\"$bad\": exit $rc, $(cat err.bad)"
   done
   conf "unwrap-alarm = 10/30s" "alarm-state = $work/alarm.state"
   rc=0
   envelope_run_own "$BIN" one "$AES" blob 2>err.window || rc=$?
-  [ "$rc" -ne 0 ] && grep -q "made for a 60000 ms window" err.window || fail "other window: exit $rc, $(cat err.window)"
+  { [ "$rc" -ne 0 ] && grep -q "made for a 60000 ms window" err.window; } || fail "other window: exit $rc, $(cat err.window)"
   conf "unwrap-alarms = 10/60s"
   rc=0
   envelope_run_own "$BIN" one "$AES" blob 2>err.typo || rc=$?
-  [ "$rc" -ne 0 ] && grep -q "did you mean" err.typo || fail "misspelt setting: $(cat err.typo)"
+  { [ "$rc" -ne 0 ] && grep -q "did you mean" err.typo; } || fail "misspelt setting: $(cat err.typo)"
 }
 
 "case_$CASE"

@@ -166,9 +166,10 @@ static void test_lines_and_chain(void **state)
         json_object *o = json_tokener_parse(line);
         assert_non_null(o);
         json_object *m;
-        const char *need[] = {"audit", "time", "host", "pid", "uid", "prog", "op", "backend",
-                              "kek", "ctx", "ctx_key", "result", "error", "latency_us", "cache",
-                              "seq", "chain", "prev", "hash"};
+        const char *need[] = {"audit",   "time",   "host",    "pid",        "uid",
+                              "prog",    "op",     "backend", "kek",        "ctx",
+                              "ctx_key", "result", "error",   "latency_us", "cache",
+                              "seq",     "chain",  "prev",    "hash"};
         for (size_t j = 0; j < sizeof(need) / sizeof(need[0]); j++)
             assert_true(json_object_object_get_ex(o, need[j], &m));
         assert_true(json_object_object_get_ex(o, "chain", &m));
@@ -420,8 +421,13 @@ static void test_drop_counted(void **state)
     snprintf(path, sizeof(path), "%s/drop.log", dir);
     unlink(path);
     snprintf(setting, sizeof(setting), "file:%s", path);
-    const char *s[] = {ENVPROV_CONF_AUDIT_LOG, setting, ENVPROV_CONF_AUDIT_OVERFLOW, "drop",
-                       ENVPROV_CONF_AUDIT_FSYNC, "every", NULL};
+    const char *s[] = {ENVPROV_CONF_AUDIT_LOG,
+                       setting,
+                       ENVPROV_CONF_AUDIT_OVERFLOW,
+                       "drop",
+                       ENVPROV_CONF_AUDIT_FSYNC,
+                       "every",
+                       NULL};
     fixture f;
     setup_fx(&f, s);
     assert_int_equal(envprov_audit_config(&f.pc), ENVCORE_R_OK);
@@ -452,7 +458,7 @@ int main(void)
     file_settings[0] = ENVPROV_CONF_AUDIT_LOG;
     file_settings[1] = logsetting;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lines_and_chain),  cmocka_unit_test(test_tampering),
+        cmocka_unit_test(test_lines_and_chain),     cmocka_unit_test(test_tampering),
         cmocka_unit_test(test_torn_then_new_chain), cmocka_unit_test(test_fork),
         cmocka_unit_test(test_hostile_and_secrets), cmocka_unit_test(test_sink_failure),
         cmocka_unit_test(test_drop_counted),        cmocka_unit_test(test_rotation),
