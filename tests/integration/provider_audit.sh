@@ -152,6 +152,21 @@ case_audit() {
   { "$ENV" audit verify many.log >out.many 2>&1 && grep -q "4004 lines, 1 chain" out.many; } ||
     fail "4 writers: $(cat out.many)"
 
+  # audit-fsync: every batch synced with every, none without (counted by strace)
+  if command -v strace >/dev/null; then
+    for f in every none; do
+      conf "audit-log = file:$work/sync.$f.log" "audit-fsync = $f"
+      strace -f -e trace=fdatasync -o "strace.$f" "$BIN" loop "$AES" 20 >/dev/null 2>&1 ||
+        fail "strace loop ($f)"
+      n=$(grep -c 'fdatasync(' "strace.$f" || true)
+      if [ "$f" = every ]; then [ "$n" -ge 1 ] || fail "audit-fsync = every: no fdatasync"; fi
+      if [ "$f" = none ]; then [ "$n" -eq 0 ] || fail "audit-fsync = none: $n fdatasync calls"; fi
+      [ "$(wc -l <"sync.$f.log")" -eq 21 ] || fail "audit-fsync = $f: $(wc -l <"sync.$f.log") lines"
+    done
+  else
+    echo "audit-fsync not checked: no strace" >&2
+  fi
+
   # an unwritable sink: refuse (the default) releases nothing, warn goes on
   envelope_run_own "$BIN" make "$AES" blob.sink || fail "make"
   conf "audit-log = file:$work/no-such-dir/audit.log"
