@@ -62,9 +62,21 @@ static void atfork_child(void)
     }
 }
 
+/* At exit(), before anything else is torn down: every audit drains its
+ * ring. OpenSSL's own cleanup (provider teardown) does the same, but a
+ * program may have turned that off (OPENSSL_INIT_NO_ATEXIT). */
+static void flush_all(void)
+{
+    pthread_mutex_lock(&all_lock);
+    for (envprov_audit *a = all_audits; a != NULL; a = a->next_all)
+        envprov_audit_flush(a);
+    pthread_mutex_unlock(&all_lock);
+}
+
 static void register_atfork(void)
 {
     pthread_atfork(NULL, NULL, atfork_child);
+    (void)atexit(flush_all);
 }
 
 /* ---- settings ---- */
