@@ -10,7 +10,7 @@
 #          the line deleted (case cli); 4 processes x 1000 unwraps into one file: whole
 #          lines, one chain; an unwritable sink with audit-failure = refuse
 #          (exit 4 from the CLI) and = warn; `audit summary` figures
-#   cli    `envelope audit verify`: the chain holds, an edit fails at that line,
+#   cli    a rewrap recorded as op "rewrap"; `envelope audit verify`: the chain holds, an edit fails at that line,
 #          a deletion at the next line, a cut last line at itself; `audit
 #          summary` and --json agree with the log
 #   alarm  unwrap-alarm with refuse: the limit holds within one process,
@@ -206,6 +206,14 @@ case_cli() {
     fail "openssl pkeyutl -encrypt: $(cat err.rsa)"
   openssl pkeyutl -decrypt -inkey "$RSA" -pkeyopt rsa_padding_mode:oaep -in rsa.ct -out rsa.pt 2>err.rsa ||
     fail "openssl pkeyutl -decrypt: $(cat err.rsa)"
+  # a rewrap: the old EDK unwrapped, the new one wrapped, and said to be a rewrap
+  softhsm_keygen_aes kek-aes2 03
+  AES2="pkcs11:token=$ENV_TOKEN;object=kek-aes2;type=secret-key"
+  cp ct ct.rewrap
+  envelope_run_own "$ENV" rewrap --from "$AES" --to "$AES2" ct.rewrap >out.rewrap 2>&1 ||
+    fail "rewrap: $(cat out.rewrap)"
+  has "$LOG" '.op == "rewrap" and .result == "ok" and .prog == "envelope" and (.kek | test("object=kek-aes2"))' \
+    "rewrap (CLI)"
   # the chain holds; an edit fails at that line, a deletion at the next line
   "$ENV" audit verify "$LOG" >out.verify 2>&1 || fail "verify: $(cat out.verify)"
   n=$(wc -l <"$LOG")
@@ -226,12 +234,13 @@ case_cli() {
   { [ "$rc" -eq 2 ] && grep -q "cut.log line $n: " out.cut; } || fail "cut last line: exit $rc, $(cat out.cut)"
   # summary: per KEK and per program, and the same in JSON
   "$ENV" audit summary --json "$LOG" >summary.json || fail "summary --json"
-  u=$(jq '[.keks[] | select(.kek | test("object=kek-aes")) | .unwrap] | add' summary.json)
-  [ "$u" = "$(count "$LOG" '.op == "unwrap" and (.kek | test("object=kek-aes"))')" ] || fail "summary unwraps $u"
+  u=$(jq '[.keks[] | select(.kek | test("object=kek-aes;")) | .unwrap] | add' summary.json)
+  [ "$u" = "$(count "$LOG" '.op == "unwrap" and (.kek | test("object=kek-aes;"))')" ] || fail "summary unwraps $u"
   jq -e '.programs | map(.prog) | index("openssl") != null and index("envelope") != null' summary.json >/dev/null ||
     fail "summary programs: $(jq -c .programs summary.json)"
-  jq -e '.keks[] | select(.kek | test("object=kek-aes")) | .cache_hit_rate > 0 and .failures == 2 and .latency_us.p99 >= .latency_us.p50' \
+  jq -e '.keks[] | select(.kek | test("object=kek-aes;")) | .cache_hit_rate > 0 and .failures == 2 and .latency_us.p99 >= .latency_us.p50' \
     summary.json >/dev/null || fail "summary figures: $(cat summary.json)"
+  [ "$(jq '[.keks[] | .rewrap] | add' summary.json)" -eq 1 ] || fail "summary rewraps"
   { "$ENV" audit summary "$LOG" >summary.txt && grep -q '^prog openssl$' summary.txt; } || fail "summary text"
 
   # usage
