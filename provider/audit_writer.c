@@ -36,10 +36,11 @@
 #define TAIL_MAX (64u * 1024) /* an audit line is far shorter (references are cut at 512) */
 
 static const char *const op_names[] = {
-    [ENVPROV_AUDIT_OP_WRAP] = "wrap",       [ENVPROV_AUDIT_OP_UNWRAP] = "unwrap",
-    [ENVPROV_AUDIT_OP_REWRAP] = "rewrap",   [ENVPROV_AUDIT_OP_KEK_CREATE] = "kek-create",
-    [ENVPROV_AUDIT_OP_ALARM] = "alarm",     [ENVPROV_AUDIT_OP_ALARM_CLEAR] = "alarm-clear",
-    [ENVPROV_AUDIT_OP_DROPPED] = "dropped", [ENVPROV_AUDIT_OP_SINK] = "sink-recovered",
+    [ENVPROV_AUDIT_OP_WRAP] = "wrap",         [ENVPROV_AUDIT_OP_UNWRAP] = "unwrap",
+    [ENVPROV_AUDIT_OP_REWRAP] = "rewrap",     [ENVPROV_AUDIT_OP_KEK_CREATE] = "kek-create",
+    [ENVPROV_AUDIT_OP_ALARM] = "alarm",       [ENVPROV_AUDIT_OP_ALARM_CLEAR] = "alarm-clear",
+    [ENVPROV_AUDIT_OP_DROPPED] = "dropped",   [ENVPROV_AUDIT_OP_SINK] = "sink-recovered",
+    [ENVPROV_AUDIT_OP_KEK_OPEN] = "kek-open",
 };
 static const char *const cache_names[] = {
     [ENVPROV_AUDIT_CACHE_NA] = NULL,       [ENVPROV_AUDIT_CACHE_OFF] = "off",
@@ -340,7 +341,11 @@ static void format_line(envprov_audit *a, const audit_rec *r, int op, uint64_t n
     audit_buf_time(b, t);
     audit_buf_put(b, a->who.p, a->who.len);
     put_key(b, "op");
-    audit_buf_json(b, op_names[op], strlen(op_names[op]));
+    const char *opname = op >= 0 && (size_t)op < sizeof(op_names) / sizeof(op_names[0]) &&
+                                 op_names[op] != NULL
+                             ? op_names[op]
+                             : "unknown";
+    audit_buf_json(b, opname, strlen(opname));
     if (r != NULL) {
         kek_part(a, r);
         audit_buf_put(b, a->kek_part.p, a->kek_part.len);

@@ -55,7 +55,7 @@ check_lines() {
   bad=$(jq -c 'select((.audit != "envelope/1") or (.time | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z$") | not)
       or (.host | type) != "string" or (.pid | type) != "number" or (.uid | type) != "number"
       or (.prog | type) != "string" or (.op | type) != "string"
-      or ((.op == "wrap" or .op == "unwrap" or .op == "kek-create") and
+      or ((.op == "wrap" or .op == "unwrap" or .op == "kek-create" or .op == "kek-open") and
           ((.kek | type) != "string" or (.result | test("^(ok|error)$") | not)
            or (.latency_us | type) != "number" or (has("backend") | not)
            or ((.result == "error") != ((.error | type) == "string"))))
@@ -97,7 +97,14 @@ case_audit() {
   openssl pkeyutl -decrypt -inkey "$RSA" -pkeyopt rsa_padding_mode:oaep -in rsa.ct -out rsa.pt 2>err.rsa ||
     fail "openssl pkeyutl -decrypt: $(cat err.rsa)"
   cmp -s pt rsa.pt || fail "openssl round trip"
-  # (4) a policy refusal: the KEK is retired by the operator
+  # (4) policy refusals: a key whose value can leave the token, refused as
+  #     it is opened; the KEK retired by the operator
+  pkcs11-tool --module "$ENV_P11_MODULE" --token-label "$ENV_TOKEN" --login --pin "$PIN" \
+    --keygen --key-type AES:32 --label kek-weak --id 04 >/dev/null 2>&1 || fail "keygen kek-weak"
+  rc=0
+  envelope_run_own "$BIN" make "pkcs11:token=$ENV_TOKEN;object=kek-weak;type=secret-key" blob.weak \
+    >/dev/null 2>&1 || rc=$?
+  [ "$rc" -ne 0 ] || fail "a key that is not sensitive was used as a KEK"
   conf "audit-log = file:$LOG"
   envelope_run_own "$BIN" make "$AES" blob.retired || fail "make"
   conf "audit-log = file:$LOG" "kek.pay = pkcs11:token=$ENV_TOKEN;object=kek-new;type=secret-key" \
@@ -119,6 +126,8 @@ case_audit() {
   has "$LOG" '.op == "wrap" and .prog == "openssl" and .result == "ok"' "wrap (openssl)"
   has "$LOG" '.op == "unwrap" and .prog == "openssl" and .cache == "off" and .result == "ok"' "unwrap (openssl, plain RSA)"
   has "$LOG" '.op == "unwrap" and .error == "policy" and .reason == 23' "policy refusal (retired KEK)"
+  has "$LOG" '.op == "kek-open" and .error == "policy" and .reason == 15 and (.kek | test("object=kek-weak"))' \
+    "policy refusal (a KEK that is not sensitive, refused as it is opened)"
   # the three contexts of (1) have three context hashes; the same context, one
   [ "$(jq -r 'select(.prog == "provider_audit" and .op == "wrap" and .ctx != null) | .ctx' "$LOG" | sort -u | wc -l)" -ge 3 ] ||
     fail "context hashes do not tell contexts apart"
