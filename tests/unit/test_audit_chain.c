@@ -6,7 +6,7 @@
  * bytes escaped, PIN attributes stripped, the first broken line named for an
  * edit, a deletion, a swap and a torn last line, a full ring with
  * audit-overflow = drop counted in a line, an unwritable sink latched, and
- * a log rotated by rename followed.
+ * a log rotated by rename followed, and audit-key shared by two writers.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -412,6 +413,68 @@ static void test_rotation(void **state)
     assert_int_equal(n, 7);
 }
 
+/* The "ctx" of one AAD from a process's first line (json member). */
+static void first_member(const char *path, const char *name, char *out, size_t outsize)
+{
+    size_t len;
+    char *all = read_all(path, &len);
+    char *nl = strchr(all, '\n');
+    assert_non_null(nl);
+    *nl = '\0';
+    json_object *o = json_tokener_parse(all), *m;
+    assert_non_null(o);
+    assert_true(json_object_object_get_ex(o, name, &m));
+    snprintf(out, outsize, "%s", json_object_get_string(m));
+    json_object_put(o);
+    free(all);
+}
+
+/* audit-key: two writers with one key file agree on a context's hash and
+ * name the same key; without it each process has its own; a key file
+ * others can read is refused. */
+static void test_audit_key(void **state)
+{
+    (void)state;
+    char keyfile[300], a[300], b[300], c[300], sa[320], sb[320], sc[320];
+    snprintf(keyfile, sizeof(keyfile), "%s/audit.key", dir);
+    write_all(keyfile, "0123456789abcdef0123456789abcdef", 32);
+    assert_int_equal(chmod(keyfile, 0600), 0);
+    snprintf(a, sizeof(a), "%s/ka.log", dir);
+    snprintf(b, sizeof(b), "%s/kb.log", dir);
+    snprintf(c, sizeof(c), "%s/kc.log", dir);
+    snprintf(sa, sizeof(sa), "file:%s", a);
+    snprintf(sb, sizeof(sb), "file:%s", b);
+    snprintf(sc, sizeof(sc), "file:%s", c);
+    const char *s1[] = {ENVPROV_CONF_AUDIT_LOG, sa, ENVPROV_CONF_AUDIT_KEY, keyfile, NULL};
+    const char *s2[] = {ENVPROV_CONF_AUDIT_LOG, sb, ENVPROV_CONF_AUDIT_KEY, keyfile, NULL};
+    const char *s3[] = {ENVPROV_CONF_AUDIT_LOG, sc, NULL};
+    const char *const *all[] = {s1, s2, s3};
+    for (int i = 0; i < 3; i++) {
+        fixture f;
+        setup_fx(&f, all[i]);
+        assert_int_equal(envprov_audit_config(&f.pc), ENVCORE_R_OK);
+        events(&f, 1, "tenant=acme");
+        teardown_fx(&f);
+    }
+    char ca[64], cb[64], cc[64], ka[64], kb[64], kc[64];
+    first_member(a, "ctx", ca, sizeof(ca));
+    first_member(b, "ctx", cb, sizeof(cb));
+    first_member(c, "ctx", cc, sizeof(cc));
+    first_member(a, "ctx_key", ka, sizeof(ka));
+    first_member(b, "ctx_key", kb, sizeof(kb));
+    first_member(c, "ctx_key", kc, sizeof(kc));
+    assert_string_equal(ca, cb);
+    assert_string_equal(ka, kb);
+    assert_string_not_equal(ca, cc);
+    assert_string_not_equal(ka, kc);
+    assert_int_equal(chmod(keyfile, 0640), 0);
+    fixture f;
+    setup_fx(&f, s1);
+    assert_int_equal(envprov_audit_config(&f.pc), ENVCORE_R_BAD_CONFIG);
+    ERR_clear_error();
+    teardown_fx(&f);
+}
+
 /* audit-overflow = drop: a burst larger than the ring is counted in a
  * "dropped" line, and the chain still holds. */
 static void test_drop_counted(void **state)
@@ -462,6 +525,7 @@ int main(void)
         cmocka_unit_test(test_torn_then_new_chain), cmocka_unit_test(test_fork),
         cmocka_unit_test(test_hostile_and_secrets), cmocka_unit_test(test_sink_failure),
         cmocka_unit_test(test_drop_counted),        cmocka_unit_test(test_rotation),
+        cmocka_unit_test(test_audit_key),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[300];
