@@ -238,7 +238,9 @@ int envprov_audit_config(envprov_ctx *pc)
     const char *keyfile = envcore_setting(s, ENVPROV_CONF_AUDIT_KEY);
     int sink = 0;
     if (log == NULL || strcmp(log, "off") == 0) {
-        if (keyfile != NULL || envcore_setting(s, ENVPROV_CONF_AUDIT_FSYNC) != NULL)
+        if (keyfile != NULL || envcore_setting(s, ENVPROV_CONF_AUDIT_FSYNC) != NULL ||
+            envcore_setting(s, ENVPROV_CONF_AUDIT_FAILURE) != NULL ||
+            envcore_setting(s, ENVPROV_CONF_AUDIT_OVERFLOW) != NULL)
             return bad(ENVPROV_CONF_AUDIT_LOG, log ? log : "(unset)",
                        "file:PATH or syslog, since other audit-* settings are set");
         return ENVCORE_R_OK;
