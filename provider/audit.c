@@ -446,7 +446,7 @@ static void put_uri(audit_rec *c, const char *uri)
     c->uri_cut = n > AUDIT_URI_MAX;
     if (n > AUDIT_URI_MAX)
         n = AUDIT_URI_MAX;
-    memcpy(c->uri, uri != NULL ? uri : "", n);
+    memcpy(c->data, uri != NULL ? uri : "", n);
     c->urilen = (uint16_t)n;
 }
 
@@ -462,21 +462,21 @@ void envprov_audit_event(envprov_audit *a, const envprov_audit_span *s, envprov_
         return;
     fill_common(a, c, s, op, result);
     c->cache = (uint8_t)cache;
-    c->n1 = n1;
-    c->n2 = n2;
-    c->n3 = n3;
+    c->n1 = n1 > UINT32_MAX ? UINT32_MAX : (uint32_t)n1;
+    c->n2 = n2 > UINT32_MAX ? UINT32_MAX : (uint32_t)n2;
+    c->n3 = n3 > UINT32_MAX ? UINT32_MAX : (uint32_t)n3;
     c->backend = k != NULL && k->ops != NULL ? k->ops->name : NULL;
     put_uri(c, k != NULL ? k->uri : NULL);
     c->aad_flags = 0;
     if (aad == NULL || aadlen == 0) {
         c->aadlen = 0;
     } else if (aadlen <= AUDIT_AAD_INLINE) {
-        memcpy(c->aad, aad, aadlen);
+        memcpy(c->data + c->urilen, aad, aadlen);
         c->aadlen = (uint16_t)aadlen;
     } else {
         /* rare (libenvelope's AADs are 32 bytes): the caller pays one hash */
         unsigned int n = 0;
-        if (!EVP_Digest(aad, aadlen, c->aad, &n, a->sha256, NULL))
+        if (!EVP_Digest(aad, aadlen, c->data + c->urilen, &n, a->sha256, NULL))
             n = 0;
         c->aadlen = (uint16_t)n;
         c->aad_flags = AUDIT_AAD_DIGEST;

@@ -35,16 +35,19 @@
 enum { AUDIT_SINK_FILE = 1, AUDIT_SINK_SYSLOG = 2 };
 enum { AUDIT_AWAKE = 0, AUDIT_NAP = 1, AUDIT_DEEP = 2 };
 
-typedef struct {
-    uint64_t t0, t1; /* start and end, in ticks (see audit.c: the TSC, or ns) */
-    uint64_t n1, n2, n3;
+typedef struct __attribute__((aligned(64))) { /* a cell starts a cache line */
+    uint64_t t0, t1;     /* start and end, in ticks (see audit.c: the TSC, or ns) */
+    uint32_t n1, n2, n3; /* alarm lines: count, limit, window in ms (all < 2^32) */
     const char *backend; /* a backend's static name, or NULL */
     int32_t result;
     uint8_t op, cache, uri_cut, aad_flags;
     uint16_t urilen, aadlen;
-    char uri[AUDIT_URI_MAX];
-    unsigned char aad[AUDIT_AAD_INLINE];
+    /* the reference, then the AAD right after it: a typical event touches
+     * two cache lines of its cell, not four (REC_URI, REC_AAD) */
+    unsigned char data[AUDIT_URI_MAX + AUDIT_AAD_INLINE];
 } audit_rec;
+#define REC_URI(r) ((const char *)(r)->data)
+#define REC_AAD(r) ((r)->data + (r)->urilen)
 
 typedef struct {
     uint16_t len;

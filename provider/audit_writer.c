@@ -218,10 +218,10 @@ static void ctx_hash(envprov_audit *a, const audit_rec *r, unsigned char out[16]
 {
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < r->aadlen; i++)
-        h = (h ^ r->aad[i]) * 1099511628211ull;
+        h = (h ^ REC_AAD(r)[i]) * 1099511628211ull;
     audit_memo *m = &a->memo[h % AUDIT_MEMO];
     if (m->used && m->len == r->aadlen && m->flags == r->aad_flags &&
-        memcmp(m->aad, r->aad, r->aadlen) == 0) {
+        memcmp(m->aad, REC_AAD(r), r->aadlen) == 0) {
         memcpy(out, m->mac, 16);
         return;
     }
@@ -231,14 +231,14 @@ static void ctx_hash(envprov_audit *a, const audit_rec *r, unsigned char out[16]
      * the hash of an AAD that happens to be those 32 bytes */
     unsigned char dom = r->aad_flags & AUDIT_AAD_DIGEST ? 1 : 0;
     if (EVP_MAC_init(a->mac, NULL, 0, NULL) != 1 || EVP_MAC_update(a->mac, &dom, 1) != 1 ||
-        EVP_MAC_update(a->mac, r->aad, r->aadlen) != 1 ||
+        EVP_MAC_update(a->mac, REC_AAD(r), r->aadlen) != 1 ||
         EVP_MAC_final(a->mac, mac, &n, sizeof(mac)) != 1 || n != 32) {
         memset(out, 0, 16);
         return;
     }
     memcpy(out, mac, 16);
     memcpy(m->mac, mac, 16);
-    memcpy(m->aad, r->aad, r->aadlen);
+    memcpy(m->aad, REC_AAD(r), r->aadlen);
     m->len = r->aadlen;
     m->flags = r->aad_flags;
     m->used = 1;
@@ -305,7 +305,7 @@ static void kek_part(envprov_audit *a, const audit_rec *r)
 {
     if (a->kek_part.len > 0 && !a->kek_part.failed && a->last_backend == r->backend &&
         a->last_urilen == r->urilen && a->last_cut == r->uri_cut &&
-        memcmp(a->last_uri, r->uri, r->urilen) == 0)
+        memcmp(a->last_uri, REC_URI(r), r->urilen) == 0)
         return;
     audit_buf *b = &a->kek_part;
     b->len = 0;
@@ -316,14 +316,14 @@ static void kek_part(envprov_audit *a, const audit_rec *r)
     else
         audit_buf_str(b, "null");
     char uri[AUDIT_URI_MAX + 1];
-    size_t n = audit_strip_uri(r->uri, r->urilen, uri, sizeof(uri));
+    size_t n = audit_strip_uri(REC_URI(r), r->urilen, uri, sizeof(uri));
     put_key(b, "kek");
     audit_buf_json(b, uri, n);
     if (r->uri_cut) {
         put_key(b, "kek_cut");
         audit_buf_str(b, "true");
     }
-    memcpy(a->last_uri, r->uri, r->urilen);
+    memcpy(a->last_uri, REC_URI(r), r->urilen);
     a->last_urilen = r->urilen;
     a->last_cut = r->uri_cut;
     a->last_backend = r->backend;
@@ -558,7 +558,7 @@ void *envprov_audit_writer_main(void *arg)
         /* the cells go back to the producers only now: they were read in place */
         for (size_t i = 0; i < n; i++) {
             audit_rec *c = &a->cells[(tail + i) & (a->ncells - 1)];
-            OPENSSL_cleanse(c->aad, c->aadlen);
+            OPENSSL_cleanse(c->data + c->urilen, c->aadlen);
         }
         __atomic_store_n(&a->tail, tail + n, __ATOMIC_RELEASE);
         if (n > 0) {
