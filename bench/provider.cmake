@@ -28,3 +28,9 @@ if(TARGET envelope)
   target_compile_options(bench_recorder PRIVATE -Wall -Wextra -Werror -O2)
   target_link_libraries(bench_recorder PRIVATE envelope)
 endif()
+
+# The audit trail's cost on the cached unwrap path (bench/audit_bench.sh).
+add_executable(bench_audit ${CMAKE_CURRENT_LIST_DIR}/audit_bench.c)
+target_include_directories(bench_audit PRIVATE ${PROJECT_SOURCE_DIR}/include)
+target_compile_options(bench_audit PRIVATE -Wall -Wextra -Werror -O2)
+target_link_libraries(bench_audit PRIVATE PkgConfig::OPENSSL)

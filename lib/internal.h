@@ -240,6 +240,11 @@ struct envelope_kek {
 };
 envelope_status env_kek_wrap(const envelope_kek *k, const uint8_t aad[32], const uint8_t *dek,
                              uint8_t *out, size_t *outlen, size_t outsize, envelope_err *err);
+/* The same; rewrap: the wrap replaces an EDK of an existing message (the
+ * provider's audit trail records it as a rewrap). */
+envelope_status env_kek_wrap_for(const envelope_kek *k, const uint8_t aad[32], const uint8_t *dek,
+                                 int rewrap, uint8_t *out, size_t *outlen, size_t outsize,
+                                 envelope_err *err);
 /* On success dek holds 32 bytes. Authentication failures are
  * ENVELOPE_ERR_AUTH; unreachable homes ENVELOPE_ERR_BACKEND. */
 /* envelope_kek_open for a reference read from a message: the provider is

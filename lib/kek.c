@@ -409,13 +409,32 @@ static int set_aad(EVP_PKEY_CTX *pctx, const uint8_t aad[32])
     return set_aad_ex(pctx, aad, 0);
 }
 
+/* The provider's own wraps are told when they are a rewrap: its audit
+ * trail records them as such (docs/AUDIT.md). */
+static int set_rewrap(EVP_PKEY_CTX *pctx)
+{
+    OSSL_PARAM p[2] = {OSSL_PARAM_construct_utf8_string(ENVELOPE_PKEY_PARAM_PURPOSE,
+                                                        (char *)ENVELOPE_PURPOSE_REWRAP, 0),
+                       OSSL_PARAM_construct_end()};
+    return EVP_PKEY_CTX_set_params(pctx, p) == 1;
+}
+
 envelope_status env_kek_wrap(const envelope_kek *k, const uint8_t aad[32], const uint8_t *dek,
                              uint8_t *out, size_t *outlen, size_t outsize, envelope_err *err)
 {
+    return env_kek_wrap_for(k, aad, dek, 0, out, outlen, outsize, err);
+}
+
+envelope_status env_kek_wrap_for(const envelope_kek *k, const uint8_t aad[32], const uint8_t *dek,
+                                 int rewrap, uint8_t *out, size_t *outlen, size_t outsize,
+                                 envelope_err *err)
+{
     EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(k->lib->libctx, k->pkey, k->lib->propq);
     size_t need = 0;
+    int aead = k->kind == ENVELOPE_WRAP_PROVIDER_AEAD;
     int ok = pctx != NULL && EVP_PKEY_encrypt_init(pctx) == 1 &&
-             (k->kind == ENVELOPE_WRAP_PROVIDER_AEAD ? set_aad(pctx, aad) : set_oaep(pctx, aad)) &&
+             (aead ? set_aad(pctx, aad) : set_oaep(pctx, aad)) &&
+             (!aead || !rewrap || set_rewrap(pctx)) &&
              EVP_PKEY_encrypt(pctx, NULL, &need, dek, ENVELOPE_DEK_BYTES) == 1;
     if (ok && need > outsize) {
         EVP_PKEY_CTX_free(pctx);

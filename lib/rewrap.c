@@ -124,7 +124,7 @@ static envelope_status wrap_one(env_crypto *c, const env_header *h, const envelo
     uint8_t aad[32], wrapped[ENVELOPE_MAX_WRAPPED];
     ENV_GUARD(env_wrap_aad(c->lib, h->suite, h->ctx_enc, h->ctx_enc_len, k->kind,
                            (const uint8_t *)k->ref, ulen, k->key_id, k->key_id_len, aad, err));
-    ENV_GUARD(env_kek_wrap(k, aad, c->s->dek, wrapped, &wlen, sizeof(wrapped), err));
+    ENV_GUARD(env_kek_wrap_for(k, aad, c->s->dek, 1, wrapped, &wlen, sizeof(wrapped), err));
     env_wr_u8(w, (uint8_t)k->kind);
     env_wr_u8(w, 0);
     env_wr_u16(w, (uint16_t)ulen);

@@ -53,7 +53,28 @@ struct envprov_alarm {
     size_t map_len;
     pthread_mutex_t lock; /* fcntl() locks do not exclude this process's other threads */
     EVP_MD *md;
+    struct envprov_alarm *next_all; /* every alarm table of the process, for fork */
 };
+
+/* A forked child may have been made while another thread held a table's
+ * lock: the child's copy of it is made anew (only the forking thread is
+ * left). A per-process table's counts go on in the child: it counts from
+ * where its parent was, never from zero. */
+static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
+static envprov_alarm *all_alarms;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void atfork_child(void)
+{
+    pthread_mutex_init(&all_lock, NULL);
+    for (envprov_alarm *a = all_alarms; a != NULL; a = a->next_all)
+        pthread_mutex_init(&a->lock, NULL);
+}
+
+static void register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, atfork_child);
+}
 
 static int parse_rate(const char *v, uint64_t *limit, uint64_t *window_ms)
 {
@@ -201,6 +222,11 @@ int envprov_alarm_config(envprov_ctx *pc)
         envprov_alarm_free(a);
         return r;
     }
+    pthread_once(&atfork_once, register_atfork);
+    pthread_mutex_lock(&all_lock);
+    a->next_all = all_alarms;
+    all_alarms = a;
+    pthread_mutex_unlock(&all_lock);
     pc->alarm = a;
     return ENVCORE_R_OK;
 }
@@ -209,6 +235,13 @@ void envprov_alarm_free(envprov_alarm *a)
 {
     if (a == NULL)
         return;
+    pthread_mutex_lock(&all_lock);
+    for (envprov_alarm **p = &all_alarms; *p != NULL; p = &(*p)->next_all)
+        if (*p == a) {
+            *p = a->next_all;
+            break;
+        }
+    pthread_mutex_unlock(&all_lock);
     if (a->path != NULL && a->t != NULL)
         munmap(a->t, a->map_len);
     else

@@ -159,8 +159,8 @@ static int rsa_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
             *outlen = envprov_wrap_size(c->key, inlen);
             return 1;
         }
-        return envprov_wrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, out, outlen, outsize) ==
-               ENVCORE_R_OK;
+        return envprov_wrap(c->pc, c->key, c->aad, c->aad_len, in, inlen, out, outlen, outsize,
+                            c->call.rewrap) == ENVCORE_R_OK;
     }
     if (!check_padding(c, 0))
         return 0;
@@ -318,6 +318,7 @@ static const OSSL_PARAM *rsa_settable_ctx_params(void *vctx, void *provctx)
         OSSL_PARAM_octet_string(ENVELOPE_PKEY_PARAM_AAD, NULL, 0),
         OSSL_PARAM_uint64(ENVELOPE_PKEY_PARAM_CACHE_TTL, NULL),
         OSSL_PARAM_int(ENVELOPE_PKEY_PARAM_ALLOW_RETIRED, NULL),
+        OSSL_PARAM_utf8_string(ENVELOPE_PKEY_PARAM_PURPOSE, NULL, 0),
         OSSL_PARAM_END,
     };
     return settable;

@@ -36,7 +36,7 @@ static void ring_reset(envprov_audit *a)
 {
     for (size_t i = 0; i < a->ncells; i++)
         a->seqs[i] = i;
-    a->head = a->tail = 0;
+    a->head = a->tail = a->tail_seen = 0;
     a->dropped = 0;
 }
 
@@ -55,18 +55,33 @@ static void atfork_child(void)
         a->writer_running = 0;
         a->writer_sleeping = 0;
         a->pid = (long)getpid();
+        a->who.len = 0; /* the parts of a line that name the process: made again */
         a->have_prev = 0;
         a->known_size = -1;
         a->line_seq = 0;
     }
 }
 
+/* At exit(), before anything else is torn down: every audit drains its
+ * ring. OpenSSL's own cleanup (provider teardown) does the same, but a
+ * program may have turned that off (OPENSSL_INIT_NO_ATEXIT). */
+static void flush_all(void)
+{
+    pthread_mutex_lock(&all_lock);
+    for (envprov_audit *a = all_audits; a != NULL; a = a->next_all)
+        envprov_audit_flush(a);
+    pthread_mutex_unlock(&all_lock);
+}
+
 static void register_atfork(void)
 {
     pthread_atfork(NULL, NULL, atfork_child);
+    (void)atexit(flush_all);
 }
 
 /* ---- settings ---- */
+
+static void clock_setup(envprov_audit *a); /* the callers' clock, below */
 
 static int bad(const char *name, const char *v, const char *expected)
 {
@@ -223,7 +238,9 @@ int envprov_audit_config(envprov_ctx *pc)
     const char *keyfile = envcore_setting(s, ENVPROV_CONF_AUDIT_KEY);
     int sink = 0;
     if (log == NULL || strcmp(log, "off") == 0) {
-        if (keyfile != NULL || envcore_setting(s, ENVPROV_CONF_AUDIT_FSYNC) != NULL)
+        if (keyfile != NULL || envcore_setting(s, ENVPROV_CONF_AUDIT_FSYNC) != NULL ||
+            envcore_setting(s, ENVPROV_CONF_AUDIT_FAILURE) != NULL ||
+            envcore_setting(s, ENVPROV_CONF_AUDIT_OVERFLOW) != NULL)
             return bad(ENVPROV_CONF_AUDIT_LOG, log ? log : "(unset)",
                        "file:PATH or syslog, since other audit-* settings are set");
         return ENVCORE_R_OK;
@@ -245,6 +262,7 @@ int envprov_audit_config(envprov_ctx *pc)
     a->drop_on_full = drop;
     a->pid = (long)getpid();
     a->uid = (unsigned long)getuid();
+    clock_setup(a);
     if (gethostname(a->host, sizeof(a->host) - 1) != 0)
         strcpy(a->host, "unknown");
     snprintf(a->prog, sizeof(a->prog), "%s", program_invocation_short_name);
@@ -289,9 +307,48 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static inline uint64_t ticks(const envprov_audit *a)
+{
+#if defined(__x86_64__)
+    if (a->use_tsc)
+        return __builtin_ia32_rdtsc();
+#endif
+    return now_ns();
+}
+
+/* The TSC only where the kernel keeps its clock with it (then it is
+ * invariant and the same on every core); its rate measured over 200 us
+ * here, then over longer spans by the writer (audit_writer.c). */
+static void clock_setup(envprov_audit *a)
+{
+    char cs[32] = "";
+    FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+    if (f != NULL) {
+        if (fgets(cs, sizeof(cs), f) == NULL)
+            cs[0] = '\0';
+        fclose(f);
+    }
+#if defined(__x86_64__)
+    a->use_tsc = strcmp(cs, "tsc\n") == 0;
+#endif
+    if (!a->use_tsc) {
+        a->ns_per_tick = 1.0;
+        a->cal_tick = a->cal_ns = a->base_tick = a->base_ns = 0;
+        return;
+    }
+    uint64_t n0 = now_ns(), t0 = ticks(a), n1, t1;
+    do {
+        n1 = now_ns();
+        t1 = ticks(a);
+    } while (n1 - n0 < 200000);
+    a->ns_per_tick = t1 > t0 ? (double)(n1 - n0) / (double)(t1 - t0) : 1.0;
+    a->base_tick = a->cal_tick = t1;
+    a->base_ns = a->cal_ns = n1;
+}
+
 void envprov_audit_begin(const envprov_audit *a, envprov_audit_span *s)
 {
-    s->t0 = a != NULL ? now_ns() : 0;
+    s->t0 = a != NULL ? ticks(a) : 0;
 }
 
 int envprov_audit_gate(envprov_audit *a)
@@ -332,47 +389,51 @@ static audit_rec *claim(envprov_audit *a, uint64_t *posp)
 {
     uint64_t pos = __atomic_load_n(&a->head, __ATOMIC_RELAXED);
     for (;;) {
-        uint64_t seq = __atomic_load_n(&a->seqs[pos & (a->ncells - 1)], __ATOMIC_ACQUIRE);
-        int64_t dif = (int64_t)(seq - pos);
-        if (dif == 0) {
+        /* free while pos < tail + ncells; the writer's tail is read (a
+         * cache line from its core) only when the recent value says full */
+        uint64_t seen = __atomic_load_n(&a->tail_seen, __ATOMIC_ACQUIRE);
+        if (pos - seen >= a->ncells) {
+            seen = __atomic_load_n(&a->tail, __ATOMIC_ACQUIRE);
+            __atomic_store_n(&a->tail_seen, seen, __ATOMIC_RELEASE);
+        }
+        if (pos - seen < a->ncells) {
             if (__atomic_compare_exchange_n(&a->head, &pos, pos + 1, 1, __ATOMIC_RELAXED,
                                             __ATOMIC_RELAXED)) {
                 *posp = pos;
                 return &a->cells[pos & (a->ncells - 1)];
             }
-        } else if (dif < 0) { /* full */
-            if (a->drop_on_full) {
-                __atomic_fetch_add(&a->dropped, 1, __ATOMIC_RELAXED);
-                wake_writer(a);
-                return NULL;
-            }
-            if (!__atomic_load_n(&a->writer_running, __ATOMIC_ACQUIRE) && !start_writer(a)) {
-                __atomic_fetch_add(&a->dropped, 1, __ATOMIC_RELAXED);
-                return NULL; /* no writer can ever make room: counted, not lost silently */
-            }
-            wake_writer(a);
-            struct timespec ts = {0, 50000};
-            nanosleep(&ts, NULL);
-            pos = __atomic_load_n(&a->head, __ATOMIC_RELAXED);
-        } else {
-            pos = __atomic_load_n(&a->head, __ATOMIC_RELAXED);
+            continue; /* pos is now the head another producer left */
         }
+        /* full */
+        if (a->drop_on_full) {
+            __atomic_fetch_add(&a->dropped, 1, __ATOMIC_RELAXED);
+            wake_writer(a);
+            return NULL;
+        }
+        if (!__atomic_load_n(&a->writer_running, __ATOMIC_ACQUIRE) && !start_writer(a)) {
+            __atomic_fetch_add(&a->dropped, 1, __ATOMIC_RELAXED);
+            return NULL; /* no writer can ever make room: counted, not lost silently */
+        }
+        wake_writer(a);
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+        pos = __atomic_load_n(&a->head, __ATOMIC_RELAXED);
     }
 }
 
 static void publish(envprov_audit *a, uint64_t pos)
 {
     __atomic_store_n(&a->seqs[pos & (a->ncells - 1)], pos + 1, __ATOMIC_RELEASE);
-    if (__atomic_load_n(&a->writer_sleeping, __ATOMIC_RELAXED))
+    /* a napping writer looks again within a millisecond: no system call here */
+    if (__atomic_load_n(&a->writer_sleeping, __ATOMIC_RELAXED) == AUDIT_DEEP)
         wake_writer(a);
 }
 
 static void fill_common(envprov_audit *a, audit_rec *c, const envprov_audit_span *s,
                         envprov_audit_op op, int result)
 {
-    uint64_t end = now_ns();
-    c->t_ns = s != NULL && s->t0 != 0 ? s->t0 : end;
-    c->lat_ns = end > c->t_ns ? end - c->t_ns : 0;
+    c->t1 = ticks(a);
+    c->t0 = s != NULL && s->t0 != 0 ? s->t0 : c->t1;
     c->op = (uint8_t)op;
     c->result = result;
     if (!__atomic_load_n(&a->writer_running, __ATOMIC_ACQUIRE))
@@ -385,7 +446,7 @@ static void put_uri(audit_rec *c, const char *uri)
     c->uri_cut = n > AUDIT_URI_MAX;
     if (n > AUDIT_URI_MAX)
         n = AUDIT_URI_MAX;
-    memcpy(c->uri, uri != NULL ? uri : "", n);
+    memcpy(c->data, uri != NULL ? uri : "", n);
     c->urilen = (uint16_t)n;
 }
 
@@ -401,21 +462,21 @@ void envprov_audit_event(envprov_audit *a, const envprov_audit_span *s, envprov_
         return;
     fill_common(a, c, s, op, result);
     c->cache = (uint8_t)cache;
-    c->n1 = n1;
-    c->n2 = n2;
-    c->n3 = n3;
+    c->n1 = n1 > UINT32_MAX ? UINT32_MAX : (uint32_t)n1;
+    c->n2 = n2 > UINT32_MAX ? UINT32_MAX : (uint32_t)n2;
+    c->n3 = n3 > UINT32_MAX ? UINT32_MAX : (uint32_t)n3;
     c->backend = k != NULL && k->ops != NULL ? k->ops->name : NULL;
     put_uri(c, k != NULL ? k->uri : NULL);
     c->aad_flags = 0;
     if (aad == NULL || aadlen == 0) {
         c->aadlen = 0;
     } else if (aadlen <= AUDIT_AAD_INLINE) {
-        memcpy(c->aad, aad, aadlen);
+        memcpy(c->data + c->urilen, aad, aadlen);
         c->aadlen = (uint16_t)aadlen;
     } else {
         /* rare (libenvelope's AADs are 32 bytes): the caller pays one hash */
         unsigned int n = 0;
-        if (!EVP_Digest(aad, aadlen, c->aad, &n, a->sha256, NULL))
+        if (!EVP_Digest(aad, aadlen, c->data + c->urilen, &n, a->sha256, NULL))
             n = 0;
         c->aadlen = (uint16_t)n;
         c->aad_flags = AUDIT_AAD_DIGEST;

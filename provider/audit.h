@@ -42,6 +42,7 @@ typedef enum {
     ENVPROV_AUDIT_OP_UNWRAP,
     ENVPROV_AUDIT_OP_REWRAP,
     ENVPROV_AUDIT_OP_KEK_CREATE,
+    ENVPROV_AUDIT_OP_KEK_OPEN,    /* a key refused by policy as it is opened (store) */
     ENVPROV_AUDIT_OP_ALARM,       /* an unwrap-rate threshold crossed (alarm.h) */
     ENVPROV_AUDIT_OP_ALARM_CLEAR, /* the rate fell below it again */
     ENVPROV_AUDIT_OP_DROPPED,     /* writer-made: events the full ring dropped */

@@ -22,7 +22,7 @@
 #include "audit_line.h"
 #include "envelope/provider.h"
 
-#define AUDIT_RING_CELLS 4096 /* power of two */
+#define AUDIT_RING_CELLS 1024 /* power of two; small enough to stay in cache */
 #define AUDIT_BATCH_MAX 512   /* lines per write() */
 #define AUDIT_URI_MAX 512     /* longer references are cut (and marked) */
 #define AUDIT_KEY_LEN 32
@@ -33,17 +33,21 @@
 #define AUDIT_AAD_DIGEST 1
 
 enum { AUDIT_SINK_FILE = 1, AUDIT_SINK_SYSLOG = 2 };
+enum { AUDIT_AWAKE = 0, AUDIT_NAP = 1, AUDIT_DEEP = 2 };
 
-typedef struct {
-    uint64_t t_ns, lat_ns;
-    uint64_t n1, n2, n3;
+typedef struct __attribute__((aligned(64))) { /* a cell starts a cache line */
+    uint64_t t0, t1;     /* start and end, in ticks (see audit.c: the TSC, or ns) */
+    uint32_t n1, n2, n3; /* alarm lines: count, limit, window in ms (all < 2^32) */
     const char *backend; /* a backend's static name, or NULL */
     int32_t result;
     uint8_t op, cache, uri_cut, aad_flags;
     uint16_t urilen, aadlen;
-    char uri[AUDIT_URI_MAX];
-    unsigned char aad[AUDIT_AAD_INLINE];
+    /* the reference, then the AAD right after it: a typical event touches
+     * two cache lines of its cell, not four (REC_URI, REC_AAD) */
+    unsigned char data[AUDIT_URI_MAX + AUDIT_AAD_INLINE];
 } audit_rec;
+#define REC_URI(r) ((const char *)(r)->data)
+#define REC_AAD(r) ((r)->data + (r)->urilen)
 
 typedef struct {
     uint16_t len;
@@ -72,10 +76,11 @@ struct envprov_audit {
     uint64_t *seqs; /* atomic: pos + 1 once the cell for pos is published */
     size_t ncells;
     uint64_t head __attribute__((aligned(64))); /* producers */
+    uint64_t tail_seen; /* producers: a recent value of tail (no cross-core read per event) */
     uint64_t tail __attribute__((aligned(64))); /* the writer (others read it) */
     uint64_t dropped __attribute__((aligned(64)));
-    int writer_sleeping;
-    int sink_failed; /* latched by the writer, read by envprov_audit_gate */
+    int writer_sleeping; /* AUDIT_NAP: wakes by itself soon; AUDIT_DEEP: wake it */
+    int sink_failed;     /* latched by the writer, read by envprov_audit_gate */
     int warned;
     char fail_msg[256];
 
@@ -84,6 +89,20 @@ struct envprov_audit {
     pthread_t writer;
     int writer_running, stop;
 
+    /* the callers' clock: the TSC where the kernel itself keeps time with
+     * it (a read costs a few ns, against ~25 for clock_gettime), else
+     * CLOCK_REALTIME in ns; the writer turns ticks into times */
+    int use_tsc;
+    uint64_t cal_tick, cal_ns; /* one (ticks, CLOCK_REALTIME) pair */
+    double ns_per_tick;
+    uint64_t base_tick, base_ns; /* the first pair: the rate over a long span */
+    /* the parts of a line the writer reuses: who writes, and the last KEK */
+    audit_buf who;
+    char last_uri[AUDIT_URI_MAX];
+    uint16_t last_urilen;
+    uint8_t last_cut;
+    const char *last_backend;
+    audit_buf kek_part;
     OSSL_LIB_CTX *libctx; /* the provider's own (default provider only) */
     EVP_MD *sha256;       /* fetched there once; EVP_MD objects are shared safely */
     /* the writer's own state (only its thread touches these) */

@@ -36,10 +36,11 @@
 #define TAIL_MAX (64u * 1024) /* an audit line is far shorter (references are cut at 512) */
 
 static const char *const op_names[] = {
-    [ENVPROV_AUDIT_OP_WRAP] = "wrap",       [ENVPROV_AUDIT_OP_UNWRAP] = "unwrap",
-    [ENVPROV_AUDIT_OP_REWRAP] = "rewrap",   [ENVPROV_AUDIT_OP_KEK_CREATE] = "kek-create",
-    [ENVPROV_AUDIT_OP_ALARM] = "alarm",     [ENVPROV_AUDIT_OP_ALARM_CLEAR] = "alarm-clear",
-    [ENVPROV_AUDIT_OP_DROPPED] = "dropped", [ENVPROV_AUDIT_OP_SINK] = "sink-recovered",
+    [ENVPROV_AUDIT_OP_WRAP] = "wrap",         [ENVPROV_AUDIT_OP_UNWRAP] = "unwrap",
+    [ENVPROV_AUDIT_OP_REWRAP] = "rewrap",     [ENVPROV_AUDIT_OP_KEK_CREATE] = "kek-create",
+    [ENVPROV_AUDIT_OP_ALARM] = "alarm",       [ENVPROV_AUDIT_OP_ALARM_CLEAR] = "alarm-clear",
+    [ENVPROV_AUDIT_OP_DROPPED] = "dropped",   [ENVPROV_AUDIT_OP_SINK] = "sink-recovered",
+    [ENVPROV_AUDIT_OP_KEK_OPEN] = "kek-open",
 };
 static const char *const cache_names[] = {
     [ENVPROV_AUDIT_CACHE_NA] = NULL,       [ENVPROV_AUDIT_CACHE_OFF] = "off",
@@ -71,6 +72,10 @@ void envprov_audit_writer_free(envprov_audit *a)
     a->sha256 = NULL;
     free(a->out.p);
     memset(&a->out, 0, sizeof(a->out));
+    free(a->who.p);
+    memset(&a->who, 0, sizeof(a->who));
+    free(a->kek_part.p);
+    memset(&a->kek_part, 0, sizeof(a->kek_part));
     if (a->fd >= 0)
         close(a->fd);
     a->fd = -1;
@@ -91,8 +96,24 @@ void envprov_audit_latch_failure(envprov_audit *a, const char *what, int err)
     }
 }
 
+/* 1 if PATH is no longer the file we hold open (renamed or removed by a
+ * log rotation): the next batch goes to a new file at PATH. */
+static int rotated(const envprov_audit *a)
+{
+    struct stat p, f;
+    if (a->fd < 0 || fstat(a->fd, &f) != 0)
+        return 0;
+    return stat(a->path, &p) != 0 || p.st_ino != f.st_ino || p.st_dev != f.st_dev;
+}
+
 int envprov_audit_open_sink(envprov_audit *a)
 {
+    if (a->sink == AUDIT_SINK_FILE && a->fd >= 0 && rotated(a)) {
+        close(a->fd);
+        a->fd = -1;
+        a->have_prev = 0; /* a new file: its own chain */
+        a->known_size = -1;
+    }
     if (a->sink != AUDIT_SINK_FILE || a->fd >= 0)
         return 1;
     a->fd = open(a->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -197,10 +218,10 @@ static void ctx_hash(envprov_audit *a, const audit_rec *r, unsigned char out[16]
 {
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < r->aadlen; i++)
-        h = (h ^ r->aad[i]) * 1099511628211ull;
+        h = (h ^ REC_AAD(r)[i]) * 1099511628211ull;
     audit_memo *m = &a->memo[h % AUDIT_MEMO];
     if (m->used && m->len == r->aadlen && m->flags == r->aad_flags &&
-        memcmp(m->aad, r->aad, r->aadlen) == 0) {
+        memcmp(m->aad, REC_AAD(r), r->aadlen) == 0) {
         memcpy(out, m->mac, 16);
         return;
     }
@@ -210,17 +231,48 @@ static void ctx_hash(envprov_audit *a, const audit_rec *r, unsigned char out[16]
      * the hash of an AAD that happens to be those 32 bytes */
     unsigned char dom = r->aad_flags & AUDIT_AAD_DIGEST ? 1 : 0;
     if (EVP_MAC_init(a->mac, NULL, 0, NULL) != 1 || EVP_MAC_update(a->mac, &dom, 1) != 1 ||
-        EVP_MAC_update(a->mac, r->aad, r->aadlen) != 1 ||
+        EVP_MAC_update(a->mac, REC_AAD(r), r->aadlen) != 1 ||
         EVP_MAC_final(a->mac, mac, &n, sizeof(mac)) != 1 || n != 32) {
         memset(out, 0, 16);
         return;
     }
     memcpy(out, mac, 16);
     memcpy(m->mac, mac, 16);
-    memcpy(m->aad, r->aad, r->aadlen);
+    memcpy(m->aad, REC_AAD(r), r->aadlen);
     m->len = r->aadlen;
     m->flags = r->aad_flags;
     m->used = 1;
+}
+
+static uint64_t realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Once a second: a new (ticks, time) pair, and the rate over the whole
+ * span since the first one (so a wall-clock step moves times, not rates). */
+static void recalibrate(envprov_audit *a)
+{
+    if (!a->use_tsc)
+        return;
+    uint64_t n = realtime_ns();
+    if (n - a->cal_ns < 1000000000u)
+        return;
+    uint64_t t = __builtin_ia32_rdtsc();
+    if (t > a->base_tick && n > a->base_ns)
+        a->ns_per_tick = (double)(n - a->base_ns) / (double)(t - a->base_tick);
+    a->cal_tick = t;
+    a->cal_ns = n;
+}
+
+static uint64_t tick_ns(const envprov_audit *a, uint64_t t)
+{
+    if (!a->use_tsc)
+        return t;
+    double d = ((double)(int64_t)(t - a->cal_tick)) * a->ns_per_tick;
+    return (uint64_t)((int64_t)a->cal_ns + (int64_t)d);
 }
 
 static void put_key(audit_buf *b, const char *k)
@@ -230,17 +282,12 @@ static void put_key(audit_buf *b, const char *k)
     audit_buf_put(b, "\":", 2);
 }
 
-/* One line for r (NULL: a line the writer makes, op/n1 given), chained. */
-static void format_line(envprov_audit *a, const audit_rec *r, int op, uint64_t n1)
+/* The members every line of this process has: made once. */
+static void who_part(envprov_audit *a)
 {
-    audit_buf *b = &a->out;
-    size_t start = b->len;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    uint64_t t = r != NULL ? r->t_ns : (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-    audit_buf_str(b, AUDIT_LINE_TAG);
-    put_key(b, "time");
-    audit_buf_time(b, t);
+    audit_buf *b = &a->who;
+    if (b->len > 0)
+        return;
     put_key(b, "host");
     audit_buf_json(b, a->host, strlen(a->host));
     put_key(b, "pid");
@@ -249,22 +296,59 @@ static void format_line(envprov_audit *a, const audit_rec *r, int op, uint64_t n
     audit_buf_u64(b, a->uid);
     put_key(b, "prog");
     audit_buf_json(b, a->prog, strlen(a->prog));
+    put_key(b, "ctx_key");
+    audit_buf_json(b, a->key_id, strlen(a->key_id));
+}
+
+/* ,"backend":..,"kek":.. for r: made again only when the KEK changes. */
+static void kek_part(envprov_audit *a, const audit_rec *r)
+{
+    if (a->kek_part.len > 0 && !a->kek_part.failed && a->last_backend == r->backend &&
+        a->last_urilen == r->urilen && a->last_cut == r->uri_cut &&
+        memcmp(a->last_uri, REC_URI(r), r->urilen) == 0)
+        return;
+    audit_buf *b = &a->kek_part;
+    b->len = 0;
+    b->failed = 0;
+    put_key(b, "backend");
+    if (r->backend != NULL)
+        audit_buf_json(b, r->backend, strlen(r->backend));
+    else
+        audit_buf_str(b, "null");
+    char uri[AUDIT_URI_MAX + 1];
+    size_t n = audit_strip_uri(REC_URI(r), r->urilen, uri, sizeof(uri));
+    put_key(b, "kek");
+    audit_buf_json(b, uri, n);
+    if (r->uri_cut) {
+        put_key(b, "kek_cut");
+        audit_buf_str(b, "true");
+    }
+    memcpy(a->last_uri, REC_URI(r), r->urilen);
+    a->last_urilen = r->urilen;
+    a->last_cut = r->uri_cut;
+    a->last_backend = r->backend;
+}
+
+/* One line for r (NULL: a line the writer makes, op/n1 given), chained. */
+static void format_line(envprov_audit *a, const audit_rec *r, int op, uint64_t n1)
+{
+    audit_buf *b = &a->out;
+    size_t start = b->len;
+    who_part(a);
+    uint64_t t = r != NULL ? tick_ns(a, r->t0) : realtime_ns();
+    audit_buf_str(b, AUDIT_LINE_TAG);
+    put_key(b, "time");
+    audit_buf_time(b, t);
+    audit_buf_put(b, a->who.p, a->who.len);
     put_key(b, "op");
-    audit_buf_json(b, op_names[op], strlen(op_names[op]));
+    const char *opname = op >= 0 && (size_t)op < sizeof(op_names) / sizeof(op_names[0]) &&
+                                 op_names[op] != NULL
+                             ? op_names[op]
+                             : "unknown";
+    audit_buf_json(b, opname, strlen(opname));
     if (r != NULL) {
-        put_key(b, "backend");
-        if (r->backend != NULL)
-            audit_buf_json(b, r->backend, strlen(r->backend));
-        else
-            audit_buf_str(b, "null");
-        char uri[AUDIT_URI_MAX + 1];
-        size_t n = audit_strip_uri(r->uri, r->urilen, uri, sizeof(uri));
-        put_key(b, "kek");
-        audit_buf_json(b, uri, n);
-        if (r->uri_cut) {
-            put_key(b, "kek_cut");
-            audit_buf_str(b, "true");
-        }
+        kek_part(a, r);
+        audit_buf_put(b, a->kek_part.p, a->kek_part.len);
         put_key(b, "ctx");
         if (r->aadlen > 0) {
             unsigned char h[16];
@@ -275,8 +359,6 @@ static void format_line(envprov_audit *a, const audit_rec *r, int op, uint64_t n
         } else {
             audit_buf_str(b, "null");
         }
-        put_key(b, "ctx_key");
-        audit_buf_json(b, a->key_id, strlen(a->key_id));
         put_key(b, "result");
         audit_buf_str(b, r->result == ENVCORE_R_OK ? "\"ok\"" : "\"error\"");
         put_key(b, "error");
@@ -289,7 +371,9 @@ static void format_line(envprov_audit *a, const audit_rec *r, int op, uint64_t n
             audit_buf_str(b, "null");
         }
         put_key(b, "latency_us");
-        audit_buf_u64(b, r->lat_ns / 1000u);
+        uint64_t lat = r->t1 > r->t0 ? r->t1 - r->t0 : 0;
+        audit_buf_u64(b,
+                      a->use_tsc ? (uint64_t)((double)lat * a->ns_per_tick) / 1000u : lat / 1000u);
         const char *cache = r->cache < sizeof(cache_names) / sizeof(cache_names[0])
                                 ? cache_names[r->cache]
                                 : NULL;
@@ -430,9 +514,22 @@ static size_t ready_count(envprov_audit *a, uint64_t tail)
     return n;
 }
 
+static void wait_ms(envprov_audit *a, long ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += ms * 1000000L;
+    while (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&a->wake, &a->lock, &ts);
+}
+
 void *envprov_audit_writer_main(void *arg)
 {
     envprov_audit *a = arg;
+    unsigned idle = 0;
     for (;;) {
         uint64_t tail = a->tail;
         size_t n = ready_count(a, tail);
@@ -444,28 +541,24 @@ void *envprov_audit_writer_main(void *arg)
                 pthread_mutex_unlock(&a->lock);
                 break;
             }
-            __atomic_store_n(&a->writer_sleeping, 1, __ATOMIC_SEQ_CST);
-            if (ready_count(a, tail) == 0 && !a->stop) {
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += 50000000; /* a missed wake-up costs at most this */
-                if (ts.tv_nsec >= 1000000000) {
-                    ts.tv_sec++;
-                    ts.tv_nsec -= 1000000000;
-                }
-                pthread_cond_timedwait(&a->wake, &a->lock, &ts);
-            }
-            __atomic_store_n(&a->writer_sleeping, 0, __ATOMIC_SEQ_CST);
+            /* Busy: nap a millisecond, which no caller has to interrupt (a
+             * wake-up would cost each event a system call). Idle for 64
+             * naps: sleep until a caller wakes us (or 200 ms pass). */
+            int deep = ++idle > 64;
+            __atomic_store_n(&a->writer_sleeping, deep ? AUDIT_DEEP : AUDIT_NAP, __ATOMIC_SEQ_CST);
+            if (ready_count(a, tail) == 0 && !a->stop)
+                wait_ms(a, deep ? 200 : 1);
+            __atomic_store_n(&a->writer_sleeping, AUDIT_AWAKE, __ATOMIC_SEQ_CST);
             pthread_mutex_unlock(&a->lock);
             continue;
         }
+        idle = 0;
+        recalibrate(a);
         write_batch(a, tail, n, dropped);
         /* the cells go back to the producers only now: they were read in place */
         for (size_t i = 0; i < n; i++) {
             audit_rec *c = &a->cells[(tail + i) & (a->ncells - 1)];
-            OPENSSL_cleanse(c->aad, c->aadlen);
-            __atomic_store_n(&a->seqs[(tail + i) & (a->ncells - 1)], tail + i + a->ncells,
-                             __ATOMIC_RELEASE);
+            OPENSSL_cleanse(c->data + c->urilen, c->aadlen);
         }
         __atomic_store_n(&a->tail, tail + n, __ATOMIC_RELEASE);
         if (n > 0) {

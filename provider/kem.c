@@ -149,8 +149,8 @@ static int kem_encapsulate(void *vctx, unsigned char *out, size_t *outlen, unsig
         ENVCORE_RAISE(ENVCORE_R_INTERNAL, "no randomness for the KEM secret");
         return 0;
     }
-    if (envprov_wrap(c->pc, c->key, c->aad, c->aad_len, secret, KEM_SECRET_LEN, out, &n, cap) !=
-        ENVCORE_R_OK) {
+    if (envprov_wrap(c->pc, c->key, c->aad, c->aad_len, secret, KEM_SECRET_LEN, out, &n, cap,
+                     c->call.rewrap) != ENVCORE_R_OK) {
         OPENSSL_cleanse(secret, KEM_SECRET_LEN);
         return 0;
     }
@@ -227,6 +227,7 @@ static const OSSL_PARAM *kem_settable_ctx_params(void *vctx, void *provctx)
         OSSL_PARAM_octet_string(ENVELOPE_PKEY_PARAM_AAD, NULL, 0),
         OSSL_PARAM_uint64(ENVELOPE_PKEY_PARAM_CACHE_TTL, NULL),
         OSSL_PARAM_int(ENVELOPE_PKEY_PARAM_ALLOW_RETIRED, NULL),
+        OSSL_PARAM_utf8_string(ENVELOPE_PKEY_PARAM_PURPOSE, NULL, 0),
         OSSL_PARAM_int(ENVELOPE_PKEY_PARAM_DEK_REUSE, NULL),
         OSSL_PARAM_END,
     };

@@ -46,6 +46,15 @@ int envprov_param_call_opts(const OSSL_PARAM params[], envprov_call_opts *o)
     }
     if (p != NULL)
         o->allow_retired = allow != 0;
+    p = OSSL_PARAM_locate_const(params, ENVELOPE_PKEY_PARAM_PURPOSE);
+    if (p != NULL) {
+        if (!envprov_param_is(p, ENVELOPE_PURPOSE_REWRAP)) {
+            ENVCORE_RAISE(ENVCORE_R_BAD_ARGUMENT, "%s must be \"%s\"", ENVELOPE_PKEY_PARAM_PURPOSE,
+                          ENVELOPE_PURPOSE_REWRAP);
+            return 0;
+        }
+        o->rewrap = 1;
+    }
     return 1;
 }
 

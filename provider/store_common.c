@@ -2,6 +2,8 @@
  * store_common.c - the loader every scheme's STORE shares (see
  * store_common.h).
  */
+#include "audit.h"
+#include "audit_line.h"
 #include "store_common.h"
 
 #include <stdlib.h>
@@ -66,10 +68,19 @@ static int searched(envprov_store *s)
 {
     if (s->state != STORE_PENDING)
         return s->state == STORE_READY;
-    if (s->find(s->pc, s->uri, s->from_message, s) == ENVCORE_R_OK) {
+    envprov_audit_span sp;
+    envprov_audit_begin(s->pc->audit, &sp);
+    int r = s->find(s->pc, s->uri, s->from_message, s);
+    if (r == ENVCORE_R_OK) {
         s->state = STORE_READY;
         return 1;
     }
+    /* a key refused by policy when it is opened (an extractable KEK, a
+     * reference a message may not name) is a refusal for the trail too;
+     * other failures to find a key are the caller's to report */
+    const char *cat = audit_error_category(r);
+    if (cat != NULL && strcmp(cat, "policy") == 0)
+        envprov_audit_event_uri(s->pc->audit, &sp, ENVPROV_AUDIT_OP_KEK_OPEN, s->uri, NULL, r);
     for (size_t i = 0; i < s->nkeys; i++) /* a partial result is no result */
         envkey_free(s->keys[i]);
     s->nkeys = 0;

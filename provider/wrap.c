@@ -264,7 +264,7 @@ static int wrap_checked(envprov_ctx *pc, envkey *k, const unsigned char *aad, si
 
 int envprov_wrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aadlen,
                  const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen,
-                 size_t outsize)
+                 size_t outsize, int rewrap)
 {
     envprov_audit_span sp;
     envprov_audit_begin(pc->audit, &sp);
@@ -275,8 +275,8 @@ int envprov_wrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aa
         r = wrap_checked(pc, k, aad, aadlen, in, inlen, out, outlen, outsize);
     if (r == ENVCORE_R_OK && (r = envprov_audit_gate(pc->audit)) != ENVCORE_R_OK)
         OPENSSL_cleanse(out, outsize);
-    envprov_audit_event(pc->audit, &sp, ENVPROV_AUDIT_OP_WRAP, k, aad, aadlen, r,
-                        ENVPROV_AUDIT_CACHE_NA, 0, 0, 0);
+    envprov_audit_event(pc->audit, &sp, rewrap ? ENVPROV_AUDIT_OP_REWRAP : ENVPROV_AUDIT_OP_WRAP, k,
+                        aad, aadlen, r, ENVPROV_AUDIT_CACHE_NA, 0, 0, 0);
     return r;
 }
 

@@ -13,9 +13,11 @@
 /* Largest blob a wrap of `inlen` bytes with this key can produce. */
 size_t envprov_wrap_size(const envkey *k, size_t inlen);
 
+/* rewrap: the caller's ENVELOPE_PKEY_PARAM_PURPOSE says so (the audit
+ * records op "rewrap" instead of "wrap"). */
 int envprov_wrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aadlen,
                  const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen,
-                 size_t outsize) __attribute__((warn_unused_result));
+                 size_t outsize, int rewrap) __attribute__((warn_unused_result));
 
 /* On any failure the output buffer is wiped and one uniform reason is
  * raised for every authentication problem. Through the provider's unwrap
@@ -25,8 +27,9 @@ int envprov_wrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aa
 typedef struct {
     uint64_t cache_ttl_ms; /* ENVELOPE_PKEY_PARAM_CACHE_TTL; UINT64_MAX: as configured */
     int allow_retired;     /* ENVELOPE_PKEY_PARAM_ALLOW_RETIRED (logged when used) */
+    int rewrap;            /* ENVELOPE_PKEY_PARAM_PURPOSE = "rewrap": audited as a rewrap */
 } envprov_call_opts;
-#define ENVPROV_CALL_OPTS_DEFAULT ((envprov_call_opts){UINT64_MAX, 0})
+#define ENVPROV_CALL_OPTS_DEFAULT ((envprov_call_opts){UINT64_MAX, 0, 0})
 
 int envprov_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t aadlen,
                    const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen,

@@ -15,6 +15,9 @@ packages=(
   openssl softhsm2 opensc libengine-pkcs11-openssl
   swtpm swtpm-tools tpm2-tools tpm2-openssl
   python3-pykmip python3-cryptography
+  # the audit trail's tests: its JSON lines read with jq, its fdatasync calls counted with
+  # strace (tests/integration/provider_audit.sh)
+  jq strace
   # measurements (bench/in_token_rewrap.py)
   python3-pykcs11
   python3-boto3 python3-botocore

@@ -59,6 +59,11 @@
  * refused (ENVELOPE_PROV_R_POLICY_REFUSED) unless this ctx param (int) is 1;
  * every unwrap allowed by it is logged (syslog, LOG_AUTHPRIV warning). */
 #define ENVELOPE_PKEY_PARAM_ALLOW_RETIRED "envelope-allow-retired"
+/* Why a wrap is made (ctx param, utf8): "rewrap" when it replaces an EDK
+ * of an existing message (envelope rewrap); the audit trail then records
+ * the wrap as op "rewrap" (docs/AUDIT.md). Any other value is refused. */
+#define ENVELOPE_PKEY_PARAM_PURPOSE "envelope-purpose"
+#define ENVELOPE_PURPOSE_REWRAP "rewrap"
 /* Encapsulate with DEK reuse (ctx param, int): 1 lets this encapsulate
  * return the secret and wrapped blob of an earlier one with the same key
  * and "aad", within a window the configuration allows (dek-reuse-messages,

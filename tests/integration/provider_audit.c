@@ -12,7 +12,8 @@
  *   one BLOBFILE     one decapsulation of that blob: exit 0 when it gives
  *                    back the DEK, 4 when refused by an unwrap alarm
  *                    (reason 25), 5 when refused for the audit sink
- *                    (reason 24), 1 otherwise
+ *                    (reason 24), 1 otherwise; every case exits 3 when the key
+ *                    cannot be opened at all (nothing was unwrapped)
  *   loop N [READY GO] one encapsulation, N decapsulations of it (with READY
  *                    and GO: creates READY once the key is loaded, and starts
  *                    the decapsulations when GO exists); prints
@@ -130,8 +131,11 @@ int main(int argc, char **argv)
         }
         pk = it_store_load(argv[2]);
     }
-    if (pk == NULL)
-        FAIL("cannot load %s", argv[2]);
+    if (pk == NULL) { /* exit 3: the key was never opened, nothing was unwrapped */
+        fprintf(stderr, "cannot load %s\n", argv[2]);
+        ERR_print_errors_fp(stderr);
+        return 3;
+    }
     int rc = 0;
     if (strcmp(cas, "ops") == 0 && argc == 4) {
         FILE *f = fopen(argv[3], "w");

@@ -24,3 +24,16 @@ target_link_libraries(test_dek_cache PRIVATE envelope_core PkgConfig::CMOCKA env
   pthread)
 add_test(NAME provider.none.dek-cache COMMAND test_dek_cache)
 set_tests_properties(provider.none.dek-cache PROPERTIES LABELS "provider;unit" TIMEOUT 120)
+
+# the audit trail's writer (lines, one chain across writers and a forked
+# child, tampering found by the CLI's check, drops counted, a broken sink)
+pkg_check_modules(JSONC_UNIT REQUIRED IMPORTED_TARGET json-c)
+add_executable(test_audit_chain ${CMAKE_CURRENT_LIST_DIR}/test_audit_chain.c
+  ${PROJECT_SOURCE_DIR}/provider/audit.c ${PROJECT_SOURCE_DIR}/provider/audit_line.c
+  ${PROJECT_SOURCE_DIR}/provider/audit_writer.c ${PROJECT_SOURCE_DIR}/cli/audit_verify.c)
+target_include_directories(test_audit_chain PRIVATE ${PROJECT_SOURCE_DIR}/provider
+  ${PROJECT_SOURCE_DIR}/cli ${PROJECT_SOURCE_DIR}/include)
+target_link_libraries(test_audit_chain PRIVATE envelope_core PkgConfig::CMOCKA PkgConfig::JSONC_UNIT
+  PkgConfig::OPENSSL envelope_warnings pthread)
+add_test(NAME provider.none.audit-chain COMMAND test_audit_chain)
+set_tests_properties(provider.none.audit-chain PROPERTIES LABELS "provider;unit" TIMEOUT 300)
