@@ -153,7 +153,7 @@ static int kek_check(cli_common *c, char **uris, int n, int json)
         }
     }
     fflush(stdout);
-    if (!c->quiet && !json)
+    if (!c->quiet && !json && (t.keks > 0 || failed == CLI_EXIT_OK))
         fprintf(stderr, "envelope: %zu KEK%s checked, %zu with findings\n", t.keks,
                 t.keks == 1 ? "" : "s", t.weak);
     cli_lib_close(lib);

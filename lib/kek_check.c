@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/provider.h>
 #include <openssl/store.h>
 
 #include "envelope/provider.h"
@@ -72,12 +73,16 @@ envelope_status envelope_kek_check(envelope_lib *lib, const char *uri,
     OSSL_STORE_LOADER *ld = OSSL_STORE_LOADER_fetch(lib->libctx, scheme,
                                                     "provider=" ENVELOPE_PROVIDER_NAME);
     ERR_pop_to_mark();
+    if (ld == NULL && !OSSL_PROVIDER_available(lib->libctx, ENVELOPE_PROVIDER_NAME))
+        return env_fail(err, ENVELOPE_ERR_CONFIG,
+                        "the envelope provider is not loaded, so no KEK can be checked; check "
+                        "OPENSSL_CONF or --config");
     if (ld == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT,
                         "no key home of the envelope provider checks \"%.*s:\" keys; kek check "
-                        "takes pkcs11: and tpm2: URIs (is the provider loaded? check "
-                        "OPENSSL_CONF or --config)",
-                        (int)(sl > 32 ? 32 : sl), uri);
+                        "takes pkcs11: and tpm2: URIs (for alias:NAME, check the URIs kek.NAME "
+                        "names; file: keys are software keys)",
+                        (int)sl, uri);
     OSSL_STORE_LOADER_free(ld);
     ERR_set_mark();
     OSSL_STORE_CTX *st = OSSL_STORE_open_ex(store_uri, lib->libctx,
