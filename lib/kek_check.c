@@ -16,9 +16,8 @@
 
 #define CHECK_MAX_SCHEME 32
 
-/* The description: kind, then "CODE\tDETAIL" lines (edited in place). 0 if
- * it is not in that form. */
-static int parse(char *desc, envelope_kek_check_info *ci, envelope_kek_finding *f)
+/* See internal.h. */
+int env_kek_check_parse(char *desc, envelope_kek_check_info *ci, envelope_kek_finding *f)
 {
     char *line = desc, *next;
     ci->kind = desc;
@@ -105,7 +104,7 @@ envelope_status envelope_kek_check(envelope_lib *lib, const char *uri,
         char *copy = dl > 0 ? OPENSSL_strndup(desc, dl) : NULL;
         envelope_kek_finding f[ENVELOPE_MAX_KEK_FINDINGS];
         envelope_kek_check_info ci = {.reference = name};
-        if (copy == NULL || !parse(copy, &ci, f))
+        if (copy == NULL || !env_kek_check_parse(copy, &ci, f))
             s = env_fail(err, ENVELOPE_ERR_BACKEND,
                          "the envelope provider's check of \"%.200s\" answered in a form this "
                          "library does not read (a provider of another version?)",
