@@ -63,11 +63,12 @@ static void refused_forms(void **state)
         assert_false(parse(bad[i], &ci, f, buf, sizeof(buf)));
     /* at most ENVELOPE_MAX_KEK_FINDINGS lines */
     char many[4096] = "aes-256";
+    size_t o = strlen(many);
     for (int i = 0; i < ENVELOPE_MAX_KEK_FINDINGS; i++)
-        strcat(many, "\nextra-usage\tx");
+        o += (size_t)snprintf(many + o, sizeof(many) - o, "\nextra-usage\tx");
     assert_true(parse(many, &ci, f, buf, sizeof(buf)));
     assert_int_equal(ci.nfindings, ENVELOPE_MAX_KEK_FINDINGS);
-    strcat(many, "\nextra-usage\tone too many");
+    snprintf(many + o, sizeof(many) - o, "\nextra-usage\tone too many");
     assert_false(parse(many, &ci, f, buf, sizeof(buf)));
 }
 
