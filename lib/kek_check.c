@@ -56,7 +56,8 @@ envelope_status envelope_kek_check(envelope_lib *lib, const char *uri,
     if (uri[sl] != ':' || sl == 0 || sl > CHECK_MAX_SCHEME ||
         strspn(uri, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != sl)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT,
-                        "\"%.200s\" is not a KEK URI; kek check takes pkcs11: and tpm2: URIs",
+                        "\"%.200s\" is not a KEK URI; kek check takes pkcs11:, tpm2: and alias: "
+                        "URIs",
                         shown);
     if (strlen(uri) + sizeof(ENVELOPE_CHECK_STORE_SUFFIX) > ENVELOPE_MAX_CHECK_URI)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "the URI is longer than %d bytes",
@@ -79,8 +80,7 @@ envelope_status envelope_kek_check(envelope_lib *lib, const char *uri,
     if (ld == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT,
                         "no key home of the envelope provider checks \"%.*s:\" keys; kek check "
-                        "takes pkcs11: and tpm2: URIs (for alias:NAME, check the URIs kek.NAME "
-                        "names; file: keys are software keys)",
+                        "takes pkcs11:, tpm2: and alias: URIs (file: keys are software keys)",
                         (int)sl, uri);
     OSSL_STORE_LOADER_free(ld);
     ERR_set_mark();
