@@ -34,12 +34,14 @@ static void help(FILE *f)
                "        usable without login, usages a KEK does not need (sign, wrap,\n"
                "        derive, ...), RSA below 3072 bits where the token makes more, a\n"
                "        duplicable TPM key, KMS usage bits beyond Encrypt|Decrypt, a token\n"
-               "        without a PIN. Keys are read, never used. Exit 6 if anything was\n"
-               "        found, 0 if not (man envelope(1) lists the finding codes).\n"
+               "        without a PIN. URI: a token, a key, tpm2: (every persistent\n"
+               "        key), alias:NAME (every version). Keys are read, never used.\n"
+               "        Exit 6 if anything was found, 0 if not (man envelope(1) lists\n"
+               "        the finding codes).\n"
                "  --json         list, check: one JSON object per key, one per line;\n"
                "                 check: {\"reference\",\"kind\",\"ok\",\"findings\":\n"
                "                 [{\"code\",\"detail\"}]}\n"
-               "  --quiet        create: print nothing on success\n"
+               "  --quiet        create: print nothing on success; check: no summary\n"
                "  --config FILE   OpenSSL configuration to use instead of OPENSSL_CONF\n");
 }
 
@@ -153,7 +155,7 @@ static int kek_check(cli_common *c, char **uris, int n, int json)
         }
     }
     fflush(stdout);
-    if (!c->quiet && !json)
+    if (!c->quiet && !json && (t.keks > 0 || failed == CLI_EXIT_OK))
         fprintf(stderr, "envelope: %zu KEK%s checked, %zu with findings\n", t.keks,
                 t.keks == 1 ? "" : "s", t.weak);
     cli_lib_close(lib);

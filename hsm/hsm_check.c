@@ -93,8 +93,13 @@ static void check_usages(struct hsm_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HAN
     /* PKCS#11 2.40 §5.7: every attribute is processed; one the object does
      * not have comes back CK_UNAVAILABLE_INFORMATION (a usage it lacks) */
     CK_RV rv = P11(t->mod, C_GetAttributeValue, s, obj, a, (CK_ULONG)NUSAGES);
-    if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_SENSITIVE)
+    if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_SENSITIVE) {
+        /* no answer is no claim: say so rather than report a clean key */
+        envcore_findings_add(f, ENVCORE_F_USAGE,
+                             "%sthe token did not say which usages the key has (%s)", half,
+                             hsm_rv_name(rv));
         return;
+    }
     for (size_t i = 0; i < NUSAGES; i++)
         if (a[i].ulValueLen == sizeof(CK_BBOOL) && v[i] == CK_TRUE && !needed(cls, usages[i].type))
             envcore_findings_add(f, ENVCORE_F_USAGE, "%s%s is true: the key can %s; a KEK needs %s",

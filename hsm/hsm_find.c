@@ -239,7 +239,8 @@ static int search_token(struct hsm_ctx *h, struct hsm_token *t, P11KitUri *p,
             break;
         }
         (*nfound)++;
-        ret = v->key_cb(k, v->arg);
+        /* a search has exactly one of the two callbacks */
+        ret = v->key_cb != NULL ? v->key_cb(k, v->arg) : ENVCORE_R_INTERNAL;
         envkey_free(k);
     }
     hsm_session_put(t, s, HSM_SESSION_KEEP);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "envelope/kms_pkcs11.h"
+#include "kms_vendor.h"
 #include "p11_aws.h"
 
 static const CK_BBOOL ck_true = CK_TRUE, ck_false = CK_FALSE;
@@ -41,6 +42,7 @@ CK_RV kms_aws_get_attr(const kms_object *o, CK_ATTRIBUTE *at)
     int secret = o->aws_kind != KMS_AWS_RSA_PUBLIC;
     unsigned char num[KMS_AWS_PUB_MAX];
     CK_ULONG bits = 0;
+    static const CK_ULONG usage = KMIP_USAGE_ENCRYPT | KMIP_USAGE_DECRYPT;
     const void *v = NULL;
     CK_ULONG n = 0;
 #define VAL(x)                                                                                     \
@@ -105,6 +107,12 @@ CK_RV kms_aws_get_attr(const kms_object *o, CK_ATTRIBUTE *at)
     case CKA_ID:
         v = o->uid;
         n = strlen(o->uid);
+        break;
+    case ENVELOPE_KMS_CKA_USAGE_MASK:
+        /* only KeyUsage ENCRYPT_DECRYPT keys are shown: KMIP's Encrypt|Decrypt */
+        if (!secret)
+            return at->ulValueLen = CK_UNAVAILABLE_INFORMATION, CKR_ATTRIBUTE_TYPE_INVALID;
+        VAL(usage);
         break;
     case CKA_KEY_GEN_MECHANISM: VAL(gen); break;
     case CKA_ALLOWED_MECHANISMS:

@@ -211,6 +211,13 @@ void env_hdracc_cleanup(env_hdracc *a);
 /* ---- URIs ---- */
 /* The reference to record: query and secret attributes removed. */
 envelope_status env_uri_strip(const char *uri, char *out, size_t outsize, envelope_err *err);
+
+/* kek_check.c: the check STORE's description (include/envelope/provider.h,
+ * ENVELOPE_CHECK_STORE_SUFFIX), edited in place: ci->kind and the findings
+ * (f: ENVELOPE_MAX_KEK_FINDINGS entries) point into desc. 1 if it is in that
+ * form (a kind; lines of a [a-z0-9-] code, a tab, a detail; at most
+ * ENVELOPE_MAX_KEK_FINDINGS), else 0. */
+int env_kek_check_parse(char *desc, envelope_kek_check_info *ci, envelope_kek_finding *f);
 /* A message records printable ASCII only (docs/FORMAT.md §4.2): every byte
  * of ref (NUL-terminated, in a buffer of size) outside 0x21..0x7E becomes
  * %XX, in place (a file: path in UTF-8, a space). ENVELOPE_ERR_ARGUMENT if

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/provider.h>
 #include <openssl/store.h>
 
 #include "envelope/provider.h"
@@ -15,9 +16,8 @@
 
 #define CHECK_MAX_SCHEME 32
 
-/* The description: kind, then "CODE\tDETAIL" lines (edited in place). 0 if
- * it is not in that form. */
-static int parse(char *desc, envelope_kek_check_info *ci, envelope_kek_finding *f)
+/* See internal.h. */
+int env_kek_check_parse(char *desc, envelope_kek_check_info *ci, envelope_kek_finding *f)
 {
     char *line = desc, *next;
     ci->kind = desc;
@@ -56,7 +56,8 @@ envelope_status envelope_kek_check(envelope_lib *lib, const char *uri,
     if (uri[sl] != ':' || sl == 0 || sl > CHECK_MAX_SCHEME ||
         strspn(uri, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != sl)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT,
-                        "\"%.200s\" is not a KEK URI; kek check takes pkcs11: and tpm2: URIs",
+                        "\"%.200s\" is not a KEK URI; kek check takes pkcs11:, tpm2: and alias: "
+                        "URIs",
                         shown);
     if (strlen(uri) + sizeof(ENVELOPE_CHECK_STORE_SUFFIX) > ENVELOPE_MAX_CHECK_URI)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "the URI is longer than %d bytes",
@@ -72,12 +73,15 @@ envelope_status envelope_kek_check(envelope_lib *lib, const char *uri,
     OSSL_STORE_LOADER *ld = OSSL_STORE_LOADER_fetch(lib->libctx, scheme,
                                                     "provider=" ENVELOPE_PROVIDER_NAME);
     ERR_pop_to_mark();
+    if (ld == NULL && !OSSL_PROVIDER_available(lib->libctx, ENVELOPE_PROVIDER_NAME))
+        return env_fail(err, ENVELOPE_ERR_CONFIG,
+                        "the envelope provider is not loaded, so no KEK can be checked; check "
+                        "OPENSSL_CONF or --config");
     if (ld == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT,
                         "no key home of the envelope provider checks \"%.*s:\" keys; kek check "
-                        "takes pkcs11: and tpm2: URIs (is the provider loaded? check "
-                        "OPENSSL_CONF or --config)",
-                        (int)(sl > 32 ? 32 : sl), uri);
+                        "takes pkcs11:, tpm2: and alias: URIs (file: keys are software keys)",
+                        (int)sl, uri);
     OSSL_STORE_LOADER_free(ld);
     ERR_set_mark();
     OSSL_STORE_CTX *st = OSSL_STORE_open_ex(store_uri, lib->libctx,
@@ -100,7 +104,7 @@ envelope_status envelope_kek_check(envelope_lib *lib, const char *uri,
         char *copy = dl > 0 ? OPENSSL_strndup(desc, dl) : NULL;
         envelope_kek_finding f[ENVELOPE_MAX_KEK_FINDINGS];
         envelope_kek_check_info ci = {.reference = name};
-        if (copy == NULL || !parse(copy, &ci, f))
+        if (copy == NULL || !env_kek_check_parse(copy, &ci, f))
             s = env_fail(err, ENVELOPE_ERR_BACKEND,
                          "the envelope provider's check of \"%.200s\" answered in a form this "
                          "library does not read (a provider of another version?)",

@@ -33,11 +33,12 @@ int envprov_algs_build(envprov_ctx *pc)
 {
     unsigned kinds = pc->kinds = all_kinds(pc);
     size_t nk = 0, na = 0, nm = 0, ns = 0;
-    /* at most three kinds; three stores per backend; one terminator each */
+    /* at most three kinds; three stores per backend and two for aliases;
+     * one terminator each */
     pc->keymgmt_algs = calloc(4, sizeof(OSSL_ALGORITHM));
     pc->asym_algs = calloc(4, sizeof(OSSL_ALGORITHM));
     pc->kem_algs = calloc(4, sizeof(OSSL_ALGORITHM));
-    pc->store_algs = calloc(3 * pc->nbackends + 2, sizeof(OSSL_ALGORITHM));
+    pc->store_algs = calloc(3 * pc->nbackends + 3, sizeof(OSSL_ALGORITHM));
     pc->store_names = calloc(pc->nbackends, 128);
     if (pc->keymgmt_algs == NULL || pc->asym_algs == NULL || pc->kem_algs == NULL ||
         pc->store_algs == NULL || (pc->nbackends > 0 && pc->store_names == NULL))
@@ -79,6 +80,8 @@ int envprov_algs_build(envprov_ctx *pc)
     /* "alias:NAME": a KEK's versions by the name openssl.cnf gives them */
     add(pc->store_algs, &ns, ENVPROV_ALIAS_SCHEME, envprov_alias_store_functions,
         "KEK aliases of the provider's configuration (kek.NAME)");
+    add(pc->store_algs, &ns, ENVPROV_ALIAS_SCHEME ENVELOPE_CHECK_STORE_SUFFIX,
+        envprov_check_store_functions, "the weaknesses of every version of a KEK alias");
     return 1;
 }
 

@@ -28,6 +28,7 @@
 #include <openssl/params.h>
 
 #include "breaker.h"
+#include "kek_alias.h"
 #include "store_common.h"
 
 static OSSL_FUNC_store_open_fn store_open;
@@ -146,21 +147,59 @@ static int check_collect(const char *uri, const envcore_findings *f, void *arg)
     return ENVCORE_R_OK;
 }
 
+/* "alias-check:NAME": every version of the alias (current, previous,
+ * retired), each checked by its own backend. */
+static int check_alias(envprov_ctx *pc, const char *name, list_store *ls)
+{
+    const char *uris[ENVPROV_MAX_ALIAS_URIS];
+    size_t n = strlen(name) <= 64 ? envprov_alias_uris(pc, name, uris, ENVPROV_MAX_ALIAS_URIS) : 0;
+    if (n == 0) {
+        ENVCORE_RAISE(ENVCORE_R_OBJECT_NOT_FOUND,
+                      "no alias \"%.64s\": define kek.%.64s = URI in the envelope provider's "
+                      "openssl.cnf section",
+                      name, name);
+        return ENVCORE_R_OBJECT_NOT_FOUND;
+    }
+    for (size_t i = 0; i < n; i++) {
+        void *client = NULL;
+        ERR_set_mark();
+        const envcore_backend *be = envprov_backend_for(pc, uris[i], &client);
+        ERR_pop_to_mark(); /* the message below says what matters */
+        if (be == NULL || be->check == NULL) {
+            ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED,
+                          "alias \"%.64s\" names \"%.200s\", whose key home cannot be checked",
+                          name, uris[i]);
+            return ENVCORE_R_NOT_SUPPORTED;
+        }
+        int r = be->check(client, uris[i], check_collect, ls);
+        if (r != ENVCORE_R_OK)
+            return r;
+    }
+    return ENVCORE_R_OK;
+}
+
 static void *check_open(void *provctx, const char *uri)
 {
     envprov_ctx *pc = provctx;
     char home[ENVELOPE_MAX_CHECK_URI + 1];
     void *client = NULL;
-    const envcore_backend *be = home_of(pc, uri, ENVELOPE_CHECK_STORE_SUFFIX, home, sizeof(home),
-                                        &client);
-    if (be == NULL || be->check == NULL)
+    static const char alias[] = ENVPROV_ALIAS_SCHEME ENVELOPE_CHECK_STORE_SUFFIX ":";
+    int is_alias = uri != NULL && strncasecmp(uri, alias, sizeof(alias) - 1) == 0;
+    const envcore_backend *be = is_alias ? NULL
+                                         : home_of(pc, uri, ENVELOPE_CHECK_STORE_SUFFIX, home,
+                                                   sizeof(home), &client);
+    if (!is_alias && (be == NULL || be->check == NULL))
         return NULL; /* OpenSSL says "unregistered scheme"; the library says more */
+    if (is_alias && !envprov_config_ok(pc))
+        return NULL;
     list_store *ls = calloc(1, sizeof(*ls));
     if (ls == NULL)
         return NULL;
     /* A home that is down fails here with its own reason (the breaker is for
      * the data path: a check is one look, asked for by a person). */
-    if (be->check(client, home, check_collect, ls) != ENVCORE_R_OK) {
+    int r = is_alias ? check_alias(pc, uri + sizeof(alias) - 1, ls)
+                     : be->check(client, home, check_collect, ls);
+    if (r != ENVCORE_R_OK) {
         list_close(ls);
         return NULL;
     }

@@ -271,7 +271,7 @@ typedef struct envelope_kek_finding {
     const char *code;   /* stable name, e.g. "extractable" (docs/envelope.1) */
     const char *detail; /* one sentence for people, from the key's home: escape it */
 } envelope_kek_finding;
-#define ENVELOPE_MAX_KEK_FINDINGS 17
+#define ENVELOPE_MAX_KEK_FINDINGS 17 /* per KEK: 16 findings and "more-findings" */
 typedef struct envelope_kek_check_info {
     const char *reference; /* the KEK's URI without secrets (a token's, for "token") */
     const char *kind;      /* "aes-256", "rsa-3072", "ec-p256", "token", ... */

@@ -103,6 +103,15 @@ NEW='pkcs11:token=aws;object=alias%2Fcli-kek'
 run 0 "envelope kek create --type aes-256 alias/cli-kek" envelope_run_own "$ENVELOPE_CLI" kek create --type aes-256 "$NEW"
 run 0 "envelope kek list" envelope_run_own "$ENVELOPE_CLI" kek list 'pkcs11:token=aws'
 grep -q "object=alias%2Fcli-kek" last.out || bad "kek list does not show alias/cli-kek: $(cat last.out)"
+# kek check: the key is clean (usage mask Encrypt|Decrypt, never extractable);
+# the slot asks for no PIN (its gate is the AWS credentials): exit 6
+run 6 "envelope kek check" envelope_run_own "$ENVELOPE_CLI" kek check --json "$NEW"
+/usr/bin/python3 -c '
+import json
+e = [json.loads(l) for l in open("last.out")]
+assert [x["findings"] for x in e if x["kind"] != "token"] == [[]], e
+assert [[f["code"] for f in x["findings"]] for x in e if x["kind"] == "token"] == [["token-without-pin"]], e' ||
+  bad "kek check of an AWS KEK: $(cat last.out)"
 run 0 "encrypt with the new KEK" envelope_run_own "$ENVELOPE_CLI" encrypt --kek "$NEW" -o ct.new pt
 run 0 "decrypt with the new KEK" envelope_run_own "$ENVELOPE_CLI" decrypt --kek "$NEW" -o back.new ct.new
 cmp -s pt back.new || bad "new KEK round trip differs"

@@ -105,6 +105,13 @@ if grep -q 'check the URI' last.err; then fail "wrong PIN hints at the URI"; fi
 
 # ---- 5: I/O ---------------------------------------------------------------
 expect 5 "input is a folder" "Is a directory" "$ENV" encrypt --kek "$AES" -o ct2 "$work"
+# 6: kek check found a weakness (pkcs11-tool's defaults: not sensitive, extractable)
+pkcs11-tool --module "$ENV_P11_MODULE" --token-label prod --login --pin "$ENV_PIN" \
+  --keygen --key-type AES:32 --label loose --id 77 >/dev/null 2>&1
+expect 6 "kek check of a pkcs11-tool key" "1 KEK checked, 1 with findings" \
+  "$ENV" kek check "pkcs11:token=prod;object=loose"
+pkcs11-tool --module "$ENV_P11_MODULE" --token-label prod --login --pin "$ENV_PIN" \
+  --delete-object --type secrkey --label loose >/dev/null 2>&1
 
 # ---- a token key's public half records the private half ---------------------
 softhsm_keygen_rsa kek-rsa 02
@@ -155,7 +162,7 @@ for r in rows:
     assert set(r) >= {"reference", "type", "bits", "key_id"}, r
     assert r["reference"].startswith("pkcs11:token=prod"), r
 PY
-expect 1 "--json on create" "--json applies to kek list" "$ENV" kek create --json --type aes-256 "$AES"
+expect 1 "--json on create" "--json applies to kek list and kek check" "$ENV" kek create --json --type aes-256 "$AES"
 
 [ "$fails" -eq 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
 echo "cli first contact: all checks passed"

@@ -6,7 +6,8 @@
 # --private) are reported with their stable codes and exit 6; a KEK made by
 # `envelope kek create` has no finding (exit 0); a token whose user PIN was
 # never set is reported as such; --json parses (python3) with stable keys;
-# hostile and unknown URIs get the same errors as elsewhere, and a check
+# every version of an alias:NAME is checked; hostile and unknown URIs get
+# the same errors as elsewhere, and a check
 # never offers a key for use: the provider still refuses the extractable
 # key as a KEK.
 set -euo pipefail
@@ -112,14 +113,27 @@ grep -q 'no key "nokey"' err || fail "missing key: $(cat err)"
 grep -q 'CKA_EXTRACTABLE' out || fail "the URI after a failed one was not checked"
 run 1 "unknown attribute" "$ENV" kek check "pkcs11:token=envtest;objekt=x"
 grep -q 'attribute envelope does not know' err || fail "bad attribute: $(cat err)"
-for bad in "file:$work/pin" "alias:payments" "vault:kek" "no-scheme"; do
+for bad in "file:$work/pin" "vault:kek" "no-scheme"; do
   run 1 "URI $bad" "$ENV" kek check "$bad"
-  grep -q 'kek check takes pkcs11: and tpm2: URIs' err || fail "$bad: $(cat err)"
+  grep -q 'kek check takes pkcs11:, tpm2: and alias: URIs' err || fail "$bad: $(cat err)"
 done
+run 1 "an alias that is not configured" "$ENV" kek check "alias:payments"
+grep -q 'no alias "payments": define kek.payments' err || fail "unknown alias: $(cat err)"
 run 1 "a file named like a check store" "$ENV" kek check "file-check:$work/pin"
 if grep -q "$ENV_PIN" out err; then fail "a PIN appears in the output"; fi
 run 1 "no URI" "$ENV" kek check
 run 1 "--type on check" "$ENV" kek check --type aes-256 "$(u good-aes)"
+
+# an alias: every version, each with its own findings
+ENV_EXTRA_PROVIDER_CONF="kek.pay = $(u good-aes)
+kek.pay.previous = $(u extractable)" softhsm_write_conf
+run 6 "check of alias:pay" "$ENV" kek check --json alias:pay
+/usr/bin/python3 -c '
+import json
+e = {json.loads(l)["reference"].split("object=")[1].split(";")[0]: json.loads(l) for l in open("out")}
+assert sorted(e) == ["extractable", "good-aes"], e
+assert e["good-aes"]["ok"] and not e["extractable"]["ok"], e' || fail "alias:pay: $(cat out)"
+softhsm_write_conf
 
 # checking never makes a key usable: the provider still refuses it
 run 4 "encrypt with the extractable key (refused by policy)" "$ENV" encrypt --kek "$(u extractable)" -o x.env err

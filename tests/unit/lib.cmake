@@ -3,7 +3,8 @@
 set(_lib_units test_lib_bytes test_lib_context test_lib_header test_lib_uri test_lib_roundtrip
     test_lib_tamper test_lib_stream test_lib_vectors test_lib_idpool test_lib_rewrap test_lib_api
     test_lib_buffers test_lib_recorder test_lib_xaes test_lib_records test_lib_record_alloc
-    test_lib_threads)
+    test_lib_threads
+    test_lib_kek_check)
 foreach(t ${_lib_units})
   add_executable(${t} ${ENVELOPE_TEST_ROOT}/unit/${t}.c ${ENVELOPE_TEST_ROOT}/unit/lib_test_util.c)
   target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR}/lib ${ENVELOPE_TEST_ROOT}/unit)

@@ -293,6 +293,67 @@ static void test_requests_are_well_formed(void **state)
     assert_true(w.err);
 }
 
+/* Get Attributes answer for uid "1": the usage mask as an Integer (or
+ * as an Enumeration, which §3.19 does not allow), or no mask at all. */
+static kms_status attributes(int mask_kind, kmip_key_attrs *a)
+{
+    static const kmip_req GA = {.op = KMIP_OP_GET_ATTRIBUTES,
+                                .batch_id = {1, 2, 3, 4, 5, 6, 7, 8},
+                                .now = 1700000000};
+    uint8_t buf[1024];
+    ttlv_w w;
+    ttlv_w_init(&w, buf, sizeof(buf));
+    size_t m = ttlv_w_begin(&w, KMIP_TAG_RESPONSE_MESSAGE);
+    size_t h = ttlv_w_begin(&w, KMIP_TAG_RESPONSE_HEADER);
+    size_t v = ttlv_w_begin(&w, KMIP_TAG_PROTOCOL_VERSION);
+    ttlv_w_int(&w, KMIP_TAG_PROTOCOL_VERSION_MAJOR, 1);
+    ttlv_w_int(&w, KMIP_TAG_PROTOCOL_VERSION_MINOR, 4);
+    ttlv_w_end(&w, v);
+    ttlv_w_datetime(&w, KMIP_TAG_TIME_STAMP, 1700000000);
+    ttlv_w_int(&w, KMIP_TAG_BATCH_COUNT, 1);
+    ttlv_w_end(&w, h);
+    size_t b = ttlv_w_begin(&w, KMIP_TAG_BATCH_ITEM);
+    ttlv_w_enum(&w, KMIP_TAG_OPERATION, KMIP_OP_GET_ATTRIBUTES);
+    ttlv_w_bytes(&w, KMIP_TAG_UNIQUE_BATCH_ITEM_ID, GA.batch_id, 8);
+    ttlv_w_enum(&w, KMIP_TAG_RESULT_STATUS, 0);
+    size_t p = ttlv_w_begin(&w, KMIP_TAG_RESPONSE_PAYLOAD);
+    ttlv_w_text(&w, KMIP_TAG_UNIQUE_IDENTIFIER, "1", 1);
+    size_t at = ttlv_w_begin(&w, KMIP_TAG_ATTRIBUTE);
+    ttlv_w_text(&w, KMIP_TAG_ATTRIBUTE_NAME, "Cryptographic Length", 20);
+    ttlv_w_int(&w, KMIP_TAG_ATTRIBUTE_VALUE, 256);
+    ttlv_w_end(&w, at);
+    if (mask_kind != 0) {
+        at = ttlv_w_begin(&w, KMIP_TAG_ATTRIBUTE);
+        ttlv_w_text(&w, KMIP_TAG_ATTRIBUTE_NAME, "Cryptographic Usage Mask", 24);
+        if (mask_kind == 1)
+            ttlv_w_int(&w, KMIP_TAG_ATTRIBUTE_VALUE, 0x5c);
+        else
+            ttlv_w_enum(&w, KMIP_TAG_ATTRIBUTE_VALUE, 0x5c);
+        ttlv_w_end(&w, at);
+    }
+    ttlv_w_end(&w, p);
+    ttlv_w_end(&w, b);
+    ttlv_w_end(&w, m);
+    assert_false(w.err);
+    kmip_result res;
+    ttlv_r payload;
+    assert_int_equal(kmip_parse_response(buf, w.len, &GA, &res, &payload), KMS_OK);
+    return kmip_parse_attributes(&payload, "1", a);
+}
+
+/* The usage mask `envelope kek check` reads through the bridge. */
+static void test_usage_mask(void **state)
+{
+    kmip_key_attrs a;
+    assert_int_equal(attributes(1, &a), KMS_OK);
+    assert_true(a.has_usage_mask);
+    assert_int_equal(a.usage_mask, 0x5c);
+    assert_int_equal(a.length_bits, 256);
+    assert_int_equal(attributes(0, &a), KMS_OK);
+    assert_false(a.has_usage_mask);
+    assert_int_equal(attributes(2, &a), KMS_E_PROTOCOL);
+}
+
 static void test_ckr_mapping(void **state)
 {
     kmip_result r = {0};
@@ -338,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_truncations_never_parse),
         cmocka_unit_test(test_requests_are_well_formed),
         cmocka_unit_test(test_ckr_mapping),
+        cmocka_unit_test(test_usage_mask),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
