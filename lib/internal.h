@@ -71,6 +71,8 @@ static inline void env_err_clear(envelope_err *err)
  * (ENVELOPE_ERR_ARGUMENT for NULL or an unknown size). */
 envelope_status env_encrypt_opts_get(const envelope_encrypt_opts *o, envelope_encrypt_opts *out,
                                      envelope_err *err);
+envelope_status env_decrypt_opts_get(const envelope_decrypt_opts *o, envelope_decrypt_opts *out,
+                                     envelope_err *err);
 envelope_status env_rewrap_opts_get(const envelope_rewrap_opts *o, envelope_rewrap_opts *out,
                                     envelope_err *err);
 /* What a decrypting object keeps of its options: the KEK pointers and a
