@@ -36,7 +36,8 @@ enum {
     CLI_EXIT_AUTH = 2,    /* authentication or format failure */
     CLI_EXIT_BACKEND = 3, /* KEK home unavailable: retry later */
     CLI_EXIT_POLICY = 4,
-    CLI_EXIT_INTERNAL = 5 /* I/O error, out of memory, bug */
+    CLI_EXIT_INTERNAL = 5, /* I/O error, out of memory, bug */
+    CLI_EXIT_FINDINGS = 6  /* kek check: a KEK is weaker than it should be */
 };
 
 #define CLI_CHUNK (1u << 20)        /* read size: constant memory */
@@ -276,6 +277,7 @@ int cmd_decrypt(int argc, char **argv, cli_common *c);
 int cmd_inspect(int argc, char **argv, cli_common *c);
 int cmd_kek(int argc, char **argv, cli_common *c);
 int cmd_rewrap(int argc, char **argv, cli_common *c);
+int cmd_audit(int argc, char **argv, cli_common *c); /* cmd_audit.c, audit_cli.h */
 int cmd_reencrypt(int argc, char **argv, cli_common *c);
 
 #endif

@@ -1,7 +1,8 @@
 /*
- * cmd_kek.c - `envelope kek create|list`: KEKs are created inside their
- * home by the envelope provider (EVP_PKEY_generate through its KEYMGMT)
- * and listed through OSSL_STORE.
+ * cmd_kek.c - `envelope kek create|list|check`: KEKs are created inside
+ * their home by the envelope provider (EVP_PKEY_generate through its
+ * KEYMGMT), listed through OSSL_STORE, and checked through the provider's
+ * check STORE (envelope_kek_check).
  */
 #include <getopt.h>
 #include <string.h>
@@ -14,6 +15,7 @@ static void help(FILE *f)
     fprintf(f, "usage: envelope kek create --type aes-256|rsa-3072 URI          (PKCS#11 token)\n"
                "       envelope kek create --type ec-p256|rsa-2048 [--pcrs BANK:LIST] URI   (TPM)\n"
                "       envelope kek list [--json] [URI]\n"
+               "       envelope kek check [--json] URI...\n"
                "\n"
                "create  makes a KEK inside the key home URI names (e.g.\n"
                "        pkcs11:token=prod;object=payments-v3;id=%%01, or\n"
@@ -27,7 +29,16 @@ static void help(FILE *f)
                "        lists the TPM's persistent keys (public areas only, no key is\n"
                "        opened): the URI to use, kind, policy, userWithAuth/noDA, and\n"
                "        whether it has envelope's template.\n"
-               "  --json         list: one JSON object per key, one per line\n"
+               "check   reports every way each KEK the URIs name is weaker than what\n"
+               "        create makes: extractable or once extractable, not sensitive,\n"
+               "        usable without login, usages a KEK does not need (sign, wrap,\n"
+               "        derive, ...), RSA below 3072 bits where the token makes more, a\n"
+               "        duplicable TPM key, KMS usage bits beyond Encrypt|Decrypt, a token\n"
+               "        without a PIN. Keys are read, never used. Exit 6 if anything was\n"
+               "        found, 0 if not (man envelope(1) lists the finding codes).\n"
+               "  --json         list, check: one JSON object per key, one per line;\n"
+               "                 check: {\"reference\",\"kind\",\"ok\",\"findings\":\n"
+               "                 [{\"code\",\"detail\"}]}\n"
                "  --quiet        create: print nothing on success\n"
                "  --config FILE   OpenSSL configuration to use instead of OPENSSL_CONF\n");
 }
@@ -81,6 +92,76 @@ static int print_key_json(void *arg, const envelope_kek_info *ki)
     return 0;
 }
 
+struct check_tally {
+    int json;
+    size_t keks, weak;
+};
+
+/* What a key's home reports (labels, details) is escaped like a message's
+ * fields: a label cannot drive the terminal or break the JSON. */
+static int print_check(void *arg, const envelope_kek_check_info *ci)
+{
+    struct check_tally *t = arg;
+    t->keks++;
+    t->weak += ci->nfindings > 0;
+    if (t->json) {
+        fputs("{\"reference\":", stdout);
+        cli_json_str(stdout, ci->reference, 0);
+        fputs(",\"kind\":", stdout);
+        cli_json_str(stdout, ci->kind, 0);
+        printf(",\"ok\":%s,\"findings\":[", ci->nfindings ? "false" : "true");
+        for (size_t i = 0; i < ci->nfindings; i++) {
+            fputs(i ? ",{\"code\":" : "{\"code\":", stdout);
+            cli_json_str(stdout, ci->findings[i].code, 0);
+            fputs(",\"detail\":", stdout);
+            cli_json_str(stdout, ci->findings[i].detail, 1);
+            fputc('}', stdout);
+        }
+        fputs("]}\n", stdout);
+        return 0;
+    }
+    cli_text_str(stdout, ci->reference);
+    fputs("  ", stdout);
+    cli_text_str(stdout, ci->kind);
+    fputs(ci->nfindings ? "\n" : "  ok\n", stdout);
+    for (size_t i = 0; i < ci->nfindings; i++) {
+        fputs("  ", stdout);
+        cli_text_str(stdout, ci->findings[i].code);
+        pad(ci->findings[i].code, 18);
+        fputc(' ', stdout);
+        cli_text_str(stdout, ci->findings[i].detail);
+        fputc('\n', stdout);
+    }
+    return 0;
+}
+
+/* Every URI is checked, whatever happened to the one before; the exit code
+ * is the first failure's, else CLI_EXIT_FINDINGS if any KEK is weak. */
+static int kek_check(cli_common *c, char **uris, int n, int json)
+{
+    envelope_lib *lib = NULL;
+    int rc = cli_lib_open(c, &lib), failed = CLI_EXIT_OK;
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    struct check_tally t = {json, 0, 0};
+    for (int i = 0; i < n; i++) {
+        envelope_err err = {0};
+        if (envelope_kek_check(lib, uris[i], print_check, &t, &err) != ENVELOPE_OK) {
+            int r = cli_report(&err);
+            if (failed == CLI_EXIT_OK)
+                failed = r;
+        }
+    }
+    fflush(stdout);
+    if (!c->quiet && !json)
+        fprintf(stderr, "envelope: %zu KEK%s checked, %zu with findings\n", t.keks,
+                t.keks == 1 ? "" : "s", t.weak);
+    cli_lib_close(lib);
+    if (failed != CLI_EXIT_OK)
+        return failed;
+    return t.weak ? CLI_EXIT_FINDINGS : CLI_EXIT_OK;
+}
+
 /* The URI as given, for --kek: a pkcs11: one without pin-value (a secret)
  * and without its query part. 1 if it fits. */
 static int uri_to_use(const char *uri, char *out, size_t size)
@@ -127,20 +208,23 @@ int cmd_kek(int argc, char **argv, cli_common *c)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     if (argc < 2)
-        return cli_usage("kek", "kek needs a command: create or list");
+        return cli_usage("kek", "kek needs a command: create, list or check");
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         help(stdout);
         return CLI_EXIT_OK;
     }
     const char *verb = argv[1];
-    if (strcmp(verb, "create") != 0 && strcmp(verb, "list") != 0)
-        return cli_usage("kek", "unknown kek command \"%s\" (create or list)", verb);
+    if (strcmp(verb, "create") != 0 && strcmp(verb, "list") != 0 && strcmp(verb, "check") != 0)
+        return cli_usage("kek", "unknown kek command \"%s\" (create, list or check)", verb);
     const char *type = NULL, *pcrs = NULL;
     int ch, json = 0;
     /* getopt_long names the program in its messages: name the command */
-    static char create_name[] = "envelope kek create", list_name[] = "envelope kek list";
+    static char create_name[] = "envelope kek create", list_name[] = "envelope kek list",
+                check_name[] = "envelope kek check";
     char *verb_arg0 = argv[1];
-    argv[1] = strcmp(verb, "create") == 0 ? create_name : list_name;
+    argv[1] = strcmp(verb, "create") == 0 ? create_name
+              : strcmp(verb, "list") == 0 ? list_name
+                                          : check_name;
     while ((ch = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
         switch (ch) {
         case 't': type = optarg; break;
@@ -158,8 +242,13 @@ int cmd_kek(int argc, char **argv, cli_common *c)
     if (strcmp(verb, "create") == 0 && (type == NULL || rest != 1))
         return cli_usage("kek", "kek create needs --type aes-256|rsa-3072|ec-p256|rsa-2048 and "
                                 "one URI");
+    if (strcmp(verb, "check") == 0) {
+        if (type != NULL || pcrs != NULL || rest < 1)
+            return cli_usage("kek", "kek check takes [--json] and one or more URIs");
+        return kek_check(c, args, rest, json);
+    }
     if (json && strcmp(verb, "list") != 0)
-        return cli_usage("kek", "--json applies to kek list");
+        return cli_usage("kek", "--json applies to kek list and kek check");
     char with_pcrs[2048];
     if (pcrs != NULL) {
         /* A PCR policy is part of a TPM key's URI (docs/TPM.md). */

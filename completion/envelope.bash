@@ -123,11 +123,12 @@ _envelope()
     kek)
         case $verb in
         '')
-            _envelope_reply -W 'create list --help' -- "$cur"
+            _envelope_reply -W 'create list check --help' -- "$cur"
             return
             ;;
         create) opts='--type --pcrs --quiet --config --help' ;;
         list) opts='--json --config --help' ;;
+        check) opts='--json --quiet --config --help' ;;
         *) return ;;
         esac
         if [[ $cur != -* ]]; then

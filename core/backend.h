@@ -18,6 +18,7 @@
 #include <openssl/types.h>
 
 #include "envkey.h"
+#include "findings.h"
 
 /* The provider's settings (openssl.cnf section), by name: NULL if unset. */
 typedef struct envcore_settings envcore_settings;
@@ -33,6 +34,8 @@ const char *envcore_setting(const envcore_settings *s, const char *name);
 typedef int envcore_key_cb(envkey *k, void *arg);
 /* Hands one entry of a listing: the URI to use and what the key is. */
 typedef int envcore_name_cb(const char *uri, const char *description, void *arg);
+/* Hands the findings of one KEK (`uri`: its reference, without secrets). */
+typedef int envcore_check_cb(const char *uri, const envcore_findings *f, void *arg);
 
 typedef struct envcore_backend {
     const char *scheme;          /* URI scheme it serves: "pkcs11", "tpm2" */
@@ -57,6 +60,13 @@ typedef struct envcore_backend {
      * offered), for `envelope kek list SCHEME:`. The provider serves it as
      * the STORE "SCHEME-list". NULL if keys list through open(). */
     int (*list)(void *client, const char *uri, envcore_name_cb *cb, void *arg);
+    /* Optional: every weakness of each KEK the URI names, judged against
+     * what `generate` makes (`envelope kek check`), served as the STORE
+     * "SCHEME-check". Opens keys for reading their attributes only (it
+     * logs in where keys are private) and never uses them, so keys
+     * `open` would refuse are reported, not refused. NULL if the backend
+     * cannot tell. */
+    int (*check)(void *client, const char *uri, envcore_check_cb *cb, void *arg);
 } envcore_backend;
 
 #define ENVCORE_KIND(k) (1u << (unsigned)(k))

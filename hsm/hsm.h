@@ -18,6 +18,7 @@
 
 #include <openssl/types.h>
 
+#include "backend.h"
 #include "envkey.h"
 
 struct hsm_ctx;
@@ -67,6 +68,12 @@ typedef int (*hsm_key_cb)(envkey *key, void *arg);
  * ENVCORE_R_TOKEN_NOT_PRESENT (an outage) if it was here and has gone. */
 #define HSM_FIND_FROM_MESSAGE 1u
 int hsm_find_keys(struct hsm_ctx *h, const char *uri, unsigned flags, hsm_key_cb cb, void *arg);
+
+/* `envelope kek check`: the same search as hsm_find_keys (the caller's
+ * URI, never a message's), but each AES or RSA key is only read and its
+ * weaknesses handed to cb (hsm_check.c); a token that asks for no PIN is
+ * reported as an entry of its own. Keys are never refused here. */
+int hsm_check_keys(struct hsm_ctx *h, const char *uri, envcore_check_cb *cb, void *arg);
 
 /* Creates a KEK on the token the URI names (token, object label, optional
  * id). kind ENVKEY_AES_KEK (AES-256) or ENVKEY_RSA (bits >= 2048). Least

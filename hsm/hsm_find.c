@@ -113,11 +113,27 @@ struct found {
     CK_ULONG id_len;
 };
 
-/* Search one token; report keys to cb. *nfound counts reported keys. */
-static int search_token(struct hsm_ctx *h, struct hsm_token *t, P11KitUri *p, hsm_key_cb cb,
-                        void *arg, int *nfound)
+/* What a search does with each key: open it (key_cb), or only read what
+ * it is for `envelope kek check` (check_cb, hsm_check.c). */
+struct hsm_visit {
+    hsm_key_cb key_cb;
+    envcore_check_cb *check_cb;
+    void *arg;
+};
+
+/* Search one token; report keys to the visitor. *nfound counts reported keys. */
+static int search_token(struct hsm_ctx *h, struct hsm_token *t, P11KitUri *p,
+                        const struct hsm_visit *v, int *nfound)
 {
     CK_SESSION_HANDLE s;
+    if (v->check_cb != NULL) {
+        int usable = 1;
+        int r = hsm_check_token(t, v->check_cb, v->arg, &usable);
+        if (r != ENVCORE_R_OK || !usable) {
+            (*nfound)++; /* the token entry is the answer */
+            return r;
+        }
+    }
     int ret = hsm_session_get(t, p11_kit_uri_get_pin_source(p), p11_kit_uri_get_pin_value(p), &s);
     if (ret != ENVCORE_R_OK)
         return ret;
@@ -204,6 +220,16 @@ static int search_token(struct hsm_ctx *h, struct hsm_token *t, P11KitUri *p, hs
             if (paired)
                 continue;
         }
+        if (v->check_cb != NULL) {
+            /* a key pair is one KEK: its public half's usages count too */
+            CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE;
+            for (CK_ULONG j = 0; f->cls == CKO_PRIVATE_KEY && j < count; j++)
+                if (list[j].cls == CKO_PUBLIC_KEY && list[j].id_len == f->id_len &&
+                    memcmp(list[j].id, f->id, f->id_len) == 0)
+                    pub = list[j].obj;
+            ret = hsm_check_object(t, s, f->obj, pub, v->check_cb, v->arg, nfound);
+            continue;
+        }
         int reason = ENVCORE_R_OK;
         envkey *k = hsm_key_wrap(h, t, s, f->obj, &reason);
         if (k == NULL) {
@@ -213,7 +239,7 @@ static int search_token(struct hsm_ctx *h, struct hsm_token *t, P11KitUri *p, hs
             break;
         }
         (*nfound)++;
-        ret = cb(k, arg);
+        ret = v->key_cb(k, v->arg);
         envkey_free(k);
     }
     hsm_session_put(t, s, HSM_SESSION_KEEP);
@@ -234,7 +260,7 @@ static int not_allowed(P11KitUri *p, const char *why)
     return ENVCORE_R_REFERENCE_NOT_ALLOWED;
 }
 
-int hsm_find_keys(struct hsm_ctx *h, const char *uri, unsigned flags, hsm_key_cb cb, void *arg)
+static int find(struct hsm_ctx *h, const char *uri, unsigned flags, const struct hsm_visit *v)
 {
     P11KitUri *p = NULL;
     int from_message = (flags & HSM_FIND_FROM_MESSAGE) != 0;
@@ -310,7 +336,7 @@ int hsm_find_keys(struct hsm_ctx *h, const char *uri, unsigned flags, hsm_key_cb
     }
     int nfound = 0;
     for (size_t i = 0; i < nmatched && ret == ENVCORE_R_OK; i++)
-        ret = search_token(h, matched[i], p, cb, arg, &nfound);
+        ret = search_token(h, matched[i], p, v, &nfound);
     if (ret == ENVCORE_R_OK && nfound == 0) {
         CK_ATTRIBUTE *lab = p11_kit_uri_get_attribute(p, CKA_LABEL);
         char obj[HSM_MAX_LABEL + 1] = "";
@@ -327,4 +353,16 @@ int hsm_find_keys(struct hsm_ctx *h, const char *uri, unsigned flags, hsm_key_cb
     }
     p11_kit_uri_free(p);
     return ret;
+}
+
+int hsm_find_keys(struct hsm_ctx *h, const char *uri, unsigned flags, hsm_key_cb cb, void *arg)
+{
+    struct hsm_visit v = {cb, NULL, arg};
+    return find(h, uri, flags, &v);
+}
+
+int hsm_check_keys(struct hsm_ctx *h, const char *uri, envcore_check_cb *cb, void *arg)
+{
+    struct hsm_visit v = {NULL, cb, arg};
+    return find(h, uri, 0, &v);
 }

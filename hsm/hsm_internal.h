@@ -137,6 +137,11 @@ const char *hsm_diag_text(CK_RV rv);                        /* this thread's, if
 int hsm_raise_rv(CK_RV rv, const char *what, const char *token, const char *object);
 const char *hsm_rv_name(CK_RV rv);
 
+/* hsm_fork.c: every entry point of this layer runs between these two, so
+ * that no thread is inside it (holding a lock) when the process forks. */
+void hsm_gate_enter(void);
+void hsm_gate_leave(void);
+
 /* hsm_module.c */
 int hsm_ensure_loaded(struct hsm_ctx *h); /* loads, initialises, re-inits after fork */
 int hsm_process_exiting(void);
@@ -221,6 +226,14 @@ extern const envkey_backend_ops hsm_key_ops;
 envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t, CK_SESSION_HANDLE s,
                      CK_OBJECT_HANDLE obj, int *reason);
 int hsm_key_handle(struct hsm_key *k, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *out);
+
+/* hsm_check.c (`envelope kek check`): the findings of one key (pub: its
+ * paired public object, or CK_INVALID_HANDLE), handed to cb; *reported
+ * counts the entries made. hsm_check_token reports a token that asks for
+ * no PIN; *usable 0 if no login is possible on it (nothing else to read). */
+int hsm_check_object(struct hsm_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+                     CK_OBJECT_HANDLE pub, envcore_check_cb *cb, void *arg, int *reported);
+int hsm_check_token(struct hsm_token *t, envcore_check_cb *cb, void *arg, int *usable);
 
 /* small helpers */
 void hsm_trim_label(char *dst, const unsigned char *src, size_t n);

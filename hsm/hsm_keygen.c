@@ -6,6 +6,10 @@
  * CKA_WRAP/UNWRAP, no SIGN, no DERIVE).
  * RSA: the private key decrypts only (no SIGN, no UNWRAP); the public key
  * encrypts only. Both halves share CKA_ID and CKA_LABEL.
+ * Every usage attribute is set, true or false: a token's defaults differ
+ * (SoftHSM2 2.6 makes CKA_SIGN_RECOVER and CKA_VERIFY_RECOVER true when a
+ * template leaves them out), and `envelope kek check` (hsm_check.c) holds
+ * each key to this list.
  */
 #include "hsm_internal.h"
 
@@ -156,6 +160,8 @@ int hsm_generate_key(struct hsm_ctx *h, const char *uri, envkey_kind kind, int b
             {CKA_VERIFY, &no, sizeof(no)},      {CKA_DERIVE, &no, sizeof(no)},
             {CKA_LABEL, label, strlen(label)},  {CKA_ID, id, idlen},
         };
+        /* CKA_SIGN_RECOVER/VERIFY_RECOVER are RSA attributes: an AES
+         * template with them is inconsistent (PKCS#11 2.40 §4.8, §4.9) */
         CK_MECHANISM mech = {CKM_AES_KEY_GEN, NULL, 0};
         CK_ULONG n = sizeof(tmpl) / sizeof(tmpl[0]);
         rv = P11(t->mod, C_GenerateKey, s, &mech, tmpl, n, &priv);
@@ -172,20 +178,29 @@ int hsm_generate_key(struct hsm_ctx *h, const char *uri, envkey_kind kind, int b
         CK_BYTE e[] = {0x01, 0x00, 0x01};
         CK_ATTRIBUTE pubt[] = {
             {CKA_TOKEN, &yes, sizeof(yes)},
+            {CKA_PRIVATE, &no, sizeof(no)}, /* a public key: readable, as it should be */
             {CKA_ENCRYPT, &yes, sizeof(yes)},
             {CKA_VERIFY, &no, sizeof(no)},
+            {CKA_VERIFY_RECOVER, &no, sizeof(no)},
             {CKA_WRAP, &no, sizeof(no)},
+            {CKA_DERIVE, &no, sizeof(no)},
             {CKA_MODULUS_BITS, &modbits, sizeof(modbits)},
             {CKA_PUBLIC_EXPONENT, e, sizeof(e)},
             {CKA_LABEL, label, strlen(label)},
             {CKA_ID, id, idlen},
         };
         CK_ATTRIBUTE privt[] = {
-            {CKA_TOKEN, &yes, sizeof(yes)},     {CKA_PRIVATE, &yes, sizeof(yes)},
-            {CKA_SENSITIVE, &yes, sizeof(yes)}, {CKA_EXTRACTABLE, &no, sizeof(no)},
-            {CKA_DECRYPT, &yes, sizeof(yes)},   {CKA_SIGN, &no, sizeof(no)},
-            {CKA_UNWRAP, &no, sizeof(no)},      {CKA_DERIVE, &no, sizeof(no)},
-            {CKA_LABEL, label, strlen(label)},  {CKA_ID, id, idlen},
+            {CKA_TOKEN, &yes, sizeof(yes)},
+            {CKA_PRIVATE, &yes, sizeof(yes)},
+            {CKA_SENSITIVE, &yes, sizeof(yes)},
+            {CKA_EXTRACTABLE, &no, sizeof(no)},
+            {CKA_DECRYPT, &yes, sizeof(yes)},
+            {CKA_SIGN, &no, sizeof(no)},
+            {CKA_SIGN_RECOVER, &no, sizeof(no)},
+            {CKA_UNWRAP, &no, sizeof(no)},
+            {CKA_DERIVE, &no, sizeof(no)},
+            {CKA_LABEL, label, strlen(label)},
+            {CKA_ID, id, idlen},
         };
         CK_MECHANISM mech = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
         rv = P11(t->mod, C_GenerateKeyPair, s, &mech, pubt, sizeof(pubt) / sizeof(pubt[0]), privt,

@@ -174,6 +174,8 @@ typedef struct {
     uint32_t algorithm;
     int32_t length_bits;
     uint32_t state;
+    int has_usage_mask; /* the server gave a Cryptographic Usage Mask (§3.19) */
+    uint32_t usage_mask;
 } kmip_key_attrs;
 kms_status kmip_parse_attributes(const ttlv_r *payload, const char *uid, kmip_key_attrs *a)
     __attribute__((warn_unused_result));

@@ -146,7 +146,8 @@ void kmip_build_locate(ttlv_w *w, const kmip_req *q, const char *name, uint32_t 
 void kmip_build_get_attributes(ttlv_w *w, const kmip_req *q, const char *uid)
 {
     static const char *const names[] = {
-        "Object Type", "Cryptographic Algorithm", "Cryptographic Length", "Name", "State",
+        "Object Type", "Cryptographic Algorithm",  "Cryptographic Length", "Name",
+        "State",       "Cryptographic Usage Mask", /* for `envelope kek check` (docs/KMS-BRIDGE.md) */
     };
     req_frame f = req_begin(w, q);
     /* §4.12 Get Attributes: Unique Identifier, Attribute Name*. */

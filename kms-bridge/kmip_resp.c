@@ -264,6 +264,14 @@ static kms_status parse_attribute(const ttlv_r *attr, kmip_key_attrs *a)
              v.val[3];
         return KMS_OK;
     }
+    if (IS("Cryptographic Usage Mask")) { /* §3.19: an Integer bit mask */
+        if (v.type != TTLV_INT)
+            return KMS_E_PROTOCOL;
+        a->usage_mask = (uint32_t)v.val[0] << 24 | (uint32_t)v.val[1] << 16 |
+                        (uint32_t)v.val[2] << 8 | v.val[3];
+        a->has_usage_mask = 1;
+        return KMS_OK;
+    }
     if (IS("Cryptographic Length")) {
         if (v.type != TTLV_INT)
             return KMS_E_PROTOCOL;

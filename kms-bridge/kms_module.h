@@ -50,6 +50,9 @@ typedef struct {
     char label[KMIP_MAX_NAME + 1];
     CK_ULONG value_len; /* bytes */
     uint32_t state;     /* KMIP State (§3.22) as last seen */
+    /* KMIP Cryptographic Usage Mask (§3.19) as last seen, shown as the
+     * vendor attribute ENVELOPE_KMS_CKA_USAGE_MASK; -1 if the KMS gave none */
+    int64_t usage_mask;
     /* aws-kms slots (p11_aws.h): what the object is, and for RSA the
      * public key (DER SubjectPublicKeyInfo from GetPublicKey, malloc'd) */
     int aws_kind;
@@ -114,7 +117,7 @@ void kms_session_end_find(kms_session *s);
 void kms_session_end_op(kms_session *s);
 /* Under the lock: the handle for (slot, uid), creating the entry; 0 if full. */
 CK_OBJECT_HANDLE kms_object_intern(CK_SLOT_ID slot, const char *uid, const char *label,
-                                   CK_ULONG value_len, uint32_t state);
+                                   CK_ULONG value_len, uint32_t state, int64_t usage_mask);
 /* The same for an aws-kms slot's object (p11_aws.h): keyed by (slot, ARN,
  * kind), pub copied. */
 CK_OBJECT_HANDLE kms_object_intern_aws(CK_SLOT_ID slot, const char *arn, const char *label,

@@ -17,6 +17,14 @@
 #define ENVELOPE_KMS_VENDOR_MAJOR 1
 #define ENVELOPE_KMS_VENDOR_MINOR 0
 
+/* A vendor attribute of every KMIP key object (CK_ULONG, read-only): the
+ * key's KMIP Cryptographic Usage Mask (KMIP 1.4 §3.19) as the KMS last
+ * reported it (Get Attributes at C_FindObjects; the mask asked for at
+ * C_GenerateKey). Absent (CKR_ATTRIBUTE_TYPE_INVALID) when the KMS gave
+ * none, and on AWS KMS objects. `envelope kek check` reads it
+ * (hsm/hsm_check.c carries the same number). */
+#define ENVELOPE_KMS_CKA_USAGE_MASK (CKA_VENDOR_DEFINED | 0x454e0001UL)
+
 /* PKCS#11 3.0 §3.6 */
 typedef struct {
     CK_UTF8CHAR *pInterfaceName;

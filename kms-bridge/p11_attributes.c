@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "kms_text.h"
+#include "kms_vendor.h"
 #include "p11_aws.h"
 
 static const CK_BBOOL ck_true = CK_TRUE, ck_false = CK_FALSE;
@@ -26,7 +27,7 @@ static CK_RV get_attr(const kms_object *o, CK_ATTRIBUTE *at)
     static const CK_MECHANISM_TYPE allowed[] = {CKM_AES_GCM};
     static const CK_MECHANISM_TYPE gen = CK_UNAVAILABLE_INFORMATION;
     const void *v = NULL;
-    CK_ULONG n = 0;
+    CK_ULONG n = 0, mask;
     if (o->aws_kind != KMS_AWS_NONE)
         return kms_aws_get_attr(o, at);
     switch (at->type) {
@@ -88,6 +89,15 @@ static CK_RV get_attr(const kms_object *o, CK_ATTRIBUTE *at)
     case CKA_ALLOWED_MECHANISMS:
         v = allowed;
         n = sizeof(allowed);
+        break;
+    case ENVELOPE_KMS_CKA_USAGE_MASK:
+        if (o->usage_mask < 0) {
+            at->ulValueLen = CK_UNAVAILABLE_INFORMATION;
+            return CKR_ATTRIBUTE_TYPE_INVALID;
+        }
+        mask = (CK_ULONG)o->usage_mask;
+        v = &mask;
+        n = sizeof(mask);
         break;
     case CKA_VALUE: at->ulValueLen = CK_UNAVAILABLE_INFORMATION; return CKR_ATTRIBUTE_SENSITIVE;
     default: at->ulValueLen = CK_UNAVAILABLE_INFORMATION; return CKR_ATTRIBUTE_TYPE_INVALID;

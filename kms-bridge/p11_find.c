@@ -126,7 +126,9 @@ CK_RV kms_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n
     found = NULL;
     for (size_t i = 0; i < nc; i++) {
         CK_OBJECT_HANDLE oh = kms_object_intern(slot, c[i].uid, c[i].a.name,
-                                                (CK_ULONG)c[i].a.length_bits / 8, c[i].a.state);
+                                                (CK_ULONG)c[i].a.length_bits / 8, c[i].a.state,
+                                                c[i].a.has_usage_mask ? (int64_t)c[i].a.usage_mask
+                                                                      : -1);
         if (oh == 0) {
             kms_session_end_find(s);
             kms_unlock();

@@ -106,7 +106,7 @@ void kms_session_end_op(kms_session *s)
 /* ---- objects ----------------------------------------------------------- */
 
 CK_OBJECT_HANDLE kms_object_intern(CK_SLOT_ID slot, const char *uid, const char *label,
-                                   CK_ULONG value_len, uint32_t state)
+                                   CK_ULONG value_len, uint32_t state, int64_t usage_mask)
 {
     size_t free_at = KMS_MAX_OBJECTS;
     for (size_t i = 0; i < KMS_MAX_OBJECTS; i++) {
@@ -121,6 +121,7 @@ CK_OBJECT_HANDLE kms_object_intern(CK_SLOT_ID slot, const char *uid, const char 
             snprintf(o->label, sizeof(o->label), "%s", label);
             o->value_len = value_len;
             o->state = state;
+            o->usage_mask = usage_mask;
             return make_handle(g_kms.object_gen[i], i);
         }
     }
@@ -133,6 +134,7 @@ CK_OBJECT_HANDLE kms_object_intern(CK_SLOT_ID slot, const char *uid, const char 
     snprintf(o->label, sizeof(o->label), "%s", label);
     o->value_len = value_len;
     o->state = state;
+    o->usage_mask = usage_mask;
     return make_handle(g_kms.object_gen[free_at], free_at);
 }
 
@@ -167,6 +169,7 @@ CK_OBJECT_HANDLE kms_object_intern_aws(CK_SLOT_ID slot, const char *arn, const c
     snprintf(o->label, sizeof(o->label), "%s", label);
     o->value_len = value_len;
     o->state = KMIP_STATE_ACTIVE; /* only Enabled keys are interned */
+    o->usage_mask = -1;           /* only ENCRYPT_DECRYPT keys are interned */
     o->pub_der = copy;
     o->pub_der_len = pub_len;
     return make_handle(g_kms.object_gen[at], at);

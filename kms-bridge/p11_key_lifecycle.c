@@ -141,7 +141,9 @@ CK_RV kms_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_P
         return kms_ckr(st, &res, KMS_CTX_OBJECT);
     if ((rv = kms_session_lock(h, &s)) != CKR_OK)
         return rv;
-    *out = kms_object_intern(slot, uid, label, 32, KMIP_STATE_ACTIVE);
+    /* the mask kmip_build_create_aes256 asked for */
+    *out = kms_object_intern(slot, uid, label, 32, KMIP_STATE_ACTIVE,
+                             KMIP_USAGE_ENCRYPT | KMIP_USAGE_DECRYPT);
     kms_unlock();
     return *out ? CKR_OK : CKR_HOST_MEMORY;
 }

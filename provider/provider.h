@@ -57,6 +57,8 @@ typedef struct envprov_ctx {
     struct envprov_kem_reuse *kem_reuse;
     struct envprov_aliases *aliases; /* kek.NAME settings (kek_alias.h), or NULL */
     struct envprov_breaker *breaker; /* breaker.h; NULL when breaker-window = 0 */
+    struct envprov_audit *audit;     /* audit.h; NULL when audit-log is unset */
+    struct envprov_alarm *alarm;     /* alarm.h; NULL when unwrap-alarm is unset */
     EVP_MD *cache_md;                /* SHA-256 in swctx, for entry names: fetched once */
     /* random per provider instance, first in every entry name: names (and
      * so buckets and shards) cannot be chosen from outside */
@@ -73,7 +75,7 @@ typedef struct envprov_ctx {
     unsigned kinds; /* ENVCORE_KIND of every kind some backend holds */
     /* algorithm tables built from what the backends hold (provider_algs.c) */
     OSSL_ALGORITHM *keymgmt_algs, *asym_algs, *kem_algs, *store_algs;
-    char *store_names; /* storage for the "SCHEME-list" names */
+    char *store_names; /* storage for the "SCHEME-list" and "SCHEME-check" names */
 } envprov_ctx;
 
 /* The provider's one context, for code reached without a ctx argument
@@ -117,6 +119,7 @@ extern const OSSL_DISPATCH envprov_aead_asym_cipher_functions[];
 extern const OSSL_DISPATCH envprov_kem_functions[];
 extern const OSSL_DISPATCH envprov_store_functions[];       /* every backend's scheme */
 extern const OSSL_DISPATCH envprov_list_store_functions[];  /* "SCHEME-list": names only */
+extern const OSSL_DISPATCH envprov_check_store_functions[]; /* "SCHEME-check": findings */
 extern const OSSL_DISPATCH envprov_kek_encoder_functions[]; /* AES KEKs: refuses, says why */
 
 /* Algorithm names. RSA and EC keys answer to OpenSSL's names (see

@@ -33,12 +33,12 @@ int envprov_algs_build(envprov_ctx *pc)
 {
     unsigned kinds = pc->kinds = all_kinds(pc);
     size_t nk = 0, na = 0, nm = 0, ns = 0;
-    /* at most three kinds; two stores per backend; one terminator each */
+    /* at most three kinds; three stores per backend; one terminator each */
     pc->keymgmt_algs = calloc(4, sizeof(OSSL_ALGORITHM));
     pc->asym_algs = calloc(4, sizeof(OSSL_ALGORITHM));
     pc->kem_algs = calloc(4, sizeof(OSSL_ALGORITHM));
-    pc->store_algs = calloc(2 * pc->nbackends + 2, sizeof(OSSL_ALGORITHM));
-    pc->store_names = calloc(pc->nbackends, 64);
+    pc->store_algs = calloc(3 * pc->nbackends + 2, sizeof(OSSL_ALGORITHM));
+    pc->store_names = calloc(pc->nbackends, 128);
     if (pc->keymgmt_algs == NULL || pc->asym_algs == NULL || pc->kem_algs == NULL ||
         pc->store_algs == NULL || (pc->nbackends > 0 && pc->store_names == NULL))
         return 0;
@@ -64,10 +64,16 @@ int envprov_algs_build(envprov_ctx *pc)
         const envcore_backend *be = pc->backends[b];
         add(pc->store_algs, &ns, be->scheme, envprov_store_functions, be->description);
         if (be->list != NULL) {
-            char *name = pc->store_names + 64 * b;
+            char *name = pc->store_names + 128 * b;
             snprintf(name, 64, "%s" ENVPROV_LIST_SUFFIX, be->scheme);
             add(pc->store_algs, &ns, name, envprov_list_store_functions,
                 "a whole key home, listed without opening keys");
+        }
+        if (be->check != NULL) {
+            char *name = pc->store_names + 128 * b + 64;
+            snprintf(name, 64, "%s" ENVELOPE_CHECK_STORE_SUFFIX, be->scheme);
+            add(pc->store_algs, &ns, name, envprov_check_store_functions,
+                "the weaknesses of KEKs (envelope kek check), read without using them");
         }
     }
     /* "alias:NAME": a KEK's versions by the name openssl.cnf gives them */

@@ -11,6 +11,12 @@
  * backend's list(), e.g. a TPM's persistent handles read from their public
  * areas): OSSL_STORE_INFO_NAME objects whose name is the URI to use and
  * whose description says what the key is.
+ *
+ * "SCHEME-check:..." is `envelope kek check`: the backend's check() reads
+ * each key the URI names without using it, and each KEK comes back as an
+ * OSSL_STORE_INFO_NAME whose name is its reference and whose description
+ * is its findings in the text form of include/envelope/provider.h
+ * (ENVELOPE_CHECK_STORE_SUFFIX).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -88,31 +94,73 @@ static int list_collect(const char *uri, const char *desc, void *arg)
 }
 
 static OSSL_FUNC_store_open_fn list_open;
+static OSSL_FUNC_store_open_fn check_open;
 static OSSL_FUNC_store_load_fn list_load;
 static OSSL_FUNC_store_eof_fn list_eof;
 static OSSL_FUNC_store_close_fn list_close;
 static OSSL_FUNC_store_set_ctx_params_fn list_set_ctx_params;
 
+/* "tpm2-list:..." -> the backend of "tpm2:..." (home: that URI), or NULL. */
+static const envcore_backend *home_of(envprov_ctx *pc, const char *uri, const char *suffix,
+                                      char *home, size_t size, void **client)
+{
+    const char *colon = uri != NULL ? strchr(uri, ':') : NULL;
+    size_t sl = strlen(suffix);
+    if (colon == NULL || (size_t)(colon - uri) <= sl || strncasecmp(colon - sl, suffix, sl) != 0 ||
+        strlen(uri) - sl >= size || !envprov_config_ok(pc))
+        return NULL;
+    snprintf(home, size, "%.*s%s", (int)(colon - uri - sl), uri, colon);
+    return envprov_backend_for(pc, home, client);
+}
+
 static void *list_open(void *provctx, const char *uri)
 {
     envprov_ctx *pc = provctx;
-    const char *colon = uri != NULL ? strchr(uri, ':') : NULL;
-    size_t sl = strlen(ENVPROV_LIST_SUFFIX);
     char home[512];
-    if (colon == NULL || (size_t)(colon - uri) <= sl ||
-        strncasecmp(colon - sl, ENVPROV_LIST_SUFFIX, sl) != 0 || strlen(uri) - sl >= sizeof(home) ||
-        !envprov_config_ok(pc))
-        return NULL;
-    /* "tpm2-list:" -> the backend of "tpm2:" */
-    snprintf(home, sizeof(home), "%.*s%s", (int)(colon - uri - sl), uri, colon);
     void *client = NULL;
-    const envcore_backend *be = envprov_backend_for(pc, home, &client);
+    const envcore_backend *be = home_of(pc, uri, ENVPROV_LIST_SUFFIX, home, sizeof(home), &client);
     if (be == NULL || be->list == NULL)
         return NULL;
     list_store *ls = calloc(1, sizeof(*ls));
     if (ls == NULL)
         return NULL;
     if (be->list(client, home, list_collect, ls) != ENVCORE_R_OK) {
+        list_close(ls);
+        return NULL;
+    }
+    return ls;
+}
+
+/* One KEK's findings, as a name (its reference) and a description. */
+static int check_collect(const char *uri, const envcore_findings *f, void *arg)
+{
+    char desc[ENVCORE_KIND_MAX + ENVCORE_FINDINGS_MAX * (ENVCORE_FINDING_DETAIL + 32) + 128];
+    if (envcore_findings_encode(f, desc, sizeof(desc)) == 0) {
+        ENVCORE_RAISE(ENVCORE_R_INTERNAL, "findings of \"%.200s\" do not fit", uri);
+        return ENVCORE_R_INTERNAL;
+    }
+    if (list_collect(uri, desc, arg) != 0) {
+        ENVCORE_RAISE(ENVCORE_R_INTERNAL, "out of memory");
+        return ENVCORE_R_INTERNAL;
+    }
+    return ENVCORE_R_OK;
+}
+
+static void *check_open(void *provctx, const char *uri)
+{
+    envprov_ctx *pc = provctx;
+    char home[ENVELOPE_MAX_CHECK_URI + 1];
+    void *client = NULL;
+    const envcore_backend *be = home_of(pc, uri, ENVELOPE_CHECK_STORE_SUFFIX, home, sizeof(home),
+                                        &client);
+    if (be == NULL || be->check == NULL)
+        return NULL; /* OpenSSL says "unregistered scheme"; the library says more */
+    list_store *ls = calloc(1, sizeof(*ls));
+    if (ls == NULL)
+        return NULL;
+    /* A home that is down fails here with its own reason (the breaker is for
+     * the data path: a check is one look, asked for by a person). */
+    if (be->check(client, home, check_collect, ls) != ENVCORE_R_OK) {
         list_close(ls);
         return NULL;
     }
@@ -160,6 +208,15 @@ static int list_set_ctx_params(void *ctx, const OSSL_PARAM params[])
 {
     return 1; /* nothing to select: every entry is a name */
 }
+
+const OSSL_DISPATCH envprov_check_store_functions[] = {
+    {OSSL_FUNC_STORE_OPEN, (void (*)(void))check_open},
+    {OSSL_FUNC_STORE_SET_CTX_PARAMS, (void (*)(void))list_set_ctx_params},
+    {OSSL_FUNC_STORE_LOAD, (void (*)(void))list_load},
+    {OSSL_FUNC_STORE_EOF, (void (*)(void))list_eof},
+    {OSSL_FUNC_STORE_CLOSE, (void (*)(void))list_close},
+    {0, NULL},
+};
 
 const OSSL_DISPATCH envprov_list_store_functions[] = {
     {OSSL_FUNC_STORE_OPEN, (void (*)(void))list_open},

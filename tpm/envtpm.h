@@ -27,6 +27,8 @@
 #include <stdint.h>
 #include <openssl/types.h>
 
+#include "backend.h"
+
 #define ENVTPM_WARN_UNUSED __attribute__((warn_unused_result))
 
 struct envtpm_ctx;
@@ -158,6 +160,13 @@ typedef struct envtpm_list_entry {
 } envtpm_list_entry;
 int envtpm_list(struct envtpm_ctx *t, int (*cb)(void *arg, const envtpm_list_entry *e),
                 void *arg) ENVTPM_WARN_UNUSED;
+
+/* `envelope kek check` (tpm_check.c): the weaknesses of the keys uri names
+ * (tpm2:handle=, tpm2:file=, or "tpm2:" for every persistent key but the
+ * SRK), read from their public areas (ReadPublic: no auth value offered,
+ * nothing counted against the DA lockout), handed to cb. */
+int envtpm_check(struct envtpm_ctx *t, const char *uri, envcore_check_cb *cb,
+                 void *arg) ENVTPM_WARN_UNUSED;
 
 /* Provider glue (tpm_backend.c): an envkey whose ops run in the TPM;
  * flags as for envtpm_key_open_ex. */

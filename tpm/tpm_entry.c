@@ -121,6 +121,12 @@ static int list(void *client, const char *uri, envcore_name_cb *cb, void *arg)
     return envtpm_list(c->t, list_one, &a);
 }
 
+static int check(void *client, const char *uri, envcore_check_cb *cb, void *arg)
+{
+    struct tpm_client *c = client;
+    return envtpm_check(c->t, uri, cb, arg);
+}
+
 const envcore_backend envelope_backend_tpm2 = {
     .scheme = "tpm2",
     .description = "TPM 2.0 keys (tpm2:handle=|file=)",
@@ -132,4 +138,5 @@ const envcore_backend envelope_backend_tpm2 = {
     .open = open_keys,
     .generate = generate,
     .list = list,
+    .check = check,
 };

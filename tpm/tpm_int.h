@@ -284,6 +284,12 @@ void envtpm_kek_template(envtpm_key_type type, int with_policy, int with_auth, T
 /* Describes one persistent key from its public area (no TPM call). */
 void envtpm_list_describe(uint32_t handle, const TPMT_PUBLIC *p, envtpm_list_entry *e);
 
+/* ---- tpm_check.c --------------------------------------------------------- */
+
+/* The findings of one public area against envelope's template (no TPM
+ * call). */
+void envtpm_check_public(const TPMT_PUBLIC *p, envcore_findings *f);
+
 /* ---- tpm_key.c ---------------------------------------------------------- */
 
 struct envtpm_key {

@@ -266,6 +266,31 @@ ENVELOPE_API ENVELOPE_WUR envelope_status envelope_kek_list(envelope_lib *lib, c
                                                                       const envelope_kek_info *ki),
                                                             void *arg, envelope_err *err);
 
+/* One weakness of a KEK (`envelope kek check`). */
+typedef struct envelope_kek_finding {
+    const char *code;   /* stable name, e.g. "extractable" (docs/envelope.1) */
+    const char *detail; /* one sentence for people, from the key's home: escape it */
+} envelope_kek_finding;
+#define ENVELOPE_MAX_KEK_FINDINGS 17
+typedef struct envelope_kek_check_info {
+    const char *reference; /* the KEK's URI without secrets (a token's, for "token") */
+    const char *kind;      /* "aes-256", "rsa-3072", "ec-p256", "token", ... */
+    const envelope_kek_finding *findings;
+    size_t nfindings; /* 0: nothing weaker than what envelope_kek_create makes */
+} envelope_kek_check_info;
+/* Reads every KEK uri names in its home, without using it, and calls fn
+ * with its weaknesses against what envelope_kek_create makes: extractable
+ * or once extractable, not sensitive, usable without login, usages a KEK
+ * does not need, smaller than its home can make, a duplicable TPM key, KMS
+ * usage bits beyond Encrypt|Decrypt, a token that asks for no PIN
+ * (docs/SECURITY.md "Key policy"). fn returns 0 to go on. Keys the
+ * provider would refuse as KEKs are reported, not refused. The strings
+ * live for the call to fn only. A URI no backend can check, or that names
+ * no key, is an error like any other. */
+ENVELOPE_API ENVELOPE_WUR envelope_status envelope_kek_check(
+    envelope_lib *lib, const char *uri, int (*fn)(void *arg, const envelope_kek_check_info *ci),
+    void *arg, envelope_err *err);
+
 /* ---- options shared by the encrypting objects ---- */
 /* Every option struct starts with struct_size = sizeof(the struct) as the
  * caller's header defines it: start from the _INIT macro (it sets

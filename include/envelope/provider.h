@@ -89,6 +89,24 @@
  */
 #define ENVELOPE_STORE_PARAM_FROM_MESSAGE "envelope-from-message"
 
+/*
+ * `envelope kek check` (envelope_kek_check): the provider serves, for every
+ * backend that can judge its keys, a STORE named SCHEME + this suffix
+ * ("pkcs11-check:token=prod", "tpm2-check:handle=0x81000101"). It reads
+ * each key the URI names without using it (keys the provider would refuse
+ * as KEKs are reported, not refused) and returns one OSSL_STORE_INFO_NAME
+ * per KEK (or per key home with a weakness of its own, e.g. a token that
+ * asks for no PIN): the name is its reference (no secrets), the
+ * description is text of lines separated by '\n': first the kind
+ * ("aes-256", "rsa-2048", "ec-p256", "token", ...), then one line per
+ * finding, "CODE\tDETAIL", CODE one of the stable names in docs/envelope.1
+ * ([a-z0-9-]), DETAIL a sentence with no control characters. No finding
+ * line: nothing weaker than what `envelope kek create` makes. A search that
+ * fails fails OSSL_STORE_open with the backend's reason.
+ */
+#define ENVELOPE_CHECK_STORE_SUFFIX "-check"
+#define ENVELOPE_MAX_CHECK_URI 1024 /* bytes of the URI a check STORE takes */
+
 /* KEYMGMT gen params for creating KEKs through EVP_PKEY_generate. */
 #define ENVELOPE_GEN_PARAM_URI "envelope-uri" /* where to create it */
 #define ENVELOPE_GEN_PARAM_BITS "bits"        /* RSA modulus size */
@@ -127,6 +145,12 @@
 /* The KEK is listed as retired (kek.NAME.retired) and the caller did not
  * pass ENVELOPE_PKEY_PARAM_ALLOW_RETIRED: the operator's rotation policy. */
 #define ENVELOPE_PROV_R_KEK_RETIRED 23
+/* The audit sink (audit-log) is known broken and audit-failure = refuse:
+ * no key is released or wrapped until a line can be written (docs/AUDIT.md). */
+#define ENVELOPE_PROV_R_AUDIT_UNAVAILABLE 24
+/* The KEK's unwrap rate is over its unwrap-alarm threshold and
+ * unwrap-alarm-action = refuse: unwraps fail until the rate falls below it. */
+#define ENVELOPE_PROV_R_UNWRAP_ALARM 25
 
 /* Provider parameter (OSSL_PROVIDER_get_params, utf8 pointer): why the
  * provider's openssl.cnf section is refused (an unknown setting, a value it

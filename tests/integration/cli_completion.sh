@@ -88,9 +88,10 @@ done
 kek_help=$("$envelope" kek --help 2>&1)
 mapfile -t kek_opts < <(grep -o -- '--[a-z][a-z-]*' <<<"$kek_help" | sort -u)
 [ "${#kek_opts[@]}" -ge 3 ] || fail "no options found in 'envelope kek --help'"
-both=$( (comp 'envelope kek create --'; comp 'envelope kek list --') | sort -u)
+both=$( (comp 'envelope kek create --'; comp 'envelope kek list --'; comp 'envelope kek check --') |
+  sort -u)
 for o in "${kek_opts[@]}"; do
-  grep -qxF -- "$o" <<<"$both" || fail "'envelope kek create|list --' does not offer $o"
+  grep -qxF -- "$o" <<<"$both" || fail "'envelope kek create|list|check --' does not offer $o"
 done
 # and every key type the help names
 mapfile -t types < <(grep -o -- '--type [a-z0-9|-]*' <<<"$kek_help" | cut -d' ' -f2 | tr '|' '\n' | sort -u)
@@ -98,7 +99,7 @@ mapfile -t types < <(grep -o -- '--type [a-z0-9|-]*' <<<"$kek_help" | cut -d' ' 
 expect 'envelope kek create --type ' "${types[@]}"
 expect_only 'envelope kek create --type rsa-3' rsa-3072
 
-expect_only 'envelope kek ' create list --help
+expect_only 'envelope kek ' create list check --help
 expect_only 'envelope encrypt --kek ' pkcs11: tpm2: file:
 expect_only 'envelope encrypt --kek fi' file:
 # a word with ':' is completed after the ':' (bash's word break)

@@ -43,6 +43,8 @@ if(TARGET envelope_cli AND TARGET envelope_provider)
            $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
   add_test(NAME cli.softhsm.batch COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_batch.sh
            $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
+  add_test(NAME cli.softhsm.kek-check COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_kek_check.sh
+           $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
   # A copy of the CLI that runs from any folder, for the setuid test: linked
   # with libenvelope's static archive (a setuid program ignores
   # LD_LIBRARY_PATH and $ORIGIN, and the build tree may be unreadable to
@@ -51,12 +53,12 @@ if(TARGET envelope_cli AND TARGET envelope_provider)
   add_executable(envelope_cli_static ${ENVELOPE_CLI_SOURCES})
   target_compile_definitions(envelope_cli_static PRIVATE ENVELOPE_CLI_VERSION="${PROJECT_VERSION}")
   target_link_libraries(envelope_cli_static PRIVATE envelope_static envelope_secmem PkgConfig::OPENSSL
-    envelope_warnings)
+    PkgConfig::JSONC envelope_warnings)
   add_test(NAME cli.mixed.setuid-env COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_setuid_env.sh
            $<TARGET_FILE:envelope_cli_static> $<TARGET_FILE_DIR:envelope_provider>)
   set_tests_properties(cli.softhsm.kek cli.softhsm.hostile-refs cli.softhsm.first-contact
     cli.softhsm.aliases cli.softhsm.rewrap cli.softhsm.reencrypt cli.softhsm.batch
-    cli.mixed.setuid-env PROPERTIES
+    cli.softhsm.kek-check cli.mixed.setuid-env PROPERTIES
     ENVIRONMENT "${_cli_env};${ENVELOPE_TEST_ENV}" LABELS "cli;softhsm;integration" TIMEOUT 600)
   # the setuid test also runs tpm2-tss against a swtpm
   set_tests_properties(cli.mixed.setuid-env PROPERTIES LABELS "cli;softhsm;swtpm;integration")

@@ -406,12 +406,30 @@ evp-*)
   envelope_run_own "$ENV_EVP_BIN" "${case_name#evp-}"
   ;;
 extractable)
+  # pkcs11-tool's defaults (not sensitive), and --extractable --sensitive:
+  # both refused by default (reason 15, key not safe), both accepted with
+  # allow-extractable-kek = yes
   pkcs11-tool --module "$ENV_P11_MODULE" --token-label "$ENV_TOKEN" --login --pin "$ENV_PIN" \
     --keygen --key-type AES:32 --label weak --id 09 >/dev/null
-  export ENV_WEAK_URI="pkcs11:token=$ENV_TOKEN;object=weak"
-  envelope_run_own "$ENV_EVP_BIN" extractable-refused
+  pkcs11-tool --module "$ENV_P11_MODULE" --token-label "$ENV_TOKEN" --login --pin "$ENV_PIN" \
+    --keygen --key-type AES:32 --label weak-x --id 0a --extractable --sensitive --private >/dev/null
+  for weak in weak weak-x; do
+    export ENV_WEAK_URI="pkcs11:token=$ENV_TOKEN;object=$weak"
+    envelope_run_own "$ENV_EVP_BIN" extractable-refused
+  done
+  # openssl itself: the refusal names the setting that overrides it
+  if openssl pkeyutl -encrypt -inkey "pkcs11:token=$ENV_TOKEN;object=weak-x" -in /dev/null \
+    >/dev/null 2>"$work/weak.err"; then
+    echo "FAIL: openssl used an extractable KEK" >&2
+    exit 1
+  fi
+  grep -q 'is extractable: its value can leave the token.*allow-extractable-kek = yes' \
+    "$work/weak.err" || { cat "$work/weak.err" >&2; exit 1; }
   set_conf "allow-extractable-kek = yes"
-  envelope_run_own "$ENV_EVP_BIN" extractable-allowed
+  for weak in weak weak-x; do
+    export ENV_WEAK_URI="pkcs11:token=$ENV_TOKEN;object=$weak"
+    envelope_run_own "$ENV_EVP_BIN" extractable-allowed
+  done
   ;;
 wrong-pin)
   printf 'not-the-pin' >"$ENV_PIN_FILE"

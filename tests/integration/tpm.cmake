@@ -60,4 +60,9 @@ if(TARGET envelope_tpm AND TARGET envelope_provider AND TARGET envelope_cli)
       $<TARGET_FILE:tpm_it> $<TARGET_FILE_DIR:envelope_provider>)
   set_tests_properties(cli.mixed.tpm cli.swtpm.hostile-refs PROPERTIES TIMEOUT 300
     LABELS "cli;swtpm;softhsm;integration" ENVIRONMENT "${ENVELOPE_TEST_ENV}")
+  add_test(NAME cli.swtpm.kek-check
+    COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/tpm_kek_check.sh $<TARGET_FILE:envelope_cli>
+      $<TARGET_FILE_DIR:envelope_provider>)
+  set_tests_properties(cli.swtpm.kek-check PROPERTIES TIMEOUT 300
+    LABELS "cli;swtpm;integration" ENVIRONMENT "${ENVELOPE_TEST_ENV}")
 endif()
