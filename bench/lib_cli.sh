@@ -137,6 +137,12 @@ bench \
 echo "  1 GiB /dev/shm -> /dev/null     --threads 1  --threads 2  speed-up"
 printf '    encrypt                    %9d  %11d  %6s\n' "${R[e1]}" "${R[e2]}" "$(ratio "${R[e1]}" "${R[e2]}")"
 printf '    decrypt                    %9d  %11d  %6s\n' "${R[d1]}" "${R[d2]}" "$(ratio "${R[d1]}" "${R[d2]}")"
+cpu() { /usr/bin/time -f '%U %S' -o cpu.txt bash -c "$1" >/dev/null 2>&1; awk '{ printf "%.2f", $1 + $2 }' cpu.txt; }
+printf '    CPU s (user + sys), one run each: encrypt %s / %s, decrypt %s / %s\n' \
+  "$(cpu "$ENV encrypt --quiet --threads 1 --kek $K $shm/in")" \
+  "$(cpu "$ENV encrypt --quiet --threads 2 --kek $K $shm/in")" \
+  "$(cpu "$ENV decrypt --quiet --threads 1 --kek $K $shm/in.env")" \
+  "$(cpu "$ENV decrypt --quiet --threads 2 --kek $K $shm/in.env")"
 rm -f "$shm/in" "$shm/in.env"
 
 if [ -n "$LIBB" ]; then

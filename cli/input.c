@@ -33,6 +33,8 @@ int cli_in_open(cli_in *in, const char *path)
     if (fstat(in->fd, &st) == 0 && S_ISREG(st.st_mode)) {
         in->size = (uint64_t)st.st_size;
         (void)posix_fadvise(in->fd, 0, 0, POSIX_FADV_SEQUENTIAL); /* advice only */
+    } else if (S_ISFIFO(st.st_mode)) {
+        cli_pipe_widen(in->fd);
     }
     in->buf = OPENSSL_malloc(CLI_CHUNK);
     if (in->buf == NULL) {
@@ -58,6 +60,13 @@ long cli_in_read_into(cli_in *in, uint8_t *buf, size_t cap)
             return -1;
         }
     }
+}
+
+void cli_pipe_widen(int fd)
+{
+    int cur = fcntl(fd, F_GETPIPE_SZ);
+    if (cur >= 0 && cur < (int)CLI_CHUNK)
+        (void)fcntl(fd, F_SETPIPE_SZ, (int)CLI_CHUNK); /* EPERM past pipe-max-size: keep it */
 }
 
 void cli_in_close(cli_in *in)

@@ -266,6 +266,54 @@ envelope_status env_frame_open(env_crypto *c, const uint8_t *message_id, uint64_
     return env_gcm_open(c, nonce, aad, sizeof(aad), in, len, tag, out, "frame decryption", err);
 }
 
+/* env_frame_open in pieces, for a frame that arrives split between two
+ * inputs: the GCM context is set up for frame `frame_no`, then fed the
+ * ciphertext as it comes (out grows with it), then the tag decides. The
+ * plaintext in out is released by the caller only after env_frame_open_end
+ * returned ENVELOPE_OK; on failure it is wiped here. */
+envelope_status env_frame_open_begin(env_crypto *c, const uint8_t *message_id, uint64_t frame_no,
+                                     int final, size_t len, envelope_err *err)
+{
+    uint8_t nonce[12], aad[ENV_FRAME_AAD_LEN];
+    int outl = 0;
+    frame_nonce_aad(nonce, aad, message_id, frame_no, final, len);
+    if (EVP_DecryptInit_ex2(c->dec, NULL, NULL, nonce, NULL) != 1 ||
+        EVP_DecryptUpdate(c->dec, NULL, &outl, aad, sizeof(aad)) != 1)
+        return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "frame decryption failed");
+    return ENVELOPE_OK;
+}
+
+envelope_status env_frame_open_part(env_crypto *c, const uint8_t *in, size_t n, uint8_t *out,
+                                    envelope_err *err)
+{
+    int outl = 0;
+    if (n > 0 && (n > 0x7fffffff || EVP_DecryptUpdate(c->dec, out, &outl, in, (int)n) != 1 ||
+                  (size_t)outl != n))
+        return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "frame decryption failed");
+    return ENVELOPE_OK;
+}
+
+envelope_status env_frame_open_end(env_crypto *c, const uint8_t *tag, uint8_t *out, size_t len,
+                                   envelope_err *err)
+{
+    uint8_t t[ENV_TAG_LEN], dummy[16];
+    int fl = 0;
+    memcpy(t, tag, sizeof(t));
+    if (EVP_CIPHER_CTX_ctrl(c->dec, EVP_CTRL_AEAD_SET_TAG, ENV_TAG_LEN, t) != 1) {
+        if (len > 0)
+            OPENSSL_cleanse(out, len);
+        return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "frame decryption failed");
+    }
+    /* EVP_DecryptFinal_ex checks the tag in constant time (GCM writes
+     * nothing at final). */
+    if (EVP_DecryptFinal_ex(c->dec, dummy, &fl) != 1) {
+        if (len > 0)
+            OPENSSL_cleanse(out, len);
+        return env_fail(err, ENVELOPE_ERR_AUTH, ENV_AUTH_FAILED);
+    }
+    return ENVELOPE_OK;
+}
+
 envelope_status env_wrap_aad(envelope_lib *lib, uint16_t suite, const uint8_t *ctx_enc,
                              size_t ctx_enc_len, int kind, const uint8_t *uri, size_t uri_len,
                              const uint8_t *key_id, size_t key_id_len, uint8_t out[32],

@@ -28,9 +28,17 @@ struct envelope_decryptor {
     envelope_context *msgctx;
     uint8_t id[ENVELOPE_MESSAGE_ID_BYTES];
     size_t fs;
-    uint8_t *fbuf; /* a partial encoded frame */
-    size_t flen;
-    uint8_t *pbuf; /* one frame of verified plaintext */
+    /* A frame split between two inputs: its prefix gathered, its
+     * ciphertext decrypted piece by piece into pbuf (released only after
+     * the tag), its tag gathered. */
+    uint8_t fhdr[5]; /* type byte, and a final frame's length */
+    uint8_t ftag[ENV_TAG_LEN];
+    size_t flen;    /* bytes of the frame seen */
+    size_t foff;    /* prefix length (1 or 5), once known */
+    size_t fctlen;  /* its ciphertext length */
+    size_t ftarget; /* its whole length */
+    int fbegun;     /* the GCM context is set up for it */
+    uint8_t *pbuf;  /* one frame of verified plaintext */
     uint64_t no;
     int state;
     envelope_err failure;
@@ -76,9 +84,8 @@ static envelope_status on_header(envelope_decryptor *d, envelope_err *err)
     ENV_GUARD(env_context_decode(h->ctx_enc, h->ctx_enc_len, &d->msgctx, err));
     memcpy(d->id, h->message_id, sizeof(d->id));
     d->fs = h->frame_size;
-    d->fbuf = OPENSSL_malloc(5 + d->fs + ENV_TAG_LEN);
     d->pbuf = OPENSSL_malloc(d->fs);
-    if (d->fbuf == NULL || d->pbuf == NULL)
+    if (d->pbuf == NULL)
         return env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
     env_hdracc_cleanup(&d->acc);
     d->state = DEC_FRAMES;
@@ -129,6 +136,61 @@ static envelope_status open_frame(envelope_decryptor *d, const uint8_t *p, size_
     return ENVELOPE_OK;
 }
 
+/* The part of a split frame in *in (all of it, or up to the frame's end):
+ * the prefix, then ciphertext straight from the input into pbuf (no
+ * gathering copy), then the tag; at the frame's end the tag decides and
+ * the plaintext is released, as open_frame does. */
+static envelope_status partial(envelope_decryptor *d, const uint8_t **in, size_t *inlen,
+                               envelope_err *err)
+{
+    size_t target = 0;
+    while (!d->fbegun) {
+        if (d->flen == 0 || (d->fhdr[0] == ENV_FRAME_FINAL && d->flen < 5)) {
+            if (*inlen == 0)
+                return ENVELOPE_OK;
+            d->fhdr[d->flen++] = **in;
+            (*in)++;
+            (*inlen)--;
+        }
+        ENV_GUARD(frame_target(d, d->fhdr, d->flen, &target, err));
+        d->foff = d->fhdr[0] == ENV_FRAME_FINAL ? 5 : 1;
+        if (d->flen < d->foff)
+            continue;
+        d->ftarget = target;
+        d->fctlen = target - d->foff - ENV_TAG_LEN;
+        ENV_GUARD(env_frame_open_begin(&d->c, d->id, d->no, d->foff == 5, d->fctlen, err));
+        d->fbegun = 1;
+    }
+    size_t ct_end = d->foff + d->fctlen;
+    if (d->flen<ct_end && * inlen> 0) {
+        size_t take = ct_end - d->flen < *inlen ? ct_end - d->flen : *inlen;
+        ENV_GUARD(env_frame_open_part(&d->c, *in, take, d->pbuf + (d->flen - d->foff), err));
+        d->flen += take;
+        *in += take;
+        *inlen -= take;
+    }
+    if (d->flen >= ct_end && d->flen<d->ftarget && * inlen> 0) {
+        size_t take = d->ftarget - d->flen < *inlen ? d->ftarget - d->flen : *inlen;
+        memcpy(d->ftag + (d->flen - ct_end), *in, take);
+        d->flen += take;
+        *in += take;
+        *inlen -= take;
+    }
+    if (d->flen < d->ftarget)
+        return ENVELOPE_OK; /* all input used */
+    int final = d->foff == 5;
+    size_t len = d->fctlen;
+    d->flen = 0;
+    d->fbegun = 0;
+    ENV_GUARD(env_frame_open_end(&d->c, d->ftag, d->pbuf, len, err));
+    d->no++;
+    if (final)
+        d->state = DEC_DONE;
+    if (len > 0 && d->sink(d->arg, d->pbuf, len) != 0)
+        return env_fail(err, ENVELOPE_ERR_OUTPUT, "writing the plaintext failed");
+    return ENVELOPE_OK;
+}
+
 static envelope_status frames(envelope_decryptor *d, const uint8_t *in, size_t inlen,
                               envelope_err *err)
 {
@@ -149,25 +211,7 @@ static envelope_status frames(envelope_decryptor *d, const uint8_t *in, size_t i
                 continue;
             }
         }
-        /* Partial frame: gather it in fbuf, never past its target. */
-        for (;;) {
-            if (d->flen == 0) {
-                d->fbuf[d->flen++] = *in++;
-                inlen--;
-            }
-            ENV_GUARD(frame_target(d, d->fbuf, d->flen, &target, err));
-            if (d->flen == target)
-                break;
-            size_t take = target - d->flen < inlen ? target - d->flen : inlen;
-            memcpy(d->fbuf + d->flen, in, take);
-            d->flen += take;
-            in += take;
-            inlen -= take;
-            if (d->flen < target)
-                return ENVELOPE_OK; /* all input used */
-        }
-        d->flen = 0;
-        ENV_GUARD(open_frame(d, d->fbuf, target, err));
+        ENV_GUARD(partial(d, &in, &inlen, err));
     }
     return ENVELOPE_OK;
 }
@@ -290,7 +334,6 @@ void envelope_decryptor_free(envelope_decryptor *d)
     env_hdracc_cleanup(&d->acc);
     env_decrypt_cleanup(&d->o);
     envelope_context_free(d->msgctx);
-    OPENSSL_free(d->fbuf);
     if (d->pbuf)
         OPENSSL_clear_free(d->pbuf, d->fs);
     OPENSSL_clear_free(d, sizeof(*d));

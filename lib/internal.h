@@ -71,6 +71,8 @@ static inline void env_err_clear(envelope_err *err)
  * (ENVELOPE_ERR_ARGUMENT for NULL or an unknown size). */
 envelope_status env_encrypt_opts_get(const envelope_encrypt_opts *o, envelope_encrypt_opts *out,
                                      envelope_err *err);
+envelope_status env_decrypt_opts_get(const envelope_decrypt_opts *o, envelope_decrypt_opts *out,
+                                     envelope_err *err);
 envelope_status env_rewrap_opts_get(const envelope_rewrap_opts *o, envelope_rewrap_opts *out,
                                     envelope_err *err);
 /* What a decrypting object keeps of its options: the KEK pointers and a
@@ -319,6 +321,16 @@ envelope_status env_frame_seal(env_crypto *c, const uint8_t *message_id, uint64_
 envelope_status env_frame_open(env_crypto *c, const uint8_t *message_id, uint64_t frame_no,
                                int final, const uint8_t *in, size_t len, const uint8_t *tag,
                                uint8_t *out, envelope_err *err);
+/* env_frame_open for a frame that arrives in pieces: begin, each piece of
+ * ciphertext (its plaintext appended to out), then the tag. Nothing in out
+ * may be released before _end returns ENVELOPE_OK; on failure _end wipes
+ * out[0..len). */
+envelope_status env_frame_open_begin(env_crypto *c, const uint8_t *message_id, uint64_t frame_no,
+                                     int final, size_t len, envelope_err *err);
+envelope_status env_frame_open_part(env_crypto *c, const uint8_t *in, size_t n, uint8_t *out,
+                                    envelope_err *err);
+envelope_status env_frame_open_end(env_crypto *c, const uint8_t *tag, uint8_t *out, size_t len,
+                                   envelope_err *err);
 /* SHA-256 wrap AAD (docs/FORMAT.md §5). */
 envelope_status env_wrap_aad(envelope_lib *lib, uint16_t suite, const uint8_t *ctx_enc,
                              size_t ctx_enc_len, int kind, const uint8_t *uri, size_t uri_len,

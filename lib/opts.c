@@ -46,6 +46,13 @@ envelope_status env_encrypt_opts_get(const envelope_encrypt_opts *o, envelope_en
                      "ENVELOPE_ENCRYPT_OPTS_INIT", err);
 }
 
+envelope_status env_decrypt_opts_get(const envelope_decrypt_opts *o, envelope_decrypt_opts *out,
+                                     envelope_err *err)
+{
+    return opts_copy(o, DECRYPT_MIN, sizeof(*out), out, "decrypt options",
+                     "ENVELOPE_DECRYPT_OPTS_INIT", err);
+}
+
 envelope_status env_rewrap_opts_get(const envelope_rewrap_opts *o, envelope_rewrap_opts *out,
                                     envelope_err *err)
 {

@@ -11,6 +11,9 @@
  * The decryptor's sink receives only plaintext of frames whose tag
  * verified; after a failure the pending bytes are wiped and never handed
  * out.
+ *
+ * The options' threads is not used here: the workers hand out a slot of
+ * many frames at a time, which would break the bound above.
  */
 #include <string.h>
 
@@ -188,7 +191,12 @@ envelope_status envelope_buf_encryptor_new(envelope_lib *lib, const envelope_enc
     envelope_buf_encryptor *b = OPENSSL_zalloc(sizeof(*b));
     if (b == NULL)
         return env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
-    envelope_status s = envelope_encryptor_new(lib, o, pending_sink, &b->c.p, &b->e, err);
+    envelope_encrypt_opts oc;
+    envelope_status s = env_encrypt_opts_get(o, &oc, err);
+    oc.struct_size = sizeof(oc);
+    oc.threads = 0;
+    if (s == ENVELOPE_OK)
+        s = envelope_encryptor_new(lib, &oc, pending_sink, &b->c.p, &b->e, err);
     if (s != ENVELOPE_OK) {
         envelope_buf_encryptor_free(b);
         return s;
@@ -252,7 +260,12 @@ envelope_status envelope_buf_decryptor_new(envelope_lib *lib, const envelope_dec
     envelope_buf_decryptor *b = OPENSSL_zalloc(sizeof(*b));
     if (b == NULL)
         return env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
-    envelope_status s = envelope_decryptor_new(lib, o, pending_sink, &b->c.p, &b->d, err);
+    envelope_decrypt_opts oc;
+    envelope_status s = env_decrypt_opts_get(o, &oc, err);
+    oc.struct_size = sizeof(oc);
+    oc.threads = 0;
+    if (s == ENVELOPE_OK)
+        s = envelope_decryptor_new(lib, &oc, pending_sink, &b->c.p, &b->d, err);
     if (s != ENVELOPE_OK) {
         envelope_buf_decryptor_free(b);
         return s;

@@ -2,6 +2,7 @@
  * workers.c - the thread pool of the parallel frame paths (contract in
  * lib/workers.h): one lock, one queue, FIFO, no allocation after start.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -99,7 +100,9 @@ envelope_status env_workers_new(size_t n, env_work_fn fn, void *const *states, e
     if (rc != 0) {
         env_workers_free(w); /* joins the ones that started */
         return env_fail(err, ENVELOPE_ERR_INTERNAL,
-                        "cannot start %zu worker threads (%s); ask for fewer", n, strerror(rc));
+                        "cannot start %zu worker threads (%s); ask for fewer", n,
+                        rc == EAGAIN ? "the system's limit on threads or memory"
+                                     : "pthread_create failed");
     }
     *out = w;
     return ENVELOPE_OK;

@@ -315,8 +315,9 @@ typedef struct envelope_encrypt_opts {
     /* Optional out: bit i is set when keks[i] was left out under
      * ENVELOPE_KEK_POLICY_ANY; cleared otherwise. */
     uint32_t *skipped;
-    /* Streaming encryptor only (envelope_encryptor_new and the buffer
-     * variant): 0 or 1 (the default) seals frames on the caller's thread;
+    /* Streaming encryptor only (envelope_encryptor_new; the sealer and the
+     * envelope_buf_* objects ignore it): 0 or 1 (the default) seals frames
+     * on the caller's thread;
      * 2..64 starts that many worker threads for this object, joined when it
      * finishes, fails or is freed. The output is the same bytes either way.
      * The sink is always called on the caller's thread. Since 0.2. */
@@ -351,8 +352,9 @@ typedef struct envelope_decrypt_opts {
      * ENVELOPE_ERR_ARGUMENT. */
     const envelope_context *expected;
     unsigned flags; /* ENVELOPE_DECRYPT_* */
-    /* Streaming decryptor only: 0 or 1 (the default) opens frames on the
-     * caller's thread; 2..64 opens them on that many worker threads once
+    /* Streaming decryptor only (envelope_decryptor_new; the opener and the
+     * envelope_buf_* objects ignore it): 0 or 1 (the default) opens frames
+     * on the caller's thread; 2..64 opens them on that many worker threads once
      * the header verified. Plaintext still reaches the sink in order, on
      * the caller's thread, each frame only after its tag and every earlier
      * frame's verified; nothing of a frame that fails or of any after it.

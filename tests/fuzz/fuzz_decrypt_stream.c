@@ -21,7 +21,10 @@
  *  - no sink call is longer than the frame size;
  *  - the streaming and the one-shot reader agree on accept/reject, and on
  *    the plaintext when they accept; acceptance means the oracle saw the
- *    final frame and nothing after it.
+ *    final frame and nothing after it;
+ *  - the streaming decryptor on 2 worker threads (threads in the options,
+ *    lib/decrypt_par.c), fed the same chunks, ends with the same status and
+ *    has released exactly the same bytes as the serial one.
  * Memory is bounded by the frame size (at most 16 MiB, allocated only after
  * the header authenticated); scripts/fuzz.sh runs with -malloc_limit_mb.
  */
@@ -297,6 +300,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ss == ENVELOPE_OK)
         ss = envelope_decryptor_final(d, &e);
     envelope_decryptor_free(d);
+
+    /* the same on worker threads: its sink calls may span many frames */
+    envelope_decrypt_opts topts = dopts;
+    topts.threads = 2;
+    sink_buf tb = {malloc(mlen ? mlen : 1), 0, mlen, 0};
+    if (tb.buf == NULL || envelope_decryptor_new(lib, &topts, sink, &tb, &d, &e) != ENVELOPE_OK)
+        abort();
+    envelope_status ts = ENVELOPE_OK;
+    for (size_t off = 0, i = 0; off < mlen && ts == ENVELOPE_OK; i++) {
+        size_t step = nsteps ? steps[i % nsteps] : 0;
+        size_t n = step == 0 || step > mlen - off ? mlen - off : step;
+        ts = envelope_decryptor_update(d, m + off, n, &e);
+        off += n;
+    }
+    if (ts == ENVELOPE_OK)
+        ts = envelope_decryptor_final(d, &e);
+    envelope_decryptor_free(d);
+    if (ts != ss || tb.len != sb.len || (tb.len > 0 && memcmp(tb.buf, sb.buf, tb.len) != 0))
+        abort(); /* threads changed the verdict or what was released */
+    free(tb.buf);
 
     uint8_t *out = NULL;
     size_t olen = 0;

@@ -11,9 +11,10 @@
  *  - a tampered frame k of n releases exactly frames 1..k-1, as the
  *    serial decryptor does (nothing of frame k or later); a bad type byte,
  *    truncation, swapped frames and trailing bytes the same;
- *  - threads exist only when asked for, and none is left after final, a
- *    failure, a refusing sink or a free in mid-stream (counted in
- *    /proc/self/task); more than 64 is refused.
+ *  - threads exist only when asked for (never for the envelope_buf_*
+ *    objects), and none is left after final, a failure, a refusing sink or
+ *    a free in mid-stream (counted in /proc/self/task); more than 64 is
+ *    refused.
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -448,6 +449,20 @@ static void test_threads_only_when_asked_and_joined(void **state)
     assert_int_equal(envelope_decryptor_update(dec, m.b, m.n / 3, &e), ENVELOPE_OK);
     envelope_decryptor_free(dec);
     assert_int_equal(task_count(), base);
+    /* the buffer objects keep their two-frame bound: serial whatever threads says */
+    envelope_buf_encryptor *be = NULL;
+    assert_int_equal(envelope_buf_encryptor_new(tu.lib, &o4, &be, &e), ENVELOPE_OK);
+    assert_int_equal(task_count(), base);
+    envelope_buf_encryptor_free(be);
+    envelope_buf_decryptor *bd = NULL;
+    assert_int_equal(envelope_buf_decryptor_new(tu.lib, &d4, &bd, &e), ENVELOPE_OK);
+    size_t used = 0, w = 0;
+    uint8_t small[64];
+    assert_int_equal(envelope_buf_decryptor_update(bd, m.b, m.n / 2, &used, small, sizeof(small),
+                                                   &w, &e),
+                     ENVELOPE_OK);
+    assert_int_equal(task_count(), base);
+    envelope_buf_decryptor_free(bd);
     /* more than 64: refused, none started */
     envelope_encrypt_opts o65 = {.struct_size = sizeof(o65), .keks = a, .nkeks = 1, .threads = 65};
     assert_int_equal(envelope_encryptor_new(tu.lib, &o65, sink, &m, &enc, &e),
