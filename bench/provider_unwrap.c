@@ -4,7 +4,17 @@
  * libp11's engine for RSA. One process per mode so each is measured alone;
  * bench/provider_bench.sh runs them in one go and computes the ratios.
  *
- *   provider_unwrap MODE N     MODE: provider-aes raw-aes provider-rsa raw-rsa engine-rsa
+ *   provider_unwrap MODE N     MODE: provider-aes raw-aes raw-aes-locking raw-aes-inproc
+ *                                    provider-rsa raw-rsa engine-rsa
+ *
+ * raw-aes is the floor bench/README.md names: C_Initialize(NULL), which tells
+ * the module the application is single-threaded, so SoftHSM2 takes no locks.
+ * The provider must pass CKF_OS_LOCKING_OK (any thread may call it), so two
+ * more floors sit next to it: raw-aes-locking initialises the module the way
+ * the provider does, and raw-aes-inproc runs the raw loop inside a process
+ * where the provider has loaded the key and unwrapped once (same module
+ * instance, initialised by the provider, same heap history), so what is left
+ * between it and provider-aes is the provider's own path.
  *   env: BENCH_AES_URI BENCH_RSA_URI BENCH_MODULE BENCH_TOKEN BENCH_PIN
  *
  * Prints "MODE N seconds ops/s". Setup (load, login, one wrap) is outside
@@ -100,7 +110,9 @@ static CK_OBJECT_HANDLE raw_find(CK_OBJECT_CLASS cls, const char *label)
     return h;
 }
 
-static void raw_open(void)
+enum raw_init { RAW_PLAIN, RAW_LOCKING, RAW_SHARED };
+
+static void raw_open(enum raw_init how)
 {
     /* Same process environment as the provider runs: openssl.cnf loaded
      * (SoftHSM2 itself uses libcrypto, whose fetches cost more with more
@@ -108,8 +120,15 @@ static void raw_open(void)
     OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL);
     void *so = dlopen(getenv("BENCH_MODULE"), RTLD_NOW);
     CK_C_GetFunctionList gfl = so ? (CK_C_GetFunctionList)dlsym(so, "C_GetFunctionList") : NULL;
-    if (gfl == NULL || gfl(&fl) != CKR_OK || fl->C_Initialize(NULL) != CKR_OK)
-        DIE("raw: cannot load the module");
+    CK_C_INITIALIZE_ARGS args;
+    memset(&args, 0, sizeof(args));
+    args.flags = CKF_OS_LOCKING_OK; /* what the provider passes (hsm/hsm_module.c) */
+    CK_RV rv = gfl == NULL || gfl(&fl) != CKR_OK
+                   ? CKR_GENERAL_ERROR
+                   : fl->C_Initialize(how == RAW_PLAIN ? NULL : &args);
+    /* RAW_SHARED: the provider initialised this same instance already */
+    if (!(rv == CKR_OK || (how == RAW_SHARED && rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)))
+        DIE("raw: cannot load the module (0x%lx)", (unsigned long)rv);
     CK_SLOT_ID slots[16];
     CK_ULONG ns = 16;
     fl->C_GetSlotList(CK_TRUE, slots, &ns);
@@ -122,8 +141,10 @@ static void raw_open(void)
         fl->C_GetTokenInfo(slots[i], &ti);
         if (strncmp((char *)ti.label, want, strlen(want)) == 0) {
             if (fl->C_OpenSession(slots[i], CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
-                                  &sess) != CKR_OK ||
-                fl->C_Login(sess, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)) != CKR_OK)
+                                  &sess) != CKR_OK)
+                DIE("raw: open session");
+            rv = fl->C_Login(sess, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin));
+            if (!(rv == CKR_OK || (how == RAW_SHARED && rv == CKR_USER_ALREADY_LOGGED_IN)))
                 DIE("raw: login");
             return;
         }
@@ -131,9 +152,11 @@ static void raw_open(void)
     DIE("raw: token not found");
 }
 
-static double run_raw_aes(long n)
+static double run_raw_aes(long n, enum raw_init how)
 {
-    raw_open();
+    if (how == RAW_SHARED) /* let the provider load the module and unwrap once */
+        (void)run_provider(getenv("BENCH_AES_URI"), 1);
+    raw_open(how);
     CK_OBJECT_HANDLE k = raw_find(CKO_SECRET_KEY, "bench-aes");
     unsigned char iv[12] = {1}, pt[32] = {2}, ct[64], out[64];
     CK_GCM_PARAMS g = {iv, 12, 96, (CK_BYTE_PTR) "bench", 5, 128};
@@ -153,7 +176,7 @@ static double run_raw_aes(long n)
 
 static double run_raw_rsa(long n)
 {
-    raw_open();
+    raw_open(RAW_PLAIN);
     CK_OBJECT_HANDLE priv = raw_find(CKO_PRIVATE_KEY, "bench-rsa");
     CK_OBJECT_HANDLE pub = raw_find(CKO_PUBLIC_KEY, "bench-rsa");
     CK_RSA_PKCS_OAEP_PARAMS o = {CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, NULL, 0};
@@ -219,7 +242,11 @@ int main(int argc, char **argv)
     else if (!strcmp(mode, "provider-rsa"))
         t = run_provider(getenv("BENCH_RSA_URI"), n);
     else if (!strcmp(mode, "raw-aes"))
-        t = run_raw_aes(n);
+        t = run_raw_aes(n, RAW_PLAIN);
+    else if (!strcmp(mode, "raw-aes-locking"))
+        t = run_raw_aes(n, RAW_LOCKING);
+    else if (!strcmp(mode, "raw-aes-inproc"))
+        t = run_raw_aes(n, RAW_SHARED);
     else if (!strcmp(mode, "raw-rsa"))
         t = run_raw_rsa(n);
     else if (!strcmp(mode, "engine-rsa"))

@@ -41,6 +41,11 @@ const char *hsm_rv_name(CK_RV rv)
 CK_RV hsm_rv(const struct hsm_module *mod, const char *fn, CK_RV rv)
 {
     ERR_pop_to_mark();
+    return hsm_rv_marked(mod, fn, rv);
+}
+
+CK_RV hsm_rv_marked(const struct hsm_module *mod, const char *fn, CK_RV rv)
+{
     if (rv != CKR_OK)
         hsm_diag_record(mod, rv);
     if (envcore_debug_enabled())

@@ -267,13 +267,17 @@ static int gcm_run(struct hsm_key *k, int encrypt, unsigned char *iv, size_t ivl
         if ((ret = hsm_op_begin(k, &s, &obj)) != ENVCORE_R_OK)
             return ret;
         *outlen = cap;
-        rv = encrypt ? P11(k->tok->mod, C_EncryptInit, s, &mech, obj)
-                     : P11(k->tok->mod, C_DecryptInit, s, &mech, obj);
+        /* one error mark for both calls (hsm_internal.h, P11_IN_MARK) */
+        ERR_set_mark();
+        rv = encrypt ? P11_IN_MARK(k->tok->mod, C_EncryptInit, s, &mech, obj)
+                     : P11_IN_MARK(k->tok->mod, C_DecryptInit, s, &mech, obj);
         *init_failed = rv != CKR_OK;
         if (rv == CKR_OK)
-            rv = encrypt ? P11(k->tok->mod, C_Encrypt, s, (CK_BYTE_PTR)in, inlen, out, outlen)
-                         : P11(k->tok->mod, C_Decrypt, s, (CK_BYTE_PTR)in, inlen, out, outlen);
-        else if (mech_refused(rv)) {
+            rv = encrypt
+                     ? P11_IN_MARK(k->tok->mod, C_Encrypt, s, (CK_BYTE_PTR)in, inlen, out, outlen)
+                     : P11_IN_MARK(k->tok->mod, C_Decrypt, s, (CK_BYTE_PTR)in, inlen, out, outlen);
+        ERR_pop_to_mark();
+        if (*init_failed && mech_refused(rv)) {
             hsm_session_put(k->tok, s, HSM_SESSION_KEEP);
             ENVCORE_RAISE(ENVCORE_R_MECHANISM_NOT_SUPPORTED,
                           "mechanism not supported by token \"%s\": AES-GCM (%s)", k->tok->label,
