@@ -41,6 +41,32 @@ def vectors():
             cur[k] = v
 
 
+def suite2_vectors():
+    """The key blocks and records of tests/vectors/suite2.txt (gen_suite2.c,
+    made with libenvelope), the valid ones and each one-field mutation."""
+    path = os.path.join(root, "tests", "vectors", "suite2.txt")
+    cur = {}
+    with open(path, encoding="utf-8") as f:
+        for line in list(f) + [""]:
+            line = line.rstrip("\n")
+            if not line or line.startswith("#"):
+                if "name" in cur:
+                    for field in ("keyblock", "record"):
+                        if cur.get(field):
+                            yield f"{cur['name']}-{field}", bytes.fromhex(cur[field])
+                cur = {}
+                continue
+            k, _, v = line.partition(": ")
+            cur[k] = v
+
+
+def header_seeds():
+    """fuzz_header reads the three forms: messages (grown from the vectors'
+    headers) and here the key blocks (ENVK) and records (ENVR)."""
+    for name, data in suite2_vectors():
+        put("header", "s2-" + name, data)
+
+
 def stream_seeds():
     programs = {"whole": [], "bytes": [1], "odd": [3, 7, 13, 200], "mixed": [16, 0], "five": [5, 1]}
     for name, msg in vectors():
@@ -211,6 +237,7 @@ def aws_json_seeds():
         put("aws_json", k, v)
 
 
+header_seeds()
 stream_seeds()
 uri_seeds()
 settings_seeds()
