@@ -21,7 +21,11 @@
  *  - no sink call is longer than the frame size;
  *  - the streaming and the one-shot reader agree on accept/reject, and on
  *    the plaintext when they accept; acceptance means the oracle saw the
- *    final frame and nothing after it.
+ *    final frame and nothing after it;
+ *  - a finished or failed decryptor takes no more input;
+ *  - envelope_opener_open into a buffer half the message's size gives the
+ *    one-shot's plaintext when it fits, and when it does not, refuses with
+ *    the size it needs.
  * Memory is bounded by the frame size (at most 16 MiB, allocated only after
  * the header authenticated); scripts/fuzz.sh runs with -malloc_limit_mb.
  */
@@ -296,6 +300,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (ss == ENVELOPE_OK)
         ss = envelope_decryptor_final(d, &e);
+    /* After the end a decryptor takes nothing more: a failed one repeats
+     * its failure, a finished one is in the wrong state. */
+    envelope_status again = ss == ENVELOPE_OK ? ENVELOPE_ERR_STATE : ss;
+    if (envelope_decryptor_update(d, m, mlen, &e) != again ||
+        envelope_decryptor_final(d, &e) != again)
+        abort();
     envelope_decryptor_free(d);
 
     uint8_t *out = NULL;
@@ -312,6 +322,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort(); /* the one-shot plaintext is not the verified one */
     if (os != ENVELOPE_OK && out != NULL)
         abort(); /* output on failure */
+    /* The caller's buffer, half the message's size: a plaintext that does
+     * not fit is refused with the size it needs (read from the frames, before
+     * any key is used), one that fits is the one-shot's, and an accepted
+     * message's context is there to read. */
+    envelope_opener *op = NULL;
+    size_t half = mlen / 2, got = 0;
+    uint8_t *hb = malloc(half ? half : 1);
+    if (hb == NULL || envelope_opener_new(lib, &dopts, &op, &e) != ENVELOPE_OK)
+        abort();
+    envelope_status hs = envelope_opener_open(op, m, mlen, hb, half, &got, &e);
+    if (hs == ENVELOPE_OK && (os != ENVELOPE_OK || envelope_opener_context(op) == NULL))
+        abort();
+    if (os == ENVELOPE_OK && olen <= half &&
+        (hs != ENVELOPE_OK || got != olen || (olen > 0 && memcmp(hb, out, olen) != 0)))
+        abort();
+    if (os == ENVELOPE_OK && olen > half && (hs != ENVELOPE_ERR_BUFFER_TOO_SMALL || got != olen))
+        abort();
+    envelope_opener_free(op);
+    free(hb);
     envelope_buffer_free(out, olen);
     free(o.buf);
     free(sb.buf);

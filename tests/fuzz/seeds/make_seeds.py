@@ -65,6 +65,39 @@ def header_seeds():
     headers) and here the key blocks (ENVK) and records (ENVR)."""
     for name, data in suite2_vectors():
         put("header", "s2-" + name, data)
+    # one byte over the key block limit (ENVELOPE_MAX_KEYBLOCK_BYTES), whole
+    put("header", "s2-kb-over-limit", b"ENVK\x01\x00\x02\x00" + bytes(58557 - 7))
+
+
+def der_len(n):
+    return bytes([n]) if n < 0x80 else b"\x82" + n.to_bytes(2, "big")
+
+
+def tpm_keyfile_seeds():
+    """A TSS2 key file (the committed rsa.pem, written by our writer) with
+    the optional secret [2] (an importable key's), which the reader refuses."""
+    import base64
+
+    with open(os.path.join(corpus, "tpm_keyfile", "rsa.pem"), encoding="ascii") as f:
+        lines = [l.strip() for l in f if l.strip() and not l.startswith("-----")]
+    der = base64.b64decode("".join(lines))
+    assert der[0] == 0x30 and der[1] == 0x82
+    body, out, off = der[4:], [], 0
+    while off < len(body):  # TPMKey's fields: type, emptyAuth [0], parent, ...
+        n = body[off + 1]
+        hl = 2
+        if n & 0x80:
+            hl, n = 2 + (n & 0x7F), int.from_bytes(body[off + 2 : off + 2 + (n & 0x7F)], "big")
+        out.append(body[off : off + hl + n])
+        off += hl + n
+    at = 1
+    while out[at][0] in (0xA0, 0xA1):  # after emptyAuth [0] and policy [1]
+        at += 1
+    secret = b"\x04\x04\xde\xad\xbe\xef"
+    out.insert(at, b"\xa2" + der_len(len(secret)) + secret)
+    inner = b"".join(out)
+    pem = base64.encodebytes(b"\x30" + der_len(len(inner)) + inner).decode()
+    put("tpm_keyfile", "secret.pem", "-----BEGIN TSS2 PRIVATE KEY-----\n" + pem + "-----END TSS2 PRIVATE KEY-----\n")
 
 
 def stream_seeds():
@@ -238,6 +271,7 @@ def aws_json_seeds():
 
 
 header_seeds()
+tpm_keyfile_seeds()
 stream_seeds()
 uri_seeds()
 settings_seeds()
