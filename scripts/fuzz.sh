@@ -43,7 +43,7 @@ runs=${ENVELOPE_FUZZ_RUNS:-10000000}
 # The files each target is for: what --coverage measures.
 declare -A files=(
   [header]="lib/header.c lib/context.c lib/inspect.c lib/keyblock_load.c lib/record.c"
-  [decrypt_stream]="lib/decrypt_stream.c lib/open.c lib/header.c lib/crypto.c"
+  [decrypt_stream]="lib/decrypt_stream.c lib/decrypt_par.c lib/open.c lib/header.c lib/crypto.c"
   [wrapblob]="provider/wrapblob.c"
   [pkcs11_uri]="lib/uri.c core/uri_match.c hsm/hsm_uri.c hsm/hsm_tokens.c"
   [tpm_uri]="tpm/tpm_uri.c"
@@ -59,10 +59,11 @@ declare -A files=(
 # regular expression over llvm-cov's function names ("file.c:name" for
 # static ones). What is left out writes or formats (ttlv_w_*, key file and
 # URI writers), serves another caller (context builders, inspector
-# accessors, the alias store), or reads the environment, not the input.
+# accessors, the alias store, the decryptors' lent buffers), or reads the
+# environment, not the input.
 declare -A parser=(
   [header]='^(header\.c:.*|env_header_parse|env_parse_(context|edk_list)|env_hdracc_.*|env_kb_parse|envelope_record_dek_id|env_utf8_valid|env_context_decode|context\.c:add_pair|envelope_context_(new|free)|envelope_inspector_(new|update|final|free)|inspect\.c:.*)$'
-  [decrypt_stream]='^(envelope_decryptor_(new|update|final|free)|decrypt_stream\.c:.*|envelope_open|envelope_opener_(new|free|open|context)|env_open_frames|env_plaintext_len|open\.c:.*|env_crypto_(init|cleanup|derive)|env_header_verify|env_frame_open|crypto\.c:.*)$'
+  [decrypt_stream]='^(envelope_decryptor_(new|update|final|free)|decrypt_stream\.c:.*|envelope_open|envelope_opener_(new|free|open|context)|env_open_frames|env_plaintext_len|open\.c:.*|env_pdec_(new|update|final|free)|decrypt_par\.c:.*|env_crypto_(init|cleanup|derive)|env_header_verify|env_frame_open|crypto\.c:.*)$'
   [wrapblob]='.'
   [pkcs11_uri]='^(env_uri_(strip|printable|scheme|message_scheme|check_untrusted)|uri\.c:.*|envcore_uri_.*|uri_match\.c:.*|hsm_uri_parse|hsm_token_list_(parse|free|match|names_absent)|hsm_uri_names_slot_or_library|hsm_tokens\.c:.*)$'
   [tpm_uri]='^(envtpm_uri_(parse|clear)|tpm_uri\.c:(?!pct_encode).*)$'

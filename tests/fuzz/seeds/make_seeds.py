@@ -107,6 +107,9 @@ def stream_seeds():
             if len(msg) > 20000 and pname in ("bytes", "five"):
                 continue
             put("decrypt_stream", f"{name}-{pname}", bytes([len(prog)] + prog) + msg)
+        put("decrypt_stream", f"{name}-refused", b"\x80" + msg)  # bit 7: the sink refuses
+        put("decrypt_stream", f"{name}-threads", b"\x42\x07\x00" + msg)  # bit 6: two workers
+        put("decrypt_stream", f"{name}-threads-refused", b"\xc0" + msg)
 
 
 def uri_seeds():
