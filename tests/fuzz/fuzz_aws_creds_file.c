@@ -4,11 +4,13 @@
  * aws_creds_from_files as the credential chain calls it).
  *
  * Input: the credentials file, then optionally a line "#--config--" and the
- * config file. The files are written where AWS_SHARED_CREDENTIALS_FILE and
- * AWS_CONFIG_FILE point; the profile is "default", or "fuzz" when the
- * input's first byte is odd. A result is 1 with credentials, 0 not
- * configured, -1 with a reason.
+ * config file (without that line there is no config file, as on most
+ * hosts). The files are written where AWS_SHARED_CREDENTIALS_FILE and
+ * AWS_CONFIG_FILE point, in a folder of the harness's own; the profile is
+ * "default", or "fuzz" when the input's first byte is odd. A result is 1
+ * with credentials, 0 not configured, -1 with a reason.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,25 +31,24 @@ static const char *fuzz_tmpdir(void)
     return access("/dev/shm", W_OK) == 0 ? "/dev/shm" : t != NULL ? t : "/tmp";
 }
 
-static char paths[2][64];
+/* Both files in a folder of our own: the config file comes and goes, and
+ * its name must not be free for someone else to take in a shared /dev/shm. */
+static char dir[64], paths[2][80];
 
 static void remove_files(void)
 {
     unlink(paths[0]);
     unlink(paths[1]);
+    rmdir(dir);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    const char *tmp = fuzz_tmpdir();
-    for (int i = 0; i < 2; i++) {
-        snprintf(paths[i], sizeof(paths[i]), "%.40s/fuzz-aws-%s-XXXXXX", tmp,
-                 i ? "config" : "creds");
-        int fd = mkstemp(paths[i]);
-        if (fd < 0)
-            abort();
-        close(fd);
-    }
+    snprintf(dir, sizeof(dir), "%.40s/fuzz-aws-XXXXXX", fuzz_tmpdir());
+    if (mkdtemp(dir) == NULL)
+        abort();
+    snprintf(paths[0], sizeof(paths[0]), "%s/credentials", dir);
+    snprintf(paths[1], sizeof(paths[1]), "%s/config", dir);
     setenv("AWS_SHARED_CREDENTIALS_FILE", paths[0], 1);
     setenv("AWS_CONFIG_FILE", paths[1], 1);
     unsetenv("AWS_PROFILE");
@@ -72,8 +73,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     put(paths[0], data, n0);
     if (cut != NULL)
         put(paths[1], cut + sizeof(mark) - 1, size - n0 - (sizeof(mark) - 1));
-    else
-        put(paths[1], NULL, 0);
+    else if (unlink(paths[1]) != 0 && errno != ENOENT)
+        abort();
     aws_chain_opts o = {size > 0 && (data[0] & 1) ? "fuzz" : NULL, "eu-west-1", NULL, 1000};
     aws_creds *c = NULL;
     char err[512] = "";

@@ -4,7 +4,9 @@
  * one-shot envelope_open, on whole messages (header and frames).
  *
  * Input: byte 0 = n (mod 16), then n chunk sizes (one byte each; 0 means
- * "the rest"), then the message. The sizes are used in a cycle.
+ * "the rest"), then the message. The sizes are used in a cycle. With bit 7
+ * of byte 0 set the stream's sink refuses to write (a full disk); with
+ * bit 6 the readers open frames on two worker threads (threads = 2).
  *
  * The reader holds the DEKs of the committed vectors (tests/vectors/): at
  * start each is unwrapped once with the real RSA-OAEP KEKs, and
@@ -18,13 +20,20 @@
  *  - plaintext reaches the sink only after its frame's tag verified: what
  *    the decryptor released is a prefix of the frames the oracle verifies,
  *    in order, after a header whose commitment and tag verify;
- *  - no sink call is longer than the frame size;
+ *  - no sink call is longer than the frame size (on the caller's thread:
+ *    the workers hand on several verified frames in one call);
  *  - the streaming and the one-shot reader agree on accept/reject, and on
  *    the plaintext when they accept; acceptance means the oracle saw the
  *    final frame and nothing after it;
  *  - the streaming decryptor on 2 worker threads (threads in the options,
- *    lib/decrypt_par.c), fed the same chunks, ends with the same status and
- *    has released exactly the same bytes as the serial one.
+ *    lib/decrypt_par.c) and the serial one, fed the same chunks into the
+ *    same kind of sink, end with the same status and have released exactly
+ *    the same bytes;
+ *  - a finished or failed decryptor takes no more input; a sink's refusal
+ *    ends the stream with ENVELOPE_ERR_OUTPUT;
+ *  - envelope_opener_open into a buffer half the message's size gives the
+ *    one-shot's plaintext when it fits, and when it does not, refuses with
+ *    the size it needs.
  * Memory is bounded by the frame size (at most 16 MiB, allocated only after
  * the header authenticated); scripts/fuzz.sh runs with -malloc_limit_mb.
  */
@@ -247,6 +256,7 @@ static void run_oracle(const uint8_t *m, size_t size, oracle *o)
 typedef struct {
     uint8_t *buf;
     size_t len, cap, frame_size;
+    int refuse, refused; /* a sink that cannot write (a full disk) */
 } sink_buf;
 
 static int sink(void *arg, const uint8_t *buf, size_t len)
@@ -254,6 +264,10 @@ static int sink(void *arg, const uint8_t *buf, size_t len)
     sink_buf *s = arg;
     if (len == 0 || (s->frame_size != 0 && len > s->frame_size))
         abort(); /* the sink gets whole frames, never more than F bytes */
+    if (s->refuse) {
+        s->refused = 1;
+        return -1;
+    }
     if (s->len + len > s->cap)
         abort(); /* more plaintext than the message has bytes */
     memcpy(s->buf + s->len, buf, len);
@@ -282,14 +296,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     envelope_err e;
     envelope_decrypt_opts dopts = ENVELOPE_DECRYPT_OPTS_INIT; /* the message's references */
     dopts.flags = ENVELOPE_DECRYPT_ANY_CONTEXT;
+    dopts.threads = (data[0] & 0x40) ? 2 : 1;
     envelope_decryptor *d = NULL;
-    sink_buf sb = {malloc(mlen ? mlen : 1), 0, mlen, 0};
+    sink_buf sb = {malloc(mlen ? mlen : 1), 0, mlen, 0, (data[0] & 0x80) != 0, 0};
     if (sb.buf == NULL || envelope_decryptor_new(lib, &dopts, sink, &sb, &d, &e) != ENVELOPE_OK)
         abort();
     env_header h;
     size_t need;
-    if (env_header_parse(m, mlen, &h, &need, &e) == ENVELOPE_OK)
-        sb.frame_size = h.frame_size;
+    if (dopts.threads == 1 && env_header_parse(m, mlen, &h, &need, &e) == ENVELOPE_OK)
+        sb.frame_size = h.frame_size; /* the workers hand on several frames at once */
     envelope_status ss = ENVELOPE_OK;
     for (size_t off = 0, i = 0; off < mlen && ss == ENVELOPE_OK; i++) {
         size_t step = nsteps ? steps[i % nsteps] : 0;
@@ -299,12 +314,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (ss == ENVELOPE_OK)
         ss = envelope_decryptor_final(d, &e);
+    /* After the end a decryptor takes nothing more: a failed one repeats
+     * its failure, a finished one is in the wrong state. */
+    envelope_status again = ss == ENVELOPE_OK ? ENVELOPE_ERR_STATE : ss;
+    if (envelope_decryptor_update(d, m, mlen, &e) != again ||
+        envelope_decryptor_final(d, &e) != again)
+        abort();
     envelope_decryptor_free(d);
 
-    /* the same on worker threads: its sink calls may span many frames */
+    /* the same on the other thread count (bit 6 picked the first), with
+     * the same sink: the workers' sink calls may span many frames */
     envelope_decrypt_opts topts = dopts;
-    topts.threads = 2;
-    sink_buf tb = {malloc(mlen ? mlen : 1), 0, mlen, 0};
+    topts.threads = dopts.threads == 1 ? 2 : 1;
+    sink_buf tb = {malloc(mlen ? mlen : 1), 0, mlen, 0, sb.refuse, 0};
     if (tb.buf == NULL || envelope_decryptor_new(lib, &topts, sink, &tb, &d, &e) != ENVELOPE_OK)
         abort();
     envelope_status ts = ENVELOPE_OK;
@@ -327,7 +349,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (o.len < sb.len || (sb.len > 0 && memcmp(o.buf, sb.buf, sb.len) != 0))
         abort(); /* released plaintext no verified frame holds */
-    if ((ss == ENVELOPE_OK) != (os == ENVELOPE_OK))
+    if (sb.refused && (ss != ENVELOPE_ERR_OUTPUT || sb.len != 0 || o.len == 0))
+        abort(); /* a sink's failure ends the stream, and only a verified frame reaches it */
+    if (!sb.refused && (ss == ENVELOPE_OK) != (os == ENVELOPE_OK))
         abort(); /* the two readers disagree */
     if (ss == ENVELOPE_OK && (!o.complete || sb.len != o.len))
         abort(); /* accepted a message the oracle finds incomplete */
@@ -335,6 +359,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort(); /* the one-shot plaintext is not the verified one */
     if (os != ENVELOPE_OK && out != NULL)
         abort(); /* output on failure */
+    /* The caller's buffer, half the message's size: a plaintext that does
+     * not fit is refused with the size it needs (read from the frames, before
+     * any key is used), one that fits is the one-shot's, and an accepted
+     * message's context is there to read. */
+    envelope_opener *op = NULL;
+    size_t half = mlen / 2, got = 0;
+    uint8_t *hb = malloc(half ? half : 1);
+    if (hb == NULL || envelope_opener_new(lib, &dopts, &op, &e) != ENVELOPE_OK)
+        abort();
+    envelope_status hs = envelope_opener_open(op, m, mlen, hb, half, &got, &e);
+    if (hs == ENVELOPE_OK && (os != ENVELOPE_OK || envelope_opener_context(op) == NULL))
+        abort();
+    if (os == ENVELOPE_OK && olen <= half &&
+        (hs != ENVELOPE_OK || got != olen || (olen > 0 && memcmp(hb, out, olen) != 0)))
+        abort();
+    if (os == ENVELOPE_OK && olen > half && (hs != ENVELOPE_ERR_BUFFER_TOO_SMALL || got != olen))
+        abort();
+    envelope_opener_free(op);
+    free(hb);
     envelope_buffer_free(out, olen);
     free(o.buf);
     free(sb.buf);

@@ -5,13 +5,16 @@
  * the context decoder, the untrusted-reference check and the key-less
  * inspector walking the frames. The inspector reads all three forms of
  * docs/FORMAT.md (message ENVL, key block ENVK, record ENVR): its verdict
- * is checked against the parser of the form the magic names.
+ * is checked against the parser of the form the magic names, and must not
+ * depend on how the input is split. The context decoder also reads the raw
+ * input and must accept what the header's context parser accepts.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "internal.h"
 #include "suite2.h"
 
@@ -42,13 +45,65 @@ static envelope_status compact_verdict(const uint8_t *data, size_t size)
     return s;
 }
 
+/* The context decoder (what a reader keeps) on the raw input, against the
+ * header's context parser on the same bytes: inside a message the decoder
+ * only sees what the parser accepted, so its own limit checks are reached
+ * here, and the two must accept exactly the same encodings. */
+static void context_agree(const uint8_t *data, size_t size)
+{
+    env_rd r;
+    env_rd_init(&r, data, size);
+    env_header h;
+    envelope_err e;
+    memset(&h, 0, sizeof(h));
+    int parsed = env_parse_context(&r, &h, NULL, &e) == ENVELOPE_OK && env_rd_left(&r) == 0;
+    envelope_context *c = NULL;
+    int decoded = env_context_decode(data, size, &c, &e) == ENVELOPE_OK;
+    if (parsed != decoded || decoded != (c != NULL))
+        abort();
+    envelope_context_free(c);
+}
+
+/* The key-less inspector over the input in pieces of `step` bytes. After a
+ * failure every later call repeats it. */
+static int inspect(const uint8_t *data, size_t size, size_t step, envelope_status *code)
+{
+    envelope_inspector *in = NULL;
+    envelope_err e;
+    if (envelope_inspector_new(&in, &e) != ENVELOPE_OK)
+        return -1;
+    envelope_status s = ENVELOPE_OK, first = ENVELOPE_OK;
+    for (size_t off = 0; off < size || off == 0; off += step) {
+        size_t n = size - off < step ? size - off : step;
+        s = envelope_inspector_update(in, data + off, n, &e);
+        if (s != ENVELOPE_OK && first == ENVELOPE_OK)
+            first = s;
+        if (first != ENVELOPE_OK && s != first)
+            abort(); /* a failed inspector says the same again */
+        if (size == 0)
+            break;
+    }
+    s = envelope_inspector_final(in, &e);
+    if (first != ENVELOPE_OK && s != first)
+        abort();
+    envelope_inspector_free(in);
+    *code = s;
+    return s == ENVELOPE_OK;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    context_agree(data, size);
     int compact = size >= 4 &&
                   (memcmp(data, ENV_REC_MAGIC, 4) == 0 || memcmp(data, ENV_KB_MAGIC, 4) == 0);
     envelope_status cs = compact ? compact_verdict(data, size) : ENVELOPE_ERR_BAD_MAGIC;
-    if (!compact) /* the key block parser sees every input too */
+    if (!compact) { /* the key block and record parsers see every input too */
+        const uint8_t *id = NULL;
+        envelope_err e;
         (void)compact_verdict(data, size);
+        if (envelope_record_dek_id(data, size, &id, &e) == ENVELOPE_OK || id != NULL)
+            abort(); /* a record starts with its magic */
+    }
     env_header h;
     size_t need = 0;
     envelope_err e;
@@ -87,17 +142,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (s == ENVELOPE_OK && a.h.total_len != h.total_len)
         abort();
     env_hdracc_cleanup(&a);
-    envelope_inspector *in = NULL;
-    if (envelope_inspector_new(&in, &e) == ENVELOPE_OK) {
-        int ok = envelope_inspector_update(in, data, size, &e) == ENVELOPE_OK &&
-                 envelope_inspector_final(in, &e) == ENVELOPE_OK;
+    envelope_status is, ps;
+    int ok = inspect(data, size, size ? size : 1, &is);
+    if (ok >= 0) {
+        if (inspect(data, size, step, &ps) != ok || ps != is)
+            abort(); /* the inspector's verdict does not depend on the pieces */
         if (ok && !compact && s != ENVELOPE_OK)
             abort(); /* the inspector read a message whose header does not parse */
         if (ok && compact && cs != ENVELOPE_OK)
             abort(); /* ... or a key block or record its parser refuses */
         if (compact && memcmp(data, ENV_REC_MAGIC, 4) == 0 && ok != (cs == ENVELOPE_OK))
             abort(); /* a record's checks need no key: the verdicts are the same */
-        envelope_inspector_free(in);
     }
     return 0;
 }

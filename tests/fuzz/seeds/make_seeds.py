@@ -41,6 +41,65 @@ def vectors():
             cur[k] = v
 
 
+def suite2_vectors():
+    """The key blocks and records of tests/vectors/suite2.txt (gen_suite2.c,
+    made with libenvelope), the valid ones and each one-field mutation."""
+    path = os.path.join(root, "tests", "vectors", "suite2.txt")
+    cur = {}
+    with open(path, encoding="utf-8") as f:
+        for line in list(f) + [""]:
+            line = line.rstrip("\n")
+            if not line or line.startswith("#"):
+                if "name" in cur:
+                    for field in ("keyblock", "record"):
+                        if cur.get(field):
+                            yield f"{cur['name']}-{field}", bytes.fromhex(cur[field])
+                cur = {}
+                continue
+            k, _, v = line.partition(": ")
+            cur[k] = v
+
+
+def header_seeds():
+    """fuzz_header reads the three forms: messages (grown from the vectors'
+    headers) and here the key blocks (ENVK) and records (ENVR)."""
+    for name, data in suite2_vectors():
+        put("header", "s2-" + name, data)
+    # one byte over the key block limit (ENVELOPE_MAX_KEYBLOCK_BYTES), whole
+    put("header", "s2-kb-over-limit", b"ENVK\x01\x00\x02\x00" + bytes(58557 - 7))
+
+
+def der_len(n):
+    return bytes([n]) if n < 0x80 else b"\x82" + n.to_bytes(2, "big")
+
+
+def tpm_keyfile_seeds():
+    """A TSS2 key file (the committed rsa.pem, written by our writer) with
+    the optional secret [2] (an importable key's), which the reader refuses."""
+    import base64
+
+    with open(os.path.join(corpus, "tpm_keyfile", "rsa.pem"), encoding="ascii") as f:
+        lines = [l.strip() for l in f if l.strip() and not l.startswith("-----")]
+    der = base64.b64decode("".join(lines))
+    assert der[0] == 0x30 and der[1] == 0x82
+    body, out, off = der[4:], [], 0
+    while off < len(body):  # TPMKey's fields: type, emptyAuth [0], parent, ...
+        n = body[off + 1]
+        hl = 2
+        if n & 0x80:
+            hl, n = 2 + (n & 0x7F), int.from_bytes(body[off + 2 : off + 2 + (n & 0x7F)], "big")
+        out.append(body[off : off + hl + n])
+        off += hl + n
+    at = 1
+    while out[at][0] in (0xA0, 0xA1):  # after emptyAuth [0] and policy [1]
+        at += 1
+    secret = b"\x04\x04\xde\xad\xbe\xef"
+    out.insert(at, b"\xa2" + der_len(len(secret)) + secret)
+    inner = b"".join(out)
+    pem = base64.encodebytes(b"\x30" + der_len(len(inner)) + inner).decode()
+    put("tpm_keyfile", "secret.pem", "-----BEGIN TSS2 PRIVATE KEY-----\n" + pem + "-----END TSS2 PRIVATE KEY-----\n")
+
+
 def stream_seeds():
     programs = {"whole": [], "bytes": [1], "odd": [3, 7, 13, 200], "mixed": [16, 0], "five": [5, 1]}
     for name, msg in vectors():
@@ -48,6 +107,9 @@ def stream_seeds():
             if len(msg) > 20000 and pname in ("bytes", "five"):
                 continue
             put("decrypt_stream", f"{name}-{pname}", bytes([len(prog)] + prog) + msg)
+        put("decrypt_stream", f"{name}-refused", b"\x80" + msg)  # bit 7: the sink refuses
+        put("decrypt_stream", f"{name}-threads", b"\x42\x07\x00" + msg)  # bit 6: two workers
+        put("decrypt_stream", f"{name}-threads-refused", b"\xc0" + msg)
 
 
 def uri_seeds():
@@ -211,6 +273,8 @@ def aws_json_seeds():
         put("aws_json", k, v)
 
 
+header_seeds()
+tpm_keyfile_seeds()
 stream_seeds()
 uri_seeds()
 settings_seeds()
