@@ -120,15 +120,17 @@ void audit_buf_time(audit_buf *b, uint64_t ns)
         last_sec = sec;
     }
     char t[32];
-    memcpy(t, "\"", 1);
-    memcpy(t + 1, last, 19);
+    t[0] = '"';
+    for (int i = 0; i < 19; i++)
+        t[1 + i] = last[i];
     t[20] = '.';
     uint32_t us = (uint32_t)(ns % 1000000000u / 1000u);
     for (int i = 26; i >= 21; i--) {
         t[i] = (char)('0' + us % 10);
         us /= 10;
     }
-    memcpy(t + 27, "Z\"", 2);
+    t[27] = 'Z';
+    t[28] = '"';
     audit_buf_put(b, t, 29);
 }
 

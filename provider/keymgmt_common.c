@@ -232,7 +232,7 @@ void *envprov_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
     /* the reference as asked for (the writer strips any PIN attribute) */
     envprov_audit_event_uri(g->pc->audit, &sp, ENVPROV_AUDIT_OP_KEK_CREATE,
                             k != NULL && k->uri != NULL ? k->uri : g->uri, be->scheme, r);
-    if (r != ENVCORE_R_OK) {
+    if (r != ENVCORE_R_OK || k == NULL) {
         envkey_free(k);
         return NULL;
     }
