@@ -41,6 +41,7 @@ enum {
 };
 
 #define CLI_CHUNK (1u << 20)        /* read size: constant memory */
+#define CLI_MAX_THREADS 64          /* --threads (the library's bound) */
 #define CLI_PROGRESS_MIN (8u << 20) /* show progress for inputs over 8 MiB */
 
 typedef struct cli_common {
@@ -94,6 +95,8 @@ typedef struct cli_in {
 int cli_in_open(cli_in *in, const char *path);
 /* Bytes read (0 = end of input), or -1 on error (reported). */
 long cli_in_read(cli_in *in);
+/* One read(2) of at most cap bytes into buf (EINTR retried); -1 reported. */
+long cli_in_read_into(cli_in *in, uint8_t *buf, size_t cap);
 void cli_in_close(cli_in *in);
 
 /* ---- output (out.c): stdout, or an unnamed file (O_TMPFILE) in the
@@ -158,6 +161,10 @@ void cli_progress_end(cli_progress *p);
 typedef envelope_status (*cli_update_fn)(void *obj, const uint8_t *buf, size_t len,
                                          envelope_err *err);
 typedef envelope_status (*cli_final_fn)(void *obj, envelope_err *err);
+/* The streaming object's own buffer to read the next input into
+ * (envelope_encryptor_buffer, envelope_decryptor_buffer): read there, the
+ * input reaches the worker threads without a copy. */
+typedef envelope_status (*cli_buffer_fn)(void *obj, uint8_t **buf, size_t *len, envelope_err *err);
 /* Reads IN to its end through update(), counting on prog (if not NULL).
  * CLI_EXIT_INTERNAL if reading failed (reported); else CLI_EXIT_OK with
  * *st ENVELOPE_OK at the end of IN, or the status of the update() that
@@ -167,6 +174,9 @@ int cli_feed(cli_in *in, cli_update_fn update, void *obj, cli_progress *prog, en
 /* cli_feed, then final(), with the progress bar. Returns the exit code
  * (failures reported); OUT is the caller's to commit or abort. */
 int cli_pump(cli_common *c, cli_in *in, cli_update_fn update, cli_final_fn final, void *obj);
+/* cli_pump reading into the buffers buffer() lends instead of IN's own. */
+int cli_pump_lent(cli_common *c, cli_in *in, cli_buffer_fn buffer, cli_update_fn update,
+                  cli_final_fn final, void *obj);
 
 /* ---- encrypt and decrypt (stream.c) ---- */
 typedef struct cli_stream {
@@ -179,6 +189,7 @@ typedef struct cli_stream {
     char **inputs;                  /* every operand (several: a batch, batch.c) */
     int ninputs;
     size_t frame_size; /* encrypt: 0 = the default */
+    size_t threads;    /* --threads: worker threads per message (default: online CPUs) */
     /* opened by cli_stream_open */
     envelope_lib *lib;
     envelope_kek *keks[ENVELOPE_MAX_EDKS];
@@ -221,6 +232,9 @@ int cli_stream_is_batch(const cli_stream *s);
  * commits OUT. Returns the exit code. */
 int cli_stream_run(cli_stream *s, cli_common *c, cli_update_fn update, cli_final_fn final,
                    void *obj);
+/* cli_stream_run reading through buffer() (cli_pump_lent). */
+int cli_stream_run_lent(cli_stream *s, cli_common *c, cli_buffer_fn buffer, cli_update_fn update,
+                        cli_final_fn final, void *obj);
 /* Drops OUT unless committed, frees the rest; free obj before. */
 void cli_stream_close(cli_stream *s);
 
@@ -257,6 +271,7 @@ int cmd_decrypt(int argc, char **argv, cli_common *c);
 int cmd_inspect(int argc, char **argv, cli_common *c);
 int cmd_kek(int argc, char **argv, cli_common *c);
 int cmd_rewrap(int argc, char **argv, cli_common *c);
+int cmd_audit(int argc, char **argv, cli_common *c); /* cmd_audit.c, audit_cli.h */
 int cmd_reencrypt(int argc, char **argv, cli_common *c);
 
 #endif

@@ -12,7 +12,7 @@
 static void help(FILE *f)
 {
     fprintf(f, "usage: envelope decrypt [--kek URI]... [--context KEY=VALUE]... [-o OUT]\n"
-               "                        [--force] [--quiet] [--config FILE] [IN]\n"
+               "                        [--threads N] [--force] [--quiet] [--config FILE] [IN]\n"
                "       envelope decrypt [--kek URI]... [OPTIONS] -o DIR FILE.env...\n"
                "\n"
                "Decrypts IN (default stdin) to OUT (default stdout).\n"
@@ -23,6 +23,9 @@ static void help(FILE *f)
                "                      attributes must be named with --kek\n"
                "  --context K=V       require this pair in the message's context (repeat)\n"
                "  -o, --output OUT    write to OUT only if the whole message verifies\n"
+               "  --threads N         open frames on N threads, 1..64 (default: the online\n"
+               "                      CPUs); each frame is still written only after it and\n"
+               "                      every frame before it verified\n"
                "  -o DIR FILE.env...  several inputs (or -o an existing folder): DIR/FILE each,\n"
                "                      each only if it verifies; a summary; exit status of the\n"
                "                      first failure\n"
@@ -47,6 +50,11 @@ static envelope_status decryptor_final(void *o, envelope_err *e)
     return envelope_decryptor_final(o, e);
 }
 
+static envelope_status decryptor_buffer(void *o, uint8_t **b, size_t *n, envelope_err *e)
+{
+    return envelope_decryptor_buffer(o, b, n, e);
+}
+
 /* For a batch (cli/batch.c): one decryptor per input. */
 static envelope_status decryptor_make(cli_stream *s, void **obj, envelope_err *e)
 {
@@ -54,7 +62,8 @@ static envelope_status decryptor_make(cli_stream *s, void **obj, envelope_err *e
                                .keks = s->keks,
                                .nkeks = s->nkeks,
                                .expected = s->ctx,
-                               .flags = s->ctx ? 0u : ENVELOPE_DECRYPT_ANY_CONTEXT};
+                               .flags = s->ctx ? 0u : ENVELOPE_DECRYPT_ANY_CONTEXT,
+                               .threads = s->threads};
     envelope_decryptor *dec = NULL;
     envelope_status st = envelope_decryptor_new(s->lib, &o, cli_out_sink, &s->out, &dec, e);
     *obj = dec;
@@ -68,12 +77,17 @@ static void decryptor_drop(void *o)
 
 int cmd_decrypt(int argc, char **argv, cli_common *c)
 {
-    static const struct option opts[] = {
-        {"kek", required_argument, NULL, 'k'},     {"context", required_argument, NULL, 'x'},
-        {"output", required_argument, NULL, 'o'},  {"force", no_argument, NULL, 'F'},
-        {"quiet", no_argument, NULL, 'q'},         {"config", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},          {"stats", no_argument, NULL, 'S'},
-        {"allow-retired", no_argument, NULL, 'R'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"kek", required_argument, NULL, 'k'},
+                                         {"context", required_argument, NULL, 'x'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"force", no_argument, NULL, 'F'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"stats", no_argument, NULL, 'S'},
+                                         {"allow-retired", no_argument, NULL, 'R'},
+                                         {"threads", required_argument, NULL, 'T'},
+                                         {NULL, 0, NULL, 0}};
     cli_stream s;
     int ch, rc, want_stats = 0;
     cli_stream_init(&s);
@@ -105,11 +119,13 @@ int cmd_decrypt(int argc, char **argv, cli_common *c)
                                    .keks = s.keks,
                                    .nkeks = s.nkeks,
                                    .expected = s.ctx,
-                                   .flags = s.ctx ? 0u : ENVELOPE_DECRYPT_ANY_CONTEXT};
+                                   .flags = s.ctx ? 0u : ENVELOPE_DECRYPT_ANY_CONTEXT,
+                                   .threads = s.threads};
         if (envelope_decryptor_new(s.lib, &o, cli_out_sink, &s.out, &dec, &err) != ENVELOPE_OK)
             rc = cli_report(&err);
         else
-            rc = cli_stream_run(&s, c, decryptor_update, decryptor_final, dec);
+            rc = cli_stream_run_lent(&s, c, decryptor_buffer, decryptor_update, decryptor_final,
+                                     dec);
         if (want_stats)
             cli_print_stats();
     }

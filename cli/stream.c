@@ -4,7 +4,9 @@
  * the library, KEKs, context, IN and OUT opened from them, and the
  * streaming pass that commits OUT only when it succeeded.
  */
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -13,6 +15,8 @@ void cli_stream_init(cli_stream *s)
     memset(s, 0, sizeof(*s));
     s->in.fd = -1;
     s->out.fd = -1;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    s->threads = n < 1 ? 1 : n > CLI_MAX_THREADS ? CLI_MAX_THREADS : (size_t)n;
 }
 
 int cli_stream_option(cli_stream *s, cli_common *c, int ch, char *arg, const char *cmd)
@@ -29,6 +33,14 @@ int cli_stream_option(cli_stream *s, cli_common *c, int ch, char *arg, const cha
         s->pairs[s->np++] = arg;
         return CLI_EXIT_OK;
     case 'o': s->out_path = arg; return CLI_EXIT_OK;
+    case 'T': {
+        char *end = NULL;
+        unsigned long v = strtoul(arg, &end, 10);
+        if (arg[0] < '0' || arg[0] > '9' || *end != '\0' || v < 1 || v > CLI_MAX_THREADS)
+            return cli_usage(cmd, "--threads must be 1..%d, got \"%s\"", CLI_MAX_THREADS, arg);
+        s->threads = (size_t)v;
+        return CLI_EXIT_OK;
+    }
     case 'F': c->force = 1; return CLI_EXIT_OK;
     default:
         if (cli_common_option(c, ch, arg))
@@ -88,6 +100,16 @@ int cli_stream_run(cli_stream *s, cli_common *c, cli_update_fn update, cli_final
     if (rc != CLI_EXIT_OK)
         return rc;   /* cli_stream_close drops OUT */
     s->out_open = 0; /* committed, or dropped by cli_out_commit if that failed */
+    return cli_out_commit(&s->out);
+}
+
+int cli_stream_run_lent(cli_stream *s, cli_common *c, cli_buffer_fn buffer, cli_update_fn update,
+                        cli_final_fn final, void *obj)
+{
+    int rc = cli_pump_lent(c, &s->in, buffer, update, final, obj);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    s->out_open = 0;
     return cli_out_commit(&s->out);
 }
 

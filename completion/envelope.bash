@@ -98,6 +98,10 @@ _envelope()
         _envelope_reply -W 'all any' -- "$cur"
         return
         ;;
+    --threads)
+        _envelope_reply -W "1 2 4 8 $(getconf _NPROCESSORS_ONLN 2>/dev/null)" -- "$cur"
+        return
+        ;;
     --pcrs)
         _envelope_reply -W 'sha256:' -- "$cur"
         compopt -o nospace 2>/dev/null
@@ -113,8 +117,8 @@ _envelope()
                                  encrypt decrypt inspect kek help' -- "$cur"
         return
         ;;
-    encrypt) opts='--kek --kek-policy --context --frame-size -o --output --force --quiet --config --help' ;;
-    decrypt) opts='--kek --context -o --output --force --quiet --allow-retired --stats --config --help' ;;
+    encrypt) opts='--kek --kek-policy --context --frame-size --threads -o --output --force --quiet --config --help' ;;
+    decrypt) opts='--kek --context --threads -o --output --force --quiet --allow-retired --stats --config --help' ;;
     inspect) opts='--json --quiet --config --help' ;;
     kek)
         case $verb in

@@ -24,6 +24,14 @@ void envcore_debug_configure(const char *env, const char *tag)
     debug_tag = tag;
 }
 
+/* A child is a copy of the forking thread alone: a lock another thread
+ * held mid-line at fork() is made new there (stdio's own FILE locks are
+ * reset by glibc's fork). */
+static void debug_child(void)
+{
+    pthread_mutex_init(&debug_lock, NULL);
+}
+
 static void debug_init(void)
 {
     /* secure_getenv: a setuid or setgid program never opens a file its
@@ -39,6 +47,8 @@ static void debug_init(void)
     } else {
         debug_fp = stderr;
     }
+    if (debug_fp != NULL)
+        (void)pthread_atfork(NULL, NULL, debug_child);
 }
 
 int envcore_debug_enabled(void)

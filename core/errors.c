@@ -81,6 +81,8 @@ static const OSSL_ITEM reason_strings[] = {
     {ENVCORE_R_REFERENCE_NOT_ALLOWED, "reference not allowed from a message"},
     {ENVCORE_R_TOKEN_UNKNOWN, "no such token"},
     {ENVCORE_R_KEK_RETIRED, "KEK retired"},
+    {ENVCORE_R_AUDIT_UNAVAILABLE, "audit log unavailable"},
+    {ENVCORE_R_UNWRAP_ALARM, "unwrap rate over its alarm threshold"},
     {0, NULL},
 };
 

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "hsm.h"
+#include "hsm_internal.h"
 #include "settings.h"
 
 struct hsm_client {
@@ -22,12 +23,15 @@ struct hsm_client {
 static const char *const settings[] = {"pkcs11-module", "pkcs11-pin-source", "pkcs11-tokens",
                                        "allow-extractable-kek", NULL};
 
+/* Every entry point runs inside the fork gate (hsm_fork.c). */
 static void client_free(void *client)
 {
     struct hsm_client *c = client;
     if (c == NULL)
         return;
+    hsm_gate_enter();
     hsm_ctx_free(c->h);
+    hsm_gate_leave();
     hsm_token_list_free(c->tokens);
     free(c);
 }
@@ -50,7 +54,10 @@ static int client_new(const envcore_settings *cfg, OSSL_LIB_CTX *swctx, void **o
         return r;
     }
     hsm_config hc = {envcore_setting(cfg, "pkcs11-module"), pin, c->tokens, allow, swctx};
-    if ((c->h = hsm_ctx_new(&hc)) == NULL) {
+    hsm_gate_enter();
+    c->h = hsm_ctx_new(&hc);
+    hsm_gate_leave();
+    if (c->h == NULL) {
         client_free(c);
         ENVCORE_RAISE(ENVCORE_R_INTERNAL, "out of memory creating the PKCS#11 client");
         return ENVCORE_R_INTERNAL;
@@ -67,8 +74,11 @@ static int probe(const char *uri)
 static int open_keys(void *client, const char *uri, unsigned flags, envcore_key_cb *cb, void *arg)
 {
     struct hsm_client *c = client;
-    return hsm_find_keys(c->h, uri, (flags & ENVCORE_OPEN_FROM_MESSAGE) ? HSM_FIND_FROM_MESSAGE : 0,
-                         cb, arg);
+    hsm_gate_enter();
+    int r = hsm_find_keys(c->h, uri,
+                          (flags & ENVCORE_OPEN_FROM_MESSAGE) ? HSM_FIND_FROM_MESSAGE : 0, cb, arg);
+    hsm_gate_leave();
+    return r;
 }
 
 static int check(void *client, const char *uri, envcore_check_cb *cb, void *arg)
@@ -87,11 +97,14 @@ static int generate(void *client, const char *uri, envkey_kind kind, int bits, e
         return ENVCORE_R_NOT_SUPPORTED;
     }
     /* RSA-3072 by default: the smallest size the security docs recommend */
-    return hsm_generate_key(c->h, uri, kind,
-                            kind != ENVKEY_RSA ? 256
-                            : bits != 0        ? bits
-                                               : 3072,
-                            out);
+    hsm_gate_enter();
+    int r = hsm_generate_key(c->h, uri, kind,
+                             kind != ENVKEY_RSA ? 256
+                             : bits != 0        ? bits
+                                                : 3072,
+                             out);
+    hsm_gate_leave();
+    return r;
 }
 
 const envcore_backend envelope_backend_pkcs11 = {

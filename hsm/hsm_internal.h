@@ -137,6 +137,11 @@ const char *hsm_diag_text(CK_RV rv);                        /* this thread's, if
 int hsm_raise_rv(CK_RV rv, const char *what, const char *token, const char *object);
 const char *hsm_rv_name(CK_RV rv);
 
+/* hsm_fork.c: every entry point of this layer runs between these two, so
+ * that no thread is inside it (holding a lock) when the process forks. */
+void hsm_gate_enter(void);
+void hsm_gate_leave(void);
+
 /* hsm_module.c */
 int hsm_ensure_loaded(struct hsm_ctx *h); /* loads, initialises, re-inits after fork */
 int hsm_process_exiting(void);

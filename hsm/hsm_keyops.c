@@ -403,16 +403,75 @@ static void hsm_key_free(void *be)
     free(k);
 }
 
+/* The ops as the provider calls them: each inside the fork gate
+ * (hsm_fork.c). hsm_key_free and opaque take no lock and make no call. */
+static int gated_rsa_supports(void *be, const envkey_rsa_params *p)
+{
+    hsm_gate_enter();
+    int r = hsm_rsa_supports(be, p);
+    hsm_gate_leave();
+    return r;
+}
+
+static int gated_rsa_decrypt(void *be, const envkey_rsa_params *p, const unsigned char *in,
+                             size_t inlen, unsigned char *out, size_t *outlen, size_t outsize)
+{
+    hsm_gate_enter();
+    int r = hsm_rsa_decrypt(be, p, in, inlen, out, outlen, outsize);
+    hsm_gate_leave();
+    return r;
+}
+
+static int gated_aead_encrypt(void *be, envkey_aead_iv *iv, const unsigned char *aad, size_t aadlen,
+                              const unsigned char *in, size_t inlen, unsigned char *out,
+                              size_t *outlen, size_t outsize)
+{
+    hsm_gate_enter();
+    int r = hsm_aead_encrypt(be, iv, aad, aadlen, in, inlen, out, outlen, outsize);
+    hsm_gate_leave();
+    return r;
+}
+
+static int gated_aead_decrypt(void *be, const envkey_aead_iv *iv, const unsigned char *aad,
+                              size_t aadlen, const unsigned char *in, size_t inlen,
+                              unsigned char *out, size_t *outlen, size_t outsize)
+{
+    hsm_gate_enter();
+    int r = hsm_aead_decrypt(be, iv, aad, aadlen, in, inlen, out, outlen, outsize);
+    hsm_gate_leave();
+    return r;
+}
+
+static int gated_opaque_encrypt(void *be, const unsigned char *aad, size_t aadlen,
+                                const unsigned char *in, size_t inlen, unsigned char *out,
+                                size_t *outlen, size_t outsize)
+{
+    hsm_gate_enter();
+    int r = hsm_kms_aead_encrypt(be, aad, aadlen, in, inlen, out, outlen, outsize);
+    hsm_gate_leave();
+    return r;
+}
+
+static int gated_opaque_decrypt(void *be, const unsigned char *aad, size_t aadlen,
+                                const unsigned char *in, size_t inlen, unsigned char *out,
+                                size_t *outlen, size_t outsize)
+{
+    hsm_gate_enter();
+    int r = hsm_kms_aead_decrypt(be, aad, aadlen, in, inlen, out, outlen, outsize);
+    hsm_gate_leave();
+    return r;
+}
+
 const envkey_backend_ops hsm_key_ops = {
     .name = "pkcs11",
     .home = "token",
-    .rsa_supports = hsm_rsa_supports,
-    .rsa_decrypt = hsm_rsa_decrypt,
-    .aead_encrypt = hsm_aead_encrypt,
-    .aead_decrypt = hsm_aead_decrypt,
+    .rsa_supports = gated_rsa_supports,
+    .rsa_decrypt = gated_rsa_decrypt,
+    .aead_encrypt = gated_aead_encrypt,
+    .aead_decrypt = gated_aead_decrypt,
     .opaque = hsm_kms_aead_opaque,
-    .opaque_encrypt = hsm_kms_aead_encrypt,
-    .opaque_decrypt = hsm_kms_aead_decrypt,
+    .opaque_encrypt = gated_opaque_encrypt,
+    .opaque_decrypt = gated_opaque_decrypt,
     .ecdh_zgen = NULL,
     .free = hsm_key_free,
 };

@@ -108,7 +108,8 @@ void kms_tls_free(kms_tls *t)
     if (t == NULL)
         return;
     /* refs is 0 only for a half-built context (kms_tls_new's failure path). */
-    if (t->refs > 0 && __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) > 0)
+    if (__atomic_load_n(&t->refs, __ATOMIC_ACQUIRE) > 0 &&
+        __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) > 0)
         return;
     SSL_CTX_free(t->ctx);
     free(t);

@@ -102,6 +102,19 @@ envelope_status env_crypto_derive(env_crypto *c, const uint8_t *message_id, enve
     return ENVELOPE_OK;
 }
 
+/* A worker's context keyed with src's data key: the okm is copied into the
+ * worker's own locked memory, and its GCM context keyed from it. */
+envelope_status env_crypto_key_copy(env_crypto *dst, const env_crypto *src, envelope_err *err)
+{
+    memcpy(dst->s->okm, src->s->okm, sizeof(dst->s->okm));
+    if (((dst->which & ENV_KEY_ENC) &&
+         EVP_EncryptInit_ex2(dst->enc, NULL, dst->s->okm, NULL, NULL) != 1) ||
+        ((dst->which & ENV_KEY_DEC) &&
+         EVP_DecryptInit_ex2(dst->dec, NULL, dst->s->okm, NULL, NULL) != 1))
+        return env_fail_ossl(err, ENVELOPE_ERR_CRYPTO, "AES-256-GCM key setup failed");
+    return ENVELOPE_OK;
+}
+
 envelope_status env_crypto_header_tag(env_crypto *c, const uint8_t *body, size_t len,
                                       uint8_t tag[ENV_TAG_LEN], envelope_err *err)
 {

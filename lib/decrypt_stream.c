@@ -4,6 +4,9 @@
  * after its tag verified; the stream is complete only when
  * envelope_decryptor_final says so (final frame seen, nothing after it).
  * Whole frames found in the caller's buffer are decrypted in place.
+ * With threads > 1 in the options the frames are opened on worker threads
+ * once the header has verified (lib/decrypt_par.c), with the same release
+ * rule: in order, each frame only after its tag and every earlier one's.
  */
 #include <string.h>
 
@@ -11,6 +14,7 @@
 
 #include "bytes.h"
 #include "internal.h"
+#include "workers.h"
 
 enum { DEC_HEADER, DEC_FRAMES, DEC_DONE, DEC_CLOSED, DEC_FAILED };
 
@@ -30,6 +34,9 @@ struct envelope_decryptor {
     uint64_t no;
     int state;
     envelope_err failure;
+    size_t threads; /* > 1: frames on workers, par made after the header */
+    env_pdec *par;
+    uint8_t *lend; /* envelope_decryptor_buffer's, until par lends slots */
 };
 
 envelope_status envelope_decryptor_new(envelope_lib *lib, const envelope_decrypt_opts *o,
@@ -48,6 +55,7 @@ envelope_status envelope_decryptor_new(envelope_lib *lib, const envelope_decrypt
     d->arg = arg;
     d->no = 1;
     envelope_status s = env_decrypt_take(&d->o, o, err);
+    d->threads = d->o.threads;
     if (s == ENVELOPE_OK)
         s = env_crypto_init(&d->c, lib, ENV_KEY_DEC, err);
     if (s == ENVELOPE_OK)
@@ -74,6 +82,8 @@ static envelope_status on_header(envelope_decryptor *d, envelope_err *err)
         return env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
     env_hdracc_cleanup(&d->acc);
     d->state = DEC_FRAMES;
+    if (d->threads > 1)
+        return env_pdec_new(d->lib, &d->c, d->id, d->fs, d->threads, d->sink, d->arg, &d->par, err);
     return ENVELOPE_OK;
 }
 
@@ -165,6 +175,8 @@ static envelope_status frames(envelope_decryptor *d, const uint8_t *in, size_t i
 static envelope_status fail(envelope_decryptor *d, envelope_status s, envelope_err *err)
 {
     d->state = DEC_FAILED;
+    env_pdec_free(d->par); /* joins the workers, wipes what they opened */
+    d->par = NULL;
     if (err != NULL)
         d->failure = *err;
     else
@@ -196,7 +208,9 @@ envelope_status envelope_decryptor_update(envelope_decryptor *d, const uint8_t *
         if (s == ENVELOPE_OK)
             s = on_header(d, err);
     }
-    if (s == ENVELOPE_OK)
+    if (s == ENVELOPE_OK && d->par != NULL)
+        s = env_pdec_update(d->par, in, inlen, err);
+    else if (s == ENVELOPE_OK)
         s = frames(d, in, inlen, err);
     return s == ENVELOPE_OK ? s : fail(d, s, err);
 }
@@ -213,6 +227,14 @@ envelope_status envelope_decryptor_final(envelope_decryptor *d, envelope_err *er
     }
     if (d->state == DEC_CLOSED)
         return env_fail(err, ENVELOPE_ERR_STATE, "the decryptor is already finished");
+    if (d->par != NULL) {
+        envelope_status s = env_pdec_final(d->par, err);
+        if (s != ENVELOPE_OK)
+            return fail(d, s, err);
+        env_pdec_free(d->par);
+        d->par = NULL;
+        d->state = DEC_DONE;
+    }
     if (d->state != DEC_DONE)
         return fail(d,
                     env_fail(err, ENVELOPE_ERR_TRUNCATED,
@@ -221,6 +243,34 @@ envelope_status envelope_decryptor_final(envelope_decryptor *d, envelope_err *er
                                  : "message ends before its final frame (truncated)"),
                     err);
     d->state = DEC_CLOSED;
+    return ENVELOPE_OK;
+}
+
+envelope_status envelope_decryptor_buffer(envelope_decryptor *d, uint8_t **buf, size_t *len,
+                                          envelope_err *err)
+{
+    env_err_clear(err);
+    if (d == NULL || buf == NULL || len == NULL)
+        return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_decryptor_buffer: NULL argument");
+    *buf = NULL;
+    *len = 0;
+    if (d->state == DEC_FAILED) {
+        if (err != NULL)
+            *err = d->failure;
+        return d->failure.code;
+    }
+    if (d->state == DEC_CLOSED)
+        return env_fail(err, ENVELOPE_ERR_STATE, "the decryptor is already finished");
+    if (d->par != NULL) {
+        envelope_status s = env_pdec_buffer(d->par, buf, len, err);
+        return s == ENVELOPE_OK ? s : fail(d, s, err);
+    }
+    if (d->lend == NULL && (d->lend = OPENSSL_malloc(ENV_LEND_BYTES)) == NULL)
+        return env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
+    *buf = d->lend;
+    /* Until the header is in, a read of the largest header's size: the
+     * rest of a large read would only be copied into the first slot. */
+    *len = d->state == DEC_HEADER && d->threads > 1 ? ENV_MAX_HEADER : ENV_LEND_BYTES;
     return ENVELOPE_OK;
 }
 
@@ -233,6 +283,9 @@ void envelope_decryptor_free(envelope_decryptor *d)
 {
     if (d == NULL)
         return;
+    env_pdec_free(d->par); /* joins the workers before anything they use goes */
+    if (d->lend)
+        OPENSSL_clear_free(d->lend, ENV_LEND_BYTES);
     env_crypto_cleanup(&d->c);
     env_hdracc_cleanup(&d->acc);
     env_decrypt_cleanup(&d->o);

@@ -179,6 +179,8 @@ envelope_status env_ossl_status(envelope_status dflt)
         case ENVELOPE_PROV_R_OBJECT_NOT_FOUND: s = ENVELOPE_ERR_KEK_NOT_FOUND; break;
         case ENVELOPE_PROV_R_POLICY_REFUSED:
         case ENVELOPE_PROV_R_KEK_RETIRED:
+        case ENVELOPE_PROV_R_AUDIT_UNAVAILABLE: /* audit-failure = refuse (docs/AUDIT.md) */
+        case ENVELOPE_PROV_R_UNWRAP_ALARM:      /* unwrap-alarm-action = refuse */
         case ENVELOPE_PROV_R_KEY_NOT_SAFE:
         case ENVELOPE_PROV_R_ACCESS_DENIED:
         case ENVELOPE_PROV_R_PIN_LOCKED:

@@ -79,6 +79,7 @@ typedef struct env_decrypt {
     envelope_kek *keks[ENVELOPE_MAX_EDKS];
     size_t nkeks;
     envelope_context *expected;
+    size_t threads; /* envelope_decrypt_opts.threads (0 if struct_size ends before it) */
 } env_decrypt;
 envelope_status env_decrypt_take(env_decrypt *d, const envelope_decrypt_opts *o, envelope_err *err);
 void env_decrypt_cleanup(env_decrypt *d);
@@ -282,6 +283,9 @@ envelope_status env_crypto_init(env_crypto *c, envelope_lib *lib, int which, env
 void env_crypto_cleanup(env_crypto *c);
 /* HKDF-SHA-512(ikm = s->dek, salt = message id) -> s->okm; keys enc and dec. */
 envelope_status env_crypto_derive(env_crypto *c, const uint8_t *message_id, envelope_err *err);
+/* Keys dst (made with the same `which`) with src's derived keys: a worker
+ * thread's own context for the parallel frame paths (lib/workers.h). */
+envelope_status env_crypto_key_copy(env_crypto *dst, const env_crypto *src, envelope_err *err);
 /* GCM tag under the data key, nonce 0, AAD = body, empty plaintext. */
 envelope_status env_crypto_header_tag(env_crypto *c, const uint8_t *body, size_t len,
                                       uint8_t tag[ENV_TAG_LEN], envelope_err *err);

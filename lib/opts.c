@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 
 #include "internal.h"
+#include "workers.h"
 
 /* The smallest struct each option type has had: the 0.2 layout, the first
  * with struct_size. A field added later goes after these and is read only
@@ -76,6 +77,10 @@ envelope_status env_decrypt_take(env_decrypt *d, const envelope_decrypt_opts *o,
         d->keks[i] = oc.keks[i];
     }
     d->nkeks = oc.nkeks;
+    if (oc.threads > ENV_MAX_THREADS)
+        return env_fail(err, ENVELOPE_ERR_ARGUMENT, "decrypt options: threads is %zu, at most %d",
+                        oc.threads, ENV_MAX_THREADS);
+    d->threads = oc.threads;
     if (oc.expected != NULL)
         ENV_GUARD(env_context_dup(oc.expected, &d->expected, err));
     return ENVELOPE_OK;

@@ -60,7 +60,9 @@ static envelope_status weigh_message_failure(envelope_status s)
     case ENVELOPE_PROV_R_PIN_INCORRECT:
     case ENVELOPE_PROV_R_PIN_LOCKED:
     case ENVELOPE_PROV_R_PCR_POLICY_NOT_SATISFIED:
-    case ENVELOPE_PROV_R_KEK_RETIRED: /* the operator's rotation policy, not the message */
+    case ENVELOPE_PROV_R_KEK_RETIRED:       /* the operator's rotation policy, not the message */
+    case ENVELOPE_PROV_R_AUDIT_UNAVAILABLE: /* the operator's audit policy */
+    case ENVELOPE_PROV_R_UNWRAP_ALARM:      /* the operator's rate limit */
     case ENVELOPE_PROV_R_ACCESS_DENIED: return s;
     default: return ENVELOPE_ERR_AUTH;
     }

@@ -28,6 +28,8 @@
 #include <openssl/params.h>
 #include <openssl/rsa.h>
 
+#include "alarm.h"
+#include "audit.h"
 #include "params.h"
 #include "provider.h"
 #include "rsa_form_check.h"
@@ -169,8 +171,43 @@ static int rsa_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
     }
     envkey_rsa_params p;
     params_of(c, &p);
-    return envprov_rsa_public_encrypt(c->pc, c->key, &p, in, inlen, out, outlen, outsize) ==
-           ENVCORE_R_OK;
+    envprov_audit_span sp;
+    envprov_audit_begin(c->pc->audit, &sp);
+    int r = envprov_audit_gate(c->pc->audit);
+    if (r == ENVCORE_R_OK)
+        r = envprov_rsa_public_encrypt(c->pc, c->key, &p, in, inlen, out, outlen, outsize);
+    envprov_audit_event(c->pc->audit, &sp, ENVPROV_AUDIT_OP_WRAP, c->key, NULL, 0, r,
+                        ENVPROV_AUDIT_CACHE_NA, 0, 0, 0);
+    return r == ENVCORE_R_OK;
+}
+
+/* Plain RSA decryption in the device (CMS key transport, pkeyutl): an
+ * unwrap like any other for the retired check, the alarms and the audit. */
+static int plain_decrypt(rsa_ctx *c, unsigned char *out, size_t *outlen, size_t outsize,
+                         const unsigned char *in, size_t inlen)
+{
+    /* plain RSA (CMS key transport, pkeyutl) too: a retired KEK stays retired */
+    int r = envprov_check_retired(c->pc, c->key, &c->call);
+    if (r == ENVCORE_R_OK)
+        r = envprov_alarm_unwrap(c->pc, c->key);
+    if (r != ENVCORE_R_OK)
+        return r;
+    envkey_rsa_params p;
+    params_of(c, &p);
+    if (p.padding == RSA_PKCS1_OAEP_PADDING) {
+        int form = envprov_rsa_form_ok(c->pc, c->key, &p);
+        if (form < 0)
+            return ENVCORE_R_BACKEND_UNAVAILABLE;
+        if (form == 0) {
+            ENVCORE_RAISE(
+                ENVCORE_R_MECHANISM_NOT_SUPPORTED,
+                "mechanism not supported by token: RSA-OAEP with %s, MGF1-%s%s (SoftHSM2 "
+                "2.6 decrypts only SHA-1 without a label); nothing was decrypted on the host",
+                OBJ_nid2sn(p.oaep_md), OBJ_nid2sn(p.mgf1_md), p.label_len ? " and a label" : "");
+            return ENVCORE_R_MECHANISM_NOT_SUPPORTED;
+        }
+    }
+    return c->key->ops->rsa_decrypt(c->key->be, &p, in, inlen, out, outlen, outsize);
 }
 
 static int rsa_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t outsize,
@@ -195,26 +232,14 @@ static int rsa_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
         ENVCORE_RAISE(ENVCORE_R_NOT_SUPPORTED, "a public key cannot decrypt");
         return 0;
     }
-    /* plain RSA (CMS key transport, pkeyutl) too: a retired KEK stays retired */
-    if (envprov_check_retired(c->pc, c->key, &c->call) != ENVCORE_R_OK)
-        return 0;
-    envkey_rsa_params p;
-    params_of(c, &p);
-    if (p.padding == RSA_PKCS1_OAEP_PADDING) {
-        int form = envprov_rsa_form_ok(c->pc, c->key, &p);
-        if (form < 0)
-            return 0;
-        if (form == 0) {
-            ENVCORE_RAISE(
-                ENVCORE_R_MECHANISM_NOT_SUPPORTED,
-                "mechanism not supported by token: RSA-OAEP with %s, MGF1-%s%s (SoftHSM2 "
-                "2.6 decrypts only SHA-1 without a label); nothing was decrypted on the host",
-                OBJ_nid2sn(p.oaep_md), OBJ_nid2sn(p.mgf1_md), p.label_len ? " and a label" : "");
-            return 0;
-        }
-    }
-    return c->key->ops->rsa_decrypt(c->key->be, &p, in, inlen, out, outlen, outsize) ==
-           ENVCORE_R_OK;
+    envprov_audit_span sp;
+    envprov_audit_begin(c->pc->audit, &sp);
+    int r = plain_decrypt(c, out, outlen, outsize, in, inlen);
+    if (r == ENVCORE_R_OK && (r = envprov_audit_gate(c->pc->audit)) != ENVCORE_R_OK)
+        OPENSSL_cleanse(out, outsize);
+    envprov_audit_event(c->pc->audit, &sp, ENVPROV_AUDIT_OP_UNWRAP, c->key, NULL, 0, r,
+                        ENVPROV_AUDIT_CACHE_OFF, 0, 0, 0);
+    return r == ENVCORE_R_OK;
 }
 
 static int md_nid(const OSSL_PARAM *p, int *nid)

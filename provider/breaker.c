@@ -27,7 +27,35 @@ struct envprov_breaker {
     uint64_t window_ms;
     struct home homes[HOMES_MAX];
     size_t n;
+    struct envprov_breaker *next_live; /* the list the fork handler resets */
 };
+
+/* Fork: a child is a copy of the forking thread alone, so a breaker lock
+ * another thread held at fork() would stay held in the child for ever, and
+ * a probe in flight (probing = 1) would never finish there. The child
+ * handler resets every breaker: new lock, every home closed (the child
+ * learns for itself which homes are down). No prepare handler takes the
+ * locks: one would have to be ordered against the PKCS#11 client's fork
+ * gate (hsm/hsm_fork.c), whose prepare waits for threads that may still
+ * need a breaker lock on their way out. */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static envprov_breaker *live_list;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void breaker_child(void)
+{
+    pthread_mutex_init(&live_lock, NULL);
+    for (envprov_breaker *b = live_list; b != NULL; b = b->next_live) {
+        pthread_mutex_init(&b->lock, NULL);
+        memset(b->homes, 0, sizeof(b->homes));
+        b->n = 0;
+    }
+}
+
+static void breaker_install(void)
+{
+    (void)pthread_atfork(NULL, NULL, breaker_child);
+}
 
 static uint64_t now_ms(void)
 {
@@ -46,6 +74,11 @@ envprov_breaker *envprov_breaker_new(uint64_t window_ms)
         return NULL;
     }
     b->window_ms = window_ms;
+    pthread_once(&fork_once, breaker_install);
+    pthread_mutex_lock(&live_lock);
+    b->next_live = live_list;
+    live_list = b;
+    pthread_mutex_unlock(&live_lock);
     return b;
 }
 
@@ -53,6 +86,13 @@ void envprov_breaker_free(envprov_breaker *b)
 {
     if (b == NULL)
         return;
+    pthread_mutex_lock(&live_lock);
+    for (envprov_breaker **p = &live_list; *p != NULL; p = &(*p)->next_live)
+        if (*p == b) {
+            *p = b->next_live;
+            break;
+        }
+    pthread_mutex_unlock(&live_lock);
     pthread_mutex_destroy(&b->lock);
     free(b);
 }

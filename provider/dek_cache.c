@@ -432,6 +432,7 @@ int envprov_shard_unwrap(struct shard *c, const unsigned char key[32], uint64_t 
     if (e != NULL) { /* PENDING: another caller is unwrapping it; wait for its answer */
         unsigned gen = c->gen;
         c->st.joins++;
+        job->joined = 1;
         e->waiters++;
         while (e->state == E_PENDING && gen == c->gen)
             pthread_cond_wait(&c->changed, &c->lock);

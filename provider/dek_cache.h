@@ -46,6 +46,7 @@ struct envprov_unwrap_job {
     int (*run)(envprov_unwrap_job *j, unsigned char *out, size_t *outlen, size_t outsize);
     envprov_unwrap_job *(*clone)(const envprov_unwrap_job *j);
     void (*free)(envprov_unwrap_job *j);
+    int joined; /* set by the cache: answered by another caller's call (for the audit) */
 };
 
 /* ttl_ms 0 or capacity 0: NULL (no cache). NULL also when out of memory

@@ -16,6 +16,7 @@
 
 #include <openssl/evp.h>
 
+#include "audit.h"
 #include "kem_reuse.h"
 #include "params.h"
 #include "provider.h"
@@ -128,6 +129,16 @@ static int kem_encapsulate(void *vctx, unsigned char *out, size_t *outlen, unsig
     int reusable = c->reuse && c->pc->kem_reuse != NULL && reuse_name(c, name);
     size_t n = 0;
     if (reusable && envprov_kem_reuse_take(c->pc->kem_reuse, name, secret, out, &n, cap)) {
+        /* a wrapped DEK handed out again (DEK reuse): in the trail as a wrap */
+        envprov_audit_span sp;
+        envprov_audit_begin(c->pc->audit, &sp);
+        int r = envprov_audit_gate(c->pc->audit);
+        envprov_audit_event(c->pc->audit, &sp, ENVPROV_AUDIT_OP_WRAP, c->key, c->aad, c->aad_len, r,
+                            ENVPROV_AUDIT_CACHE_REUSE, 0, 0, 0);
+        if (r != ENVCORE_R_OK) {
+            OPENSSL_cleanse(secret, KEM_SECRET_LEN);
+            return 0;
+        }
         if (outlen != NULL)
             *outlen = n;
         if (secretlen != NULL)

@@ -1,6 +1,7 @@
 /*
  * keymgmt_common.c - key manager pieces shared by RSA and AES-KEK keys.
  */
+#include "audit.h"
 #include "keymgmt_common.h"
 #include "keytype_names.h"
 
@@ -225,8 +226,16 @@ void *envprov_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
     /* 0: the home's own default size (RSA-3072 on a token, 2048 in a TPM) */
     int bits = g->kind == ENVKEY_RSA && g->bits_set ? g->bits : 0;
     envkey *k = NULL;
-    if (be->generate(client, g->uri, g->kind, bits, &k) != ENVCORE_R_OK)
+    envprov_audit_span sp;
+    envprov_audit_begin(g->pc->audit, &sp);
+    int r = be->generate(client, g->uri, g->kind, bits, &k);
+    /* the reference as asked for (the writer strips any PIN attribute) */
+    envprov_audit_event_uri(g->pc->audit, &sp, ENVPROV_AUDIT_OP_KEK_CREATE,
+                            k != NULL && k->uri != NULL ? k->uri : g->uri, be->scheme, r);
+    if (r != ENVCORE_R_OK) {
+        envkey_free(k);
         return NULL;
+    }
     envcore_debug("keygen: created %s", k->uri != NULL ? k->uri : "a key");
     return k;
 }

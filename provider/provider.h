@@ -57,6 +57,8 @@ typedef struct envprov_ctx {
     struct envprov_kem_reuse *kem_reuse;
     struct envprov_aliases *aliases; /* kek.NAME settings (kek_alias.h), or NULL */
     struct envprov_breaker *breaker; /* breaker.h; NULL when breaker-window = 0 */
+    struct envprov_audit *audit;     /* audit.h; NULL when audit-log is unset */
+    struct envprov_alarm *alarm;     /* alarm.h; NULL when unwrap-alarm is unset */
     EVP_MD *cache_md;                /* SHA-256 in swctx, for entry names: fetched once */
     /* random per provider instance, first in every entry name: names (and
      * so buckets and shards) cannot be chosen from outside */

@@ -22,6 +22,8 @@
 #include <openssl/rand.h>
 
 #include "backends.h"
+#include "alarm.h"
+#include "audit.h"
 #include "kem_reuse.h"
 #include "breaker.h"
 #include "dek_cache.h"
@@ -29,7 +31,7 @@
 #include "provider.h"
 #include "settings.h"
 
-#define MAX_SETTINGS 32
+#define MAX_SETTINGS 48
 
 static void config_failed(envprov_ctx *pc)
 {
@@ -68,6 +70,15 @@ static size_t setting_names(const char **names)
     names[n++] = ENVPROV_CONF_DEK_REUSE_BYTES;
     names[n++] = ENVPROV_CONF_DEK_REUSE_SECONDS;
     names[n++] = ENVPROV_CONF_DEK_PARTITION_KEY;
+    /* the audit trail and unwrap-rate alarms (audit.h, alarm.h) */
+    names[n++] = ENVPROV_CONF_AUDIT_LOG;
+    names[n++] = ENVPROV_CONF_AUDIT_FSYNC;
+    names[n++] = ENVPROV_CONF_AUDIT_FAILURE;
+    names[n++] = ENVPROV_CONF_AUDIT_OVERFLOW;
+    names[n++] = ENVPROV_CONF_AUDIT_KEY;
+    names[n++] = ENVPROV_CONF_UNWRAP_ALARM;
+    names[n++] = ENVPROV_CONF_UNWRAP_ALARM_ACTION;
+    names[n++] = ENVPROV_CONF_ALARM_STATE;
     for (size_t b = 0; envprov_backend_table[b] != NULL; b++)
         for (const char *const *s = envprov_backend_table[b]->settings; s != NULL && *s != NULL;
              s++) {
@@ -285,6 +296,8 @@ int envprov_config_read(envprov_ctx *pc, const OSSL_DISPATCH *in)
         check_count(pc->settings, ENVPROV_CONF_DEK_REUSE_SECONDS, 1, 86400) != ENVCORE_R_OK)
         config_failed(pc);
     pc->breaker = envprov_breaker_new(breaker_ms);
+    if (envprov_audit_config(pc) != ENVCORE_R_OK || envprov_alarm_config(pc) != ENVCORE_R_OK)
+        config_failed(pc);
     pc->kem_reuse = envprov_kem_reuse_new(read_count(pc->settings, ENVPROV_CONF_DEK_REUSE_MESSAGES,
                                                      0),
                                           read_count(pc->settings, ENVPROV_CONF_DEK_REUSE_SECONDS,
@@ -322,6 +335,12 @@ void envprov_config_free(envprov_ctx *pc)
     /* first: refreshes in flight use the backends' clients */
     envprov_dek_cache_free(pc->cache);
     pc->cache = NULL;
+    /* after the cache (its refreshes record events), before the backends:
+     * every event recorded so far is written here */
+    envprov_alarm_free(pc->alarm);
+    pc->alarm = NULL;
+    envprov_audit_free(pc->audit);
+    pc->audit = NULL;
     envprov_kem_reuse_free(pc->kem_reuse);
     pc->kem_reuse = NULL;
     EVP_MD_free(pc->cache_md);

@@ -20,6 +20,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "alarm.h"
+#include "audit.h"
 #include "breaker.h"
 #include "dek_cache.h"
 #include "kek_alias.h"
@@ -33,18 +35,26 @@ typedef struct {
     const unsigned char *aad, *in;
     size_t aadlen, inlen;
     int owned; /* aad and in are our copies (a clone for a background refresh) */
+    int ran;   /* this caller's own call reached the home (a cache miss) */
 } unwrap_job;
 
 static int job_run(envprov_unwrap_job *j, unsigned char *out, size_t *outlen, size_t outsize)
 {
     unwrap_job *u = (unwrap_job *)j;
+    envprov_audit_span sp;
+    if (u->owned) /* the cache's background refresh: an unwrap of its own, in the trail */
+        envprov_audit_begin(u->pc->audit, &sp);
+    u->ran = 1;
     envprov_breaker_ticket ticket;
     int r = envprov_breaker_enter(u->pc->breaker, u->k->uri, &ticket);
-    if (r != ENVCORE_R_OK)
-        return r;
-    r = envprov_unwrap_direct(u->pc, u->k, u->aad, u->aadlen, u->in, u->inlen, out, outlen,
-                              outsize);
-    envprov_breaker_leave(u->pc->breaker, u->k->uri, &ticket, r);
+    if (r == ENVCORE_R_OK) {
+        r = envprov_unwrap_direct(u->pc, u->k, u->aad, u->aadlen, u->in, u->inlen, out, outlen,
+                                  outsize);
+        envprov_breaker_leave(u->pc->breaker, u->k->uri, &ticket, r);
+    }
+    if (u->owned)
+        envprov_audit_event(u->pc->audit, &sp, ENVPROV_AUDIT_OP_UNWRAP, u->k, u->aad, u->aadlen, r,
+                            ENVPROV_AUDIT_CACHE_REFRESH, 0, 0, 0);
     return r;
 }
 
@@ -132,15 +142,31 @@ int envprov_unwrap(envprov_ctx *pc, envkey *k, const unsigned char *aad, size_t 
                    size_t outsize, const envprov_call_opts *o)
 {
     unsigned char name[32];
+    envprov_audit_span sp;
+    envprov_audit_begin(pc->audit, &sp);
+    envprov_audit_cache cache = ENVPROV_AUDIT_CACHE_OFF;
     int r = envprov_check_retired(pc, k, o);
-    if (r != ENVCORE_R_OK)
-        return r;
-    uint64_t cache_ttl_ms = o->cache_ttl_ms;
-    unwrap_job j = {{job_run, job_clone, job_free}, pc, k, aad, in, aadlen, inlen, 0};
-    if (pc->cache == NULL || cache_ttl_ms == 0 || k->no_cache || !k->has_private ||
-        !entry_name(pc, k, aad, aadlen, in, inlen, name))
-        return job_run(&j.base, out, outlen, outsize);
-    return envprov_dek_cache_unwrap(pc->cache, name, cache_ttl_ms, &j.base, out, outlen, outsize);
+    if (r == ENVCORE_R_OK) /* counted before it is made: a refused unwrap reaches nothing */
+        r = envprov_alarm_unwrap(pc, k);
+    if (r == ENVCORE_R_OK) {
+        uint64_t cache_ttl_ms = o->cache_ttl_ms;
+        unwrap_job j = {{job_run, job_clone, job_free, 0}, pc, k, aad, in, aadlen, inlen, 0, 0};
+        if (pc->cache == NULL || cache_ttl_ms == 0 || k->no_cache || !k->has_private ||
+            !entry_name(pc, k, aad, aadlen, in, inlen, name)) {
+            r = job_run(&j.base, out, outlen, outsize);
+        } else {
+            r = envprov_dek_cache_unwrap(pc->cache, name, cache_ttl_ms, &j.base, out, outlen,
+                                         outsize);
+            cache = j.ran           ? ENVPROV_AUDIT_CACHE_MISS
+                    : j.base.joined ? ENVPROV_AUDIT_CACHE_JOIN
+                                    : ENVPROV_AUDIT_CACHE_HIT;
+        }
+    }
+    /* no key leaves once the audit sink is known broken (audit-failure = refuse) */
+    if (r == ENVCORE_R_OK && (r = envprov_audit_gate(pc->audit)) != ENVCORE_R_OK)
+        OPENSSL_cleanse(out, outsize);
+    envprov_audit_event(pc->audit, &sp, ENVPROV_AUDIT_OP_UNWRAP, k, aad, aadlen, r, cache, 0, 0, 0);
+    return r;
 }
 
 int envprov_cache_get_params(envprov_ctx *pc, OSSL_PARAM params[])

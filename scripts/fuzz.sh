@@ -81,6 +81,7 @@ if [ "$mode" = coverage ]; then
   extra=(-DCMAKE_C_FLAGS="-fprofile-instr-generate -fcoverage-mapping")
 fi
 echo "fuzz: building $build"
+mkdir -p "$(dirname "$build")" # a fresh checkout has no build/ yet
 nice -n 10 cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DENVELOPE_WITH_FUZZ=ON -DENVELOPE_WITH_TESTS=ON "${extra[@]}" >"$build.configure.log" 2>&1 ||
   { cat "$build.configure.log"; exit 1; }
@@ -115,7 +116,8 @@ count() { find "$1" -maxdepth 1 -type f 2>/dev/null | wc -l; }
 run_one() {
   local name=$1 bin=$build/tests/fuzz/fuzz_$1 work=$out/$1.corpus log=$out/$1.log
   local seeds=tests/fuzz/corpus/$1 regress=tests/fuzz/regressions/$1 dict=()
-  rm -rf "$work" && mkdir -p "$work" "$build/artifacts/$name"
+  # a crash input left by an earlier run is not this run's: start empty
+  rm -rf "$work" "$build/artifacts/$name" && mkdir -p "$work" "$build/artifacts/$name"
   [ -d "$seeds" ] && cp -r "$seeds"/. "$work"/
   [ -d "$regress" ] && cp -r "$regress"/. "$work"/
   [ -f "tests/fuzz/dict/$name.dict" ] && dict=(-dict="tests/fuzz/dict/$name.dict")

@@ -145,6 +145,12 @@
 /* The KEK is listed as retired (kek.NAME.retired) and the caller did not
  * pass ENVELOPE_PKEY_PARAM_ALLOW_RETIRED: the operator's rotation policy. */
 #define ENVELOPE_PROV_R_KEK_RETIRED 23
+/* The audit sink (audit-log) is known broken and audit-failure = refuse:
+ * no key is released or wrapped until a line can be written (docs/AUDIT.md). */
+#define ENVELOPE_PROV_R_AUDIT_UNAVAILABLE 24
+/* The KEK's unwrap rate is over its unwrap-alarm threshold and
+ * unwrap-alarm-action = refuse: unwraps fail until the rate falls below it. */
+#define ENVELOPE_PROV_R_UNWRAP_ALARM 25
 
 /* Provider parameter (OSSL_PROVIDER_get_params, utf8 pointer): why the
  * provider's openssl.cnf section is refused (an unknown setting, a value it

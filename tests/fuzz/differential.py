@@ -4,7 +4,9 @@
 agree, on every input of the header and frame fuzz corpora, on
 
   * open:   accept or reject the message, with the KEKs of tests/vectors/;
-  * header: whether the header parses (the key-less reader).
+  * header: whether the key-less reader reads it: a message header, a
+            key block or a record, by its magic (the C side is
+            envelope_inspector, which reads all three).
 
 usage: differential.py DRIVER [--codes] [header=DIR | stream=DIR]...
   DRIVER   the C side (tests/fuzz/differential_driver.c, built with
@@ -40,7 +42,7 @@ def py_verdicts(data, keks):
     except ref.EnvelopeError as e:
         opened = e.code
     try:
-        ref.parse_header(data)
+        ref.parse_any(data)
         header = "ok"
     except ref.EnvelopeError as e:
         header = e.code

@@ -21,7 +21,9 @@ if(TARGET envelope_cli)
   target_link_libraries(no_tmpfile PRIVATE ${CMAKE_DL_LIBS})
   add_test(NAME cli.file.output COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_output.sh
            $<TARGET_FILE:envelope_cli> $<TARGET_FILE:no_tmpfile>)
-  set_tests_properties(cli.file.basic cli.file.large-stream cli.file.output PROPERTIES
+  add_test(NAME cli.file.threads COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_threads.sh
+           $<TARGET_FILE:envelope_cli>)
+  set_tests_properties(cli.file.basic cli.file.large-stream cli.file.output cli.file.threads PROPERTIES
     ENVIRONMENT "${_cli_env}" LABELS "cli;integration" TIMEOUT 900)
 endif()
 
@@ -51,7 +53,7 @@ if(TARGET envelope_cli AND TARGET envelope_provider)
   add_executable(envelope_cli_static ${ENVELOPE_CLI_SOURCES})
   target_compile_definitions(envelope_cli_static PRIVATE ENVELOPE_CLI_VERSION="${PROJECT_VERSION}")
   target_link_libraries(envelope_cli_static PRIVATE envelope_static envelope_secmem PkgConfig::OPENSSL
-    envelope_warnings)
+    PkgConfig::JSONC envelope_warnings)
   add_test(NAME cli.mixed.setuid-env COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/cli_setuid_env.sh
            $<TARGET_FILE:envelope_cli_static> $<TARGET_FILE_DIR:envelope_provider>)
   set_tests_properties(cli.softhsm.kek cli.softhsm.hostile-refs cli.softhsm.first-contact
@@ -132,8 +134,11 @@ endif()
 if(TARGET envelope AND TARGET envelope_provider)
   add_executable(lib_recorder ${ENVELOPE_TEST_ROOT}/integration/lib_recorder.c)
   target_link_libraries(lib_recorder PRIVATE envelope envelope_warnings Threads::Threads)
+  add_executable(lib_recorder_compact ${ENVELOPE_TEST_ROOT}/integration/lib_recorder_compact.c)
+  target_link_libraries(lib_recorder_compact PRIVATE envelope envelope_warnings Threads::Threads)
   add_test(NAME lib.softhsm.recorder COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/lib_recorder.sh
-           $<TARGET_FILE:lib_recorder> $<TARGET_FILE_DIR:envelope_provider>)
+           $<TARGET_FILE:lib_recorder> $<TARGET_FILE_DIR:envelope_provider>
+           $<TARGET_FILE:lib_recorder_compact>)
   set_tests_properties(lib.softhsm.recorder PROPERTIES LABELS "lib;softhsm;integration"
     ENVIRONMENT "${_cli_env};${ENVELOPE_TEST_ENV}" TIMEOUT 600)
 endif()

@@ -65,3 +65,45 @@ add_test(NAME hsm.softhsm.wrap-count COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/hsm_
          $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
 set_tests_properties(hsm.softhsm.wrap-count PROPERTIES LABELS "hsm;softhsm;integration"
   ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 300)
+
+# fork() from a thread while four others are inside C_Decrypt (the child
+# must not inherit a lock held mid-call: hsm/hsm_fork.c).
+add_executable(provider_fork_busy ${CMAKE_CURRENT_LIST_DIR}/provider_fork_busy.c)
+target_link_libraries(provider_fork_busy PRIVATE PkgConfig::OPENSSL envelope_warnings pthread)
+add_test(NAME provider.softhsm.fault-fork-busy COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/provider_fork_busy.sh
+         $<TARGET_FILE:provider_fork_busy> $<TARGET_FILE_DIR:envelope_provider>)
+set_tests_properties(provider.softhsm.fault-fork-busy PROPERTIES LABELS "provider;softhsm;integration"
+  ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 900)
+
+# provider.mixed.stress: 8 threads of mixed operations on SoftHSM2, swtpm
+# and PyKMIP at once, and forks (provider_stress.c); the TSan build runs it
+# too (scripts/test.sh), scripts/stress.sh at full size.
+if(TARGET envelope_kms_pkcs11 AND TARGET envelope_tpm AND TARGET envelope_cli)
+  add_executable(provider_stress ${CMAKE_CURRENT_LIST_DIR}/provider_stress.c)
+  target_include_directories(provider_stress PRIVATE ${PROJECT_SOURCE_DIR}/include)
+  target_link_libraries(provider_stress PRIVATE envelope PkgConfig::OPENSSL envelope_warnings pthread)
+  add_test(NAME provider.mixed.stress COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/provider_stress.sh
+           $<TARGET_FILE:provider_stress>)
+  set_tests_properties(provider.mixed.stress PROPERTIES TIMEOUT 1800
+    LABELS "provider;softhsm;swtpm;pykmip;kms;integration;stress"
+    ENVIRONMENT "ENV_PROVIDER_DIR=$<TARGET_FILE_DIR:envelope_provider>;ENVELOPE_CLI=$<TARGET_FILE:envelope_cli>;KMS_MODULE=$<TARGET_FILE:envelope_kms_pkcs11>;KMS_P11=$<TARGET_FILE:kms_p11>;KMS_HARNESS=${ENVELOPE_TEST_ROOT}/integration/kms/harness.sh;${ENVELOPE_TEST_ENV}")
+endif()
+
+# The audit trail and unwrap-rate alarms on a real SoftHSM2 token
+# (provider_audit.sh; docs/AUDIT.md): every operation kind's line, the DEK
+# and PIN scan, 4 processes x 1000 unwraps, tampering found by `audit
+# verify`, alarms within a process and across 20 processes, a broken sink.
+add_executable(provider_audit ${CMAKE_CURRENT_LIST_DIR}/provider_audit.c)
+target_include_directories(provider_audit PRIVATE ${PROJECT_SOURCE_DIR}/include)
+target_link_libraries(provider_audit PRIVATE PkgConfig::OPENSSL envelope_warnings)
+foreach(c audit alarm)
+  add_test(NAME provider.softhsm.${c} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/provider_audit.sh ${c}
+           $<TARGET_FILE:provider_audit> $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
+  set_tests_properties(provider.softhsm.${c} PROPERTIES LABELS "provider;softhsm;integration"
+    ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 600)
+endforeach()
+# `envelope audit verify|summary` on the lines those programs wrote
+add_test(NAME cli.softhsm.audit COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/provider_audit.sh cli
+         $<TARGET_FILE:provider_audit> $<TARGET_FILE:envelope_cli> $<TARGET_FILE_DIR:envelope_provider>)
+set_tests_properties(cli.softhsm.audit PROPERTIES LABELS "cli;softhsm;integration"
+  ENVIRONMENT "${ENVELOPE_TEST_ENV}" TIMEOUT 600)

@@ -347,7 +347,8 @@ def xaes_gcm_key(k, n):
     return out
 
 
-def record_open(rec, kb, ad):
+def parse_record(rec):
+    """§10.4's key-less checks, in its check order; returns the DEK id."""
     if len(rec) < 4 or rec[:4] != b"ENVR":
         raise EnvelopeError("ENVELOPE_ERR_TRUNCATED" if len(rec) < 4 else "ENVELOPE_ERR_BAD_MAGIC")
     if len(rec) < 63:
@@ -358,7 +359,21 @@ def record_open(rec, kb, ad):
         raise EnvelopeError("ENVELOPE_ERR_SUITE")
     if len(rec) - 63 > 1 << 30:
         raise EnvelopeError("ENVELOPE_ERR_FRAME_LENGTH")
-    if rec[7:23] != kb["dek_id"]:
+    return rec[7:23]
+
+
+def parse_any(data):
+    """What a key-less reader (an inspector) reads: the form the magic names
+    (§1 message, §10.2 key block, §10.4 record)."""
+    if data[:4] == b"ENVK":
+        return parse_keyblock(data)
+    if data[:4] == b"ENVR":
+        return parse_record(data)
+    return parse_header(data)
+
+
+def record_open(rec, kb, ad):
+    if parse_record(rec) != kb["dek_id"]:
         raise EnvelopeError("ENVELOPE_ERR_DEK_UNKNOWN")
     n = rec[23:47]
     try:

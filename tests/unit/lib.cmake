@@ -3,7 +3,7 @@
 set(_lib_units test_lib_bytes test_lib_context test_lib_header test_lib_uri test_lib_roundtrip
     test_lib_tamper test_lib_stream test_lib_vectors test_lib_idpool test_lib_rewrap test_lib_api
     test_lib_buffers test_lib_recorder test_lib_xaes test_lib_records test_lib_record_alloc
-    test_lib_kek_check)
+    test_lib_kek_check test_lib_threads)
 foreach(t ${_lib_units})
   add_executable(${t} ${ENVELOPE_TEST_ROOT}/unit/${t}.c ${ENVELOPE_TEST_ROOT}/unit/lib_test_util.c)
   target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR}/lib ${ENVELOPE_TEST_ROOT}/unit)
@@ -25,6 +25,9 @@ set_property(TEST lib.none.xaes APPEND PROPERTY ENVIRONMENT
 # Simulated pid reuse: the library's getpid() calls reach the test's
 # __wrap_getpid (tests/unit/test_lib_idpool.c).
 target_link_options(test_lib_idpool PRIVATE -Wl,--wrap=getpid)
+# Deterministic DEKs and message ids for the byte-for-byte comparison of
+# threaded and serial output (tests/unit/test_lib_threads.c).
+target_link_options(test_lib_threads PRIVATE -Wl,--wrap=RAND_bytes_ex -Wl,--wrap=RAND_priv_bytes_ex)
 
 # The generator is built, never run by the suite: its output is committed
 # (see tests/vectors/README.md).

@@ -64,7 +64,7 @@ static void fake_free(envprov_unwrap_job *j)
 static void fake_init(fake_job *f, unsigned char fill)
 {
     memset(f, 0, sizeof(*f));
-    f->base = (envprov_unwrap_job){fake_run, fake_clone, fake_free};
+    f->base = (envprov_unwrap_job){.run = fake_run, .clone = fake_clone, .free = fake_free};
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->cond, NULL);
     memset(f->dek, fill, sizeof(f->dek));
