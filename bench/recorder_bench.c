@@ -7,6 +7,9 @@
  * RECORDS records and open them. Memory per context is the growth of the
  * process's resident and locked memory (VmRSS, VmLck in /proc/self/status)
  * while the contexts' keys are made, divided by CONTEXTS.
+ * The "compact" side is the shared recorder with compact = 1 (suite 2:
+ * a key block per context, kept in memory by on_keyblock, records opened by
+ * the same recorder). Every side prints its mean sealed bytes per record.
  * Prints one line per side (bench/recorder_bench.sh makes the table).
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
@@ -33,6 +36,26 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static size_t keyblocks, keyblock_bytes; /* what on_keyblock was given */
+
+static int on_keyblock(void *user, const uint8_t *id, const uint8_t *bytes, size_t len)
+{
+    (void)user;
+    (void)id;
+    (void)bytes;
+    keyblocks++;
+    keyblock_bytes += len;
+    return 0;
+}
+
+static double mean(const size_t *lens, size_t n)
+{
+    double t = 0;
+    for (size_t i = 0; i < n; i++)
+        t += (double)lens[i];
+    return t / (double)n;
+}
+
 static long status_kb(const char *field)
 {
     FILE *f = fopen("/proc/self/status", "r");
@@ -50,7 +73,7 @@ static long status_kb(const char *field)
 int main(int argc, char **argv)
 {
     if (argc != 4 && argc != 5)
-        FAIL("usage: bench_recorder URI RECORDS CONTEXTS [recorder|per-context]");
+        FAIL("usage: bench_recorder URI RECORDS CONTEXTS [recorder|per-context|compact]");
     const char *only = argc == 5 ? argv[4] : "";
     size_t n = strtoul(argv[2], NULL, 10), nc = strtoul(argv[3], NULL, 10);
     if (n == 0 || nc == 0 || nc > 100000)
@@ -86,6 +109,12 @@ int main(int argc, char **argv)
     ro.nkeks = 1;
     ro.max_deks = nc;
     ro.max_keys = nc;
+    int compact = strcmp(only, "compact") == 0;
+    if (compact) {
+        ro.compact = 1;
+        ro.on_keyblock = on_keyblock;
+        ro.max_keyblocks = nc;
+    }
     envelope_recorder *r = NULL;
     if (strcmp(only, "per-context") == 0)
         goto per_context;
@@ -115,13 +144,15 @@ int main(int argc, char **argv)
     envelope_recorder_stats st = ENVELOPE_RECORDER_STATS_INIT;
     if (envelope_recorder_stats_get(r, &st, &err) != ENVELOPE_OK)
         FAIL("%s", err.message);
-    printf("side=recorder contexts=%zu seal/s=%.0f open/s=%.0f rss_per_context=%.0f "
-           "locked_per_context=%.0f recorder_locked=%zu deks_made=%llu unwraps=%llu\n",
-           nc, (double)n / (t1 - t0), (double)n / (t2 - t1),
+    printf("side=%s contexts=%zu seal/s=%.0f open/s=%.0f rss_per_context=%.0f "
+           "locked_per_context=%.0f recorder_locked=%zu deks_made=%llu unwraps=%llu "
+           "bytes_per_record=%.1f keyblock_bytes=%.0f\n",
+           compact ? "compact" : "recorder", nc, (double)n / (t1 - t0), (double)n / (t2 - t1),
            (double)(rss1 - rss0) * 1024 / (double)nc, (double)(lck1 - lck0) * 1024 / (double)nc,
-           st.locked_bytes, (unsigned long long)st.deks_made, (unsigned long long)st.unwraps);
+           st.locked_bytes, (unsigned long long)st.deks_made, (unsigned long long)st.unwraps,
+           mean(lens, n), keyblocks ? (double)keyblock_bytes / (double)keyblocks : 0.0);
     envelope_recorder_free(r);
-    if (strcmp(only, "recorder") == 0)
+    if (strcmp(only, "recorder") == 0 || compact)
         goto done;
 
 per_context:;
@@ -164,10 +195,10 @@ per_context:;
     }
     double p2 = now();
     printf("side=per-context contexts=%zu seal/s=%.0f open/s=%.0f rss_per_context=%.0f "
-           "locked_per_context=%.0f\n",
+           "locked_per_context=%.0f bytes_per_record=%.1f\n",
            nc, (double)n / (p1 - p0), (double)n / (p2 - p1),
-           (double)(prss1 - prss0) * 1024 / (double)nc,
-           (double)(plck1 - plck0) * 1024 / (double)nc);
+           (double)(prss1 - prss0) * 1024 / (double)nc, (double)(plck1 - plck0) * 1024 / (double)nc,
+           mean(lens, n));
     for (size_t c = 0; c < nc; c++) {
         envelope_sealer_free(s[c]);
         envelope_opener_free(o[c]);

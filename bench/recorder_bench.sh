@@ -5,7 +5,9 @@
 # before timing), and memory per context (bench/recorder_bench.c). Each side
 # runs in its own process, best of 3 alternating runs; with CALLGRIND=1 the
 # instructions per record (valgrind's callgrind, RECORDS and RECORDS/6) are
-# added, the figure a loaded machine does not move.
+# added, the figure a loaded machine does not move. A second table is the
+# same recorder with compact records (suite 2: one key block per context),
+# against the suite-1 recorder of the first, with the bytes per record.
 #   bash bench/recorder_bench.sh [BUILD_DIR] [RECORDS]   (default build/bench, 100000)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,15 +31,20 @@ echo "# recorder benchmark ($(date -u +%Y-%m-%d), $(nproc) cores, $(openssl vers
 echo
 echo "| contexts | recorder seal/s | per-context seal/s | ratio | recorder open/s | per-context open/s | ratio | RSS/context recorder, per-context | locked/context recorder, per-context |"
 echo "|---|---|---|---|---|---|---|---|---|"
+declare -A recs comps
 for c in 1 16 1000; do
   # each side in its own process, best of 3 alternating runs (the machine may be shared)
-  rec="" per="" best_rs=0 best_ps=0
+  rec="" per="" comp="" best_rs=0 best_ps=0 best_cs=0
   for _ in 1 2 3; do
     o=$("$bin" "$uri" "$n" "$c" recorder)
     [ "$(field 'seal\/s' "$o")" -le "$best_rs" ] || { best_rs=$(field 'seal\/s' "$o"); rec=$o; }
     o=$("$bin" "$uri" "$n" "$c" per-context)
     [ "$(field 'seal\/s' "$o")" -le "$best_ps" ] || { best_ps=$(field 'seal\/s' "$o"); per=$o; }
+    o=$("$bin" "$uri" "$n" "$c" compact)
+    [ "$(field 'seal\/s' "$o")" -le "$best_cs" ] || { best_cs=$(field 'seal\/s' "$o"); comp=$o; }
   done
+  recs[$c]=$rec
+  comps[$c]=$comp
   rs=$(field 'seal\/s' "$rec"); ps=$(field 'seal\/s' "$per")
   ro=$(field 'open\/s' "$rec"); po=$(field 'open\/s' "$per")
   printf '| %s | %s | %s | %s | %s | %s | %s | %s B, %s B | %s B, %s B |\n' "$c" "$rs" "$ps" \
@@ -45,6 +52,21 @@ for c in 1 16 1000; do
     "$(awk -v a="$ro" -v b="$po" 'BEGIN { printf "%.2f", a / b }')" \
     "$(field rss_per_context "$rec")" "$(field rss_per_context "$per")" \
     "$(field locked_per_context "$rec")" "$(field locked_per_context "$per")"
+done
+
+decimal() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+echo
+echo "| contexts | compact seal/s | suite-1 recorder seal/s | ratio | compact open/s | suite-1 recorder open/s | ratio | bytes per record: compact, suite 1 (1 KiB plaintext) | key block bytes |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for c in 1 16 1000; do
+  rec=${recs[$c]} comp=${comps[$c]}
+  cs=$(field 'seal\/s' "$comp"); rs=$(field 'seal\/s' "$rec")
+  co=$(field 'open\/s' "$comp"); ro=$(field 'open\/s' "$rec")
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s, %s | %s |\n' "$c" "$cs" "$rs" \
+    "$(awk -v a="$cs" -v b="$rs" 'BEGIN { printf "%.2f", a / b }')" "$co" "$ro" \
+    "$(awk -v a="$co" -v b="$ro" 'BEGIN { printf "%.2f", a / b }')" \
+    "$(decimal bytes_per_record "$comp")" "$(decimal bytes_per_record "$rec")" \
+    "$(decimal keyblock_bytes "$comp")"
 done
 
 if [ "${CALLGRIND:-0}" = 1 ]; then
@@ -60,5 +82,13 @@ if [ "${CALLGRIND:-0}" = 1 ]; then
     r=$(( ($(ir recorder "$n" "$c") - $(ir recorder "$small" "$c")) / (n - small) ))
     p=$(( ($(ir per-context "$n" "$c") - $(ir per-context "$small" "$c")) / (n - small) ))
     printf '| %s | %s | %s | %s |\n' "$c" "$r" "$p" "$(awk -v a="$p" -v b="$r" 'BEGIN { printf "%.3f", a / b }')"
+  done
+  echo
+  echo "| contexts | compact instructions per seal+open | suite-1 recorder | ratio (suite 1 / compact) |"
+  echo "|---|---|---|---|"
+  for c in 1 16 1000; do
+    k=$(( ($(ir compact "$n" "$c") - $(ir compact "$small" "$c")) / (n - small) ))
+    r=$(( ($(ir recorder "$n" "$c") - $(ir recorder "$small" "$c")) / (n - small) ))
+    printf '| %s | %s | %s | %s |\n' "$c" "$k" "$r" "$(awk -v a="$r" -v b="$k" 'BEGIN { printf "%.2f", a / b }')"
   done
 fi

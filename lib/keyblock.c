@@ -143,9 +143,22 @@ static envelope_status write_block(envelope_lib *lib, const envelope_encrypt_opt
     return w->overflow ? env_fail(err, ENVELOPE_ERR_INTERNAL, "key block overflow") : ENVELOPE_OK;
 }
 
+envelope_status env_kb_locked_refused(envelope_err *err)
+{
+    return env_fail(err, ENVELOPE_ERR_LOCKED_MEMORY,
+                    "the kernel refused to lock memory for a key block's keys (RLIMIT_MEMLOCK); "
+                    "raise it (ulimit -l, LimitMEMLOCK= in a systemd unit)");
+}
+
 envelope_status envelope_keyblock_new(envelope_lib *lib, const envelope_encrypt_opts *o,
                                       uint64_t max_records, envelope_keyblock **out,
                                       envelope_err *err)
+{
+    return env_kb_new(lib, o, max_records, 0, out, err);
+}
+
+envelope_status env_kb_new(envelope_lib *lib, const envelope_encrypt_opts *o, uint64_t max_records,
+                           int flags, envelope_keyblock **out, envelope_err *err)
 {
     if (lib == NULL || o == NULL || out == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_keyblock_new: NULL argument");
@@ -165,16 +178,20 @@ envelope_status envelope_keyblock_new(envelope_lib *lib, const envelope_encrypt_
         return env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
     }
     envelope_status s = ENVELOPE_OK;
+    if ((flags & ENV_KB_LOCKED) && !envelope_secmem_locked(sec))
+        s = env_kb_locked_refused(err);
     size_t body_len = 0, clen = env_context_encoded_len(o->context), elen = 0;
     uint8_t name[32], *edks = NULL;
     int reusable = 0;
     env_wr w;
-    {
+    if (s == ENVELOPE_OK) {
         /* DEK reuse (dek_reuse.c), under names of suite 2's own: the DEK and
          * EDK list of an earlier key block for these KEKs and this context
-         * while its window lasts, so that the key block comes out the same */
+         * while its window lasts, so that the key block comes out the same.
+         * ENV_KB_NO_REUSE: the caller keeps its own window (the recorder). */
         env_context_encode(o->context, buf);
-        reusable = env_reuse_name_suite(lib, o, buf, clen, ENV_SUITE2, name);
+        reusable = !(flags & ENV_KB_NO_REUSE) &&
+                   env_reuse_name_suite(lib, o, buf, clen, ENV_SUITE2, name);
         if (!reusable || !env_reuse_take(lib, name, 0, sec, &edks, &elen)) {
             edks = NULL;
             if (RAND_priv_bytes_ex(lib->libctx, sec, ENVELOPE_DEK_BYTES, 256) != 1)
@@ -195,6 +212,11 @@ envelope_status envelope_keyblock_new(envelope_lib *lib, const envelope_encrypt_
         s = env_kb_make(lib, buf, w.off, body_len, buf + ENV_KB_FIXED,
                         env_context_encoded_len(o->context), sec + ENVELOPE_DEK_BYTES, max_records,
                         out, err);
+    if (s == ENVELOPE_OK && (flags & ENV_KB_LOCKED) && !envelope_secmem_locked((*out)->s)) {
+        envelope_keyblock_free(*out);
+        *out = NULL;
+        s = env_kb_locked_refused(err);
+    }
     envelope_secmem_free(sec); /* wipes */
     OPENSSL_free(buf);
     return s;

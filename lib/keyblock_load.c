@@ -90,6 +90,12 @@ envelope_status envelope_keyblock_load(envelope_lib *lib, const envelope_decrypt
                                        const uint8_t *in, size_t inlen, envelope_keyblock **out,
                                        envelope_err *err)
 {
+    return env_kb_load(lib, o, in, inlen, 0, out, err);
+}
+
+envelope_status env_kb_load(envelope_lib *lib, const envelope_decrypt_opts *o, const uint8_t *in,
+                            size_t inlen, int flags, envelope_keyblock **out, envelope_err *err)
+{
     if (lib == NULL || in == NULL || out == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_keyblock_load: NULL argument");
     *out = NULL;
@@ -112,6 +118,9 @@ envelope_status envelope_keyblock_load(envelope_lib *lib, const envelope_decrypt
         have_c = 1;
     if (s == ENVELOPE_OK && (okm = envelope_secmem_alloc(ENV_KB_OKM_LEN)) == NULL)
         s = env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
+    if (s == ENVELOPE_OK && (flags & ENV_KB_LOCKED) &&
+        (!envelope_secmem_locked(okm) || !envelope_secmem_locked(c.s)))
+        s = env_kb_locked_refused(err);
     if (s == ENVELOPE_OK)
         s = env_unwrap_dek(&c, nkeks ? o->keks : NULL, nkeks, &p->h, err);
     if (s == ENVELOPE_OK)
@@ -123,6 +132,11 @@ envelope_status envelope_keyblock_load(envelope_lib *lib, const envelope_decrypt
     if (s == ENVELOPE_OK)
         s = env_kb_make(lib, in, p->h.total_len, p->h.body_len, p->h.ctx_enc, p->h.ctx_enc_len, okm,
                         0, out, err);
+    if (s == ENVELOPE_OK && (flags & ENV_KB_LOCKED) && !envelope_secmem_locked((*out)->s)) {
+        envelope_keyblock_free(*out);
+        *out = NULL;
+        s = env_kb_locked_refused(err);
+    }
     envelope_secmem_free(okm);
     OPENSSL_free(p);
     return s;

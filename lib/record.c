@@ -68,6 +68,11 @@ void envelope_record_ctx_free(envelope_record_ctx *rc)
     OPENSSL_clear_free(rc, sizeof(*rc));
 }
 
+int env_record_ctx_locked(const envelope_record_ctx *rc)
+{
+    return rc != NULL && envelope_secmem_locked(rc->kx);
+}
+
 size_t envelope_record_sealed_size(size_t inlen)
 {
     return inlen > ENVELOPE_RECORD_MAX_PLAINTEXT ? 0 : inlen + ENVELOPE_RECORD_OVERHEAD;

@@ -10,6 +10,10 @@
  * one-entry cache. A record's own keys still come from its own 256-bit
  * message id (docs/FORMAT.md §5.1).
  *
+ * Compact records (suite 2, recorder_compact.c): the sealing table holds a
+ * key block's record key per context instead of a DEK, and a third table
+ * holds key blocks for opening by DEK id.
+ *
  * Threads: each table has one lock, held only to look up, to copy a DEK
  * and the template out, and to count; KEK calls and AES-GCM run outside
  * it. Per-thread work (digest and cipher contexts, the derived keys, the
@@ -18,6 +22,7 @@
  * page or a slab that the kernel will not lock is refused, never used.
  */
 #include <pthread.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,53 +36,30 @@
 
 #define REC_DEKS_DEFAULT 1024u
 #define REC_KEYS_DEFAULT 4096u
+#define REC_KBS_DEFAULT 4096u   /* with compact */
+#define REC_KBS_DEFAULT_S1 256u /* without: for reading compact records */
 #define REC_MAX_ENTRIES (1u << 20)
-#define REC_OPEN_KEY_MAX (2 + ENV_MAX_HEADER) /* suite, context, EDK list */
 
-typedef struct rec_worker {
-    env_crypto c;
-    env_idpool ids;
-    uint8_t *scratch; /* REC_OPEN_KEY_MAX: a template or an open key */
-    struct rec_worker *next;
-} rec_worker;
-
-struct envelope_recorder {
-    envelope_lib *lib;
-    envelope_kek *keks[ENVELOPE_MAX_EDKS];
-    size_t nkeks;
-    uint32_t frame_size;
-    uint64_t max_messages, max_bytes, max_ms;
-    size_t edk_bound; /* the largest EDK list these KEKs make */
-    uint8_t *slab;    /* locked: (max_deks + max_keys) DEKs */
-    size_t slab_len;
-    rec_table seal, open;
-    pthread_mutex_t pool_lock;
-    int pool_lock_made;
-    rec_worker *idle;
-    size_t workers;
-    uint64_t seals, opens, deks_made, unwraps; /* atomics */
-};
-
-static uint64_t now_ms(void)
+uint64_t rec_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static size_t page_round(size_t n)
+size_t rec_page_round(size_t n)
 {
     long ps = sysconf(_SC_PAGESIZE);
     size_t p = ps > 0 ? (size_t)ps : 4096;
     return (n + p - 1) / p * p;
 }
 
-static envelope_status locked_refused(envelope_err *err, size_t bytes)
+envelope_status rec_locked_refused(envelope_err *err, size_t bytes)
 {
     return env_fail(err, ENVELOPE_ERR_LOCKED_MEMORY,
                     "the kernel refused to lock %zu more bytes for the recorder's keys "
                     "(RLIMIT_MEMLOCK); raise it (ulimit -l, LimitMEMLOCK= in a systemd unit) or "
-                    "make the recorder with smaller max_deks and max_keys",
+                    "make the recorder with smaller max_deks, max_keys and max_keyblocks",
                     bytes);
 }
 
@@ -87,12 +69,12 @@ static void worker_free(rec_worker *w)
     if (w == NULL)
         return;
     env_crypto_cleanup(&w->c);
+    rec_worker_compact_free(w);
     OPENSSL_free(w->scratch);
     OPENSSL_clear_free(w, sizeof(*w));
 }
 
-/* A worker for one call, or NULL with *st and err saying why. */
-static rec_worker *worker_get(envelope_recorder *r, envelope_status *st, envelope_err *err)
+rec_worker *rec_worker_get(envelope_recorder *r, envelope_status *st, envelope_err *err)
 {
     *st = ENVELOPE_OK;
     pthread_mutex_lock(&r->pool_lock);
@@ -108,7 +90,7 @@ static rec_worker *worker_get(envelope_recorder *r, envelope_status *st, envelop
         }
         envelope_status s = env_crypto_init(&w->c, r->lib, ENV_KEY_ENC | ENV_KEY_DEC, err);
         if (s == ENVELOPE_OK && !envelope_secmem_locked(w->c.s))
-            s = locked_refused(err, page_round(sizeof(env_secrets)));
+            s = rec_locked_refused(err, rec_page_round(sizeof(env_secrets)));
         if (s == ENVELOPE_OK && (w->scratch = OPENSSL_malloc(REC_OPEN_KEY_MAX)) == NULL)
             s = env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
         if (s != ENVELOPE_OK) {
@@ -123,9 +105,11 @@ static rec_worker *worker_get(envelope_recorder *r, envelope_status *st, envelop
     return w;
 }
 
-static void worker_put(envelope_recorder *r, rec_worker *w)
+void rec_worker_put(envelope_recorder *r, rec_worker *w)
 {
     OPENSSL_cleanse(w->c.s, sizeof(*w->c.s));
+    if (w->kb.s != NULL)
+        OPENSSL_cleanse(w->kb.s, sizeof(*w->kb.s));
     pthread_mutex_lock(&r->pool_lock);
     w->next = r->idle;
     r->idle = w;
@@ -140,13 +124,24 @@ envelope_status envelope_recorder_new(envelope_lib *lib, const envelope_recorder
     if (lib == NULL || o == NULL || out == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_recorder_new: NULL argument");
     *out = NULL;
+    /* every size from the first layout (0.2.0, through max_keys) to ours;
+     * fields past the caller's struct_size read as zero */
     envelope_recorder_opts oc;
-    if (o->struct_size < sizeof(oc) || o->struct_size > sizeof(oc))
+    memset(&oc, 0, sizeof(oc));
+    size_t first = offsetof(envelope_recorder_opts, compact);
+    if (o->struct_size < first || o->struct_size > sizeof(oc))
         return env_fail(err, ENVELOPE_ERR_ARGUMENT,
-                        "recorder options: struct_size is %zu, this library takes %zu; start "
-                        "from ENVELOPE_RECORDER_OPTS_INIT",
-                        o->struct_size, sizeof(oc));
-    memcpy(&oc, o, sizeof(oc));
+                        "recorder options: struct_size is %zu, this library takes %zu..%zu; "
+                        "start from ENVELOPE_RECORDER_OPTS_INIT",
+                        o->struct_size, first, sizeof(oc));
+    memcpy(&oc, o, o->struct_size);
+    if (oc.compact != 0 && oc.compact != 1)
+        return env_fail(err, ENVELOPE_ERR_ARGUMENT, "recorder options: compact is 0 or 1 (got %d)",
+                        oc.compact);
+    if (oc.compact && oc.on_keyblock == NULL)
+        return env_fail(err, ENVELOPE_ERR_ARGUMENT,
+                        "compact records need on_keyblock: the caller must store every key block, "
+                        "or its records can never be opened");
     if (oc.nkeks == 0 || oc.nkeks > ENVELOPE_MAX_EDKS || oc.keks == NULL)
         return env_fail(err, ENVELOPE_ERR_KEK_COUNT, "a recorder needs 1..%d KEKs (got %zu)",
                         ENVELOPE_MAX_EDKS, oc.nkeks);
@@ -156,9 +151,11 @@ envelope_status envelope_recorder_new(envelope_lib *lib, const envelope_recorder
                         ENVELOPE_FRAME_SIZE_MIN, ENVELOPE_FRAME_SIZE_MAX);
     size_t nd = oc.max_deks ? oc.max_deks : REC_DEKS_DEFAULT;
     size_t nk = oc.max_keys ? oc.max_keys : REC_KEYS_DEFAULT;
-    if (nd > REC_MAX_ENTRIES || nk > REC_MAX_ENTRIES)
-        return env_fail(err, ENVELOPE_ERR_ARGUMENT, "max_deks and max_keys are at most %u",
-                        REC_MAX_ENTRIES);
+    size_t nb = oc.max_keyblocks ? oc.max_keyblocks
+                                 : (oc.compact ? REC_KBS_DEFAULT : REC_KBS_DEFAULT_S1);
+    if (nd > REC_MAX_ENTRIES || nk > REC_MAX_ENTRIES || nb > REC_MAX_ENTRIES)
+        return env_fail(err, ENVELOPE_ERR_ARGUMENT,
+                        "max_deks, max_keys and max_keyblocks are at most %u", REC_MAX_ENTRIES);
     if (oc.dek_seconds > UINT64_MAX / 1000)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "dek_seconds is too large");
     envelope_recorder *r = OPENSSL_zalloc(sizeof(*r));
@@ -167,6 +164,13 @@ envelope_status envelope_recorder_new(envelope_lib *lib, const envelope_recorder
     r->lib = lib;
     r->frame_size = (uint32_t)fs;
     r->max_messages = oc.dek_messages ? oc.dek_messages : (1ull << 32);
+    if (oc.compact && r->max_messages > ENV_KB_MAX_RECORDS)
+        r->max_messages = ENV_KB_MAX_RECORDS; /* FORMAT.md §10.6 */
+    r->compact = oc.compact;
+    r->on_keyblock = oc.on_keyblock;
+    r->find_keyblock = oc.find_keyblock;
+    r->user = oc.user;
+    size_t sstride = oc.compact ? REC_KB_STRIDE : ENVELOPE_DEK_BYTES;
     r->max_bytes = oc.dek_bytes ? oc.dek_bytes : ENV_REUSE_BYTES_DEFAULT;
     r->max_ms = (oc.dek_seconds ? oc.dek_seconds : ENV_REUSE_SECONDS_DEFAULT) * 1000;
     envelope_status s = ENVELOPE_OK;
@@ -183,17 +187,20 @@ envelope_status envelope_recorder_new(envelope_lib *lib, const envelope_recorder
         s = env_fail(err, ENVELOPE_ERR_INTERNAL, "cannot make a mutex");
     r->pool_lock_made = s == ENVELOPE_OK;
     if (s == ENVELOPE_OK) {
-        r->slab_len = (nd + nk) * ENVELOPE_DEK_BYTES;
+        r->slab_len = nd * sstride + nk * ENVELOPE_DEK_BYTES + nb * REC_KB_STRIDE;
         r->slab = envelope_secmem_alloc(r->slab_len);
         if (r->slab == NULL)
             s = env_fail(err, ENVELOPE_ERR_NOMEM, "out of memory");
         else if (!envelope_secmem_locked(r->slab))
-            s = locked_refused(err, page_round(r->slab_len));
+            s = rec_locked_refused(err, rec_page_round(r->slab_len));
     }
     if (s == ENVELOPE_OK)
-        s = rec_table_init(&r->seal, nd, r->slab, err);
+        s = rec_table_init(&r->seal, nd, r->slab, sstride, err);
     if (s == ENVELOPE_OK)
-        s = rec_table_init(&r->open, nk, r->slab + nd * ENVELOPE_DEK_BYTES, err);
+        s = rec_table_init(&r->open, nk, r->slab + nd * sstride, ENVELOPE_DEK_BYTES, err);
+    if (s == ENVELOPE_OK)
+        s = rec_table_init(&r->kbs, nb, r->slab + nd * sstride + nk * ENVELOPE_DEK_BYTES,
+                           REC_KB_STRIDE, err);
     if (s != ENVELOPE_OK) {
         envelope_recorder_free(r);
         return s;
@@ -208,6 +215,7 @@ void envelope_recorder_free(envelope_recorder *r)
         return;
     rec_table_cleanup(&r->seal);
     rec_table_cleanup(&r->open);
+    rec_table_cleanup(&r->kbs);
     envelope_secmem_free(r->slab);
     while (r->idle != NULL) {
         rec_worker *w = r->idle;
@@ -225,11 +233,14 @@ envelope_status envelope_recorder_stats_get(envelope_recorder *r, envelope_recor
     env_err_clear(err);
     if (r == NULL || st == NULL)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "envelope_recorder_stats_get: NULL argument");
-    if (st->struct_size != sizeof(*st))
+    /* every size from the first layout (0.2.0, through locked_bytes) to
+     * ours; only the fields the caller's struct has are written */
+    size_t first = offsetof(envelope_recorder_stats, keyblocks_live);
+    if (st->struct_size < first || st->struct_size > sizeof(*st))
         return env_fail(err, ENVELOPE_ERR_ARGUMENT,
-                        "recorder stats: struct_size is %zu, this library fills %zu; start from "
-                        "ENVELOPE_RECORDER_STATS_INIT",
-                        st->struct_size, sizeof(*st));
+                        "recorder stats: struct_size is %zu, this library fills %zu..%zu; start "
+                        "from ENVELOPE_RECORDER_STATS_INIT",
+                        st->struct_size, first, sizeof(*st));
     st->seals = __atomic_load_n(&r->seals, __ATOMIC_RELAXED);
     st->opens = __atomic_load_n(&r->opens, __ATOMIC_RELAXED);
     st->deks_made = __atomic_load_n(&r->deks_made, __ATOMIC_RELAXED);
@@ -241,8 +252,19 @@ envelope_status envelope_recorder_stats_get(envelope_recorder *r, envelope_recor
     st->keys_live = r->open.live;
     pthread_mutex_unlock(&r->open.lock);
     pthread_mutex_lock(&r->pool_lock);
-    st->locked_bytes = page_round(r->slab_len) + r->workers * page_round(sizeof(env_secrets));
+    /* a worker's page; with compact, the record context's and its key
+     * block copy's */
+    st->locked_bytes = rec_page_round(r->slab_len) +
+                       r->workers * rec_page_round(sizeof(env_secrets)) +
+                       r->compact_workers * (rec_page_round(32) + rec_page_round(REC_KB_STRIDE));
     pthread_mutex_unlock(&r->pool_lock);
+    if (st->struct_size >=
+        offsetof(envelope_recorder_stats, keyblocks_evicted) + sizeof(st->keyblocks_evicted)) {
+        pthread_mutex_lock(&r->kbs.lock);
+        st->keyblocks_live = r->kbs.live;
+        st->keyblocks_evicted = r->kb_evicted;
+        pthread_mutex_unlock(&r->kbs.lock);
+    }
     return ENVELOPE_OK;
 }
 
@@ -252,6 +274,8 @@ size_t envelope_recorder_seal_bound(const envelope_recorder *r, const envelope_c
 {
     if (r == NULL)
         return 0;
+    if (r->compact)
+        return envelope_record_sealed_size(inlen);
     size_t clen = env_context_encoded_len(context);
     size_t h = ENV_PREFIX_LEN + ENVELOPE_MESSAGE_ID_BYTES + 4 + clen + 2 + ENV_COMMIT_LEN +
                ENV_TAG_LEN + r->edk_bound;
@@ -273,7 +297,7 @@ static void take_template(const rec_entry *e, rec_worker *w, env_hdrtmpl *t)
     t->frame_size = e->t.frame_size;
 }
 
-static int window_open(const envelope_recorder *r, const rec_entry *e, uint64_t bytes, uint64_t now)
+int rec_window_open(const envelope_recorder *r, const rec_entry *e, uint64_t bytes, uint64_t now)
 {
     return e->messages < r->max_messages && e->bytes <= r->max_bytes &&
            bytes <= r->max_bytes - e->bytes && now - e->born_ms < r->max_ms;
@@ -296,7 +320,7 @@ static envelope_status seal_keys(envelope_recorder *r, rec_worker *w,
             pthread_cond_wait(&tb->cond, &tb->lock);
             continue;
         }
-        if (i >= 0 && window_open(r, &tb->e[i], bytes, now_ms())) {
+        if (i >= 0 && rec_window_open(r, &tb->e[i], bytes, rec_now_ms())) {
             rec_entry *e = &tb->e[i];
             e->messages++;
             e->bytes += bytes;
@@ -340,7 +364,7 @@ static envelope_status seal_keys(envelope_recorder *r, rec_worker *w,
         memcpy(rec_dek(tb, i), w->c.s->dek, ENVELOPE_DEK_BYTES);
         e->messages = 1;
         e->bytes = bytes;
-        e->born_ms = now_ms();
+        e->born_ms = rec_now_ms();
         e->state = REC_LIVE;
         take_template(e, w, t);
         pthread_cond_broadcast(&tb->cond);
@@ -363,11 +387,18 @@ envelope_status envelope_recorder_seal(envelope_recorder *r, const envelope_cont
         return env_fail(err, ENVELOPE_ERR_CONTEXT_INVALID, "context over %d bytes",
                         ENVELOPE_MAX_CONTEXT_BYTES);
     env_context_encode(context, ctx_enc);
+    if (r->compact) {
+        envelope_status cs = rec_compact_seal(r, context, ctx_enc, clen, in, inlen, out, outsize,
+                                              outlen, err);
+        if (cs == ENVELOPE_OK)
+            __atomic_add_fetch(&r->seals, 1, __ATOMIC_RELAXED);
+        return cs;
+    }
     size_t frames = env_frames_len(inlen, r->frame_size);
     if (frames == 0)
         return env_fail(err, ENVELOPE_ERR_ARGUMENT, "record too large");
     envelope_status s = ENVELOPE_OK;
-    rec_worker *w = worker_get(r, &s, err);
+    rec_worker *w = rec_worker_get(r, &s, err);
     if (w == NULL)
         return s;
     w->c.which = ENV_KEY_ENC; /* key only the context this record uses */
@@ -386,7 +417,7 @@ envelope_status envelope_recorder_seal(envelope_recorder *r, const envelope_cont
         s = env_hdrtmpl_write(&t, &w->c, id, out, err);
     if (s == ENVELOPE_OK)
         s = env_seal_frames(&w->c, id, r->frame_size, in, inlen, out + hl, err);
-    worker_put(r, w);
+    rec_worker_put(r, w);
     if (s != ENVELOPE_OK) {
         if (s != ENVELOPE_ERR_BUFFER_TOO_SMALL && hl > 0)
             OPENSSL_cleanse(out, hl + frames < outsize ? hl + frames : outsize);
@@ -464,6 +495,12 @@ envelope_status envelope_recorder_open(envelope_recorder *r, const envelope_cont
         return env_fail(err, ENVELOPE_ERR_ARGUMENT,
                         "envelope_recorder_open: no expected context; pass the pairs every "
                         "record must carry (an empty context checks none)");
+    if (inlen >= 4 && memcmp(in, "ENVR", 4) == 0) { /* a compact record (FORMAT.md §10.3) */
+        envelope_status cs = rec_compact_open(r, expected, in, inlen, out, outsize, outlen, err);
+        if (cs == ENVELOPE_OK)
+            __atomic_add_fetch(&r->opens, 1, __ATOMIC_RELAXED);
+        return cs;
+    }
     env_header h;
     ENV_GUARD(env_header_parse(in, inlen, &h, NULL, err));
     ENV_GUARD(env_context_check(expected, h.ctx_enc, h.ctx_enc_len, err));
@@ -475,7 +512,7 @@ envelope_status envelope_recorder_open(envelope_recorder *r, const envelope_cont
                         "plaintext buffer has %zu bytes, the record holds %zu", outsize, need);
     }
     envelope_status s = ENVELOPE_OK;
-    rec_worker *w = worker_get(r, &s, err);
+    rec_worker *w = rec_worker_get(r, &s, err);
     if (w == NULL)
         return s;
     w->c.which = ENV_KEY_DEC;
@@ -483,7 +520,7 @@ envelope_status envelope_recorder_open(envelope_recorder *r, const envelope_cont
     s = open_keys(r, w, &h, err);
     if (s == ENVELOPE_OK)
         s = env_open_frames(&w->c, &h, in, inlen, out, outsize, &pt, err);
-    worker_put(r, w);
+    rec_worker_put(r, w);
     if (s != ENVELOPE_OK) {
         if (pt > 0)
             OPENSSL_cleanse(out, pt);

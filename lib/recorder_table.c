@@ -8,11 +8,13 @@
 
 #include "recorder.h"
 
-envelope_status rec_table_init(rec_table *t, size_t cap, uint8_t *deks, envelope_err *err)
+envelope_status rec_table_init(rec_table *t, size_t cap, uint8_t *deks, size_t stride,
+                               envelope_err *err)
 {
     memset(t, 0, sizeof(*t));
     t->cap = cap;
     t->deks = deks;
+    t->stride = stride;
     t->nbuckets = 16;
     while (t->nbuckets < 2 * cap)
         t->nbuckets *= 2;
@@ -50,8 +52,9 @@ envelope_status rec_table_init(rec_table *t, size_t cap, uint8_t *deks, envelope
 static void wipe_entry(rec_table *t, int32_t i)
 {
     rec_entry *e = &t->e[i];
-    OPENSSL_cleanse(rec_dek(t, i), ENVELOPE_DEK_BYTES);
+    OPENSSL_cleanse(rec_dek(t, i), t->stride);
     OPENSSL_free(e->key);
+    OPENSSL_free(e->body);
     env_hdrtmpl_cleanup(&e->t);
     memset(e, 0, sizeof(*e));
 }

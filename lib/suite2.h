@@ -80,6 +80,20 @@ envelope_status env_kb_make(envelope_lib *lib, const uint8_t *bytes, size_t len,
 envelope_status env_kb_from_key(envelope_lib *lib, const uint8_t k[32], const uint8_t *id,
                                 envelope_keyblock **out, envelope_err *err);
 
+/* envelope_keyblock_new and _load with flags: ENV_KB_NO_REUSE makes a
+ * fresh DEK even when the library reuses DEKs (the caller keeps its own
+ * window); ENV_KB_LOCKED refuses, with ENVELOPE_ERR_LOCKED_MEMORY, secret
+ * memory the kernel did not lock (the recorder's rule). */
+#define ENV_KB_NO_REUSE 1
+#define ENV_KB_LOCKED 2
+envelope_status env_kb_new(envelope_lib *lib, const envelope_encrypt_opts *o, uint64_t max_records,
+                           int flags, envelope_keyblock **out, envelope_err *err);
+envelope_status env_kb_load(envelope_lib *lib, const envelope_decrypt_opts *o, const uint8_t *in,
+                            size_t inlen, int flags, envelope_keyblock **out, envelope_err *err);
+envelope_status env_kb_locked_refused(envelope_err *err);
+/* 1 if the record context's derived-key buffer is locked memory. */
+int env_record_ctx_locked(const envelope_record_ctx *rc);
+
 /* ---- keyblock_load.c ---- */
 typedef struct env_kb_parsed {
     env_header h; /* suite, ctx_enc, commitment, body, tag, EDKs */

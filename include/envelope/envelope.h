@@ -127,7 +127,7 @@ typedef enum envelope_status {
     ENVELOPE_ERR_KEK_UNSUPPORTED = 106,  /* KEK type cannot wrap a DEK */
     ENVELOPE_ERR_KEK_NOT_FOUND = 107,    /* URI names no key */
     ENVELOPE_ERR_SEALER_EXHAUSTED = 108, /* sealer reached max_messages */
-    ENVELOPE_ERR_OUTPUT = 109,           /* the caller's sink refused the bytes */
+    ENVELOPE_ERR_OUTPUT = 109,           /* the caller's sink or callback failed */
     ENVELOPE_ERR_CONFIG = 110, /* the OpenSSL configuration or the provider's settings are wrong:
                                   provider not loaded, PKCS#11 module missing, unknown token,
                                   no PIN source, unknown or bad setting, a public-only KEK
@@ -449,12 +449,40 @@ ENVELOPE_API void envelope_opener_free(envelope_opener *op);
  * once for every KEK, then reused within the limits below); opening keeps
  * the DEKs it unwrapped in an LRU keyed by (suite, context, EDK list), so
  * records of many interleaved contexts open at the cached rate. DEKs live
- * in one locked (mlock, MADV_DONTDUMP) slab sized at creation. Records are
- * suite-1 messages, readable by every opener; a record's DEK is bound to
- * its exact context by the wrap AAD (docs/FORMAT.md §5.3), so a DEK serves
- * one context, and a partition wider than one context comes with the
- * compact records of suite 2. */
+ * in one locked (mlock, MADV_DONTDUMP) slab sized at creation.
+ *
+ * Records are suite-1 messages, readable by every opener, unless `compact`
+ * is set: then each context's DEK is a suite-2 key block (docs/FORMAT.md
+ * §10) that the recorder hands to on_keyblock, once, before the first
+ * record under it is returned, and each record is a 63-byte-overhead
+ * compact record naming that key block by its DEK id. Either way a DEK
+ * serves exactly one context: a suite-1 EDK's wrap AAD binds the whole
+ * context (§5.3), and a key block binds its context in its keys, DEK id
+ * and tag (§10.1). A compact record carries no context; opening checks the
+ * expected context against its key block's. envelope_recorder_open reads
+ * both forms whatever `compact` says. */
 typedef struct envelope_recorder envelope_recorder;
+
+/* Called by envelope_recorder_seal (compact) with every new key block
+ * before any record under it is returned: store bytes[0..len) under its
+ * dek_id (ENVELOPE_DEK_ID_BYTES), write-once per DEK id (docs/FORMAT.md
+ * §10.5), and return 0 once it is stored. Anything else fails that seal
+ * with ENVELOPE_ERR_OUTPUT and the key block is thrown away (the next seal
+ * of that context makes another). Called from any sealing thread, for
+ * different contexts at once, with no recorder lock held; threads sealing
+ * the same context wait for it, so it must not seal that context itself.
+ * The pointers are valid during the call only. */
+typedef int (*envelope_keyblock_store_fn)(void *user, const uint8_t *dek_id, const uint8_t *bytes,
+                                          size_t len);
+/* Called by envelope_recorder_open when a compact record names a DEK id
+ * the recorder does not hold: write the key block stored under dek_id into
+ * buf (cap is ENVELOPE_MAX_KEYBLOCK_BYTES), set *len and return 1; return
+ * 0 if the store has none (ENVELOPE_ERR_DEK_UNKNOWN), -1 if it cannot be
+ * read (ENVELOPE_ERR_OUTPUT). The key block is then loaded as by
+ * envelope_recorder_add_keyblock. Any thread, no recorder lock held;
+ * threads opening records of the same DEK id wait for it. */
+typedef int (*envelope_keyblock_find_fn)(void *user, const uint8_t *dek_id, uint8_t *buf,
+                                         size_t cap, size_t *len);
 
 typedef struct envelope_recorder_opts {
     size_t struct_size;
@@ -463,24 +491,36 @@ typedef struct envelope_recorder_opts {
      * copied; the KEKs must outlive the recorder. */
     envelope_kek *const *keks;
     size_t nkeks;
-    size_t frame_size; /* 0 = 64 KiB */
-    /* A DEK's window: it seals at most dek_messages records (0 = 2^32) and
-     * dek_bytes bytes of plaintext (0 = 64 GiB) during dek_seconds (0 =
-     * 300); then the next record of its context gets a new DEK. */
+    size_t frame_size; /* 0 = 64 KiB; suite-1 records only */
+    /* A DEK's window: it seals at most dek_messages records (0 = 2^32;
+     * compact records: at most 2^48, the format's limit per DEK, FORMAT.md
+     * §10.6) and dek_bytes bytes of plaintext (0 = 64 GiB) during
+     * dek_seconds (0 = 300); then the next record of its context gets a
+     * new DEK (compact: a new key block). */
     uint64_t dek_messages;
     uint64_t dek_bytes;
     uint64_t dek_seconds;
-    /* Contexts with a live sealing DEK (0 = 1024) and unwrapped DEKs kept
-     * for opening (0 = 4096); past them the least recently used is wiped.
-     * Both are in the locked slab: (max_deks + max_keys) * 32 bytes plus a
-     * page per thread in flight (envelope_recorder_stats). */
+    /* Contexts with a live sealing DEK (0 = 1024) and unwrapped suite-1
+     * DEKs kept for opening (0 = 4096); past them the least recently used
+     * is wiped. Both are in the locked slab (envelope_recorder_stats). */
     size_t max_deks;
     size_t max_keys;
+    /* ---- compact records (read only when struct_size covers them) ---- */
+    /* 1: seal suite-2 compact records; on_keyblock is then required. */
+    int compact;
+    envelope_keyblock_store_fn on_keyblock;
+    envelope_keyblock_find_fn find_keyblock; /* optional */
+    void *user;                              /* passed to both */
+    /* Key blocks kept for opening compact records (0 = 4096 with compact,
+     * 256 without), the recorder's own included; past it the least recently used is wiped and
+     * a record under it needs find_keyblock or another add_keyblock
+     * (envelope_recorder_stats.keyblocks_evicted counts them). */
+    size_t max_keyblocks;
 } envelope_recorder_opts;
 #ifdef __cplusplus
 #define ENVELOPE_RECORDER_OPTS_INIT                                                                \
     {                                                                                              \
-        sizeof(envelope_recorder_opts), NULL, 0, 0, 0, 0, 0, 0, 0                                  \
+        sizeof(envelope_recorder_opts), NULL, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0          \
     }
 #else
 #define ENVELOPE_RECORDER_OPTS_INIT                                                                \
@@ -492,17 +532,22 @@ typedef struct envelope_recorder_opts {
 typedef struct envelope_recorder_stats {
     size_t struct_size;    /* set by the caller: ENVELOPE_RECORDER_STATS_INIT */
     uint64_t seals, opens; /* records sealed and opened */
-    uint64_t deks_made;    /* DEKs generated: each is one wrap per KEK */
-    uint64_t unwraps;      /* DEKs unwrapped: each is one KEK call (or more
-                               if a KEK fails and the next EDK is tried) */
+    uint64_t deks_made;    /* DEKs generated (compact: key blocks made): each
+                               is one wrap per KEK */
+    uint64_t unwraps;      /* DEKs unwrapped (compact: key blocks loaded):
+                               each is one KEK call (or more if a KEK fails
+                               and the next EDK is tried) */
     size_t deks_live;      /* contexts with a sealing DEK now */
-    size_t keys_live;      /* unwrapped DEKs kept now */
+    size_t keys_live;      /* unwrapped suite-1 DEKs kept now */
     size_t locked_bytes;   /* locked memory the recorder holds */
+    /* ---- filled only when struct_size covers them ---- */
+    size_t keyblocks_live;      /* key blocks kept for opening now */
+    uint64_t keyblocks_evicted; /* key blocks wiped to make room */
 } envelope_recorder_stats;
 #ifdef __cplusplus
 #define ENVELOPE_RECORDER_STATS_INIT                                                               \
     {                                                                                              \
-        sizeof(envelope_recorder_stats), 0, 0, 0, 0, 0, 0, 0                                       \
+        sizeof(envelope_recorder_stats), 0, 0, 0, 0, 0, 0, 0, 0, 0                                 \
     }
 #else
 #define ENVELOPE_RECORDER_STATS_INIT                                                               \
@@ -512,22 +557,29 @@ typedef struct envelope_recorder_stats {
 #endif
 
 /* ENVELOPE_ERR_LOCKED_MEMORY if the slab cannot be locked (raise
- * RLIMIT_MEMLOCK, e.g. LimitMEMLOCK= in a systemd unit, or lower max_deks
- * and max_keys); nothing is ever kept in memory that is not locked. */
+ * RLIMIT_MEMLOCK, e.g. LimitMEMLOCK= in a systemd unit, or lower max_deks,
+ * max_keys and max_keyblocks); nothing is ever kept in memory that is not
+ * locked. The slab is max_deks * 32 (compact: * 48) + max_keys * 32 +
+ * max_keyblocks * 48 bytes, rounded up to pages; each thread in flight
+ * adds a locked page (compact: three), and making or loading a key block
+ * takes a few pages for the length of the call. */
 ENVELOPE_API ENVELOPE_WUR envelope_status envelope_recorder_new(envelope_lib *lib,
                                                                 const envelope_recorder_opts *o,
                                                                 envelope_recorder **out,
                                                                 envelope_err *err);
 /* An upper bound of a sealed record's size for this context (NULL =
- * empty) and inlen, with no KEK call; 0 if the record is too large. */
+ * empty) and inlen, with no KEK call; 0 if the record is too large.
+ * Compact: exactly inlen + ENVELOPE_RECORD_OVERHEAD. */
 ENVELOPE_API size_t envelope_recorder_seal_bound(const envelope_recorder *r,
                                                  const envelope_context *context, size_t inlen);
 /* Seals in[0..inlen) with the context (NULL = empty). The first record of a
  * context (and the first after its DEK's window) wraps a new DEK for every
  * KEK; threads that ask for the same context meanwhile wait for that one
- * wrap. ENVELOPE_ERR_BUFFER_TOO_SMALL sets *outlen to the size needed. A
- * thread that finds no locked memory for its working keys gets
- * ENVELOPE_ERR_LOCKED_MEMORY. */
+ * wrap (compact: and for on_keyblock to store its key block).
+ * ENVELOPE_ERR_BUFFER_TOO_SMALL sets *outlen to the size needed (compact:
+ * before any KEK call). A thread that finds no locked memory for its
+ * working keys gets ENVELOPE_ERR_LOCKED_MEMORY. Compact records carry no
+ * associated data (envelope_record_seal does). */
 ENVELOPE_API ENVELOPE_WUR envelope_status envelope_recorder_seal(envelope_recorder *r,
                                                                  const envelope_context *context,
                                                                  const uint8_t *in, size_t inlen,
@@ -536,12 +588,26 @@ ENVELOPE_API ENVELOPE_WUR envelope_status envelope_recorder_seal(envelope_record
 /* Opens a record whose context holds every pair of expected (required: an
  * empty context checks nothing, and says so). Plaintext is at most inlen
  * bytes; ENVELOPE_ERR_BUFFER_TOO_SMALL (no KEK used) sets *outlen to its
- * size; on failure out is wiped. */
+ * size; on failure out is wiped. A compact record (magic ENVR) is opened
+ * with the key block its DEK id names: one the recorder sealed with or was
+ * given (envelope_recorder_add_keyblock), else the one find_keyblock
+ * returns, else ENVELOPE_ERR_DEK_UNKNOWN; expected is checked against that
+ * key block's context (ENVELOPE_ERR_CONTEXT_MISMATCH). */
 ENVELOPE_API ENVELOPE_WUR envelope_status envelope_recorder_open(envelope_recorder *r,
                                                                  const envelope_context *expected,
                                                                  const uint8_t *in, size_t inlen,
                                                                  uint8_t *out, size_t outsize,
                                                                  size_t *outlen, envelope_err *err);
+/* Loads a stored key block for opening compact records: parses it, checks
+ * expected (required, as for open) against its context, unwraps its DEK
+ * with the recorder's KEKs (one KEK call), checks commitment, DEK id and
+ * tag, and keeps its record key in the key-block LRU. A key block whose DEK
+ * id the recorder already holds is not unwrapped again if its
+ * authenticated part is the same bytes, and is refused with
+ * ENVELOPE_ERR_DEK_ID_CONFLICT if not (docs/FORMAT.md §10.5). */
+ENVELOPE_API ENVELOPE_WUR envelope_status
+envelope_recorder_add_keyblock(envelope_recorder *r, const uint8_t *bytes, size_t len,
+                               const envelope_context *expected, envelope_err *err);
 ENVELOPE_API ENVELOPE_WUR envelope_status envelope_recorder_stats_get(envelope_recorder *r,
                                                                       envelope_recorder_stats *st,
                                                                       envelope_err *err);

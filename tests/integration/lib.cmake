@@ -134,8 +134,11 @@ endif()
 if(TARGET envelope AND TARGET envelope_provider)
   add_executable(lib_recorder ${ENVELOPE_TEST_ROOT}/integration/lib_recorder.c)
   target_link_libraries(lib_recorder PRIVATE envelope envelope_warnings Threads::Threads)
+  add_executable(lib_recorder_compact ${ENVELOPE_TEST_ROOT}/integration/lib_recorder_compact.c)
+  target_link_libraries(lib_recorder_compact PRIVATE envelope envelope_warnings Threads::Threads)
   add_test(NAME lib.softhsm.recorder COMMAND bash ${ENVELOPE_TEST_ROOT}/integration/lib_recorder.sh
-           $<TARGET_FILE:lib_recorder> $<TARGET_FILE_DIR:envelope_provider>)
+           $<TARGET_FILE:lib_recorder> $<TARGET_FILE_DIR:envelope_provider>
+           $<TARGET_FILE:lib_recorder_compact>)
   set_tests_properties(lib.softhsm.recorder PROPERTIES LABELS "lib;softhsm;integration"
     ENVIRONMENT "${_cli_env};${ENVELOPE_TEST_ENV}" TIMEOUT 600)
 endif()

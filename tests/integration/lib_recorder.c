@@ -6,8 +6,9 @@
  * Every record opens to its bytes with its own context and never with
  * another's; every 101st is also opened by a plain envelope_open (any
  * reader reads a recorder's records). Prints the recorder's statistics as
- * "key=value" lines. "locked" mode: URI MAX_DEKS only makes a recorder
- * and prints its status (the script runs it under a small RLIMIT_MEMLOCK).
+ * "key=value" lines. "locked" mode: URI locked MAX_DEKS
+ * [MAX_KEYBLOCKS] only makes a recorder and prints its status (the script
+ * runs it under a small RLIMIT_MEMLOCK).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -77,7 +78,7 @@ int main(int argc, char **argv)
     envelope_err err;
     if (argc < 3)
         FAIL("usage: lib_recorder URI THREADS RECORDS CONTEXTS [MAX_DEKS MAX_KEYS] | URI locked "
-             "MAX_DEKS");
+             "MAX_DEKS [MAX_KEYBLOCKS]");
     if (envelope_lib_new(NULL, NULL, &lib, &err) != ENVELOPE_OK ||
         envelope_kek_open(lib, argv[1], &kek, &err) != ENVELOPE_OK)
         FAIL("%s", err.message);
@@ -88,6 +89,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[2], "locked") == 0) {
         ro.max_deks = argc > 3 ? strtoul(argv[3], NULL, 10) : 0;
         ro.max_keys = ro.max_deks;
+        ro.max_keyblocks = argc > 4 ? strtoul(argv[4], NULL, 10) : 0;
         envelope_status s = envelope_recorder_new(lib, &ro, &rec, &err);
         printf("status=%s\n", envelope_status_name(s));
         if (s != ENVELOPE_OK)

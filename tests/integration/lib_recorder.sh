@@ -10,11 +10,21 @@
 # CAP_IPC_LOCK, which root would otherwise have) is refused with
 # ENVELOPE_ERR_LOCKED_MEMORY, and one that fits reports its locked bytes.
 #
+# Then the same in compact mode (suite 2, lib_recorder_compact.c): 8 threads
+# over 1,000 contexts, a key block per 32 records of a context; every key
+# block reaches the store before its first record, every record has 63
+# bytes of overhead and opens; C_Encrypt calls = key blocks = windows; the
+# stored key blocks re-added into a fresh recorder open every record with
+# one C_Decrypt per key block, and so does a fresh recorder that finds them
+# in the store on a miss; tampering, an unknown DEK id and another context
+# are refused with their codes.
+#
 # ENVELOPE_RECORDER_RECORDS (per thread; default 10000) sets the size:
 # scripts/stress.sh runs it with 100000.
 set -euo pipefail
 BIN=$1
 PROVDIR=$2
+COMPACT_BIN=${3:-}
 records=${ENVELOPE_RECORDER_RECORDS:-10000}
 threads=8
 contexts=1000
@@ -52,6 +62,39 @@ else
     "$(($(date +%s) - start)) s: C_Encrypt=$enc C_Decrypt=$dec $(tr '\n' ' ' <out)"
 fi
 
+# compact records: the token's calls counted in a log of their own
+if [ -n "$COMPACT_BIN" ]; then
+  per=32
+  start=$(date +%s)
+  if ! ENVELOPE_DEBUG="file:$work/compact.log" envelope_run_own "$COMPACT_BIN" "$AES" "$threads" \
+    "$records" "$contexts" "$per" >cout 2>cerr; then
+    fail "compact records: $(cat cerr)"
+  else
+    cget() { sed -n "s/^$1=//p" cout; }
+    enc=$(grep -c 'pkcs11: C_Encrypt ->' compact.log || true)
+    dec=$(grep -c 'pkcs11: C_Decrypt ->' compact.log || true)
+    total=$((threads * records))
+    win=$(cget windows)
+    [ "$(cget seals)" = "$total" ] || fail "compact: $(cget seals) records sealed, wanted $total"
+    [ "$(cget overhead)" = 63 ] || fail "compact: overhead $(cget overhead) bytes, not 63"
+    [ "$(cget deks_made)" = "$win" ] || fail "compact: $(cget deks_made) key blocks for $win windows"
+    [ "$(cget stored)" = "$win" ] || fail "compact: $(cget stored) key blocks stored for $win windows"
+    [ "$enc" = "$win" ] || fail "compact: $enc C_Encrypt calls for $win windows"
+    [ "$(cget seal_unwraps)" = 0 ] || fail "compact: the sealing recorder unwrapped $(cget seal_unwraps) of its own key blocks"
+    [ "$(cget add_unwraps)" = "$win" ] || fail "compact: $(cget add_unwraps) unwraps to add $win key blocks"
+    [ "$(cget add_keyblocks)" = "$win" ] || fail "compact: $(cget add_keyblocks) key blocks held of $win added"
+    [ "$(cget find_unwraps)" -le "$win" ] || fail "compact: $(cget find_unwraps) unwraps through find_keyblock for $win key blocks"
+    opens=$((threads > 1 ? 2 * total : total)) # each thread: its own records and the next one's
+    [ "$(cget add_opens)" = "$opens" ] || fail "compact: $(cget add_opens) opens in the fresh recorder, wanted $opens"
+    [ "$(cget find_opens)" = "$opens" ] || fail "compact: $(cget find_opens) opens through find_keyblock, wanted $opens"
+    wantdec=$(($(cget add_unwraps) + $(cget find_unwraps)))
+    [ "$dec" = "$wantdec" ] || fail "compact: $dec C_Decrypt calls, the recorders counted $wantdec unwraps"
+    [ "$(cget hostile)" = ok ] || fail "compact: the hostile checks did not finish"
+    echo "compact records: $threads threads x $records records over $contexts contexts, $per per" \
+      "key block, in $(($(date +%s) - start)) s: C_Encrypt=$enc C_Decrypt=$dec $(tr '\n' ' ' <cout)"
+  fi
+fi
+
 # locked memory: a limit of 256 KiB, no CAP_IPC_LOCK. AddressSanitizer's
 # mlock interceptor locks nothing and reports success, so a sanitizer build
 # cannot see the limit: said, and the check is left to the normal build.
@@ -69,12 +112,17 @@ limited "$BIN" "$AES" locked 100000 >locked.out 2>&1 || fail "locked: $(cat lock
 grep -qx "status=ENVELOPE_ERR_LOCKED_MEMORY" locked.out ||
   fail "a slab over RLIMIT_MEMLOCK: $(cat locked.out)"
 grep -q "RLIMIT_MEMLOCK" locked.out || fail "the message does not name the limit: $(cat locked.out)"
+# the key-block LRU is in the same slab: 100,000 key blocks (4.8 MB) do not fit
+limited "$BIN" "$AES" locked 16 100000 >kbs.out 2>&1 || fail "locked key blocks: $(cat kbs.out)"
+grep -qx "status=ENVELOPE_ERR_LOCKED_MEMORY" kbs.out ||
+  fail "a key-block LRU over RLIMIT_MEMLOCK: $(cat kbs.out)"
+grep -q "max_keyblocks" kbs.out || fail "the message does not name max_keyblocks: $(cat kbs.out)"
 limited "$BIN" "$AES" locked 512 >fits.out 2>&1 || fail "fits: $(cat fits.out)"
 grep -qx "status=ENVELOPE_OK" fits.out || fail "a slab within RLIMIT_MEMLOCK: $(cat fits.out)"
 lb=$(sed -n 's/^locked_bytes=//p' fits.out)
 if [ -z "$lb" ] || [ "$lb" -lt $((1024 * 32)) ] || [ "$lb" -gt $((256 * 1024)) ]; then
   fail "locked_bytes=$lb for 1,024 DEKs under a 256 KiB limit"
 fi
-echo "locked memory: $(tr '\n' ' ' <locked.out); $(tr '\n' ' ' <fits.out)"
+echo "locked memory: $(tr '\n' ' ' <locked.out); $(tr '\n' ' ' <kbs.out); $(tr '\n' ' ' <fits.out)"
 [ "$fails" -eq 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
 echo "recorder: all checks passed"
