@@ -162,14 +162,14 @@ static envelope_status partial(envelope_decryptor *d, const uint8_t **in, size_t
         d->fbegun = 1;
     }
     size_t ct_end = d->foff + d->fctlen;
-    if (d->flen<ct_end && * inlen> 0) {
+    if (d->flen < ct_end && *inlen != 0) {
         size_t take = ct_end - d->flen < *inlen ? ct_end - d->flen : *inlen;
         ENV_GUARD(env_frame_open_part(&d->c, *in, take, d->pbuf + (d->flen - d->foff), err));
         d->flen += take;
         *in += take;
         *inlen -= take;
     }
-    if (d->flen >= ct_end && d->flen<d->ftarget && * inlen> 0) {
+    if (d->flen >= ct_end && d->flen < d->ftarget && *inlen != 0) {
         size_t take = d->ftarget - d->flen < *inlen ? d->ftarget - d->flen : *inlen;
         memcpy(d->ftag + (d->flen - ct_end), *in, take);
         d->flen += take;
