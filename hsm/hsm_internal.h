@@ -162,6 +162,9 @@ void hsm_module_lost(struct hsm_ctx *h, struct hsm_module *m);
 /* hsm_session.c */
 int hsm_session_get(struct hsm_token *t, const char *uri_pin_source, const char *uri_pin_value,
                     CK_SESSION_HANDLE *out);
+/* The same, also giving the token's handle epoch read under the same lock
+ * (for hsm_key_handle_at: one lock fewer per key operation). */
+int hsm_session_get_epoch(struct hsm_token *t, CK_SESSION_HANDLE *out, unsigned *epoch);
 /* What to do with a session after use. */
 enum hsm_session_fate {
     HSM_SESSION_KEEP = 0,    /* healthy: back into the pool */
@@ -235,7 +238,10 @@ int hsm_attrs_read(struct hsm_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE ob
 extern const envkey_backend_ops hsm_key_ops;
 envkey *hsm_key_wrap(struct hsm_ctx *h, struct hsm_token *t, CK_SESSION_HANDLE s,
                      CK_OBJECT_HANDLE obj, int *reason);
-int hsm_key_handle(struct hsm_key *k, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *out);
+/* The key's object handle, found again when the token epoch (as read by
+ * hsm_session_get_epoch with the session) or the module generation moved. */
+int hsm_key_handle_at(struct hsm_key *k, CK_SESSION_HANDLE s, unsigned epoch,
+                      CK_OBJECT_HANDLE *out);
 
 /* hsm_check.c (`envelope kek check`): the findings of one key (pub: its
  * paired public object, or CK_INVALID_HANDLE), handed to cb; *reported

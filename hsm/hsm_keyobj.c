@@ -230,11 +230,8 @@ err:
     return NULL;
 }
 
-int hsm_key_handle(struct hsm_key *k, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *out)
+int hsm_key_handle_at(struct hsm_key *k, CK_SESSION_HANDLE s, unsigned epoch, CK_OBJECT_HANDLE *out)
 {
-    pthread_mutex_lock(&k->tok->lock);
-    unsigned epoch = k->tok->epoch;
-    pthread_mutex_unlock(&k->tok->lock);
     pthread_mutex_lock(&k->lock);
     if (k->handle_generation == k->tok->mod->generation && k->handle_epoch == epoch) {
         *out = k->handle;

@@ -30,9 +30,10 @@ int hsm_op_begin(struct hsm_key *k, CK_SESSION_HANDLE *s, CK_OBJECT_HANDLE *obj)
     int ret = hsm_ensure_loaded(k->h);
     if (ret != ENVCORE_R_OK)
         return ret;
-    if ((ret = hsm_session_get(k->tok, NULL, NULL, s)) != ENVCORE_R_OK)
+    unsigned epoch; /* read with the session taken: one token lock, not two */
+    if ((ret = hsm_session_get_epoch(k->tok, s, &epoch)) != ENVCORE_R_OK)
         return ret;
-    if ((ret = hsm_key_handle(k, *s, obj)) != ENVCORE_R_OK)
+    if ((ret = hsm_key_handle_at(k, *s, epoch, obj)) != ENVCORE_R_OK)
         hsm_session_put(k->tok, *s, HSM_SESSION_KEEP);
     return ret;
 }

@@ -206,8 +206,8 @@ int hsm_token_login(struct hsm_token *t, CK_SESSION_HANDLE s, const char *uri_pi
     return ret;
 }
 
-int hsm_session_get(struct hsm_token *t, const char *uri_pin_source, const char *uri_pin_value,
-                    CK_SESSION_HANDLE *out)
+static int session_get(struct hsm_token *t, const char *uri_pin_source, const char *uri_pin_value,
+                       CK_SESSION_HANDLE *out, unsigned *epoch)
 {
     pthread_mutex_lock(&t->lock);
     if (t->pool_generation != t->mod->generation) {
@@ -240,9 +240,22 @@ int hsm_session_get(struct hsm_token *t, const char *uri_pin_source, const char 
         pthread_mutex_unlock(&t->lock);
         return ret;
     }
+    if (epoch != NULL)
+        *epoch = t->epoch;
     pthread_mutex_unlock(&t->lock);
     *out = s;
     return ENVCORE_R_OK;
+}
+
+int hsm_session_get(struct hsm_token *t, const char *uri_pin_source, const char *uri_pin_value,
+                    CK_SESSION_HANDLE *out)
+{
+    return session_get(t, uri_pin_source, uri_pin_value, out, NULL);
+}
+
+int hsm_session_get_epoch(struct hsm_token *t, CK_SESSION_HANDLE *out, unsigned *epoch)
+{
+    return session_get(t, NULL, NULL, out, epoch);
 }
 
 void hsm_session_put(struct hsm_token *t, CK_SESSION_HANDLE s, enum hsm_session_fate fate)
