@@ -14,6 +14,7 @@
 #                                 not named by a SHA-1, which then replaces it)
 #   --only NAME[,NAME]            these targets only (fuzz_ prefix optional)
 #
+# Only the fuzz targets are built (those of --only, when given).
 # ENVELOPE_FUZZ_JOBS targets run at once (default 2), each under nice.
 # ENVELOPE_FUZZ_RUNS overrides --long's count; ENVELOPE_FUZZ_MAX_SECONDS caps
 # each --long run's time (a budget on a loaded machine: the report then

@@ -65,6 +65,19 @@ def header_seeds():
     headers) and here the key blocks (ENVK) and records (ENVR)."""
     for name, data in suite2_vectors():
         put("header", "s2-" + name, data)
+    put("header", "s2-kb-ends-after-suite", b"ENVK\x01\x00\x02")
+
+    # a context encoding alone (the harness also decodes the raw input as
+    # one): 65 pairs, one over ENVELOPE_MAX_CONTEXT_PAIRS, and 8 pairs of
+    # 1,030 encoded bytes, over ENVELOPE_MAX_CONTEXT_BYTES; every pair valid
+    def context(pairs):
+        out = len(pairs).to_bytes(2, "big")
+        for k, v in pairs:
+            out += len(k).to_bytes(2, "big") + k + len(v).to_bytes(2, "big") + v
+        return out
+
+    put("header", "context-65-pairs", context([(b"k%02d" % i, b"v") for i in range(65)]))
+    put("header", "context-over-8k", context([(b"k%d" % i, b"v" * 1024) for i in range(8)]))
     # one byte over the key block limit (ENVELOPE_MAX_KEYBLOCK_BYTES), whole
     put("header", "s2-kb-over-limit", b"ENVK\x01\x00\x02\x00" + bytes(58557 - 7))
 
