@@ -99,7 +99,7 @@ case_audit() {
   cmp -s pt rsa.pt || fail "openssl round trip"
   # (4) policy refusals: a key whose value can leave the token, refused as
   #     it is opened; the KEK retired by the operator
-  pkcs11-tool --module "$ENV_P11_MODULE" --token-label "$ENV_TOKEN" --login --pin "$PIN" \
+  OPENSSL_CONF=/dev/null pkcs11-tool --module "$ENV_P11_MODULE" --token-label "$ENV_TOKEN" --login --pin "$PIN" \
     --keygen --key-type AES:32 --label kek-weak --id 04 >/dev/null 2>&1 || fail "keygen kek-weak"
   rc=0
   envelope_run_own "$BIN" make "pkcs11:token=$ENV_TOKEN;object=kek-weak;type=secret-key" blob.weak \
