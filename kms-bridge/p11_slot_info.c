@@ -66,7 +66,7 @@ CK_RV kms_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
     if (info == NULL)
         return CKR_ARGUMENTS_BAD;
     const kms_slot_cfg *c = &g_kms.cfg.slot[slot];
-    char desc[320];
+    char desc[640]; /* room for any endpoint: pad() cuts it to the field's 64 */
     if (c->protocol == KMS_PROTO_AWS_KMS)
         snprintf(desc, sizeof(desc), "AWS KMS %s", c->aws.endpoint);
     else

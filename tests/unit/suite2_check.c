@@ -210,7 +210,8 @@ int main(int argc, char **argv)
         else if (strcmp(line, "expect") == 0)
             snprintf(v.expect, sizeof(v.expect), "%s", val);
         else if (v.nf < MAXV && unhex(val, &v.f[v.nf], &v.flen[v.nf])) {
-            snprintf(v.fname[v.nf], sizeof(v.fname[0]), "%s", line);
+            if (snprintf(v.fname[v.nf], sizeof(v.fname[0]), "%s", line) >= (int)sizeof(v.fname[0]))
+                continue; /* a field name this long is no field of the vectors */
             v.nf++;
         }
     }

@@ -294,7 +294,7 @@ static envelope_context **contexts(size_t n)
     envelope_context **c = calloc(n, sizeof(*c));
     assert_non_null(c);
     for (size_t i = 0; i < n; i++) {
-        char kv[24];
+        char kv[32];
         snprintf(kv, sizeof(kv), "tenant=c%zu", i);
         c[i] = tu_context((const char *const[]){kv, NULL});
     }
