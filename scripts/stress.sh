@@ -5,7 +5,8 @@
 # provider.mixed.stress at 8 threads x 100,000 mixed operations
 # (ENVELOPE_STRESS_OPS) with forks; provider.softhsm.fault-fork-busy at
 # 5,000 forks (ENVELOPE_FORK_BUSY_ROUNDS). Run it in the ASan and the
-# ThreadSanitizer builds too (a TSan build holds only the stress test):
+# ThreadSanitizer builds too (a TSan build holds the stress test and the
+# recorder programs; scripts/test.sh builds them):
 #   bash scripts/stress.sh build/asan
 #   bash scripts/stress.sh build/tsan
 set -euo pipefail

@@ -39,14 +39,16 @@ run_suite asan -DCMAKE_C_COMPILER=clang -DENVELOPE_WITH_SANITIZERS=ON
 
 # ThreadSanitizer: the stress test at a short size (8 threads x 2000 mixed
 # operations on SoftHSM2, swtpm and PyKMIP, and forks; docs/TESTING.md,
-# "Concurrency"); only what it needs is built. Any report fails it.
+# "Concurrency") and the shared recorder at its default size (8 threads
+# over 1,000 contexts, both record forms); only what they need is built.
+# Any report fails them.
 echo "=== build: tsan"
 cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
   -DENVELOPE_WITH_TSAN=ON >/dev/null
 cmake --build build/tsan -j"$jobs" --target provider_stress envelope_cli envelope_provider \
-  envelope_kms_pkcs11 kms_p11
-echo "=== test: tsan (provider.mixed.stress, 8 x 2000)"
-(cd build/tsan && ENVELOPE_STRESS_OPS=2000 ctest -R '^provider\.mixed\.stress$' \
+  envelope_kms_pkcs11 kms_p11 lib_recorder lib_recorder_compact
+echo "=== test: tsan (provider.mixed.stress at 8 x 2000, lib.softhsm.recorder)"
+(cd build/tsan && ENVELOPE_STRESS_OPS=2000 ctest -R '^(provider\.mixed\.stress|lib\.softhsm\.recorder)$' \
   --output-on-failure) || status=1
 
 # Every libFuzzer target with its corpus and dictionary, two at a time:
