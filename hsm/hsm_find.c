@@ -346,7 +346,7 @@ static int find(struct hsm_ctx *h, const char *uri, unsigned flags, const struct
             obj[lab->ulValueLen] = '\0';
         }
         ENVCORE_RAISE(ENVCORE_R_OBJECT_NOT_FOUND,
-                      "object not found: no key%s%s%s on token \"%s\"; list keys with: "
+                      "no key%s%s%s on token \"%s\"; list keys with: "
                       "envelope kek list 'pkcs11:token=%s'",
                       obj[0] ? " \"" : "", obj, obj[0] ? "\"" : "", matched[0]->label,
                       matched[0]->label);
