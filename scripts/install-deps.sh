@@ -23,8 +23,9 @@ packages=(
   python3-boto3 python3-botocore
   # benchmark peers and tools
   age valgrind
-  # test helpers (bash-completion and zsh: the completion test; curl: the AWS test server's controls)
-  xxd procps iproute2 time bash-completion zsh curl
+  # test helpers (bash-completion and zsh: the completion test; curl: the AWS test server's controls;
+  # gdb: gcore in provider.softhsm.secrets-core, a hung child's stacks in the fork tests)
+  xxd procps iproute2 time bash-completion zsh curl gdb
   # the Debian package (scripts/deb.sh, scripts/deb-test.sh)
   debhelper devscripts fakeroot lintian debootstrap
   # static checks (scripts/lint.sh)

@@ -370,8 +370,9 @@ int main(int argc, char **argv)
     if (argc < 2)
         FAIL("usage: provider_stress N");
     per_thread = strtoul(argv[1], NULL, 10);
-    size_t threads = getenv("STRESS_THREADS") ? strtoul(getenv("STRESS_THREADS"), NULL, 10) : 8;
-    int do_fork = getenv("STRESS_FORKS") == NULL || strcmp(getenv("STRESS_FORKS"), "0") != 0;
+    const char *threads_env = getenv("STRESS_THREADS"), *forks_env = getenv("STRESS_FORKS");
+    size_t threads = threads_env ? strtoul(threads_env, NULL, 10) : 8;
+    int do_fork = forks_env == NULL || strcmp(forks_env, "0") != 0;
     if (threads < 1 || threads > MAX_THREADS || per_thread < 1)
         FAIL("N >= 1 and STRESS_THREADS 1..%d", MAX_THREADS);
     if (envelope_lib_new(NULL, NULL, &lib, &err) != ENVELOPE_OK ||
