@@ -273,10 +273,10 @@ static void sweep_expired(struct shard *c, uint64_t now)
 {
     if (now <= c->sweep_ms)
         return;
-    uint64_t todo = now - c->sweep_ms;
+    uint64_t due = now - c->sweep_ms;
     c->sweep_ms = now;
-    todo = todo > c->capacity / 2 ? c->capacity : todo * 2;
-    for (uint64_t n = 0; n < todo; n++) {
+    due = due > c->capacity / 2 ? c->capacity : due * 2;
+    for (uint64_t n = 0; n < due; n++) {
         struct entry *e = &c->entries[c->sweep];
         if (++c->sweep == c->capacity)
             c->sweep = 0;
