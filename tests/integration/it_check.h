@@ -62,14 +62,21 @@ static inline int it_dump_stacks(int pid)
              "env -u LD_PRELOAD timeout 300 gdb -iex 'set debuginfod enabled off' -p %d -batch "
              "-ex 'thread apply all bt' </dev/null >%s 2>/dev/null",
              pid, path);
-    int rand_lock = 0;
+    int rand_lock = 0, write_lock = 0;
     if (system(cmd) != 0)
         fprintf(stderr, "(no stack of process %d: gdb failed or is not installed)\n", pid);
     FILE *f = fopen(path, "r");
     char line[1024];
     while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
         fputs(line, stderr);
+        /* RAND_get_rand_method's lock, or the write lock RAND_bytes_ex
+         * takes on its way to a new DRBG (EVP_RAND_CTX_new): both are
+         * OpenSSL 3.0 globals with no fork handler */
         if (strstr(line, "in RAND_get_rand_method") != NULL)
+            rand_lock = 1;
+        if (strstr(line, "in CRYPTO_THREAD_write_lock") != NULL)
+            write_lock = 1;
+        if (write_lock && strstr(line, "in RAND_bytes_ex") != NULL)
             rand_lock = 1;
     }
     if (f != NULL)
